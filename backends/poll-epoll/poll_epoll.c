@@ -1,0 +1,241 @@
+/* poll_epoll.c - the poller vtable over Linux epoll (level-triggered).
+ *
+ * Exports exactly: const hz_poller_vt hz_poller_epoll;
+ *
+ * epoll_event carries one 64-bit datum, but the contract reports both the fd
+ * and the caller's udata, and remove() must find a dropped fd's entries in
+ * the batch being dispatched. So the kernel gets the fd, and a table indexed
+ * by fd keeps udata (8-16 bytes per fd number, grown on demand).
+ */
+#if !defined(__linux__)
+#error "backends/poll-epoll needs Linux epoll; configure with HZ_POLLER=auto or kqueue"
+#endif
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include "internal.h"
+
+#define EP_INITIAL_EVENTS 256
+#define EP_INITIAL_SLOTS 1024
+
+typedef struct ep_slot {
+    void *udata;
+    unsigned registered;
+} ep_slot;
+
+struct hz_poller {           /* owner: whoever called create (a loop) */
+    hz_allocator a;          /* copied from create */
+    int epfd;                /* owns */
+    int wakefd;              /* owns: eventfd, registered for EPOLLIN */
+    struct epoll_event *kev; /* owns: kernel batch buffer */
+    int kev_cap;
+    ep_slot *slots; /* owns: indexed by fd */
+    size_t nslots;
+    hz_poll_event *batch; /* borrowed: the caller's array of the last wait() */
+    int batch_len;
+};
+
+static uint32_t ep_mask(unsigned events)
+{
+    uint32_t m = 0;
+    if (events & HZ_EV_READ)
+        m |= EPOLLIN;
+    if (events & HZ_EV_WRITE)
+        m |= EPOLLOUT;
+    return m;
+}
+
+static void ep_destroy(hz_poller *p)
+{
+    if (!p)
+        return;
+    if (p->wakefd >= 0)
+        close(p->wakefd);
+    if (p->epfd >= 0)
+        close(p->epfd);
+    hz__free(&p->a, p->kev, sizeof(*p->kev) * (size_t)p->kev_cap);
+    hz__free(&p->a, p->slots, sizeof(*p->slots) * p->nslots);
+    hz__free(&p->a, p, sizeof(*p));
+}
+
+static int ep_create(hz_poller **out, const hz_allocator *a)
+{
+    int rc;
+    *out = NULL;
+    if ((rc = hz__allocator_check(a)) < 0)
+        return rc;
+    hz_poller *p = hz__calloc(a, sizeof(*p));
+    if (!p)
+        return HZ_ENOMEM;
+    p->a = *a;
+    p->epfd = -1;
+    p->wakefd = -1;
+    p->kev_cap = EP_INITIAL_EVENTS;
+    p->kev = hz__alloc(a, sizeof(*p->kev) * (size_t)p->kev_cap);
+    p->nslots = EP_INITIAL_SLOTS;
+    p->slots = hz__calloc(a, sizeof(*p->slots) * p->nslots);
+    if (!p->kev || !p->slots) {
+        rc = HZ_ENOMEM;
+        goto fail;
+    }
+    p->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (p->epfd < 0) {
+        rc = hz__err_from_errno(errno);
+        goto fail;
+    }
+    p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->wakefd < 0) {
+        rc = hz__err_from_errno(errno);
+        goto fail;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = p->wakefd};
+    if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->wakefd, &ev) < 0) {
+        rc = hz__err_from_errno(errno);
+        goto fail;
+    }
+    *out = p;
+    return 0;
+fail:
+    ep_destroy(p);
+    return rc;
+}
+
+static int ep_grow_slots(hz_poller *p, int fd)
+{
+    size_t n = p->nslots;
+    while (n <= (size_t)fd)
+        n *= 2;
+    ep_slot *s = hz__realloc(&p->a, p->slots, sizeof(*s) * p->nslots, sizeof(*s) * n);
+    if (!s)
+        return HZ_ENOMEM;
+    memset(s + p->nslots, 0, sizeof(*s) * (n - p->nslots));
+    p->slots = s;
+    p->nslots = n;
+    return 0;
+}
+
+static int ep_add(hz_poller *p, int fd, unsigned events, void *udata)
+{
+    int rc;
+    if (fd < 0 || fd == p->wakefd)
+        return HZ_EINVAL;
+    if ((size_t)fd >= p->nslots && (rc = ep_grow_slots(p, fd)) < 0)
+        return rc;
+    if (p->slots[fd].registered)
+        return HZ_EINVAL;
+    struct epoll_event ev = {.events = ep_mask(events), .data.fd = fd};
+    if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return errno == EEXIST ? HZ_EINVAL : hz__err_from_errno(errno);
+    p->slots[fd].udata = udata;
+    p->slots[fd].registered = 1;
+    return 0;
+}
+
+static int ep_modify(hz_poller *p, int fd, unsigned events, void *udata)
+{
+    if (fd < 0 || (size_t)fd >= p->nslots || !p->slots[fd].registered)
+        return HZ_EINVAL;
+    struct epoll_event ev = {.events = ep_mask(events), .data.fd = fd};
+    if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
+        return hz__err_from_errno(errno);
+    p->slots[fd].udata = udata;
+    return 0;
+}
+
+static int ep_remove(hz_poller *p, int fd)
+{
+    if (fd < 0 || (size_t)fd >= p->nslots || !p->slots[fd].registered)
+        return HZ_EINVAL;
+    p->slots[fd].registered = 0;
+    p->slots[fd].udata = NULL;
+    /* The fd may be closed and its number reused before the batch is done:
+     * blank its entries now (libuv's uv__platform_invalidate_fd). */
+    for (int i = 0; i < p->batch_len; i++) {
+        if (p->batch[i].fd == fd) {
+            p->batch[i].events = 0;
+            p->batch[i].udata = NULL;
+        }
+    }
+    if (epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 && errno != EBADF && errno != ENOENT)
+        return hz__err_from_errno(errno);
+    return 0;
+}
+
+static int ep_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
+{
+    p->batch = out;
+    p->batch_len = 0;
+    if (max <= 0)
+        return HZ_EINVAL;
+    if (max > p->kev_cap) {
+        /* Best effort: on ENOMEM keep the smaller buffer and return fewer. */
+        struct epoll_event *k =
+            hz__realloc(&p->a, p->kev, sizeof(*k) * (size_t)p->kev_cap, sizeof(*k) * (size_t)max);
+        if (k) {
+            p->kev = k;
+            p->kev_cap = max;
+        } else {
+            max = p->kev_cap;
+        }
+    }
+    int n = epoll_wait(p->epfd, p->kev, max, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : hz__err_from_errno(errno);
+    int j = 0;
+    for (int i = 0; i < n; i++) {
+        int fd = p->kev[i].data.fd;
+        uint32_t e = p->kev[i].events;
+        if (fd == p->wakefd) {
+            uint64_t v;
+            /* Drain so several wakes coalesce into this one entry. */
+            while (read(p->wakefd, &v, sizeof(v)) < 0 && errno == EINTR) {
+            }
+            out[j++] = (hz_poll_event){.udata = NULL, .fd = -1, .events = HZ_EV_WAKE};
+            continue;
+        }
+        if ((size_t)fd >= p->nslots || !p->slots[fd].registered)
+            continue;
+        unsigned ev = 0;
+        if (e & EPOLLIN)
+            ev |= HZ_EV_READ;
+        if (e & EPOLLOUT)
+            ev |= HZ_EV_WRITE;
+        if (e & EPOLLERR)
+            ev |= HZ_EV_ERR;
+        if (e & EPOLLHUP)
+            ev |= HZ_EV_HUP;
+        out[j++] = (hz_poll_event){.udata = p->slots[fd].udata, .fd = fd, .events = ev};
+    }
+    p->batch_len = j;
+    return j;
+}
+
+static int ep_wake(hz_poller *p)
+{
+    uint64_t one = 1;
+    for (;;) {
+        if (write(p->wakefd, &one, sizeof(one)) == (ssize_t)sizeof(one))
+            return 0;
+        if (errno == EINTR)
+            continue;
+        /* EAGAIN: the counter is saturated, so a wake is already pending. */
+        return errno == EAGAIN ? 0 : hz__err_from_errno(errno);
+    }
+}
+
+HZ_API const hz_poller_vt hz_poller_epoll = {
+    .abi = HZ_BACKEND_ABI,
+    .name = "epoll",
+    .caps = HZ_POLLER_CAP_CHEAP_WAKE,
+    .create = ep_create,
+    .destroy = ep_destroy,
+    .add = ep_add,
+    .modify = ep_modify,
+    .remove = ep_remove,
+    .wait = ep_wait,
+    .wake = ep_wake,
+};

@@ -1,0 +1,52 @@
+/* internal.h - helpers shared across core/ and backends/ (hidden symbols,
+ * never installed). Names: hz__<module>_<verb>. */
+#ifndef HZ_INTERNAL_H
+#define HZ_INTERNAL_H
+
+#include <stddef.h>
+#include <httpz/httpz.h>
+#include <httpz/backend.h>
+#include "platform.h"
+
+#define HZ_HIDDEN __attribute__((visibility("hidden")))
+
+#define HZ_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define HZ_LIKELY(x) __builtin_expect(!!(x), 1)
+#define HZ_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Allocation through an instance; size 0 is rounded to 1 so allocators never
+ * see it. */
+static inline void *hz__alloc(const hz_allocator *a, size_t size)
+{
+    return a->vt->alloc(a->ctx, size ? size : 1);
+}
+
+static inline void *hz__calloc(const hz_allocator *a, size_t size)
+{
+    void *p = hz__alloc(a, size);
+    if (p)
+        __builtin_memset(p, 0, size);
+    return p;
+}
+
+static inline void *hz__realloc(const hz_allocator *a, void *ptr, size_t old_size, size_t new_size)
+{
+    if (!ptr)
+        return hz__alloc(a, new_size);
+    return a->vt->realloc(a->ctx, ptr, old_size ? old_size : 1, new_size ? new_size : 1);
+}
+
+static inline void hz__free(const hz_allocator *a, void *ptr, size_t size)
+{
+    if (ptr)
+        a->vt->free(a->ctx, ptr, size ? size : 1);
+}
+
+/* Maps an errno value to an HZ_E* code (the original errno goes to the log). */
+HZ_HIDDEN int hz__err_from_errno(int err);
+
+/* Checks an allocator instance: HZ_EINVAL for a missing slot, HZ_EABI for
+ * another ABI. */
+HZ_HIDDEN int hz__allocator_check(const hz_allocator *a);
+
+#endif /* HZ_INTERNAL_H */

@@ -1,0 +1,241 @@
+/* httpz/backend.h - the four vtables a backend implements: allocator, poller,
+ * TLS and executor.
+ *
+ * Include this header only to write a backend (or a custom executor or
+ * allocator); applications that use the compiled-in backends need only
+ * <httpz/httpz.h>.
+ *
+ * Rules shared by every vtable:
+ *   - Field order is fixed: abi, name, caps, then the operations in lifecycle
+ *     order. The core refuses a table whose abi != HZ_BACKEND_ABI (HZ_EABI).
+ *     HZ_BACKEND_ABI is bumped whenever a slot is appended or changes meaning.
+ *   - A backend exports exactly one const table, e.g. hz_poller_epoll.
+ *   - Operations return 0 (or a count) on success and a negative HZ_E* code on
+ *     failure. A slot may be NULL only where its comment says "optional"; the
+ *     core branches on caps bits, never on the name.
+ *   - The contract comment on each slot is the specification; tests/backend/
+ *     checks every backend against it.
+ */
+#ifndef HTTPZ_BACKEND_H
+#define HTTPZ_BACKEND_H
+
+#include <stddef.h>
+#include <httpz/httpz.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** ABI number every vtable must carry in its abi field. */
+#define HZ_BACKEND_ABI 1u
+
+/* ------------------------------------------------------------------------ */
+/* Allocator                                                                 */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    /** free() and realloc() are told the size the block was allocated with
+     *  (always true of the core; a backend may rely on it). */
+    HZ_ALLOC_CAP_SIZED = 1u << 0,
+    /** The allocator may be called from several threads at once. A server
+     *  with more than one loop or with an executor requires it. */
+    HZ_ALLOC_CAP_THREADSAFE = 1u << 1,
+};
+
+typedef struct hz_allocator_vt {
+    unsigned abi;     /* HZ_BACKEND_ABI */
+    const char *name; /* "default", "counting", ... */
+    unsigned caps;    /* HZ_ALLOC_CAP_* */
+    /** Returns a block of at least size bytes aligned for any object, or NULL.
+     *  size is never 0. */
+    void *(*alloc)(void *ctx, size_t size);
+    /** Resizes ptr (allocated with old_size) to new_size (> 0); returns the
+     *  new block or NULL, in which case ptr is untouched and still owned by
+     *  the caller. ptr is never NULL. */
+    void *(*realloc)(void *ctx, void *ptr, size_t old_size, size_t new_size);
+    /** Frees ptr, allocated with exactly size bytes. ptr is never NULL. */
+    void (*free)(void *ctx, void *ptr, size_t size);
+} hz_allocator_vt;
+
+/** An allocator instance: a vtable plus its context. Copied by value into
+ *  every object that allocates; ctx must outlive all of them. */
+struct hz_allocator {
+    const hz_allocator_vt *vt; /* borrowed: static or outlives every user */
+    void *ctx;                 /* borrowed: passed to every call */
+};
+
+/** The process allocator (malloc/realloc/free); thread-safe. */
+HZ_API extern const hz_allocator_vt hz_allocator_default_vt;
+/** A ready instance of it: {&hz_allocator_default_vt, NULL}. */
+HZ_API extern const hz_allocator hz_allocator_default;
+
+/* ------------------------------------------------------------------------ */
+/* Poller                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/** Readiness bits, for interest (READ, WRITE) and for results (all). */
+enum {
+    HZ_EV_READ = 1u << 0,  /* readable, or a listener has a connection */
+    HZ_EV_WRITE = 1u << 1, /* writable */
+    HZ_EV_ERR = 1u << 2,   /* error pending on the fd (result only) */
+    HZ_EV_HUP = 1u << 3,   /* peer closed or reset (result only) */
+    HZ_EV_WAKE = 1u << 4,  /* wake() was called (result only; fd = -1) */
+};
+
+enum {
+    /** Reports transitions only (EPOLLET / EV_CLEAR). No backend in this tree
+     *  sets it: every poller here is level-triggered, as the contract says. */
+    HZ_POLLER_CAP_EDGE = 1u << 0,
+    /** wake() is cheap enough to call once per cross-thread message. */
+    HZ_POLLER_CAP_CHEAP_WAKE = 1u << 1,
+};
+
+typedef struct hz_poller hz_poller; /* backend-defined */
+
+typedef struct hz_poll_event {
+    void *udata;     /* as given to add()/modify(); never dereferenced by the backend */
+    int fd;          /* the fd, or -1 for the wake entry */
+    unsigned events; /* HZ_EV_*; READ and WRITE for one fd arrive as ONE entry.
+                        0 means "dropped by remove() during dispatch: skip it". */
+} hz_poll_event;
+
+typedef struct hz_poller_vt {
+    unsigned abi;     /* HZ_BACKEND_ABI */
+    const char *name; /* "epoll", "kqueue" */
+    unsigned caps;    /* HZ_POLLER_CAP_* */
+    /** Creates a poller; all its memory comes from a (copied). Returns 0, or
+     *  HZ_ENOMEM / HZ_EMFILE / HZ_ESYS with *out = NULL and nothing leaked. */
+    int (*create)(hz_poller **out, const hz_allocator *a);
+    /** Frees the poller. NULL-safe. Does not close registered fds. */
+    void (*destroy)(hz_poller *p);
+    /** Registers fd with interest events (HZ_EV_READ|HZ_EV_WRITE, may be 0)
+     *  and udata. Level-triggered: an fd stays reported while it is ready.
+     *  HZ_EINVAL if fd is already registered or negative. */
+    int (*add)(hz_poller *p, int fd, unsigned events, void *udata);
+    /** Replaces the interest set and udata of a registered fd. Entries of the
+     *  current batch are not rewritten. HZ_EINVAL if fd is not registered. */
+    int (*modify)(hz_poller *p, int fd, unsigned events, void *udata);
+    /** Unregisters fd; call before close(fd). Also sets events = 0 on that
+     *  fd's entries of the batch last returned by wait(), so a dispatcher that
+     *  skips events == 0 never sees them. HZ_EINVAL if not registered. */
+    int (*remove)(hz_poller *p, int fd);
+    /** Waits up to timeout_ms (-1: forever, 0: poll) and fills at most max
+     *  entries of ev. Returns the count (0 on timeout or EINTR), or < 0.
+     *  A pending wake() yields one entry {NULL, -1, HZ_EV_WAKE} and is
+     *  consumed by it; several wakes before a wait() give one entry.
+     *  The array stays the "current batch" for remove() until the next wait(). */
+    int (*wait)(hz_poller *p, hz_poll_event *ev, int max, int timeout_ms);
+    /** Makes a concurrent or the next wait() return with an HZ_EV_WAKE entry.
+     *  thread: any (the only such op; all others belong to the loop thread).
+     *  Async-signal-safe. */
+    int (*wake)(hz_poller *p);
+} hz_poller_vt;
+
+#if HZ_HAVE_POLLER_EPOLL
+/** The epoll poller (Linux). */
+HZ_API extern const hz_poller_vt hz_poller_epoll;
+#endif
+#if HZ_HAVE_POLLER_KQUEUE
+/** The kqueue poller (macOS, BSDs; Linux only in libkqueue test builds). */
+HZ_API extern const hz_poller_vt hz_poller_kqueue;
+#endif
+/** Every poller compiled in, the default (HZ_POLLER_NAME) first, then NULL. */
+HZ_API extern const hz_poller_vt *const hz_pollers[];
+
+/* ------------------------------------------------------------------------ */
+/* TLS                                                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hz_tls_ctx hz_tls_ctx;         /* backend-defined; per listener */
+typedef struct hz_tls_session hz_tls_session; /* backend-defined; per connection */
+
+/** The I/O shim a TLS session reads and writes through: the TLS library never
+ *  touches the socket, so the core keeps byte counters and timeouts, and tests
+ *  run TLS over in-memory pipes. */
+typedef struct hz_tls_io { /* owner: the conn; outlives its session */
+    long (*send)(void *io_ctx, const void *buf, size_t len); /* n > 0, HZ_EAGAIN, or < 0 */
+    long (*recv)(void *io_ctx, void *buf, size_t len);       /* n > 0, 0 = EOF, HZ_EAGAIN, < 0 */
+    void *io_ctx;
+} hz_tls_io;
+
+enum {
+    HZ_TLS_CAP_TLS13 = 1u << 0,  /* can negotiate TLS 1.3 */
+    HZ_TLS_CAP_ALPN = 1u << 1,   /* supports ALPN selection */
+    HZ_TLS_CAP_SNI = 1u << 2,    /* selects a certificate by SNI host name */
+    HZ_TLS_CAP_RELOAD = 1u << 3, /* ctx_reload works on a live context */
+};
+
+typedef struct hz_tls_vt {
+    unsigned abi;     /* HZ_BACKEND_ABI */
+    const char *name; /* "mbedtls", "openssl" */
+    unsigned caps;    /* HZ_TLS_CAP_* */
+    /** Builds a server context from cfg (copied; cfg may be freed after).
+     *  HZ_EINVAL / HZ_ETLS (bad certificate or key) / HZ_ENOMEM, *out = NULL. */
+    int (*ctx_create)(hz_tls_ctx **out, const hz_tls_config *cfg, const hz_allocator *a);
+    /** Swaps certificates/keys from cfg on a live context: sessions created
+     *  after it returns use the new ones; existing sessions are unaffected.
+     *  On failure the old configuration stays. thread: any (serialised by the
+     *  core). */
+    int (*ctx_reload)(hz_tls_ctx *ctx, const hz_tls_config *cfg);
+    /** Frees the context once every session of it is destroyed. NULL-safe. */
+    void (*ctx_destroy)(hz_tls_ctx *ctx);
+    /** Creates a server session doing I/O through io (borrowed; outlives it). */
+    int (*session_create)(hz_tls_ctx *ctx, const hz_tls_io *io, hz_tls_session **out);
+    /** Advances the handshake: 0 when done, HZ_TLS_WANT_READ/WRITE to wait for
+     *  the socket, HZ_ETLS (or another < 0) on failure. */
+    int (*handshake)(hz_tls_session *s);
+    /** Reads decrypted bytes: n > 0, 0 on clean close_notify/EOF,
+     *  HZ_TLS_WANT_READ/WRITE, or < 0. */
+    long (*read)(hz_tls_session *s, void *buf, size_t len);
+    /** Writes: n > 0 bytes accepted, HZ_TLS_WANT_READ/WRITE, or < 0. After a
+     *  WANT result the caller retries with the same buffer. */
+    long (*write)(hz_tls_session *s, const void *buf, size_t len);
+    /** Decrypted bytes already held by the library: the core reads them before
+     *  it waits on the socket again, or they would never be reported. */
+    size_t (*pending)(hz_tls_session *s);
+    /** Sends close_notify (best effort): 0, WANT_*, or < 0. */
+    int (*shutdown)(hz_tls_session *s);
+    /** Frees the session. NULL-safe. */
+    void (*session_destroy)(hz_tls_session *s);
+    /** The negotiated ALPN protocol, or NULL. Optional (NULL without
+     *  HZ_TLS_CAP_ALPN). */
+    const char *(*alpn_selected)(hz_tls_session *s);
+} hz_tls_vt;
+
+/* ------------------------------------------------------------------------ */
+/* Executor                                                                  */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    /** submit() may be called from several threads at once. */
+    HZ_EXEC_CAP_THREADSAFE = 1u << 0,
+};
+
+/** A job: status is 0 when it runs on a worker and HZ_ECANCELED when it runs
+ *  on the shutdown path, so whoever owns arg can always free it. */
+typedef void (*hz_job_fn)(void *arg, int status);
+
+typedef struct hz_executor_vt {
+    unsigned abi;     /* HZ_BACKEND_ABI */
+    const char *name; /* "pool", ... */
+    unsigned caps;    /* HZ_EXEC_CAP_* */
+    /** Queues fn(arg, status). Every accepted job runs exactly once. Returns 0,
+     *  HZ_EBUSY when the queue is full (fn is then never called), or
+     *  HZ_ECANCELED after shutdown began. thread: any. */
+    int (*submit)(void *self, hz_job_fn fn, void *arg);
+    /** Stops accepting, runs (status 0) or cancels (HZ_ECANCELED) every queued
+     *  job, joins the workers and frees self. Called once. */
+    void (*shutdown)(void *self);
+} hz_executor_vt;
+
+/** An executor instance: a vtable plus its state (owned by whoever created
+ *  it; the server never calls shutdown on an executor it was given). */
+struct hz_executor {
+    const hz_executor_vt *vt; /* borrowed: static */
+    void *self;               /* borrowed: outlives the server */
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HTTPZ_BACKEND_H */

@@ -1,0 +1,286 @@
+/* httpz/httpz.h - embeddable HTTP/1.1 server library: the public API.
+ *
+ * Conventions:
+ *   - Functions return 0 (or a count) on success and a negative HZ_E* code on
+ *     failure; hz_strerror() names every code. The values are fixed across
+ *     platforms (they are not errno numbers).
+ *   - Handles are opaque. Config structs are plain data: fill them with
+ *     hz_*_init() first, so fields added later get their defaults.
+ *   - "thread: loop" means the function may only be called on the loop thread
+ *     that runs the request (inside a handler or one of its callbacks);
+ *     "thread: any" means from any thread.
+ */
+#ifndef HTTPZ_HTTPZ_H
+#define HTTPZ_HTTPZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <httpz/build.h>
+
+#if defined(HZ_STATIC_DEFINE)
+#define HZ_API
+#elif defined(__GNUC__) || defined(__clang__)
+#define HZ_API __attribute__((visibility("default")))
+#else
+#define HZ_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/** Every error code: X(NAME, value, message). Values are fixed forever. */
+#define HZ_ERRNO_MAP(X)                                                                            \
+    X(EAGAIN, -1, "operation would block; try again later")                                        \
+    X(ENOMEM, -2, "out of memory")                                                                 \
+    X(EINVAL, -3, "invalid argument")                                                              \
+    X(EBUSY, -4, "limit reached or queue full")                                                    \
+    X(ECANCELED, -5, "canceled by shutdown or timeout")                                            \
+    X(EIO, -6, "I/O error")                                                                        \
+    X(ENOTSUP, -7, "not supported by this backend or build")                                       \
+    X(ECLOSED, -8, "connection closed")                                                            \
+    X(ETIMEDOUT, -9, "timed out")                                                                  \
+    X(EADDRINUSE, -10, "address already in use")                                                   \
+    X(EADDR, -11, "invalid or unavailable address")                                                \
+    X(EACCES, -12, "permission denied")                                                            \
+    X(EMFILE, -13, "too many open files")                                                          \
+    X(ERANGE, -14, "value or size exceeds a limit")                                                \
+    X(EPROTO, -15, "protocol error")                                                               \
+    X(ENOENT, -16, "no such file or entry")                                                        \
+    X(ESTATE, -17, "call not valid in the current state")                                          \
+    X(EABI, -18, "backend ABI version mismatch")                                                   \
+    X(ESYS, -19, "system call failed")                                                             \
+    X(TLS_WANT_READ, -20, "TLS needs the socket readable")                                         \
+    X(TLS_WANT_WRITE, -21, "TLS needs the socket writable")                                        \
+    X(ETLS, -22, "TLS protocol or certificate failure")
+
+enum hz_err {
+    HZ_OK = 0,
+#define HZ_ERR_ENUM_(name, val, msg) HZ_##name = (val),
+    HZ_ERRNO_MAP(HZ_ERR_ENUM_)
+#undef HZ_ERR_ENUM_
+};
+
+/** A message for err (< 0). Never NULL: "unknown error" for anything else,
+ *  "success" for 0. thread: any. */
+HZ_API const char *hz_strerror(int err);
+/** The code's name without prefix ("EAGAIN"), or "UNKNOWN". thread: any. */
+HZ_API const char *hz_err_name(int err);
+
+/* ------------------------------------------------------------------------ */
+/* Version and build                                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hz_build_info {
+    unsigned major, minor, patch;
+    const char *version;  /* "0.1.0" */
+    const char *poller;   /* backend compiled in: "epoll" or "kqueue" */
+    const char *tls;      /* "mbedtls", "openssl" or "none" */
+    const char *executor; /* "pool" */
+} hz_build_info;
+
+/** The library's version and the backends it was built with (static data,
+ *  never NULL). thread: any. */
+HZ_API const hz_build_info *hz_version_info(void);
+
+/* ------------------------------------------------------------------------ */
+/* Types defined in backend.h (only backend authors need their layout)       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hz_allocator hz_allocator;
+typedef struct hz_executor hz_executor;
+typedef struct hz_poller_vt hz_poller_vt;
+typedef struct hz_tls_vt hz_tls_vt;
+
+/* ------------------------------------------------------------------------ */
+/* TLS configuration                                                         */
+/* ------------------------------------------------------------------------ */
+
+enum { HZ_TLS_V1_2 = 0x0303, HZ_TLS_V1_3 = 0x0304 };
+
+/** One certificate chain and its private key, PEM, from files or memory. */
+typedef struct hz_tls_cert {
+    const char *cert_file; /* PEM chain, leaf first; or NULL and cert_pem */
+    const char *key_file;  /* PEM private key; or NULL and key_pem */
+    const char *cert_pem;  /* NUL-terminated PEM text (borrowed during calls) */
+    const char *key_pem;
+    const char *sni_host; /* host name this cert serves (NULL: the default) */
+} hz_tls_cert;
+
+#define HZ_TLS_MAX_CERTS 16
+
+typedef struct hz_tls_config {
+    hz_tls_cert certs[HZ_TLS_MAX_CERTS]; /* certs[0] is the default */
+    unsigned ncerts;
+    unsigned min_version; /* HZ_TLS_V1_2 (default) or HZ_TLS_V1_3 */
+    const char *ciphers;  /* backend syntax, or NULL for the safe default */
+    const char *alpn;     /* comma list, default "http/1.1" */
+} hz_tls_config;
+
+/** Fills cfg with defaults (no certificates). Cannot fail. thread: any. */
+HZ_API void hz_tls_config_init(hz_tls_config *cfg);
+
+/* ------------------------------------------------------------------------ */
+/* Server configuration                                                      */
+/* ------------------------------------------------------------------------ */
+
+/** Request-parsing limits. Crossing one ends the request with the status in
+ *  brackets, then the connection is closed. */
+typedef struct hz_limits {
+    uint32_t request_line;  /* bytes of the request line [414]; default 8192 */
+    uint32_t field_size;    /* bytes of one header field line [431]; 8192 */
+    uint32_t header_bytes;  /* bytes of the whole head [431]; 32768 */
+    uint32_t header_count;  /* number of fields [431]; 100 */
+    uint32_t chunk_ext;     /* bytes of one chunk's extensions [400]; 256 */
+    uint32_t trailer_bytes; /* bytes of the trailer section [431]; 8192 */
+    uint64_t body_buffered; /* request body buffered for a handler [413]; 1 MiB */
+    uint64_t body_streamed; /* body streamed to a handler [413]; 0 = unlimited */
+} hz_limits;
+
+/** Timeouts in milliseconds; 0 disables one. */
+typedef struct hz_timeouts {
+    uint32_t header;        /* whole request head from its first byte [408]; 10000 */
+    uint32_t body_idle;     /* no body byte for this long [408]; 10000 */
+    uint32_t body_min_rate; /* bytes/s averaged after the first body_idle [408]; 0 */
+    uint32_t write;         /* no write progress for this long [close]; 10000 */
+    uint32_t keepalive;     /* idle between requests [close]; 5000 */
+    uint32_t tls_handshake; /* [close]; 10000 */
+    uint32_t handler;       /* executor handler deadline [503]; 30000 */
+} hz_timeouts;
+
+typedef struct hz_config {
+    unsigned loops;                 /* loop threads; 0 = one per online core */
+    unsigned max_connections;       /* open connections, all loops [503]; 10000 */
+    unsigned max_requests_per_conn; /* then Connection: close; 0 = unlimited */
+    unsigned max_pipelined;         /* requests parsed ahead of the response; 16 */
+    size_t output_buffer;           /* per-connection buffered output; 64 KiB */
+    const char *server_header;      /* "Server" value; NULL = none; default "httpz" */
+    int reuse_port;                 /* one SO_REUSEPORT listener per loop; default 1 */
+    hz_limits limits;
+    hz_timeouts timeouts;
+    const hz_allocator *allocator; /* borrowed; NULL = hz_allocator_default */
+    const hz_executor *executor;   /* borrowed; NULL = handlers run inline only */
+    const hz_poller_vt *poller;    /* borrowed; NULL = the compiled-in poller */
+    const hz_tls_vt *tls;          /* borrowed; NULL = the compiled-in TLS */
+} hz_config;
+
+/** Fills cfg with safe defaults. Cannot fail. thread: any. */
+HZ_API void hz_config_init(hz_config *cfg);
+
+/* ------------------------------------------------------------------------ */
+/* Server                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hz_server hz_server; /* owner: the caller of hz_server_create */
+typedef struct hz_req hz_req;       /* owner: its connection; valid until the response ends */
+typedef struct hz_res hz_res;       /* owner: its connection; same lifetime as its hz_req */
+
+/** A request handler. It must eventually finish the response (hz_res_send or
+ *  hz_res_end), inline or later from a callback. thread: loop (or an executor
+ *  worker for executor routes). */
+typedef void (*hz_handler_fn)(hz_req *req, hz_res *res, void *ud);
+
+enum {
+    HZ_ROUTE_EXECUTOR = 1u << 0,    /* run this route's handler on cfg.executor */
+    HZ_ROUTE_STREAM_BODY = 1u << 1, /* do not buffer the body: call the handler
+                                       after the head and stream with hz_req_on_body */
+};
+
+/** Creates a server from cfg (copied). *out = NULL on failure.
+ *  HZ_EINVAL, HZ_ENOMEM, HZ_EABI, HZ_ESYS. thread: any. */
+HZ_API int hz_server_create(hz_server **out, const hz_config *cfg);
+/** Routes method + path to fn. method NULL matches any method. Before
+ *  hz_server_start only. HZ_EINVAL, HZ_ENOMEM, HZ_ESTATE. */
+HZ_API int hz_route(hz_server *srv, const char *method, const char *path, hz_handler_fn fn,
+                    void *ud);
+/** hz_route with HZ_ROUTE_* flags. */
+HZ_API int hz_route_ex(hz_server *srv, const char *method, const char *path, hz_handler_fn fn,
+                       void *ud, unsigned flags);
+/** Listens on addr (IPv4 or IPv6 literal, NULL = 127.0.0.1) and port (0 =
+ *  any free port). tls NULL = plain HTTP; else HTTPS with tls (copied).
+ *  Returns the listener index (>= 0) or HZ_EADDRINUSE, HZ_EADDR, HZ_EACCES,
+ *  HZ_ENOTSUP (TLS not compiled in), ... Before hz_server_start only. */
+HZ_API int hz_server_listen(hz_server *srv, const char *addr, int port, const hz_tls_config *tls);
+/** The bound port of listener idx, or HZ_EINVAL. thread: any. */
+HZ_API int hz_server_port(const hz_server *srv, int idx);
+/** Starts the loop threads and returns. thread: any (once). */
+HZ_API int hz_server_start(hz_server *srv);
+/** hz_server_start, then blocks until the server has stopped. */
+HZ_API int hz_server_run(hz_server *srv);
+/** Graceful stop: stop accepting, let in-flight requests finish (answered
+ *  with Connection: close), close idle connections, force-close whatever is
+ *  left after deadline_ms. Returns at once; hz_server_wait() blocks until the
+ *  loops have ended. thread: any, async-signal-safe. */
+HZ_API int hz_server_stop(hz_server *srv, unsigned deadline_ms);
+/** Blocks until every loop thread has ended. thread: any but a loop. */
+HZ_API int hz_server_wait(hz_server *srv);
+/** Stops at once if running (deadline 0), then frees everything, open
+ *  connections included. NULL-safe. thread: any but a loop. */
+HZ_API void hz_server_destroy(hz_server *srv);
+
+/* ------------------------------------------------------------------------ */
+/* Request                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/** A view into the request's buffer: not NUL-terminated; valid until the
+ *  response ends. */
+typedef struct hz_str {
+    const char *ptr;
+    size_t len;
+} hz_str;
+
+HZ_API hz_str hz_req_method(const hz_req *req);
+HZ_API hz_str hz_req_target(const hz_req *req); /* as sent */
+HZ_API hz_str hz_req_path(const hz_req *req);   /* target up to '?', still encoded */
+HZ_API hz_str hz_req_query(const hz_req *req);  /* after '?', or empty */
+/** 10 for HTTP/1.0, 11 for HTTP/1.1. */
+HZ_API int hz_req_version(const hz_req *req);
+/** The first field named name (case-insensitive); ptr NULL if absent. */
+HZ_API hz_str hz_req_header(const hz_req *req, const char *name);
+HZ_API size_t hz_req_header_count(const hz_req *req);
+/** Field i (0-based, in arrival order); returns HZ_EINVAL past the end. */
+HZ_API int hz_req_header_at(const hz_req *req, size_t i, hz_str *name, hz_str *value);
+/** The buffered body (empty for streamed routes). */
+HZ_API hz_str hz_req_body(const hz_req *req);
+/** Streams the body: on_chunk per piece as it arrives (return 0 to go on,
+ *  HZ_EAGAIN to pause reading until hz_req_resume), on_end once with 0 or a
+ *  negative error. thread: loop. */
+typedef int (*hz_body_chunk_fn)(hz_req *req, const void *data, size_t len, void *ud);
+typedef void (*hz_body_end_fn)(hz_req *req, int status, void *ud);
+HZ_API int hz_req_on_body(hz_req *req, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end, void *ud);
+HZ_API int hz_req_resume(hz_req *req);
+/** True once the client went away or the handler timed out: an executor
+ *  handler may stop early; whatever it sends is dropped. thread: any. */
+HZ_API int hz_req_cancelled(const hz_req *req);
+
+/* ------------------------------------------------------------------------ */
+/* Response                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** Adds a header (copied). Before the head is sent only. HZ_EINVAL for a
+ *  name or value with CR, LF or NUL; HZ_ERANGE when the head would outgrow
+ *  its buffer; HZ_ESTATE after the head was sent. */
+HZ_API int hz_res_set_header(hz_res *res, const char *name, const char *value);
+/** Sends a whole response with Content-Length = len (body copied or queued).
+ *  HEAD requests get the head only. Ends the response. */
+HZ_API int hz_res_send(hz_res *res, int status, const void *body, size_t len);
+/** Starts a streamed response (chunked for HTTP/1.1, close-delimited for
+ *  HTTP/1.0). */
+HZ_API int hz_res_start(hz_res *res, int status);
+/** Writes part of a streamed body. HZ_EAGAIN when the connection's output
+ *  budget is full: nothing was taken; wait for the drain callback. */
+HZ_API int hz_res_write(hz_res *res, const void *buf, size_t len);
+/** Sets the callback run (on the loop) when hz_res_write may succeed again. */
+typedef void (*hz_drain_fn)(hz_res *res, void *ud);
+HZ_API int hz_res_on_drain(hz_res *res, hz_drain_fn fn, void *ud);
+/** Ends a streamed response. */
+HZ_API int hz_res_end(hz_res *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HTTPZ_HTTPZ_H */
