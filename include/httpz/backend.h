@@ -202,6 +202,11 @@ typedef struct hz_tls_vt {
     const char *(*alpn_selected)(hz_tls_session *s);
 } hz_tls_vt;
 
+#if HZ_HAVE_TLS
+/** The TLS backend compiled in (HZ_TLS_NAME): hz_tls_mbedtls or hz_tls_openssl. */
+HZ_API extern const hz_tls_vt *const hz_tls_default;
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Executor                                                                  */
 /* ------------------------------------------------------------------------ */
@@ -234,6 +239,16 @@ struct hz_executor {
     const hz_executor_vt *vt; /* borrowed: static */
     void *self;               /* borrowed: outlives the server */
 };
+
+/** The thread-pool executor (backends/exec-pool). */
+HZ_API extern const hz_executor_vt hz_executor_pool_vt;
+
+/** Creates a pool of threads workers (0 = online cores) with a queue of
+ *  queue_cap jobs (0 = 1024), allocating from a (NULL = default; must be
+ *  thread-safe). Fills *out = {&hz_executor_pool_vt, state}. Release it with
+ *  out->vt->shutdown(out->self). HZ_EINVAL, HZ_ENOMEM, HZ_ESYS. */
+HZ_API int hz_executor_pool_create(hz_executor *out, unsigned threads, unsigned queue_cap,
+                                   const hz_allocator *a);
 
 #ifdef __cplusplus
 }

@@ -244,6 +244,9 @@ HZ_API hz_str hz_req_header(const hz_req *req, const char *name);
 HZ_API size_t hz_req_header_count(const hz_req *req);
 /** Field i (0-based, in arrival order); returns HZ_EINVAL past the end. */
 HZ_API int hz_req_header_at(const hz_req *req, size_t i, hz_str *name, hz_str *value);
+/** The value of router parameter name (":id" patterns are looked up as "id",
+ *  the wildcard as "*"), still percent-encoded; ptr NULL if absent. */
+HZ_API hz_str hz_req_param(const hz_req *req, const char *name);
 /** The buffered body (empty for streamed routes). */
 HZ_API hz_str hz_req_body(const hz_req *req);
 /** Streams the body: on_chunk per piece as it arrives (return 0 to go on,
@@ -283,4 +286,9 @@ HZ_API int hz_res_end(hz_res *res);
 #ifdef __cplusplus
 }
 #endif
+
+/* Decoding helpers (URL, query, forms, multipart, cookies) live in their own
+ * file to keep this one readable; it is part of the public API. */
+#include <httpz/util.h>
+
 #endif /* HTTPZ_HTTPZ_H */

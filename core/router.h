@@ -1,0 +1,56 @@
+/* router.h - method + path routing (internal). Lookup cost does not grow
+ * with the number of routes (a radix tree over path segments).
+ *
+ * Patterns: "/exact/path", named parameters "/users/:id" (one segment), and a
+ * trailing wildcard "/static/*" (the rest of the path, possibly empty, named
+ * "*"). Exact segments beat parameters, parameters beat the wildcard.
+ * Matching is on the raw (still percent-encoded) path; parameter values are
+ * views into it.
+ */
+#ifndef HZ_ROUTER_H
+#define HZ_ROUTER_H
+
+#include <stddef.h>
+#include <httpz/httpz.h>
+#include "internal.h"
+
+#define HZ_ROUTE_MAX_PARAMS 8
+#define HZ_ROUTE_ALLOW_MAX 128
+
+typedef struct hz__router hz__router; /* owner: its server */
+
+typedef struct hz__route {
+    hz_handler_fn fn;
+    void *ud;       /* borrowed: the user's */
+    unsigned flags; /* HZ_ROUTE_* */
+} hz__route;
+
+typedef struct hz__route_param {
+    hz_str name;  /* borrowed: the router's copy of the pattern */
+    hz_str value; /* borrowed: view into the matched path */
+} hz__route_param;
+
+typedef struct hz__route_match {
+    /* 0: route found (for HEAD this may be the GET route);
+     * 404: no route has this path; 405: the path exists but not for this
+     * method (allow lists the methods); 204: an OPTIONS request for a path
+     * with routes but no OPTIONS route (answer 204 with allow). */
+    int status;
+    const hz__route *route; /* borrowed: valid while the router lives */
+    size_t nparams;
+    hz__route_param params[HZ_ROUTE_MAX_PARAMS];
+    char allow[HZ_ROUTE_ALLOW_MAX]; /* "GET, HEAD, OPTIONS" for 405/204, NUL-terminated */
+} hz__route_match;
+
+HZ_HIDDEN int hz__router_create(hz__router **out, const hz_allocator *a);
+HZ_HIDDEN void hz__router_destroy(hz__router *r); /* NULL-safe */
+/** Adds a route. method NULL = any method. HZ_EINVAL for a bad pattern
+ *  (not starting with '/', empty ':' name, '*' not last, too many params),
+ *  HZ_EBUSY for a duplicate method+pattern, HZ_ENOMEM. */
+HZ_HIDDEN int hz__router_add(hz__router *r, const char *method, const char *pattern,
+                             const hz__route *route);
+/** Looks up method + path (raw path, no query). Fills m; returns m->status. */
+HZ_HIDDEN int hz__router_match(const hz__router *r, const char *method, size_t method_len,
+                               const char *path, size_t path_len, hz__route_match *m);
+
+#endif /* HZ_ROUTER_H */
