@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the build tree into a temporary prefix, then builds and runs a
+# consumer project against it twice: with find_package(httpz) and with
+# pkg-config (static link, so the .pc's private fields must be right).
+# usage: check_install.sh BUILD_DIR SOURCE_DIR C_COMPILER
+set -euo pipefail
+build=$1 src=$2 cc=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+
+echo "== find_package"
+cmake -S "$src/tests/install/consumer" -B "$tmp/cm" -DCMAKE_C_COMPILER="$cc" \
+      -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/cm" >/dev/null
+"$tmp/cm/consumer"
+
+echo "== pkg-config (static)"
+export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig:$tmp/prefix/lib64/pkgconfig"
+pcdir=$(ls -d "$tmp"/prefix/lib*/pkgconfig | head -1)
+sed -i "s|^prefix=.*|prefix=$tmp/prefix|" "$pcdir/httpz.pc"
+flags=$(pkg-config --cflags httpz)
+libs=$(pkg-config --libs --static httpz)
+# Link the archive, not the .so, to prove Libs.private is complete.
+libdir=$(pkg-config --variable=libdir httpz)
+"$cc" $flags "$src/tests/install/consumer/main.c" -o "$tmp/pc-consumer" \
+      -Wl,-Bstatic -lhttpz -Wl,-Bdynamic -L"$libdir" $(sed 's/-lhttpz//' <<<"$libs")
+"$tmp/pc-consumer"
+
+echo "== shared library exports only the API"
+so=$(ls "$tmp"/prefix/lib*/libhttpz.so | head -1)
+bad=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^hz_[a-z]' | grep -v '^_' || true)
+if [ -n "$bad" ]; then
+    echo "non-API symbols exported:"; echo "$bad"; exit 1
+fi
+internal=$(nm -D --defined-only "$so" | awk '{print $3}' | grep '^hz__' || true)
+[ -z "$internal" ] || { echo "internal symbols exported: $internal"; exit 1; }
+readelf -d "$so" | grep -q "SONAME.*libhttpz.so.0" || { echo "no SONAME"; exit 1; }
+echo "install check ok"
