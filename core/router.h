@@ -2,7 +2,7 @@
  * with the number of routes (a radix tree over path segments).
  *
  * Patterns: "/exact/path", named parameters "/users/:id" (one segment), and a
- * trailing wildcard "/static/*" (the rest of the path, possibly empty, named
+ * trailing wildcard "/static/" "*" (the rest of the path, possibly empty, named
  * "*"). Exact segments beat parameters, parameters beat the wildcard.
  * Matching is on the raw (still percent-encoded) path; parameter values are
  * views into it.
