@@ -110,7 +110,9 @@ typedef struct hz_poller_vt {
     void (*destroy)(hz_poller *p);
     /** Registers fd with interest events (HZ_EV_READ|HZ_EV_WRITE, may be 0)
      *  and udata. Level-triggered: an fd stays reported while it is ready.
-     *  HZ_EINVAL if fd is already registered or negative. */
+     *  With interest 0 nothing is reported for it except, on backends that
+     *  cannot mask them (epoll), HUP/ERR. HZ_EINVAL if fd is already
+     *  registered or negative; HZ_ENOMEM leaves fd unregistered. */
     int (*add)(hz_poller *p, int fd, unsigned events, void *udata);
     /** Replaces the interest set and udata of a registered fd. Entries of the
      *  current batch are not rewritten. HZ_EINVAL if fd is not registered. */
@@ -120,9 +122,15 @@ typedef struct hz_poller_vt {
      *  skips events == 0 never sees them. HZ_EINVAL if not registered. */
     int (*remove)(hz_poller *p, int fd);
     /** Waits up to timeout_ms (-1: forever, 0: poll) and fills at most max
-     *  entries of ev. Returns the count (0 on timeout or EINTR), or < 0.
+     *  entries of ev, one per fd. Returns the count (0 on timeout or when a
+     *  signal interrupted it), HZ_EINVAL if max <= 0, or another < 0 code.
      *  A pending wake() yields one entry {NULL, -1, HZ_EV_WAKE} and is
      *  consumed by it; several wakes before a wait() give one entry.
+     *  A peer close shows as READ (with READ interest; read() then returns
+     *  0), HUP, or both, depending on the backend (kqueue cannot tell a
+     *  half-close from a close, so it sets HUP only on the write side):
+     *  treat READ + EOF as the close and HUP as a hint. A fd waiting for
+     *  WRITE is reported (WRITE, HUP or ERR) when its peer goes away.
      *  The array stays the "current batch" for remove() until the next wait(). */
     int (*wait)(hz_poller *p, hz_poll_event *ev, int max, int timeout_ms);
     /** Makes a concurrent or the next wait() return with an HZ_EV_WAKE entry.

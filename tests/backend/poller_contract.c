@@ -1,0 +1,971 @@
+/* poller_contract.c - the poller contract checks (see poller_contract.h).
+ *
+ * Every check drives one hz_poller_vt through its public slots only, with
+ * socketpairs and pipes as the fds. "Not reported" is checked with a short
+ * wait (NEG_MS) rather than wait(0), so a backend that delivers late cannot
+ * pass by accident; "reported" waits up to POS_MS, which only a broken backend
+ * ever reaches.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <poll.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include "poller_contract.h"
+#include "test_alloc.h"
+
+#define NEG_MS 50
+#define POS_MS 2000
+#define MANY_FDS 5000
+#define HIGH_FD 2000
+
+static void pc_fail(pc_ctx *c, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void pc_fail(pc_ctx *c, int line, const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(c->msg, sizeof(c->msg), "poller_contract.c:%d: ", line);
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof(c->msg))
+        vsnprintf(c->msg + n, sizeof(c->msg) - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+/* The first variadic argument is always a string literal, so the condition's
+ * text is glued in front of it. */
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            pc_fail(c, __LINE__, "(" #cond ") " __VA_ARGS__);                                      \
+            goto out;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+#define SKIP(...)                                                                                  \
+    do {                                                                                           \
+        pc_fail(c, __LINE__, __VA_ARGS__);                                                         \
+        rc = PC_SKIP;                                                                              \
+        goto out;                                                                                  \
+    } while (0)
+
+/* ------------------------------------------------------------------------ */
+/* helpers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static int set_flags(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* A non-blocking AF_UNIX stream pair; on failure both stay -1. */
+static int make_pair(int sv[2])
+{
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+        sv[0] = sv[1] = -1;
+        return -1;
+    }
+    if (set_flags(sv[0]) < 0 || set_flags(sv[1]) < 0)
+        return -1;
+    return 0;
+}
+
+static int make_pipe(int pf[2])
+{
+    if (pipe(pf) < 0) {
+        pf[0] = pf[1] = -1;
+        return -1;
+    }
+    if (set_flags(pf[0]) < 0 || set_flags(pf[1]) < 0)
+        return -1;
+    return 0;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static void close_pair(int fds[2])
+{
+    close_fd(&fds[0]);
+    close_fd(&fds[1]);
+}
+
+static int send1(int fd)
+{
+    return write(fd, "x", 1) == 1 ? 0 : -1;
+}
+
+/* Reads until EAGAIN; returns bytes read, or -1 on error. */
+static long drain(int fd)
+{
+    char buf[65536];
+    long total = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n > 0) {
+            total += n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 && errno == EAGAIN ? total : -1;
+    }
+}
+
+/* Writes until the socket buffer is full (EAGAIN); 0 on success. */
+static int fill(int fd)
+{
+    static const char chunk[16384];
+    for (int i = 0; i < 100000; i++) {
+        ssize_t n = write(fd, chunk, sizeof(chunk));
+        if (n < 0)
+            return errno == EAGAIN ? 0 : -1;
+    }
+    return -1;
+}
+
+/* Entries of ev[0..n) for fd; *idx gets the first one's index. */
+static int count_fd(const hz_poll_event *ev, int n, int fd, int *idx)
+{
+    int k = 0;
+    for (int i = n - 1; i >= 0; i--) {
+        if (ev[i].fd == fd) {
+            k++;
+            if (idx)
+                *idx = i;
+        }
+    }
+    return k;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The lowest free fd number: equal before and after an operation that must
+ * not leak descriptors. */
+static int lowest_free_fd(void)
+{
+    int fd = open("/dev/null", O_RDONLY);
+    if (fd >= 0)
+        close(fd);
+    return fd;
+}
+
+/* Makes the soft RLIMIT_NOFILE at least want (raising the hard one too when
+ * permitted). 0 on success, -1 if the machine will not allow it. */
+static int ensure_nofile(rlim_t want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -1;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= want)
+        return 0;
+    if (rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+        rl.rlim_max = want;
+    rl.rlim_cur = want;
+    return setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* ------------------------------------------------------------------------ */
+/* the checks                                                                */
+/* ------------------------------------------------------------------------ */
+
+int pc_meta(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL;
+    CHECK(vt->abi == HZ_BACKEND_ABI, "abi is %u, want %u", vt->abi, HZ_BACKEND_ABI);
+    CHECK(vt->name && vt->name[0], "name must be a non-empty string");
+    CHECK(!(vt->caps & HZ_POLLER_CAP_EDGE), "pollers in this tree are level-triggered");
+    CHECK(vt->create && vt->destroy && vt->add && vt->modify && vt->remove && vt->wait && vt->wake,
+          "no poller slot is optional");
+    vt->destroy(NULL); /* NULL-safe */
+    rc = PC_PASS;
+out:
+    return rc;
+}
+
+int pc_readable(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, sv[2] = {-1, -1}, pf[2] = {-1, -1}, tag;
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    CHECK(vt->add(p, sv[0], HZ_EV_READ, &tag) == 0, "add");
+    n = vt->wait(p, ev, 16, NEG_MS);
+    CHECK(n == 0, "an empty socket was reported (n=%d)", n);
+    CHECK(send1(sv[1]) == 0, "write");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1, "one entry expected, got %d", n);
+    CHECK(ev[0].fd == sv[0], "fd %d, want %d", ev[0].fd, sv[0]);
+    CHECK(ev[0].udata == &tag, "udata is not the one given to add()");
+    CHECK(ev[0].events & HZ_EV_READ, "READ missing (events 0x%x)", ev[0].events);
+    CHECK(!(ev[0].events & (HZ_EV_WRITE | HZ_EV_HUP | HZ_EV_ERR | HZ_EV_WAKE)),
+          "only READ was due (events 0x%x)", ev[0].events);
+    CHECK(vt->remove(p, sv[0]) == 0, "remove");
+
+    /* A pipe's read end too. */
+    CHECK(make_pipe(pf) == 0, "pipe: %s", strerror(errno));
+    CHECK(vt->add(p, pf[0], HZ_EV_READ, &tag) == 0, "add pipe");
+    n = vt->wait(p, ev, 16, NEG_MS);
+    CHECK(n == 0, "an empty pipe was reported (n=%d)", n);
+    CHECK(send1(pf[1]) == 0, "write pipe");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].fd == pf[0] && (ev[0].events & HZ_EV_READ),
+          "pipe READ expected (n=%d events 0x%x)", n, n > 0 ? ev[0].events : 0);
+    rc = PC_PASS;
+out:
+    close_pair(sv);
+    close_pair(pf);
+    vt->destroy(p);
+    return rc;
+}
+
+int pc_writable(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, i = 0, sv[2] = {-1, -1}, pf[2] = {-1, -1};
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    CHECK(vt->add(p, sv[0], HZ_EV_WRITE, NULL) == 0, "add");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].fd == sv[0], "one entry for the socket expected (n=%d)", n);
+    CHECK(ev[0].events & HZ_EV_WRITE, "WRITE missing (events 0x%x)", ev[0].events);
+    CHECK(!(ev[0].events & HZ_EV_READ), "READ without READ interest (events 0x%x)", ev[0].events);
+
+    /* A full buffer is not writable; draining the peer makes it so again. */
+    CHECK(fill(sv[0]) == 0, "filling the socket buffer failed: %s", strerror(errno));
+    n = vt->wait(p, ev, 16, NEG_MS);
+    CHECK(count_fd(ev, n, sv[0], &i) == 0, "a full socket was reported writable (0x%x)",
+          ev[i].events);
+    CHECK(drain(sv[1]) > 0, "drain");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(count_fd(ev, n, sv[0], &i) == 1 && (ev[i].events & HZ_EV_WRITE),
+          "WRITE expected once the peer drained (n=%d)", n);
+    CHECK(vt->remove(p, sv[0]) == 0, "remove");
+
+    /* A pipe's write end. */
+    CHECK(make_pipe(pf) == 0, "pipe: %s", strerror(errno));
+    CHECK(vt->add(p, pf[1], HZ_EV_WRITE, NULL) == 0, "add pipe");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].fd == pf[1] && (ev[0].events & HZ_EV_WRITE), "pipe WRITE expected (n=%d)",
+          n);
+    rc = PC_PASS;
+out:
+    close_pair(sv);
+    close_pair(pf);
+    vt->destroy(p);
+    return rc;
+}
+
+int pc_level_triggered(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, sv[2] = {-1, -1};
+    char b;
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    CHECK(vt->add(p, sv[0], HZ_EV_READ, NULL) == 0, "add");
+    CHECK(write(sv[1], "ab", 2) == 2, "write");
+    for (int round = 0; round < 3; round++) {
+        n = vt->wait(p, ev, 16, POS_MS);
+        CHECK(n == 1 && (ev[0].events & HZ_EV_READ),
+              "unread data must be reported again (round %d, n=%d)", round, n);
+    }
+    CHECK(read(sv[0], &b, 1) == 1, "read");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && (ev[0].events & HZ_EV_READ), "one byte left must be reported (n=%d)", n);
+    CHECK(read(sv[0], &b, 1) == 1, "read");
+    n = vt->wait(p, ev, 16, NEG_MS);
+    CHECK(n == 0, "a drained socket was reported (n=%d)", n);
+    rc = PC_PASS;
+out:
+    close_pair(sv);
+    vt->destroy(p);
+    return rc;
+}
+
+int pc_read_write_one_entry(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, i = 0, a[2] = {-1, -1}, b[2] = {-1, -1};
+    hz_poller *p = NULL;
+    hz_poll_event ev[16], one[1];
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(a) == 0 && make_pair(b) == 0, "socketpair: %s", strerror(errno));
+    CHECK(vt->add(p, a[0], HZ_EV_READ | HZ_EV_WRITE, NULL) == 0, "add a");
+    CHECK(send1(a[1]) == 0, "write");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(count_fd(ev, n, a[0], &i) == 1, "READ and WRITE must be ONE entry (%d entries)",
+          count_fd(ev, n, a[0], NULL));
+    CHECK((ev[i].events & (HZ_EV_READ | HZ_EV_WRITE)) == (HZ_EV_READ | HZ_EV_WRITE),
+          "both bits expected (events 0x%x)", ev[i].events);
+
+    /* Two fds ready for both: max = 1 must yield exactly one entry (ASan
+     * catches a backend that writes past max). */
+    CHECK(vt->add(p, b[0], HZ_EV_READ | HZ_EV_WRITE, NULL) == 0, "add b");
+    CHECK(send1(b[1]) == 0, "write");
+    n = vt->wait(p, one, 1, POS_MS);
+    CHECK(n == 1, "max=1 must give one entry, got %d", n);
+    CHECK((one[0].events & (HZ_EV_READ | HZ_EV_WRITE)) == (HZ_EV_READ | HZ_EV_WRITE),
+          "both bits expected with max=1 (events 0x%x)", one[0].events);
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 2, "two fds ready: two entries expected, got %d", n);
+    CHECK(count_fd(ev, n, a[0], NULL) == 1 && count_fd(ev, n, b[0], NULL) == 1,
+          "one entry per fd expected");
+    rc = PC_PASS;
+out:
+    close_pair(a);
+    close_pair(b);
+    vt->destroy(p);
+    return rc;
+}
+
+int pc_peer_close(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, sv[2] = {-1, -1}, pf[2] = {-1, -1};
+    char b;
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    CHECK(vt->add(p, sv[0], HZ_EV_READ, NULL) == 0, "add");
+    n = vt->wait(p, ev, 16, NEG_MS);
+    CHECK(n == 0, "nothing due yet (n=%d)", n);
+    close_fd(&sv[1]);
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].fd == sv[0], "peer close must be reported (n=%d)", n);
+    CHECK(ev[0].events & (HZ_EV_READ | HZ_EV_HUP), "READ and/or HUP expected (events 0x%x)",
+          ev[0].events);
+    CHECK(read(sv[0], &b, 1) == 0, "the reader must then see EOF");
+    CHECK(vt->remove(p, sv[0]) == 0, "remove");
+
+    CHECK(make_pipe(pf) == 0, "pipe: %s", strerror(errno));
+    CHECK(vt->add(p, pf[0], HZ_EV_READ, NULL) == 0, "add pipe");
+    close_fd(&pf[1]);
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].fd == pf[0] && (ev[0].events & (HZ_EV_READ | HZ_EV_HUP)),
+          "pipe writer close must be reported as READ and/or HUP (n=%d)", n);
+    CHECK(read(pf[0], &b, 1) == 0, "the pipe reader must then see EOF");
+    rc = PC_PASS;
+out:
+    close_pair(sv);
+    close_pair(pf);
+    vt->destroy(p);
+    return rc;
+}
+
+int pc_peer_close_wakes_writer(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, sv[2] = {-1, -1};
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    CHECK(fill(sv[0]) == 0, "fill: %s", strerror(errno));
+    CHECK(vt->add(p, sv[0], HZ_EV_WRITE, NULL) == 0, "add");
+    n = vt->wait(p, ev, 16, NEG_MS);
+    CHECK(n == 0, "a full socket was reported (n=%d events 0x%x)", n, n > 0 ? ev[0].events : 0);
+    /* A writer blocked on a full buffer must learn that its peer is gone. */
+    close_fd(&sv[1]);
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].fd == sv[0], "peer close must wake the writer (n=%d)", n);
+    CHECK(ev[0].events & (HZ_EV_WRITE | HZ_EV_HUP | HZ_EV_ERR),
+          "WRITE, HUP or ERR expected (events 0x%x)", ev[0].events);
+    rc = PC_PASS;
+out:
+    close_pair(sv);
+    vt->destroy(p);
+    return rc;
+}
+
+int pc_modify(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, sv[2] = {-1, -1}, ta, tb;
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    CHECK(vt->add(p, sv[0], HZ_EV_READ, &ta) == 0, "add");
+    CHECK(send1(sv[1]) == 0, "write");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].events == HZ_EV_READ && ev[0].udata == &ta, "READ with &ta (n=%d)", n);
+
+    /* Readable and writable now; each interest set must be honoured. */
+    CHECK(vt->modify(p, sv[0], HZ_EV_WRITE, &tb) == 0, "modify to WRITE");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].fd == sv[0], "one entry expected (n=%d)", n);
+    CHECK(ev[0].events == HZ_EV_WRITE, "WRITE only after modify (events 0x%x)", ev[0].events);
+    CHECK(ev[0].udata == &tb, "modify must replace udata");
+
+    CHECK(vt->modify(p, sv[0], 0, &tb) == 0, "modify to 0");
+    n = vt->wait(p, ev, 16, NEG_MS);
+    CHECK(n == 0, "interest 0: nothing may be reported (n=%d events 0x%x)", n,
+          n > 0 ? ev[0].events : 0);
+
+    CHECK(vt->modify(p, sv[0], HZ_EV_READ | HZ_EV_WRITE, &ta) == 0, "modify to both");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].events == (HZ_EV_READ | HZ_EV_WRITE) && ev[0].udata == &ta,
+          "READ|WRITE with &ta expected (n=%d events 0x%x)", n, n > 0 ? ev[0].events : 0);
+
+    CHECK(vt->modify(p, sv[0], HZ_EV_READ, &tb) == 0, "modify back to READ");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].events == HZ_EV_READ && ev[0].udata == &tb,
+          "READ with &tb expected (n=%d events 0x%x)", n, n > 0 ? ev[0].events : 0);
+    rc = PC_PASS;
+out:
+    close_pair(sv);
+    vt->destroy(p);
+    return rc;
+}
+
+int pc_remove_mid_batch(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, i, handled = 0, a[2] = {-1, -1}, b[2] = {-1, -1}, ta, tb;
+    int first = -1, other = -1;
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(a) == 0 && make_pair(b) == 0, "socketpair: %s", strerror(errno));
+    CHECK(vt->add(p, a[0], HZ_EV_READ, &ta) == 0 && vt->add(p, b[0], HZ_EV_READ, &tb) == 0, "add");
+    CHECK(send1(a[1]) == 0 && send1(b[1]) == 0, "write");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 2, "both fds in one batch expected, got %d", n);
+    /* Dispatch as the core does: the first handler removes the other fd. */
+    for (i = 0; i < n; i++) {
+        if (ev[i].events == 0)
+            continue;
+        handled++;
+        if (i == 0) {
+            first = ev[0].fd;
+            other = first == a[0] ? b[0] : a[0];
+            CHECK(vt->remove(p, other) == 0, "remove from a handler");
+        }
+    }
+    CHECK(handled == 1, "the removed fd's entry was still dispatched (handled %d)", handled);
+    CHECK(ev[1].events == 0, "its events must be 0 (0x%x)", ev[1].events);
+    n = vt->wait(p, ev, 16, NEG_MS);
+    CHECK(n == 1 && ev[0].fd == first, "only the remaining fd may be reported (n=%d)", n);
+    CHECK(count_fd(ev, n, other, NULL) == 0, "a removed fd was reported");
+    rc = PC_PASS;
+out:
+    close_pair(a);
+    close_pair(b);
+    vt->destroy(p);
+    return rc;
+}
+
+int pc_remove_then_reuse_fd(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, old, sv[2] = {-1, -1}, nv[2] = {-1, -1}, t1, t2;
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    CHECK(vt->add(p, sv[0], HZ_EV_READ, &t1) == 0, "add");
+    CHECK(send1(sv[1]) == 0, "write");
+    /* Removing itself from its own handler blanks its entry too. */
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].fd == sv[0], "READ expected (n=%d)", n);
+    CHECK(vt->remove(p, sv[0]) == 0, "remove");
+    CHECK(ev[0].events == 0, "own entry must be blanked (0x%x)", ev[0].events);
+    n = vt->wait(p, ev, 16, NEG_MS);
+    CHECK(n == 0, "a removed fd with pending data was reported (n=%d)", n);
+
+    /* The number comes back from the next socketpair; it must be a fresh
+     * registration with the new udata. */
+    old = sv[0];
+    close_pair(sv);
+    CHECK(make_pair(nv) == 0, "socketpair: %s", strerror(errno));
+    CHECK(nv[0] == old || nv[1] == old, "fd number %d was not reused (%d, %d)", old, nv[0], nv[1]);
+    if (nv[1] == old) { /* make the reused number the registered end */
+        int t = nv[0];
+        nv[0] = nv[1];
+        nv[1] = t;
+    }
+    CHECK(vt->add(p, nv[0], HZ_EV_READ, &t2) == 0, "add of a reused fd number");
+    n = vt->wait(p, ev, 16, NEG_MS);
+    CHECK(n == 0, "the new socket has no data yet (n=%d)", n);
+    CHECK(send1(nv[1]) == 0, "write");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].fd == old && ev[0].udata == &t2, "new registration expected (n=%d)", n);
+    rc = PC_PASS;
+out:
+    close_pair(sv);
+    close_pair(nv);
+    vt->destroy(p);
+    return rc;
+}
+
+int pc_einval(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, r, sv[2] = {-1, -1};
+    hz_poller *p = NULL;
+    hz_poll_event ev[4];
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    CHECK((r = vt->add(p, -1, HZ_EV_READ, NULL)) == HZ_EINVAL, "add(-1) gave %d", r);
+    CHECK((r = vt->modify(p, sv[0], HZ_EV_READ, NULL)) == HZ_EINVAL,
+          "modify of an unregistered fd gave %d", r);
+    CHECK((r = vt->remove(p, sv[0])) == HZ_EINVAL, "remove of an unregistered fd gave %d", r);
+    CHECK((r = vt->modify(p, -1, HZ_EV_READ, NULL)) == HZ_EINVAL, "modify(-1) gave %d", r);
+    CHECK((r = vt->remove(p, -1)) == HZ_EINVAL, "remove(-1) gave %d", r);
+    CHECK(vt->add(p, sv[0], HZ_EV_READ, NULL) == 0, "add");
+    CHECK((r = vt->add(p, sv[0], HZ_EV_WRITE, NULL)) == HZ_EINVAL, "second add gave %d", r);
+    CHECK(vt->remove(p, sv[0]) == 0, "remove");
+    CHECK((r = vt->remove(p, sv[0])) == HZ_EINVAL, "second remove gave %d", r);
+    CHECK((r = vt->modify(p, sv[0], HZ_EV_READ, NULL)) == HZ_EINVAL, "modify after remove gave %d",
+          r);
+    CHECK((r = vt->wait(p, ev, 0, 0)) == HZ_EINVAL, "wait(max=0) gave %d", r);
+    CHECK((r = vt->wait(p, ev, -1, 0)) == HZ_EINVAL, "wait(max=-1) gave %d", r);
+    /* The failed calls left the poller usable. */
+    CHECK(vt->add(p, sv[0], HZ_EV_WRITE, NULL) == 0, "add after the errors");
+    r = vt->wait(p, ev, 4, POS_MS);
+    CHECK(r == 1 && (ev[0].events & HZ_EV_WRITE), "WRITE expected (n=%d)", r);
+    rc = PC_PASS;
+out:
+    close_pair(sv);
+    vt->destroy(p);
+    return rc;
+}
+
+typedef struct waker_arg {
+    const hz_poller_vt *vt;
+    hz_poller *p;
+    int times;
+    int rc; /* first non-zero wake() result */
+} waker_arg;
+
+static void *waker(void *arg)
+{
+    waker_arg *w = arg;
+    for (int i = 0; i < w->times; i++) {
+        int r = w->vt->wake(w->p);
+        if (r && !w->rc)
+            w->rc = r;
+    }
+    return NULL;
+}
+
+static int is_wake_entry(const hz_poll_event *e)
+{
+    return e->events == HZ_EV_WAKE && e->fd == -1 && e->udata == NULL;
+}
+
+int pc_wake_other_thread(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, sv[2] = {-1, -1};
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    pthread_t th;
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    CHECK(vt->add(p, sv[0], HZ_EV_READ, NULL) == 0, "add");
+    /* wait(-1) on an idle poller returns only through the wake. Whether the
+     * thread's wake lands before or during wait(), the contract says wait()
+     * returns; many rounds make "during" happen too. */
+    for (int round = 0; round < 20; round++) {
+        waker_arg w = {vt, p, 1, 0};
+        CHECK(pthread_create(&th, NULL, waker, &w) == 0, "pthread_create");
+        n = vt->wait(p, ev, 16, -1);
+        pthread_join(th, NULL);
+        CHECK(w.rc == 0, "wake() returned %d", w.rc);
+        CHECK(n == 1, "one wake entry expected, got %d (round %d)", n, round);
+        CHECK(is_wake_entry(&ev[0]),
+              "wake entry must be {NULL, -1, HZ_EV_WAKE}, got {%p, %d, 0x%x}", ev[0].udata,
+              ev[0].fd, ev[0].events);
+    }
+    n = vt->wait(p, ev, 16, NEG_MS);
+    CHECK(n == 0, "a wake is consumed by the entry that reports it (n=%d)", n);
+    rc = PC_PASS;
+out:
+    close_pair(sv);
+    vt->destroy(p);
+    return rc;
+}
+
+int pc_wake_coalesces(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n;
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    pthread_t th[4];
+    waker_arg w[4];
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    for (int i = 0; i < 3; i++)
+        CHECK(vt->wake(p) == 0, "wake");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && is_wake_entry(&ev[0]), "three wakes: one entry expected, got %d", n);
+    n = vt->wait(p, ev, 16, NEG_MS);
+    CHECK(n == 0, "the wakes were coalesced and consumed (n=%d)", n);
+
+    /* Many wakes from several threads at once, none waiting: one entry. */
+    for (int i = 0; i < 4; i++) {
+        w[i] = (waker_arg){vt, p, 200, 0};
+        CHECK(pthread_create(&th[i], NULL, waker, &w[i]) == 0, "pthread_create");
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        CHECK(w[i].rc == 0, "wake() from thread %d returned %d", i, w[i].rc);
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && is_wake_entry(&ev[0]), "800 wakes: one entry expected, got %d", n);
+    n = vt->wait(p, ev, 16, NEG_MS);
+    CHECK(n == 0, "the wakes were coalesced and consumed (n=%d)", n);
+    rc = PC_PASS;
+out:
+    vt->destroy(p);
+    return rc;
+}
+
+int pc_wake_with_ready_fd(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, i = 0, sv[2] = {-1, -1}, tag;
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    CHECK(vt->add(p, sv[0], HZ_EV_READ, &tag) == 0, "add");
+    CHECK(send1(sv[1]) == 0, "write");
+    CHECK(vt->wake(p) == 0, "wake");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 2, "a wake entry and the fd expected, got %d", n);
+    CHECK(count_fd(ev, n, -1, &i) == 1 && is_wake_entry(&ev[i]), "one wake entry expected");
+    CHECK(count_fd(ev, n, sv[0], &i) == 1 && ev[i].events == HZ_EV_READ && ev[i].udata == &tag,
+          "the fd's READ entry expected");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].fd == sv[0], "then only the still-readable fd (n=%d)", n);
+    rc = PC_PASS;
+out:
+    close_pair(sv);
+    vt->destroy(p);
+    return rc;
+}
+
+int pc_timeout(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, sv[2] = {-1, -1};
+    long t0, dt;
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    CHECK(vt->add(p, sv[0], HZ_EV_READ, NULL) == 0, "add");
+    t0 = now_ms();
+    n = vt->wait(p, ev, 16, 0);
+    dt = now_ms() - t0;
+    CHECK(n == 0 && dt < 1000, "wait(0) must return 0 at once (n=%d, %ld ms)", n, dt);
+    t0 = now_ms();
+    n = vt->wait(p, ev, 16, 150);
+    dt = now_ms() - t0;
+    CHECK(n == 0, "timeout must return 0, got %d", n);
+    /* 10 ms of slack for clock granularity between the kernel and us. */
+    CHECK(dt >= 140, "returned after %ld ms, before the 150 ms timeout", dt);
+    CHECK(dt < 5000, "returned after %ld ms for a 150 ms timeout", dt);
+    rc = PC_PASS;
+out:
+    close_pair(sv);
+    vt->destroy(p);
+    return rc;
+}
+
+int pc_many_fds(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, made = 0, seen_count = 0;
+    int(*pairs)[2] = NULL;
+    unsigned char *seen = NULL;
+    hz_poll_event *ev = NULL;
+    hz_poller *p = NULL;
+    long t0;
+    if (ensure_nofile(2 * MANY_FDS + 64) < 0)
+        SKIP("cannot raise RLIMIT_NOFILE to %d: %s", 2 * MANY_FDS + 64, strerror(errno));
+    pairs = calloc(MANY_FDS, sizeof(*pairs));
+    seen = calloc(MANY_FDS, 1);
+    ev = calloc(MANY_FDS + 16, sizeof(*ev));
+    CHECK(pairs && seen && ev, "calloc");
+    for (int i = 0; i < MANY_FDS; i++)
+        pairs[i][0] = pairs[i][1] = -1;
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    for (made = 0; made < MANY_FDS; made++) {
+        CHECK(make_pair(pairs[made]) == 0, "socketpair %d: %s", made, strerror(errno));
+        CHECK(vt->add(p, pairs[made][0], HZ_EV_READ, seen + made) == 0, "add %d", made);
+    }
+    for (int i = 0; i < MANY_FDS; i++)
+        CHECK(send1(pairs[i][1]) == 0, "write %d", i);
+    /* Read each reported fd so it is reported once; every fd must turn up.
+     * The first wait's max exceeds any initial buffer of a backend. */
+    t0 = now_ms();
+    while (seen_count < MANY_FDS && now_ms() - t0 < 30000) {
+        n = vt->wait(p, ev, MANY_FDS + 16, POS_MS);
+        CHECK(n > 0, "wait returned %d with %d fds still ready", n, MANY_FDS - seen_count);
+        for (int i = 0; i < n; i++) {
+            unsigned char *u = ev[i].udata;
+            CHECK(u >= seen && u < seen + MANY_FDS, "entry %d has a foreign udata", i);
+            long k = u - seen;
+            CHECK(ev[i].fd == pairs[k][0], "udata of fd %d came with fd %d", pairs[k][0], ev[i].fd);
+            CHECK(!seen[k], "fd %d reported again after it was drained", ev[i].fd);
+            CHECK(ev[i].events == HZ_EV_READ, "READ expected (0x%x)", ev[i].events);
+            CHECK(drain(ev[i].fd) == 1, "one byte expected on fd %d", ev[i].fd);
+            seen[k] = 1;
+            seen_count++;
+        }
+    }
+    CHECK(seen_count == MANY_FDS, "%d of %d fds reported", seen_count, MANY_FDS);
+    n = vt->wait(p, ev, MANY_FDS + 16, NEG_MS);
+    CHECK(n == 0, "all drained, yet %d reported", n);
+    for (int i = 0; i < MANY_FDS; i++)
+        CHECK(vt->remove(p, pairs[i][0]) == 0, "remove %d", i);
+    rc = PC_PASS;
+out:
+    vt->destroy(p);
+    for (int i = 0; pairs && i < MANY_FDS; i++)
+        close_pair(pairs[i]);
+    free(pairs);
+    free(seen);
+    free(ev);
+    return rc;
+}
+
+static atomic_int eintr_hits;
+
+static void eintr_handler(int sig)
+{
+    (void)sig;
+    atomic_fetch_add(&eintr_hits, 1);
+}
+
+typedef struct signaller_arg {
+    pthread_t target;
+    atomic_int done;
+} signaller_arg;
+
+/* Signals the waiting thread until it reports that wait() returned: a signal
+ * that lands before wait() blocks is simply followed by another one. */
+static void *signaller(void *arg)
+{
+    signaller_arg *s = arg;
+    for (int i = 0; i < 1500 && !atomic_load(&s->done); i++) {
+        pthread_kill(s->target, SIGUSR1);
+        poll(NULL, 0, 20);
+    }
+    return NULL;
+}
+
+int pc_eintr(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n = -100, installed = 0, started = 0;
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    struct sigaction sa, old;
+    sigset_t set;
+    pthread_t th;
+    signaller_arg s;
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = eintr_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: the wait's syscall fails with EINTR */
+    CHECK(sigaction(SIGUSR1, &sa, &old) == 0, "sigaction");
+    installed = 1;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    atomic_store(&eintr_hits, 0);
+    s.target = pthread_self();
+    atomic_init(&s.done, 0);
+    CHECK(pthread_create(&th, NULL, signaller, &s) == 0, "pthread_create");
+    started = 1;
+    n = vt->wait(p, ev, 16, -1);
+    atomic_store(&s.done, 1);
+    pthread_join(th, NULL);
+    started = 0;
+    CHECK(atomic_load(&eintr_hits) > 0, "the handler never ran");
+    CHECK(n == 0, "an interrupted wait must return 0, got %d (%s)", n, hz_strerror(n));
+    rc = PC_PASS;
+out:
+    if (started) {
+        atomic_store(&s.done, 1);
+        pthread_join(th, NULL);
+    }
+    if (installed)
+        sigaction(SIGUSR1, &old, NULL);
+    vt->destroy(p);
+    return rc;
+}
+
+int pc_create_enomem(const hz_poller_vt *vt, pc_ctx *c)
+{
+    static char sentinel_obj;
+#define SENTINEL ((hz_poller *)(void *)&sentinel_obj)
+    int rc = PC_FAIL, r, before, after;
+    long nth;
+    hz_count_alloc ca;
+    hz_poller *p = NULL;
+    /* Fail the 1st, 2nd, ... allocation until create no longer allocates
+     * that many times; both one-off and sticky failures. */
+    for (int sticky = 0; sticky <= 1; sticky++) {
+        for (nth = 1; nth < 1000; nth++) {
+            hz_fail_alloc_init(&ca, nth, sticky);
+            before = lowest_free_fd();
+            p = SENTINEL; /* must be overwritten */
+            r = vt->create(&p, &ca.iface);
+            if (r == 0)
+                break;
+            if (p != NULL && p != SENTINEL) { /* a failed create that leaked its object */
+                pc_fail(c, __LINE__, "*out must be NULL on failure (allocation %ld)", nth);
+                p = NULL;
+                goto out;
+            }
+            after = lowest_free_fd();
+            CHECK(r == HZ_ENOMEM, "allocation %ld failed: want HZ_ENOMEM, got %d (%s)", nth, r,
+                  hz_err_name(r));
+            CHECK(p == NULL, "*out must be set to NULL on failure (allocation %ld)", nth);
+            CHECK(atomic_load(&ca.failures) >= 1, "allocation %ld was not attempted", nth);
+            CHECK(atomic_load(&ca.live_blocks) == 0, "%ld blocks leaked when allocation %ld failed",
+                  atomic_load(&ca.live_blocks), nth);
+            CHECK(after == before, "an fd leaked when allocation %ld failed (%d -> %d)", nth,
+                  before, after);
+        }
+        CHECK(r == 0, "create never succeeded");
+        CHECK(nth > 1, "create must allocate through the given allocator");
+        CHECK(atomic_load(&ca.failures) == 0, "create succeeded although an allocation failed");
+        vt->destroy(p);
+        p = NULL;
+        CHECK(atomic_load(&ca.live_blocks) == 0, "destroy leaked %ld blocks",
+              atomic_load(&ca.live_blocks));
+        CHECK(atomic_load(&ca.size_mismatches) == 0, "free() told a wrong size");
+    }
+    rc = PC_PASS;
+out:
+    if (p != SENTINEL)
+        vt->destroy(p);
+    return rc;
+#undef SENTINEL
+}
+
+int pc_counting_no_leak(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, i = 0, sv[2] = {-1, -1}, hi = -1;
+    hz_count_alloc ca;
+    hz_poller *p = NULL;
+    static hz_poll_event ev[2048];
+    hz_count_alloc_init(&ca);
+    if (ensure_nofile(HIGH_FD + 64) < 0)
+        SKIP("cannot raise RLIMIT_NOFILE to %d: %s", HIGH_FD + 64, strerror(errno));
+    CHECK(vt->create(&p, &ca.iface) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    /* A high fd number and a large max make table-based backends grow. */
+    hi = fcntl(sv[0], F_DUPFD_CLOEXEC, HIGH_FD);
+    CHECK(hi >= HIGH_FD, "F_DUPFD: %s", strerror(errno));
+    CHECK(vt->add(p, hi, HZ_EV_READ, &ca) == 0, "add of fd %d", hi);
+    CHECK(send1(sv[1]) == 0, "write");
+    n = vt->wait(p, ev, 2048, POS_MS);
+    CHECK(count_fd(ev, n, hi, &i) == 1 && ev[i].udata == &ca, "READ on fd %d (n=%d)", hi, n);
+    CHECK(vt->remove(p, hi) == 0, "remove");
+    vt->destroy(p);
+    p = NULL;
+    CHECK(atomic_load(&ca.live_blocks) == 0, "%ld blocks leaked", atomic_load(&ca.live_blocks));
+    CHECK(atomic_load(&ca.size_mismatches) == 0, "free()/realloc() told a wrong size");
+    rc = PC_PASS;
+out:
+    vt->destroy(p);
+    close_fd(&hi);
+    close_pair(sv);
+    return rc;
+}
+
+int pc_add_enomem_keeps_poller(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, r, n, i = 0, sv[2] = {-1, -1}, hi = -1;
+    hz_count_alloc ca;
+    hz_poller *p = NULL;
+    static hz_poll_event ev[2048];
+    hz_count_alloc_init(&ca);
+    if (ensure_nofile(HIGH_FD + 64) < 0)
+        SKIP("cannot raise RLIMIT_NOFILE to %d: %s", HIGH_FD + 64, strerror(errno));
+    CHECK(vt->create(&p, &ca.iface) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    hi = fcntl(sv[0], F_DUPFD_CLOEXEC, HIGH_FD);
+    CHECK(hi >= HIGH_FD, "F_DUPFD: %s", strerror(errno));
+    /* From now on every allocation fails. */
+    atomic_store(&ca.fail_after, 1);
+    atomic_store(&ca.fail_at, atomic_load(&ca.calls) + 1);
+    r = vt->add(p, hi, HZ_EV_READ, NULL);
+    CHECK(r == 0 || r == HZ_ENOMEM, "add under ENOMEM gave %d (%s)", r, hz_err_name(r));
+    if (r == HZ_ENOMEM)
+        CHECK(vt->remove(p, hi) == HZ_EINVAL, "a failed add must leave the fd unregistered");
+    else
+        CHECK(vt->remove(p, hi) == 0, "remove");
+    CHECK(vt->add(p, sv[0], HZ_EV_READ, &ca) == 0, "add of a low fd under ENOMEM");
+    CHECK(send1(sv[1]) == 0, "write");
+    /* A max beyond the backend's buffer may give fewer entries, not fail. */
+    n = vt->wait(p, ev, 2048, POS_MS);
+    CHECK(n >= 0, "wait under ENOMEM gave %d (%s)", n, hz_err_name(n));
+    CHECK(count_fd(ev, n, sv[0], &i) == 1 && ev[i].udata == &ca, "READ expected (n=%d)", n);
+    CHECK(vt->wake(p) == 0, "wake under ENOMEM");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 2, "wake and READ expected (n=%d)", n);
+    atomic_store(&ca.fail_at, 0);
+    CHECK(vt->remove(p, sv[0]) == 0, "remove");
+    vt->destroy(p);
+    p = NULL;
+    CHECK(atomic_load(&ca.live_blocks) == 0, "%ld blocks leaked", atomic_load(&ca.live_blocks));
+    rc = PC_PASS;
+out:
+    vt->destroy(p);
+    close_fd(&hi);
+    close_pair(sv);
+    return rc;
+}
+
+#define PC(name)                                                                                   \
+    {                                                                                              \
+#name, pc_##name                                                                           \
+    }
+const pc_case pc_cases[] = {
+    PC(meta),
+    PC(readable),
+    PC(writable),
+    PC(level_triggered),
+    PC(read_write_one_entry),
+    PC(peer_close),
+    PC(peer_close_wakes_writer),
+    PC(modify),
+    PC(remove_mid_batch),
+    PC(remove_then_reuse_fd),
+    PC(einval),
+    PC(wake_other_thread),
+    PC(wake_coalesces),
+    PC(wake_with_ready_fd),
+    PC(timeout),
+    PC(many_fds),
+    PC(eintr),
+    PC(create_enomem),
+    PC(counting_no_leak),
+    PC(add_enomem_keeps_poller),
+    {NULL, NULL},
+};
+const unsigned pc_ncases = sizeof(pc_cases) / sizeof(pc_cases[0]) - 1;

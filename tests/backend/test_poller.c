@@ -1,0 +1,78 @@
+/* test_poller.c - the poller contract (poller_contract.c) as Criterion tests,
+ * each one parameterised over every poller compiled in (hz_pollers[]): the
+ * default build runs them on epoll (or kqueue), the HZ_TEST_LIBKQUEUE build
+ * on both in this one binary. The parameter is an index into hz_pollers[],
+ * not a pointer, so it survives Criterion's process boundary as plain data. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <httpz/backend.h>
+#include "poller_contract.h"
+
+#define MAX_POLLERS 8
+
+static struct criterion_test_params poller_params(void)
+{
+    static int idx[MAX_POLLERS];
+    size_t n = 0;
+    while (hz_pollers[n] && n < MAX_POLLERS) {
+        idx[n] = (int)n;
+        n++;
+    }
+    return cr_make_param_array(int, idx, n);
+}
+
+static void run_check(pc_fn fn, int idx)
+{
+    const hz_poller_vt *vt = hz_pollers[idx];
+    pc_ctx ctx = {{0}};
+    cr_assert_not_null(vt);
+    int rc = fn(vt, &ctx);
+    if (rc == PC_SKIP)
+        cr_skip_test("%s: %s", vt->name, ctx.msg);
+    cr_assert_eq(rc, PC_PASS, "%s: %s", vt->name, ctx.msg);
+}
+
+#define POLLER_TEST(name, secs)                                                                    \
+    ParameterizedTestParameters(poller, name)                                                      \
+    {                                                                                              \
+        return poller_params();                                                                    \
+    }                                                                                              \
+    ParameterizedTest(int *idx, poller, name, .timeout = secs)                                     \
+    {                                                                                              \
+        run_check(pc_##name, *idx);                                                                \
+    }
+
+Test(poller, table_lists_the_default_first)
+{
+    cr_assert_not_null(hz_pollers[0]);
+    cr_assert_str_eq(hz_pollers[0]->name, HZ_POLLER_NAME);
+    size_t n = 0;
+    while (hz_pollers[n])
+        n++;
+    cr_assert_eq(n, (size_t)(HZ_HAVE_POLLER_EPOLL + HZ_HAVE_POLLER_KQUEUE),
+                 "hz_pollers[] must list every poller compiled in");
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            cr_assert_str_neq(hz_pollers[i]->name, hz_pollers[j]->name);
+}
+
+POLLER_TEST(meta, 10)
+POLLER_TEST(readable, 20)
+POLLER_TEST(writable, 20)
+POLLER_TEST(level_triggered, 20)
+POLLER_TEST(read_write_one_entry, 20)
+POLLER_TEST(peer_close, 20)
+POLLER_TEST(peer_close_wakes_writer, 20)
+POLLER_TEST(modify, 20)
+POLLER_TEST(remove_mid_batch, 20)
+POLLER_TEST(remove_then_reuse_fd, 20)
+POLLER_TEST(einval, 20)
+POLLER_TEST(wake_other_thread, 20)
+POLLER_TEST(wake_coalesces, 20)
+POLLER_TEST(wake_with_ready_fd, 20)
+POLLER_TEST(timeout, 20)
+POLLER_TEST(many_fds, 120)
+POLLER_TEST(eintr, 30)
+POLLER_TEST(create_enomem, 30)
+POLLER_TEST(counting_no_leak, 20)
+POLLER_TEST(add_enomem_keeps_poller, 20)
