@@ -178,22 +178,29 @@ typedef struct hz_tls_vt {
     const char *name; /* "mbedtls", "openssl" */
     unsigned caps;    /* HZ_TLS_CAP_* */
     /** Builds a server context from cfg (copied; cfg may be freed after).
-     *  HZ_EINVAL / HZ_ETLS (bad certificate or key) / HZ_ENOMEM, *out = NULL. */
+     *  HZ_EINVAL / HZ_ETLS (bad certificate or key, unreadable file) /
+     *  HZ_ENOMEM / HZ_ENOTSUP (min_version TLS 1.3 without
+     *  HZ_TLS_CAP_TLS13), *out = NULL. */
     int (*ctx_create)(hz_tls_ctx **out, const hz_tls_config *cfg, const hz_allocator *a);
     /** Swaps certificates/keys from cfg on a live context: sessions created
      *  after it returns use the new ones; existing sessions are unaffected.
      *  On failure the old configuration stays. thread: any (serialised by the
      *  core). */
     int (*ctx_reload)(hz_tls_ctx *ctx, const hz_tls_config *cfg);
-    /** Frees the context once every session of it is destroyed. NULL-safe. */
+    /** Releases the context. Sessions still alive keep what they use and
+     *  the memory goes with the last of them. NULL-safe. */
     void (*ctx_destroy)(hz_tls_ctx *ctx);
     /** Creates a server session doing I/O through io (borrowed; outlives it). */
     int (*session_create)(hz_tls_ctx *ctx, const hz_tls_io *io, hz_tls_session **out);
     /** Advances the handshake: 0 when done, HZ_TLS_WANT_READ/WRITE to wait for
-     *  the socket, HZ_ETLS (or another < 0) on failure. */
+     *  the socket, or on failure: HZ_ETLS (protocol, alert, no shared
+     *  version/cipher/ALPN), HZ_ECLOSED (the peer closed the transport),
+     *  the shim's own error code (send/recv < 0), HZ_ENOMEM. Any failure is
+     *  final: later calls fail too. */
     int (*handshake)(hz_tls_session *s);
-    /** Reads decrypted bytes: n > 0, 0 on clean close_notify/EOF,
-     *  HZ_TLS_WANT_READ/WRITE, or < 0. */
+    /** Reads decrypted bytes: n > 0, 0 on close_notify or on end of the
+     *  transport without one (HTTP framing catches a truncated message),
+     *  HZ_TLS_WANT_READ/WRITE, or < 0 as for handshake. len must be > 0. */
     long (*read)(hz_tls_session *s, void *buf, size_t len);
     /** Writes: n > 0 bytes accepted, HZ_TLS_WANT_READ/WRITE, or < 0. After a
      *  WANT result the caller retries with the same buffer. */
@@ -208,6 +215,12 @@ typedef struct hz_tls_vt {
     /** The negotiated ALPN protocol, or NULL. Optional (NULL without
      *  HZ_TLS_CAP_ALPN). */
     const char *(*alpn_selected)(hz_tls_session *s);
+    /** The negotiated protocol version (HZ_TLS_V1_2, HZ_TLS_V1_3) once the
+     *  handshake is done, else 0. Optional (may be NULL). */
+    unsigned (*version)(hz_tls_session *s);
+    /** The SNI host name the client sent (valid for the session's life), or
+     *  NULL. Optional (may be NULL). */
+    const char *(*server_name)(hz_tls_session *s);
 } hz_tls_vt;
 
 #if HZ_HAVE_TLS
