@@ -1,12 +1,244 @@
 /* httpz/util.h - decoding helpers: percent-decoding, path normalisation,
  * query strings, url-encoded and multipart forms, cookies. Included by
- * <httpz/httpz.h>; do not include it directly. */
+ * <httpz/httpz.h>; do not include it directly.
+ *
+ * None of these allocate: results are views into the input (hz_str) or are
+ * written to caller buffers, and every loop is bounded by an explicit limit.
+ * They are pure functions of their arguments (or of a caller-owned iterator
+ * or parser struct), so every one is thread: any.
+ *
+ * Decoded strings written to a caller buffer are always NUL-terminated, so
+ * a buffer must hold the decoded length + 1; a buffer that is too small
+ * gives HZ_ERANGE (its content is then unspecified).
+ */
 #ifndef HTTPZ_UTIL_H
 #define HTTPZ_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <httpz/httpz.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ------------------------------------------------------------------------ */
+/* Percent-decoding (RFC 3986 §2.1)                                          */
+/* ------------------------------------------------------------------------ */
+
+/** hz_url_decode flags. With 0: '+' stays '+', %2F decodes to '/', the
+ *  result may be any bytes except NUL. */
+enum {
+    HZ_URL_PLUS_SPACE = 1u << 0,   /* '+' decodes to ' ' (x-www-form-urlencoded) */
+    HZ_URL_ALLOW_NUL = 1u << 1,    /* allow %00 (and a raw NUL) in the result */
+    HZ_URL_REJECT_SLASH = 1u << 2, /* %2F/%2f is HZ_EINVAL (a path segment
+                                      must not smuggle a separator) */
+    HZ_URL_UTF8 = 1u << 3,         /* the result must be valid UTF-8: no
+                                      overlong forms (%C0%AE), surrogates or
+                                      code points above U+10FFFF */
+};
+
+/** Percent-decodes src[0..srclen) into dst (dstcap bytes, NUL-terminated).
+ *  dst may equal src (decoding never lengthens). '%' must be followed by
+ *  two hex digits. NUL policy: %00 (or a raw NUL byte) is HZ_EINVAL unless
+ *  HZ_URL_ALLOW_NUL, because a NUL silently truncates the value for every
+ *  C string API it reaches (file names, logs, comparisons).
+ *  Returns the decoded length (>= 0); HZ_EINVAL for a bad or truncated
+ *  escape ("%G1", "%4") or a result refused by flags; HZ_ERANGE if dst is
+ *  too small. thread: any. */
+HZ_API long hz_url_decode(char *dst, size_t dstcap, const char *src, size_t srclen, unsigned flags);
+
+/** True when s[0..len) is valid UTF-8 (RFC 3629: shortest form only, no
+ *  surrogates, at most U+10FFFF). thread: any. */
+HZ_API int hz_utf8_valid(const void *s, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Path normalisation                                                        */
+/* ------------------------------------------------------------------------ */
+
+/** hz_path_normalize flags. The default (0) is the strict one. */
+enum {
+    HZ_PATH_ALLOW_SLASH = 1u << 0, /* %2F decodes to '/' and separates
+                                      segments (default: HZ_EINVAL) */
+    HZ_PATH_ANY_BYTES = 1u << 1,   /* skip the UTF-8 check of the result */
+};
+
+/** Decodes and normalises an origin-form path (must start with '/', no
+ *  query) into dst (NUL-terminated; dst may equal path):
+ *   1. percent-decode (%00 is always rejected; %2F rejected unless
+ *      HZ_PATH_ALLOW_SLASH; the result must be UTF-8 unless
+ *      HZ_PATH_ANY_BYTES), so "%2e%2e" is a dot segment like "..";
+ *   2. collapse runs of '/' into one;
+ *   3. remove "." segments and let ".." remove the segment before it
+ *      (RFC 3986 §5.2.4); a ".." with nothing left to remove would climb
+ *      above the root and is HZ_EINVAL ("/../etc/passwd", "/a/../..");
+ *   4. a trailing '/' is kept, and a path ending in "." or ".." ends in
+ *      '/' ("/a/b/.." gives "/a/").
+ *  The result always starts with '/' and has no "." or ".." segment and
+ *  no "//". Returns its length; HZ_EINVAL (not starting with '/', bad
+ *  escape, refused byte, escape above the root); HZ_ERANGE (dst too
+ *  small: dstcap must be >= the decoded length + 1). thread: any. */
+HZ_API long hz_path_normalize(char *dst, size_t dstcap, const char *path, size_t len,
+                              unsigned flags);
+
+/* ------------------------------------------------------------------------ */
+/* Query strings and application/x-www-form-urlencoded bodies                */
+/* ------------------------------------------------------------------------ */
+
+#define HZ_QUERY_MAX_PAIRS 256 /* default bound on pairs per query or form */
+
+/** Iterates "k1=v1&k2=v2" ('&' only: ';' is an ordinary character, as in
+ *  the WHATWG URL standard, so one parser cannot see two fields where
+ *  another sees one). Empty pieces ("a=1&&b=2") are skipped; a piece
+ *  without '=' is a key with an empty value. Caller-owned, no cleanup. */
+typedef struct hz_query_iter {
+    const char *p;    /* borrowed: next unread byte of the caller's string */
+    const char *end;  /* borrowed: end of it */
+    unsigned flags;   /* HZ_URL_* applied by hz_query_next */
+    size_t count;     /* pairs returned so far */
+    size_t max_pairs; /* more pairs than this give HZ_EBUSY; settable after init */
+} hz_query_iter;
+
+/** Starts iterating a query string (the part after '?', without it), with
+ *  HZ_URL_* flags for decoding ('+' stays '+' unless HZ_URL_PLUS_SPACE).
+ *  max_pairs = HZ_QUERY_MAX_PAIRS. Cannot fail. thread: any. */
+HZ_API void hz_query_iter_init(hz_query_iter *it, const char *query, size_t len, unsigned flags);
+/** Starts iterating an application/x-www-form-urlencoded body: the same
+ *  syntax with '+' decoding to ' '. Cannot fail. thread: any. */
+HZ_API void hz_form_iter_init(hz_query_iter *it, const char *body, size_t len);
+/** The next pair as raw views into the string (still encoded). Returns 1
+ *  for a pair, 0 at the end, HZ_EBUSY past it->max_pairs. thread: any. */
+HZ_API int hz_query_next_raw(hz_query_iter *it, hz_str *key, hz_str *value);
+/** The next pair decoded into key (keycap) and value (valcap), both
+ *  NUL-terminated; keylen/vallen (may be NULL) get the decoded lengths.
+ *  Returns 1 for a pair, 0 at the end, HZ_EBUSY past it->max_pairs,
+ *  HZ_EINVAL for a bad escape (see hz_url_decode), HZ_ERANGE if a buffer
+ *  is too small. After an error the iterator has moved past that pair, so
+ *  a caller may skip it and go on. thread: any. */
+HZ_API int hz_query_next(hz_query_iter *it, char *key, size_t keycap, size_t *keylen, char *value,
+                         size_t valcap, size_t *vallen);
+/** Decodes the value of the first pair whose decoded key equals name into
+ *  dst (NUL-terminated). '+' stays '+'. Returns the value's length;
+ *  HZ_ENOENT if no pair has that key; HZ_EINVAL (bad escape in a key
+ *  scanned or in the value); HZ_ERANGE (dst too small); HZ_EBUSY (no match
+ *  within HZ_QUERY_MAX_PAIRS pairs). thread: any. */
+HZ_API long hz_query_get(const char *query, size_t len, const char *name, char *dst, size_t cap);
+/** hz_query_get for an x-www-form-urlencoded body ('+' is ' '). */
+HZ_API long hz_form_get(const char *body, size_t len, const char *name, char *dst, size_t cap);
+
+/* ------------------------------------------------------------------------ */
+/* Cookies (RFC 6265 §4.2 "Cookie" request header)                           */
+/* ------------------------------------------------------------------------ */
+
+#define HZ_COOKIE_MAX_PAIRS 128 /* default bound on pairs per Cookie header */
+
+typedef struct hz_cookie_iter {
+    const char *p;    /* borrowed: next unread byte of the header value */
+    const char *end;  /* borrowed */
+    size_t count;     /* pairs seen so far, malformed ones included */
+    size_t max_pairs; /* more give HZ_EBUSY; settable after init */
+} hz_cookie_iter;
+
+/** Starts iterating a Cookie header value "a=b; c=d". max_pairs =
+ *  HZ_COOKIE_MAX_PAIRS. Cannot fail. thread: any. */
+HZ_API void hz_cookie_iter_init(hz_cookie_iter *it, const char *header, size_t len);
+/** The next pair as views into the header: name is an RFC 9110 token;
+ *  value is the cookie-value with its surrounding DQUOTEs removed (cookie
+ *  values are not percent-decoded: RFC 6265 gives them no encoding).
+ *  Whitespace around ';' and '=' is tolerated. Returns 1 for a pair, 0 at
+ *  the end, HZ_EBUSY past max_pairs, HZ_EINVAL for a malformed pair (no
+ *  '=', bad name, a byte outside cookie-octet, an unterminated quote): the
+ *  iterator has then moved to the next ';', so a caller may skip the bad
+ *  pair and go on. thread: any. */
+HZ_API int hz_cookie_next(hz_cookie_iter *it, hz_str *name, hz_str *value);
+/** Copies the value of the first well-formed cookie called name into dst
+ *  (NUL-terminated). Malformed pairs are skipped: a browser sends cookies
+ *  of every site on the domain and one bad one must not hide the rest.
+ *  Returns the length; HZ_ENOENT (absent); HZ_ERANGE (dst too small);
+ *  HZ_EBUSY (not found within HZ_COOKIE_MAX_PAIRS pairs). thread: any. */
+HZ_API long hz_cookie_get(const char *header, size_t len, const char *name, char *dst, size_t cap);
+
+/* ------------------------------------------------------------------------ */
+/* multipart/form-data (RFC 7578, RFC 2046 §5.1), streamed                   */
+/* ------------------------------------------------------------------------ */
+
+#define HZ_MULTIPART_BOUNDARY_MAX 70 /* RFC 2046 §5.1.1 */
+#define HZ_MULTIPART_HEADER_MAX 4096 /* room for one part's header block */
+#define HZ_MULTIPART_MAX_PARTS 128   /* default bound on parts per body */
+
+/** Finds the boundary parameter of a Content-Type value, which must be
+ *  multipart/form-data (case-insensitive; the boundary may be quoted).
+ *  boundary becomes a view into content_type. Returns 0; HZ_EINVAL for
+ *  another media type, a missing, empty, duplicate or invalid boundary
+ *  (over 70 chars, a char outside RFC 2046 bchars, or ending in a space).
+ *  thread: any. */
+HZ_API int hz_multipart_boundary(const char *content_type, size_t len, hz_str *boundary);
+
+/** One part's headers, as views valid only during the on_part call. */
+typedef struct hz_multipart_part {
+    size_t index;        /* 0 for the first part */
+    hz_str name;         /* Content-Disposition name, as sent (browsers percent-encode
+                            '"', CR and LF in it; a backslash is literal) */
+    hz_str filename;     /* its filename; ptr NULL when absent */
+    hz_str content_type; /* Content-Type value; ptr NULL when absent */
+    hz_str headers;      /* the raw header block, CRLF-separated */
+} hz_multipart_part;
+
+/** Callbacks (any may be NULL). Return 0 to go on, or a negative value to
+ *  stop: hz_multipart_feed then returns that value, and keeps returning it. */
+typedef struct hz_multipart_cb {
+    /** A part begins; its data follows. */
+    int (*on_part)(void *ud, const hz_multipart_part *part);
+    /** A piece of the current part's content, in order (the pieces of one
+     *  part may be of any size, empty never). data: valid during the call. */
+    int (*on_data)(void *ud, const void *data, size_t len);
+    /** The current part is complete (its closing delimiter was read). */
+    int (*on_part_end)(void *ud);
+} hz_multipart_cb;
+
+/** A push parser over a multipart/form-data body; caller-owned (may live
+ *  on the stack), no allocation, no cleanup. Fields are private except the
+ *  two limits, which may be lowered after init. */
+typedef struct hz_multipart {
+    size_t max_parts;  /* HZ_EBUSY when a body has more parts; default HZ_MULTIPART_MAX_PARTS */
+    size_t max_header; /* bytes of one part's header block, HZ_ERANGE beyond;
+                          default and upper bound HZ_MULTIPART_HEADER_MAX */
+    /* private: */
+    const char *error;                         /* static text of the first error; NULL if none */
+    hz_multipart_cb cb;                        /* copy */
+    void *ud;                                  /* borrowed: passed to the callbacks */
+    int state;                                 /* parser state */
+    int rc;                                    /* sticky error code, 0 while healthy */
+    int in_part;                               /* data goes to a part (1) or the preamble (0) */
+    size_t match;                              /* bytes of the delimiter matched so far */
+    size_t dlen;                               /* length of delim */
+    size_t nparts;                             /* parts begun */
+    size_t hlen;                               /* bytes in hdr */
+    size_t pad;                                /* transport padding seen after a delimiter */
+    char delim[4 + HZ_MULTIPART_BOUNDARY_MAX]; /* "\r\n--" boundary */
+    char hdr[HZ_MULTIPART_HEADER_MAX];         /* the current part's header block */
+} hz_multipart;
+
+/** Prepares mp for one body delimited by boundary (as returned by
+ *  hz_multipart_boundary; copied). Returns 0 or HZ_EINVAL (empty, over
+ *  70 bytes, bad bchars). thread: any. */
+HZ_API int hz_multipart_init(hz_multipart *mp, const char *boundary, size_t len,
+                             const hz_multipart_cb *cb, void *ud);
+/** Parses the next len bytes of the body, in any split (one byte at a time
+ *  works), calling the callbacks. A preamble before the first delimiter
+ *  and an epilogue after the last are ignored. Returns 0; HZ_EPROTO for
+ *  malformed input (hz_multipart_error() says what); HZ_ERANGE for a part
+ *  header block over max_header; HZ_EBUSY for more than max_parts parts;
+ *  or a callback's negative value. Errors are sticky. thread: any (one
+ *  thread per parser). */
+HZ_API int hz_multipart_feed(hz_multipart *mp, const void *data, size_t len);
+/** Call at the end of the body: 0 when the final delimiter ("--boundary--")
+ *  was read; HZ_EPROTO if the body ended before it (truncated upload or
+ *  no delimiter at all); the sticky error if one occurred. thread: any. */
+HZ_API int hz_multipart_finish(hz_multipart *mp);
+/** A static, human-readable description of the first error, or NULL.
+ *  thread: any. */
+HZ_API const char *hz_multipart_error(const hz_multipart *mp);
 
 #ifdef __cplusplus
 }
