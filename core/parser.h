@@ -51,7 +51,8 @@
     X(CHUNK_EXT_TOO_LONG, 400, "chunk extension too long")                                         \
     X(CHUNK_DATA_CRLF, 400, "missing CRLF after chunk data")                                       \
     X(TRAILER, 400, "invalid trailer field")                                                       \
-    X(TRAILER_TOO_LARGE, 431, "trailer section too large")
+    X(TRAILER_TOO_LARGE, 431, "trailer section too large")                                         \
+    X(TE_INVALID, 400, "malformed Transfer-Encoding or chunked applied twice")
 
 typedef enum hz__perr {
 #define HZ_PERR_ENUM_(name, status, msg) HZ_PE_##name,
@@ -65,6 +66,8 @@ HZ_HIDDEN int hz__perr_status(hz__perr e);
 /** A short name ("CL_AND_TE") and a description, for logs and metrics. */
 HZ_HIDDEN const char *hz__perr_name(hz__perr e);
 HZ_HIDDEN const char *hz__perr_text(hz__perr e);
+/** Added: the scanning path compiled in: "avx2", "sse2", "neon" or "scalar". */
+HZ_HIDDEN const char *hz__parser_simd(void);
 
 /** Well-known methods, recognised while parsing (others: HZ_M_OTHER). */
 typedef enum hz__method {
@@ -109,7 +112,9 @@ typedef struct hz__field {
     uint32_t value_off, value_len;
 } hz__field;
 
-/** Parse limits (copied from hz_config.limits). */
+/** Parse limits (copied from hz_config.limits). Line limits count the line's
+ *  CRLF; request_line also counts the empty lines skipped before it, and
+ *  header_bytes the whole head from the first byte given. */
 typedef struct hz__parse_limits {
     uint32_t request_line;  /* -> 414 */
     uint32_t field_size;    /* one field line -> 431 */
@@ -135,6 +140,11 @@ typedef struct hz__req_head {
     uint32_t head_len;           /* bytes of the head, final CRLF included */
     uint32_t nfields;
     hz__field *fields; /* borrowed: the array given to hz__parser_init */
+    /* Added: where the path starts. Origin form: target_off. Absolute form:
+     * just after the authority (path_len 0 means "/"). Authority and
+     * asterisk forms: target_off with path_len 0. The query, if any, starts
+     * at path_off + path_len + 1 and ends at target_off + target_len. */
+    uint32_t path_off;
 } hz__req_head;
 
 /** Parser state: plain data, no allocation; reset with hz__parser_init for
@@ -148,6 +158,11 @@ typedef struct hz__parser {
     uint32_t state;                 /* private */
     uint32_t aux;                   /* private */
     hz__perr error;                 /* set when hz__parse_request fails */
+    /* Added, private: the head as parsed so far (copied to *out when it is
+     * complete), so the caller need not keep *out between calls. */
+    hz__req_head head;
+    uint32_t nhost;   /* private: Host fields seen */
+    uint32_t framing; /* private: Content-Length / Transfer-Encoding facts */
 } hz__parser;
 
 HZ_HIDDEN void hz__parser_init(hz__parser *p, const hz__parse_limits *limits, hz__field *fields);
@@ -175,7 +190,7 @@ HZ_HIDDEN void hz__chunked_init(hz__chunked *c, const hz__parse_limits *limits);
 enum { HZ_CHUNK_DATA = 1 };
 
 /** Decodes from buf[0..len). Sets *consumed to the bytes used. Returns
- *   HZ_CHUNK_DATA: *data/*data_len is a span of body bytes inside buf (the
+ *   HZ_CHUNK_DATA: *data, *data_len is a span of body bytes inside buf (the
  *                  span's bytes are included in *consumed);
  *   HZ_EAGAIN:     every byte was consumed as framing; give more;
  *   0:             the body ended (last chunk and trailers), *consumed stops

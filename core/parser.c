@@ -1,0 +1,1341 @@
+/* parser.c - strict, incremental, zero-copy HTTP/1.1 request-head parser and
+ * chunked-body decoder (RFC 9112, RFC 9110). The contract is in parser.h.
+ *
+ * Every check belongs to one byte position and bytes are examined strictly
+ * left to right, so the first offending byte decides the verdict: a request
+ * fed in any split gets the same result, and the same error kind, as one fed
+ * whole. Limits work the same way: needing a byte beyond a bound is the
+ * error, whether or not that byte has arrived, so a line that never ends
+ * still gets its 414/431 as soon as it crosses the bound.
+ *
+ * Scanning of targets and field values uses SIMD when the compiler targets
+ * it (__AVX2__, __SSE2__, __ARM_NEON: CPU-feature macros set by -m flags, so
+ * the choice is made at compile time and is always safe for the target);
+ * HZ_PARSER_FORCE_SCALAR selects the portable path, which the unit tests
+ * build as well. Loads never cross buf + len.
+ */
+#include <string.h>
+#include "parser.h"
+
+#if !defined(HZ_PARSER_FORCE_SCALAR)
+#if defined(__AVX2__)
+#include <immintrin.h>
+#define HZ_SCAN_AVX2 1
+#endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define HZ_SCAN_SSE2 1
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#define HZ_SCAN_NEON 1
+#endif
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Error kinds                                                               */
+/* ------------------------------------------------------------------------ */
+
+static const short perr_status[] = {
+#define HZ_PERR_STATUS_(name, status, msg) status,
+    HZ_PARSE_ERRORS(HZ_PERR_STATUS_)
+#undef HZ_PERR_STATUS_
+};
+static const char *const perr_name[] = {
+#define HZ_PERR_NAME_(name, status, msg) #name,
+    HZ_PARSE_ERRORS(HZ_PERR_NAME_)
+#undef HZ_PERR_NAME_
+};
+static const char *const perr_text[] = {
+#define HZ_PERR_TEXT_(name, status, msg) msg,
+    HZ_PARSE_ERRORS(HZ_PERR_TEXT_)
+#undef HZ_PERR_TEXT_
+};
+
+int hz__perr_status(hz__perr e)
+{
+    return (unsigned)e < HZ_PE_COUNT ? perr_status[e] : 400;
+}
+
+const char *hz__perr_name(hz__perr e)
+{
+    return (unsigned)e < HZ_PE_COUNT ? perr_name[e] : "UNKNOWN";
+}
+
+const char *hz__perr_text(hz__perr e)
+{
+    return (unsigned)e < HZ_PE_COUNT ? perr_text[e] : "unknown parse error";
+}
+
+const char *hz__parser_simd(void)
+{
+#if defined(HZ_SCAN_AVX2)
+    return "avx2";
+#elif defined(HZ_SCAN_SSE2)
+    return "sse2";
+#elif defined(HZ_SCAN_NEON)
+    return "neon";
+#else
+    return "scalar";
+#endif
+}
+
+/* ------------------------------------------------------------------------ */
+/* Character classes                                                         */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    C_TCHAR = 0x01,  /* token (RFC 9110 §5.6.2) */
+    C_VALUE = 0x02,  /* field-value byte: HTAB, SP, VCHAR, obs-text */
+    C_TARGET = 0x04, /* plain target byte: VCHAR except '#', '%', '?' */
+    C_HEX = 0x08,    /* HEXDIG */
+    C_REG = 0x10,    /* reg-name byte: unreserved / sub-delims (RFC 3986) */
+    C_QDTEXT = 0x20, /* qdtext (RFC 9110 §5.6.4) */
+};
+
+static const unsigned char cls[256] = {
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x22, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x22, 0x37, 0x06, 0x23, 0x37, 0x23, 0x37, 0x37, 0x36, 0x36, 0x37, 0x37, 0x36, 0x37, 0x37, 0x26,
+    0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x26, 0x36, 0x26, 0x36, 0x26, 0x22,
+    0x26, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37,
+    0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x26, 0x06, 0x26, 0x27, 0x37,
+    0x27, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37,
+    0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x26, 0x27, 0x26, 0x37, 0x00,
+    0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
+    0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
+    0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
+    0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
+    0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
+    0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
+    0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
+    0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
+};
+
+#define IS(c, k) ((cls[(unsigned char)(c)] & (k)) != 0)
+#define IS_OWS(c) ((c) == ' ' || (c) == '\t')
+#define IS_DIGIT(c) ((unsigned)((c) - '0') < 10u)
+
+static inline int hexval(unsigned c)
+{
+    if (c - '0' < 10u)
+        return (int)(c - '0');
+    c |= 0x20;
+    if (c - 'a' < 6u)
+        return (int)(c - 'a' + 10);
+    return -1;
+}
+
+/* Compares n bytes of s, case-insensitively, with a lowercase literal. */
+static int ieq(const unsigned char *s, const char *lit, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        unsigned c = s[k];
+        if (c - 'A' < 26u)
+            c += 'a' - 'A';
+        if (c != (unsigned char)lit[k])
+            return 0;
+    }
+    return 1;
+}
+
+/* Same for a field name: names are tchars, so OR-ing 0x20 maps exactly the
+ * letters and leaves '-' alone (0x0D, the only other preimage, is no tchar). */
+static inline int name_eq(const unsigned char *s, const char *lit, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if ((s[k] | 0x20) != (unsigned char)lit[k])
+            return 0;
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scanners: first index in [i, e) whose byte needs a closer look, or e       */
+/* ------------------------------------------------------------------------ */
+
+/* Field values: stops at CTLs except HTAB (CR ends the value) and DEL. */
+static inline size_t scan_value(const unsigned char *b, size_t i, size_t e)
+{
+#if defined(HZ_SCAN_AVX2)
+    {
+        const __m256i c1f = _mm256_set1_epi8(0x1f), ht = _mm256_set1_epi8('\t'),
+                      del = _mm256_set1_epi8(0x7f);
+        while (e - i >= 32) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(b + i));
+            __m256i bad = _mm256_cmpeq_epi8(_mm256_min_epu8(x, c1f), x);
+            bad = _mm256_andnot_si256(_mm256_cmpeq_epi8(x, ht), bad);
+            bad = _mm256_or_si256(bad, _mm256_cmpeq_epi8(x, del));
+            unsigned m = (unsigned)_mm256_movemask_epi8(bad);
+            if (m)
+                return i + (unsigned)__builtin_ctz(m);
+            i += 32;
+        }
+    }
+#endif
+#if defined(HZ_SCAN_SSE2)
+    const __m128i c1f = _mm_set1_epi8(0x1f), ht = _mm_set1_epi8('\t'), del = _mm_set1_epi8(0x7f);
+#define HZ_VALUE_MASK_(ptr)                                                                        \
+    __extension__({                                                                                \
+        __m128i x_ = _mm_loadu_si128((const __m128i *)(const void *)(ptr));                        \
+        __m128i bad_ = _mm_cmpeq_epi8(_mm_min_epu8(x_, c1f), x_);                                  \
+        bad_ = _mm_andnot_si128(_mm_cmpeq_epi8(x_, ht), bad_);                                     \
+        bad_ = _mm_or_si128(bad_, _mm_cmpeq_epi8(x_, del));                                        \
+        (unsigned)_mm_movemask_epi8(bad_);                                                         \
+    })
+    while (e - i >= 16) {
+        unsigned m = HZ_VALUE_MASK_(b + i);
+        if (m)
+            return i + (unsigned)__builtin_ctz(m);
+        i += 16;
+    }
+    if (i < e && e >= 16) {
+        /* The last bytes: one load ending at e (bytes before i are ours too). */
+        unsigned m = HZ_VALUE_MASK_(b + e - 16) >> (16 - (e - i));
+        return m ? i + (unsigned)__builtin_ctz(m) : e;
+    }
+#undef HZ_VALUE_MASK_
+#elif defined(HZ_SCAN_NEON)
+    const uint8x16_t c20 = vdupq_n_u8(0x20), ht = vdupq_n_u8('\t'), del = vdupq_n_u8(0x7f);
+    while (e - i >= 16) {
+        uint8x16_t x = vld1q_u8(b + i);
+        uint8x16_t bad = vbicq_u8(vcltq_u8(x, c20), vceqq_u8(x, ht));
+        bad = vorrq_u8(bad, vceqq_u8(x, del));
+        /* 4 bits per byte: the usual NEON stand-in for movemask */
+        uint64_t m =
+            vget_lane_u64(vreinterpret_u64_u8(vshrn_n_u16(vreinterpretq_u16_u8(bad), 4)), 0);
+        if (m)
+            return i + ((unsigned)__builtin_ctzll(m) >> 2);
+        i += 16;
+    }
+#endif
+    while (e - i >= 4) {
+        if (!IS(b[i], C_VALUE))
+            return i;
+        if (!IS(b[i + 1], C_VALUE))
+            return i + 1;
+        if (!IS(b[i + 2], C_VALUE))
+            return i + 2;
+        if (!IS(b[i + 3], C_VALUE))
+            return i + 3;
+        i += 4;
+    }
+    while (i < e && IS(b[i], C_VALUE))
+        i++;
+    return i;
+}
+
+/* Request targets: stops at anything but VCHAR, and at '#', '%', '?'. */
+static inline size_t scan_target(const unsigned char *b, size_t i, size_t e)
+{
+#if defined(HZ_SCAN_AVX2)
+    {
+        const __m256i c21 = _mm256_set1_epi8(0x21), del = _mm256_set1_epi8(0x7f),
+                      hash = _mm256_set1_epi8('#'), pct = _mm256_set1_epi8('%'),
+                      qm = _mm256_set1_epi8('?');
+        while (e - i >= 32) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(b + i));
+            /* signed: 0x80-0xFF are negative, so this is "<= SP or >= 0x80" */
+            __m256i bad = _mm256_cmpgt_epi8(c21, x);
+            bad = _mm256_or_si256(bad, _mm256_cmpeq_epi8(x, del));
+            bad = _mm256_or_si256(bad, _mm256_cmpeq_epi8(x, hash));
+            bad = _mm256_or_si256(bad, _mm256_cmpeq_epi8(x, pct));
+            bad = _mm256_or_si256(bad, _mm256_cmpeq_epi8(x, qm));
+            unsigned m = (unsigned)_mm256_movemask_epi8(bad);
+            if (m)
+                return i + (unsigned)__builtin_ctz(m);
+            i += 32;
+        }
+    }
+#endif
+#if defined(HZ_SCAN_SSE2)
+    const __m128i c21 = _mm_set1_epi8(0x21), del = _mm_set1_epi8(0x7f), hash = _mm_set1_epi8('#'),
+                  pct = _mm_set1_epi8('%'), qm = _mm_set1_epi8('?');
+#define HZ_TARGET_MASK_(ptr)                                                                       \
+    __extension__({                                                                                \
+        __m128i x_ = _mm_loadu_si128((const __m128i *)(const void *)(ptr));                        \
+        __m128i bad_ = _mm_cmplt_epi8(x_, c21);                                                    \
+        bad_ = _mm_or_si128(bad_, _mm_cmpeq_epi8(x_, del));                                        \
+        bad_ = _mm_or_si128(bad_, _mm_cmpeq_epi8(x_, hash));                                       \
+        bad_ = _mm_or_si128(bad_, _mm_cmpeq_epi8(x_, pct));                                        \
+        bad_ = _mm_or_si128(bad_, _mm_cmpeq_epi8(x_, qm));                                         \
+        (unsigned)_mm_movemask_epi8(bad_);                                                         \
+    })
+    while (e - i >= 16) {
+        unsigned m = HZ_TARGET_MASK_(b + i);
+        if (m)
+            return i + (unsigned)__builtin_ctz(m);
+        i += 16;
+    }
+    if (i < e && e >= 16) {
+        unsigned m = HZ_TARGET_MASK_(b + e - 16) >> (16 - (e - i));
+        return m ? i + (unsigned)__builtin_ctz(m) : e;
+    }
+#undef HZ_TARGET_MASK_
+#elif defined(HZ_SCAN_NEON)
+    const uint8x16_t c20 = vdupq_n_u8(0x20), del = vdupq_n_u8(0x7f), hash = vdupq_n_u8('#'),
+                     pct = vdupq_n_u8('%'), qm = vdupq_n_u8('?');
+    while (e - i >= 16) {
+        uint8x16_t x = vld1q_u8(b + i);
+        uint8x16_t bad = vorrq_u8(vcleq_u8(x, c20), vcgeq_u8(x, del));
+        bad = vorrq_u8(bad, vceqq_u8(x, hash));
+        bad = vorrq_u8(bad, vceqq_u8(x, pct));
+        bad = vorrq_u8(bad, vceqq_u8(x, qm));
+        uint64_t m =
+            vget_lane_u64(vreinterpret_u64_u8(vshrn_n_u16(vreinterpretq_u16_u8(bad), 4)), 0);
+        if (m)
+            return i + ((unsigned)__builtin_ctzll(m) >> 2);
+        i += 16;
+    }
+#endif
+    while (e - i >= 4) {
+        if (!IS(b[i], C_TARGET))
+            return i;
+        if (!IS(b[i + 1], C_TARGET))
+            return i + 1;
+        if (!IS(b[i + 2], C_TARGET))
+            return i + 2;
+        if (!IS(b[i + 3], C_TARGET))
+            return i + 3;
+        i += 4;
+    }
+    while (i < e && IS(b[i], C_TARGET))
+        i++;
+    return i;
+}
+
+/* Tokens (method, field names): short, so a table beats vectors here. */
+static inline size_t scan_token(const unsigned char *b, size_t i, size_t e)
+{
+    while (e - i >= 4) {
+        if (!IS(b[i], C_TCHAR))
+            return i;
+        if (!IS(b[i + 1], C_TCHAR))
+            return i + 1;
+        if (!IS(b[i + 2], C_TCHAR))
+            return i + 2;
+        if (!IS(b[i + 3], C_TCHAR))
+            return i + 3;
+        i += 4;
+    }
+    while (i < e && IS(b[i], C_TCHAR))
+        i++;
+    return i;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pieces of the head                                                        */
+/* ------------------------------------------------------------------------ */
+
+static uint8_t method_id(const unsigned char *m, size_t n)
+{
+    switch (n) {
+    case 3:
+        if (!memcmp(m, "GET", 3))
+            return HZ_M_GET;
+        if (!memcmp(m, "PUT", 3))
+            return HZ_M_PUT;
+        break;
+    case 4:
+        if (!memcmp(m, "POST", 4))
+            return HZ_M_POST;
+        if (!memcmp(m, "HEAD", 4))
+            return HZ_M_HEAD;
+        break;
+    case 5:
+        if (!memcmp(m, "PATCH", 5))
+            return HZ_M_PATCH;
+        if (!memcmp(m, "TRACE", 5))
+            return HZ_M_TRACE;
+        break;
+    case 6:
+        if (!memcmp(m, "DELETE", 6))
+            return HZ_M_DELETE;
+        break;
+    case 7:
+        if (!memcmp(m, "OPTIONS", 7))
+            return HZ_M_OPTIONS;
+        if (!memcmp(m, "CONNECT", 7))
+            return HZ_M_CONNECT;
+        break;
+    default:
+        break;
+    }
+    return HZ_M_OTHER;
+}
+
+/* authority = uri-host [ ":" port ] (RFC 3986 §3.2, RFC 9110 §7.2), without
+ * userinfo (RFC 9110 §4.2.4: treat it as an error). IP literals are checked
+ * for their alphabet only; ports have at most 5 digits. */
+static int valid_authority(const unsigned char *s, size_t n, int host_required, int port_required)
+{
+    size_t i = 0;
+    if (n && s[0] == '[') {
+        size_t st;
+        i = 1;
+        if (i < n && (s[i] | 0x20) == 'v') { /* IPvFuture */
+            st = ++i;
+            while (i < n && IS(s[i], C_HEX))
+                i++;
+            if (i == st || i >= n || s[i] != '.')
+                return 0;
+            st = ++i;
+            while (i < n && (IS(s[i], C_REG) || s[i] == ':'))
+                i++;
+        } else {
+            st = i;
+            while (i < n && (IS(s[i], C_HEX) || s[i] == ':' || s[i] == '.'))
+                i++;
+        }
+        if (i == st || i >= n || s[i] != ']')
+            return 0;
+        i++;
+    } else {
+        while (i < n) {
+            if (IS(s[i], C_REG)) {
+                i++;
+            } else if (s[i] == '%') {
+                if (n - i < 3 || !IS(s[i + 1], C_HEX) || !IS(s[i + 2], C_HEX))
+                    return 0;
+                i += 3;
+            } else {
+                break;
+            }
+        }
+        if (host_required && i == 0)
+            return 0;
+    }
+    if (i == n)
+        return !port_required;
+    if (s[i] != ':')
+        return 0;
+    i++;
+    if (n - i > 5 || (port_required && i == n))
+        return 0;
+    for (; i < n; i++)
+        if (!IS_DIGIT(s[i]))
+            return 0;
+    return 1;
+}
+
+/* Classifies the complete target (its bytes are already known to be VCHARs
+ * with valid %XX escapes) against the method. q: index + 1 of the first '?',
+ * or 0. */
+static hz__perr check_target(hz__req_head *h, const unsigned char *b, size_t q)
+{
+    const unsigned char *t = b + h->target_off;
+    size_t n = h->target_len, tend = h->target_off + n;
+    size_t qend = q ? q - 1 : tend;
+
+    if (t[0] == '/') { /* origin-form: the common case */
+        if (HZ_UNLIKELY(h->method == HZ_M_CONNECT))
+            return HZ_PE_TARGET_FORM;
+        h->target_form = HZ_TF_ORIGIN;
+        h->path_off = h->target_off;
+        h->path_len = (uint32_t)(qend - h->target_off);
+        return HZ_PE_NONE;
+    }
+    h->path_off = h->target_off;
+    h->path_len = 0;
+    if (n == 1 && t[0] == '*') { /* RFC 9112 §3.2.4: OPTIONS only */
+        if (h->method != HZ_M_OPTIONS)
+            return HZ_PE_TARGET_FORM;
+        h->target_form = HZ_TF_ASTERISK;
+        return HZ_PE_NONE;
+    }
+    int is_authority = valid_authority(t, n, 1, 1);
+    if (h->method == HZ_M_CONNECT && is_authority) { /* RFC 9112 §3.2.3 */
+        h->target_form = HZ_TF_AUTHORITY;
+        h->host_off = h->target_off;
+        h->host_len = (uint32_t)n;
+        return HZ_PE_NONE;
+    }
+
+    /* absolute-form: scheme "://" authority path-abempty [ "?" query ].
+     * Requiring "//" keeps "host:port" from reading as scheme "host". */
+    size_t i = 0;
+    if ((unsigned)((t[0] | 0x20) - 'a') < 26u) {
+        i = 1;
+        while (i < n && (((unsigned)((t[i] | 0x20) - 'a') < 26u) || IS_DIGIT(t[i]) || t[i] == '+' ||
+                         t[i] == '-' || t[i] == '.'))
+            i++;
+    }
+    if (i == 0 || n - i < 3 || memcmp(t + i, "://", 3) != 0)
+        return is_authority ? HZ_PE_TARGET_FORM : HZ_PE_TARGET;
+    size_t scheme_len = i;
+    size_t a = i + 3, ae = a;
+    while (ae < n && t[ae] != '/' && t[ae] != '?')
+        ae++;
+    /* RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid */
+    int web = (scheme_len == 4 && ieq(t, "http", 4)) || (scheme_len == 5 && ieq(t, "https", 5));
+    if (!valid_authority(t + a, ae - a, web, 0))
+        return HZ_PE_TARGET;
+    if (h->method == HZ_M_CONNECT)
+        return HZ_PE_TARGET_FORM;
+    h->target_form = HZ_TF_ABSOLUTE;
+    h->host_off = (uint32_t)(h->target_off + a);
+    h->host_len = (uint32_t)(ae - a);
+    h->path_off = (uint32_t)(h->target_off + ae);
+    h->path_len = (uint32_t)(qend - (h->target_off + ae));
+    return HZ_PE_NONE;
+}
+
+/* Framing facts kept in hz__parser.framing. */
+enum {
+    FR_CL = 1u << 0,         /* a Content-Length was seen */
+    FR_TE = 1u << 1,         /* a Transfer-Encoding was seen */
+    FR_TE_CHUNKED = 1u << 2, /* "chunked" appeared */
+    FR_TE_LAST_CHUNKED = 1u << 3,
+    FR_TE_UNKNOWN = 1u << 4,  /* a coding we do not implement appeared */
+    FR_HOST_TARGET = 1u << 5, /* host comes from the target's authority */
+};
+
+/* Content-Length = 1*DIGIT, or a list of identical values (RFC 9110 §8.6).
+ * At most 19 digits and at most 2^63 - 1, so it fits every signed offset. */
+static hz__perr parse_content_length(hz__parser *p, const unsigned char *v, size_t n)
+{
+    size_t i = 0;
+    for (;;) {
+        while (i < n && IS_OWS(v[i]))
+            i++;
+        size_t st = i;
+        uint64_t val = 0;
+        while (i < n && IS_DIGIT(v[i])) {
+            if (i - st >= 19)
+                return HZ_PE_CONTENT_LENGTH;
+            val = val * 10 + (uint64_t)(v[i] - '0');
+            i++;
+        }
+        if (i == st || val > (uint64_t)INT64_MAX)
+            return HZ_PE_CONTENT_LENGTH;
+        while (i < n && IS_OWS(v[i]))
+            i++;
+        if (p->framing & FR_CL) {
+            if (val != p->head.content_length)
+                return HZ_PE_CL_CONFLICT;
+        } else {
+            p->framing |= FR_CL;
+            p->head.content_length = val;
+        }
+        if (i == n)
+            return HZ_PE_NONE;
+        if (v[i] != ',')
+            return HZ_PE_CONTENT_LENGTH;
+        i++;
+    }
+}
+
+/* quoted-string at v[i] == '"'; returns the index after it, or 0. */
+static size_t skip_quoted(const unsigned char *v, size_t i, size_t n)
+{
+    for (i++; i < n; i++) {
+        if (v[i] == '"')
+            return i + 1;
+        if (v[i] == '\\') { /* quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ) */
+            if (++i >= n || !IS(v[i], C_VALUE))
+                return 0;
+        } else if (!IS(v[i], C_QDTEXT)) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* Transfer-Encoding = #transfer-coding; transfer-coding = token
+ * *( OWS ";" OWS token BWS "=" BWS ( token / quoted-string ) )
+ * (RFC 9110 §10.1.4). Empty list elements are ignored (§5.6.1). The final
+ * coding is judged when the head is complete. */
+static hz__perr parse_transfer_encoding(hz__parser *p, const unsigned char *v, size_t n)
+{
+    size_t i = 0;
+    p->framing |= FR_TE;
+    for (;;) {
+        while (i < n && IS_OWS(v[i]))
+            i++;
+        if (i == n)
+            return HZ_PE_NONE;
+        if (v[i] == ',') {
+            i++;
+            continue;
+        }
+        size_t st = i;
+        while (i < n && IS(v[i], C_TCHAR))
+            i++;
+        size_t tl = i - st;
+        if (tl == 0)
+            return HZ_PE_TE_INVALID;
+        int params = 0;
+        for (;;) {
+            size_t k = i;
+            while (k < n && IS_OWS(v[k]))
+                k++;
+            if (k == n || v[k] != ';') {
+                i = k;
+                break;
+            }
+            k++;
+            while (k < n && IS_OWS(v[k]))
+                k++;
+            size_t ps = k;
+            while (k < n && IS(v[k], C_TCHAR))
+                k++;
+            if (k == ps)
+                return HZ_PE_TE_INVALID;
+            while (k < n && IS_OWS(v[k]))
+                k++;
+            if (k == n || v[k] != '=')
+                return HZ_PE_TE_INVALID;
+            k++;
+            while (k < n && IS_OWS(v[k]))
+                k++;
+            if (k < n && v[k] == '"') {
+                k = skip_quoted(v, k, n);
+                if (!k)
+                    return HZ_PE_TE_INVALID;
+            } else {
+                ps = k;
+                while (k < n && IS(v[k], C_TCHAR))
+                    k++;
+                if (k == ps)
+                    return HZ_PE_TE_INVALID;
+            }
+            params = 1;
+            i = k;
+        }
+        if (i < n && v[i] != ',')
+            return HZ_PE_TE_INVALID;
+        if (tl == 7 && ieq(v + st, "chunked", 7)) {
+            /* RFC 9112 §6.1: chunked at most once; it has no parameters */
+            if (params || (p->framing & FR_TE_CHUNKED))
+                return HZ_PE_TE_INVALID;
+            p->framing |= FR_TE_CHUNKED | FR_TE_LAST_CHUNKED;
+        } else {
+            p->framing |= FR_TE_UNKNOWN;
+            p->framing &= ~(uint32_t)FR_TE_LAST_CHUNKED;
+        }
+    }
+}
+
+/* Calls fn on each non-empty element of a comma list, trimmed of OWS. */
+static uint32_t list_flags(const unsigned char *v, size_t n,
+                           uint32_t (*fn)(const unsigned char *s, size_t len))
+{
+    uint32_t flags = 0;
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (IS_OWS(v[i]) || v[i] == ','))
+            i++;
+        size_t st = i;
+        while (i < n && v[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > st && IS_OWS(v[e - 1]))
+            e--;
+        if (e > st)
+            flags |= fn(v + st, e - st);
+    }
+    return flags;
+}
+
+static uint32_t connection_option(const unsigned char *s, size_t n)
+{
+    if (n == 5 && ieq(s, "close", 5))
+        return HZ_HF_CONN_CLOSE;
+    if (n == 10 && ieq(s, "keep-alive", 10))
+        return HZ_HF_CONN_KEEPALIVE;
+    if (n == 7 && ieq(s, "upgrade", 7))
+        return HZ_HF_CONN_UPGRADE;
+    return 0;
+}
+
+static uint32_t expectation(const unsigned char *s, size_t n)
+{
+    /* RFC 9110 §10.1.1: "100-continue" is the only expectation defined */
+    return (n == 12 && ieq(s, "100-continue", 12)) ? HZ_HF_EXPECT_CONTINUE : HZ_HF_EXPECT_OTHER;
+}
+
+/* The fields the parser itself must understand (framing, Host, connection
+ * options). Called once per complete field line. */
+static hz__perr special_field(hz__parser *p, const unsigned char *b, const hz__field *f)
+{
+    const unsigned char *name = b + f->name_off, *v = b + f->value_off;
+    size_t vn = f->value_len;
+    hz__req_head *h = &p->head;
+    hz__perr err;
+
+    switch (f->name_len) {
+    case 4:
+        if (!name_eq(name, "host", 4))
+            break;
+        /* RFC 9112 §3.2: more than one Host -> 400, even if identical */
+        if (p->nhost++)
+            return HZ_PE_HOST_DUPLICATE;
+        if (!valid_authority(v, vn, 0, 0))
+            return HZ_PE_HOST_INVALID;
+        if (!(p->framing & FR_HOST_TARGET)) {
+            h->host_off = f->value_off;
+            h->host_len = (uint32_t)vn;
+        }
+        break;
+    case 6:
+        if (name_eq(name, "expect", 6))
+            h->flags |= list_flags(v, vn, expectation);
+        break;
+    case 10:
+        if (name_eq(name, "connection", 10))
+            h->flags |= list_flags(v, vn, connection_option);
+        break;
+    case 14:
+        if (!name_eq(name, "content-length", 14))
+            break;
+        err = parse_content_length(p, v, vn);
+        if (err)
+            return err;
+        /* RFC 9112 §6.1: CL with TE is a smuggling signal: reject */
+        if (p->framing & FR_TE)
+            return HZ_PE_CL_AND_TE;
+        break;
+    case 17:
+        if (!name_eq(name, "transfer-encoding", 17))
+            break;
+        /* RFC 9112 §6.1: TE in 1.0 means the framing is unreliable */
+        if (h->version_minor == 0)
+            return HZ_PE_TE_HTTP10;
+        err = parse_transfer_encoding(p, v, vn);
+        if (err)
+            return err;
+        if (p->framing & FR_CL)
+            return HZ_PE_CL_AND_TE;
+        break;
+    default:
+        break;
+    }
+    return HZ_PE_NONE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The request-head state machine                                            */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    PS_EMPTY = 0, /* skipping empty lines before the request line */
+    PS_METHOD,
+    PS_TARGET,  /* aux: index + 1 of the first '?' */
+    PS_VERSION, /* pos: first byte of the version */
+    PS_LINE,    /* at the start of a field line (or the final CRLF) */
+    PS_NAME,
+    PS_OWS,
+    PS_VALUE, /* aux: value offset */
+    PS_DONE,
+    PS_ERROR,
+};
+
+void hz__parser_init(hz__parser *p, const hz__parse_limits *limits, hz__field *fields)
+{
+    memset(p, 0, sizeof(*p));
+    p->limits = limits;
+    p->fields = fields;
+    p->head.fields = fields;
+}
+
+int hz__parse_request(hz__parser *p, hz__req_head *out, const char *buf, size_t len)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    const hz__parse_limits *lim = p->limits;
+    hz__req_head *h = &p->head;
+    hz__field *f;
+    size_t i = p->pos, ls = p->line_start, e, hb, lb;
+    unsigned state = p->state;
+    hz__perr ek, err;
+    unsigned char c;
+
+    /* Every byte of the head must lie below hb; the return value is an int. */
+    hb = lim->header_bytes < 0x7fffffffu ? lim->header_bytes : 0x7fffffffu;
+
+/* e = the first index we may not read: the end of the data or a bound;
+ * ek = the error for needing a byte at e (NONE: it just has not arrived). */
+#define BOUND(bound, kind)                                                                         \
+    do {                                                                                           \
+        lb = (bound);                                                                              \
+        e = len;                                                                                   \
+        ek = HZ_PE_NONE;                                                                           \
+        if (lb < e) {                                                                              \
+            e = lb;                                                                                \
+            ek = (kind);                                                                           \
+        }                                                                                          \
+        if (hb < e) {                                                                              \
+            e = hb;                                                                                \
+            ek = HZ_PE_HEAD_TOO_LARGE;                                                             \
+        }                                                                                          \
+    } while (0)
+#define NEED(j, st)                                                                                \
+    do {                                                                                           \
+        if ((j) >= e) {                                                                            \
+            state = (st);                                                                          \
+            goto more;                                                                             \
+        }                                                                                          \
+    } while (0)
+#define FAIL(kind)                                                                                 \
+    do {                                                                                           \
+        err = HZ_PE_##kind;                                                                        \
+        goto fail;                                                                                 \
+    } while (0)
+
+    switch (state) {
+    case PS_EMPTY:
+    case PS_METHOD:
+    case PS_TARGET:
+    case PS_VERSION:
+        BOUND(lim->request_line, HZ_PE_URI_TOO_LONG);
+        if (state == PS_METHOD)
+            goto method;
+        if (state == PS_TARGET)
+            goto target;
+        if (state == PS_VERSION)
+            goto version;
+        break;
+    case PS_LINE:
+        goto line;
+    case PS_NAME:
+    case PS_OWS:
+    case PS_VALUE:
+        BOUND(ls + lim->field_size, HZ_PE_FIELD_TOO_LARGE);
+        if (state == PS_NAME)
+            goto name;
+        if (state == PS_OWS)
+            goto ows;
+        goto value;
+    case PS_DONE:
+        *out = *h;
+        return (int)h->head_len;
+    default:
+        return HZ_EPROTO;
+    }
+
+    /* RFC 9112 §2.2: empty lines before the request line SHOULD be ignored;
+     * they count against request_line so a flood of them is bounded. */
+    for (;;) {
+        NEED(i, PS_EMPTY);
+        c = b[i];
+        if (c == '\r') {
+            NEED(i + 1, PS_EMPTY);
+            if (b[i + 1] != '\n')
+                FAIL(LINE_ENDING);
+            i += 2;
+            continue;
+        }
+        if (c == '\n')
+            FAIL(LINE_ENDING);
+        break;
+    }
+    p->start = (uint32_t)i;
+    h->method_off = (uint32_t)i;
+    if (e - i >= 4 && !memcmp(b + i, "GET ", 4)) {
+        h->method = HZ_M_GET;
+        h->method_len = 3;
+        i += 4;
+        h->target_off = (uint32_t)i;
+        p->aux = 0;
+        goto target;
+    }
+
+method:
+    i = scan_token(b, i, e);
+    NEED(i, PS_METHOD);
+    if (HZ_UNLIKELY(b[i] != ' ' || i == p->start)) {
+        c = b[i];
+        if (c == '\n')
+            FAIL(LINE_ENDING);
+        if (c == ' ' || c == '\r')
+            FAIL(REQUEST_LINE);
+        FAIL(METHOD);
+    }
+    h->method_len = (uint32_t)(i - p->start);
+    h->method = method_id(b + p->start, h->method_len);
+    i++;
+    h->target_off = (uint32_t)i;
+    p->aux = 0;
+
+target:
+    for (;;) {
+        i = scan_target(b, i, e);
+        NEED(i, PS_TARGET);
+        c = b[i];
+        if (c == ' ')
+            break;
+        if (c == '?') {
+            if (!p->aux)
+                p->aux = (uint32_t)(i + 1);
+            i++;
+        } else if (c == '%') { /* pct-encoded = "%" HEXDIG HEXDIG */
+            NEED(i + 1, PS_TARGET);
+            if (!IS(b[i + 1], C_HEX))
+                FAIL(TARGET);
+            NEED(i + 2, PS_TARGET);
+            if (!IS(b[i + 2], C_HEX))
+                FAIL(TARGET);
+            i += 3;
+        } else if (c == '\r') {
+            FAIL(VERSION); /* "GET /" CRLF: no version (HTTP/0.9 is not served) */
+        } else if (c == '\n') {
+            FAIL(LINE_ENDING);
+        } else {
+            FAIL(TARGET); /* '#' fragment, CTL, DEL, non-ASCII */
+        }
+    }
+    if (HZ_UNLIKELY(i == h->target_off))
+        FAIL(REQUEST_LINE); /* two spaces */
+    h->target_len = (uint32_t)(i - h->target_off);
+    err = check_target(h, b, p->aux);
+    if (err)
+        goto fail;
+    if (h->target_form >= HZ_TF_ABSOLUTE && h->target_form <= HZ_TF_AUTHORITY)
+        p->framing |= FR_HOST_TARGET;
+    i++;
+
+version:
+    /* HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF (RFC 9112 §2.3) */
+    if (HZ_LIKELY(e - i >= 10 && !memcmp(b + i, "HTTP/1.1\r\n", 10))) {
+        h->version_minor = 1;
+        i += 10;
+    } else {
+        static const char http[] = "HTTP/";
+        for (size_t k = 0; k < 10; k++) {
+            NEED(i + k, PS_VERSION);
+            c = b[i + k];
+            if (c == '\n' && k != 9)
+                FAIL(LINE_ENDING);
+            if (k < 5) {
+                if (c != (unsigned char)http[k])
+                    goto bad_version;
+            } else if (k == 5 || k == 7) {
+                if (!IS_DIGIT(c))
+                    goto bad_version;
+            } else if (k == 6) {
+                if (c != '.')
+                    goto bad_version;
+            } else if (k == 8) {
+                if (c != '\r')
+                    goto bad_version;
+                /* well-formed: RFC 9110 §2.5, 1.x (x > 1) is served as 1.1 */
+                if (b[i + 5] != '1')
+                    FAIL(VERSION_UNSUPPORTED);
+            } else if (c != '\n') {
+                FAIL(LINE_ENDING);
+            }
+            continue;
+        bad_version:
+            if (c == ' ' && (k == 0 || k == 8))
+                FAIL(REQUEST_LINE); /* extra or trailing space */
+            FAIL(VERSION);
+        }
+        h->version_minor = b[i + 7] == '0' ? 0 : 1;
+        i += 10;
+    }
+    ls = i;
+    h->nfields = 0;
+
+line:
+    for (;;) {
+        BOUND(ls + lim->field_size, HZ_PE_FIELD_TOO_LARGE);
+        NEED(i, PS_LINE);
+        c = b[i];
+        if (HZ_UNLIKELY(!IS(c, C_TCHAR))) {
+            if (c == '\r') {
+                NEED(i + 1, PS_LINE);
+                if (b[i + 1] != '\n')
+                    FAIL(LINE_ENDING);
+                i += 2;
+                goto complete;
+            }
+            if (c == ' ' || c == '\t')
+                FAIL(OBS_FOLD); /* RFC 9112 §5.2; also a first field line with leading WS */
+            if (c == '\n')
+                FAIL(LINE_ENDING);
+            FAIL(FIELD_NAME);
+        }
+        if (HZ_UNLIKELY(h->nfields >= lim->header_count))
+            FAIL(TOO_MANY_FIELDS);
+        i++;
+    name:
+        i = scan_token(b, i, e);
+        NEED(i, PS_NAME);
+        if (HZ_UNLIKELY(b[i] != ':')) {
+            c = b[i];
+            if (c == ' ' || c == '\t')
+                FAIL(WS_BEFORE_COLON); /* RFC 9112 §5.1: MUST reject */
+            if (c == '\n')
+                FAIL(LINE_ENDING);
+            FAIL(FIELD_NAME);
+        }
+        f = &p->fields[h->nfields];
+        f->name_off = (uint32_t)ls;
+        f->name_len = (uint32_t)(i - ls);
+        i++;
+    ows:
+        while (i < e && IS_OWS(b[i]))
+            i++;
+        NEED(i, PS_OWS);
+        p->aux = (uint32_t)i;
+    value:
+        i = scan_value(b, i, e);
+        NEED(i, PS_VALUE);
+        if (HZ_UNLIKELY(b[i] != '\r')) {
+            if (b[i] == '\n')
+                FAIL(LINE_ENDING);
+            FAIL(FIELD_VALUE); /* NUL, CTL, DEL */
+        }
+        NEED(i + 1, PS_VALUE);
+        if (HZ_UNLIKELY(b[i + 1] != '\n'))
+            FAIL(LINE_ENDING);
+        {
+            size_t vo = p->aux, ve = i;
+            while (ve > vo && IS_OWS(b[ve - 1]))
+                ve--;
+            f = &p->fields[h->nfields];
+            f->value_off = (uint32_t)vo;
+            f->value_len = (uint32_t)(ve - vo);
+            /* only names of these lengths matter: 4 6 10 14 17 */
+            if ((1u << (f->name_len & 31)) &
+                ((1u << 4) | (1u << 6) | (1u << 10) | (1u << 14) | (1u << 17))) {
+                err = special_field(p, b, f);
+                if (err)
+                    goto fail;
+            }
+            h->nfields++;
+        }
+        i += 2;
+        ls = i;
+    }
+
+complete:
+    /* RFC 9112 §6.3: chunked must be the final coding (else 400); a coding we
+     * do not implement before it is 501 (RFC 9112 §6.1) */
+    if (p->framing & FR_TE) {
+        if (!(p->framing & FR_TE_LAST_CHUNKED))
+            FAIL(TE_NOT_CHUNKED);
+        if (p->framing & FR_TE_UNKNOWN)
+            FAIL(TE_UNKNOWN);
+        h->body_kind = HZ_BODY_CHUNKED;
+    } else if (p->framing & FR_CL) {
+        h->body_kind = HZ_BODY_LENGTH;
+    } else {
+        h->body_kind = HZ_BODY_NONE;
+    }
+    if (h->version_minor == 1 && p->nhost == 0)
+        FAIL(HOST_MISSING); /* RFC 9112 §3.2 */
+    h->head_len = (uint32_t)i;
+    h->fields = p->fields;
+    p->state = PS_DONE;
+    p->pos = (uint32_t)i;
+    p->line_start = (uint32_t)i;
+    *out = *h;
+    return (int)i;
+
+more:
+    if (ek == HZ_PE_NONE) {
+        p->state = state;
+        p->pos = (uint32_t)i;
+        p->line_start = (uint32_t)ls;
+        return HZ_EAGAIN;
+    }
+    err = ek;
+fail:
+    p->state = PS_ERROR;
+    p->error = err;
+    p->pos = (uint32_t)i;
+    return HZ_EPROTO;
+#undef BOUND
+#undef NEED
+#undef FAIL
+}
+
+/* ------------------------------------------------------------------------ */
+/* Chunked decoder (RFC 9112 §7.1)                                           */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    CS_SIZE0 = 0, /* first digit of chunk-size */
+    CS_SIZE,      /* more digits; count: digits so far */
+    CS_SIZE_BWS,  /* whitespace after the size: only ';' may follow */
+    CS_EXT_NAME0, /* after ';' (BWS allowed) */
+    CS_EXT_NAME,  /* in chunk-ext-name */
+    CS_EXT_NAME_WS,
+    CS_EXT_VAL0,   /* after '=' (BWS allowed) */
+    CS_EXT_TOKEN,  /* in a token value */
+    CS_EXT_QUOTED, /* in a quoted-string value */
+    CS_EXT_QPAIR,  /* after '\' */
+    CS_EXT_END,    /* right after a value: ';', CR or BWS */
+    CS_EXT_END_WS, /* whitespace after a value: only ';' may follow */
+    CS_LINE_LF,    /* CR of the chunk line seen */
+    CS_DATA,
+    CS_DATA_CR,
+    CS_DATA_LF,
+    CS_TR_LINE, /* start of a trailer line or of the final CRLF */
+    CS_TR_NAME,
+    CS_TR_VALUE,
+    CS_TR_LF,
+    CS_END_LF,
+    CS_DONE,
+    CS_ERROR,
+};
+
+void hz__chunked_init(hz__chunked *c, const hz__parse_limits *limits)
+{
+    memset(c, 0, sizeof(*c));
+    c->limits = limits;
+}
+
+int hz__chunked_decode(hz__chunked *c, const char *buf, size_t len, size_t *consumed,
+                       const char **data, size_t *data_len)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    size_t i = 0;
+    unsigned st = c->state;
+    hz__perr err;
+
+    *data = NULL;
+    *data_len = 0;
+    if (st == CS_DONE) {
+        *consumed = 0;
+        return 0;
+    }
+    if (st == CS_ERROR) {
+        *consumed = 0;
+        return HZ_EPROTO;
+    }
+
+#define CFAIL(kind)                                                                                \
+    do {                                                                                           \
+        err = HZ_PE_##kind;                                                                        \
+        goto fail;                                                                                 \
+    } while (0)
+/* extension bytes (everything after the size up to CR) are bounded */
+#define EXT_BYTE()                                                                                 \
+    do {                                                                                           \
+        if (++c->count > c->limits->chunk_ext)                                                     \
+            CFAIL(CHUNK_EXT_TOO_LONG);                                                             \
+    } while (0)
+#define TRAILER_BYTE()                                                                             \
+    do {                                                                                           \
+        if (++c->trailer_bytes > c->limits->trailer_bytes)                                         \
+            CFAIL(TRAILER_TOO_LARGE);                                                              \
+    } while (0)
+
+    while (i < len) {
+        unsigned ch = b[i];
+        if (HZ_UNLIKELY(ch == '\n') && st < CS_LINE_LF)
+            CFAIL(LINE_ENDING); /* bare LF in a chunk line */
+        switch (st) {
+        case CS_SIZE0:
+            if (hexval(ch) < 0) {
+                if (ch == '\n')
+                    CFAIL(LINE_ENDING);
+                CFAIL(CHUNK_SIZE); /* empty size, "-", SP, junk */
+            }
+            c->remaining = (uint64_t)hexval(ch);
+            c->count = 1;
+            st = CS_SIZE;
+            break;
+        case CS_SIZE: {
+            int d = hexval(ch);
+            if (d >= 0) {
+                /* leading zeros are fine, but the line stays bounded */
+                if (++c->count > 32 || c->remaining > ((uint64_t)INT64_MAX >> 4))
+                    CFAIL(CHUNK_SIZE);
+                c->remaining = (c->remaining << 4) | (uint64_t)d;
+                break;
+            }
+            c->count = 0;
+            if (ch == '\r') {
+                st = CS_LINE_LF;
+            } else if (ch == ';') {
+                EXT_BYTE();
+                st = CS_EXT_NAME0;
+            } else if (ch == ' ' || ch == '\t') {
+                EXT_BYTE();
+                st = CS_SIZE_BWS;
+            } else if (ch == '\n') {
+                CFAIL(LINE_ENDING);
+            } else {
+                CFAIL(CHUNK_SIZE); /* "0x5", "0_2e", trailing junk */
+            }
+            break;
+        }
+        case CS_SIZE_BWS:
+            EXT_BYTE();
+            if (ch == ';')
+                st = CS_EXT_NAME0;
+            else if (ch != ' ' && ch != '\t')
+                CFAIL(CHUNK_SIZE); /* "5 " CRLF: BWS only before ';' */
+            break;
+        case CS_EXT_NAME0:
+            EXT_BYTE();
+            if (IS(ch, C_TCHAR))
+                st = CS_EXT_NAME;
+            else if (ch != ' ' && ch != '\t')
+                CFAIL(CHUNK_EXT);
+            break;
+        case CS_EXT_NAME:
+            if (ch == '\r') {
+                st = CS_LINE_LF;
+                break;
+            }
+            EXT_BYTE();
+            if (ch == '=')
+                st = CS_EXT_VAL0;
+            else if (ch == ';')
+                st = CS_EXT_NAME0;
+            else if (ch == ' ' || ch == '\t')
+                st = CS_EXT_NAME_WS;
+            else if (!IS(ch, C_TCHAR))
+                CFAIL(CHUNK_EXT);
+            break;
+        case CS_EXT_NAME_WS:
+            EXT_BYTE();
+            if (ch == '=')
+                st = CS_EXT_VAL0;
+            else if (ch == ';')
+                st = CS_EXT_NAME0;
+            else if (ch != ' ' && ch != '\t')
+                CFAIL(CHUNK_EXT);
+            break;
+        case CS_EXT_VAL0:
+            EXT_BYTE();
+            if (ch == '"')
+                st = CS_EXT_QUOTED;
+            else if (IS(ch, C_TCHAR))
+                st = CS_EXT_TOKEN;
+            else if (ch != ' ' && ch != '\t')
+                CFAIL(CHUNK_EXT);
+            break;
+        case CS_EXT_TOKEN:
+            if (IS(ch, C_TCHAR)) {
+                EXT_BYTE();
+                break;
+            }
+            st = CS_EXT_END;
+            continue; /* re-examine this byte */
+        case CS_EXT_QUOTED:
+            EXT_BYTE();
+            if (ch == '"')
+                st = CS_EXT_END;
+            else if (ch == '\\')
+                st = CS_EXT_QPAIR;
+            else if (!IS(ch, C_QDTEXT))
+                CFAIL(CHUNK_EXT);
+            break;
+        case CS_EXT_QPAIR:
+            EXT_BYTE();
+            if (!IS(ch, C_VALUE))
+                CFAIL(CHUNK_EXT);
+            st = CS_EXT_QUOTED;
+            break;
+        case CS_EXT_END:
+            if (ch == '\r') {
+                st = CS_LINE_LF;
+                break;
+            }
+            EXT_BYTE();
+            if (ch == ';')
+                st = CS_EXT_NAME0;
+            else if (ch == ' ' || ch == '\t')
+                st = CS_EXT_END_WS;
+            else if (ch == '\n')
+                CFAIL(LINE_ENDING);
+            else
+                CFAIL(CHUNK_EXT);
+            break;
+        case CS_EXT_END_WS:
+            EXT_BYTE();
+            if (ch == ';')
+                st = CS_EXT_NAME0;
+            else if (ch != ' ' && ch != '\t')
+                CFAIL(CHUNK_EXT);
+            break;
+        case CS_LINE_LF:
+            if (ch != '\n')
+                CFAIL(LINE_ENDING);
+            st = c->remaining ? CS_DATA : CS_TR_LINE;
+            break;
+        case CS_DATA: {
+            size_t n = len - i;
+            if (n > c->remaining)
+                n = (size_t)c->remaining;
+            c->remaining -= n;
+            if (!c->remaining)
+                st = CS_DATA_CR;
+            c->state = st;
+            *data = buf + i;
+            *data_len = n;
+            *consumed = i + n;
+            return HZ_CHUNK_DATA;
+        }
+        case CS_DATA_CR:
+            if (ch != '\r')
+                CFAIL(CHUNK_DATA_CRLF);
+            st = CS_DATA_LF;
+            break;
+        case CS_DATA_LF:
+            if (ch != '\n')
+                CFAIL(CHUNK_DATA_CRLF);
+            st = CS_SIZE0;
+            break;
+        case CS_TR_LINE:
+            if (ch == '\r') {
+                st = CS_END_LF;
+                break;
+            }
+            if (ch == '\n')
+                CFAIL(LINE_ENDING);
+            TRAILER_BYTE();
+            if (!IS(ch, C_TCHAR))
+                CFAIL(TRAILER); /* obs-fold, empty name, junk */
+            st = CS_TR_NAME;
+            break;
+        case CS_TR_NAME:
+            if (ch == '\n')
+                CFAIL(LINE_ENDING);
+            TRAILER_BYTE();
+            if (ch == ':')
+                st = CS_TR_VALUE;
+            else if (!IS(ch, C_TCHAR))
+                CFAIL(TRAILER); /* whitespace before ':', no colon */
+            break;
+        case CS_TR_VALUE:
+            if (ch == '\n')
+                CFAIL(LINE_ENDING);
+            TRAILER_BYTE();
+            if (ch == '\r')
+                st = CS_TR_LF;
+            else if (!IS(ch, C_VALUE))
+                CFAIL(TRAILER);
+            break;
+        case CS_TR_LF:
+            if (ch != '\n')
+                CFAIL(LINE_ENDING);
+            TRAILER_BYTE();
+            st = CS_TR_LINE;
+            break;
+        case CS_END_LF:
+            if (ch != '\n')
+                CFAIL(LINE_ENDING);
+            c->state = CS_DONE;
+            *consumed = i + 1;
+            return 0;
+        default:
+            CFAIL(CHUNK_SIZE);
+        }
+        i++;
+    }
+    c->state = st;
+    *consumed = len;
+    return HZ_EAGAIN;
+
+fail:
+    c->state = CS_ERROR;
+    c->error = err;
+    *consumed = i;
+    return HZ_EPROTO;
+#undef CFAIL
+#undef EXT_BYTE
+#undef TRAILER_BYTE
+}

@@ -1,0 +1,11 @@
+# The parser tests again, against core/parser.c compiled with
+# HZ_PARSER_FORCE_SCALAR: the portable scanning path is tested on every
+# machine, not only where no SIMD is available. The object file's symbols
+# take precedence over the library's parser.o, which is then not linked.
+hz_add_criterion_test(unit_test_parser_scalar
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_parser.c
+          ${CMAKE_CURRENT_SOURCE_DIR}/test_chunked.c
+          ${CMAKE_CURRENT_SOURCE_DIR}/test_parser_conformance.c
+          ${PROJECT_SOURCE_DIR}/core/parser.c
+  LABELS unit)
+target_compile_definitions(unit_test_parser_scalar PRIVATE HZ_PARSER_FORCE_SCALAR=1)
