@@ -252,6 +252,27 @@ static void snap_release(mbed_snap *snap)
         snap_free(snap);
 }
 
+/* An EC group caches a table of multiples of its generator the first time
+ * it multiplies G. mbedTLS 3.x signs with the key's own group (2.28 signs on
+ * a copy), and sessions on several loop threads sign with the same key, so
+ * the first signature happens here, on one thread; afterwards the table is
+ * only read. (RSA keys guard their blinding state with a mutex when mbedTLS
+ * has MBEDTLS_THREADING_C, as Debian's build does.) */
+static int warm_key(hz_tls_ctx *ctx, mbedtls_pk_context *key)
+{
+    if (!mbedtls_pk_can_do(key, MBEDTLS_PK_ECDSA))
+        return 0;
+    unsigned char hash[32] = {1}, sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
+    size_t len = 0;
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    int rc = mbedtls_pk_sign(key, MBEDTLS_MD_SHA256, hash, sizeof(hash), sig, sizeof(sig), &len,
+                             mbed_rng, ctx);
+#else
+    int rc = mbedtls_pk_sign(key, MBEDTLS_MD_SHA256, hash, sizeof(hash), sig, &len, mbed_rng, ctx);
+#endif
+    return rc == 0 ? 0 : mbed_err(rc);
+}
+
 static int load_cert(hz_tls_ctx *ctx, mbed_cert *c, const hz_tls_cert *in)
 {
     int rc;
@@ -273,7 +294,6 @@ static int load_cert(hz_tls_ctx *ctx, mbed_cert *c, const hz_tls_cert *in)
         return mbed_err(rc);
     rc = mbedtls_pk_check_pair(&c->chain.pk, &c->key, mbed_rng, ctx);
 #else
-    (void)ctx;
     if (in->key_pem)
         rc = mbedtls_pk_parse_key(&c->key, (const unsigned char *)in->key_pem,
                                   strlen(in->key_pem) + 1, NULL, 0);
@@ -281,13 +301,11 @@ static int load_cert(hz_tls_ctx *ctx, mbed_cert *c, const hz_tls_cert *in)
         rc = mbedtls_pk_parse_keyfile(&c->key, in->key_file, NULL);
     if (rc != 0)
         return mbed_err(rc);
-    /* Also computes the key's curve tables once, here, instead of lazily on
-     * the first handshake of whichever loop thread comes first. */
     rc = mbedtls_pk_check_pair(&c->chain.pk, &c->key);
 #endif
     if (rc != 0) /* the key does not belong to the certificate */
         return mbed_err(rc);
-    return 0;
+    return warm_key(ctx, &c->key);
 }
 
 /* "h2,http/1.1" -> {"h2", "http/1.1", NULL} in one block. NULL means the

@@ -609,6 +609,59 @@ Test(tls, no_alpn_client_is_accepted)
     fixture_close(&f);
 }
 
+Test(tls, alpn_server_preference_and_off)
+{
+    hz_count_alloc ca;
+    hz_count_alloc_init(&ca);
+    tcert c = make_cert("alpn2.test", 0, NULL);
+    hz_tls_config cfg = config_of(&c, NULL, 1);
+    static const char offer[] = "\x08http/1.1\x06x-test";
+    /* Our order wins over the client's. */
+    cfg.alpn = "x-test,http/1.1";
+    hz_tls_ctx *ctx;
+    cr_assert_eq(VT->ctx_create(&ctx, &cfg, &ca.iface), 0);
+    peer p;
+    copts o = {.alpn = offer, .alpn_len = sizeof(offer) - 1};
+    peer_open(&p, ctx, &o);
+    handshake_ok(&p);
+    cr_assert_str_eq(VT->alpn_selected(p.s), "x-test");
+    peer_close(&p);
+    VT->ctx_destroy(ctx);
+    /* "" turns ALPN off: any offer is ignored, nothing is selected. */
+    cfg.alpn = "";
+    cr_assert_eq(VT->ctx_create(&ctx, &cfg, &ca.iface), 0);
+    copts h2 = {.alpn = ALPN_H2, .alpn_len = sizeof(ALPN_H2) - 1};
+    peer_open(&p, ctx, &h2);
+    handshake_ok(&p);
+    cr_assert_null(VT->alpn_selected(p.s));
+    peer_close(&p);
+    VT->ctx_destroy(ctx);
+    free_cert(&c);
+    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+}
+
+/* RFC 7301 §3.1: a protocol name is 1 to 255 bytes. */
+Test(tls, alpn_name_length_limit)
+{
+    hz_count_alloc ca;
+    hz_count_alloc_init(&ca);
+    tcert c = make_cert("alpn3.test", 0, NULL);
+    hz_tls_config cfg = config_of(&c, NULL, 1);
+    char name[300];
+    memset(name, 'a', sizeof(name));
+    name[255] = '\0';
+    cfg.alpn = name; /* 255 bytes: accepted */
+    hz_tls_ctx *ctx = NULL;
+    cr_assert_eq(VT->ctx_create(&ctx, &cfg, &ca.iface), 0);
+    VT->ctx_destroy(ctx);
+    name[255] = 'a';
+    name[256] = '\0';
+    cr_assert_eq(VT->ctx_create(&ctx, &cfg, &ca.iface), HZ_EINVAL, "256 bytes");
+    cr_assert_null(ctx);
+    free_cert(&c);
+    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* SNI                                                                       */
 /* ------------------------------------------------------------------------ */
