@@ -1,13 +1,20 @@
-# libFuzzer targets for the decoding helpers: include() this from
-# fuzz/CMakeLists.txt (HZ_BUILD_FUZZ=ON, clang). Run e.g.
-#   build/fuzz/fuzz_multipart -max_total_time=60 fuzz/corpus/multipart
-# The library must be compiled with -fsanitize=fuzzer-no-link so the fuzzer
-# sees coverage inside it; that is added here too (repeating it is harmless).
-target_compile_options(httpz_obj PRIVATE -fsanitize=fuzzer-no-link)
+# libFuzzer targets for the decoding helpers, included by fuzz/CMakeLists.txt.
+# Like the parser targets, each compiles the code under test into the fuzzer
+# with HZ_FUZZ_FLAGS, so coverage and ASan/UBSan reach it. Run e.g.
+#   build/fuzz/fuzz/fuzz_multipart -max_total_time=60 fuzz/corpus/multipart
+if(NOT HZ_FUZZ_FLAGS)
+  set(HZ_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+                    -fno-omit-frame-pointer)
+endif()
+set(_hz_helper_src ${PROJECT_SOURCE_DIR}/core/url.c ${PROJECT_SOURCE_DIR}/core/form.c
+                   ${PROJECT_SOURCE_DIR}/core/cookie.c ${PROJECT_SOURCE_DIR}/core/multipart.c)
 foreach(_hz_fuzz url query multipart)
-  add_executable(fuzz_${_hz_fuzz} ${CMAKE_CURRENT_LIST_DIR}/fuzz_${_hz_fuzz}.c)
-  target_link_libraries(fuzz_${_hz_fuzz} PRIVATE httpz_internal)
+  add_executable(fuzz_${_hz_fuzz} ${CMAKE_CURRENT_LIST_DIR}/fuzz_${_hz_fuzz}.c ${_hz_helper_src})
+  target_include_directories(fuzz_${_hz_fuzz} PRIVATE
+    ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include
+    ${PROJECT_SOURCE_DIR}/core ${PROJECT_BINARY_DIR}/core)
+  target_compile_definitions(fuzz_${_hz_fuzz} PRIVATE _GNU_SOURCE)
   target_compile_options(fuzz_${_hz_fuzz} PRIVATE ${HZ_WARNINGS} -Wno-missing-prototypes
-                                                  -fsanitize=fuzzer)
-  target_link_options(fuzz_${_hz_fuzz} PRIVATE -fsanitize=fuzzer)
+                                                  ${HZ_FUZZ_FLAGS})
+  target_link_options(fuzz_${_hz_fuzz} PRIVATE ${HZ_FUZZ_FLAGS})
 endforeach()
