@@ -1,12 +1,269 @@
-/* demo.c - placeholder until the server core lands: prints what the library
- * was built with. The server issue turns this into the demo server. */
+/* demo.c - the httpz demo server (the README's "run" program).
+ *
+ *   demo [--addr A] [--port N] [--loops N] [--header-timeout MS] [--help]
+ *
+ * Routes:
+ *   GET|HEAD /      a short page            POST /     200, echoes the length
+ *   GET /plaintext  "Hello, World!"         POST /echo streams the body back
+ *   GET /slow       answers after ?ms=N (default 1000) without blocking the loop
+ *   GET /large      a large streamed response (?mb=N, default 16) with backpressure
+ *   POST /small     request-body limit 1 KiB
+ * SIGINT/SIGTERM stop gracefully (in-flight requests get 5 s).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <httpz/httpz.h>
 
-int main(void)
+static hz_server *g_srv;
+
+static void on_signal(int sig)
 {
+    (void)sig;
+    hz_server_stop(g_srv, 5000); /* async-signal-safe */
+}
+
+static long query_num(const hz_req *req, const char *key, long def, long max)
+{
+    hz_str q = hz_req_query(req);
+    size_t kl = strlen(key);
+    for (size_t i = 0; q.ptr && i + kl + 1 <= q.len; i++) {
+        if ((i == 0 || q.ptr[i - 1] == '&') && !memcmp(q.ptr + i, key, kl) &&
+            q.ptr[i + kl] == '=') {
+            long v = 0;
+            for (size_t j = i + kl + 1; j < q.len && q.ptr[j] >= '0' && q.ptr[j] <= '9'; j++)
+                if (v < max)
+                    v = v * 10 + (q.ptr[j] - '0');
+            return v > max ? max : v;
+        }
+    }
+    return def;
+}
+
+static void root(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    static const char page[] = "httpz demo: try /plaintext, /echo, /slow, /large\n";
+    hz_res_set_header(res, "Content-Type", "text/plain; charset=utf-8");
+    hz_res_send(res, 200, page, sizeof(page) - 1);
+}
+
+static void root_post(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    char msg[64];
+    int n = snprintf(msg, sizeof(msg), "received %zu bytes\n", hz_req_body(req).len);
+    hz_res_set_header(res, "Content-Type", "text/plain");
+    hz_res_send(res, 200, msg, (size_t)n);
+}
+
+static void plaintext(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    hz_res_set_header(res, "Content-Type", "text/plain");
+    hz_res_send(res, 200, "Hello, World!", 13);
+}
+
+/* /echo: every body piece goes straight back out; a full output budget
+ * pauses the body (the piece is offered again) until the socket drains. */
+static int echo_chunk(hz_req *req, const void *data, size_t len, void *ud)
+{
+    (void)req;
+    int rc = hz_res_write(ud, data, len);
+    return rc == HZ_EAGAIN ? HZ_EAGAIN : rc;
+}
+
+static void echo_end(hz_req *req, int status, void *ud)
+{
+    (void)req;
+    if (status == 0)
+        hz_res_end(ud);
+}
+
+static void echo_drain(hz_res *res, void *ud)
+{
+    (void)res;
+    hz_req_resume(ud);
+}
+
+static void echo(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    hz_str ct = hz_req_header(req, "Content-Type");
+    char type[128];
+    if (ct.ptr && ct.len < sizeof(type)) {
+        memcpy(type, ct.ptr, ct.len);
+        type[ct.len] = 0;
+        hz_res_set_header(res, "Content-Type", type);
+    } else {
+        hz_res_set_header(res, "Content-Type", "application/octet-stream");
+    }
+    hz_res_on_drain(res, echo_drain, req);
+    hz_res_start(res, 200);
+    hz_req_on_body(req, echo_chunk, echo_end, res);
+}
+
+static void slow_done(hz_res *res, int status, void *ud)
+{
+    (void)ud;
+    if (status == 0) {
+        hz_res_set_header(res, "Content-Type", "text/plain");
+        hz_res_send(res, 200, "slow response\n", 14);
+    }
+}
+
+static void slow(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    hz_res_after(res, (unsigned)query_num(req, "ms", 1000, 60000), slow_done, NULL);
+}
+
+/* /large: writes until the output budget is full, continues on drain. */
+typedef struct large_state {
+    size_t left;
+} large_state;
+
+static char g_block[16384];
+
+static void large_pump(hz_res *res, void *ud)
+{
+    large_state *st = ud;
+    while (st->left) {
+        size_t n = st->left < sizeof(g_block) ? st->left : sizeof(g_block);
+        int rc = hz_res_write(res, g_block, n);
+        if (rc == HZ_EAGAIN)
+            return; /* large_pump runs again when the socket drained */
+        if (rc < 0)
+            return;
+        st->left -= n;
+    }
+    hz_res_end(res);
+}
+
+static void large_done(hz_res *res, int status, void *ud)
+{
+    (void)res;
+    (void)status;
+    free(ud);
+}
+
+static void large(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    large_state *st = malloc(sizeof(*st));
+    if (!st) {
+        hz_res_send(res, 503, NULL, 0);
+        return;
+    }
+    st->left = (size_t)query_num(req, "mb", 16, 1024) << 20;
+    hz_res_on_done(res, large_done, st);
+    hz_res_on_drain(res, large_pump, st);
+    hz_res_set_header(res, "Content-Type", "application/octet-stream");
+    hz_res_start(res, 200);
+    large_pump(res, st);
+}
+
+static void small(hz_req *req, hz_res *res, void *ud)
+{
+    root_post(req, res, ud);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: demo [--addr A] [--port N] [--loops N] [--header-timeout MS] [--help]\n"
+               "  --addr A             listen address, IPv4 or IPv6 literal (127.0.0.1)\n"
+               "  --port N             port (8080; 0 = any free port)\n"
+               "  --loops N            loop threads (0 = one per core; default 0)\n"
+               "  --header-timeout MS  request head deadline in ms (5000)\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *addr = "127.0.0.1";
+    long port = 8080, loops = 0, header_ms = 5000;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            usage(stderr);
+            return 2;
+        }
+        char *end;
+        if (!strcmp(a, "--addr")) {
+            addr = argv[++i];
+            continue;
+        }
+        long v = strtol(argv[++i], &end, 10);
+        if (*end || v < 0) {
+            fprintf(stderr, "demo: bad value for %s\n", a);
+            return 2;
+        }
+        if (!strcmp(a, "--port") && v <= 65535)
+            port = v;
+        else if (!strcmp(a, "--loops") && v <= 256)
+            loops = v;
+        else if (!strcmp(a, "--header-timeout") && v <= 600000)
+            header_ms = v;
+        else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    memset(g_block, 'x', sizeof(g_block));
+
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = (unsigned)loops;
+    cfg.timeouts.header = (uint32_t)header_ms;
+    cfg.timeouts.keepalive = (uint32_t)header_ms;
+    cfg.timeouts.body_idle = (uint32_t)header_ms;
+    int rc = hz_server_create(&g_srv, &cfg);
+    if (rc < 0) {
+        fprintf(stderr, "demo: %s\n", hz_strerror(rc));
+        return 1;
+    }
+    hz_route_opts small_opts;
+    hz_route_opts_init(&small_opts);
+    small_opts.body_limit = 1024;
+    if ((rc = hz_route(g_srv, "GET", "/", root, NULL)) < 0 ||
+        (rc = hz_route(g_srv, "POST", "/", root_post, NULL)) < 0 ||
+        (rc = hz_route(g_srv, "GET", "/plaintext", plaintext, NULL)) < 0 ||
+        (rc = hz_route_ex(g_srv, "POST", "/echo", echo, NULL, HZ_ROUTE_STREAM_BODY)) < 0 ||
+        (rc = hz_route_ex(g_srv, "PUT", "/echo", echo, NULL, HZ_ROUTE_STREAM_BODY)) < 0 ||
+        (rc = hz_route(g_srv, "GET", "/slow", slow, NULL)) < 0 ||
+        (rc = hz_route(g_srv, "GET", "/large", large, NULL)) < 0 ||
+        (rc = hz_route(g_srv, "GET", "/small", root, NULL)) < 0 ||
+        (rc = hz_route_with(g_srv, "POST", "/small", small, NULL, &small_opts)) < 0) {
+        fprintf(stderr, "demo: route: %s\n", hz_strerror(rc));
+        hz_server_destroy(g_srv);
+        return 1;
+    }
+    rc = hz_server_listen(g_srv, addr, (int)port, NULL);
+    if (rc < 0) {
+        fprintf(stderr, "demo: listen %s:%ld: %s\n", addr, port, hz_strerror(rc));
+        hz_server_destroy(g_srv);
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     const hz_build_info *v = hz_version_info();
-    printf("httpz %s (poller %s, tls %s, executor %s)\n", v->version, v->poller, v->tls,
-           v->executor);
-    return 0;
+    printf("httpz %s demo listening on %s:%d (poller %s, tls %s)\n", v->version, addr,
+           hz_server_port(g_srv, rc), v->poller, v->tls);
+    fflush(stdout);
+    rc = hz_server_run(g_srv);
+    hz_server_destroy(g_srv);
+    printf("demo: stopped\n");
+    return rc < 0 ? 1 : 0;
 }

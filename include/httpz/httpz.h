@@ -200,6 +200,22 @@ HZ_API int hz_route(hz_server *srv, const char *method, const char *path, hz_han
 /** hz_route with HZ_ROUTE_* flags. */
 HZ_API int hz_route_ex(hz_server *srv, const char *method, const char *path, hz_handler_fn fn,
                        void *ud, unsigned flags);
+
+/** Per-route options (fill with hz_route_opts_init first). */
+typedef struct hz_route_opts {
+    unsigned flags;      /* HZ_ROUTE_* */
+    uint64_t body_limit; /* request-body limit of this route [413]; 0 = the
+                            server's limits.body_buffered (or body_streamed
+                            for HZ_ROUTE_STREAM_BODY routes) */
+} hz_route_opts;
+
+/** Fills opts with defaults (no flags, the server's body limits). thread: any. */
+HZ_API void hz_route_opts_init(hz_route_opts *opts);
+/** hz_route with options (opts copied; NULL = defaults). Before
+ *  hz_server_start only. HZ_EINVAL, HZ_ENOMEM, HZ_EBUSY (duplicate),
+ *  HZ_ESTATE. thread: any (not concurrently with other calls on srv). */
+HZ_API int hz_route_with(hz_server *srv, const char *method, const char *path, hz_handler_fn fn,
+                         void *ud, const hz_route_opts *opts);
 /** Listens on addr (IPv4 or IPv6 literal, NULL = 127.0.0.1) and port (0 =
  *  any free port). tls NULL = plain HTTP; else HTTPS with tls (copied).
  *  Returns the listener index (>= 0) or HZ_EADDRINUSE, HZ_EADDR, HZ_EACCES,
@@ -249,9 +265,14 @@ HZ_API int hz_req_header_at(const hz_req *req, size_t i, hz_str *name, hz_str *v
 HZ_API hz_str hz_req_param(const hz_req *req, const char *name);
 /** The buffered body (empty for streamed routes). */
 HZ_API hz_str hz_req_body(const hz_req *req);
-/** Streams the body: on_chunk per piece as it arrives (return 0 to go on,
- *  HZ_EAGAIN to pause reading until hz_req_resume), on_end once with 0 or a
- *  negative error. thread: loop. */
+/** Streams the body: on_chunk per piece as it arrives (return 0 when the
+ *  piece was taken; HZ_EAGAIN to pause: the piece is NOT taken, reading
+ *  stops, and the same bytes are offered again after hz_req_resume; any
+ *  other < 0 answers 500 and closes), on_end once with 0 or a negative error
+ *  (HZ_ECLOSED, HZ_ECANCELED). Only for HZ_ROUTE_STREAM_BODY routes; the
+ *  body is read (and 100 Continue sent) only once this is called. The body
+ *  limit is the route's body_limit or limits.body_streamed [413].
+ *  0, HZ_EINVAL, HZ_ESTATE (called twice), HZ_ECLOSED. thread: loop. */
 typedef int (*hz_body_chunk_fn)(hz_req *req, const void *data, size_t len, void *ud);
 typedef void (*hz_body_end_fn)(hz_req *req, int status, void *ud);
 HZ_API int hz_req_on_body(hz_req *req, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end, void *ud);
@@ -259,6 +280,12 @@ HZ_API int hz_req_resume(hz_req *req);
 /** True once the client went away or the handler timed out: an executor
  *  handler may stop early; whatever it sends is dropped. thread: any. */
 HZ_API int hz_req_cancelled(const hz_req *req);
+/** The index (0-based) of the loop thread serving req. thread: any. */
+HZ_API int hz_req_loop(const hz_req *req);
+/** Formats the peer's address ("127.0.0.1", "::1") into buf (len bytes) and
+ *  stores its port in *port (may be NULL). 0, HZ_ECLOSED, HZ_ERANGE (buf too
+ *  small), HZ_ENOTSUP (not a socket). thread: loop. */
+HZ_API int hz_req_peer(const hz_req *req, char *buf, size_t len, int *port);
 
 /* ------------------------------------------------------------------------ */
 /* Response                                                                  */
@@ -269,7 +296,9 @@ HZ_API int hz_req_cancelled(const hz_req *req);
  *  its buffer; HZ_ESTATE after the head was sent. */
 HZ_API int hz_res_set_header(hz_res *res, const char *name, const char *value);
 /** Sends a whole response with Content-Length = len (body copied or queued).
- *  HEAD requests get the head only. Ends the response. */
+ *  HEAD requests get the head only. Ends the response. 0, HZ_EINVAL (status
+ *  outside 200-999), HZ_ESTATE (already started), HZ_ECLOSED (the
+ *  connection is gone). All hz_res_* calls: thread: loop. */
 HZ_API int hz_res_send(hz_res *res, int status, const void *body, size_t len);
 /** Starts a streamed response (chunked for HTTP/1.1, close-delimited for
  *  HTTP/1.0). */
@@ -282,6 +311,19 @@ typedef void (*hz_drain_fn)(hz_res *res, void *ud);
 HZ_API int hz_res_on_drain(hz_res *res, hz_drain_fn fn, void *ud);
 /** Ends a streamed response. */
 HZ_API int hz_res_end(hz_res *res);
+
+/** Called once when the exchange ends: status 0 when its response was
+ *  completed, < 0 (HZ_ECLOSED, HZ_ECANCELED) when it was aborted. Release
+ *  per-request state here. thread: loop. */
+typedef void (*hz_done_fn)(hz_res *res, int status, void *ud);
+HZ_API int hz_res_on_done(hz_res *res, hz_done_fn fn, void *ud);
+
+/** Runs fn on the loop after ms milliseconds (a response that completes
+ *  later without blocking the loop). status is 0, or HZ_ECANCELED when the
+ *  connection closed first (res is then unusable: calls on it return
+ *  HZ_ECLOSED). One pending timer per response: HZ_EBUSY. thread: loop. */
+typedef void (*hz_after_fn)(hz_res *res, int status, void *ud);
+HZ_API int hz_res_after(hz_res *res, unsigned ms, hz_after_fn fn, void *ud);
 
 #ifdef __cplusplus
 }

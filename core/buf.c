@@ -1,0 +1,98 @@
+/* buf.c - byte buffers and the per-loop block cache. */
+#include <string.h>
+#include "buf.h"
+
+int hz__bufcache_init(hz__bufcache *bc, const hz_allocator *a, unsigned max)
+{
+    bc->a = a;
+    bc->n = 0;
+    bc->max = max;
+    bc->blocks = NULL;
+    if (max) {
+        bc->blocks = hz__alloc(a, sizeof(void *) * max);
+        if (!bc->blocks)
+            return HZ_ENOMEM;
+    }
+    return 0;
+}
+
+void hz__bufcache_free(hz__bufcache *bc)
+{
+    if (!bc->blocks)
+        return;
+    for (unsigned i = 0; i < bc->n; i++)
+        hz__free(bc->a, bc->blocks[i], HZ_BUF_BLOCK);
+    hz__free(bc->a, bc->blocks, sizeof(void *) * bc->max);
+    bc->blocks = NULL;
+    bc->n = 0;
+}
+
+static void *block_get(hz__bufcache *bc)
+{
+    if (bc->n)
+        return bc->blocks[--bc->n];
+    return hz__alloc(bc->a, HZ_BUF_BLOCK);
+}
+
+int hz__buf_reserve(hz__buf *b, hz__bufcache *bc, size_t extra, size_t max)
+{
+    size_t need = (size_t)b->len + extra;
+    if (need <= b->cap)
+        return 0;
+    if (need > max || need > UINT32_MAX)
+        return HZ_ERANGE;
+    if (!b->data && need <= HZ_BUF_BLOCK) {
+        b->data = block_get(bc);
+        if (!b->data)
+            return HZ_ENOMEM;
+        b->cap = HZ_BUF_BLOCK;
+        return 0;
+    }
+    size_t ncap = b->cap ? b->cap : HZ_BUF_BLOCK;
+    while (ncap < need)
+        ncap *= 2;
+    if (ncap > max)
+        ncap = max;
+    if (ncap > UINT32_MAX)
+        ncap = UINT32_MAX;
+    char *p = hz__realloc(bc->a, b->data, b->cap, ncap);
+    if (!p)
+        return HZ_ENOMEM;
+    b->data = p;
+    b->cap = (uint32_t)ncap;
+    return 0;
+}
+
+int hz__buf_append(hz__buf *b, hz__bufcache *bc, const void *p, size_t n)
+{
+    int rc = hz__buf_reserve(b, bc, n, UINT32_MAX);
+    if (rc < 0)
+        return rc;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += (uint32_t)n;
+    return 0;
+}
+
+void hz__buf_compact(hz__buf *b)
+{
+    if (!b->off)
+        return;
+    size_t n = hz__buf_pending(b);
+    if (n)
+        memmove(b->data, b->data + b->off, n);
+    b->off = 0;
+    b->len = (uint32_t)n;
+}
+
+void hz__buf_release(hz__buf *b, hz__bufcache *bc)
+{
+    if (b->data) {
+        if (b->cap == HZ_BUF_BLOCK && bc->n < bc->max)
+            bc->blocks[bc->n++] = b->data;
+        else
+            hz__free(bc->a, b->data, b->cap);
+    }
+    b->data = NULL;
+    b->off = b->len = b->cap = 0;
+}

@@ -1,0 +1,48 @@
+/* buf.h - growable byte buffers for connection I/O, plus a small per-loop
+ * cache of standard-size blocks so a keep-alive request takes no malloc in
+ * steady state while an idle connection holds no buffer at all. */
+#ifndef HZ_BUF_H
+#define HZ_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "internal.h"
+
+/** Standard block size: what a connection gets first, and what the cache holds. */
+#define HZ_BUF_BLOCK 4096u
+
+/** Free standard-size blocks kept for reuse (owner: a loop; single-threaded). */
+typedef struct hz__bufcache {
+    const hz_allocator *a; /* borrowed: the server's; outlives the cache */
+    void **blocks;         /* owns: array of max blocks, each owned */
+    unsigned n, max;
+} hz__bufcache;
+
+/** Bytes [off, len) of data are pending; [len, cap) is free space. */
+typedef struct hz__buf {
+    char *data; /* owns (cap bytes), or NULL when released */
+    uint32_t off, len, cap;
+} hz__buf;
+
+HZ_HIDDEN int hz__bufcache_init(hz__bufcache *bc, const hz_allocator *a, unsigned max);
+HZ_HIDDEN void hz__bufcache_free(hz__bufcache *bc);
+
+/** Bytes pending in b. */
+static inline size_t hz__buf_pending(const hz__buf *b)
+{
+    return b->len - b->off;
+}
+
+/** Makes room for extra bytes after len (compacting nothing), growing to at
+ *  least len + extra but never beyond max total capacity. 0 or HZ_ENOMEM /
+ *  HZ_ERANGE (would exceed max). Moves data: only call while nobody holds
+ *  pointers into it. */
+HZ_HIDDEN int hz__buf_reserve(hz__buf *b, hz__bufcache *bc, size_t extra, size_t max);
+/** Appends n bytes (grows without limit but UINT32_MAX). 0 or HZ_ENOMEM / HZ_ERANGE. */
+HZ_HIDDEN int hz__buf_append(hz__buf *b, hz__bufcache *bc, const void *p, size_t n);
+/** Moves the pending bytes to the start (off = 0). */
+HZ_HIDDEN void hz__buf_compact(hz__buf *b);
+/** Gives the block back (to the cache when it has the standard size). */
+HZ_HIDDEN void hz__buf_release(hz__buf *b, hz__bufcache *bc);
+
+#endif /* HZ_BUF_H */

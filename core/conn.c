@@ -1,0 +1,891 @@
+/* conn.c - the connection state machine: reading, parsing, routing,
+ * dispatching, flushing, timers, keep-alive, pipelining and closing. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include "conn.h"
+
+#if HZ_HAVE_MSG_NOSIGNAL
+#define HZ_SEND_FLAGS MSG_NOSIGNAL
+#else
+#define HZ_SEND_FLAGS 0
+#endif
+
+#define HZ_READ_BUDGET (256u * 1024u) /* bytes read per event, for fairness */
+#define HZ_LINGER_MS 2000u
+#define HZ_LINGER_MAX (256u * 1024u)
+#define HZ_STREAM_ROOM 8192u /* free space after the head for streamed bodies */
+#define HZ_RUN_ROUNDS 16     /* process/flush rounds before yielding to the loop */
+#define HZ_EX_POOL_MAX 64
+
+/* ---- plain socket transport ------------------------------------------------ */
+
+static long sock_recv(hz__conn *c, void *buf, size_t len)
+{
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, len, 0);
+        if (n >= 0)
+            return (long)n;
+        if (errno == EINTR)
+            continue;
+        return hz__err_from_errno(errno);
+    }
+}
+
+static long sock_send(hz__conn *c, const void *buf, size_t len)
+{
+    for (;;) {
+        ssize_t n = send(c->fd, buf, len, HZ_SEND_FLAGS);
+        if (n >= 0)
+            return (long)n;
+        if (errno == EINTR)
+            continue;
+        return hz__err_from_errno(errno);
+    }
+}
+
+static long sock_writev(hz__conn *c, const struct iovec *iov, int iovcnt)
+{
+    struct msghdr m;
+    memset(&m, 0, sizeof(m));
+    m.msg_iov = (struct iovec *)iov;
+    m.msg_iovlen = iovcnt;
+    for (;;) {
+        ssize_t n = sendmsg(c->fd, &m, HZ_SEND_FLAGS);
+        if (n >= 0)
+            return (long)n;
+        if (errno == EINTR)
+            continue;
+        return hz__err_from_errno(errno);
+    }
+}
+
+static int sock_shutdown(hz__conn *c)
+{
+    return shutdown(c->fd, SHUT_WR) == 0 ? 0 : hz__err_from_errno(errno);
+}
+
+static void sock_close(hz__conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+const hz__transport_vt hz__transport_socket = {
+    .recv = sock_recv,
+    .send = sock_send,
+    .writev = sock_writev,
+    .shutdown = sock_shutdown,
+    .close = sock_close,
+};
+
+/* ---- exchanges ------------------------------------------------------------ */
+
+static struct hz_req *ex_get(hz__loop *loop)
+{
+    hz_server *srv = loop->srv;
+    struct hz_req *ex = loop->ex_free;
+    hz__field *fields;
+    uint32_t cap;
+    if (ex) {
+        loop->ex_free = ex->next_free;
+        loop->nex_free--;
+        fields = ex->fields;
+        cap = ex->nfields_cap;
+    } else {
+        ex = hz__alloc(&srv->a, sizeof(*ex));
+        if (!ex)
+            return NULL;
+        cap = srv->plimits.header_count ? srv->plimits.header_count : 1;
+        fields = hz__alloc(&srv->a, sizeof(*fields) * cap);
+        if (!fields) {
+            hz__free(&srv->a, ex, sizeof(*ex));
+            return NULL;
+        }
+    }
+    /* Everything but the match (large, filled by the router) starts zeroed. */
+    memset(ex, 0, offsetof(struct hz_req, match));
+    memset((char *)ex + offsetof(struct hz_req, phase), 0,
+           sizeof(*ex) - offsetof(struct hz_req, phase));
+    ex->match.status = 0;
+    ex->match.route = NULL;
+    ex->match.nparams = 0;
+    ex->fields = fields;
+    ex->nfields_cap = cap;
+    ex->loop = loop;
+    ex->res.ex = ex;
+    atomic_init(&ex->cancelled, 0);
+    return ex;
+}
+
+void hz__ex_release(hz__loop *loop, struct hz_req *ex)
+{
+    hz_server *srv = loop->srv;
+    hz__buf_release(&ex->hdrs, &loop->bufs);
+    if (loop->nex_free < HZ_EX_POOL_MAX && !loop->stopping) {
+        ex->next_free = loop->ex_free;
+        loop->ex_free = ex;
+        loop->nex_free++;
+        return;
+    }
+    hz__free(&srv->a, ex->fields, sizeof(*ex->fields) * ex->nfields_cap);
+    hz__free(&srv->a, ex, sizeof(*ex));
+}
+
+void hz__ex_pool_free(hz__loop *loop)
+{
+    hz_server *srv = loop->srv;
+    while (loop->ex_free) {
+        struct hz_req *ex = loop->ex_free;
+        loop->ex_free = ex->next_free;
+        hz__free(&srv->a, ex->fields, sizeof(*ex->fields) * ex->nfields_cap);
+        hz__free(&srv->a, ex, sizeof(*ex));
+    }
+    loop->nex_free = 0;
+}
+
+/* ---- connection lifetime ------------------------------------------------- */
+
+static void conn_timer_fn(hz__timer *t);
+
+int hz__conn_accepted(hz__loop *loop, int fd)
+{
+    hz_server *srv = loop->srv;
+#if HZ_HAVE_TCP_NODELAY
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+#endif
+#if HZ_HAVE_SO_NOSIGPIPE
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
+#endif
+    hz__conn *c = hz__calloc(&srv->a, sizeof(*c));
+    if (!c)
+        return HZ_ENOMEM;
+    c->kind = HZ_KIND_CONN;
+    c->loop = loop;
+    c->tp = &hz__transport_socket;
+    c->fd = fd;
+    hz__timer_init(&c->timer, conn_timer_fn);
+    int rc = loop->pv->add(loop->poller, fd, HZ_EV_READ, c);
+    if (rc < 0) {
+        hz__free(&srv->a, c, sizeof(*c));
+        return rc;
+    }
+    c->registered = 1;
+    c->interest = HZ_EV_READ;
+    c->next = loop->conns;
+    if (c->next)
+        c->next->prev = c;
+    loop->conns = c;
+    loop->nconns++;
+    c->last_io = loop->now;
+    hz__conn_after_io(c);
+    return 0;
+}
+
+/* Ends an exchange that will not complete normally: the user's callbacks
+ * learn it once, and later calls on req/res fail with HZ_ECLOSED. */
+static void ex_abort(struct hz_req *ex, int err)
+{
+    hz__loop *loop = ex->loop;
+    atomic_store(&ex->cancelled, 1);
+    if (ex->body_wanted && !ex->end_called && ex->on_end) {
+        ex->end_called = 1;
+        ex->on_end(ex, err, ex->body_ud);
+    }
+    if (hz__timer_armed(&ex->after)) {
+        hz__timer_cancel(&loop->wheel, &ex->after);
+        ex->refs--;
+        if (ex->after_fn)
+            ex->after_fn(&ex->res, HZ_ECANCELED, ex->after_ud);
+    }
+    if (ex->on_done) {
+        hz__done_fn fn = ex->on_done;
+        ex->on_done = NULL;
+        fn(&ex->res, err, ex->done_ud);
+    }
+}
+
+void hz__res_abort(struct hz_req *ex, int status)
+{
+    ex_abort(ex, status);
+}
+
+void hz__conn_close(hz__conn *c)
+{
+    if (c->closing)
+        return;
+    hz__loop *loop = c->loop;
+    c->closing = 1;
+    if (c->registered) {
+        loop->pv->remove(loop->poller, c->fd);
+        c->registered = 0;
+    }
+    c->tp->close(c);
+    hz__timer_cancel(&loop->wheel, &c->timer);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        loop->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    loop->nconns--;
+    atomic_fetch_sub(&loop->srv->nconns, 1);
+    c->rnext = loop->reap;
+    loop->reap = c;
+    if (c->ex) {
+        struct hz_req *ex = c->ex;
+        c->refs++;
+        if (ex->dispatched)
+            ex_abort(ex, HZ_ECLOSED);
+        c->refs--;
+        ex->conn = NULL;
+    }
+}
+
+void hz__conn_free(hz__conn *c)
+{
+    hz__loop *loop = c->loop;
+    if (c->ex) {
+        struct hz_req *ex = c->ex;
+        c->ex = NULL;
+        /* A holder (executor job, pending timer) releases it later. */
+        if (!ex->refs)
+            hz__ex_release(loop, ex);
+    }
+    hz__buf_release(&c->in, &loop->bufs);
+    hz__buf_release(&c->out, &loop->bufs);
+    hz__free(&loop->srv->a, c, sizeof(*c));
+}
+
+void hz__conn_stop(hz__conn *c)
+{
+    struct hz_req *ex = c->ex;
+    if (c->closing)
+        return;
+    /* Idle, or only part of a head: nothing in flight. */
+    if ((!ex || (ex->phase == HZ_PH_HEAD && !ex->dispatched)) && !hz__buf_pending(&c->out)) {
+        hz__conn_close(c);
+        return;
+    }
+    c->close_after = 1;
+    if (ex && !ex->res_started)
+        ex->keep_alive = 0;
+    hz__conn_after_io(c);
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+int hz__conn_flush(hz__conn *c)
+{
+    hz__loop *loop = c->loop;
+    size_t progress = 0;
+    while (hz__buf_pending(&c->out)) {
+        long n = c->tp->send(c, c->out.data + c->out.off, hz__buf_pending(&c->out));
+        if (n > 0) {
+            c->out.off += (uint32_t)n;
+            progress += (size_t)n;
+            continue;
+        }
+        if (n == HZ_EAGAIN || n == 0) {
+            c->wblocked = 1;
+            break;
+        }
+        hz__conn_close(c);
+        return n;
+    }
+    if (progress)
+        c->last_io = loop->now;
+    if (!hz__buf_pending(&c->out)) {
+        c->wblocked = 0;
+        c->nqueued = 0;
+        c->out.off = c->out.len = 0;
+    }
+    return (int)(progress > 0);
+}
+
+/* ---- timers ---------------------------------------------------------------- */
+
+static void conn_update_timer(hz__conn *c)
+{
+    hz__loop *loop = c->loop;
+    const hz_timeouts *to = &loop->srv->cfg.timeouts;
+    struct hz_req *ex = c->ex;
+    uint8_t kind = HZ_T_NONE;
+    uint64_t at = 0;
+    if (c->lingering) {
+        kind = HZ_T_LINGER;
+        at = c->linger_until;
+    } else if (c->wblocked && hz__buf_pending(&c->out)) {
+        if (to->write) {
+            kind = HZ_T_WRITE;
+            at = c->last_io + to->write;
+        }
+    } else if (ex) {
+        if (ex->phase == HZ_PH_HEAD && to->header) {
+            kind = HZ_T_HEADER;
+            at = ex->head_deadline;
+        } else if (ex->phase == HZ_PH_BODY && !ex->paused && (to->body_idle || to->body_min_rate)) {
+            kind = HZ_T_BODY;
+            uint64_t idle = to->body_idle ? to->body_idle : 1000;
+            at = ex->body_last + idle;
+            if (to->body_min_rate) {
+                /* First checked one idle period after the body started,
+                 * then every second (see conn_timer_fn). */
+                uint64_t check = ex->rate_check ? ex->rate_check : ex->body_first + idle;
+                if (check < at)
+                    at = check;
+            }
+        }
+    } else if (!c->close_after) {
+        uint32_t idle = c->nrequests ? to->keepalive : (to->header ? to->header : to->keepalive);
+        if (idle) {
+            kind = HZ_T_KEEPALIVE;
+            at = c->last_io + idle;
+        }
+    }
+    c->tkind = kind;
+    if (kind == HZ_T_NONE)
+        hz__timer_cancel(&loop->wheel, &c->timer);
+    else
+        hz__timer_arm(&loop->wheel, &c->timer, at);
+}
+
+static void conn_timer_fn(hz__timer *t)
+{
+    hz__conn *c = (hz__conn *)((char *)t - offsetof(hz__conn, timer));
+    hz__loop *loop = c->loop;
+    const hz_timeouts *to = &loop->srv->cfg.timeouts;
+    struct hz_req *ex = c->ex;
+    switch (c->tkind) {
+    case HZ_T_HEADER:
+        /* RFC 9110 §15.5.9: 408 for a request that did not arrive in time. */
+        hz__res_error(c, 408);
+        break;
+    case HZ_T_BODY: {
+        uint64_t idle = to->body_idle ? to->body_idle : 1000;
+        int slow = 0;
+        if (to->body_idle && loop->now >= ex->body_last + to->body_idle)
+            slow = 1;
+        else if (to->body_min_rate && loop->now >= ex->body_first + idle) {
+            uint64_t elapsed = loop->now - ex->body_first;
+            if (ex->body_total * 1000u < (uint64_t)to->body_min_rate * elapsed)
+                slow = 1;
+        }
+        if (slow)
+            hz__res_error(c, 408);
+        else if (to->body_min_rate && loop->now >= ex->body_first + idle)
+            ex->rate_check = loop->now + 1000;
+        break;
+    }
+    case HZ_T_WRITE:
+    case HZ_T_KEEPALIVE:
+    case HZ_T_LINGER:
+    case HZ_T_HANDSHAKE:
+    default:
+        hz__conn_close(c);
+        return;
+    }
+    if (c->tkind != HZ_T_NONE && !hz__timer_armed(&c->timer))
+        c->tkind = HZ_T_NONE;
+    hz__conn_process(c);
+}
+
+/* ---- input ----------------------------------------------------------------- */
+
+/* May the read buffer move? Only while no handler holds views into it. */
+static int in_movable(const hz__conn *c)
+{
+    return !c->ex || !c->ex->dispatched;
+}
+
+static size_t in_max(const hz__conn *c)
+{
+    const hz_server *srv = c->loop->srv;
+    const struct hz_req *ex = c->ex;
+    size_t head_max = (size_t)srv->plimits.header_bytes + srv->plimits.request_line + 4096u;
+    if (!ex || ex->phase == HZ_PH_HEAD)
+        return (ex ? ex->base : c->in.off) + head_max;
+    if (ex->phase == HZ_PH_BODY && ex->sink == HZ_SINK_BUFFER) {
+        if (ex->head.body_kind == HZ_BODY_LENGTH)
+            return (size_t)ex->base + ex->body_rd + (size_t)ex->cl_left;
+        return (size_t)ex->base + ex->body_start + (size_t)ex->body_limit + 65536u;
+    }
+    return c->in.cap; /* streaming and discarding work in place */
+}
+
+/* Ensures free space at the end of the read buffer. 1 when there is some. */
+static int in_make_room(hz__conn *c)
+{
+    hz__loop *loop = c->loop;
+    if (c->in.cap > c->in.len)
+        return 1;
+    if (!in_movable(c))
+        return 0;
+    if (!c->ex && c->in.off) {
+        hz__buf_compact(&c->in);
+        if (c->in.cap > c->in.len)
+            return 1;
+    }
+    size_t max = in_max(c);
+    size_t want = c->in.cap ? c->in.cap : HZ_BUF_BLOCK;
+    if (c->in.len + want > max)
+        want = max > c->in.len ? max - c->in.len : 0;
+    if (!want)
+        return 0;
+    if (hz__buf_reserve(&c->in, &loop->bufs, want, max) < 0)
+        return 0;
+    return c->in.cap > c->in.len;
+}
+
+/* Reads what the socket has (bounded). Returns bytes read, or < 0 when the
+ * connection was closed. */
+static long conn_read(hz__conn *c)
+{
+    long total = 0;
+    while ((size_t)total < HZ_READ_BUDGET) {
+        if (!in_make_room(c))
+            break;
+        size_t room = c->in.cap - c->in.len;
+        long n = c->tp->recv(c, c->in.data + c->in.len, room);
+        if (n > 0) {
+            c->in.len += (uint32_t)n;
+            total += n;
+            if ((size_t)n < room)
+                break;
+            continue;
+        }
+        if (n == 0) {
+            c->rd_eof = 1;
+            break;
+        }
+        if (n == HZ_EAGAIN)
+            break;
+        hz__conn_close(c);
+        return -1;
+    }
+    if (total && c->ex && c->ex->phase == HZ_PH_BODY)
+        c->ex->body_last = c->loop->now;
+    return total;
+}
+
+static void conn_linger_read(hz__conn *c)
+{
+    char sink[4096];
+    for (int i = 0; i < 16; i++) {
+        long n = c->tp->recv(c, sink, sizeof(sink));
+        if (n > 0) {
+            c->linger_bytes += (uint32_t)n;
+            if (c->linger_bytes > HZ_LINGER_MAX) {
+                hz__conn_close(c);
+                return;
+            }
+            continue;
+        }
+        if (n == HZ_EAGAIN)
+            return;
+        hz__conn_close(c); /* EOF or error: the peer has our response */
+        return;
+    }
+}
+
+/* ---- requests ---------------------------------------------------------------- */
+
+static void ex_path(const struct hz_req *ex, const char *b, const char **p, size_t *len)
+{
+    const hz__req_head *h = &ex->head;
+    if (h->target_form == HZ_TF_ABSOLUTE && h->path_len == 0) {
+        *p = "/";
+        *len = 1;
+        return;
+    }
+    *p = b + h->path_off;
+    *len = h->path_len;
+}
+
+/* Answers a request the router or the core decides on (404, 405, 417, ...). */
+static void ex_simple(struct hz_req *ex, int status, const char *allow)
+{
+    if (allow && *allow)
+        hz_res_set_header(&ex->res, "Allow", allow);
+    const char *reason = hz__status_reason(status);
+    if (status == 204 || status == 304)
+        hz_res_send(&ex->res, status, NULL, 0);
+    else
+        hz_res_send(&ex->res, status, reason, strlen(reason));
+}
+
+static void ex_dispatch(hz__conn *c, struct hz_req *ex)
+{
+    const hz__route_rec *rec = ex->rec;
+    ex->dispatched = 1;
+    /* Executor hook: a route with HZ_ROUTE_EXECUTOR (and cfg.executor set)
+     * is handed to the executor here; its response comes back through
+     * hz__loop_post. Until the executor issue lands, every handler runs
+     * inline on the loop thread. */
+    c->refs++;
+    rec->fn(ex, &ex->res, rec->ud);
+    c->refs--;
+}
+
+/* The head is complete: decide keep-alive, route, check limits, set up the
+ * body and dispatch (or answer) as the route asks. */
+static void ex_on_head(hz__conn *c, struct hz_req *ex)
+{
+    hz__loop *loop = c->loop;
+    hz_server *srv = loop->srv;
+    hz__req_head *h = &ex->head;
+    const char *b = c->in.data + ex->base;
+    c->nrequests++;
+    ex->is_head = h->method == HZ_M_HEAD;
+    int ka = h->version_minor >= 1
+                 ? !(h->flags & HZ_HF_CONN_CLOSE)
+                 : (h->flags & HZ_HF_CONN_KEEPALIVE) && !(h->flags & HZ_HF_CONN_CLOSE);
+    if (srv->cfg.max_requests_per_conn && c->nrequests >= srv->cfg.max_requests_per_conn)
+        ka = 0;
+    if (loop->stopping || c->close_after)
+        ka = 0;
+    ex->keep_alive = (unsigned)ka;
+
+    ex->body_start = ex->body_rd = h->head_len;
+    int has_body = 0;
+    if (h->body_kind == HZ_BODY_LENGTH) {
+        ex->cl_left = h->content_length;
+        has_body = h->content_length > 0;
+    } else if (h->body_kind == HZ_BODY_CHUNKED) {
+        hz__chunked_init(&ex->chunked, &srv->plimits);
+        has_body = 1;
+    }
+    if (!has_body)
+        ex->phase = HZ_PH_DONE;
+    ex->want_continue = has_body && (h->flags & HZ_HF_EXPECT_CONTINUE) && h->version_minor >= 1;
+
+    if (h->flags & HZ_HF_EXPECT_OTHER) {
+        ex->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
+        ex_simple(ex, 417, NULL);
+        return;
+    }
+
+    const char *path;
+    size_t plen;
+    ex_path(ex, b, &path, &plen);
+    int st;
+    if (h->target_form == HZ_TF_ASTERISK || h->target_form == HZ_TF_AUTHORITY) {
+        st = h->method == HZ_M_OPTIONS ? 204 : 404;
+        if (h->method == HZ_M_CONNECT)
+            st = 405;
+        ex->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
+        ex_simple(ex, st, st == 404 ? NULL : "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH");
+        return;
+    }
+    st = hz__router_match(srv->router, b + h->method_off, h->method_len, path, plen, &ex->match);
+    if (st != 0 || !ex->match.route) {
+        ex->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
+        /* RFC 9110 §9.1: a method no route knows is "not implemented". */
+        if (h->method == HZ_M_OTHER && (st == 404 || st == 405))
+            st = 501;
+        ex_simple(ex, st ? st : 404, st == 405 || st == 204 ? ex->match.allow : NULL);
+        return;
+    }
+    ex->rec = ex->match.route->ud;
+    int stream = (ex->rec->flags & HZ_ROUTE_STREAM_BODY) != 0;
+    ex->body_limit = ex->rec->body_limit
+                         ? ex->rec->body_limit
+                         : (stream ? srv->cfg.limits.body_streamed : srv->cfg.limits.body_buffered);
+    /* 413 before any body byte is read, and before 100 Continue. */
+    if (h->body_kind == HZ_BODY_LENGTH && ex->body_limit && h->content_length > ex->body_limit) {
+        hz__res_error(c, 413);
+        return;
+    }
+    if (stream) {
+        if (has_body)
+            ex->phase = HZ_PH_WAIT_BODY;
+        /* Views into the buffer go live now: leave room for body bytes so
+         * it never has to move while the handler runs. */
+        if (c->in.cap - c->in.len < HZ_STREAM_ROOM)
+            hz__buf_reserve(&c->in, &loop->bufs, HZ_STREAM_ROOM, UINT32_MAX);
+        ex_dispatch(c, ex);
+        return;
+    }
+    if (has_body) {
+        ex->phase = HZ_PH_BODY;
+        ex->sink = HZ_SINK_BUFFER;
+        ex->body_first = ex->body_last = loop->now;
+        hz__res_continue(ex);
+        return;
+    }
+    ex_dispatch(c, ex);
+}
+
+/* The response is complete but the body was not consumed: drain it when
+ * the response kept the connection open, else close after the response. */
+static void ex_unread_body(hz__conn *c, struct hz_req *ex)
+{
+    if (ex->keep_alive) {
+        ex->phase = HZ_PH_BODY;
+        ex->sink = HZ_SINK_DISCARD;
+        ex->paused = 0;
+        ex->discard_left = 65536;
+        ex->body_first = ex->body_last = c->loop->now;
+        return;
+    }
+    ex->phase = HZ_PH_DONE;
+    c->close_after = 1;
+}
+
+static void ex_finish(hz__conn *c, struct hz_req *ex)
+{
+    hz__loop *loop = c->loop;
+    if (ex->on_done) {
+        hz__done_fn fn = ex->on_done;
+        ex->on_done = NULL;
+        c->refs++;
+        fn(&ex->res, 0, ex->done_ud);
+        c->refs--;
+    }
+    if (c->closing)
+        return;
+    if (!c->close_after) /* else the buffer holds unusable bytes */
+        c->in.off = ex->base + ex->body_rd;
+    if (!ex->keep_alive)
+        c->close_after = 1;
+    c->ex = NULL;
+    ex->conn = NULL;
+    if (!ex->refs)
+        hz__ex_release(loop, ex);
+    if (c->in.off >= c->in.len)
+        c->in.off = c->in.len = 0;
+    c->last_io = loop->now;
+}
+
+/* Runs the state machine over the buffered input as far as it goes. */
+static void conn_process_once(hz__conn *c)
+{
+    hz__loop *loop = c->loop;
+    hz_server *srv = loop->srv;
+    for (;;) {
+        if (c->closing)
+            return;
+        struct hz_req *ex = c->ex;
+        if (!ex) {
+            if (c->close_after || c->lingering)
+                return;
+            if (!hz__buf_pending(&c->in))
+                return;
+            /* The pipelining bound: responses queued ahead of the socket. */
+            if ((srv->cfg.max_pipelined && c->nqueued >= srv->cfg.max_pipelined) ||
+                hz__buf_pending(&c->out) >= srv->cfg.output_buffer)
+                return;
+            ex = ex_get(loop);
+            if (!ex) {
+                hz__res_error(c, 503);
+                return;
+            }
+            if (c->in.off && c->in.cap - c->in.len < HZ_BUF_BLOCK / 2)
+                hz__buf_compact(&c->in);
+            ex->conn = c;
+            ex->base = c->in.off;
+            ex->head_deadline = loop->now + srv->cfg.timeouts.header;
+            hz__parser_init(&ex->parser, &srv->plimits, ex->fields);
+            c->ex = ex;
+        }
+        if (ex->drain_wait && ex->on_drain && !c->wblocked &&
+            hz__buf_pending(&c->out) <= srv->cfg.output_buffer / 2) {
+            ex->drain_wait = 0;
+            c->refs++;
+            ex->on_drain(&ex->res, ex->drain_ud);
+            c->refs--;
+            continue;
+        }
+        switch (ex->phase) {
+        case HZ_PH_HEAD: {
+            int rc = hz__parse_request(&ex->parser, &ex->head, c->in.data + ex->base,
+                                       c->in.len - ex->base);
+            if (rc == HZ_EAGAIN) {
+                if (c->rd_eof) {
+                    hz__conn_close(c); /* a partial head and no more to come */
+                    return;
+                }
+                if (c->in.len >= in_max(c)) {
+                    hz__res_error(c, 431);
+                    continue;
+                }
+                return;
+            }
+            if (rc < 0) {
+                int st = hz__perr_status(ex->parser.error);
+                hz__res_error(c, st ? st : 400);
+                continue;
+            }
+            ex_on_head(c, ex);
+            continue;
+        }
+        case HZ_PH_WAIT_BODY:
+            if (!ex->res_done)
+                return; /* the handler has not asked for the body yet */
+            ex_unread_body(c, ex);
+            continue;
+        case HZ_PH_BODY: {
+            if (ex->sink == HZ_SINK_STREAM && ex->paused)
+                return;
+            int rc = hz__req_pump_body(c, ex);
+            if (c->closing)
+                return;
+            if (rc < 0) {
+                if (ex->phase == HZ_PH_BODY)
+                    return;
+                continue; /* an error response ended the exchange */
+            }
+            if (rc == 0) {
+                if (c->rd_eof) {
+                    /* The body will never complete. */
+                    if (ex->res_started) {
+                        hz__conn_close(c);
+                        return;
+                    }
+                    hz__res_error(c, 400);
+                    continue;
+                }
+                return;
+            }
+            /* Body complete: a buffered route runs now. */
+            if (ex->sink == HZ_SINK_BUFFER && !ex->dispatched && !ex->res_done)
+                ex_dispatch(c, ex);
+            continue;
+        }
+        case HZ_PH_DONE:
+        default:
+            if (!ex->res_done)
+                return; /* an asynchronous handler still works on it */
+            ex_finish(c, ex);
+            continue;
+        }
+    }
+}
+
+static int conn_wants_read(const hz__conn *c)
+{
+    const hz_server *srv = c->loop->srv;
+    const struct hz_req *ex = c->ex;
+    if (c->closing)
+        return 0;
+    if (c->lingering)
+        return 1;
+    if (c->rd_eof)
+        return 0;
+    if (!ex) {
+        if (c->close_after)
+            return 0;
+        if ((srv->cfg.max_pipelined && c->nqueued >= srv->cfg.max_pipelined) ||
+            hz__buf_pending(&c->out) >= srv->cfg.output_buffer)
+            return 0;
+    } else if (ex->phase == HZ_PH_BODY) {
+        if (ex->sink == HZ_SINK_STREAM && ex->paused)
+            return 0;
+    } else if (ex->phase != HZ_PH_HEAD) {
+        return 0;
+    }
+    if (c->in.cap > c->in.len)
+        return 1;
+    return in_movable(c) && c->in.cap < in_max(c);
+}
+
+void hz__conn_after_io(hz__conn *c)
+{
+    hz__loop *loop = c->loop;
+    if (c->closing)
+        return;
+    if (hz__buf_pending(&c->out) && !c->wblocked) {
+        if (hz__conn_flush(c) < 0)
+            return;
+    }
+    if (!c->ex && c->close_after && !c->lingering && !hz__buf_pending(&c->out)) {
+        /* Lingering close: FIN now, keep reading (and dropping) for a while,
+         * so unread request bytes cannot turn into an RST that destroys
+         * the response before the client has read it. */
+        c->lingering = 1;
+        c->linger_until = loop->now + HZ_LINGER_MS;
+        c->tp->shutdown(c);
+        if (c->rd_eof) {
+            hz__conn_close(c);
+            return;
+        }
+    }
+    if (c->rd_eof && !c->ex && !hz__buf_pending(&c->out) && !hz__buf_pending(&c->in)) {
+        hz__conn_close(c); /* the client is done and so are we */
+        return;
+    }
+    if (c->registered) {
+        unsigned want = (conn_wants_read(c) ? HZ_EV_READ : 0) | (c->wblocked ? HZ_EV_WRITE : 0);
+        if (want != c->interest) {
+            if (loop->pv->modify(loop->poller, c->fd, want, c) < 0) {
+                hz__conn_close(c);
+                return;
+            }
+            c->interest = want;
+        }
+    }
+    conn_update_timer(c);
+    /* Idle connections hold no buffers. */
+    if (!c->ex && !hz__buf_pending(&c->in) && c->in.data)
+        hz__buf_release(&c->in, &loop->bufs);
+    if (!hz__buf_pending(&c->out) && c->out.data)
+        hz__buf_release(&c->out, &loop->bufs);
+}
+
+void hz__conn_process(hz__conn *c)
+{
+    if (c->in_process || c->closing)
+        return;
+    c->in_process = 1;
+    int round;
+    for (round = 0; round < HZ_RUN_ROUNDS; round++) {
+        conn_process_once(c);
+        if (c->closing)
+            break;
+        if (hz__buf_pending(&c->out) && !c->wblocked && hz__conn_flush(c) < 0)
+            break;
+        /* Another round only when flushing unblocked something: pipelined
+         * input held back by the bound, or a streaming writer waiting. */
+        int more = !c->wblocked && ((!c->ex && hz__buf_pending(&c->in) && !c->close_after) ||
+                                    (c->ex && c->ex->drain_wait && c->ex->on_drain));
+        if (!more)
+            break;
+    }
+    c->in_process = 0;
+    if (c->closing)
+        return;
+    if (round == HZ_RUN_ROUNDS)
+        hz__loop_ready(c->loop, c); /* fairness: continue next iteration */
+    hz__conn_after_io(c);
+}
+
+void hz__conn_on_event(hz__conn *c, unsigned events)
+{
+    if (c->closing)
+        return;
+    if ((events & (HZ_EV_ERR | HZ_EV_HUP)) && !(c->interest & HZ_EV_READ)) {
+        hz__conn_close(c);
+        return;
+    }
+    if (events & HZ_EV_WRITE) {
+        c->wblocked = 0;
+        if (hz__conn_flush(c) < 0)
+            return;
+    }
+    if (events & (HZ_EV_READ | HZ_EV_ERR | HZ_EV_HUP)) {
+        if (c->lingering) {
+            conn_linger_read(c);
+            return;
+        }
+        if (conn_read(c) < 0)
+            return;
+    }
+    hz__conn_process(c);
+}

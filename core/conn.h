@@ -1,0 +1,176 @@
+/* conn.h - connections, their transports and the request/response exchange
+ * (internal). One exchange (hz_req + hz_res) is active per connection;
+ * requests are handled strictly in order. */
+#ifndef HZ_CONN_H
+#define HZ_CONN_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include "internal.h"
+#include "buf.h"
+#include "timer.h"
+#include "parser.h"
+#include "router.h"
+#include "loop.h"
+
+/** Connection I/O: plain sockets now, TLS (over hz_tls_io) and in-memory
+ *  pipes for fuzzing. Results: bytes, 0 = EOF (recv), HZ_EAGAIN, or < 0. */
+typedef struct hz__transport_vt {
+    long (*recv)(hz__conn *c, void *buf, size_t len);
+    long (*send)(hz__conn *c, const void *buf, size_t len);
+    long (*writev)(hz__conn *c, const struct iovec *iov, int iovcnt);
+    int (*shutdown)(hz__conn *c); /* no more writes: FIN (best effort) */
+    void (*close)(hz__conn *c);   /* releases the transport (closes the fd) */
+} hz__transport_vt;
+
+HZ_HIDDEN extern const hz__transport_vt hz__transport_socket;
+
+/** Which deadline the connection's one timer stands for. */
+enum hz__tkind {
+    HZ_T_NONE = 0,
+    HZ_T_HEADER,    /* whole head since its first byte -> 408 */
+    HZ_T_BODY,      /* body idle or below the minimum rate -> 408 */
+    HZ_T_WRITE,     /* no write progress -> close */
+    HZ_T_KEEPALIVE, /* idle between requests -> close */
+    HZ_T_LINGER,    /* discarding input after our FIN -> close */
+    HZ_T_HANDSHAKE, /* TLS handshake (hook) -> close */
+};
+
+enum hz__phase {
+    HZ_PH_HEAD = 0,  /* reading the head */
+    HZ_PH_WAIT_BODY, /* streamed route: body not asked for yet */
+    HZ_PH_BODY,      /* consuming the body (buffer, stream or discard) */
+    HZ_PH_DONE,      /* request fully consumed */
+};
+
+enum hz__sink { HZ_SINK_BUFFER = 0, HZ_SINK_STREAM, HZ_SINK_DISCARD };
+
+struct hz_res {        /* owner: embedded in its hz_req */
+    struct hz_req *ex; /* borrowed: the enclosing exchange */
+};
+
+typedef hz_done_fn hz__done_fn;
+
+struct hz_req {               /* owner: its conn (c->ex), or the loop's free list */
+    hz__conn *conn;           /* borrowed; NULL once the connection closed */
+    hz__loop *loop;           /* borrowed: outlives the exchange */
+    struct hz_req *next_free; /* borrowed: free-list link */
+    hz__field *fields;        /* owns: nfields_cap entries */
+    uint32_t nfields_cap;
+    hz__parser parser;
+    hz__req_head head;
+    uint32_t base;            /* offset of the request's first byte in conn->in */
+    uint64_t head_deadline;   /* ms: first byte + timeouts.header */
+    const hz__route_rec *rec; /* borrowed: the server's */
+    hz__route_match match;
+    uint8_t phase; /* hz__phase */
+    uint8_t sink;  /* hz__sink */
+    /* body */
+    uint64_t body_limit; /* bytes; 0 = unlimited */
+    uint64_t cl_left;    /* Content-Length bytes not consumed yet */
+    hz__chunked chunked;
+    uint32_t body_start;         /* rel. base: first body byte */
+    uint32_t body_rd;            /* rel. base: next raw body byte to examine */
+    uint32_t body_len;           /* buffered: decoded bytes at body_start */
+    uint64_t body_total;         /* decoded body bytes seen */
+    uint64_t body_first;         /* ms of the body's start (min-rate) */
+    uint64_t body_last;          /* ms of the last body byte */
+    uint64_t rate_check;         /* ms of the next minimum-rate check (0 = first + idle) */
+    uint64_t discard_left;       /* drain budget for an unread body */
+    uint32_t pend_off, pend_len; /* rel. base: a chunk the handler refused (HZ_EAGAIN) */
+    hz_body_chunk_fn on_chunk;   /* streamed body callbacks */
+    hz_body_end_fn on_end;
+    void *body_ud; /* borrowed: the user's */
+    /* response */
+    struct hz_res res;
+    hz__buf hdrs; /* owns: user header lines */
+    int status;
+    hz_drain_fn on_drain;
+    void *drain_ud; /* borrowed: the user's */
+    hz__done_fn on_done;
+    void *done_ud;   /* borrowed: the user's */
+    hz__timer after; /* hz_res_after */
+    void (*after_fn)(hz_res *res, int status, void *ud);
+    void *after_ud;           /* borrowed: the user's */
+    atomic_int cancelled;     /* hz_req_cancelled */
+    unsigned refs;            /* holders besides the conn (timers, executor jobs) */
+    unsigned dispatched : 1;  /* the handler was called: views are live */
+    unsigned res_started : 1; /* head queued */
+    unsigned res_done : 1;    /* response complete in the output buffer */
+    unsigned chunked_out : 1; /* streaming with chunked framing */
+    unsigned close_delim : 1; /* streaming to a 1.0 client: body ends at close */
+    unsigned no_body : 1;     /* HEAD, 1xx, 204, 304: head only */
+    unsigned is_head : 1;
+    unsigned keep_alive : 1;    /* decided from the request; may be cleared */
+    unsigned paused : 1;        /* on_chunk asked to pause */
+    unsigned want_continue : 1; /* Expect: 100-continue pending */
+    unsigned drain_wait : 1;    /* a write was refused: call on_drain */
+    unsigned end_called : 1;    /* on_end delivered */
+    unsigned body_wanted : 1;   /* hz_req_on_body was called */
+    unsigned server_set : 1;    /* the handler set its own Server field */
+};
+
+struct hz__conn {               /* owner: its loop; freed only by the reap step */
+    hz__kind kind;              /* HZ_KIND_CONN: first, for the poller udata */
+    hz__conn *prev, *next;      /* borrowed: the loop's list of connections */
+    hz__conn *qnext;            /* borrowed: ready list link */
+    hz__conn *rnext;            /* borrowed: reap list link */
+    hz__loop *loop;             /* borrowed: outlives the conn */
+    const hz__transport_vt *tp; /* borrowed: static */
+    void *tp_ctx;               /* owned by the transport (NULL for sockets) */
+    int fd;                     /* owns (via tp->close); -1 for in-memory */
+    unsigned interest;          /* HZ_EV_* registered */
+    hz__timer timer;
+    uint8_t tkind;         /* hz__tkind */
+    hz__buf in;            /* owns: request bytes; views point into it */
+    hz__buf out;           /* owns: serialized responses not yet written */
+    struct hz_req *ex;     /* owns: the active exchange or NULL */
+    uint64_t last_io;      /* ms: last write progress / idle start */
+    uint64_t linger_until; /* ms */
+    uint32_t nrequests;    /* requests started on this connection */
+    uint32_t nqueued;      /* responses waiting in out */
+    uint32_t linger_bytes;
+    unsigned refs;            /* >0 while a callback runs on this conn */
+    unsigned closing : 1;     /* closed; memory lives until reaped */
+    unsigned queued : 1;      /* on the ready list */
+    unsigned rd_eof : 1;      /* peer sent FIN */
+    unsigned close_after : 1; /* close (lingering) once out is flushed */
+    unsigned lingering : 1;
+    unsigned in_process : 1;
+    unsigned wblocked : 1;   /* the last write hit EAGAIN */
+    unsigned registered : 1; /* in the poller */
+};
+
+/* conn.c */
+HZ_HIDDEN int hz__conn_accepted(hz__loop *loop, int fd);
+HZ_HIDDEN void hz__conn_on_event(hz__conn *c, unsigned events);
+HZ_HIDDEN void hz__conn_process(hz__conn *c);
+HZ_HIDDEN void hz__conn_close(hz__conn *c);
+HZ_HIDDEN void hz__conn_free(hz__conn *c);
+HZ_HIDDEN void hz__conn_stop(hz__conn *c);
+HZ_HIDDEN int hz__conn_flush(hz__conn *c);
+HZ_HIDDEN void hz__conn_after_io(hz__conn *c);
+HZ_HIDDEN void hz__ex_release(hz__loop *loop, struct hz_req *ex);
+HZ_HIDDEN void hz__ex_pool_free(hz__loop *loop);
+
+/* response.c */
+/** Queues a complete error response (status, Connection: close) for the
+ *  active exchange or, without one, for the connection; closes after it. */
+HZ_HIDDEN void hz__res_error(hz__conn *c, int status);
+/** Queues "100 Continue" if the exchange still waits for it. */
+HZ_HIDDEN void hz__res_continue(struct hz_req *ex);
+/** Runs the drain callback if a write was refused and there is room now. */
+HZ_HIDDEN void hz__res_maybe_drain(struct hz_req *ex);
+/** The reason phrase of a status ("OK"); "Unknown" for others. */
+HZ_HIDDEN const char *hz__status_reason(int status);
+HZ_HIDDEN void hz__res_abort(struct hz_req *ex, int status);
+
+/* request.c */
+/** Feeds the body bytes waiting in conn->in to the exchange's sink.
+ *  Returns 1 when the body is complete, 0 when more input is needed or
+ *  delivery is paused, < 0 after an error response was queued / the
+ *  connection closed. */
+HZ_HIDDEN int hz__req_pump_body(hz__conn *c, struct hz_req *ex);
+
+#endif /* HZ_CONN_H */

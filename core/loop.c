@@ -1,0 +1,370 @@
+/* loop.c - a loop thread: poller dispatch, accepting, timers, the ready
+ * list, reaping, the cross-thread queue and the Date cache. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include "loop.h"
+#include "conn.h"
+
+#define HZ_LOOP_EVENTS 256
+#define HZ_ACCEPT_BATCH 64
+#define HZ_ACCEPT_PAUSE_MS 100 /* EMFILE/ENFILE: retry accepting after this */
+#define HZ_BUFCACHE_MAX 64
+#define HZ_EX_POOL_MAX 64
+
+uint64_t hz__now_ms(void)
+{
+    struct timespec ts;
+#if HZ_HAVE_CLOCK_MONOTONIC_COARSE
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void hz__loop_update_date(hz__loop *loop)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t now = time(NULL);
+    if ((int64_t)now == loop->date_sec)
+        return;
+    loop->date_sec = (int64_t)now;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    int n =
+        snprintf(loop->date, sizeof(loop->date), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+                 days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+    loop->date_len = n > 0 && (size_t)n < sizeof(loop->date) ? (unsigned)n : 0;
+}
+
+static void stop_timer_fn(hz__timer *t);
+
+int hz__loop_init(hz__loop *loop, hz_server *srv, unsigned idx)
+{
+    int rc;
+    memset(loop, 0, sizeof(*loop));
+    loop->srv = srv;
+    loop->idx = idx;
+    loop->pv = srv->pv;
+    loop->date_sec = -1;
+    loop->now = hz__now_ms();
+    hz__wheel_init(&loop->wheel, loop->now);
+    hz__timer_init(&loop->stop_timer, stop_timer_fn);
+    hz__loop_update_date(loop);
+    if ((rc = hz__bufcache_init(&loop->bufs, &srv->a, HZ_BUFCACHE_MAX)) < 0)
+        return rc;
+    if (pthread_mutex_init(&loop->qlock, NULL) != 0) {
+        hz__bufcache_free(&loop->bufs);
+        return HZ_ESYS;
+    }
+    if ((rc = loop->pv->create(&loop->poller, &srv->a)) < 0) {
+        pthread_mutex_destroy(&loop->qlock);
+        hz__bufcache_free(&loop->bufs);
+        return rc;
+    }
+    return 0;
+}
+
+void hz__loop_fini(hz__loop *loop)
+{
+    if (!loop->srv)
+        return;
+    /* Connections are normally gone (the thread closes them on exit); a
+     * loop that never ran has none. */
+    while (loop->conns)
+        hz__conn_close(loop->conns);
+    while (loop->reap) {
+        hz__conn *c = loop->reap;
+        loop->reap = c->rnext;
+        hz__conn_free(c);
+    }
+    hz__ex_pool_free(loop);
+    if (loop->lregs)
+        hz__free(&loop->srv->a, loop->lregs, sizeof(*loop->lregs) * loop->nlregs);
+    loop->lregs = NULL;
+    /* Messages still queued belong to their senders' fn: run them so they
+     * can release their state (they see loop->stopping). */
+    hz__post *m = loop->qhead;
+    loop->qhead = loop->qtail = NULL;
+    while (m) {
+        hz__post *next = m->next;
+        m->fn(loop, m);
+        m = next;
+    }
+    loop->pv->destroy(loop->poller);
+    loop->poller = NULL;
+    pthread_mutex_destroy(&loop->qlock);
+    hz__bufcache_free(&loop->bufs);
+    loop->srv = NULL;
+}
+
+void hz__loop_post(hz__loop *loop, hz__post *msg)
+{
+    msg->next = NULL;
+    pthread_mutex_lock(&loop->qlock);
+    if (loop->qtail)
+        loop->qtail->next = msg;
+    else
+        loop->qhead = msg;
+    loop->qtail = msg;
+    pthread_mutex_unlock(&loop->qlock);
+    loop->pv->wake(loop->poller);
+}
+
+static void run_posts(hz__loop *loop)
+{
+    pthread_mutex_lock(&loop->qlock);
+    hz__post *m = loop->qhead;
+    loop->qhead = loop->qtail = NULL;
+    pthread_mutex_unlock(&loop->qlock);
+    while (m) {
+        hz__post *next = m->next;
+        m->fn(loop, m);
+        m = next;
+    }
+}
+
+void hz__loop_ready(hz__loop *loop, hz__conn *c)
+{
+    if (c->queued || c->closing)
+        return;
+    c->queued = 1;
+    c->qnext = loop->ready;
+    loop->ready = c;
+}
+
+static void run_ready(hz__loop *loop)
+{
+    /* Only the connections queued so far: those queued while these run
+     * wait for the next iteration (whose poll does not block). */
+    hz__conn *c = loop->ready;
+    loop->ready = NULL;
+    while (c) {
+        hz__conn *next = c->qnext;
+        c->queued = 0;
+        c->qnext = NULL;
+        if (!c->closing)
+            hz__conn_process(c);
+        c = next;
+    }
+}
+
+static void reap(hz__loop *loop)
+{
+    hz__conn **pp = &loop->reap;
+    while (*pp) {
+        hz__conn *c = *pp;
+        /* Still on the ready list or held by a callback: next time. */
+        if (c->refs || c->queued) {
+            pp = &c->rnext;
+            continue;
+        }
+        *pp = c->rnext;
+        hz__conn_free(c);
+    }
+}
+
+/* ---- listeners ---------------------------------------------------------- */
+
+static void lreg_unregister(hz__loop *loop, hz__lreg *lr)
+{
+    if (!lr->active)
+        return;
+    lr->active = 0;
+    hz__timer_cancel(&loop->wheel, &lr->resume);
+    loop->pv->remove(loop->poller, lr->ls->fd);
+    /* The last loop polling a socket closes it, so no loop ever has a
+     * reused fd number registered. */
+    if (atomic_fetch_sub(&lr->ls->users, 1) == 1) {
+        close(lr->ls->fd);
+        lr->ls->fd = -1;
+    }
+}
+
+static void lreg_resume_fn(hz__timer *t)
+{
+    hz__lreg *lr = (hz__lreg *)((char *)t - offsetof(hz__lreg, resume));
+    if (lr->active && lr->paused) {
+        lr->paused = 0;
+        lr->loop->pv->modify(lr->loop->poller, lr->ls->fd, HZ_EV_READ, lr);
+    }
+}
+
+#if !HZ_HAVE_ACCEPT4
+static void set_nonblock_cloexec(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    fl = fcntl(fd, F_GETFD);
+    if (fl >= 0)
+        fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+}
+#endif
+
+#if HZ_HAVE_MSG_NOSIGNAL
+#define HZ_SEND_FLAGS MSG_NOSIGNAL
+#else
+#define HZ_SEND_FLAGS 0
+#endif
+
+static void reject_busy(int fd)
+{
+    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
+                               "Content-Length: 0\r\nConnection: close\r\n\r\n";
+    /* A fresh socket's send buffer is empty: this either fits or fails. */
+    ssize_t n = send(fd, busy, sizeof(busy) - 1, HZ_SEND_FLAGS);
+    (void)n;
+    shutdown(fd, SHUT_WR);
+    close(fd);
+}
+
+static void loop_accept(hz__loop *loop, hz__lreg *lr)
+{
+    hz_server *srv = loop->srv;
+    for (int i = 0; i < HZ_ACCEPT_BATCH; i++) {
+#if HZ_HAVE_ACCEPT4
+        int fd = accept4(lr->ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+        int fd = accept(lr->ls->fd, NULL, NULL);
+#endif
+        if (fd < 0) {
+            int e = errno;
+            if (e == EINTR || e == ECONNABORTED || e == EPROTO)
+                continue;
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                /* Out of descriptors: the listener stays readable, so a
+                 * level-triggered poller would spin. Stop polling it for a
+                 * moment; closing connections frees descriptors meanwhile. */
+                lr->paused = 1;
+                loop->pv->modify(loop->poller, lr->ls->fd, 0, lr);
+                hz__timer_arm(&loop->wheel, &lr->resume, loop->now + HZ_ACCEPT_PAUSE_MS);
+            }
+            return;
+        }
+#if !HZ_HAVE_ACCEPT4
+        set_nonblock_cloexec(fd);
+#endif
+        if (loop->stopping) {
+            close(fd);
+            continue;
+        }
+        unsigned n = atomic_fetch_add(&srv->nconns, 1);
+        if (srv->cfg.max_connections && n >= srv->cfg.max_connections) {
+            atomic_fetch_sub(&srv->nconns, 1);
+            reject_busy(fd);
+            continue;
+        }
+        if (hz__conn_accepted(loop, fd) < 0) {
+            atomic_fetch_sub(&srv->nconns, 1);
+            close(fd);
+        }
+    }
+}
+
+static int loop_register_listeners(hz__loop *loop)
+{
+    hz_server *srv = loop->srv;
+    unsigned n = srv->nlisteners;
+    if (!n)
+        return 0;
+    loop->lregs = hz__calloc(&srv->a, sizeof(*loop->lregs) * n);
+    if (!loop->lregs)
+        return HZ_ENOMEM;
+    loop->nlregs = n;
+    for (unsigned i = 0; i < n; i++) {
+        hz__listener *l = &srv->listeners[i];
+        hz__lreg *lr = &loop->lregs[i];
+        lr->kind = HZ_KIND_LISTENER;
+        lr->loop = loop;
+        lr->ls = &l->socks[l->nsocks > 1 ? loop->idx : 0];
+        hz__timer_init(&lr->resume, lreg_resume_fn);
+        int rc = loop->pv->add(loop->poller, lr->ls->fd, HZ_EV_READ, lr);
+        if (rc < 0)
+            return rc;
+        lr->active = 1;
+    }
+    return 0;
+}
+
+/* ---- stopping ------------------------------------------------------------ */
+
+static void stop_timer_fn(hz__timer *t)
+{
+    hz__loop *loop = (hz__loop *)((char *)t - offsetof(hz__loop, stop_timer));
+    while (loop->conns)
+        hz__conn_close(loop->conns);
+}
+
+static void loop_begin_stop(hz__loop *loop)
+{
+    loop->stopping = 1;
+    for (unsigned i = 0; i < loop->nlregs; i++)
+        lreg_unregister(loop, &loop->lregs[i]);
+    hz__conn *c = loop->conns;
+    while (c) {
+        hz__conn *next = c->next; /* hz__conn_stop may close (unlink) c */
+        hz__conn_stop(c);
+        c = next;
+    }
+    unsigned deadline = atomic_load(&loop->srv->stop_deadline_ms);
+    if (loop->conns)
+        hz__timer_arm(&loop->wheel, &loop->stop_timer, loop->now + deadline);
+}
+
+void *hz__loop_main(void *arg)
+{
+    hz__loop *loop = arg;
+    hz_server *srv = loop->srv;
+    hz_poll_event ev[HZ_LOOP_EVENTS];
+    if (loop_register_listeners(loop) < 0) {
+        /* Cannot serve: behave as if stopped so hz_server_wait returns. */
+        atomic_store(&srv->stop_requested, 1);
+    }
+    for (;;) {
+        loop->now = hz__now_ms();
+        if (!loop->stopping && atomic_load_explicit(&srv->stop_requested, memory_order_acquire))
+            loop_begin_stop(loop);
+        if (loop->stopping && !loop->conns)
+            break;
+        int timeout = loop->ready ? 0 : hz__wheel_timeout(&loop->wheel, loop->now);
+        int n = loop->pv->wait(loop->poller, ev, HZ_LOOP_EVENTS, timeout);
+        loop->now = hz__now_ms();
+        hz__loop_update_date(loop);
+        for (int i = 0; i < n; i++) {
+            if (!ev[i].events)
+                continue; /* dropped by remove() earlier in this batch */
+            if (ev[i].events & HZ_EV_WAKE) {
+                run_posts(loop);
+                continue;
+            }
+            hz__kind kind = *(const hz__kind *)ev[i].udata;
+            if (kind == HZ_KIND_LISTENER) {
+                hz__lreg *lr = ev[i].udata;
+                if (lr->active && !lr->paused)
+                    loop_accept(loop, lr);
+            } else {
+                hz__conn_on_event(ev[i].udata, ev[i].events);
+            }
+        }
+        hz__wheel_advance(&loop->wheel, loop->now);
+        run_ready(loop);
+        reap(loop);
+    }
+    for (unsigned i = 0; i < loop->nlregs; i++)
+        lreg_unregister(loop, &loop->lregs[i]);
+    hz__timer_cancel(&loop->wheel, &loop->stop_timer);
+    run_posts(loop);
+    while (loop->ready)
+        run_ready(loop);
+    reap(loop);
+    return NULL;
+}

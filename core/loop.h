@@ -1,0 +1,123 @@
+/* loop.h - the server object and its loops (internal).
+ *
+ * A server owns N loops; each loop is one thread with its own poller, timer
+ * wheel, connections, ready list, caches and Date string. Only the posting
+ * queue (mutex) and a few atomics are touched from other threads. */
+#ifndef HZ_LOOP_H
+#define HZ_LOOP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include "internal.h"
+#include "buf.h"
+#include "timer.h"
+#include "router.h"
+#include "parser.h"
+
+typedef struct hz__loop hz__loop;
+typedef struct hz__conn hz__conn;
+
+/** What a poller udata points at: every registered object starts with one. */
+typedef enum hz__kind { HZ_KIND_LISTENER = 1, HZ_KIND_CONN = 2 } hz__kind;
+
+/** A route's options, handed to the router as its ud. */
+typedef struct hz__route_rec {  /* owner: the server (list) */
+    struct hz__route_rec *next; /* owns: the rest of the list */
+    hz_handler_fn fn;           /* the user's handler */
+    void *ud;                   /* borrowed: the user's */
+    unsigned flags;             /* HZ_ROUTE_* */
+    uint64_t body_limit;        /* 0 = limits.body_buffered / body_streamed */
+} hz__route_rec;
+
+/** One listening socket; shared by every loop without SO_REUSEPORT. */
+typedef struct hz__lsock { /* owner: the server (listener array) */
+    int fd;                /* owns until the last polling loop closes it */
+    int listener;          /* index returned by hz_server_listen */
+    atomic_int users;      /* loops still polling it: the last one closes fd */
+} hz__lsock;
+
+/** A loop's registration of one listening socket. */
+typedef struct hz__lreg {
+    hz__kind kind;    /* HZ_KIND_LISTENER: first, for the poller udata */
+    hz__loop *loop;   /* borrowed: owns this lreg */
+    hz__lsock *ls;    /* borrowed: outlives the loop's registration */
+    hz__timer resume; /* re-enables accepting after EMFILE/ENFILE */
+    unsigned paused : 1;
+    unsigned active : 1; /* registered in the poller */
+} hz__lreg;
+
+typedef struct hz__post {  /* owner: the queue until run, then its fn */
+    struct hz__post *next; /* borrowed while queued */
+    void (*fn)(hz__loop *loop, struct hz__post *msg);
+} hz__post;
+
+typedef struct hz__listener {
+    int port;         /* bound port */
+    unsigned nsocks;  /* 1 (shared) or nloops (SO_REUSEPORT) */
+    hz__lsock *socks; /* owns: nsocks entries */
+    int has_tls;      /* TLS hook for the TLS issue */
+} hz__listener;
+
+struct hz__loop {   /* owner: its server */
+    hz_server *srv; /* borrowed: outlives the loop */
+    unsigned idx;
+    pthread_t thread;
+    int thread_started;
+    hz_poller *poller;      /* owns */
+    const hz_poller_vt *pv; /* borrowed: static */
+    hz__wheel wheel;        /* owns the slots; timers are embedded in their owners */
+    uint64_t now;           /* ms, monotonic, refreshed once per iteration */
+    hz__bufcache bufs;      /* owns cached blocks */
+    hz__conn *conns;        /* owns: every open connection (doubly linked) */
+    unsigned nconns;
+    hz__conn *ready;        /* borrowed: conns to process without an I/O event */
+    hz__conn *reap;         /* borrowed: closed conns waiting to be freed */
+    struct hz_req *ex_free; /* owns: spare exchanges */
+    unsigned nex_free;
+    hz__lreg *lregs; /* owns: one per listener socket this loop polls */
+    unsigned nlregs;
+    pthread_mutex_t qlock;   /* guards qhead/qtail: the only cross-thread state */
+    hz__post *qhead, *qtail; /* borrowed: queued messages */
+    int stopping;            /* loop-local copy of the server flag */
+    hz__timer stop_timer;    /* force-close deadline */
+    int64_t date_sec;        /* second of the cached Date */
+    char date[40];           /* "Date: ...\r\n" */
+    unsigned date_len;
+};
+
+struct hz_server {            /* owner: the caller of hz_server_create */
+    hz_config cfg;            /* copied; its pointers are borrowed */
+    hz_allocator a;           /* copied from cfg.allocator */
+    const hz_poller_vt *pv;   /* borrowed: static */
+    hz__parse_limits plimits; /* from cfg.limits */
+    hz__router *router;       /* owns */
+    hz__route_rec *routes;    /* owns: list of route options */
+    hz__listener *listeners;  /* owns: nlisteners entries */
+    unsigned nlisteners;
+    hz__loop *loops; /* owns: nloops entries */
+    unsigned nloops;
+    char *server_hdr; /* owns: "Server: x\r\n" or NULL */
+    size_t server_hdr_len;
+    atomic_uint nconns;           /* open connections, all loops */
+    atomic_int stop_requested;    /* set by hz_server_stop (async-signal-safe) */
+    atomic_uint stop_deadline_ms; /* deadline given to hz_server_stop */
+    int started;                  /* loop threads created */
+    int joined;                   /* hz_server_wait has joined them */
+};
+
+/** Monotonic milliseconds (coarse clock where available). */
+HZ_HIDDEN uint64_t hz__now_ms(void);
+/** Runs msg->fn(loop, msg) on the loop thread. thread: any (not signal-safe). */
+HZ_HIDDEN void hz__loop_post(hz__loop *loop, hz__post *msg);
+/** Creates / frees a loop's resources (not its thread). */
+HZ_HIDDEN int hz__loop_init(hz__loop *loop, hz_server *srv, unsigned idx);
+HZ_HIDDEN void hz__loop_fini(hz__loop *loop);
+/** The loop thread's body. */
+HZ_HIDDEN void *hz__loop_main(void *arg);
+/** Queues c for processing at the end of this iteration (no I/O event needed). */
+HZ_HIDDEN void hz__loop_ready(hz__loop *loop, hz__conn *c);
+/** Refreshes loop->date when the second changed. */
+HZ_HIDDEN void hz__loop_update_date(hz__loop *loop);
+
+#endif /* HZ_LOOP_H */

@@ -1,0 +1,494 @@
+/* response.c - response heads, whole and streamed bodies, backpressure,
+ * error answers and the loop timer for late answers. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include "conn.h"
+
+#define HZ_WRITEV_MIN 16384u  /* bodies at least this big try writev before copying */
+#define HZ_HDRS_MAX 65536u    /* user header bytes per response */
+#define HZ_DRAIN_LIMIT 65536u /* an unread body up to this size is drained */
+
+const char *hz__status_reason(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 203:
+        return "Non-Authoritative Information";
+    case 204:
+        return "No Content";
+    case 205:
+        return "Reset Content";
+    case 206:
+        return "Partial Content";
+    case 300:
+        return "Multiple Choices";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 416:
+        return "Range Not Satisfiable";
+    case 417:
+        return "Expectation Failed";
+    case 421:
+        return "Misdirected Request";
+    case 422:
+        return "Unprocessable Content";
+    case 426:
+        return "Upgrade Required";
+    case 428:
+        return "Precondition Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
+    }
+}
+
+static int append(hz__conn *c, const void *p, size_t n)
+{
+    return hz__buf_append(&c->out, &c->loop->bufs, p, n);
+}
+
+static int append_status_line(hz__conn *c, int status)
+{
+    char line[96];
+    int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, hz__status_reason(status));
+    return append(c, line, (size_t)n);
+}
+
+static int append_common(hz__conn *c, int server)
+{
+    hz__loop *loop = c->loop;
+    hz_server *srv = loop->srv;
+    int rc = append(c, loop->date, loop->date_len);
+    if (rc == 0 && server && srv->server_hdr)
+        rc = append(c, srv->server_hdr, srv->server_hdr_len);
+    return rc;
+}
+
+static void res_complete(hz_req *ex)
+{
+    hz__conn *c = ex->conn;
+    ex->res_done = 1;
+    c->nqueued++;
+    if (!c->in_process)
+        hz__loop_ready(c->loop, c);
+}
+
+/* Queues the head. stream: the length is unknown (chunked or close). */
+static int res_head(hz_req *ex, int status, uint64_t len, int stream)
+{
+    hz__conn *c = ex->conn;
+    hz__loop *loop = c->loop;
+    const hz__req_head *h = &ex->head;
+    int no_body = ex->is_head || status < 200 || status == 204 || status == 304;
+    int ka = ex->keep_alive && !loop->stopping && !c->close_after;
+    if (ex->phase == HZ_PH_WAIT_BODY) {
+        /* The body was never asked for. Draining it is only safe when the
+         * client is not waiting for 100 Continue and it is small. */
+        int drainable = !ex->want_continue &&
+                        (h->body_kind == HZ_BODY_CHUNKED || ex->cl_left <= HZ_DRAIN_LIMIT);
+        if (!drainable)
+            ka = 0;
+    }
+    int close_delim = stream && !no_body && h->version_minor == 0;
+    if (close_delim)
+        ka = 0;
+    ex->keep_alive = (unsigned)ka;
+    ex->no_body = (unsigned)no_body;
+    ex->close_delim = (unsigned)close_delim;
+    ex->chunked_out = (unsigned)(stream && !no_body && !close_delim);
+    ex->status = status;
+
+    int rc = append_status_line(c, status);
+    if (rc == 0)
+        rc = append_common(c, !ex->server_set);
+    if (rc == 0 && hz__buf_pending(&ex->hdrs))
+        rc = append(c, ex->hdrs.data + ex->hdrs.off, hz__buf_pending(&ex->hdrs));
+    char tail[96];
+    size_t tn = 0;
+    if (status >= 200 && status != 204 && status != 304) {
+        if (!stream)
+            tn += (size_t)snprintf(tail + tn, sizeof(tail) - tn, "Content-Length: %llu\r\n",
+                                   (unsigned long long)len);
+        else if (h->version_minor >= 1)
+            tn += (size_t)snprintf(tail + tn, sizeof(tail) - tn, "Transfer-Encoding: chunked\r\n");
+    }
+    if (!ka)
+        tn += (size_t)snprintf(tail + tn, sizeof(tail) - tn, "Connection: close\r\n");
+    else if (h->version_minor == 0)
+        tn += (size_t)snprintf(tail + tn, sizeof(tail) - tn, "Connection: keep-alive\r\n");
+    tn += (size_t)snprintf(tail + tn, sizeof(tail) - tn, "\r\n");
+    if (rc == 0)
+        rc = append(c, tail, tn);
+    hz__buf_release(&ex->hdrs, &loop->bufs);
+    ex->res_started = 1;
+    if (rc < 0) {
+        hz__conn_close(c);
+        return HZ_ECLOSED;
+    }
+    return 0;
+}
+
+static hz_req *live_ex(hz_res *res, int *err)
+{
+    hz_req *ex = res ? res->ex : NULL;
+    *err = 0;
+    if (!ex) {
+        *err = HZ_EINVAL;
+        return NULL;
+    }
+    if (!ex->conn || ex->conn->closing) {
+        *err = HZ_ECLOSED;
+        return NULL;
+    }
+    return ex;
+}
+
+static int is_tchar(unsigned char ch)
+{
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+        return 1;
+    return strchr("!#$%&'*+-.^_`|~", ch) != NULL && ch != 0;
+}
+
+/* "close" as a token of a comma list (case-insensitive). */
+static int has_close_token(const char *v)
+{
+    while (*v) {
+        while (*v == ' ' || *v == '\t' || *v == ',')
+            v++;
+        const char *t = v;
+        while (*v && *v != ',' && *v != ' ' && *v != '\t')
+            v++;
+        if (v - t == 5 && !strncasecmp(t, "close", 5))
+            return 1;
+    }
+    return 0;
+}
+
+int hz_res_set_header(hz_res *res, const char *name, const char *value)
+{
+    int err;
+    hz_req *ex = live_ex(res, &err);
+    if (!ex)
+        return err;
+    if (!name || !value || !*name)
+        return HZ_EINVAL;
+    if (ex->res_started)
+        return HZ_ESTATE;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (!is_tchar(*p))
+            return HZ_EINVAL;
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if (*p == '\r' || *p == '\n' || (*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return HZ_EINVAL;
+    /* Framing belongs to the library. */
+    if (!strcasecmp(name, "Content-Length") || !strcasecmp(name, "Transfer-Encoding"))
+        return HZ_EINVAL;
+    if (!strcasecmp(name, "Date"))
+        return 0;
+    if (!strcasecmp(name, "Connection")) {
+        if (has_close_token(value))
+            ex->keep_alive = 0;
+        return 0;
+    }
+    if (!strcasecmp(name, "Server"))
+        ex->server_set = 1;
+    size_t nl = strlen(name), vl = strlen(value);
+    if (hz__buf_pending(&ex->hdrs) + nl + vl + 4 > HZ_HDRS_MAX)
+        return HZ_ERANGE;
+    hz__bufcache *bc = &ex->loop->bufs;
+    if (hz__buf_append(&ex->hdrs, bc, name, nl) < 0 || hz__buf_append(&ex->hdrs, bc, ": ", 2) < 0 ||
+        hz__buf_append(&ex->hdrs, bc, value, vl) < 0 ||
+        hz__buf_append(&ex->hdrs, bc, "\r\n", 2) < 0)
+        return HZ_ENOMEM;
+    return 0;
+}
+
+int hz_res_send(hz_res *res, int status, const void *body, size_t len)
+{
+    int err;
+    hz_req *ex = live_ex(res, &err);
+    if (!ex)
+        return err;
+    if (ex->res_started)
+        return HZ_ESTATE;
+    if (status < 200 || status > 999 || (!body && len))
+        return HZ_EINVAL;
+    hz__conn *c = ex->conn;
+    int rc = res_head(ex, status, len, 0);
+    if (rc < 0)
+        return rc;
+    if (!ex->no_body && len) {
+        const char *p = body;
+        size_t left = len;
+        if (len >= HZ_WRITEV_MIN && !c->wblocked) {
+            /* Big body: one writev of head + body, copy only the rest. */
+            struct iovec iov[2];
+            size_t hl = hz__buf_pending(&c->out);
+            iov[0].iov_base = c->out.data + c->out.off;
+            iov[0].iov_len = hl;
+            iov[1].iov_base = (void *)p;
+            iov[1].iov_len = len;
+            long n = c->tp->writev(c, iov, 2);
+            if (n > 0) {
+                size_t taken = (size_t)n;
+                size_t h = taken < hl ? taken : hl;
+                c->out.off += (uint32_t)h;
+                taken -= h;
+                p += taken;
+                left -= taken;
+                c->last_io = c->loop->now;
+                if (!hz__buf_pending(&c->out))
+                    c->out.off = c->out.len = 0;
+            } else if (n != HZ_EAGAIN) {
+                hz__conn_close(c);
+                return HZ_ECLOSED;
+            }
+        }
+        if (left && append(c, p, left) < 0) {
+            hz__conn_close(c);
+            return HZ_ECLOSED;
+        }
+    }
+    res_complete(ex);
+    return 0;
+}
+
+int hz_res_start(hz_res *res, int status)
+{
+    int err;
+    hz_req *ex = live_ex(res, &err);
+    if (!ex)
+        return err;
+    if (ex->res_started)
+        return HZ_ESTATE;
+    if (status < 200 || status > 999)
+        return HZ_EINVAL;
+    int rc = res_head(ex, status, 0, 1);
+    if (rc == 0 && !ex->conn->in_process)
+        hz__loop_ready(ex->loop, ex->conn);
+    return rc;
+}
+
+int hz_res_write(hz_res *res, const void *buf, size_t len)
+{
+    int err;
+    hz_req *ex = live_ex(res, &err);
+    if (!ex)
+        return err;
+    if (!ex->res_started || ex->res_done)
+        return HZ_ESTATE;
+    if (!buf && len)
+        return HZ_EINVAL;
+    if (ex->no_body || !len)
+        return 0;
+    hz__conn *c = ex->conn;
+    size_t budget = c->loop->srv->cfg.output_buffer;
+    if (hz__buf_pending(&c->out) >= budget) {
+        ex->drain_wait = 1;
+        return HZ_EAGAIN;
+    }
+    int rc = 0;
+    if (ex->chunked_out) {
+        char sz[24];
+        int n = snprintf(sz, sizeof(sz), "%zx\r\n", len);
+        rc = append(c, sz, (size_t)n);
+        if (rc == 0)
+            rc = append(c, buf, len);
+        if (rc == 0)
+            rc = append(c, "\r\n", 2);
+    } else {
+        rc = append(c, buf, len);
+    }
+    if (rc < 0) {
+        hz__conn_close(c);
+        return HZ_ECLOSED;
+    }
+    if (hz__buf_pending(&c->out) >= budget / 2 && !c->wblocked)
+        hz__conn_flush(c);
+    if (!c->closing && !c->in_process)
+        hz__loop_ready(c->loop, c);
+    return 0;
+}
+
+int hz_res_on_drain(hz_res *res, hz_drain_fn fn, void *ud)
+{
+    int err;
+    hz_req *ex = live_ex(res, &err);
+    if (!ex)
+        return err;
+    ex->on_drain = fn;
+    ex->drain_ud = ud;
+    return 0;
+}
+
+int hz_res_end(hz_res *res)
+{
+    int err;
+    hz_req *ex = live_ex(res, &err);
+    if (!ex)
+        return err;
+    if (!ex->res_started || ex->res_done)
+        return HZ_ESTATE;
+    if (ex->chunked_out && append(ex->conn, "0\r\n\r\n", 5) < 0) {
+        hz__conn_close(ex->conn);
+        return HZ_ECLOSED;
+    }
+    ex->drain_wait = 0;
+    res_complete(ex);
+    return 0;
+}
+
+int hz_res_on_done(hz_res *res, hz_done_fn fn, void *ud)
+{
+    int err;
+    hz_req *ex = live_ex(res, &err);
+    if (!ex)
+        return err;
+    ex->on_done = fn;
+    ex->done_ud = ud;
+    return 0;
+}
+
+static void after_fn(hz__timer *t)
+{
+    hz_req *ex = (hz_req *)((char *)t - offsetof(hz_req, after));
+    hz__conn *c = ex->conn;
+    ex->refs--;
+    if (c)
+        c->refs++;
+    ex->after_fn(&ex->res, 0, ex->after_ud);
+    if (c)
+        c->refs--;
+}
+
+int hz_res_after(hz_res *res, unsigned ms, hz_after_fn fn, void *ud)
+{
+    int err;
+    hz_req *ex = live_ex(res, &err);
+    if (!ex)
+        return err;
+    if (!fn)
+        return HZ_EINVAL;
+    if (hz__timer_armed(&ex->after))
+        return HZ_EBUSY;
+    hz__timer_init(&ex->after, after_fn);
+    ex->after_fn = fn;
+    ex->after_ud = ud;
+    ex->refs++;
+    hz__timer_arm(&ex->loop->wheel, &ex->after, ex->loop->now + ms);
+    return 0;
+}
+
+void hz__res_continue(hz_req *ex)
+{
+    if (!ex->want_continue)
+        return;
+    ex->want_continue = 0;
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (append(ex->conn, cont, sizeof(cont) - 1) < 0)
+        hz__conn_close(ex->conn);
+}
+
+void hz__res_error(hz__conn *c, int status)
+{
+    hz_req *ex = c->ex;
+    if (c->closing)
+        return;
+    if (ex && ex->res_started) {
+        if (ex->res_done) {
+            /* The answer is queued already: stop reading and close after it. */
+            ex->phase = HZ_PH_DONE;
+            ex->keep_alive = 0;
+            c->close_after = 1;
+            return;
+        }
+        hz__conn_close(c); /* mid-stream: nothing sensible can follow */
+        return;
+    }
+    if (ex && ex->dispatched)
+        hz__res_abort(ex, HZ_ECANCELED);
+    int rc = append_status_line(c, status);
+    if (rc == 0)
+        rc = append_common(c, 1);
+    static const char tail[] = "Content-Length: 0\r\nConnection: close\r\n\r\n";
+    if (rc == 0)
+        rc = append(c, tail, sizeof(tail) - 1);
+    if (rc < 0) {
+        hz__conn_close(c);
+        return;
+    }
+    if (ex) {
+        ex->res_started = ex->res_done = 1;
+        ex->phase = HZ_PH_DONE;
+        ex->keep_alive = 0;
+        ex->status = status;
+    }
+    c->nqueued++;
+    c->close_after = 1;
+    if (!c->in_process)
+        hz__loop_ready(c->loop, c);
+}

@@ -1,0 +1,430 @@
+/* server.c - configuration defaults, routes, listeners, and the server's
+ * life: create, start, stop, wait, destroy. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "conn.h"
+#include "loop.h"
+
+#define HZ_LISTEN_BACKLOG 1024
+
+void hz_config_init(hz_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->loops = 0;
+    cfg->max_connections = 10000;
+    cfg->max_requests_per_conn = 0;
+    cfg->max_pipelined = 16;
+    cfg->output_buffer = 64 * 1024;
+    cfg->server_header = "httpz";
+    cfg->reuse_port = 1;
+    cfg->limits.request_line = 8192;
+    cfg->limits.field_size = 8192;
+    cfg->limits.header_bytes = 32768;
+    cfg->limits.header_count = 100;
+    cfg->limits.chunk_ext = 256;
+    cfg->limits.trailer_bytes = 8192;
+    cfg->limits.body_buffered = 1024 * 1024;
+    cfg->limits.body_streamed = 0;
+    cfg->timeouts.header = 10000;
+    cfg->timeouts.body_idle = 10000;
+    cfg->timeouts.body_min_rate = 0;
+    cfg->timeouts.write = 10000;
+    cfg->timeouts.keepalive = 5000;
+    cfg->timeouts.tls_handshake = 10000;
+    cfg->timeouts.handler = 30000;
+}
+
+void hz_route_opts_init(hz_route_opts *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+}
+
+static unsigned online_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < 1024 ? (unsigned)n : 1;
+}
+
+void hz_server_destroy(hz_server *srv)
+{
+    if (!srv)
+        return;
+    if (srv->started && !srv->joined) {
+        hz_server_stop(srv, 0);
+        hz_server_wait(srv);
+    }
+    if (srv->loops) {
+        for (unsigned i = 0; i < srv->nloops; i++)
+            hz__loop_fini(&srv->loops[i]);
+        hz__free(&srv->a, srv->loops, sizeof(*srv->loops) * srv->nloops);
+    }
+    for (unsigned i = 0; i < srv->nlisteners; i++) {
+        hz__listener *l = &srv->listeners[i];
+        for (unsigned j = 0; j < l->nsocks; j++)
+            if (l->socks[j].fd >= 0)
+                close(l->socks[j].fd);
+        hz__free(&srv->a, l->socks, sizeof(*l->socks) * l->nsocks);
+    }
+    hz__free(&srv->a, srv->listeners, sizeof(*srv->listeners) * srv->nlisteners);
+    while (srv->routes) {
+        hz__route_rec *r = srv->routes;
+        srv->routes = r->next;
+        hz__free(&srv->a, r, sizeof(*r));
+    }
+    hz__router_destroy(srv->router);
+    hz__free(&srv->a, srv->server_hdr, srv->server_hdr_len + 1);
+    hz_allocator a = srv->a;
+    hz__free(&a, srv, sizeof(*srv));
+}
+
+int hz_server_create(hz_server **out, const hz_config *cfg)
+{
+    int rc;
+    if (!out)
+        return HZ_EINVAL;
+    *out = NULL;
+    if (!cfg)
+        return HZ_EINVAL;
+    const hz_allocator *a = cfg->allocator ? cfg->allocator : &hz_allocator_default;
+    if ((rc = hz__allocator_check(a)) < 0)
+        return rc;
+    const hz_poller_vt *pv = cfg->poller ? cfg->poller : hz_pollers[0];
+    if (!pv)
+        return HZ_EINVAL;
+    if (pv->abi != HZ_BACKEND_ABI)
+        return HZ_EABI;
+    unsigned nloops = cfg->loops ? cfg->loops : online_cores();
+    if (nloops > 1024 || cfg->output_buffer < 1024 || cfg->limits.header_count == 0 ||
+        cfg->limits.header_bytes < 256 || cfg->limits.request_line < 16)
+        return HZ_EINVAL;
+    if (nloops > 1 && !(a->vt->caps & HZ_ALLOC_CAP_THREADSAFE))
+        return HZ_EINVAL;
+    if (cfg->executor && (!cfg->executor->vt || cfg->executor->vt->abi != HZ_BACKEND_ABI))
+        return HZ_EABI;
+
+    hz_server *srv = hz__calloc(a, sizeof(*srv));
+    if (!srv)
+        return HZ_ENOMEM;
+    srv->cfg = *cfg;
+    srv->a = *a;
+    srv->pv = pv;
+    atomic_init(&srv->nconns, 0);
+    atomic_init(&srv->stop_requested, 0);
+    atomic_init(&srv->stop_deadline_ms, 0);
+    srv->plimits.request_line = cfg->limits.request_line;
+    srv->plimits.field_size = cfg->limits.field_size;
+    srv->plimits.header_bytes = cfg->limits.header_bytes;
+    srv->plimits.header_count = cfg->limits.header_count;
+    srv->plimits.chunk_ext = cfg->limits.chunk_ext;
+    srv->plimits.trailer_bytes = cfg->limits.trailer_bytes;
+    if ((rc = hz__router_create(&srv->router, &srv->a)) < 0)
+        goto fail;
+    if (cfg->server_header && *cfg->server_header) {
+        size_t n = strlen(cfg->server_header);
+        for (size_t i = 0; i < n; i++) {
+            unsigned char ch = (unsigned char)cfg->server_header[i];
+            if (ch < 0x20 || ch == 0x7f) {
+                rc = HZ_EINVAL;
+                goto fail;
+            }
+        }
+        srv->server_hdr_len = n + 10;
+        srv->server_hdr = hz__alloc(&srv->a, srv->server_hdr_len + 1);
+        if (!srv->server_hdr) {
+            rc = HZ_ENOMEM;
+            goto fail;
+        }
+        snprintf(srv->server_hdr, srv->server_hdr_len + 1, "Server: %s\r\n", cfg->server_header);
+    }
+    srv->loops = hz__calloc(&srv->a, sizeof(*srv->loops) * nloops);
+    if (!srv->loops) {
+        rc = HZ_ENOMEM;
+        goto fail;
+    }
+    srv->nloops = nloops;
+    for (unsigned i = 0; i < nloops; i++) {
+        if ((rc = hz__loop_init(&srv->loops[i], srv, i)) < 0)
+            goto fail;
+    }
+    *out = srv;
+    return 0;
+fail:
+    hz_server_destroy(srv);
+    return rc;
+}
+
+int hz_route_with(hz_server *srv, const char *method, const char *path, hz_handler_fn fn, void *ud,
+                  const hz_route_opts *opts)
+{
+    if (!srv || !path || !fn)
+        return HZ_EINVAL;
+    if (srv->started)
+        return HZ_ESTATE;
+    hz__route_rec *rec = hz__calloc(&srv->a, sizeof(*rec));
+    if (!rec)
+        return HZ_ENOMEM;
+    rec->fn = fn;
+    rec->ud = ud;
+    if (opts) {
+        rec->flags = opts->flags;
+        rec->body_limit = opts->body_limit;
+    }
+    hz__route r = {.fn = fn, .ud = rec, .flags = rec->flags};
+    int rc = hz__router_add(srv->router, method, path, &r);
+    if (rc < 0) {
+        hz__free(&srv->a, rec, sizeof(*rec));
+        return rc;
+    }
+    rec->next = srv->routes;
+    srv->routes = rec;
+    return 0;
+}
+
+int hz_route_ex(hz_server *srv, const char *method, const char *path, hz_handler_fn fn, void *ud,
+                unsigned flags)
+{
+    hz_route_opts o;
+    hz_route_opts_init(&o);
+    o.flags = flags;
+    return hz_route_with(srv, method, path, fn, ud, &o);
+}
+
+int hz_route(hz_server *srv, const char *method, const char *path, hz_handler_fn fn, void *ud)
+{
+    return hz_route_with(srv, method, path, fn, ud, NULL);
+}
+
+static int sock_err(int e)
+{
+    switch (e) {
+    case EADDRINUSE:
+        return HZ_EADDRINUSE;
+    case EADDRNOTAVAIL:
+    case EAFNOSUPPORT:
+        return HZ_EADDR;
+    case EACCES:
+    case EPERM:
+        return HZ_EACCES;
+    case EMFILE:
+    case ENFILE:
+        return HZ_EMFILE;
+    default:
+        return hz__err_from_errno(e);
+    }
+}
+
+static int open_listener(const struct sockaddr *sa, socklen_t slen, int reuseport)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM, 0);
+    if (fd < 0)
+        return sock_err(errno);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        goto fail;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+#if HZ_HAVE_SO_REUSEPORT
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+        goto fail;
+#else
+    (void)reuseport;
+#endif
+    if (sa->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, sa, slen) < 0 || listen(fd, HZ_LISTEN_BACKLOG) < 0)
+        goto fail;
+    return fd;
+fail:;
+    int rc = sock_err(errno);
+    close(fd);
+    return rc;
+}
+
+int hz_server_listen(hz_server *srv, const char *addr, int port, const hz_tls_config *tls)
+{
+    if (!srv || port < 0 || port > 65535)
+        return HZ_EINVAL;
+    if (srv->started)
+        return HZ_ESTATE;
+    if (tls)
+        return HZ_ENOTSUP; /* TLS listeners arrive with the TLS backends */
+    struct sockaddr_storage ss;
+    socklen_t slen;
+    memset(&ss, 0, sizeof(ss));
+    if (!addr)
+        addr = "127.0.0.1";
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        slen = sizeof(*s4);
+    } else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        slen = sizeof(*s6);
+    } else {
+        return HZ_EADDR;
+    }
+    int reuseport = 0;
+#if HZ_HAVE_SO_REUSEPORT
+    reuseport = srv->cfg.reuse_port && srv->nloops > 1;
+#endif
+    unsigned nsocks = reuseport ? srv->nloops : 1;
+    hz__listener *ls = hz__realloc(&srv->a, srv->listeners, sizeof(*ls) * srv->nlisteners,
+                                   sizeof(*ls) * (srv->nlisteners + 1));
+    if (!ls)
+        return HZ_ENOMEM;
+    srv->listeners = ls;
+    hz__listener *l = &ls[srv->nlisteners];
+    memset(l, 0, sizeof(*l));
+    l->socks = hz__calloc(&srv->a, sizeof(*l->socks) * nsocks);
+    if (!l->socks)
+        return HZ_ENOMEM;
+    int rc = 0;
+    unsigned i;
+    for (i = 0; i < nsocks; i++) {
+        int fd = open_listener((struct sockaddr *)&ss, slen, reuseport);
+        if (fd < 0) {
+            rc = fd;
+            break;
+        }
+        l->socks[i].fd = fd;
+        l->socks[i].listener = (int)srv->nlisteners;
+        atomic_init(&l->socks[i].users, 0);
+        if (i == 0) {
+            /* Port 0: the others bind to the port the first one got. */
+            struct sockaddr_storage got;
+            socklen_t gl = sizeof(got);
+            if (getsockname(fd, (struct sockaddr *)&got, &gl) == 0) {
+                int p = got.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&got)->sin_port)
+                                                 : ntohs(((struct sockaddr_in6 *)&got)->sin6_port);
+                l->port = p;
+                if (ss.ss_family == AF_INET)
+                    s4->sin_port = htons((uint16_t)p);
+                else
+                    s6->sin6_port = htons((uint16_t)p);
+            }
+        }
+    }
+    if (rc < 0) {
+        while (i-- > 0)
+            close(l->socks[i].fd);
+        hz__free(&srv->a, l->socks, sizeof(*l->socks) * nsocks);
+        return rc;
+    }
+    l->nsocks = nsocks;
+    l->has_tls = 0;
+    return (int)srv->nlisteners++;
+}
+
+int hz_server_port(const hz_server *srv, int idx)
+{
+    if (!srv || idx < 0 || (unsigned)idx >= srv->nlisteners)
+        return HZ_EINVAL;
+    return srv->listeners[idx].port;
+}
+
+int hz_server_start(hz_server *srv)
+{
+    if (!srv)
+        return HZ_EINVAL;
+    if (srv->started)
+        return HZ_ESTATE;
+    /* Each loop polls its own socket (SO_REUSEPORT) or the shared one. */
+    for (unsigned i = 0; i < srv->nlisteners; i++) {
+        hz__listener *l = &srv->listeners[i];
+        for (unsigned j = 0; j < l->nsocks; j++)
+            atomic_store(&l->socks[j].users, l->nsocks > 1 ? 1 : (int)srv->nloops);
+    }
+    srv->started = 1;
+    for (unsigned i = 0; i < srv->nloops; i++) {
+        hz__loop *loop = &srv->loops[i];
+        if (pthread_create(&loop->thread, NULL, hz__loop_main, loop) != 0) {
+            /* Loops that never ran will not close their listener share. */
+            for (unsigned k = 0; k < srv->nlisteners; k++) {
+                hz__listener *l = &srv->listeners[k];
+                for (unsigned j = 0; j < l->nsocks; j++)
+                    if (l->nsocks == 1 || j >= i)
+                        atomic_store(&l->socks[j].users, 0);
+            }
+            hz_server_stop(srv, 0);
+            hz_server_wait(srv);
+            return HZ_ESYS;
+        }
+        loop->thread_started = 1;
+    }
+    return 0;
+}
+
+int hz_server_stop(hz_server *srv, unsigned deadline_ms)
+{
+    if (!srv)
+        return HZ_EINVAL;
+    /* Atomics and wake() only: callable from a signal handler. */
+    atomic_store(&srv->stop_deadline_ms, deadline_ms);
+    atomic_store_explicit(&srv->stop_requested, 1, memory_order_release);
+    for (unsigned i = 0; i < srv->nloops; i++)
+        if (srv->loops[i].poller)
+            srv->loops[i].pv->wake(srv->loops[i].poller);
+    return 0;
+}
+
+int hz_server_wait(hz_server *srv)
+{
+    if (!srv)
+        return HZ_EINVAL;
+    if (!srv->started || srv->joined)
+        return 0;
+    for (unsigned i = 0; i < srv->nloops; i++) {
+        if (srv->loops[i].thread_started) {
+            pthread_join(srv->loops[i].thread, NULL);
+            srv->loops[i].thread_started = 0;
+        }
+    }
+    srv->joined = 1;
+    return 0;
+}
+
+int hz_server_run(hz_server *srv)
+{
+    int rc = hz_server_start(srv);
+    if (rc < 0)
+        return rc;
+    return hz_server_wait(srv);
+}
+
+int hz_req_peer(const hz_req *req, char *buf, size_t len, int *port)
+{
+    hz__conn *c = req->conn;
+    if (!c || c->closing)
+        return HZ_ECLOSED;
+    if (c->fd < 0)
+        return HZ_ENOTSUP;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) < 0)
+        return hz__err_from_errno(errno);
+    const void *src;
+    int p;
+    if (ss.ss_family == AF_INET) {
+        src = &((struct sockaddr_in *)&ss)->sin_addr;
+        p = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        src = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        p = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else {
+        return HZ_ENOTSUP;
+    }
+    if (!buf || !inet_ntop(ss.ss_family, src, buf, (socklen_t)len))
+        return HZ_ERANGE;
+    if (port)
+        *port = p;
+    return 0;
+}

@@ -1,0 +1,64 @@
+/* itest.h - helpers for the integration tests: a server in-process on
+ * 127.0.0.1:0 with a standard set of routes, and a raw-socket client that
+ * reads and parses responses with timeouts (poll, never sleep). */
+#ifndef HZ_ITEST_H
+#define HZ_ITEST_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <httpz/httpz.h>
+
+typedef struct it_server {
+    hz_server *srv;
+    int port;
+} it_server;
+
+/* Counters the standard handlers bump (reset by it_start). */
+extern atomic_int it_calls;     /* handler invocations, all routes */
+extern atomic_int it_done_ok;   /* exchanges ended with status 0 */
+extern atomic_int it_done_fail; /* exchanges aborted */
+
+/** Starts a server with cfg (NULL = defaults with 1 loop) and the standard
+ *  routes:  GET /            "hello"            POST /body  echoes the buffered body
+ *           POST /stream     streamed body echoed back chunked
+ *           GET /slow?ms=N   answers after N ms (hz_res_after)
+ *           GET /large?kb=N  streamed N KiB with backpressure
+ *           GET /big?kb=N    hz_res_send of N KiB
+ *           POST /small      body limit 1 KiB
+ *           POST /ignore     streamed route that answers without reading */
+void it_start(it_server *s, hz_config *cfg);
+void it_stop(it_server *s); /* graceful stop (1 s) + destroy */
+
+typedef struct it_conn {
+    int fd;
+    char *buf; /* received, not yet consumed */
+    size_t len, cap;
+} it_conn;
+
+typedef struct it_resp {
+    int status;
+    char head[8192]; /* status line + fields, NUL-terminated */
+    char *body;      /* malloc'd, NUL-terminated */
+    size_t body_len;
+    int chunked;
+    int conn_close; /* Connection: close present */
+} it_resp;
+
+int it_connect(it_conn *c, int port); /* 0 or -1 */
+void it_close(it_conn *c);
+int it_send(it_conn *c, const void *p, size_t n);
+int it_sends(it_conn *c, const char *s);
+/** Reads one response (HEAD: head only when head_only). 0, or -1 on
+ *  timeout / close before a complete response. */
+int it_read_response(it_conn *c, it_resp *r, int head_only, int timeout_ms);
+void it_resp_free(it_resp *r);
+/** The value of field name in r->head ("" if absent; static buffer). */
+const char *it_header(const it_resp *r, const char *name);
+/** 1 when the peer closed (EOF or reset) within timeout_ms, 0 if still open. */
+int it_wait_closed(it_conn *c, int timeout_ms);
+/** Reads whatever arrives within timeout_ms into c->buf; returns bytes. */
+long it_read_some(it_conn *c, int timeout_ms);
+/** Monotonic ms. */
+long long it_now_ms(void);
+
+#endif

@@ -1,0 +1,197 @@
+/* test_keepalive.c - keep-alive, HTTP/1.0, Connection: close both ways,
+ * max requests per connection, HEAD, Date/Server fields, libcurl reuse. */
+#include <string.h>
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include "itest.h"
+
+#define GET "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+
+Test(keepalive, http11_default_keeps_the_connection, .timeout = 20)
+{
+    it_server s;
+    it_start(&s, NULL);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    for (int i = 0; i < 3; i++) {
+        it_resp r;
+        cr_assert_eq(it_sends(&c, GET), 0);
+        cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0, "response %d", i);
+        cr_assert_eq(r.status, 200);
+        cr_assert_str_eq(r.body, "hello");
+        cr_assert_not(r.conn_close);
+        cr_assert_str_eq(it_header(&r, "Content-Length"), "5");
+        it_resp_free(&r);
+    }
+    cr_assert_eq(it_wait_closed(&c, 200), 0, "the connection must stay open");
+    it_close(&c);
+    it_stop(&s);
+}
+
+Test(keepalive, http10_closes_by_default, .timeout = 20)
+{
+    it_server s;
+    it_start(&s, NULL);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_sends(&c, "GET / HTTP/1.0\r\n\r\n");
+    it_resp r;
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strncmp(r.head, "HTTP/1.1 ", 9) == 0, "status line is always HTTP/1.1");
+    cr_assert(r.conn_close);
+    cr_assert_eq(it_wait_closed(&c, 3000), 1);
+    it_resp_free(&r);
+    it_close(&c);
+    it_stop(&s);
+}
+
+Test(keepalive, http10_keepalive_is_echoed_and_honoured, .timeout = 20)
+{
+    it_server s;
+    it_start(&s, NULL);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    for (int i = 0; i < 2; i++) {
+        it_sends(&c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        it_resp r;
+        cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+        cr_assert_eq(r.status, 200);
+        cr_assert_str_eq(it_header(&r, "Connection"), "keep-alive");
+        it_resp_free(&r);
+    }
+    cr_assert_eq(it_wait_closed(&c, 200), 0);
+    it_close(&c);
+    it_stop(&s);
+}
+
+Test(keepalive, client_connection_close_is_honoured, .timeout = 20)
+{
+    it_server s;
+    it_start(&s, NULL);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    /* A request pipelined after "close" must not be answered. */
+    it_sends(&c, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" GET);
+    it_resp r;
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert(r.conn_close);
+    it_resp_free(&r);
+    cr_assert_eq(it_wait_closed(&c, 3000), 1);
+    cr_assert_eq(c.len, 0, "nothing after the close response");
+    cr_assert_eq(atomic_load(&it_calls), 1);
+    it_close(&c);
+    it_stop(&s);
+}
+
+Test(keepalive, max_requests_per_conn_closes_from_the_server, .timeout = 20)
+{
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cfg.max_requests_per_conn = 3;
+    it_server s;
+    it_start(&s, &cfg);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    for (int i = 1; i <= 3; i++) {
+        it_sends(&c, GET);
+        it_resp r;
+        cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+        cr_assert_eq(r.status, 200);
+        cr_assert_eq(r.conn_close, i == 3, "request %d", i);
+        it_resp_free(&r);
+    }
+    cr_assert_eq(it_wait_closed(&c, 3000), 1);
+    it_close(&c);
+    it_stop(&s);
+}
+
+Test(keepalive, head_sends_no_body, .timeout = 20)
+{
+    it_server s;
+    it_start(&s, NULL);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_sends(&c, "HEAD / HTTP/1.1\r\nHost: t\r\n\r\n" GET);
+    it_resp r;
+    cr_assert_eq(it_read_response(&c, &r, 1, 3000), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(it_header(&r, "Content-Length"), "5", "HEAD carries GET's length");
+    it_resp_free(&r);
+    /* The next bytes must be the GET's response, not a body. */
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "hello");
+    it_resp_free(&r);
+    it_close(&c);
+    it_stop(&s);
+}
+
+Test(keepalive, date_and_server_fields, .timeout = 20)
+{
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cfg.server_header = "unit/1";
+    it_server s;
+    it_start(&s, &cfg);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_sends(&c, GET);
+    it_resp r;
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    const char *d = it_header(&r, "Date");
+    cr_assert_eq(strlen(d), 29, "IMF-fixdate: %s", d);
+    cr_assert(strstr(d, " GMT") == d + 25);
+    cr_assert_str_eq(it_header(&r, "Server"), "unit/1");
+    it_resp_free(&r);
+    it_close(&c);
+    it_stop(&s);
+
+    cfg.server_header = NULL;
+    it_start(&s, &cfg);
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_sends(&c, GET);
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_null(strcasestr(r.head, "\r\nServer:"), "no Server field when NULL");
+    it_resp_free(&r);
+    it_close(&c);
+    it_stop(&s);
+}
+
+static size_t sink(char *p, size_t n, size_t m, void *ud)
+{
+    (void)p;
+    *(size_t *)ud += n * m;
+    return n * m;
+}
+
+Test(keepalive, libcurl_reuses_one_connection, .timeout = 30)
+{
+    it_server s;
+    it_start(&s, NULL);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURL *h = curl_easy_init();
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
+    size_t got = 0;
+    long connects = 0;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+        long code = 0, n = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &n);
+        cr_assert_eq(code, 200);
+        connects += n;
+    }
+    cr_assert_eq(got, 25);
+    cr_assert_eq(connects, 1, "one TCP connection for five requests");
+    curl_easy_cleanup(h);
+    curl_global_cleanup();
+    it_stop(&s);
+}

@@ -1,0 +1,236 @@
+/* test_limits.c - connection cap (503), parse errors (status + close, nothing
+ * answered after them), 413 before the body, Expect: 100-continue / 417,
+ * chunked request bodies, unread bodies (drain or close). */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include "itest.h"
+
+static void expect_error(it_server *s, const char *req, int status)
+{
+    it_conn c;
+    cr_assert_eq(it_connect(&c, s->port), 0);
+    it_sends(&c, req);
+    /* A request smuggled after the bad one must never be answered. */
+    it_sends(&c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    it_resp r;
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0, "no answer to: %s", req);
+    cr_assert_eq(r.status, status, "status %d for: %s", r.status, req);
+    cr_assert(r.conn_close, "Connection: close for: %s", req);
+    it_resp_free(&r);
+    cr_assert_eq(it_wait_closed(&c, 3000), 1);
+    cr_assert_eq(c.len, 0, "bytes after the error response for: %s", req);
+    it_close(&c);
+}
+
+Test(limits, parse_errors_answer_their_status_and_close, .timeout = 60)
+{
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cfg.limits.request_line = 256;
+    cfg.limits.field_size = 256;
+    cfg.limits.header_bytes = 2048;
+    cfg.limits.header_count = 10;
+    it_server s;
+    it_start(&s, &cfg);
+    expect_error(&s, "GET / HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n", 400);
+    expect_error(&s, "GET / HTTP/1.1\r\n\r\n", 400); /* no Host */
+    expect_error(&s,
+                 "POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                 400);
+    expect_error(&s, "POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: snappy, chunked\r\n\r\n",
+                 501);
+    expect_error(&s, "GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505);
+    char big[1024];
+    memset(big, 0, sizeof(big));
+    strcpy(big, "GET /");
+    memset(big + 5, 'a', 400);
+    strcat(big, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect_error(&s, big, 414);
+    strcpy(big, "GET / HTTP/1.1\r\nHost: t\r\nX-Big: ");
+    memset(big + strlen(big), 'b', 400);
+    strcat(big, "\r\n\r\n");
+    expect_error(&s, big, 431);
+    char many[2048] = "GET / HTTP/1.1\r\nHost: t\r\n";
+    for (int i = 0; i < 12; i++)
+        sprintf(many + strlen(many), "X-%d: v\r\n", i);
+    strcat(many, "\r\n");
+    expect_error(&s, many, 431);
+    cr_assert_eq(atomic_load(&it_calls), 0, "no handler ran");
+    it_stop(&s);
+}
+
+Test(limits, content_length_over_limit_is_413_before_the_body, .timeout = 20)
+{
+    it_server s;
+    it_start(&s, NULL);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    /* /small allows 1 KiB. Expect: 100-continue must not get a 100. */
+    it_sends(&c, "POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n"
+                 "Expect: 100-continue\r\n\r\n");
+    char buf[64];
+    long long t0 = it_now_ms();
+    it_resp r;
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_lt(it_now_ms() - t0, 1000, "answered without waiting for the body");
+    cr_assert_eq(r.status, 413);
+    cr_assert(r.conn_close);
+    cr_assert_null(strstr(r.head, "100 Continue"));
+    it_resp_free(&r);
+    cr_assert_eq(it_wait_closed(&c, 3000), 1);
+    it_close(&c);
+    (void)buf;
+
+    /* Within the limit it works, and a chunked body over it is 413 too. */
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_sends(&c, "POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nabcd");
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "abcd");
+    it_resp_free(&r);
+    it_sends(&c, "POST /small HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    char chunk[700];
+    memset(chunk, 'z', sizeof(chunk));
+    for (int i = 0; i < 2; i++) {
+        it_sends(&c, "2bc\r\n");
+        it_send(&c, chunk, sizeof(chunk));
+        it_sends(&c, "\r\n");
+    }
+    it_sends(&c, "0\r\n\r\n");
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 413);
+    cr_assert(r.conn_close);
+    it_resp_free(&r);
+    it_close(&c);
+    it_stop(&s);
+}
+
+Test(limits, expect_100_continue_and_417, .timeout = 20)
+{
+    it_server s;
+    it_start(&s, NULL);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_sends(&c, "POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                 "Expect: 100-continue\r\n\r\n");
+    /* The 100 arrives before we send the body. */
+    long n = 0;
+    long long t0 = it_now_ms();
+    while (!memmem(c.buf, c.len, "\r\n\r\n", 4) && it_now_ms() - t0 < 3000)
+        n += it_read_some(&c, 100);
+    cr_assert(c.len >= 12 && !memcmp(c.buf, "HTTP/1.1 100", 12), "got a 100 Continue");
+    c.len = 0;
+    it_sends(&c, "hello");
+    it_resp r;
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "hello");
+    it_resp_free(&r);
+    it_close(&c);
+
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_sends(&c, "GET / HTTP/1.1\r\nHost: t\r\nExpect: something-else\r\n\r\n");
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 417);
+    it_resp_free(&r);
+    it_close(&c);
+    it_stop(&s);
+}
+
+Test(limits, chunked_request_body_is_buffered_contiguously, .timeout = 20)
+{
+    it_server s;
+    it_start(&s, NULL);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_sends(&c, "POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nTrailer: x\r\n\r\n"
+                 "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    it_resp r;
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "hello world");
+    it_resp_free(&r);
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0, "the pipelined GET after it");
+    cr_assert_str_eq(r.body, "hello");
+    it_resp_free(&r);
+    it_close(&c);
+    it_stop(&s);
+}
+
+Test(limits, unread_body_is_drained_when_small_else_closed, .timeout = 20)
+{
+    it_server s;
+    it_start(&s, NULL);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    /* /ignore answers without reading: a small body is drained and the
+     * connection stays usable. */
+    it_sends(&c, "POST /ignore HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789"
+                 "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    it_resp r;
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_str_eq(r.body, "ignored");
+    cr_assert_not(r.conn_close);
+    it_resp_free(&r);
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_str_eq(r.body, "hello");
+    it_resp_free(&r);
+    /* A large one is not worth draining: Connection: close. */
+    it_sends(&c, "POST /ignore HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n");
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_str_eq(r.body, "ignored");
+    cr_assert(r.conn_close);
+    it_resp_free(&r);
+    cr_assert_eq(it_wait_closed(&c, 3000), 1);
+    it_close(&c);
+    it_stop(&s);
+}
+
+Test(limits, connection_cap_answers_503, .timeout = 20)
+{
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cfg.max_connections = 4;
+    it_server s;
+    it_start(&s, &cfg);
+    it_conn held[4];
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(it_connect(&held[i], s.port), 0);
+        it_sends(&held[i], "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        it_resp r;
+        cr_assert_eq(it_read_response(&held[i], &r, 0, 3000), 0);
+        it_resp_free(&r);
+    }
+    it_conn c;
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_resp r;
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 503);
+    cr_assert_neq(*it_header(&r, "Retry-After"), 0);
+    it_resp_free(&r);
+    cr_assert_eq(it_wait_closed(&c, 3000), 1);
+    it_close(&c);
+    /* Below the cap again: served. */
+    it_close(&held[0]);
+    int ok = 0;
+    long long t0 = it_now_ms();
+    while (!ok && it_now_ms() - t0 < 3000) {
+        cr_assert_eq(it_connect(&c, s.port), 0);
+        it_sends(&c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        if (it_read_response(&c, &r, 0, 3000) == 0) {
+            ok = r.status == 200;
+            it_resp_free(&r);
+        }
+        it_close(&c);
+    }
+    cr_assert(ok, "a slot freed by a close is reused");
+    for (int i = 1; i < 4; i++)
+        it_close(&held[i]);
+    it_stop(&s);
+}

@@ -1,0 +1,72 @@
+/* test_buf.c - byte buffers and the block cache: growth within a maximum,
+ * compaction, release to the cache, nothing leaked. */
+#include <string.h>
+#include <criterion/criterion.h>
+#include "buf.h"
+#include "test_alloc.h"
+
+Test(buf, append_reserve_compact_release)
+{
+    hz_count_alloc ca;
+    hz_count_alloc_init(&ca);
+    hz__bufcache bc;
+    cr_assert_eq(hz__bufcache_init(&bc, &ca.iface, 2), 0);
+    hz__buf b = {0};
+    cr_assert_eq(hz__buf_append(&b, &bc, "hello", 5), 0);
+    cr_assert_eq(b.cap, HZ_BUF_BLOCK);
+    cr_assert_eq(hz__buf_pending(&b), 5);
+    b.off = 2;
+    hz__buf_compact(&b);
+    cr_assert_eq(b.off, 0);
+    cr_assert_eq(b.len, 3);
+    cr_assert(!memcmp(b.data, "llo", 3));
+    /* Growth past the block doubles, but never past max. */
+    cr_assert_eq(hz__buf_reserve(&b, &bc, 5000, 6000), 0);
+    cr_assert(b.cap >= 5003 && b.cap <= 6000, "cap %u", b.cap);
+    cr_assert(!memcmp(b.data, "llo", 3), "contents survive growth");
+    cr_assert_eq(hz__buf_reserve(&b, &bc, 7000, 6000), HZ_ERANGE);
+    hz__buf_release(&b, &bc);
+    cr_assert_null(b.data);
+    cr_assert_eq(bc.n, 0, "odd-sized blocks are freed, not cached");
+    hz__bufcache_free(&bc);
+    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+    cr_assert_eq(atomic_load(&ca.size_mismatches), 0);
+}
+
+Test(buf, cache_reuses_blocks_up_to_its_max)
+{
+    hz_count_alloc ca;
+    hz_count_alloc_init(&ca);
+    hz__bufcache bc;
+    cr_assert_eq(hz__bufcache_init(&bc, &ca.iface, 2), 0);
+    hz__buf b[3] = {{0}};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(hz__buf_append(&b[i], &bc, "x", 1), 0);
+    long allocs = atomic_load(&ca.allocs);
+    for (int i = 0; i < 3; i++)
+        hz__buf_release(&b[i], &bc);
+    cr_assert_eq(bc.n, 2, "the cache keeps at most max blocks");
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(hz__buf_append(&b[i], &bc, "y", 1), 0);
+    cr_assert_eq(atomic_load(&ca.allocs), allocs, "cached blocks reused, no new allocation");
+    for (int i = 0; i < 2; i++)
+        hz__buf_release(&b[i], &bc);
+    hz__bufcache_free(&bc);
+    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+}
+
+Test(buf, allocation_failure_leaves_the_buffer_intact)
+{
+    hz_count_alloc ca;
+    hz_fail_alloc_init(&ca, 3, 1); /* cache array, first block, then fail */
+    hz__bufcache bc;
+    cr_assert_eq(hz__bufcache_init(&bc, &ca.iface, 1), 0);
+    hz__buf b = {0};
+    cr_assert_eq(hz__buf_append(&b, &bc, "abc", 3), 0);
+    cr_assert_eq(hz__buf_reserve(&b, &bc, 10000, 1u << 20), HZ_ENOMEM);
+    cr_assert_eq(b.len, 3);
+    cr_assert(!memcmp(b.data, "abc", 3));
+    hz__buf_release(&b, &bc);
+    hz__bufcache_free(&bc);
+    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+}
