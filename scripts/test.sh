@@ -45,6 +45,13 @@ hz_ctest() {
     return "$rc"
 }
 
+# hz_count PASSED FAILED: adds results that do not come from ctest (such as
+# the fuzz stage's targets) to the totals.
+hz_count() {
+    total_pass=$((total_pass + $1))
+    total_fail=$((total_fail + $2))
+}
+
 # hz_build BUILD_DIR [cmake args...]: configures and builds one configuration.
 hz_build() {
     local dir=$1
