@@ -301,6 +301,20 @@ Test(multipart, hostile_bodies)
         /* errors are sticky */
         cr_assert_eq(hz_multipart_feed(&mp, "x", 1), rc);
         cr_assert_eq(hz_multipart_finish(&mp), rc);
+        /* byte by byte: the same error and the same callbacks before it */
+        const char *why = hz_multipart_error(&mp);
+        size_t loglen = r1.len;
+        rec_init(&r2);
+        cr_assert_eq(hz_multipart_init(&mp, S("b"), &cbs, &r2), 0);
+        int rc2 = 0;
+        for (size_t k = 0; b[k] && rc2 == 0; k++)
+            rc2 = hz_multipart_feed(&mp, b + k, 1);
+        if (rc2 == 0)
+            rc2 = hz_multipart_finish(&mp);
+        cr_assert_eq(rc2, rc, "case %zu bytewise", i);
+        cr_assert_eq(hz_multipart_error(&mp), why, "case %zu bytewise", i);
+        cr_assert_eq(r2.len, loglen);
+        cr_assert_eq(memcmp(r1.log, r2.log, loglen), 0);
     }
 }
 

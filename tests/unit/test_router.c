@@ -368,3 +368,35 @@ Test(router, every_allocation_failure_is_clean)
             break; /* n is past the last allocation */
     }
 }
+
+Test(router, lookups_do_not_allocate)
+{
+    char p[64];
+    for (int i = 0; i < 40; i++) {
+        snprintf(p, sizeof p, "/r%d/:id/x", i);
+        cr_assert_eq(add("GET", p, 1), 0);
+    }
+    long before = ca.calls;
+    hz__route_match m;
+    cr_assert_eq(match("GET", "/r7/5/x", &m), 0);
+    cr_assert_eq(match("PUT", "/r7/5/x", &m), 405);
+    cr_assert_eq(match("OPTIONS", "/r7/5/x", &m), 204);
+    cr_assert_eq(match("GET", "/nope", &m), 404);
+    cr_assert_eq(ca.calls, before);
+}
+
+Test(router, deep_and_long_paths)
+{
+    /* A path far deeper than any pattern stops at the tree's depth. */
+    cr_assert_eq(add("GET", "/a/:b", 1), 0);
+    static char deep[8192];
+    size_t len = 0;
+    while (len + 2 < sizeof deep) {
+        deep[len++] = '/';
+        deep[len++] = 'a';
+    }
+    deep[len] = '\0';
+    hz__route_match m;
+    cr_assert_eq(match("GET", deep, &m), 404);
+    cr_assert_eq(matched_id("GET", "/a/a", &m), 1);
+}
