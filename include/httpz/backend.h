@@ -250,7 +250,8 @@ typedef struct hz_executor_vt {
      *  HZ_ECANCELED after shutdown began. thread: any. */
     int (*submit)(void *self, hz_job_fn fn, void *arg);
     /** Stops accepting, runs (status 0) or cancels (HZ_ECANCELED) every queued
-     *  job, joins the workers and frees self. Called once. */
+     *  job, joins the workers and frees self. Called once; no submit() may
+     *  start after it returned. thread: any but the executor's own workers. */
     void (*shutdown)(void *self);
 } hz_executor_vt;
 
@@ -270,6 +271,26 @@ HZ_API extern const hz_executor_vt hz_executor_pool_vt;
  *  out->vt->shutdown(out->self). HZ_EINVAL, HZ_ENOMEM, HZ_ESYS. */
 HZ_API int hz_executor_pool_create(hz_executor *out, unsigned threads, unsigned queue_cap,
                                    const hz_allocator *a);
+
+/** What the pool's shutdown does with jobs still queued. */
+enum {
+    HZ_POOL_DRAIN = 0,  /* the workers run them, status 0 (default) */
+    HZ_POOL_CANCEL = 1, /* the shutdown caller runs them with HZ_ECANCELED */
+};
+
+/** Options of hz_executor_pool_create_ex (plain data; init first). */
+typedef struct hz_executor_pool_options {
+    unsigned threads;     /* workers, <= 1024; 0 = online cores */
+    unsigned queue_cap;   /* queued jobs, <= 2^24; 0 = 1024 */
+    unsigned on_shutdown; /* HZ_POOL_DRAIN or HZ_POOL_CANCEL */
+} hz_executor_pool_options;
+
+/** Fills opt with the defaults of hz_executor_pool_create. thread: any. */
+HZ_API void hz_executor_pool_options_init(hz_executor_pool_options *opt);
+/** hz_executor_pool_create with options (copied). HZ_EINVAL, HZ_ENOMEM,
+ *  HZ_ESYS; out->vt = out->self = NULL on failure. thread: any. */
+HZ_API int hz_executor_pool_create_ex(hz_executor *out, const hz_executor_pool_options *opt,
+                                      const hz_allocator *a);
 
 #ifdef __cplusplus
 }
