@@ -6,6 +6,13 @@
  * "*"). Exact segments beat parameters, parameters beat the wildcard.
  * Matching is on the raw (still percent-encoded) path; parameter values are
  * views into it.
+ *
+ * Priority is per method: a lookup backtracks from a branch that has no
+ * route for the request's method, so "POST /users/new" reaches
+ * "POST /users/:id" even when "GET /users/new" exists. At one node the
+ * endpoint is the exact method, else (for HEAD) the GET route, else a route
+ * added with method NULL. A lookup allocates nothing and is thread-safe
+ * once routes stop being added (core/router.c, docs/architecture.md).
  */
 #ifndef HZ_ROUTER_H
 #define HZ_ROUTER_H

@@ -123,7 +123,8 @@ HZ_API int hz_query_next(hz_query_iter *it, char *key, size_t keycap, size_t *ke
  *  scanned or in the value); HZ_ERANGE (dst too small); HZ_EBUSY (no match
  *  within HZ_QUERY_MAX_PAIRS pairs). thread: any. */
 HZ_API long hz_query_get(const char *query, size_t len, const char *name, char *dst, size_t cap);
-/** hz_query_get for an x-www-form-urlencoded body ('+' is ' '). */
+/** hz_query_get for an x-www-form-urlencoded body ('+' is ' '); same return codes.
+ *  thread: any. */
 HZ_API long hz_form_get(const char *body, size_t len, const char *name, char *dst, size_t cap);
 
 /* ------------------------------------------------------------------------ */
