@@ -495,17 +495,15 @@ int pc_remove_then_reuse_fd(const hz_poller_vt *vt, pc_ctx *c)
     n = vt->wait(p, ev, 16, NEG_MS);
     CHECK(n == 0, "a removed fd with pending data was reported (n=%d)", n);
 
-    /* The number comes back from the next socketpair; it must be a fresh
+    /* A new socket under the same number (dup2 replaces it atomically, so
+     * no other thread can take the number in between) must be a fresh
      * registration with the new udata. */
     old = sv[0];
-    close_pair(sv);
     CHECK(make_pair(nv) == 0, "socketpair: %s", strerror(errno));
-    CHECK(nv[0] == old || nv[1] == old, "fd number %d was not reused (%d, %d)", old, nv[0], nv[1]);
-    if (nv[1] == old) { /* make the reused number the registered end */
-        int t = nv[0];
-        nv[0] = nv[1];
-        nv[1] = t;
-    }
+    CHECK(dup2(nv[0], old) == old, "dup2: %s", strerror(errno));
+    sv[0] = -1; /* that socket is closed now; old names the new one */
+    close_fd(&nv[0]);
+    nv[0] = old;
     CHECK(vt->add(p, nv[0], HZ_EV_READ, &t2) == 0, "add of a reused fd number");
     n = vt->wait(p, ev, 16, NEG_MS);
     CHECK(n == 0, "the new socket has no data yet (n=%d)", n);
@@ -846,7 +844,9 @@ int pc_create_enomem(const hz_poller_vt *vt, pc_ctx *c)
             CHECK(atomic_load(&ca.failures) >= 1, "allocation %ld was not attempted", nth);
             CHECK(atomic_load(&ca.live_blocks) == 0, "%ld blocks leaked when allocation %ld failed",
                   atomic_load(&ca.live_blocks), nth);
-            CHECK(after == before, "an fd leaked when allocation %ld failed (%d -> %d)", nth,
+            /* <=, not ==: libkqueue frees the internal fds of earlier,
+             * destroyed kqueues from a thread of its own, at any time. */
+            CHECK(after <= before, "an fd leaked when allocation %ld failed (%d -> %d)", nth,
                   before, after);
         }
         CHECK(r == 0, "create never succeeded");
