@@ -66,7 +66,7 @@ HZ_HIDDEN int hz__perr_status(hz__perr e);
 /** A short name ("CL_AND_TE") and a description, for logs and metrics. */
 HZ_HIDDEN const char *hz__perr_name(hz__perr e);
 HZ_HIDDEN const char *hz__perr_text(hz__perr e);
-/** Added: the scanning path compiled in: "avx2", "sse2", "neon" or "scalar". */
+/** Added: the scanning path compiled in: "sse2", "neon" or "scalar". */
 HZ_HIDDEN const char *hz__parser_simd(void);
 
 /** Well-known methods, recognised while parsing (others: HZ_M_OTHER). */
@@ -171,7 +171,9 @@ HZ_HIDDEN void hz__parser_init(hz__parser *p, const hz__parse_limits *limits, hz
  *  after HZ_EAGAIN (buf may have moved). Returns head_len (> 0) when the head
  *  is complete and valid (out filled), HZ_EAGAIN when more bytes are needed,
  *  or HZ_EPROTO with p->error set (answer hz__perr_status(p->error)).
- *  Limits are enforced as bytes arrive, not after. */
+ *  Limits are enforced as bytes arrive, not after. *out is scratch space
+ *  until the call that returns head_len; once finished, further calls
+ *  return the same verdict and leave *out alone. */
 HZ_HIDDEN int hz__parse_request(hz__parser *p, hz__req_head *out, const char *buf, size_t len);
 
 /** Chunked-body decoder (RFC 9112 §7.1) with bounded extensions and
