@@ -5,7 +5,7 @@
  * open-addressing hash index once there are many), at most one parameter
  * child (any ":name" at that position shares it; names are kept per route,
  * so "/u/:id" and "/u/:uid/x" coexist) and at most one wildcard child.
- * A lookup walks the path's segments once, trying static, then parameter,
+ * A lookup walks down the path's segments, trying static, then parameter,
  * then wildcard, and backtracks only when a branch has no route for the
  * method. Each tree node is visited at most once per lookup, and the walk
  * never goes deeper than the deepest pattern, so the cost depends on the
