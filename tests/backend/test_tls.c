@@ -95,7 +95,7 @@ static void free_cert(tcert *c)
 static hz_tls_config config_of(const tcert *certs, const char *const *hosts, unsigned n)
 {
     hz_tls_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
+    hz_tls_config_init(&cfg);
     for (unsigned i = 0; i < n; i++) {
         cfg.certs[i].cert_pem = certs[i].cert_pem;
         cfg.certs[i].key_pem = certs[i].key_pem;
@@ -386,6 +386,20 @@ Test(tls, vtable_is_complete)
     cr_assert(VT->caps & HZ_TLS_CAP_RELOAD);
     VT->ctx_destroy(NULL);
     VT->session_destroy(NULL);
+}
+
+Test(tls, config_defaults)
+{
+    hz_tls_config cfg;
+    memset(&cfg, 0xA5, sizeof(cfg));
+    hz_tls_config_init(&cfg);
+    cr_assert_eq(cfg.ncerts, 0);
+    cr_assert_eq(cfg.min_version, HZ_TLS_V1_2);
+    cr_assert_null(cfg.ciphers);
+    cr_assert_str_eq(cfg.alpn, "http/1.1");
+    for (unsigned i = 0; i < HZ_TLS_MAX_CERTS; i++)
+        cr_assert(!cfg.certs[i].cert_file && !cfg.certs[i].cert_pem && !cfg.certs[i].key_file &&
+                  !cfg.certs[i].key_pem && !cfg.certs[i].sni_host);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1088,6 +1102,52 @@ Test(tls, bad_pem_is_etls)
     free_cert(&other);
 }
 
+static char *key_pem_of(EVP_PKEY *key, int traditional, const char *password)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    if (traditional)
+        cr_assert(PEM_write_bio_PrivateKey_traditional(b, key, NULL, NULL, 0, NULL, NULL));
+    else
+        cr_assert(PEM_write_bio_PrivateKey(b, key, password ? EVP_aes_128_cbc() : NULL,
+                                           (unsigned char *)password,
+                                           password ? (int)strlen(password) : 0, NULL, NULL));
+    char *s = bio_to_str(b);
+    BIO_free(b);
+    return s;
+}
+
+/* SEC1 and PKCS#1 keys load like PKCS#8; an encrypted key is refused. */
+Test(tls, key_formats, .timeout = 60)
+{
+    tcert certs[2] = {make_cert("sec1.test", 0, NULL), make_cert("pkcs1.test", 1, NULL)};
+    const char *begin[2] = {"-----BEGIN EC PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----"};
+    for (int i = 0; i < 2; i++) {
+        char *trad = key_pem_of(certs[i].key, 1, NULL);
+        cr_assert(strncmp(trad, begin[i], strlen(begin[i])) == 0, "%.40s", trad);
+        hz_tls_config cfg = config_of(&certs[i], NULL, 1);
+        cfg.certs[0].key_pem = trad;
+        hz_count_alloc ca;
+        hz_count_alloc_init(&ca);
+        hz_tls_ctx *ctx;
+        cr_assert_eq(VT->ctx_create(&ctx, &cfg, &ca.iface), 0);
+        peer p;
+        peer_open(&p, ctx, NULL);
+        handshake_ok(&p);
+        peer_close(&p);
+        VT->ctx_destroy(ctx);
+        cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+        free(trad);
+
+        char *enc = key_pem_of(certs[i].key, 0, "secret");
+        cr_assert(strstr(enc, "ENCRYPTED"));
+        cfg.certs[0].key_pem = enc;
+        expect_create(&cfg, HZ_ETLS);
+        free(enc);
+    }
+    free_cert(&certs[0]);
+    free_cert(&certs[1]);
+}
+
 Test(tls, invalid_config_is_einval)
 {
     tcert c = make_cert("cfg.test", 0, NULL);
@@ -1145,7 +1205,7 @@ Test(tls, certificates_from_files)
     hz_count_alloc ca;
     hz_count_alloc_init(&ca);
     hz_tls_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
+    hz_tls_config_init(&cfg);
     cfg.ncerts = 1;
     cfg.certs[0].cert_file = crt;
     cfg.certs[0].key_file = key;
