@@ -779,6 +779,8 @@ int hz__parse_request(hz__parser *p, hz__req_head *out, const char *buf, size_t 
 
     if (HZ_UNLIKELY(state >= PS_DONE))
         return state == PS_DONE ? (int)p->pos : HZ_EPROTO;
+    if (HZ_UNLIKELY(len < i))
+        return HZ_EAGAIN; /* fewer bytes than last time: nothing new to look at */
     if (state == PS_EMPTY)
         memset(h, 0, sizeof(*h));
     else

@@ -599,6 +599,12 @@ Test(parser, a_finished_parser_keeps_its_result)
     cr_assert_eq(hz__parse_request(&p, &h, req, sizeof(req) - 1), (int)sizeof(req) - 1);
     cr_assert_eq(h.nfields, 0);
 
+    /* given fewer bytes than before (a caller bug): no over-read, no verdict */
+    hz__parser_init(&p, &lim, fields);
+    cr_assert_eq(hz__parse_request(&p, &h, req, 20), HZ_EAGAIN);
+    cr_assert_eq(hz__parse_request(&p, &h, req, 3), HZ_EAGAIN);
+    cr_assert_eq(hz__parse_request(&p, &h, req, sizeof(req) - 1), (int)sizeof(req) - 1);
+
     hz__parser_init(&p, &lim, fields);
     cr_assert_eq(hz__parse_request(&p, &h, "GET / HTTP/1.1\n", 15), HZ_EPROTO);
     cr_assert_eq(p.error, HZ_PE_LINE_ENDING);
