@@ -217,14 +217,18 @@ static int ep_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
 static int ep_wake(hz_poller *p)
 {
     uint64_t one = 1;
+    int rc = 0, saved = errno; /* callable from a signal handler: keep errno */
     for (;;) {
         if (write(p->wakefd, &one, sizeof(one)) == (ssize_t)sizeof(one))
-            return 0;
+            break;
         if (errno == EINTR)
             continue;
         /* EAGAIN: the counter is saturated, so a wake is already pending. */
-        return errno == EAGAIN ? 0 : hz__err_from_errno(errno);
+        rc = errno == EAGAIN ? 0 : hz__err_from_errno(errno);
+        break;
     }
+    errno = saved;
+    return rc;
 }
 
 HZ_API const hz_poller_vt hz_poller_epoll = {

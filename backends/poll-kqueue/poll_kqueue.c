@@ -372,19 +372,23 @@ static int kq_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
 
 static int kq_wake(hz_poller *p)
 {
+    int rc = 0, saved = errno; /* callable from a signal handler: keep errno */
 #ifdef KQ_USER_WAKE
     int err = kq_change(p->kq, KQ_WAKE_IDENT, EVFILT_USER, 0, NOTE_TRIGGER);
-    return err ? hz__err_from_errno(err) : 0;
+    rc = err ? hz__err_from_errno(err) : 0;
 #else
     for (;;) {
         if (write(p->wake_wr, "", 1) == 1)
-            return 0;
+            break;
         if (errno == EINTR)
             continue;
         /* EAGAIN: the pipe is full, so a wake is already pending. */
-        return errno == EAGAIN ? 0 : hz__err_from_errno(errno);
+        rc = errno == EAGAIN ? 0 : hz__err_from_errno(errno);
+        break;
     }
 #endif
+    errno = saved;
+    return rc;
 }
 
 HZ_API const hz_poller_vt hz_poller_kqueue = {

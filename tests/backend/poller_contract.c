@@ -639,6 +639,49 @@ out:
     return rc;
 }
 
+static const hz_poller_vt *sig_vt;
+static hz_poller *sig_p;
+static volatile sig_atomic_t sig_wake_rc = 1, sig_errno_kept;
+
+static void wake_handler(int sig)
+{
+    (void)sig;
+    errno = 4242;
+    sig_wake_rc = sig_vt->wake(sig_p);
+    sig_errno_kept = errno == 4242;
+}
+
+int pc_wake_from_signal(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, installed = 0;
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    struct sigaction sa, old;
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    sig_vt = vt;
+    sig_p = p;
+    sig_wake_rc = 1;
+    sig_errno_kept = 0;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = wake_handler;
+    sigemptyset(&sa.sa_mask);
+    CHECK(sigaction(SIGUSR2, &sa, &old) == 0, "sigaction");
+    installed = 1;
+    /* wake() is async-signal-safe: a handler may call it (and errno, which
+     * the interrupted code may be about to read, survives). */
+    CHECK(raise(SIGUSR2) == 0, "raise");
+    CHECK(sig_wake_rc == 0, "wake() in a signal handler returned %d", (int)sig_wake_rc);
+    CHECK(sig_errno_kept, "wake() in a signal handler changed errno");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && is_wake_entry(&ev[0]), "the handler's wake must be reported (n=%d)", n);
+    rc = PC_PASS;
+out:
+    if (installed)
+        sigaction(SIGUSR2, &old, NULL);
+    vt->destroy(p);
+    return rc;
+}
+
 int pc_wake_with_ready_fd(const hz_poller_vt *vt, pc_ctx *c)
 {
     int rc = PC_FAIL, n, i = 0, sv[2] = {-1, -1}, tag;
@@ -959,6 +1002,7 @@ const pc_case pc_cases[] = {
     PC(einval),
     PC(wake_other_thread),
     PC(wake_coalesces),
+    PC(wake_from_signal),
     PC(wake_with_ready_fd),
     PC(timeout),
     PC(many_fds),

@@ -43,6 +43,7 @@ int pc_remove_then_reuse_fd(const hz_poller_vt *vt, pc_ctx *c);
 int pc_einval(const hz_poller_vt *vt, pc_ctx *c);
 int pc_wake_other_thread(const hz_poller_vt *vt, pc_ctx *c);
 int pc_wake_coalesces(const hz_poller_vt *vt, pc_ctx *c);
+int pc_wake_from_signal(const hz_poller_vt *vt, pc_ctx *c);
 int pc_wake_with_ready_fd(const hz_poller_vt *vt, pc_ctx *c);
 int pc_timeout(const hz_poller_vt *vt, pc_ctx *c);
 int pc_many_fds(const hz_poller_vt *vt, pc_ctx *c);
