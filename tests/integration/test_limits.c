@@ -118,10 +118,9 @@ Test(limits, expect_100_continue_and_417, .timeout = 20)
     it_sends(&c, "POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
                  "Expect: 100-continue\r\n\r\n");
     /* The 100 arrives before we send the body. */
-    long n = 0;
     long long t0 = it_now_ms();
     while (!memmem(c.buf, c.len, "\r\n\r\n", 4) && it_now_ms() - t0 < 3000)
-        n += it_read_some(&c, 100);
+        it_read_some(&c, 100);
     cr_assert(c.len >= 12 && !memcmp(c.buf, "HTTP/1.1 100", 12), "got a 100 Continue");
     c.len = 0;
     it_sends(&c, "hello");
