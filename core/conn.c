@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include "conn.h"
+#include "exec.h"
 
 #if HZ_HAVE_MSG_NOSIGNAL
 #define HZ_SEND_FLAGS MSG_NOSIGNAL
@@ -525,10 +526,11 @@ static void ex_dispatch(hz__conn *c, struct hz_req *ex)
 {
     const hz__route_rec *rec = ex->rec;
     ex->dispatched = 1;
-    /* Executor hook: a route with HZ_ROUTE_EXECUTOR (and cfg.executor set)
-     * is handed to the executor here; its response comes back through
-     * hz__loop_post. Until the executor issue lands, every handler runs
-     * inline on the loop thread. */
+    /* Executor routes: the response comes back through hz__loop_post. */
+    if (HZ_UNLIKELY(hz__exec_wanted(c->loop->srv, rec))) {
+        hz__exec_dispatch(c, ex);
+        return;
+    }
     c->refs++;
     rec->fn(ex, &ex->res, rec->ud);
     c->refs--;
@@ -627,8 +629,7 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
  * the response kept the connection open, else close after the response. */
 static void ex_unread_body(hz__conn *c, struct hz_req *ex)
 {
-    /* A client still waiting for 100 Continue may never send the body. */
-    if (ex->keep_alive && !ex->want_continue) {
+    if (ex->keep_alive) {
         ex->phase = HZ_PH_BODY;
         ex->sink = HZ_SINK_DISCARD;
         ex->paused = 0;
@@ -665,17 +666,6 @@ static void ex_finish(hz__conn *c, struct hz_req *ex)
     c->last_io = loop->now;
 }
 
-/* Enough responses wait for the socket: parse no further request. */
-static int pipeline_full(const hz__conn *c)
-{
-    const hz_server *srv = c->loop->srv;
-    size_t pending = hz__buf_pending(&c->out);
-    if (!pending)
-        return 0;
-    return (srv->cfg.max_pipelined && c->nqueued >= srv->cfg.max_pipelined) ||
-           pending >= srv->cfg.output_buffer;
-}
-
 /* Runs the state machine over the buffered input as far as it goes. */
 static void conn_process_once(hz__conn *c)
 {
@@ -691,7 +681,8 @@ static void conn_process_once(hz__conn *c)
             if (!hz__buf_pending(&c->in))
                 return;
             /* The pipelining bound: responses queued ahead of the socket. */
-            if (pipeline_full(c))
+            if ((srv->cfg.max_pipelined && c->nqueued >= srv->cfg.max_pipelined) ||
+                hz__buf_pending(&c->out) >= srv->cfg.output_buffer)
                 return;
             ex = ex_get(loop);
             if (!ex) {
@@ -782,6 +773,7 @@ static void conn_process_once(hz__conn *c)
 
 static int conn_wants_read(const hz__conn *c)
 {
+    const hz_server *srv = c->loop->srv;
     const struct hz_req *ex = c->ex;
     if (c->closing)
         return 0;
@@ -789,10 +781,13 @@ static int conn_wants_read(const hz__conn *c)
         return 1;
     if (c->rd_eof)
         return 0;
+    if (ex && ex->exec)
+        return hz__exec_watching(ex); /* EOF watch only (hz__exec_peek) */
     if (!ex) {
         if (c->close_after)
             return 0;
-        if (pipeline_full(c))
+        if ((srv->cfg.max_pipelined && c->nqueued >= srv->cfg.max_pipelined) ||
+            hz__buf_pending(&c->out) >= srv->cfg.output_buffer)
             return 0;
     } else if (ex->phase == HZ_PH_BODY) {
         if (ex->sink == HZ_SINK_STREAM && ex->paused)
@@ -893,7 +888,9 @@ void hz__conn_on_event(hz__conn *c, unsigned events)
             conn_linger_read(c);
             return;
         }
-        if (conn_read(c) < 0)
+        if (c->ex && c->ex->exec)
+            hz__exec_peek(c); /* a worker reads the buffer: only watch for EOF */
+        else if (conn_read(c) < 0)
             return;
     }
     hz__conn_process(c);

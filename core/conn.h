@@ -109,6 +109,8 @@ struct hz_req {               /* owner: its conn (c->ex), or the loop's free lis
     unsigned end_called : 1;    /* on_end delivered */
     unsigned body_wanted : 1;   /* hz_req_on_body was called */
     unsigned server_set : 1;    /* the handler set its own Server field */
+    /* borrowed: the job running the handler on the executor (exec.c), or NULL */
+    struct hz__exec_job *exec;
 };
 
 struct hz__conn {               /* owner: its loop; freed only by the reap step */

@@ -333,7 +333,7 @@ void *hz__loop_main(void *arg)
         loop->now = hz__now_ms();
         if (!loop->stopping && atomic_load_explicit(&srv->stop_requested, memory_order_acquire))
             loop_begin_stop(loop);
-        if (loop->stopping && !loop->conns)
+        if (loop->stopping && !loop->conns && !loop->exec_inflight)
             break;
         int timeout = loop->ready ? 0 : hz__wheel_timeout(&loop->wheel, loop->now);
         int n = loop->pv->wait(loop->poller, ev, HZ_LOOP_EVENTS, timeout);

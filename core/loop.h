@@ -80,6 +80,7 @@ struct hz__loop {   /* owner: its server */
     pthread_mutex_t qlock;   /* guards qhead/qtail: the only cross-thread state */
     hz__post *qhead, *qtail; /* borrowed: queued messages */
     int stopping;            /* loop-local copy of the server flag */
+    unsigned exec_inflight;  /* executor jobs not completed yet: the loop waits for them */
     hz__timer stop_timer;    /* force-close deadline */
     int64_t date_sec;        /* second of the cached Date */
     char date[40];           /* "Date: ...\r\n" */

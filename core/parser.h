@@ -158,8 +158,8 @@ typedef struct hz__parser {
     uint32_t state;                 /* private */
     uint32_t aux;                   /* private */
     hz__perr error;                 /* set when hz__parse_request fails */
-    /* Added, private: the head as parsed so far (copied to *out when it is
-     * complete), so the caller need not keep *out between calls. */
+    /* Added, private: the head as parsed so far, saved between calls (a
+     * call builds it in *out), so the caller need not keep *out intact. */
     hz__req_head head;
     uint32_t nhost;   /* private: Host fields seen */
     uint32_t framing; /* private: Content-Length / Transfer-Encoding facts */

@@ -3,9 +3,13 @@
 #include <string.h>
 #include <strings.h>
 #include "conn.h"
+#include "exec.h"
 
 static const char *req_base(const hz_req *req)
 {
+    const hz__exec_job *xj = hz__exec_current(req);
+    if (xj) /* a worker: never look at the connection */
+        return hz__exec_base(xj);
     if (!req->conn || !req->conn->in.data)
         return NULL;
     return req->conn->in.data + req->base;
@@ -101,7 +105,7 @@ int hz_req_header_at(const hz_req *req, size_t i, hz_str *name, hz_str *value)
 hz_str hz_req_param(const hz_req *req, const char *name)
 {
     hz_str none = {NULL, 0};
-    if (!name || !req->conn)
+    if (!name || (!hz__exec_current(req) && !req->conn))
         return none;
     size_t nl = strlen(name);
     for (size_t i = 0; i < req->match.nparams; i++) {
@@ -133,6 +137,8 @@ int hz_req_loop(const hz_req *req)
 
 int hz_req_on_body(hz_req *req, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end, void *ud)
 {
+    if (hz__exec_current(req))
+        return HZ_ENOTSUP;
     hz__conn *c = req->conn;
     if (!c || c->closing)
         return HZ_ECLOSED;
@@ -161,6 +167,8 @@ int hz_req_on_body(hz_req *req, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end
 
 int hz_req_resume(hz_req *req)
 {
+    if (hz__exec_current(req))
+        return HZ_ENOTSUP;
     hz__conn *c = req->conn;
     if (!c || c->closing)
         return HZ_ECLOSED;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 #include "conn.h"
+#include "exec.h"
 
 #define HZ_WRITEV_MIN 16384u  /* bodies at least this big try writev before copying */
 #define HZ_HDRS_MAX 65536u    /* user header bytes per response */
@@ -131,8 +132,7 @@ static void res_complete(hz_req *ex)
 {
     hz__conn *c = ex->conn;
     ex->res_done = 1;
-    if (hz__buf_pending(&c->out))
-        c->nqueued++; /* counts responses waiting for the socket */
+    c->nqueued++;
     if (!c->in_process)
         hz__loop_ready(c->loop, c);
 }
@@ -145,18 +145,13 @@ static int res_head(hz_req *ex, int status, uint64_t len, int stream)
     const hz__req_head *h = &ex->head;
     int no_body = ex->is_head || status < 200 || status == 204 || status == 304;
     int ka = ex->keep_alive && !loop->stopping && !c->close_after;
-    if (ex->phase == HZ_PH_WAIT_BODY && !stream) {
-        /* A complete answer and the body never asked for. Draining it is
-         * only safe when the client is not waiting for 100 Continue and it
-         * is small. */
+    if (ex->phase == HZ_PH_WAIT_BODY) {
+        /* The body was never asked for. Draining it is only safe when the
+         * client is not waiting for 100 Continue and it is small. */
         int drainable = !ex->want_continue &&
                         (h->body_kind == HZ_BODY_CHUNKED || ex->cl_left <= HZ_DRAIN_LIMIT);
         if (!drainable)
             ka = 0;
-    } else if (ex->phase == HZ_PH_WAIT_BODY) {
-        /* A stream started before the body was asked for (an echo): the
-         * interim 100 must come before the final head or never. */
-        hz__res_continue(ex);
     }
     int close_delim = stream && !no_body && h->version_minor == 0;
     if (close_delim)
@@ -237,6 +232,9 @@ static int has_close_token(const char *v)
 int hz_res_set_header(hz_res *res, const char *name, const char *value)
 {
     int err;
+    hz__exec_job *xj = res ? hz__exec_current(res->ex) : NULL;
+    if (HZ_UNLIKELY(xj)) /* a handler on a worker: recorded for the loop */
+        return hz__exec_set_header(xj, name, value);
     hz_req *ex = live_ex(res, &err);
     if (!ex)
         return err;
@@ -276,6 +274,9 @@ int hz_res_set_header(hz_res *res, const char *name, const char *value)
 int hz_res_send(hz_res *res, int status, const void *body, size_t len)
 {
     int err;
+    hz__exec_job *xj = res ? hz__exec_current(res->ex) : NULL;
+    if (HZ_UNLIKELY(xj)) /* a handler on a worker: recorded for the loop */
+        return hz__exec_send(xj, status, body, len);
     hz_req *ex = live_ex(res, &err);
     if (!ex)
         return err;
@@ -307,10 +308,8 @@ int hz_res_send(hz_res *res, int status, const void *body, size_t len)
                 p += taken;
                 left -= taken;
                 c->last_io = c->loop->now;
-                if (!hz__buf_pending(&c->out)) {
+                if (!hz__buf_pending(&c->out))
                     c->out.off = c->out.len = 0;
-                    c->nqueued = 0;
-                }
             } else if (n != HZ_EAGAIN) {
                 hz__conn_close(c);
                 return HZ_ECLOSED;
@@ -328,6 +327,9 @@ int hz_res_send(hz_res *res, int status, const void *body, size_t len)
 int hz_res_start(hz_res *res, int status)
 {
     int err;
+    hz__exec_job *xj = res ? hz__exec_current(res->ex) : NULL;
+    if (HZ_UNLIKELY(xj)) /* a handler on a worker: recorded for the loop */
+        return hz__exec_start(xj, status);
     hz_req *ex = live_ex(res, &err);
     if (!ex)
         return err;
@@ -344,6 +346,9 @@ int hz_res_start(hz_res *res, int status)
 int hz_res_write(hz_res *res, const void *buf, size_t len)
 {
     int err;
+    hz__exec_job *xj = res ? hz__exec_current(res->ex) : NULL;
+    if (HZ_UNLIKELY(xj)) /* a handler on a worker: recorded for the loop */
+        return hz__exec_write(xj, buf, len);
     hz_req *ex = live_ex(res, &err);
     if (!ex)
         return err;
@@ -385,6 +390,8 @@ int hz_res_write(hz_res *res, const void *buf, size_t len)
 int hz_res_on_drain(hz_res *res, hz_drain_fn fn, void *ud)
 {
     int err;
+    if (res && hz__exec_current(res->ex))
+        return HZ_ENOTSUP; /* loop-only callbacks */
     hz_req *ex = live_ex(res, &err);
     if (!ex)
         return err;
@@ -396,6 +403,9 @@ int hz_res_on_drain(hz_res *res, hz_drain_fn fn, void *ud)
 int hz_res_end(hz_res *res)
 {
     int err;
+    hz__exec_job *xj = res ? hz__exec_current(res->ex) : NULL;
+    if (HZ_UNLIKELY(xj)) /* a handler on a worker: recorded for the loop */
+        return hz__exec_end(xj);
     hz_req *ex = live_ex(res, &err);
     if (!ex)
         return err;
@@ -413,6 +423,8 @@ int hz_res_end(hz_res *res)
 int hz_res_on_done(hz_res *res, hz_done_fn fn, void *ud)
 {
     int err;
+    if (res && hz__exec_current(res->ex))
+        return HZ_ENOTSUP; /* loop-only callbacks */
     hz_req *ex = live_ex(res, &err);
     if (!ex)
         return err;
@@ -436,6 +448,8 @@ static void after_fn(hz__timer *t)
 int hz_res_after(hz_res *res, unsigned ms, hz_after_fn fn, void *ud)
 {
     int err;
+    if (res && hz__exec_current(res->ex))
+        return HZ_ENOTSUP; /* loop-only callbacks */
     hz_req *ex = live_ex(res, &err);
     if (!ex)
         return err;
@@ -453,8 +467,7 @@ int hz_res_after(hz_res *res, unsigned ms, hz_after_fn fn, void *ud)
 
 void hz__res_continue(hz_req *ex)
 {
-    /* Never after the final head: the client would take it for body. */
-    if (!ex->want_continue || ex->res_started)
+    if (!ex->want_continue)
         return;
     ex->want_continue = 0;
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include "conn.h"
 #include "loop.h"
+#include "exec.h"
 
 #define HZ_LISTEN_BACKLOG 1024
 
@@ -107,6 +108,9 @@ int hz_server_create(hz_server **out, const hz_config *cfg)
         return HZ_EINVAL;
     if (cfg->executor && (!cfg->executor->vt || cfg->executor->vt->abi != HZ_BACKEND_ABI))
         return HZ_EABI;
+    /* Executor handlers record responses through the allocator on workers. */
+    if (cfg->executor && (!cfg->executor->vt->submit || !(a->vt->caps & HZ_ALLOC_CAP_THREADSAFE)))
+        return HZ_EINVAL;
 
     hz_server *srv = hz__calloc(a, sizeof(*srv));
     if (!srv)
@@ -402,6 +406,8 @@ int hz_server_run(hz_server *srv)
 
 int hz_req_peer(const hz_req *req, char *buf, size_t len, int *port)
 {
+    if (hz__exec_current(req))
+        return HZ_ENOTSUP; /* the connection belongs to the loop */
     hz__conn *c = req->conn;
     if (!c || c->closing)
         return HZ_ECLOSED;

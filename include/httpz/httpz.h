@@ -164,6 +164,8 @@ typedef struct hz_config {
     hz_timeouts timeouts;
     const hz_allocator *allocator; /* borrowed; NULL = hz_allocator_default */
     const hz_executor *executor;   /* borrowed; NULL = handlers run inline only */
+    int executor_all;              /* 1: every route runs on executor (but STREAM_BODY
+                                      and INLINE routes); default 0 */
     const hz_poller_vt *poller;    /* borrowed; NULL = the compiled-in poller */
     const hz_tls_vt *tls;          /* borrowed; NULL = the compiled-in TLS */
 } hz_config;
@@ -188,7 +190,18 @@ enum {
     HZ_ROUTE_EXECUTOR = 1u << 0,    /* run this route's handler on cfg.executor */
     HZ_ROUTE_STREAM_BODY = 1u << 1, /* do not buffer the body: call the handler
                                        after the head and stream with hz_req_on_body */
+    HZ_ROUTE_INLINE = 1u << 2,      /* always inline, even with cfg.executor_all */
 };
+
+/* Executor handlers (HZ_ROUTE_EXECUTOR, cfg.executor_all): run on a worker
+ * once the whole request (body included) has arrived. They read the request
+ * with the hz_req_* accessors and must finish the response before returning
+ * (hz_res_send, or hz_res_start/write/end, which are collected and sent as
+ * one response); otherwise the client gets 500. hz_res_on_drain/on_done/
+ * after, hz_req_on_body/resume and hz_req_peer return HZ_ENOTSUP there.
+ * Executor queue full: 503 + Retry-After (the connection stays open). Past
+ * timeouts.handler, or once the client went away, hz_req_cancelled() turns
+ * true and whatever the handler sends is dropped (HZ_ECANCELED). */
 
 /** Creates a server from cfg (copied). *out = NULL on failure.
  *  HZ_EINVAL, HZ_ENOMEM, HZ_EABI, HZ_ESYS. thread: any. */

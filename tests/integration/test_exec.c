@@ -1,0 +1,491 @@
+/* test_exec.c - handlers on the executor, end to end: blocking handlers in
+ * parallel while the loop stays responsive, queue full -> 503 with the
+ * connection alive, handler deadline -> 503 + close with the late answer
+ * dropped, client gone -> cancelled, stop waits for running handlers, and
+ * no leak in any of them (counting allocator).
+ *
+ * Handlers are held in a "gate" (mutex + condition variable) until the test
+ * opens it, and the test waits for server-side counters on a condition
+ * variable; deadlines only turn hangs into failures. The executor is the
+ * pool wrapped by a vtable that counts submissions (itself a small example
+ * of a user executor), so the test knows when a request reached it. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <criterion/criterion.h>
+#include <httpz/backend.h>
+#include "itest.h"
+#include "test_alloc.h"
+
+#define WAIT_MS 10000
+
+/* ---- server-side state ----------------------------------------------------- */
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int inside;     /* handlers currently in the gate */
+static int open_gate;  /* 1: handlers may leave the gate */
+static int finished;   /* handlers returned */
+static int saw_cancel; /* handlers that saw hz_req_cancelled() */
+static int late_rc;    /* what hz_res_send returned after cancellation */
+static int submits;    /* executor submissions (wrapper) */
+static int busy;       /* of which refused with HZ_EBUSY */
+static int notsup_ok;  /* loop-only calls refused with HZ_ENOTSUP on a worker */
+
+static struct timespec deadline_in(int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Waits until *v >= n (deadline WAIT_MS); returns *v. */
+static int wait_for(const int *v, int n)
+{
+    struct timespec dl = deadline_in(WAIT_MS);
+    pthread_mutex_lock(&mu);
+    while (*v < n && pthread_cond_timedwait(&cv, &mu, &dl) != ETIMEDOUT) {
+    }
+    int r = *v;
+    pthread_mutex_unlock(&mu);
+    return r;
+}
+
+static int read_locked(const int *v)
+{
+    pthread_mutex_lock(&mu);
+    int r = *v;
+    pthread_mutex_unlock(&mu);
+    return r;
+}
+
+static void open_the_gate(void)
+{
+    pthread_mutex_lock(&mu);
+    open_gate = 1;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+static void state_reset(void)
+{
+    pthread_mutex_lock(&mu);
+    inside = open_gate = finished = saw_cancel = submits = busy = notsup_ok = 0;
+    late_rc = 1;
+    pthread_mutex_unlock(&mu);
+}
+
+/* Blocks in the gate until it opens or the request is abandoned, then
+ * answers (or records what answering an abandoned request gives). */
+static void h_gate(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    pthread_mutex_lock(&mu);
+    inside++;
+    pthread_cond_broadcast(&cv);
+    struct timespec dl = deadline_in(WAIT_MS);
+    while (!open_gate && !hz_req_cancelled(req)) {
+        /* Cancellation is a flag, not a signal on cv: re-check it often. */
+        struct timespec tick = deadline_in(5);
+        if (tick.tv_sec > dl.tv_sec || (tick.tv_sec == dl.tv_sec && tick.tv_nsec > dl.tv_nsec))
+            break;
+        pthread_cond_timedwait(&cv, &mu, &tick);
+    }
+    pthread_mutex_unlock(&mu);
+    int cancelled = hz_req_cancelled(req);
+    int rc = hz_res_send(res, 200, "ok", 2);
+    pthread_mutex_lock(&mu);
+    if (cancelled) {
+        saw_cancel++;
+        late_rc = rc;
+    }
+    finished++;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+/* Like h_gate, but deaf to cancellation: only the gate ends it. */
+static void h_hold(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    pthread_mutex_lock(&mu);
+    inside++;
+    pthread_cond_broadcast(&cv);
+    struct timespec dl = deadline_in(WAIT_MS);
+    while (!open_gate && pthread_cond_timedwait(&cv, &mu, &dl) != ETIMEDOUT) {
+    }
+    pthread_mutex_unlock(&mu);
+    hz_res_send(res, 200, "held", 4);
+    pthread_mutex_lock(&mu);
+    finished++;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+static void h_ping(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    hz_res_send(res, 200, "pong", 4);
+}
+
+/* Echoes the body and a header through the collected streaming calls. */
+static void h_echo(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    hz_str b = hz_req_body(req);
+    hz_str x = hz_req_header(req, "X-Test");
+    hz_str p = hz_req_param(req, "id");
+    char hv[64];
+    snprintf(hv, sizeof(hv), "%.*s/%.*s", (int)x.len, x.ptr ? x.ptr : "", (int)p.len,
+             p.ptr ? p.ptr : "");
+    int ns = hz_res_on_done(res, NULL, NULL) == HZ_ENOTSUP &&
+             hz_res_after(res, 1, NULL, NULL) == HZ_ENOTSUP &&
+             hz_req_on_body(req, NULL, NULL, NULL) == HZ_ENOTSUP;
+    hz_res_set_header(res, "X-Echo", hv);
+    hz_res_start(res, 201);
+    hz_res_write(res, "[", 1);
+    hz_res_write(res, b.ptr, b.len);
+    hz_res_write(res, "]", 1);
+    hz_res_end(res);
+    pthread_mutex_lock(&mu);
+    notsup_ok += ns;
+    finished++;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+static void h_silent(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req;
+    (void)res;
+    (void)ud;
+}
+
+/* ---- a counting executor wrapper ------------------------------------------- */
+
+static hz_executor inner;
+
+static int cnt_submit(void *self, hz_job_fn fn, void *arg)
+{
+    (void)self;
+    int rc = inner.vt->submit(inner.self, fn, arg);
+    pthread_mutex_lock(&mu);
+    submits++;
+    if (rc == HZ_EBUSY)
+        busy++;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+    return rc;
+}
+
+static void cnt_shutdown(void *self)
+{
+    (void)self;
+    inner.vt->shutdown(inner.self);
+}
+
+static const hz_executor_vt cnt_vt = {
+    .abi = HZ_BACKEND_ABI,
+    .name = "counting-pool",
+    .caps = HZ_EXEC_CAP_THREADSAFE,
+    .submit = cnt_submit,
+    .shutdown = cnt_shutdown,
+};
+
+/* ---- fixture ---------------------------------------------------------------- */
+
+static hz_count_alloc CA;
+static hz_executor EXR;
+static hz_server *srv;
+static int port;
+
+static void start(unsigned threads, unsigned queue, uint32_t handler_ms, int all)
+{
+    state_reset();
+    hz_count_alloc_init(&CA);
+    cr_assert_eq(hz_executor_pool_create(&inner, threads, queue, &CA.iface), 0);
+    EXR.vt = &cnt_vt;
+    EXR.self = NULL;
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cfg.allocator = &CA.iface;
+    cfg.executor = &EXR;
+    cfg.executor_all = all;
+    cfg.timeouts.handler = handler_ms;
+    cr_assert_eq(hz_server_create(&srv, &cfg), 0);
+    unsigned ex = all ? 0 : HZ_ROUTE_EXECUTOR;
+    cr_assert_eq(hz_route_ex(srv, "GET", "/gate", h_gate, NULL, ex), 0);
+    cr_assert_eq(hz_route_ex(srv, "GET", "/hold", h_hold, NULL, ex), 0);
+    cr_assert_eq(hz_route_ex(srv, "POST", "/echo/:id", h_echo, NULL, ex), 0);
+    cr_assert_eq(hz_route_ex(srv, "GET", "/silent", h_silent, NULL, ex), 0);
+    cr_assert_eq(hz_route_ex(srv, "GET", "/ping", h_ping, NULL, all ? HZ_ROUTE_INLINE : 0), 0);
+    int idx = hz_server_listen(srv, "127.0.0.1", 0, NULL);
+    cr_assert_geq(idx, 0);
+    port = hz_server_port(srv, idx);
+    cr_assert_gt(port, 0);
+    cr_assert_eq(hz_server_start(srv), 0);
+}
+
+/* Stops the server and the executor; nothing may be left allocated. */
+static void finish(void)
+{
+    open_the_gate();
+    hz_server_stop(srv, 2000);
+    hz_server_wait(srv);
+    hz_server_destroy(srv);
+    inner.vt->shutdown(inner.self);
+    cr_expect_eq(atomic_load(&CA.live_blocks), 0, "leaked %ld blocks",
+                 (long)atomic_load(&CA.live_blocks));
+    cr_expect_eq(atomic_load(&CA.size_mismatches), 0);
+}
+
+static void get(it_conn *c, const char *path)
+{
+    char req[256];
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+    cr_assert_eq(it_sends(c, req), 0);
+}
+
+/* ---- tests -------------------------------------------------------------------- */
+
+Test(exec, blocking_handlers_run_in_parallel_and_the_loop_stays_free, .timeout = 60)
+{
+    enum { N = 4 };
+    start(N, 64, 30000, 0);
+    it_conn c[N], p;
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(it_connect(&c[i], port), 0);
+        get(&c[i], "/gate");
+    }
+    /* All N handlers are inside at once: N workers, not one after another. */
+    cr_assert_eq(wait_for(&inside, N), N);
+    /* The loop still answers inline routes while every worker is busy. */
+    cr_assert_eq(it_connect(&p, port), 0);
+    get(&p, "/ping");
+    it_resp r;
+    cr_assert_eq(it_read_response(&p, &r, 0, 5000), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "pong");
+    it_resp_free(&r);
+    open_the_gate();
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(it_read_response(&c[i], &r, 0, 5000), 0);
+        cr_assert_eq(r.status, 200);
+        cr_assert_str_eq(r.body, "ok");
+        cr_assert(!r.conn_close);
+        it_resp_free(&r);
+        it_close(&c[i]);
+    }
+    it_close(&p);
+    finish();
+}
+
+Test(exec, full_queue_answers_503_retry_after_and_keeps_the_connection, .timeout = 60)
+{
+    start(1, 1, 30000, 0);
+    it_conn a, b, c;
+    it_resp r;
+    cr_assert_eq(it_connect(&a, port), 0);
+    get(&a, "/gate");
+    cr_assert_eq(wait_for(&inside, 1), 1); /* the only worker is held */
+    cr_assert_eq(it_connect(&b, port), 0);
+    get(&b, "/gate");
+    cr_assert_eq(wait_for(&submits, 2), 2); /* b waits in the queue of 1 */
+    cr_assert_eq(read_locked(&busy), 0);
+    cr_assert_eq(it_connect(&c, port), 0);
+    get(&c, "/gate");
+    cr_assert_eq(wait_for(&busy, 1), 1);
+    cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
+    cr_assert_eq(r.status, 503);
+    cr_assert_str_eq(it_header(&r, "Retry-After"), "1");
+    cr_assert(!r.conn_close, "load shedding keeps the connection");
+    it_resp_free(&r);
+    /* The same connection goes on. */
+    get(&c, "/ping");
+    cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
+    cr_assert_eq(r.status, 200);
+    it_resp_free(&r);
+    open_the_gate();
+    cr_assert_eq(it_read_response(&a, &r, 0, 5000), 0);
+    cr_assert_eq(r.status, 200);
+    it_resp_free(&r);
+    cr_assert_eq(it_read_response(&b, &r, 0, 5000), 0);
+    cr_assert_eq(r.status, 200);
+    it_resp_free(&r);
+    cr_assert_eq(wait_for(&finished, 2), 2);
+    cr_assert_eq(read_locked(&finished), 2, "the refused request never ran");
+    it_close(&a);
+    it_close(&b);
+    it_close(&c);
+    finish();
+}
+
+Test(exec, handler_deadline_answers_503_closes_and_drops_the_late_answer, .timeout = 60)
+{
+    start(1, 8, 200, 0);
+    it_conn c;
+    it_resp r;
+    cr_assert_eq(it_connect(&c, port), 0);
+    get(&c, "/gate");
+    cr_assert_eq(wait_for(&inside, 1), 1);
+    /* The gate stays shut: only the 200 ms deadline can answer. */
+    cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
+    cr_assert_eq(r.status, 503);
+    cr_assert(r.conn_close);
+    it_resp_free(&r);
+    cr_assert(it_wait_closed(&c, 5000), "closed after the 503");
+    /* The handler learns it was abandoned; its answer goes nowhere. */
+    cr_assert_eq(wait_for(&finished, 1), 1);
+    cr_assert_eq(read_locked(&saw_cancel), 1);
+    cr_assert_eq(read_locked(&late_rc), HZ_ECANCELED);
+    it_close(&c);
+    finish();
+}
+
+Test(exec, handler_within_its_deadline_is_answered, .timeout = 60)
+{
+    start(1, 8, 5000, 0);
+    it_conn c;
+    it_resp r;
+    cr_assert_eq(it_connect(&c, port), 0);
+    get(&c, "/gate");
+    cr_assert_eq(wait_for(&inside, 1), 1);
+    open_the_gate();
+    cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
+    cr_assert_eq(r.status, 200);
+    it_resp_free(&r);
+    cr_assert_eq(read_locked(&saw_cancel), 0);
+    it_close(&c);
+    finish();
+}
+
+Test(exec, client_gone_mid_handler_cancels_the_request, .timeout = 60)
+{
+    start(1, 8, 30000, 0);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, port), 0);
+    get(&c, "/gate");
+    cr_assert_eq(wait_for(&inside, 1), 1);
+    it_close(&c); /* the gate stays shut: only the disconnect can end it */
+    cr_assert_eq(wait_for(&finished, 1), 1);
+    cr_assert_eq(read_locked(&saw_cancel), 1);
+    cr_assert_eq(read_locked(&late_rc), HZ_ECANCELED);
+    finish();
+}
+
+static atomic_int waited;
+
+static void *wait_thread(void *arg)
+{
+    (void)arg;
+    hz_server_wait(srv);
+    pthread_mutex_lock(&mu);
+    atomic_store(&waited, finished + 1);
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+    return NULL;
+}
+
+Test(exec, stop_waits_for_running_handlers, .timeout = 60)
+{
+    start(1, 8, 30000, 0);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, port), 0);
+    get(&c, "/hold");
+    cr_assert_eq(wait_for(&inside, 1), 1);
+    atomic_store(&waited, 0);
+    /* Deadline 0: the connection is force-closed at once, yet the loop
+     * must not end (and free what the job holds) before the handler
+     * returned. */
+    hz_server_stop(srv, 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, wait_thread, NULL), 0);
+    struct timespec dl = deadline_in(300);
+    pthread_mutex_lock(&mu);
+    while (!atomic_load(&waited) && pthread_cond_timedwait(&cv, &mu, &dl) != ETIMEDOUT) {
+    }
+    pthread_mutex_unlock(&mu);
+    cr_assert_eq(atomic_load(&waited), 0, "hz_server_wait returned with a handler running");
+    open_the_gate();
+    pthread_join(th, NULL);
+    /* waited = finished + 1 at the moment hz_server_wait returned */
+    cr_assert_eq(atomic_load(&waited), 2, "the handler had not finished");
+    it_close(&c);
+    finish();
+}
+
+Test(exec, request_and_response_cross_the_worker, .timeout = 60)
+{
+    start(2, 8, 30000, 0);
+    it_conn c;
+    it_resp r;
+    cr_assert_eq(it_connect(&c, port), 0);
+    cr_assert_eq(it_sends(&c, "POST /echo/42 HTTP/1.1\r\nHost: t\r\nX-Test: hi\r\n"
+                              "Content-Length: 5\r\n\r\nhello"),
+                 0);
+    cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
+    cr_assert_eq(r.status, 201);
+    cr_assert_str_eq(r.body, "[hello]");
+    cr_assert_str_eq(it_header(&r, "X-Echo"), "hi/42");
+    cr_assert_str_eq(it_header(&r, "Content-Length"), "7");
+    it_resp_free(&r);
+    cr_assert_eq(read_locked(&notsup_ok), 1, "loop-only calls must be refused on a worker");
+    /* Keep-alive: a second request on the same connection. */
+    get(&c, "/silent");
+    cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
+    cr_assert_eq(r.status, 500, "a handler that returns without answering");
+    it_resp_free(&r);
+    it_close(&c);
+    finish();
+}
+
+Test(exec, executor_all_runs_every_route_but_inline_ones, .timeout = 60)
+{
+    start(2, 8, 30000, 1);
+    it_conn c;
+    it_resp r;
+    cr_assert_eq(it_connect(&c, port), 0);
+    get(&c, "/ping");
+    cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
+    cr_assert_eq(r.status, 200);
+    it_resp_free(&r);
+    cr_assert_eq(read_locked(&submits), 0, "HZ_ROUTE_INLINE stays on the loop");
+    cr_assert_eq(it_sends(&c, "POST /echo/1 HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx"), 0);
+    cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
+    cr_assert_eq(r.status, 201);
+    it_resp_free(&r);
+    cr_assert_eq(read_locked(&submits), 1);
+    it_close(&c);
+    finish();
+}
+
+Test(exec, executor_needs_a_thread_safe_allocator, .timeout = 30)
+{
+    static hz_allocator_vt single_vt;
+    hz_count_alloc_init(&CA);
+    single_vt = *CA.iface.vt;
+    single_vt.caps &= ~(unsigned)HZ_ALLOC_CAP_THREADSAFE;
+    hz_allocator single = {&single_vt, CA.iface.ctx};
+    cr_assert_eq(hz_executor_pool_create(&inner, 1, 1, NULL), 0);
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cfg.allocator = &single;
+    cfg.executor = &inner;
+    hz_server *s = (hz_server *)&cfg;
+    cr_assert_eq(hz_server_create(&s, &cfg), HZ_EINVAL);
+    cr_assert_null(s);
+    inner.vt->shutdown(inner.self);
+}
