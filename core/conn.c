@@ -629,7 +629,8 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
  * the response kept the connection open, else close after the response. */
 static void ex_unread_body(hz__conn *c, struct hz_req *ex)
 {
-    if (ex->keep_alive) {
+    /* A client still waiting for 100 Continue may never send the body. */
+    if (ex->keep_alive && !ex->want_continue) {
         ex->phase = HZ_PH_BODY;
         ex->sink = HZ_SINK_DISCARD;
         ex->paused = 0;
@@ -666,6 +667,17 @@ static void ex_finish(hz__conn *c, struct hz_req *ex)
     c->last_io = loop->now;
 }
 
+/* Enough responses wait for the socket: parse no further request. */
+static int pipeline_full(const hz__conn *c)
+{
+    const hz_server *srv = c->loop->srv;
+    size_t pending = hz__buf_pending(&c->out);
+    if (!pending)
+        return 0;
+    return (srv->cfg.max_pipelined && c->nqueued >= srv->cfg.max_pipelined) ||
+           pending >= srv->cfg.output_buffer;
+}
+
 /* Runs the state machine over the buffered input as far as it goes. */
 static void conn_process_once(hz__conn *c)
 {
@@ -681,8 +693,7 @@ static void conn_process_once(hz__conn *c)
             if (!hz__buf_pending(&c->in))
                 return;
             /* The pipelining bound: responses queued ahead of the socket. */
-            if ((srv->cfg.max_pipelined && c->nqueued >= srv->cfg.max_pipelined) ||
-                hz__buf_pending(&c->out) >= srv->cfg.output_buffer)
+            if (pipeline_full(c))
                 return;
             ex = ex_get(loop);
             if (!ex) {
@@ -773,7 +784,6 @@ static void conn_process_once(hz__conn *c)
 
 static int conn_wants_read(const hz__conn *c)
 {
-    const hz_server *srv = c->loop->srv;
     const struct hz_req *ex = c->ex;
     if (c->closing)
         return 0;
@@ -786,8 +796,7 @@ static int conn_wants_read(const hz__conn *c)
     if (!ex) {
         if (c->close_after)
             return 0;
-        if ((srv->cfg.max_pipelined && c->nqueued >= srv->cfg.max_pipelined) ||
-            hz__buf_pending(&c->out) >= srv->cfg.output_buffer)
+        if (pipeline_full(c))
             return 0;
     } else if (ex->phase == HZ_PH_BODY) {
         if (ex->sink == HZ_SINK_STREAM && ex->paused)

@@ -132,7 +132,8 @@ static void res_complete(hz_req *ex)
 {
     hz__conn *c = ex->conn;
     ex->res_done = 1;
-    c->nqueued++;
+    if (hz__buf_pending(&c->out))
+        c->nqueued++; /* counts responses waiting for the socket */
     if (!c->in_process)
         hz__loop_ready(c->loop, c);
 }
@@ -145,13 +146,18 @@ static int res_head(hz_req *ex, int status, uint64_t len, int stream)
     const hz__req_head *h = &ex->head;
     int no_body = ex->is_head || status < 200 || status == 204 || status == 304;
     int ka = ex->keep_alive && !loop->stopping && !c->close_after;
-    if (ex->phase == HZ_PH_WAIT_BODY) {
-        /* The body was never asked for. Draining it is only safe when the
-         * client is not waiting for 100 Continue and it is small. */
+    if (ex->phase == HZ_PH_WAIT_BODY && !stream) {
+        /* A complete answer and the body never asked for. Draining it is
+         * only safe when the client is not waiting for 100 Continue and it
+         * is small. */
         int drainable = !ex->want_continue &&
                         (h->body_kind == HZ_BODY_CHUNKED || ex->cl_left <= HZ_DRAIN_LIMIT);
         if (!drainable)
             ka = 0;
+    } else if (ex->phase == HZ_PH_WAIT_BODY) {
+        /* A stream started before the body was asked for (an echo): the
+         * interim 100 must come before the final head or never. */
+        hz__res_continue(ex);
     }
     int close_delim = stream && !no_body && h->version_minor == 0;
     if (close_delim)
@@ -308,8 +314,10 @@ int hz_res_send(hz_res *res, int status, const void *body, size_t len)
                 p += taken;
                 left -= taken;
                 c->last_io = c->loop->now;
-                if (!hz__buf_pending(&c->out))
+                if (!hz__buf_pending(&c->out)) {
                     c->out.off = c->out.len = 0;
+                    c->nqueued = 0;
+                }
             } else if (n != HZ_EAGAIN) {
                 hz__conn_close(c);
                 return HZ_ECLOSED;
@@ -467,7 +475,8 @@ int hz_res_after(hz_res *res, unsigned ms, hz_after_fn fn, void *ud)
 
 void hz__res_continue(hz_req *ex)
 {
-    if (!ex->want_continue)
+    /* Never after the final head: the client would take it for body. */
+    if (!ex->want_continue || ex->res_started)
         return;
     ex->want_continue = 0;
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
