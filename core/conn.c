@@ -834,15 +834,14 @@ void hz__conn_after_io(hz__conn *c)
         hz__conn_close(c); /* the client is done and so are we */
         return;
     }
-    if (c->registered) {
-        unsigned want = (conn_wants_read(c) ? HZ_EV_READ : 0) | (c->wblocked ? HZ_EV_WRITE : 0);
-        if (want != c->interest) {
-            if (loop->pv->modify(loop->poller, c->fd, want, c) < 0) {
-                hz__conn_close(c);
-                return;
-            }
-            c->interest = want;
+    unsigned want = (conn_wants_read(c) ? HZ_EV_READ : 0) | (c->wblocked ? HZ_EV_WRITE : 0);
+    if (want != c->interest) {
+        /* In-memory connections (no fd) keep the interest for their driver. */
+        if (c->registered && loop->pv->modify(loop->poller, c->fd, want, c) < 0) {
+            hz__conn_close(c);
+            return;
         }
+        c->interest = want;
     }
     conn_update_timer(c);
     /* Idle connections hold no buffers. */
@@ -903,4 +902,29 @@ void hz__conn_on_event(hz__conn *c, unsigned events)
             return;
     }
     hz__conn_process(c);
+}
+
+int hz__conn_attach(hz__loop *loop, const hz__transport_vt *tp, void *ctx, hz__conn **out)
+{
+    hz_server *srv = loop->srv;
+    *out = NULL;
+    hz__conn *c = hz__calloc(&srv->a, sizeof(*c));
+    if (!c)
+        return HZ_ENOMEM;
+    c->kind = HZ_KIND_CONN;
+    c->loop = loop;
+    c->tp = tp;
+    c->tp_ctx = ctx;
+    c->fd = -1;
+    hz__timer_init(&c->timer, conn_timer_fn);
+    c->next = loop->conns;
+    if (c->next)
+        c->next->prev = c;
+    loop->conns = c;
+    loop->nconns++;
+    atomic_fetch_add(&srv->nconns, 1);
+    c->last_io = loop->now;
+    hz__conn_after_io(c);
+    *out = c;
+    return 0;
 }

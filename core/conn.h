@@ -146,6 +146,11 @@ struct hz__conn {               /* owner: its loop; freed only by the reap step 
 
 /* conn.c */
 HZ_HIDDEN int hz__conn_accepted(hz__loop *loop, int fd);
+/** A connection over a transport without a descriptor (in-memory, for
+ *  tests and fuzzing): not in the poller; drive it with hz__conn_on_event
+ *  and hz__loop_run_pending. */
+HZ_HIDDEN int hz__conn_attach(hz__loop *loop, const hz__transport_vt *tp, void *ctx,
+                              hz__conn **out);
 HZ_HIDDEN void hz__conn_on_event(hz__conn *c, unsigned events);
 HZ_HIDDEN void hz__conn_process(hz__conn *c);
 HZ_HIDDEN void hz__conn_close(hz__conn *c);

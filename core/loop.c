@@ -172,6 +172,14 @@ static void reap(hz__loop *loop)
     }
 }
 
+void hz__loop_run_pending(hz__loop *loop)
+{
+    loop->now = hz__now_ms();
+    hz__wheel_advance(&loop->wheel, loop->now);
+    run_ready(loop);
+    reap(loop);
+}
+
 /* ---- listeners ---------------------------------------------------------- */
 
 static void lreg_unregister(hz__loop *loop, hz__lreg *lr)

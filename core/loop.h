@@ -118,6 +118,9 @@ HZ_HIDDEN void hz__loop_fini(hz__loop *loop);
 HZ_HIDDEN void *hz__loop_main(void *arg);
 /** Queues c for processing at the end of this iteration (no I/O event needed). */
 HZ_HIDDEN void hz__loop_ready(hz__loop *loop, hz__conn *c);
+/** One step without polling: due timers, the ready list, reaping (for
+ *  in-memory connections driven by a test or a fuzzer). */
+HZ_HIDDEN void hz__loop_run_pending(hz__loop *loop);
 /** Refreshes loop->date when the second changed. */
 HZ_HIDDEN void hz__loop_update_date(hz__loop *loop);
 

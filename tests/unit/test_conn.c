@@ -1,0 +1,248 @@
+/* test_conn.c - the connection state machine over the in-memory transport:
+ * the same pipelined input split into reads of every size and written back
+ * in partial writes gives byte-identical output (streamed echoes aside: their
+ * chunking follows the reads); errors stop the pipeline;
+ * idle connections hold no buffers; a streamed echo under backpressure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <criterion/criterion.h>
+#include "memconn.h"
+#include "test_alloc.h"
+
+static void h_root(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    hz_str q = hz_req_query(req);
+    char body[128];
+    int n = snprintf(body, sizeof(body), "root q=%.*s", (int)q.len, q.ptr ? q.ptr : "");
+    hz_res_set_header(res, "X-Test", "1");
+    hz_res_send(res, 200, body, (size_t)n);
+}
+
+static void h_body(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    hz_str b = hz_req_body(req);
+    hz_res_send(res, 200, b.ptr, b.len);
+}
+
+static int e_chunk(hz_req *req, const void *data, size_t len, void *ud)
+{
+    (void)req;
+    int rc = hz_res_write(ud, data, len);
+    return rc == HZ_EAGAIN ? HZ_EAGAIN : rc;
+}
+
+static void e_end(hz_req *req, int status, void *ud)
+{
+    (void)req;
+    if (status == 0)
+        hz_res_end(ud);
+}
+
+static void e_drain(hz_res *res, void *ud)
+{
+    (void)res;
+    hz_req_resume(ud);
+}
+
+static void h_echo(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    hz_res_on_drain(res, e_drain, req);
+    hz_res_start(res, 200);
+    hz_req_on_body(req, e_chunk, e_end, res);
+}
+
+typedef struct fixture {
+    hz_count_alloc ca;
+    hz_server *srv;
+    hz__loop *loop;
+} fixture;
+
+static void fx_init(fixture *f, size_t output_buffer)
+{
+    hz_count_alloc_init(&f->ca);
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cfg.allocator = &f->ca.iface;
+    if (output_buffer)
+        cfg.output_buffer = output_buffer;
+    cr_assert_eq(hz_server_create(&f->srv, &cfg), 0);
+    cr_assert_eq(hz_route(f->srv, "GET", "/", h_root, NULL), 0);
+    cr_assert_eq(hz_route(f->srv, "GET", "/q", h_root, NULL), 0);
+    cr_assert_eq(hz_route(f->srv, "POST", "/body", h_body, NULL), 0);
+    cr_assert_eq(hz_route_ex(f->srv, "POST", "/echo", h_echo, NULL, HZ_ROUTE_STREAM_BODY), 0);
+    f->loop = &f->srv->loops[0];
+}
+
+static void fx_fini(fixture *f)
+{
+    hz_server_destroy(f->srv);
+    cr_assert_eq(atomic_load(&f->ca.live_blocks), 0, "leaked %ld blocks",
+                 (long)atomic_load(&f->ca.live_blocks));
+}
+
+/* Runs input through one connection; returns the output with Date values
+ * blanked (malloc'd, NUL-terminated). */
+static char *run(fixture *f, const char *in, size_t len, size_t max_read, size_t max_write,
+                 int *closed)
+{
+    hz__memio io;
+    memset(&io, 0, sizeof(io));
+    io.in = in;
+    io.in_len = len;
+    io.max_read = max_read;
+    io.max_write = max_write;
+    io.eof = 1;
+    hz__conn *c;
+    cr_assert_eq(hz__memconn_open(f->loop, &io, &c), 0);
+    hz__memconn_run(f->loop, &io, c, 1000000);
+    *closed = io.shut || io.closed;
+    if (!io.closed)
+        hz__conn_close(c);
+    hz__loop_run_pending(f->loop);
+    char *out = malloc(io.out_len + 1);
+    memcpy(out, io.out ? io.out : "", io.out_len);
+    out[io.out_len] = 0;
+    hz__memio_free(&io);
+    for (char *d = out; (d = strstr(d, "\r\nDate: ")); d += 8)
+        memset(d + 8, 'D', 29);
+    return out;
+}
+
+static int count(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+static const char pipeline[] =
+    "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+    "POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nT: v\r\n\r\n"
+    "HEAD / HTTP/1.1\r\nHost: t\r\n\r\n"
+    "GET /q?x=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+    "POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nabcde"
+    "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n"
+    "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    "GET /after-close HTTP/1.1\r\nHost: t\r\n\r\n";
+
+Test(conn, any_read_and_write_segmentation_gives_the_same_output, .timeout = 60)
+{
+    fixture f;
+    fx_init(&f, 0);
+    int closed;
+    char *ref = run(&f, pipeline, sizeof(pipeline) - 1, 0, 0, &closed);
+    cr_assert(closed, "Connection: close honoured");
+    cr_assert_eq(count(ref, "HTTP/1.1 200 OK"), 6, "%s", ref);
+    cr_assert_eq(count(ref, "HTTP/1.1 404"), 1);
+    cr_assert_eq(count(ref, "after-close"), 0);
+    cr_assert_not_null(strstr(ref, "\r\n\r\nhello world"));
+    cr_assert_not_null(strstr(ref, "root q=x=1"));
+    /* Order: the /q answer comes after the body echo and before abcde. */
+    cr_assert_lt(strstr(ref, "hello world"), strstr(ref, "root q=x=1"));
+    cr_assert_lt(strstr(ref, "root q=x=1"), strstr(ref, "abcde"));
+    const size_t reads[] = {1, 2, 3, 7, 13, 64, 1000};
+    const size_t writes[] = {0, 1, 5, 100};
+    for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+        for (size_t j = 0; j < sizeof(writes) / sizeof(writes[0]); j++) {
+            char *out = run(&f, pipeline, sizeof(pipeline) - 1, reads[i], writes[j], &closed);
+            cr_assert_str_eq(out, ref, "reads of %zu, writes of %zu", reads[i], writes[j]);
+            cr_assert(closed);
+            free(out);
+        }
+    }
+    free(ref);
+    fx_fini(&f);
+}
+
+Test(conn, nothing_is_answered_after_a_parse_error, .timeout = 20)
+{
+    fixture f;
+    fx_init(&f, 0);
+    static const char in[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+                             "GET / HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n"
+                             "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    int closed;
+    char *out = run(&f, in, sizeof(in) - 1, 5, 0, &closed);
+    cr_assert(closed);
+    cr_assert_eq(count(out, "HTTP/1.1 "), 2, "%s", out);
+    cr_assert_not_null(strstr(out, "HTTP/1.1 400 Bad Request"));
+    cr_assert_lt(strstr(out, "200 OK"), strstr(out, "400 Bad"));
+    free(out);
+    fx_fini(&f);
+}
+
+Test(conn, an_idle_connection_holds_no_buffers, .timeout = 20)
+{
+    fixture f;
+    fx_init(&f, 0);
+    cr_assert_leq(sizeof(hz__conn), 320, "hz__conn is %zu bytes", sizeof(hz__conn));
+    static const char in[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    hz__memio io;
+    memset(&io, 0, sizeof(io));
+    io.in = in;
+    io.in_len = sizeof(in) - 1;
+    hz__conn *c;
+    cr_assert_eq(hz__memconn_open(f.loop, &io, &c), 0);
+    hz__memconn_run(f.loop, &io, c, 1000);
+    cr_assert_not_null(strstr(io.out, "200 OK"));
+    cr_assert_not(io.closed);
+    cr_assert_null(c->in.data, "read buffer released while idle");
+    cr_assert_null(c->out.data, "write buffer released while idle");
+    cr_assert_null(c->ex, "no exchange while idle");
+    hz__conn_close(c);
+    hz__loop_run_pending(f.loop);
+    hz__memio_free(&io);
+    fx_fini(&f);
+}
+
+Test(conn, streamed_echo_under_backpressure, .timeout = 60)
+{
+    fixture f;
+    fx_init(&f, 1024); /* a tiny output budget: pause/resume all the time */
+    size_t n = 200000;
+    size_t cap = n * 2 + 4096;
+    char *in = malloc(cap);
+    size_t len = (size_t)sprintf(in, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
+                                     "\r\n\r\n");
+    for (size_t off = 0; off < n;) {
+        size_t k = 1 + (off * 7919) % 3000;
+        if (k > n - off)
+            k = n - off;
+        len += (size_t)sprintf(in + len, "%zx\r\n", k);
+        for (size_t i = 0; i < k; i++)
+            in[len++] = (char)('a' + (off + i) % 26);
+        memcpy(in + len, "\r\n", 2);
+        len += 2;
+        off += k;
+    }
+    memcpy(in + len, "0\r\n\r\n", 5);
+    len += 5;
+    int closed;
+    char *out = run(&f, in, len, 4096, 700, &closed);
+    /* De-chunk the response body and compare. */
+    char *p = strstr(out, "\r\n\r\n");
+    cr_assert_not_null(p);
+    p += 4;
+    size_t got = 0;
+    for (;;) {
+        size_t k = strtoul(p, &p, 16);
+        p += 2;
+        if (!k)
+            break;
+        for (size_t i = 0; i < k; i++)
+            cr_assert_eq(p[i], (char)('a' + (got + i) % 26), "byte %zu", got + i);
+        got += k;
+        p += k + 2;
+    }
+    cr_assert_eq(got, n);
+    free(out);
+    free(in);
+    fx_fini(&f);
+}
