@@ -1,6 +1,12 @@
 /* test_keepalive.c - keep-alive, HTTP/1.0, Connection: close both ways,
  * max requests per connection, HEAD, Date/Server fields, libcurl reuse. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include "itest.h"
@@ -194,4 +200,56 @@ Test(keepalive, libcurl_reuses_one_connection, .timeout = 30)
     curl_easy_cleanup(h);
     curl_global_cleanup();
     it_stop(&s);
+}
+
+static void h_peer(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    char addr[64], body[96];
+    int port = 0;
+    int rc = hz_req_peer(req, addr, sizeof(addr), &port);
+    int n = snprintf(body, sizeof(body), "%d %s %d loop=%d", rc, rc == 0 ? addr : "-", port,
+                     hz_req_loop(req));
+    hz_res_send(res, 200, body, (size_t)n);
+}
+
+Test(keepalive, ipv6_listener_and_peer_address, .timeout = 20)
+{
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    hz_server *srv;
+    cr_assert_eq(hz_server_create(&srv, &cfg), 0);
+    cr_assert_eq(hz_route(srv, "GET", "/peer", h_peer, NULL), 0);
+    int idx = hz_server_listen(srv, "::1", 0, NULL);
+    if (idx == HZ_EADDR) {
+        hz_server_destroy(srv);
+        cr_skip_test("no IPv6 loopback here");
+    }
+    cr_assert_geq(idx, 0);
+    int port = hz_server_port(srv, idx);
+    cr_assert_eq(hz_server_start(srv), 0);
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons((uint16_t)port);
+    sa.sin6_addr = in6addr_loopback;
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    struct sockaddr_in6 me;
+    socklen_t ml = sizeof(me);
+    getsockname(fd, (struct sockaddr *)&me, &ml);
+    it_conn c = {.fd = fd, .cap = 65536};
+    c.buf = malloc(c.cap);
+    it_sends(&c, "GET /peer HTTP/1.1\r\nHost: [::1]\r\n\r\n");
+    it_resp r;
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    char want[96];
+    snprintf(want, sizeof(want), "0 ::1 %d loop=0", ntohs(me.sin6_port));
+    cr_assert_str_eq(r.body, want);
+    it_resp_free(&r);
+    it_close(&c);
+    hz_server_stop(srv, 1000);
+    hz_server_wait(srv);
+    hz_server_destroy(srv);
 }

@@ -219,3 +219,35 @@ Test(stop, emfile_pauses_accepting_without_spinning, .timeout = 30)
     }
     it_stop(&s);
 }
+
+Test(stop, shared_listener_without_reuseport_serves_and_stops, .timeout = 30)
+{
+    hz_count_alloc ca;
+    hz_count_alloc_init(&ca);
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 3;
+    cfg.reuse_port = 0; /* one listening socket polled by every loop */
+    cfg.allocator = &ca.iface;
+    it_server s;
+    it_start(&s, &cfg);
+    it_conn c[12];
+    for (int i = 0; i < 12; i++) {
+        cr_assert_eq(it_connect(&c[i], s.port), 0);
+        it_sends(&c[i], "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    for (int i = 0; i < 12; i++) {
+        it_resp r;
+        cr_assert_eq(it_read_response(&c[i], &r, 0, 3000), 0, "client %d", i);
+        cr_assert_eq(r.status, 200);
+        it_resp_free(&r);
+    }
+    it_stop(&s);
+    for (int i = 0; i < 12; i++) {
+        cr_assert_eq(it_wait_closed(&c[i], 3000), 1);
+        it_close(&c[i]);
+    }
+    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+    it_conn late;
+    cr_assert_neq(it_connect(&late, s.port), 0, "the shared listener was closed");
+}
