@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include "conn.h"
+#include "tls.h"
 #include "exec.h"
 
 #if HZ_HAVE_MSG_NOSIGNAL
@@ -153,7 +154,7 @@ void hz__ex_pool_free(hz__loop *loop)
 
 static void conn_timer_fn(hz__timer *t);
 
-int hz__conn_accepted(hz__loop *loop, int fd)
+int hz__conn_accepted(hz__loop *loop, int fd, const hz__listener *l)
 {
     hz_server *srv = loop->srv;
 #if HZ_HAVE_TCP_NODELAY
@@ -172,8 +173,15 @@ int hz__conn_accepted(hz__loop *loop, int fd)
     c->tp = &hz__transport_socket;
     c->fd = fd;
     hz__timer_init(&c->timer, conn_timer_fn);
-    int rc = loop->pv->add(loop->poller, fd, HZ_EV_READ, c);
+    int rc = l && l->tls ? hz__tls_conn_attach(c, l) : 0;
     if (rc < 0) {
+        hz__free(&srv->a, c, sizeof(*c));
+        return rc;
+    }
+    rc = loop->pv->add(loop->poller, fd, HZ_EV_READ, c);
+    if (rc < 0) {
+        c->fd = -1; /* the caller closes fd */
+        c->tp->close(c);
         hz__free(&srv->a, c, sizeof(*c));
         return rc;
     }
@@ -320,7 +328,9 @@ static void conn_update_timer(hz__conn *c)
     struct hz_req *ex = c->ex;
     uint8_t kind = HZ_T_NONE;
     uint64_t at = 0;
-    if (c->lingering) {
+    if (c->tp->handshake_deadline && (at = c->tp->handshake_deadline(c)) != 0) {
+        kind = HZ_T_HANDSHAKE;
+    } else if (c->lingering) {
         kind = HZ_T_LINGER;
         at = c->linger_until;
     } else if (c->wblocked && hz__buf_pending(&c->out)) {
@@ -844,6 +854,9 @@ void hz__conn_after_io(hz__conn *c)
         c->interest = want;
     }
     conn_update_timer(c);
+    /* Read what the transport holds before the loop sleeps on the socket. */
+    if (c->tp->has_input && conn_wants_read(c) && c->tp->has_input(c))
+        hz__loop_ready(loop, c);
     /* Idle connections hold no buffers. */
     if (!c->ex && !hz__buf_pending(&c->in) && c->in.data)
         hz__buf_release(&c->in, &loop->bufs);
@@ -856,6 +869,11 @@ void hz__conn_process(hz__conn *c)
     if (c->in_process || c->closing)
         return;
     c->in_process = 1;
+    /* Input the poller cannot announce (TLS: decrypted bytes held). */
+    if (c->tp->has_input && conn_wants_read(c) && c->tp->has_input(c) && conn_read(c) < 0) {
+        c->in_process = 0;
+        return;
+    }
     int round;
     for (round = 0; round < HZ_RUN_ROUNDS; round++) {
         conn_process_once(c);

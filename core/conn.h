@@ -22,6 +22,12 @@ typedef struct hz__transport_vt {
     long (*writev)(hz__conn *c, const struct iovec *iov, int iovcnt);
     int (*shutdown)(hz__conn *c); /* no more writes: FIN (best effort) */
     void (*close)(hz__conn *c);   /* releases the transport (closes the fd) */
+    /* Optional (NULL for sockets). The deadline (ms) of a handshake still in
+     * progress, else 0: the conn's timer closes the connection then. */
+    uint64_t (*handshake_deadline)(hz__conn *c);
+    /* Optional. Input to read without a READ event: TLS holds decrypted
+     * bytes, or a step that waited for writability can run again. */
+    int (*has_input)(hz__conn *c);
 } hz__transport_vt;
 
 HZ_HIDDEN extern const hz__transport_vt hz__transport_socket;
@@ -145,7 +151,8 @@ struct hz__conn {               /* owner: its loop; freed only by the reap step 
 };
 
 /* conn.c */
-HZ_HIDDEN int hz__conn_accepted(hz__loop *loop, int fd);
+/* l: the listener that accepted fd (its TLS context, if any). */
+HZ_HIDDEN int hz__conn_accepted(hz__loop *loop, int fd, const hz__listener *l);
 /** A connection over a transport without a descriptor (in-memory, for
  *  tests and fuzzing): not in the poller; drive it with hz__conn_on_event
  *  and hz__loop_run_pending. */

@@ -271,7 +271,7 @@ static void loop_accept(hz__loop *loop, hz__lreg *lr)
             reject_busy(fd);
             continue;
         }
-        if (hz__conn_accepted(loop, fd) < 0) {
+        if (hz__conn_accepted(loop, fd, &srv->listeners[lr->ls->listener]) < 0) {
             atomic_fetch_sub(&srv->nconns, 1);
             close(fd);
         }

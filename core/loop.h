@@ -53,10 +53,12 @@ typedef struct hz__post {  /* owner: the queue until run, then its fn */
 } hz__post;
 
 typedef struct hz__listener {
-    int port;         /* bound port */
-    unsigned nsocks;  /* 1 (shared) or nloops (SO_REUSEPORT) */
-    hz__lsock *socks; /* owns: nsocks entries */
-    int has_tls;      /* TLS hook for the TLS issue */
+    int port;                /* bound port */
+    unsigned nsocks;         /* 1 (shared) or nloops (SO_REUSEPORT) */
+    hz__lsock *socks;        /* owns: nsocks entries */
+    int has_tls;             /* HTTPS listener */
+    hz_tls_ctx *tls;         /* owns (hz__tls_listener_fini); NULL: plain */
+    const hz_tls_vt *tls_vt; /* borrowed: static */
 } hz__listener;
 
 struct hz__loop {   /* owner: its server */
@@ -101,6 +103,7 @@ struct hz_server {            /* owner: the caller of hz_server_create */
     char *server_hdr; /* owns: "Server: x\r\n" or NULL */
     size_t server_hdr_len;
     atomic_uint nconns;           /* open connections, all loops */
+    atomic_uint tls_handshakes;   /* TLS handshakes in progress, all loops */
     atomic_int stop_requested;    /* set by hz_server_stop (async-signal-safe) */
     atomic_uint stop_deadline_ms; /* deadline given to hz_server_stop */
     int started;                  /* loop threads created */

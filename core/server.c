@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include "conn.h"
 #include "loop.h"
+#include "tls.h"
 #include "exec.h"
 
 #define HZ_LISTEN_BACKLOG 1024
@@ -38,6 +39,7 @@ void hz_config_init(hz_config *cfg)
     cfg->timeouts.write = 10000;
     cfg->timeouts.keepalive = 5000;
     cfg->timeouts.tls_handshake = 10000;
+    cfg->max_tls_handshakes = 1024;
     cfg->timeouts.handler = 30000;
 }
 
@@ -67,6 +69,7 @@ void hz_server_destroy(hz_server *srv)
     }
     for (unsigned i = 0; i < srv->nlisteners; i++) {
         hz__listener *l = &srv->listeners[i];
+        hz__tls_listener_fini(l);
         for (unsigned j = 0; j < l->nsocks; j++)
             if (l->socks[j].fd >= 0)
                 close(l->socks[j].fd);
@@ -256,8 +259,6 @@ int hz_server_listen(hz_server *srv, const char *addr, int port, const hz_tls_co
         return HZ_EINVAL;
     if (srv->started)
         return HZ_ESTATE;
-    if (tls)
-        return HZ_ENOTSUP; /* TLS listeners arrive with the TLS backends */
     struct sockaddr_storage ss;
     socklen_t slen;
     memset(&ss, 0, sizeof(ss));
@@ -324,7 +325,13 @@ int hz_server_listen(hz_server *srv, const char *addr, int port, const hz_tls_co
         return rc;
     }
     l->nsocks = nsocks;
-    l->has_tls = 0;
+    if (tls && (rc = hz__tls_listener_init(srv, l, tls)) < 0) {
+        for (i = 0; i < nsocks; i++)
+            close(l->socks[i].fd);
+        hz__free(&srv->a, l->socks, sizeof(*l->socks) * nsocks);
+        return rc;
+    }
+    l->has_tls = tls != NULL;
     return (int)srv->nlisteners++;
 }
 

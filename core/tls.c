@@ -1,7 +1,12 @@
-/* tls.c - the backend-independent part of TLS: configuration defaults. The
+/* tls.c - TLS in the server: configuration defaults, one backend context
+ * per TLS listener, the TLS connection transport (handshake, records,
+ * close_notify, pending input), the handshake cap and live reload. The
  * protocol itself lives in backends/tls-<name>/ behind hz_tls_vt. */
+#include <stdatomic.h>
 #include <string.h>
 #include "internal.h"
+#include "loop.h"
+#include "tls.h"
 
 void hz_tls_config_init(hz_tls_config *cfg)
 {
@@ -9,4 +14,225 @@ void hz_tls_config_init(hz_tls_config *cfg)
     cfg->min_version = HZ_TLS_V1_2;
     cfg->ciphers = NULL; /* the backend's safe default (docs/tls.md) */
     cfg->alpn = "http/1.1";
+}
+
+/* ------------------------------------------------------------------------ */
+/* Listeners                                                                 */
+/* ------------------------------------------------------------------------ */
+
+int hz__tls_listener_init(hz_server *srv, hz__listener *l, const hz_tls_config *cfg)
+{
+    const hz_tls_vt *vt = srv->cfg.tls;
+#if HZ_HAVE_TLS
+    if (!vt)
+        vt = hz_tls_default;
+#endif
+    if (!vt)
+        return HZ_ENOTSUP;
+    if (vt->abi != HZ_BACKEND_ABI)
+        return HZ_EABI;
+    int rc = vt->ctx_create(&l->tls, cfg, &srv->a);
+    if (rc < 0)
+        return rc;
+    l->tls_vt = vt;
+    return 0;
+}
+
+void hz__tls_listener_fini(hz__listener *l)
+{
+    if (l->tls)
+        l->tls_vt->ctx_destroy(l->tls);
+    l->tls = NULL;
+}
+
+int hz_server_tls_reload(hz_server *srv, int idx, const hz_tls_config *cfg)
+{
+    if (!srv || !cfg || idx < 0 || (unsigned)idx >= srv->nlisteners)
+        return HZ_EINVAL;
+    hz__listener *l = &srv->listeners[idx];
+    if (!l->tls)
+        return HZ_EINVAL; /* a plain-HTTP listener */
+    return l->tls_vt->ctx_reload(l->tls, cfg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The TLS transport                                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hz__tls_conn {    /* owner: its conn (c->tp_ctx) */
+    hz_tls_session *s;           /* owns */
+    const hz_tls_vt *vt;         /* borrowed: static */
+    hz_tls_io io;                /* the session's shim: the conn's raw socket */
+    uint64_t deadline;           /* ms: end of the handshake time; 0 = none */
+    unsigned handshaking : 1;    /* counted in srv->tls_handshakes */
+    unsigned retry_on_write : 1; /* the last step waited for writability */
+} hz__tls_conn;
+
+static long tls_io_send(void *ctx, const void *buf, size_t len)
+{
+    return hz__transport_socket.send(ctx, buf, len);
+}
+
+static long tls_io_recv(void *ctx, void *buf, size_t len)
+{
+    return hz__transport_socket.recv(ctx, buf, len);
+}
+
+static void tls_handshake_over(hz__conn *c, hz__tls_conn *t)
+{
+    if (!t->handshaking)
+        return;
+    t->handshaking = 0;
+    t->deadline = 0;
+    atomic_fetch_sub(&c->loop->srv->tls_handshakes, 1);
+}
+
+/* WANT_* become HZ_EAGAIN for the core; a step that waits for writability
+ * asks the core for write interest and is retried from has_input. */
+static long tls_result(hz__conn *c, hz__tls_conn *t, long rc)
+{
+    if (rc == HZ_TLS_WANT_WRITE) {
+        t->retry_on_write = 1;
+        c->wblocked = 1;
+        return HZ_EAGAIN;
+    }
+    if (rc == HZ_TLS_WANT_READ)
+        return HZ_EAGAIN;
+    return rc < 0 ? rc : HZ_EIO;
+}
+
+/* Advances the handshake: 0 once done, else as tls_result. */
+static long tls_handshake(hz__conn *c, hz__tls_conn *t)
+{
+    if (!t->handshaking)
+        return 0;
+    int rc = t->vt->handshake(t->s);
+    if (rc < 0) {
+        if (rc != HZ_TLS_WANT_READ && rc != HZ_TLS_WANT_WRITE)
+            tls_handshake_over(c, t); /* failed: the conn closes */
+        return tls_result(c, t, rc);
+    }
+    tls_handshake_over(c, t);
+    c->last_io = c->loop->now; /* the header timeout starts now */
+    return 0;
+}
+
+static long tls_recv(hz__conn *c, void *buf, size_t len)
+{
+    hz__tls_conn *t = c->tp_ctx;
+    t->retry_on_write = 0;
+    long rc = tls_handshake(c, t);
+    if (rc != 0)
+        return rc;
+    long n = t->vt->read(t->s, buf, len);
+    return n >= 0 ? n : tls_result(c, t, n);
+}
+
+static long tls_send(hz__conn *c, const void *buf, size_t len)
+{
+    hz__tls_conn *t = c->tp_ctx;
+    long rc = tls_handshake(c, t);
+    if (rc != 0)
+        return rc;
+    long n = t->vt->write(t->s, buf, len);
+    if (n > 0)
+        return n;
+    if (n == HZ_TLS_WANT_READ || n == HZ_TLS_WANT_WRITE)
+        return HZ_EAGAIN; /* the core waits for writability itself */
+    return n < 0 ? n : HZ_EIO;
+}
+
+/* TLS cannot scatter: up to one record's worth is gathered and written as
+ * one record (a response head and the start of its body share it). A retry
+ * after HZ_EAGAIN starts with the same bytes, as the backends require. */
+static long tls_writev(hz__conn *c, const struct iovec *iov, int iovcnt)
+{
+    char rec[16384];
+    size_t n = 0;
+    for (int i = 0; i < iovcnt && n < sizeof(rec); i++) {
+        size_t k = iov[i].iov_len < sizeof(rec) - n ? iov[i].iov_len : sizeof(rec) - n;
+        memcpy(rec + n, iov[i].iov_base, k);
+        n += k;
+    }
+    if (n == 0)
+        return 0;
+    return tls_send(c, rec, n);
+}
+
+static int tls_shutdown(hz__conn *c)
+{
+    hz__tls_conn *t = c->tp_ctx;
+    if (!t->handshaking)
+        (void)t->vt->shutdown(t->s); /* close_notify, best effort */
+    return hz__transport_socket.shutdown(c);
+}
+
+static void tls_close(hz__conn *c)
+{
+    hz__tls_conn *t = c->tp_ctx;
+    if (t) {
+        tls_handshake_over(c, t);
+        t->vt->session_destroy(t->s);
+        hz__free(&c->loop->srv->a, t, sizeof(*t));
+        c->tp_ctx = NULL;
+    }
+    hz__transport_socket.close(c);
+}
+
+static uint64_t tls_handshake_deadline(hz__conn *c)
+{
+    const hz__tls_conn *t = c->tp_ctx;
+    return t && t->handshaking ? t->deadline : 0;
+}
+
+static int tls_has_input(hz__conn *c)
+{
+    hz__tls_conn *t = c->tp_ctx;
+    if (!t)
+        return 0;
+    if (t->retry_on_write)
+        return !c->wblocked; /* the socket became writable: step again */
+    return !t->handshaking && t->vt->pending(t->s) > 0;
+}
+
+const hz__transport_vt hz__transport_tls = {
+    .recv = tls_recv,
+    .send = tls_send,
+    .writev = tls_writev,
+    .shutdown = tls_shutdown,
+    .close = tls_close,
+    .handshake_deadline = tls_handshake_deadline,
+    .has_input = tls_has_input,
+};
+
+int hz__tls_conn_attach(hz__conn *c, const hz__listener *l)
+{
+    hz_server *srv = c->loop->srv;
+    unsigned cap = srv->cfg.max_tls_handshakes;
+    unsigned n = atomic_fetch_add(&srv->tls_handshakes, 1);
+    if (cap && n >= cap) {
+        atomic_fetch_sub(&srv->tls_handshakes, 1);
+        return HZ_EBUSY;
+    }
+    hz__tls_conn *t = hz__calloc(&srv->a, sizeof(*t));
+    if (!t) {
+        atomic_fetch_sub(&srv->tls_handshakes, 1);
+        return HZ_ENOMEM;
+    }
+    t->vt = l->tls_vt;
+    t->io.send = tls_io_send;
+    t->io.recv = tls_io_recv;
+    t->io.io_ctx = c;
+    int rc = t->vt->session_create(l->tls, &t->io, &t->s);
+    if (rc < 0) {
+        hz__free(&srv->a, t, sizeof(*t));
+        atomic_fetch_sub(&srv->tls_handshakes, 1);
+        return rc;
+    }
+    t->handshaking = 1;
+    if (srv->cfg.timeouts.tls_handshake)
+        t->deadline = c->loop->now + srv->cfg.timeouts.tls_handshake;
+    c->tp = &hz__transport_tls;
+    c->tp_ctx = t;
+    return 0;
 }

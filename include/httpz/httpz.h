@@ -155,6 +155,8 @@ typedef struct hz_timeouts {
 typedef struct hz_config {
     unsigned loops;                 /* loop threads; 0 = one per online core */
     unsigned max_connections;       /* open connections, all loops [503]; 10000 */
+    unsigned max_tls_handshakes;    /* TLS handshakes in progress, all loops [close];
+                                       1024; 0 = unlimited */
     unsigned max_requests_per_conn; /* then Connection: close; 0 = unlimited */
     unsigned max_pipelined;         /* requests parsed ahead of the response; 16 */
     size_t output_buffer;           /* per-connection buffered output; 64 KiB */
@@ -234,6 +236,13 @@ HZ_API int hz_route_with(hz_server *srv, const char *method, const char *path, h
  *  Returns the listener index (>= 0) or HZ_EADDRINUSE, HZ_EADDR, HZ_EACCES,
  *  HZ_ENOTSUP (TLS not compiled in), ... Before hz_server_start only. */
 HZ_API int hz_server_listen(hz_server *srv, const char *addr, int port, const hz_tls_config *tls);
+/** Replaces the TLS configuration (certificates, SNI names, ciphers, ALPN,
+ *  minimum version) of HTTPS listener idx on a running server. The new
+ *  configuration is built (files read, keys checked) before anything
+ *  changes; handshakes that start afterwards use it, connections already
+ *  open keep theirs. On failure the listener keeps its current one.
+ *  HZ_EINVAL (no such HTTPS listener), HZ_ETLS, HZ_ENOMEM. thread: any. */
+HZ_API int hz_server_tls_reload(hz_server *srv, int idx, const hz_tls_config *cfg);
 /** The bound port of listener idx, or HZ_EINVAL. thread: any. */
 HZ_API int hz_server_port(const hz_server *srv, int idx);
 /** Starts the loop threads and returns. thread: any (once). */

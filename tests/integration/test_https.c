@@ -1,0 +1,401 @@
+/* test_https.c - HTTPS listeners end to end: libcurl (verifying the
+ * certificate chain and host name) and raw sockets against an in-process
+ * server with the TLS backend compiled in. Certificates are made at run
+ * time with the openssl command-line tool in a temporary directory. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include "itest.h"
+
+#if HZ_HAVE_TLS
+
+static char g_dir[64];
+
+static void mkcert(const char *name, const char *cn)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+             "-keyout %s/%s.key -out %s/%s.crt -days 2 -subj /CN=%s "
+             "-addext subjectAltName=DNS:%s >/dev/null 2>&1",
+             g_dir, name, g_dir, name, cn, cn);
+    cr_assert_eq(system(cmd), 0, "openssl req failed");
+}
+
+static const char *path_of(const char *name, const char *ext)
+{
+    static char bufs[8][128];
+    static int k;
+    char *b = bufs[k++ & 7];
+    snprintf(b, 128, "%s/%s.%s", g_dir, name, ext);
+    return b;
+}
+
+static void setup(void)
+{
+    snprintf(g_dir, sizeof(g_dir), "/tmp/hz-https-XXXXXX");
+    cr_assert(mkdtemp(g_dir));
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
+    (void)system(cmd);
+    curl_global_cleanup();
+}
+
+static void hello(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    hz_res_send(res, 200, "hello", 5);
+}
+
+static void big(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    size_t n = 1u << 20;
+    char *b = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        b[i] = (char)('a' + i % 26);
+    hz_res_send(res, 200, b, n);
+    free(b);
+}
+
+static void echo(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    hz_str b = hz_req_body(req);
+    hz_res_send(res, 200, b.ptr, b.len);
+}
+
+typedef struct tsrv {
+    hz_server *srv;
+    int tls_idx, plain_idx;
+    int port, plain_port;
+} tsrv;
+
+static hz_tls_config tls_of(const char *name, const char *sni_name, const char *sni_host)
+{
+    hz_tls_config t;
+    hz_tls_config_init(&t);
+    t.certs[0].cert_file = path_of(name, "crt");
+    t.certs[0].key_file = path_of(name, "key");
+    t.ncerts = 1;
+    if (sni_name) {
+        t.certs[1].cert_file = path_of(sni_name, "crt");
+        t.certs[1].key_file = path_of(sni_name, "key");
+        t.certs[1].sni_host = sni_host;
+        t.ncerts = 2;
+    }
+    return t;
+}
+
+static void start(tsrv *s, hz_config *cfg, const hz_tls_config *tls)
+{
+    hz_config def;
+    if (!cfg) {
+        hz_config_init(&def);
+        cfg = &def;
+    }
+    cfg->loops = 1;
+    cr_assert_eq(hz_server_create(&s->srv, cfg), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/", hello, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/big", big, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "POST", "/echo", echo, NULL), 0);
+    s->tls_idx = hz_server_listen(s->srv, "127.0.0.1", 0, tls);
+    cr_assert(s->tls_idx >= 0, "listen: %d", s->tls_idx);
+    s->port = hz_server_port(s->srv, s->tls_idx);
+    s->plain_idx = hz_server_listen(s->srv, "127.0.0.1", 0, NULL);
+    cr_assert(s->plain_idx >= 0);
+    s->plain_port = hz_server_port(s->srv, s->plain_idx);
+    cr_assert_eq(hz_server_start(s->srv), 0);
+}
+
+static void stop(tsrv *s)
+{
+    hz_server_stop(s->srv, 1000);
+    hz_server_wait(s->srv);
+    hz_server_destroy(s->srv);
+}
+
+typedef struct sink {
+    char *p;
+    size_t n;
+} sink;
+
+static size_t on_data(char *d, size_t sz, size_t nm, void *ud)
+{
+    sink *k = ud;
+    k->p = realloc(k->p, k->n + sz * nm + 1);
+    memcpy(k->p + k->n, d, sz * nm);
+    k->n += sz * nm;
+    k->p[k->n] = '\0';
+    return sz * nm;
+}
+
+/* A curl handle for https://host:port, trusting ca, resolving host to
+ * 127.0.0.1 (so SNI and the host name check use host). */
+static CURL *client(struct curl_slist **res, const char *host, int port, const char *ca)
+{
+    CURL *h = curl_easy_init();
+    cr_assert(h);
+    char r[256];
+    snprintf(r, sizeof(r), "%s:%d:127.0.0.1", host, port);
+    *res = curl_slist_append(NULL, r);
+    curl_easy_setopt(h, CURLOPT_RESOLVE, *res);
+    curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+    return h;
+}
+
+/* GET or POST https://host:port/path; returns the curl code, fills k. */
+static CURLcode fetch(CURL *h, const char *host, int port, const char *path, sink *k,
+                      const char *post, size_t post_len)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "https://%s:%d%s", host, port, path);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, k);
+    if (post) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)post_len);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    free(k->p);
+    k->p = NULL;
+    k->n = 0;
+    return curl_easy_perform(h);
+}
+
+/* One GET with a fresh connection: the curl result. */
+static CURLcode get_once(const char *host, int port, const char *ca)
+{
+    struct curl_slist *r;
+    CURL *h = client(&r, host, port, ca);
+    sink k = {0};
+    CURLcode rc = fetch(h, host, port, "/", &k, NULL, 0);
+    if (rc == CURLE_OK)
+        cr_assert_str_eq(k.p, "hello");
+    free(k.p);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(r);
+    return rc;
+}
+
+TestSuite(https, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(https, keepalive_big_and_post)
+{
+    mkcert("a", "a.test");
+    hz_tls_config t = tls_of("a", NULL, NULL);
+    tsrv s;
+    start(&s, NULL, &t);
+    struct curl_slist *r;
+    CURL *h = client(&r, "a.test", s.port, path_of("a", "crt"));
+    sink k = {0};
+    cr_assert_eq(fetch(h, "a.test", s.port, "/", &k, NULL, 0), CURLE_OK);
+    cr_assert_str_eq(k.p, "hello");
+    long ver = 0;
+    curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &ver);
+    cr_assert_eq(ver, CURL_HTTP_VERSION_1_1);
+    /* Keep-alive: the same TLS connection. */
+    cr_assert_eq(fetch(h, "a.test", s.port, "/big", &k, NULL, 0), CURLE_OK);
+    long nconn = -1;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
+    cr_assert_eq(nconn, 0, "reused the connection");
+    cr_assert_eq(k.n, 1u << 20);
+    for (size_t i = 0; i < k.n; i += 4099)
+        cr_assert_eq(k.p[i], (char)('a' + i % 26));
+    /* A body of many records. */
+    size_t n = 300000;
+    char *body = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        body[i] = (char)(i * 7);
+    cr_assert_eq(fetch(h, "a.test", s.port, "/echo", &k, body, n), CURLE_OK);
+    cr_assert_eq(k.n, n);
+    cr_assert(memcmp(k.p, body, n) == 0);
+    free(body);
+    free(k.p);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(r);
+    stop(&s);
+}
+
+Test(https, sni_picks_the_certificate)
+{
+    mkcert("d", "default.test");
+    mkcert("b", "b.test");
+    char bundle[160];
+    snprintf(bundle, sizeof(bundle), "cat %s %s > %s", path_of("d", "crt"), path_of("b", "crt"),
+             path_of("both", "crt"));
+    cr_assert_eq(system(bundle), 0);
+    hz_tls_config t = tls_of("d", "b", "b.test");
+    tsrv s;
+    start(&s, NULL, &t);
+    /* Each host name verifies only if its own certificate was sent. */
+    cr_assert_eq(get_once("b.test", s.port, path_of("both", "crt")), CURLE_OK);
+    cr_assert_eq(get_once("default.test", s.port, path_of("both", "crt")), CURLE_OK);
+    /* Unknown name: the default certificate, which does not match. */
+    cr_assert_neq(get_once("other.test", s.port, path_of("both", "crt")), CURLE_OK);
+    stop(&s);
+}
+
+Test(https, reload_swaps_certificate_without_dropping)
+{
+    mkcert("one", "r.test");
+    mkcert("two", "r.test");
+    hz_tls_config t1 = tls_of("one", NULL, NULL);
+    tsrv s;
+    start(&s, NULL, &t1);
+    struct curl_slist *r;
+    CURL *h = client(&r, "r.test", s.port, path_of("one", "crt"));
+    sink k = {0};
+    cr_assert_eq(fetch(h, "r.test", s.port, "/", &k, NULL, 0), CURLE_OK);
+    cr_assert_neq(get_once("r.test", s.port, path_of("two", "crt")), CURLE_OK);
+
+    cr_assert_eq(hz_server_tls_reload(s.srv, s.plain_idx, &t1), HZ_EINVAL, "plain listener");
+    cr_assert_eq(hz_server_tls_reload(s.srv, 7, &t1), HZ_EINVAL);
+    hz_tls_config t2 = tls_of("two", NULL, NULL);
+    cr_assert_eq(hz_server_tls_reload(s.srv, s.tls_idx, &t2), 0);
+
+    /* New handshakes get the new certificate... */
+    cr_assert_eq(get_once("r.test", s.port, path_of("two", "crt")), CURLE_OK);
+    cr_assert_neq(get_once("r.test", s.port, path_of("one", "crt")), CURLE_OK);
+    /* ...the open connection keeps working. */
+    cr_assert_eq(fetch(h, "r.test", s.port, "/", &k, NULL, 0), CURLE_OK);
+    long nconn = -1;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
+    cr_assert_eq(nconn, 0, "same connection as before the reload");
+
+    /* A broken configuration is refused and changes nothing. */
+    hz_tls_config bad = t2;
+    bad.certs[0].key_file = path_of("one", "key");
+    cr_assert_eq(hz_server_tls_reload(s.srv, s.tls_idx, &bad), HZ_ETLS);
+    cr_assert_eq(get_once("r.test", s.port, path_of("two", "crt")), CURLE_OK);
+    free(k.p);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(r);
+    stop(&s);
+}
+
+Test(https, bad_certificate_fails_listen)
+{
+    mkcert("a", "a.test");
+    hz_tls_config t = tls_of("a", NULL, NULL);
+    t.certs[0].key_file = path_of("missing", "key");
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    hz_server *srv;
+    cr_assert_eq(hz_server_create(&srv, &cfg), 0);
+    cr_assert_eq(hz_server_listen(srv, "127.0.0.1", 0, &t), HZ_ETLS);
+    hz_server_destroy(srv);
+}
+
+Test(https, plain_http_to_tls_port_is_closed)
+{
+    mkcert("a", "a.test");
+    hz_tls_config t = tls_of("a", NULL, NULL);
+    tsrv s;
+    start(&s, NULL, &t);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_sends(&c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    cr_assert_eq(it_wait_closed(&c, 3000), 1);
+    it_close(&c);
+    /* And a TLS ClientHello to the plain port: curl fails, the server lives. */
+    char url[64];
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/", s.plain_port);
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
+    cr_assert_neq(curl_easy_perform(h), CURLE_OK);
+    curl_easy_cleanup(h);
+    cr_assert_eq(get_once("a.test", s.port, path_of("a", "crt")), CURLE_OK);
+    cr_assert_eq(it_connect(&c, s.plain_port), 0);
+    it_sends(&c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    it_resp rsp;
+    cr_assert_eq(it_read_response(&c, &rsp, 0, 3000), 0);
+    cr_assert_eq(rsp.status, 200);
+    it_resp_free(&rsp);
+    it_close(&c);
+    stop(&s);
+}
+
+Test(https, handshake_timeout_closes)
+{
+    mkcert("a", "a.test");
+    hz_tls_config t = tls_of("a", NULL, NULL);
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.timeouts.tls_handshake = 300;
+    cfg.timeouts.header = 10000; /* the handshake timer, not this one, must fire */
+    tsrv s;
+    start(&s, &cfg, &t);
+    for (int partial = 0; partial < 2; partial++) {
+        it_conn c;
+        cr_assert_eq(it_connect(&c, s.port), 0);
+        if (partial)
+            it_send(&c, "\x16\x03\x01\x02\x00\x01", 6); /* a ClientHello that never ends */
+        long long t0 = it_now_ms();
+        cr_assert_eq(it_wait_closed(&c, 5000), 1);
+        long long dt = it_now_ms() - t0;
+        cr_assert(dt >= 200 && dt < 3000, "closed after %lld ms", dt);
+        it_close(&c);
+    }
+    cr_assert_eq(get_once("a.test", s.port, path_of("a", "crt")), CURLE_OK);
+    stop(&s);
+}
+
+Test(https, concurrent_handshake_cap)
+{
+    mkcert("a", "a.test");
+    hz_tls_config t = tls_of("a", NULL, NULL);
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.max_tls_handshakes = 1;
+    tsrv s;
+    start(&s, &cfg, &t);
+    it_conn idle, over;
+    cr_assert_eq(it_connect(&idle, s.port), 0); /* holds the one handshake slot */
+    cr_assert_eq(it_connect(&over, s.port), 0);
+    cr_assert_eq(it_wait_closed(&over, 3000), 1, "over the cap: closed at once");
+    cr_assert_eq(it_wait_closed(&idle, 200), 0, "the first one still waits");
+    it_close(&over);
+    it_close(&idle);
+    /* The slot is free again once the server saw the close. */
+    CURLcode rc = CURLE_COULDNT_CONNECT;
+    long long until = it_now_ms() + 3000;
+    while (rc != CURLE_OK && it_now_ms() < until)
+        rc = get_once("a.test", s.port, path_of("a", "crt"));
+    cr_assert_eq(rc, CURLE_OK);
+    stop(&s);
+}
+
+#else
+
+Test(https, tls_not_compiled)
+{
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    hz_server *srv;
+    cr_assert_eq(hz_server_create(&srv, &cfg), 0);
+    hz_tls_config t;
+    hz_tls_config_init(&t);
+    cr_assert_eq(hz_server_listen(srv, "127.0.0.1", 0, &t), HZ_ENOTSUP);
+    hz_server_destroy(srv);
+}
+
+#endif
