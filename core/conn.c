@@ -431,7 +431,8 @@ static size_t in_max(const hz__conn *c)
     return c->in.cap; /* streaming and discarding work in place */
 }
 
-/* Ensures free space at the end of the read buffer. 1 when there is some. */
+/* Ensures free space at the end of the read buffer. 1 when there is some,
+ * 0 when the limits allow none now, HZ_ENOMEM when the allocator failed. */
 static int in_make_room(hz__conn *c)
 {
     hz__loop *loop = c->loop;
@@ -450,8 +451,9 @@ static int in_make_room(hz__conn *c)
         want = max > c->in.len ? max - c->in.len : 0;
     if (!want)
         return 0;
-    if (hz__buf_reserve(&c->in, &loop->bufs, want, max) < 0)
-        return 0;
+    int rc = hz__buf_reserve(&c->in, &loop->bufs, want, max);
+    if (rc < 0)
+        return rc == HZ_ENOMEM ? rc : 0;
     return c->in.cap > c->in.len;
 }
 
@@ -461,7 +463,13 @@ static long conn_read(hz__conn *c)
 {
     long total = 0;
     while ((size_t)total < HZ_READ_BUDGET) {
-        if (!in_make_room(c))
+        int room_rc = in_make_room(c);
+        if (room_rc == HZ_ENOMEM) {
+            /* Reading would spin on a readable socket: answer 503, close. */
+            hz__res_error(c, 503);
+            break;
+        }
+        if (!room_rc)
             break;
         size_t room = c->in.cap - c->in.len;
         long n = c->tp->recv(c, c->in.data + c->in.len, room);

@@ -278,28 +278,33 @@ static void loop_accept(hz__loop *loop, hz__lreg *lr)
     }
 }
 
-static int loop_register_listeners(hz__loop *loop)
+int hz__loop_listen(hz__loop *loop)
 {
     hz_server *srv = loop->srv;
     unsigned n = srv->nlisteners;
-    if (!n)
-        return 0;
-    loop->lregs = hz__calloc(&srv->a, sizeof(*loop->lregs) * n);
-    if (!loop->lregs)
+    if (!n || loop->lregs)
+        return 0; /* none, or registered by an earlier hz_server_start */
+    hz__lreg *lregs = hz__calloc(&srv->a, sizeof(*lregs) * n);
+    if (!lregs)
         return HZ_ENOMEM;
-    loop->nlregs = n;
     for (unsigned i = 0; i < n; i++) {
         hz__listener *l = &srv->listeners[i];
-        hz__lreg *lr = &loop->lregs[i];
+        hz__lreg *lr = &lregs[i];
         lr->kind = HZ_KIND_LISTENER;
         lr->loop = loop;
         lr->ls = &l->socks[l->nsocks > 1 ? loop->idx : 0];
         hz__timer_init(&lr->resume, lreg_resume_fn);
         int rc = loop->pv->add(loop->poller, lr->ls->fd, HZ_EV_READ, lr);
-        if (rc < 0)
+        if (rc < 0) {
+            while (i-- > 0)
+                loop->pv->remove(loop->poller, lregs[i].ls->fd);
+            hz__free(&srv->a, lregs, sizeof(*lregs) * n);
             return rc;
+        }
         lr->active = 1;
     }
+    loop->lregs = lregs;
+    loop->nlregs = n;
     return 0;
 }
 
@@ -333,10 +338,6 @@ void *hz__loop_main(void *arg)
     hz__loop *loop = arg;
     hz_server *srv = loop->srv;
     hz_poll_event ev[HZ_LOOP_EVENTS];
-    if (loop_register_listeners(loop) < 0) {
-        /* Cannot serve: behave as if stopped so hz_server_wait returns. */
-        atomic_store(&srv->stop_requested, 1);
-    }
     for (;;) {
         loop->now = hz__now_ms();
         if (!loop->stopping && atomic_load_explicit(&srv->stop_requested, memory_order_acquire))

@@ -117,6 +117,10 @@ HZ_HIDDEN void hz__loop_post(hz__loop *loop, hz__post *msg);
 /** Creates / frees a loop's resources (not its thread). */
 HZ_HIDDEN int hz__loop_init(hz__loop *loop, hz_server *srv, unsigned idx);
 HZ_HIDDEN void hz__loop_fini(hz__loop *loop);
+/** Registers the server's listeners in the loop's poller: hz_server_start
+ *  calls it before the thread starts, so a failure (HZ_ENOMEM, ...) is its
+ *  return value instead of a loop that never accepts. Idempotent. */
+HZ_HIDDEN int hz__loop_listen(hz__loop *loop);
 /** The loop thread's body. */
 HZ_HIDDEN void *hz__loop_main(void *arg);
 /** Queues c for processing at the end of this iteration (no I/O event needed). */

@@ -282,12 +282,9 @@ int hz_server_listen(hz_server *srv, const char *addr, int port, const hz_tls_co
     reuseport = srv->cfg.reuse_port && srv->nloops > 1;
 #endif
     unsigned nsocks = reuseport ? srv->nloops : 1;
-    hz__listener *ls = hz__realloc(&srv->a, srv->listeners, sizeof(*ls) * srv->nlisteners,
-                                   sizeof(*ls) * (srv->nlisteners + 1));
-    if (!ls)
-        return HZ_ENOMEM;
-    srv->listeners = ls;
-    hz__listener *l = &ls[srv->nlisteners];
+    /* Built aside; the array grows last, so a failure leaves it the size
+     * hz_server_destroy frees. */
+    hz__listener nl, *l = &nl;
     memset(l, 0, sizeof(*l));
     l->socks = hz__calloc(&srv->a, sizeof(*l->socks) * nsocks);
     if (!l->socks)
@@ -332,6 +329,17 @@ int hz_server_listen(hz_server *srv, const char *addr, int port, const hz_tls_co
         return rc;
     }
     l->has_tls = tls != NULL;
+    hz__listener *ls = hz__realloc(&srv->a, srv->listeners, sizeof(*ls) * srv->nlisteners,
+                                   sizeof(*ls) * (srv->nlisteners + 1));
+    if (!ls) {
+        hz__tls_listener_fini(l);
+        for (i = 0; i < nsocks; i++)
+            close(l->socks[i].fd);
+        hz__free(&srv->a, l->socks, sizeof(*l->socks) * nsocks);
+        return HZ_ENOMEM;
+    }
+    srv->listeners = ls;
+    ls[srv->nlisteners] = nl;
     return (int)srv->nlisteners++;
 }
 
@@ -353,6 +361,11 @@ int hz_server_start(hz_server *srv)
         hz__listener *l = &srv->listeners[i];
         for (unsigned j = 0; j < l->nsocks; j++)
             atomic_store(&l->socks[j].users, l->nsocks > 1 ? 1 : (int)srv->nloops);
+    }
+    for (unsigned i = 0; i < srv->nloops; i++) {
+        int rc = hz__loop_listen(&srv->loops[i]);
+        if (rc < 0)
+            return rc;
     }
     srv->started = 1;
     for (unsigned i = 0; i < srv->nloops; i++) {
