@@ -92,6 +92,7 @@ struct hz_tls_session {       /* owner: the conn */
     unsigned failed : 1;      /* a fatal error happened: no more I/O, no close_notify */
     unsigned done : 1;        /* handshake completed */
     unsigned notify_sent : 1; /* close_notify written */
+    size_t wpend;             /* bytes of a record written but not yet flushed */
     char sni[256];            /* host name the client asked for ("" if none/too long) */
 };
 
@@ -700,9 +701,21 @@ static long mbed_write(hz_tls_session *s, const void *buf, size_t len)
         return HZ_EINVAL;
     if (s->failed)
         return HZ_ETLS;
+    /* After WANT_WRITE mbedTLS holds the encrypted record and, on the next
+     * call, flushes it and reports that call's len as written: pass exactly
+     * the length it encrypted, so a caller whose buffer grew meanwhile (a
+     * pipelined response appended) is not told more was sent. */
+    if (s->wpend)
+        len = s->wpend;
     int rc = mbedtls_ssl_write(&s->ssl, buf, len); /* at most one record per call */
-    if (rc > 0)
+    if (rc > 0) {
+        s->wpend = 0;
         return rc;
+    }
+    if (rc == MBEDTLS_ERR_SSL_WANT_WRITE && !s->wpend) {
+        int max = mbedtls_ssl_get_max_out_record_payload(&s->ssl);
+        s->wpend = max > 0 && (size_t)max < len ? (size_t)max : len;
+    }
     return mbed_result(s, rc);
 }
 

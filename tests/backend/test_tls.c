@@ -535,6 +535,43 @@ Test(tls, data_large_with_backpressure)
     fixture_close(&f);
 }
 
+/* A write that hit WANT_WRITE is retried with a buffer that has grown
+ * (the core appended a pipelined response): the count returned must be what
+ * was really sent, and the stream must arrive whole and in order. */
+Test(tls, retry_with_grown_buffer)
+{
+    fixture f;
+    fixture_open(&f, "retry.test");
+    peer p;
+    peer_open(&p, f.ctx, NULL);
+    handshake_ok(&p);
+    unsigned char *buf = pattern(40000);
+    p.fail = HZ_EAGAIN; /* transport full */
+    long n = VT->write(p.s, buf, 100);
+    cr_assert_eq(n, HZ_TLS_WANT_WRITE, "write: %ld", n);
+    p.fail = 0;
+    size_t off = 0, len = 40000; /* the same bytes first, then more */
+    for (int i = 0; i < 100 && off < len; i++) {
+        n = VT->write(p.s, buf + off, len - off);
+        cr_assert(n > 0, "write: %ld", n);
+        off += (size_t)n;
+    }
+    cr_assert_eq(off, len);
+    unsigned char *got = malloc(len);
+    size_t rd = 0;
+    for (int i = 0; i < 1000 && rd < len; i++) {
+        int r = SSL_read(p.ssl, got + rd, (int)(len - rd));
+        cr_assert(r > 0, "client read: %d", r);
+        rd += (size_t)r;
+    }
+    cr_assert_eq(rd, len);
+    cr_assert(memcmp(got, buf, len) == 0, "stream corrupted");
+    free(got);
+    free(buf);
+    peer_close(&p);
+    fixture_close(&f);
+}
+
 Test(tls, pending_after_partial_read)
 {
     fixture f;
