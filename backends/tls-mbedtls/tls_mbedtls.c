@@ -705,8 +705,8 @@ static long mbed_write(hz_tls_session *s, const void *buf, size_t len)
      * call, flushes it and reports that call's len as written: pass exactly
      * the length it encrypted, so a caller whose buffer grew meanwhile (a
      * pipelined response appended) is not told more was sent. */
-    if (s->wpend)
-        len = s->wpend;
+    if (s->wpend && s->wpend < len)
+        len = s->wpend; /* (a shorter retry breaks the contract; never over-read) */
     int rc = mbedtls_ssl_write(&s->ssl, buf, len); /* at most one record per call */
     if (rc > 0) {
         s->wpend = 0;
