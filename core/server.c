@@ -111,8 +111,10 @@ int hz_server_create(hz_server **out, const hz_config *cfg)
         return HZ_EINVAL;
     if (cfg->executor && (!cfg->executor->vt || cfg->executor->vt->abi != HZ_BACKEND_ABI))
         return HZ_EABI;
-    /* Executor handlers record responses through the allocator on workers. */
-    if (cfg->executor && (!cfg->executor->vt->submit || !(a->vt->caps & HZ_ALLOC_CAP_THREADSAFE)))
+    /* Executor handlers record responses through the allocator on workers,
+     * and every loop submits. */
+    if (cfg->executor && (!cfg->executor->vt->submit || !(a->vt->caps & HZ_ALLOC_CAP_THREADSAFE) ||
+                          (nloops > 1 && !(cfg->executor->vt->caps & HZ_EXEC_CAP_THREADSAFE))))
         return HZ_EINVAL;
 
     hz_server *srv = hz__calloc(a, sizeof(*srv));

@@ -471,7 +471,7 @@ Test(exec, executor_all_runs_every_route_but_inline_ones, .timeout = 60)
     finish();
 }
 
-Test(exec, executor_needs_a_thread_safe_allocator, .timeout = 30)
+Test(exec, executor_needs_thread_safety_where_it_is_shared, .timeout = 30)
 {
     static hz_allocator_vt single_vt;
     hz_count_alloc_init(&CA);
@@ -487,5 +487,17 @@ Test(exec, executor_needs_a_thread_safe_allocator, .timeout = 30)
     hz_server *s = (hz_server *)&cfg;
     cr_assert_eq(hz_server_create(&s, &cfg), HZ_EINVAL);
     cr_assert_null(s);
+    /* Several loops submit at once: the executor must allow it. */
+    static hz_executor_vt serial_vt;
+    serial_vt = *inner.vt;
+    serial_vt.caps &= ~(unsigned)HZ_EXEC_CAP_THREADSAFE;
+    hz_executor serial = {&serial_vt, inner.self};
+    cfg.allocator = NULL;
+    cfg.executor = &serial;
+    cfg.loops = 2;
+    cr_assert_eq(hz_server_create(&s, &cfg), HZ_EINVAL);
+    cfg.loops = 1;
+    cr_assert_eq(hz_server_create(&s, &cfg), 0, "one loop never submits concurrently");
+    hz_server_destroy(s);
     inner.vt->shutdown(inner.self);
 }
