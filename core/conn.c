@@ -127,6 +127,7 @@ static struct hz_req *ex_get(hz__loop *loop)
 void hz__ex_release(hz__loop *loop, struct hz_req *ex)
 {
     hz_server *srv = loop->srv;
+    hz__file_release(ex);
     hz__buf_release(&ex->hdrs, &loop->bufs);
     if (loop->nex_free < HZ_EX_POOL_MAX && !loop->stopping) {
         ex->next_free = loop->ex_free;
@@ -193,6 +194,7 @@ int hz__conn_accepted(hz__loop *loop, int fd, const hz__listener *l)
     loop->conns = c;
     loop->nconns++;
     c->last_io = loop->now;
+    hz__metrics_accepted(c);
     hz__conn_after_io(c);
     return 0;
 }
@@ -246,10 +248,12 @@ void hz__conn_close(hz__conn *c)
     c->prev = c->next = NULL;
     loop->nconns--;
     atomic_fetch_sub(&loop->srv->nconns, 1);
+    hz__metrics_closed(c);
     c->rnext = loop->reap;
     loop->reap = c;
     if (c->ex) {
         struct hz_req *ex = c->ex;
+        hz__metrics_req_abort(ex);
         c->refs++;
         if (ex->dispatched)
             ex_abort(ex, HZ_ECLOSED);
@@ -278,6 +282,7 @@ void hz__conn_stop(hz__conn *c)
     struct hz_req *ex = c->ex;
     if (c->closing)
         return;
+    hz__conn_why(c, HZ_CLOSE_SHUTDOWN);
     /* Idle, or only part of a head: nothing in flight. */
     if ((!ex || (ex->phase == HZ_PH_HEAD && !ex->dispatched)) && !hz__buf_pending(&c->out)) {
         hz__conn_close(c);
@@ -309,12 +314,20 @@ int hz__conn_flush(hz__conn *c)
         hz__conn_close(c);
         return n;
     }
-    if (progress)
+    if (progress) {
         c->last_io = loop->now;
+        hz__m_add(&loop->metrics, HZ_MS_BYTES_OUT, progress);
+    }
     if (!hz__buf_pending(&c->out)) {
         c->wblocked = 0;
         c->nqueued = 0;
         c->out.off = c->out.len = 0;
+    }
+    /* A file body (hz_res_sendfile) follows its head once out is empty. */
+    if (HZ_UNLIKELY(c->ex && c->ex->file_open) && !hz__buf_pending(&c->out)) {
+        long rc = hz__file_pump(c);
+        if (rc < 0)
+            return (int)rc;
     }
     return (int)(progress > 0);
 }
@@ -333,7 +346,7 @@ static void conn_update_timer(hz__conn *c)
     } else if (c->lingering) {
         kind = HZ_T_LINGER;
         at = c->linger_until;
-    } else if (c->wblocked && hz__buf_pending(&c->out)) {
+    } else if (c->wblocked && (hz__buf_pending(&c->out) || (ex && ex->file_open))) {
         if (to->write) {
             kind = HZ_T_WRITE;
             at = c->last_io + to->write;
@@ -377,6 +390,7 @@ static void conn_timer_fn(hz__timer *t)
     switch (c->tkind) {
     case HZ_T_HEADER:
         /* RFC 9110 §15.5.9: 408 for a request that did not arrive in time. */
+        hz__metrics_conn_timer(c);
         hz__res_error(c, 408);
         break;
     case HZ_T_BODY: {
@@ -389,9 +403,10 @@ static void conn_timer_fn(hz__timer *t)
             if (ex->body_total * 1000u < (uint64_t)to->body_min_rate * elapsed)
                 slow = 1;
         }
-        if (slow)
+        if (slow) {
+            hz__metrics_conn_timer(c);
             hz__res_error(c, 408);
-        else if (to->body_min_rate && loop->now >= ex->body_first + idle)
+        } else if (to->body_min_rate && loop->now >= ex->body_first + idle)
             ex->rate_check = loop->now + 1000;
         break;
     }
@@ -400,6 +415,7 @@ static void conn_timer_fn(hz__timer *t)
     case HZ_T_LINGER:
     case HZ_T_HANDSHAKE:
     default:
+        hz__metrics_conn_timer(c);
         hz__conn_close(c);
         return;
     }
@@ -476,6 +492,7 @@ static long conn_read(hz__conn *c)
         if (n > 0) {
             c->in.len += (uint32_t)n;
             total += n;
+            hz__m_add(&c->loop->metrics, HZ_MS_BYTES_IN, (uint64_t)n);
             if ((size_t)n < room)
                 break;
             continue;
@@ -620,6 +637,7 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
                          : (stream ? srv->cfg.limits.body_streamed : srv->cfg.limits.body_buffered);
     /* 413 before any body byte is read, and before 100 Continue. */
     if (h->body_kind == HZ_BODY_LENGTH && ex->body_limit && h->content_length > ex->body_limit) {
+        hz__conn_why(c, HZ_CLOSE_LIMIT);
         hz__res_error(c, 413);
         return;
     }
@@ -663,6 +681,7 @@ static void ex_unread_body(hz__conn *c, struct hz_req *ex)
 static void ex_finish(hz__conn *c, struct hz_req *ex)
 {
     hz__loop *loop = c->loop;
+    hz__metrics_req_end(c, ex);
     if (ex->on_done) {
         hz__done_fn fn = ex->on_done;
         ex->on_done = NULL;
@@ -718,6 +737,7 @@ static void conn_process_once(hz__conn *c)
                 hz__res_error(c, 503);
                 return;
             }
+            hz__metrics_req_begin(ex);
             if (c->in.off && c->in.cap - c->in.len < HZ_BUF_BLOCK / 2)
                 hz__buf_compact(&c->in);
             ex->conn = c;
@@ -750,6 +770,7 @@ static void conn_process_once(hz__conn *c)
                 return;
             }
             if (rc < 0) {
+                hz__metrics_parse_error(c, ex->parser.error);
                 int st = hz__perr_status(ex->parser.error);
                 hz__res_error(c, st ? st : 400);
                 continue;

@@ -117,6 +117,15 @@ struct hz_req {               /* owner: its conn (c->ex), or the loop's free lis
     unsigned server_set : 1;    /* the handler set its own Server field */
     /* borrowed: the job running the handler on the executor (exec.c), or NULL */
     struct hz__exec_job *exec;
+    /* metrics.c, accesslog.c, static.c (zeroed by ex_get like the rest) */
+    uint64_t m_t0;          /* ns, monotonic: the request's first byte */
+    uint64_t body_bytes;    /* response body bytes (access log) */
+    uint64_t file_off;      /* hz_res_sendfile: next byte of the file */
+    uint64_t file_left;     /* file bytes not yet sent (or copied to out) */
+    int file_fd;            /* owns while file_open */
+    unsigned file_open : 1; /* a file body is pending */
+    unsigned file_copy : 1; /* sendfile refused this file: pread + send */
+    unsigned m_begun : 1;   /* counted as begun, not ended yet */
 };
 
 struct hz__conn {               /* owner: its loop; freed only by the reap step */
@@ -148,6 +157,8 @@ struct hz__conn {               /* owner: its loop; freed only by the reap step 
     unsigned in_process : 1;
     unsigned wblocked : 1;   /* the last write hit EAGAIN */
     unsigned registered : 1; /* in the poller */
+    uint64_t id;             /* unique per server (metrics.c) */
+    uint8_t close_why;       /* first HZ_CLOSE_* cause + 1; 0 = derive at close */
 };
 
 /* conn.c */
@@ -179,6 +190,15 @@ HZ_HIDDEN void hz__res_maybe_drain(struct hz_req *ex);
 /** The reason phrase of a status ("OK"); "Unknown" for others. */
 HZ_HIDDEN const char *hz__status_reason(int status);
 HZ_HIDDEN void hz__res_abort(struct hz_req *ex, int status);
+/** Queues the head of a response with Content-Length len (hz_res_sendfile). */
+HZ_HIDDEN int hz__res_head(struct hz_req *ex, int status, uint64_t len);
+
+/* static.c */
+/** Sends the pending file body once c->out is empty (called by the flush).
+ *  0, or < 0 after closing the connection. */
+HZ_HIDDEN long hz__file_pump(hz__conn *c);
+/** Closes a file body that will not be sent (the exchange is released). */
+HZ_HIDDEN void hz__file_release(struct hz_req *ex);
 
 /* request.c */
 /** Feeds the body bytes waiting in conn->in to the exchange's sink.

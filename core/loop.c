@@ -268,6 +268,7 @@ static void loop_accept(hz__loop *loop, hz__lreg *lr)
         unsigned n = atomic_fetch_add(&srv->nconns, 1);
         if (srv->cfg.max_connections && n >= srv->cfg.max_connections) {
             atomic_fetch_sub(&srv->nconns, 1);
+            hz__metrics_refused(loop); /* before the client can see the 503 */
             reject_busy(fd);
             continue;
         }

@@ -14,6 +14,7 @@
 #include "timer.h"
 #include "router.h"
 #include "parser.h"
+#include "metrics.h"
 
 typedef struct hz__loop hz__loop;
 typedef struct hz__conn hz__conn;
@@ -87,6 +88,7 @@ struct hz__loop {   /* owner: its server */
     int64_t date_sec;        /* second of the cached Date */
     char date[40];           /* "Date: ...\r\n" */
     unsigned date_len;
+    hz__metrics metrics; /* owns: written by this loop only, read by hz_server_metrics */
 };
 
 struct hz_server {            /* owner: the caller of hz_server_create */

@@ -327,6 +327,7 @@ int hz__req_pump_body(hz__conn *c, hz_req *ex)
             return 0;
         }
         int st = hz__perr_status(ex->chunked.error);
+        hz__metrics_parse_error(c, ex->chunked.error);
         if (ex->res_started)
             hz__conn_close(c);
         else

@@ -191,11 +191,17 @@ static int res_head(hz_req *ex, int status, uint64_t len, int stream)
         rc = append(c, tail, tn);
     hz__buf_release(&ex->hdrs, &loop->bufs);
     ex->res_started = 1;
+    ex->body_bytes = stream ? 0 : len; /* access log; streams add as they write */
     if (rc < 0) {
         hz__conn_close(c);
         return HZ_ECLOSED;
     }
     return 0;
+}
+
+int hz__res_head(hz_req *ex, int status, uint64_t len)
+{
+    return res_head(ex, status, len, 0);
 }
 
 static hz_req *live_ex(hz_res *res, int *err)
@@ -307,6 +313,7 @@ int hz_res_send(hz_res *res, int status, const void *body, size_t len)
             iov[1].iov_len = len;
             long n = c->tp->writev(c, iov, 2);
             if (n > 0) {
+                hz__m_add(&c->loop->metrics, HZ_MS_BYTES_OUT, (uint64_t)n);
                 size_t taken = (size_t)n;
                 size_t h = taken < hl ? taken : hl;
                 c->out.off += (uint32_t)h;
@@ -388,6 +395,7 @@ int hz_res_write(hz_res *res, const void *buf, size_t len)
         hz__conn_close(c);
         return HZ_ECLOSED;
     }
+    ex->body_bytes += len;
     if (hz__buf_pending(&c->out) >= budget / 2 && !c->wblocked)
         hz__conn_flush(c);
     if (!c->closing && !c->in_process)

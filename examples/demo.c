@@ -1,6 +1,7 @@
 /* demo.c - the httpz demo server (the README's "run" program).
  *
- *   demo [--addr A] [--port N] [--loops N] [--header-timeout MS] [--help]
+ *   demo [--addr A] [--port N] [--loops N] [--header-timeout MS] [--root DIR]
+ *        [--quiet] [--help]
  *
  * Routes:
  *   GET|HEAD /      a short page            POST /     200, echoes the length
@@ -8,6 +9,10 @@
  *   GET /slow       answers after ?ms=N (default 1000) without blocking the loop
  *   GET /large      a large streamed response (?mb=N, default 16) with backpressure
  *   POST /small     request-body limit 1 KiB
+ *   GET /static/... the files under --root (default: the source tree's docs/)
+ *   GET /metrics    the server's counters in the Prometheus text format
+ * Every finished request is logged to stdout (combined log format) unless
+ * --quiet.
  * SIGINT/SIGTERM stop gracefully (in-flight requests get 5 s).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -15,7 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <httpz/httpz.h>
+
+#ifndef HZ_DEMO_DOCS
+#define HZ_DEMO_DOCS "docs" /* CMake passes the source tree's docs/ */
+#endif
 
 static hz_server *g_srv;
 
@@ -172,24 +182,70 @@ static void small(hz_req *req, hz_res *res, void *ud)
     root_post(req, res, ud);
 }
 
+/* /metrics: a snapshot of every loop's counters. */
+static void metrics(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    char buf[32768];
+    hz_metrics m;
+    hz_server_metrics(g_srv, &m);
+    long n = hz_metrics_prometheus(&m, buf, sizeof(buf));
+    if (n < 0) {
+        hz_res_send(res, 500, "metrics too large\n", 18);
+        return;
+    }
+    hz_res_set_header(res, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    hz_res_send(res, 200, buf, (size_t)n);
+}
+
+/* Access log: one write() per line, so lines from several loops never mix. */
+static void access_log(const hz_access_entry *e, void *ud)
+{
+    (void)ud;
+    char line[4096];
+    long n = hz_access_log_combined(e, line, sizeof(line));
+    if (n > 0) {
+        ssize_t w = write(STDOUT_FILENO, line, (size_t)n);
+        (void)w;
+    }
+}
+
+static hz_static *g_static;
+
+static void free_static(void)
+{
+    hz_static_destroy(g_static); /* after hz_server_destroy: main has returned */
+}
+
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: demo [--addr A] [--port N] [--loops N] [--header-timeout MS] [--help]\n"
-               "  --addr A             listen address, IPv4 or IPv6 literal (127.0.0.1)\n"
-               "  --port N             port (8080; 0 = any free port)\n"
-               "  --loops N            loop threads (0 = one per core; default 0)\n"
-               "  --header-timeout MS  request head deadline in ms (5000)\n");
+    fprintf(f,
+            "usage: demo [--addr A] [--port N] [--loops N] [--header-timeout MS] [--help]\n"
+            "  --addr A             listen address, IPv4 or IPv6 literal (127.0.0.1)\n"
+            "  --port N             port (8080; 0 = any free port)\n"
+            "  --loops N            loop threads (0 = one per core; default 0)\n"
+            "  --header-timeout MS  request head deadline in ms (5000)\n"
+            "  --root DIR           directory served under /static/ (%s)\n"
+            "  --quiet              no access log on stdout\n",
+            HZ_DEMO_DOCS);
 }
 
 int main(int argc, char **argv)
 {
     const char *addr = "127.0.0.1";
     long port = 8080, loops = 0, header_ms = 5000;
+    const char *root_dir = HZ_DEMO_DOCS;
+    int quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
+        }
+        if (!strcmp(a, "--quiet")) {
+            quiet = 1;
+            continue;
         }
         if (i + 1 >= argc) {
             usage(stderr);
@@ -198,6 +254,10 @@ int main(int argc, char **argv)
         char *end;
         if (!strcmp(a, "--addr")) {
             addr = argv[++i];
+            continue;
+        }
+        if (!strcmp(a, "--root")) {
+            root_dir = argv[++i];
             continue;
         }
         long v = strtol(argv[++i], &end, 10);
@@ -224,6 +284,7 @@ int main(int argc, char **argv)
     cfg.timeouts.header = (uint32_t)header_ms;
     cfg.timeouts.keepalive = (uint32_t)header_ms;
     cfg.timeouts.body_idle = (uint32_t)header_ms;
+    cfg.access_log = quiet ? NULL : access_log; /* NULL: no logging cost at all */
     int rc = hz_server_create(&g_srv, &cfg);
     if (rc < 0) {
         fprintf(stderr, "demo: %s\n", hz_strerror(rc));
@@ -240,11 +301,23 @@ int main(int argc, char **argv)
         (rc = hz_route(g_srv, "GET", "/slow", slow, NULL)) < 0 ||
         (rc = hz_route(g_srv, "GET", "/large", large, NULL)) < 0 ||
         (rc = hz_route(g_srv, "GET", "/small", root, NULL)) < 0 ||
-        (rc = hz_route_with(g_srv, "POST", "/small", small, NULL, &small_opts)) < 0) {
+        (rc = hz_route_with(g_srv, "POST", "/small", small, NULL, &small_opts)) < 0 ||
+        (rc = hz_route(g_srv, "GET", "/metrics", metrics, NULL)) < 0) {
         fprintf(stderr, "demo: route: %s\n", hz_strerror(rc));
         hz_server_destroy(g_srv);
         return 1;
     }
+    hz_static_config sc;
+    hz_static_config_init(&sc);
+    sc.root = root_dir;
+    sc.listing = 1;
+    rc = hz_static_create(&g_static, &sc, NULL);
+    if (rc == 0) {
+        atexit(free_static);
+        rc = hz_route_static(g_srv, "/static/", g_static);
+    }
+    if (rc < 0)
+        fprintf(stderr, "demo: --root %s: %s (no /static/)\n", root_dir, hz_strerror(rc));
     rc = hz_server_listen(g_srv, addr, (int)port, NULL);
     if (rc < 0) {
         fprintf(stderr, "demo: listen %s:%ld: %s\n", addr, port, hz_strerror(rc));

@@ -152,6 +152,8 @@ typedef struct hz_timeouts {
     uint32_t handler;       /* executor handler deadline [503]; 30000 */
 } hz_timeouts;
 
+typedef struct hz_access_entry hz_access_entry; /* one finished request (below) */
+
 typedef struct hz_config {
     unsigned loops;                 /* loop threads; 0 = one per online core */
     unsigned max_connections;       /* open connections, all loops [503]; 10000 */
@@ -170,6 +172,11 @@ typedef struct hz_config {
                                       and INLINE routes); default 0 */
     const hz_poller_vt *poller;    /* borrowed; NULL = the compiled-in poller */
     const hz_tls_vt *tls;          /* borrowed; NULL = the compiled-in TLS */
+    /* Called once per finished request (response complete), on the loop
+     * thread that served it, so concurrently with several loops. NULL (the
+     * default): no access log and no cost. See hz_access_log_combined. */
+    void (*access_log)(const hz_access_entry *e, void *ud);
+    void *access_log_ud; /* borrowed: the user's */
 } hz_config;
 
 /** Fills cfg with safe defaults. Cannot fail. thread: any. */
@@ -346,6 +353,177 @@ HZ_API int hz_res_on_done(hz_res *res, hz_done_fn fn, void *ud);
  *  HZ_ECLOSED). One pending timer per response: HZ_EBUSY. thread: loop. */
 typedef void (*hz_after_fn)(hz_res *res, int status, void *ud);
 HZ_API int hz_res_after(hz_res *res, unsigned ms, hz_after_fn fn, void *ud);
+
+/* ------------------------------------------------------------------------ */
+/* Static files                                                              */
+/* ------------------------------------------------------------------------ */
+
+/** What a static-file handler serves (fill with hz_static_config_init). */
+typedef struct hz_static_config {
+    const char *root;          /* directory to serve (opened by hz_static_create) */
+    const char *index;         /* file served for a directory; NULL = none;
+                                  default "index.html" */
+    int listing;               /* 1: an HTML listing for a directory without
+                                  index file; default 0 (404) */
+    int follow_symlinks;       /* 0 (default): no symlink is followed, on any
+                                  path component (404); 1: symlinks are followed
+                                  when their target stays inside root */
+    const char *cache_control; /* Cache-Control value; NULL = none */
+} hz_static_config;
+
+typedef struct hz_static hz_static; /* owner: the caller of hz_static_create */
+
+/** Fills cfg with defaults (root NULL, index "index.html", no listing, no
+ *  symlinks). Cannot fail. thread: any. */
+HZ_API void hz_static_config_init(hz_static_config *cfg);
+/** Opens cfg->root (kept open: later renames of the path do not matter) and
+ *  copies the configuration. a: NULL = hz_allocator_default. *out = NULL on
+ *  failure. HZ_EINVAL, HZ_ENOMEM, HZ_ENOENT, HZ_EACCES, HZ_ESYS. thread: any. */
+HZ_API int hz_static_create(hz_static **out, const hz_static_config *cfg, const hz_allocator *a);
+/** Frees st (NULL-safe). Only after the servers using it are destroyed.
+ *  thread: any. */
+HZ_API void hz_static_destroy(hz_static *st);
+/** The handler (ud = the hz_static *). It serves the file named by the
+ *  route's wildcard ("*" parameter, e.g. route "/static/ *"), or by the whole
+ *  path when the route has none. The path is decoded and normalised with
+ *  hz_path_normalize (strict: "..", "%2e%2e" above the root, %2F and %00
+ *  are 400) and opened relative to the root directory. Answers: 200 (GET,
+ *  HEAD), 206/416 for one byte range (several ranges: 200 with the whole
+ *  file), 304 (If-None-Match, else If-Modified-Since), 301 to add the "/"
+ *  of a directory, 403 (permission), 404 (missing, not a regular file or
+ *  directory, a refused symlink, a directory without index and listing),
+ *  405 for other methods. Bodies go out with sendfile on plain connections
+ *  (hz_res_sendfile). thread: loop. */
+HZ_API void hz_static_handler(hz_req *req, hz_res *res, void *ud);
+/** Routes GET (and so HEAD) prefix + "*" to hz_static_handler with st:
+ *  prefix must start and end with '/' ("/static/"). Same codes as
+ *  hz_route. */
+HZ_API int hz_route_static(hz_server *srv, const char *prefix, hz_static *st);
+
+/** Sends a response whose body is len bytes of the file fd from offset
+ *  (Content-Length: len). The response takes fd over: it is closed when
+ *  the body was sent, the connection closed, or on any error here. Plain
+ *  connections use sendfile() where the OS has it; TLS connections (and
+ *  other systems) read the file into the output buffer piece by piece.
+ *  HEAD requests get the head only. Ends the response. 0, HZ_EINVAL,
+ *  HZ_ESTATE, HZ_ECLOSED, HZ_ENOTSUP (called from an executor worker).
+ *  The file must not shrink meanwhile: a short read closes the
+ *  connection. thread: loop. */
+HZ_API int hz_res_sendfile(hz_res *res, int status, int fd, uint64_t offset, uint64_t len);
+
+/** The Content-Type of a file name by its extension ("text/css; charset=utf-8",
+ *  ...), "application/octet-stream" for others. Static string. thread: any. */
+HZ_API const char *hz_mime_type(const char *name, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Metrics                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/** Why a connection was closed. */
+enum hz_close_reason {
+    HZ_CLOSE_NORMAL = 0, /* after a response with Connection: close */
+    HZ_CLOSE_PEER,       /* the client closed first */
+    HZ_CLOSE_TIMEOUT,    /* a timeout (see hz_timeout_kind) */
+    HZ_CLOSE_ERROR,      /* I/O error, malformed request, TLS failure */
+    HZ_CLOSE_LIMIT,      /* refused or ended by a limit (max_connections, 413) */
+    HZ_CLOSE_SHUTDOWN,   /* closed by hz_server_stop */
+    HZ_CLOSE_REASONS
+};
+
+enum hz_timeout_kind {
+    HZ_TIMEOUT_HEADER = 0,
+    HZ_TIMEOUT_BODY,
+    HZ_TIMEOUT_WRITE,
+    HZ_TIMEOUT_KEEPALIVE,
+    HZ_TIMEOUT_HANDSHAKE,
+    HZ_TIMEOUT_HANDLER,
+    HZ_TIMEOUT_KINDS
+};
+
+enum hz_method_kind {
+    HZ_METHOD_GET = 0,
+    HZ_METHOD_HEAD,
+    HZ_METHOD_POST,
+    HZ_METHOD_PUT,
+    HZ_METHOD_DELETE,
+    HZ_METHOD_OTHER,
+    HZ_METHOD_KINDS
+};
+
+#define HZ_METRICS_PARSE_KINDS 40 /* >= the parser's error kinds */
+#define HZ_METRICS_LAT_BUCKETS 18 /* finite latency buckets; +Inf is _count */
+
+/** A snapshot: the sum of every loop's counters. Counters only grow; the
+ *  gauges are computed (opened - closed, begun - ended). Loops are summed one
+ *  after the other without stopping them, so counters of one snapshot can be
+ *  a few events apart. */
+typedef struct hz_metrics {
+    uint64_t conn_accepted;                        /* accept()ed, refused ones included */
+    uint64_t conn_open;                            /* gauge */
+    uint64_t conn_closed[HZ_CLOSE_REASONS];        /* by hz_close_reason */
+    uint64_t requests;                             /* responses completed */
+    uint64_t requests_in_flight;                   /* gauge: begun, not ended */
+    uint64_t requests_aborted;                     /* ended without a complete response */
+    uint64_t status_class[5];                      /* [0] = 1xx ... [4] = 5xx */
+    uint64_t method[HZ_METHOD_KINDS];              /* by hz_method_kind */
+    uint64_t parse_errors[HZ_METRICS_PARSE_KINDS]; /* by kind: hz_metrics_parse_error_name */
+    uint64_t timeouts[HZ_TIMEOUT_KINDS];           /* by hz_timeout_kind */
+    uint64_t tls_handshakes_ok, tls_handshakes_failed;
+    uint64_t bytes_in, bytes_out; /* HTTP bytes (after TLS decryption) */
+    uint64_t exec_queue_depth;    /* gauge; 0 when the executor does not report it */
+    uint64_t latency_bucket[HZ_METRICS_LAT_BUCKETS]; /* cumulative: <= bound i */
+    uint64_t latency_count;                          /* requests measured */
+    uint64_t latency_sum_ns;
+} hz_metrics;
+
+/** Fills *out with the sum of every loop's counters. Lock-free: each loop
+ *  writes only its own counters. 0 or HZ_EINVAL. thread: any. */
+HZ_API int hz_server_metrics(const hz_server *srv, hz_metrics *out);
+/** The upper bound of latency bucket i in seconds, or a negative value past
+ *  the end. thread: any. */
+HZ_API double hz_metrics_bucket_le(unsigned i);
+/** The parse-error kind i ("CL_AND_TE"), or NULL past the last kind. */
+HZ_API const char *hz_metrics_parse_error_name(unsigned i);
+/** Renders m in the Prometheus text exposition format (0.0.4) into buf
+ *  (len bytes, NUL-terminated). Returns the length written (without the
+ *  NUL), or HZ_ERANGE when buf is too small (16 KiB is plenty), HZ_EINVAL.
+ *  thread: any. */
+HZ_API long hz_metrics_prometheus(const hz_metrics *m, char *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Access log                                                                */
+/* ------------------------------------------------------------------------ */
+
+/** One finished request, given to cfg.access_log. The strings are views
+ *  valid only during the call. */
+struct hz_access_entry {
+    hz_str method;        /* as sent; empty when the request line was unusable */
+    hz_str target;        /* as sent (path and query); may be empty likewise */
+    int version;          /* 10, 11; 0 if unknown */
+    int status;           /* the status sent */
+    uint64_t bytes;       /* body bytes of the response (Content-Length or
+                             streamed), head excluded */
+    uint64_t duration_ns; /* first byte of the request to response complete */
+    const char *peer;     /* "127.0.0.1", "::1"; "-" when unknown */
+    int peer_port;
+    int tls;              /* 1 on a TLS connection */
+    uint64_t conn_id;     /* unique per server: loop index << 48 | sequence */
+    uint32_t request_seq; /* 1 for the connection's first request */
+    int64_t time_sec;     /* wall clock (Unix seconds) when it finished */
+    hz_str user_agent;    /* header values, empty if absent */
+    hz_str referer;
+};
+
+/** Formats e in the combined log format (one line, "\n"-terminated, NUL):
+ *  peer - - [10/Oct/2000:13:55:36 +0000] "GET /a HTTP/1.1" 200 2326 "referer" "agent".
+ *  Quotes, backslashes and control bytes in the fields are escaped (\", \\,
+ *  \xHH). Returns the length, HZ_ERANGE (buf too small), HZ_EINVAL.
+ *  thread: any. */
+HZ_API long hz_access_log_combined(const hz_access_entry *e, char *buf, size_t len);
+/** Formats e as one JSON object and "\n" (JSON lines), strings escaped per
+ *  RFC 8259 (bytes that are not UTF-8 become \u00XX of the byte). Same
+ *  return codes. thread: any. */
+HZ_API long hz_access_log_json(const hz_access_entry *e, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

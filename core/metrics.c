@@ -1,0 +1,324 @@
+/* metrics.c - per-loop counters, the hooks the core calls, the summed
+ * snapshot and its Prometheus rendering. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "conn.h"
+#include "metrics.h"
+#include "accesslog.h"
+
+/* Latency bucket bounds in ns: a 1-2.5-5 series from 100 us to 10 s, then
+ * 30 s and 60 s for slow executor handlers. */
+static const uint64_t lat_bound_ns[HZ_METRICS_LAT_BUCKETS] = {
+    100000ull,     250000ull,     500000ull,     1000000ull,     2500000ull,     5000000ull,
+    10000000ull,   25000000ull,   50000000ull,   100000000ull,   250000000ull,   500000000ull,
+    1000000000ull, 2500000000ull, 5000000000ull, 10000000000ull, 30000000000ull, 60000000000ull,
+};
+
+_Static_assert(HZ_PE_COUNT <= HZ_METRICS_PARSE_KINDS, "HZ_METRICS_PARSE_KINDS too small");
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- hooks ------------------------------------------------------------------ */
+
+void hz__metrics_accepted(hz__conn *c)
+{
+    hz__metrics *m = &c->loop->metrics;
+    hz__m_add(m, HZ_MS_ACCEPTED, 1);
+    /* Unique per server without another counter: the loop's accept count. */
+    c->id = ((uint64_t)c->loop->idx << 48) |
+            atomic_load_explicit(&m->v[HZ_MS_ACCEPTED], memory_order_relaxed);
+}
+
+void hz__metrics_refused(hz__loop *loop)
+{
+    hz__m_add(&loop->metrics, HZ_MS_ACCEPTED, 1);
+    hz__m_add(&loop->metrics, HZ_MS_CLOSED + HZ_CLOSE_LIMIT, 1);
+}
+
+void hz__metrics_closed(hz__conn *c)
+{
+    unsigned why;
+    if (c->close_why)
+        why = c->close_why - 1u;
+    else if (c->lingering || c->close_after)
+        why = HZ_CLOSE_NORMAL; /* we decided to close after a response */
+    else if (c->rd_eof)
+        why = HZ_CLOSE_PEER;
+    else
+        why = HZ_CLOSE_ERROR;
+    hz__m_add(&c->loop->metrics, HZ_MS_CLOSED + why, 1);
+}
+
+void hz__metrics_timeout(hz__loop *loop, unsigned kind)
+{
+    if (kind < HZ_TIMEOUT_KINDS)
+        hz__m_add(&loop->metrics, HZ_MS_TIMEOUT + kind, 1);
+}
+
+void hz__metrics_conn_timer(hz__conn *c)
+{
+    unsigned kind;
+    switch (c->tkind) {
+    case HZ_T_HEADER:
+        kind = HZ_TIMEOUT_HEADER;
+        break;
+    case HZ_T_BODY:
+        kind = HZ_TIMEOUT_BODY;
+        break;
+    case HZ_T_WRITE:
+        kind = HZ_TIMEOUT_WRITE;
+        break;
+    case HZ_T_KEEPALIVE:
+        kind = HZ_TIMEOUT_KEEPALIVE;
+        break;
+    case HZ_T_HANDSHAKE:
+        kind = HZ_TIMEOUT_HANDSHAKE;
+        break;
+    default:
+        return; /* the end of a lingering close is not a timeout */
+    }
+    hz__metrics_timeout(c->loop, kind);
+    hz__conn_why(c, HZ_CLOSE_TIMEOUT);
+}
+
+void hz__metrics_parse_error(hz__conn *c, unsigned kind)
+{
+    if (kind >= HZ_METRICS_PARSE_KINDS)
+        kind = 0;
+    hz__m_add(&c->loop->metrics, HZ_MS_PARSE + kind, 1);
+    hz__conn_why(c, HZ_CLOSE_ERROR);
+}
+
+void hz__metrics_tls(hz__loop *loop, int ok)
+{
+    hz__m_add(&loop->metrics, ok ? HZ_MS_TLS_OK : HZ_MS_TLS_FAILED, 1);
+}
+
+void hz__metrics_req_begin(struct hz_req *ex)
+{
+    ex->m_begun = 1;
+    ex->m_t0 = now_ns();
+    hz__m_add(&ex->loop->metrics, HZ_MS_REQ_BEGUN, 1);
+}
+
+static unsigned method_kind(unsigned m)
+{
+    switch (m) {
+    case HZ_M_GET:
+        return HZ_METHOD_GET;
+    case HZ_M_HEAD:
+        return HZ_METHOD_HEAD;
+    case HZ_M_POST:
+        return HZ_METHOD_POST;
+    case HZ_M_PUT:
+        return HZ_METHOD_PUT;
+    case HZ_M_DELETE:
+        return HZ_METHOD_DELETE;
+    default:
+        return HZ_METHOD_OTHER;
+    }
+}
+
+void hz__metrics_req_end(hz__conn *c, struct hz_req *ex)
+{
+    if (!ex->m_begun)
+        return;
+    ex->m_begun = 0;
+    hz__metrics *m = &ex->loop->metrics;
+    uint64_t dur = now_ns() - ex->m_t0;
+    hz__m_add(m, HZ_MS_REQ_DONE, 1);
+    int st = ex->status;
+    if (st >= 100 && st <= 599)
+        hz__m_add(m, HZ_MS_STATUS + (unsigned)(st / 100 - 1), 1);
+    /* A request rejected mid-head has a partial head (the parser's scratch). */
+    unsigned meth = ex->head.method_len ? ex->head.method : ex->parser.head.method;
+    hz__m_add(m, HZ_MS_METHOD + method_kind(meth), 1);
+    unsigned b = 0;
+    while (b < HZ_METRICS_LAT_BUCKETS && dur > lat_bound_ns[b])
+        b++;
+    hz__m_add(m, HZ_MS_LAT + b, 1);
+    hz__m_add(m, HZ_MS_LAT_SUM, dur);
+    if (HZ_UNLIKELY(ex->loop->srv->cfg.access_log != NULL) && c)
+        hz__accesslog_emit(c, ex, dur);
+}
+
+void hz__metrics_req_abort(struct hz_req *ex)
+{
+    if (!ex->m_begun)
+        return;
+    ex->m_begun = 0;
+    hz__m_add(&ex->loop->metrics, HZ_MS_REQ_ABORTED, 1);
+}
+
+/* ---- snapshot --------------------------------------------------------------- */
+
+static uint64_t sub0(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+int hz_server_metrics(const hz_server *srv, hz_metrics *out)
+{
+    if (!srv || !out)
+        return HZ_EINVAL;
+    uint64_t sum[HZ_MS_COUNT];
+    memset(sum, 0, sizeof(sum));
+    for (unsigned i = 0; i < srv->nloops; i++) {
+        const hz__metrics *m = &srv->loops[i].metrics;
+        for (unsigned s = 0; s < HZ_MS_COUNT; s++)
+            sum[s] += atomic_load_explicit(&((hz__metrics *)m)->v[s], memory_order_relaxed);
+    }
+    memset(out, 0, sizeof(*out));
+    out->conn_accepted = sum[HZ_MS_ACCEPTED];
+    uint64_t closed = 0;
+    for (unsigned r = 0; r < HZ_CLOSE_REASONS; r++) {
+        out->conn_closed[r] = sum[HZ_MS_CLOSED + r];
+        closed += out->conn_closed[r];
+    }
+    out->conn_open = sub0(out->conn_accepted, closed);
+    out->requests = sum[HZ_MS_REQ_DONE];
+    out->requests_aborted = sum[HZ_MS_REQ_ABORTED];
+    out->requests_in_flight = sub0(sum[HZ_MS_REQ_BEGUN], out->requests + out->requests_aborted);
+    for (unsigned k = 0; k < 5; k++)
+        out->status_class[k] = sum[HZ_MS_STATUS + k];
+    for (unsigned k = 0; k < HZ_METHOD_KINDS; k++)
+        out->method[k] = sum[HZ_MS_METHOD + k];
+    for (unsigned k = 0; k < HZ_METRICS_PARSE_KINDS; k++)
+        out->parse_errors[k] = sum[HZ_MS_PARSE + k];
+    for (unsigned k = 0; k < HZ_TIMEOUT_KINDS; k++)
+        out->timeouts[k] = sum[HZ_MS_TIMEOUT + k];
+    out->tls_handshakes_ok = sum[HZ_MS_TLS_OK];
+    out->tls_handshakes_failed = sum[HZ_MS_TLS_FAILED];
+    out->bytes_in = sum[HZ_MS_BYTES_IN];
+    out->bytes_out = sum[HZ_MS_BYTES_OUT];
+    out->exec_queue_depth = 0; /* the executor vtable reports no depth (yet) */
+    uint64_t cum = 0;
+    for (unsigned b = 0; b < HZ_METRICS_LAT_BUCKETS; b++) {
+        cum += sum[HZ_MS_LAT + b];
+        out->latency_bucket[b] = cum;
+    }
+    out->latency_count = cum + sum[HZ_MS_LAT + HZ_METRICS_LAT_BUCKETS];
+    out->latency_sum_ns = sum[HZ_MS_LAT_SUM];
+    return 0;
+}
+
+double hz_metrics_bucket_le(unsigned i)
+{
+    return i < HZ_METRICS_LAT_BUCKETS ? (double)lat_bound_ns[i] / 1e9 : -1.0;
+}
+
+const char *hz_metrics_parse_error_name(unsigned i)
+{
+    return i < HZ_PE_COUNT ? hz__perr_name((hz__perr)i) : NULL;
+}
+
+/* ---- Prometheus text format ------------------------------------------------- */
+
+typedef struct pw {
+    char *buf;
+    size_t len, pos;
+    int full;
+} pw;
+
+static void pw_printf(pw *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void pw_printf(pw *w, const char *fmt, ...)
+{
+    if (w->full)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(w->buf + w->pos, w->len - w->pos, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= w->len - w->pos) {
+        w->full = 1;
+        return;
+    }
+    w->pos += (size_t)n;
+}
+
+static void family(pw *w, const char *name, const char *type, const char *help)
+{
+    pw_printf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void scalar(pw *w, const char *name, const char *type, const char *help, uint64_t v)
+{
+    family(w, name, type, help);
+    pw_printf(w, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static const char *const close_names[HZ_CLOSE_REASONS] = {"normal", "peer",  "timeout",
+                                                          "error",  "limit", "shutdown"};
+static const char *const timeout_names[HZ_TIMEOUT_KINDS] = {"header",    "body",      "write",
+                                                            "keepalive", "handshake", "handler"};
+static const char *const method_names[HZ_METHOD_KINDS] = {"GET", "HEAD",   "POST",
+                                                          "PUT", "DELETE", "other"};
+
+long hz_metrics_prometheus(const hz_metrics *m, char *buf, size_t len)
+{
+    if (!m || !buf || !len)
+        return HZ_EINVAL;
+    pw w = {buf, len, 0, 0};
+    buf[0] = 0;
+    scalar(&w, "httpz_connections_accepted_total", "counter", "Connections accepted.",
+           m->conn_accepted);
+    scalar(&w, "httpz_connections_open", "gauge", "Connections open now.", m->conn_open);
+    family(&w, "httpz_connections_closed_total", "counter", "Connections closed, by reason.");
+    for (unsigned r = 0; r < HZ_CLOSE_REASONS; r++)
+        pw_printf(&w, "httpz_connections_closed_total{reason=\"%s\"} %llu\n", close_names[r],
+                  (unsigned long long)m->conn_closed[r]);
+    family(&w, "httpz_responses_total", "counter", "Responses completed, by status class.");
+    for (unsigned k = 0; k < 5; k++)
+        pw_printf(&w, "httpz_responses_total{code=\"%uxx\"} %llu\n", k + 1,
+                  (unsigned long long)m->status_class[k]);
+    family(&w, "httpz_requests_total", "counter", "Requests completed, by method.");
+    for (unsigned k = 0; k < HZ_METHOD_KINDS; k++)
+        pw_printf(&w, "httpz_requests_total{method=\"%s\"} %llu\n", method_names[k],
+                  (unsigned long long)m->method[k]);
+    scalar(&w, "httpz_requests_aborted_total", "counter",
+           "Requests that ended without a complete response.", m->requests_aborted);
+    scalar(&w, "httpz_requests_in_flight", "gauge", "Requests begun and not ended.",
+           m->requests_in_flight);
+    family(&w, "httpz_parse_errors_total", "counter", "Rejected requests, by parse error kind.");
+    for (unsigned k = 1; k < HZ_METRICS_PARSE_KINDS; k++) {
+        const char *n = hz_metrics_parse_error_name(k);
+        if (!n)
+            break;
+        pw_printf(&w, "httpz_parse_errors_total{kind=\"%s\"} %llu\n", n,
+                  (unsigned long long)m->parse_errors[k]);
+    }
+    family(&w, "httpz_timeouts_total", "counter", "Timeouts, by kind.");
+    for (unsigned k = 0; k < HZ_TIMEOUT_KINDS; k++)
+        pw_printf(&w, "httpz_timeouts_total{kind=\"%s\"} %llu\n", timeout_names[k],
+                  (unsigned long long)m->timeouts[k]);
+    family(&w, "httpz_tls_handshakes_total", "counter", "TLS handshakes, by result.");
+    pw_printf(&w, "httpz_tls_handshakes_total{result=\"ok\"} %llu\n",
+              (unsigned long long)m->tls_handshakes_ok);
+    pw_printf(&w, "httpz_tls_handshakes_total{result=\"failed\"} %llu\n",
+              (unsigned long long)m->tls_handshakes_failed);
+    scalar(&w, "httpz_received_bytes_total", "counter", "HTTP bytes received.", m->bytes_in);
+    scalar(&w, "httpz_sent_bytes_total", "counter", "HTTP bytes sent.", m->bytes_out);
+    scalar(&w, "httpz_executor_queue_depth", "gauge", "Jobs waiting in the executor queue.",
+           m->exec_queue_depth);
+    family(&w, "httpz_request_duration_seconds", "histogram",
+           "Time from a request's first byte to its complete response.");
+    for (unsigned b = 0; b < HZ_METRICS_LAT_BUCKETS; b++)
+        pw_printf(&w, "httpz_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                  hz_metrics_bucket_le(b), (unsigned long long)m->latency_bucket[b]);
+    pw_printf(&w, "httpz_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+              (unsigned long long)m->latency_count);
+    pw_printf(&w, "httpz_request_duration_seconds_sum %.9f\n", (double)m->latency_sum_ns / 1e9);
+    pw_printf(&w, "httpz_request_duration_seconds_count %llu\n",
+              (unsigned long long)m->latency_count);
+    if (w.full)
+        return HZ_ERANGE;
+    return (long)w.pos;
+}
