@@ -144,7 +144,9 @@ int hz_req_on_body(hz_req *req, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end
         return HZ_ECLOSED;
     if (!on_chunk || !on_end)
         return HZ_EINVAL;
-    if (req->body_wanted || req->phase == HZ_PH_BODY)
+    /* Buffered routes consumed their body before the handler ran. */
+    if (req->body_wanted || req->phase == HZ_PH_BODY || !req->rec ||
+        !(req->rec->flags & HZ_ROUTE_STREAM_BODY))
         return HZ_ESTATE;
     req->on_chunk = on_chunk;
     req->on_end = on_end;
@@ -327,7 +329,6 @@ int hz__req_pump_body(hz__conn *c, hz_req *ex)
             return 0;
         }
         int st = hz__perr_status(ex->chunked.error);
-        hz__metrics_parse_error(c, ex->chunked.error);
         if (ex->res_started)
             hz__conn_close(c);
         else

@@ -362,6 +362,7 @@ int it_read_response(it_conn *c, it_resp *r, int head_only, int timeout_ms)
     const char *te = it_header(r, "Transfer-Encoding");
     const char *cl = it_header(r, "Content-Length");
     if (strcasestr(te, "chunked")) {
+        size_t body_cap = 1;
         r->chunked = 1;
         for (;;) {
             char *le;
@@ -380,7 +381,12 @@ int it_read_response(it_conn *c, it_resp *r, int head_only, int timeout_ms)
             while (c->len < sz + 2)
                 if (read_more(c, deadline) <= 0)
                     return -1;
-            r->body = realloc(r->body, r->body_len + sz + 1);
+            if (r->body_len + sz + 1 > body_cap) {
+                /* Geometric growth: ASan's realloc always copies. */
+                while (r->body_len + sz + 1 > body_cap)
+                    body_cap *= 2;
+                r->body = realloc(r->body, body_cap);
+            }
             memcpy(r->body + r->body_len, c->buf, sz);
             r->body_len += sz;
             r->body[r->body_len] = 0;
