@@ -884,7 +884,7 @@ void hz__conn_after_io(hz__conn *c)
     }
     conn_update_timer(c);
     /* Read what the transport holds before the loop sleeps on the socket. */
-    if (c->tp->has_input && conn_wants_read(c) && c->tp->has_input(c))
+    if (c->tp->has_input && !c->lingering && conn_wants_read(c) && c->tp->has_input(c))
         hz__loop_ready(loop, c);
     /* Idle connections hold no buffers. */
     if (!c->ex && !hz__buf_pending(&c->in) && c->in.data)
@@ -899,7 +899,8 @@ void hz__conn_process(hz__conn *c)
         return;
     c->in_process = 1;
     /* Input the poller cannot announce (TLS: decrypted bytes held). */
-    if (c->tp->has_input && conn_wants_read(c) && c->tp->has_input(c) && conn_read(c) < 0) {
+    if (c->tp->has_input && !c->lingering && conn_wants_read(c) && c->tp->has_input(c) &&
+        conn_read(c) < 0) {
         c->in_process = 0;
         return;
     }
