@@ -210,11 +210,20 @@ static hz_executor EXR;
 static hz_server *srv;
 static int port;
 
-static void start(unsigned threads, unsigned queue, uint32_t handler_ms, int all)
+static int inner_down; /* the test shut the pool down itself */
+
+static void start_with(unsigned threads, unsigned queue, uint32_t handler_ms, int all,
+                       unsigned on_shutdown)
 {
     state_reset();
     hz_count_alloc_init(&CA);
-    cr_assert_eq(hz_executor_pool_create(&inner, threads, queue, &CA.iface), 0);
+    inner_down = 0;
+    hz_executor_pool_options po;
+    hz_executor_pool_options_init(&po);
+    po.threads = threads;
+    po.queue_cap = queue;
+    po.on_shutdown = on_shutdown;
+    cr_assert_eq(hz_executor_pool_create_ex(&inner, &po, &CA.iface), 0);
     EXR.vt = &cnt_vt;
     EXR.self = NULL;
     hz_config cfg;
@@ -238,6 +247,11 @@ static void start(unsigned threads, unsigned queue, uint32_t handler_ms, int all
     cr_assert_eq(hz_server_start(srv), 0);
 }
 
+static void start(unsigned threads, unsigned queue, uint32_t handler_ms, int all)
+{
+    start_with(threads, queue, handler_ms, all, HZ_POOL_DRAIN);
+}
+
 /* Stops the server and the executor; nothing may be left allocated. */
 static void finish(void)
 {
@@ -245,7 +259,8 @@ static void finish(void)
     hz_server_stop(srv, 2000);
     hz_server_wait(srv);
     hz_server_destroy(srv);
-    inner.vt->shutdown(inner.self);
+    if (!inner_down)
+        inner.vt->shutdown(inner.self);
     cr_expect_eq(atomic_load(&CA.live_blocks), 0, "leaked %ld blocks",
                  (long)atomic_load(&CA.live_blocks));
     cr_expect_eq(atomic_load(&CA.size_mismatches), 0);
@@ -424,6 +439,45 @@ Test(exec, stop_waits_for_running_handlers, .timeout = 60)
     cr_assert_eq(atomic_load(&waited), 2, "the handler had not finished");
     it_close(&c);
     finish();
+}
+
+static void *shutdown_inner(void *arg)
+{
+    (void)arg;
+    inner.vt->shutdown(inner.self);
+    return NULL;
+}
+
+/* The executor cancels a queued job while the server runs: the job still
+ * comes back to its loop, which answers 503 + Retry-After. */
+Test(exec, job_cancelled_by_executor_shutdown_gets_503, .timeout = 60)
+{
+    start_with(1, 4, 30000, 0, HZ_POOL_CANCEL);
+    it_conn a, b;
+    it_resp r;
+    cr_assert_eq(it_connect(&a, port), 0);
+    get(&a, "/hold");
+    cr_assert_eq(wait_for(&inside, 1), 1);
+    cr_assert_eq(it_connect(&b, port), 0);
+    get(&b, "/gate");
+    cr_assert_eq(wait_for(&submits, 2), 2);
+    pthread_t th;
+    inner_down = 1;
+    cr_assert_eq(pthread_create(&th, NULL, shutdown_inner, NULL), 0);
+    /* b's job runs on the shutdown path with HZ_ECANCELED, before a ends. */
+    cr_assert_eq(it_read_response(&b, &r, 0, 5000), 0);
+    cr_assert_eq(r.status, 503);
+    cr_assert_str_eq(it_header(&r, "Retry-After"), "1");
+    it_resp_free(&r);
+    cr_assert_eq(read_locked(&finished), 0, "the cancelled handler never ran");
+    open_the_gate();
+    cr_assert_eq(it_read_response(&a, &r, 0, 5000), 0);
+    cr_assert_eq(r.status, 200);
+    it_resp_free(&r);
+    pthread_join(th, NULL);
+    it_close(&a);
+    it_close(&b);
+    finish(); /* no request reaches the (gone) executor any more */
 }
 
 Test(exec, request_and_response_cross_the_worker, .timeout = 60)
