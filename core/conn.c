@@ -605,6 +605,10 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
 
     if (h->flags & HZ_HF_EXPECT_OTHER) {
         ex->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
+        /* A client with an expectation may hold its body back: whether the
+         * next bytes are body or a new request is unknowable, so close. */
+        if (has_body)
+            ex->keep_alive = 0;
         ex_simple(ex, 417, NULL);
         return;
     }

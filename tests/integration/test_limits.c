@@ -135,7 +135,17 @@ Test(limits, expect_100_continue_and_417, .timeout = 20)
     it_sends(&c, "GET / HTTP/1.1\r\nHost: t\r\nExpect: something-else\r\n\r\n");
     cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
     cr_assert_eq(r.status, 417);
+    cr_assert_not(r.conn_close, "no body: the connection stays usable");
     it_resp_free(&r);
+    /* With a body the client may be holding back: answer, then close. */
+    it_sends(&c, "POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                 "Expect: something-else\r\n\r\n");
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 417);
+    cr_assert(r.conn_close);
+    it_resp_free(&r);
+    cr_assert_eq(it_wait_closed(&c, 3000), 1);
+    cr_assert_eq(atomic_load(&it_calls), 1, "only the first POST reached its handler");
     it_close(&c);
     it_stop(&s);
 }
