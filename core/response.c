@@ -505,7 +505,11 @@ void hz__res_error(hz__conn *c, int status)
             c->close_after = 1;
             return;
         }
-        hz__conn_close(c); /* mid-stream: nothing sensible can follow */
+        /* Mid-stream: nothing sensible can follow. Earlier pipelined
+         * responses and this one's start go out first (best effort). */
+        if (!c->wblocked && hz__conn_flush(c) < 0)
+            return;
+        hz__conn_close(c);
         return;
     }
     if (ex && ex->dispatched)
