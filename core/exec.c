@@ -121,6 +121,8 @@ static void exec_deadline_fn(hz__timer *t)
     atomic_store(&j->ex->cancelled, 1);
     j->pinned = c->in;
     memset(&c->in, 0, sizeof(c->in));
+    hz__metrics_timeout(c->loop, HZ_TIMEOUT_HANDLER);
+    hz__conn_why(c, HZ_CLOSE_TIMEOUT);
     hz__res_error(c, 503);
 }
 

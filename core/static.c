@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,9 +186,51 @@ static void count_out(hz__conn *c, long n)
     c->last_io = c->loop->now;
 }
 
+#if HZ_HAVE_SENDFILE_LINUX
+/* Linux's sendfile() has no MSG_NOSIGNAL: a peer that reset the connection
+ * would raise SIGPIPE in the embedding process. Block it around the calls and
+ * take back one we caused (sigtimedwait, zero timeout), as libcurl does. */
+static void pipe_block(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+static void pipe_restore(const sigset_t *old, int epipe)
+{
+    if (epipe && !sigismember(old, SIGPIPE)) {
+        sigset_t set, pend;
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        struct timespec zero = {0, 0};
+        if (sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE))
+            sigtimedwait(&set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+#endif
+
+static long pump_sendfile_loop(hz__conn *c, struct hz_req *ex, int *epipe);
+
 /* Sends file bytes with sendfile(). 1: sent what it could (done or
  * blocked); 0: not usable here (copy instead); < 0: error. */
 static long pump_sendfile(hz__conn *c, struct hz_req *ex)
+{
+    int epipe = 0;
+#if HZ_HAVE_SENDFILE_LINUX
+    sigset_t old;
+    pipe_block(&old);
+    long rc = pump_sendfile_loop(c, ex, &epipe);
+    pipe_restore(&old, epipe);
+    return rc;
+#else
+    return pump_sendfile_loop(c, ex, &epipe);
+#endif
+}
+
+static long pump_sendfile_loop(hz__conn *c, struct hz_req *ex, int *epipe)
 {
 #if HZ_HAVE_SENDFILE_LINUX || HZ_HAVE_SENDFILE_DARWIN
     if (c->tp != &hz__transport_socket || ex->file_copy)
@@ -233,12 +276,14 @@ static long pump_sendfile(hz__conn *c, struct hz_req *ex)
             ex->file_copy = 1;
             return 0;
         }
+        *epipe = err == EPIPE;
         return hz__err_from_errno(err);
     }
     return 1;
 #else
     (void)c;
     (void)ex;
+    (void)epipe;
     return 0;
 #endif
 }

@@ -108,10 +108,13 @@ static long tls_handshake(hz__conn *c, hz__tls_conn *t)
         return 0;
     int rc = t->vt->handshake(t->s);
     if (rc < 0) {
-        if (rc != HZ_TLS_WANT_READ && rc != HZ_TLS_WANT_WRITE)
+        if (rc != HZ_TLS_WANT_READ && rc != HZ_TLS_WANT_WRITE) {
+            hz__metrics_tls(c->loop, 0);
             tls_handshake_over(c, t); /* failed: the conn closes */
+        }
         return tls_result(c, t, rc);
     }
+    hz__metrics_tls(c->loop, 1);
     tls_handshake_over(c, t);
     c->last_io = c->loop->now; /* the header timeout starts now */
     return 0;
@@ -171,6 +174,8 @@ static void tls_close(hz__conn *c)
 {
     hz__tls_conn *t = c->tp_ctx;
     if (t) {
+        if (t->handshaking)
+            hz__metrics_tls(c->loop, 0); /* closed mid-handshake (timeout, peer) */
         tls_handshake_over(c, t);
         t->vt->session_destroy(t->s);
         hz__free(&c->loop->srv->a, t, sizeof(*t));

@@ -2,11 +2,13 @@
  * requests (statuses, methods, a parse error, a header timeout, a keep-alive
  * timeout, a refused connection), and the /metrics-style rendering of a live
  * snapshot. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <criterion/criterion.h>
+#include <httpz/backend.h>
 #include "itest.h"
 
 #define IO_MS 5000
@@ -261,4 +263,53 @@ Test(metrics, prometheus_endpoint_parses, .timeout = 30)
     it_resp_free(&r);
     it_close(&a);
     hz_server_destroy(srv);
+}
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+static int g_release;
+
+/* On an executor worker: blocks until the test lets it go. */
+static void h_block(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req, (void)ud;
+    pthread_mutex_lock(&g_mu);
+    while (!g_release)
+        pthread_cond_wait(&g_cv, &g_mu);
+    pthread_mutex_unlock(&g_mu);
+    hz_res_send(res, 200, "late", 4);
+}
+
+Test(metrics, handler_timeout_counts, .timeout = 30)
+{
+    hz_executor ex;
+    cr_assert_eq(hz_executor_pool_create(&ex, 1, 0, NULL), 0);
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cfg.executor = &ex;
+    cfg.timeouts.handler = 200;
+    hz_server *srv;
+    cr_assert_eq(hz_server_create(&srv, &cfg), 0);
+    cr_assert_eq(hz_route_ex(srv, "GET", "/block", h_block, NULL, HZ_ROUTE_EXECUTOR), 0);
+    int idx = hz_server_listen(srv, "127.0.0.1", 0, NULL);
+    cr_assert_geq(idx, 0);
+    int port = hz_server_port(srv, idx);
+    cr_assert_eq(hz_server_start(srv), 0);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, port), 0);
+    cr_assert_eq(request(&c, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n", 0), 503);
+    cr_assert_eq(it_wait_closed(&c, IO_MS), 1);
+    it_close(&c);
+    hz_metrics m;
+    wait_closed(srv, 1, &m);
+    cr_assert_eq(m.timeouts[HZ_TIMEOUT_HANDLER], 1);
+    cr_assert_eq(m.conn_closed[HZ_CLOSE_TIMEOUT], 1);
+    cr_assert_eq(m.status_class[4], 1);
+    pthread_mutex_lock(&g_mu);
+    g_release = 1;
+    pthread_cond_broadcast(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+    hz_server_destroy(srv);
+    ex.vt->shutdown(ex.self);
 }

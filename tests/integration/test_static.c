@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <criterion/criterion.h>
@@ -476,3 +477,127 @@ Test(static_files, config_errors, .init = NULL, .fini = NULL)
     cr_assert_eq(hz_static_create(&st, &sc, NULL), HZ_EINVAL);
     hz_static_destroy(NULL);
 }
+
+/* ---- over TLS: the copy path (pread into the output buffer) and the
+ * handshake counters --------------------------------------------------------- */
+#if HZ_HAVE_TLS
+#include <curl/curl.h>
+
+typedef struct sink {
+    unsigned char *p;
+    size_t n, cap;
+} sink;
+
+static size_t on_data(char *d, size_t sz, size_t nm, void *ud)
+{
+    sink *k = ud;
+    size_t n = sz * nm;
+    if (k->n + n > k->cap) {
+        k->cap = (k->n + n) * 2;
+        k->p = realloc(k->p, k->cap);
+    }
+    memcpy(k->p + k->n, d, n);
+    k->n += n;
+    return n;
+}
+
+static long https_get(const char *path, const char *range, sink *k)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", g_port, path);
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L); /* a throwaway self-signed cert */
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, k);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 20000L);
+    if (range)
+        curl_easy_setopt(h, CURLOPT_RANGE, range);
+    long code = 0;
+    CURLcode rc = curl_easy_perform(h);
+    cr_assert_eq(rc, CURLE_OK, "curl: %s", curl_easy_strerror(rc));
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(h);
+    return code;
+}
+
+static void setup_tls(void)
+{
+    make_tree();
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+             "-keyout %s/k.pem -out %s/c.pem -days 2 -subj /CN=localhost >/dev/null 2>&1",
+             g_tmp, g_tmp);
+    cr_assert_eq(system(cmd), 0, "openssl req failed");
+    hz_static_config sc;
+    hz_static_config_init(&sc);
+    sc.root = g_root;
+    cr_assert_eq(hz_static_create(&g_st_strict, &sc, NULL), 0);
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cr_assert_eq(hz_server_create(&g_srv, &cfg), 0);
+    cr_assert_eq(hz_route_static(g_srv, "/static/", g_st_strict), 0);
+    char crt[600], key[600];
+    snprintf(crt, sizeof(crt), "%s/c.pem", g_tmp);
+    snprintf(key, sizeof(key), "%s/k.pem", g_tmp);
+    hz_tls_config t;
+    hz_tls_config_init(&t);
+    t.certs[0].cert_file = crt;
+    t.certs[0].key_file = key;
+    t.ncerts = 1;
+    int idx = hz_server_listen(g_srv, "127.0.0.1", 0, &t);
+    cr_assert_geq(idx, 0, "listen: %d", idx);
+    g_port = hz_server_port(g_srv, idx);
+    cr_assert_eq(hz_server_start(g_srv), 0);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void teardown_tls(void)
+{
+    hz_server_stop(g_srv, 1000);
+    hz_server_wait(g_srv);
+    hz_server_destroy(g_srv);
+    hz_static_destroy(g_st_strict);
+    curl_global_cleanup();
+    rm_tree();
+}
+
+Test(static_tls, large_file_and_range_over_https, .init = setup_tls, .fini = teardown_tls,
+     .timeout = 60)
+{
+    sink k = {0};
+    cr_assert_eq(https_get("/static/big.bin", NULL, &k), 200);
+    cr_assert_eq(k.n, BIG_SIZE);
+    cr_assert_eq(memcmp(k.p, g_big, BIG_SIZE), 0);
+    k.n = 0;
+    cr_assert_eq(https_get("/static/big.bin", "100-70099", &k), 206);
+    cr_assert_eq(k.n, 70000);
+    cr_assert_eq(memcmp(k.p, g_big + 100, 70000), 0);
+    k.n = 0;
+    cr_assert_eq(https_get("/static/a.txt", NULL, &k), 200);
+    cr_assert_eq(k.n, 13);
+    free(k.p);
+
+    /* Three handshakes done; a plain-HTTP request on the TLS port fails one. */
+    it_conn c;
+    cr_assert_eq(it_connect(&c, g_port), 0);
+    cr_assert_eq(it_sends(&c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    cr_assert_eq(it_wait_closed(&c, IO_MS), 1);
+    it_close(&c);
+    hz_metrics m;
+    long long deadline = it_now_ms() + IO_MS;
+    for (;;) {
+        hz_server_metrics(g_srv, &m);
+        if (m.tls_handshakes_failed >= 1 || it_now_ms() > deadline)
+            break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_eq(m.tls_handshakes_ok, 3);
+    cr_assert_eq(m.tls_handshakes_failed, 1);
+    cr_assert_eq(m.method[HZ_METHOD_GET], 3);
+}
+#endif
