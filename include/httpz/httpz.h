@@ -160,8 +160,10 @@ typedef struct hz_config {
     unsigned max_tls_handshakes;    /* TLS handshakes in progress, all loops [close];
                                        1024; 0 = unlimited */
     unsigned max_requests_per_conn; /* then Connection: close; 0 = unlimited */
-    unsigned max_pipelined;         /* requests parsed ahead of the response; 16 */
-    size_t output_buffer;           /* per-connection buffered output; 64 KiB */
+    unsigned max_pipelined;         /* responses waiting for the socket before the
+                                       next pipelined request is parsed; 16 */
+    size_t output_buffer;           /* per-connection buffered output (also the
+                                       streaming budget of hz_res_write); 64 KiB */
     const char *server_header;      /* "Server" value; NULL = none; default "httpz" */
     int reuse_port;                 /* one SO_REUSEPORT listener per loop; default 1 */
     hz_limits limits;
