@@ -10,8 +10,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <criterion/criterion.h>
+#include <httpz/backend.h>
 #include "itest.h"
 
 #define IO_MS 5000
@@ -128,7 +130,7 @@ TestSuite(static_files, .init = setup, .fini = teardown, .timeout = 30);
 static int fetch(const char *method, const char *target, const char *extra, it_resp *r)
 {
     it_conn c;
-    char req[2048];
+    char req[8192];
     if (it_connect(&c, g_port) < 0)
         return -1;
     snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n", method,
@@ -601,3 +603,132 @@ Test(static_tls, large_file_and_range_over_https, .init = setup_tls, .fini = tea
     cr_assert_eq(m.method[HZ_METHOD_GET], 3);
 }
 #endif
+
+/* ---- limits ------------------------------------------------------------------ */
+
+/* A client that never reads a file body: the write timeout closes it, the
+ * file is released, and the server keeps serving. */
+Test(static_limits, stalled_reader_hits_the_write_timeout, .timeout = 30)
+{
+    make_tree();
+    /* Bigger than any socket buffers on the way (sparse: costs no disk). */
+    char p[600];
+    snprintf(p, sizeof(p), "%s/huge.bin", g_root);
+    int fd = open(p, O_CREAT | O_WRONLY, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ftruncate(fd, (off_t)256 << 20), 0);
+    close(fd);
+    hz_static_config sc;
+    hz_static_config_init(&sc);
+    sc.root = g_root;
+    cr_assert_eq(hz_static_create(&g_st_strict, &sc, NULL), 0);
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cfg.timeouts.write = 300;
+    cr_assert_eq(hz_server_create(&g_srv, &cfg), 0);
+    cr_assert_eq(hz_route_static(g_srv, "/static/", g_st_strict), 0);
+    int idx = hz_server_listen(g_srv, "127.0.0.1", 0, NULL);
+    g_port = hz_server_port(g_srv, idx);
+    cr_assert_eq(hz_server_start(g_srv), 0);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, g_port), 0);
+    int small = 4096;
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    cr_assert_eq(it_sends(&c, "GET /static/huge.bin HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    hz_metrics m;
+    long long deadline = it_now_ms() + 10000;
+    for (;;) {
+        hz_server_metrics(g_srv, &m);
+        if (m.timeouts[HZ_TIMEOUT_WRITE] >= 1 || it_now_ms() > deadline)
+            break;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_eq(m.timeouts[HZ_TIMEOUT_WRITE], 1);
+    cr_assert_eq(m.conn_closed[HZ_CLOSE_TIMEOUT], 1);
+    cr_assert_eq(m.requests_aborted, 1, "the body never completed");
+    cr_assert_eq(m.requests, 0);
+    it_close(&c);
+    cr_assert_eq(status_of("/static/a.txt"), 200);
+    teardown();
+}
+
+/* A listing stops at HZ_LISTING_MAX (10,000) entries. */
+Test(static_limits, listing_is_capped, .init = setup, .fini = teardown, .timeout = 60)
+{
+    char dir[600], name[700];
+    snprintf(dir, sizeof(dir), "%s/many", g_root);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    for (int i = 0; i < 10050; i++) {
+        snprintf(name, sizeof(name), "%s/f%05d", dir, i);
+        int fd = open(name, O_CREAT | O_WRONLY, 0644);
+        cr_assert_geq(fd, 0);
+        close(fd);
+    }
+    it_resp r;
+    cr_assert_eq(fetch("GET", "/files/many/", NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    int n = 0;
+    for (const char *p = r.body; (p = strstr(p, "<li><a href=\"f")); p++)
+        n++;
+    cr_assert_eq(n, 10000);
+    it_resp_free(&r);
+}
+
+/* A decoded path longer than the handler's 4 KiB buffer is 414. */
+Test(static_limits, long_path, .init = setup, .fini = teardown)
+{
+    char target[6000];
+    strcpy(target, "/static/");
+    size_t n = strlen(target);
+    while (n < 4200)
+        target[n++] = 'a';
+    target[n] = 0;
+    cr_assert_eq(status_of(target), 414);
+    target[4000] = 0;
+    cr_assert_eq(status_of(target), 404, "just under the limit: an ordinary miss");
+}
+
+/* Executor handlers cannot hand a descriptor to the loop: the file is read
+ * into memory, up to 16 MiB; larger files are 500. */
+Test(static_limits, executor_reads_small_files_refuses_big, .timeout = 60)
+{
+    make_tree();
+    char p[600];
+    snprintf(p, sizeof(p), "%s/huge.bin", g_root);
+    int fd = open(p, O_CREAT | O_WRONLY, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ftruncate(fd, (off_t)(16u << 20) + 1), 0); /* sparse */
+    close(fd);
+    hz_static_config sc;
+    hz_static_config_init(&sc);
+    sc.root = g_root;
+    cr_assert_eq(hz_static_create(&g_st_strict, &sc, NULL), 0);
+    hz_executor ex;
+    cr_assert_eq(hz_executor_pool_create(&ex, 1, 0, NULL), 0);
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cfg.executor = &ex;
+    cfg.executor_all = 1;
+    cr_assert_eq(hz_server_create(&g_srv, &cfg), 0);
+    cr_assert_eq(hz_route_static(g_srv, "/static/", g_st_strict), 0);
+    int idx = hz_server_listen(g_srv, "127.0.0.1", 0, NULL);
+    g_port = hz_server_port(g_srv, idx);
+    cr_assert_eq(hz_server_start(g_srv), 0);
+    it_resp r;
+    cr_assert_eq(fetch("GET", "/static/big.bin", "Range: bytes=10-99999\r\n", &r), 0);
+    cr_assert_eq(r.status, 206);
+    check_big(&r, 10, 99990);
+    it_resp_free(&r);
+    cr_assert_eq(fetch("GET", "/static/big.bin", NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    check_big(&r, 0, BIG_SIZE);
+    it_resp_free(&r);
+    cr_assert_eq(status_of("/static/huge.bin"), 500);
+    hz_server_destroy(g_srv);
+    ex.vt->shutdown(ex.self);
+    hz_static_destroy(g_st_strict);
+    rm_tree();
+}
