@@ -24,7 +24,8 @@
 #include <sys/uio.h>
 #endif
 
-#define HZ_SF_CHUNK (1u << 20)    /* bytes per sendfile call (fairness) */
+#define HZ_SF_CHUNK (256u << 10)  /* bytes per sendfile call */
+#define HZ_PUMP_BUDGET (1u << 20) /* file bytes per connection and loop iteration */
 #define HZ_COPY_CHUNK 16384u      /* bytes per pread in copy mode */
 #define HZ_STATIC_PATH_MAX 4096u  /* decoded request path */
 #define HZ_LISTING_MAX 10000u     /* entries in a listing */
@@ -186,6 +187,15 @@ static void count_out(hz__conn *c, long n)
     c->last_io = c->loop->now;
 }
 
+/* Fairness: a fast client must not keep the loop on one file. Waiting for
+ * writability brings the pump back next iteration (the poller is level-
+ * triggered, so a writable socket is reported at once). */
+static long yield(hz__conn *c)
+{
+    c->wblocked = 1;
+    return 1;
+}
+
 #if HZ_HAVE_SENDFILE_LINUX
 /* Linux's sendfile() has no MSG_NOSIGNAL: a peer that reset the connection
  * would raise SIGPIPE in the embedding process. Block it around the calls and
@@ -236,6 +246,7 @@ static long pump_sendfile_loop(hz__conn *c, struct hz_req *ex, int *epipe)
     if (c->tp != &hz__transport_socket || ex->file_copy)
         return 0;
     int first = 1;
+    uint64_t done = 0;
     while (ex->file_left) {
         size_t want = ex->file_left < HZ_SF_CHUNK ? (size_t)ex->file_left : HZ_SF_CHUNK;
         long sent;
@@ -262,9 +273,13 @@ static long pump_sendfile_loop(hz__conn *c, struct hz_req *ex, int *epipe)
             ex->file_left -= (uint64_t)sent;
             count_out(c, sent);
             first = 0;
+            done += (uint64_t)sent;
         }
-        if (!err)
+        if (!err) {
+            if (done >= HZ_PUMP_BUDGET && ex->file_left)
+                return yield(c);
             continue;
+        }
         if (err == EINTR)
             continue;
         if (err == EAGAIN || err == EWOULDBLOCK) {
@@ -292,12 +307,16 @@ static long pump_sendfile_loop(hz__conn *c, struct hz_req *ex, int *epipe)
  * TLS record layer that must retry with the same bytes finds them there. */
 static long pump_copy(hz__conn *c, struct hz_req *ex)
 {
+    uint64_t done = 0;
     while (ex->file_left || hz__buf_pending(&c->out)) {
         if (hz__buf_pending(&c->out)) {
             long n = c->tp->send(c, c->out.data + c->out.off, hz__buf_pending(&c->out));
             if (n > 0) {
                 c->out.off += (uint32_t)n;
                 count_out(c, n);
+                done += (uint64_t)n;
+                if (done >= HZ_PUMP_BUDGET && (ex->file_left || hz__buf_pending(&c->out)))
+                    return yield(c);
                 continue;
             }
             if (n == HZ_EAGAIN || n == 0) {
