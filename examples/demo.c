@@ -1,7 +1,11 @@
 /* demo.c - the httpz demo server (the README's "run" program).
  *
  *   demo [--addr A] [--port N] [--loops N] [--header-timeout MS] [--root DIR]
- *        [--quiet] [--help]
+ *        [--tls-port N] [--cert F --key F] [--quiet] [--help]
+ *
+ * HTTPS is served beside plain HTTP on --tls-port (8443; 0 = off) with
+ * --cert/--key, or else a self-signed certificate made on the first run and
+ * kept in ./.demo-tls/ (see selfsigned.h).
  *
  * Routes:
  *   GET|HEAD /      a short page            POST /     200, echoes the length
@@ -22,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <httpz/httpz.h>
+#include "selfsigned.h"
 
 #ifndef HZ_DEMO_DOCS
 #define HZ_DEMO_DOCS "docs" /* CMake passes the source tree's docs/ */
@@ -218,6 +223,56 @@ static void free_static(void)
     hz_static_destroy(g_static); /* after hz_server_destroy: main has returned */
 }
 
+/* HTTPS beside plain HTTP. An explicit --tls-port that cannot be served is
+ * fatal (-1); the default port may be taken by another demo: a warning. */
+static int listen_https(const char *addr, long port, int explicit_port, const char *cert,
+                        const char *key)
+{
+    if (port == 0)
+        return 0;
+#if !HZ_HAVE_TLS
+    (void)cert;
+    (void)key;
+    if (!explicit_port)
+        return 0;
+    fprintf(stderr, "demo: --tls-port: built without TLS (HZ_TLS=none)\n");
+    return -1;
+#else
+    char cbuf[4096], kbuf[4096], err[512];
+    if (!cert != !key) {
+        fprintf(stderr, "demo: --cert and --key go together\n");
+        return -1;
+    }
+    if (!cert) {
+        int made = selfsigned_ensure(".demo-tls", cbuf, kbuf, sizeof(cbuf), err, sizeof(err));
+        if (made < 0) {
+            fprintf(stderr, "demo: self-signed certificate: %s\n", err);
+            return explicit_port ? -1 : 0;
+        }
+        cert = cbuf;
+        key = kbuf;
+        printf("demo: %s self-signed certificate %s (key %s)\n", made ? "using the" : "created a",
+               cert, key);
+    }
+    hz_tls_config tls;
+    hz_tls_config_init(&tls);
+    tls.certs[0].cert_file = cert;
+    tls.certs[0].key_file = key;
+    tls.ncerts = 1;
+    int idx = hz_server_listen(g_srv, addr, (int)port, &tls);
+    if (idx < 0) {
+        fprintf(stderr, "demo: HTTPS %s:%ld: %s%s\n", addr, port, hz_strerror(idx),
+                explicit_port ? "" : " (HTTPS off)");
+        return explicit_port ? -1 : 0;
+    }
+    const char *host = !strcmp(addr, "127.0.0.1") ? "localhost" : addr;
+    printf("demo: HTTPS on port %d (tls %s), try: curl --cacert %s https://%s:%d/\n",
+           hz_server_port(g_srv, idx), hz_version_info()->tls, cert, host,
+           hz_server_port(g_srv, idx));
+    return 0;
+#endif
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -227,6 +282,9 @@ static void usage(FILE *f)
             "  --loops N            loop threads (0 = one per core; default 0)\n"
             "  --header-timeout MS  request head deadline in ms (5000)\n"
             "  --root DIR           directory served under /static/ (%s)\n"
+            "  --tls-port N         HTTPS port beside HTTP (8443; 0 = off)\n"
+            "  --cert F --key F     PEM certificate chain and key for HTTPS (default: a\n"
+            "                       self-signed one made once in ./.demo-tls/)\n"
             "  --quiet              no access log on stdout\n",
             HZ_DEMO_DOCS);
 }
@@ -237,6 +295,9 @@ int main(int argc, char **argv)
     long port = 8080, loops = 0, header_ms = 5000;
     const char *root_dir = HZ_DEMO_DOCS;
     int quiet = 0;
+    long tls_port = HZ_HAVE_TLS ? 8443 : 0;
+    int tls_port_set = 0;
+    const char *cert = NULL, *key = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -260,6 +321,10 @@ int main(int argc, char **argv)
             root_dir = argv[++i];
             continue;
         }
+        if (!strcmp(a, "--cert") || !strcmp(a, "--key")) {
+            *(a[2] == 'c' ? &cert : &key) = argv[++i];
+            continue;
+        }
         long v = strtol(argv[++i], &end, 10);
         if (*end || v < 0) {
             fprintf(stderr, "demo: bad value for %s\n", a);
@@ -271,7 +336,10 @@ int main(int argc, char **argv)
             loops = v;
         else if (!strcmp(a, "--header-timeout") && v <= 600000)
             header_ms = v;
-        else {
+        else if (!strcmp(a, "--tls-port") && v <= 65535) {
+            tls_port = v;
+            tls_port_set = 1;
+        } else {
             usage(stderr);
             return 2;
         }
@@ -321,6 +389,10 @@ int main(int argc, char **argv)
     rc = hz_server_listen(g_srv, addr, (int)port, NULL);
     if (rc < 0) {
         fprintf(stderr, "demo: listen %s:%ld: %s\n", addr, port, hz_strerror(rc));
+        hz_server_destroy(g_srv);
+        return 1;
+    }
+    if (listen_https(addr, tls_port, tls_port_set || cert, cert, key) < 0) {
         hz_server_destroy(g_srv);
         return 1;
     }
