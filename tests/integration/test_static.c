@@ -540,6 +540,7 @@ static void setup_tls(void)
     hz_config cfg;
     hz_config_init(&cfg);
     cfg.loops = 1;
+    cfg.timeouts.tls_handshake = 500;
     cr_assert_eq(hz_server_create(&g_srv, &cfg), 0);
     cr_assert_eq(hz_route_static(g_srv, "/static/", g_st_strict), 0);
     char crt[600], key[600];
@@ -601,6 +602,22 @@ Test(static_tls, large_file_and_range_over_https, .init = setup_tls, .fini = tea
     cr_assert_eq(m.tls_handshakes_ok, 3);
     cr_assert_eq(m.tls_handshakes_failed, 1);
     cr_assert_eq(m.method[HZ_METHOD_GET], 3);
+
+    /* A client that never starts its handshake: the handshake timeout. */
+    cr_assert_eq(it_connect(&c, g_port), 0);
+    cr_assert_eq(it_wait_closed(&c, IO_MS), 1);
+    it_close(&c);
+    deadline = it_now_ms() + IO_MS;
+    for (;;) {
+        hz_server_metrics(g_srv, &m);
+        if (m.tls_handshakes_failed >= 2 || it_now_ms() > deadline)
+            break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_eq(m.timeouts[HZ_TIMEOUT_HANDSHAKE], 1);
+    cr_assert_eq(m.tls_handshakes_failed, 2);
+    cr_assert_eq(m.conn_closed[HZ_CLOSE_TIMEOUT], 1);
 }
 #endif
 
