@@ -3,6 +3,6 @@ stage_asan() {
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     CC=clang hz_build "$HZ_ROOT/build/asan" -DCMAKE_BUILD_TYPE=Debug \
-        -DHZ_SANITIZE=address,undefined && hz_ctest "$HZ_ROOT/build/asan"
+        -DHZ_SANITIZE=address,undefined && hz_ctest "$HZ_ROOT/build/asan" -LE stress # timing-bound: gcc stage
 }
 hz_stage asan stage_asan

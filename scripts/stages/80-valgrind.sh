@@ -1,0 +1,103 @@
+# Stage: valgrind memcheck (gcc, Debug, no sanitizers) over the integration
+# tests, then the demo server under valgrind driven by curl and h1probe and
+# stopped with SIGTERM (graceful stop + destroy checked): 0 errors and
+# 0 bytes definitely lost everywhere. h1probe runs when ../shared/conformance
+# (or HZ_CONFORMANCE_DIR) exists; its verdicts belong to the conformance
+# test, here it only drives the server through its error paths.
+#
+# Criterion runs each test in a worker process, and a worker's valgrind
+# errors never reach the runner's exit code. So every test runs through a
+# wrapper (CMAKE_CROSSCOMPILING_EMULATOR, which ctest puts in front of each
+# test's executable) that logs every process to its own file and fails the
+# test when any of them reports an error. The counts go through hz_ctest.
+# HZ_VALGRIND_TESTS: ctest -R regex of the integration tests to run. The
+# default leaves out the suites that valgrind's 20-50x slowdown breaks
+# (https: handshake deadlines; streaming: a 60 s backpressure transfer),
+# stop (its EMFILE test lowers RLIMIT_NOFILE, and valgrind keeps descriptors
+# of its own) and the conformance run, which the demo part covers; the
+# stress tests never run here.
+stage_valgrind() {
+    local dir="$HZ_ROOT/build/valgrind" rc=0
+    local vgopts="--tool=memcheck --trace-children=yes --leak-check=full \
+--errors-for-leak-kinds=definite --show-leak-kinds=definite --num-callers=30"
+    mkdir -p "$dir"
+    # The wrapper is generated (build dir only): logs per process, one
+    # verdict per test.
+    cat >"$dir/vg-wrap.sh" <<EOF
+#!/usr/bin/env bash
+logs=\$(mktemp -d "$dir/vglogs/run.XXXXXX")
+valgrind $vgopts --log-file="\$logs/%p.log" "\$@"
+rc=\$?
+bad=\$(grep -l -E "ERROR SUMMARY: [1-9]" "\$logs"/*.log 2>/dev/null)
+if [ -n "\$bad" ]; then
+    cat \$bad
+    echo "valgrind: errors reported (logs: \$logs)"
+    exit 1
+fi
+rm -rf "\$logs"
+exit \$rc
+EOF
+    chmod +x "$dir/vg-wrap.sh"
+    rm -rf "$dir/vglogs"
+    mkdir -p "$dir/vglogs"
+    CC=gcc hz_build "$dir" -DCMAKE_BUILD_TYPE=Debug -DHZ_SANITIZE= -DHZ_BUILD_BENCH=OFF \
+        -DCMAKE_CROSSCOMPILING_EMULATOR="$dir/vg-wrap.sh" || {
+        hz_count 0 1
+        return 1
+    }
+    hz_ctest "$dir" -L integration -LE "stress|conformance" \
+        -R "${HZ_VALGRIND_TESTS:-integration_test_(allocfail|keepalive|limits|pipeline|exec|regress|timeouts)}" \
+        --timeout 900 || rc=1
+
+    # The demo under valgrind: curl, h1probe (when ../shared is there), SIGTERM.
+    local log="$dir/demo-valgrind.log" out="$dir/demo.out" pid port="" bad=0
+    rm -f "$log" "$out"
+    valgrind $vgopts --error-exitcode=99 --log-file="$log" \
+        "$dir/examples/demo" --addr 127.0.0.1 --port 0 --loops 2 --quiet >"$out" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 300); do
+        port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$out")
+        [ -n "$port" ] && break
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then
+        echo "valgrind: the demo did not start"
+        cat "$out" "$log"
+        kill -TERM $pid 2>/dev/null
+        wait $pid 2>/dev/null
+        hz_count 0 1
+        return 1
+    fi
+    curl -fsS "http://127.0.0.1:$port/" >/dev/null || bad=1
+    curl -fsS -d 'hello valgrind' "http://127.0.0.1:$port/" >/dev/null || bad=1
+    curl -fsS "http://127.0.0.1:$port/large" >/dev/null || bad=1
+    curl -fsS "http://127.0.0.1:$port/slow?ms=50" >/dev/null || bad=1
+    curl -fsS -T "$HZ_ROOT/README.md" "http://127.0.0.1:$port/echo" >/dev/null || bad=1
+    curl -fsS -H 'Transfer-Encoding: chunked' -d 'chunked body' "http://127.0.0.1:$port/echo" \
+        >/dev/null || bad=1
+    curl -sS "http://127.0.0.1:$port/x" "http://127.0.0.1:$port/plaintext" >/dev/null # 404 + reuse
+    local conf=${HZ_CONFORMANCE_DIR:-$HZ_ROOT/../shared/conformance}
+    if [ -f "$conf/h1probe.py" ]; then
+        python3 "$conf/h1probe.py" 127.0.0.1 "$port" --set public \
+            --skip slow --timeout 5 --close-wait 5 >"$dir/h1probe.log" 2>&1
+        tail -n 1 "$dir/h1probe.log"
+    fi
+    kill -TERM $pid
+    wait $pid
+    local drc=$?
+    if [ $drc -ne 0 ] || ! grep -q "ERROR SUMMARY: 0 errors" "$log"; then
+        echo "valgrind: demo exited with $drc"
+        grep -E "ERROR SUMMARY|definitely lost" "$log"
+        bad=1
+    fi
+    if [ $bad -ne 0 ]; then
+        echo "valgrind: demo FAILED (log: $log)"
+        hz_count 0 1
+        return 1
+    fi
+    echo "valgrind: demo ok ($(grep -E 'ERROR SUMMARY' "$log" | head -1 | sed 's/^==[0-9]*== //'))"
+    hz_count 1 0
+    return $rc
+}
+hz_stage valgrind stage_valgrind
