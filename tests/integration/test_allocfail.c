@@ -92,12 +92,12 @@ static const char *POST_STREAM =
     "POST /stream HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
     "3\r\nabc\r\n0\r\n\r\n";
 
-static int setup(hz_server **srv, hz_count_alloc *ca, int *port)
+static int setup(hz_server **srv, hz_count_alloc *ca, int *port, unsigned loops)
 {
     hz_config cfg;
     int rc;
     hz_config_init(&cfg);
-    cfg.loops = 1;
+    cfg.loops = loops;
     cfg.allocator = &ca->iface;
     if ((rc = hz_server_create(srv, &cfg)) < 0) {
         cr_assert_null(*srv);
@@ -128,7 +128,7 @@ static void make_big(void)
 
 /* sticky: every allocation from the nth on fails (then the server cannot
  * be expected to recover, only to end cleanly). */
-static void run_life(long nth, int sticky, life *out)
+static void run_life(long nth, int sticky, unsigned loops, life *out)
 {
     hz_count_alloc ca;
     hz_server *srv = NULL;
@@ -136,7 +136,7 @@ static void run_life(long nth, int sticky, life *out)
     memset(out, 0, sizeof(*out));
     g_run = nth;
     hz_fail_alloc_init(&ca, nth, sticky);
-    int rc = setup(&srv, &ca, &port);
+    int rc = setup(&srv, &ca, &port, loops);
     if (rc < 0) {
         cr_assert(rc == HZ_ENOMEM, "run %ld: setup failed with %s, not ENOMEM", nth,
                   hz_err_name(rc));
@@ -184,7 +184,7 @@ Test(allocfail, every_allocation_of_a_request_life, .timeout = 600)
     life l;
     make_big();
     for (n = 1; n <= MAX_RUNS; n++) {
-        run_life(n, 0, &l);
+        run_life(n, 0, 1, &l);
         if (!l.failures)
             break; /* the nth allocation never happened: every one was tried */
         setup_errors += l.setup_error;
@@ -208,10 +208,27 @@ Test(allocfail, every_allocation_on_fails_from_there, .timeout = 600)
     life l;
     make_big();
     for (n = 1; n <= MAX_RUNS; n++) {
-        run_life(n, 1, &l);
+        run_life(n, 1, 1, &l);
         if (!l.failures)
             break;
     }
     cr_assert_leq(n, MAX_RUNS, "more allocations than expected");
     cr_assert_gt(n, 30, "the walk must cover setup and serving");
+}
+
+/* Two loops with one SO_REUSEPORT listener each: a failure while the second
+ * loop registers its listener must undo cleanly too. */
+Test(allocfail, two_loops, .timeout = 600)
+{
+    long n, after_start = 0;
+    life l;
+    make_big();
+    for (n = 1; n <= MAX_RUNS; n++) {
+        run_life(n, 0, 2, &l);
+        if (!l.failures)
+            break;
+        after_start += !l.setup_error && n > l.calls_at_start;
+    }
+    cr_assert_leq(n, MAX_RUNS, "more allocations than expected");
+    cr_assert_gt(after_start, 0, "no allocation failed while serving");
 }
