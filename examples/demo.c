@@ -231,6 +231,7 @@ static int listen_https(const char *addr, long port, int explicit_port, const ch
     if (port == 0)
         return 0;
 #if !HZ_HAVE_TLS
+    (void)addr;
     (void)cert;
     (void)key;
     if (!explicit_port)

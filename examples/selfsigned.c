@@ -315,8 +315,11 @@ int selfsigned_write(const char *cert_path, const char *key_path, const char *ho
         days > 3650 || strpbrk(host, ",=+/\\\"<>;"))
         return fail(err, errlen, "selfsigned: invalid argument");
     char *cert = NULL, *key = NULL;
-    if (generate(host, days, &cert, &key, err, errlen) < 0)
+    if (generate(host, days, &cert, &key, err, errlen) < 0 || !cert || !key) {
+        free(cert);
+        free(key);
         return -1;
+    }
     /* The key first: a reader that sees the new certificate also finds its key. */
     int rc = write_file(key_path, key, 0600, err, errlen);
     if (rc == 0)
