@@ -261,15 +261,27 @@ static int listen_https(const char *addr, long port, int explicit_port, const ch
     tls.certs[0].key_file = key;
     tls.ncerts = 1;
     int idx = hz_server_listen(g_srv, addr, (int)port, &tls);
+    if (idx == HZ_ETLS && cert == cbuf) {
+        /* Our own pair no longer loads (edited, truncated): make a new one. */
+        fprintf(stderr, "demo: %s does not load: making a new one\n", cert);
+        if (selfsigned_write(cbuf, kbuf, "localhost", 365, err, sizeof(err)) == 0)
+            idx = hz_server_listen(g_srv, addr, (int)port, &tls);
+    }
     if (idx < 0) {
         fprintf(stderr, "demo: HTTPS %s:%ld: %s%s\n", addr, port, hz_strerror(idx),
                 explicit_port ? "" : " (HTTPS off)");
         return explicit_port ? -1 : 0;
     }
-    const char *host = !strcmp(addr, "127.0.0.1") ? "localhost" : addr;
-    printf("demo: HTTPS on port %d (tls %s), try: curl --cacert %s https://%s:%d/\n",
-           hz_server_port(g_srv, idx), hz_version_info()->tls, cert, host,
-           hz_server_port(g_srv, idx));
+    /* The self-signed certificate names localhost, 127.0.0.1 and ::1. */
+    int v6 = strchr(addr, ':') != NULL;
+    const char *host = !strcmp(addr, "127.0.0.1") || !strcmp(addr, "0.0.0.0") ||
+                               !strcmp(addr, "::") || !strcmp(addr, "::1")
+                           ? "localhost"
+                           : addr;
+    v6 = v6 && host == addr;
+    printf("demo: HTTPS on port %d (tls %s), try: curl --cacert %s https://%s%s%s:%d/\n",
+           hz_server_port(g_srv, idx), hz_version_info()->tls, cert, v6 ? "[" : "", host,
+           v6 ? "]" : "", hz_server_port(g_srv, idx));
     return 0;
 #endif
 }

@@ -792,7 +792,23 @@ Test(tls_clients, demo_self_signed_certificate)
     X509 *second = load_cert(cert);
     cr_assert_eq(X509_cmp(first, second), 0);
     X509_free(first);
+
+    /* A damaged key: the demo makes a new pair instead of running without
+     * HTTPS. */
+    FILE *f = fopen(key, "w");
+    cr_assert(f);
+    fputs("-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n", f);
+    fclose(f);
+    pid = demo_start(port, log, sizeof(log));
+    cr_assert(strstr(log, "does not load: making a new one"), "%s", log);
+    rc = run(&out, "%s https://localhost:%d/plaintext", curl_base(cert, port), port);
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    demo_stop(pid);
+    X509 *third = load_cert(cert);
+    cr_assert_neq(X509_cmp(second, third), 0);
     X509_free(second);
+    X509_free(third);
 }
 #endif
 
