@@ -66,7 +66,7 @@ PY
 }
 
 running=""
-cleanup() { [ -n "$running" ] && "$shared/anchors/stop.sh" "$running" >&2 || true; }
+cleanup() { if [ -n "$running" ]; then "$shared/anchors/stop.sh" "$running" >&2 || true; fi; }
 trap cleanup EXIT
 
 # measure NAME PID: the table rows for the server on 127.0.0.1:$port.
@@ -95,6 +95,7 @@ measure() {
     t1=$(ticks "$pid")
     if [ -n "$line" ]; then
         eval "$(echo "$line" | cut -d' ' -f2- | tr ' ' '\n' | sed 's/^/w_/')"
+        # shellcheck disable=SC2154 # w_* come from the eval above
         awk -v n="$w_requests" -v r="$w_rps" -v s="$w_secs" -v a="$t0" -v b="$t1" -v hz="$hz" \
             -v name="$name" -v e="connect=$w_err_connect,read=$w_err_read,timeout=$w_err_timeout" \
             'BEGIN{ printf "| %s | wrk -c64 Connection: close (new handshake per request) | %.0f conn+req/s | %.0f%% | %.0f | errors %s |\n",
