@@ -98,7 +98,7 @@ measure() {
         # shellcheck disable=SC2154 # w_* come from the eval above
         awk -v n="$w_requests" -v r="$w_rps" -v s="$w_secs" -v a="$t0" -v b="$t1" -v hz="$hz" \
             -v name="$name" -v e="connect=$w_err_connect,read=$w_err_read,timeout=$w_err_timeout" \
-            'BEGIN{ printf "| %s | wrk -c64 Connection: close (new handshake per request) | %.0f conn+req/s | %.0f%% | %.0f | errors %s |\n",
+            'BEGIN{ printf "| %s | wrk -c64 Connection: close (new connection per request; wrk resumes if offered) | %.0f conn+req/s | %.0f%% | %.0f | errors %s |\n",
                     name, r, 100*(b-a)/hz/s, (b-a)/hz*1e6/n, e }'
     else
         echo "| $name | wrk -c64 Connection: close | FAILED | | | |"
