@@ -1,4 +1,5 @@
-/* httpz/backend.h - the four vtables a backend implements: allocator, poller,
+/** @file httpz/backend.h
+ * @brief The four vtables a backend implements: allocator, poller,
  * TLS and executor.
  *
  * Include this header only to write a backend (or a custom executor or
@@ -42,10 +43,11 @@ enum {
     HZ_ALLOC_CAP_THREADSAFE = 1u << 1,
 };
 
+/** The allocator vtable, one per implementation (instances: hz_allocator). */
 typedef struct hz_allocator_vt {
-    unsigned abi;     /* HZ_BACKEND_ABI */
-    const char *name; /* "default", "counting", ... */
-    unsigned caps;    /* HZ_ALLOC_CAP_* */
+    unsigned abi;     /**< HZ_BACKEND_ABI */
+    const char *name; /**< "default", "counting", ... */
+    unsigned caps;    /**< HZ_ALLOC_CAP_* */
     /** Returns a block of at least size bytes aligned for any object, or NULL.
      *  size is never 0. */
     void *(*alloc)(void *ctx, size_t size);
@@ -60,8 +62,8 @@ typedef struct hz_allocator_vt {
 /** An allocator instance: a vtable plus its context. Copied by value into
  *  every object that allocates; ctx must outlive all of them. */
 struct hz_allocator {
-    const hz_allocator_vt *vt; /* borrowed: static or outlives every user */
-    void *ctx;                 /* borrowed: passed to every call */
+    const hz_allocator_vt *vt; /**< borrowed: static or outlives every user */
+    void *ctx;                 /**< borrowed: passed to every call */
 };
 
 /** The process allocator (malloc/realloc/free); thread-safe. */
@@ -75,11 +77,11 @@ HZ_API extern const hz_allocator hz_allocator_default;
 
 /** Readiness bits, for interest (READ, WRITE) and for results (all). */
 enum {
-    HZ_EV_READ = 1u << 0,  /* readable, or a listener has a connection */
-    HZ_EV_WRITE = 1u << 1, /* writable */
-    HZ_EV_ERR = 1u << 2,   /* error pending on the fd (result only) */
-    HZ_EV_HUP = 1u << 3,   /* peer closed or reset (result only) */
-    HZ_EV_WAKE = 1u << 4,  /* wake() was called (result only; fd = -1) */
+    HZ_EV_READ = 1u << 0,  /**< readable, or a listener has a connection */
+    HZ_EV_WRITE = 1u << 1, /**< writable */
+    HZ_EV_ERR = 1u << 2,   /**< error pending on the fd (result only) */
+    HZ_EV_HUP = 1u << 3,   /**< peer closed or reset (result only) */
+    HZ_EV_WAKE = 1u << 4,  /**< wake() was called (result only; fd = -1) */
 };
 
 enum {
@@ -90,19 +92,21 @@ enum {
     HZ_POLLER_CAP_CHEAP_WAKE = 1u << 1,
 };
 
-typedef struct hz_poller hz_poller; /* backend-defined */
+typedef struct hz_poller hz_poller; /**< backend-defined */
 
+/** One entry of the array hz_poller_vt.wait() fills. */
 typedef struct hz_poll_event {
-    void *udata;     /* as given to add()/modify(); never dereferenced by the backend */
-    int fd;          /* the fd, or -1 for the wake entry */
-    unsigned events; /* HZ_EV_*; READ and WRITE for one fd arrive as ONE entry.
+    void *udata;     /**< as given to add()/modify(); never dereferenced by the backend */
+    int fd;          /**< the fd, or -1 for the wake entry */
+    unsigned events; /**< HZ_EV_*; READ and WRITE for one fd arrive as ONE entry.
                         0 means "dropped by remove() during dispatch: skip it". */
 } hz_poll_event;
 
+/** The poller vtable: readiness notification, one poller per loop. */
 typedef struct hz_poller_vt {
-    unsigned abi;     /* HZ_BACKEND_ABI */
-    const char *name; /* "epoll", "kqueue" */
-    unsigned caps;    /* HZ_POLLER_CAP_* */
+    unsigned abi;     /**< HZ_BACKEND_ABI */
+    const char *name; /**< "epoll", "kqueue" */
+    unsigned caps;    /**< HZ_POLLER_CAP_* */
     /** Creates a poller; all its memory comes from a (copied). Returns 0, or
      *  HZ_ENOMEM / HZ_EMFILE / HZ_ESYS with *out = NULL and nothing leaked. */
     int (*create)(hz_poller **out, const hz_allocator *a);
@@ -154,29 +158,30 @@ HZ_API extern const hz_poller_vt *const hz_pollers[];
 /* TLS                                                                       */
 /* ------------------------------------------------------------------------ */
 
-typedef struct hz_tls_ctx hz_tls_ctx;         /* backend-defined; per listener */
-typedef struct hz_tls_session hz_tls_session; /* backend-defined; per connection */
+typedef struct hz_tls_ctx hz_tls_ctx;         /**< backend-defined; per listener */
+typedef struct hz_tls_session hz_tls_session; /**< backend-defined; per connection */
 
 /** The I/O shim a TLS session reads and writes through: the TLS library never
  *  touches the socket, so the core keeps byte counters and timeouts, and tests
  *  run TLS over in-memory pipes. */
 typedef struct hz_tls_io { /* owner: the conn; outlives its session */
-    long (*send)(void *io_ctx, const void *buf, size_t len); /* n > 0, HZ_EAGAIN, or < 0 */
-    long (*recv)(void *io_ctx, void *buf, size_t len);       /* n > 0, 0 = EOF, HZ_EAGAIN, < 0 */
-    void *io_ctx;
+    long (*send)(void *io_ctx, const void *buf, size_t len); /**< n > 0, HZ_EAGAIN, or < 0 */
+    long (*recv)(void *io_ctx, void *buf, size_t len);       /**< n > 0, 0 = EOF, HZ_EAGAIN, < 0 */
+    void *io_ctx;                                            /**< passed to send and recv */
 } hz_tls_io;
 
 enum {
-    HZ_TLS_CAP_TLS13 = 1u << 0,  /* can negotiate TLS 1.3 */
-    HZ_TLS_CAP_ALPN = 1u << 1,   /* supports ALPN selection */
-    HZ_TLS_CAP_SNI = 1u << 2,    /* selects a certificate by SNI host name */
-    HZ_TLS_CAP_RELOAD = 1u << 3, /* ctx_reload works on a live context */
+    HZ_TLS_CAP_TLS13 = 1u << 0,  /**< can negotiate TLS 1.3 */
+    HZ_TLS_CAP_ALPN = 1u << 1,   /**< supports ALPN selection */
+    HZ_TLS_CAP_SNI = 1u << 2,    /**< selects a certificate by SNI host name */
+    HZ_TLS_CAP_RELOAD = 1u << 3, /**< ctx_reload works on a live context */
 };
 
+/** The TLS vtable: non-blocking TLS over the hz_tls_io shim. */
 typedef struct hz_tls_vt {
-    unsigned abi;     /* HZ_BACKEND_ABI */
-    const char *name; /* "mbedtls", "openssl" */
-    unsigned caps;    /* HZ_TLS_CAP_* */
+    unsigned abi;     /**< HZ_BACKEND_ABI */
+    const char *name; /**< "mbedtls", "openssl" */
+    unsigned caps;    /**< HZ_TLS_CAP_* */
     /** Builds a server context from cfg (copied; cfg may be freed after).
      *  HZ_EINVAL / HZ_ETLS (bad certificate or key, unreadable file) /
      *  HZ_ENOMEM / HZ_ENOTSUP (min_version TLS 1.3 without
@@ -241,10 +246,11 @@ enum {
  *  on the shutdown path, so whoever owns arg can always free it. */
 typedef void (*hz_job_fn)(void *arg, int status);
 
+/** The executor vtable: where blocking handlers run. */
 typedef struct hz_executor_vt {
-    unsigned abi;     /* HZ_BACKEND_ABI */
-    const char *name; /* "pool", ... */
-    unsigned caps;    /* HZ_EXEC_CAP_* */
+    unsigned abi;     /**< HZ_BACKEND_ABI */
+    const char *name; /**< "pool", ... */
+    unsigned caps;    /**< HZ_EXEC_CAP_* */
     /** Queues fn(arg, status). Every accepted job runs exactly once. Returns 0,
      *  HZ_EBUSY when the queue is full (fn is then never called), or
      *  HZ_ECANCELED after shutdown began. thread: any. */
@@ -258,8 +264,8 @@ typedef struct hz_executor_vt {
 /** An executor instance: a vtable plus its state (owned by whoever created
  *  it; the server never calls shutdown on an executor it was given). */
 struct hz_executor {
-    const hz_executor_vt *vt; /* borrowed: static */
-    void *self;               /* borrowed: outlives the server */
+    const hz_executor_vt *vt; /**< borrowed: static */
+    void *self;               /**< borrowed: outlives the server */
 };
 
 /** The thread-pool executor (backends/exec-pool). */
@@ -274,15 +280,15 @@ HZ_API int hz_executor_pool_create(hz_executor *out, unsigned threads, unsigned 
 
 /** What the pool's shutdown does with jobs still queued. */
 enum {
-    HZ_POOL_DRAIN = 0,  /* the workers run them, status 0 (default) */
-    HZ_POOL_CANCEL = 1, /* the shutdown caller runs them with HZ_ECANCELED */
+    HZ_POOL_DRAIN = 0,  /**< the workers run them, status 0 (default) */
+    HZ_POOL_CANCEL = 1, /**< the shutdown caller runs them with HZ_ECANCELED */
 };
 
 /** Options of hz_executor_pool_create_ex (plain data; init first). */
 typedef struct hz_executor_pool_options {
-    unsigned threads;     /* workers, <= 1024; 0 = online cores */
-    unsigned queue_cap;   /* queued jobs, <= 2^24; 0 = 1024 */
-    unsigned on_shutdown; /* HZ_POOL_DRAIN or HZ_POOL_CANCEL */
+    unsigned threads;     /**< workers, <= 1024; 0 = online cores */
+    unsigned queue_cap;   /**< queued jobs, <= 2^24; 0 = 1024 */
+    unsigned on_shutdown; /**< HZ_POOL_DRAIN or HZ_POOL_CANCEL */
 } hz_executor_pool_options;
 
 /** Fills opt with the defaults of hz_executor_pool_create. thread: any. */

@@ -1,4 +1,5 @@
-/* httpz/httpz.h - embeddable HTTP/1.1 server library: the public API.
+/** @file httpz/httpz.h
+ * @brief Embeddable HTTP/1.1 server library: the public API.
  *
  * Conventions:
  *   - Functions return 0 (or a count) on success and a negative HZ_E* code on
@@ -58,6 +59,8 @@ extern "C" {
     X(TLS_WANT_WRITE, -21, "TLS needs the socket writable")                                        \
     X(ETLS, -22, "TLS protocol or certificate failure")
 
+/** The error codes: HZ_OK (0), then HZ_<NAME> = value for each entry of
+ *  HZ_ERRNO_MAP (HZ_EAGAIN = -1, HZ_ENOMEM = -2, ...). */
 enum hz_err {
     HZ_OK = 0,
 #define HZ_ERR_ENUM_(name, val, msg) HZ_##name = (val),
@@ -75,12 +78,15 @@ HZ_API const char *hz_err_name(int err);
 /* Version and build                                                         */
 /* ------------------------------------------------------------------------ */
 
+/** The library's version and compiled-in backends (hz_version_info()). */
 typedef struct hz_build_info {
+    /** @{ The version numbers (HZ_VERSION_MAJOR, _MINOR, _PATCH). */
     unsigned major, minor, patch;
-    const char *version;  /* "0.1.0" */
-    const char *poller;   /* backend compiled in: "epoll" or "kqueue" */
-    const char *tls;      /* "mbedtls", "openssl" or "none" */
-    const char *executor; /* "pool" */
+    /** @} */
+    const char *version;  /**< "0.1.0" */
+    const char *poller;   /**< backend compiled in: "epoll" or "kqueue" */
+    const char *tls;      /**< "mbedtls", "openssl" or "none" */
+    const char *executor; /**< "pool" */
 } hz_build_info;
 
 /** The library's version and the backends it was built with (static data,
@@ -91,34 +97,37 @@ HZ_API const hz_build_info *hz_version_info(void);
 /* Types defined in backend.h (only backend authors need their layout)       */
 /* ------------------------------------------------------------------------ */
 
-typedef struct hz_allocator hz_allocator;
-typedef struct hz_executor hz_executor;
-typedef struct hz_poller_vt hz_poller_vt;
-typedef struct hz_tls_vt hz_tls_vt;
+typedef struct hz_allocator hz_allocator; /**< An allocator instance {vt, ctx} (backend.h). */
+typedef struct hz_executor hz_executor;   /**< An executor instance {vt, self} (backend.h). */
+typedef struct hz_poller_vt hz_poller_vt; /**< A poller vtable (backend.h). */
+typedef struct hz_tls_vt hz_tls_vt;       /**< A TLS vtable (backend.h). */
 
 /* ------------------------------------------------------------------------ */
 /* TLS configuration                                                         */
 /* ------------------------------------------------------------------------ */
 
+/** TLS protocol versions, for hz_tls_config.min_version. */
 enum { HZ_TLS_V1_2 = 0x0303, HZ_TLS_V1_3 = 0x0304 };
 
 /** One certificate chain and its private key, PEM, from files or memory. */
 typedef struct hz_tls_cert {
-    const char *cert_file; /* PEM chain, leaf first; or NULL and cert_pem */
-    const char *key_file;  /* PEM private key; or NULL and key_pem */
-    const char *cert_pem;  /* NUL-terminated PEM text (borrowed during calls) */
-    const char *key_pem;
-    const char *sni_host; /* host name this cert serves (NULL: the default) */
+    const char *cert_file; /**< PEM chain, leaf first; or NULL and cert_pem */
+    const char *key_file;  /**< PEM private key; or NULL and key_pem */
+    const char *cert_pem;  /**< NUL-terminated PEM text (borrowed during calls) */
+    const char *key_pem;   /**< NUL-terminated PEM key text (borrowed during calls) */
+    const char *sni_host;  /**< host name this cert serves (NULL: the default) */
 } hz_tls_cert;
 
-#define HZ_TLS_MAX_CERTS 16
+#define HZ_TLS_MAX_CERTS 16 /**< Certificates per TLS listener (SNI). */
 
+/** A TLS listener's configuration: fill it with hz_tls_config_init() first;
+ *  hz_server_listen() and hz_server_tls_reload() copy it. */
 typedef struct hz_tls_config {
-    hz_tls_cert certs[HZ_TLS_MAX_CERTS]; /* certs[0] is the default */
-    unsigned ncerts;
-    unsigned min_version; /* HZ_TLS_V1_2 (default) or HZ_TLS_V1_3 */
-    const char *ciphers;  /* backend syntax, or NULL for the safe default */
-    const char *alpn;     /* comma list, default "http/1.1" */
+    hz_tls_cert certs[HZ_TLS_MAX_CERTS]; /**< certs[0] is the default */
+    unsigned ncerts;                     /**< entries of certs in use */
+    unsigned min_version;                /**< HZ_TLS_V1_2 (default) or HZ_TLS_V1_3 */
+    const char *ciphers;                 /**< backend syntax, or NULL for the safe default */
+    const char *alpn;                    /**< comma list, default "http/1.1" */
 } hz_tls_config;
 
 /** Fills cfg with defaults (no certificates). Cannot fail. thread: any. */
@@ -131,54 +140,57 @@ HZ_API void hz_tls_config_init(hz_tls_config *cfg);
 /** Request-parsing limits. Crossing one ends the request with the status in
  *  brackets, then the connection is closed. */
 typedef struct hz_limits {
-    uint32_t request_line;  /* bytes of the request line [414]; default 8192 */
-    uint32_t field_size;    /* bytes of one header field line [431]; 8192 */
-    uint32_t header_bytes;  /* bytes of the whole head [431]; 32768 */
-    uint32_t header_count;  /* number of fields [431]; 100 */
-    uint32_t chunk_ext;     /* bytes of one chunk's extensions [400]; 256 */
-    uint32_t trailer_bytes; /* bytes of the trailer section [431]; 8192 */
-    uint64_t body_buffered; /* request body buffered for a handler [413]; 1 MiB */
-    uint64_t body_streamed; /* body streamed to a handler [413]; 0 = unlimited */
+    uint32_t request_line;  /**< bytes of the request line [414]; default 8192 */
+    uint32_t field_size;    /**< bytes of one header field line [431]; 8192 */
+    uint32_t header_bytes;  /**< bytes of the whole head [431]; 32768 */
+    uint32_t header_count;  /**< number of fields [431]; 100 */
+    uint32_t chunk_ext;     /**< bytes of one chunk's extensions [400]; 256 */
+    uint32_t trailer_bytes; /**< bytes of the trailer section [431]; 8192 */
+    uint64_t body_buffered; /**< request body buffered for a handler [413]; 1 MiB */
+    uint64_t body_streamed; /**< body streamed to a handler [413]; 0 = unlimited */
 } hz_limits;
 
 /** Timeouts in milliseconds; 0 disables one. */
 typedef struct hz_timeouts {
-    uint32_t header;        /* whole request head from its first byte [408]; 10000 */
-    uint32_t body_idle;     /* no body byte for this long [408]; 10000 */
-    uint32_t body_min_rate; /* bytes/s averaged after the first body_idle [408]; 0 */
-    uint32_t write;         /* no write progress for this long [close]; 10000 */
-    uint32_t keepalive;     /* idle between requests [close]; 5000 */
-    uint32_t tls_handshake; /* [close]; 10000 */
-    uint32_t handler;       /* executor handler deadline [503]; 30000 */
+    uint32_t header;        /**< whole request head from its first byte [408]; 10000 */
+    uint32_t body_idle;     /**< no body byte for this long [408]; 10000 */
+    uint32_t body_min_rate; /**< bytes/s averaged after the first body_idle [408]; 0 */
+    uint32_t write;         /**< no write progress for this long [close]; 10000 */
+    uint32_t keepalive;     /**< idle between requests [close]; 5000 */
+    uint32_t tls_handshake; /**< [close]; 10000 */
+    uint32_t handler;       /**< executor handler deadline [503]; 30000 */
 } hz_timeouts;
 
-typedef struct hz_access_entry hz_access_entry; /* one finished request (below) */
+typedef struct hz_access_entry hz_access_entry; /**< one finished request (below) */
 
+/** The server configuration: fill it with hz_config_init() first, then
+ *  change fields; hz_server_create() copies it. docs/configuration.md
+ *  lists every field with its default. */
 typedef struct hz_config {
-    unsigned loops;                 /* loop threads; 0 = one per online core */
-    unsigned max_connections;       /* open connections, all loops [503]; 10000 */
-    unsigned max_tls_handshakes;    /* TLS handshakes in progress, all loops [close];
+    unsigned loops;                 /**< loop threads; 0 = one per online core */
+    unsigned max_connections;       /**< open connections, all loops [503]; 10000 */
+    unsigned max_tls_handshakes;    /**< TLS handshakes in progress, all loops [close];
                                        1024; 0 = unlimited */
-    unsigned max_requests_per_conn; /* then Connection: close; 0 = unlimited */
-    unsigned max_pipelined;         /* responses waiting for the socket before the
+    unsigned max_requests_per_conn; /**< then Connection: close; 0 = unlimited */
+    unsigned max_pipelined;         /**< responses waiting for the socket before the
                                        next pipelined request is parsed; 16 */
-    size_t output_buffer;           /* per-connection buffered output (also the
+    size_t output_buffer;           /**< per-connection buffered output (also the
                                        streaming budget of hz_res_write); 64 KiB */
-    const char *server_header;      /* "Server" value; NULL = none; default "httpz" */
-    int reuse_port;                 /* one SO_REUSEPORT listener per loop; default 1 */
-    hz_limits limits;
-    hz_timeouts timeouts;
-    const hz_allocator *allocator; /* borrowed; NULL = hz_allocator_default */
-    const hz_executor *executor;   /* borrowed; NULL = handlers run inline only */
-    int executor_all;              /* 1: every route runs on executor (but STREAM_BODY
-                                      and INLINE routes); default 0 */
-    const hz_poller_vt *poller;    /* borrowed; NULL = the compiled-in poller */
-    const hz_tls_vt *tls;          /* borrowed; NULL = the compiled-in TLS */
-    /* Called once per finished request (response complete), on the loop
+    const char *server_header;      /**< "Server" value; NULL = none; default "httpz" */
+    int reuse_port;                 /**< one SO_REUSEPORT listener per loop; default 1 */
+    hz_limits limits;               /**< request-parsing limits */
+    hz_timeouts timeouts;           /**< timeouts */
+    const hz_allocator *allocator;  /**< borrowed; NULL = hz_allocator_default */
+    const hz_executor *executor;    /**< borrowed; NULL = handlers run inline only */
+    int executor_all;               /**< 1: every route runs on executor (but STREAM_BODY
+                                       and INLINE routes); default 0 */
+    const hz_poller_vt *poller;     /**< borrowed; NULL = the compiled-in poller */
+    const hz_tls_vt *tls;           /**< borrowed; NULL = the compiled-in TLS */
+    /** Called once per finished request (response complete), on the loop
      * thread that served it, so concurrently with several loops. NULL (the
      * default): no access log and no cost. See hz_access_log_combined. */
     void (*access_log)(const hz_access_entry *e, void *ud);
-    void *access_log_ud; /* borrowed: the user's */
+    void *access_log_ud; /**< borrowed: the user's */
 } hz_config;
 
 /** Fills cfg with safe defaults. Cannot fail. thread: any. */
@@ -188,20 +200,21 @@ HZ_API void hz_config_init(hz_config *cfg);
 /* Server                                                                    */
 /* ------------------------------------------------------------------------ */
 
-typedef struct hz_server hz_server; /* owner: the caller of hz_server_create */
-typedef struct hz_req hz_req;       /* owner: its connection; valid until the response ends */
-typedef struct hz_res hz_res;       /* owner: its connection; same lifetime as its hz_req */
+typedef struct hz_server hz_server; /**< owner: the caller of hz_server_create */
+typedef struct hz_req hz_req;       /**< owner: its connection; valid until the response ends */
+typedef struct hz_res hz_res;       /**< owner: its connection; same lifetime as its hz_req */
 
 /** A request handler. It must eventually finish the response (hz_res_send or
  *  hz_res_end), inline or later from a callback. thread: loop (or an executor
  *  worker for executor routes). */
 typedef void (*hz_handler_fn)(hz_req *req, hz_res *res, void *ud);
 
+/** Route flags: hz_route_ex(), hz_route_opts.flags. */
 enum {
-    HZ_ROUTE_EXECUTOR = 1u << 0,    /* run this route's handler on cfg.executor */
-    HZ_ROUTE_STREAM_BODY = 1u << 1, /* do not buffer the body: call the handler
+    HZ_ROUTE_EXECUTOR = 1u << 0,    /**< run this route's handler on cfg.executor */
+    HZ_ROUTE_STREAM_BODY = 1u << 1, /**< do not buffer the body: call the handler
                                        after the head and stream with hz_req_on_body */
-    HZ_ROUTE_INLINE = 1u << 2,      /* always inline, even with cfg.executor_all */
+    HZ_ROUTE_INLINE = 1u << 2,      /**< always inline, even with cfg.executor_all */
 };
 
 /* Executor handlers (HZ_ROUTE_EXECUTOR, cfg.executor_all): run on a worker
@@ -227,8 +240,8 @@ HZ_API int hz_route_ex(hz_server *srv, const char *method, const char *path, hz_
 
 /** Per-route options (fill with hz_route_opts_init first). */
 typedef struct hz_route_opts {
-    unsigned flags;      /* HZ_ROUTE_* */
-    uint64_t body_limit; /* request-body limit of this route [413]; 0 = the
+    unsigned flags;      /**< HZ_ROUTE_* */
+    uint64_t body_limit; /**< request-body limit of this route [413]; 0 = the
                             server's limits.body_buffered (or body_streamed
                             for HZ_ROUTE_STREAM_BODY routes) */
 } hz_route_opts;
@@ -276,18 +289,20 @@ HZ_API void hz_server_destroy(hz_server *srv);
 /** A view into the request's buffer: not NUL-terminated; valid until the
  *  response ends. */
 typedef struct hz_str {
-    const char *ptr;
-    size_t len;
+    const char *ptr; /**< the first byte (not NUL-terminated); NULL when absent */
+    size_t len;      /**< length in bytes */
 } hz_str;
 
+/** The method as sent ("GET", "POST", ...). */
 HZ_API hz_str hz_req_method(const hz_req *req);
-HZ_API hz_str hz_req_target(const hz_req *req); /* as sent */
-HZ_API hz_str hz_req_path(const hz_req *req);   /* target up to '?', still encoded */
-HZ_API hz_str hz_req_query(const hz_req *req);  /* after '?', or empty */
+HZ_API hz_str hz_req_target(const hz_req *req); /**< as sent */
+HZ_API hz_str hz_req_path(const hz_req *req);   /**< target up to '?', still encoded */
+HZ_API hz_str hz_req_query(const hz_req *req);  /**< after '?', or empty */
 /** 10 for HTTP/1.0, 11 for HTTP/1.1. */
 HZ_API int hz_req_version(const hz_req *req);
 /** The first field named name (case-insensitive); ptr NULL if absent. */
 HZ_API hz_str hz_req_header(const hz_req *req, const char *name);
+/** The number of header fields. */
 HZ_API size_t hz_req_header_count(const hz_req *req);
 /** Field i (0-based, in arrival order); returns HZ_EINVAL past the end. */
 HZ_API int hz_req_header_at(const hz_req *req, size_t i, hz_str *name, hz_str *value);
@@ -305,8 +320,15 @@ HZ_API hz_str hz_req_body(const hz_req *req);
  *  limit is the route's body_limit or limits.body_streamed [413].
  *  0, HZ_EINVAL, HZ_ESTATE (called twice), HZ_ECLOSED. thread: loop. */
 typedef int (*hz_body_chunk_fn)(hz_req *req, const void *data, size_t len, void *ud);
+/** The end callback of hz_req_on_body() (see hz_body_chunk_fn above):
+ *  status 0 or HZ_ECLOSED / HZ_ECANCELED. thread: loop. */
 typedef void (*hz_body_end_fn)(hz_req *req, int status, void *ud);
+/** Starts streaming the request body to on_chunk and on_end; the
+ *  contract is described at hz_body_chunk_fn above. */
 HZ_API int hz_req_on_body(hz_req *req, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end, void *ud);
+/** Resumes a body that on_chunk paused with HZ_EAGAIN: the same bytes
+ *  are offered again. 0, HZ_ECLOSED, HZ_ENOTSUP (on an executor worker).
+ *  thread: loop. */
 HZ_API int hz_req_resume(hz_req *req);
 /** True once the client went away or the handler timed out: an executor
  *  handler may stop early; whatever it sends is dropped. thread: any. */
@@ -339,6 +361,8 @@ HZ_API int hz_res_start(hz_res *res, int status);
 HZ_API int hz_res_write(hz_res *res, const void *buf, size_t len);
 /** Sets the callback run (on the loop) when hz_res_write may succeed again. */
 typedef void (*hz_drain_fn)(hz_res *res, void *ud);
+/** Sets the drain callback (replacing any earlier one). 0, HZ_EINVAL,
+ *  HZ_ECLOSED, HZ_ENOTSUP (on an executor worker). thread: loop. */
 HZ_API int hz_res_on_drain(hz_res *res, hz_drain_fn fn, void *ud);
 /** Ends a streamed response. */
 HZ_API int hz_res_end(hz_res *res);
@@ -347,6 +371,8 @@ HZ_API int hz_res_end(hz_res *res);
  *  completed, < 0 (HZ_ECLOSED, HZ_ECANCELED) when it was aborted. Release
  *  per-request state here. thread: loop. */
 typedef void (*hz_done_fn)(hz_res *res, int status, void *ud);
+/** Sets the done callback (see hz_done_fn). 0, HZ_EINVAL, HZ_ECLOSED,
+ *  HZ_ENOTSUP (on an executor worker). thread: loop. */
 HZ_API int hz_res_on_done(hz_res *res, hz_done_fn fn, void *ud);
 
 /** Runs fn on the loop after ms milliseconds (a response that completes
@@ -354,6 +380,8 @@ HZ_API int hz_res_on_done(hz_res *res, hz_done_fn fn, void *ud);
  *  connection closed first (res is then unusable: calls on it return
  *  HZ_ECLOSED). One pending timer per response: HZ_EBUSY. thread: loop. */
 typedef void (*hz_after_fn)(hz_res *res, int status, void *ud);
+/** Arms the timer described at hz_after_fn. 0, HZ_EINVAL, HZ_ECLOSED,
+ *  HZ_EBUSY, HZ_ENOTSUP (on an executor worker). thread: loop. */
 HZ_API int hz_res_after(hz_res *res, unsigned ms, hz_after_fn fn, void *ud);
 
 /* ------------------------------------------------------------------------ */
@@ -362,18 +390,18 @@ HZ_API int hz_res_after(hz_res *res, unsigned ms, hz_after_fn fn, void *ud);
 
 /** What a static-file handler serves (fill with hz_static_config_init). */
 typedef struct hz_static_config {
-    const char *root;          /* directory to serve (opened by hz_static_create) */
-    const char *index;         /* file served for a directory; NULL = none;
+    const char *root;          /**< directory to serve (opened by hz_static_create) */
+    const char *index;         /**< file served for a directory; NULL = none;
                                   default "index.html" */
-    int listing;               /* 1: an HTML listing for a directory without
+    int listing;               /**< 1: an HTML listing for a directory without
                                   index file; default 0 (404) */
-    int follow_symlinks;       /* 0 (default): no symlink is followed, on any
+    int follow_symlinks;       /**< 0 (default): no symlink is followed, on any
                                   path component (404); 1: symlinks are followed
                                   when their target stays inside root */
-    const char *cache_control; /* Cache-Control value; NULL = none */
+    const char *cache_control; /**< Cache-Control value; NULL = none */
 } hz_static_config;
 
-typedef struct hz_static hz_static; /* owner: the caller of hz_static_create */
+typedef struct hz_static hz_static; /**< owner: the caller of hz_static_create */
 
 /** Fills cfg with defaults (root NULL, index "index.html", no listing, no
  *  symlinks). Cannot fail. thread: any. */
@@ -423,59 +451,65 @@ HZ_API const char *hz_mime_type(const char *name, size_t len);
 
 /** Why a connection was closed. */
 enum hz_close_reason {
-    HZ_CLOSE_NORMAL = 0, /* after a response with Connection: close */
-    HZ_CLOSE_PEER,       /* the client closed first */
-    HZ_CLOSE_TIMEOUT,    /* a timeout (see hz_timeout_kind) */
-    HZ_CLOSE_ERROR,      /* I/O error, malformed request, TLS failure */
-    HZ_CLOSE_LIMIT,      /* refused or ended by a limit (max_connections, 413) */
-    HZ_CLOSE_SHUTDOWN,   /* closed by hz_server_stop */
-    HZ_CLOSE_REASONS
+    HZ_CLOSE_NORMAL = 0, /**< after a response with Connection: close */
+    HZ_CLOSE_PEER,       /**< the client closed first */
+    HZ_CLOSE_TIMEOUT,    /**< a timeout (see hz_timeout_kind) */
+    HZ_CLOSE_ERROR,      /**< I/O error, malformed request, TLS failure */
+    HZ_CLOSE_LIMIT,      /**< refused or ended by a limit (max_connections, 413) */
+    HZ_CLOSE_SHUTDOWN,   /**< closed by hz_server_stop */
+    HZ_CLOSE_REASONS     /**< the number of reasons */
 };
 
+/** Which timeout fired: the index of hz_metrics.timeouts. */
 enum hz_timeout_kind {
-    HZ_TIMEOUT_HEADER = 0,
-    HZ_TIMEOUT_BODY,
-    HZ_TIMEOUT_WRITE,
-    HZ_TIMEOUT_KEEPALIVE,
-    HZ_TIMEOUT_HANDSHAKE,
-    HZ_TIMEOUT_HANDLER,
-    HZ_TIMEOUT_KINDS
+    HZ_TIMEOUT_HEADER = 0, /**< timeouts.header */
+    HZ_TIMEOUT_BODY,       /**< timeouts.body_idle or body_min_rate */
+    HZ_TIMEOUT_WRITE,      /**< timeouts.write */
+    HZ_TIMEOUT_KEEPALIVE,  /**< timeouts.keepalive */
+    HZ_TIMEOUT_HANDSHAKE,  /**< timeouts.tls_handshake */
+    HZ_TIMEOUT_HANDLER,    /**< timeouts.handler */
+    HZ_TIMEOUT_KINDS       /**< the number of kinds */
 };
 
+/** Request methods as counted: the index of hz_metrics.method. */
 enum hz_method_kind {
-    HZ_METHOD_GET = 0,
-    HZ_METHOD_HEAD,
-    HZ_METHOD_POST,
-    HZ_METHOD_PUT,
-    HZ_METHOD_DELETE,
-    HZ_METHOD_OTHER,
-    HZ_METHOD_KINDS
+    HZ_METHOD_GET = 0, /**< GET */
+    HZ_METHOD_HEAD,    /**< HEAD */
+    HZ_METHOD_POST,    /**< POST */
+    HZ_METHOD_PUT,     /**< PUT */
+    HZ_METHOD_DELETE,  /**< DELETE */
+    HZ_METHOD_OTHER,   /**< any other method */
+    HZ_METHOD_KINDS    /**< the number of kinds */
 };
 
-#define HZ_METRICS_PARSE_KINDS 40 /* >= the parser's error kinds */
-#define HZ_METRICS_LAT_BUCKETS 18 /* finite latency buckets; +Inf is _count */
+#define HZ_METRICS_PARSE_KINDS 40 /**< >= the parser's error kinds */
+#define HZ_METRICS_LAT_BUCKETS 18 /**< finite latency buckets; +Inf is _count */
 
 /** A snapshot: the sum of every loop's counters. Counters only grow; the
  *  gauges are computed (opened - closed, begun - ended). Loops are summed one
  *  after the other without stopping them, so counters of one snapshot can be
  *  a few events apart. */
 typedef struct hz_metrics {
-    uint64_t conn_accepted;                        /* accept()ed, refused ones included */
-    uint64_t conn_open;                            /* gauge */
-    uint64_t conn_closed[HZ_CLOSE_REASONS];        /* by hz_close_reason */
-    uint64_t requests;                             /* responses completed */
-    uint64_t requests_in_flight;                   /* gauge: begun, not ended */
-    uint64_t requests_aborted;                     /* ended without a complete response */
-    uint64_t status_class[5];                      /* [0] = 1xx ... [4] = 5xx */
-    uint64_t method[HZ_METHOD_KINDS];              /* by hz_method_kind */
-    uint64_t parse_errors[HZ_METRICS_PARSE_KINDS]; /* by kind: hz_metrics_parse_error_name */
-    uint64_t timeouts[HZ_TIMEOUT_KINDS];           /* by hz_timeout_kind */
+    uint64_t conn_accepted;                        /**< accept()ed, refused ones included */
+    uint64_t conn_open;                            /**< gauge */
+    uint64_t conn_closed[HZ_CLOSE_REASONS];        /**< by hz_close_reason */
+    uint64_t requests;                             /**< responses completed */
+    uint64_t requests_in_flight;                   /**< gauge: begun, not ended */
+    uint64_t requests_aborted;                     /**< ended without a complete response */
+    uint64_t status_class[5];                      /**< [0] = 1xx ... [4] = 5xx */
+    uint64_t method[HZ_METHOD_KINDS];              /**< by hz_method_kind */
+    uint64_t parse_errors[HZ_METRICS_PARSE_KINDS]; /**< by kind: hz_metrics_parse_error_name */
+    uint64_t timeouts[HZ_TIMEOUT_KINDS];           /**< by hz_timeout_kind */
+    /** @{ TLS handshakes completed / failed. */
     uint64_t tls_handshakes_ok, tls_handshakes_failed;
-    uint64_t bytes_in, bytes_out; /* HTTP bytes (after TLS decryption) */
-    uint64_t exec_queue_depth;    /* gauge; 0 when the executor does not report it */
-    uint64_t latency_bucket[HZ_METRICS_LAT_BUCKETS]; /* cumulative: <= bound i */
-    uint64_t latency_count;                          /* requests measured */
-    uint64_t latency_sum_ns;
+    /** @} */
+    /** @{ Bytes read / written. */
+    uint64_t bytes_in, bytes_out; /**< HTTP bytes (after TLS decryption) */
+    /** @} */
+    uint64_t exec_queue_depth; /**< gauge; 0 when the executor does not report it */
+    uint64_t latency_bucket[HZ_METRICS_LAT_BUCKETS]; /**< cumulative: <= bound i */
+    uint64_t latency_count;                          /**< requests measured */
+    uint64_t latency_sum_ns; /**< the sum of the measured latencies, in ns */
 } hz_metrics;
 
 /** Fills *out with the sum of every loop's counters. Lock-free: each loop
@@ -499,31 +533,31 @@ HZ_API long hz_metrics_prometheus(const hz_metrics *m, char *buf, size_t len);
 /** One finished request, given to cfg.access_log. The strings are views
  *  valid only during the call. */
 struct hz_access_entry {
-    hz_str method;        /* as sent; empty when the request line was unusable */
-    hz_str target;        /* as sent (path and query); may be empty likewise */
-    int version;          /* 10, 11; 0 if unknown */
-    int status;           /* the status sent */
-    uint64_t bytes;       /* body bytes of the response (Content-Length or
+    hz_str method;        /**< as sent; empty when the request line was unusable */
+    hz_str target;        /**< as sent (path and query); may be empty likewise */
+    int version;          /**< 10, 11; 0 if unknown */
+    int status;           /**< the status sent */
+    uint64_t bytes;       /**< body bytes of the response (Content-Length or
                              streamed), head excluded */
-    uint64_t duration_ns; /* first byte of the request to response complete */
-    const char *peer;     /* "127.0.0.1", "::1"; "-" when unknown */
-    int peer_port;
-    int tls;              /* 1 on a TLS connection */
-    uint64_t conn_id;     /* unique per server: loop index << 48 | sequence */
-    uint32_t request_seq; /* 1 for the connection's first request */
-    int64_t time_sec;     /* wall clock (Unix seconds) when it finished */
-    hz_str user_agent;    /* header values, empty if absent */
-    hz_str referer;
+    uint64_t duration_ns; /**< first byte of the request to response complete */
+    const char *peer;     /**< "127.0.0.1", "::1"; "-" when unknown */
+    int peer_port;        /**< the peer's port; 0 when unknown */
+    int tls;              /**< 1 on a TLS connection */
+    uint64_t conn_id;     /**< unique per server: loop index << 48 | sequence */
+    uint32_t request_seq; /**< 1 for the connection's first request */
+    int64_t time_sec;     /**< wall clock (Unix seconds) when it finished */
+    hz_str user_agent;    /**< header values, empty if absent */
+    hz_str referer;       /**< the Referer header value; empty if absent */
 };
 
 /** Formats e in the combined log format (one line, "\n"-terminated, NUL):
  *  peer - - [10/Oct/2000:13:55:36 +0000] "GET /a HTTP/1.1" 200 2326 "referer" "agent".
  *  Quotes, backslashes and control bytes in the fields are escaped (\", \\,
- *  \xHH). Returns the length, HZ_ERANGE (buf too small), HZ_EINVAL.
+ *  `\xHH`). Returns the length, HZ_ERANGE (buf too small), HZ_EINVAL.
  *  thread: any. */
 HZ_API long hz_access_log_combined(const hz_access_entry *e, char *buf, size_t len);
 /** Formats e as one JSON object and "\n" (JSON lines), strings escaped per
- *  RFC 8259 (bytes that are not UTF-8 become \u00XX of the byte). Same
+ *  RFC 8259 (bytes that are not UTF-8 become `\u00XX` of the byte). Same
  *  return codes. thread: any. */
 HZ_API long hz_access_log_json(const hz_access_entry *e, char *buf, size_t len);
 

@@ -1,4 +1,5 @@
-/* httpz/util.h - decoding helpers: percent-decoding, path normalisation,
+/** @file httpz/util.h
+ * @brief Decoding helpers: percent-decoding, path normalisation,
  * query strings, url-encoded and multipart forms, cookies. Included by
  * <httpz/httpz.h>; do not include it directly.
  *
@@ -29,11 +30,11 @@ extern "C" {
 /** hz_url_decode flags. With 0: '+' stays '+', %2F decodes to '/', the
  *  result may be any bytes except NUL. */
 enum {
-    HZ_URL_PLUS_SPACE = 1u << 0,   /* '+' decodes to ' ' (x-www-form-urlencoded) */
-    HZ_URL_ALLOW_NUL = 1u << 1,    /* allow %00 (and a raw NUL) in the result */
-    HZ_URL_REJECT_SLASH = 1u << 2, /* %2F/%2f is HZ_EINVAL (a path segment
+    HZ_URL_PLUS_SPACE = 1u << 0,   /**< '+' decodes to ' ' (x-www-form-urlencoded) */
+    HZ_URL_ALLOW_NUL = 1u << 1,    /**< allow %00 (and a raw NUL) in the result */
+    HZ_URL_REJECT_SLASH = 1u << 2, /**< %2F/%2f is HZ_EINVAL (a path segment
                                       must not smuggle a separator) */
-    HZ_URL_UTF8 = 1u << 3,         /* the result must be valid UTF-8: no
+    HZ_URL_UTF8 = 1u << 3,         /**< the result must be valid UTF-8: no
                                       overlong forms (%C0%AE), surrogates or
                                       code points above U+10FFFF */
 };
@@ -58,9 +59,9 @@ HZ_API int hz_utf8_valid(const void *s, size_t len);
 
 /** hz_path_normalize flags. The default (0) is the strict one. */
 enum {
-    HZ_PATH_ALLOW_SLASH = 1u << 0, /* %2F decodes to '/' and separates
+    HZ_PATH_ALLOW_SLASH = 1u << 0, /**< %2F decodes to '/' and separates
                                       segments (default: HZ_EINVAL) */
-    HZ_PATH_ANY_BYTES = 1u << 1,   /* skip the UTF-8 check of the result */
+    HZ_PATH_ANY_BYTES = 1u << 1,   /**< skip the UTF-8 check of the result */
 };
 
 /** Decodes and normalises an origin-form path (must start with '/', no
@@ -85,18 +86,18 @@ HZ_API long hz_path_normalize(char *dst, size_t dstcap, const char *path, size_t
 /* Query strings and application/x-www-form-urlencoded bodies                */
 /* ------------------------------------------------------------------------ */
 
-#define HZ_QUERY_MAX_PAIRS 256 /* default bound on pairs per query or form */
+#define HZ_QUERY_MAX_PAIRS 256 /**< default bound on pairs per query or form */
 
 /** Iterates "k1=v1&k2=v2" ('&' only: ';' is an ordinary character, as in
  *  the WHATWG URL standard, so one parser cannot see two fields where
  *  another sees one). Empty pieces ("a=1&&b=2") are skipped; a piece
  *  without '=' is a key with an empty value. Caller-owned, no cleanup. */
 typedef struct hz_query_iter {
-    const char *p;    /* borrowed: next unread byte of the caller's string */
-    const char *end;  /* borrowed: end of it */
-    unsigned flags;   /* HZ_URL_* applied by hz_query_next */
-    size_t count;     /* pairs returned so far */
-    size_t max_pairs; /* more pairs than this give HZ_EBUSY; settable after init */
+    const char *p;    /**< borrowed: next unread byte of the caller's string */
+    const char *end;  /**< borrowed: end of it */
+    unsigned flags;   /**< HZ_URL_* applied by hz_query_next */
+    size_t count;     /**< pairs returned so far */
+    size_t max_pairs; /**< more pairs than this give HZ_EBUSY; settable after init */
 } hz_query_iter;
 
 /** Starts iterating a query string (the part after '?', without it), with
@@ -131,13 +132,14 @@ HZ_API long hz_form_get(const char *body, size_t len, const char *name, char *ds
 /* Cookies (RFC 6265 §4.2 "Cookie" request header)                           */
 /* ------------------------------------------------------------------------ */
 
-#define HZ_COOKIE_MAX_PAIRS 128 /* default bound on pairs per Cookie header */
+#define HZ_COOKIE_MAX_PAIRS 128 /**< default bound on pairs per Cookie header */
 
+/** Iterates the pairs of a Cookie header value; caller-owned, no cleanup. */
 typedef struct hz_cookie_iter {
-    const char *p;    /* borrowed: next unread byte of the header value */
-    const char *end;  /* borrowed */
-    size_t count;     /* pairs seen so far, malformed ones included */
-    size_t max_pairs; /* more give HZ_EBUSY; settable after init */
+    const char *p;    /**< borrowed: next unread byte of the header value */
+    const char *end;  /**< borrowed */
+    size_t count;     /**< pairs seen so far, malformed ones included */
+    size_t max_pairs; /**< more give HZ_EBUSY; settable after init */
 } hz_cookie_iter;
 
 /** Starts iterating a Cookie header value "a=b; c=d". max_pairs =
@@ -163,9 +165,9 @@ HZ_API long hz_cookie_get(const char *header, size_t len, const char *name, char
 /* multipart/form-data (RFC 7578, RFC 2046 §5.1), streamed                   */
 /* ------------------------------------------------------------------------ */
 
-#define HZ_MULTIPART_BOUNDARY_MAX 70 /* RFC 2046 §5.1.1 */
-#define HZ_MULTIPART_HEADER_MAX 4096 /* room for one part's header block */
-#define HZ_MULTIPART_MAX_PARTS 128   /* default bound on parts per body */
+#define HZ_MULTIPART_BOUNDARY_MAX 70 /**< RFC 2046 §5.1.1 */
+#define HZ_MULTIPART_HEADER_MAX 4096 /**< room for one part's header block */
+#define HZ_MULTIPART_MAX_PARTS 128   /**< default bound on parts per body */
 
 /** Finds the boundary parameter of a Content-Type value, which must be
  *  multipart/form-data (case-insensitive; the boundary may be quoted).
@@ -177,12 +179,12 @@ HZ_API int hz_multipart_boundary(const char *content_type, size_t len, hz_str *b
 
 /** One part's headers, as views valid only during the on_part call. */
 typedef struct hz_multipart_part {
-    size_t index;        /* 0 for the first part */
-    hz_str name;         /* Content-Disposition name, as sent (browsers percent-encode
+    size_t index;        /**< 0 for the first part */
+    hz_str name;         /**< Content-Disposition name, as sent (browsers percent-encode
                             '"', CR and LF in it; a backslash is literal) */
-    hz_str filename;     /* its filename; ptr NULL when absent */
-    hz_str content_type; /* Content-Type value; ptr NULL when absent */
-    hz_str headers;      /* the raw header block, CRLF-separated */
+    hz_str filename;     /**< its filename; ptr NULL when absent */
+    hz_str content_type; /**< Content-Type value; ptr NULL when absent */
+    hz_str headers;      /**< the raw header block, CRLF-separated */
 } hz_multipart_part;
 
 /** Callbacks (any may be NULL). Return 0 to go on, or a negative value to
@@ -201,23 +203,23 @@ typedef struct hz_multipart_cb {
  *  on the stack), no allocation, no cleanup. Fields are private except the
  *  two limits, which may be lowered after init. */
 typedef struct hz_multipart {
-    size_t max_parts;  /* HZ_EBUSY when a body has more parts; default HZ_MULTIPART_MAX_PARTS */
-    size_t max_header; /* bytes of one part's header block, HZ_ERANGE beyond;
+    size_t max_parts;  /**< HZ_EBUSY when a body has more parts; default HZ_MULTIPART_MAX_PARTS */
+    size_t max_header; /**< bytes of one part's header block, HZ_ERANGE beyond;
                           default and upper bound HZ_MULTIPART_HEADER_MAX */
     /* private: */
-    const char *error;                         /* static text of the first error; NULL if none */
-    hz_multipart_cb cb;                        /* copy */
-    void *ud;                                  /* borrowed: passed to the callbacks */
-    int state;                                 /* parser state */
-    int rc;                                    /* sticky error code, 0 while healthy */
-    int in_part;                               /* data goes to a part (1) or the preamble (0) */
-    size_t match;                              /* bytes of the delimiter matched so far */
-    size_t dlen;                               /* length of delim */
-    size_t nparts;                             /* parts begun */
-    size_t hlen;                               /* bytes in hdr */
-    size_t pad;                                /* transport padding seen after a delimiter */
-    char delim[4 + HZ_MULTIPART_BOUNDARY_MAX]; /* "\r\n--" boundary */
-    char hdr[HZ_MULTIPART_HEADER_MAX];         /* the current part's header block */
+    const char *error;                         /**< static text of the first error; NULL if none */
+    hz_multipart_cb cb;                        /**< copy */
+    void *ud;                                  /**< borrowed: passed to the callbacks */
+    int state;                                 /**< parser state */
+    int rc;                                    /**< sticky error code, 0 while healthy */
+    int in_part;                               /**< data goes to a part (1) or the preamble (0) */
+    size_t match;                              /**< bytes of the delimiter matched so far */
+    size_t dlen;                               /**< length of delim */
+    size_t nparts;                             /**< parts begun */
+    size_t hlen;                               /**< bytes in hdr */
+    size_t pad;                                /**< transport padding seen after a delimiter */
+    char delim[4 + HZ_MULTIPART_BOUNDARY_MAX]; /**< "\r\n--" boundary */
+    char hdr[HZ_MULTIPART_HEADER_MAX];         /**< the current part's header block */
 } hz_multipart;
 
 /** Prepares mp for one body delimited by boundary (as returned by
