@@ -35,17 +35,17 @@ enum {
     HZ_URL_REJECT_SLASH = 1u << 2, /**< %2F/%2f is HZ_EINVAL (a path segment
                                       must not smuggle a separator) */
     HZ_URL_UTF8 = 1u << 3,         /**< the result must be valid UTF-8: no
-                                      overlong forms (%C0%AE), surrogates or
+                                      overlong forms (`%C0%AE`), surrogates or
                                       code points above U+10FFFF */
 };
 
 /** Percent-decodes src[0..srclen) into dst (dstcap bytes, NUL-terminated).
- *  dst may equal src (decoding never lengthens). '%' must be followed by
+ *  dst may equal src (decoding never lengthens). `%` must be followed by
  *  two hex digits. NUL policy: %00 (or a raw NUL byte) is HZ_EINVAL unless
  *  HZ_URL_ALLOW_NUL, because a NUL silently truncates the value for every
  *  C string API it reaches (file names, logs, comparisons).
  *  Returns the decoded length (>= 0); HZ_EINVAL for a bad or truncated
- *  escape ("%G1", "%4") or a result refused by flags; HZ_ERANGE if dst is
+ *  escape (`"%G1"`, `"%4"`) or a result refused by flags; HZ_ERANGE if dst is
  *  too small. thread: any. */
 HZ_API long hz_url_decode(char *dst, size_t dstcap, const char *src, size_t srclen, unsigned flags);
 
