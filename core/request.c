@@ -329,6 +329,7 @@ int hz__req_pump_body(hz__conn *c, hz_req *ex)
             return 0;
         }
         int st = hz__perr_status(ex->chunked.error);
+        hz__metrics_parse_error(c, ex->chunked.error);
         /* hz__res_error closes after the queued responses when this one
          * is complete (an unread body being discarded), at once mid-stream. */
         hz__res_error(c, st ? st : 400);
