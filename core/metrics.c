@@ -198,7 +198,8 @@ int hz_server_metrics(const hz_server *srv, hz_metrics *out)
     out->tls_handshakes_failed = sum[HZ_MS_TLS_FAILED];
     out->bytes_in = sum[HZ_MS_BYTES_IN];
     out->bytes_out = sum[HZ_MS_BYTES_OUT];
-    out->exec_queue_depth = 0; /* the executor vtable reports no depth (yet) */
+    const hz_executor *exec = srv->cfg.executor;
+    out->exec_queue_depth = exec && exec->vt->queue_depth ? exec->vt->queue_depth(exec->self) : 0;
     uint64_t cum = 0;
     for (unsigned b = 0; b < HZ_METRICS_LAT_BUCKETS; b++) {
         cum += sum[HZ_MS_LAT + b];

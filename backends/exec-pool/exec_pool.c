@@ -152,12 +152,22 @@ static void pool_shutdown(void *self)
     pool_free(p);
 }
 
+static unsigned long pool_queue_depth(void *self)
+{
+    pool *p = self;
+    pthread_mutex_lock(&p->mu);
+    unsigned long n = p->count;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
 const hz_executor_vt hz_executor_pool_vt = {
     .abi = HZ_BACKEND_ABI,
     .name = "pool",
     .caps = HZ_EXEC_CAP_THREADSAFE,
     .submit = pool_submit,
     .shutdown = pool_shutdown,
+    .queue_depth = pool_queue_depth,
 };
 
 void hz_executor_pool_options_init(hz_executor_pool_options *opt)

@@ -259,6 +259,9 @@ typedef struct hz_executor_vt {
      *  job, joins the workers and frees self. Called once; no submit() may
      *  start after it returned. thread: any but the executor's own workers. */
     void (*shutdown)(void *self);
+    /** Jobs accepted but not started yet (for the metrics gauge). Optional:
+     *  NULL when the executor cannot tell. thread: any; a racy snapshot. */
+    unsigned long (*queue_depth)(void *self);
 } hz_executor_vt;
 
 /** An executor instance: a vtable plus its state (owned by whoever created

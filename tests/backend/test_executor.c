@@ -303,6 +303,11 @@ ParameterizedTest(exec_impl *impl, executor, runs_each_job_once_on_a_worker, .ti
     expect_no_leak();
 }
 
+Test(executor, pool_reports_its_queue_depth)
+{
+    cr_assert_not_null(hz_executor_pool_vt.queue_depth, "the pool feeds the metrics gauge");
+}
+
 ParameterizedTestParameters(executor, full_queue_is_ebusy_and_the_job_never_runs)
 {
     return cr_make_param_array(exec_impl, impls, sizeof(impls) / sizeof(impls[0]));
@@ -322,8 +327,13 @@ ParameterizedTest(exec_impl *impl, executor, full_queue_is_ebusy_and_the_job_nev
     cr_assert_eq(EX.vt->submit(EX.self, never_run, NULL), HZ_EBUSY);
     cr_assert_eq(EX.vt->submit(EX.self, never_run, NULL), HZ_EBUSY);
     cr_assert_eq(read_locked(&T.done), 0);
+    /* queue_depth (optional) counts the queued jobs, not the running ones. */
+    if (EX.vt->queue_depth)
+        cr_assert_eq(EX.vt->queue_depth(EX.self), (unsigned long)CAP);
     open_gate();
     cr_assert_eq(wait_for(&T.done, CAP + (int)nt), CAP + (int)nt);
+    if (EX.vt->queue_depth)
+        cr_assert_eq(EX.vt->queue_depth(EX.self), 0ul);
     /* Room again once the workers drained the queue. */
     cr_assert_eq(EX.vt->submit(EX.self, count_job, job_new(CAP)), 0);
     cr_assert_eq(wait_for(&T.done, CAP + (int)nt + 1), CAP + (int)nt + 1);
