@@ -63,7 +63,7 @@ int hz__buf_reserve(hz__buf *b, hz__bufcache *bc, size_t extra, size_t max)
     return 0;
 }
 
-int hz__buf_append(hz__buf *b, hz__bufcache *bc, const void *p, size_t n)
+int hz__buf_append_grow(hz__buf *b, hz__bufcache *bc, const void *p, size_t n)
 {
     int rc = hz__buf_reserve(b, bc, n, UINT32_MAX);
     if (rc < 0)

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "internal.h"
 
 /** Standard block size: what a connection gets first, and what the cache holds. */
@@ -38,8 +39,18 @@ static inline size_t hz__buf_pending(const hz__buf *b)
  *  HZ_ERANGE (would exceed max). Moves data: only call while nobody holds
  *  pointers into it. */
 HZ_HIDDEN int hz__buf_reserve(hz__buf *b, hz__bufcache *bc, size_t extra, size_t max);
+HZ_HIDDEN int hz__buf_append_grow(hz__buf *b, hz__bufcache *bc, const void *p, size_t n);
 /** Appends n bytes (grows without limit but UINT32_MAX). 0 or HZ_ENOMEM / HZ_ERANGE. */
-HZ_HIDDEN int hz__buf_append(hz__buf *b, hz__bufcache *bc, const void *p, size_t n);
+static inline int hz__buf_append(hz__buf *b, hz__bufcache *bc, const void *p, size_t n)
+{
+    if (HZ_LIKELY((size_t)(b->cap - b->len) >= n)) { /* inline: the hot path has room */
+        if (n)
+            memcpy(b->data + b->len, p, n);
+        b->len += (uint32_t)n;
+        return 0;
+    }
+    return hz__buf_append_grow(b, bc, p, n);
+}
 /** Moves the pending bytes to the start (off = 0). */
 HZ_HIDDEN void hz__buf_compact(hz__buf *b);
 /** Gives the block back (to the cache when it has the standard size). */

@@ -62,6 +62,18 @@ typedef enum hz__perr {
 } hz__perr;
 
 /** The HTTP status to answer a parse error with (0 for HZ_PE_NONE). */
+/* Character classes of hz__chr_class (shared with the response side, which
+ * validates what handlers put into header fields). */
+enum {
+    C_TCHAR = 0x01,  /* token (RFC 9110 §5.6.2) */
+    C_VALUE = 0x02,  /* field-value byte: HTAB, SP, VCHAR, obs-text */
+    C_TARGET = 0x04, /* plain target byte: VCHAR except '#', '%', '?' */
+    C_HEX = 0x08,    /* HEXDIG */
+    C_REG = 0x10,    /* reg-name byte: unreserved / sub-delims (RFC 3986) */
+    C_QDTEXT = 0x20, /* qdtext (RFC 9110 §5.6.4) */
+};
+HZ_HIDDEN extern const unsigned char hz__chr_class[256];
+
 HZ_HIDDEN int hz__perr_status(hz__perr e);
 /** A short name ("CL_AND_TE") and a description, for logs and metrics. */
 HZ_HIDDEN const char *hz__perr_name(hz__perr e);

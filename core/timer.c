@@ -5,6 +5,7 @@
 void hz__wheel_init(hz__wheel *w, uint64_t now_ms)
 {
     memset(w->slots, 0, sizeof(w->slots));
+    memset(w->maybe_used, 0, sizeof(w->maybe_used));
     w->next_tick = now_ms / HZ_WHEEL_TICK_MS;
     w->count = 0;
 }
@@ -41,7 +42,9 @@ void hz__timer_arm(hz__wheel *w, hz__timer *t, uint64_t deadline_ms)
     if (tick < w->next_tick)
         tick = w->next_tick;
     t->deadline = deadline_ms;
-    link_into(&w->slots[tick & (HZ_WHEEL_SLOTS - 1)], t);
+    unsigned slot = (unsigned)(tick & (HZ_WHEEL_SLOTS - 1));
+    link_into(&w->slots[slot], t);
+    w->maybe_used[slot / 64] |= 1ull << (slot % 64);
     w->count++;
 }
 
@@ -98,15 +101,32 @@ unsigned hz__wheel_advance(hz__wheel *w, uint64_t now_ms)
     return fired;
 }
 
-int hz__wheel_timeout(const hz__wheel *w, uint64_t now_ms)
+int hz__wheel_timeout(hz__wheel *w, uint64_t now_ms)
 {
     if (!w->count)
         return -1;
-    for (uint64_t i = 0; i < HZ_WHEEL_SLOTS; i++) {
-        uint64_t tick = w->next_tick + i;
-        if (w->slots[tick & (HZ_WHEEL_SLOTS - 1)]) {
-            uint64_t at = tick * HZ_WHEEL_TICK_MS;
-            return at <= now_ms ? 0 : (int)(at - now_ms);
+    /* Scan the slots in tick order from next_tick, one bitmap word at a
+     * time: the first word masked to start, the others whole, and the first
+     * word again for the slots before start (the end of the revolution). */
+    const unsigned nwords = HZ_WHEEL_SLOTS / 64;
+    unsigned start = (unsigned)(w->next_tick & (HZ_WHEEL_SLOTS - 1));
+    for (unsigned k = 0; k <= nwords; k++) {
+        unsigned wi = (start / 64 + k) % nwords;
+        uint64_t bits = w->maybe_used[wi];
+        if (k == 0)
+            bits &= ~0ull << (start % 64);
+        else if (k == nwords)
+            bits &= (1ull << (start % 64)) - 1; /* start % 64 == 0: nothing left */
+        while (bits) {
+            unsigned bit = (unsigned)__builtin_ctzll(bits);
+            unsigned slot = wi * 64 + bit;
+            bits &= bits - 1;
+            if (w->slots[slot]) {
+                uint64_t tick = w->next_tick + ((slot - start) & (HZ_WHEEL_SLOTS - 1));
+                uint64_t at = tick * HZ_WHEEL_TICK_MS;
+                return at <= now_ms ? 0 : (int)(at - now_ms);
+            }
+            w->maybe_used[wi] &= ~(1ull << bit);
         }
     }
     return (int)(HZ_WHEEL_SLOTS * HZ_WHEEL_TICK_MS);

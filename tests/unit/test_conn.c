@@ -55,6 +55,37 @@ static void h_echo(hz_req *req, hz_res *res, void *ud)
     hz_req_on_body(req, e_chunk, e_end, res);
 }
 
+/* Heads the response side formats by hand (no snprintf): odd statuses,
+ * wide lengths, the names the library owns, and hex chunk sizes. */
+static void h_head(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    hz_str q = hz_req_query(req);
+    static char big[1234567];
+    if (q.len == 1 && q.ptr[0] == 'a') {
+        cr_assert_eq(hz_res_set_header(res, "Content-Length", "5"), HZ_EINVAL);
+        cr_assert_eq(hz_res_set_header(res, "transfer-encoding", "chunked"), HZ_EINVAL);
+        cr_assert_eq(hz_res_set_header(res, "Bad Name", "x"), HZ_EINVAL);
+        cr_assert_eq(hz_res_set_header(res, "X-Crlf", "a\r\nInjected: 1"), HZ_EINVAL);
+        cr_assert_eq(hz_res_set_header(res, "X-Del", "a\x7f"), HZ_EINVAL);
+        cr_assert_eq(hz_res_set_header(res, "DATE", "Thu, 01 Jan 1970 00:00:00 GMT"), 0);
+        cr_assert_eq(hz_res_set_header(res, "X-Obs", "caf\xc3\xa9\tok"), 0);
+        cr_assert_eq(hz_res_set_header(res, "server", "mine/1"), 0);
+        hz_res_send(res, 299, "", 0);
+    } else if (q.len == 1 && q.ptr[0] == 'b') {
+        hz_res_send(res, 200, big, sizeof(big));
+    } else if (q.len == 1 && q.ptr[0] == 'c') {
+        cr_assert_eq(hz_res_set_header(res, "Connection", "foo, Close"), 0);
+        hz_res_start(res, 999);
+        hz_res_write(res, big, 300);
+        hz_res_write(res, big, 16);
+        hz_res_write(res, big, 1);
+        hz_res_end(res);
+    } else {
+        hz_res_send(res, 204, NULL, 0);
+    }
+}
+
 typedef struct fixture {
     hz_count_alloc ca;
     hz_server *srv;
@@ -73,6 +104,7 @@ static void fx_init(fixture *f, size_t output_buffer)
     cr_assert_eq(hz_server_create(&f->srv, &cfg), 0);
     cr_assert_eq(hz_route(f->srv, "GET", "/", h_root, NULL), 0);
     cr_assert_eq(hz_route(f->srv, "GET", "/q", h_root, NULL), 0);
+    cr_assert_eq(hz_route(f->srv, "GET", "/head", h_head, NULL), 0);
     cr_assert_eq(hz_route(f->srv, "POST", "/body", h_body, NULL), 0);
     cr_assert_eq(hz_route_ex(f->srv, "POST", "/echo", h_echo, NULL, HZ_ROUTE_STREAM_BODY), 0);
     f->loop = &f->srv->loops[0];
@@ -244,5 +276,55 @@ Test(conn, streamed_echo_under_backpressure, .timeout = 60)
     cr_assert_eq(got, n);
     free(out);
     free(in);
+    fx_fini(&f);
+}
+
+Test(conn, response_heads_are_byte_exact, .timeout = 20)
+{
+    fixture f;
+    fx_init(&f, 0);
+    static const char in[] = "GET /head?a HTTP/1.1\r\nHost: t\r\n\r\n"
+                             "GET /head HTTP/1.1\r\nHost: t\r\n\r\n"
+                             "GET /head?b HTTP/1.0\r\nHost: t\r\nConnection: keep-alive\r\n\r\n"
+                             "GET /head?c HTTP/1.1\r\nHost: t\r\n\r\n";
+    int closed;
+    char *out = run(&f, in, sizeof(in) - 1, 0, 0, &closed);
+    static const char d[] = "Date: DDDDDDDDDDDDDDDDDDDDDDDDDDDDD\r\n";
+    const char *p = out;
+    static const char h1[] = "HTTP/1.1 299 Unknown\r\n";
+    cr_assert_eq(strncmp(p, h1, sizeof(h1) - 1), 0, "%s", out);
+    p += sizeof(h1) - 1;
+    cr_assert_eq(strncmp(p, d, sizeof(d) - 1), 0, "%s", out);
+    p += sizeof(d) - 1;
+    static const char t1[] = "X-Obs: caf\xc3\xa9\tok\r\nserver: mine/1\r\nContent-Length: 0\r\n\r\n"
+                             "HTTP/1.1 204 No Content\r\n";
+    cr_assert_eq(strncmp(p, t1, sizeof(t1) - 1), 0, "%s", out);
+    p += sizeof(t1) - 1;
+    p += sizeof(d) - 1;
+    static const char t2[] = "Server: httpz\r\n\r\n"
+                             "HTTP/1.1 200 OK\r\n";
+    cr_assert_eq(strncmp(p, t2, sizeof(t2) - 1), 0, "%s", out);
+    p += sizeof(t2) - 1 + sizeof(d) - 1;
+    static const char t3[] =
+        "Server: httpz\r\nContent-Length: 1234567\r\nConnection: keep-alive\r\n\r\n";
+    cr_assert_eq(strncmp(p, t3, sizeof(t3) - 1), 0, "%.200s", p);
+    p += sizeof(t3) - 1 + 1234567;
+    static const char h4[] = "HTTP/1.1 999 Unknown\r\n";
+    cr_assert_eq(strncmp(p, h4, sizeof(h4) - 1), 0, "%.200s", p);
+    p += sizeof(h4) - 1 + sizeof(d) - 1;
+    static const char t4[] =
+        "Server: httpz\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        "12c\r\n";
+    cr_assert_eq(strncmp(p, t4, sizeof(t4) - 1), 0, "%.200s", p);
+    p += sizeof(t4) - 1 + 300;
+    static const char t5[] = "\r\n10\r\n";
+    cr_assert_eq(strncmp(p, t5, sizeof(t5) - 1), 0, "%.200s", p);
+    p += sizeof(t5) - 1 + 16;
+    static const char t6[] = "\r\n1\r\n";
+    cr_assert_eq(strncmp(p, t6, sizeof(t6) - 1), 0, "%.200s", p);
+    p += sizeof(t6) - 1 + 1;
+    cr_assert_str_eq(p, "\r\n0\r\n\r\n");
+    cr_assert(closed);
+    free(out);
     fx_fini(&f);
 }

@@ -175,3 +175,51 @@ Test(timer, timeout_is_never_late)
     }
     cr_assert_eq(a.fired, 1);
 }
+
+/* The slot-by-slot answer hz__wheel_timeout gave before it used the
+ * occupancy bitmap: the reference for the test below. */
+static int timeout_by_walking(const hz__wheel *w, uint64_t now)
+{
+    if (!w->count)
+        return -1;
+    for (uint64_t i = 0; i < HZ_WHEEL_SLOTS; i++) {
+        uint64_t tick = w->next_tick + i;
+        if (w->slots[tick & (HZ_WHEEL_SLOTS - 1)]) {
+            uint64_t at = tick * HZ_WHEEL_TICK_MS;
+            return at <= now ? 0 : (int)(at - now);
+        }
+    }
+    return (int)(HZ_WHEEL_SLOTS * HZ_WHEEL_TICK_MS);
+}
+
+Test(timer, bitmap_timeout_matches_a_slot_walk_under_random_churn)
+{
+    hz__wheel w;
+    uint64_t now = 987654;
+    hz__wheel_init(&w, now);
+    enum { N = 64 };
+    probe p[N];
+    for (int i = 0; i < N; i++)
+        probe_init(&p[i], &w, &now);
+    uint32_t seed = 12345;
+    for (int step = 0; step < 20000; step++) {
+        seed = seed * 1103515245u + 12345u;
+        uint32_t r = seed >> 8;
+        probe *q = &p[r % N];
+        switch ((r >> 8) % 4) {
+        case 0:
+        case 1: /* re-arm anywhere up to two revolutions ahead, wrap included */
+            hz__timer_arm(&w, &q->t, now + (r >> 10) % (2 * HZ_WHEEL_SLOTS * HZ_WHEEL_TICK_MS));
+            break;
+        case 2:
+            hz__timer_cancel(&w, &q->t);
+            break;
+        default:
+            now += (r >> 10) % 200;
+            hz__wheel_advance(&w, now);
+            break;
+        }
+        int want = timeout_by_walking(&w, now);
+        cr_assert_eq(hz__wheel_timeout(&w, now), want, "step %d", step);
+    }
+}
