@@ -27,6 +27,13 @@ uint64_t hz__now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t hz__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void hz__loop_update_date(hz__loop *loop)
 {
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
@@ -56,6 +63,7 @@ int hz__loop_init(hz__loop *loop, hz_server *srv, unsigned idx)
     loop->pv = srv->pv;
     loop->date_sec = -1;
     loop->now = hz__now_ms();
+    loop->wake_ns = hz__now_ns();
     hz__wheel_init(&loop->wheel, loop->now);
     hz__timer_init(&loop->stop_timer, stop_timer_fn);
     hz__loop_update_date(loop);
@@ -175,6 +183,7 @@ static void reap(hz__loop *loop)
 void hz__loop_run_pending(hz__loop *loop)
 {
     loop->now = hz__now_ms();
+    loop->wake_ns = hz__now_ns();
     hz__wheel_advance(&loop->wheel, loop->now);
     run_ready(loop);
     reap(loop);
@@ -348,6 +357,7 @@ void *hz__loop_main(void *arg)
         int timeout = loop->ready ? 0 : hz__wheel_timeout(&loop->wheel, loop->now);
         int n = loop->pv->wait(loop->poller, ev, HZ_LOOP_EVENTS, timeout);
         loop->now = hz__now_ms();
+        loop->wake_ns = hz__now_ns();
         hz__loop_update_date(loop);
         for (int i = 0; i < n; i++) {
             if (!ev[i].events)

@@ -71,6 +71,7 @@ struct hz__loop {   /* owner: its server */
     const hz_poller_vt *pv; /* borrowed: static */
     hz__wheel wheel;        /* owns the slots; timers are embedded in their owners */
     uint64_t now;           /* ms, monotonic, refreshed once per iteration */
+    uint64_t wake_ns;       /* ns, monotonic (precise): when the poller last returned */
     hz__bufcache bufs;      /* owns cached blocks */
     hz__conn *conns;        /* owns: every open connection (doubly linked) */
     unsigned nconns;
@@ -114,6 +115,8 @@ struct hz_server {            /* owner: the caller of hz_server_create */
 
 /** Monotonic milliseconds (coarse clock where available). */
 HZ_HIDDEN uint64_t hz__now_ms(void);
+/** Precise monotonic nanoseconds (latency metrics). */
+HZ_HIDDEN uint64_t hz__now_ns(void);
 /** Runs msg->fn(loop, msg) on the loop thread. thread: any (not signal-safe). */
 HZ_HIDDEN void hz__loop_post(hz__loop *loop, hz__post *msg);
 /** Creates / frees a loop's resources (not its thread). */

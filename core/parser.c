@@ -293,6 +293,16 @@ static inline size_t scan_token(const unsigned char *b, size_t i, size_t e)
     return i;
 }
 
+size_t hz__scan_token(const void *s, size_t len)
+{
+    return scan_token(s, 0, len);
+}
+
+size_t hz__scan_field_value(const void *s, size_t len)
+{
+    return scan_value(s, 0, len);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Pieces of the head                                                        */
 /* ------------------------------------------------------------------------ */

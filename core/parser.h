@@ -73,6 +73,11 @@ enum {
     C_QDTEXT = 0x20, /* qdtext (RFC 9110 §5.6.4) */
 };
 HZ_HIDDEN extern const unsigned char hz__chr_class[256];
+/** Length of the longest prefix of s[0, len) made of tchars. */
+HZ_HIDDEN size_t hz__scan_token(const void *s, size_t len);
+/** Length of the longest prefix of s[0, len) of field-value bytes (HTAB,
+ *  SP, VCHAR, obs-text): no CR, LF, other CTLs or DEL. */
+HZ_HIDDEN size_t hz__scan_field_value(const void *s, size_t len);
 
 HZ_HIDDEN int hz__perr_status(hz__perr e);
 /** A short name ("CL_AND_TE") and a description, for logs and metrics. */

@@ -10,100 +10,91 @@
 #define HZ_HDRS_MAX 65536u    /* user header bytes per response */
 #define HZ_DRAIN_LIMIT 65536u /* an unread body up to this size is drained */
 
-const char *hz__status_reason(int status)
+/* RFC 9110 §15 reason phrases. Each is stored padded to 32 bytes so the
+ * status line copies it with one fixed-size move. */
+#define HZ_STATUSES(X)                                                                             \
+    X(100, "Continue")                                                                             \
+    X(101, "Switching Protocols")                                                                  \
+    X(200, "OK")                                                                                   \
+    X(201, "Created")                                                                              \
+    X(202, "Accepted")                                                                             \
+    X(203, "Non-Authoritative Information")                                                        \
+    X(204, "No Content")                                                                           \
+    X(205, "Reset Content")                                                                        \
+    X(206, "Partial Content")                                                                      \
+    X(300, "Multiple Choices")                                                                     \
+    X(301, "Moved Permanently")                                                                    \
+    X(302, "Found")                                                                                \
+    X(303, "See Other")                                                                            \
+    X(304, "Not Modified")                                                                         \
+    X(307, "Temporary Redirect")                                                                   \
+    X(308, "Permanent Redirect")                                                                   \
+    X(400, "Bad Request")                                                                          \
+    X(401, "Unauthorized")                                                                         \
+    X(403, "Forbidden")                                                                            \
+    X(404, "Not Found")                                                                            \
+    X(405, "Method Not Allowed")                                                                   \
+    X(406, "Not Acceptable")                                                                       \
+    X(408, "Request Timeout")                                                                      \
+    X(409, "Conflict")                                                                             \
+    X(410, "Gone")                                                                                 \
+    X(411, "Length Required")                                                                      \
+    X(412, "Precondition Failed")                                                                  \
+    X(413, "Content Too Large")                                                                    \
+    X(414, "URI Too Long")                                                                         \
+    X(415, "Unsupported Media Type")                                                               \
+    X(416, "Range Not Satisfiable")                                                                \
+    X(417, "Expectation Failed")                                                                   \
+    X(421, "Misdirected Request")                                                                  \
+    X(422, "Unprocessable Content")                                                                \
+    X(426, "Upgrade Required")                                                                     \
+    X(428, "Precondition Required")                                                                \
+    X(429, "Too Many Requests")                                                                    \
+    X(431, "Request Header Fields Too Large")                                                      \
+    X(500, "Internal Server Error")                                                                \
+    X(501, "Not Implemented")                                                                      \
+    X(502, "Bad Gateway")                                                                          \
+    X(503, "Service Unavailable")                                                                  \
+    X(504, "Gateway Timeout")                                                                      \
+    X(505, "HTTP Version Not Supported")
+
+#define X(code, text) _Static_assert(sizeof(text) <= 32, "reason phrase too long: " #code);
+HZ_STATUSES(X)
+#undef X
+
+enum {
+#define X(code, text) HZ_RS_##code,
+    HZ_STATUSES(X)
+#undef X
+        HZ_RS_UNKNOWN
+};
+
+static const struct {
+    char text[32]; /* NUL-padded */
+    unsigned char len;
+} reasons[] = {
+#define X(code, text) {text, sizeof(text) - 1},
+    HZ_STATUSES(X)
+#undef X
+        {"Unknown", 7},
+};
+
+static unsigned reason_index(int status)
 {
     switch (status) {
-    case 100:
-        return "Continue";
-    case 101:
-        return "Switching Protocols";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 203:
-        return "Non-Authoritative Information";
-    case 204:
-        return "No Content";
-    case 205:
-        return "Reset Content";
-    case 206:
-        return "Partial Content";
-    case 300:
-        return "Multiple Choices";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 303:
-        return "See Other";
-    case 304:
-        return "Not Modified";
-    case 307:
-        return "Temporary Redirect";
-    case 308:
-        return "Permanent Redirect";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 406:
-        return "Not Acceptable";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 410:
-        return "Gone";
-    case 411:
-        return "Length Required";
-    case 412:
-        return "Precondition Failed";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 415:
-        return "Unsupported Media Type";
-    case 416:
-        return "Range Not Satisfiable";
-    case 417:
-        return "Expectation Failed";
-    case 421:
-        return "Misdirected Request";
-    case 422:
-        return "Unprocessable Content";
-    case 426:
-        return "Upgrade Required";
-    case 428:
-        return "Precondition Required";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
+#define X(code, text)                                                                              \
+    case code:                                                                                     \
+        return HZ_RS_##code;
+        HZ_STATUSES(X)
+#undef X
     default:
-        return "Unknown";
+        return HZ_RS_UNKNOWN;
     }
+}
+
+const char *hz__status_reason(int status)
+{
+    return reasons[reason_index(status)].text;
 }
 
 static int append(hz__conn *c, const void *p, size_t n)
@@ -129,16 +120,15 @@ static size_t put_u64(char *p, uint64_t v)
  * keep-alive request's user-space work together (callgrind). */
 static size_t put_status_line(char *p, int status)
 {
-    const char *reason = hz__status_reason(status);
-    size_t rl = strlen(reason);
+    unsigned r = reason_index(status);
     memcpy(p, "HTTP/1.1 ", 9);
     p[9] = (char)('0' + status / 100 % 10);
     p[10] = (char)('0' + status / 10 % 10);
     p[11] = (char)('0' + status % 10);
     p[12] = ' ';
-    memcpy(p + 13, reason, rl);
-    memcpy(p + 13 + rl, "\r\n", 2);
-    return 15 + rl;
+    memcpy(p + 13, reasons[r].text, sizeof(reasons[r].text)); /* p has room for all 32 */
+    memcpy(p + 13 + reasons[r].len, "\r\n", 2);
+    return 15u + reasons[r].len;
 }
 
 static int append_status_line(hz__conn *c, int status)
@@ -298,14 +288,9 @@ int hz_res_set_header(hz_res *res, const char *name, const char *value)
         return HZ_EINVAL;
     if (ex->res_started)
         return HZ_ESTATE;
-    const unsigned char *n = (const unsigned char *)name, *v = (const unsigned char *)value;
-    size_t nl = 0, vl = 0;
-    for (; n[nl]; nl++)
-        if (!(hz__chr_class[n[nl]] & C_TCHAR))
-            return HZ_EINVAL;
-    for (; v[vl]; vl++) /* no CR, LF, other CTLs but HTAB, or DEL */
-        if (!(hz__chr_class[v[vl]] & C_VALUE))
-            return HZ_EINVAL;
+    size_t nl = strlen(name), vl = strlen(value);
+    if (hz__scan_token(name, nl) != nl || hz__scan_field_value(value, vl) != vl)
+        return HZ_EINVAL;
     /* The names the library owns or watches, told apart by length first. */
     switch (nl) {
     case 4:
