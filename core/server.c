@@ -352,7 +352,9 @@ int hz_server_port(const hz_server *srv, int idx)
     return srv->listeners[idx].port;
 }
 
-int hz_server_start(hz_server *srv)
+/* Starts threads for loops [first, nloops); loop 0 runs on the caller when
+ * first is 1 (hz_server_run). */
+static int start_loops(hz_server *srv, unsigned first)
 {
     if (!srv)
         return HZ_EINVAL;
@@ -370,14 +372,14 @@ int hz_server_start(hz_server *srv)
             return rc;
     }
     srv->started = 1;
-    for (unsigned i = 0; i < srv->nloops; i++) {
+    for (unsigned i = first; i < srv->nloops; i++) {
         hz__loop *loop = &srv->loops[i];
         if (pthread_create(&loop->thread, NULL, hz__loop_main, loop) != 0) {
             /* Loops that never ran will not close their listener share. */
             for (unsigned k = 0; k < srv->nlisteners; k++) {
                 hz__listener *l = &srv->listeners[k];
                 for (unsigned j = 0; j < l->nsocks; j++)
-                    if (l->nsocks == 1 || j >= i)
+                    if (l->nsocks == 1 || j >= i || j < first)
                         atomic_store(&l->socks[j].users, 0);
             }
             hz_server_stop(srv, 0);
@@ -387,6 +389,11 @@ int hz_server_start(hz_server *srv)
         loop->thread_started = 1;
     }
     return 0;
+}
+
+int hz_server_start(hz_server *srv)
+{
+    return start_loops(srv, 0);
 }
 
 int hz_server_stop(hz_server *srv, unsigned deadline_ms)
@@ -420,9 +427,17 @@ int hz_server_wait(hz_server *srv)
 
 int hz_server_run(hz_server *srv)
 {
-    int rc = hz_server_start(srv);
+    /* Loop 0 runs on the calling thread, as an nginx worker runs on its
+     * process's only thread. With one loop the process may then have a
+     * single thread, and Linux skips the file reference count on every
+     * socket call of a process whose descriptor table nobody shares. */
+    int rc = start_loops(srv, 1);
     if (rc < 0)
         return rc;
+    if (srv->nloops) {
+        srv->loops[0].thread = pthread_self();
+        hz__loop_main(&srv->loops[0]);
+    }
     return hz_server_wait(srv);
 }
 

@@ -269,7 +269,14 @@ HZ_API int hz_server_tls_reload(hz_server *srv, int idx, const hz_tls_config *cf
 HZ_API int hz_server_port(const hz_server *srv, int idx);
 /** Starts the loop threads and returns. thread: any (once). */
 HZ_API int hz_server_start(hz_server *srv);
-/** hz_server_start, then blocks until the server has stopped. */
+/** Like hz_server_start followed by hz_server_wait, except that loop 0 runs
+ *  on the calling thread (its handlers run there) and only the other loops
+ *  get threads of their own. Returns when every loop has ended
+ *  (hz_server_stop from a handler, a signal handler or another thread).
+ *  With cfg.loops = 1 and no executor threads, the process can stay single
+ *  threaded, which makes each socket call cheaper on Linux. While it runs,
+ *  other threads may call hz_server_stop but not hz_server_wait or
+ *  hz_server_destroy. thread: any (once). */
 HZ_API int hz_server_run(hz_server *srv);
 /** Graceful stop: stop accepting, let in-flight requests finish (answered
  *  with Connection: close), close idle connections, force-close whatever is

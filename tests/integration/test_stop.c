@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -250,4 +251,83 @@ Test(stop, shared_listener_without_reuseport_serves_and_stops, .timeout = 30)
     cr_assert_eq(atomic_load(&ca.live_blocks), 0);
     it_conn late;
     cr_assert_neq(it_connect(&late, s.port), 0, "the shared listener was closed");
+}
+
+/* hz_server_run: loop 0 runs on the calling thread (the others on their
+ * own), requests are served, a stop from another thread ends it with 0. */
+typedef struct run_ctx {
+    hz_server *srv;
+    pthread_t thread; /* runs runner() */
+    pthread_t self;   /* set by runner() before hz_server_run, which starts the other loops */
+    atomic_int rc;
+    atomic_int on_caller; /* requests served on that thread */
+    atomic_int elsewhere; /* requests served on another thread */
+} run_ctx;
+
+static void h_where(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req;
+    run_ctx *rc = ud;
+    if (pthread_equal(pthread_self(), rc->self))
+        atomic_fetch_add(&rc->on_caller, 1);
+    else
+        atomic_fetch_add(&rc->elsewhere, 1);
+    hz_res_send(res, 200, "here", 4);
+}
+
+static void *runner(void *arg)
+{
+    run_ctx *rc = arg;
+    rc->self = pthread_self();
+    atomic_store(&rc->rc, hz_server_run(rc->srv));
+    return NULL;
+}
+
+static void run_on_caller(unsigned loops)
+{
+    run_ctx rc;
+    memset(&rc, 0, sizeof(rc));
+    atomic_store(&rc.rc, 1);
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = loops;
+    cr_assert_eq(hz_server_create(&rc.srv, &cfg), 0);
+    cr_assert_eq(hz_route(rc.srv, "GET", "/where", h_where, &rc), 0);
+    int idx = hz_server_listen(rc.srv, "127.0.0.1", 0, NULL);
+    cr_assert_geq(idx, 0);
+    int port = hz_server_port(rc.srv, idx);
+    cr_assert_eq(pthread_create(&rc.thread, NULL, runner, &rc), 0);
+    /* Enough connections that every loop gets some (SO_REUSEPORT hashes
+     * them; a shared listener lets whichever loop wakes first accept). */
+    for (int i = 0; i < 32; i++) {
+        it_conn c;
+        cr_assert_eq(it_connect(&c, port), 0);
+        it_sends(&c, "GET /where HTTP/1.1\r\nHost: t\r\n\r\n");
+        it_resp r;
+        cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+        cr_assert_eq(r.status, 200);
+        cr_assert_str_eq(r.body, "here");
+        it_resp_free(&r);
+        it_close(&c);
+    }
+    cr_assert_eq(atomic_load(&rc.on_caller) + atomic_load(&rc.elsewhere), 32);
+    if (loops == 1)
+        cr_assert_eq(atomic_load(&rc.on_caller), 32, "one loop: all on the caller");
+    else
+        cr_assert_gt(atomic_load(&rc.on_caller), 0, "loop 0 serves on the caller");
+    cr_assert_eq(atomic_load(&rc.rc), 1, "still running");
+    cr_assert_eq(hz_server_stop(rc.srv, 1000), 0);
+    cr_assert_eq(pthread_join(rc.thread, NULL), 0);
+    cr_assert_eq(atomic_load(&rc.rc), 0);
+    hz_server_destroy(rc.srv);
+}
+
+Test(stop, run_serves_loop_zero_on_the_calling_thread, .timeout = 30)
+{
+    run_on_caller(1);
+}
+
+Test(stop, run_with_several_loops_ends_on_stop, .timeout = 30)
+{
+    run_on_caller(3);
 }
