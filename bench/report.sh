@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench/report.sh - regenerates the numbers and plots of docs/benchmarks.md in
-# one go: runs bench/server.sh (httpz with 1 and 2 loops beside nginx and h2o,
-# at several connection counts), then renders the table (../shared table.py)
+# one go: runs bench/server.sh (httpz with 1 and 2 loops beside nginx, h2o and
+# the roof, at several connection counts), then renders the table (../shared table.py)
 # and the gnuplot PNGs into docs/img/.
-#   CONNS="16 64 256 512" REPS=3 TARGETS="nginx h2o"   (passed through)
+#   CONNS="16 64 256 512" REPS=3 TARGETS="nginx h2o roof"   (passed through)
 #   RAW=path/raw.txt   skip the run; re-render an earlier one
 # Needs: apt-get install wrk nginx-light h2o libmicrohttpd-dev libevent-dev gnuplot-nox
 set -euo pipefail

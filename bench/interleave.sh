@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# bench/interleave.sh - the demo (1 loop), nginx and the roof measured in
+# short runs taken in turn (httpz, nginx, roof, httpz, ...), medians per
+# server and connection count. run_all.sh measures one server after the
+# other, so a slow minute on a shared VM lands on whichever server was
+# running; taking turns spreads it over all of them, which makes the ratios
+# (httpz against nginx, httpz against the roof) steadier than the absolute
+# numbers. Same harness pieces: ../shared/bench/anchors/start.sh pins every
+# server to CPU 0 and plaintext.sh runs wrk -t1 on CPU 1.
+#   REPS=7 DURATION=5 CONNS="64 256" bench/interleave.sh
+# Needs: apt-get install wrk nginx-light (and the anchors: anchors/build.sh)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+shared=${HZ_SHARED:-$root/../shared}
+build=${BUILD:-$root/build/bench}
+reps=${REPS:-7}
+dur=${DURATION:-5}
+conns=${CONNS:-64 256}
+[ -x "$shared/bench/plaintext.sh" ] || { echo "interleave: $shared/bench not found" >&2; exit 1; }
+[ -x "${BENCH_BIN:-/tmp/httpz-bench/bin}/roof" ] || "$shared/bench/anchors/build.sh"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHZ_BUILD_TESTS=OFF \
+      -DHZ_BUILD_BENCH=ON >/dev/null
+cmake --build "$build" --target demo -j"$(nproc)" >/dev/null
+
+out=$(mktemp -d /tmp/httpz-interleave.XXXXXX)
+stop_all() {
+    for n in httpz nginx roof; do "$shared/bench/anchors/stop.sh" "$n" >/dev/null 2>&1 || true; done
+}
+trap stop_all EXIT
+"$shared/bench/anchors/start.sh" httpz 18090 "$build/examples/demo" --port 18090 \
+    --loops 1 --quiet --tls-port 0
+"$shared/bench/anchors/start.sh" nginx
+"$shared/bench/anchors/start.sh" roof
+declare -A port=([httpz]=18090 [nginx]=18081 [roof]=18085)
+for n in httpz nginx roof; do # warm-up, not counted
+    DURATION=1 "$shared/bench/plaintext.sh" "127.0.0.1:${port[$n]}" 64 >/dev/null 2>&1
+done
+for r in $(seq 1 "$reps"); do
+    for c in $conns; do
+        for n in httpz nginx roof; do
+            line=$(SERVER_PID=$(cat "/tmp/bench-$n.pid") DURATION=$dur \
+                   "$shared/bench/plaintext.sh" "127.0.0.1:${port[$n]}" "$c" | tail -1)
+            echo "$n $line" | tee -a "$out/raw.txt"
+        done
+    done
+done
+python3 - "$out/raw.txt" <<'EOF'
+import re, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name = line.split()[0]
+    f = dict(re.findall(r'(\w+)=([\d.]+)', line))
+    if 'srv_us_req' not in f:
+        continue
+    rows.setdefault((name, int(f['c'])), []).append(f)
+def med(key, name, c):
+    return statistics.median(float(f[key]) for f in rows[(name, c)])
+print('| server | conns | runs | req/s | p99 ms | srv us/req | vs nginx | vs roof |')
+print('|---|---|---|---|---|---|---|---|')
+for c in sorted({c for _, c in rows}):
+    for name in ('httpz', 'nginx', 'roof'):
+        if (name, c) not in rows:
+            continue
+        us = med('srv_us_req', name, c)
+        print('| %s | %d | %d | %s | %.2f | %.2f | %.2fx | %.2fx |' % (
+            name, c, len(rows[(name, c)]), format(int(med('rps', name, c)), ','),
+            med('p99_us', name, c) / 1000, us, us / med('srv_us_req', 'nginx', c),
+            us / med('srv_us_req', 'roof', c)))
+EOF
+echo "(raw: $out/raw.txt)"
