@@ -49,4 +49,14 @@ HZ_HIDDEN int hz__err_from_errno(int err);
  * another ABI. */
 HZ_HIDDEN int hz__allocator_check(const hz_allocator *a);
 
+/** The certificate for a TLS server name, shared by the TLS backends:
+ *  items is an array of n structs of size stride, each holding a
+ *  `char *` name (NULL: no name) at name_off. An exact name (ASCII case
+ *  ignored) beats a "*.rest" wildcard, which covers exactly one leftmost
+ *  label (RFC 6125 §6.4.3); the first of equal matches wins. Returns the
+ *  index of the best match, or 0 (the default certificate) when nothing
+ *  matches. Defined in core/tls.c. */
+HZ_HIDDEN unsigned hz__sni_pick(const void *items, unsigned n, size_t stride, size_t name_off,
+                                const char *host, size_t len);
+
 #endif /* HZ_INTERNAL_H */

@@ -136,40 +136,6 @@ static int mbed_rng(void *p, unsigned char *out, size_t len)
 /* SNI                                                                       */
 /* ------------------------------------------------------------------------ */
 
-/* host matches pattern: equal ignoring case, or pattern "*.rest" and host is
- * one more label followed by ".rest" (RFC 6125 §6.4.3, leftmost label only). */
-static int sni_match(const char *pattern, const char *host, size_t len)
-{
-    size_t plen = strlen(pattern);
-    if (plen == len && strncasecmp(pattern, host, len) == 0)
-        return 2;
-    if (plen > 2 && pattern[0] == '*' && pattern[1] == '.') {
-        const char *dot = memchr(host, '.', len);
-        if (dot && dot != host && (size_t)(host + len - dot) == plen - 1 &&
-            strncasecmp(dot, pattern + 1, plen - 1) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-/* The certificate for host: an exact name beats a wildcard; unknown names
- * (and no SNI at all) get certs[0]. */
-static unsigned sni_pick(const mbed_cert *certs, unsigned n, const char *host, size_t len)
-{
-    unsigned best = 0;
-    int best_score = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (!certs[i].host)
-            continue;
-        int score = sni_match(certs[i].host, host, len);
-        if (score > best_score) {
-            best = i;
-            best_score = score;
-        }
-    }
-    return best;
-}
-
 static int mbed_sni_cb(void *p, mbedtls_ssl_context *ssl, const unsigned char *name, size_t len)
 {
     mbed_snap *snap = p;
@@ -179,7 +145,8 @@ static int mbed_sni_cb(void *p, mbedtls_ssl_context *ssl, const unsigned char *n
         memcpy(s->sni, name, len);
         s->sni[len] = '\0';
     }
-    unsigned i = sni_pick(snap->certs, snap->ncerts, (const char *)name, len);
+    unsigned i = hz__sni_pick(snap->certs, snap->ncerts, sizeof(mbed_cert),
+                              offsetof(mbed_cert, host), (const char *)name, len);
     if (i == 0)
         return 0; /* the default certificate is already configured */
     return mbedtls_ssl_set_hs_own_cert(ssl, &snap->certs[i].chain, &snap->certs[i].key);

@@ -179,47 +179,14 @@ static int osl_bio_destroy(BIO *b)
 /* SNI and ALPN                                                              */
 /* ------------------------------------------------------------------------ */
 
-/* host matches pattern: equal ignoring case, or pattern "*.rest" and host is
- * one more label followed by ".rest" (RFC 6125 §6.4.3, leftmost label only). */
-static int sni_match(const char *pattern, const char *host, size_t len)
-{
-    size_t plen = strlen(pattern);
-    if (plen == len && strncasecmp(pattern, host, len) == 0)
-        return 2;
-    if (plen > 2 && pattern[0] == '*' && pattern[1] == '.') {
-        const char *dot = memchr(host, '.', len);
-        if (dot && dot != host && (size_t)(host + len - dot) == plen - 1 &&
-            strncasecmp(dot, pattern + 1, plen - 1) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-/* The certificate for host: an exact name beats a wildcard; unknown names
- * (and no SNI at all) get certs[0]. */
-static unsigned sni_pick(const osl_cert *certs, unsigned n, const char *host, size_t len)
-{
-    unsigned best = 0;
-    int best_score = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (!certs[i].host)
-            continue;
-        int score = sni_match(certs[i].host, host, len);
-        if (score > best_score) {
-            best = i;
-            best_score = score;
-        }
-    }
-    return best;
-}
-
 static int osl_cert_cb(SSL *ssl, void *arg)
 {
     osl_snap *snap = arg;
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     if (!name)
         return 1;
-    unsigned i = sni_pick(snap->certs, snap->ncerts, name, strlen(name));
+    unsigned i = hz__sni_pick(snap->certs, snap->ncerts, sizeof(osl_cert), offsetof(osl_cert, host),
+                              name, strlen(name));
     if (i == 0)
         return 1; /* the default certificate is already in place */
     const osl_cert *c = &snap->certs[i];
