@@ -23,6 +23,7 @@
 #define HZ_PARSE_ERRORS(X)                                                                         \
     X(NONE, 0, "no error")                                                                         \
     X(METHOD, 400, "invalid method token")                                                         \
+    X(METHOD_TOO_LONG, 501, "method longer than any implemented")                                  \
     X(TARGET, 400, "invalid request-target")                                                       \
     X(TARGET_FORM, 400, "request-target form not allowed for this method")                         \
     X(VERSION, 400, "malformed HTTP version")                                                      \
@@ -71,6 +72,12 @@ enum {
     C_HEX = 0x08,    /* HEXDIG */
     C_REG = 0x10,    /* reg-name byte: unreserved / sub-delims (RFC 3986) */
     C_QDTEXT = 0x20, /* qdtext (RFC 9110 §5.6.4) */
+    /* Target bytes RFC 3986 leaves out of every URI component. Browsers
+     * percent-encode these (WHATWG URL path and query encode sets), so raw
+     * they come only from tools and attacks: */
+    C_NOT_QUERY = 0x40, /* '"' '<' '>': encoded in queries too */
+    C_NOT_PATH = 0x80,  /* those, backslash, '`' '{' '}': encoded in paths (browsers
+                         * send '|' '^' '[' ']' raw, so those stay allowed) */
 };
 HZ_HIDDEN extern const unsigned char hz__chr_class[256];
 /** Length of the longest prefix of s[0, len) made of tchars. */

@@ -35,7 +35,7 @@ void hz_config_init(hz_config *cfg)
     cfg->limits.body_streamed = 0;
     cfg->timeouts.header = 10000;
     cfg->timeouts.body_idle = 10000;
-    cfg->timeouts.body_min_rate = 0;
+    cfg->timeouts.body_min_rate = 256; /* bytes/s: a trickled body cannot beat body_idle forever */
     cfg->timeouts.write = 10000;
     cfg->timeouts.keepalive = 5000;
     cfg->timeouts.tls_handshake = 10000;

@@ -154,7 +154,7 @@ typedef struct hz_limits {
 typedef struct hz_timeouts {
     uint32_t header;        /**< whole request head from its first byte [408]; 10000 */
     uint32_t body_idle;     /**< no body byte for this long [408]; 10000 */
-    uint32_t body_min_rate; /**< bytes/s averaged after the first body_idle [408]; 0 */
+    uint32_t body_min_rate; /**< bytes/s averaged after the first body_idle [408]; 256 */
     uint32_t write;         /**< no write progress for this long [close]; 10000 */
     uint32_t keepalive;     /**< idle between requests [close]; 5000 */
     uint32_t tls_handshake; /**< [close]; 10000 */

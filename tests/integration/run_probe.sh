@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# run_probe.sh DEMO CONFORMANCE_DIR - starts the demo on a free port with a
-# 3 s header timeout and runs every public h1probe case against it (the slow
-# ones with --slow-limit 5). Exit 77 (skipped) when the probe is missing.
+# run_probe.sh DEMO CONFORMANCE_DIR [CASES] - starts the demo on a free port
+# with a 3 s header timeout and runs every public h1probe case against it,
+# plus the project's own variant cases in CASES (tests/conformance/
+# variants.json), the slow ones with --slow-limit 5. Exit 77 (skipped) when
+# the probe is missing.
 set -u
 demo=$1
 dir=$2
+extra=()
+[ -n "${3:-}" ] && extra=(--cases "$3")
 if [ ! -f "$dir/h1probe.py" ]; then
     echo "h1probe not found in $dir: skipped"
     exit 77
@@ -26,7 +30,7 @@ if [ -z "$port" ]; then
     cat "$log"
     exit 1
 fi
-python3 "$dir/h1probe.py" 127.0.0.1 "$port" --set public --slow-limit 5
+python3 "$dir/h1probe.py" 127.0.0.1 "$port" --set public "${extra[@]}" --slow-limit 5
 rc=$?
 kill -TERM $pid
 wait $pid

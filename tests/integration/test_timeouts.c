@@ -116,12 +116,15 @@ Test(timeouts, body_idle_gets_408, .timeout = 20)
     it_stop(&s);
 }
 
-Test(timeouts, body_min_rate_gets_408, .timeout = 20)
+/* A body trickled at 100 B/s, never idle for body_idle: min_rate (0: the
+ * library default) must end it with a 408. */
+static void trickled_body_gets_408(uint32_t min_rate)
 {
     hz_config cfg;
     cfg_short(&cfg);
     cfg.timeouts.body_idle = 300;
-    cfg.timeouts.body_min_rate = 1000; /* bytes per second */
+    if (min_rate)
+        cfg.timeouts.body_min_rate = min_rate; /* bytes per second */
     it_server s;
     it_start(&s, &cfg);
     it_conn c;
@@ -147,6 +150,19 @@ Test(timeouts, body_min_rate_gets_408, .timeout = 20)
     it_resp_free(&r);
     it_close(&c);
     it_stop(&s);
+}
+
+Test(timeouts, body_min_rate_gets_408, .timeout = 20)
+{
+    trickled_body_gets_408(1000);
+}
+
+Test(timeouts, the_default_min_rate_ends_a_trickled_body, .timeout = 20)
+{
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cr_assert_eq(cfg.timeouts.body_min_rate, 256, "on by default");
+    trickled_body_gets_408(0);
 }
 
 Test(timeouts, write_stall_closes_a_client_that_does_not_read, .timeout = 30)
