@@ -123,8 +123,13 @@ void hz__loop_post(hz__loop *loop, hz__post *msg)
     else
         loop->qhead = msg;
     loop->qtail = msg;
-    pthread_mutex_unlock(&loop->qlock);
+    /* Wake before unlocking: the loop cannot take the message (and so
+     * cannot finish, exit and let hz_server_destroy close the poller) until
+     * this wake() has returned. Waking after the unlock raced with that
+     * close (TSan: an executor worker's eventfd write against
+     * ep_destroy's close). */
     loop->pv->wake(loop->poller);
+    pthread_mutex_unlock(&loop->qlock);
 }
 
 static void run_posts(hz__loop *loop)
