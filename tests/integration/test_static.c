@@ -662,7 +662,11 @@ Test(static_limits, stalled_reader_hits_the_write_timeout, .timeout = 30)
     long long deadline = it_now_ms() + 10000;
     for (;;) {
         hz_server_metrics(g_srv, &m);
-        if (m.timeouts[HZ_TIMEOUT_WRITE] >= 1 || it_now_ms() > deadline)
+        /* The timeout is counted just before the close that counts the
+         * close reason and the aborted request: wait for all three. */
+        if ((m.timeouts[HZ_TIMEOUT_WRITE] >= 1 && m.conn_closed[HZ_CLOSE_TIMEOUT] >= 1 &&
+             m.requests_aborted >= 1) ||
+            it_now_ms() > deadline)
             break;
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
