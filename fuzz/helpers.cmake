@@ -6,13 +6,13 @@ if(NOT HZ_FUZZ_FLAGS)
   set(HZ_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
                     -fno-omit-frame-pointer)
 endif()
-set(_hz_helper_src ${PROJECT_SOURCE_DIR}/core/url.c ${PROJECT_SOURCE_DIR}/core/form.c
-                   ${PROJECT_SOURCE_DIR}/core/cookie.c ${PROJECT_SOURCE_DIR}/core/multipart.c)
+set(_hz_helper_src ${PROJECT_SOURCE_DIR}/core/proto/url.c ${PROJECT_SOURCE_DIR}/core/proto/form.c
+                   ${PROJECT_SOURCE_DIR}/core/proto/cookie.c ${PROJECT_SOURCE_DIR}/core/proto/multipart.c)
 foreach(_hz_fuzz url query multipart)
   add_executable(fuzz_${_hz_fuzz} ${CMAKE_CURRENT_LIST_DIR}/fuzz_${_hz_fuzz}.c ${_hz_helper_src})
   target_include_directories(fuzz_${_hz_fuzz} PRIVATE
     ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include
-    ${PROJECT_SOURCE_DIR}/core ${PROJECT_BINARY_DIR}/core)
+    ${HZ_CORE_INCLUDES} ${PROJECT_BINARY_DIR}/core)
   target_compile_definitions(fuzz_${_hz_fuzz} PRIVATE _GNU_SOURCE)
   target_compile_options(fuzz_${_hz_fuzz} PRIVATE ${HZ_WARNINGS} -Wno-missing-prototypes
                                                   ${HZ_FUZZ_FLAGS})

@@ -6,6 +6,6 @@ hz_add_criterion_test(unit_test_parser_scalar
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_parser.c
           ${CMAKE_CURRENT_SOURCE_DIR}/test_chunked.c
           ${CMAKE_CURRENT_SOURCE_DIR}/test_parser_conformance.c
-          ${PROJECT_SOURCE_DIR}/core/parser.c
+          ${PROJECT_SOURCE_DIR}/core/proto/parser.c
   LABELS unit)
 target_compile_definitions(unit_test_parser_scalar PRIVATE HZ_PARSER_FORCE_SCALAR=1)

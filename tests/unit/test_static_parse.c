@@ -3,7 +3,7 @@
  * functions (the test then provides static.c's symbols itself). */
 #include <string.h>
 #include <criterion/criterion.h>
-#include "../../core/static.c"
+#include "../../core/handler/static.c"
 
 static hz_str S(const char *s)
 {
