@@ -8,6 +8,8 @@
 # numbers. Same harness pieces: ../shared/bench/anchors/start.sh pins every
 # server to CPU 0 and plaintext.sh runs wrk -t1 on CPU 1.
 #   REPS=7 DURATION=5 CONNS="64 256" bench/interleave.sh
+#   OLD_REV=78e2082 bench/interleave.sh  also runs the demo built from that
+#                                        commit ("httpz-old"), side by side
 # Needs: apt-get install wrk nginx-light (and the anchors: anchors/build.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,22 +24,36 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHZ_BUILD_TESTS=OFF \
       -DHZ_BUILD_BENCH=ON >/dev/null
 cmake --build "$build" --target demo -j"$(nproc)" >/dev/null
 
+servers=(httpz nginx roof)
+declare -A port=([httpz]=18090 [nginx]=18081 [roof]=18085 [httpz-old]=18091)
+if [ -n "${OLD_REV:-}" ]; then # the same demo at another commit, built aside
+    old_src=$(mktemp -d /tmp/httpz-old-src.XXXXXX)
+    git -C "$root" archive "$OLD_REV" | tar -x -C "$old_src"
+    cmake -S "$old_src" -B "$old_src/build" -DCMAKE_BUILD_TYPE=Release -DHZ_BUILD_TESTS=OFF \
+          -DHZ_BUILD_BENCH=ON >/dev/null
+    cmake --build "$old_src/build" --target demo -j"$(nproc)" >/dev/null
+    servers=(httpz httpz-old nginx roof)
+fi
+
 out=$(mktemp -d /tmp/httpz-interleave.XXXXXX)
 stop_all() {
-    for n in httpz nginx roof; do "$shared/bench/anchors/stop.sh" "$n" >/dev/null 2>&1 || true; done
+    for n in "${servers[@]}"; do "$shared/bench/anchors/stop.sh" "$n" >/dev/null 2>&1 || true; done
 }
 trap stop_all EXIT
 "$shared/bench/anchors/start.sh" httpz 18090 "$build/examples/demo" --port 18090 \
     --loops 1 --quiet --tls-port 0
+if [ -n "${OLD_REV:-}" ]; then
+    "$shared/bench/anchors/start.sh" httpz-old 18091 "$old_src/build/examples/demo" \
+        --port 18091 --loops 1 --quiet --tls-port 0
+fi
 "$shared/bench/anchors/start.sh" nginx
 "$shared/bench/anchors/start.sh" roof
-declare -A port=([httpz]=18090 [nginx]=18081 [roof]=18085)
-for n in httpz nginx roof; do # warm-up, not counted
+for n in "${servers[@]}"; do # warm-up, not counted
     DURATION=1 "$shared/bench/plaintext.sh" "127.0.0.1:${port[$n]}" 64 >/dev/null 2>&1
 done
 for r in $(seq 1 "$reps"); do
     for c in $conns; do
-        for n in httpz nginx roof; do
+        for n in "${servers[@]}"; do
             line=$(SERVER_PID=$(cat "/tmp/bench-$n.pid") DURATION=$dur \
                    "$shared/bench/plaintext.sh" "127.0.0.1:${port[$n]}" "$c" | tail -1)
             echo "$n $line" | tee -a "$out/raw.txt"
@@ -58,7 +74,7 @@ def med(key, name, c):
 print('| server | conns | runs | req/s | p99 ms | srv us/req | vs nginx | vs roof |')
 print('|---|---|---|---|---|---|---|---|')
 for c in sorted({c for _, c in rows}):
-    for name in ('httpz', 'nginx', 'roof'):
+    for name in ('httpz', 'httpz-old', 'nginx', 'roof'):
         if (name, c) not in rows:
             continue
         us = med('srv_us_req', name, c)
