@@ -4,6 +4,7 @@
  * store. Public headers only, as a backend would see them. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -430,6 +431,7 @@ enum { GETTERS = 3, SWAPS = 300 };
 static hz_tls_store *race_store;
 static atomic_int race_stop;
 static atomic_int race_bad;
+static atomic_long race_gets;
 
 static void *getter(void *arg)
 {
@@ -440,6 +442,7 @@ static void *getter(void *arg)
         if (d->marker != 7)
             atomic_fetch_add(&race_bad, 1);
         hz_tls_snap_release(s);
+        atomic_fetch_add(&race_gets, 1);
     }
     return NULL;
 }
@@ -471,8 +474,14 @@ Test(backend_api, store_get_races_swap, .timeout = 60)
     pthread_t th[GETTERS];
     for (int i = 0; i < GETTERS; i++)
         cr_assert_eq(pthread_create(&th[i], NULL, getter, NULL), 0);
-    for (int i = 0; i < SWAPS; i++)
+    for (int i = 0; i < SWAPS; i++) {
+        /* Let the sessions run between reloads, or the swaps could all be
+         * over before a getter thread started. */
+        long target = atomic_load(&race_gets) + GETTERS;
+        while (atomic_load(&race_gets) < target)
+            sched_yield();
         hz_tls_store_swap(race_store, marked_snap(&ca.iface));
+    }
     atomic_store(&race_stop, 1);
     for (int i = 0; i < GETTERS; i++)
         pthread_join(th[i], NULL);
