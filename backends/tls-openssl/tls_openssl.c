@@ -24,7 +24,6 @@
  */
 #include <stdatomic.h>
 #include <string.h>
-#include <strings.h>
 #include <httpz/httpz.h>
 #include <httpz/backend.h>
 
