@@ -81,7 +81,7 @@ unsigned hz_tls_sni_pick(const char *const *names, unsigned n, const char *host,
 {
     unsigned best = 0;
     int best_score = 0;
-    if (!names || (!host && len))
+    if (!names || !host)
         return 0;
     for (unsigned i = 0; i < n; i++) {
         if (!names[i])

@@ -353,7 +353,7 @@ HZ_API int hz_tls_config_check(const hz_tls_config *cfg, unsigned caps);
  *  certificate without a name). An exact name (ASCII case ignored) beats a
  *  "*.rest" wildcard, which covers exactly one leftmost label (RFC 6125
  *  §6.4.3); the first of equal matches wins. host need not be
- *  NUL-terminated (len bytes).
+ *  NUL-terminated (len bytes); names or host NULL picks 0.
  *  @return the index of the best match, or 0 (the default certificate)
  *          when nothing matches.
  *  thread: any. */

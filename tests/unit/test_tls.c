@@ -70,3 +70,11 @@ Test(tls, only_len_bytes_of_the_host_count)
     cr_assert_eq(hz_tls_sni_pick(names, 2, sni, 15), 1);
     cr_assert_eq(hz_tls_sni_pick(names, 2, sni, 18), 0);
 }
+
+Test(tls, no_names_or_no_host_get_the_default)
+{
+    const char *names[] = {"default.test", "www.example.com"};
+    cr_assert_eq(hz_tls_sni_pick(NULL, 2, "www.example.com", 15), 0);
+    cr_assert_eq(hz_tls_sni_pick(names, 2, NULL, 0), 0);
+    cr_assert_eq(hz_tls_sni_pick(names, 2, "", 0), 0);
+}
