@@ -125,8 +125,8 @@ static void cx_free(cx *x)
     hz_allocator a = x->a;
     pthread_cond_destroy(&x->cv);
     pthread_mutex_destroy(&x->mu);
-    a.vt->free(a.ctx, x->heap, sizeof(*x->heap) * x->cap);
-    a.vt->free(a.ctx, x, sizeof(*x));
+    hz_alloc_free(&a, x->heap, sizeof(*x->heap) * x->cap);
+    hz_alloc_free(&a, x, sizeof(*x));
 }
 
 static void cx_shutdown(void *self)
@@ -168,8 +168,8 @@ int custom_executor_create(hz_executor *out, unsigned queue_cap, unsigned on_shu
     out->self = NULL;
     if (!a)
         a = &hz_allocator_default;
-    if (!a->vt || a->vt->abi != HZ_BACKEND_ABI)
-        return HZ_EINVAL;
+    if ((rc = hz_allocator_check(a)) < 0) /* the helpers of <httpz/backend.h> */
+        return rc;
     /* The worker thread and the shutdown caller may differ from this one. */
     if (!(a->vt->caps & HZ_ALLOC_CAP_THREADSAFE))
         return HZ_EINVAL;
@@ -180,14 +180,14 @@ int custom_executor_create(hz_executor *out, unsigned queue_cap, unsigned on_shu
     if (queue_cap == 0)
         queue_cap = CX_DEFAULT_QUEUE;
 
-    x = a->vt->alloc(a->ctx, sizeof(*x));
+    rc = HZ_ESYS;
+    x = hz_alloc_zero(a, sizeof(*x));
     if (!x)
         return HZ_ENOMEM;
-    memset(x, 0, sizeof(*x));
     x->a = *a;
     x->cap = queue_cap;
     x->on_shutdown = on_shutdown;
-    x->heap = a->vt->alloc(a->ctx, sizeof(*x->heap) * queue_cap);
+    x->heap = hz_alloc(a, sizeof(*x->heap) * queue_cap);
     if (!x->heap) {
         rc = HZ_ENOMEM;
         goto fail;
@@ -208,8 +208,7 @@ int custom_executor_create(hz_executor *out, unsigned queue_cap, unsigned on_shu
     return 0;
 
 fail:
-    if (x->heap)
-        a->vt->free(a->ctx, x->heap, sizeof(*x->heap) * queue_cap);
-    a->vt->free(a->ctx, x, sizeof(*x));
+    hz_alloc_free(a, x->heap, sizeof(*x->heap) * queue_cap);
+    hz_alloc_free(a, x, sizeof(*x));
     return rc;
 }

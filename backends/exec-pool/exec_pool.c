@@ -25,7 +25,8 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include "internal.h"
+#include <httpz/httpz.h>
+#include <httpz/backend.h>
 
 #define POOL_DEFAULT_QUEUE 1024u
 #define POOL_MAX_THREADS 1024u
@@ -87,7 +88,7 @@ static int pool_submit(void *self, hz_job_fn fn, void *arg)
 {
     pool *p = self;
     int rc = 0;
-    if (HZ_UNLIKELY(!p || !fn))
+    if (!p || !fn)
         return HZ_EINVAL;
     pthread_mutex_lock(&p->mu);
     if (p->stopping) {
@@ -138,9 +139,9 @@ static void pool_free(pool *p)
     hz_allocator a = p->a;
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
-    hz__free(&a, p->threads, sizeof(*p->threads) * p->tcap);
-    hz__free(&a, p->ring, sizeof(*p->ring) * p->cap);
-    hz__free(&a, p, sizeof(*p));
+    hz_alloc_free(&a, p->threads, sizeof(*p->threads) * p->tcap);
+    hz_alloc_free(&a, p->ring, sizeof(*p->ring) * p->cap);
+    hz_alloc_free(&a, p, sizeof(*p));
 }
 
 static void pool_shutdown(void *self)
@@ -225,7 +226,7 @@ int hz_executor_pool_create_ex(hz_executor *out, const hz_executor_pool_options 
         return HZ_EINVAL;
     if (!a)
         a = &hz_allocator_default;
-    if ((rc = hz__allocator_check(a)) < 0)
+    if ((rc = hz_allocator_check(a)) < 0)
         return rc;
     /* Jobs run and the pool is freed on other threads than the creator's. */
     if (!(a->vt->caps & HZ_ALLOC_CAP_THREADSAFE))
@@ -237,15 +238,15 @@ int hz_executor_pool_create_ex(hz_executor *out, const hz_executor_pool_options 
     want = opt->threads ? opt->threads : online_cores();
     cap = opt->queue_cap ? opt->queue_cap : POOL_DEFAULT_QUEUE;
 
-    p = hz__calloc(a, sizeof(*p));
+    p = hz_alloc_zero(a, sizeof(*p));
     if (!p)
         return HZ_ENOMEM;
     p->a = *a;
     p->on_shutdown = opt->on_shutdown;
     p->cap = cap;
     p->tcap = want;
-    p->ring = hz__alloc(a, sizeof(*p->ring) * cap);
-    p->threads = hz__alloc(a, sizeof(*p->threads) * want);
+    p->ring = hz_alloc(a, sizeof(*p->ring) * cap);
+    p->threads = hz_alloc(a, sizeof(*p->threads) * want);
     rc = HZ_ENOMEM;
     if (!p->ring || !p->threads)
         goto fail;
@@ -266,9 +267,9 @@ int hz_executor_pool_create_ex(hz_executor *out, const hz_executor_pool_options 
     return 0;
 
 fail:
-    hz__free(a, p->threads, sizeof(*p->threads) * want);
-    hz__free(a, p->ring, sizeof(*p->ring) * cap);
-    hz__free(a, p, sizeof(*p));
+    hz_alloc_free(a, p->threads, sizeof(*p->threads) * want);
+    hz_alloc_free(a, p->ring, sizeof(*p->ring) * cap);
+    hz_alloc_free(a, p, sizeof(*p));
     return rc;
 }
 

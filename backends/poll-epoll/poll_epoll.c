@@ -17,7 +17,8 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include "internal.h"
+#include <httpz/httpz.h>
+#include <httpz/backend.h>
 
 #define EP_INITIAL_EVENTS 256
 #define EP_INITIAL_SLOTS 1024
@@ -57,44 +58,44 @@ static void ep_destroy(hz_poller *p)
         close(p->wakefd);
     if (p->epfd >= 0)
         close(p->epfd);
-    hz__free(&p->a, p->kev, sizeof(*p->kev) * (size_t)p->kev_cap);
-    hz__free(&p->a, p->slots, sizeof(*p->slots) * p->nslots);
-    hz__free(&p->a, p, sizeof(*p));
+    hz_alloc_free(&p->a, p->kev, sizeof(*p->kev) * (size_t)p->kev_cap);
+    hz_alloc_free(&p->a, p->slots, sizeof(*p->slots) * p->nslots);
+    hz_alloc_free(&p->a, p, sizeof(*p));
 }
 
 static int ep_create(hz_poller **out, const hz_allocator *a)
 {
     int rc;
     *out = NULL;
-    if ((rc = hz__allocator_check(a)) < 0)
+    if ((rc = hz_allocator_check(a)) < 0)
         return rc;
-    hz_poller *p = hz__calloc(a, sizeof(*p));
+    hz_poller *p = hz_alloc_zero(a, sizeof(*p));
     if (!p)
         return HZ_ENOMEM;
     p->a = *a;
     p->epfd = -1;
     p->wakefd = -1;
     p->kev_cap = EP_INITIAL_EVENTS;
-    p->kev = hz__alloc(a, sizeof(*p->kev) * (size_t)p->kev_cap);
+    p->kev = hz_alloc(a, sizeof(*p->kev) * (size_t)p->kev_cap);
     p->nslots = EP_INITIAL_SLOTS;
-    p->slots = hz__calloc(a, sizeof(*p->slots) * p->nslots);
+    p->slots = hz_alloc_zero(a, sizeof(*p->slots) * p->nslots);
     if (!p->kev || !p->slots) {
         rc = HZ_ENOMEM;
         goto fail;
     }
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (p->epfd < 0) {
-        rc = hz__err_from_errno(errno);
+        rc = hz_err_from_errno(errno);
         goto fail;
     }
     p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->wakefd < 0) {
-        rc = hz__err_from_errno(errno);
+        rc = hz_err_from_errno(errno);
         goto fail;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = p->wakefd};
     if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->wakefd, &ev) < 0) {
-        rc = hz__err_from_errno(errno);
+        rc = hz_err_from_errno(errno);
         goto fail;
     }
     *out = p;
@@ -109,7 +110,7 @@ static int ep_grow_slots(hz_poller *p, int fd)
     size_t n = p->nslots;
     while (n <= (size_t)fd)
         n *= 2;
-    ep_slot *s = hz__realloc(&p->a, p->slots, sizeof(*s) * p->nslots, sizeof(*s) * n);
+    ep_slot *s = hz_alloc_resize(&p->a, p->slots, sizeof(*s) * p->nslots, sizeof(*s) * n);
     if (!s)
         return HZ_ENOMEM;
     memset(s + p->nslots, 0, sizeof(*s) * (n - p->nslots));
@@ -129,7 +130,7 @@ static int ep_add(hz_poller *p, int fd, unsigned events, void *udata)
         return HZ_EINVAL;
     struct epoll_event ev = {.events = ep_mask(events), .data.fd = fd};
     if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-        return errno == EEXIST ? HZ_EINVAL : hz__err_from_errno(errno);
+        return errno == EEXIST ? HZ_EINVAL : hz_err_from_errno(errno);
     p->slots[fd].udata = udata;
     p->slots[fd].registered = 1;
     return 0;
@@ -141,7 +142,7 @@ static int ep_modify(hz_poller *p, int fd, unsigned events, void *udata)
         return HZ_EINVAL;
     struct epoll_event ev = {.events = ep_mask(events), .data.fd = fd};
     if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
-        return hz__err_from_errno(errno);
+        return hz_err_from_errno(errno);
     p->slots[fd].udata = udata;
     return 0;
 }
@@ -161,7 +162,7 @@ static int ep_remove(hz_poller *p, int fd)
         }
     }
     if (epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 && errno != EBADF && errno != ENOENT)
-        return hz__err_from_errno(errno);
+        return hz_err_from_errno(errno);
     return 0;
 }
 
@@ -173,8 +174,8 @@ static int ep_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
         return HZ_EINVAL;
     if (max > p->kev_cap) {
         /* Best effort: on ENOMEM keep the smaller buffer and return fewer. */
-        struct epoll_event *k =
-            hz__realloc(&p->a, p->kev, sizeof(*k) * (size_t)p->kev_cap, sizeof(*k) * (size_t)max);
+        struct epoll_event *k = hz_alloc_resize(&p->a, p->kev, sizeof(*k) * (size_t)p->kev_cap,
+                                                sizeof(*k) * (size_t)max);
         if (k) {
             p->kev = k;
             p->kev_cap = max;
@@ -184,7 +185,7 @@ static int ep_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
     }
     int n = epoll_wait(p->epfd, p->kev, max, timeout_ms);
     if (n < 0)
-        return errno == EINTR ? 0 : hz__err_from_errno(errno);
+        return errno == EINTR ? 0 : hz_err_from_errno(errno);
     int j = 0;
     for (int i = 0; i < n; i++) {
         int fd = p->kev[i].data.fd;
@@ -224,7 +225,7 @@ static int ep_wake(hz_poller *p)
         if (errno == EINTR)
             continue;
         /* EAGAIN: the counter is saturated, so a wake is already pending. */
-        rc = errno == EAGAIN ? 0 : hz__err_from_errno(errno);
+        rc = errno == EAGAIN ? 0 : hz_err_from_errno(errno);
         break;
     }
     errno = saved;

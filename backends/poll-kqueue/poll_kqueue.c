@@ -34,7 +34,8 @@
 #include <sys/types.h>
 #include <sys/event.h>
 #include <sys/time.h>
-#include "internal.h"
+#include <httpz/httpz.h>
+#include <httpz/backend.h>
 
 #define KQ_INITIAL_EVENTS 256
 #define KQ_INITIAL_SLOTS 1024
@@ -78,9 +79,9 @@ static void kq_destroy(hz_poller *p)
         close(p->wake_wr);
     if (p->kq >= 0)
         close(p->kq);
-    hz__free(&p->a, p->kev, sizeof(*p->kev) * (size_t)p->kev_cap);
-    hz__free(&p->a, p->slots, sizeof(*p->slots) * p->nslots);
-    hz__free(&p->a, p, sizeof(*p));
+    hz_alloc_free(&p->a, p->kev, sizeof(*p->kev) * (size_t)p->kev_cap);
+    hz_alloc_free(&p->a, p->slots, sizeof(*p->slots) * p->nslots);
+    hz_alloc_free(&p->a, p, sizeof(*p));
 }
 
 /* One change, applied at once; returns 0 or the errno of the failure. */
@@ -110,9 +111,9 @@ static int kq_create(hz_poller **out, const hz_allocator *a)
 {
     int rc, err;
     *out = NULL;
-    if ((rc = hz__allocator_check(a)) < 0)
+    if ((rc = hz_allocator_check(a)) < 0)
         return rc;
-    hz_poller *p = hz__calloc(a, sizeof(*p));
+    hz_poller *p = hz_alloc_zero(a, sizeof(*p));
     if (!p)
         return HZ_ENOMEM;
     p->a = *a;
@@ -120,16 +121,16 @@ static int kq_create(hz_poller **out, const hz_allocator *a)
     p->wake_rd = -1;
     p->wake_wr = -1;
     p->kev_cap = KQ_INITIAL_EVENTS;
-    p->kev = hz__alloc(a, sizeof(*p->kev) * (size_t)p->kev_cap);
+    p->kev = hz_alloc(a, sizeof(*p->kev) * (size_t)p->kev_cap);
     p->nslots = KQ_INITIAL_SLOTS;
-    p->slots = hz__calloc(a, sizeof(*p->slots) * p->nslots);
+    p->slots = hz_alloc_zero(a, sizeof(*p->slots) * p->nslots);
     if (!p->kev || !p->slots) {
         rc = HZ_ENOMEM;
         goto fail;
     }
     p->kq = kqueue();
     if (p->kq < 0) {
-        rc = hz__err_from_errno(errno);
+        rc = hz_err_from_errno(errno);
         goto fail;
     }
     /* kqueue descriptors are not inherited by fork() on the BSDs, but
@@ -138,23 +139,23 @@ static int kq_create(hz_poller **out, const hz_allocator *a)
 #ifdef KQ_USER_WAKE
     /* EV_CLEAR: a trigger is consumed when reported, so wakes coalesce. */
     if ((err = kq_change(p->kq, KQ_WAKE_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR, 0)) != 0) {
-        rc = hz__err_from_errno(err);
+        rc = hz_err_from_errno(err);
         goto fail;
     }
 #else
     int pf[2];
     if (pipe(pf) < 0) {
-        rc = hz__err_from_errno(errno);
+        rc = hz_err_from_errno(errno);
         goto fail;
     }
     p->wake_rd = pf[0];
     p->wake_wr = pf[1];
     if (kq_set_cloexec_nonblock(pf[0]) < 0 || kq_set_cloexec_nonblock(pf[1]) < 0) {
-        rc = hz__err_from_errno(errno);
+        rc = hz_err_from_errno(errno);
         goto fail;
     }
     if ((err = kq_change(p->kq, (uintptr_t)p->wake_rd, EVFILT_READ, EV_ADD, 0)) != 0) {
-        rc = hz__err_from_errno(err);
+        rc = hz_err_from_errno(err);
         goto fail;
     }
 #endif
@@ -170,7 +171,7 @@ static int kq_grow_slots(hz_poller *p, int fd)
     size_t n = p->nslots;
     while (n <= (size_t)fd)
         n *= 2;
-    kq_slot *s = hz__realloc(&p->a, p->slots, sizeof(*s) * p->nslots, sizeof(*s) * n);
+    kq_slot *s = hz_alloc_resize(&p->a, p->slots, sizeof(*s) * p->nslots, sizeof(*s) * n);
     if (!s)
         return HZ_ENOMEM;
     memset(s + p->nslots, 0, sizeof(*s) * (n - p->nslots));
@@ -195,7 +196,7 @@ static int kq_apply(hz_poller *p, int fd, unsigned from, unsigned to)
             for (int j = 0; j < i; j++)
                 if ((to & f[j].bit) && !(from & f[j].bit))
                     (void)kq_change(p->kq, (uintptr_t)fd, f[j].filter, EV_DELETE, 0);
-            return hz__err_from_errno(err);
+            return hz_err_from_errno(err);
         }
     }
     for (int i = 0; i < 2; i++) {
@@ -316,8 +317,8 @@ static int kq_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
     int want = max > INT_MAX / 2 ? INT_MAX : 2 * max;
     if (want > p->kev_cap) {
         /* Best effort: on ENOMEM keep the smaller buffer and return fewer. */
-        struct kevent *k =
-            hz__realloc(&p->a, p->kev, sizeof(*k) * (size_t)p->kev_cap, sizeof(*k) * (size_t)want);
+        struct kevent *k = hz_alloc_resize(&p->a, p->kev, sizeof(*k) * (size_t)p->kev_cap,
+                                           sizeof(*k) * (size_t)want);
         if (k) {
             p->kev = k;
             p->kev_cap = want;
@@ -332,7 +333,7 @@ static int kq_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
     }
     int n = kevent(p->kq, NULL, 0, p->kev, want, tsp);
     if (n < 0)
-        return errno == EINTR ? 0 : hz__err_from_errno(errno);
+        return errno == EINTR ? 0 : hz_err_from_errno(errno);
     int j = 0;
     /* The wake entry first: its trigger is consumed (EV_CLEAR, or the pipe
      * drained), so it must never be the kevent that does not fit. */
@@ -375,7 +376,7 @@ static int kq_wake(hz_poller *p)
     int rc = 0, saved = errno; /* callable from a signal handler: keep errno */
 #ifdef KQ_USER_WAKE
     int err = kq_change(p->kq, KQ_WAKE_IDENT, EVFILT_USER, 0, NOTE_TRIGGER);
-    rc = err ? hz__err_from_errno(err) : 0;
+    rc = err ? hz_err_from_errno(err) : 0;
 #else
     for (;;) {
         if (write(p->wake_wr, "", 1) == 1)
@@ -383,7 +384,7 @@ static int kq_wake(hz_poller *p)
         if (errno == EINTR)
             continue;
         /* EAGAIN: the pipe is full, so a wake is already pending. */
-        rc = errno == EAGAIN ? 0 : hz__err_from_errno(errno);
+        rc = errno == EAGAIN ? 0 : hz_err_from_errno(errno);
         break;
     }
 #endif

@@ -5,11 +5,13 @@
  * hz_tls_io shim (mbedtls_ssl_set_bio), HZ_EAGAIN mapped to
  * MBEDTLS_ERR_SSL_WANT_READ/WRITE.
  *
- * Configuration lives in a reference-counted snapshot (mbed_snap): the
- * context points at the current one, every session holds the one it was
+ * Configuration lives in a reference-counted snapshot (hz_tls_snap, from
+ * <httpz/backend.h>, with an mbed_snap as its backend data): the context's
+ * hz_tls_store holds the current one, every session holds the one it was
  * created with. ctx_reload() builds a new snapshot off to the side and swaps
- * the pointer under a mutex, so sessions created afterwards use the new
- * certificates while older sessions keep theirs until they end.
+ * it in, so sessions created afterwards use the new certificates while
+ * older sessions keep theirs until they end. The config check, the SNI
+ * choice and the ALPN list come from the same helpers.
  *
  * Memory: hz structures (context, snapshot, session, copied strings) come
  * from the hz_allocator. mbedTLS's own allocations (I/O buffers, parsed
@@ -20,8 +22,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <strings.h>
-#include "internal.h"
+#include <httpz/httpz.h>
+#include <httpz/backend.h>
 
 #include <mbedtls/version.h>
 #include <mbedtls/ssl.h>
@@ -49,6 +51,10 @@
 #define MBED_HAVE_TLS13 0
 #endif
 
+#define MBED_CAPS                                                                                  \
+    (HZ_TLS_CAP_ALPN | HZ_TLS_CAP_SNI | HZ_TLS_CAP_RELOAD |                                        \
+     (MBED_HAVE_TLS13 ? HZ_TLS_CAP_TLS13 : 0))
+
 /* ------------------------------------------------------------------------ */
 /* Types                                                                     */
 /* ------------------------------------------------------------------------ */
@@ -56,18 +62,13 @@
 typedef struct mbed_cert {  /* owner: its mbed_snap */
     mbedtls_x509_crt chain; /* owns (mbedTLS heap): leaf first */
     mbedtls_pk_context key; /* owns (mbedTLS heap) */
-    char *host;             /* owns (hz allocator); NULL: no SNI name */
-    size_t host_size;       /* bytes allocated for host */
 } mbed_cert;
 
-typedef struct mbed_snap {   /* owner: shared by its ctx (while current) and sessions */
-    atomic_uint refs;        /* the ctx's reference while current + one per session */
+typedef struct mbed_snap {   /* owner: its hz_tls_snap (the snapshot's backend data) */
     hz_tls_ctx *ctx;         /* borrowed: every holder of a snap also holds the ctx */
     mbedtls_ssl_config conf; /* owns; read-only once built, shared by sessions */
     mbed_cert *certs;        /* owns: ncerts entries; certs[0] is the default */
     unsigned ncerts;
-    const char **alpn; /* owns: NULL-terminated list + strings, one block; NULL: none */
-    size_t alpn_size;
     int *suites; /* owns: 0-terminated custom ciphersuite list, or NULL */
     size_t suites_size;
 } mbed_snap;
@@ -75,8 +76,7 @@ typedef struct mbed_snap {   /* owner: shared by its ctx (while current) and ses
 struct hz_tls_ctx {           /* owner: the listener; freed when refs reach 0 */
     hz_allocator alloc;       /* copied; its ctx outlives this context */
     atomic_uint refs;         /* 1 for the owner until ctx_destroy + one per session */
-    pthread_mutex_t lock;     /* guards cur (ctx_reload vs session_create) */
-    mbed_snap *cur;           /* owns one reference */
+    hz_tls_store *store;      /* owns: the current snapshot, swapped by ctx_reload */
     pthread_mutex_t rng_lock; /* the DRBG is shared by every session on every loop */
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
@@ -85,7 +85,7 @@ struct hz_tls_ctx {           /* owner: the listener; freed when refs reach 0 */
 struct hz_tls_session {       /* owner: the conn */
     mbedtls_ssl_context ssl;  /* owns (mbedTLS heap for its buffers) */
     hz_tls_ctx *ctx;          /* owns one reference */
-    mbed_snap *snap;          /* owns one reference: ssl points at snap->conf */
+    hz_tls_snap *snap;        /* owns one reference: ssl points at its mbed_snap's conf */
     const hz_tls_io *io;      /* borrowed: outlives the session */
     int io_err;               /* first hard error the shim returned, or 0 */
     unsigned eof : 1;         /* the shim reported end of stream */
@@ -138,18 +138,18 @@ static int mbed_rng(void *p, unsigned char *out, size_t len)
 
 static int mbed_sni_cb(void *p, mbedtls_ssl_context *ssl, const unsigned char *name, size_t len)
 {
-    mbed_snap *snap = p;
+    hz_tls_snap *snap = p;
+    mbed_snap *m = hz_tls_snap_data(snap);
     /* ssl is the first member of the session (see mbed_session_create). */
     hz_tls_session *s = (hz_tls_session *)(void *)ssl;
     if (len < sizeof(s->sni) && !memchr(name, '\0', len)) {
         memcpy(s->sni, name, len);
         s->sni[len] = '\0';
     }
-    unsigned i = hz__sni_pick(snap->certs, snap->ncerts, sizeof(mbed_cert),
-                              offsetof(mbed_cert, host), (const char *)name, len);
-    if (i == 0)
+    unsigned i = hz_tls_snap_sni_pick(snap, (const char *)name, len);
+    if (i == 0 || i >= m->ncerts)
         return 0; /* the default certificate is already configured */
-    return mbedtls_ssl_set_hs_own_cert(ssl, &snap->certs[i].chain, &snap->certs[i].key);
+    return mbedtls_ssl_set_hs_own_cert(ssl, &m->certs[i].chain, &m->certs[i].key);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -197,27 +197,23 @@ static const int mbed_sig_hashes[] = {
 };
 #endif
 
-static void snap_free(mbed_snap *snap)
+/* The snapshot's fini: also runs on one that snap_create left half-built. */
+static void snap_fini(hz_tls_snap *s, void *data)
 {
+    (void)s;
+    mbed_snap *snap = data;
+    if (!snap->ctx)
+        return; /* nothing was initialised */
     const hz_allocator *a = &snap->ctx->alloc;
     mbedtls_ssl_config_free(&snap->conf);
     if (snap->certs) {
         for (unsigned i = 0; i < snap->ncerts; i++) {
             mbedtls_x509_crt_free(&snap->certs[i].chain);
             mbedtls_pk_free(&snap->certs[i].key);
-            hz__free(a, snap->certs[i].host, snap->certs[i].host_size);
         }
-        hz__free(a, snap->certs, snap->ncerts * sizeof(*snap->certs));
+        hz_alloc_free(a, snap->certs, snap->ncerts * sizeof(*snap->certs));
     }
-    hz__free(a, (void *)snap->alpn, snap->alpn_size);
-    hz__free(a, snap->suites, snap->suites_size);
-    hz__free(a, snap, sizeof(*snap));
-}
-
-static void snap_release(mbed_snap *snap)
-{
-    if (snap && atomic_fetch_sub(&snap->refs, 1) == 1)
-        snap_free(snap);
+    hz_alloc_free(a, snap->suites, snap->suites_size);
 }
 
 /* An EC group caches a table of multiples of its generator the first time
@@ -276,45 +272,6 @@ static int load_cert(hz_tls_ctx *ctx, mbed_cert *c, const hz_tls_cert *in)
     return warm_key(ctx, &c->key);
 }
 
-/* "h2,http/1.1" -> {"h2", "http/1.1", NULL} in one block. NULL means the
- * default ("http/1.1"); "" turns ALPN off (the extension is ignored). */
-static int parse_alpn(mbed_snap *snap, const char *list)
-{
-    const hz_allocator *a = &snap->ctx->alloc;
-    if (!list)
-        list = "http/1.1";
-    size_t len = strlen(list);
-    if (len == 0)
-        return 0;
-    size_t n = 1;
-    for (size_t i = 0; i < len; i++)
-        n += list[i] == ',';
-    size_t size = (n + 1) * sizeof(char *) + len + 1;
-    const char **v = hz__alloc(a, size);
-    if (!v)
-        return HZ_ENOMEM;
-    char *str = (char *)(v + n + 1);
-    memcpy(str, list, len + 1);
-    size_t k = 0;
-    for (char *p = str;;) {
-        char *comma = strchr(p, ',');
-        size_t plen = comma ? (size_t)(comma - p) : strlen(p);
-        if (plen == 0 || plen > 255) { /* RFC 7301 §3.1: 1..255 bytes */
-            hz__free(a, v, size);
-            return HZ_EINVAL;
-        }
-        v[k++] = p;
-        if (!comma)
-            break;
-        *comma = '\0';
-        p = comma + 1;
-    }
-    v[k] = NULL;
-    snap->alpn = v;
-    snap->alpn_size = size;
-    return 0;
-}
-
 /* A custom list: IANA-style mbedTLS names ("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-
  * SHA256") separated by ':' or ','. An unknown name is HZ_EINVAL. */
 static int parse_suites(mbed_snap *snap, const char *list)
@@ -324,7 +281,7 @@ static int parse_suites(mbed_snap *snap, const char *list)
     for (const char *p = list; *p; p++)
         n += *p == ':' || *p == ',';
     size_t size = (n + 1) * sizeof(int);
-    int *ids = hz__alloc(a, size);
+    int *ids = hz_alloc(a, size);
     if (!ids)
         return HZ_ENOMEM;
     size_t k = 0;
@@ -339,7 +296,7 @@ static int parse_suites(mbed_snap *snap, const char *list)
                 id = mbedtls_ssl_get_ciphersuite_id(name);
             }
             if (id == 0) {
-                hz__free(a, ids, size);
+                hz_alloc_free(a, ids, size);
                 return HZ_EINVAL;
             }
             ids[k++] = id;
@@ -356,40 +313,18 @@ static int parse_suites(mbed_snap *snap, const char *list)
     return 0;
 }
 
-static int check_config(const hz_tls_config *cfg)
-{
-    if (!cfg || cfg->ncerts == 0 || cfg->ncerts > HZ_TLS_MAX_CERTS)
-        return HZ_EINVAL;
-    for (unsigned i = 0; i < cfg->ncerts; i++) {
-        const hz_tls_cert *c = &cfg->certs[i];
-        if (!c->cert_file == !c->cert_pem || !c->key_file == !c->key_pem)
-            return HZ_EINVAL; /* exactly one source for each */
-    }
-    switch (cfg->min_version) {
-    case 0:
-    case HZ_TLS_V1_2:
-        return 0;
-    case HZ_TLS_V1_3:
-        return MBED_HAVE_TLS13 ? 0 : HZ_ENOTSUP;
-    default:
-        return HZ_EINVAL;
-    }
-}
-
 /* Builds a complete snapshot from cfg; on failure nothing is left behind. */
-static int snap_create(hz_tls_ctx *ctx, const hz_tls_config *cfg, mbed_snap **out)
+static int snap_create(hz_tls_ctx *ctx, const hz_tls_config *cfg, hz_tls_snap **out)
 {
+    hz_tls_snap *hs;
+    int rc = hz_tls_snap_create(&hs, cfg, MBED_CAPS, sizeof(mbed_snap), snap_fini, &ctx->alloc);
     *out = NULL;
-    int rc = check_config(cfg);
     if (rc < 0)
         return rc;
-    mbed_snap *snap = hz__calloc(&ctx->alloc, sizeof(*snap));
-    if (!snap)
-        return HZ_ENOMEM;
-    atomic_init(&snap->refs, 1);
+    mbed_snap *snap = hz_tls_snap_data(hs);
     snap->ctx = ctx;
     mbedtls_ssl_config_init(&snap->conf);
-    snap->certs = hz__calloc(&ctx->alloc, cfg->ncerts * sizeof(*snap->certs));
+    snap->certs = hz_alloc_zero(&ctx->alloc, cfg->ncerts * sizeof(*snap->certs));
     if (!snap->certs) {
         rc = HZ_ENOMEM;
         goto fail;
@@ -403,19 +338,7 @@ static int snap_create(hz_tls_ctx *ctx, const hz_tls_config *cfg, mbed_snap **ou
         mbed_cert *c = &snap->certs[i];
         if ((rc = load_cert(ctx, c, &cfg->certs[i])) < 0)
             goto fail;
-        if (cfg->certs[i].sni_host) {
-            c->host_size = strlen(cfg->certs[i].sni_host) + 1;
-            c->host = hz__alloc(&ctx->alloc, c->host_size);
-            if (!c->host) {
-                c->host_size = 0;
-                rc = HZ_ENOMEM;
-                goto fail;
-            }
-            memcpy(c->host, cfg->certs[i].sni_host, c->host_size);
-        }
     }
-    if ((rc = parse_alpn(snap, cfg->alpn)) < 0)
-        goto fail;
     if (cfg->ciphers && (rc = parse_suites(snap, cfg->ciphers)) < 0)
         goto fail;
 
@@ -447,21 +370,22 @@ static int snap_create(hz_tls_ctx *ctx, const hz_tls_config *cfg, mbed_snap **ou
         goto fail;
     }
     /* Always installed: it also records the name for server_name(). */
-    mbedtls_ssl_conf_sni(conf, mbed_sni_cb, snap);
-    if (snap->alpn) {
+    mbedtls_ssl_conf_sni(conf, mbed_sni_cb, hs);
+    const char *const *alpn = hz_tls_snap_alpn(hs); /* lives as long as conf */
+    if (alpn) {
         /* mbedTLS answers a client that offers only other protocols with
          * the no_application_protocol alert (RFC 7301 §3.2) and accepts a
          * client that sends no ALPN extension. */
-        rc = mbedtls_ssl_conf_alpn_protocols(conf, snap->alpn);
+        rc = mbedtls_ssl_conf_alpn_protocols(conf, (const char **)alpn);
         if (rc != 0) {
             rc = mbed_err(rc);
             goto fail;
         }
     }
-    *out = snap;
+    *out = hs;
     return 0;
 fail:
-    snap_free(snap);
+    hz_tls_snap_release(hs);
     return rc;
 }
 
@@ -473,13 +397,12 @@ static void ctx_release(hz_tls_ctx *ctx)
 {
     if (atomic_fetch_sub(&ctx->refs, 1) != 1)
         return;
-    snap_release(ctx->cur);
+    hz_tls_store_destroy(ctx->store);
     mbedtls_ctr_drbg_free(&ctx->drbg);
     mbedtls_entropy_free(&ctx->entropy);
     pthread_mutex_destroy(&ctx->rng_lock);
-    pthread_mutex_destroy(&ctx->lock);
     hz_allocator a = ctx->alloc;
-    hz__free(&a, ctx, sizeof(*ctx));
+    hz_alloc_free(&a, ctx, sizeof(*ctx));
 }
 
 static int mbed_ctx_create(hz_tls_ctx **out, const hz_tls_config *cfg, const hz_allocator *a)
@@ -489,28 +412,23 @@ static int mbed_ctx_create(hz_tls_ctx **out, const hz_tls_config *cfg, const hz_
     *out = NULL;
     if (!a)
         a = &hz_allocator_default;
-    int rc = hz__allocator_check(a);
+    int rc = hz_allocator_check(a);
     if (rc < 0)
         return rc;
-    if ((rc = check_config(cfg)) < 0)
+    if ((rc = hz_tls_config_check(cfg, MBED_CAPS)) < 0)
         return rc;
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
     /* TLS 1.3 and the PSA-based paths need it; idempotent. */
     if (psa_crypto_init() != PSA_SUCCESS)
         return HZ_ETLS;
 #endif
-    hz_tls_ctx *ctx = hz__calloc(a, sizeof(*ctx));
+    hz_tls_ctx *ctx = hz_alloc_zero(a, sizeof(*ctx));
     if (!ctx)
         return HZ_ENOMEM;
     ctx->alloc = *a;
     atomic_init(&ctx->refs, 1);
-    if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
-        hz__free(a, ctx, sizeof(*ctx));
-        return HZ_ESYS;
-    }
     if (pthread_mutex_init(&ctx->rng_lock, NULL) != 0) {
-        pthread_mutex_destroy(&ctx->lock);
-        hz__free(a, ctx, sizeof(*ctx));
+        hz_alloc_free(a, ctx, sizeof(*ctx));
         return HZ_ESYS;
     }
     mbedtls_entropy_init(&ctx->entropy);
@@ -522,8 +440,13 @@ static int mbed_ctx_create(hz_tls_ctx **out, const hz_tls_config *cfg, const hz_
         rc = mbed_err(rc);
         goto fail;
     }
-    if ((rc = snap_create(ctx, cfg, &ctx->cur)) < 0)
+    hz_tls_snap *snap;
+    if ((rc = snap_create(ctx, cfg, &snap)) < 0)
         goto fail;
+    if ((rc = hz_tls_store_create(&ctx->store, snap, &ctx->alloc)) < 0) {
+        hz_tls_snap_release(snap);
+        goto fail;
+    }
     *out = ctx;
     return 0;
 fail:
@@ -535,15 +458,11 @@ static int mbed_ctx_reload(hz_tls_ctx *ctx, const hz_tls_config *cfg)
 {
     if (!ctx)
         return HZ_EINVAL;
-    mbed_snap *snap;
-    int rc = snap_create(ctx, cfg, &snap); /* slow part, outside the lock */
+    hz_tls_snap *snap;
+    int rc = snap_create(ctx, cfg, &snap); /* the slow part, before the swap */
     if (rc < 0)
         return rc;
-    pthread_mutex_lock(&ctx->lock);
-    mbed_snap *old = ctx->cur;
-    ctx->cur = snap;
-    pthread_mutex_unlock(&ctx->lock);
-    snap_release(old); /* freed here unless sessions still use it */
+    hz_tls_store_swap(ctx->store, snap); /* the old one goes with its last session */
     return 0;
 }
 
@@ -607,7 +526,7 @@ static int mbed_session_create(hz_tls_ctx *ctx, const hz_tls_io *io, hz_tls_sess
     *out = NULL;
     if (!ctx || !io || !io->send || !io->recv)
         return HZ_EINVAL;
-    hz_tls_session *s = hz__alloc(&ctx->alloc, sizeof(*s));
+    hz_tls_session *s = hz_alloc(&ctx->alloc, sizeof(*s));
     if (!s)
         return HZ_ENOMEM;
     memset(s, 0, sizeof(*s));
@@ -615,15 +534,13 @@ static int mbed_session_create(hz_tls_ctx *ctx, const hz_tls_io *io, hz_tls_sess
     s->io = io;
     s->ctx = ctx;
     atomic_fetch_add(&ctx->refs, 1);
-    pthread_mutex_lock(&ctx->lock);
-    s->snap = ctx->cur;
-    atomic_fetch_add(&s->snap->refs, 1); /* cur holds a reference: never 0 here */
-    pthread_mutex_unlock(&ctx->lock);
-    int rc = mbedtls_ssl_setup(&s->ssl, &s->snap->conf);
+    s->snap = hz_tls_store_get(ctx->store);
+    const mbed_snap *snap = hz_tls_snap_data(s->snap);
+    int rc = mbedtls_ssl_setup(&s->ssl, &snap->conf);
     if (rc != 0) {
         mbedtls_ssl_free(&s->ssl);
-        snap_release(s->snap);
-        hz__free(&ctx->alloc, s, sizeof(*s));
+        hz_tls_snap_release(s->snap);
+        hz_alloc_free(&ctx->alloc, s, sizeof(*s));
         ctx_release(ctx);
         return mbed_err(rc);
     }
@@ -711,8 +628,8 @@ static void mbed_session_destroy(hz_tls_session *s)
         return;
     hz_tls_ctx *ctx = s->ctx;
     mbedtls_ssl_free(&s->ssl);
-    snap_release(s->snap);
-    hz__free(&ctx->alloc, s, sizeof(*s));
+    hz_tls_snap_release(s->snap);
+    hz_alloc_free(&ctx->alloc, s, sizeof(*s));
     ctx_release(ctx);
 }
 
@@ -741,11 +658,7 @@ static const char *mbed_server_name(hz_tls_session *s)
 HZ_API const hz_tls_vt hz_tls_mbedtls = {
     .abi = HZ_BACKEND_ABI,
     .name = "mbedtls",
-    .caps = HZ_TLS_CAP_ALPN | HZ_TLS_CAP_SNI | HZ_TLS_CAP_RELOAD
-#if MBED_HAVE_TLS13
-            | HZ_TLS_CAP_TLS13
-#endif
-    ,
+    .caps = MBED_CAPS,
     .ctx_create = mbed_ctx_create,
     .ctx_reload = mbed_ctx_reload,
     .ctx_destroy = mbed_ctx_destroy,

@@ -4,12 +4,14 @@
  * through a custom BIO_METHOD whose callbacks call the hz_tls_io shim
  * (HZ_EAGAIN becomes a BIO retry).
  *
- * Configuration lives in a reference-counted snapshot (osl_snap: an SSL_CTX,
- * the SNI certificates and the ALPN list): the context points at the current
- * one, every session holds the one it was created with. ctx_reload() builds
- * a new snapshot off to the side and swaps the pointer under a mutex, so
- * sessions created afterwards use the new certificates while older sessions
- * keep theirs until they end.
+ * Configuration lives in a reference-counted snapshot (hz_tls_snap, from
+ * <httpz/backend.h>, with an osl_snap as its backend data: an SSL_CTX and
+ * the certificates): the context's hz_tls_store holds the current one, every
+ * session holds the one it was created with. ctx_reload() builds a new
+ * snapshot off to the side and swaps it in, so sessions created afterwards
+ * use the new certificates while older sessions keep theirs until they end.
+ * The config check, the SNI choice and the ALPN list and choice come from
+ * the same helpers.
  *
  * SNI: certs[0] is loaded into the SSL_CTX; the certificate callback (run
  * before the cipher is chosen, for TLS 1.2 and 1.3) switches a session to
@@ -20,11 +22,10 @@
  * CRYPTO_malloc: CRYPTO_set_mem_functions() is process-wide and must be
  * called before any other OpenSSL use, which a library cannot promise.
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <strings.h>
-#include "internal.h"
+#include <httpz/httpz.h>
+#include <httpz/backend.h>
 
 #include <openssl/opensslv.h>
 #include <openssl/bio.h>
@@ -44,6 +45,7 @@
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 #define OSL_GROUPS "X25519:P-256:P-384"
+#define OSL_CAPS (HZ_TLS_CAP_TLS13 | HZ_TLS_CAP_ALPN | HZ_TLS_CAP_SNI | HZ_TLS_CAP_RELOAD)
 
 /* ------------------------------------------------------------------------ */
 /* Types                                                                     */
@@ -53,34 +55,26 @@ typedef struct osl_cert {   /* owner: its osl_snap */
     X509 *x509;             /* owns: the leaf */
     EVP_PKEY *key;          /* owns */
     STACK_OF(X509) * chain; /* owns: intermediates after the leaf (may be empty) */
-    char *host;             /* owns (hz allocator); NULL: no SNI name */
-    size_t host_size;
 } osl_cert;
 
-typedef struct osl_snap { /* owner: shared by its ctx (while current) and sessions */
-    atomic_uint refs;     /* the ctx's reference while current + one per session */
+typedef struct osl_snap { /* owner: its hz_tls_snap (the snapshot's backend data) */
     hz_tls_ctx *ctx;      /* borrowed: every holder of a snap also holds the ctx */
     SSL_CTX *ssl_ctx;     /* owns one reference (each SSL holds its own) */
     osl_cert *certs;      /* owns: ncerts entries; certs[0] is the default */
     unsigned ncerts;
-    unsigned char *alpn; /* owns: wire format (len-prefixed), then NUL-terminated
-                            copies of each name; NULL: ALPN off */
-    size_t alpn_wire;    /* bytes of the wire-format part */
-    size_t alpn_size;    /* bytes allocated */
 } osl_snap;
 
 struct hz_tls_ctx {       /* owner: the listener; freed when refs reach 0 */
     hz_allocator alloc;   /* copied; its ctx outlives this context */
     atomic_uint refs;     /* 1 for the owner until ctx_destroy + one per session */
-    pthread_mutex_t lock; /* guards cur (ctx_reload vs session_create) */
-    osl_snap *cur;        /* owns one reference */
+    hz_tls_store *store;  /* owns: the current snapshot, swapped by ctx_reload */
     BIO_METHOD *bio_meth; /* owns: the shim BIO, used by every session's SSL */
 };
 
 struct hz_tls_session {       /* owner: the conn */
     SSL *ssl;                 /* owns (and through it the shim BIO) */
     hz_tls_ctx *ctx;          /* owns one reference */
-    osl_snap *snap;           /* owns one reference: callbacks read it */
+    hz_tls_snap *snap;        /* owns one reference: callbacks read it */
     const hz_tls_io *io;      /* borrowed: outlives the session */
     int io_err;               /* first hard error the shim returned, or 0 */
     unsigned eof : 1;         /* the shim reported end of stream */
@@ -181,15 +175,15 @@ static int osl_bio_destroy(BIO *b)
 
 static int osl_cert_cb(SSL *ssl, void *arg)
 {
-    osl_snap *snap = arg;
+    hz_tls_snap *snap = arg;
+    const osl_snap *o = hz_tls_snap_data(snap);
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     if (!name)
         return 1;
-    unsigned i = hz__sni_pick(snap->certs, snap->ncerts, sizeof(osl_cert), offsetof(osl_cert, host),
-                              name, strlen(name));
-    if (i == 0)
+    unsigned i = hz_tls_snap_sni_pick(snap, name, strlen(name));
+    if (i == 0 || i >= o->ncerts)
         return 1; /* the default certificate is already in place */
-    const osl_cert *c = &snap->certs[i];
+    const osl_cert *c = &o->certs[i];
     return SSL_use_cert_and_key(ssl, c->x509, c->key, c->chain, 1) == 1;
 }
 
@@ -200,28 +194,26 @@ static int osl_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outle
                        const unsigned char *in, unsigned inlen, void *arg)
 {
     (void)ssl;
-    const osl_snap *snap = arg;
-    for (size_t i = 0; i < snap->alpn_wire; i += 1u + snap->alpn[i]) {
-        const unsigned char *ours = snap->alpn + i;
-        for (unsigned k = 0; k < inlen; k += 1u + in[k]) {
-            if (k + 1u + in[k] > inlen)
-                break; /* malformed (OpenSSL checks first; be safe anyway) */
-            if (in[k] == ours[0] && memcmp(in + k + 1, ours + 1, ours[0]) == 0) {
-                *out = in + k + 1;
-                *outlen = in[k];
-                return SSL_TLSEXT_ERR_OK;
-            }
-        }
-    }
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
+    /* OpenSSL copies the choice into the session; ours outlives the call. */
+    const char *name = hz_tls_snap_alpn_select(arg, in, inlen);
+    if (!name)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    *out = (const unsigned char *)name;
+    *outlen = (unsigned char)strlen(name); /* 1..255: hz_tls_config_check */
+    return SSL_TLSEXT_ERR_OK;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Snapshots                                                                 */
 /* ------------------------------------------------------------------------ */
 
-static void snap_free(osl_snap *snap)
+/* The snapshot's fini: also runs on one that snap_create left half-built. */
+static void snap_fini(hz_tls_snap *s, void *data)
 {
+    (void)s;
+    osl_snap *snap = data;
+    if (!snap->ctx)
+        return; /* nothing was built */
     const hz_allocator *a = &snap->ctx->alloc;
     SSL_CTX_free(snap->ssl_ctx);
     if (snap->certs) {
@@ -229,18 +221,9 @@ static void snap_free(osl_snap *snap)
             X509_free(snap->certs[i].x509);
             EVP_PKEY_free(snap->certs[i].key);
             sk_X509_pop_free(snap->certs[i].chain, X509_free);
-            hz__free(a, snap->certs[i].host, snap->certs[i].host_size);
         }
-        hz__free(a, snap->certs, snap->ncerts * sizeof(*snap->certs));
+        hz_alloc_free(a, snap->certs, snap->ncerts * sizeof(*snap->certs));
     }
-    hz__free(a, snap->alpn, snap->alpn_size);
-    hz__free(a, snap, sizeof(*snap));
-}
-
-static void snap_release(osl_snap *snap)
-{
-    if (snap && atomic_fetch_sub(&snap->refs, 1) == 1)
-        snap_free(snap);
 }
 
 /* Never prompts on a terminal for an encrypted key: it just fails. */
@@ -298,78 +281,17 @@ fail:
     return osl_err();
 }
 
-/* ALPN "h2,http/1.1" -> wire "\2h2\10http/1.1" + "h2\0http/1.1\0" in one
- * block. NULL means the default ("http/1.1"); "" turns ALPN off. */
-static int parse_alpn(osl_snap *snap, const char *list)
-{
-    const hz_allocator *a = &snap->ctx->alloc;
-    if (!list)
-        list = "http/1.1";
-    size_t len = strlen(list);
-    if (len == 0)
-        return 0;
-    /* wire: len + 1 bytes (each comma becomes a length byte, plus the
-     * first); names: len + 1 bytes (each comma becomes a NUL, plus one). */
-    size_t size = 2 * (len + 1);
-    unsigned char *blk = hz__alloc(a, size);
-    if (!blk)
-        return HZ_ENOMEM;
-    unsigned char *w = blk;
-    char *names = (char *)blk + len + 1;
-    memcpy(names, list, len + 1);
-    for (char *p = names;;) {
-        char *comma = strchr(p, ',');
-        size_t plen = comma ? (size_t)(comma - p) : strlen(p);
-        if (plen == 0 || plen > 255) { /* RFC 7301 §3.1: 1..255 bytes */
-            hz__free(a, blk, size);
-            return HZ_EINVAL;
-        }
-        *w++ = (unsigned char)plen;
-        memcpy(w, p, plen);
-        w += plen;
-        if (!comma)
-            break;
-        *comma = '\0';
-        p = comma + 1;
-    }
-    snap->alpn = blk;
-    snap->alpn_wire = (size_t)(w - blk);
-    snap->alpn_size = size;
-    return 0;
-}
-
-static int check_config(const hz_tls_config *cfg)
-{
-    if (!cfg || cfg->ncerts == 0 || cfg->ncerts > HZ_TLS_MAX_CERTS)
-        return HZ_EINVAL;
-    for (unsigned i = 0; i < cfg->ncerts; i++) {
-        const hz_tls_cert *c = &cfg->certs[i];
-        if (!c->cert_file == !c->cert_pem || !c->key_file == !c->key_pem)
-            return HZ_EINVAL; /* exactly one source for each */
-    }
-    switch (cfg->min_version) {
-    case 0:
-    case HZ_TLS_V1_2:
-    case HZ_TLS_V1_3:
-        return 0;
-    default:
-        return HZ_EINVAL;
-    }
-}
-
 /* Builds a complete snapshot from cfg; on failure nothing is left behind. */
-static int snap_create(hz_tls_ctx *ctx, const hz_tls_config *cfg, osl_snap **out)
+static int snap_create(hz_tls_ctx *ctx, const hz_tls_config *cfg, hz_tls_snap **out)
 {
+    hz_tls_snap *hs;
+    int rc = hz_tls_snap_create(&hs, cfg, OSL_CAPS, sizeof(osl_snap), snap_fini, &ctx->alloc);
     *out = NULL;
-    int rc = check_config(cfg);
     if (rc < 0)
         return rc;
-    osl_snap *snap = hz__calloc(&ctx->alloc, sizeof(*snap));
-    if (!snap)
-        return HZ_ENOMEM;
-    atomic_init(&snap->refs, 1);
+    osl_snap *snap = hz_tls_snap_data(hs);
     snap->ctx = ctx;
-    snap->certs = hz__calloc(&ctx->alloc, cfg->ncerts * sizeof(*snap->certs));
+    snap->certs = hz_alloc_zero(&ctx->alloc, cfg->ncerts * sizeof(*snap->certs));
     if (!snap->certs) {
         rc = HZ_ENOMEM;
         goto fail;
@@ -379,19 +301,7 @@ static int snap_create(hz_tls_ctx *ctx, const hz_tls_config *cfg, osl_snap **out
         osl_cert *c = &snap->certs[i];
         if ((rc = load_cert(c, &cfg->certs[i])) < 0)
             goto fail;
-        if (cfg->certs[i].sni_host) {
-            c->host_size = strlen(cfg->certs[i].sni_host) + 1;
-            c->host = hz__alloc(&ctx->alloc, c->host_size);
-            if (!c->host) {
-                c->host_size = 0;
-                rc = HZ_ENOMEM;
-                goto fail;
-            }
-            memcpy(c->host, cfg->certs[i].sni_host, c->host_size);
-        }
     }
-    if ((rc = parse_alpn(snap, cfg->alpn)) < 0)
-        goto fail;
 
     SSL_CTX *sc = SSL_CTX_new(TLS_server_method());
     if (!sc) {
@@ -429,13 +339,13 @@ static int snap_create(hz_tls_ctx *ctx, const hz_tls_config *cfg, osl_snap **out
         rc = osl_err();
         goto fail;
     }
-    SSL_CTX_set_cert_cb(sc, osl_cert_cb, snap);
-    if (snap->alpn)
-        SSL_CTX_set_alpn_select_cb(sc, osl_alpn_cb, snap);
-    *out = snap;
+    SSL_CTX_set_cert_cb(sc, osl_cert_cb, hs);
+    if (hz_tls_snap_alpn(hs))
+        SSL_CTX_set_alpn_select_cb(sc, osl_alpn_cb, hs);
+    *out = hs;
     return 0;
 fail:
-    snap_free(snap);
+    hz_tls_snap_release(hs);
     return rc;
 }
 
@@ -447,11 +357,10 @@ static void ctx_release(hz_tls_ctx *ctx)
 {
     if (atomic_fetch_sub(&ctx->refs, 1) != 1)
         return;
-    snap_release(ctx->cur);
+    hz_tls_store_destroy(ctx->store);
     BIO_meth_free(ctx->bio_meth);
-    pthread_mutex_destroy(&ctx->lock);
     hz_allocator a = ctx->alloc;
-    hz__free(&a, ctx, sizeof(*ctx));
+    hz_alloc_free(&a, ctx, sizeof(*ctx));
 }
 
 static int osl_ctx_create(hz_tls_ctx **out, const hz_tls_config *cfg, const hz_allocator *a)
@@ -461,20 +370,16 @@ static int osl_ctx_create(hz_tls_ctx **out, const hz_tls_config *cfg, const hz_a
     *out = NULL;
     if (!a)
         a = &hz_allocator_default;
-    int rc = hz__allocator_check(a);
+    int rc = hz_allocator_check(a);
     if (rc < 0)
         return rc;
-    if ((rc = check_config(cfg)) < 0)
+    if ((rc = hz_tls_config_check(cfg, OSL_CAPS)) < 0)
         return rc;
-    hz_tls_ctx *ctx = hz__calloc(a, sizeof(*ctx));
+    hz_tls_ctx *ctx = hz_alloc_zero(a, sizeof(*ctx));
     if (!ctx)
         return HZ_ENOMEM;
     ctx->alloc = *a;
     atomic_init(&ctx->refs, 1);
-    if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
-        hz__free(a, ctx, sizeof(*ctx));
-        return HZ_ESYS;
-    }
     ERR_clear_error();
     int type = BIO_get_new_index();
     ctx->bio_meth = type > 0 ? BIO_meth_new(type | BIO_TYPE_SOURCE_SINK, "httpz-io") : NULL;
@@ -486,8 +391,13 @@ static int osl_ctx_create(hz_tls_ctx **out, const hz_tls_config *cfg, const hz_a
         rc = osl_drain_errors() || ctx->bio_meth == NULL ? HZ_ENOMEM : HZ_ETLS;
         goto fail;
     }
-    if ((rc = snap_create(ctx, cfg, &ctx->cur)) < 0)
+    hz_tls_snap *snap;
+    if ((rc = snap_create(ctx, cfg, &snap)) < 0)
         goto fail;
+    if ((rc = hz_tls_store_create(&ctx->store, snap, &ctx->alloc)) < 0) {
+        hz_tls_snap_release(snap);
+        goto fail;
+    }
     *out = ctx;
     return 0;
 fail:
@@ -500,15 +410,11 @@ static int osl_ctx_reload(hz_tls_ctx *ctx, const hz_tls_config *cfg)
     if (!ctx)
         return HZ_EINVAL;
     ERR_clear_error();
-    osl_snap *snap;
-    int rc = snap_create(ctx, cfg, &snap); /* slow part, outside the lock */
+    hz_tls_snap *snap;
+    int rc = snap_create(ctx, cfg, &snap); /* the slow part, before the swap */
     if (rc < 0)
         return rc;
-    pthread_mutex_lock(&ctx->lock);
-    osl_snap *old = ctx->cur;
-    ctx->cur = snap;
-    pthread_mutex_unlock(&ctx->lock);
-    snap_release(old); /* freed here unless sessions still use it */
+    hz_tls_store_swap(ctx->store, snap); /* the old one goes with its last session */
     return 0;
 }
 
@@ -549,27 +455,24 @@ static int osl_session_create(hz_tls_ctx *ctx, const hz_tls_io *io, hz_tls_sessi
     *out = NULL;
     if (!ctx || !io || !io->send || !io->recv)
         return HZ_EINVAL;
-    hz_tls_session *s = hz__calloc(&ctx->alloc, sizeof(*s));
+    hz_tls_session *s = hz_alloc_zero(&ctx->alloc, sizeof(*s));
     if (!s)
         return HZ_ENOMEM;
     s->io = io;
     s->ctx = ctx;
     atomic_fetch_add(&ctx->refs, 1);
-    pthread_mutex_lock(&ctx->lock);
-    s->snap = ctx->cur;
-    atomic_fetch_add(&s->snap->refs, 1); /* cur holds a reference: never 0 here */
-    pthread_mutex_unlock(&ctx->lock);
+    s->snap = hz_tls_store_get(ctx->store);
 
     ERR_clear_error();
     BIO *bio = NULL;
-    s->ssl = SSL_new(s->snap->ssl_ctx);
+    s->ssl = SSL_new(((const osl_snap *)hz_tls_snap_data(s->snap))->ssl_ctx);
     if (s->ssl)
         bio = BIO_new(ctx->bio_meth);
     if (!bio) {
         int rc = osl_err();
         SSL_free(s->ssl);
-        snap_release(s->snap);
-        hz__free(&ctx->alloc, s, sizeof(*s));
+        hz_tls_snap_release(s->snap);
+        hz_alloc_free(&ctx->alloc, s, sizeof(*s));
         ctx_release(ctx);
         return rc == HZ_ETLS ? HZ_ENOMEM : rc; /* creating objects fails only for memory */
     }
@@ -657,8 +560,8 @@ static void osl_session_destroy(hz_tls_session *s)
         return;
     hz_tls_ctx *ctx = s->ctx;
     SSL_free(s->ssl);
-    snap_release(s->snap);
-    hz__free(&ctx->alloc, s, sizeof(*s));
+    hz_tls_snap_release(s->snap);
+    hz_alloc_free(&ctx->alloc, s, sizeof(*s));
     ctx_release(ctx);
 }
 
@@ -666,19 +569,16 @@ static const char *osl_alpn_selected(hz_tls_session *s)
 {
     const unsigned char *p;
     unsigned len;
-    if (!s->done || !s->snap->alpn)
+    const char *const *ours = hz_tls_snap_alpn(s->snap);
+    if (!s->done || !ours)
         return NULL;
     SSL_get0_alpn_selected(s->ssl, &p, &len);
     if (!p || len == 0)
         return NULL;
     /* OpenSSL's copy is not NUL-terminated: answer with ours. */
-    const char *name = (const char *)s->snap->alpn + s->snap->alpn_wire;
-    for (size_t i = 0; i < s->snap->alpn_wire; i += 1u + s->snap->alpn[i]) {
-        size_t n = s->snap->alpn[i];
-        if (n == len && memcmp(name, p, n) == 0)
-            return name;
-        name += n + 1;
-    }
+    for (; *ours; ours++)
+        if (strlen(*ours) == len && memcmp(*ours, p, len) == 0)
+            return *ours;
     return NULL;
 }
 
@@ -695,7 +595,7 @@ static const char *osl_server_name(hz_tls_session *s)
 HZ_API const hz_tls_vt hz_tls_openssl = {
     .abi = HZ_BACKEND_ABI,
     .name = "openssl",
-    .caps = HZ_TLS_CAP_TLS13 | HZ_TLS_CAP_ALPN | HZ_TLS_CAP_SNI | HZ_TLS_CAP_RELOAD,
+    .caps = OSL_CAPS,
     .ctx_create = osl_ctx_create,
     .ctx_reload = osl_ctx_reload,
     .ctx_destroy = osl_ctx_destroy,

@@ -1,4 +1,6 @@
-/* alloc.c - the default allocator (malloc family) and allocator checks. */
+/* alloc.c - the default allocator (malloc family), the allocator check and
+ * the allocation helpers backends call (the core uses the inline hz__
+ * versions of the same functions from internal.h). */
 #include <stdlib.h>
 #include "internal.h"
 
@@ -33,7 +35,7 @@ const hz_allocator_vt hz_allocator_default_vt = {
 
 const hz_allocator hz_allocator_default = {&hz_allocator_default_vt, NULL};
 
-int hz__allocator_check(const hz_allocator *a)
+int hz_allocator_check(const hz_allocator *a)
 {
     if (!a || !a->vt)
         return HZ_EINVAL;
@@ -42,4 +44,24 @@ int hz__allocator_check(const hz_allocator *a)
     if (!a->vt->alloc || !a->vt->realloc || !a->vt->free)
         return HZ_EINVAL;
     return 0;
+}
+
+void *hz_alloc(const hz_allocator *a, size_t size)
+{
+    return hz__alloc(a, size);
+}
+
+void *hz_alloc_zero(const hz_allocator *a, size_t size)
+{
+    return hz__calloc(a, size);
+}
+
+void *hz_alloc_resize(const hz_allocator *a, void *ptr, size_t old_size, size_t new_size)
+{
+    return hz__realloc(a, ptr, old_size, new_size);
+}
+
+void hz_alloc_free(const hz_allocator *a, void *ptr, size_t size)
+{
+    hz__free(a, ptr, size);
 }

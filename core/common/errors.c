@@ -91,3 +91,8 @@ int hz__err_from_errno(int err)
         return HZ_ESYS;
     }
 }
+
+int hz_err_from_errno(int err)
+{
+    return hz__err_from_errno(err);
+}

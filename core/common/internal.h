@@ -1,5 +1,6 @@
-/* internal.h - helpers shared across core/ and backends/ (hidden symbols,
- * never installed). Names: hz__<module>_<verb>. */
+/* internal.h - helpers shared across core/ (hidden symbols, never
+ * installed). Names: hz__<module>_<verb>. Backends never include it: what
+ * they share with the core is public, in <httpz/backend.h>. */
 #ifndef HZ_INTERNAL_H
 #define HZ_INTERNAL_H
 
@@ -15,7 +16,8 @@
 #define HZ_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* Allocation through an instance; size 0 is rounded to 1 so allocators never
- * see it. */
+ * see it. Inline for the core's hot paths; backends call the exported
+ * hz_alloc* wrappers of these (alloc.c). */
 static inline void *hz__alloc(const hz_allocator *a, size_t size)
 {
     return a->vt->alloc(a->ctx, size ? size : 1);
@@ -42,21 +44,10 @@ static inline void hz__free(const hz_allocator *a, void *ptr, size_t size)
         a->vt->free(a->ctx, ptr, size ? size : 1);
 }
 
-/* Maps an errno value to an HZ_E* code (the original errno goes to the log). */
+/* hz_err_from_errno() (backend.h) without the exported symbol's PLT call. */
 HZ_HIDDEN int hz__err_from_errno(int err);
 
-/* Checks an allocator instance: HZ_EINVAL for a missing slot, HZ_EABI for
- * another ABI. */
-HZ_HIDDEN int hz__allocator_check(const hz_allocator *a);
-
-/** The certificate for a TLS server name, shared by the TLS backends:
- *  items is an array of n structs of size stride, each holding a
- *  `char *` name (NULL: no name) at name_off. An exact name (ASCII case
- *  ignored) beats a "*.rest" wildcard, which covers exactly one leftmost
- *  label (RFC 6125 §6.4.3); the first of equal matches wins. Returns the
- *  index of the best match, or 0 (the default certificate) when nothing
- *  matches. Defined in core/tls.c. */
-HZ_HIDDEN unsigned hz__sni_pick(const void *items, unsigned n, size_t stride, size_t name_off,
-                                const char *host, size_t len);
+/* hz_allocator_check() (backend.h), under the core's name. */
+#define hz__allocator_check(a) hz_allocator_check(a)
 
 #endif /* HZ_INTERNAL_H */

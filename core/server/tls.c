@@ -1,10 +1,10 @@
 /* tls.c - TLS in the server: configuration defaults, one backend context
  * per TLS listener, the TLS connection transport (handshake, records,
  * close_notify, pending input), the handshake cap and live reload. The
- * protocol itself lives in backends/tls-<name>/ behind hz_tls_vt. */
+ * protocol itself lives in backends/tls-<name>/ behind hz_tls_vt; what those
+ * backends share (config check, SNI, ALPN, snapshots) is in tls_conf.c. */
 #include <stdatomic.h>
 #include <string.h>
-#include <strings.h>
 #include "internal.h"
 #include "loop.h"
 #include "tls.h"
@@ -15,45 +15,6 @@ void hz_tls_config_init(hz_tls_config *cfg)
     cfg->min_version = HZ_TLS_V1_2;
     cfg->ciphers = NULL; /* the backend's safe default (docs/tls.md) */
     cfg->alpn = "http/1.1";
-}
-
-/* ------------------------------------------------------------------------ */
-/* SNI                                                                       */
-/* ------------------------------------------------------------------------ */
-
-/* 2: host equals pattern (ASCII case ignored); 1: pattern "*.rest" and host
- * is one non-empty label followed by ".rest"; 0: no match. */
-static int sni_match(const char *pattern, const char *host, size_t len)
-{
-    size_t plen = strlen(pattern);
-    if (plen == len && strncasecmp(pattern, host, len) == 0)
-        return 2;
-    if (plen > 2 && pattern[0] == '*' && pattern[1] == '.') {
-        const char *dot = memchr(host, '.', len);
-        if (dot && dot != host && (size_t)(host + len - dot) == plen - 1 &&
-            strncasecmp(dot, pattern + 1, plen - 1) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-unsigned hz__sni_pick(const void *items, unsigned n, size_t stride, size_t name_off,
-                      const char *host, size_t len)
-{
-    unsigned best = 0;
-    int best_score = 0;
-    for (unsigned i = 0; i < n; i++) {
-        const char *name;
-        memcpy(&name, (const char *)items + (size_t)i * stride + name_off, sizeof(name));
-        if (!name)
-            continue;
-        int score = sni_match(name, host, len);
-        if (score > best_score) {
-            best = i;
-            best_score = score;
-        }
-    }
-    return best;
 }
 
 /* ------------------------------------------------------------------------ */

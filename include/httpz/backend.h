@@ -301,6 +301,147 @@ HZ_API void hz_executor_pool_options_init(hz_executor_pool_options *opt);
 HZ_API int hz_executor_pool_create_ex(hz_executor *out, const hz_executor_pool_options *opt,
                                       const hz_allocator *a);
 
+/* ------------------------------------------------------------------------ */
+/* Helpers for backends                                                      */
+/* ------------------------------------------------------------------------ */
+/* What a backend may call besides the vtables above (docs/backends.md): the
+ * same code the core uses, so an out-of-tree backend built against the
+ * installed headers behaves like the ones in backends/. */
+
+/** Checks an allocator instance before a backend keeps it.
+ *  @return 0; HZ_EINVAL if a or a->vt is NULL or a slot is missing;
+ *          HZ_EABI if a->vt->abi != HZ_BACKEND_ABI.
+ *  thread: any. */
+HZ_API int hz_allocator_check(const hz_allocator *a);
+
+/** Allocates size bytes from a (a size of 0 is asked as 1: allocators never
+ *  see 0). a must have passed hz_allocator_check().
+ *  @return the block, or NULL when the allocator fails.
+ *  thread: any if a is HZ_ALLOC_CAP_THREADSAFE, else the allocator's owner. */
+HZ_API void *hz_alloc(const hz_allocator *a, size_t size);
+
+/** hz_alloc() and zero-filled. @return the block or NULL. thread: as hz_alloc. */
+HZ_API void *hz_alloc_zero(const hz_allocator *a, size_t size);
+
+/** Resizes ptr (allocated from a with old_size bytes) to new_size; ptr NULL
+ *  allocates. @return the new block, or NULL with ptr untouched and still
+ *  the caller's. thread: as hz_alloc. */
+HZ_API void *hz_alloc_resize(const hz_allocator *a, void *ptr, size_t old_size, size_t new_size);
+
+/** Frees ptr, allocated from a with exactly size bytes. NULL-safe.
+ *  thread: as hz_alloc. */
+HZ_API void hz_alloc_free(const hz_allocator *a, void *ptr, size_t size);
+
+/** Maps an errno value to an HZ_E* code at the backend boundary: 0 -> 0,
+ *  EAGAIN/EWOULDBLOCK/EINPROGRESS -> HZ_EAGAIN, ENOMEM/ENOBUFS -> HZ_ENOMEM,
+ *  EMFILE/ENFILE -> HZ_EMFILE, EPIPE/ECONNRESET -> HZ_ECLOSED, ... and
+ *  anything without a closer code -> HZ_ESYS. Never returns a positive
+ *  value. thread: any; async-signal-safe. */
+HZ_API int hz_err_from_errno(int err);
+
+/** Checks a TLS configuration the way every TLS backend must before it
+ *  builds anything from it: 1..HZ_TLS_MAX_CERTS certificates, exactly one
+ *  source (file or PEM) for each certificate and key, a known min_version,
+ *  and an ALPN list of 1..255-byte names (RFC 7301 §3.1) separated by ','.
+ *  caps are the backend's HZ_TLS_CAP_* bits.
+ *  @return 0; HZ_EINVAL; HZ_ENOTSUP for min_version HZ_TLS_V1_3 without
+ *          HZ_TLS_CAP_TLS13 in caps.
+ *  thread: any. */
+HZ_API int hz_tls_config_check(const hz_tls_config *cfg, unsigned caps);
+
+/** The certificate for a TLS server name: names has n entries (NULL: a
+ *  certificate without a name). An exact name (ASCII case ignored) beats a
+ *  "*.rest" wildcard, which covers exactly one leftmost label (RFC 6125
+ *  §6.4.3); the first of equal matches wins. host need not be
+ *  NUL-terminated (len bytes); names or host NULL picks 0.
+ *  @return the index of the best match, or 0 (the default certificate)
+ *          when nothing matches.
+ *  thread: any. */
+HZ_API unsigned hz_tls_sni_pick(const char *const *names, unsigned n, const char *host, size_t len);
+
+/** One TLS configuration snapshot, shared by a backend's context (while it is
+ *  current) and every session created from it: the backend-neutral part of
+ *  an hz_tls_config (SNI names and the parsed ALPN list, copied), a
+ *  reference count, and a zero-filled block of backend data (certificates,
+ *  the TLS library's configuration). Opaque; made by hz_tls_snap_create(). */
+typedef struct hz_tls_snap hz_tls_snap;
+
+/** Releases the backend data of a snapshot whose last reference went away:
+ *  it runs once, on whichever thread released last, before the snapshot's
+ *  memory is freed. It must cope with data only partly built (a backend
+ *  that failed half-way through releases its snapshot too). */
+typedef void (*hz_tls_snap_fini)(hz_tls_snap *snap, void *data);
+
+/** Builds a snapshot from cfg (checked with hz_tls_config_check(cfg, caps),
+ *  then copied; cfg may be freed afterwards) with data_size bytes of
+ *  zero-filled backend data, all from a (copied; NULL = default). One
+ *  reference, the caller's.
+ *  ALPN: cfg->alpn NULL means "http/1.1"; "" turns ALPN off.
+ *  @return 0; HZ_EINVAL / HZ_ENOTSUP (as hz_tls_config_check; also a NULL
+ *          out), HZ_EABI (a), HZ_ENOMEM; *out = NULL on failure and fini
+ *          is not called.
+ *  thread: any. */
+HZ_API int hz_tls_snap_create(hz_tls_snap **out, const hz_tls_config *cfg, unsigned caps,
+                              size_t data_size, hz_tls_snap_fini fini, const hz_allocator *a);
+
+/** The backend data block (data_size bytes, aligned for any object; lives
+ *  as long as the snapshot). thread: any. */
+HZ_API void *hz_tls_snap_data(const hz_tls_snap *snap);
+
+/** Adds a reference. The caller must already hold one (or hold the store's
+ *  lock, as hz_tls_store_get() does). thread: any. */
+HZ_API void hz_tls_snap_ref(hz_tls_snap *snap);
+
+/** Drops a reference; the last one calls fini and frees the snapshot.
+ *  NULL-safe. thread: any. */
+HZ_API void hz_tls_snap_release(hz_tls_snap *snap);
+
+/** hz_tls_sni_pick() over the snapshot's certificates (the sni_host of each
+ *  entry of cfg->certs). @return the certificate index, 0 when nothing
+ *  matches. thread: any. */
+HZ_API unsigned hz_tls_snap_sni_pick(const hz_tls_snap *snap, const char *host, size_t len);
+
+/** The ALPN protocols in preference order, NUL-terminated strings in a
+ *  NULL-terminated array (the form mbedtls_ssl_conf_alpn_protocols takes),
+ *  or NULL when ALPN is off. Lives as long as the snapshot. thread: any. */
+HZ_API const char *const *hz_tls_snap_alpn(const hz_tls_snap *snap);
+
+/** Server-side ALPN choice (RFC 7301 §3.2): the first of our protocols that
+ *  the client offered. offer is the client's ProtocolNameList without its
+ *  2-byte length (length-prefixed names, len bytes; a malformed tail is
+ *  ignored).
+ *  @return our NUL-terminated name (lives as long as the snapshot), or NULL
+ *          when nothing is shared or ALPN is off: the caller then answers
+ *          with the no_application_protocol alert.
+ *  thread: any. */
+HZ_API const char *hz_tls_snap_alpn_select(const hz_tls_snap *snap, const unsigned char *offer,
+                                           size_t len);
+
+/** A TLS context's current snapshot, swapped by live reload while sessions
+ *  are being created on other threads. Opaque. */
+typedef struct hz_tls_store hz_tls_store;
+
+/** Creates a store whose current snapshot is first; on success the store
+ *  takes over the caller's reference to first. Memory from a (copied;
+ *  NULL = default).
+ *  @return 0; HZ_EINVAL (out or first NULL), HZ_EABI, HZ_ENOMEM, HZ_ESYS;
+ *          on failure *out = NULL and the caller keeps its reference.
+ *  thread: any. */
+HZ_API int hz_tls_store_create(hz_tls_store **out, hz_tls_snap *first, const hz_allocator *a);
+
+/** The current snapshot with a new reference for the caller (a session
+ *  takes it at creation and releases it when it ends). thread: any. */
+HZ_API hz_tls_snap *hz_tls_store_get(hz_tls_store *st);
+
+/** Makes snap current, taking over the caller's reference, and releases the
+ *  store's reference to the previous one (freed here unless sessions still
+ *  hold it). Sessions created after it returns get snap. thread: any. */
+HZ_API void hz_tls_store_swap(hz_tls_store *st, hz_tls_snap *snap);
+
+/** Releases the current snapshot and frees the store. NULL-safe. thread:
+ *  any, once no hz_tls_store_get()/swap() on it can still run. */
+HZ_API void hz_tls_store_destroy(hz_tls_store *st);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,6 +29,11 @@ typedef struct pc_case {
 extern const pc_case pc_cases[];
 extern const unsigned pc_ncases;
 
+/* Runs every check (or those named in argv[1..]) against each poller of the
+ * NULL-terminated vts, printing one line per check and a summary; returns
+ * the exit status: 1 if a check failed or none passed (poller_run.c). */
+int pc_run(const hz_poller_vt *const *vts, int argc, char **argv);
+
 /* The checks, also by name for the Criterion runner. */
 int pc_meta(const hz_poller_vt *vt, pc_ctx *c);
 int pc_readable(const hz_poller_vt *vt, pc_ctx *c);

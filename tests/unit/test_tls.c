@@ -1,18 +1,23 @@
 /* test_tls.c - the certificate choice for a TLS server name
- * (hz__sni_pick), which both TLS backends call from their SNI callback. */
+ * (hz_tls_sni_pick, <httpz/backend.h>), which both TLS backends call from
+ * their SNI callback through hz_tls_snap_sni_pick. */
 #include <stddef.h>
 #include <string.h>
 #include <criterion/criterion.h>
-#include "internal.h"
+#include <httpz/backend.h>
 
-typedef struct cert { /* the shape of a backend's certificate entry */
+typedef struct cert { /* a certificate entry: its index and SNI name */
     int payload;
-    char *host;
+    const char *host;
 } cert;
 
 static unsigned pick(cert *certs, unsigned n, const char *host)
 {
-    return hz__sni_pick(certs, n, sizeof(cert), offsetof(cert, host), host, strlen(host));
+    const char *names[8] = {NULL};
+    cr_assert_leq(n, 8);
+    for (unsigned i = 0; i < n; i++)
+        names[i] = certs[i].host;
+    return hz_tls_sni_pick(names, n, host, strlen(host));
 }
 
 Test(tls, exact_name_beats_wildcard_in_any_order)
@@ -61,6 +66,15 @@ Test(tls, only_len_bytes_of_the_host_count)
 {
     cert a[] = {{0, "default.test"}, {1, "www.example.com"}};
     static const char sni[] = "www.example.comXYZ"; /* not NUL-terminated at len */
-    cr_assert_eq(hz__sni_pick(a, 2, sizeof(cert), offsetof(cert, host), sni, 15), 1);
-    cr_assert_eq(hz__sni_pick(a, 2, sizeof(cert), offsetof(cert, host), sni, 18), 0);
+    const char *names[] = {a[0].host, a[1].host};
+    cr_assert_eq(hz_tls_sni_pick(names, 2, sni, 15), 1);
+    cr_assert_eq(hz_tls_sni_pick(names, 2, sni, 18), 0);
+}
+
+Test(tls, no_names_or_no_host_get_the_default)
+{
+    const char *names[] = {"default.test", "www.example.com"};
+    cr_assert_eq(hz_tls_sni_pick(NULL, 2, "www.example.com", 15), 0);
+    cr_assert_eq(hz_tls_sni_pick(names, 2, NULL, 0), 0);
+    cr_assert_eq(hz_tls_sni_pick(names, 2, "", 0), 0);
 }
