@@ -59,4 +59,22 @@ HZ_HIDDEN int hz__allocator_check(const hz_allocator *a);
 HZ_HIDDEN unsigned hz__sni_pick(const void *items, unsigned n, size_t stride, size_t name_off,
                                 const char *host, size_t len);
 
+/* Size-prefixed public config structs (docs/abi.md): their first member is
+ * `size_t size`, set by the caller's inline hz_*_init to the caller's
+ * sizeof. HZ__SIZE_THROUGH(T, f) is the size of T up to and including f:
+ * each reader's minimum is fixed at the struct's last field of its first
+ * release, so appending fields never changes it. */
+#define HZ__SIZE_THROUGH(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* Writes the first size bytes of defaults (a full struct of full_size bytes)
+ * to dst, then dst's size field = size when it fits: an hz_*_init_sized. */
+HZ_HIDDEN void hz__cfg_init(void *dst, size_t size, const void *defaults, size_t full_size);
+
+/* Reads a caller's size-prefixed struct src into dst, which already holds
+ * the defaults (full_size bytes): copies the first src->size bytes, keeps
+ * the defaults past them, sets dst's size = full_size. HZ_EINVAL when
+ * src->size < min_size (a size no release ever had, or garbage) or >
+ * full_size (a newer header than this library knows, or garbage). */
+HZ_HIDDEN int hz__cfg_import(void *dst, size_t full_size, const void *src, size_t min_size);
+
 #endif /* HZ_INTERNAL_H */

@@ -274,32 +274,36 @@ struct hz_executor {
 /** The thread-pool executor (backends/exec-pool). */
 HZ_API extern const hz_executor_vt hz_executor_pool_vt;
 
-/** Creates a pool of threads workers (0 = online cores) with a queue of
- *  queue_cap jobs (0 = 1024), allocating from a (NULL = default; must be
- *  thread-safe). Fills *out = {&hz_executor_pool_vt, state}. Release it with
- *  out->vt->shutdown(out->self). HZ_EINVAL, HZ_ENOMEM, HZ_ESYS. */
-HZ_API int hz_executor_pool_create(hz_executor *out, unsigned threads, unsigned queue_cap,
-                                   const hz_allocator *a);
-
 /** What the pool's shutdown does with jobs still queued. */
 enum {
     HZ_POOL_DRAIN = 0,  /**< the workers run them, status 0 (default) */
     HZ_POOL_CANCEL = 1, /**< the shutdown caller runs them with HZ_ECANCELED */
 };
 
-/** Options of hz_executor_pool_create_ex (plain data; init first). */
+/** Options of hz_executor_pool_create (plain data; init first). */
 typedef struct hz_executor_pool_options {
+    size_t size;          /**< set by hz_executor_pool_options_init; do not change */
     unsigned threads;     /**< workers, <= 1024; 0 = online cores */
     unsigned queue_cap;   /**< queued jobs, <= 2^24; 0 = 1024 */
     unsigned on_shutdown; /**< HZ_POOL_DRAIN or HZ_POOL_CANCEL */
 } hz_executor_pool_options;
 
-/** Fills opt with the defaults of hz_executor_pool_create. thread: any. */
-HZ_API void hz_executor_pool_options_init(hz_executor_pool_options *opt);
-/** hz_executor_pool_create with options (copied). HZ_EINVAL, HZ_ENOMEM,
+/** The library side of hz_executor_pool_options_init(): fills the first
+ *  size bytes of opt with defaults and sets opt->size = size. */
+HZ_API void hz_executor_pool_options_init_sized(hz_executor_pool_options *opt, size_t size);
+/** Fills opt with the defaults (online cores, 1024 queued jobs, drain on
+ *  shutdown). thread: any. */
+static inline void hz_executor_pool_options_init(hz_executor_pool_options *opt)
+{
+    hz_executor_pool_options_init_sized(opt, sizeof(*opt));
+}
+/** Creates a thread pool with opt (copied; NULL = the defaults), allocating
+ *  from a (NULL = default; must be thread-safe). Fills *out =
+ *  {&hz_executor_pool_vt, state}; release it with out->vt->shutdown(out->self).
+ *  HZ_EINVAL (also for an opt->size this library cannot read), HZ_ENOMEM,
  *  HZ_ESYS; out->vt = out->self = NULL on failure. thread: any. */
-HZ_API int hz_executor_pool_create_ex(hz_executor *out, const hz_executor_pool_options *opt,
-                                      const hz_allocator *a);
+HZ_API int hz_executor_pool_create(hz_executor *out, const hz_executor_pool_options *opt,
+                                   const hz_allocator *a);
 
 #ifdef __cplusplus
 }
