@@ -289,7 +289,7 @@ typedef struct hz_executor_pool_options {
 } hz_executor_pool_options;
 
 /** The library side of hz_executor_pool_options_init(): fills the first
- *  size bytes of opt with defaults and sets opt->size = size. */
+ *  size bytes of opt with defaults and sets opt->size = size. thread: any. */
 HZ_API void hz_executor_pool_options_init_sized(hz_executor_pool_options *opt, size_t size);
 /** Fills opt with the defaults (online cores, 1024 queued jobs, drain on
  *  shutdown). thread: any. */

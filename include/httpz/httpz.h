@@ -136,7 +136,8 @@ typedef struct hz_tls_config {
 } hz_tls_config;
 
 /** The library side of hz_tls_config_init(): fills the first size bytes of
- *  cfg with defaults and sets cfg->size = size. Call hz_tls_config_init. */
+ *  cfg with defaults and sets cfg->size = size. Call hz_tls_config_init.
+ *  thread: any. */
 HZ_API void hz_tls_config_init_sized(hz_tls_config *cfg, size_t size);
 /** Fills cfg with defaults (no certificates). Cannot fail. thread: any. */
 static inline void hz_tls_config_init(hz_tls_config *cfg)
@@ -206,7 +207,7 @@ typedef struct hz_config {
 } hz_config;
 
 /** The library side of hz_config_init(): fills the first size bytes of cfg
- *  with defaults and sets cfg->size = size. Call hz_config_init. */
+ *  with defaults and sets cfg->size = size. Call hz_config_init. thread: any. */
 HZ_API void hz_config_init_sized(hz_config *cfg, size_t size);
 /** Fills cfg with safe defaults. Cannot fail. thread: any. */
 static inline void hz_config_init(hz_config *cfg)
@@ -264,7 +265,8 @@ typedef struct hz_route_opts {
 } hz_route_opts;
 
 /** The library side of hz_route_opts_init(): fills the first size bytes of
- *  opts with defaults and sets opts->size = size. Call hz_route_opts_init. */
+ *  opts with defaults and sets opts->size = size. Call hz_route_opts_init.
+ *  thread: any. */
 HZ_API void hz_route_opts_init_sized(hz_route_opts *opts, size_t size);
 /** Fills opts with defaults (no flags, the server's body limits). thread: any. */
 static inline void hz_route_opts_init(hz_route_opts *opts)
@@ -437,7 +439,7 @@ typedef struct hz_static hz_static; /**< owner: the caller of hz_static_create *
 
 /** The library side of hz_static_config_init(): fills the first size bytes
  *  of cfg with defaults and sets cfg->size = size. Call
- *  hz_static_config_init. */
+ *  hz_static_config_init. thread: any. */
 HZ_API void hz_static_config_init_sized(hz_static_config *cfg, size_t size);
 /** Fills cfg with defaults (root NULL, index "index.html", no listing, no
  *  symlinks). Cannot fail. thread: any. */

@@ -32,7 +32,7 @@ VTABLES = {"hz_allocator_vt", "hz_poller_vt", "hz_tls_vt", "hz_executor_vt"}
 BREAKS = [
     (re.compile(r"offset changed from"), "a data member moved"),
     (re.compile(r"data members? deletion"), "a data member was removed"),
-    (re.compile(r"type of '.*' changed"), "a member or variable changed type"),
+    (re.compile(r"type name changed from"), "a member, parameter or variable changed type"),
     (re.compile(r"name of '.*' changed"), "a member was renamed in place"),
     (re.compile(r"enumerators? deletion"), "an enumerator was removed"),
     (re.compile(r"value changed from"), "an enumerator changed value"),
@@ -152,30 +152,37 @@ def verdict(rc, report, base, build, src):
     new_babi = backend_abi(src)
     print("abi_check: baseline %s (HZ_BACKEND_ABI %s), this build %s (HZ_BACKEND_ABI %s)"
           % (old_so, old_babi, new_so, new_babi))
+    if rc:
+        print(report)
+    ok, lines = judge(rc, report, old_so != new_so, old_babi != new_babi)
+    for line in lines:
+        print("abi_check: " + line)
+    return 0 if ok else 1
+
+
+def judge(rc, report, soname_bumped, backend_abi_bumped):
+    """The verdict on an abidiff exit code and report: (passes, messages)."""
     if rc == 0:
-        print("abi_check: no ABI change")
-        return 0
-    print(report)
+        return True, ["no ABI change"]
     breaks, vt_grew = review(report)
-    if vt_grew and old_babi == new_babi:
+    if vt_grew and not backend_abi_bumped:
         breaks.append(("a backend vtable grew without a HZ_BACKEND_ABI bump", ""))
-    incompatible = bool(rc & 8) or bool(breaks)
-    if not incompatible:
-        print("abi_check: compatible additions only (listed above); the baseline records them "
-              "when scripts/abi-update is run next")
-        return 0
-    for why, line in breaks:
-        print("abi_check: incompatible: %s%s" % (why, (": " + line.strip()) if line else ""))
+    if not (rc & 8) and not breaks:
+        return True, ["compatible additions only (listed above); the baseline records them "
+                      "when scripts/abi-update is run next"]
+    msgs = ["incompatible: %s%s" % (why, (": " + line.strip()) if line else "")
+            for why, line in breaks]
     if rc & 8:
-        print("abi_check: incompatible: abidiff exit bit 8 (removed or changed symbols)")
-    if old_so != new_so:
-        print("abi_check: the SONAME changed (%s -> %s): incompatible changes allowed; record "
-              "the new baseline with scripts/abi-update" % (old_so, new_so))
-        return 0
-    print("abi_check: FAILED: an incompatible ABI change without a SONAME bump. Either make it "
-          "compatible (append, never insert or remove; docs/abi.md) or, for a release that "
-          "may break, bump the version so the SONAME changes, then run scripts/abi-update.")
-    return 1
+        msgs.append("incompatible: abidiff exit bit 8 (removed or changed symbols)")
+    if soname_bumped:
+        msgs.append("the SONAME changed: incompatible changes allowed; record the new baseline "
+                    "with scripts/abi-update")
+        return True, msgs
+    msgs.append("FAILED: an incompatible ABI change without a SONAME bump. Either make it "
+                "compatible (append, never insert or remove; docs/abi.md) or, for a release "
+                "that may break, bump the version so the SONAME changes, then run "
+                "scripts/abi-update.")
+    return False, msgs
 
 
 def declared_api(build):
