@@ -74,9 +74,13 @@ int main(int argc, char **argv)
 
     hz_executor ex = {NULL, NULL};
     int rc = 0;
-    if (use_exec && pool_threads)
-        rc = hz_executor_pool_create(&ex, pool_threads, 4096, NULL);
-    else if (use_exec)
+    if (use_exec && pool_threads) {
+        hz_executor_pool_options po;
+        hz_executor_pool_options_init(&po);
+        po.threads = pool_threads;
+        po.queue_cap = 4096;
+        rc = hz_executor_pool_create(&ex, &po, NULL);
+    } else if (use_exec)
         rc = custom_executor_create(&ex, 1024, CUSTOM_EXEC_DRAIN, NULL);
     if (rc < 0) {
         fprintf(stderr, "executor: %s\n", hz_strerror(rc));
@@ -95,7 +99,10 @@ int main(int argc, char **argv)
         return 1;
     }
     hz_route(g_srv, "GET", "/plaintext", plaintext, NULL);
-    hz_route_ex(g_srv, "GET", "/sleep", sleepy, NULL, HZ_ROUTE_EXECUTOR);
+    hz_route_opts on_pool;
+    hz_route_opts_init(&on_pool);
+    on_pool.flags = HZ_ROUTE_EXECUTOR;
+    hz_route_with(g_srv, "GET", "/sleep", sleepy, NULL, &on_pool);
     int idx = hz_server_listen(g_srv, "127.0.0.1", port, NULL);
     if (idx < 0 || (rc = hz_server_start(g_srv)) < 0) {
         fprintf(stderr, "listen/start: %s\n", hz_strerror(idx < 0 ? idx : rc));

@@ -374,11 +374,14 @@ int main(int argc, char **argv)
     hz_route_opts small_opts;
     hz_route_opts_init(&small_opts);
     small_opts.body_limit = 1024;
+    hz_route_opts stream_opts;
+    hz_route_opts_init(&stream_opts);
+    stream_opts.flags = HZ_ROUTE_STREAM_BODY;
     if ((rc = hz_route(g_srv, "GET", "/", root, NULL)) < 0 ||
         (rc = hz_route(g_srv, "POST", "/", root_post, NULL)) < 0 ||
         (rc = hz_route(g_srv, "GET", "/plaintext", plaintext, NULL)) < 0 ||
-        (rc = hz_route_ex(g_srv, "POST", "/echo", echo, NULL, HZ_ROUTE_STREAM_BODY)) < 0 ||
-        (rc = hz_route_ex(g_srv, "PUT", "/echo", echo, NULL, HZ_ROUTE_STREAM_BODY)) < 0 ||
+        (rc = hz_route_with(g_srv, "POST", "/echo", echo, NULL, &stream_opts)) < 0 ||
+        (rc = hz_route_with(g_srv, "PUT", "/echo", echo, NULL, &stream_opts)) < 0 ||
         (rc = hz_route(g_srv, "GET", "/slow", slow, NULL)) < 0 ||
         (rc = hz_route(g_srv, "GET", "/large", large, NULL)) < 0 ||
         (rc = hz_route(g_srv, "GET", "/small", root, NULL)) < 0 ||

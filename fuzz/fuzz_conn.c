@@ -504,7 +504,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.limits.body_buffered = 16384;
     cfg.limits.body_streamed = 65536;
     FZ_CHECK(hz_server_create(&srv, &cfg) == 0, "hz_server_create");
-    FZ_CHECK(hz_route_ex(srv, NULL, "/stream", h_stream, NULL, HZ_ROUTE_STREAM_BODY) == 0,
+    hz_route_opts stream_opts;
+    hz_route_opts_init(&stream_opts);
+    stream_opts.flags = HZ_ROUTE_STREAM_BODY;
+    FZ_CHECK(hz_route_with(srv, NULL, "/stream", h_stream, NULL, &stream_opts) == 0,
              "route /stream");
     FZ_CHECK(hz_route(srv, NULL, "/*", h_any, NULL) == 0, "route /*");
 

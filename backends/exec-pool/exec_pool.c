@@ -25,6 +25,8 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
+#include <string.h>
 #include <httpz/httpz.h>
 #include <httpz/backend.h>
 
@@ -171,11 +173,25 @@ const hz_executor_vt hz_executor_pool_vt = {
     .queue_depth = pool_queue_depth,
 };
 
-void hz_executor_pool_options_init(hz_executor_pool_options *opt)
+/* The smallest hz_executor_pool_options.size accepted (docs/abi.md). */
+#define POOL_OPTIONS_SIZE_MIN                                                                      \
+    (offsetof(hz_executor_pool_options, on_shutdown) +                                             \
+     sizeof(((hz_executor_pool_options *)0)->on_shutdown))
+
+static void pool_options_defaults(hz_executor_pool_options *opt)
 {
+    memset(opt, 0, sizeof(*opt));
+    opt->size = sizeof(*opt);
     opt->threads = 0;
     opt->queue_cap = 0;
     opt->on_shutdown = HZ_POOL_DRAIN;
+}
+
+void hz_executor_pool_options_init_sized(hz_executor_pool_options *opt, size_t size)
+{
+    hz_executor_pool_options d;
+    pool_options_defaults(&d);
+    hz_sized_init(opt, size, &d, sizeof(d));
 }
 
 static unsigned online_cores(void)
@@ -212,9 +228,10 @@ static int pool_start_threads(pool *p, unsigned want)
     return rc;
 }
 
-int hz_executor_pool_create_ex(hz_executor *out, const hz_executor_pool_options *opt,
-                               const hz_allocator *a)
+int hz_executor_pool_create(hz_executor *out, const hz_executor_pool_options *user_opt,
+                            const hz_allocator *a)
 {
+    hz_executor_pool_options full;
     pool *p;
     int rc;
     unsigned want, cap;
@@ -222,8 +239,10 @@ int hz_executor_pool_create_ex(hz_executor *out, const hz_executor_pool_options 
         return HZ_EINVAL;
     out->vt = NULL;
     out->self = NULL;
-    if (!opt)
+    pool_options_defaults(&full);
+    if (user_opt && hz_sized_import(&full, sizeof(full), user_opt, POOL_OPTIONS_SIZE_MIN) < 0)
         return HZ_EINVAL;
+    const hz_executor_pool_options *opt = &full;
     if (!a)
         a = &hz_allocator_default;
     if ((rc = hz_allocator_check(a)) < 0)
@@ -271,14 +290,4 @@ fail:
     hz_alloc_free(a, p->ring, sizeof(*p->ring) * cap);
     hz_alloc_free(a, p, sizeof(*p));
     return rc;
-}
-
-int hz_executor_pool_create(hz_executor *out, unsigned threads, unsigned queue_cap,
-                            const hz_allocator *a)
-{
-    hz_executor_pool_options opt;
-    hz_executor_pool_options_init(&opt);
-    opt.threads = threads;
-    opt.queue_cap = queue_cap;
-    return hz_executor_pool_create_ex(out, &opt, a);
 }

@@ -655,7 +655,7 @@ static const char *mbed_server_name(hz_tls_session *s)
     return s->sni[0] ? s->sni : NULL;
 }
 
-HZ_API const hz_tls_vt hz_tls_mbedtls = {
+static const hz_tls_vt hz_tls_mbedtls = {
     .abi = HZ_BACKEND_ABI,
     .name = "mbedtls",
     .caps = MBED_CAPS,

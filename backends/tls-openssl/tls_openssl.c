@@ -592,7 +592,7 @@ static const char *osl_server_name(hz_tls_session *s)
     return SSL_get_servername(s->ssl, TLSEXT_NAMETYPE_host_name);
 }
 
-HZ_API const hz_tls_vt hz_tls_openssl = {
+static const hz_tls_vt hz_tls_openssl = {
     .abi = HZ_BACKEND_ABI,
     .name = "openssl",
     .caps = OSL_CAPS,

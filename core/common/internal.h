@@ -50,4 +50,16 @@ HZ_HIDDEN int hz__err_from_errno(int err);
 /* hz_allocator_check() (backend.h), under the core's name. */
 #define hz__allocator_check(a) hz_allocator_check(a)
 
+/* Size-prefixed public config structs (docs/abi.md): their first member is
+ * `size_t size`, set by the caller's inline hz_*_init to the caller's
+ * sizeof. HZ__SIZE_THROUGH(T, f) is the size of T up to and including f:
+ * each reader's minimum is fixed at the struct's last field of its first
+ * release, so appending fields never changes it. */
+#define HZ__SIZE_THROUGH(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* The size-prefixed struct helpers (public in backend.h for backends and
+ * handlers with config structs of their own). */
+#define hz__cfg_init hz_sized_init
+#define hz__cfg_import hz_sized_import
+
 #endif /* HZ_INTERNAL_H */

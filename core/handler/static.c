@@ -373,10 +373,21 @@ long hz__file_pump(hz__conn *c)
 /* Configuration                                                             */
 /* ------------------------------------------------------------------------ */
 
-void hz_static_config_init(hz_static_config *cfg)
+/* The smallest hz_static_config.size accepted (docs/abi.md). */
+#define HZ__STATIC_CONFIG_SIZE_MIN HZ__SIZE_THROUGH(hz_static_config, cache_control)
+
+static void static_config_defaults(hz_static_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->size = sizeof(*cfg);
     cfg->index = "index.html";
+}
+
+void hz_static_config_init_sized(hz_static_config *cfg, size_t size)
+{
+    hz_static_config d;
+    static_config_defaults(&d);
+    hz_sized_init(cfg, size, &d, sizeof(d));
 }
 
 static char *dup_str(const hz_allocator *a, const char *s)
@@ -404,13 +415,20 @@ void hz_static_destroy(hz_static *st)
     hz__free(&a, st, sizeof(*st));
 }
 
-int hz_static_create(hz_static **out, const hz_static_config *cfg, const hz_allocator *a)
+int hz_static_create(hz_static **out, const hz_static_config *user_cfg, const hz_allocator *a)
 {
     int rc;
     if (!out)
         return HZ_EINVAL;
     *out = NULL;
-    if (!cfg || !cfg->root || !*cfg->root)
+    if (!user_cfg)
+        return HZ_EINVAL;
+    hz_static_config full;
+    static_config_defaults(&full);
+    if (hz_sized_import(&full, sizeof(full), user_cfg, HZ__STATIC_CONFIG_SIZE_MIN) < 0)
+        return HZ_EINVAL;
+    const hz_static_config *cfg = &full;
+    if (!cfg->root || !*cfg->root)
         return HZ_EINVAL;
     /* The index is one file name, never a path. */
     if (cfg->index && (!*cfg->index || strchr(cfg->index, '/') || !strcmp(cfg->index, ".") ||

@@ -15,9 +15,16 @@
 
 #define HZ_LISTEN_BACKLOG 1024
 
-void hz_config_init(hz_config *cfg)
+/* The smallest size each config struct ever had: its last field in the
+ * first release with size fields (0.2). Fields appended later are not
+ * counted here: an older caller gets their defaults. */
+#define HZ__CONFIG_SIZE_MIN HZ__SIZE_THROUGH(hz_config, access_log_ud)
+#define HZ__ROUTE_OPTS_SIZE_MIN HZ__SIZE_THROUGH(hz_route_opts, body_limit)
+
+static void config_defaults(hz_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->size = sizeof(*cfg);
     cfg->loops = 0;
     cfg->max_connections = 10000;
     cfg->max_requests_per_conn = 0;
@@ -43,9 +50,18 @@ void hz_config_init(hz_config *cfg)
     cfg->timeouts.handler = 30000;
 }
 
-void hz_route_opts_init(hz_route_opts *opts)
+void hz_config_init_sized(hz_config *cfg, size_t size)
 {
-    memset(opts, 0, sizeof(*opts));
+    hz_config d;
+    config_defaults(&d);
+    hz__cfg_init(cfg, size, &d, sizeof(d));
+}
+
+void hz_route_opts_init_sized(hz_route_opts *opts, size_t size)
+{
+    hz_route_opts d;
+    memset(&d, 0, sizeof(d));
+    hz__cfg_init(opts, size, &d, sizeof(d));
 }
 
 static unsigned online_cores(void)
@@ -87,14 +103,20 @@ void hz_server_destroy(hz_server *srv)
     hz__free(&a, srv, sizeof(*srv));
 }
 
-int hz_server_create(hz_server **out, const hz_config *cfg)
+int hz_server_create(hz_server **out, const hz_config *user_cfg)
 {
     int rc;
     if (!out)
         return HZ_EINVAL;
     *out = NULL;
-    if (!cfg)
+    if (!user_cfg)
         return HZ_EINVAL;
+    /* From here on, the caller's fields over this library's defaults. */
+    hz_config full;
+    config_defaults(&full);
+    if ((rc = hz__cfg_import(&full, sizeof(full), user_cfg, HZ__CONFIG_SIZE_MIN)) < 0)
+        return rc;
+    const hz_config *cfg = &full;
     const hz_allocator *a = cfg->allocator ? cfg->allocator : &hz_allocator_default;
     if ((rc = hz__allocator_check(a)) < 0)
         return rc;
@@ -175,15 +197,17 @@ int hz_route_with(hz_server *srv, const char *method, const char *path, hz_handl
         return HZ_EINVAL;
     if (srv->started)
         return HZ_ESTATE;
+    hz_route_opts o;
+    hz_route_opts_init(&o);
+    if (opts && hz__cfg_import(&o, sizeof(o), opts, HZ__ROUTE_OPTS_SIZE_MIN) < 0)
+        return HZ_EINVAL;
     hz__route_rec *rec = hz__calloc(&srv->a, sizeof(*rec));
     if (!rec)
         return HZ_ENOMEM;
     rec->fn = fn;
     rec->ud = ud;
-    if (opts) {
-        rec->flags = opts->flags;
-        rec->body_limit = opts->body_limit;
-    }
+    rec->flags = o.flags;
+    rec->body_limit = o.body_limit;
     hz__route r = {.fn = fn, .ud = rec, .flags = rec->flags};
     int rc = hz__router_add(srv->router, method, path, &r);
     if (rc < 0) {
@@ -193,15 +217,6 @@ int hz_route_with(hz_server *srv, const char *method, const char *path, hz_handl
     rec->next = srv->routes;
     srv->routes = rec;
     return 0;
-}
-
-int hz_route_ex(hz_server *srv, const char *method, const char *path, hz_handler_fn fn, void *ud,
-                unsigned flags)
-{
-    hz_route_opts o;
-    hz_route_opts_init(&o);
-    o.flags = flags;
-    return hz_route_with(srv, method, path, fn, ud, &o);
 }
 
 int hz_route(hz_server *srv, const char *method, const char *path, hz_handler_fn fn, void *ud)

@@ -9,20 +9,43 @@
 #include "loop.h"
 #include "tls.h"
 
-void hz_tls_config_init(hz_tls_config *cfg)
+/* The smallest hz_tls_config.size accepted (docs/abi.md). */
+#define HZ__TLS_CONFIG_SIZE_MIN HZ__SIZE_THROUGH(hz_tls_config, alpn)
+
+static void tls_config_defaults(hz_tls_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->size = sizeof(*cfg);
     cfg->min_version = HZ_TLS_V1_2;
     cfg->ciphers = NULL; /* the backend's safe default (docs/tls.md) */
     cfg->alpn = "http/1.1";
+}
+
+void hz_tls_config_init_sized(hz_tls_config *cfg, size_t size)
+{
+    hz_tls_config d;
+    tls_config_defaults(&d);
+    hz__cfg_init(cfg, size, &d, sizeof(d));
+}
+
+/* The caller's cfg over the defaults, so backends always see a whole
+ * hz_tls_config of this library's size. */
+static int tls_config_import(hz_tls_config *full, const hz_tls_config *user)
+{
+    tls_config_defaults(full);
+    return hz__cfg_import(full, sizeof(*full), user, HZ__TLS_CONFIG_SIZE_MIN);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Listeners                                                                 */
 /* ------------------------------------------------------------------------ */
 
-int hz__tls_listener_init(hz_server *srv, hz__listener *l, const hz_tls_config *cfg)
+int hz__tls_listener_init(hz_server *srv, hz__listener *l, const hz_tls_config *user_cfg)
 {
+    hz_tls_config cfg;
+    int rc = tls_config_import(&cfg, user_cfg);
+    if (rc < 0)
+        return rc;
     const hz_tls_vt *vt = srv->cfg.tls;
 #if HZ_HAVE_TLS
     if (!vt)
@@ -32,7 +55,7 @@ int hz__tls_listener_init(hz_server *srv, hz__listener *l, const hz_tls_config *
         return HZ_ENOTSUP;
     if (vt->abi != HZ_BACKEND_ABI)
         return HZ_EABI;
-    int rc = vt->ctx_create(&l->tls, cfg, &srv->a);
+    rc = vt->ctx_create(&l->tls, &cfg, &srv->a);
     if (rc < 0)
         return rc;
     l->tls_vt = vt;
@@ -53,7 +76,11 @@ int hz_server_tls_reload(hz_server *srv, int idx, const hz_tls_config *cfg)
     hz__listener *l = &srv->listeners[idx];
     if (!l->tls)
         return HZ_EINVAL; /* a plain-HTTP listener */
-    return l->tls_vt->ctx_reload(l->tls, cfg);
+    hz_tls_config full;
+    int rc = tls_config_import(&full, cfg);
+    if (rc < 0)
+        return rc;
+    return l->tls_vt->ctx_reload(l->tls, &full);
 }
 
 /* ------------------------------------------------------------------------ */

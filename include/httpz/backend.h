@@ -274,32 +274,36 @@ struct hz_executor {
 /** The thread-pool executor (backends/exec-pool). */
 HZ_API extern const hz_executor_vt hz_executor_pool_vt;
 
-/** Creates a pool of threads workers (0 = online cores) with a queue of
- *  queue_cap jobs (0 = 1024), allocating from a (NULL = default; must be
- *  thread-safe). Fills *out = {&hz_executor_pool_vt, state}. Release it with
- *  out->vt->shutdown(out->self). HZ_EINVAL, HZ_ENOMEM, HZ_ESYS. */
-HZ_API int hz_executor_pool_create(hz_executor *out, unsigned threads, unsigned queue_cap,
-                                   const hz_allocator *a);
-
 /** What the pool's shutdown does with jobs still queued. */
 enum {
     HZ_POOL_DRAIN = 0,  /**< the workers run them, status 0 (default) */
     HZ_POOL_CANCEL = 1, /**< the shutdown caller runs them with HZ_ECANCELED */
 };
 
-/** Options of hz_executor_pool_create_ex (plain data; init first). */
+/** Options of hz_executor_pool_create (plain data; init first). */
 typedef struct hz_executor_pool_options {
+    size_t size;          /**< set by hz_executor_pool_options_init; do not change */
     unsigned threads;     /**< workers, <= 1024; 0 = online cores */
     unsigned queue_cap;   /**< queued jobs, <= 2^24; 0 = 1024 */
     unsigned on_shutdown; /**< HZ_POOL_DRAIN or HZ_POOL_CANCEL */
 } hz_executor_pool_options;
 
-/** Fills opt with the defaults of hz_executor_pool_create. thread: any. */
-HZ_API void hz_executor_pool_options_init(hz_executor_pool_options *opt);
-/** hz_executor_pool_create with options (copied). HZ_EINVAL, HZ_ENOMEM,
+/** The library side of hz_executor_pool_options_init(): fills the first
+ *  size bytes of opt with defaults and sets opt->size = size. thread: any. */
+HZ_API void hz_executor_pool_options_init_sized(hz_executor_pool_options *opt, size_t size);
+/** Fills opt with the defaults (online cores, 1024 queued jobs, drain on
+ *  shutdown). thread: any. */
+static inline void hz_executor_pool_options_init(hz_executor_pool_options *opt)
+{
+    hz_executor_pool_options_init_sized(opt, sizeof(*opt));
+}
+/** Creates a thread pool with opt (copied; NULL = the defaults), allocating
+ *  from a (NULL = default; must be thread-safe). Fills *out =
+ *  {&hz_executor_pool_vt, state}; release it with out->vt->shutdown(out->self).
+ *  HZ_EINVAL (also for an opt->size this library cannot read), HZ_ENOMEM,
  *  HZ_ESYS; out->vt = out->self = NULL on failure. thread: any. */
-HZ_API int hz_executor_pool_create_ex(hz_executor *out, const hz_executor_pool_options *opt,
-                                      const hz_allocator *a);
+HZ_API int hz_executor_pool_create(hz_executor *out, const hz_executor_pool_options *opt,
+                                   const hz_allocator *a);
 
 /* ------------------------------------------------------------------------ */
 /* Helpers for backends                                                      */
@@ -307,6 +311,20 @@ HZ_API int hz_executor_pool_create_ex(hz_executor *out, const hz_executor_pool_o
 /* What a backend may call besides the vtables above (docs/backends.md): the
  * same code the core uses, so an out-of-tree backend built against the
  * installed headers behaves like the ones in backends/. */
+
+/** Fills a size-prefixed config struct for its hz_*_init_sized(): writes
+ *  the first size bytes of defaults (a whole struct of full_size bytes) to
+ *  dst, then dst's leading size_t = size when it fits (docs/abi.md). For
+ *  backends and handlers with config structs of their own. thread: any. */
+HZ_API void hz_sized_init(void *dst, size_t size, const void *defaults, size_t full_size);
+
+/** Reads a caller's size-prefixed struct src into dst, which already holds
+ *  the defaults (full_size bytes): copies the first src->size bytes, keeps
+ *  the defaults past them and sets dst's size to full_size.
+ *  @return 0; HZ_EINVAL when src's size is below min_size (a size no
+ *          release had, or garbage) or above full_size (a newer header
+ *          than this library, or garbage). thread: any. */
+HZ_API int hz_sized_import(void *dst, size_t full_size, const void *src, size_t min_size);
 
 /** Checks an allocator instance before a backend keeps it.
  *  @return 0; HZ_EINVAL if a or a->vt is NULL or a slot is missing;

@@ -5,8 +5,12 @@
  *   - Functions return 0 (or a count) on success and a negative HZ_E* code on
  *     failure; hz_strerror() names every code. The values are fixed across
  *     platforms (they are not errno numbers).
- *   - Handles are opaque. Config structs are plain data: fill them with
- *     hz_*_init() first, so fields added later get their defaults.
+ *   - Handles are opaque. Config structs are plain data whose first member
+ *     is `size_t size`: fill them with hz_*_init() first. The init function
+ *     is inline and records sizeof the struct as this header declares it,
+ *     so a program built against an older header keeps working with a newer
+ *     library: the library reads only the fields that fit in size and takes
+ *     the defaults for the rest (docs/abi.md). Never set size by hand.
  *   - "thread: loop" means the function may only be called on the loop thread
  *     that runs the request (inside a handler or one of its callbacks);
  *     "thread: any" means from any thread.
@@ -123,6 +127,7 @@ typedef struct hz_tls_cert {
 /** A TLS listener's configuration: fill it with hz_tls_config_init() first;
  *  hz_server_listen() and hz_server_tls_reload() copy it. */
 typedef struct hz_tls_config {
+    size_t size;                         /**< set by hz_tls_config_init; do not change */
     hz_tls_cert certs[HZ_TLS_MAX_CERTS]; /**< certs[0] is the default */
     unsigned ncerts;                     /**< entries of certs in use */
     unsigned min_version;                /**< HZ_TLS_V1_2 (default) or HZ_TLS_V1_3 */
@@ -130,8 +135,15 @@ typedef struct hz_tls_config {
     const char *alpn;                    /**< comma list, default "http/1.1" */
 } hz_tls_config;
 
+/** The library side of hz_tls_config_init(): fills the first size bytes of
+ *  cfg with defaults and sets cfg->size = size. Call hz_tls_config_init.
+ *  thread: any. */
+HZ_API void hz_tls_config_init_sized(hz_tls_config *cfg, size_t size);
 /** Fills cfg with defaults (no certificates). Cannot fail. thread: any. */
-HZ_API void hz_tls_config_init(hz_tls_config *cfg);
+static inline void hz_tls_config_init(hz_tls_config *cfg)
+{
+    hz_tls_config_init_sized(cfg, sizeof(*cfg));
+}
 
 /* ------------------------------------------------------------------------ */
 /* Server configuration                                                      */
@@ -167,6 +179,7 @@ typedef struct hz_access_entry hz_access_entry; /**< one finished request (below
  *  change fields; hz_server_create() copies it. docs/configuration.md
  *  lists every field with its default. */
 typedef struct hz_config {
+    size_t size;                    /**< set by hz_config_init; do not change */
     unsigned loops;                 /**< loop threads; 0 = one per online core */
     unsigned max_connections;       /**< open connections, all loops [503]; 10000 */
     unsigned max_tls_handshakes;    /**< TLS handshakes in progress, all loops [close];
@@ -193,8 +206,14 @@ typedef struct hz_config {
     void *access_log_ud; /**< borrowed: the user's */
 } hz_config;
 
+/** The library side of hz_config_init(): fills the first size bytes of cfg
+ *  with defaults and sets cfg->size = size. Call hz_config_init. thread: any. */
+HZ_API void hz_config_init_sized(hz_config *cfg, size_t size);
 /** Fills cfg with safe defaults. Cannot fail. thread: any. */
-HZ_API void hz_config_init(hz_config *cfg);
+static inline void hz_config_init(hz_config *cfg)
+{
+    hz_config_init_sized(cfg, sizeof(*cfg));
+}
 
 /* ------------------------------------------------------------------------ */
 /* Server                                                                    */
@@ -209,7 +228,7 @@ typedef struct hz_res hz_res;       /**< owner: its connection; same lifetime as
  *  worker for executor routes). */
 typedef void (*hz_handler_fn)(hz_req *req, hz_res *res, void *ud);
 
-/** Route flags: hz_route_ex(), hz_route_opts.flags. */
+/** Route flags, for hz_route_opts.flags. */
 enum {
     HZ_ROUTE_EXECUTOR = 1u << 0,    /**< run this route's handler on cfg.executor */
     HZ_ROUTE_STREAM_BODY = 1u << 1, /**< do not buffer the body: call the handler
@@ -228,28 +247,35 @@ enum {
  * true and whatever the handler sends is dropped (HZ_ECANCELED). */
 
 /** Creates a server from cfg (copied). *out = NULL on failure.
- *  HZ_EINVAL, HZ_ENOMEM, HZ_EABI, HZ_ESYS. thread: any. */
+ *  HZ_EINVAL (also for a cfg->size this library cannot read), HZ_ENOMEM,
+ *  HZ_EABI, HZ_ESYS. thread: any. */
 HZ_API int hz_server_create(hz_server **out, const hz_config *cfg);
 /** Routes method + path to fn. method NULL matches any method. Before
  *  hz_server_start only. HZ_EINVAL, HZ_ENOMEM, HZ_ESTATE. */
 HZ_API int hz_route(hz_server *srv, const char *method, const char *path, hz_handler_fn fn,
                     void *ud);
-/** hz_route with HZ_ROUTE_* flags. */
-HZ_API int hz_route_ex(hz_server *srv, const char *method, const char *path, hz_handler_fn fn,
-                       void *ud, unsigned flags);
 
 /** Per-route options (fill with hz_route_opts_init first). */
 typedef struct hz_route_opts {
+    size_t size;         /**< set by hz_route_opts_init; do not change */
     unsigned flags;      /**< HZ_ROUTE_* */
     uint64_t body_limit; /**< request-body limit of this route [413]; 0 = the
                             server's limits.body_buffered (or body_streamed
                             for HZ_ROUTE_STREAM_BODY routes) */
 } hz_route_opts;
 
+/** The library side of hz_route_opts_init(): fills the first size bytes of
+ *  opts with defaults and sets opts->size = size. Call hz_route_opts_init.
+ *  thread: any. */
+HZ_API void hz_route_opts_init_sized(hz_route_opts *opts, size_t size);
 /** Fills opts with defaults (no flags, the server's body limits). thread: any. */
-HZ_API void hz_route_opts_init(hz_route_opts *opts);
+static inline void hz_route_opts_init(hz_route_opts *opts)
+{
+    hz_route_opts_init_sized(opts, sizeof(*opts));
+}
 /** hz_route with options (opts copied; NULL = defaults). Before
- *  hz_server_start only. HZ_EINVAL, HZ_ENOMEM, HZ_EBUSY (duplicate),
+ *  hz_server_start only. HZ_EINVAL (also for an opts->size this library
+ *  cannot read), HZ_ENOMEM, HZ_EBUSY (duplicate),
  *  HZ_ESTATE. thread: any (not concurrently with other calls on srv). */
 HZ_API int hz_route_with(hz_server *srv, const char *method, const char *path, hz_handler_fn fn,
                          void *ud, const hz_route_opts *opts);
@@ -397,6 +423,7 @@ HZ_API int hz_res_after(hz_res *res, unsigned ms, hz_after_fn fn, void *ud);
 
 /** What a static-file handler serves (fill with hz_static_config_init). */
 typedef struct hz_static_config {
+    size_t size;               /**< set by hz_static_config_init; do not change */
     const char *root;          /**< directory to serve (opened by hz_static_create) */
     const char *index;         /**< file served for a directory; NULL = none;
                                   default "index.html" */
@@ -410,12 +437,20 @@ typedef struct hz_static_config {
 
 typedef struct hz_static hz_static; /**< owner: the caller of hz_static_create */
 
+/** The library side of hz_static_config_init(): fills the first size bytes
+ *  of cfg with defaults and sets cfg->size = size. Call
+ *  hz_static_config_init. thread: any. */
+HZ_API void hz_static_config_init_sized(hz_static_config *cfg, size_t size);
 /** Fills cfg with defaults (root NULL, index "index.html", no listing, no
  *  symlinks). Cannot fail. thread: any. */
-HZ_API void hz_static_config_init(hz_static_config *cfg);
+static inline void hz_static_config_init(hz_static_config *cfg)
+{
+    hz_static_config_init_sized(cfg, sizeof(*cfg));
+}
 /** Opens cfg->root (kept open: later renames of the path do not matter) and
  *  copies the configuration. a: NULL = hz_allocator_default. *out = NULL on
- *  failure. HZ_EINVAL, HZ_ENOMEM, HZ_ENOENT, HZ_EACCES, HZ_ESYS. thread: any. */
+ *  failure. HZ_EINVAL (also for a cfg->size this library cannot read), HZ_ENOMEM, HZ_ENOENT,
+ * HZ_EACCES, HZ_ESYS. thread: any. */
 HZ_API int hz_static_create(hz_static **out, const hz_static_config *cfg, const hz_allocator *a);
 /** Frees st (NULL-safe). Only after the servers using it are destroyed.
  *  thread: any. */

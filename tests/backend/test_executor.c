@@ -58,7 +58,7 @@ static int make_pool(hz_executor *out, unsigned threads, unsigned cap, int polic
     opt.threads = threads;
     opt.queue_cap = cap;
     opt.on_shutdown = (unsigned)policy; /* passed through, so bad values reach it */
-    return hz_executor_pool_create_ex(out, &opt, a);
+    return hz_executor_pool_create(out, &opt, a);
 }
 
 static int make_custom(hz_executor *out, unsigned threads, unsigned cap, int policy,
@@ -644,7 +644,7 @@ Test(exec_pool, zero_threads_means_one_per_online_core, .timeout = 60)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cr_assert_gt(cores, 0);
     tally_init();
-    cr_assert_eq(hz_executor_pool_create(&EX, 0, 0, &CA.iface), 0);
+    cr_assert_eq(hz_executor_pool_create(&EX, NULL, &CA.iface), 0);
     cr_assert_eq(EX.vt, &hz_executor_pool_vt);
     expect_parallel((unsigned)cores);
 }
@@ -653,7 +653,7 @@ Test(exec_pool, default_create_drains_on_shutdown, .timeout = 60)
 {
     enum { CAP = 4 };
     tally_init();
-    cr_assert_eq(hz_executor_pool_create(&EX, 1, CAP, &CA.iface), 0);
+    cr_assert_eq(make_pool(&EX, 1, CAP, HZ_POOL_DRAIN, &CA.iface), 0);
     occupy_workers(1, 100);
     for (int i = 0; i < CAP; i++)
         cr_assert_eq(EX.vt->submit(EX.self, count_job, job_new(i)), 0);
@@ -676,16 +676,15 @@ Test(exec_pool, options_out_of_range_are_refused, .timeout = 30)
     cr_assert_eq(opt.queue_cap, 0);
     cr_assert_eq(opt.on_shutdown, HZ_POOL_DRAIN);
     opt.threads = 1025;
-    cr_assert_eq(hz_executor_pool_create_ex(&ex, &opt, &CA.iface), HZ_EINVAL);
+    cr_assert_eq(hz_executor_pool_create(&ex, &opt, &CA.iface), HZ_EINVAL);
     opt.threads = 1;
     opt.queue_cap = (1u << 24) + 1;
-    cr_assert_eq(hz_executor_pool_create_ex(&ex, &opt, &CA.iface), HZ_EINVAL);
-    cr_assert_eq(hz_executor_pool_create_ex(&ex, NULL, &CA.iface), HZ_EINVAL);
-    cr_assert_eq(hz_executor_pool_create_ex(NULL, &opt, &CA.iface), HZ_EINVAL);
+    cr_assert_eq(hz_executor_pool_create(&ex, &opt, &CA.iface), HZ_EINVAL);
+    cr_assert_eq(hz_executor_pool_create(NULL, &opt, &CA.iface), HZ_EINVAL);
     cr_assert_eq(atomic_load(&CA.calls), 0);
     /* the largest queue is accepted (and allocated once) */
     opt.queue_cap = 1u << 24;
-    cr_assert_eq(hz_executor_pool_create_ex(&ex, &opt, &CA.iface), 0);
+    cr_assert_eq(hz_executor_pool_create(&ex, &opt, &CA.iface), 0);
     ex.vt->shutdown(ex.self);
     expect_no_leak();
 }

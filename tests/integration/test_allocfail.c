@@ -103,9 +103,12 @@ static int setup(hz_server **srv, hz_count_alloc *ca, int *port, unsigned loops)
         cr_assert_null(*srv);
         return rc;
     }
+    hz_route_opts stream_opts;
+    hz_route_opts_init(&stream_opts);
+    stream_opts.flags = HZ_ROUTE_STREAM_BODY;
     if ((rc = hz_route(*srv, "GET", "/", h_root, NULL)) < 0 ||
         (rc = hz_route(*srv, "POST", "/body", h_body, NULL)) < 0 ||
-        (rc = hz_route_ex(*srv, "POST", "/stream", h_stream, NULL, HZ_ROUTE_STREAM_BODY)) < 0)
+        (rc = hz_route_with(*srv, "POST", "/stream", h_stream, NULL, &stream_opts)) < 0)
         return rc;
     int idx = hz_server_listen(*srv, "127.0.0.1", 0, NULL);
     if (idx < 0)

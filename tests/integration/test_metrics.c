@@ -283,7 +283,10 @@ static void h_block(hz_req *req, hz_res *res, void *ud)
 Test(metrics, handler_timeout_counts, .timeout = 30)
 {
     hz_executor ex;
-    cr_assert_eq(hz_executor_pool_create(&ex, 1, 0, NULL), 0);
+    hz_executor_pool_options po;
+    hz_executor_pool_options_init(&po);
+    po.threads = 1;
+    cr_assert_eq(hz_executor_pool_create(&ex, &po, NULL), 0);
     hz_config cfg;
     hz_config_init(&cfg);
     cfg.loops = 1;
@@ -291,7 +294,10 @@ Test(metrics, handler_timeout_counts, .timeout = 30)
     cfg.timeouts.handler = 200;
     hz_server *srv;
     cr_assert_eq(hz_server_create(&srv, &cfg), 0);
-    cr_assert_eq(hz_route_ex(srv, "GET", "/block", h_block, NULL, HZ_ROUTE_EXECUTOR), 0);
+    hz_route_opts ro;
+    hz_route_opts_init(&ro);
+    ro.flags = HZ_ROUTE_EXECUTOR;
+    cr_assert_eq(hz_route_with(srv, "GET", "/block", h_block, NULL, &ro), 0);
     int idx = hz_server_listen(srv, "127.0.0.1", 0, NULL);
     cr_assert_geq(idx, 0);
     int port = hz_server_port(srv, idx);

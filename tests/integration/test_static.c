@@ -732,7 +732,10 @@ Test(static_limits, executor_reads_small_files_refuses_big, .timeout = 60)
     sc.root = g_root;
     cr_assert_eq(hz_static_create(&g_st_strict, &sc, NULL), 0);
     hz_executor ex;
-    cr_assert_eq(hz_executor_pool_create(&ex, 1, 0, NULL), 0);
+    hz_executor_pool_options po;
+    hz_executor_pool_options_init(&po);
+    po.threads = 1;
+    cr_assert_eq(hz_executor_pool_create(&ex, &po, NULL), 0);
     hz_config cfg;
     hz_config_init(&cfg);
     cfg.loops = 1;

@@ -106,7 +106,10 @@ static void fx_init(fixture *f, size_t output_buffer)
     cr_assert_eq(hz_route(f->srv, "GET", "/q", h_root, NULL), 0);
     cr_assert_eq(hz_route(f->srv, "GET", "/head", h_head, NULL), 0);
     cr_assert_eq(hz_route(f->srv, "POST", "/body", h_body, NULL), 0);
-    cr_assert_eq(hz_route_ex(f->srv, "POST", "/echo", h_echo, NULL, HZ_ROUTE_STREAM_BODY), 0);
+    hz_route_opts stream;
+    hz_route_opts_init(&stream);
+    stream.flags = HZ_ROUTE_STREAM_BODY;
+    cr_assert_eq(hz_route_with(f->srv, "POST", "/echo", h_echo, NULL, &stream), 0);
     f->loop = &f->srv->loops[0];
 }
 
