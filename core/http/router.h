@@ -41,7 +41,9 @@ typedef struct hz__route_match {
     /* 0: route found (for HEAD this may be the GET route);
      * 404: no route has this path; 405: the path exists but not for this
      * method (allow lists the methods); 204: an OPTIONS request for a path
-     * with routes but no OPTIONS route (answer 204 with allow). */
+     * with routes but no OPTIONS route (answer 204 with allow); 301: no
+     * route has this path, but path + "/" reaches a prefix route (pattern "/p/" "*")
+     * for this method (redirect there, query kept). */
     int status;
     const hz__route *route; /* borrowed: valid while the router lives */
     size_t nparams;
@@ -59,5 +61,14 @@ HZ_HIDDEN int hz__router_add(hz__router *r, const char *method, const char *patt
 /** Looks up method + path (raw path, no query). Fills m; returns m->status. */
 HZ_HIDDEN int hz__router_match(const hz__router *r, const char *method, size_t method_len,
                                const char *path, size_t path_len, hz__route_match *m);
+/** 1 when a route was added for exactly this method or for any method
+ *  (NULL), else 0: the server does not recognise the method (RFC 9110
+ *  §15.6.2: 501). */
+HZ_HIDDEN int hz__router_knows_method(const hz__router *r, const char *method, size_t len);
+/** Writes the server-wide Allow list ("OPTIONS *", RFC 9110 §9.3.7) to
+ *  allow (HZ_ROUTE_ALLOW_MAX bytes, NUL-terminated): every method a route was
+ *  added for, GET POST PUT DELETE PATCH when a route takes any method, HEAD
+ *  when GET is there, and OPTIONS. */
+HZ_HIDDEN void hz__router_allow_all(const hz__router *r, char *allow);
 
 #endif /* HZ_ROUTER_H */

@@ -557,6 +557,31 @@ static void ex_simple(struct hz_req *ex, int status, const char *allow)
         hz_res_send(&ex->res, status, reason, strlen(reason));
 }
 
+/* 301 to path + "/" (query kept): the router found a prefix route there. */
+static void ex_slash_redirect(struct hz_req *ex, const char *path, size_t plen)
+{
+    const hz_allocator *a = &ex->conn->loop->srv->a;
+    hz_str q = hz_req_query(ex);
+    size_t n = plen + 2 + q.len + 1;
+    char *loc = hz__alloc(a, n);
+    if (!loc) {
+        ex_simple(ex, 503, NULL);
+        return;
+    }
+    memcpy(loc, path, plen);
+    size_t k = plen;
+    loc[k++] = '/';
+    if (q.len) {
+        loc[k++] = '?';
+        memcpy(loc + k, q.ptr, q.len);
+        k += q.len;
+    }
+    loc[k] = '\0';
+    hz_res_set_header(&ex->res, "Location", loc);
+    hz__free(a, loc, n);
+    ex_simple(ex, 301, NULL);
+}
+
 static void ex_dispatch(hz__conn *c, struct hz_req *ex)
 {
     const hz__route_rec *rec = ex->rec;
@@ -617,20 +642,31 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
     size_t plen;
     ex_path(ex, b, &path, &plen);
     int st;
+    /* RFC 9110 §15.6.2: a method the server does not recognise (no route
+     * has it, none takes any method) is 501, closed like every error the
+     * server makes itself (nginx closes after a 501 too). */
+    if (HZ_UNLIKELY(h->method == HZ_M_OTHER) &&
+        !hz__router_knows_method(srv->router, b + h->method_off, h->method_len)) {
+        hz__res_error(c, 501);
+        return;
+    }
     if (h->target_form == HZ_TF_ASTERISK || h->target_form == HZ_TF_AUTHORITY) {
         st = h->method == HZ_M_OPTIONS ? 204 : 404;
         if (h->method == HZ_M_CONNECT)
             st = 405;
         ex->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
-        ex_simple(ex, st, st == 404 ? NULL : "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH");
+        if (st != 404) /* the methods the routes accept (RFC 9110 §9.3.7) */
+            hz__router_allow_all(srv->router, ex->match.allow);
+        ex_simple(ex, st, st == 404 ? NULL : ex->match.allow);
         return;
     }
     st = hz__router_match(srv->router, b + h->method_off, h->method_len, path, plen, &ex->match);
     if (st != 0 || !ex->match.route) {
         ex->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
-        /* RFC 9110 §9.1: a method no route knows is "not implemented". */
-        if (h->method == HZ_M_OTHER && (st == 404 || st == 405))
-            st = 501;
+        if (st == 301) {
+            ex_slash_redirect(ex, path, plen);
+            return;
+        }
         ex_simple(ex, st ? st : 404, st == 405 || st == 204 ? ex->match.allow : NULL);
         return;
     }
