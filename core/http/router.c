@@ -412,8 +412,10 @@ static int meq(const endpoint *e, const char *m, size_t len)
     return e->method && e->method_len == len && memcmp(e->method, m, len) == 0;
 }
 
-/* The endpoint of n for the method: exact, then GET for HEAD, then any. */
-static const endpoint *node_pick(const node *n, const char *m, size_t len)
+/* The endpoint of n for the method: exact, then GET for HEAD, then any.
+ * Inlined into the lookup, which it is most of (slash_walk calls it too). */
+static inline __attribute__((always_inline)) const endpoint *node_pick(const node *n, const char *m,
+                                                                       size_t len)
 {
     const endpoint *get = NULL, *any = NULL;
     int head = len == 4 && memcmp(m, "HEAD", 4) == 0;
@@ -547,6 +549,23 @@ static int slash_walk(const search *s, const node *n, size_t off)
     return 0;
 }
 
+int hz__router_slash_redirect(const hz__router *r, const char *method, size_t method_len,
+                              const char *path, size_t path_len)
+{
+    /* nginx's rule for prefix locations: "/static" with no route of its own
+     * goes to "/static/" when the prefix route ("/static/" "*") would serve
+     * it. The caller asks only after a 404, so an exact route, even for
+     * another method, wins. */
+    if (path_len == 0 || path[0] != '/' || path[path_len - 1] == '/')
+        return 0;
+    search s;
+    s.method = method;
+    s.method_len = method_len;
+    s.path = path;
+    s.path_len = path_len;
+    return slash_walk(&s, &r->root, 1);
+}
+
 int hz__router_knows_method(const hz__router *r, const char *method, size_t len)
 {
     if (r->any_method)
@@ -606,14 +625,8 @@ int hz__router_match(const hz__router *r, const char *method, size_t method_len,
         }
         return m->status = 0;
     }
-    if (s.nseen == 0) {
-        /* nginx's rule for prefix locations: "/static" with no route of its
-         * own goes to "/static/" when the prefix route ("/static/" "*")
-         * would serve it; an exact route, even for another method, wins. */
-        if (path[path_len - 1] != '/' && slash_walk(&s, &r->root, 1))
-            return m->status = 301;
+    if (s.nseen == 0)
         return m->status = 404;
-    }
     allow_build(&s, m);
     return m->status = options ? 204 : 405;
 }

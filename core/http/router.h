@@ -41,9 +41,7 @@ typedef struct hz__route_match {
     /* 0: route found (for HEAD this may be the GET route);
      * 404: no route has this path; 405: the path exists but not for this
      * method (allow lists the methods); 204: an OPTIONS request for a path
-     * with routes but no OPTIONS route (answer 204 with allow); 301: no
-     * route has this path, but path + "/" reaches a prefix route (pattern "/p/" "*")
-     * for this method (redirect there, query kept). */
+     * with routes but no OPTIONS route (answer 204 with allow). */
     int status;
     const hz__route *route; /* borrowed: valid while the router lives */
     size_t nparams;
@@ -61,6 +59,12 @@ HZ_HIDDEN int hz__router_add(hz__router *r, const char *method, const char *patt
 /** Looks up method + path (raw path, no query). Fills m; returns m->status. */
 HZ_HIDDEN int hz__router_match(const hz__router *r, const char *method, size_t method_len,
                                const char *path, size_t path_len, hz__route_match *m);
+/** After a 404 for method + path: 1 when path + "/" would reach a prefix
+ *  route (pattern "/p/" "*", empty rest) for the method, so the answer is a
+ *  301 to it; else 0. Separate from hz__router_match so lookups that match
+ *  pay nothing for it. */
+HZ_HIDDEN int hz__router_slash_redirect(const hz__router *r, const char *method, size_t method_len,
+                                        const char *path, size_t path_len);
 /** 1 when a route was added for exactly this method or for any method
  *  (NULL), else 0: the server does not recognise the method (RFC 9110
  *  §15.6.2: 501). */
