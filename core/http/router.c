@@ -56,6 +56,7 @@ struct hz__router {
     node root;            /* the node for the leading '/' */
     method_name *methods; /* owns; every distinct method registered, for "OPTIONS *" */
     size_t nmethods, mcap;
+    unsigned any_method : 1; /* a route was added with method NULL */
 };
 
 static uint32_t hash_bytes(const char *p, size_t n)
@@ -384,6 +385,8 @@ int hz__router_add(hz__router *r, const char *method, const char *pattern, const
         }
     }
     *tail = e;
+    if (!method)
+        r->any_method = 1;
     return 0;
 nomem:
     endpoint_free(a, e);
@@ -409,8 +412,10 @@ static int meq(const endpoint *e, const char *m, size_t len)
     return e->method && e->method_len == len && memcmp(e->method, m, len) == 0;
 }
 
-/* The endpoint of n for the method: exact, then GET for HEAD, then any. */
-static const endpoint *node_pick(const node *n, const char *m, size_t len)
+/* The endpoint of n for the method: exact, then GET for HEAD, then any.
+ * Inlined into the lookup, which it is most of (slash_walk calls it too). */
+static inline __attribute__((always_inline)) const endpoint *node_pick(const node *n, const char *m,
+                                                                       size_t len)
 {
     const endpoint *get = NULL, *any = NULL;
     int head = len == 4 && memcmp(m, "HEAD", 4) == 0;
@@ -517,6 +522,76 @@ static void allow_build(const search *s, hz__route_match *m)
     allow_finish(m->allow, &len);
 }
 
+/* Would path + "/" reach a prefix route (pattern "/p/" "*") for the method? Walks like
+ * walk() without recording anything; at the path's last segment it asks
+ * whether that node's wildcard (matching the empty rest) has an endpoint. */
+static int slash_walk(const search *s, const node *n, size_t off)
+{
+    size_t end = off;
+    while (end < s->path_len && s->path[end] != '/')
+        end++;
+    const char *seg = s->path + off;
+    size_t sl = end - off;
+    int last = end == s->path_len;
+    const node *next[2] = {NULL, NULL};
+    if (n->nkids)
+        next[0] = kid_find(n, seg, sl, hash_bytes(seg, sl));
+    if (sl > 0)
+        next[1] = n->param;
+    for (int i = 0; i < 2; i++) {
+        const node *k = next[i];
+        if (!k)
+            continue;
+        if (last ? k->wild && node_pick(k->wild, s->method, s->method_len)
+                 : slash_walk(s, k, end + 1))
+            return 1;
+    }
+    return 0;
+}
+
+int hz__router_slash_redirect(const hz__router *r, const char *method, size_t method_len,
+                              const char *path, size_t path_len)
+{
+    /* nginx's rule for prefix locations: "/static" with no route of its own
+     * goes to "/static/" when the prefix route ("/static/" "*") would serve
+     * it. The caller asks only after a 404, so an exact route, even for
+     * another method, wins. */
+    if (path_len == 0 || path[0] != '/' || path[path_len - 1] == '/')
+        return 0;
+    search s;
+    s.method = method;
+    s.method_len = method_len;
+    s.path = path;
+    s.path_len = path_len;
+    return slash_walk(&s, &r->root, 1);
+}
+
+int hz__router_knows_method(const hz__router *r, const char *method, size_t len)
+{
+    if (r->any_method)
+        return 1;
+    for (size_t i = 0; i < r->nmethods; i++)
+        if (r->methods[i].len == len && memcmp(r->methods[i].s, method, len) == 0)
+            return 1;
+    return 0;
+}
+
+void hz__router_allow_all(const hz__router *r, char *allow)
+{
+    size_t len = 0;
+    allow[0] = '\0';
+    for (size_t i = 0; i < r->nmethods; i++)
+        allow_add(allow, &len, r->methods[i].s, r->methods[i].len);
+    if (r->any_method) {
+        /* A route for any method takes every method; list the ones RFC 9110
+         * defines for resources (CONNECT and TRACE are not served). */
+        static const char *const std[] = {"GET", "POST", "PUT", "DELETE", "PATCH"};
+        for (size_t i = 0; i < sizeof(std) / sizeof(std[0]); i++)
+            allow_add(allow, &len, std[i], strlen(std[i]));
+    }
+    allow_finish(allow, &len);
+}
+
 int hz__router_match(const hz__router *r, const char *method, size_t method_len, const char *path,
                      size_t path_len, hz__route_match *m)
 {
@@ -527,10 +602,7 @@ int hz__router_match(const hz__router *r, const char *method, size_t method_len,
     if (path_len == 0 || path[0] != '/') {
         /* RFC 9110 §9.3.7: "OPTIONS *" asks about the server as a whole. */
         if (options && path_len == 1 && path[0] == '*') {
-            size_t len = 0;
-            for (size_t i = 0; i < r->nmethods; i++)
-                allow_add(m->allow, &len, r->methods[i].s, r->methods[i].len);
-            allow_finish(m->allow, &len);
+            hz__router_allow_all(r, m->allow);
             return m->status = 204;
         }
         return m->status = 404;

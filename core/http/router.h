@@ -59,5 +59,20 @@ HZ_HIDDEN int hz__router_add(hz__router *r, const char *method, const char *patt
 /** Looks up method + path (raw path, no query). Fills m; returns m->status. */
 HZ_HIDDEN int hz__router_match(const hz__router *r, const char *method, size_t method_len,
                                const char *path, size_t path_len, hz__route_match *m);
+/** After a 404 for method + path: 1 when path + "/" would reach a prefix
+ *  route (pattern "/p/" "*", empty rest) for the method, so the answer is a
+ *  301 to it; else 0. Separate from hz__router_match so lookups that match
+ *  pay nothing for it. */
+HZ_HIDDEN int hz__router_slash_redirect(const hz__router *r, const char *method, size_t method_len,
+                                        const char *path, size_t path_len);
+/** 1 when a route was added for exactly this method or for any method
+ *  (NULL), else 0: the server does not recognise the method (RFC 9110
+ *  §15.6.2: 501). */
+HZ_HIDDEN int hz__router_knows_method(const hz__router *r, const char *method, size_t len);
+/** Writes the server-wide Allow list ("OPTIONS *", RFC 9110 §9.3.7) to
+ *  allow (HZ_ROUTE_ALLOW_MAX bytes, NUL-terminated): every method a route was
+ *  added for, GET POST PUT DELETE PATCH when a route takes any method, HEAD
+ *  when GET is there, and OPTIONS. */
+HZ_HIDDEN void hz__router_allow_all(const hz__router *r, char *allow);
 
 #endif /* HZ_ROUTER_H */

@@ -557,6 +557,56 @@ static void ex_simple(struct hz_req *ex, int status, const char *allow)
         hz_res_send(&ex->res, status, reason, strlen(reason));
 }
 
+/* After a 404: a 301 to path + "/" (query kept) when a prefix route would
+ * serve that. 1 when answered. Out of line, and it finds the path itself,
+ * so the routing path keeps its registers (callgrind: a few instructions
+ * per request otherwise). */
+__attribute__((noinline, cold)) static int ex_slash_redirect(hz__conn *c, struct hz_req *ex)
+{
+    const hz_allocator *a = &c->loop->srv->a;
+    hz_str p = hz_req_path(ex), q = hz_req_query(ex);
+    const char *path = p.ptr;
+    size_t plen = p.len;
+    const hz__req_head *h = &ex->head;
+    if (!hz__router_slash_redirect(c->loop->srv->router, c->in.data + ex->base + h->method_off,
+                                   h->method_len, path, plen))
+        return 0;
+    size_t n = plen + 2 + q.len + 1;
+    char *loc = hz__alloc(a, n);
+    if (!loc) {
+        ex_simple(ex, 503, NULL);
+        return 1;
+    }
+    memcpy(loc, path, plen);
+    size_t k = plen;
+    loc[k++] = '/';
+    if (q.len) {
+        loc[k++] = '?';
+        memcpy(loc + k, q.ptr, q.len);
+        k += q.len;
+    }
+    loc[k] = '\0';
+    hz_res_set_header(&ex->res, "Location", loc);
+    hz__free(a, loc, n);
+    ex_simple(ex, 301, NULL);
+    return 1;
+}
+
+/* RFC 9110 §15.6.2: a method the server does not recognise (no route has
+ * it, none takes any method) is 501, closed like every error the server
+ * makes itself (nginx closes after a 501 too). Asked only once routing
+ * failed: a matched route knows its method. 1 when answered. */
+__attribute__((noinline, cold)) static int ex_not_implemented(hz__conn *c, struct hz_req *ex,
+                                                              const char *b)
+{
+    const hz__req_head *h = &ex->head;
+    if (h->method != HZ_M_OTHER ||
+        hz__router_knows_method(c->loop->srv->router, b + h->method_off, h->method_len))
+        return 0;
+    hz__res_error(c, 501);
+    return 1;
+}
+
 static void ex_dispatch(hz__conn *c, struct hz_req *ex)
 {
     const hz__route_rec *rec = ex->rec;
@@ -618,19 +668,24 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
     ex_path(ex, b, &path, &plen);
     int st;
     if (h->target_form == HZ_TF_ASTERISK || h->target_form == HZ_TF_AUTHORITY) {
+        if (ex_not_implemented(c, ex, b))
+            return;
         st = h->method == HZ_M_OPTIONS ? 204 : 404;
         if (h->method == HZ_M_CONNECT)
             st = 405;
         ex->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
-        ex_simple(ex, st, st == 404 ? NULL : "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH");
+        if (st != 404) /* the methods the routes accept (RFC 9110 §9.3.7) */
+            hz__router_allow_all(srv->router, ex->match.allow);
+        ex_simple(ex, st, st == 404 ? NULL : ex->match.allow);
         return;
     }
     st = hz__router_match(srv->router, b + h->method_off, h->method_len, path, plen, &ex->match);
     if (st != 0 || !ex->match.route) {
+        if (ex_not_implemented(c, ex, b))
+            return;
         ex->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
-        /* RFC 9110 §9.1: a method no route knows is "not implemented". */
-        if (h->method == HZ_M_OTHER && (st == 404 || st == 405))
-            st = 501;
+        if (st == 404 && ex_slash_redirect(c, ex))
+            return;
         ex_simple(ex, st ? st : 404, st == 405 || st == 204 ? ex->match.allow : NULL);
         return;
     }

@@ -3,8 +3,12 @@
  * close_notify, pending input), the handshake cap and live reload. The
  * protocol itself lives in backends/tls-<name>/ behind hz_tls_vt; what those
  * backends share (config check, SNI, ALPN, snapshots) is in tls_conf.c. */
+#include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include "internal.h"
 #include "loop.h"
 #include "tls.h"
@@ -94,6 +98,7 @@ typedef struct hz__tls_conn {    /* owner: its conn (c->tp_ctx) */
     uint64_t deadline;           /* ms: end of the handshake time; 0 = none */
     unsigned handshaking : 1;    /* counted in srv->tls_handshakes */
     unsigned retry_on_write : 1; /* the last step waited for writability */
+    unsigned first_seen : 1;     /* the client's first byte was looked at */
 } hz__tls_conn;
 
 static long tls_io_send(void *ctx, const void *buf, size_t len)
@@ -129,11 +134,65 @@ static long tls_result(hz__conn *c, hz__tls_conn *t, long rc)
     return rc < 0 ? rc : HZ_EIO;
 }
 
+/* Plain HTTP sent to an HTTPS port: the connection drops TLS (t is freed,
+ * c goes back to the socket transport), queues a plain-text 400 and closes
+ * after it like any error answer (a lingering close, so the client reads
+ * the 400 instead of a reset caused by its unread request). Counted as a
+ * failed handshake, close reason ERROR. 0, or HZ_ENOMEM (the caller closes). */
+static int tls_plain_reject(hz__conn *c, hz__tls_conn *t)
+{
+    static const char body[] = "This is an HTTPS port: send the request with TLS (https://).\n";
+    hz__loop *loop = c->loop;
+    hz__metrics_tls(loop, 0);
+    hz__conn_why(c, HZ_CLOSE_ERROR);
+    tls_handshake_over(c, t);
+    t->vt->session_destroy(t->s);
+    hz__free(&loop->srv->a, t, sizeof(*t));
+    c->tp = &hz__transport_socket;
+    c->tp_ctx = NULL;
+    char msg[512];
+    int n = snprintf(msg, sizeof(msg),
+                     "HTTP/1.1 400 Bad Request\r\n%.*sContent-Type: text/plain\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     (int)loop->date_len, loop->date, sizeof(body) - 1, body);
+    if (n < 0 || (size_t)n >= sizeof(msg) || hz__buf_append(&c->out, &loop->bufs, msg, (size_t)n))
+        return HZ_ENOMEM;
+    c->close_after = 1;
+    return 0;
+}
+
+/* A TLS client speaks first, and its first record is a handshake record
+ * (content type 22, RFC 8446 §5.1; a byte >= 0x80 would be an SSLv2-style
+ * hello, left to the library to refuse). Any other first byte cannot start
+ * TLS: most likely it is plain HTTP ("GET ..."). The byte is peeked, so the
+ * library still sees the whole stream. Returns 0 (go on with the
+ * handshake), HZ_EAGAIN (nothing yet, or answered: t is gone), or < 0. */
+static long tls_first_byte(hz__conn *c, hz__tls_conn *t)
+{
+    unsigned char b;
+    ssize_t n;
+    do
+        n = recv(c->fd, &b, 1, MSG_PEEK);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return HZ_EAGAIN;
+    t->first_seen = 1;
+    if (n != 1 || b == 0x16 || b >= 0x80)
+        return 0; /* EOF and errors too: the library reports them */
+    int rc = tls_plain_reject(c, t);
+    return rc < 0 ? rc : HZ_EAGAIN;
+}
+
 /* Advances the handshake: 0 once done, else as tls_result. */
 static long tls_handshake(hz__conn *c, hz__tls_conn *t)
 {
     if (!t->handshaking)
         return 0;
+    if (HZ_UNLIKELY(!t->first_seen)) {
+        long rc = tls_first_byte(c, t);
+        if (rc != 0)
+            return rc; /* t may be gone: the caller returns at once */
+    }
     int rc = t->vt->handshake(t->s);
     if (rc < 0) {
         if (rc != HZ_TLS_WANT_READ && rc != HZ_TLS_WANT_WRITE) {

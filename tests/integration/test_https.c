@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -302,6 +303,22 @@ Test(https, bad_certificate_fails_listen)
     hz_server_destroy(srv);
 }
 
+/* The failed handshakes and error closes so far, once conns are closed. */
+static void wait_tls_failed(hz_server *srv, uint64_t failed, uint64_t errors, hz_metrics *m)
+{
+    long long end = it_now_ms() + 5000;
+    do {
+        cr_assert_eq(hz_server_metrics(srv, m), 0);
+        if (m->tls_handshakes_failed >= failed && m->conn_closed[HZ_CLOSE_ERROR] >= errors)
+            return;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    } while (it_now_ms() < end);
+}
+
+/* Plain HTTP to the HTTPS port: a plain-text 400 with Connection: close
+ * (its first byte cannot start a TLS record), then the close; counted as a
+ * failed handshake closed for an error. */
 Test(https, plain_http_to_tls_port_is_closed)
 {
     mkcert("a", "a.test");
@@ -311,8 +328,45 @@ Test(https, plain_http_to_tls_port_is_closed)
     it_conn c;
     cr_assert_eq(it_connect(&c, s.port), 0);
     it_sends(&c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    it_resp r;
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0, "a plain-text answer");
+    cr_assert_eq(r.status, 400);
+    cr_assert(r.conn_close);
+    cr_assert_str_eq(it_header(&r, "Content-Type"), "text/plain");
+    cr_assert_neq(it_header(&r, "Date")[0], '\0');
+    cr_assert(strstr(r.body, "HTTPS") != NULL, "body: %s", r.body);
+    it_resp_free(&r);
     cr_assert_eq(it_wait_closed(&c, 3000), 1);
     it_close(&c);
+    hz_metrics m;
+    wait_tls_failed(s.srv, 1, 1, &m);
+    cr_assert_eq(m.tls_handshakes_failed, 1);
+    cr_assert_eq(m.conn_closed[HZ_CLOSE_ERROR], 1);
+    cr_assert_eq(m.tls_handshakes_ok, 0);
+    /* A large request: the answer still arrives whole, no reset (the rest
+     * of the request is read and dropped by a lingering close). */
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    size_t n = 128 * 1024;
+    char *big = malloc(n);
+    memset(big, 'x', n);
+    int hl = snprintf(big, 128, "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: %zu\r\n\r\n",
+                      n - 128);
+    memset(big + hl, 'y', (size_t)(128 - hl));
+    (void)it_send(&c, big, n); /* may stop early: the server closes */
+    free(big);
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 400);
+    it_resp_free(&r);
+    it_close(&c);
+    /* Not HTTP either: any first byte other than a handshake record's. */
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_send(&c, "\x15\x03\x03\x00\x02\x02\x28", 7); /* an alert record */
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 400);
+    it_resp_free(&r);
+    it_close(&c);
+    wait_tls_failed(s.srv, 3, 3, &m);
+    cr_assert_eq(m.tls_handshakes_failed, 3);
     /* And a TLS ClientHello to the plain port: curl fails, the server lives. */
     char url[64];
     snprintf(url, sizeof(url), "https://127.0.0.1:%d/", s.plain_port);

@@ -113,8 +113,58 @@ Test(router, wildcard)
     cr_assert_str_eq(param(&m, "*"), "");
     cr_assert_eq(matched_id("GET", "/static//x", &m), 1);
     cr_assert_str_eq(param(&m, "*"), "/x");
-    cr_assert_eq(match("GET", "/static", &m), 404);
+    cr_assert_eq(match("GET", "/static", &m), 404); /* the caller redirects: below */
     cr_assert_eq(match("GET", "/stat", &m), 404);
+}
+
+/* What the connection answers for method + path: the lookup's status, or
+ * 301 when a 404 has a prefix route one "/" away. */
+static int answer(const char *method, const char *path, hz__route_match *m)
+{
+    int st = match(method, path, m);
+    if (st == 404 && hz__router_slash_redirect(r, method, strlen(method), path, strlen(path)))
+        return 301;
+    return st;
+}
+
+/* "/p" with no route of its own goes to the prefix route "/p/" "*" (301),
+ * like nginx's prefix locations; never when an exact route exists. */
+Test(router, prefix_route_redirects_missing_slash)
+{
+    hz__route_match m;
+    cr_assert_eq(add("GET", "/static/*", 1), 0);
+    cr_assert_eq(add("GET", "/u/:id/files/*", 2), 0);
+    cr_assert_eq(add("POST", "/api/*", 3), 0);
+    cr_assert_eq(add("POST", "/docs", 4), 0);
+    cr_assert_eq(add("GET", "/docs/*", 5), 0);
+    cr_assert_eq(answer("GET", "/static", &m), 301);
+    cr_assert_eq(answer("HEAD", "/static", &m), 301); /* HEAD follows GET */
+    cr_assert_eq(answer("GET", "/u/7/files", &m), 301);
+    cr_assert_eq(answer("POST", "/api", &m), 301);
+    /* Only for a method the prefix route takes. */
+    cr_assert_eq(answer("GET", "/api", &m), 404);
+    cr_assert_eq(answer("DELETE", "/static", &m), 404);
+    /* An exact route wins, even one for another method: 405, no redirect. */
+    cr_assert_eq(answer("GET", "/docs", &m), 405);
+    cr_assert_str_eq(m.allow, "POST, OPTIONS");
+    /* Never from a path that already ends in '/', nor past the prefix. */
+    cr_assert_eq(answer("GET", "/static/", &m), 0);
+    cr_assert_eq(answer("GET", "/u/7/x", &m), 404);
+    cr_assert_eq(answer("GET", "/u//files", &m), 404); /* empty :id */
+    cr_assert_eq(answer("GET", "/nope", &m), 404);
+    cr_assert_eq(answer("GET", "/", &m), 404);
+    /* Asked directly: never for a target that is not an origin path. */
+    cr_assert_eq(hz__router_slash_redirect(r, "GET", 3, "", 0), 0);
+    cr_assert_eq(hz__router_slash_redirect(r, "GET", 3, "*", 1), 0);
+    cr_assert_eq(hz__router_slash_redirect(r, "GET", 3, "/static/", 8), 0);
+}
+
+Test(router, prefix_redirect_yields_to_a_catch_all)
+{
+    hz__route_match m;
+    cr_assert_eq(add("GET", "/static/*", 1), 0);
+    cr_assert_eq(add("GET", "/:page", 2), 0);
+    cr_assert_eq(matched_id("GET", "/static", &m), 2);
 }
 
 Test(router, catch_all_root_wildcard)
@@ -221,6 +271,40 @@ Test(router, automatic_options)
     cr_assert_eq(match("OPTIONS", "*", &m), 204);
     cr_assert_str_eq(m.allow, "GET, PUT, OPTIONS, DELETE, HEAD");
     cr_assert_eq(match("GET", "*", &m), 404);
+    char allow[HZ_ROUTE_ALLOW_MAX];
+    hz__router_allow_all(r, allow);
+    cr_assert_str_eq(allow, "GET, PUT, OPTIONS, DELETE, HEAD");
+}
+
+/* OPTIONS * lists what the routes accept: HEAD only where GET is routed,
+ * OPTIONS always; a route for any method brings the standard methods. */
+Test(router, options_asterisk_is_the_union_of_routes)
+{
+    hz__route_match m;
+    char allow[HZ_ROUTE_ALLOW_MAX];
+    hz__router_allow_all(r, allow);
+    cr_assert_str_eq(allow, "OPTIONS"); /* no routes */
+    cr_assert_eq(add("POST", "/a", 1), 0);
+    cr_assert_eq(add("PROPFIND", "/dav/*", 2), 0);
+    cr_assert_eq(match("OPTIONS", "*", &m), 204);
+    cr_assert_str_eq(m.allow, "POST, PROPFIND, OPTIONS");
+    cr_assert_eq(add(NULL, "/any", 3), 0);
+    hz__router_allow_all(r, allow);
+    cr_assert_str_eq(allow, "POST, PROPFIND, GET, PUT, DELETE, PATCH, HEAD, OPTIONS");
+}
+
+Test(router, knows_methods_of_its_routes)
+{
+    cr_assert_eq(hz__router_knows_method(r, "GET", 3), 0);
+    cr_assert_eq(add("GET", "/a", 1), 0);
+    cr_assert_eq(add("BREW", "/pot", 2), 0);
+    cr_assert_eq(hz__router_knows_method(r, "GET", 3), 1);
+    cr_assert_eq(hz__router_knows_method(r, "BREW", 4), 1);
+    cr_assert_eq(hz__router_knows_method(r, "BRE", 3), 0);
+    cr_assert_eq(hz__router_knows_method(r, "brew", 4), 0); /* case-sensitive */
+    cr_assert_eq(hz__router_knows_method(r, "FOO", 3), 0);
+    cr_assert_eq(add(NULL, "/any", 3), 0);
+    cr_assert_eq(hz__router_knows_method(r, "FOO", 3), 1);
 }
 
 Test(router, any_method)
