@@ -329,8 +329,9 @@ static inline size_t skip_target_scalar(const unsigned char *b, size_t i, size_t
 
 #if defined(HZ_SCAN_SSE2)
 /* Compares per byte. The path test is exact; it costs twice the query's. */
-static inline size_t skip_target_sse2(const unsigned char *b, size_t i, size_t e, int in_query)
+static inline size_t skip_target_sse2(const unsigned char *b, size_t i, size_t e, const size_t *q)
 {
+    const int in_query = *q != 0;
     const __m128i c21 = _mm_set1_epi8(0x21), c02 = _mm_set1_epi8(0x02), c01 = _mm_set1_epi8(0x01);
     const __m128i del = _mm_set1_epi8(0x7f), lt_gt = _mm_set1_epi8('>'),
                   dq_hash = _mm_set1_epi8('#');
@@ -387,12 +388,12 @@ static const unsigned char tgt_hi[16] = {HZ_TGT_HI_};
 #define HZ_SSSE3_ATTR_ __attribute__((target("ssse3")))
 #endif
 HZ_SSSE3_ATTR_ static inline size_t skip_target_ssse3(const unsigned char *b, size_t i, size_t e,
-                                                      int in_query)
+                                                      const size_t *q)
 {
     const __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)tgt_lo);
     const __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)tgt_hi);
     const __m128i nib = _mm_set1_epi8(0x0f), zero = _mm_setzero_si128();
-    const __m128i bits = _mm_set1_epi8((char)(in_query ? HZ_TGT_QUERY_BITS : HZ_TGT_PATH_BITS));
+    const __m128i bits = _mm_set1_epi8((char)(*q ? HZ_TGT_QUERY_BITS : HZ_TGT_PATH_BITS));
     while (e - i >= 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
         __m128i cl = _mm_and_si128(_mm_shuffle_epi8(lo, _mm_and_si128(x, nib)),
@@ -403,13 +404,14 @@ HZ_SSSE3_ATTR_ static inline size_t skip_target_ssse3(const unsigned char *b, si
             return i + (unsigned)__builtin_ctz(m);
         i += 16;
     }
-    return skip_target_scalar(b, i, e, in_query);
+    return skip_target_scalar(b, i, e, *q != 0);
 }
 #endif
 
 #if defined(HZ_SCAN_NEON)
-static inline size_t skip_target_neon(const unsigned char *b, size_t i, size_t e, int in_query)
+static inline size_t skip_target_neon(const unsigned char *b, size_t i, size_t e, const size_t *q)
 {
+    const int in_query = *q != 0;
     const uint8x16_t lo = vld1q_u8(tgt_lo), hi = vld1q_u8(tgt_hi), nib = vdupq_n_u8(0x0f);
     const uint8x16_t bits = vdupq_n_u8(in_query ? HZ_TGT_QUERY_BITS : HZ_TGT_PATH_BITS);
     while (e - i >= 16) {
@@ -438,7 +440,7 @@ static inline size_t skip_target_neon(const unsigned char *b, size_t i, size_t e
     attr static size_t name(const unsigned char *b, size_t i, size_t e, size_t *q, unsigned *bad)  \
     {                                                                                              \
         for (;;) {                                                                                 \
-            i = skip(b, i, e, *q != 0);                                                            \
+            i = skip(b, i, e, q);                                                                  \
             if (i >= e)                                                                            \
                 return i;                                                                          \
             unsigned c_ = b[i], k_ = hz__chr_class[c_];                                            \
@@ -458,7 +460,13 @@ static inline size_t skip_target_neon(const unsigned char *b, size_t i, size_t e
         }                                                                                          \
     }
 
-HZ_SCAN_TARGET_FN_(scan_target_scalar, inline, skip_target_scalar)
+static inline size_t skip_target_portable(const unsigned char *b, size_t i, size_t e,
+                                          const size_t *q)
+{
+    return skip_target_scalar(b, i, e, *q != 0);
+}
+
+HZ_SCAN_TARGET_FN_(scan_target_scalar, inline, skip_target_portable)
 #if defined(HZ_SCAN_SSE2)
 HZ_SCAN_TARGET_FN_(scan_target_sse2, inline, skip_target_sse2)
 #endif
@@ -879,8 +887,20 @@ static hz__perr special_field(hz__parser *p, hz__req_head *h, const unsigned cha
         /* RFC 9112 §3.2: more than one Host -> 400, even if identical */
         if (p->nhost++)
             return HZ_PE_HOST_DUPLICATE;
-        if (!valid_authority(v, vn, 0, 0))
-            return HZ_PE_HOST_INVALID;
+        {
+            /* the usual reg-name [":" port] first, inline; the rest (IP
+             * literals, %XX) in valid_authority */
+            size_t k = 0;
+            while (k < vn && IS(v[k], C_REG))
+                k++;
+            if (k < vn && v[k] == ':' && vn - k <= 6) {
+                k++;
+                while (k < vn && IS_DIGIT(v[k]))
+                    k++;
+            }
+            if (k != vn && !valid_authority(v, vn, 0, 0))
+                return HZ_PE_HOST_INVALID;
+        }
         if (!(p->framing & FR_HOST_TARGET)) {
             h->host_off = f->value_off;
             h->host_len = (uint32_t)vn;
@@ -1228,9 +1248,12 @@ version:
             f = &p->fields[n];
             f->value_off = (uint32_t)vo;
             f->value_len = (uint32_t)(ve - vo);
-            /* only names of these lengths matter: 4 6 10 14 17 */
-            if ((1u << (nl & 31)) &
-                ((1u << 4) | (1u << 6) | (1u << 10) | (1u << 14) | (1u << 17))) {
+            /* only names of these lengths and first letters matter (most
+             * other fields are skipped with one compare): Host, Expect,
+             * Connection, Content-Length, Transfer-Encoding */
+            static const unsigned char special_first[18] = {
+                [4] = 'h', [6] = 'e', [10] = 'c', [14] = 'c', [17] = 't'};
+            if (nl < sizeof(special_first) && special_first[nl] == (b[ls] | 0x20)) {
                 err = special_field(p, h, b, f);
                 if (err)
                     goto fail;
