@@ -14,9 +14,11 @@
  * (a 16-entry table lookup per nibble, PSHUFB, classifies all ten special
  * bytes in a few instructions); it is used directly when the compiler
  * targets SSSE3 and is otherwise selected at run time with CPUID, so a
- * generic x86-64 build uses it on every CPU that has it. One target scan
- * per request does not need a dispatch per field. HZ_PARSER_FORCE_SCALAR
- * selects the portable path, which the unit tests build as well;
+ * generic x86-64 build uses it on every CPU that has it. PSHUFB is then
+ * written as inline asm, so that no function has to be compiled for
+ * another target and the scanner is inlined like the others; the choice
+ * is one predictable branch per request. HZ_PARSER_FORCE_SCALAR selects
+ * the portable path, which the unit tests build as well;
  * HZ_PARSER_SELECTABLE (tests only) compiles every path this machine can
  * run and lets hz__parser_select() switch between them. Loads never cross
  * buf + len. 32-byte AVX2 loops measured slower than 16-byte SSE2 on
@@ -30,9 +32,9 @@ enum { ISA_SCALAR = 0, ISA_SSE2, ISA_SSSE3, ISA_NEON };
 #if !defined(HZ_PARSER_FORCE_SCALAR)
 #if defined(__SSE2__)
 #include <emmintrin.h>
-#include <tmmintrin.h>
 #define HZ_SCAN_SSE2 1
 #if defined(__SSSE3__)
+#include <tmmintrin.h>
 #define HZ_SCAN_SSSE3 2 /* the compiler targets it: no check at run time */
 #elif defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <cpuid.h>
@@ -383,12 +385,19 @@ static const unsigned char tgt_hi[16] = {HZ_TGT_HI_};
 
 #if defined(HZ_SCAN_SSSE3)
 #if HZ_SCAN_SSSE3 == 2
-#define HZ_SSSE3_ATTR_
+#define HZ_PSHUFB_(table, idx) _mm_shuffle_epi8((table), (idx))
 #else
-#define HZ_SSSE3_ATTR_ __attribute__((target("ssse3")))
+/* PSHUFB as an instruction rather than an intrinsic: no function needs to
+ * be compiled for SSSE3, so this scanner is inlined into the parser like
+ * the others, behind use_ssse3(). */
+static inline __m128i pshufb_(__m128i table, __m128i idx)
+{
+    __asm__("pshufb %1, %0" : "+x"(table) : "xm"(idx));
+    return table;
+}
+#define HZ_PSHUFB_(table, idx) pshufb_((table), (idx))
 #endif
-HZ_SSSE3_ATTR_ static inline size_t skip_target_ssse3(const unsigned char *b, size_t i, size_t e,
-                                                      const size_t *q)
+static inline size_t skip_target_ssse3(const unsigned char *b, size_t i, size_t e, const size_t *q)
 {
     const __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)tgt_lo);
     const __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)tgt_hi);
@@ -396,8 +405,8 @@ HZ_SSSE3_ATTR_ static inline size_t skip_target_ssse3(const unsigned char *b, si
     const __m128i bits = _mm_set1_epi8((char)(*q ? HZ_TGT_QUERY_BITS : HZ_TGT_PATH_BITS));
     while (e - i >= 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
-        __m128i cl = _mm_and_si128(_mm_shuffle_epi8(lo, _mm_and_si128(x, nib)),
-                                   _mm_shuffle_epi8(hi, _mm_and_si128(_mm_srli_epi16(x, 4), nib)));
+        __m128i cl = _mm_and_si128(HZ_PSHUFB_(lo, _mm_and_si128(x, nib)),
+                                   HZ_PSHUFB_(hi, _mm_and_si128(_mm_srli_epi16(x, 4), nib)));
         unsigned m =
             (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(cl, bits), zero)) ^ 0xffffu;
         if (m)
@@ -470,11 +479,8 @@ HZ_SCAN_TARGET_FN_(scan_target_scalar, inline, skip_target_portable)
 #if defined(HZ_SCAN_SSE2)
 HZ_SCAN_TARGET_FN_(scan_target_sse2, inline, skip_target_sse2)
 #endif
-#if defined(HZ_SCAN_SSSE3) && HZ_SCAN_SSSE3 == 2
+#if defined(HZ_SCAN_SSSE3)
 HZ_SCAN_TARGET_FN_(scan_target_ssse3, inline, skip_target_ssse3)
-#elif defined(HZ_SCAN_SSSE3)
-/* out of line: a function for another target cannot be inlined */
-HZ_SCAN_TARGET_FN_(scan_target_ssse3, __attribute__((target("ssse3"), noinline)), skip_target_ssse3)
 #endif
 #if defined(HZ_SCAN_NEON)
 HZ_SCAN_TARGET_FN_(scan_target_neon, inline, skip_target_neon)
