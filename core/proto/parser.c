@@ -392,7 +392,7 @@ static const unsigned char tgt_hi[16] = {HZ_TGT_HI_};
  * the others, behind use_ssse3(). */
 static inline __m128i pshufb_(__m128i table, __m128i idx)
 {
-    __asm__("pshufb %1, %0" : "+x"(table) : "xm"(idx));
+    __asm__("pshufb %1, %0" : "+x"(table) : "x"(idx)); /* legacy SSE: no unaligned memory */
     return table;
 }
 #define HZ_PSHUFB_(table, idx) pshufb_((table), (idx))
