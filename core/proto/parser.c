@@ -8,24 +8,73 @@
  * error, whether or not that byte has arrived, so a line that never ends
  * still gets its 414/431 as soon as it crosses the bound.
  *
- * Scanning of targets and field values uses SIMD when the compiler targets
- * it (__SSE2__ on x86-64, __ARM_NEON on aarch64: CPU-feature macros, so the
- * choice is made at compile time and is always safe for the target);
- * HZ_PARSER_FORCE_SCALAR selects the portable path, which the unit tests
- * build as well. Loads never cross buf + len. 32-byte AVX2 loops measured
- * slower than 16-byte SSE2 on header-sized spans, so there are none.
+ * Scanning of targets and field values uses SIMD: SSE2 on x86-64 and NEON
+ * on aarch64, which those CPUs always have, chosen at compile time from the
+ * compiler's CPU-feature macros. The target scanner also has an SSSE3 path
+ * (a 16-entry table lookup per nibble, PSHUFB, classifies all ten special
+ * bytes in a few instructions); it is used directly when the compiler
+ * targets SSSE3 and is otherwise selected at run time with CPUID, so a
+ * generic x86-64 build uses it on every CPU that has it. PSHUFB is then
+ * written as inline asm, so that no function has to be compiled for
+ * another target and the scanner is inlined like the others; the choice
+ * is one predictable branch per request. HZ_PARSER_FORCE_SCALAR selects
+ * the portable path, which the unit tests build as well;
+ * HZ_PARSER_SELECTABLE (tests only) compiles every path this machine can
+ * run and lets hz__parser_select() switch between them. Loads never cross
+ * buf + len. 32-byte AVX2 loops measured slower than 16-byte SSE2 on
+ * header-sized spans, so there are none.
  */
 #include <string.h>
 #include "parser.h"
+
+enum { ISA_SCALAR = 0, ISA_SSE2, ISA_SSSE3, ISA_NEON };
 
 #if !defined(HZ_PARSER_FORCE_SCALAR)
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #define HZ_SCAN_SSE2 1
-#elif defined(__ARM_NEON)
+#if defined(__SSSE3__)
+#include <tmmintrin.h>
+#define HZ_SCAN_SSSE3 2 /* the compiler targets it: no check at run time */
+#elif defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <cpuid.h>
+#define HZ_SCAN_SSSE3 1 /* chosen at run time */
+#endif
+#elif defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
 #define HZ_SCAN_NEON 1
 #endif
+#endif
+
+#if defined(HZ_PARSER_SELECTABLE)
+static int forced_isa = -1; /* -1: the default choice */
+#define SIMD_ALLOWED() (forced_isa != ISA_SCALAR)
+#else
+#define SIMD_ALLOWED() 1
+#endif
+
+#if defined(HZ_SCAN_SSSE3)
+/* 1 when the target scanner may use SSSE3. */
+static inline int use_ssse3(void)
+{
+#if defined(HZ_PARSER_SELECTABLE)
+    if (forced_isa >= 0)
+        return forced_isa == ISA_SSSE3;
+#endif
+#if HZ_SCAN_SSSE3 == 2
+    return 1;
+#else
+    /* CPUID once; racing first callers store the same value */
+    static int known; /* 0: not asked yet, 1: no, 2: yes */
+    int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (HZ_UNLIKELY(!v)) {
+        unsigned a, b, c, d;
+        v = (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSSE3)) ? 2 : 1;
+        __atomic_store_n(&known, v, __ATOMIC_RELAXED);
+    }
+    return v == 2;
+#endif
+}
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -65,6 +114,14 @@ const char *hz__perr_text(hz__perr e)
 
 const char *hz__parser_simd(void)
 {
+#if defined(HZ_PARSER_SELECTABLE)
+    if (forced_isa == ISA_SCALAR)
+        return "scalar";
+#endif
+#if defined(HZ_SCAN_SSSE3)
+    if (use_ssse3())
+        return "ssse3";
+#endif
 #if defined(HZ_SCAN_SSE2)
     return "sse2";
 #elif defined(HZ_SCAN_NEON)
@@ -73,6 +130,37 @@ const char *hz__parser_simd(void)
     return "scalar";
 #endif
 }
+
+#if defined(HZ_PARSER_SELECTABLE)
+int hz__parser_select(const char *path)
+{
+    int isa;
+    if (!path)
+        isa = -1;
+    else if (!strcmp(path, "scalar"))
+        isa = ISA_SCALAR;
+#if defined(HZ_SCAN_SSE2)
+    else if (!strcmp(path, "sse2"))
+        isa = ISA_SSE2;
+#endif
+#if defined(HZ_SCAN_SSSE3)
+    else if (!strcmp(path, "ssse3")) {
+        forced_isa = -1;
+        if (!use_ssse3())
+            return -1; /* this CPU lacks it */
+        isa = ISA_SSSE3;
+    }
+#endif
+#if defined(HZ_SCAN_NEON)
+    else if (!strcmp(path, "neon"))
+        isa = ISA_NEON;
+#endif
+    else
+        return -1;
+    forced_isa = isa;
+    return 0;
+}
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Character classes                                                         */
@@ -171,21 +259,23 @@ static inline size_t scan_value(const unsigned char *b, size_t i, size_t e)
         bad_ = _mm_or_si128(bad_, _mm_cmpeq_epi8(x_, del));                                        \
         (unsigned)_mm_movemask_epi8(bad_);                                                         \
     })
-    while (e - i >= 16) {
-        unsigned m = HZ_VALUE_MASK_(b + i);
-        if (m)
-            return i + (unsigned)__builtin_ctz(m);
-        i += 16;
-    }
-    if (i < e && e >= 16) {
-        /* The last bytes: one load ending at e (bytes before i are ours too). */
-        unsigned m = HZ_VALUE_MASK_(b + e - 16) >> (16 - (e - i));
-        return m ? i + (unsigned)__builtin_ctz(m) : e;
+    if (SIMD_ALLOWED()) {
+        while (e - i >= 16) {
+            unsigned m = HZ_VALUE_MASK_(b + i);
+            if (m)
+                return i + (unsigned)__builtin_ctz(m);
+            i += 16;
+        }
+        if (i < e && e >= 16) {
+            /* The last bytes: one load ending at e (bytes before i are ours too). */
+            unsigned m = HZ_VALUE_MASK_(b + e - 16) >> (16 - (e - i));
+            return m ? i + (unsigned)__builtin_ctz(m) : e;
+        }
     }
 #undef HZ_VALUE_MASK_
 #elif defined(HZ_SCAN_NEON)
     const uint8x16_t c20 = vdupq_n_u8(0x20), ht = vdupq_n_u8('\t'), del = vdupq_n_u8(0x7f);
-    while (e - i >= 16) {
+    while (SIMD_ALLOWED() && e - i >= 16) {
         uint8x16_t x = vld1q_u8(b + i);
         uint8x16_t bad = vbicq_u8(vcltq_u8(x, c20), vceqq_u8(x, ht));
         bad = vorrq_u8(bad, vceqq_u8(x, del));
@@ -213,63 +303,204 @@ static inline size_t scan_value(const unsigned char *b, size_t i, size_t e)
     return i;
 }
 
-/* Request targets: stops at anything but VCHAR, and at '#', '%', '?'. */
-static inline size_t scan_target(const unsigned char *b, size_t i, size_t e)
+/* Request targets. The scanners below skip the bytes that need no closer
+ * look: in the path (before the first '?') every VCHAR except '#', '%',
+ * '?' and the C_NOT_PATH bytes; in the query every VCHAR except '#', '%'
+ * and the C_NOT_QUERY bytes. They may stop early (a vector test may be
+ * coarser); scan_target's slow branch decides each stop. */
+static inline size_t skip_target_scalar(const unsigned char *b, size_t i, size_t e, int in_query)
 {
+    const unsigned stop = C_TARGET | (in_query ? C_NOT_QUERY : C_NOT_PATH);
+#define HZ_PLAIN_(c) ((hz__chr_class[(c)] & stop) == C_TARGET)
+    while (e - i >= 4) {
+        if (!HZ_PLAIN_(b[i]))
+            return i;
+        if (!HZ_PLAIN_(b[i + 1]))
+            return i + 1;
+        if (!HZ_PLAIN_(b[i + 2]))
+            return i + 2;
+        if (!HZ_PLAIN_(b[i + 3]))
+            return i + 3;
+        i += 4;
+    }
+    while (i < e && HZ_PLAIN_(b[i]))
+        i++;
+    return i;
+#undef HZ_PLAIN_
+}
+
 #if defined(HZ_SCAN_SSE2)
-    const __m128i c21 = _mm_set1_epi8(0x21), del = _mm_set1_epi8(0x7f), hash = _mm_set1_epi8('#'),
-                  pct = _mm_set1_epi8('%'), qm = _mm_set1_epi8('?');
-#define HZ_TARGET_MASK_(ptr)                                                                       \
-    __extension__({                                                                                \
-        __m128i x_ = _mm_loadu_si128((const __m128i *)(const void *)(ptr));                        \
-        __m128i bad_ = _mm_cmplt_epi8(x_, c21);                                                    \
-        bad_ = _mm_or_si128(bad_, _mm_cmpeq_epi8(x_, del));                                        \
-        bad_ = _mm_or_si128(bad_, _mm_cmpeq_epi8(x_, hash));                                       \
-        bad_ = _mm_or_si128(bad_, _mm_cmpeq_epi8(x_, pct));                                        \
-        bad_ = _mm_or_si128(bad_, _mm_cmpeq_epi8(x_, qm));                                         \
-        (unsigned)_mm_movemask_epi8(bad_);                                                         \
-    })
+/* Compares per byte. The path test is exact; it costs twice the query's. */
+static inline size_t skip_target_sse2(const unsigned char *b, size_t i, size_t e, const size_t *q)
+{
+    const int in_query = *q != 0;
+    const __m128i c21 = _mm_set1_epi8(0x21), c02 = _mm_set1_epi8(0x02), c01 = _mm_set1_epi8(0x01);
+    const __m128i del = _mm_set1_epi8(0x7f), lt_gt = _mm_set1_epi8('>'),
+                  dq_hash = _mm_set1_epi8('#');
+    const __m128i pct = _mm_set1_epi8('%'), qm = _mm_set1_epi8('?'), bsl = _mm_set1_epi8('\\');
+    const __m128i grave = _mm_set1_epi8('`'), lbrace = _mm_set1_epi8('{');
     while (e - i >= 16) {
-        unsigned m = HZ_TARGET_MASK_(b + i);
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        __m128i x2 = _mm_or_si128(x, c02); /* '<' '>' -> '>', '}' DEL -> DEL */
+        /* signed compare: CTLs, SP and every byte >= 0x80 */
+        __m128i bad = _mm_cmplt_epi8(x, c21);
+        bad = _mm_or_si128(bad, _mm_cmpeq_epi8(_mm_or_si128(x, c01), dq_hash)); /* '"' '#' */
+        bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, pct));
+        bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x2, lt_gt));
+        if (!in_query) {
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x2, del));
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, qm));
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, bsl));
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, grave));
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, lbrace));
+        } else {
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, del));
+        }
+        unsigned m = (unsigned)_mm_movemask_epi8(bad);
         if (m)
             return i + (unsigned)__builtin_ctz(m);
         i += 16;
     }
-    if (i < e && e >= 16) {
-        unsigned m = HZ_TARGET_MASK_(b + e - 16) >> (16 - (e - i));
-        return m ? i + (unsigned)__builtin_ctz(m) : e;
+    return skip_target_scalar(b, i, e, in_query);
+}
+#endif
+
+#if defined(HZ_SCAN_SSSE3) || defined(HZ_SCAN_NEON)
+/* Nibble tables for PSHUFB/TBL: a byte is special when
+ * lo[byte & 15] & hi[byte >> 4] & (path or query bits) is not 0.
+ *   0x01 every byte with high nibble 0, 1, 8-F (CTLs, obs-text)
+ *   0x02 SP '"' '#' '%'      0x04 '<' '>' '?'     0x08 '\'
+ *   0x10 '`'                 0x20 '{' '}' DEL
+ *   0x40 '<' '>' (query)     0x80 DEL (query)
+ * Path: 0x3f; query: 0xc3. */
+#define HZ_TGT_LO_                                                                                 \
+    0x13, 0x01, 0x03, 0x03, 0x01, 0x03, 0x01, 0x01, 0x01, 0x01, 0x01, 0x21, 0x4d, 0x21, 0x45, 0xa5
+#define HZ_TGT_HI_                                                                                 \
+    0x01, 0x01, 0x02, 0x44, 0x00, 0x08, 0x10, 0xa0, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01
+static const unsigned char tgt_lo[16] = {HZ_TGT_LO_};
+static const unsigned char tgt_hi[16] = {HZ_TGT_HI_};
+#define HZ_TGT_PATH_BITS 0x3f
+#define HZ_TGT_QUERY_BITS 0xc3
+#endif
+
+#if defined(HZ_SCAN_SSSE3)
+#if HZ_SCAN_SSSE3 == 2
+#define HZ_PSHUFB_(table, idx) _mm_shuffle_epi8((table), (idx))
+#else
+/* PSHUFB as an instruction rather than an intrinsic: no function needs to
+ * be compiled for SSSE3, so this scanner is inlined into the parser like
+ * the others, behind use_ssse3(). */
+static inline __m128i pshufb_(__m128i table, __m128i idx)
+{
+    __asm__("pshufb %1, %0" : "+x"(table) : "x"(idx)); /* legacy SSE: no unaligned memory */
+    return table;
+}
+#define HZ_PSHUFB_(table, idx) pshufb_((table), (idx))
+#endif
+static inline size_t skip_target_ssse3(const unsigned char *b, size_t i, size_t e, const size_t *q)
+{
+    const __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)tgt_lo);
+    const __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)tgt_hi);
+    const __m128i nib = _mm_set1_epi8(0x0f), zero = _mm_setzero_si128();
+    const __m128i bits = _mm_set1_epi8((char)(*q ? HZ_TGT_QUERY_BITS : HZ_TGT_PATH_BITS));
+    while (e - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        __m128i cl = _mm_and_si128(HZ_PSHUFB_(lo, _mm_and_si128(x, nib)),
+                                   HZ_PSHUFB_(hi, _mm_and_si128(_mm_srli_epi16(x, 4), nib)));
+        unsigned m =
+            (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(cl, bits), zero)) ^ 0xffffu;
+        if (m)
+            return i + (unsigned)__builtin_ctz(m);
+        i += 16;
     }
-#undef HZ_TARGET_MASK_
-#elif defined(HZ_SCAN_NEON)
-    const uint8x16_t c20 = vdupq_n_u8(0x20), del = vdupq_n_u8(0x7f), hash = vdupq_n_u8('#'),
-                     pct = vdupq_n_u8('%'), qm = vdupq_n_u8('?');
+    return skip_target_scalar(b, i, e, *q != 0);
+}
+#endif
+
+#if defined(HZ_SCAN_NEON)
+static inline size_t skip_target_neon(const unsigned char *b, size_t i, size_t e, const size_t *q)
+{
+    const int in_query = *q != 0;
+    const uint8x16_t lo = vld1q_u8(tgt_lo), hi = vld1q_u8(tgt_hi), nib = vdupq_n_u8(0x0f);
+    const uint8x16_t bits = vdupq_n_u8(in_query ? HZ_TGT_QUERY_BITS : HZ_TGT_PATH_BITS);
     while (e - i >= 16) {
         uint8x16_t x = vld1q_u8(b + i);
-        uint8x16_t bad = vorrq_u8(vcleq_u8(x, c20), vcgeq_u8(x, del));
-        bad = vorrq_u8(bad, vceqq_u8(x, hash));
-        bad = vorrq_u8(bad, vceqq_u8(x, pct));
-        bad = vorrq_u8(bad, vceqq_u8(x, qm));
+        uint8x16_t cl =
+            vandq_u8(vqtbl1q_u8(lo, vandq_u8(x, nib)), vqtbl1q_u8(hi, vshrq_n_u8(x, 4)));
+        uint8x16_t bad = vtstq_u8(cl, bits);
         uint64_t m =
             vget_lane_u64(vreinterpret_u64_u8(vshrn_n_u16(vreinterpretq_u16_u8(bad), 4)), 0);
         if (m)
             return i + ((unsigned)__builtin_ctzll(m) >> 2);
         i += 16;
     }
+    return skip_target_scalar(b, i, e, in_query);
+}
 #endif
-    while (e - i >= 4) {
-        if (!IS(b[i], C_TARGET))
-            return i;
-        if (!IS(b[i + 1], C_TARGET))
-            return i + 1;
-        if (!IS(b[i + 2], C_TARGET))
-            return i + 2;
-        if (!IS(b[i + 3], C_TARGET))
-            return i + 3;
-        i += 4;
+
+/* The target from i: returns the index of the first byte the caller must
+ * decide (SP, '%' without two hex digits before e, '#', CTL, DEL,
+ * non-ASCII) or e. *q: index + 1 of the first '?' (0: none yet); *bad is
+ * set when the path or the query holds a byte RFC 3986 leaves out of it
+ * (C_NOT_PATH, C_NOT_QUERY): RFC 9112 §3 asks for a 400, given once the
+ * target form is known, so the first offending byte of another kind still
+ * decides. Every byte is looked at once. */
+#define HZ_SCAN_TARGET_FN_(name, attr, skip)                                                       \
+    attr static size_t name(const unsigned char *b, size_t i, size_t e, size_t *q, unsigned *bad)  \
+    {                                                                                              \
+        for (;;) {                                                                                 \
+            i = skip(b, i, e, q);                                                                  \
+            if (i >= e)                                                                            \
+                return i;                                                                          \
+            unsigned c_ = b[i], k_ = hz__chr_class[c_];                                            \
+            if (c_ == '?') {                                                                       \
+                if (!*q)                                                                           \
+                    *q = i + 1;                                                                    \
+                i++;                                                                               \
+            } else if (k_ & C_TARGET) {                                                            \
+                if (k_ & (*q ? C_NOT_QUERY : C_NOT_PATH))                                          \
+                    *bad = 1;                                                                      \
+                i++;                                                                               \
+            } else if (c_ == '%' && e - i > 2 && IS(b[i + 1], C_HEX) && IS(b[i + 2], C_HEX)) {     \
+                i += 3; /* pct-encoded = "%" HEXDIG HEXDIG */                                      \
+            } else {                                                                               \
+                return i;                                                                          \
+            }                                                                                      \
+        }                                                                                          \
     }
-    while (i < e && IS(b[i], C_TARGET))
-        i++;
-    return i;
+
+static inline size_t skip_target_portable(const unsigned char *b, size_t i, size_t e,
+                                          const size_t *q)
+{
+    return skip_target_scalar(b, i, e, *q != 0);
+}
+
+HZ_SCAN_TARGET_FN_(scan_target_scalar, inline, skip_target_portable)
+#if defined(HZ_SCAN_SSE2)
+HZ_SCAN_TARGET_FN_(scan_target_sse2, inline, skip_target_sse2)
+#endif
+#if defined(HZ_SCAN_SSSE3)
+HZ_SCAN_TARGET_FN_(scan_target_ssse3, inline, skip_target_ssse3)
+#endif
+#if defined(HZ_SCAN_NEON)
+HZ_SCAN_TARGET_FN_(scan_target_neon, inline, skip_target_neon)
+#endif
+
+static inline size_t scan_target(const unsigned char *b, size_t i, size_t e, size_t *q,
+                                 unsigned *bad)
+{
+#if defined(HZ_SCAN_SSSE3)
+    if (use_ssse3())
+        return scan_target_ssse3(b, i, e, q, bad);
+#endif
+#if defined(HZ_SCAN_SSE2)
+    if (SIMD_ALLOWED())
+        return scan_target_sse2(b, i, e, q, bad);
+#elif defined(HZ_SCAN_NEON)
+    if (SIMD_ALLOWED())
+        return scan_target_neon(b, i, e, q, bad);
+#endif
+    return scan_target_scalar(b, i, e, q, bad);
 }
 
 /* Tokens (method, field names): short, and a table with four bytes per
@@ -403,26 +634,12 @@ static int valid_authority(const unsigned char *s, size_t n, int host_required, 
     return 1;
 }
 
-/* 1 when the path [p, pe) and the query [pe, e) hold no byte RFC 3986
- * leaves out of them (see C_NOT_PATH): RFC 9112 §3 asks for a 400 on an
- * invalid request-line. One OR per byte, no branch. */
-static int target_bytes_ok(const unsigned char *b, size_t p, size_t pe, size_t e)
-{
-    unsigned acc = 0;
-    for (size_t k = p; k < pe; k++)
-        acc |= hz__chr_class[b[k]];
-    if (acc & C_NOT_PATH)
-        return 0;
-    acc = 0;
-    for (size_t k = pe; k < e; k++)
-        acc |= hz__chr_class[b[k]];
-    return !(acc & C_NOT_QUERY);
-}
-
 /* Classifies the complete target (its bytes are already known to be VCHARs
  * with valid %XX escapes) against the method. q: index + 1 of the first '?',
- * or 0. */
-static hz__perr check_target(hz__req_head *h, const unsigned char *b, size_t q)
+ * or 0; bad: scan_target saw a byte the path or the query may not hold
+ * (a valid scheme and authority hold none, so in the absolute form it was
+ * in the path or the query too). */
+static hz__perr check_target(hz__req_head *h, const unsigned char *b, size_t q, unsigned bad)
 {
     const unsigned char *t = b + h->target_off;
     size_t n = h->target_len, tend = h->target_off + n;
@@ -431,7 +648,7 @@ static hz__perr check_target(hz__req_head *h, const unsigned char *b, size_t q)
     if (t[0] == '/') { /* origin-form: the common case */
         if (HZ_UNLIKELY(h->method == HZ_M_CONNECT))
             return HZ_PE_TARGET_FORM;
-        if (!target_bytes_ok(b, h->target_off, qend, tend))
+        if (bad)
             return HZ_PE_TARGET;
         h->target_form = HZ_TF_ORIGIN;
         h->path_off = h->target_off;
@@ -475,7 +692,7 @@ static hz__perr check_target(hz__req_head *h, const unsigned char *b, size_t q)
         return HZ_PE_TARGET;
     if (h->method == HZ_M_CONNECT)
         return HZ_PE_TARGET_FORM;
-    if (!target_bytes_ok(b, h->target_off + ae, qend, tend))
+    if (bad)
         return HZ_PE_TARGET;
     h->target_form = HZ_TF_ABSOLUTE;
     h->host_off = (uint32_t)(h->target_off + a);
@@ -676,8 +893,20 @@ static hz__perr special_field(hz__parser *p, hz__req_head *h, const unsigned cha
         /* RFC 9112 §3.2: more than one Host -> 400, even if identical */
         if (p->nhost++)
             return HZ_PE_HOST_DUPLICATE;
-        if (!valid_authority(v, vn, 0, 0))
-            return HZ_PE_HOST_INVALID;
+        {
+            /* the usual reg-name [":" port] first, inline; the rest (IP
+             * literals, %XX) in valid_authority */
+            size_t k = 0;
+            while (k < vn && IS(v[k], C_REG))
+                k++;
+            if (k < vn && v[k] == ':' && vn - k <= 6) {
+                k++;
+                while (k < vn && IS_DIGIT(v[k]))
+                    k++;
+            }
+            if (k != vn && !valid_authority(v, vn, 0, 0))
+                return HZ_PE_HOST_INVALID;
+        }
         if (!(p->framing & FR_HOST_TARGET)) {
             h->host_off = f->value_off;
             h->host_len = (uint32_t)vn;
@@ -748,6 +977,7 @@ void hz__parser_init(hz__parser *p, const hz__parse_limits *limits, hz__field *f
     p->error = HZ_PE_NONE;
     p->nhost = 0;
     p->framing = 0;
+    p->target_bad = 0;
 }
 
 int hz__parse_request(hz__parser *p, hz__req_head *out, const char *buf, size_t len)
@@ -762,6 +992,8 @@ int hz__parse_request(hz__parser *p, hz__req_head *out, const char *buf, size_t 
     size_t aux = p->aux; /* PS_TARGET: index + 1 of the first '?'; PS_VALUE: value offset */
     uint32_t n;          /* fields so far */
     uint32_t nl = 0;     /* the current field's name length */
+    size_t tq;           /* scan_target's copy of aux (its address is taken) */
+    unsigned tbad;       /* the target holds a byte its component may not */
     unsigned state = p->state;
     hz__perr ek, err;
     unsigned char c;
@@ -886,17 +1118,17 @@ method:
     aux = 0;
 
 target:
+    tq = aux;
+    tbad = p->target_bad;
     for (;;) {
-        i = scan_target(b, i, e);
+        i = scan_target(b, i, e, &tq, &tbad);
+        aux = tq;
+        p->target_bad = tbad; /* for a later call, if this one ends in the target */
         NEED(i, PS_TARGET);
         c = b[i];
         if (c == ' ')
             break;
-        if (c == '?') {
-            if (!aux)
-                aux = i + 1;
-            i++;
-        } else if (c == '%') { /* pct-encoded = "%" HEXDIG HEXDIG */
+        if (c == '%') { /* pct-encoded = "%" HEXDIG HEXDIG, not all here yet, or bad */
             NEED(i + 1, PS_TARGET);
             if (!IS(b[i + 1], C_HEX))
                 FAIL(TARGET);
@@ -915,7 +1147,7 @@ target:
     if (HZ_UNLIKELY(i == h->target_off))
         FAIL(REQUEST_LINE); /* two spaces */
     h->target_len = (uint32_t)(i - h->target_off);
-    err = check_target(h, b, aux);
+    err = check_target(h, b, aux, tbad);
     if (err)
         goto fail;
     if (h->target_form >= HZ_TF_ABSOLUTE && h->target_form <= HZ_TF_AUTHORITY)
@@ -1022,9 +1254,12 @@ version:
             f = &p->fields[n];
             f->value_off = (uint32_t)vo;
             f->value_len = (uint32_t)(ve - vo);
-            /* only names of these lengths matter: 4 6 10 14 17 */
-            if ((1u << (nl & 31)) &
-                ((1u << 4) | (1u << 6) | (1u << 10) | (1u << 14) | (1u << 17))) {
+            /* only names of these lengths and first letters matter (most
+             * other fields are skipped with one compare): Host, Expect,
+             * Connection, Content-Length, Transfer-Encoding */
+            static const unsigned char special_first[18] = {
+                [4] = 'h', [6] = 'e', [10] = 'c', [14] = 'c', [17] = 't'};
+            if (nl < sizeof(special_first) && special_first[nl] == (b[ls] | 0x20)) {
                 err = special_field(p, h, b, f);
                 if (err)
                     goto fail;

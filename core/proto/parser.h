@@ -90,8 +90,14 @@ HZ_HIDDEN int hz__perr_status(hz__perr e);
 /** A short name ("CL_AND_TE") and a description, for logs and metrics. */
 HZ_HIDDEN const char *hz__perr_name(hz__perr e);
 HZ_HIDDEN const char *hz__perr_text(hz__perr e);
-/** Added: the scanning path compiled in: "sse2", "neon" or "scalar". */
+/** The target scanning path in use: "ssse3" (chosen at run time on x86-64
+ *  CPUs that have it), "sse2", "neon" or "scalar". thread: any. */
 HZ_HIDDEN const char *hz__parser_simd(void);
+/** Only in builds with HZ_PARSER_SELECTABLE (tests): makes the parser use
+ *  the named path ("scalar", "sse2", "ssse3", "neon"; NULL: the default).
+ *  Returns 0, or -1 when this build or CPU has no such path.
+ *  thread: no parse may run concurrently. */
+HZ_HIDDEN int hz__parser_select(const char *path);
 
 /** Well-known methods, recognised while parsing (others: HZ_M_OTHER). */
 typedef enum hz__method {
@@ -185,8 +191,9 @@ typedef struct hz__parser {
     /* Added, private: the head as parsed so far, saved between calls (a
      * call builds it in *out), so the caller need not keep *out intact. */
     hz__req_head head;
-    uint32_t nhost;   /* private: Host fields seen */
-    uint32_t framing; /* private: Content-Length / Transfer-Encoding facts */
+    uint32_t nhost;      /* private: Host fields seen */
+    uint32_t framing;    /* private: Content-Length / Transfer-Encoding facts */
+    uint32_t target_bad; /* private: the target holds a byte RFC 3986 excludes */
 } hz__parser;
 
 HZ_HIDDEN void hz__parser_init(hz__parser *p, const hz__parse_limits *limits, hz__field *fields);
