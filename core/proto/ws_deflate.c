@@ -527,10 +527,14 @@ static int inflate_some(hz__pmd *z, const uint8_t *src, size_t n, uint8_t *out, 
         *made += m;
         if (zr == Z_MEM_ERROR)
             return HZ_ENOMEM;
-        if (zr == Z_DATA_ERROR || zr == Z_NEED_DICT || zr == Z_STREAM_ERROR)
-            return pmd_fail(z, HZ__WS_E_INFLATE);
+        /* Output comes in stream order, so going over the limit happened
+         * before any error zlib went on to find in the same call (it reads
+         * block headers without output room): the limit is reported first,
+         * as it is when the pieces are small. */
         if (z->max_message && z->msg_out > z->max_message)
             return pmd_fail(z, HZ__WS_E_INFLATED_TOO_BIG);
+        if (zr == Z_DATA_ERROR || zr == Z_NEED_DICT || zr == Z_STREAM_ERROR)
+            return pmd_fail(z, HZ__WS_E_INFLATE);
         if (zr != Z_STREAM_END)
             return 0; /* Z_OK, or Z_BUF_ERROR: nothing more to do now */
         int rc = restart_keep_window(z);
