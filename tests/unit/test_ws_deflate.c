@@ -672,6 +672,29 @@ Test(pmd_context, inflated_size_limit)
     cr_assert_eq(ca.live_blocks, 0);
 }
 
+/* Going over the limit comes before a data error further on, however the
+ * input is cut (found by fuzz_ws_deflate: zlib reads on into block
+ * headers after the output room is used). */
+Test(pmd_context, limit_before_later_error)
+{
+    static const uint8_t pl[] = {0xba, 0xba, 0, 0, 0, 0, 0, 0, 0, 0x0e, 0xca, 0x76};
+    hz__pmd_params p = {1, 0, 11, 13};
+    for (size_t step = 1; step <= sizeof(pl); step++)
+        for (size_t cap = 1; cap <= 64; cap *= 4) {
+            hz_count_alloc ca;
+            hz_count_alloc_init(&ca);
+            hz__pmd *z;
+            cr_assert_eq(hz__pmd_create(&z, &ca.iface, &p, 1, NULL, 1), 0);
+            bytes d = {0};
+            cr_assert_eq(inflate_msg(z, pl, sizeof(pl), step, cap, &d), HZ_EPROTO);
+            cr_assert_eq(hz__pmd_error(z), HZ__WS_E_INFLATED_TOO_BIG, "step %zu cap %zu: %s", step,
+                         cap, hz__ws_err_name(hz__pmd_error(z)));
+            cr_assert_leq(d.len, 1);
+            free(d.p);
+            hz__pmd_destroy(z);
+        }
+}
+
 Test(pmd_context, corrupt_and_truncated)
 {
     hz_count_alloc ca;
