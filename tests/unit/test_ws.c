@@ -923,8 +923,7 @@ Test(ws_handshake, subprotocols)
 Test(ws_handshake, origins)
 {
     const char *allowed[] = {"https://example.com", "http://localhost:8080",
-                             "HTTPS://App.Example"
-                             ".com:443"};
+                             "HTTPS://App.Example.com:443"};
 #define OK_(o) hz__ws_origin_allowed(o, strlen(o), allowed, 3)
     cr_assert(OK_("https://example.com"));
     cr_assert(OK_("https://EXAMPLE.com:443"));

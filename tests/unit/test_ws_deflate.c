@@ -118,8 +118,8 @@ Test(pmd_negotiate, parameter_rules)
         "; client_max_window_bits",
         "; client_max_window_bits=9",
         "; SERVER_NO_CONTEXT_TAKEOVER",
-        "; client_max_window_bits; server_max_window_bits=12; client_no_context_takeover; "
-        "server_no_context_takeover",
+        ("; client_max_window_bits; server_max_window_bits=12; client_no_context_takeover; "
+         "server_no_context_takeover"),
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         cr_assert_eq(hz__pmd_parse_params(good[i], strlen(good[i]), 0, &p), 0, "'%s'", good[i]);
