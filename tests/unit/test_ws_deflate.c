@@ -12,6 +12,7 @@
 #include <string.h>
 #include "test_alloc.h"
 #include "ws_deflate.h"
+#include "utf8.h"
 
 /* ------------------------------------------------------------------------ */
 /* Negotiation                                                               */
@@ -841,6 +842,105 @@ Test(pmd_context, allocation_failures)
         cr_assert_eq(ca.size_mismatches, 0);
     }
     cr_assert(done);
+}
+
+/* The pipeline the connection layer will run: client frames through the
+ * parser (compressed message split over frames, a ping between them, fed
+ * in small pieces), payload pieces through the inflater, text through the
+ * UTF-8 validator after inflating. */
+static int receive(const bytes *wire, hz__pmd *rx, size_t piece, bytes *text, int *utf8_ok)
+{
+    hz__ws_parser_cfg pc = {HZ__WS_SERVER, 0, 0, 1};
+    hz__ws_parser ps;
+    hz__ws_parser_init(&ps, &pc);
+    hz__utf8 u;
+    hz__utf8_init(&u);
+    uint8_t *copy = malloc(wire->len);
+    memcpy(copy, wire->p, wire->len);
+    uint8_t out[16];
+    size_t off = 0;
+    int pings = 0;
+    *utf8_ok = 1;
+    while (off < wire->len) {
+        size_t n = wire->len - off < piece ? wire->len - off : piece;
+        size_t at = 0;
+        while (at < n) {
+            hz__ws_event ev;
+            long rc = hz__ws_parse(&ps, copy + off + at, n - at, &ev);
+            cr_assert_geq(rc, 0, "%s", hz__ws_err_name(ps.error));
+            at += (size_t)rc;
+            if (ev.type == HZ__WS_EV_CONTROL)
+                pings++;
+            if (ev.type != HZ__WS_EV_DATA)
+                continue;
+            cr_assert(ev.compressed && ev.opcode == HZ__WS_OP_TEXT);
+            size_t done = 0;
+            for (;;) {
+                size_t used, made;
+                int r = hz__pmd_inflate(rx, ev.data + done, ev.len - done, ev.msg_end, out,
+                                        sizeof(out), &used, &made);
+                cr_assert_geq(r, 0);
+                done += used;
+                if (hz__utf8_feed(&u, out, made) != made)
+                    *utf8_ok = 0;
+                put(text, out, made);
+                if (r == HZ__PMD_DONE) {
+                    if (!hz__utf8_complete(&u))
+                        *utf8_ok = 0;
+                    break;
+                }
+                if (r == HZ__PMD_NEED_INPUT && done == ev.len)
+                    break;
+            }
+        }
+        off += n;
+    }
+    free(copy);
+    return pings;
+}
+
+Test(pmd_context, parser_pipeline)
+{
+    hz_count_alloc ca;
+    hz_count_alloc_init(&ca);
+    hz__pmd_params p = {0, 0, 15, 15};
+    hz__pmd *tx = make(&ca, &p, 0, 0), *rx = make(&ca, &p, 1, 0);
+    static const uint8_t key[4] = {1, 2, 3, 4};
+    const char *msgs[] = {"caf\xc3\xa9 \xe2\x82\xac and a long enough text text text text",
+                          "bad \xc3\x28 text"};
+    for (int m = 0; m < 2; m++) {
+        bytes c = {0}, wire = {0};
+        cr_assert_eq(deflate_msg(tx, msgs[m], strlen(msgs[m]), 1000, 64, &c), 0);
+        size_t cut1 = c.len / 3, cut2 = 2 * c.len / 3;
+        const size_t cuts[4] = {0, cut1, cut2, c.len};
+        for (int f = 0; f < 3; f++) {
+            uint8_t h[HZ__WS_HEADER_MAX];
+            size_t len = cuts[f + 1] - cuts[f];
+            unsigned op = f == 0 ? HZ__WS_OP_TEXT : HZ__WS_OP_CONT;
+            unsigned flags = (f == 0 ? HZ__WS_RSV1 : 0) | (f == 2 ? HZ__WS_FIN : 0);
+            int hl = hz__ws_write_header(h, op, flags, len, key);
+            put(&wire, h, (size_t)hl);
+            size_t at = wire.len;
+            put(&wire, c.p + cuts[f], len);
+            hz__ws_mask(wire.p + at, wire.p + at, len, key, 0);
+            if (f == 0) {
+                hl = hz__ws_write_header(h, HZ__WS_OP_PING, HZ__WS_FIN, 0, key);
+                put(&wire, h, (size_t)hl);
+            }
+        }
+        bytes text = {0};
+        int ok;
+        cr_assert_eq(receive(&wire, rx, 3, &text, &ok), 1);
+        cr_assert_eq(text.len, strlen(msgs[m]));
+        cr_assert(!memcmp(text.p, msgs[m], text.len));
+        cr_assert_eq(ok, m == 0, "message %d: UTF-8 verdict", m); /* bad: fail with 1007 */
+        free(c.p);
+        free(wire.p);
+        free(text.p);
+    }
+    hz__pmd_destroy(tx);
+    hz__pmd_destroy(rx);
+    cr_assert_eq(ca.live_blocks, 0);
 }
 
 #else
