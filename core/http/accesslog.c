@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include "conn.h"
 #include "accesslog.h"
+#include "fmt.h"
 
 /* A view of the request's bytes, or empty when it is not (or no longer)
  * inside the read buffer. */
@@ -87,164 +88,122 @@ void hz__accesslog_emit(hz__conn *c, struct hz_req *ex, uint64_t duration_ns)
 
 /* ---- formatters -------------------------------------------------------------- */
 
-typedef struct lw {
-    char *buf;
-    size_t len, pos;
-    int full;
-} lw;
-
-static void lw_put(lw *w, const char *p, size_t n)
-{
-    if (w->full)
-        return;
-    if (n >= w->len - w->pos) { /* keep room for the NUL */
-        w->full = 1;
-        return;
-    }
-    memcpy(w->buf + w->pos, p, n);
-    w->pos += n;
-}
-
-static void lw_str(lw *w, const char *s)
-{
-    lw_put(w, s, strlen(s));
-}
-
-static void lw_u64(lw *w, uint64_t v)
-{
-    char t[24];
-    int n = snprintf(t, sizeof(t), "%llu", (unsigned long long)v);
-    lw_put(w, t, (size_t)n);
-}
-
-static long lw_end(lw *w)
-{
-    if (w->full)
-        return HZ_ERANGE;
-    w->buf[w->pos] = 0;
-    return (long)w->pos;
-}
-
 static const char hexd[] = "0123456789abcdef";
 
 /* Apache's escaping for quoted log fields: \" \\ and \xHH for bytes that
  * are not printable ASCII, so a request cannot forge log lines. */
-static void clf_escaped(lw *w, hz_str s, int dash_if_empty)
+static void clf_escaped(hz__sb *w, hz_str s, int dash_if_empty)
 {
     if (!s.ptr || !s.len) {
         if (dash_if_empty)
-            lw_put(w, "-", 1);
+            hz__sb_put(w, "-", 1);
         return;
     }
     for (size_t i = 0; i < s.len; i++) {
         unsigned char ch = (unsigned char)s.ptr[i];
         if (ch == '"' || ch == '\\') {
             char t[2] = {'\\', (char)ch};
-            lw_put(w, t, 2);
+            hz__sb_put(w, t, 2);
         } else if (ch < 0x20 || ch >= 0x7f) {
             char t[4] = {'\\', 'x', hexd[ch >> 4], hexd[ch & 15]};
-            lw_put(w, t, 4);
+            hz__sb_put(w, t, 4);
         } else {
-            lw_put(w, (const char *)&ch, 1);
+            hz__sb_put(w, (const char *)&ch, 1);
         }
     }
 }
 
 long hz_access_log_combined(const hz_access_entry *e, char *buf, size_t len)
 {
-    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     if (!e || !buf || !len)
         return HZ_EINVAL;
-    lw w = {buf, len, 0, 0};
+    hz__sb w;
+    hz__sb_init(&w, buf, len);
     hz_str peer = {e->peer ? e->peer : "-", e->peer ? strlen(e->peer) : 1};
     clf_escaped(&w, peer, 1);
-    time_t t = (time_t)e->time_sec;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char ts[48];
-    int n = snprintf(ts, sizeof(ts), " - - [%02d/%s/%04d:%02d:%02d:%02d +0000] \"", tm.tm_mday,
-                     months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    lw_put(&w, ts, (size_t)n);
+    char ts[HZ_FMT_CLF_DATE_LEN];
+    if (!hz__fmt_clf_date(ts, e->time_sec))
+        return HZ_EINVAL;
+    hz__sb_str(&w, " - - [");
+    hz__sb_put(&w, ts, sizeof(ts));
+    hz__sb_str(&w, "] \"");
     clf_escaped(&w, e->method, 1);
-    lw_put(&w, " ", 1);
+    hz__sb_put(&w, " ", 1);
     clf_escaped(&w, e->target, 1);
     if (e->version == 10)
-        lw_str(&w, " HTTP/1.0");
+        hz__sb_str(&w, " HTTP/1.0");
     else if (e->version == 11)
-        lw_str(&w, " HTTP/1.1");
-    lw_str(&w, "\" ");
-    lw_u64(&w, (uint64_t)(e->status > 0 ? e->status : 0));
-    lw_put(&w, " ", 1);
+        hz__sb_str(&w, " HTTP/1.1");
+    hz__sb_str(&w, "\" ");
+    hz__sb_u64(&w, (uint64_t)(e->status > 0 ? e->status : 0));
+    hz__sb_put(&w, " ", 1);
     if (e->bytes)
-        lw_u64(&w, e->bytes);
+        hz__sb_u64(&w, e->bytes);
     else
-        lw_put(&w, "-", 1); /* %b: "-" for no body */
-    lw_str(&w, " \"");
+        hz__sb_put(&w, "-", 1); /* %b: "-" for no body */
+    hz__sb_str(&w, " \"");
     clf_escaped(&w, e->referer, 1);
-    lw_str(&w, "\" \"");
+    hz__sb_str(&w, "\" \"");
     clf_escaped(&w, e->user_agent, 1);
-    lw_str(&w, "\"\n");
-    return lw_end(&w);
+    hz__sb_str(&w, "\"\n");
+    return hz__sb_end(&w);
 }
 
 /* A JSON string (RFC 8259 §7). Valid UTF-8 passes through; if the value is
  * not UTF-8, every byte >= 0x80 becomes \u00XX (its Latin-1 reading), so
  * the line is always valid JSON. */
-static void json_str(lw *w, const char *p, size_t n)
+static void json_str(hz__sb *w, const char *p, size_t n)
 {
     int utf8 = hz_utf8_valid(p, n);
-    lw_put(w, "\"", 1);
+    hz__sb_put(w, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)p[i];
         if (ch == '"' || ch == '\\') {
             char t[2] = {'\\', (char)ch};
-            lw_put(w, t, 2);
+            hz__sb_put(w, t, 2);
         } else if (ch == '\n') {
-            lw_put(w, "\\n", 2);
+            hz__sb_put(w, "\\n", 2);
         } else if (ch == '\r') {
-            lw_put(w, "\\r", 2);
+            hz__sb_put(w, "\\r", 2);
         } else if (ch == '\t') {
-            lw_put(w, "\\t", 2);
+            hz__sb_put(w, "\\t", 2);
         } else if (ch < 0x20 || ch == 0x7f || (ch >= 0x80 && !utf8)) {
             char t[6] = {'\\', 'u', '0', '0', hexd[ch >> 4], hexd[ch & 15]};
-            lw_put(w, t, 6);
+            hz__sb_put(w, t, 6);
         } else {
-            lw_put(w, (const char *)&ch, 1);
+            hz__sb_put(w, (const char *)&ch, 1);
         }
     }
-    lw_put(w, "\"", 1);
+    hz__sb_put(w, "\"", 1);
 }
 
-static void json_key(lw *w, const char *k, int first)
+static void json_key(hz__sb *w, const char *k, int first)
 {
     if (!first)
-        lw_put(w, ",", 1);
+        hz__sb_put(w, ",", 1);
     json_str(w, k, strlen(k));
-    lw_put(w, ":", 1);
+    hz__sb_put(w, ":", 1);
 }
 
 long hz_access_log_json(const hz_access_entry *e, char *buf, size_t len)
 {
     if (!e || !buf || !len)
         return HZ_EINVAL;
-    lw w = {buf, len, 0, 0};
-    time_t t = (time_t)e->time_sec;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char ts[32];
-    int n = snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    lw_put(&w, "{", 1);
+    hz__sb w;
+    hz__sb_init(&w, buf, len);
+    char ts[HZ_FMT_ISO_DATE_LEN];
+    if (!hz__fmt_iso_date(ts, e->time_sec))
+        return HZ_EINVAL;
+    hz__sb_put(&w, "{", 1);
     json_key(&w, "time", 1);
-    json_str(&w, ts, (size_t)n);
+    json_str(&w, ts, sizeof(ts));
     json_key(&w, "peer", 0);
     const char *peer = e->peer ? e->peer : "-";
     json_str(&w, peer, strlen(peer));
     json_key(&w, "port", 0);
-    lw_u64(&w, (uint64_t)(e->peer_port > 0 ? e->peer_port : 0));
+    hz__sb_u64(&w, (uint64_t)(e->peer_port > 0 ? e->peer_port : 0));
     json_key(&w, "tls", 0);
-    lw_str(&w, e->tls ? "true" : "false");
+    hz__sb_str(&w, e->tls ? "true" : "false");
     json_key(&w, "method", 0);
     json_str(&w, e->method.ptr ? e->method.ptr : "", e->method.ptr ? e->method.len : 0);
     json_key(&w, "target", 0);
@@ -256,20 +215,20 @@ long hz_access_log_json(const hz_access_entry *e, char *buf, size_t len)
                                 : "",
              e->version == 10 || e->version == 11 ? 8 : 0);
     json_key(&w, "status", 0);
-    lw_u64(&w, (uint64_t)(e->status > 0 ? e->status : 0));
+    hz__sb_u64(&w, (uint64_t)(e->status > 0 ? e->status : 0));
     json_key(&w, "bytes", 0);
-    lw_u64(&w, e->bytes);
+    hz__sb_u64(&w, e->bytes);
     json_key(&w, "duration_us", 0);
-    lw_u64(&w, e->duration_ns / 1000u);
+    hz__sb_u64(&w, e->duration_ns / 1000u);
     json_key(&w, "conn", 0);
-    lw_u64(&w, e->conn_id);
+    hz__sb_u64(&w, e->conn_id);
     json_key(&w, "seq", 0);
-    lw_u64(&w, e->request_seq);
+    hz__sb_u64(&w, e->request_seq);
     json_key(&w, "referer", 0);
     json_str(&w, e->referer.ptr ? e->referer.ptr : "", e->referer.ptr ? e->referer.len : 0);
     json_key(&w, "user_agent", 0);
     json_str(&w, e->user_agent.ptr ? e->user_agent.ptr : "",
              e->user_agent.ptr ? e->user_agent.len : 0);
-    lw_str(&w, "}\n");
-    return lw_end(&w);
+    hz__sb_str(&w, "}\n");
+    return hz__sb_end(&w);
 }

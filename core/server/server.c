@@ -12,6 +12,7 @@
 #include "loop.h"
 #include "tls.h"
 #include "exec.h"
+#include "fmt.h"
 
 #define HZ_LISTEN_BACKLOG 1024
 
@@ -149,7 +150,12 @@ int hz_server_create(hz_server **out, const hz_config *cfg)
             rc = HZ_ENOMEM;
             goto fail;
         }
-        snprintf(srv->server_hdr, srv->server_hdr_len + 1, "Server: %s\r\n", cfg->server_header);
+        hz__sb b;
+        hz__sb_init(&b, srv->server_hdr, srv->server_hdr_len + 1);
+        hz__sb_str(&b, "Server: ");
+        hz__sb_put(&b, cfg->server_header, n);
+        hz__sb_str(&b, "\r\n");
+        hz__sb_end(&b);
     }
     srv->loops = hz__calloc(&srv->a, sizeof(*srv->loops) * nloops);
     if (!srv->loops) {
