@@ -140,7 +140,7 @@ void hz__metrics_req_end(hz__conn *c, struct hz_req *ex)
         b++;
     hz__m_add(m, HZ_MS_LAT + b, 1);
     hz__m_add(m, HZ_MS_LAT_SUM, dur);
-    if (HZ_UNLIKELY(ex->loop->srv->cfg.access_log != NULL) && c)
+    if (HZ_UNLIKELY(ex->loop->srv->alog != NULL) && c)
         hz__accesslog_emit(c, ex, dur);
 }
 
@@ -202,6 +202,7 @@ int hz_server_metrics(const hz_server *srv, hz_metrics *out)
     }
     out->latency_count = cum + sum[HZ_MS_LAT + HZ_METRICS_LAT_BUCKETS];
     out->latency_sum_ns = sum[HZ_MS_LAT_SUM];
+    out->access_log_dropped = sum[HZ_MS_ALOG_DROPPED];
     return 0;
 }
 
@@ -298,6 +299,8 @@ long hz_metrics_prometheus(const hz_metrics *m, char *buf, size_t len)
     sample(&w, "httpz_tls_handshakes_total", "result", "failed", m->tls_handshakes_failed);
     scalar(&w, "httpz_received_bytes_total", "counter", "HTTP bytes received.", m->bytes_in);
     scalar(&w, "httpz_sent_bytes_total", "counter", "HTTP bytes sent.", m->bytes_out);
+    scalar(&w, "httpz_access_log_dropped_total", "counter",
+           "Access-log file lines lost to write errors or a full pipe.", m->access_log_dropped);
     scalar(&w, "httpz_executor_queue_depth", "gauge", "Jobs waiting in the executor queue.",
            m->exec_queue_depth);
     family(&w, "httpz_request_duration_seconds", "histogram",
