@@ -314,6 +314,16 @@ static const char hexd[] = "0123456789abcdef";
 
 /* Apache's escaping for quoted log fields: \" \\ and \xHH for bytes that
  * are not printable ASCII, so a request cannot forge log lines. */
+/* 1 for the bytes that go into a quoted CLF field as they are: printable
+ * ASCII but '"' and '\\'. A table, because the escaper is per byte of
+ * every logged field. */
+static const unsigned char clf_plain[256] = {
+    ['\x20'] = 1,
+    [0x21] = 1,
+    [0x23 ... 0x5b] = 1,
+    [0x5d ... 0x7e] = 1,
+};
+
 static void clf_escaped(hz__sb *w, hz_str s, int dash_if_empty)
 {
     if (!s.ptr || !s.len) {
@@ -321,16 +331,22 @@ static void clf_escaped(hz__sb *w, hz_str s, int dash_if_empty)
             hz__sb_put(w, "-", 1);
         return;
     }
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char ch = (unsigned char)s.ptr[i];
+    const unsigned char *p = (const unsigned char *)s.ptr, *end = p + s.len;
+    while (p < end) {
+        const unsigned char *run = p;
+        while (p < end && clf_plain[*p])
+            p++;
+        if (p > run)
+            hz__sb_put(w, run, (size_t)(p - run));
+        if (p == end)
+            break;
+        unsigned char ch = *p++;
         if (ch == '"' || ch == '\\') {
             char t[2] = {'\\', (char)ch};
             hz__sb_put(w, t, 2);
-        } else if (ch < 0x20 || ch >= 0x7f) {
+        } else {
             char t[4] = {'\\', 'x', hexd[ch >> 4], hexd[ch & 15]};
             hz__sb_put(w, t, 4);
-        } else {
-            hz__sb_put(w, (const char *)&ch, 1);
         }
     }
 }
@@ -343,9 +359,15 @@ long hz_access_log_combined(const hz_access_entry *e, char *buf, size_t len)
     hz__sb_init(&w, buf, len);
     hz_str peer = {e->peer ? e->peer : "-", e->peer ? strlen(e->peer) : 1};
     clf_escaped(&w, peer, 1);
-    char ts[HZ_FMT_CLF_DATE_LEN];
-    if (!hz__fmt_clf_date(ts, e->time_sec))
-        return HZ_EINVAL;
+    /* Consecutive lines share their second: the date is formatted once per
+     * second per thread. */
+    static _Thread_local int64_t ts_sec = INT64_MIN;
+    static _Thread_local char ts[HZ_FMT_CLF_DATE_LEN];
+    if (e->time_sec != ts_sec) {
+        if (!hz__fmt_clf_date(ts, e->time_sec))
+            return HZ_EINVAL;
+        ts_sec = e->time_sec;
+    }
     hz__sb_str(&w, " - - [");
     hz__sb_put(&w, ts, sizeof(ts));
     hz__sb_str(&w, "] \"");
@@ -378,8 +400,17 @@ static void json_str(hz__sb *w, const char *p, size_t n)
 {
     int utf8 = hz_utf8_valid(p, n);
     hz__sb_put(w, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)p[i];
+    const unsigned char *q = (const unsigned char *)p, *end = q + n;
+    while (q < end) {
+        const unsigned char *run = q;
+        while (q < end &&
+               ((*q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\') || (*q >= 0x80 && utf8)))
+            q++;
+        if (q > run)
+            hz__sb_put(w, run, (size_t)(q - run));
+        if (q == end)
+            break;
+        unsigned char ch = *q++;
         if (ch == '"' || ch == '\\') {
             char t[2] = {'\\', (char)ch};
             hz__sb_put(w, t, 2);
@@ -389,11 +420,9 @@ static void json_str(hz__sb *w, const char *p, size_t n)
             hz__sb_put(w, "\\r", 2);
         } else if (ch == '\t') {
             hz__sb_put(w, "\\t", 2);
-        } else if (ch < 0x20 || ch == 0x7f || (ch >= 0x80 && !utf8)) {
+        } else {
             char t[6] = {'\\', 'u', '0', '0', hexd[ch >> 4], hexd[ch & 15]};
             hz__sb_put(w, t, 6);
-        } else {
-            hz__sb_put(w, (const char *)&ch, 1);
         }
     }
     hz__sb_put(w, "\"", 1);
