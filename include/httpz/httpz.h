@@ -592,7 +592,8 @@ struct hz_access_entry {
 /** Formats e in the combined log format (one line, "\n"-terminated, NUL):
  *  peer - - [10/Oct/2000:13:55:36 +0000] "GET /a HTTP/1.1" 200 2326 "referer" "agent".
  *  Quotes, backslashes and control bytes in the fields are escaped (\", \\,
- *  `\xHH`). Returns the length, HZ_ERANGE (buf too small), HZ_EINVAL.
+ *  `\xHH`). Returns the length, HZ_ERANGE (buf too small), HZ_EINVAL (NULL
+ *  arguments, or a time_sec outside the years 0000-9999).
  *  thread: any. */
 HZ_API long hz_access_log_combined(const hz_access_entry *e, char *buf, size_t len);
 /** Formats e as one JSON object and "\n" (JSON lines), strings escaped per
