@@ -7,6 +7,7 @@
 #   2. CPU time: utime+stime of the demo (from /proc) over a wrk run of
 #      DURATION s (wrk -t1 -c16 /plaintext), RUNS alternating turns.
 # Usage: bench/accesslog.sh [demo binary] ; env: N=20000 RUNS=5 DURATION=5
+#        CALLGRIND=0 (skip part 1)
 #        OLD=path/to/an/older/demo (optional: measured the same way)
 set -euo pipefail
 demo=${1:-build/examples/demo}
@@ -51,25 +52,28 @@ cpu_run() {
     "$bin" --port $port --loops 1 --tls-port 0 "$@" >"$tmp/out.$label" 2>&1 &
     local pid=$!
     wait_port
-    local t0 t1 hz
+    local u0 s0 u1 s1 hz
     hz=$(getconf CLK_TCK)
-    t0=$(awk '{print $14+$15}' /proc/$pid/stat)
+    read -r u0 s0 < <(awk '{print $14, $15}' /proc/$pid/stat)
     wrk -t1 -c16 -d"${DURATION}s" "http://127.0.0.1:$port/plaintext" >"$tmp/wrk.$label"
-    t1=$(awk '{print $14+$15}' /proc/$pid/stat)
+    read -r u1 s1 < <(awk '{print $14, $15}' /proc/$pid/stat)
     kill -INT $pid
     wait $pid || true
     local req
     req=$(awk '/requests in/{print $1}' "$tmp/wrk.$label")
-    awk -v a="$t0" -v b="$t1" -v hz="$hz" -v r="$req" -v l="$label" -v d="$DURATION" \
-        'BEGIN{printf "%s: %.2f us CPU/request, %.0f req/s\n", l, (b-a)/hz*1e6/r, r/d}'
+    awk -v u0="$u0" -v s0="$s0" -v u1="$u1" -v s1="$s1" -v hz="$hz" -v r="$req" -v l="$label" \
+        -v d="$DURATION" 'BEGIN{u=(u1-u0)/hz*1e6/r; s=(s1-s0)/hz*1e6/r;
+        printf "%s: %.2f us CPU/request (user %.2f, sys %.2f), %.0f req/s\n", l, u+s, u, s, r/d}'
 }
 
-echo "== callgrind (N=$N)"
-callgrind_run quiet "$demo" --quiet
-callgrind_run logfile "$demo" --access-log "$tmp/access.log"
-if [ -n "$OLD" ]; then
-    callgrind_run old-quiet "$OLD" --quiet
-    callgrind_run old-stdout-file "$OLD" # its access log: one write(2) per line to stdout (a file)
+if [ "${CALLGRIND:-1}" != 0 ]; then
+    echo "== callgrind (N=$N)"
+    callgrind_run quiet "$demo" --quiet
+    callgrind_run logfile "$demo" --access-log "$tmp/access.log"
+    if [ -n "$OLD" ]; then
+        callgrind_run old-quiet "$OLD" --quiet
+        callgrind_run old-stdout-file "$OLD" # one write(2) per line to stdout (a file)
+    fi
 fi
 echo "== CPU time (wrk -t1 -c16 -d${DURATION}s, $RUNS alternating turns)"
 for r in $(seq "$RUNS"); do
