@@ -43,8 +43,11 @@ int64_t hz__fmt_days_from_civil(int64_t y, unsigned m, unsigned d)
 
 void hz__fmt_civil(int64_t t, hz__civil *out)
 {
-    int64_t days = floor_div(t, 86400);
-    int64_t secs = t - days * 86400;
+    int64_t days = t / 86400, secs = t % 86400; /* no overflow, INT64_MIN included */
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
     out->hour = (unsigned)(secs / 3600);
     out->min = (unsigned)(secs / 60 % 60);
     out->sec = (unsigned)(secs % 60);
@@ -255,7 +258,7 @@ int hz__http_date_parse(const char *s, size_t len, int64_t now, int64_t *out)
         else if (y <= c.year - 50)
             y += 100;
     }
-    if (d < 1 || !m || y < 0 || hh > 23 || mm > 59 || ss > 60)
+    if (d < 1 || !m || y < 0 || y > 9999 || hh > 23 || mm > 59 || ss > 60)
         return HZ_EINVAL;
     if (d > mdays[m - 1] + (m == 2 && leap(y)))
         return HZ_EINVAL;

@@ -195,6 +195,14 @@ Test(fmt, rfc850_year_window)
     cr_assert_eq(hz__http_date_parse("Saturday, 01-Jan-41 00:00:00 GMT", 32, now2090, &t), 0);
     hz__fmt_civil(t, &c);
     cr_assert_eq(c.year, 2041);
+    /* near year 9999 the window would reach 10005: refused, not overflowed */
+    int64_t now9990 = hz__fmt_days_from_civil(9990, 6, 1) * 86400;
+    cr_assert_eq(hz__http_date_parse("Sunday, 01-Jan-05 00:00:00 GMT", 30, now9990, &t), HZ_EINVAL);
+    cr_assert_eq(hz__http_date_parse("Monday, 01-Jan-95 00:00:00 GMT", 30, now9990, &t), 0);
+    hz__fmt_civil(t, &c);
+    cr_assert_eq(c.year, 9995);
+    cr_assert_eq(hz__http_date_parse("Monday, 01-Jan-95 00:00:00 GMT", 30, INT64_MAX, &t),
+                 HZ_EINVAL);
 }
 
 Test(fmt, bad_dates_rejected)
