@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include "fmt.h"
 #include "loop.h"
 #include "conn.h"
 
@@ -36,20 +37,14 @@ uint64_t hz__now_ns(void)
 
 void hz__loop_update_date(hz__loop *loop)
 {
-    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     time_t now = time(NULL);
     if ((int64_t)now == loop->date_sec)
         return;
     loop->date_sec = (int64_t)now;
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    int n =
-        snprintf(loop->date, sizeof(loop->date), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
-                 days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900,
-                 tm.tm_hour, tm.tm_min, tm.tm_sec);
-    loop->date_len = n > 0 && (size_t)n < sizeof(loop->date) ? (unsigned)n : 0;
+    memcpy(loop->date, "Date: ", 6);
+    size_t n = hz__fmt_http_date(loop->date + 6, (int64_t)now);
+    memcpy(loop->date + 6 + n, "\r\n", 2);
+    loop->date_len = n ? (unsigned)n + 8 : 0;
 }
 
 static void stop_timer_fn(hz__timer *t);

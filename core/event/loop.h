@@ -105,6 +105,7 @@ struct hz_server {            /* owner: the caller of hz_server_create */
     unsigned nloops;
     char *server_hdr; /* owns: "Server: x\r\n" or NULL */
     size_t server_hdr_len;
+    struct hz__alog *alog;        /* owns: per-loop access-log state; NULL: no access log */
     atomic_uint nconns;           /* open connections, all loops */
     atomic_uint tls_handshakes;   /* TLS handshakes in progress, all loops */
     atomic_int stop_requested;    /* set by hz_server_stop (async-signal-safe) */

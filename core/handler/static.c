@@ -576,62 +576,18 @@ static int open_rel(const hz_static *st, char *rel)
 /* HTTP dates, validators, ranges                                           */
 /* ------------------------------------------------------------------------ */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (timegm is not POSIX). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
+/* Last-Modified: an IMF-fixdate; empty for a year outside 0000-9999. */
 static void http_date(char *buf, size_t len, time_t t)
 {
-    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7], tm.tm_mday,
-             months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (hz_http_date_format((int64_t)t, buf, len) < 0 && len)
+        buf[0] = 0;
 }
 
-/* RFC 9110 §5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms.
- * Returns 0 and *out, or -1 for anything else (the header is then ignored). */
+/* If-Modified-Since, If-Range: any of the three HTTP-date forms. Returns 0
+ * and *out, or -1 for anything else (the header is then ignored). */
 static int parse_http_date(hz_str v, int64_t *out)
 {
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    char s[64], mon[4] = {0};
-    int d = 0, y = 0, hh = 0, mm = 0, ss = 0, n = 0;
-    if (!v.ptr || v.len == 0 || v.len >= sizeof(s))
-        return -1;
-    memcpy(s, v.ptr, v.len);
-    s[v.len] = 0;
-    if (sscanf(s, "%*3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", &d, mon, &y, &hh, &mm, &ss,
-               &n) == 6 &&
-        (size_t)n == v.len) {
-        /* IMF-fixdate */
-    } else if (sscanf(s, "%*[A-Za-z], %2d-%3[A-Za-z]-%2d %2d:%2d:%2d GMT%n", &d, mon, &y, &hh, &mm,
-                      &ss, &n) == 6 &&
-               (size_t)n == v.len) {
-        y += y < 70 ? 2000 : 1900; /* RFC 850's two-digit year */
-    } else if (sscanf(s, "%*3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%n", mon, &d, &hh, &mm, &ss, &y,
-                      &n) == 6 &&
-               (size_t)n == v.len) {
-        /* asctime */
-    } else {
-        return -1;
-    }
-    const char *mp = strstr(months, mon);
-    if (strlen(mon) != 3 || !mp || (mp - months) % 3)
-        return -1;
-    unsigned m = (unsigned)(mp - months) / 3 + 1;
-    if (d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 || y < 1970)
-        return -1;
-    *out = days_from_civil(y, m, (unsigned)d) * 86400 + hh * 3600 + mm * 60 + ss;
-    return 0;
+    return v.ptr && hz_http_date_parse(v.ptr, v.len, out) == 0 ? 0 : -1;
 }
 
 /* If-None-Match: "*" or a list of entity tags compared weakly (RFC 9110
@@ -946,7 +902,8 @@ static void serve_file(const hz_static *st, hz_req *req, hz_res *res, int fd, co
              (unsigned long long)sb->st_mtime);
     http_date(lastmod, sizeof(lastmod), sb->st_mtime);
     hz_res_set_header(res, "ETag", etag);
-    hz_res_set_header(res, "Last-Modified", lastmod);
+    if (lastmod[0])
+        hz_res_set_header(res, "Last-Modified", lastmod);
     if (st->cache_control)
         hz_res_set_header(res, "Cache-Control", st->cache_control);
 

@@ -1,12 +1,12 @@
 /* metrics.c - per-loop counters, the hooks the core calls, the summed
  * snapshot and its Prometheus rendering. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include "conn.h"
 #include "metrics.h"
 #include "accesslog.h"
+#include "fmt.h"
 
 /* Latency bucket bounds in ns: a 1-2.5-5 series from 100 us to 10 s, then
  * 30 s and 60 s for slow executor handlers. */
@@ -140,7 +140,7 @@ void hz__metrics_req_end(hz__conn *c, struct hz_req *ex)
         b++;
     hz__m_add(m, HZ_MS_LAT + b, 1);
     hz__m_add(m, HZ_MS_LAT_SUM, dur);
-    if (HZ_UNLIKELY(ex->loop->srv->cfg.access_log != NULL) && c)
+    if (HZ_UNLIKELY(ex->loop->srv->alog != NULL) && c)
         hz__accesslog_emit(c, ex, dur);
 }
 
@@ -202,6 +202,7 @@ int hz_server_metrics(const hz_server *srv, hz_metrics *out)
     }
     out->latency_count = cum + sum[HZ_MS_LAT + HZ_METRICS_LAT_BUCKETS];
     out->latency_sum_ns = sum[HZ_MS_LAT_SUM];
+    out->access_log_dropped = sum[HZ_MS_ALOG_DROPPED];
     return 0;
 }
 
@@ -217,38 +218,39 @@ const char *hz_metrics_parse_error_name(unsigned i)
 
 /* ---- Prometheus text format ------------------------------------------------- */
 
-typedef struct pw {
-    char *buf;
-    size_t len, pos;
-    int full;
-} pw;
-
-static void pw_printf(pw *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void pw_printf(pw *w, const char *fmt, ...)
+/* One sample line: name{label="value"} v */
+static void sample(hz__sb *w, const char *name, const char *label, const char *value, uint64_t v)
 {
-    if (w->full)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(w->buf + w->pos, w->len - w->pos, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= w->len - w->pos) {
-        w->full = 1;
-        return;
+    hz__sb_str(w, name);
+    if (label) {
+        hz__sb_ch(w, '{');
+        hz__sb_str(w, label);
+        hz__sb_str(w, "=\"");
+        hz__sb_str(w, value);
+        hz__sb_str(w, "\"}");
     }
-    w->pos += (size_t)n;
+    hz__sb_ch(w, ' ');
+    hz__sb_u64(w, v);
+    hz__sb_ch(w, '\n');
 }
 
-static void family(pw *w, const char *name, const char *type, const char *help)
+static void family(hz__sb *w, const char *name, const char *type, const char *help)
 {
-    pw_printf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    hz__sb_str(w, "# HELP ");
+    hz__sb_str(w, name);
+    hz__sb_ch(w, ' ');
+    hz__sb_str(w, help);
+    hz__sb_str(w, "\n# TYPE ");
+    hz__sb_str(w, name);
+    hz__sb_ch(w, ' ');
+    hz__sb_str(w, type);
+    hz__sb_ch(w, '\n');
 }
 
-static void scalar(pw *w, const char *name, const char *type, const char *help, uint64_t v)
+static void scalar(hz__sb *w, const char *name, const char *type, const char *help, uint64_t v)
 {
     family(w, name, type, help);
-    pw_printf(w, "%s %llu\n", name, (unsigned long long)v);
+    sample(w, name, NULL, NULL, v);
 }
 
 static const char *const close_names[HZ_CLOSE_REASONS] = {"normal", "peer",  "timeout",
@@ -260,25 +262,24 @@ static const char *const method_names[HZ_METHOD_KINDS] = {"GET", "HEAD",   "POST
 
 long hz_metrics_prometheus(const hz_metrics *m, char *buf, size_t len)
 {
+    static const char *const classes[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
     if (!m || !buf || !len)
         return HZ_EINVAL;
-    pw w = {buf, len, 0, 0};
+    hz__sb w;
+    hz__sb_init(&w, buf, len);
     buf[0] = 0;
     scalar(&w, "httpz_connections_accepted_total", "counter", "Connections accepted.",
            m->conn_accepted);
     scalar(&w, "httpz_connections_open", "gauge", "Connections open now.", m->conn_open);
     family(&w, "httpz_connections_closed_total", "counter", "Connections closed, by reason.");
     for (unsigned r = 0; r < HZ_CLOSE_REASONS; r++)
-        pw_printf(&w, "httpz_connections_closed_total{reason=\"%s\"} %llu\n", close_names[r],
-                  (unsigned long long)m->conn_closed[r]);
+        sample(&w, "httpz_connections_closed_total", "reason", close_names[r], m->conn_closed[r]);
     family(&w, "httpz_responses_total", "counter", "Responses completed, by status class.");
     for (unsigned k = 0; k < 5; k++)
-        pw_printf(&w, "httpz_responses_total{code=\"%uxx\"} %llu\n", k + 1,
-                  (unsigned long long)m->status_class[k]);
+        sample(&w, "httpz_responses_total", "code", classes[k], m->status_class[k]);
     family(&w, "httpz_requests_total", "counter", "Requests completed, by method.");
     for (unsigned k = 0; k < HZ_METHOD_KINDS; k++)
-        pw_printf(&w, "httpz_requests_total{method=\"%s\"} %llu\n", method_names[k],
-                  (unsigned long long)m->method[k]);
+        sample(&w, "httpz_requests_total", "method", method_names[k], m->method[k]);
     scalar(&w, "httpz_requests_aborted_total", "counter",
            "Requests that ended without a complete response.", m->requests_aborted);
     scalar(&w, "httpz_requests_in_flight", "gauge", "Requests begun and not ended.",
@@ -288,33 +289,31 @@ long hz_metrics_prometheus(const hz_metrics *m, char *buf, size_t len)
         const char *n = hz_metrics_parse_error_name(k);
         if (!n)
             break;
-        pw_printf(&w, "httpz_parse_errors_total{kind=\"%s\"} %llu\n", n,
-                  (unsigned long long)m->parse_errors[k]);
+        sample(&w, "httpz_parse_errors_total", "kind", n, m->parse_errors[k]);
     }
     family(&w, "httpz_timeouts_total", "counter", "Timeouts, by kind.");
     for (unsigned k = 0; k < HZ_TIMEOUT_KINDS; k++)
-        pw_printf(&w, "httpz_timeouts_total{kind=\"%s\"} %llu\n", timeout_names[k],
-                  (unsigned long long)m->timeouts[k]);
+        sample(&w, "httpz_timeouts_total", "kind", timeout_names[k], m->timeouts[k]);
     family(&w, "httpz_tls_handshakes_total", "counter", "TLS handshakes, by result.");
-    pw_printf(&w, "httpz_tls_handshakes_total{result=\"ok\"} %llu\n",
-              (unsigned long long)m->tls_handshakes_ok);
-    pw_printf(&w, "httpz_tls_handshakes_total{result=\"failed\"} %llu\n",
-              (unsigned long long)m->tls_handshakes_failed);
+    sample(&w, "httpz_tls_handshakes_total", "result", "ok", m->tls_handshakes_ok);
+    sample(&w, "httpz_tls_handshakes_total", "result", "failed", m->tls_handshakes_failed);
     scalar(&w, "httpz_received_bytes_total", "counter", "HTTP bytes received.", m->bytes_in);
     scalar(&w, "httpz_sent_bytes_total", "counter", "HTTP bytes sent.", m->bytes_out);
+    scalar(&w, "httpz_access_log_dropped_total", "counter",
+           "Access-log file lines lost to write errors or a full pipe.", m->access_log_dropped);
     scalar(&w, "httpz_executor_queue_depth", "gauge", "Jobs waiting in the executor queue.",
            m->exec_queue_depth);
     family(&w, "httpz_request_duration_seconds", "histogram",
            "Time from a request's first byte to its complete response.");
-    for (unsigned b = 0; b < HZ_METRICS_LAT_BUCKETS; b++)
-        pw_printf(&w, "httpz_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                  hz_metrics_bucket_le(b), (unsigned long long)m->latency_bucket[b]);
-    pw_printf(&w, "httpz_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-              (unsigned long long)m->latency_count);
-    pw_printf(&w, "httpz_request_duration_seconds_sum %.9f\n", (double)m->latency_sum_ns / 1e9);
-    pw_printf(&w, "httpz_request_duration_seconds_count %llu\n",
-              (unsigned long long)m->latency_count);
-    if (w.full)
-        return HZ_ERANGE;
-    return (long)w.pos;
+    char num[32];
+    for (unsigned b = 0; b < HZ_METRICS_LAT_BUCKETS; b++) {
+        num[hz__fmt_ns_seconds(num, lat_bound_ns[b], 1)] = 0;
+        sample(&w, "httpz_request_duration_seconds_bucket", "le", num, m->latency_bucket[b]);
+    }
+    sample(&w, "httpz_request_duration_seconds_bucket", "le", "+Inf", m->latency_count);
+    hz__sb_str(&w, "httpz_request_duration_seconds_sum ");
+    hz__sb_put(&w, num, hz__fmt_ns_seconds(num, m->latency_sum_ns, 0));
+    hz__sb_ch(&w, '\n');
+    sample(&w, "httpz_request_duration_seconds_count", NULL, NULL, m->latency_count);
+    return hz__sb_end(&w);
 }

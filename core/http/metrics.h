@@ -29,8 +29,9 @@ enum hz__mslot {
     HZ_MS_TLS_FAILED,
     HZ_MS_BYTES_IN,
     HZ_MS_BYTES_OUT,
-    HZ_MS_LAT_SUM, /* ns */
-    HZ_MS_LAT,     /* + bucket; the last is +Inf */
+    HZ_MS_ALOG_DROPPED, /* access-log file lines lost */
+    HZ_MS_LAT_SUM,      /* ns */
+    HZ_MS_LAT,          /* + bucket; the last is +Inf */
     HZ_MS_COUNT = HZ_MS_LAT + HZ_METRICS_LAT_BUCKETS + 1
 };
 

@@ -5,6 +5,7 @@
 #include <strings.h>
 #include "conn.h"
 #include "exec.h"
+#include "fmt.h"
 
 #define HZ_WRITEV_MIN 16384u  /* bodies at least this big try writev before copying */
 #define HZ_HDRS_MAX 65536u    /* user header bytes per response */
@@ -102,20 +103,6 @@ static int append(hz__conn *c, const void *p, size_t n)
     return hz__buf_append(&c->out, &c->loop->bufs, p, n);
 }
 
-/* Writes the decimal digits of v at p; returns how many. */
-static size_t put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        p[i] = tmp[n - 1 - i];
-    return n;
-}
-
 /* The hot path formats by hand: snprintf cost more than the rest of a
  * keep-alive request's user-space work together (callgrind). */
 static size_t put_status_line(char *p, int status)
@@ -211,7 +198,7 @@ static int res_head(hz_req *ex, int status, uint64_t len, int stream)
             if (!stream) {
                 memcpy(p, "Content-Length: ", 16);
                 p += 16;
-                p += put_u64(p, len);
+                p += hz__fmt_u64(p, len);
                 memcpy(p, "\r\n", 2);
                 p += 2;
             } else if (h->version_minor >= 1) {
@@ -427,14 +414,9 @@ int hz_res_write(hz_res *res, const void *buf, size_t len)
     }
     int rc = 0;
     if (ex->chunked_out) {
-        char sz[24];
-        size_t n = 0;
-        for (int shift = (int)(sizeof(size_t) * 8) - 4; shift >= 0; shift -= 4) {
-            unsigned d = (unsigned)(len >> shift) & 15u;
-            if (d || n)
-                sz[n++] = "0123456789abcdef"[d];
-        }
-        sz[n++] = '\r'; /* len > 0 here: at least one digit was written */
+        char sz[HZ_FMT_HEX_MAX + 2];
+        size_t n = hz__fmt_hex(sz, len);
+        sz[n++] = '\r';
         sz[n++] = '\n';
         rc = append(c, sz, n);
         if (rc == 0)

@@ -12,6 +12,8 @@
 #include "loop.h"
 #include "tls.h"
 #include "exec.h"
+#include "accesslog.h"
+#include "fmt.h"
 
 #define HZ_LISTEN_BACKLOG 1024
 
@@ -48,6 +50,10 @@ static void config_defaults(hz_config *cfg)
     cfg->timeouts.tls_handshake = 10000;
     cfg->max_tls_handshakes = 1024;
     cfg->timeouts.handler = 30000;
+    cfg->access_log_file.fd = -1;
+    cfg->access_log_file.format = HZ_ACCESS_LOG_COMBINED;
+    cfg->access_log_file.buffer = 64 * 1024;
+    cfg->access_log_file.flush_ms = 1000;
 }
 
 void hz_config_init_sized(hz_config *cfg, size_t size)
@@ -78,6 +84,7 @@ void hz_server_destroy(hz_server *srv)
         hz_server_stop(srv, 0);
         hz_server_wait(srv);
     }
+    hz__alog_flush_all(srv); /* loops that never ran, or ran without a thread */
     if (srv->loops) {
         for (unsigned i = 0; i < srv->nloops; i++)
             hz__loop_fini(&srv->loops[i]);
@@ -98,6 +105,7 @@ void hz_server_destroy(hz_server *srv)
         hz__free(&srv->a, r, sizeof(*r));
     }
     hz__router_destroy(srv->router);
+    hz__alog_destroy(srv);
     hz__free(&srv->a, srv->server_hdr, srv->server_hdr_len + 1);
     hz_allocator a = srv->a;
     hz__free(&a, srv, sizeof(*srv));
@@ -171,7 +179,12 @@ int hz_server_create(hz_server **out, const hz_config *user_cfg)
             rc = HZ_ENOMEM;
             goto fail;
         }
-        snprintf(srv->server_hdr, srv->server_hdr_len + 1, "Server: %s\r\n", cfg->server_header);
+        hz__sb b;
+        hz__sb_init(&b, srv->server_hdr, srv->server_hdr_len + 1);
+        hz__sb_str(&b, "Server: ");
+        hz__sb_put(&b, cfg->server_header, n);
+        hz__sb_str(&b, "\r\n");
+        hz__sb_end(&b);
     }
     srv->loops = hz__calloc(&srv->a, sizeof(*srv->loops) * nloops);
     if (!srv->loops) {
@@ -183,6 +196,8 @@ int hz_server_create(hz_server **out, const hz_config *user_cfg)
         if ((rc = hz__loop_init(&srv->loops[i], srv, i)) < 0)
             goto fail;
     }
+    if ((rc = hz__alog_create(srv)) < 0)
+        goto fail;
     *out = srv;
     return 0;
 fail:
@@ -437,6 +452,7 @@ int hz_server_wait(hz_server *srv)
         }
     }
     srv->joined = 1;
+    hz__alog_flush_all(srv); /* every loop has ended: nothing appends any more */
     return 0;
 }
 

@@ -175,6 +175,33 @@ typedef struct hz_timeouts {
 
 typedef struct hz_access_entry hz_access_entry; /**< one finished request (below) */
 
+/** hz_access_log_file.format */
+enum {
+    HZ_ACCESS_LOG_COMBINED = 0, /**< hz_access_log_combined lines */
+    HZ_ACCESS_LOG_JSON = 1,     /**< hz_access_log_json lines */
+};
+
+/** The library's own access log: lines are formatted into a buffer per
+ *  loop and written with write(2) when the buffer is full, when its oldest
+ *  line is flush_ms old, and when the server stops (hz_server_wait,
+ *  hz_server_destroy). Every write holds whole lines, so loops sharing the
+ *  file never interleave within a line (O_APPEND). A regular file is the
+ *  intended target: a write to a pipe or terminal whose reader stalls
+ *  blocks the loop, unless the descriptor is O_NONBLOCK, in which case lines
+ *  that would block are dropped and counted (hz_metrics.access_log_dropped).
+ *  See docs/configuration.md. */
+typedef struct hz_access_log_file {
+    const char *path;  /**< opened by hz_server_create (O_WRONLY|O_CREAT|O_APPEND,
+                          0644) and closed by hz_server_destroy; NULL: fd */
+    int fd;            /**< borrowed (never closed): used when path is NULL;
+                          default -1 = no access-log file */
+    int format;        /**< HZ_ACCESS_LOG_COMBINED (default) or HZ_ACCESS_LOG_JSON */
+    uint32_t buffer;   /**< bytes buffered per loop; default 65536; 0 = one
+                          write per line */
+    uint32_t flush_ms; /**< buffered lines are written at most this late;
+                          default 1000; 0 = only when full and at stop */
+} hz_access_log_file;
+
 /** The server configuration: fill it with hz_config_init() first, then
  *  change fields; hz_server_create() copies it. docs/configuration.md
  *  lists every field with its default. */
@@ -204,6 +231,9 @@ typedef struct hz_config {
      * default): no access log and no cost. See hz_access_log_combined. */
     void (*access_log)(const hz_access_entry *e, void *ud);
     void *access_log_ud; /**< borrowed: the user's */
+    /** The built-in buffered access-log file (with or without access_log);
+     *  off by default. */
+    hz_access_log_file access_log_file;
 } hz_config;
 
 /** The library side of hz_config_init(): fills the first size bytes of cfg
@@ -551,7 +581,9 @@ typedef struct hz_metrics {
     uint64_t exec_queue_depth; /**< gauge; 0 when the executor does not report it */
     uint64_t latency_bucket[HZ_METRICS_LAT_BUCKETS]; /**< cumulative: <= bound i */
     uint64_t latency_count;                          /**< requests measured */
-    uint64_t latency_sum_ns; /**< the sum of the measured latencies, in ns */
+    uint64_t latency_sum_ns;     /**< the sum of the measured latencies, in ns */
+    uint64_t access_log_dropped; /**< access-log file lines lost (write error,
+                                    or EAGAIN on an O_NONBLOCK descriptor) */
 } hz_metrics;
 
 /** Fills *out with the sum of every loop's counters. Lock-free: each loop
@@ -595,7 +627,8 @@ struct hz_access_entry {
 /** Formats e in the combined log format (one line, "\n"-terminated, NUL):
  *  peer - - [10/Oct/2000:13:55:36 +0000] "GET /a HTTP/1.1" 200 2326 "referer" "agent".
  *  Quotes, backslashes and control bytes in the fields are escaped (\", \\,
- *  `\xHH`). Returns the length, HZ_ERANGE (buf too small), HZ_EINVAL.
+ *  `\xHH`). Returns the length, HZ_ERANGE (buf too small), HZ_EINVAL (NULL
+ *  arguments, or a time_sec outside the years 0000-9999).
  *  thread: any. */
 HZ_API long hz_access_log_combined(const hz_access_entry *e, char *buf, size_t len);
 /** Formats e as one JSON object and "\n" (JSON lines), strings escaped per

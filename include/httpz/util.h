@@ -243,6 +243,27 @@ HZ_API int hz_multipart_finish(hz_multipart *mp);
  *  thread: any. */
 HZ_API const char *hz_multipart_error(const hz_multipart *mp);
 
+/* ------------------------------------------------------------------------ */
+/* HTTP dates (RFC 9110 §5.6.7)                                              */
+/* ------------------------------------------------------------------------ */
+
+#define HZ_HTTP_DATE_LEN 29 /**< strlen("Sun, 06 Nov 1994 08:49:37 GMT") */
+
+/** Formats Unix time t (seconds, UTC) as an IMF-fixdate
+ *  ("Sun, 06 Nov 1994 08:49:37 GMT") into buf, NUL-terminated. Returns
+ *  HZ_HTTP_DATE_LEN; HZ_ERANGE when len <= HZ_HTTP_DATE_LEN; HZ_EINVAL for
+ *  a NULL buf or a year outside 0000-9999. thread: any. */
+HZ_API long hz_http_date_format(int64_t t, char *buf, size_t len);
+/** Parses s[0..len) as an HTTP-date: IMF-fixdate, or one of the two
+ *  obsolete forms a recipient must accept (RFC 850 "Sunday, 06-Nov-94
+ *  08:49:37 GMT", whose two-digit year is taken within 50 years of now,
+ *  and asctime "Sun Nov  6 08:49:37 1994"). Names are case-sensitive, the
+ *  whole input must match (no blanks around it), and the date must exist
+ *  (no Feb 30; second 60, a leap second, is accepted). The day name is
+ *  not checked against the date. 0 and *out (Unix seconds), or HZ_EINVAL.
+ *  thread: any. */
+HZ_API int hz_http_date_parse(const char *s, size_t len, int64_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,6 +29,7 @@ static hz_metrics sample(void)
         m.latency_bucket[i] = (uint64_t)(i < 3 ? 10 + i : 39);
     m.latency_count = 40;
     m.latency_sum_ns = 1500000000ull;
+    m.access_log_dropped = 17;
     return m;
 }
 
@@ -58,6 +59,7 @@ Test(prometheus, exact_samples)
         "httpz_tls_handshakes_total{result=\"failed\"} 1\n",
         "httpz_received_bytes_total 123456\n",
         "httpz_sent_bytes_total 9876543210\n",
+        "# TYPE httpz_access_log_dropped_total counter\nhttpz_access_log_dropped_total 17\n",
         "# TYPE httpz_request_duration_seconds histogram\n",
         "httpz_request_duration_seconds_bucket{le=\"0.0001\"} 10\n",
         "httpz_request_duration_seconds_bucket{le=\"0.00025\"} 11\n",
