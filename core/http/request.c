@@ -3,16 +3,12 @@
 #include <string.h>
 #include <strings.h>
 #include "conn.h"
-#include "exec.h"
 
+/* The same on the loop and on an executor worker: the protocol set it at
+ * dispatch and clears it once the exchange is detached. */
 static const char *req_base(const hz_req *req)
 {
-    const hz__exec_job *xj = hz__exec_current(req);
-    if (xj) /* a worker: never look at the connection */
-        return hz__exec_base(xj);
-    if (!req->conn || !req->conn->in.data)
-        return NULL;
-    return req->conn->in.data + req->base;
+    return req->raw;
 }
 
 static hz_str view(const hz_req *req, uint32_t off, uint32_t len)
@@ -105,7 +101,7 @@ int hz_req_header_at(const hz_req *req, size_t i, hz_str *name, hz_str *value)
 hz_str hz_req_param(const hz_req *req, const char *name)
 {
     hz_str none = {NULL, 0};
-    if (!name || (!hz__exec_current(req) && !req->conn))
+    if (!name || !req->raw)
         return none;
     size_t nl = strlen(name);
     for (size_t i = 0; i < req->match.nparams; i++) {
@@ -137,7 +133,7 @@ int hz_req_loop(const hz_req *req)
 
 int hz_req_on_body(hz_req *req, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end, void *ud)
 {
-    if (hz__exec_current(req))
+    if (!req->res.ops->on_loop)
         return HZ_ENOTSUP;
     hz__conn *c = req->conn;
     if (!c || c->closing)
@@ -169,7 +165,7 @@ int hz_req_on_body(hz_req *req, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end
 
 int hz_req_resume(hz_req *req)
 {
-    if (hz__exec_current(req))
+    if (!req->res.ops->on_loop)
         return HZ_ENOTSUP;
     hz__conn *c = req->conn;
     if (!c || c->closing)

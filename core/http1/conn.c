@@ -120,6 +120,7 @@ static struct hz_req *ex_get(hz__loop *loop)
     ex->nfields_cap = cap;
     ex->loop = loop;
     ex->res.ex = ex;
+    ex->res.ops = &hz__h1_res_ops;
     atomic_init(&ex->cancelled, 0);
     return ex;
 }
@@ -259,6 +260,8 @@ void hz__conn_close(hz__conn *c)
             ex_abort(ex, HZ_ECLOSED);
         c->refs--;
         ex->conn = NULL;
+        if (!ex->exec) /* a job's handler may still read; exec_done clears it */
+            ex->raw = NULL;
     }
 }
 
@@ -548,19 +551,14 @@ static void ex_path(const struct hz_req *ex, const char *b, const char **p, size
 /* Answers a request the router or the core decides on (404, 405, 417, ...). */
 static void ex_simple(struct hz_req *ex, int status, const char *allow)
 {
-    if (allow && *allow)
-        hz_res_set_header(&ex->res, "Allow", allow);
-    const char *reason = hz__status_reason(status);
-    if (status == 204 || status == 304)
-        hz_res_send(&ex->res, status, NULL, 0);
-    else
-        hz_res_send(&ex->res, status, reason, strlen(reason));
+    hz__res_answer(ex, &hz__h1_res_ops, status, allow);
 }
 
 static void ex_dispatch(hz__conn *c, struct hz_req *ex)
 {
     const hz__route_rec *rec = ex->rec;
     ex->dispatched = 1;
+    ex->raw = c->in.data + ex->base; /* fixed from now on: in_movable() */
     /* Executor routes: the response comes back through hz__loop_post. */
     if (HZ_UNLIKELY(hz__exec_wanted(c->loop->srv, rec))) {
         hz__exec_dispatch(c, ex);
@@ -701,6 +699,8 @@ static void ex_finish(hz__conn *c, struct hz_req *ex)
         c->close_after = 1;
     c->ex = NULL;
     ex->conn = NULL;
+    if (!ex->exec)
+        ex->raw = NULL;
     if (!ex->refs)
         hz__ex_release(loop, ex);
     if (c->in.off >= c->in.len)

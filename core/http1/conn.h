@@ -13,6 +13,7 @@
 #include "parser.h"
 #include "router.h"
 #include "loop.h"
+#include "exchange.h"
 
 /** Connection I/O: plain sockets now, TLS (over hz_tls_io) and in-memory
  *  pipes for fuzzing. Results: bytes, 0 = EOF (recv), HZ_EAGAIN, or < 0. */
@@ -52,8 +53,9 @@ enum hz__phase {
 
 enum hz__sink { HZ_SINK_BUFFER = 0, HZ_SINK_STREAM, HZ_SINK_DISCARD };
 
-struct hz_res {        /* owner: embedded in its hz_req */
-    struct hz_req *ex; /* borrowed: the enclosing exchange */
+struct hz_res {             /* owner: embedded in its hz_req */
+    struct hz_req *ex;      /* borrowed: the enclosing exchange */
+    const hz__res_ops *ops; /* borrowed: static; the recorder's while on a worker */
 };
 
 typedef hz_done_fn hz__done_fn;
@@ -66,7 +68,11 @@ struct hz_req {               /* owner: its conn (c->ex), or the loop's free lis
     uint32_t nfields_cap;
     hz__parser parser;
     hz__req_head head;
-    uint32_t base;            /* offset of the request's first byte in conn->in */
+    uint32_t base; /* offset of the request's first byte in conn->in */
+    /* borrowed: the request's bytes for the hz_req_* views (conn->in + base,
+     * which cannot move while the handler holds views; an executor job keeps
+     * it alive past a timeout); NULL before dispatch and once detached */
+    const char *raw;
     uint64_t head_deadline;   /* ms: first byte + timeouts.header */
     const hz__route_rec *rec; /* borrowed: the server's */
     hz__route_match match;
@@ -179,16 +185,14 @@ HZ_HIDDEN void hz__conn_after_io(hz__conn *c);
 HZ_HIDDEN void hz__ex_release(hz__loop *loop, struct hz_req *ex);
 HZ_HIDDEN void hz__ex_pool_free(hz__loop *loop);
 
-/* response.c */
-/** Queues a complete error response (status, Connection: close) for the
- *  active exchange or, without one, for the connection; closes after it. */
+/* h1res.c: the HTTP/1.1 writer behind hz__h1_res_ops */
+/** Queues a complete error response (status, Connection: close; built by
+ *  hz__res_answer) for the active exchange or, without one, for the
+ *  connection; closes after it. */
 HZ_HIDDEN void hz__res_error(hz__conn *c, int status);
 /** Queues "100 Continue" if the exchange still waits for it. */
 HZ_HIDDEN void hz__res_continue(struct hz_req *ex);
-/** Runs the drain callback if a write was refused and there is room now. */
-HZ_HIDDEN void hz__res_maybe_drain(struct hz_req *ex);
-/** The reason phrase of a status ("OK"); "Unknown" for others. */
-HZ_HIDDEN const char *hz__status_reason(int status);
+/* conn.c */
 HZ_HIDDEN void hz__res_abort(struct hz_req *ex, int status);
 /** Queues the head of a response with Content-Length len (hz_res_sendfile). */
 HZ_HIDDEN int hz__res_head(struct hz_req *ex, int status, uint64_t len);

@@ -1,0 +1,408 @@
+/* h1res.c - the HTTP/1.1 response writer (the hz__res_ops of an HTTP/1.1
+ * exchange): heads, whole and streamed bodies with their framing,
+ * backpressure against the output budget, 100 Continue and the error
+ * answers of the connection. */
+#include <string.h>
+#include "conn.h"
+#include "exchange.h"
+
+#define HZ_WRITEV_MIN 16384u  /* bodies at least this big try writev before copying */
+#define HZ_DRAIN_LIMIT 65536u /* an unread body up to this size is drained */
+
+static int append(hz__conn *c, const void *p, size_t n)
+{
+    return hz__buf_append(&c->out, &c->loop->bufs, p, n);
+}
+
+/* Writes the decimal digits of v at p; returns how many. */
+static size_t put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* The hot path formats by hand: snprintf cost more than the rest of a
+ * keep-alive request's user-space work together (callgrind). */
+static size_t put_status_line(char *p, int status)
+{
+    size_t rl;
+    const char *reason = hz__status_reason_padded(status, &rl);
+    memcpy(p, "HTTP/1.1 ", 9);
+    p[9] = (char)('0' + status / 100 % 10);
+    p[10] = (char)('0' + status / 10 % 10);
+    p[11] = (char)('0' + status % 10);
+    p[12] = ' ';
+    memcpy(p + 13, reason, 32); /* padded to 32; p has room for all of it */
+    memcpy(p + 13 + rl, "\r\n", 2);
+    return 15u + rl;
+}
+
+static void res_complete(hz_req *ex)
+{
+    hz__conn *c = ex->conn;
+    ex->res_done = 1;
+    if (hz__buf_pending(&c->out))
+        c->nqueued++; /* counts responses waiting for the socket */
+    if (!c->in_process)
+        hz__loop_ready(c->loop, c);
+}
+
+/* Queues the head. stream: the length is unknown (chunked or close). */
+static int res_head(hz_req *ex, int status, uint64_t len, int stream)
+{
+    hz__conn *c = ex->conn;
+    hz__loop *loop = c->loop;
+    const hz__req_head *h = &ex->head;
+    int no_body = ex->is_head || status < 200 || status == 204 || status == 304;
+    int ka = ex->keep_alive && !loop->stopping && !c->close_after;
+    if (ex->phase == HZ_PH_WAIT_BODY && !stream) {
+        /* A complete answer and the body never asked for. Draining it is
+         * only safe when the client is not waiting for 100 Continue and it
+         * is small. */
+        int drainable = !ex->want_continue &&
+                        (h->body_kind == HZ_BODY_CHUNKED || ex->cl_left <= HZ_DRAIN_LIMIT);
+        if (!drainable)
+            ka = 0;
+    } else if (ex->phase == HZ_PH_WAIT_BODY) {
+        /* A stream started before the body was asked for (an echo): the
+         * interim 100 must come before the final head or never. */
+        hz__res_continue(ex);
+    }
+    int close_delim = stream && !no_body && h->version_minor == 0;
+    if (close_delim)
+        ka = 0;
+    ex->keep_alive = (unsigned)ka;
+    ex->no_body = (unsigned)no_body;
+    ex->close_delim = (unsigned)close_delim;
+    ex->chunked_out = (unsigned)(stream && !no_body && !close_delim);
+    ex->status = status;
+
+    /* Status line, Date, Server, the handler's fields and the framing
+     * fields go out as one reservation and straight copies. */
+    hz_server *srv = loop->srv;
+    int server = !ex->server_set && srv->server_hdr;
+    size_t uhl = hz__buf_pending(&ex->hdrs);
+    size_t need = 64 + loop->date_len + (server ? srv->server_hdr_len : 0) + uhl + 96;
+    int rc = hz__buf_reserve(&c->out, &loop->bufs, need, UINT32_MAX);
+    if (rc == 0) {
+        char *p = c->out.data + c->out.len;
+        p += put_status_line(p, status);
+        memcpy(p, loop->date, loop->date_len);
+        p += loop->date_len;
+        if (server) {
+            memcpy(p, srv->server_hdr, srv->server_hdr_len);
+            p += srv->server_hdr_len;
+        }
+        if (uhl) {
+            memcpy(p, ex->hdrs.data + ex->hdrs.off, uhl);
+            p += uhl;
+        }
+        if (status >= 200 && status != 204 && status != 304) {
+            if (!stream) {
+                memcpy(p, "Content-Length: ", 16);
+                p += 16;
+                p += put_u64(p, len);
+                memcpy(p, "\r\n", 2);
+                p += 2;
+            } else if (h->version_minor >= 1) {
+                memcpy(p, "Transfer-Encoding: chunked\r\n", 28);
+                p += 28;
+            }
+        }
+        if (!ka) {
+            memcpy(p, "Connection: close\r\n", 19);
+            p += 19;
+        } else if (h->version_minor == 0) {
+            memcpy(p, "Connection: keep-alive\r\n", 24);
+            p += 24;
+        }
+        memcpy(p, "\r\n", 2);
+        p += 2;
+        c->out.len = (uint32_t)(p - c->out.data);
+    }
+    hz__buf_release(&ex->hdrs, &loop->bufs);
+    ex->res_started = 1;
+    ex->body_bytes = stream ? 0 : len; /* access log; streams add as they write */
+    if (rc < 0) {
+        hz__conn_close(c);
+        return HZ_ECLOSED;
+    }
+    return 0;
+}
+
+int hz__res_head(hz_req *ex, int status, uint64_t len)
+{
+    return res_head(ex, status, len, 0);
+}
+
+static inline int h1_gone(const hz_req *ex)
+{
+    return !ex->conn || ex->conn->closing;
+}
+
+static int h1_live(const hz_req *ex)
+{
+    return h1_gone(ex) ? HZ_ECLOSED : 0;
+}
+
+static int h1_set_header(hz_req *ex, const char *name, size_t nl, const char *value, size_t vl,
+                         int kind)
+{
+    if (HZ_UNLIKELY(h1_gone(ex)))
+        return HZ_ECLOSED;
+    if (ex->res_started)
+        return HZ_ESTATE;
+    switch (kind) {
+    case HZ_HDR_DROP:
+    case HZ_HDR_CONNECTION:
+        return 0;
+    case HZ_HDR_CONN_CLOSE:
+        ex->keep_alive = 0;
+        return 0;
+    case HZ_HDR_SERVER:
+        ex->server_set = 1;
+        break;
+    default:
+        break;
+    }
+    if (hz__buf_pending(&ex->hdrs) + HZ_RES_HDR_COST(nl, vl) > HZ_RES_HDRS_MAX)
+        return HZ_ERANGE;
+    if (hz__buf_reserve(&ex->hdrs, &ex->loop->bufs, nl + vl + 4, UINT32_MAX) < 0)
+        return HZ_ENOMEM;
+    char *p = ex->hdrs.data + ex->hdrs.len;
+    memcpy(p, name, nl);
+    memcpy(p + nl, ": ", 2);
+    memcpy(p + nl + 2, value, vl);
+    memcpy(p + nl + 2 + vl, "\r\n", 2);
+    ex->hdrs.len += (uint32_t)(nl + vl + 4);
+    return 0;
+}
+
+static int h1_send(hz_req *ex, int status, const void *body, size_t len)
+{
+    if (HZ_UNLIKELY(h1_gone(ex)))
+        return HZ_ECLOSED;
+    if (ex->res_started)
+        return HZ_ESTATE;
+    hz__conn *c = ex->conn;
+    int rc = res_head(ex, status, len, 0);
+    if (rc < 0)
+        return rc;
+    if (!ex->no_body && len) {
+        const char *p = body;
+        size_t left = len;
+        if (len >= HZ_WRITEV_MIN && !c->wblocked) {
+            /* Big body: one writev of head + body, copy only the rest. */
+            struct iovec iov[2];
+            size_t hl = hz__buf_pending(&c->out);
+            iov[0].iov_base = c->out.data + c->out.off;
+            iov[0].iov_len = hl;
+            iov[1].iov_base = (void *)p;
+            iov[1].iov_len = len;
+            long n = c->tp->writev(c, iov, 2);
+            if (n > 0) {
+                hz__m_add(&c->loop->metrics, HZ_MS_BYTES_OUT, (uint64_t)n);
+                size_t taken = (size_t)n;
+                size_t h = taken < hl ? taken : hl;
+                c->out.off += (uint32_t)h;
+                taken -= h;
+                p += taken;
+                left -= taken;
+                c->last_io = c->loop->now;
+                if (!hz__buf_pending(&c->out)) {
+                    c->out.off = c->out.len = 0;
+                    c->nqueued = 0;
+                }
+            } else if (n != HZ_EAGAIN) {
+                hz__conn_close(c);
+                return HZ_ECLOSED;
+            }
+        }
+        if (left && append(c, p, left) < 0) {
+            hz__conn_close(c);
+            return HZ_ECLOSED;
+        }
+    }
+    res_complete(ex);
+    return 0;
+}
+
+static int h1_start(hz_req *ex, int status)
+{
+    if (HZ_UNLIKELY(h1_gone(ex)))
+        return HZ_ECLOSED;
+    if (ex->res_started)
+        return HZ_ESTATE;
+    int rc = res_head(ex, status, 0, 1);
+    if (rc == 0 && !ex->conn->in_process)
+        hz__loop_ready(ex->loop, ex->conn);
+    return rc;
+}
+
+static int h1_write(hz_req *ex, const void *buf, size_t len)
+{
+    if (HZ_UNLIKELY(h1_gone(ex)))
+        return HZ_ECLOSED;
+    if (!ex->res_started || ex->res_done)
+        return HZ_ESTATE;
+    if (ex->no_body || !len)
+        return 0;
+    hz__conn *c = ex->conn;
+    size_t budget = c->loop->srv->cfg.output_buffer;
+    if (hz__buf_pending(&c->out) >= budget) {
+        ex->drain_wait = 1;
+        return HZ_EAGAIN;
+    }
+    int rc = 0;
+    if (ex->chunked_out) {
+        char sz[24];
+        size_t n = 0;
+        for (int shift = (int)(sizeof(size_t) * 8) - 4; shift >= 0; shift -= 4) {
+            unsigned d = (unsigned)(len >> shift) & 15u;
+            if (d || n)
+                sz[n++] = "0123456789abcdef"[d];
+        }
+        sz[n++] = '\r'; /* len > 0 here: at least one digit was written */
+        sz[n++] = '\n';
+        rc = append(c, sz, n);
+        if (rc == 0)
+            rc = append(c, buf, len);
+        if (rc == 0)
+            rc = append(c, "\r\n", 2);
+    } else {
+        rc = append(c, buf, len);
+    }
+    if (rc < 0) {
+        hz__conn_close(c);
+        return HZ_ECLOSED;
+    }
+    ex->body_bytes += len;
+    if (hz__buf_pending(&c->out) >= budget / 2 && !c->wblocked)
+        hz__conn_flush(c);
+    if (!c->closing && !c->in_process)
+        hz__loop_ready(c->loop, c);
+    return 0;
+}
+
+static int h1_end(hz_req *ex)
+{
+    if (HZ_UNLIKELY(h1_gone(ex)))
+        return HZ_ECLOSED;
+    if (!ex->res_started || ex->res_done)
+        return HZ_ESTATE;
+    if (ex->chunked_out && append(ex->conn, "0\r\n\r\n", 5) < 0) {
+        hz__conn_close(ex->conn);
+        return HZ_ECLOSED;
+    }
+    ex->drain_wait = 0;
+    res_complete(ex);
+    return 0;
+}
+
+const hz__res_ops hz__h1_res_ops = {
+    .set_header = h1_set_header,
+    .send = h1_send,
+    .start = h1_start,
+    .write = h1_write,
+    .end = h1_end,
+    .live = h1_live,
+    .on_loop = 1,
+};
+
+void hz__res_continue(hz_req *ex)
+{
+    /* Never after the final head: the client would take it for body. */
+    if (!ex->want_continue || ex->res_started)
+        return;
+    ex->want_continue = 0;
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (append(ex->conn, cont, sizeof(cont) - 1) < 0)
+        hz__conn_close(ex->conn);
+}
+
+/* An error answer without an exchange to carry it (none could be taken):
+ * the same fields and body hz__res_answer gives, written directly. */
+static int bare_error(hz__conn *c, int status)
+{
+    hz__loop *loop = c->loop;
+    hz_server *srv = loop->srv;
+    size_t rl;
+    const char *reason = hz__status_reason_padded(status, &rl);
+    char line[64];
+    int rc = append(c, line, put_status_line(line, status));
+    if (rc == 0)
+        rc = append(c, loop->date, loop->date_len);
+    if (rc == 0 && srv->server_hdr)
+        rc = append(c, srv->server_hdr, srv->server_hdr_len);
+    static const char ct[] = "Content-Type: " HZ_ERROR_CTYPE "\r\nContent-Length: ";
+    if (rc == 0)
+        rc = append(c, ct, sizeof(ct) - 1);
+    char num[24];
+    size_t n = put_u64(num, rl);
+    static const char tail[] = "\r\nConnection: close\r\n\r\n";
+    if (rc == 0)
+        rc = append(c, num, n);
+    if (rc == 0)
+        rc = append(c, tail, sizeof(tail) - 1);
+    if (rc == 0)
+        rc = append(c, reason, rl);
+    return rc;
+}
+
+void hz__res_error(hz__conn *c, int status)
+{
+    hz_req *ex = c->ex;
+    if (c->closing)
+        return;
+    if (ex && ex->res_started) {
+        if (ex->res_done) {
+            /* The answer is queued already: stop reading and close after it. */
+            ex->phase = HZ_PH_DONE;
+            ex->keep_alive = 0;
+            c->close_after = 1;
+            return;
+        }
+        /* Mid-stream: nothing sensible can follow. Earlier pipelined
+         * responses and this one's start go out first (best effort). */
+        if (!c->wblocked && hz__conn_flush(c) < 0)
+            return;
+        hz__conn_close(c);
+        return;
+    }
+    if (ex && ex->dispatched)
+        hz__res_abort(ex, HZ_ECANCELED);
+    if (c->closing)
+        return;
+    c->close_after = 1; /* res_head then sends Connection: close */
+    if (ex) {
+        /* Through the exchange (the handler's fields are dropped): the head
+         * follows the request (HEAD gets no body) and the access log sees
+         * the status. The connection's own writer, whatever ops the
+         * exchange has now (an executor job that timed out). */
+        hz__buf_release(&ex->hdrs, &c->loop->bufs);
+        ex->server_set = 0;
+        ex->keep_alive = 0;
+        ex->want_continue = 0;
+        ex->phase = HZ_PH_DONE;
+        if (hz__res_answer(ex, &hz__h1_res_ops, status, NULL) < 0) {
+            hz__conn_close(c);
+            return;
+        }
+        ex->phase = HZ_PH_DONE; /* res_head may have looked at WAIT_BODY */
+        return;
+    }
+    if (bare_error(c, status) < 0) {
+        hz__conn_close(c);
+        return;
+    }
+    c->nqueued++;
+    if (!c->in_process)
+        hz__loop_ready(c->loop, c);
+}
