@@ -201,8 +201,10 @@ int hz__conn_accepted(hz__loop *loop, int fd, const hz__listener *l)
 }
 
 /* Ends an exchange that will not complete normally: the user's callbacks
- * learn it once, and later calls on req/res fail with HZ_ECLOSED. */
-static void ex_abort(struct hz_req *ex, int err)
+ * learn it once, and later calls on req/res fail with HZ_ECLOSED. on_done
+ * gets done_status: err, or 0 when the response was complete on the wire
+ * (only the rest of the request body is lost). */
+static void ex_abort_as(struct hz_req *ex, int err, int done_status)
 {
     hz__loop *loop = ex->loop;
     atomic_store(&ex->cancelled, 1);
@@ -219,8 +221,13 @@ static void ex_abort(struct hz_req *ex, int err)
     if (ex->on_done) {
         hz__done_fn fn = ex->on_done;
         ex->on_done = NULL;
-        fn(&ex->res, err, ex->done_ud);
+        fn(&ex->res, done_status, ex->done_ud);
     }
+}
+
+static void ex_abort(struct hz_req *ex, int err)
+{
+    ex_abort_as(ex, err, err);
 }
 
 void hz__res_abort(struct hz_req *ex, int status)
@@ -233,6 +240,14 @@ void hz__conn_close(hz__conn *c)
     if (c->closing)
         return;
     hz__loop *loop = c->loop;
+    struct hz_req *cex = c->ex;
+    /* A response complete on the wire is an answered exchange even when
+     * the connection goes (a handler that answered early, then the client
+     * closed mid-body): counted and logged as such, before the transport
+     * closes (the access log reads the peer address). */
+    int answered = cex && cex->res_done && !hz__buf_pending(&c->out);
+    if (answered)
+        hz__metrics_req_end(c, cex);
     c->closing = 1;
     if (c->registered) {
         loop->pv->remove(loop->poller, c->fd);
@@ -254,10 +269,10 @@ void hz__conn_close(hz__conn *c)
     loop->reap = c;
     if (c->ex) {
         struct hz_req *ex = c->ex;
-        hz__metrics_req_abort(ex);
+        hz__metrics_req_abort(ex); /* no-op when counted as answered above */
         c->refs++;
         if (ex->dispatched)
-            ex_abort(ex, HZ_ECLOSED);
+            ex_abort_as(ex, HZ_ECLOSED, answered ? 0 : HZ_ECLOSED);
         c->refs--;
         ex->conn = NULL;
         if (!ex->exec) /* a job's handler may still read; exec_done clears it */

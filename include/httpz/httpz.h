@@ -325,6 +325,13 @@ HZ_API hz_str hz_req_body(const hz_req *req);
  *  (HZ_ECLOSED, HZ_ECANCELED). Only for HZ_ROUTE_STREAM_BODY routes; the
  *  body is read (and 100 Continue sent) only once this is called. The body
  *  limit is the route's body_limit or limits.body_streamed [413].
+ *  After the handler answered early (the response is complete before the
+ *  body is): return 0 to read and drop the rest, so the connection stays
+ *  usable for the next request, or any negative error to stop reading: the
+ *  connection then closes after the response (no 500 is sent; the answer
+ *  stands). Either way the exchange counts as answered (access log,
+ *  responses_total, on_done status 0) even if the client closes before
+ *  sending the rest of the body; on_end then gets HZ_ECLOSED.
  *  0, HZ_EINVAL, HZ_ESTATE (called twice), HZ_ECLOSED. thread: loop. */
 typedef int (*hz_body_chunk_fn)(hz_req *req, const void *data, size_t len, void *ud);
 /** The end callback of hz_req_on_body() (see hz_body_chunk_fn above):
@@ -375,7 +382,9 @@ HZ_API int hz_res_on_drain(hz_res *res, hz_drain_fn fn, void *ud);
 HZ_API int hz_res_end(hz_res *res);
 
 /** Called once when the exchange ends: status 0 when its response was
- *  completed, < 0 (HZ_ECLOSED, HZ_ECANCELED) when it was aborted. Release
+ *  completed (on the wire: also when the client closes afterwards, before
+ *  the rest of a request body it was not waited for), < 0 (HZ_ECLOSED,
+ *  HZ_ECANCELED) when it was aborted. Release
  *  per-request state here. thread: loop. */
 typedef void (*hz_done_fn)(hz_res *res, int status, void *ud);
 /** Sets the done callback (see hz_done_fn). 0, HZ_EINVAL, HZ_ECLOSED,
