@@ -51,6 +51,11 @@ typedef struct hz__res_ops {
     int (*start)(hz_req *ex, int status);
     int (*write)(hz_req *ex, const void *buf, size_t len); /* len > 0 */
     int (*end)(hz_req *ex);
+    /* A body pulled from src (copied); length -1: unknown. On 0 the table
+     * owns the source: its done runs exactly once. */
+    int (*send_source)(hz_req *ex, int status, int64_t length, const hz_body_source *src);
+    /* A source that returned HZ_EAGAIN has data again. */
+    int (*resume)(hz_req *ex);
     /* 0 when the exchange can still answer, else HZ_ECLOSED/HZ_ECANCELED. */
     int (*live)(const hz_req *ex);
     /* 1: the loop-only calls (on_done, on_drain, after, on_body, resume,

@@ -27,8 +27,11 @@ struct hz__exec_job {   /* owner: its loop; freed by exec_done() */
     int server_set; /* a Server field was set (it is among the pairs) */
     char *hdrs;     /* owns: "name\0value\0" pairs, hdrs_cap bytes */
     size_t hdrs_len, hdrs_cap;
-    size_t hdrs_cost; /* the pairs as header lines, against HZ_RES_HDRS_MAX */
-    char *body;       /* owns: body_cap bytes */
+    size_t hdrs_cost;   /* the pairs as header lines, against HZ_RES_HDRS_MAX */
+    int has_src;        /* a body source was recorded (owned until handed over) */
+    int64_t src_len;    /* its length (-1: unknown) */
+    hz_body_source src; /* owns while has_src: done runs exactly once */
+    char *body;         /* owns: body_cap bytes */
     size_t body_len, body_cap;
 };
 
@@ -39,6 +42,10 @@ static const hz__res_ops exec_res_ops;
 static void exec_free(hz__loop *loop, hz__exec_job *j)
 {
     const hz_allocator *a = &loop->srv->a;
+    if (j->has_src) { /* recorded, never handed to the connection */
+        j->has_src = 0;
+        j->src.done(j->src.ud, HZ_ECANCELED);
+    }
     hz__buf_release(&j->pinned, &loop->bufs);
     hz__free(a, j->hdrs, j->hdrs_cap);
     hz__free(a, j->body, j->body_cap);
@@ -79,8 +86,14 @@ static void exec_replay(hz__exec_job *j, struct hz_req *ex, hz__conn *c)
     }
     if (rc == 0 && j->conn_close)
         rc = ops->set_header(ex, NULL, 0, NULL, 0, HZ_HDR_CONN_CLOSE);
-    if (rc == 0)
+    if (rc == 0 && j->has_src) {
+        j->has_src = 0; /* handed over: the connection calls done */
+        rc = ops->send_source(ex, j->status, j->src_len, &j->src);
+        if (rc < 0)
+            j->src.done(j->src.ud, rc);
+    } else if (rc == 0) {
         rc = ops->send(ex, j->status, j->body, j->body_len);
+    }
     if (rc < 0 && !c->closing)
         hz__res_error(c, 500);
 }
@@ -325,12 +338,38 @@ static int exec_end(struct hz_req *ex)
     return 0;
 }
 
+/* The source is kept for the loop: its callbacks run there, pulling the
+ * body through the connection's output path (no copy of it here). */
+static int exec_send_source(struct hz_req *ex, int status, int64_t length,
+                            const hz_body_source *src)
+{
+    hz__exec_job *j = ex->exec;
+    if (exec_live(ex) < 0)
+        return HZ_ECANCELED;
+    if (j->stage != STAGE_NONE)
+        return HZ_ESTATE;
+    j->src = *src;
+    j->src_len = length;
+    j->has_src = 1;
+    j->status = status;
+    j->stage = STAGE_DONE;
+    return 0;
+}
+
+static int exec_resume(struct hz_req *ex)
+{
+    (void)ex;
+    return HZ_ENOTSUP; /* not reached: hz_res_resume is loop-only */
+}
+
 static const hz__res_ops exec_res_ops = {
     .set_header = exec_set_header,
     .send = exec_send,
     .start = exec_start,
     .write = exec_write,
     .end = exec_end,
+    .send_source = exec_send_source,
+    .resume = exec_resume,
     .live = exec_live,
     .on_loop = 0,
 };

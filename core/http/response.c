@@ -211,6 +211,15 @@ int hz_res_end(hz_res *res)
     return res->ops->end(res->ex);
 }
 
+int hz_res_send_source(hz_res *res, int status, int64_t length, const hz_body_source *src)
+{
+    if (!res)
+        return HZ_EINVAL;
+    if (status < 200 || status > 999 || !src || !src->read || !src->done || length < -1)
+        return HZ_EINVAL;
+    return res->ops->send_source(res->ex, status, length, src);
+}
+
 /* The loop-only calls: HZ_ENOTSUP in the executor recorder. */
 static hz_req *loop_ex(hz_res *res, int *err)
 {
@@ -235,6 +244,15 @@ int hz_res_on_drain(hz_res *res, hz_drain_fn fn, void *ud)
     ex->on_drain = fn;
     ex->drain_ud = ud;
     return 0;
+}
+
+int hz_res_resume(hz_res *res)
+{
+    int err;
+    hz_req *ex = loop_ex(res, &err);
+    if (!ex)
+        return err;
+    return res->ops->resume(ex);
 }
 
 int hz_res_on_done(hz_res *res, hz_done_fn fn, void *ud)

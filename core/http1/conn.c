@@ -128,7 +128,7 @@ static struct hz_req *ex_get(hz__loop *loop)
 void hz__ex_release(hz__loop *loop, struct hz_req *ex)
 {
     hz_server *srv = loop->srv;
-    hz__file_release(ex);
+    hz__res_source_drop(ex, HZ_ECLOSED); /* normally ended before: a no-op */
     hz__buf_release(&ex->hdrs, &loop->bufs);
     if (loop->nex_free < HZ_EX_POOL_MAX && !loop->stopping) {
         ex->next_free = loop->ex_free;
@@ -208,6 +208,7 @@ static void ex_abort_as(struct hz_req *ex, int err, int done_status)
 {
     hz__loop *loop = ex->loop;
     atomic_store(&ex->cancelled, 1);
+    hz__res_source_drop(ex, err);
     if (ex->body_wanted && !ex->end_called && ex->on_end) {
         ex->end_called = 1;
         ex->on_end(ex, err, ex->body_ud);
@@ -314,15 +315,17 @@ void hz__conn_stop(hz__conn *c)
 
 /* ---- output ---------------------------------------------------------------- */
 
-int hz__conn_flush(hz__conn *c)
+#define HZ_PUMP_BUDGET (1u << 20) /* source bytes per flush, for fairness */
+
+/* Writes what c->out holds. progress counts the bytes taken. 0, or < 0
+ * after closing the connection. */
+static int out_write(hz__conn *c, size_t *progress)
 {
-    hz__loop *loop = c->loop;
-    size_t progress = 0;
     while (hz__buf_pending(&c->out)) {
         long n = c->tp->send(c, c->out.data + c->out.off, hz__buf_pending(&c->out));
         if (n > 0) {
             c->out.off += (uint32_t)n;
-            progress += (size_t)n;
+            *progress += (size_t)n;
             continue;
         }
         if (n == HZ_EAGAIN || n == 0) {
@@ -330,24 +333,78 @@ int hz__conn_flush(hz__conn *c)
             break;
         }
         hz__conn_close(c);
-        return n;
+        return (int)n;
     }
+    return 0;
+}
+
+static void out_account(hz__conn *c, size_t progress)
+{
+    hz__loop *loop = c->loop;
     if (progress) {
         c->last_io = loop->now;
         hz__m_add(&loop->metrics, HZ_MS_BYTES_OUT, progress);
     }
     if (!hz__buf_pending(&c->out)) {
-        c->wblocked = 0;
         c->nqueued = 0;
         c->out.off = c->out.len = 0;
     }
-    /* A file body (hz_res_sendfile) follows its head once out is empty. */
-    if (HZ_UNLIKELY(c->ex && c->ex->file_open) && !hz__buf_pending(&c->out)) {
-        long rc = hz__file_pump(c);
-        if (rc < 0)
-            return (int)rc;
+}
+
+int hz__conn_flush(hz__conn *c)
+{
+    size_t progress = 0, pumped = 0;
+    for (;;) {
+        if (out_write(c, &progress) < 0)
+            return HZ_ECLOSED;
+        if (c->wblocked)
+            break;
+        c->out.off = c->out.len = 0;
+        struct hz_req *ex = c->ex;
+        /* A source body follows its head through the same buffer. */
+        if (HZ_LIKELY(!ex || !ex->src_on || ex->src_wait))
+            break;
+        if (pumped >= HZ_PUMP_BUDGET) {
+            /* Fairness: a fast client must not keep the loop on one body.
+             * The poller is level-triggered: a writable socket is reported
+             * at once and the pump goes on next iteration. */
+            c->wblocked = 1;
+            break;
+        }
+        long n = hz__res_pump(c, ex);
+        if (n < 0)
+            return (int)n;
+        pumped += (size_t)n;
+        if (!n && !hz__buf_pending(&c->out))
+            break;
     }
-    return (int)(progress > 0);
+    out_account(c, progress);
+    if (c->wblocked && !hz__conn_has_output(c))
+        c->wblocked = 0; /* nothing left to wait for (a source waits for its producer) */
+    return (int)(progress + pumped > 0);
+}
+
+int hz__conn_flush_with(hz__conn *c, const void *body, size_t len, size_t *taken)
+{
+    struct iovec iov[2];
+    size_t hl = hz__buf_pending(&c->out);
+    *taken = 0;
+    iov[0].iov_base = c->out.data + c->out.off;
+    iov[0].iov_len = hl;
+    iov[1].iov_base = (void *)body;
+    iov[1].iov_len = len;
+    long n = c->tp->writev(c, iov, 2);
+    if (n == HZ_EAGAIN || n == 0)
+        return 0;
+    if (n < 0) {
+        hz__conn_close(c);
+        return HZ_ECLOSED;
+    }
+    size_t h = (size_t)n < hl ? (size_t)n : hl;
+    c->out.off += (uint32_t)h;
+    *taken = (size_t)n - h;
+    out_account(c, (size_t)n);
+    return 0;
 }
 
 /* ---- timers ---------------------------------------------------------------- */
@@ -364,7 +421,7 @@ static void conn_update_timer(hz__conn *c)
     } else if (c->lingering) {
         kind = HZ_T_LINGER;
         at = c->linger_until;
-    } else if (c->wblocked && (hz__buf_pending(&c->out) || (ex && ex->file_open))) {
+    } else if (c->wblocked && hz__conn_has_output(c)) {
         if (to->write) {
             kind = HZ_T_WRITE;
             at = c->last_io + to->write;
@@ -872,7 +929,7 @@ void hz__conn_after_io(hz__conn *c)
     hz__loop *loop = c->loop;
     if (c->closing)
         return;
-    if (hz__buf_pending(&c->out) && !c->wblocked) {
+    if (hz__conn_has_output(c) && !c->wblocked) {
         if (hz__conn_flush(c) < 0)
             return;
     }
@@ -928,7 +985,7 @@ void hz__conn_process(hz__conn *c)
         conn_process_once(c);
         if (c->closing)
             break;
-        if (hz__buf_pending(&c->out) && !c->wblocked && hz__conn_flush(c) < 0)
+        if (hz__conn_has_output(c) && !c->wblocked && hz__conn_flush(c) < 0)
             break;
         /* Another round only when flushing unblocked something: pipelined
          * input held back by the bound, or a streaming writer waiting. */

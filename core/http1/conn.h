@@ -124,14 +124,15 @@ struct hz_req {               /* owner: its conn (c->ex), or the loop's free lis
     /* borrowed: the job running the handler on the executor (exec.c), or NULL */
     struct hz__exec_job *exec;
     /* metrics.c, accesslog.c, static.c (zeroed by ex_get like the rest) */
-    uint64_t m_t0;          /* ns, monotonic: the request's first byte */
-    uint64_t body_bytes;    /* response body bytes (access log) */
-    uint64_t file_off;      /* hz_res_sendfile: next byte of the file */
-    uint64_t file_left;     /* file bytes not yet sent (or copied to out) */
-    int file_fd;            /* owns while file_open */
-    unsigned file_open : 1; /* a file body is pending */
-    unsigned file_copy : 1; /* sendfile refused this file: pread + send */
-    unsigned m_begun : 1;   /* counted as begun, not ended yet */
+    uint64_t m_t0;       /* ns, monotonic: the request's first byte */
+    uint64_t body_bytes; /* response body bytes (access log) */
+    /* hz_res_send_source: the body source being sent (h1res.c) */
+    hz_body_source src;    /* owns (its done runs once) while src_on */
+    int64_t src_left;      /* body bytes still owed; -1: unknown length */
+    unsigned src_on : 1;   /* a source body is being sent */
+    unsigned src_wait : 1; /* its read returned HZ_EAGAIN: until hz_res_resume */
+    unsigned src_nosf : 1; /* its sendfile said HZ_ENOTSUP: read only */
+    unsigned m_begun : 1;  /* counted as begun, not ended yet */
 };
 
 struct hz__conn {               /* owner: its loop; freed only by the reap step */
@@ -180,7 +181,14 @@ HZ_HIDDEN void hz__conn_process(hz__conn *c);
 HZ_HIDDEN void hz__conn_close(hz__conn *c);
 HZ_HIDDEN void hz__conn_free(hz__conn *c);
 HZ_HIDDEN void hz__conn_stop(hz__conn *c);
+/** The one output path: writes c->out, and pulls a source body through it
+ *  (hz__res_pump) while the socket takes it, up to a budget per call.
+ *  > 0 progress, 0 none (blocked or nothing to write), < 0 closed. */
 HZ_HIDDEN int hz__conn_flush(hz__conn *c);
+/** hz__conn_flush with len more bytes of body after c->out, written in
+ *  the same writev without copying; *taken gets how many of them the
+ *  socket took (the caller buffers the rest). 0, or < 0 after closing. */
+HZ_HIDDEN int hz__conn_flush_with(hz__conn *c, const void *body, size_t len, size_t *taken);
 HZ_HIDDEN void hz__conn_after_io(hz__conn *c);
 HZ_HIDDEN void hz__ex_release(hz__loop *loop, struct hz_req *ex);
 HZ_HIDDEN void hz__ex_pool_free(hz__loop *loop);
@@ -194,15 +202,21 @@ HZ_HIDDEN void hz__res_error(hz__conn *c, int status);
 HZ_HIDDEN void hz__res_continue(struct hz_req *ex);
 /* conn.c */
 HZ_HIDDEN void hz__res_abort(struct hz_req *ex, int status);
-/** Queues the head of a response with Content-Length len (hz_res_sendfile). */
-HZ_HIDDEN int hz__res_head(struct hz_req *ex, int status, uint64_t len);
-
-/* static.c */
-/** Sends the pending file body once c->out is empty (called by the flush).
- *  0, or < 0 after closing the connection. */
-HZ_HIDDEN long hz__file_pump(hz__conn *c);
-/** Closes a file body that will not be sent (the exchange is released). */
-HZ_HIDDEN void hz__file_release(struct hz_req *ex);
+/** Pulls the next piece of the active exchange's body source into c->out
+ *  (or straight to the socket with its sendfile): called only by
+ *  hz__conn_flush, the one output path, when c->out is empty. Returns the
+ *  bytes produced (> 0), 0 when nothing more can be done now (waiting for
+ *  the source or the socket), < 0 after closing the connection. */
+HZ_HIDDEN long hz__res_pump(hz__conn *c, struct hz_req *ex);
+/** Ends a source that will not be sent on (the exchange is aborted or
+ *  released): its done gets err. */
+HZ_HIDDEN void hz__res_source_drop(struct hz_req *ex, int err);
+/** Whether c has output to write now: buffered bytes, or a source body
+ *  that is not waiting for its producer. */
+static inline int hz__conn_has_output(const hz__conn *c)
+{
+    return hz__buf_pending(&c->out) || (c->ex && c->ex->src_on && !c->ex->src_wait);
+}
 
 /* request.c */
 /** Feeds the body bytes waiting in conn->in to the exchange's sink.

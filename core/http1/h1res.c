@@ -137,11 +137,6 @@ static int res_head(hz_req *ex, int status, uint64_t len, int stream)
     return 0;
 }
 
-int hz__res_head(hz_req *ex, int status, uint64_t len)
-{
-    return res_head(ex, status, len, 0);
-}
-
 static inline int h1_gone(const hz_req *ex)
 {
     return !ex->conn || ex->conn->closing;
@@ -200,30 +195,11 @@ static int h1_send(hz_req *ex, int status, const void *body, size_t len)
         size_t left = len;
         if (len >= HZ_WRITEV_MIN && !c->wblocked) {
             /* Big body: one writev of head + body, copy only the rest. */
-            struct iovec iov[2];
-            size_t hl = hz__buf_pending(&c->out);
-            iov[0].iov_base = c->out.data + c->out.off;
-            iov[0].iov_len = hl;
-            iov[1].iov_base = (void *)p;
-            iov[1].iov_len = len;
-            long n = c->tp->writev(c, iov, 2);
-            if (n > 0) {
-                hz__m_add(&c->loop->metrics, HZ_MS_BYTES_OUT, (uint64_t)n);
-                size_t taken = (size_t)n;
-                size_t h = taken < hl ? taken : hl;
-                c->out.off += (uint32_t)h;
-                taken -= h;
-                p += taken;
-                left -= taken;
-                c->last_io = c->loop->now;
-                if (!hz__buf_pending(&c->out)) {
-                    c->out.off = c->out.len = 0;
-                    c->nqueued = 0;
-                }
-            } else if (n != HZ_EAGAIN) {
-                hz__conn_close(c);
+            size_t taken = 0;
+            if (hz__conn_flush_with(c, p, len, &taken) < 0)
                 return HZ_ECLOSED;
-            }
+            p += taken;
+            left -= taken;
         }
         if (left && append(c, p, left) < 0) {
             hz__conn_close(c);
@@ -306,12 +282,182 @@ static int h1_end(hz_req *ex)
     return 0;
 }
 
+/* ---- body sources -------------------------------------------------------- */
+
+#define HZ_SRC_CHUNK 16384u   /* bytes read from a source per piece */
+#define HZ_SRC_SF_MAX 262144u /* bytes per sendfile call */
+
+/* The source's done, once; the connection is pinned while user code runs. */
+static void src_done(hz_req *ex, int status)
+{
+    if (!ex->src_on)
+        return;
+    hz_body_source s = ex->src;
+    hz__conn *c = ex->conn;
+    ex->src_on = 0;
+    ex->src_wait = 0;
+    memset(&ex->src, 0, sizeof(ex->src));
+    if (c)
+        c->refs++;
+    s.done(s.ud, status);
+    if (c)
+        c->refs--;
+}
+
+void hz__res_source_drop(hz_req *ex, int err)
+{
+    src_done(ex, err);
+}
+
+/* The whole body went to the connection: frame its end and complete. */
+static long src_finish(hz__conn *c, hz_req *ex)
+{
+    int rc = ex->chunked_out ? append(c, "0\r\n\r\n", 5) : 0;
+    src_done(ex, 0);
+    if (rc < 0 || c->closing) {
+        hz__conn_close(c);
+        return HZ_ECLOSED;
+    }
+    ex->drain_wait = 0;
+    res_complete(ex);
+    /* The process loop that called the flush does not look again. */
+    hz__loop_ready(c->loop, c);
+    return 1;
+}
+
+/* The body cannot be completed: the framing would lie, so close. */
+static long src_fail(hz__conn *c, hz_req *ex, int err)
+{
+    src_done(ex, err);
+    hz__conn_why(c, HZ_CLOSE_ERROR);
+    hz__conn_close(c);
+    return HZ_ECLOSED;
+}
+
+long hz__res_pump(hz__conn *c, hz_req *ex)
+{
+    hz_body_source *s = &ex->src;
+    if (ex->src_left == 0)
+        return src_finish(c, ex);
+    /* Straight to a plain socket: no framing to add, nothing buffered. */
+    if (s->sendfile && !ex->src_nosf && !ex->chunked_out && c->fd >= 0 &&
+        c->tp == &hz__transport_socket && !hz__buf_pending(&c->out)) {
+        size_t max = HZ_SRC_SF_MAX;
+        if (ex->src_left > 0 && (uint64_t)ex->src_left < max)
+            max = (size_t)ex->src_left;
+        long n = s->sendfile(s->ud, c->fd, max);
+        if (n > 0) {
+            if ((size_t)n > max)
+                return src_fail(c, ex, HZ_EINVAL);
+            hz__m_add(&c->loop->metrics, HZ_MS_BYTES_OUT, (uint64_t)n);
+            c->last_io = c->loop->now;
+            if (ex->src_left > 0)
+                ex->src_left -= n;
+            else
+                ex->body_bytes += (uint64_t)n;
+            return ex->src_left == 0 ? src_finish(c, ex) : n;
+        }
+        if (n == HZ_EAGAIN) {
+            c->wblocked = 1;
+            return 0;
+        }
+        if (n != HZ_ENOTSUP)
+            return src_fail(c, ex, n == 0 ? HZ_EIO : (int)n);
+        ex->src_nosf = 1;
+    }
+    /* Read a piece into the output buffer; chunked framing reserves four
+     * hex digits (a piece is at most 0x4000) and moves short ones left. */
+    size_t want = HZ_SRC_CHUNK;
+    if (ex->src_left > 0 && (uint64_t)ex->src_left < want)
+        want = (size_t)ex->src_left;
+    size_t pre = ex->chunked_out ? 6 : 0;
+    if (hz__buf_reserve(&c->out, &c->loop->bufs, pre + want + 2, UINT32_MAX) < 0)
+        return src_fail(c, ex, HZ_ENOMEM);
+    char *p = c->out.data + c->out.len;
+    long n = s->read(s->ud, p + pre, want);
+    if (n > 0) {
+        if ((size_t)n > want)
+            return src_fail(c, ex, HZ_EINVAL);
+        size_t len = (size_t)n;
+        if (pre) {
+            char hex[4];
+            size_t h = 0;
+            for (int shift = 12; shift >= 0; shift -= 4) {
+                unsigned d = (unsigned)(len >> shift) & 15u;
+                if (d || h)
+                    hex[h++] = "0123456789abcdef"[d];
+            }
+            if (h < 4)
+                memmove(p + h + 2, p + pre, len);
+            memcpy(p, hex, h);
+            memcpy(p + h, "\r\n", 2);
+            memcpy(p + h + 2 + len, "\r\n", 2);
+            c->out.len += (uint32_t)(h + 4 + len);
+        } else {
+            c->out.len += (uint32_t)len;
+        }
+        if (ex->src_left > 0)
+            ex->src_left -= n;
+        else
+            ex->body_bytes += len;
+        return ex->src_left == 0 ? src_finish(c, ex) : n;
+    }
+    if (n == 0) {
+        if (ex->src_left > 0)
+            return src_fail(c, ex, HZ_EIO); /* shorter than its Content-Length */
+        return src_finish(c, ex);
+    }
+    if (n == HZ_EAGAIN) {
+        ex->src_wait = 1;
+        return 0;
+    }
+    return src_fail(c, ex, (int)n);
+}
+
+static int h1_send_source(hz_req *ex, int status, int64_t length, const hz_body_source *src)
+{
+    if (HZ_UNLIKELY(h1_gone(ex)))
+        return HZ_ECLOSED;
+    if (ex->res_started)
+        return HZ_ESTATE;
+    hz__conn *c = ex->conn;
+    int rc = res_head(ex, status, length < 0 ? 0 : (uint64_t)length, length < 0);
+    if (rc < 0)
+        return rc;
+    ex->src = *src;
+    ex->src_on = 1;
+    ex->src_wait = 0;
+    ex->src_nosf = 0;
+    ex->src_left = ex->no_body ? 0 : length;
+    if (ex->no_body) { /* HEAD, 204, 304: the head is the response */
+        src_done(ex, 0);
+        res_complete(ex);
+        return 0;
+    }
+    if (!c->in_process)
+        hz__loop_ready(c->loop, c);
+    return 0;
+}
+
+static int h1_resume(hz_req *ex)
+{
+    if (!ex->src_on)
+        return HZ_ESTATE;
+    if (ex->src_wait) {
+        ex->src_wait = 0;
+        hz__loop_ready(ex->loop, ex->conn);
+    }
+    return 0;
+}
+
 const hz__res_ops hz__h1_res_ops = {
     .set_header = h1_set_header,
     .send = h1_send,
     .start = h1_start,
     .write = h1_write,
     .end = h1_end,
+    .send_source = h1_send_source,
+    .resume = h1_resume,
     .live = h1_live,
     .on_loop = 1,
 };

@@ -381,6 +381,52 @@ HZ_API int hz_res_on_drain(hz_res *res, hz_drain_fn fn, void *ud);
 /** Ends a streamed response. */
 HZ_API int hz_res_end(hz_res *res);
 
+/** A response body produced piece by piece by the caller: a file, a
+ *  generator, a proxy's upstream. The connection pulls from it through its
+ *  one output path, as far as the output budget (cfg.output_buffer) and
+ *  the socket allow, so a slow client never makes it buffer the body.
+ *  Every callback runs on the connection's loop thread, also for a source
+ *  handed over by an executor handler. The struct is copied; ud is the
+ *  caller's until done. */
+typedef struct hz_body_source {
+    /** Copies up to len bytes of body into buf. Returns the count (> 0),
+     *  0 at the end of the body, HZ_EAGAIN when nothing is ready now (call
+     *  hz_res_resume when there is), or another < 0 error: the connection
+     *  is then closed (a body cut short cannot be told from a whole one
+     *  otherwise). Required. */
+    long (*read)(void *ud, void *buf, size_t len);
+    /** Optional (NULL: read is used). Writes up to max body bytes straight
+     *  to sock_fd, a plain TCP socket (never called under TLS or chunked
+     *  framing). Returns the bytes written (> 0), HZ_EAGAIN when the socket
+     *  is full (the connection waits for it to drain and calls again),
+     *  HZ_ENOTSUP to use read from now on (nothing written), or another < 0
+     *  error (the connection is closed). 0 is an error too (HZ_EIO). */
+    long (*sendfile)(void *ud, int sock_fd, size_t max);
+    /** Called exactly once after hz_res_send_source returned 0: status 0
+     *  when the whole body went to the connection, else the source's error,
+     *  HZ_EIO (it ended before the promised length), HZ_ECLOSED (the
+     *  connection went away first) or HZ_ECANCELED (an executor handler's
+     *  response was dropped). Release ud here. Required. */
+    void (*done)(void *ud, int status);
+    void *ud; /**< borrowed: passed to the callbacks */
+} hz_body_source;
+
+/** Sends a response whose body comes from src (copied). length >= 0: that
+ *  many bytes (Content-Length; the source is not read past it); -1:
+ *  unknown, sent chunked (HTTP/1.1) or until close (HTTP/1.0). HEAD, 204
+ *  and 304 get the head only (done(0) without a read). Ends the response
+ *  once the source ends. 0, then src->done runs exactly once; on any error
+ *  here done is not called and ud stays the caller's: HZ_EINVAL (status
+ *  outside 200-999, no read or done, length < -1), HZ_ESTATE (already
+ *  started), HZ_ECLOSED. thread: loop, or an executor worker (the source
+ *  is handed to the loop with the response; its callbacks run there). */
+HZ_API int hz_res_send_source(hz_res *res, int status, int64_t length, const hz_body_source *src);
+/** Tells the connection that a source which returned HZ_EAGAIN from read
+ *  has data again (harmless when it is not waiting). 0, HZ_ESTATE (no
+ *  source is being sent), HZ_ECLOSED, HZ_ENOTSUP (on an executor worker).
+ *  thread: loop. */
+HZ_API int hz_res_resume(hz_res *res);
+
 /** Called once when the exchange ends: status 0 when its response was
  *  completed (on the wire: also when the client closes afterwards, before
  *  the rest of a request body it was not waited for), < 0 (HZ_ECLOSED,
@@ -439,7 +485,7 @@ HZ_API void hz_static_destroy(hz_static *st);
  *  of a directory, 403 (permission), 404 (missing, not a regular file or
  *  directory, a refused symlink, a directory without index and listing),
  *  405 for other methods. Bodies go out with sendfile on plain connections
- *  (hz_res_sendfile). thread: loop. */
+ *  (hz_res_sendfile). thread: loop, or an executor worker. */
 HZ_API void hz_static_handler(hz_req *req, hz_res *res, void *ud);
 /** Routes GET (and so HEAD) prefix + "*" to hz_static_handler with st:
  *  prefix must start and end with '/' ("/static/"). Same codes as
@@ -450,11 +496,12 @@ HZ_API int hz_route_static(hz_server *srv, const char *prefix, hz_static *st);
  *  (Content-Length: len). The response takes fd over: it is closed when
  *  the body was sent, the connection closed, or on any error here. Plain
  *  connections use sendfile() where the OS has it; TLS connections (and
- *  other systems) read the file into the output buffer piece by piece.
- *  HEAD requests get the head only. Ends the response. 0, HZ_EINVAL,
- *  HZ_ESTATE, HZ_ECLOSED, HZ_ENOTSUP (called from an executor worker).
+ *  other systems) read the file into the output buffer piece by piece
+ *  (a body source, see hz_res_send_source). HEAD requests get the head
+ *  only. Ends the response. 0, HZ_EINVAL, HZ_ESTATE, HZ_ECLOSED, HZ_ENOMEM.
  *  The file must not shrink meanwhile: a short read closes the
- *  connection. thread: loop. */
+ *  connection. thread: loop, or an executor worker (the file is handed to
+ *  the loop with the response, not read into memory). */
 HZ_API int hz_res_sendfile(hz_res *res, int status, int fd, uint64_t offset, uint64_t len);
 
 /** The Content-Type of a file name by its extension ("text/css; charset=utf-8",
