@@ -156,6 +156,15 @@ static void h_src(hz_req *req, hz_res *res, void *ud)
         g->fail_at = g->total / 2;
     if (mode == 'h')
         length = (int64_t)g->total * 2;
+    if (mode == 'l') { /* late: hand the source over, then overrun the deadline */
+        hz_body_source src = {.read = gen_read, .done = gen_done, .ud = g};
+        cr_assert_eq(hz_res_send_source(res, 200, length, &src), 0);
+        for (int i = 0; i < 2000 && !hz_req_cancelled(req); i++) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        return;
+    }
     hz_body_source src = {.read = gen_read, .done = gen_done, .ud = g};
     hz_res_set_header(res, "Content-Type", "application/octet-stream");
     int rc = hz_res_send_source(res, 200, length, &src);
@@ -180,6 +189,7 @@ static void setup(void)
     cfg.loops = 1;
     cfg.executor = &exr;
     cfg.output_buffer = 64 * 1024; /* several budget rounds per body */
+    cfg.timeouts.handler = 300;
     cr_assert_eq(hz_server_create(&srv, &cfg), 0);
     cr_assert_eq(hz_route(srv, "GET", "/known", h_src, (void *)(intptr_t)'k'), 0);
     cr_assert_eq(hz_route(srv, "GET", "/stream", h_src, (void *)(intptr_t)'s'), 0);
@@ -191,6 +201,9 @@ static void setup(void)
     cr_assert_eq(
         hz_route_ex(srv, "GET", "/worker-stream", h_src, (void *)(intptr_t)'s', HZ_ROUTE_EXECUTOR),
         0);
+    cr_assert_eq(
+        hz_route_ex(srv, "GET", "/worker-late", h_src, (void *)(intptr_t)'l', HZ_ROUTE_EXECUTOR),
+        0);
     int idx = hz_server_listen(srv, "127.0.0.1", 0, NULL);
     cr_assert_geq(idx, 0);
     port = hz_server_port(srv, idx);
@@ -201,6 +214,9 @@ static void teardown(void)
 {
     hz_server_destroy(srv);
     exr.vt->shutdown(exr.self);
+    /* Every test ends with one source since its last reset: with the server
+     * gone nothing can call done again. */
+    cr_assert_eq(locked(&done_calls), 1, "done ran %d times", locked(&done_calls));
 }
 
 static void get(it_conn *c, const char *target, const char *method)
@@ -363,5 +379,24 @@ Test(source, executor_handler_hands_its_source_to_the_loop)
     check_body(&r, 70000);
     it_resp_free(&r);
     cr_assert_eq(wait_done(), 1);
+    it_close(&c);
+}
+
+/* The handler handed its source over and then overran timeouts.handler:
+ * the client got 503, the source was never read and its done ran once,
+ * on the loop, with HZ_ECANCELED. */
+Test(source, dropped_executor_response_cancels_its_source)
+{
+    it_conn c;
+    it_resp r;
+    cr_assert_eq(it_connect(&c, port), 0);
+    get(&c, "/worker-late?n=1000", "GET");
+    cr_assert_eq(it_read_response(&c, &r, 0, IO_MS), 0);
+    cr_assert_eq(r.status, 503);
+    it_resp_free(&r);
+    cr_assert_eq(wait_done(), 1);
+    cr_assert_eq(locked(&done_status), HZ_ECANCELED);
+    cr_assert_eq(locked(&reads), 0);
+    cr_assert_eq(locked(&done_on_worker), 0);
     it_close(&c);
 }
