@@ -56,6 +56,9 @@ typedef struct hz__res_ops {
     int (*send_source)(hz_req *ex, int status, int64_t length, const hz_body_source *src);
     /* A source that returned HZ_EAGAIN has data again. */
     int (*resume)(hz_req *ex);
+    /* hz_req_on_body / hz_req_resume (after the neutral checks); loop only. */
+    int (*on_body)(hz_req *ex, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end, void *ud);
+    int (*resume_body)(hz_req *ex);
     /* 0 when the exchange can still answer, else HZ_ECLOSED/HZ_ECANCELED. */
     int (*live)(const hz_req *ex);
     /* 1: the loop-only calls (on_done, on_drain, after, on_body, resume,

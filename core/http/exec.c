@@ -362,6 +362,13 @@ static int exec_resume(struct hz_req *ex)
     return HZ_ENOTSUP; /* not reached: hz_res_resume is loop-only */
 }
 
+static int exec_on_body(struct hz_req *ex, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end,
+                        void *ud)
+{
+    (void)ex, (void)on_chunk, (void)on_end, (void)ud;
+    return HZ_ENOTSUP; /* not reached: loop only */
+}
+
 static const hz__res_ops exec_res_ops = {
     .set_header = exec_set_header,
     .send = exec_send,
@@ -370,6 +377,8 @@ static const hz__res_ops exec_res_ops = {
     .end = exec_end,
     .send_source = exec_send_source,
     .resume = exec_resume,
+    .on_body = exec_on_body,
+    .resume_body = exec_resume,
     .live = exec_live,
     .on_loop = 0,
 };

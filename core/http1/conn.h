@@ -218,7 +218,11 @@ static inline int hz__conn_has_output(const hz__conn *c)
     return hz__buf_pending(&c->out) || (c->ex && c->ex->src_on && !c->ex->src_wait);
 }
 
-/* request.c */
+/* h1body.c */
+/** hz_req_on_body and hz_req_resume for HTTP/1.1 (hz__h1_res_ops). */
+HZ_HIDDEN int hz__req_on_body(struct hz_req *req, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end,
+                              void *ud);
+HZ_HIDDEN int hz__req_resume_body(struct hz_req *req);
 /** Feeds the body bytes waiting in conn->in to the exchange's sink.
  *  Returns 1 when the body is complete, 0 when more input is needed or
  *  delivery is paused, < 0 after an error response was queued / the

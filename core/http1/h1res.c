@@ -458,6 +458,8 @@ const hz__res_ops hz__h1_res_ops = {
     .end = h1_end,
     .send_source = h1_send_source,
     .resume = h1_resume,
+    .on_body = hz__req_on_body,
+    .resume_body = hz__req_resume_body,
     .live = h1_live,
     .on_loop = 1,
 };
