@@ -221,8 +221,11 @@ enum {
  * once the whole request (body included) has arrived. They read the request
  * with the hz_req_* accessors and must finish the response before returning
  * (hz_res_send, or hz_res_start/write/end, which are collected and sent as
- * one response); otherwise the client gets 500. hz_res_on_drain/on_done/
- * after, hz_req_on_body/resume and hz_req_peer return HZ_ENOTSUP there.
+ * one response); otherwise the client gets 500. hz_res_send_source and
+ * hz_res_sendfile hand their body source to the loop with the response
+ * (its callbacks run there). hz_res_on_drain/on_done/after/resume,
+ * hz_req_on_body/resume and hz_req_peer return HZ_ENOTSUP there. Header
+ * fields are checked at the call by the same rules as on the loop.
  * Executor queue full: 503 + Retry-After (the connection stays open). Past
  * timeouts.handler, or once the client went away, hz_req_cancelled() turns
  * true and whatever the handler sends is dropped (HZ_ECANCELED). */
