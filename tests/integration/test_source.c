@@ -2,7 +2,8 @@
  * streamed (chunked), through the output budget; a source that is not
  * ready (HZ_EAGAIN) and hz_res_resume; errors mid-body and short bodies
  * (connection closed, done once with the error); the client going away
- * mid-body (done once); HEAD (no read); a source handed over by an
+ * mid-body (done once); HEAD (no read); HTTP/1.0 (close-delimited); a
+ * dropped executor response; a source handed over by an
  * executor handler (its callbacks run on the loop). Every test checks that
  * done ran exactly once. */
 #include <errno.h>
@@ -398,5 +399,27 @@ Test(source, dropped_executor_response_cancels_its_source)
     cr_assert_eq(locked(&done_status), HZ_ECANCELED);
     cr_assert_eq(locked(&reads), 0);
     cr_assert_eq(locked(&done_on_worker), 0);
+    it_close(&c);
+}
+
+/* HTTP/1.0 has no chunked framing: an unknown length ends at the close. */
+Test(source, unknown_length_to_http10_is_close_delimited)
+{
+    it_conn c;
+    cr_assert_eq(it_connect(&c, port), 0);
+    cr_assert_eq(it_sends(&c, "GET /stream?n=50000 HTTP/1.0\r\nHost: t\r\n\r\n"), 0);
+    it_read_some(&c, IO_MS); /* up to the close (or the deadline: then short) */
+    const char *end = memmem(c.buf, c.len, "\r\n\r\n", 4);
+    cr_assert_not_null(end);
+    size_t hl = (size_t)(end + 4 - c.buf);
+    cr_assert(!memmem(c.buf, hl, "Transfer-Encoding", 17), "no chunked framing for 1.0");
+    cr_assert(!memmem(c.buf, hl, "Content-Length", 14));
+    cr_assert_eq(c.len - hl, 50000);
+    for (size_t i = 0; i < 50000; i++)
+        if ((unsigned char)c.buf[hl + i] != pattern(i))
+            cr_assert_fail("byte %zu differs", i);
+    cr_assert_eq(it_wait_closed(&c, IO_MS), 1, "the close ends the body");
+    cr_assert_eq(wait_done(), 1);
+    cr_assert_eq(locked(&done_status), 0);
     it_close(&c);
 }
