@@ -235,8 +235,12 @@ static void set_nonblock_cloexec(int fd)
 
 static void reject_busy(int fd)
 {
+    /* Before any protocol runs, so canned; the same fields and body as the
+     * answers hz__res_answer builds (core/http/response.c). */
     static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
-                               "Content-Length: 0\r\nConnection: close\r\n\r\n";
+                               "Content-Type: text/plain; charset=utf-8\r\n"
+                               "Content-Length: 19\r\nConnection: close\r\n\r\n"
+                               "Service Unavailable";
     /* A fresh socket's send buffer is empty: this either fits or fails. */
     ssize_t n = send(fd, busy, sizeof(busy) - 1, HZ_SEND_FLAGS);
     (void)n;

@@ -1,13 +1,13 @@
 /* static.c - serving a directory: safe path resolution, content types,
- * conditional and range requests, directory index and listing, and file
- * bodies (hz_res_sendfile) driven by the connection's write path with
- * sendfile() or, on TLS and elsewhere, pread() into the output buffer. */
+ * conditional and range requests, directory index and listing. File
+ * bodies go out through hz_res_sendfile (a body source the connection
+ * pulls). Written against the public API only (<httpz/...>), as a user's
+ * handler would be. */
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,21 +16,67 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/socket.h>
-#include "conn.h"
-#if HZ_HAVE_SENDFILE_LINUX
-#include <sys/sendfile.h>
-#elif HZ_HAVE_SENDFILE_DARWIN
-#include <sys/uio.h>
-#endif
+#include <httpz/httpz.h>
+#include <httpz/backend.h>
 
-#define HZ_SF_CHUNK (256u << 10)  /* bytes per sendfile call */
-#define HZ_PUMP_BUDGET (1u << 20) /* file bytes per connection and loop iteration */
-#define HZ_COPY_CHUNK 16384u      /* bytes per pread in copy mode */
-#define HZ_STATIC_PATH_MAX 4096u  /* decoded request path */
-#define HZ_LISTING_MAX 10000u     /* entries in a listing */
-#define HZ_WORKER_MAX (16u << 20) /* file read whole for an executor handler */
-#define HZ_FILE_OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+#define ST_PATH_MAX 4096u     /* decoded request path */
+#define ST_LISTING_MAX 10000u /* entries in a listing */
+#define ST_OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+#define ST_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation through the hz_allocator given to hz_static_create (size 0 is
+ * rounded to 1, as the allocator contract asks). */
+static void *st_alloc(const hz_allocator *a, size_t n)
+{
+    return a->vt->alloc(a->ctx, n ? n : 1);
+}
+
+static void *st_calloc(const hz_allocator *a, size_t n)
+{
+    void *p = st_alloc(a, n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
+static void *st_realloc(const hz_allocator *a, void *p, size_t old, size_t n)
+{
+    if (!p)
+        return st_alloc(a, n);
+    return a->vt->realloc(a->ctx, p, old ? old : 1, n ? n : 1);
+}
+
+static void st_free(const hz_allocator *a, void *p, size_t n)
+{
+    if (p)
+        a->vt->free(a->ctx, p, n ? n : 1);
+}
+
+static int st_allocator_check(const hz_allocator *a)
+{
+    if (!a->vt)
+        return HZ_EINVAL;
+    if (a->vt->abi != HZ_BACKEND_ABI)
+        return HZ_EABI;
+    return a->vt->alloc && a->vt->realloc && a->vt->free ? 0 : HZ_EINVAL;
+}
+
+/* The errno values opening a root directory gives, as HZ_E* codes. */
+static int st_err(int e)
+{
+    switch (e) {
+    case ENOENT:
+    case ENOTDIR:
+        return HZ_ENOENT;
+    case EACCES:
+    case EPERM:
+        return HZ_EACCES;
+    case ENOMEM:
+        return HZ_ENOMEM;
+    default:
+        return HZ_ESYS;
+    }
+}
 
 struct hz_static {   /* owner: the caller of hz_static_create */
     hz_allocator a;  /* copied */
@@ -100,7 +146,7 @@ const char *hz_mime_type(const char *name, size_t len)
         return dflt;
     const char *ext = name + i;
     size_t el = len - i;
-    for (size_t k = 0; k < HZ_ARRAY_LEN(mime_table); k++) {
+    for (size_t k = 0; k < ST_ARRAY_LEN(mime_table); k++) {
         if (strlen(mime_table[k].ext) == el && !strncasecmp(mime_table[k].ext, ext, el))
             return mime_table[k].type;
     }
@@ -108,273 +154,13 @@ const char *hz_mime_type(const char *name, size_t len)
 }
 
 /* ------------------------------------------------------------------------ */
-/* File bodies                                                               */
-/* ------------------------------------------------------------------------ */
-
-static void file_close(struct hz_req *ex)
-{
-    if (ex->file_open) {
-        close(ex->file_fd);
-        ex->file_open = 0;
-        ex->file_fd = -1;
-    }
-    ex->file_left = 0;
-}
-
-void hz__file_release(struct hz_req *ex)
-{
-    file_close(ex);
-}
-
-/* The whole body is out of the file (in the socket or the output buffer):
- * the response is complete, as hz_res_send would have left it. */
-static void file_done(hz__conn *c, struct hz_req *ex)
-{
-    file_close(ex);
-    ex->res_done = 1;
-    if (hz__buf_pending(&c->out))
-        c->nqueued++;
-    /* The process loop that called the flush does not look again. */
-    hz__loop_ready(c->loop, c);
-}
-
-int hz_res_sendfile(hz_res *res, int status, int fd, uint64_t offset, uint64_t len)
-{
-    hz_req *ex = res ? res->ex : NULL;
-    if (fd < 0)
-        return HZ_EINVAL;
-    if (!ex || status < 200 || status > 999) {
-        close(fd);
-        return HZ_EINVAL;
-    }
-    /* An executor worker records its response for the loop: a file
-     * descriptor is not part of what it can record. */
-    if (!pthread_equal(pthread_self(), ex->loop->thread)) {
-        close(fd);
-        return HZ_ENOTSUP;
-    }
-    hz__conn *c = ex->conn;
-    if (!c || c->closing) {
-        close(fd);
-        return HZ_ECLOSED;
-    }
-    if (ex->res_started) {
-        close(fd);
-        return HZ_ESTATE;
-    }
-    int rc = hz__res_head(ex, status, len);
-    if (rc < 0) {
-        close(fd);
-        return rc;
-    }
-    ex->body_bytes = len;
-    ex->file_fd = fd;
-    ex->file_open = 1;
-    ex->file_off = offset;
-    ex->file_left = ex->no_body ? 0 : len;
-    if (!ex->file_left) {
-        file_done(c, ex);
-        return 0;
-    }
-    if (!c->in_process)
-        hz__loop_ready(c->loop, c);
-    return 0;
-}
-
-static void count_out(hz__conn *c, long n)
-{
-    hz__m_add(&c->loop->metrics, HZ_MS_BYTES_OUT, (uint64_t)n);
-    c->last_io = c->loop->now;
-}
-
-/* Fairness: a fast client must not keep the loop on one file. Waiting for
- * writability brings the pump back next iteration (the poller is level-
- * triggered, so a writable socket is reported at once). */
-static long yield(hz__conn *c)
-{
-    c->wblocked = 1;
-    return 1;
-}
-
-#if HZ_HAVE_SENDFILE_LINUX
-/* Linux's sendfile() has no MSG_NOSIGNAL: a peer that reset the connection
- * would raise SIGPIPE in the embedding process. Block it around the calls and
- * take back one we caused (sigtimedwait, zero timeout), as libcurl does. */
-static void pipe_block(sigset_t *old)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, old);
-}
-
-static void pipe_restore(const sigset_t *old, int epipe)
-{
-    if (epipe && !sigismember(old, SIGPIPE)) {
-        sigset_t set, pend;
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        struct timespec zero = {0, 0};
-        if (sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE))
-            sigtimedwait(&set, NULL, &zero);
-    }
-    pthread_sigmask(SIG_SETMASK, old, NULL);
-}
-#endif
-
-static long pump_sendfile_loop(hz__conn *c, struct hz_req *ex, int *epipe);
-
-/* Sends file bytes with sendfile(). 1: sent what it could (done or
- * blocked); 0: not usable here (copy instead); < 0: error. */
-static long pump_sendfile(hz__conn *c, struct hz_req *ex)
-{
-    int epipe = 0;
-#if HZ_HAVE_SENDFILE_LINUX
-    sigset_t old;
-    pipe_block(&old);
-    long rc = pump_sendfile_loop(c, ex, &epipe);
-    pipe_restore(&old, epipe);
-    return rc;
-#else
-    return pump_sendfile_loop(c, ex, &epipe);
-#endif
-}
-
-static long pump_sendfile_loop(hz__conn *c, struct hz_req *ex, int *epipe)
-{
-#if HZ_HAVE_SENDFILE_LINUX || HZ_HAVE_SENDFILE_DARWIN
-    if (c->tp != &hz__transport_socket || ex->file_copy)
-        return 0;
-    int first = 1;
-    uint64_t done = 0;
-    while (ex->file_left) {
-        size_t want = ex->file_left < HZ_SF_CHUNK ? (size_t)ex->file_left : HZ_SF_CHUNK;
-        long sent;
-        int err = 0;
-#if HZ_HAVE_SENDFILE_LINUX
-        off_t o = (off_t)ex->file_off;
-        ssize_t n = sendfile(c->fd, ex->file_fd, &o, want);
-        sent = n > 0 ? (long)n : 0;
-        if (n < 0)
-            err = errno;
-        else if (n == 0)
-            return HZ_EIO; /* the file shrank: the promised length cannot be met */
-#else
-        off_t n = (off_t)want;
-        int r = sendfile(ex->file_fd, c->fd, (off_t)ex->file_off, &n, NULL, 0);
-        sent = (long)n;
-        if (r < 0)
-            err = errno;
-        else if (n == 0)
-            return HZ_EIO;
-#endif
-        if (sent > 0) {
-            ex->file_off += (uint64_t)sent;
-            ex->file_left -= (uint64_t)sent;
-            count_out(c, sent);
-            first = 0;
-            done += (uint64_t)sent;
-        }
-        if (!err) {
-            if (done >= HZ_PUMP_BUDGET && ex->file_left)
-                return yield(c);
-            continue;
-        }
-        if (err == EINTR)
-            continue;
-        if (err == EAGAIN || err == EWOULDBLOCK) {
-            c->wblocked = 1;
-            return 1;
-        }
-        /* A file system or socket type sendfile does not support. */
-        if (first && (err == EINVAL || err == ENOSYS || err == EOPNOTSUPP || err == ENOTSUP)) {
-            ex->file_copy = 1;
-            return 0;
-        }
-        *epipe = err == EPIPE;
-        return hz__err_from_errno(err);
-    }
-    return 1;
-#else
-    (void)c;
-    (void)ex;
-    (void)epipe;
-    return 0;
-#endif
-}
-
-/* Copy mode: pread() into the output buffer, then the transport's send, so a
- * TLS record layer that must retry with the same bytes finds them there. */
-static long pump_copy(hz__conn *c, struct hz_req *ex)
-{
-    uint64_t done = 0;
-    while (ex->file_left || hz__buf_pending(&c->out)) {
-        if (hz__buf_pending(&c->out)) {
-            long n = c->tp->send(c, c->out.data + c->out.off, hz__buf_pending(&c->out));
-            if (n > 0) {
-                c->out.off += (uint32_t)n;
-                count_out(c, n);
-                done += (uint64_t)n;
-                if (done >= HZ_PUMP_BUDGET && (ex->file_left || hz__buf_pending(&c->out)))
-                    return yield(c);
-                continue;
-            }
-            if (n == HZ_EAGAIN || n == 0) {
-                c->wblocked = 1;
-                return 1;
-            }
-            return n;
-        }
-        if (!ex->file_left)
-            break;
-        c->out.off = c->out.len = 0;
-        size_t want = ex->file_left < HZ_COPY_CHUNK ? (size_t)ex->file_left : HZ_COPY_CHUNK;
-        if (hz__buf_reserve(&c->out, &c->loop->bufs, want, UINT32_MAX) < 0)
-            return HZ_ENOMEM;
-        ssize_t r;
-        do
-            r = pread(ex->file_fd, c->out.data + c->out.len, want, (off_t)ex->file_off);
-        while (r < 0 && errno == EINTR);
-        if (r <= 0)
-            return HZ_EIO; /* read error, or the file shrank */
-        c->out.len += (uint32_t)r;
-        ex->file_off += (uint64_t)r;
-        ex->file_left -= (uint64_t)r;
-    }
-    return 1;
-}
-
-long hz__file_pump(hz__conn *c)
-{
-    struct hz_req *ex = c->ex;
-    if (!ex || !ex->file_open || !ex->file_left || c->wblocked)
-        return 0;
-    long rc = 0;
-    if (!hz__buf_pending(&c->out))
-        rc = pump_sendfile(c, ex);
-    if (rc == 0)
-        rc = pump_copy(c, ex);
-    if (rc < 0) {
-        hz__conn_why(c, HZ_CLOSE_ERROR);
-        hz__conn_close(c);
-        return rc;
-    }
-    if (!ex->file_left)
-        file_done(c, ex);
-    if (!hz__buf_pending(&c->out)) {
-        c->out.off = c->out.len = 0;
-        if (!ex->file_open)
-            c->wblocked = 0;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Configuration                                                             */
 /* ------------------------------------------------------------------------ */
 
 /* The smallest hz_static_config.size accepted (docs/abi.md). */
-#define HZ__STATIC_CONFIG_SIZE_MIN HZ__SIZE_THROUGH(hz_static_config, cache_control)
+/* The size of the first release's struct (through cache_control). */
+#define STATIC_CONFIG_SIZE_MIN                                                                     \
+    (offsetof(hz_static_config, cache_control) + sizeof(((hz_static_config *)0)->cache_control))
 
 static void static_config_defaults(hz_static_config *cfg)
 {
@@ -393,7 +179,7 @@ void hz_static_config_init_sized(hz_static_config *cfg, size_t size)
 static char *dup_str(const hz_allocator *a, const char *s)
 {
     size_t n = strlen(s);
-    char *p = hz__alloc(a, n + 1);
+    char *p = st_alloc(a, n + 1);
     if (p)
         memcpy(p, s, n + 1);
     return p;
@@ -406,13 +192,13 @@ void hz_static_destroy(hz_static *st)
     if (st->root_fd >= 0)
         close(st->root_fd);
     if (st->root_real)
-        hz__free(&st->a, st->root_real, st->root_real_len + 1);
+        st_free(&st->a, st->root_real, st->root_real_len + 1);
     if (st->index)
-        hz__free(&st->a, st->index, strlen(st->index) + 1);
+        st_free(&st->a, st->index, strlen(st->index) + 1);
     if (st->cache_control)
-        hz__free(&st->a, st->cache_control, strlen(st->cache_control) + 1);
+        st_free(&st->a, st->cache_control, strlen(st->cache_control) + 1);
     hz_allocator a = st->a;
-    hz__free(&a, st, sizeof(*st));
+    st_free(&a, st, sizeof(*st));
 }
 
 int hz_static_create(hz_static **out, const hz_static_config *user_cfg, const hz_allocator *a)
@@ -425,7 +211,7 @@ int hz_static_create(hz_static **out, const hz_static_config *user_cfg, const hz
         return HZ_EINVAL;
     hz_static_config full;
     static_config_defaults(&full);
-    if (hz_sized_import(&full, sizeof(full), user_cfg, HZ__STATIC_CONFIG_SIZE_MIN) < 0)
+    if (hz_sized_import(&full, sizeof(full), user_cfg, STATIC_CONFIG_SIZE_MIN) < 0)
         return HZ_EINVAL;
     const hz_static_config *cfg = &full;
     if (!cfg->root || !*cfg->root)
@@ -438,9 +224,9 @@ int hz_static_create(hz_static **out, const hz_static_config *user_cfg, const hz
         return HZ_EINVAL;
     if (!a)
         a = &hz_allocator_default;
-    if ((rc = hz__allocator_check(a)) < 0)
+    if ((rc = st_allocator_check(a)) < 0)
         return rc;
-    hz_static *st = hz__calloc(a, sizeof(*st));
+    hz_static *st = st_calloc(a, sizeof(*st));
     if (!st)
         return HZ_ENOMEM;
     st->a = *a;
@@ -451,12 +237,12 @@ int hz_static_create(hz_static **out, const hz_static_config *user_cfg, const hz
     if (st->root_fd < 0) {
         rc = errno == ENOENT || errno == ENOTDIR ? HZ_ENOENT
              : errno == EACCES                   ? HZ_EACCES
-                                                 : hz__err_from_errno(errno);
+                                                 : st_err(errno);
         goto fail;
     }
     char real[PATH_MAX];
     if (!realpath(cfg->root, real)) {
-        rc = hz__err_from_errno(errno);
+        rc = st_err(errno);
         goto fail;
     }
     st->root_real_len = strlen(real);
@@ -532,7 +318,7 @@ static int open_nofollow(const hz_static *st, char *rel)
             *slash = 0;
         const char *name = *p ? p : ".";
         int fd = openat(dir, name,
-                        last ? HZ_FILE_OPEN_FLAGS | O_NOFOLLOW
+                        last ? ST_OPEN_FLAGS | O_NOFOLLOW
                              : O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int e = errno;
         if (slash)
@@ -563,7 +349,7 @@ static int open_follow(const hz_static *st, const char *rel)
                  (!strncmp(real, st->root_real, rl) && (real[rl] == 0 || real[rl] == '/'));
     if (!inside)
         return -404;
-    int fd = open(real, HZ_FILE_OPEN_FLAGS | O_NOFOLLOW);
+    int fd = open(real, ST_OPEN_FLAGS | O_NOFOLLOW);
     return fd < 0 ? -errno_status(errno) : fd;
 }
 
@@ -702,7 +488,7 @@ static void sb_put(sbuf *b, const char *s, size_t n)
         size_t nc = b->cap ? b->cap : 4096;
         while (nc < b->len + n)
             nc *= 2;
-        char *np = hz__realloc(b->a, b->p, b->cap, nc);
+        char *np = st_realloc(b->a, b->p, b->cap, nc);
         if (!np) {
             b->oom = 1;
             return;
@@ -787,12 +573,12 @@ static void send_listing(const hz_static *st, hz_res *res, int dirfd, const char
     size_t n = 0, cap = 0;
     int oom = 0;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL && n < HZ_LISTING_MAX) {
+    while ((de = readdir(d)) != NULL && n < ST_LISTING_MAX) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 64;
-            lentry *ne = hz__realloc(a, ents, cap * sizeof(*ents), nc * sizeof(*ents));
+            lentry *ne = st_realloc(a, ents, cap * sizeof(*ents), nc * sizeof(*ents));
             if (!ne) {
                 oom = 1;
                 break;
@@ -804,7 +590,7 @@ static void send_listing(const hz_static *st, hz_res *res, int dirfd, const char
         int isdir =
             fstatat(dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
         size_t nl = strlen(de->d_name);
-        char *name = hz__alloc(a, nl + 1);
+        char *name = st_alloc(a, nl + 1);
         if (!name) {
             oom = 1;
             break;
@@ -840,57 +626,49 @@ static void send_listing(const hz_static *st, hz_res *res, int dirfd, const char
         sb_str(&b, "</ul></body></html>\n");
     }
     for (size_t i = 0; i < n; i++)
-        hz__free(a, ents[i].name, ents[i].len + 1);
-    hz__free(a, ents, cap * sizeof(*ents));
+        st_free(a, ents[i].name, ents[i].len + 1);
+    st_free(a, ents, cap * sizeof(*ents));
     if (b.oom) {
-        hz__free(a, b.p, b.cap);
+        st_free(a, b.p, b.cap);
         hz_res_send(res, 503, "Service Unavailable", 19);
         return;
     }
     hz_res_set_header(res, "Content-Type", "text/html; charset=utf-8");
     hz_res_send(res, 200, b.p, b.len);
-    hz__free(a, b.p, b.cap);
+    st_free(a, b.p, b.cap);
 }
 
 /* ------------------------------------------------------------------------ */
 /* The handler                                                               */
 /* ------------------------------------------------------------------------ */
 
-static void send_status(hz_res *res, int status)
+static const char *reason(int status)
 {
-    const char *r = hz__status_reason(status);
-    hz_res_set_header(res, "Content-Type", "text/plain; charset=utf-8");
-    hz_res_send(res, status, r, strlen(r));
+    switch (status) {
+    case 301:
+        return "Moved Permanently";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 414:
+        return "URI Too Long";
+    case 416:
+        return "Range Not Satisfiable";
+    default:
+        return "Internal Server Error";
+    }
 }
 
-/* An executor worker cannot hand a descriptor to the loop: read the file
- * into memory instead (bounded). Takes fd. */
-static void send_copy(const hz_static *st, hz_res *res, int status, int fd, uint64_t off,
-                      uint64_t len)
+static void send_status(hz_res *res, int status)
 {
-    if (len > HZ_WORKER_MAX) {
-        close(fd);
-        send_status(res, 500);
-        return;
-    }
-    char *p = hz__alloc(&st->a, (size_t)len);
-    size_t got = 0;
-    while (p && got < len) {
-        ssize_t r = pread(fd, p + got, (size_t)len - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    if (!p || got != len) {
-        hz__free(&st->a, p, (size_t)len);
-        send_status(res, 500);
-        return;
-    }
-    hz_res_send(res, status, p, (size_t)len);
-    hz__free(&st->a, p, (size_t)len);
+    const char *r = reason(status);
+    hz_res_set_header(res, "Content-Type", "text/plain; charset=utf-8");
+    hz_res_send(res, status, r, strlen(r));
 }
 
 static void serve_file(const hz_static *st, hz_req *req, hz_res *res, int fd, const struct stat *sb,
@@ -957,17 +735,15 @@ static void serve_file(const hz_static *st, hz_req *req, hz_res *res, int fd, co
             len = size;
         }
     }
-    if (!pthread_equal(pthread_self(), req->loop->thread)) {
-        send_copy(st, res, status, fd, off, len);
-        return;
-    }
+    /* Loop or executor worker alike: the file is a body source the
+     * connection pulls (sendfile on plain sockets), never read whole. */
     hz_res_sendfile(res, status, fd, off, len);
 }
 
 void hz_static_handler(hz_req *req, hz_res *res, void *ud)
 {
     const hz_static *st = ud;
-    char raw[HZ_STATIC_PATH_MAX], path[HZ_STATIC_PATH_MAX + 64];
+    char raw[ST_PATH_MAX], path[ST_PATH_MAX + 64];
     if (!st) {
         send_status(res, 500);
         return;
@@ -1001,7 +777,7 @@ void hz_static_handler(hz_req *req, hz_res *res, void *ud)
         rl = p.len;
     }
     /* Strict: %2F, %00, non-UTF-8 and ".." above the root are refused. */
-    long pl = hz_path_normalize(path, HZ_STATIC_PATH_MAX, raw, rl, 0);
+    long pl = hz_path_normalize(path, ST_PATH_MAX, raw, rl, 0);
     if (pl < 0) {
         send_status(res, pl == HZ_ERANGE ? 414 : 400);
         return;
@@ -1023,7 +799,7 @@ void hz_static_handler(hz_req *req, hz_res *res, void *ud)
         if (!is_dir_path) {
             /* Relative links in the index need the trailing slash. */
             hz_str p = hz_req_path(req), q = hz_req_query(req);
-            char loc[HZ_STATIC_PATH_MAX + 16];
+            char loc[ST_PATH_MAX + 16];
             int n = snprintf(loc, sizeof(loc), "%.*s/%s%.*s", (int)p.len, p.ptr, q.len ? "?" : "",
                              (int)q.len, q.ptr ? q.ptr : "");
             close(fd);

@@ -18,11 +18,21 @@
 #include "fmt.h"
 
 /* A view of the request's bytes, or empty when it is not (or no longer)
- * inside the read buffer. */
+ * there. A dispatched request is read through its raw pointer: an executor
+ * job that timed out has taken the read buffer over, and the entry is
+ * written while it still holds it. Before dispatch (a rejected head) the
+ * bytes are in the read buffer. */
 static hz_str in_view(const hz__conn *c, const struct hz_req *ex, uint32_t off, uint32_t len)
 {
     hz_str s = {"", 0};
-    if (!c->in.data || !len)
+    if (!len)
+        return s;
+    if (ex->raw) {
+        s.ptr = ex->raw + off;
+        s.len = len;
+        return s;
+    }
+    if (!c->in.data)
         return s;
     uint64_t end = (uint64_t)ex->base + off + len;
     if (end > c->in.len)

@@ -3,6 +3,7 @@
  * the loop (see exec.h for the model). */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include "exec.h"
 
@@ -14,7 +15,6 @@ struct hz__exec_job {   /* owner: its loop; freed by exec_done() */
     hz__loop *loop;     /* borrowed: does not end while the job is in flight */
     hz__conn *c;        /* borrowed: held by c->refs until exec_done() */
     struct hz_req *ex;  /* borrowed: held by ex->refs until exec_done() */
-    const char *base;   /* borrowed: the request bytes (c->in, or pinned) */
     hz__buf pinned;     /* owns: c->in, taken over at a timeout; loop only */
     int timed_out;      /* loop only */
     int peer_data;      /* pipelined bytes seen: stop the EOF watch; loop only */
@@ -22,32 +22,30 @@ struct hz__exec_job {   /* owner: its loop; freed by exec_done() */
     int run_status; /* the executor's: 0 or HZ_ECANCELED */
     int stage;      /* STAGE_* */
     int status;
-    int failed; /* out of memory while recording: answer 500 */
-    char *hdrs; /* owns: "name\0value\0" pairs, hdrs_cap bytes */
+    int failed;     /* out of memory while recording: answer 500 */
+    int conn_close; /* a Connection: close field was set */
+    int server_set; /* a Server field was set (it is among the pairs) */
+    char *hdrs;     /* owns: "name\0value\0" pairs, hdrs_cap bytes */
     size_t hdrs_len, hdrs_cap;
-    char *body; /* owns: body_cap bytes */
+    size_t hdrs_cost;   /* the pairs as header lines, against HZ_RES_HDRS_MAX */
+    int has_src;        /* a body source was recorded (owned until handed over) */
+    int64_t src_len;    /* its length (-1: unknown) */
+    hz_body_source src; /* owns while has_src: done runs exactly once */
+    char *body;         /* owns: body_cap bytes */
     size_t body_len, body_cap;
 };
 
-/* The job whose handler this thread runs (NULL on loops and idle workers). */
-static _Thread_local hz__exec_job *exec_tl;
-
-hz__exec_job *hz__exec_current(const struct hz_req *req)
-{
-    hz__exec_job *j = exec_tl;
-    return j && j->ex == req ? j : NULL;
-}
-
-const char *hz__exec_base(const hz__exec_job *j)
-{
-    return j->base;
-}
+static const hz__res_ops exec_res_ops;
 
 /* ---- loop side -------------------------------------------------------------- */
 
 static void exec_free(hz__loop *loop, hz__exec_job *j)
 {
     const hz_allocator *a = &loop->srv->a;
+    if (j->has_src) { /* recorded, never handed to the connection */
+        j->has_src = 0;
+        j->src.done(j->src.ud, HZ_ECANCELED);
+    }
     hz__buf_release(&j->pinned, &loop->bufs);
     hz__free(a, j->hdrs, j->hdrs_cap);
     hz__free(a, j->body, j->body_cap);
@@ -57,9 +55,8 @@ static void exec_free(hz__loop *loop, hz__exec_job *j)
 /* The executor would not take the job: answer now, keep the connection. */
 static void exec_shed(struct hz_req *ex)
 {
-    static const char msg[] = "Service Unavailable";
     hz_res_set_header(&ex->res, "Retry-After", "1");
-    if (hz_res_send(&ex->res, 503, msg, sizeof(msg) - 1) < 0 && ex->conn)
+    if (hz__res_answer(ex, ex->res.ops, 503, NULL) < 0 && ex->conn)
         hz__res_error(ex->conn, 503);
 }
 
@@ -73,13 +70,31 @@ static void exec_replay(hz__exec_job *j, struct hz_req *ex, hz__conn *c)
         hz__res_error(c, 500); /* the handler returned without a response */
         return;
     }
-    for (size_t off = 0; off < j->hdrs_len;) {
+    /* Every field passed hz__res_header_check when the handler set it, so
+     * only the loop's resources can refuse one now: then 500, never a
+     * response silently missing a field. */
+    const hz__res_ops *ops = ex->res.ops;
+    int rc = 0;
+    for (size_t off = 0; off < j->hdrs_len && rc == 0;) {
         const char *name = j->hdrs + off;
         const char *value = name + strlen(name) + 1;
-        off = (size_t)(value - j->hdrs) + strlen(value) + 1;
-        hz_res_set_header(&ex->res, name, value);
+        size_t nl = strlen(name), vl = strlen(value);
+        off = (size_t)(value - j->hdrs) + vl + 1;
+        int kind =
+            nl == 6 && j->server_set && !strcasecmp(name, "Server") ? HZ_HDR_SERVER : HZ_HDR_PLAIN;
+        rc = ops->set_header(ex, name, nl, value, vl, kind);
     }
-    if (hz_res_send(&ex->res, j->status, j->body, j->body_len) < 0 && !c->closing)
+    if (rc == 0 && j->conn_close)
+        rc = ops->set_header(ex, NULL, 0, NULL, 0, HZ_HDR_CONN_CLOSE);
+    if (rc == 0 && j->has_src) {
+        j->has_src = 0; /* handed over: the connection calls done */
+        rc = ops->send_source(ex, j->status, j->src_len, &j->src);
+        if (rc < 0)
+            j->src.done(j->src.ud, rc);
+    } else if (rc == 0) {
+        rc = ops->send(ex, j->status, j->body, j->body_len);
+    }
+    if (rc < 0 && !c->closing)
         hz__res_error(c, 500);
 }
 
@@ -93,6 +108,9 @@ static void exec_done(hz__loop *loop, hz__post *msg)
     loop->exec_inflight--;
     hz__timer_cancel(&loop->wheel, &j->deadline);
     ex->exec = NULL;
+    ex->res.ops = &hz__h1_res_ops; /* the worker is done with the recorder */
+    if (!ex->conn)
+        ex->raw = NULL; /* detached: the views end with the job */
     ex->refs--;
     c->refs--;
     if (!j->timed_out && !c->closing && c->ex == ex) {
@@ -134,9 +152,7 @@ static void exec_run(void *arg, int status)
     j->run_status = status;
     if (status == 0 && !atomic_load(&ex->cancelled)) {
         const hz__route_rec *rec = ex->rec;
-        exec_tl = j;
         rec->fn(ex, &ex->res, rec->ud);
-        exec_tl = NULL;
     }
     /* The last touch of j on this thread: the loop frees it. */
     hz__loop_post(j->loop, &j->post);
@@ -156,11 +172,13 @@ void hz__exec_dispatch(hz__conn *c, struct hz_req *ex)
     j->loop = loop;
     j->c = c;
     j->ex = ex;
-    j->base = c->in.data + ex->base;
     hz__timer_init(&j->deadline, exec_deadline_fn);
     if (srv->cfg.timeouts.handler)
         hz__timer_arm(&loop->wheel, &j->deadline, loop->now + srv->cfg.timeouts.handler);
     ex->exec = j;
+    /* The handler's hz_res_* calls are recorded until exec_done; the
+     * executor's queue publishes this before the worker reads it. */
+    ex->res.ops = &exec_res_ops;
     ex->refs++;
     c->refs++;
     loop->exec_inflight++;
@@ -170,6 +188,7 @@ void hz__exec_dispatch(hz__conn *c, struct hz_req *ex)
         c->refs--;
         ex->refs--;
         ex->exec = NULL;
+        ex->res.ops = &hz__h1_res_ops;
         hz__timer_cancel(&loop->wheel, &j->deadline);
         exec_free(loop, j);
         exec_shed(ex);
@@ -231,45 +250,54 @@ static int exec_append(hz__exec_job *j, char **p, size_t *len, size_t *cap, cons
     return 0;
 }
 
-static int exec_live(hz__exec_job *j)
+static int exec_live(const struct hz_req *ex)
 {
-    return atomic_load(&j->ex->cancelled) ? HZ_ECANCELED : 0;
+    return atomic_load(&((struct hz_req *)ex)->cancelled) ? HZ_ECANCELED : 0;
 }
 
-int hz__exec_set_header(hz__exec_job *j, const char *name, const char *value)
+/* The fields were validated by hz__res_header_check (the same rules as on
+ * the loop); kept as "name\0value\0" pairs for the replay. */
+static int exec_set_header(struct hz_req *ex, const char *name, size_t nl, const char *value,
+                           size_t vl, int kind)
 {
-    int rc = exec_live(j);
-    if (rc < 0)
-        return rc;
-    if (!name || !value || !*name)
-        return HZ_EINVAL;
+    hz__exec_job *j = ex->exec;
+    if (exec_live(ex) < 0)
+        return HZ_ECANCELED;
+    int rc;
     if (j->stage != STAGE_NONE)
         return HZ_ESTATE;
-    /* The loop validates again when it replays; refuse what it would drop. */
-    for (const char *p = name; *p; p++)
-        if ((unsigned char)*p <= 0x20 || *p == ':' || *p == 0x7f)
-            return HZ_EINVAL;
-    for (const char *p = value; *p; p++)
-        if (*p == '\r' || *p == '\n')
-            return HZ_EINVAL;
-    size_t nl = strlen(name) + 1, vl = strlen(value) + 1;
-    if (j->hdrs_len + nl + vl > 65536u)
+    switch (kind) {
+    case HZ_HDR_DROP:
+    case HZ_HDR_CONNECTION:
+        return 0;
+    case HZ_HDR_CONN_CLOSE:
+        j->conn_close = 1;
+        return 0;
+    case HZ_HDR_SERVER:
+        j->server_set = 1;
+        break;
+    default:
+        break;
+    }
+    if (j->hdrs_cost + HZ_RES_HDR_COST(nl, vl) > HZ_RES_HDRS_MAX)
         return HZ_ERANGE;
     if ((rc = exec_append(j, &j->hdrs, &j->hdrs_len, &j->hdrs_cap, name, nl)) < 0 ||
-        (rc = exec_append(j, &j->hdrs, &j->hdrs_len, &j->hdrs_cap, value, vl)) < 0)
+        (rc = exec_append(j, &j->hdrs, &j->hdrs_len, &j->hdrs_cap, "", 1)) < 0 ||
+        (rc = exec_append(j, &j->hdrs, &j->hdrs_len, &j->hdrs_cap, value, vl)) < 0 ||
+        (rc = exec_append(j, &j->hdrs, &j->hdrs_len, &j->hdrs_cap, "", 1)) < 0)
         return rc;
+    j->hdrs_cost += HZ_RES_HDR_COST(nl, vl);
     return 0;
 }
 
-int hz__exec_send(hz__exec_job *j, int status, const void *body, size_t len)
+static int exec_send(struct hz_req *ex, int status, const void *body, size_t len)
 {
-    int rc = exec_live(j);
-    if (rc < 0)
-        return rc;
+    hz__exec_job *j = ex->exec;
+    if (exec_live(ex) < 0)
+        return HZ_ECANCELED;
+    int rc;
     if (j->stage != STAGE_NONE)
         return HZ_ESTATE;
-    if (status < 200 || status > 999 || (!body && len))
-        return HZ_EINVAL;
     if ((rc = exec_append(j, &j->body, &j->body_len, &j->body_cap, body, len)) < 0)
         return rc;
     j->status = status;
@@ -277,39 +305,80 @@ int hz__exec_send(hz__exec_job *j, int status, const void *body, size_t len)
     return 0;
 }
 
-int hz__exec_start(hz__exec_job *j, int status)
+static int exec_start(struct hz_req *ex, int status)
 {
-    int rc = exec_live(j);
-    if (rc < 0)
-        return rc;
+    hz__exec_job *j = ex->exec;
+    if (exec_live(ex) < 0)
+        return HZ_ECANCELED;
     if (j->stage != STAGE_NONE)
         return HZ_ESTATE;
-    if (status < 200 || status > 999)
-        return HZ_EINVAL;
     j->status = status;
     j->stage = STAGE_STREAM;
     return 0;
 }
 
-int hz__exec_write(hz__exec_job *j, const void *buf, size_t len)
+static int exec_write(struct hz_req *ex, const void *buf, size_t len)
 {
-    int rc = exec_live(j);
-    if (rc < 0)
-        return rc;
+    hz__exec_job *j = ex->exec;
+    if (exec_live(ex) < 0)
+        return HZ_ECANCELED;
     if (j->stage != STAGE_STREAM)
         return HZ_ESTATE;
-    if (!buf && len)
-        return HZ_EINVAL;
     return exec_append(j, &j->body, &j->body_len, &j->body_cap, buf, len);
 }
 
-int hz__exec_end(hz__exec_job *j)
+static int exec_end(struct hz_req *ex)
 {
-    int rc = exec_live(j);
-    if (rc < 0)
-        return rc;
+    hz__exec_job *j = ex->exec;
+    if (exec_live(ex) < 0)
+        return HZ_ECANCELED;
     if (j->stage != STAGE_STREAM)
         return HZ_ESTATE;
     j->stage = STAGE_DONE;
     return 0;
 }
+
+/* The source is kept for the loop: its callbacks run there, pulling the
+ * body through the connection's output path (no copy of it here). */
+static int exec_send_source(struct hz_req *ex, int status, int64_t length,
+                            const hz_body_source *src)
+{
+    hz__exec_job *j = ex->exec;
+    if (exec_live(ex) < 0)
+        return HZ_ECANCELED;
+    if (j->stage != STAGE_NONE)
+        return HZ_ESTATE;
+    j->src = *src;
+    j->src_len = length;
+    j->has_src = 1;
+    j->status = status;
+    j->stage = STAGE_DONE;
+    return 0;
+}
+
+static int exec_resume(struct hz_req *ex)
+{
+    (void)ex;
+    return HZ_ENOTSUP; /* not reached: hz_res_resume is loop-only */
+}
+
+static int exec_on_body(struct hz_req *ex, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end,
+                        void *ud)
+{
+    (void)ex, (void)on_chunk, (void)on_end, (void)ud;
+    return HZ_ENOTSUP; /* not reached: loop only */
+}
+
+static const hz__res_ops exec_res_ops = {
+    .set_header = exec_set_header,
+    .send = exec_send,
+    .start = exec_start,
+    .write = exec_write,
+    .end = exec_end,
+    .send_source = exec_send_source,
+    .resume = exec_resume,
+    .on_body = exec_on_body,
+    .resume_body = exec_resume,
+    .live = exec_live,
+    .on_loop = 0,
+};

@@ -6,8 +6,10 @@
  * connection is touched there:
  *   - the hz_req_* accessors read the request through a base pointer taken
  *     at dispatch (the read buffer cannot move while a handler holds views);
- *   - the hz_res_* calls record the response in the job (status, header
- *     lines, body, through the thread-safe server allocator);
+ *   - the hz_res_* calls reach the recorder (the exchange's ops table is
+ *     the job's while the handler runs): status, header lines (validated
+ *     at the call by the same rules as on the loop), body, through the
+ *     thread-safe server allocator;
  *   - when the handler returns, the job is posted back to the loop
  *     (hz__loop_post: locked queue + wake), which replays the response.
  * The job holds a reference on the exchange and one on the connection, so
@@ -48,20 +50,5 @@ HZ_HIDDEN int hz__exec_watching(const struct hz_req *ex);
  *  connection (cancelling the request); pipelined bytes stop the watch;
  *  nothing is consumed. thread: loop. */
 HZ_HIDDEN void hz__exec_peek(hz__conn *c);
-
-/** The job whose handler the calling thread is running for req, or NULL
- *  (then the hz_req_* / hz_res_* calls take their loop path). thread: any. */
-HZ_HIDDEN hz__exec_job *hz__exec_current(const struct hz_req *req);
-/** The request's bytes for a handler on a worker. */
-HZ_HIDDEN const char *hz__exec_base(const hz__exec_job *j);
-
-/* The hz_res_* calls of a handler on a worker: recorded, replayed on the
- * loop when the handler returns. Same results as the loop versions, plus
- * HZ_ECANCELED once the request was abandoned. */
-HZ_HIDDEN int hz__exec_set_header(hz__exec_job *j, const char *name, const char *value);
-HZ_HIDDEN int hz__exec_send(hz__exec_job *j, int status, const void *body, size_t len);
-HZ_HIDDEN int hz__exec_start(hz__exec_job *j, int status);
-HZ_HIDDEN int hz__exec_write(hz__exec_job *j, const void *buf, size_t len);
-HZ_HIDDEN int hz__exec_end(hz__exec_job *j);
 
 #endif /* HZ_EXEC_H */

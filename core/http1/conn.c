@@ -120,6 +120,7 @@ static struct hz_req *ex_get(hz__loop *loop)
     ex->nfields_cap = cap;
     ex->loop = loop;
     ex->res.ex = ex;
+    ex->res.ops = &hz__h1_res_ops;
     atomic_init(&ex->cancelled, 0);
     return ex;
 }
@@ -127,7 +128,7 @@ static struct hz_req *ex_get(hz__loop *loop)
 void hz__ex_release(hz__loop *loop, struct hz_req *ex)
 {
     hz_server *srv = loop->srv;
-    hz__file_release(ex);
+    hz__res_source_drop(ex, HZ_ECLOSED); /* normally ended before: a no-op */
     hz__buf_release(&ex->hdrs, &loop->bufs);
     if (loop->nex_free < HZ_EX_POOL_MAX && !loop->stopping) {
         ex->next_free = loop->ex_free;
@@ -200,11 +201,14 @@ int hz__conn_accepted(hz__loop *loop, int fd, const hz__listener *l)
 }
 
 /* Ends an exchange that will not complete normally: the user's callbacks
- * learn it once, and later calls on req/res fail with HZ_ECLOSED. */
-static void ex_abort(struct hz_req *ex, int err)
+ * learn it once, and later calls on req/res fail with HZ_ECLOSED. on_done
+ * gets done_status: err, or 0 when the response was complete on the wire
+ * (only the rest of the request body is lost). */
+static void ex_abort_as(struct hz_req *ex, int err, int done_status)
 {
     hz__loop *loop = ex->loop;
     atomic_store(&ex->cancelled, 1);
+    hz__res_source_drop(ex, err);
     if (ex->body_wanted && !ex->end_called && ex->on_end) {
         ex->end_called = 1;
         ex->on_end(ex, err, ex->body_ud);
@@ -218,8 +222,13 @@ static void ex_abort(struct hz_req *ex, int err)
     if (ex->on_done) {
         hz__done_fn fn = ex->on_done;
         ex->on_done = NULL;
-        fn(&ex->res, err, ex->done_ud);
+        fn(&ex->res, done_status, ex->done_ud);
     }
+}
+
+static void ex_abort(struct hz_req *ex, int err)
+{
+    ex_abort_as(ex, err, err);
 }
 
 void hz__res_abort(struct hz_req *ex, int status)
@@ -232,6 +241,14 @@ void hz__conn_close(hz__conn *c)
     if (c->closing)
         return;
     hz__loop *loop = c->loop;
+    struct hz_req *cex = c->ex;
+    /* A response complete on the wire is an answered exchange even when
+     * the connection goes (a handler that answered early, then the client
+     * closed mid-body): counted and logged as such, before the transport
+     * closes (the access log reads the peer address). */
+    int answered = cex && cex->res_done && !hz__buf_pending(&c->out);
+    if (answered)
+        hz__metrics_req_end(c, cex);
     c->closing = 1;
     if (c->registered) {
         loop->pv->remove(loop->poller, c->fd);
@@ -253,12 +270,14 @@ void hz__conn_close(hz__conn *c)
     loop->reap = c;
     if (c->ex) {
         struct hz_req *ex = c->ex;
-        hz__metrics_req_abort(ex);
+        hz__metrics_req_abort(ex); /* no-op when counted as answered above */
         c->refs++;
         if (ex->dispatched)
-            ex_abort(ex, HZ_ECLOSED);
+            ex_abort_as(ex, HZ_ECLOSED, answered ? 0 : HZ_ECLOSED);
         c->refs--;
         ex->conn = NULL;
+        if (!ex->exec) /* a job's handler may still read; exec_done clears it */
+            ex->raw = NULL;
     }
 }
 
@@ -296,15 +315,17 @@ void hz__conn_stop(hz__conn *c)
 
 /* ---- output ---------------------------------------------------------------- */
 
-int hz__conn_flush(hz__conn *c)
+#define HZ_PUMP_BUDGET (1u << 20) /* source bytes per flush, for fairness */
+
+/* Writes what c->out holds. progress counts the bytes taken. 0, or < 0
+ * after closing the connection. */
+static int out_write(hz__conn *c, size_t *progress)
 {
-    hz__loop *loop = c->loop;
-    size_t progress = 0;
     while (hz__buf_pending(&c->out)) {
         long n = c->tp->send(c, c->out.data + c->out.off, hz__buf_pending(&c->out));
         if (n > 0) {
             c->out.off += (uint32_t)n;
-            progress += (size_t)n;
+            *progress += (size_t)n;
             continue;
         }
         if (n == HZ_EAGAIN || n == 0) {
@@ -312,24 +333,78 @@ int hz__conn_flush(hz__conn *c)
             break;
         }
         hz__conn_close(c);
-        return n;
+        return (int)n;
     }
+    return 0;
+}
+
+static void out_account(hz__conn *c, size_t progress)
+{
+    hz__loop *loop = c->loop;
     if (progress) {
         c->last_io = loop->now;
         hz__m_add(&loop->metrics, HZ_MS_BYTES_OUT, progress);
     }
     if (!hz__buf_pending(&c->out)) {
-        c->wblocked = 0;
         c->nqueued = 0;
         c->out.off = c->out.len = 0;
     }
-    /* A file body (hz_res_sendfile) follows its head once out is empty. */
-    if (HZ_UNLIKELY(c->ex && c->ex->file_open) && !hz__buf_pending(&c->out)) {
-        long rc = hz__file_pump(c);
-        if (rc < 0)
-            return (int)rc;
+}
+
+int hz__conn_flush(hz__conn *c)
+{
+    size_t progress = 0, pumped = 0;
+    for (;;) {
+        if (out_write(c, &progress) < 0)
+            return HZ_ECLOSED;
+        if (c->wblocked)
+            break;
+        c->out.off = c->out.len = 0;
+        struct hz_req *ex = c->ex;
+        /* A source body follows its head through the same buffer. */
+        if (HZ_LIKELY(!ex || !ex->src_on || ex->src_wait))
+            break;
+        if (pumped >= HZ_PUMP_BUDGET) {
+            /* Fairness: a fast client must not keep the loop on one body.
+             * The poller is level-triggered: a writable socket is reported
+             * at once and the pump goes on next iteration. */
+            c->wblocked = 1;
+            break;
+        }
+        long n = hz__res_pump(c, ex);
+        if (n < 0)
+            return (int)n;
+        pumped += (size_t)n;
+        if (!n && !hz__buf_pending(&c->out))
+            break;
     }
-    return (int)(progress > 0);
+    out_account(c, progress);
+    if (c->wblocked && !hz__conn_has_output(c))
+        c->wblocked = 0; /* nothing left to wait for (a source waits for its producer) */
+    return (int)(progress + pumped > 0);
+}
+
+int hz__conn_flush_with(hz__conn *c, const void *body, size_t len, size_t *taken)
+{
+    struct iovec iov[2];
+    size_t hl = hz__buf_pending(&c->out);
+    *taken = 0;
+    iov[0].iov_base = c->out.data + c->out.off;
+    iov[0].iov_len = hl;
+    iov[1].iov_base = (void *)body;
+    iov[1].iov_len = len;
+    long n = c->tp->writev(c, iov, 2);
+    if (n == HZ_EAGAIN || n == 0)
+        return 0;
+    if (n < 0) {
+        hz__conn_close(c);
+        return HZ_ECLOSED;
+    }
+    size_t h = (size_t)n < hl ? (size_t)n : hl;
+    c->out.off += (uint32_t)h;
+    *taken = (size_t)n - h;
+    out_account(c, (size_t)n);
+    return 0;
 }
 
 /* ---- timers ---------------------------------------------------------------- */
@@ -346,7 +421,7 @@ static void conn_update_timer(hz__conn *c)
     } else if (c->lingering) {
         kind = HZ_T_LINGER;
         at = c->linger_until;
-    } else if (c->wblocked && (hz__buf_pending(&c->out) || (ex && ex->file_open))) {
+    } else if (c->wblocked && hz__conn_has_output(c)) {
         if (to->write) {
             kind = HZ_T_WRITE;
             at = c->last_io + to->write;
@@ -548,13 +623,7 @@ static void ex_path(const struct hz_req *ex, const char *b, const char **p, size
 /* Answers a request the router or the core decides on (404, 405, 417, ...). */
 static void ex_simple(struct hz_req *ex, int status, const char *allow)
 {
-    if (allow && *allow)
-        hz_res_set_header(&ex->res, "Allow", allow);
-    const char *reason = hz__status_reason(status);
-    if (status == 204 || status == 304)
-        hz_res_send(&ex->res, status, NULL, 0);
-    else
-        hz_res_send(&ex->res, status, reason, strlen(reason));
+    hz__res_answer(ex, &hz__h1_res_ops, status, allow);
 }
 
 /* After a 404: a 301 to path + "/" (query kept) when a prefix route would
@@ -563,11 +632,20 @@ static void ex_simple(struct hz_req *ex, int status, const char *allow)
  * per request otherwise). */
 __attribute__((noinline, cold)) static int ex_slash_redirect(hz__conn *c, struct hz_req *ex)
 {
+    /* Before dispatch: the views are read from the buffer, not ex->raw. */
     const hz_allocator *a = &c->loop->srv->a;
-    hz_str p = hz_req_path(ex), q = hz_req_query(ex);
-    const char *path = p.ptr;
-    size_t plen = p.len;
     const hz__req_head *h = &ex->head;
+    const char *b = c->in.data + ex->base;
+    const char *path;
+    size_t plen;
+    ex_path(ex, b, &path, &plen);
+    hz_str q = {"", 0};
+    size_t qstart = (size_t)h->path_off + h->path_len + 1;
+    size_t tend = (size_t)h->target_off + h->target_len;
+    if (h->path_len && qstart <= tend) {
+        q.ptr = b + qstart;
+        q.len = tend - qstart;
+    }
     if (!hz__router_slash_redirect(c->loop->srv->router, c->in.data + ex->base + h->method_off,
                                    h->method_len, path, plen))
         return 0;
@@ -611,6 +689,7 @@ static void ex_dispatch(hz__conn *c, struct hz_req *ex)
 {
     const hz__route_rec *rec = ex->rec;
     ex->dispatched = 1;
+    ex->raw = c->in.data + ex->base; /* fixed from now on: in_movable() */
     /* Executor routes: the response comes back through hz__loop_post. */
     if (HZ_UNLIKELY(hz__exec_wanted(c->loop->srv, rec))) {
         hz__exec_dispatch(c, ex);
@@ -756,6 +835,8 @@ static void ex_finish(hz__conn *c, struct hz_req *ex)
         c->close_after = 1;
     c->ex = NULL;
     ex->conn = NULL;
+    if (!ex->exec)
+        ex->raw = NULL;
     if (!ex->refs)
         hz__ex_release(loop, ex);
     if (c->in.off >= c->in.len)
@@ -912,7 +993,7 @@ void hz__conn_after_io(hz__conn *c)
     hz__loop *loop = c->loop;
     if (c->closing)
         return;
-    if (hz__buf_pending(&c->out) && !c->wblocked) {
+    if (hz__conn_has_output(c) && !c->wblocked) {
         if (hz__conn_flush(c) < 0)
             return;
     }
@@ -968,7 +1049,7 @@ void hz__conn_process(hz__conn *c)
         conn_process_once(c);
         if (c->closing)
             break;
-        if (hz__buf_pending(&c->out) && !c->wblocked && hz__conn_flush(c) < 0)
+        if (hz__conn_has_output(c) && !c->wblocked && hz__conn_flush(c) < 0)
             break;
         /* Another round only when flushing unblocked something: pipelined
          * input held back by the bound, or a streaming writer waiting. */

@@ -13,6 +13,7 @@
 #include "parser.h"
 #include "router.h"
 #include "loop.h"
+#include "exchange.h"
 
 /** Connection I/O: plain sockets now, TLS (over hz_tls_io) and in-memory
  *  pipes for fuzzing. Results: bytes, 0 = EOF (recv), HZ_EAGAIN, or < 0. */
@@ -52,8 +53,9 @@ enum hz__phase {
 
 enum hz__sink { HZ_SINK_BUFFER = 0, HZ_SINK_STREAM, HZ_SINK_DISCARD };
 
-struct hz_res {        /* owner: embedded in its hz_req */
-    struct hz_req *ex; /* borrowed: the enclosing exchange */
+struct hz_res {             /* owner: embedded in its hz_req */
+    struct hz_req *ex;      /* borrowed: the enclosing exchange */
+    const hz__res_ops *ops; /* borrowed: static; the recorder's while on a worker */
 };
 
 typedef hz_done_fn hz__done_fn;
@@ -66,7 +68,11 @@ struct hz_req {               /* owner: its conn (c->ex), or the loop's free lis
     uint32_t nfields_cap;
     hz__parser parser;
     hz__req_head head;
-    uint32_t base;            /* offset of the request's first byte in conn->in */
+    uint32_t base; /* offset of the request's first byte in conn->in */
+    /* borrowed: the request's bytes for the hz_req_* views (conn->in + base,
+     * which cannot move while the handler holds views; an executor job keeps
+     * it alive past a timeout); NULL before dispatch and once detached */
+    const char *raw;
     uint64_t head_deadline;   /* ms: first byte + timeouts.header */
     const hz__route_rec *rec; /* borrowed: the server's */
     hz__route_match match;
@@ -118,14 +124,15 @@ struct hz_req {               /* owner: its conn (c->ex), or the loop's free lis
     /* borrowed: the job running the handler on the executor (exec.c), or NULL */
     struct hz__exec_job *exec;
     /* metrics.c, accesslog.c, static.c (zeroed by ex_get like the rest) */
-    uint64_t m_t0;          /* ns, monotonic: the request's first byte */
-    uint64_t body_bytes;    /* response body bytes (access log) */
-    uint64_t file_off;      /* hz_res_sendfile: next byte of the file */
-    uint64_t file_left;     /* file bytes not yet sent (or copied to out) */
-    int file_fd;            /* owns while file_open */
-    unsigned file_open : 1; /* a file body is pending */
-    unsigned file_copy : 1; /* sendfile refused this file: pread + send */
-    unsigned m_begun : 1;   /* counted as begun, not ended yet */
+    uint64_t m_t0;       /* ns, monotonic: the request's first byte */
+    uint64_t body_bytes; /* response body bytes (access log) */
+    /* hz_res_send_source: the body source being sent (h1res.c) */
+    hz_body_source src;    /* owns (its done runs once) while src_on */
+    int64_t src_left;      /* body bytes still owed; -1: unknown length */
+    unsigned src_on : 1;   /* a source body is being sent */
+    unsigned src_wait : 1; /* its read returned HZ_EAGAIN: until hz_res_resume */
+    unsigned src_nosf : 1; /* its sendfile said HZ_ENOTSUP: read only */
+    unsigned m_begun : 1;  /* counted as begun, not ended yet */
 };
 
 struct hz__conn {               /* owner: its loop; freed only by the reap step */
@@ -174,33 +181,48 @@ HZ_HIDDEN void hz__conn_process(hz__conn *c);
 HZ_HIDDEN void hz__conn_close(hz__conn *c);
 HZ_HIDDEN void hz__conn_free(hz__conn *c);
 HZ_HIDDEN void hz__conn_stop(hz__conn *c);
+/** The one output path: writes c->out, and pulls a source body through it
+ *  (hz__res_pump) while the socket takes it, up to a budget per call.
+ *  > 0 progress, 0 none (blocked or nothing to write), < 0 closed. */
 HZ_HIDDEN int hz__conn_flush(hz__conn *c);
+/** hz__conn_flush with len more bytes of body after c->out, written in
+ *  the same writev without copying; *taken gets how many of them the
+ *  socket took (the caller buffers the rest). 0, or < 0 after closing. */
+HZ_HIDDEN int hz__conn_flush_with(hz__conn *c, const void *body, size_t len, size_t *taken);
 HZ_HIDDEN void hz__conn_after_io(hz__conn *c);
 HZ_HIDDEN void hz__ex_release(hz__loop *loop, struct hz_req *ex);
 HZ_HIDDEN void hz__ex_pool_free(hz__loop *loop);
 
-/* response.c */
-/** Queues a complete error response (status, Connection: close) for the
- *  active exchange or, without one, for the connection; closes after it. */
+/* h1res.c: the HTTP/1.1 writer behind hz__h1_res_ops */
+/** Queues a complete error response (status, Connection: close; built by
+ *  hz__res_answer) for the active exchange or, without one, for the
+ *  connection; closes after it. */
 HZ_HIDDEN void hz__res_error(hz__conn *c, int status);
 /** Queues "100 Continue" if the exchange still waits for it. */
 HZ_HIDDEN void hz__res_continue(struct hz_req *ex);
-/** Runs the drain callback if a write was refused and there is room now. */
-HZ_HIDDEN void hz__res_maybe_drain(struct hz_req *ex);
-/** The reason phrase of a status ("OK"); "Unknown" for others. */
-HZ_HIDDEN const char *hz__status_reason(int status);
+/* conn.c */
 HZ_HIDDEN void hz__res_abort(struct hz_req *ex, int status);
-/** Queues the head of a response with Content-Length len (hz_res_sendfile). */
-HZ_HIDDEN int hz__res_head(struct hz_req *ex, int status, uint64_t len);
+/** Pulls the next piece of the active exchange's body source into c->out
+ *  (or straight to the socket with its sendfile): called only by
+ *  hz__conn_flush, the one output path, when c->out is empty. Returns the
+ *  bytes produced (> 0), 0 when nothing more can be done now (waiting for
+ *  the source or the socket), < 0 after closing the connection. */
+HZ_HIDDEN long hz__res_pump(hz__conn *c, struct hz_req *ex);
+/** Ends a source that will not be sent on (the exchange is aborted or
+ *  released): its done gets err. */
+HZ_HIDDEN void hz__res_source_drop(struct hz_req *ex, int err);
+/** Whether c has output to write now: buffered bytes, or a source body
+ *  that is not waiting for its producer. */
+static inline int hz__conn_has_output(const hz__conn *c)
+{
+    return hz__buf_pending(&c->out) || (c->ex && c->ex->src_on && !c->ex->src_wait);
+}
 
-/* static.c */
-/** Sends the pending file body once c->out is empty (called by the flush).
- *  0, or < 0 after closing the connection. */
-HZ_HIDDEN long hz__file_pump(hz__conn *c);
-/** Closes a file body that will not be sent (the exchange is released). */
-HZ_HIDDEN void hz__file_release(struct hz_req *ex);
-
-/* request.c */
+/* h1body.c */
+/** hz_req_on_body and hz_req_resume for HTTP/1.1 (hz__h1_res_ops). */
+HZ_HIDDEN int hz__req_on_body(struct hz_req *req, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end,
+                              void *ud);
+HZ_HIDDEN int hz__req_resume_body(struct hz_req *req);
 /** Feeds the body bytes waiting in conn->in to the exchange's sink.
  *  Returns 1 when the body is complete, 0 when more input is needed or
  *  delivery is paused, < 0 after an error response was queued / the

@@ -474,7 +474,7 @@ int hz_server_run(hz_server *srv)
 
 int hz_req_peer(const hz_req *req, char *buf, size_t len, int *port)
 {
-    if (hz__exec_current(req))
+    if (!req->res.ops->on_loop)
         return HZ_ENOTSUP; /* the connection belongs to the loop */
     hz__conn *c = req->conn;
     if (!c || c->closing)

@@ -270,8 +270,11 @@ enum {
  * once the whole request (body included) has arrived. They read the request
  * with the hz_req_* accessors and must finish the response before returning
  * (hz_res_send, or hz_res_start/write/end, which are collected and sent as
- * one response); otherwise the client gets 500. hz_res_on_drain/on_done/
- * after, hz_req_on_body/resume and hz_req_peer return HZ_ENOTSUP there.
+ * one response); otherwise the client gets 500. hz_res_send_source and
+ * hz_res_sendfile hand their body source to the loop with the response
+ * (its callbacks run there). hz_res_on_drain/on_done/after/resume,
+ * hz_req_on_body/resume and hz_req_peer return HZ_ENOTSUP there. Header
+ * fields are checked at the call by the same rules as on the loop.
  * Executor queue full: 503 + Retry-After (the connection stays open). Past
  * timeouts.handler, or once the client went away, hz_req_cancelled() turns
  * true and whatever the handler sends is dropped (HZ_ECANCELED). */
@@ -381,6 +384,13 @@ HZ_API hz_str hz_req_body(const hz_req *req);
  *  (HZ_ECLOSED, HZ_ECANCELED). Only for HZ_ROUTE_STREAM_BODY routes; the
  *  body is read (and 100 Continue sent) only once this is called. The body
  *  limit is the route's body_limit or limits.body_streamed [413].
+ *  After the handler answered early (the response is complete before the
+ *  body is): return 0 to read and drop the rest, so the connection stays
+ *  usable for the next request, or any negative error to stop reading: the
+ *  connection then closes after the response (no 500 is sent; the answer
+ *  stands). Either way the exchange counts as answered (access log,
+ *  responses_total, on_done status 0) even if the client closes before
+ *  sending the rest of the body; on_end then gets HZ_ECLOSED.
  *  0, HZ_EINVAL, HZ_ESTATE (called twice), HZ_ECLOSED. thread: loop. */
 typedef int (*hz_body_chunk_fn)(hz_req *req, const void *data, size_t len, void *ud);
 /** The end callback of hz_req_on_body() (see hz_body_chunk_fn above):
@@ -430,8 +440,56 @@ HZ_API int hz_res_on_drain(hz_res *res, hz_drain_fn fn, void *ud);
 /** Ends a streamed response. */
 HZ_API int hz_res_end(hz_res *res);
 
+/** A response body produced piece by piece by the caller: a file, a
+ *  generator, a proxy's upstream. The connection pulls from it through its
+ *  one output path, as far as the output budget (cfg.output_buffer) and
+ *  the socket allow, so a slow client never makes it buffer the body.
+ *  Every callback runs on the connection's loop thread, also for a source
+ *  handed over by an executor handler. The struct is copied; ud is the
+ *  caller's until done. */
+typedef struct hz_body_source {
+    /** Copies up to len bytes of body into buf. Returns the count (> 0),
+     *  0 at the end of the body, HZ_EAGAIN when nothing is ready now (call
+     *  hz_res_resume when there is), or another < 0 error: the connection
+     *  is then closed (a body cut short cannot be told from a whole one
+     *  otherwise). Required. */
+    long (*read)(void *ud, void *buf, size_t len);
+    /** Optional (NULL: read is used). Writes up to max body bytes straight
+     *  to sock_fd, a plain TCP socket (never called under TLS or chunked
+     *  framing). Returns the bytes written (> 0), HZ_EAGAIN when the socket
+     *  is full (the connection waits for it to drain and calls again),
+     *  HZ_ENOTSUP to use read from now on (nothing written), or another < 0
+     *  error (the connection is closed). 0 is an error too (HZ_EIO). */
+    long (*sendfile)(void *ud, int sock_fd, size_t max);
+    /** Called exactly once after hz_res_send_source returned 0: status 0
+     *  when the whole body went to the connection, else the source's error,
+     *  HZ_EIO (it ended before the promised length), HZ_ECLOSED (the
+     *  connection went away first) or HZ_ECANCELED (an executor handler's
+     *  response was dropped). Release ud here. Required. */
+    void (*done)(void *ud, int status);
+    void *ud; /**< borrowed: passed to the callbacks */
+} hz_body_source;
+
+/** Sends a response whose body comes from src (copied). length >= 0: that
+ *  many bytes (Content-Length; the source is not read past it); -1:
+ *  unknown, sent chunked (HTTP/1.1) or until close (HTTP/1.0). HEAD, 204
+ *  and 304 get the head only (done(0) without a read). Ends the response
+ *  once the source ends. 0, then src->done runs exactly once; on any error
+ *  here done is not called and ud stays the caller's: HZ_EINVAL (status
+ *  outside 200-999, no read or done, length < -1), HZ_ESTATE (already
+ *  started), HZ_ECLOSED. thread: loop, or an executor worker (the source
+ *  is handed to the loop with the response; its callbacks run there). */
+HZ_API int hz_res_send_source(hz_res *res, int status, int64_t length, const hz_body_source *src);
+/** Tells the connection that a source which returned HZ_EAGAIN from read
+ *  has data again (harmless when it is not waiting). 0, HZ_ESTATE (no
+ *  source is being sent), HZ_ECLOSED, HZ_ENOTSUP (on an executor worker).
+ *  thread: loop. */
+HZ_API int hz_res_resume(hz_res *res);
+
 /** Called once when the exchange ends: status 0 when its response was
- *  completed, < 0 (HZ_ECLOSED, HZ_ECANCELED) when it was aborted. Release
+ *  completed (on the wire: also when the client closes afterwards, before
+ *  the rest of a request body it was not waited for), < 0 (HZ_ECLOSED,
+ *  HZ_ECANCELED) when it was aborted. Release
  *  per-request state here. thread: loop. */
 typedef void (*hz_done_fn)(hz_res *res, int status, void *ud);
 /** Sets the done callback (see hz_done_fn). 0, HZ_EINVAL, HZ_ECLOSED,
@@ -495,7 +553,7 @@ HZ_API void hz_static_destroy(hz_static *st);
  *  of a directory, 403 (permission), 404 (missing, not a regular file or
  *  directory, a refused symlink, a directory without index and listing),
  *  405 for other methods. Bodies go out with sendfile on plain connections
- *  (hz_res_sendfile). thread: loop. */
+ *  (hz_res_sendfile). thread: loop, or an executor worker. */
 HZ_API void hz_static_handler(hz_req *req, hz_res *res, void *ud);
 /** Routes GET (and so HEAD) prefix + "*" to hz_static_handler with st:
  *  prefix must start and end with '/' ("/static/"). Same codes as
@@ -506,11 +564,12 @@ HZ_API int hz_route_static(hz_server *srv, const char *prefix, hz_static *st);
  *  (Content-Length: len). The response takes fd over: it is closed when
  *  the body was sent, the connection closed, or on any error here. Plain
  *  connections use sendfile() where the OS has it; TLS connections (and
- *  other systems) read the file into the output buffer piece by piece.
- *  HEAD requests get the head only. Ends the response. 0, HZ_EINVAL,
- *  HZ_ESTATE, HZ_ECLOSED, HZ_ENOTSUP (called from an executor worker).
+ *  other systems) read the file into the output buffer piece by piece
+ *  (a body source, see hz_res_send_source). HEAD requests get the head
+ *  only. Ends the response. 0, HZ_EINVAL, HZ_ESTATE, HZ_ECLOSED, HZ_ENOMEM.
  *  The file must not shrink meanwhile: a short read closes the
- *  connection. thread: loop. */
+ *  connection. thread: loop, or an executor worker (the file is handed to
+ *  the loop with the response, not read into memory). */
 HZ_API int hz_res_sendfile(hz_res *res, int status, int fd, uint64_t offset, uint64_t len);
 
 /** The Content-Type of a file name by its extension ("text/css; charset=utf-8",

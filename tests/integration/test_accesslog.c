@@ -6,7 +6,18 @@
 #include <string.h>
 #include <time.h>
 #include <criterion/criterion.h>
+#include <httpz/backend.h>
 #include "itest.h"
+
+/* hz_route_with with only the flags set. */
+static int route_flags(hz_server *s, const char *method, const char *path, hz_handler_fn fn,
+                       void *ud, unsigned flags)
+{
+    hz_route_opts o;
+    hz_route_opts_init(&o);
+    o.flags = flags;
+    return hz_route_with(s, method, path, fn, ud, &o);
+}
 
 #define IO_MS 5000
 #define MAX_LINES 16
@@ -168,4 +179,127 @@ Test(accesslog, rejected_request_is_logged, .init = setup, .fini = teardown, .ti
     cr_assert_eq(g_entry[0].status, 400);
     cr_assert_not_null(strstr(g_clf[0], "\"GET /ok\" 400 "), "%s", g_clf[0]);
     cr_assert_not_null(strstr(g_json[0], "\"status\":400"));
+}
+
+/* ---- exchanges that end off the beaten path ---------------------------------- */
+
+static hz_executor g_exec;
+static int g_done_status = 1; /* on_done's status in h_early; under g_lock */
+
+/* An executor handler that outlives timeouts.handler: waits (bounded) for
+ * the cancellation, then returns without answering. */
+static void h_overrun(hz_req *req, hz_res *res, void *ud)
+{
+    (void)res, (void)ud;
+    for (int i = 0; i < 1000 && !hz_req_cancelled(req); i++) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int early_chunk(hz_req *req, const void *data, size_t len, void *ud)
+{
+    (void)req, (void)data, (void)len, (void)ud;
+    return 0; /* answered already: take (and drop) the rest of the body */
+}
+
+static void early_end(hz_req *req, int status, void *ud)
+{
+    (void)req, (void)status, (void)ud;
+}
+
+static void early_done(hz_res *res, int status, void *ud)
+{
+    (void)res, (void)ud;
+    pthread_mutex_lock(&g_lock);
+    g_done_status = status;
+    pthread_cond_broadcast(&g_cond);
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* A streamed-body handler that refuses the request at once. */
+static void h_early(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    hz_res_on_done(res, early_done, NULL);
+    hz_req_on_body(req, early_chunk, early_end, NULL);
+    hz_res_send(res, 400, "no", 2);
+}
+
+static void setup_odd(void)
+{
+    hz_executor_pool_options po;
+    hz_executor_pool_options_init(&po);
+    po.threads = 1;
+    po.queue_cap = 4;
+    cr_assert_eq(hz_executor_pool_create(&g_exec, &po, NULL), 0);
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cfg.access_log = on_log;
+    cfg.access_log_ud = &g_n;
+    cfg.executor = &g_exec;
+    cfg.timeouts.handler = 200;
+    cr_assert_eq(hz_server_create(&g_srv, &cfg), 0);
+    cr_assert_eq(route_flags(g_srv, "GET", "/overrun", h_overrun, NULL, HZ_ROUTE_EXECUTOR), 0);
+    cr_assert_eq(route_flags(g_srv, "POST", "/early", h_early, NULL, HZ_ROUTE_STREAM_BODY), 0);
+    int idx = hz_server_listen(g_srv, "127.0.0.1", 0, NULL);
+    cr_assert_geq(idx, 0);
+    g_port = hz_server_port(g_srv, idx);
+    cr_assert_eq(hz_server_start(g_srv), 0);
+}
+
+static void teardown_odd(void)
+{
+    hz_server_destroy(g_srv);
+    g_exec.vt->shutdown(g_exec.self);
+}
+
+/* The 503 of a handler timeout used to be logged with an empty method and
+ * target: the job took the read buffer over before the entry was written. */
+Test(accesslog, handler_timeout_503_keeps_method_and_target, .init = setup_odd,
+     .fini = teardown_odd, .timeout = 30)
+{
+    it_conn c;
+    cr_assert_eq(it_connect(&c, g_port), 0);
+    cr_assert_eq(request(&c, "GET /overrun?x=1 HTTP/1.1\r\nHost: x\r\n\r\n", 0), 503);
+    it_close(&c);
+    wait_lines(1);
+    cr_assert_eq(g_entry[0].status, 503);
+    cr_assert_not_null(strstr(g_clf[0], "\"GET /overrun?x=1 HTTP/1.1\" 503 "), "%s", g_clf[0]);
+    cr_assert_not_null(strstr(g_json[0], "\"method\":\"GET\""), "%s", g_json[0]);
+}
+
+/* A streamed-body handler answered 400 at once and the client then closed
+ * mid-body: the response was on the wire, so the exchange is a response
+ * (access log, responses_total, on_done 0), not only an abort. */
+Test(accesslog, early_answer_then_client_close_is_a_response, .init = setup_odd,
+     .fini = teardown_odd, .timeout = 30)
+{
+    it_conn c;
+    cr_assert_eq(it_connect(&c, g_port), 0);
+    cr_assert_eq(request(&c,
+                         "POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+                         "0123456789",
+                         0),
+                 400);
+    it_close(&c);
+    wait_lines(1);
+    cr_assert_eq(g_entry[0].status, 400);
+    cr_assert_not_null(strstr(g_clf[0], "\"POST /early HTTP/1.1\" 400 "), "%s", g_clf[0]);
+    hz_metrics m;
+    /* The entry is written in the same loop step that counts it. */
+    cr_assert_eq(hz_server_metrics(g_srv, &m), 0);
+    cr_assert_eq(m.requests, 1);
+    cr_assert_eq(m.status_class[3], 1);
+    cr_assert_eq(m.requests_aborted, 0);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 5;
+    pthread_mutex_lock(&g_lock);
+    while (g_done_status == 1 && pthread_cond_timedwait(&g_cond, &g_lock, &dl) == 0) {
+    }
+    int st = g_done_status;
+    pthread_mutex_unlock(&g_lock);
+    cr_assert_eq(st, 0, "on_done: the response was complete (got %d)", st);
 }

@@ -34,6 +34,7 @@ static int late_rc;    /* what hz_res_send returned after cancellation */
 static int submits;    /* executor submissions (wrapper) */
 static int busy;       /* of which refused with HZ_EBUSY */
 static int notsup_ok;  /* loop-only calls refused with HZ_ENOTSUP on a worker */
+static int hdr_rc[5];  /* hz_res_set_header results in h_hdrs */
 
 static struct timespec deadline_in(int ms)
 {
@@ -165,6 +166,26 @@ static void h_echo(hz_req *req, hz_res *res, void *ud)
     pthread_mutex_unlock(&mu);
 }
 
+/* Header fields the loop refuses must be refused at the call on a worker
+ * too (they used to be dropped silently when the loop replayed them). */
+static void h_hdrs(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    int rc[5];
+    rc[0] = hz_res_set_header(res, "X(Y", "v");            /* not a token */
+    rc[1] = hz_res_set_header(res, "X-Ctl", "a\x01b");     /* control byte */
+    rc[2] = hz_res_set_header(res, "Content-Length", "3"); /* framing */
+    rc[3] = hz_res_set_header(res, "X-Good", "yes");
+    rc[4] = hz_res_set_header(res, "Connection", "close");
+    hz_res_send(res, 200, "hdr", 3);
+    pthread_mutex_lock(&mu);
+    memcpy(hdr_rc, rc, sizeof(rc));
+    finished++;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
 static void h_silent(hz_req *req, hz_res *res, void *ud)
 {
     (void)req;
@@ -244,6 +265,7 @@ static void start_with(unsigned threads, unsigned queue, uint32_t handler_ms, in
     cr_assert_eq(hz_route_with(srv, "GET", "/hold", h_hold, NULL, &ro), 0);
     cr_assert_eq(hz_route_with(srv, "POST", "/echo/:id", h_echo, NULL, &ro), 0);
     cr_assert_eq(hz_route_with(srv, "GET", "/silent", h_silent, NULL, &ro), 0);
+    cr_assert_eq(hz_route_with(srv, "GET", "/hdrs", h_hdrs, NULL, &ro), 0);
     cr_assert_eq(hz_route_with(srv, "GET", "/ping", h_ping, NULL, &ping), 0);
     int idx = hz_server_listen(srv, "127.0.0.1", 0, NULL);
     cr_assert_geq(idx, 0);
@@ -506,6 +528,36 @@ Test(exec, request_and_response_cross_the_worker, .timeout = 60)
     cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
     cr_assert_eq(r.status, 500, "a handler that returns without answering");
     it_resp_free(&r);
+    it_close(&c);
+    finish();
+}
+
+Test(exec, header_refused_on_the_loop_is_refused_at_the_call_on_a_worker, .timeout = 60)
+{
+    start(2, 8, 30000, 0);
+    it_conn c;
+    it_resp r;
+    cr_assert_eq(it_connect(&c, port), 0);
+    get(&c, "/hdrs");
+    cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
+    cr_assert_eq(wait_for(&finished, 1), 1);
+    pthread_mutex_lock(&mu);
+    int rc[5];
+    memcpy(rc, hdr_rc, sizeof(rc));
+    pthread_mutex_unlock(&mu);
+    cr_expect_eq(rc[0], HZ_EINVAL, "X(Y: %d", rc[0]);
+    cr_expect_eq(rc[1], HZ_EINVAL, "control byte: %d", rc[1]);
+    cr_expect_eq(rc[2], HZ_EINVAL, "Content-Length: %d", rc[2]);
+    cr_expect_eq(rc[3], 0);
+    cr_expect_eq(rc[4], 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "hdr");
+    cr_assert_str_eq(it_header(&r, "X-Good"), "yes");
+    cr_assert_str_eq(it_header(&r, "X(Y"), "");
+    cr_assert_str_eq(it_header(&r, "Content-Length"), "3");
+    cr_assert(r.conn_close, "Connection: close set on the worker closes after the response");
+    it_resp_free(&r);
+    cr_assert(it_wait_closed(&c, 5000));
     it_close(&c);
     finish();
 }

@@ -7,6 +7,18 @@
 #include <criterion/criterion.h>
 #include "itest.h"
 
+/* Every answer the library makes up itself is the reason phrase as
+ * text/plain (built in one place: hz__res_answer). */
+static void expect_text_plain(const it_resp *r, const char *what)
+{
+    cr_assert_str_eq(it_header(r, "Content-Type"), "text/plain; charset=utf-8", "%d for: %s",
+                     r->status, what);
+    cr_assert_gt(r->body_len, 0, "a reason phrase for: %s", what);
+    char cl[32];
+    snprintf(cl, sizeof(cl), "%zu", r->body_len);
+    cr_assert_str_eq(it_header(r, "Content-Length"), cl, "%s", what);
+}
+
 static void expect_error(it_server *s, const char *req, int status)
 {
     it_conn c;
@@ -18,6 +30,7 @@ static void expect_error(it_server *s, const char *req, int status)
     cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0, "no answer to: %s", req);
     cr_assert_eq(r.status, status, "status %d for: %s", r.status, req);
     cr_assert(r.conn_close, "Connection: close for: %s", req);
+    expect_text_plain(&r, req);
     it_resp_free(&r);
     cr_assert_eq(it_wait_closed(&c, 3000), 1);
     cr_assert_eq(c.len, 0, "bytes after the error response for: %s", req);
@@ -60,6 +73,72 @@ Test(limits, parse_errors_answer_their_status_and_close, .timeout = 60)
     strcat(many, "\r\n");
     expect_error(&s, many, 431);
     cr_assert_eq(atomic_load(&it_calls), 0, "no handler ran");
+    it_stop(&s);
+}
+
+/* 404 (no route), 405 (the router), 501 (unknown method), 413 (limit),
+ * 417 (expectation), 408 (header timeout) and the connection cap's 503. */
+Test(limits, error_answers_are_text_plain_reason_phrases, .timeout = 30)
+{
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cfg.timeouts.header = 300;
+    it_server s;
+    it_start(&s, &cfg);
+    it_conn c;
+    it_resp r;
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    static const struct {
+        const char *req;
+        int status;
+        const char *body;
+    } cases[] = {
+        {"GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n", 404, "Not Found"},
+        {"DELETE / HTTP/1.1\r\nHost: t\r\n\r\n", 405, "Method Not Allowed"},
+        {"GET / HTTP/1.1\r\nHost: t\r\nExpect: tea\r\n\r\n", 417, "Expectation Failed"},
+        /* last: a 501 closes the connection */
+        {"BREW / HTTP/1.1\r\nHost: t\r\n\r\n", 501, "Not Implemented"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cr_assert_eq(it_sends(&c, cases[i].req), 0);
+        cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0, "%s", cases[i].req);
+        cr_assert_eq(r.status, cases[i].status, "%s", cases[i].req);
+        cr_assert_str_eq(r.body, cases[i].body);
+        expect_text_plain(&r, cases[i].req);
+        if (cases[i].status == 405)
+            cr_assert_neq(*it_header(&r, "Allow"), 0);
+        it_resp_free(&r);
+    }
+    it_close(&c);
+    /* HEAD gets the same head and no body. */
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    cr_assert_eq(it_sends(&c, "HEAD /nowhere HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+    cr_assert_eq(it_read_response(&c, &r, 1, 3000), 0);
+    cr_assert_eq(r.status, 404);
+    cr_assert_str_eq(it_header(&r, "Content-Type"), "text/plain; charset=utf-8");
+    cr_assert_str_eq(it_header(&r, "Content-Length"), "9");
+    it_resp_free(&r);
+    it_close(&c);
+    /* 413 from the body limit, answered by the connection. */
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    cr_assert_eq(it_sends(&c, "POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n"),
+                 0);
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 413);
+    cr_assert_str_eq(r.body, "Content Too Large");
+    expect_text_plain(&r, "413");
+    it_resp_free(&r);
+    it_close(&c);
+    /* 408: half a head, then the header timeout. */
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    cr_assert_eq(it_sends(&c, "GET / HTTP/1.1\r\nHo"), 0);
+    cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
+    cr_assert_eq(r.status, 408);
+    cr_assert_str_eq(r.body, "Request Timeout");
+    expect_text_plain(&r, "408");
+    it_resp_free(&r);
+    it_close(&c);
     it_stop(&s);
 }
 
@@ -222,6 +301,8 @@ Test(limits, connection_cap_answers_503, .timeout = 20)
     cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
     cr_assert_eq(r.status, 503);
     cr_assert_neq(*it_header(&r, "Retry-After"), 0);
+    cr_assert_str_eq(r.body, "Service Unavailable");
+    expect_text_plain(&r, "connection cap");
     it_resp_free(&r);
     cr_assert_eq(it_wait_closed(&c, 3000), 1);
     it_close(&c);

@@ -86,6 +86,41 @@ static void h_head(hz_req *req, hz_res *res, void *ud)
     }
 }
 
+/* A body source: n bytes of a pattern ('k': known length, 's': chunked). */
+typedef struct gen {
+    size_t n, made;
+} gen;
+
+static long g_read(void *ud, void *buf, size_t len)
+{
+    gen *g = ud;
+    size_t k = g->n - g->made < len ? g->n - g->made : len;
+    for (size_t i = 0; i < k; i++)
+        ((char *)buf)[i] = (char)('A' + (g->made + i) % 26);
+    g->made += k;
+    return (long)k;
+}
+
+static int g_dones;
+
+static void g_done(void *ud, int status)
+{
+    cr_assert_eq(status, 0);
+    g_dones++;
+    free(ud);
+}
+
+static void h_src(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    hz_str q = hz_req_query(req);
+    gen *g = calloc(1, sizeof(*g));
+    g->n = 40000;
+    hz_body_source src = {.read = g_read, .done = g_done, .ud = g};
+    int known = q.len == 1 && q.ptr[0] == 'k';
+    cr_assert_eq(hz_res_send_source(res, 200, known ? 40000 : -1, &src), 0);
+}
+
 typedef struct fixture {
     hz_count_alloc ca;
     hz_server *srv;
@@ -105,6 +140,7 @@ static void fx_init(fixture *f, size_t output_buffer)
     cr_assert_eq(hz_route(f->srv, "GET", "/", h_root, NULL), 0);
     cr_assert_eq(hz_route(f->srv, "GET", "/q", h_root, NULL), 0);
     cr_assert_eq(hz_route(f->srv, "GET", "/head", h_head, NULL), 0);
+    cr_assert_eq(hz_route(f->srv, "GET", "/src", h_src, NULL), 0);
     cr_assert_eq(hz_route(f->srv, "POST", "/body", h_body, NULL), 0);
     hz_route_opts stream;
     hz_route_opts_init(&stream);
@@ -161,6 +197,8 @@ static const char pipeline[] =
     "POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
     "5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nT: v\r\n\r\n"
     "HEAD / HTTP/1.1\r\nHost: t\r\n\r\n"
+    "GET /src?k HTTP/1.1\r\nHost: t\r\n\r\n"
+    "GET /src?s HTTP/1.1\r\nHost: t\r\n\r\n"
     "GET /q?x=1 HTTP/1.1\r\nHost: t\r\n\r\n"
     "POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nabcde"
     "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -174,7 +212,17 @@ Test(conn, any_read_and_write_segmentation_gives_the_same_output, .timeout = 60)
     int closed;
     char *ref = run(&f, pipeline, sizeof(pipeline) - 1, 0, 0, &closed);
     cr_assert(closed, "Connection: close honoured");
-    cr_assert_eq(count(ref, "HTTP/1.1 200 OK"), 6, "%s", ref);
+    cr_assert_eq(count(ref, "HTTP/1.1 200 OK"), 8, "%s", ref);
+    cr_assert_eq(g_dones, 2, "each source's done ran once");
+    /* Sources keep their place in the pipeline: known length, then
+     * chunked (16 KiB pieces: 0x4000), then the /q answer. */
+    const char *k = strstr(ref, "Content-Length: 40000\r\n");
+    const char *ch = strstr(ref, "\r\n\r\n4000\r\nABCDEFG");
+    cr_assert_not_null(k);
+    cr_assert_not_null(ch, "chunked source body");
+    cr_assert_not_null(strstr(ch, "\r\n1c40\r\n"), "the last piece: 40000 - 2 * 16384");
+    cr_assert_lt(k, ch);
+    cr_assert_lt(ch, strstr(ref, "root q=x=1"));
     cr_assert_eq(count(ref, "HTTP/1.1 404"), 1);
     cr_assert_eq(count(ref, "after-close"), 0);
     cr_assert_not_null(strstr(ref, "\r\n\r\nhello world"));

@@ -1,0 +1,88 @@
+/* exchange.h - the protocol-neutral side of a request/response exchange
+ * (internal).
+ *
+ * The public hz_res_* functions (response.c) check their arguments and
+ * validate header fields here, once, then reach the protocol that carries
+ * the exchange through an ops table (hz__res_ops): the HTTP/1.1 writer
+ * (core/http1/h1res.c) or the executor recorder (exec.c), which records
+ * the calls of a handler running on a worker and replays them on the loop
+ * through the protocol's table. A new protocol supplies its own table. */
+#ifndef HZ_EXCHANGE_H
+#define HZ_EXCHANGE_H
+
+#include <stddef.h>
+#include "internal.h"
+
+/* What hz__res_header_check found out about a header name. */
+enum hz__hdr_kind {
+    HZ_HDR_PLAIN = 0,  /* stored and sent as given */
+    HZ_HDR_DROP,       /* Date: the library always sends its own; accepted, ignored */
+    HZ_HDR_SERVER,     /* Server: replaces the configured one */
+    HZ_HDR_CONNECTION, /* Connection without "close": the library decides; ignored */
+    HZ_HDR_CONN_CLOSE, /* Connection with a "close" token: close after the response */
+};
+
+/** Validates one response header field for every protocol and every thread
+ *  (the one place that decides): name a token, value field-value bytes
+ *  (RFC 9110 §5.5: no CR, LF, NUL or other controls but HTAB), framing
+ *  fields (Content-Length, Transfer-Encoding) refused. Returns an
+ *  hz__hdr_kind (>= 0) or HZ_EINVAL. *nl and *vl get the lengths. */
+HZ_HIDDEN int hz__res_header_check(const char *name, const char *value, size_t *nl, size_t *vl);
+
+/** Bytes a header line takes against HZ_RES_HDRS_MAX ("name: value\r\n"). */
+#define HZ_RES_HDR_COST(nl, vl) ((nl) + (vl) + 4u)
+/** User header bytes per response (HZ_ERANGE beyond). */
+#define HZ_RES_HDRS_MAX 65536u
+
+/** How hz_req / hz_res reach the protocol carrying them. Every slot is
+ *  called after the neutral argument checks (status range, NULL bodies,
+ *  header syntax) and does the state checks itself, liveness first
+ *  (HZ_ECLOSED, HZ_ECANCELED, then HZ_ESTATE), because that state lives
+ *  with the protocol (the recorder's on the worker, never in fields the
+ *  loop writes); one indirect call per public call on the hot path.
+ *  thread: the exchange's loop, except in the recorder (its worker). */
+typedef struct hz__res_ops {
+    /* Adds a validated header; kind is an hz__hdr_kind other than DROP. */
+    int (*set_header)(hz_req *ex, const char *name, size_t nl, const char *value, size_t vl,
+                      int kind);
+    /* A whole response: head (length len) and body, complete. */
+    int (*send)(hz_req *ex, int status, const void *body, size_t len);
+    /* A streamed response of unknown length. */
+    int (*start)(hz_req *ex, int status);
+    int (*write)(hz_req *ex, const void *buf, size_t len); /* len > 0 */
+    int (*end)(hz_req *ex);
+    /* A body pulled from src (copied); length -1: unknown. On 0 the table
+     * owns the source: its done runs exactly once. */
+    int (*send_source)(hz_req *ex, int status, int64_t length, const hz_body_source *src);
+    /* A source that returned HZ_EAGAIN has data again. */
+    int (*resume)(hz_req *ex);
+    /* hz_req_on_body / hz_req_resume (after the neutral checks); loop only. */
+    int (*on_body)(hz_req *ex, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end, void *ud);
+    int (*resume_body)(hz_req *ex);
+    /* 0 when the exchange can still answer, else HZ_ECLOSED/HZ_ECANCELED. */
+    int (*live)(const hz_req *ex);
+    /* 1: the loop-only calls (on_done, on_drain, after, on_body, resume,
+     * sendfile) are allowed; 0 (the recorder): they return HZ_ENOTSUP. */
+    unsigned on_loop;
+} hz__res_ops;
+
+/** The HTTP/1.1 response writer (core/http1/h1res.c). */
+HZ_HIDDEN extern const hz__res_ops hz__h1_res_ops;
+
+/** The reason phrase of a status ("OK"; "Unknown" for others), stored
+ *  NUL-padded to 32 bytes so a head can copy it with one fixed move;
+ *  *len gets its length. */
+HZ_HIDDEN const char *hz__status_reason_padded(int status, size_t *len);
+/** The reason phrase of a status ("OK"); "Unknown" for others. */
+HZ_HIDDEN const char *hz__status_reason(int status);
+
+/** The body of every answer the library makes up itself (404 unknown path,
+ *  405 from the router, 400/413/431 from the parser, 408, 503, 500 ...):
+ *  the reason phrase, sent with HZ_ERROR_CTYPE. Built here only. */
+#define HZ_ERROR_CTYPE "text/plain; charset=utf-8"
+/** Answers ex through ops with status: the reason phrase as a text/plain
+ *  body (none for 204/304), plus an Allow field when allow is non-empty.
+ *  The one place the library's own answers are built. Result of ops->send. */
+HZ_HIDDEN int hz__res_answer(hz_req *ex, const hz__res_ops *ops, int status, const char *allow);
+
+#endif /* HZ_EXCHANGE_H */
