@@ -264,15 +264,14 @@ static void run_ready(hz__loop *loop)
 {
     /* Like loop.c's run_ready: queued connections run once per pass. */
     for (int pass = 0; pass < 64 && loop->ready; pass++) {
-        hz__conn *c = loop->ready;
+        hz__io *io = loop->ready;
         loop->ready = NULL;
-        while (c) {
-            hz__conn *next = c->qnext;
-            c->queued = 0;
-            c->qnext = NULL;
-            if (!c->closing)
-                hz__conn_process(c);
-            c = next;
+        while (io) {
+            hz__io *next = io->qnext;
+            io->queued = 0;
+            io->qnext = NULL;
+            io->vt->on_ready(io);
+            io = next;
         }
     }
 }

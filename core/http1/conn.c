@@ -7,7 +7,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include "conn.h"
-#include "tls.h"
 #include "exec.h"
 
 #if HZ_HAVE_MSG_NOSIGNAL
@@ -155,9 +154,10 @@ void hz__ex_pool_free(hz__loop *loop)
 
 static void conn_timer_fn(hz__timer *t);
 
-int hz__conn_accepted(hz__loop *loop, int fd, const hz__listener *l)
+static const hz__io_vt conn_io_vt;
+
+hz__conn *hz__conn_new(hz__loop *loop, int fd)
 {
-    hz_server *srv = loop->srv;
 #if HZ_HAVE_TCP_NODELAY
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -166,33 +166,29 @@ int hz__conn_accepted(hz__loop *loop, int fd, const hz__listener *l)
     int on = 1;
     setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
 #endif
-    hz__conn *c = hz__calloc(&srv->a, sizeof(*c));
+    hz__conn *c = hz__calloc(&loop->srv->a, sizeof(*c));
     if (!c)
-        return HZ_ENOMEM;
-    c->kind = HZ_KIND_CONN;
+        return NULL;
+    c->io.vt = &conn_io_vt;
     c->loop = loop;
     c->tp = &hz__transport_socket;
     c->fd = fd;
     hz__timer_init(&c->timer, conn_timer_fn);
-    int rc = l && l->tls ? hz__tls_conn_attach(c, l) : 0;
+    return c;
+}
+
+int hz__conn_start(hz__conn *c)
+{
+    hz__loop *loop = c->loop;
+    int rc = loop->pv->add(loop->poller, c->fd, HZ_EV_READ, &c->io);
     if (rc < 0) {
-        hz__free(&srv->a, c, sizeof(*c));
-        return rc;
-    }
-    rc = loop->pv->add(loop->poller, fd, HZ_EV_READ, c);
-    if (rc < 0) {
-        c->fd = -1; /* the caller closes fd */
         c->tp->close(c);
-        hz__free(&srv->a, c, sizeof(*c));
+        hz__free(&loop->srv->a, c, sizeof(*c));
         return rc;
     }
     c->registered = 1;
     c->interest = HZ_EV_READ;
-    c->next = loop->conns;
-    if (c->next)
-        c->next->prev = c;
-    loop->conns = c;
-    loop->nconns++;
+    hz__loop_link(loop, &c->io);
     c->last_io = loop->now;
     hz__metrics_accepted(c);
     hz__conn_after_io(c);
@@ -239,18 +235,9 @@ void hz__conn_close(hz__conn *c)
     }
     c->tp->close(c);
     hz__timer_cancel(&loop->wheel, &c->timer);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        loop->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
-    loop->nconns--;
     atomic_fetch_sub(&loop->srv->nconns, 1);
     hz__metrics_closed(c);
-    c->rnext = loop->reap;
-    loop->reap = c;
+    hz__loop_unlink(loop, &c->io);
     if (c->ex) {
         struct hz_req *ex = c->ex;
         hz__metrics_req_abort(ex);
@@ -880,7 +867,7 @@ void hz__conn_after_io(hz__conn *c)
     unsigned want = (conn_wants_read(c) ? HZ_EV_READ : 0) | (c->wblocked ? HZ_EV_WRITE : 0);
     if (want != c->interest) {
         /* In-memory connections (no fd) keep the interest for their driver. */
-        if (c->registered && loop->pv->modify(loop->poller, c->fd, want, c) < 0) {
+        if (c->registered && loop->pv->modify(loop->poller, c->fd, want, &c->io) < 0) {
             hz__conn_close(c);
             return;
         }
@@ -963,20 +950,57 @@ int hz__conn_attach(hz__loop *loop, const hz__transport_vt *tp, void *ctx, hz__c
     hz__conn *c = hz__calloc(&srv->a, sizeof(*c));
     if (!c)
         return HZ_ENOMEM;
-    c->kind = HZ_KIND_CONN;
+    c->io.vt = &conn_io_vt;
     c->loop = loop;
     c->tp = tp;
     c->tp_ctx = ctx;
     c->fd = -1;
     hz__timer_init(&c->timer, conn_timer_fn);
-    c->next = loop->conns;
-    if (c->next)
-        c->next->prev = c;
-    loop->conns = c;
-    loop->nconns++;
+    hz__loop_link(loop, &c->io);
     atomic_fetch_add(&srv->nconns, 1);
     c->last_io = loop->now;
     hz__conn_after_io(c);
     *out = c;
     return 0;
 }
+
+/* ---- what the loop calls ---------------------------------------------------- */
+
+static void conn_io_event(hz__io *io, unsigned events)
+{
+    hz__conn_on_event((hz__conn *)io, events);
+}
+
+static void conn_io_ready(hz__io *io)
+{
+    hz__conn_process((hz__conn *)io); /* nothing once closing */
+}
+
+static void conn_io_stop(hz__io *io)
+{
+    hz__conn_stop((hz__conn *)io);
+}
+
+static void conn_io_close(hz__io *io)
+{
+    hz__conn_close((hz__conn *)io);
+}
+
+static int conn_io_busy(const hz__io *io)
+{
+    return ((const hz__conn *)io)->refs != 0;
+}
+
+static void conn_io_free(hz__io *io)
+{
+    hz__conn_free((hz__conn *)io);
+}
+
+static const hz__io_vt conn_io_vt = {
+    .on_event = conn_io_event,
+    .on_ready = conn_io_ready,
+    .on_stop = conn_io_stop,
+    .close = conn_io_close,
+    .busy = conn_io_busy,
+    .free = conn_io_free,
+};

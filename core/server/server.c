@@ -15,6 +15,49 @@
 
 #define HZ_LISTEN_BACKLOG 1024
 
+#if HZ_HAVE_MSG_NOSIGNAL
+#define HZ_SEND_FLAGS MSG_NOSIGNAL
+#else
+#define HZ_SEND_FLAGS 0
+#endif
+
+static void reject_busy(int fd)
+{
+    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
+                               "Content-Length: 0\r\nConnection: close\r\n\r\n";
+    /* A fresh socket's send buffer is empty: this either fits or fails. */
+    ssize_t n = send(fd, busy, sizeof(busy) - 1, HZ_SEND_FLAGS);
+    (void)n;
+    shutdown(fd, SHUT_WR);
+    close(fd);
+}
+
+/* The loops' accept hook: the connection limit, then the listener's
+ * protocol (HTTP/1.1, over TLS on a TLS listener). */
+static int server_accept(hz__loop *loop, int fd, void *ud)
+{
+    hz_server *srv = loop->srv;
+    const hz__listener *l = ud;
+    unsigned n = atomic_fetch_add(&srv->nconns, 1);
+    if (srv->cfg.max_connections && n >= srv->cfg.max_connections) {
+        atomic_fetch_sub(&srv->nconns, 1);
+        hz__metrics_refused(loop); /* before the client can see the 503 */
+        reject_busy(fd);
+        return 0;
+    }
+    hz__conn *c = hz__conn_new(loop, fd);
+    int rc = c ? 0 : HZ_ENOMEM;
+    if (c && l->tls && (rc = hz__tls_conn_attach(c, l)) < 0) {
+        hz__free(&srv->a, c, sizeof(*c));
+    } else if (c) {
+        if (hz__conn_start(c) < 0)
+            atomic_fetch_sub(&srv->nconns, 1); /* it closed fd */
+        return 0;
+    }
+    atomic_fetch_sub(&srv->nconns, 1);
+    return rc; /* fd stays the loop's: it closes it */
+}
+
 void hz_config_init(hz_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -63,8 +106,13 @@ void hz_server_destroy(hz_server *srv)
         hz_server_wait(srv);
     }
     if (srv->loops) {
-        for (unsigned i = 0; i < srv->nloops; i++)
+        for (unsigned i = 0; i < srv->nloops; i++) {
+            if (!srv->loops[i].srv)
+                continue; /* never initialised */
+            hz__loop_close_all(&srv->loops[i]);
+            hz__ex_pool_free(&srv->loops[i]);
             hz__loop_fini(&srv->loops[i]);
+        }
         hz__free(&srv->a, srv->loops, sizeof(*srv->loops) * srv->nloops);
     }
     for (unsigned i = 0; i < srv->nlisteners; i++) {
@@ -123,6 +171,7 @@ int hz_server_create(hz_server **out, const hz_config *cfg)
     srv->cfg = *cfg;
     srv->a = *a;
     srv->pv = pv;
+    srv->on_accept = server_accept;
     atomic_init(&srv->nconns, 0);
     atomic_init(&srv->stop_requested, 0);
     atomic_init(&srv->stop_deadline_ms, 0);
@@ -363,8 +412,10 @@ static int start_loops(hz_server *srv, unsigned first)
     /* Each loop polls its own socket (SO_REUSEPORT) or the shared one. */
     for (unsigned i = 0; i < srv->nlisteners; i++) {
         hz__listener *l = &srv->listeners[i];
-        for (unsigned j = 0; j < l->nsocks; j++)
+        for (unsigned j = 0; j < l->nsocks; j++) {
             atomic_store(&l->socks[j].users, l->nsocks > 1 ? 1 : (int)srv->nloops);
+            l->socks[j].ud = l; /* the array no longer moves */
+        }
     }
     for (unsigned i = 0; i < srv->nloops; i++) {
         int rc = hz__loop_listen(&srv->loops[i]);
