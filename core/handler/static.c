@@ -243,7 +243,7 @@ static long pump_sendfile(hz__conn *c, struct hz_req *ex)
 static long pump_sendfile_loop(hz__conn *c, struct hz_req *ex, int *epipe)
 {
 #if HZ_HAVE_SENDFILE_LINUX || HZ_HAVE_SENDFILE_DARWIN
-    if (c->tp != &hz__transport_socket || ex->file_copy)
+    if (c->sock.tp != &hz__transport_socket || ex->file_copy)
         return 0;
     int first = 1;
     uint64_t done = 0;
@@ -253,7 +253,7 @@ static long pump_sendfile_loop(hz__conn *c, struct hz_req *ex, int *epipe)
         int err = 0;
 #if HZ_HAVE_SENDFILE_LINUX
         off_t o = (off_t)ex->file_off;
-        ssize_t n = sendfile(c->fd, ex->file_fd, &o, want);
+        ssize_t n = sendfile(c->sock.fd, ex->file_fd, &o, want);
         sent = n > 0 ? (long)n : 0;
         if (n < 0)
             err = errno;
@@ -261,7 +261,7 @@ static long pump_sendfile_loop(hz__conn *c, struct hz_req *ex, int *epipe)
             return HZ_EIO; /* the file shrank: the promised length cannot be met */
 #else
         off_t n = (off_t)want;
-        int r = sendfile(ex->file_fd, c->fd, (off_t)ex->file_off, &n, NULL, 0);
+        int r = sendfile(ex->file_fd, c->sock.fd, (off_t)ex->file_off, &n, NULL, 0);
         sent = (long)n;
         if (r < 0)
             err = errno;
@@ -310,7 +310,7 @@ static long pump_copy(hz__conn *c, struct hz_req *ex)
     uint64_t done = 0;
     while (ex->file_left || hz__buf_pending(&c->out)) {
         if (hz__buf_pending(&c->out)) {
-            long n = c->tp->send(c, c->out.data + c->out.off, hz__buf_pending(&c->out));
+            long n = c->sock.tp->send(&c->sock, c->out.data + c->out.off, hz__buf_pending(&c->out));
             if (n > 0) {
                 c->out.off += (uint32_t)n;
                 count_out(c, n);

@@ -61,10 +61,10 @@ void hz__accesslog_emit(hz__conn *c, struct hz_req *ex, uint64_t duration_ns)
     }
     char peer[64] = "-";
     e.peer = peer;
-    if (c->fd >= 0) {
+    if (c->sock.fd >= 0) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
-        if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (getpeername(c->sock.fd, (struct sockaddr *)&ss, &sl) == 0) {
             if (ss.ss_family == AF_INET) {
                 const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
                 inet_ntop(AF_INET, &s4->sin_addr, peer, sizeof(peer));
@@ -76,7 +76,7 @@ void hz__accesslog_emit(hz__conn *c, struct hz_req *ex, uint64_t duration_ns)
             }
         }
     }
-    e.tls = c->tp != &hz__transport_socket && c->fd >= 0;
+    e.tls = c->sock.tp != &hz__transport_socket && c->sock.fd >= 0;
     e.conn_id = c->id;
     e.request_seq = c->nrequests;
     e.time_sec = c->loop->date_sec >= 0 ? c->loop->date_sec : (int64_t)time(NULL);

@@ -357,7 +357,7 @@ int hz_res_send(hz_res *res, int status, const void *body, size_t len)
             iov[0].iov_len = hl;
             iov[1].iov_base = (void *)p;
             iov[1].iov_len = len;
-            long n = c->tp->writev(c, iov, 2);
+            long n = c->sock.tp->writev(&c->sock, iov, 2);
             if (n > 0) {
                 hz__m_add(&c->loop->metrics, HZ_MS_BYTES_OUT, (uint64_t)n);
                 size_t taken = (size_t)n;

@@ -9,80 +9,12 @@
 #include "conn.h"
 #include "exec.h"
 
-#if HZ_HAVE_MSG_NOSIGNAL
-#define HZ_SEND_FLAGS MSG_NOSIGNAL
-#else
-#define HZ_SEND_FLAGS 0
-#endif
-
 #define HZ_READ_BUDGET (256u * 1024u) /* bytes read per event, for fairness */
 #define HZ_LINGER_MS 2000u
 #define HZ_LINGER_MAX (256u * 1024u)
 #define HZ_STREAM_ROOM 8192u /* free space after the head for streamed bodies */
 #define HZ_RUN_ROUNDS 16     /* process/flush rounds before yielding to the loop */
 #define HZ_EX_POOL_MAX 64
-
-/* ---- plain socket transport ------------------------------------------------ */
-
-static long sock_recv(hz__conn *c, void *buf, size_t len)
-{
-    for (;;) {
-        ssize_t n = recv(c->fd, buf, len, 0);
-        if (n >= 0)
-            return (long)n;
-        if (errno == EINTR)
-            continue;
-        return hz__err_from_errno(errno);
-    }
-}
-
-static long sock_send(hz__conn *c, const void *buf, size_t len)
-{
-    for (;;) {
-        ssize_t n = send(c->fd, buf, len, HZ_SEND_FLAGS);
-        if (n >= 0)
-            return (long)n;
-        if (errno == EINTR)
-            continue;
-        return hz__err_from_errno(errno);
-    }
-}
-
-static long sock_writev(hz__conn *c, const struct iovec *iov, int iovcnt)
-{
-    struct msghdr m;
-    memset(&m, 0, sizeof(m));
-    m.msg_iov = (struct iovec *)iov;
-    m.msg_iovlen = iovcnt;
-    for (;;) {
-        ssize_t n = sendmsg(c->fd, &m, HZ_SEND_FLAGS);
-        if (n >= 0)
-            return (long)n;
-        if (errno == EINTR)
-            continue;
-        return hz__err_from_errno(errno);
-    }
-}
-
-static int sock_shutdown(hz__conn *c)
-{
-    return shutdown(c->fd, SHUT_WR) == 0 ? 0 : hz__err_from_errno(errno);
-}
-
-static void sock_close(hz__conn *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-}
-
-const hz__transport_vt hz__transport_socket = {
-    .recv = sock_recv,
-    .send = sock_send,
-    .writev = sock_writev,
-    .shutdown = sock_shutdown,
-    .close = sock_close,
-};
 
 /* ---- exchanges ------------------------------------------------------------ */
 
@@ -171,8 +103,7 @@ hz__conn *hz__conn_new(hz__loop *loop, int fd)
         return NULL;
     c->io.vt = &conn_io_vt;
     c->loop = loop;
-    c->tp = &hz__transport_socket;
-    c->fd = fd;
+    hz__sock_init(&c->sock, fd);
     hz__timer_init(&c->timer, conn_timer_fn);
     return c;
 }
@@ -180,9 +111,9 @@ hz__conn *hz__conn_new(hz__loop *loop, int fd)
 int hz__conn_start(hz__conn *c)
 {
     hz__loop *loop = c->loop;
-    int rc = loop->pv->add(loop->poller, c->fd, HZ_EV_READ, &c->io);
+    int rc = loop->pv->add(loop->poller, c->sock.fd, HZ_EV_READ, &c->io);
     if (rc < 0) {
-        c->tp->close(c);
+        c->sock.tp->close(&c->sock);
         hz__free(&loop->srv->a, c, sizeof(*c));
         return rc;
     }
@@ -230,10 +161,10 @@ void hz__conn_close(hz__conn *c)
     hz__loop *loop = c->loop;
     c->closing = 1;
     if (c->registered) {
-        loop->pv->remove(loop->poller, c->fd);
+        loop->pv->remove(loop->poller, c->sock.fd);
         c->registered = 0;
     }
-    c->tp->close(c);
+    c->sock.tp->close(&c->sock);
     hz__timer_cancel(&loop->wheel, &c->timer);
     atomic_fetch_sub(&loop->srv->nconns, 1);
     hz__metrics_closed(c);
@@ -288,7 +219,7 @@ int hz__conn_flush(hz__conn *c)
     hz__loop *loop = c->loop;
     size_t progress = 0;
     while (hz__buf_pending(&c->out)) {
-        long n = c->tp->send(c, c->out.data + c->out.off, hz__buf_pending(&c->out));
+        long n = c->sock.tp->send(&c->sock, c->out.data + c->out.off, hz__buf_pending(&c->out));
         if (n > 0) {
             c->out.off += (uint32_t)n;
             progress += (size_t)n;
@@ -307,6 +238,7 @@ int hz__conn_flush(hz__conn *c)
     }
     if (!hz__buf_pending(&c->out)) {
         c->wblocked = 0;
+        c->sock.want_write = 0;
         c->nqueued = 0;
         c->out.off = c->out.len = 0;
     }
@@ -328,7 +260,7 @@ static void conn_update_timer(hz__conn *c)
     struct hz_req *ex = c->ex;
     uint8_t kind = HZ_T_NONE;
     uint64_t at = 0;
-    if (c->tp->handshake_deadline && (at = c->tp->handshake_deadline(c)) != 0) {
+    if (c->sock.tp->handshake_deadline && (at = c->sock.tp->handshake_deadline(&c->sock)) != 0) {
         kind = HZ_T_HANDSHAKE;
     } else if (c->lingering) {
         kind = HZ_T_LINGER;
@@ -475,7 +407,7 @@ static long conn_read(hz__conn *c)
         if (!room_rc)
             break;
         size_t room = c->in.cap - c->in.len;
-        long n = c->tp->recv(c, c->in.data + c->in.len, room);
+        long n = c->sock.tp->recv(&c->sock, c->in.data + c->in.len, room);
         if (n > 0) {
             c->in.len += (uint32_t)n;
             total += n;
@@ -488,8 +420,11 @@ static long conn_read(hz__conn *c)
             c->rd_eof = 1;
             break;
         }
-        if (n == HZ_EAGAIN)
+        if (n == HZ_EAGAIN) {
+            if (c->sock.want_write)
+                c->wblocked = 1; /* a TLS step waits for writability */
             break;
+        }
         hz__conn_close(c);
         return -1;
     }
@@ -502,7 +437,7 @@ static void conn_linger_read(hz__conn *c)
 {
     char sink[4096];
     for (int i = 0; i < 16; i++) {
-        long n = c->tp->recv(c, sink, sizeof(sink));
+        long n = c->sock.tp->recv(&c->sock, sink, sizeof(sink));
         if (n > 0) {
             c->linger_bytes += (uint32_t)n;
             if (c->linger_bytes > HZ_LINGER_MAX) {
@@ -854,7 +789,7 @@ void hz__conn_after_io(hz__conn *c)
          * the response before the client has read it. */
         c->lingering = 1;
         c->linger_until = loop->now + HZ_LINGER_MS;
-        c->tp->shutdown(c);
+        c->sock.tp->shutdown(&c->sock);
         if (c->rd_eof) {
             hz__conn_close(c);
             return;
@@ -867,7 +802,7 @@ void hz__conn_after_io(hz__conn *c)
     unsigned want = (conn_wants_read(c) ? HZ_EV_READ : 0) | (c->wblocked ? HZ_EV_WRITE : 0);
     if (want != c->interest) {
         /* In-memory connections (no fd) keep the interest for their driver. */
-        if (c->registered && loop->pv->modify(loop->poller, c->fd, want, &c->io) < 0) {
+        if (c->registered && loop->pv->modify(loop->poller, c->sock.fd, want, &c->io) < 0) {
             hz__conn_close(c);
             return;
         }
@@ -875,7 +810,8 @@ void hz__conn_after_io(hz__conn *c)
     }
     conn_update_timer(c);
     /* Read what the transport holds before the loop sleeps on the socket. */
-    if (c->tp->has_input && !c->lingering && conn_wants_read(c) && c->tp->has_input(c))
+    if (c->sock.tp->has_input && !c->lingering && conn_wants_read(c) &&
+        c->sock.tp->has_input(&c->sock))
         hz__loop_ready(loop, c);
     /* Idle connections hold no buffers. */
     if (!c->ex && !hz__buf_pending(&c->in) && c->in.data)
@@ -890,8 +826,8 @@ void hz__conn_process(hz__conn *c)
         return;
     c->in_process = 1;
     /* Input the poller cannot announce (TLS: decrypted bytes held). */
-    if (c->tp->has_input && !c->lingering && conn_wants_read(c) && c->tp->has_input(c) &&
-        conn_read(c) < 0) {
+    if (c->sock.tp->has_input && !c->lingering && conn_wants_read(c) &&
+        c->sock.tp->has_input(&c->sock) && conn_read(c) < 0) {
         c->in_process = 0;
         return;
     }
@@ -927,6 +863,7 @@ void hz__conn_on_event(hz__conn *c, unsigned events)
     }
     if (events & HZ_EV_WRITE) {
         c->wblocked = 0;
+        c->sock.want_write = 0;
         if (hz__conn_flush(c) < 0)
             return;
     }
@@ -952,9 +889,9 @@ int hz__conn_attach(hz__loop *loop, const hz__transport_vt *tp, void *ctx, hz__c
         return HZ_ENOMEM;
     c->io.vt = &conn_io_vt;
     c->loop = loop;
-    c->tp = tp;
-    c->tp_ctx = ctx;
-    c->fd = -1;
+    c->sock.tp = tp;
+    c->sock.ctx = ctx;
+    c->sock.fd = -1;
     hz__timer_init(&c->timer, conn_timer_fn);
     hz__loop_link(loop, &c->io);
     atomic_fetch_add(&srv->nconns, 1);

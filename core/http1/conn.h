@@ -13,26 +13,9 @@
 #include "parser.h"
 #include "router.h"
 #include "loop.h"
+#include "sock.h"
 
 typedef struct hz__conn hz__conn;
-
-/** Connection I/O: plain sockets now, TLS (over hz_tls_io) and in-memory
- *  pipes for fuzzing. Results: bytes, 0 = EOF (recv), HZ_EAGAIN, or < 0. */
-typedef struct hz__transport_vt {
-    long (*recv)(hz__conn *c, void *buf, size_t len);
-    long (*send)(hz__conn *c, const void *buf, size_t len);
-    long (*writev)(hz__conn *c, const struct iovec *iov, int iovcnt);
-    int (*shutdown)(hz__conn *c); /* no more writes: FIN (best effort) */
-    void (*close)(hz__conn *c);   /* releases the transport (closes the fd) */
-    /* Optional (NULL for sockets). The deadline (ms) of a handshake still in
-     * progress, else 0: the conn's timer closes the connection then. */
-    uint64_t (*handshake_deadline)(hz__conn *c);
-    /* Optional. Input to read without a READ event: TLS holds decrypted
-     * bytes, or a step that waited for writability can run again. */
-    int (*has_input)(hz__conn *c);
-} hz__transport_vt;
-
-HZ_HIDDEN extern const hz__transport_vt hz__transport_socket;
 
 /** Which deadline the connection's one timer stands for. */
 enum hz__tkind {
@@ -130,13 +113,11 @@ struct hz_req {               /* owner: its conn (c->ex), or the loop's free lis
     unsigned m_begun : 1;   /* counted as begun, not ended yet */
 };
 
-struct hz__conn {               /* owner: its loop; freed only by the reap step */
-    hz__io io;                  /* first: the poller udata, the loop's lists */
-    hz__loop *loop;             /* borrowed: outlives the conn */
-    const hz__transport_vt *tp; /* borrowed: static */
-    void *tp_ctx;               /* owned by the transport (NULL for sockets) */
-    int fd;                     /* owns (via tp->close); -1 for in-memory */
-    unsigned interest;          /* HZ_EV_* registered */
+struct hz__conn {      /* owner: its loop; freed only by the reap step */
+    hz__io io;         /* first: the poller udata, the loop's lists */
+    hz__loop *loop;    /* borrowed: outlives the conn */
+    hz__sock sock;     /* owns: the transport and its fd */
+    unsigned interest; /* HZ_EV_* registered */
     hz__timer timer;
     uint8_t tkind;         /* hz__tkind */
     hz__buf in;            /* owns: request bytes; views point into it */

@@ -499,11 +499,11 @@ int hz_req_peer(const hz_req *req, char *buf, size_t len, int *port)
     hz__conn *c = req->conn;
     if (!c || c->closing)
         return HZ_ECLOSED;
-    if (c->fd < 0)
+    if (c->sock.fd < 0)
         return HZ_ENOTSUP;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) < 0)
+    if (getpeername(c->sock.fd, (struct sockaddr *)&ss, &sl) < 0)
         return hz__err_from_errno(errno);
     const void *src;
     int p;

@@ -1,7 +1,7 @@
 /* tls.c - TLS in the server: configuration defaults, one backend context
- * per TLS listener, the TLS connection transport (handshake, records,
- * close_notify, pending input), the handshake cap and live reload. The
- * protocol itself lives in backends/tls-<name>/ behind hz_tls_vt. */
+ * per TLS listener, SNI, the handshake cap and live reload. The transport
+ * (handshake, records, close_notify, pending input) is core/event/sock.c;
+ * the protocol itself lives in backends/tls-<name>/ behind hz_tls_vt. */
 #include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
@@ -96,159 +96,19 @@ int hz_server_tls_reload(hz_server *srv, int idx, const hz_tls_config *cfg)
 }
 
 /* ------------------------------------------------------------------------ */
-/* The TLS transport                                                         */
+/* Connections                                                               */
 /* ------------------------------------------------------------------------ */
 
-typedef struct hz__tls_conn {    /* owner: its conn (c->tp_ctx) */
-    hz_tls_session *s;           /* owns */
-    const hz_tls_vt *vt;         /* borrowed: static */
-    hz_tls_io io;                /* the session's shim: the conn's raw socket */
-    uint64_t deadline;           /* ms: end of the handshake time; 0 = none */
-    unsigned handshaking : 1;    /* counted in srv->tls_handshakes */
-    unsigned retry_on_write : 1; /* the last step waited for writability */
-} hz__tls_conn;
-
-static long tls_io_send(void *ctx, const void *buf, size_t len)
+/* The end of a handshake (core/event/sock.c calls it once): metrics, the
+ * cap's count, and the header timeout starts now. */
+static void tls_conn_handshake(hz__sock *s, int ok)
 {
-    return hz__transport_socket.send(ctx, buf, len);
-}
-
-static long tls_io_recv(void *ctx, void *buf, size_t len)
-{
-    return hz__transport_socket.recv(ctx, buf, len);
-}
-
-static void tls_handshake_over(hz__conn *c, hz__tls_conn *t)
-{
-    if (!t->handshaking)
-        return;
-    t->handshaking = 0;
-    t->deadline = 0;
+    hz__conn *c = (hz__conn *)((char *)s - offsetof(hz__conn, sock));
+    hz__metrics_tls(c->loop, ok);
     atomic_fetch_sub(&c->loop->srv->tls_handshakes, 1);
+    if (ok)
+        c->last_io = c->loop->now;
 }
-
-/* WANT_* become HZ_EAGAIN for the core; a step that waits for writability
- * asks the core for write interest and is retried from has_input. */
-static long tls_result(hz__conn *c, hz__tls_conn *t, long rc)
-{
-    if (rc == HZ_TLS_WANT_WRITE) {
-        t->retry_on_write = 1;
-        c->wblocked = 1;
-        return HZ_EAGAIN;
-    }
-    if (rc == HZ_TLS_WANT_READ)
-        return HZ_EAGAIN;
-    return rc < 0 ? rc : HZ_EIO;
-}
-
-/* Advances the handshake: 0 once done, else as tls_result. */
-static long tls_handshake(hz__conn *c, hz__tls_conn *t)
-{
-    if (!t->handshaking)
-        return 0;
-    int rc = t->vt->handshake(t->s);
-    if (rc < 0) {
-        if (rc != HZ_TLS_WANT_READ && rc != HZ_TLS_WANT_WRITE) {
-            hz__metrics_tls(c->loop, 0);
-            tls_handshake_over(c, t); /* failed: the conn closes */
-        }
-        return tls_result(c, t, rc);
-    }
-    hz__metrics_tls(c->loop, 1);
-    tls_handshake_over(c, t);
-    c->last_io = c->loop->now; /* the header timeout starts now */
-    return 0;
-}
-
-static long tls_recv(hz__conn *c, void *buf, size_t len)
-{
-    hz__tls_conn *t = c->tp_ctx;
-    t->retry_on_write = 0;
-    long rc = tls_handshake(c, t);
-    if (rc != 0)
-        return rc;
-    long n = t->vt->read(t->s, buf, len);
-    return n >= 0 ? n : tls_result(c, t, n);
-}
-
-static long tls_send(hz__conn *c, const void *buf, size_t len)
-{
-    hz__tls_conn *t = c->tp_ctx;
-    long rc = tls_handshake(c, t);
-    if (rc != 0)
-        return rc;
-    long n = t->vt->write(t->s, buf, len);
-    if (n > 0)
-        return n;
-    if (n == HZ_TLS_WANT_READ || n == HZ_TLS_WANT_WRITE)
-        return HZ_EAGAIN; /* the core waits for writability itself */
-    return n < 0 ? n : HZ_EIO;
-}
-
-/* TLS cannot scatter: up to one record's worth is gathered and written as
- * one record (a response head and the start of its body share it). A retry
- * after HZ_EAGAIN starts with the same bytes, as the backends require. */
-static long tls_writev(hz__conn *c, const struct iovec *iov, int iovcnt)
-{
-    char rec[16384];
-    size_t n = 0;
-    for (int i = 0; i < iovcnt && n < sizeof(rec); i++) {
-        size_t k = iov[i].iov_len < sizeof(rec) - n ? iov[i].iov_len : sizeof(rec) - n;
-        memcpy(rec + n, iov[i].iov_base, k);
-        n += k;
-    }
-    if (n == 0)
-        return 0;
-    return tls_send(c, rec, n);
-}
-
-static int tls_shutdown(hz__conn *c)
-{
-    hz__tls_conn *t = c->tp_ctx;
-    if (!t->handshaking)
-        (void)t->vt->shutdown(t->s); /* close_notify, best effort */
-    return hz__transport_socket.shutdown(c);
-}
-
-static void tls_close(hz__conn *c)
-{
-    hz__tls_conn *t = c->tp_ctx;
-    if (t) {
-        if (t->handshaking)
-            hz__metrics_tls(c->loop, 0); /* closed mid-handshake (timeout, peer) */
-        tls_handshake_over(c, t);
-        t->vt->session_destroy(t->s);
-        hz__free(&c->loop->srv->a, t, sizeof(*t));
-        c->tp_ctx = NULL;
-    }
-    hz__transport_socket.close(c);
-}
-
-static uint64_t tls_handshake_deadline(hz__conn *c)
-{
-    const hz__tls_conn *t = c->tp_ctx;
-    return t && t->handshaking ? t->deadline : 0;
-}
-
-static int tls_has_input(hz__conn *c)
-{
-    hz__tls_conn *t = c->tp_ctx;
-    if (!t)
-        return 0;
-    if (t->retry_on_write)
-        return !c->wblocked; /* the socket became writable: step again */
-    return !t->handshaking && t->vt->pending(t->s) > 0;
-}
-
-const hz__transport_vt hz__transport_tls = {
-    .recv = tls_recv,
-    .send = tls_send,
-    .writev = tls_writev,
-    .shutdown = tls_shutdown,
-    .close = tls_close,
-    .handshake_deadline = tls_handshake_deadline,
-    .has_input = tls_has_input,
-};
 
 int hz__tls_conn_attach(hz__conn *c, const hz__listener *l)
 {
@@ -259,25 +119,12 @@ int hz__tls_conn_attach(hz__conn *c, const hz__listener *l)
         atomic_fetch_sub(&srv->tls_handshakes, 1);
         return HZ_EBUSY;
     }
-    hz__tls_conn *t = hz__calloc(&srv->a, sizeof(*t));
-    if (!t) {
-        atomic_fetch_sub(&srv->tls_handshakes, 1);
-        return HZ_ENOMEM;
-    }
-    t->vt = l->tls_vt;
-    t->io.send = tls_io_send;
-    t->io.recv = tls_io_recv;
-    t->io.io_ctx = c;
-    int rc = t->vt->session_create(l->tls, &t->io, &t->s);
-    if (rc < 0) {
-        hz__free(&srv->a, t, sizeof(*t));
-        atomic_fetch_sub(&srv->tls_handshakes, 1);
-        return rc;
-    }
-    t->handshaking = 1;
+    uint64_t deadline = 0;
     if (srv->cfg.timeouts.tls_handshake)
-        t->deadline = c->loop->now + srv->cfg.timeouts.tls_handshake;
-    c->tp = &hz__transport_tls;
-    c->tp_ctx = t;
-    return 0;
+        deadline = c->loop->now + srv->cfg.timeouts.tls_handshake;
+    int rc =
+        hz__tls_sock_attach(&c->sock, &srv->a, l->tls_vt, l->tls, deadline, tls_conn_handshake);
+    if (rc < 0)
+        atomic_fetch_sub(&srv->tls_handshakes, 1);
+    return rc;
 }
