@@ -389,8 +389,10 @@ void *hz__loop_main(void *arg)
             io->vt->on_event(io, ev[i].events);
         }
         hz__wheel_advance(&loop->wheel, loop->now);
-        run_ready(loop);
-        reap(loop);
+        if (loop->ready)
+            run_ready(loop);
+        if (loop->reap)
+            reap(loop);
     }
     for (unsigned i = 0; i < loop->nlregs; i++)
         lreg_unregister(loop, &loop->lregs[i]);

@@ -238,7 +238,8 @@ int hz__conn_flush(hz__conn *c)
     }
     if (!hz__buf_pending(&c->out)) {
         c->wblocked = 0;
-        c->sock.want_write = 0;
+        if (HZ_UNLIKELY(c->sock.want_write))
+            c->sock.want_write = 0;
         c->nqueued = 0;
         c->out.off = c->out.len = 0;
     }
@@ -899,6 +900,12 @@ int hz__conn_attach(hz__loop *loop, const hz__transport_vt *tp, void *ctx, hz__c
     hz__conn_after_io(c);
     *out = c;
     return 0;
+}
+
+void hz__loop_ready(hz__loop *loop, hz__conn *c)
+{
+    if (!c->closing)
+        hz__loop_queue(loop, &c->io);
 }
 
 /* ---- what the loop calls ---------------------------------------------------- */

@@ -150,11 +150,7 @@ HZ_HIDDEN hz__conn *hz__conn_new(hz__loop *loop, int fd);
 HZ_HIDDEN int hz__conn_start(hz__conn *c);
 /** Queues c for processing at the end of this iteration (no I/O event
  *  needed); nothing once it is closing. */
-static inline void hz__loop_ready(hz__loop *loop, hz__conn *c)
-{
-    if (!c->closing)
-        hz__loop_queue(loop, &c->io);
-}
+HZ_HIDDEN void hz__loop_ready(hz__loop *loop, hz__conn *c);
 /** A connection over a transport without a descriptor (in-memory, for
  *  tests and fuzzing): not in the poller; drive it with hz__conn_on_event
  *  and hz__loop_run_pending. */
