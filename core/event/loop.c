@@ -362,37 +362,41 @@ static void loop_begin_stop(hz__loop *loop)
         hz__timer_arm(&loop->wheel, &loop->stop_timer, loop->now + deadline);
 }
 
+void hz__loop_run_once(hz__loop *loop, int timeout_ms)
+{
+    hz_poll_event ev[HZ_LOOP_EVENTS];
+    int n = loop->pv->wait(loop->poller, ev, HZ_LOOP_EVENTS, timeout_ms);
+    loop->now = hz__now_ms();
+    loop->wake_ns = hz__now_ns();
+    hz__loop_update_date(loop);
+    for (int i = 0; i < n; i++) {
+        if (!ev[i].events)
+            continue; /* dropped by remove() earlier in this batch */
+        if (ev[i].events & HZ_EV_WAKE) {
+            run_posts(loop);
+            continue;
+        }
+        hz__io *io = ev[i].udata;
+        io->vt->on_event(io, ev[i].events);
+    }
+    hz__wheel_advance(&loop->wheel, loop->now);
+    if (loop->ready)
+        run_ready(loop);
+    if (loop->reap)
+        reap(loop);
+}
+
 void *hz__loop_main(void *arg)
 {
     hz__loop *loop = arg;
     hz_server *srv = loop->srv;
-    hz_poll_event ev[HZ_LOOP_EVENTS];
     for (;;) {
         loop->now = hz__now_ms();
         if (!loop->stopping && atomic_load_explicit(&srv->stop_requested, memory_order_acquire))
             loop_begin_stop(loop);
         if (loop->stopping && !loop->ios && !loop->exec_inflight)
             break;
-        int timeout = loop->ready ? 0 : hz__wheel_timeout(&loop->wheel, loop->now);
-        int n = loop->pv->wait(loop->poller, ev, HZ_LOOP_EVENTS, timeout);
-        loop->now = hz__now_ms();
-        loop->wake_ns = hz__now_ns();
-        hz__loop_update_date(loop);
-        for (int i = 0; i < n; i++) {
-            if (!ev[i].events)
-                continue; /* dropped by remove() earlier in this batch */
-            if (ev[i].events & HZ_EV_WAKE) {
-                run_posts(loop);
-                continue;
-            }
-            hz__io *io = ev[i].udata;
-            io->vt->on_event(io, ev[i].events);
-        }
-        hz__wheel_advance(&loop->wheel, loop->now);
-        if (loop->ready)
-            run_ready(loop);
-        if (loop->reap)
-            reap(loop);
+        hz__loop_run_once(loop, loop->ready ? 0 : hz__wheel_timeout(&loop->wheel, loop->now));
     }
     for (unsigned i = 0; i < loop->nlregs; i++)
         lreg_unregister(loop, &loop->lregs[i]);

@@ -160,6 +160,9 @@ HZ_HIDDEN void hz__loop_fini(hz__loop *loop);
  *  calls it before the thread starts, so a failure (HZ_ENOMEM, ...) is its
  *  return value instead of a loop that never accepts. Idempotent. */
 HZ_HIDDEN int hz__loop_listen(hz__loop *loop);
+/** One iteration: waits up to timeout_ms for the poller, dispatches its
+ *  events, then due timers, the ready list and reaping. */
+HZ_HIDDEN void hz__loop_run_once(hz__loop *loop, int timeout_ms);
 /** The loop thread's body. */
 HZ_HIDDEN void *hz__loop_main(void *arg);
 /** Queues io for its on_ready at the end of this iteration (no I/O event
