@@ -8,7 +8,8 @@ including file and the included header to their folders and fails on:
   - an edge from a lower core folder to a higher one
     (order: common < proto < event < http < http1 < server);
   - any core header included from core/handler/ or backends/ (they are
-    written against the public <httpz/...> headers only);
+    written against the public <httpz/...> headers only; backends/common/
+    holds what the backends share, itself on the public headers only);
   - a cycle between folders;
   - an include that resolves to no file, or to two folders;
   - a line of EXCEPTIONS (`from-file -> included-header`, paths relative to
@@ -103,6 +104,8 @@ def main(argv):
 
     def forbidden(src, dst):
         rs, rd = rank(src), rank(dst)
+        if dst == "backends/common":
+            return not src.startswith("backends/")  # shared by the backends only
         if not dst.startswith("core/"):
             return True  # into a backend: never
         if rs is None:
