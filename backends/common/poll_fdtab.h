@@ -22,7 +22,7 @@ typedef struct pfd_slot {
     unsigned interest; /* HZ_EV_READ|HZ_EV_WRITE registered */
     unsigned registered : 1;
     unsigned batch_gen; /* == the table's gen: batch_idx is this fd's entry */
-    int batch_idx;
+    int batch_idx;      /* (pfd_report only: the merge) */
 } pfd_slot;
 
 typedef struct pfd_table { /* owner: embedded in its poller */
@@ -98,12 +98,15 @@ static inline void pfd_set(pfd_table *t, int fd, void *udata, unsigned interest)
  * dispatcher skips events == 0; libuv's uv__platform_invalidate_fd). */
 static inline void pfd_remove(pfd_table *t, int fd)
 {
-    pfd_slot *s = &t->slots[fd];
-    if (s->batch_gen == t->gen && s->batch_idx < t->batch_len && t->batch[s->batch_idx].fd == fd) {
-        t->batch[s->batch_idx].events = 0;
-        t->batch[s->batch_idx].udata = NULL;
+    /* A scan, not batch_idx: pfd_append does not record it, and removing
+     * is rare next to reporting (once per connection, not per request). */
+    for (int i = 0; i < t->batch_len; i++) {
+        if (t->batch[i].fd == fd) {
+            t->batch[i].events = 0;
+            t->batch[i].udata = NULL;
+        }
     }
-    memset(s, 0, sizeof(*s));
+    memset(&t->slots[fd], 0, sizeof(t->slots[fd]));
 }
 
 /* Starts filling the caller's array out. */
@@ -138,6 +141,16 @@ static inline void pfd_report(pfd_table *t, int *len, int max, int fd, unsigned 
     s->batch_gen = t->gen;
     s->batch_idx = *len;
     out[(*len)++] = (hz_poll_event){.udata = s->udata, .fd = fd, .events = ev};
+}
+
+/* pfd_report for kernels that report an fd once per wait and only for its
+ * registered interest (epoll): no merge, no mask, fewer instructions on
+ * the keep-alive path. The caller bounds *len by max itself. */
+static inline void pfd_append(pfd_table *t, int *len, int fd, unsigned ev)
+{
+    if (fd < 0 || (size_t)fd >= t->nslots || !t->slots[fd].registered)
+        return;
+    t->batch[(*len)++] = (hz_poll_event){.udata = t->slots[fd].udata, .fd = fd, .events = ev};
 }
 
 /* Ends the batch: remove() may blank its entries until the next begin. */

@@ -170,7 +170,7 @@ static int ep_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
             ev |= HZ_EV_ERR;
         if (e & EPOLLHUP)
             ev |= HZ_EV_HUP;
-        pfd_report(&p->fds, &j, max, fd, ev);
+        pfd_append(&p->fds, &j, fd, ev); /* epoll_wait returned at most max */
     }
     pfd_batch_end(&p->fds, j);
     return j;
