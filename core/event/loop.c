@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include "loop.h"
 
-#define HZ_LOOP_EVENTS 256
 #define HZ_ACCEPT_BATCH 64
 #define HZ_ACCEPT_PAUSE_MS 100 /* EMFILE/ENFILE: retry accepting after this */
 #define HZ_BUFCACHE_MAX 64
@@ -366,7 +365,7 @@ static void loop_begin_stop(hz__loop *loop)
  * call here cost about 20 instructions per keep-alive request). */
 static inline __attribute__((always_inline)) void loop_iterate(hz__loop *loop, int timeout_ms)
 {
-    hz_poll_event ev[HZ_LOOP_EVENTS];
+    hz_poll_event *ev = loop->events;
     int n = loop->pv->wait(loop->poller, ev, HZ_LOOP_EVENTS, timeout_ms);
     loop->now = hz__now_ms();
     loop->wake_ns = hz__now_ns();

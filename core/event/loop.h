@@ -95,6 +95,8 @@ typedef struct hz__listener {
     const hz_tls_vt *tls_vt; /* borrowed: static */
 } hz__listener;
 
+#define HZ_LOOP_EVENTS 256 /* poller entries per wait */
+
 struct hz__loop {   /* owner: its server */
     hz_server *srv; /* borrowed: outlives the loop */
     unsigned idx;
@@ -123,6 +125,9 @@ struct hz__loop {   /* owner: its server */
     char date[40];           /* "Date: ...\r\n" */
     unsigned date_len;
     hz__metrics metrics; /* owns: written by this loop only, read by hz_server_metrics */
+    /* The poller's batch: remove() blanks entries of the last wait()'s array
+     * at any time until the next wait(), so it outlives each iteration. */
+    hz_poll_event events[HZ_LOOP_EVENTS];
 };
 
 struct hz_server {            /* owner: the caller of hz_server_create */
