@@ -3,7 +3,7 @@
  *
  * The server is created but never started: its one loop is stepped by hand
  * with a virtual clock. hz__conn_attach() opens the connection over this
- * file's in-memory transport (an hz__transport_vt, like core/memconn.c's
+ * file's in-memory transport (an hz__transport_vt, like core/event/memio.c's
  * but checking the invariants below), which feeds the input segments and
  * captures the output through a bounded write window. Events follow the
  * interest the core keeps in c->interest, as a level-triggered poller would.
@@ -61,9 +61,9 @@ typedef struct mem_tp {
 static mem_tp g_tp;
 static char g_out[FZ_OUT_MAX];
 
-static long mt_recv(hz__conn *c, void *buf, size_t len)
+static long mt_recv(hz__sock *s, void *buf, size_t len)
 {
-    mem_tp *t = c->tp_ctx;
+    mem_tp *t = s->ctx;
     FZ_CHECK(!t->closed, "read after close");
     if (t->in_off < t->in_len) {
         size_t n = t->in_len - t->in_off;
@@ -76,9 +76,9 @@ static long mt_recv(hz__conn *c, void *buf, size_t len)
     return t->eof ? 0 : HZ_EAGAIN;
 }
 
-static long mt_send(hz__conn *c, const void *buf, size_t len)
+static long mt_send(hz__sock *s, const void *buf, size_t len)
 {
-    mem_tp *t = c->tp_ctx;
+    mem_tp *t = s->ctx;
     FZ_CHECK(!t->closed, "send after close");
     FZ_CHECK(!t->fin, "send after FIN");
     if (!len)
@@ -95,11 +95,11 @@ static long mt_send(hz__conn *c, const void *buf, size_t len)
     return (long)n;
 }
 
-static long mt_writev(hz__conn *c, const struct iovec *iov, int iovcnt)
+static long mt_writev(hz__sock *s, const struct iovec *iov, int iovcnt)
 {
     long total = 0;
     for (int i = 0; i < iovcnt; i++) {
-        long n = mt_send(c, iov[i].iov_base, iov[i].iov_len);
+        long n = mt_send(s, iov[i].iov_base, iov[i].iov_len);
         if (n < 0)
             return total ? total : n;
         total += n;
@@ -109,21 +109,21 @@ static long mt_writev(hz__conn *c, const struct iovec *iov, int iovcnt)
     return total;
 }
 
-static int mt_shutdown(hz__conn *c)
+static int mt_shutdown(hz__sock *s)
 {
-    mem_tp *t = c->tp_ctx;
+    mem_tp *t = s->ctx;
     FZ_CHECK(!t->closed, "shutdown after close");
     t->fin = 1;
     return 0;
 }
 
-static void mt_close(hz__conn *c)
+static void mt_close(hz__sock *s)
 {
-    mem_tp *t = c->tp_ctx;
+    mem_tp *t = s->ctx;
     FZ_CHECK(!t->closed, "closed twice");
     t->closed = 1;
     t->abrupt = !t->fin;
-    t->nreq = c->nrequests;
+    t->nreq = ((hz__conn *)((char *)s - offsetof(hz__conn, sock)))->nrequests;
 }
 
 static const hz__transport_vt mem_transport = {
@@ -264,15 +264,14 @@ static void run_ready(hz__loop *loop)
 {
     /* Like loop.c's run_ready: queued connections run once per pass. */
     for (int pass = 0; pass < 64 && loop->ready; pass++) {
-        hz__conn *c = loop->ready;
+        hz__io *io = loop->ready;
         loop->ready = NULL;
-        while (c) {
-            hz__conn *next = c->qnext;
-            c->queued = 0;
-            c->qnext = NULL;
-            if (!c->closing)
-                hz__conn_process(c);
-            c = next;
+        while (io) {
+            hz__io *next = io->qnext;
+            io->queued = 0;
+            io->qnext = NULL;
+            io->vt->on_ready(io);
+            io = next;
         }
     }
 }

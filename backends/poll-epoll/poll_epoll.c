@@ -3,9 +3,9 @@
  * Exports exactly: const hz_poller_vt hz_poller_epoll;
  *
  * epoll_event carries one 64-bit datum, but the contract reports both the fd
- * and the caller's udata, and remove() must find a dropped fd's entries in
- * the batch being dispatched. So the kernel gets the fd, and a table indexed
- * by fd keeps udata (8-16 bytes per fd number, grown on demand).
+ * and the caller's udata, and remove() must find a dropped fd's entry in
+ * the batch being dispatched. So the kernel gets the fd, and the pollers'
+ * shared fd table (backends/common/poll_fdtab.h) keeps the rest.
  */
 #if !defined(__linux__)
 #error "backends/poll-epoll needs Linux epoll; configure with HZ_POLLER=auto or kqueue"
@@ -19,14 +19,10 @@
 #include <sys/eventfd.h>
 #include <httpz/httpz.h>
 #include <httpz/backend.h>
+#include "../common/poll_fdtab.h"
 
 #define EP_INITIAL_EVENTS 256
 #define EP_INITIAL_SLOTS 1024
-
-typedef struct ep_slot {
-    void *udata;
-    unsigned registered;
-} ep_slot;
 
 struct hz_poller {           /* owner: whoever called create (a loop) */
     hz_allocator a;          /* copied from create */
@@ -34,10 +30,7 @@ struct hz_poller {           /* owner: whoever called create (a loop) */
     int wakefd;              /* owns: eventfd, registered for EPOLLIN */
     struct epoll_event *kev; /* owns: kernel batch buffer */
     int kev_cap;
-    ep_slot *slots; /* owns: indexed by fd */
-    size_t nslots;
-    hz_poll_event *batch; /* borrowed: the caller's array of the last wait() */
-    int batch_len;
+    pfd_table fds; /* owns: fd -> udata, interest, batch entry */
 };
 
 static uint32_t ep_mask(unsigned events)
@@ -59,7 +52,7 @@ static void ep_destroy(hz_poller *p)
     if (p->epfd >= 0)
         close(p->epfd);
     hz_alloc_free(&p->a, p->kev, sizeof(*p->kev) * (size_t)p->kev_cap);
-    hz_alloc_free(&p->a, p->slots, sizeof(*p->slots) * p->nslots);
+    pfd_fini(&p->fds, &p->a);
     hz_alloc_free(&p->a, p, sizeof(*p));
 }
 
@@ -77,9 +70,7 @@ static int ep_create(hz_poller **out, const hz_allocator *a)
     p->wakefd = -1;
     p->kev_cap = EP_INITIAL_EVENTS;
     p->kev = hz_alloc(a, sizeof(*p->kev) * (size_t)p->kev_cap);
-    p->nslots = EP_INITIAL_SLOTS;
-    p->slots = hz_alloc_zero(a, sizeof(*p->slots) * p->nslots);
-    if (!p->kev || !p->slots) {
+    if (!p->kev || pfd_init(&p->fds, a, EP_INITIAL_SLOTS) < 0) {
         rc = HZ_ENOMEM;
         goto fail;
     }
@@ -105,62 +96,36 @@ fail:
     return rc;
 }
 
-static int ep_grow_slots(hz_poller *p, int fd)
-{
-    size_t n = p->nslots;
-    while (n <= (size_t)fd)
-        n *= 2;
-    ep_slot *s = hz_alloc_resize(&p->a, p->slots, sizeof(*s) * p->nslots, sizeof(*s) * n);
-    if (!s)
-        return HZ_ENOMEM;
-    memset(s + p->nslots, 0, sizeof(*s) * (n - p->nslots));
-    p->slots = s;
-    p->nslots = n;
-    return 0;
-}
-
 static int ep_add(hz_poller *p, int fd, unsigned events, void *udata)
 {
     int rc;
-    if (fd < 0 || fd == p->wakefd)
+    if (fd == p->wakefd)
         return HZ_EINVAL;
-    if ((size_t)fd >= p->nslots && (rc = ep_grow_slots(p, fd)) < 0)
+    if ((rc = pfd_reserve(&p->fds, &p->a, fd)) < 0)
         return rc;
-    if (p->slots[fd].registered)
-        return HZ_EINVAL;
     struct epoll_event ev = {.events = ep_mask(events), .data.fd = fd};
     if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
         return errno == EEXIST ? HZ_EINVAL : hz_err_from_errno(errno);
-    p->slots[fd].udata = udata;
-    p->slots[fd].registered = 1;
+    pfd_set(&p->fds, fd, udata, events);
     return 0;
 }
 
 static int ep_modify(hz_poller *p, int fd, unsigned events, void *udata)
 {
-    if (fd < 0 || (size_t)fd >= p->nslots || !p->slots[fd].registered)
+    if (!pfd_find(&p->fds, fd))
         return HZ_EINVAL;
     struct epoll_event ev = {.events = ep_mask(events), .data.fd = fd};
     if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
         return hz_err_from_errno(errno);
-    p->slots[fd].udata = udata;
+    pfd_set(&p->fds, fd, udata, events);
     return 0;
 }
 
 static int ep_remove(hz_poller *p, int fd)
 {
-    if (fd < 0 || (size_t)fd >= p->nslots || !p->slots[fd].registered)
+    if (!pfd_find(&p->fds, fd))
         return HZ_EINVAL;
-    p->slots[fd].registered = 0;
-    p->slots[fd].udata = NULL;
-    /* The fd may be closed and its number reused before the batch is done:
-     * blank its entries now (libuv's uv__platform_invalidate_fd). */
-    for (int i = 0; i < p->batch_len; i++) {
-        if (p->batch[i].fd == fd) {
-            p->batch[i].events = 0;
-            p->batch[i].udata = NULL;
-        }
-    }
+    pfd_remove(&p->fds, fd);
     if (epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 && errno != EBADF && errno != ENOENT)
         return hz_err_from_errno(errno);
     return 0;
@@ -168,8 +133,7 @@ static int ep_remove(hz_poller *p, int fd)
 
 static int ep_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
 {
-    p->batch = out;
-    p->batch_len = 0;
+    pfd_batch_begin(&p->fds, out);
     if (max <= 0)
         return HZ_EINVAL;
     if (max > p->kev_cap) {
@@ -198,8 +162,6 @@ static int ep_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
             out[j++] = (hz_poll_event){.udata = NULL, .fd = -1, .events = HZ_EV_WAKE};
             continue;
         }
-        if ((size_t)fd >= p->nslots || !p->slots[fd].registered)
-            continue;
         unsigned ev = 0;
         if (e & EPOLLIN)
             ev |= HZ_EV_READ;
@@ -209,9 +171,9 @@ static int ep_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
             ev |= HZ_EV_ERR;
         if (e & EPOLLHUP)
             ev |= HZ_EV_HUP;
-        out[j++] = (hz_poll_event){.udata = p->slots[fd].udata, .fd = fd, .events = ev};
+        pfd_append(&p->fds, &j, fd, ev); /* epoll_wait returned at most max */
     }
-    p->batch_len = j;
+    pfd_batch_end(&p->fds, j);
     return j;
 }
 

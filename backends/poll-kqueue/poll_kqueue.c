@@ -4,10 +4,10 @@
  * Exports exactly: const hz_poller_vt hz_poller_kqueue;
  *
  * kqueue reports EVFILT_READ and EVFILT_WRITE of one fd as two kevents; the
- * contract wants one entry per fd (as epoll gives), so wait() merges them:
- * a table indexed by fd keeps udata, the interest set and, per wait(), the
- * index of the fd's entry in the batch. The same table lets remove() reject
- * unregistered fds without a syscall.
+ * contract wants one entry per fd (as epoll gives), so wait() merges them
+ * through the pollers' shared fd table (backends/common/poll_fdtab.h: fd ->
+ * udata, the interest set and the fd's entry in the batch). The same table
+ * lets remove() reject unregistered fds without a syscall.
  *
  * wake() triggers an EVFILT_USER event where the platform has one (macOS,
  * FreeBSD, DragonFly, NetBSD >= 10, libkqueue); elsewhere (older OpenBSD and
@@ -36,6 +36,7 @@
 #include <sys/time.h>
 #include <httpz/httpz.h>
 #include <httpz/backend.h>
+#include "../common/poll_fdtab.h"
 
 #define KQ_INITIAL_EVENTS 256
 #define KQ_INITIAL_SLOTS 1024
@@ -47,14 +48,6 @@
 #define KQ_WAKE_IDENT 0 /* EVFILT_USER idents are their own namespace */
 #endif
 
-typedef struct kq_slot {
-    void *udata;       /* borrowed: the caller's, never dereferenced */
-    unsigned interest; /* HZ_EV_READ|HZ_EV_WRITE filters registered */
-    unsigned registered : 1;
-    unsigned batch_gen; /* == poller's gen: this fd has entry batch_idx */
-    int batch_idx;
-} kq_slot;
-
 struct hz_poller {      /* owner: whoever called create (a loop) */
     hz_allocator a;     /* copied from create */
     int kq;             /* owns */
@@ -62,11 +55,7 @@ struct hz_poller {      /* owner: whoever called create (a loop) */
     int wake_wr;        /* owns: pipe write end (no EVFILT_USER), else -1 */
     struct kevent *kev; /* owns: kernel batch buffer */
     int kev_cap;
-    kq_slot *slots; /* owns: indexed by fd */
-    size_t nslots;
-    unsigned gen;         /* bumped per wait(), so slots need no reset */
-    hz_poll_event *batch; /* borrowed: the caller's array of the last wait() */
-    int batch_len;
+    pfd_table fds; /* owns: fd -> udata, interest, batch entry */
 };
 
 static void kq_destroy(hz_poller *p)
@@ -80,7 +69,7 @@ static void kq_destroy(hz_poller *p)
     if (p->kq >= 0)
         close(p->kq);
     hz_alloc_free(&p->a, p->kev, sizeof(*p->kev) * (size_t)p->kev_cap);
-    hz_alloc_free(&p->a, p->slots, sizeof(*p->slots) * p->nslots);
+    pfd_fini(&p->fds, &p->a);
     hz_alloc_free(&p->a, p, sizeof(*p));
 }
 
@@ -122,9 +111,7 @@ static int kq_create(hz_poller **out, const hz_allocator *a)
     p->wake_wr = -1;
     p->kev_cap = KQ_INITIAL_EVENTS;
     p->kev = hz_alloc(a, sizeof(*p->kev) * (size_t)p->kev_cap);
-    p->nslots = KQ_INITIAL_SLOTS;
-    p->slots = hz_alloc_zero(a, sizeof(*p->slots) * p->nslots);
-    if (!p->kev || !p->slots) {
+    if (!p->kev || pfd_init(&p->fds, a, KQ_INITIAL_SLOTS) < 0) {
         rc = HZ_ENOMEM;
         goto fail;
     }
@@ -166,20 +153,6 @@ fail:
     return rc;
 }
 
-static int kq_grow_slots(hz_poller *p, int fd)
-{
-    size_t n = p->nslots;
-    while (n <= (size_t)fd)
-        n *= 2;
-    kq_slot *s = hz_alloc_resize(&p->a, p->slots, sizeof(*s) * p->nslots, sizeof(*s) * n);
-    if (!s)
-        return HZ_ENOMEM;
-    memset(s + p->nslots, 0, sizeof(*s) * (n - p->nslots));
-    p->slots = s;
-    p->nslots = n;
-    return 0;
-}
-
 /* Moves fd's registered filters from `from` to `to` (HZ_EV_READ|WRITE
  * sets): adds first, then deletes, so a failed add leaves the old set. */
 static int kq_apply(hz_poller *p, int fd, unsigned from, unsigned to)
@@ -211,50 +184,37 @@ static int kq_apply(hz_poller *p, int fd, unsigned from, unsigned to)
 static int kq_add(hz_poller *p, int fd, unsigned events, void *udata)
 {
     int rc;
-    if (fd < 0 || fd == p->wake_rd || fd == p->wake_wr || fd == p->kq)
+    if (fd == p->wake_rd || fd == p->wake_wr || fd == p->kq)
         return HZ_EINVAL;
-    if ((size_t)fd >= p->nslots && (rc = kq_grow_slots(p, fd)) < 0)
+    if ((rc = pfd_reserve(&p->fds, &p->a, fd)) < 0)
         return rc;
-    kq_slot *s = &p->slots[fd];
-    if (s->registered)
-        return HZ_EINVAL;
     events &= HZ_EV_READ | HZ_EV_WRITE;
     if ((rc = kq_apply(p, fd, 0, events)) < 0)
         return rc;
-    s->udata = udata;
-    s->interest = events;
-    s->registered = 1;
-    s->batch_gen = p->gen - 1;
+    pfd_set(&p->fds, fd, udata, events);
     return 0;
 }
 
 static int kq_modify(hz_poller *p, int fd, unsigned events, void *udata)
 {
     int rc;
-    if (fd < 0 || (size_t)fd >= p->nslots || !p->slots[fd].registered)
+    pfd_slot *s = pfd_find(&p->fds, fd);
+    if (!s)
         return HZ_EINVAL;
-    kq_slot *s = &p->slots[fd];
     events &= HZ_EV_READ | HZ_EV_WRITE;
     if ((rc = kq_apply(p, fd, s->interest, events)) < 0)
         return rc;
-    s->interest = events;
-    s->udata = udata;
+    pfd_set(&p->fds, fd, udata, events);
     return 0;
 }
 
 static int kq_remove(hz_poller *p, int fd)
 {
-    if (fd < 0 || (size_t)fd >= p->nslots || !p->slots[fd].registered)
+    pfd_slot *s = pfd_find(&p->fds, fd);
+    if (!s)
         return HZ_EINVAL;
-    kq_slot *s = &p->slots[fd];
     (void)kq_apply(p, fd, s->interest, 0);
-    /* The fd may be closed and its number reused before the batch is done:
-     * blank its entry now. The merge left at most one. */
-    if (s->batch_gen == p->gen && s->batch_idx < p->batch_len && p->batch[s->batch_idx].fd == fd) {
-        p->batch[s->batch_idx].events = 0;
-        p->batch[s->batch_idx].udata = NULL;
-    }
-    memset(s, 0, sizeof(*s));
+    pfd_remove(&p->fds, fd);
     return 0;
 }
 
@@ -308,9 +268,7 @@ static int kq_is_wake(hz_poller *p, const struct kevent *k)
 static int kq_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
 {
     struct timespec ts, *tsp = NULL;
-    p->batch = out;
-    p->batch_len = 0;
-    p->gen++;
+    pfd_batch_begin(&p->fds, out);
     if (max <= 0)
         return HZ_EINVAL;
     /* Up to two kevents per fd (READ and WRITE) for max entries. */
@@ -345,29 +303,11 @@ static int kq_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
         const struct kevent *k = &p->kev[i];
         if (kq_is_wake_ident(p, k))
             continue;
-        int fd = (int)k->ident;
-        if (fd < 0 || (size_t)fd >= p->nslots || !p->slots[fd].registered)
-            continue;
-        kq_slot *s = &p->slots[fd];
-        unsigned ev = kq_bits(k);
-        /* A filter the caller no longer wants (changed by modify() while
-         * the kernel had it queued) is dropped, errors are always passed. */
-        ev &= s->interest | HZ_EV_ERR | HZ_EV_HUP;
-        if (!ev)
-            continue;
-        if (s->batch_gen == p->gen && s->batch_idx < j && out[s->batch_idx].fd == fd) {
-            out[s->batch_idx].events |= ev;
-            continue;
-        }
-        /* No room: dropping is safe, as level-triggered filters stay
-         * queued in the kernel and come back on the next wait(). */
-        if (j == max)
-            continue;
-        s->batch_gen = p->gen;
-        s->batch_idx = j;
-        out[j++] = (hz_poll_event){.udata = s->udata, .fd = fd, .events = ev};
+        /* Merged into the fd's entry; filters the caller no longer wants
+         * (modify() while the kernel had them queued) are dropped. */
+        pfd_report(&p->fds, &j, max, (int)k->ident, kq_bits(k));
     }
-    p->batch_len = j;
+    pfd_batch_end(&p->fds, j);
     return j;
 }
 

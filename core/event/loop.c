@@ -9,13 +9,10 @@
 #include <sys/socket.h>
 #include "fmt.h"
 #include "loop.h"
-#include "conn.h"
 
-#define HZ_LOOP_EVENTS 256
 #define HZ_ACCEPT_BATCH 64
 #define HZ_ACCEPT_PAUSE_MS 100 /* EMFILE/ENFILE: retry accepting after this */
 #define HZ_BUFCACHE_MAX 64
-#define HZ_EX_POOL_MAX 64
 
 uint64_t hz__now_ms(void)
 {
@@ -76,20 +73,25 @@ int hz__loop_init(hz__loop *loop, hz_server *srv, unsigned idx)
     return 0;
 }
 
+static void reap(hz__loop *loop);
+
+void hz__loop_close_all(hz__loop *loop)
+{
+    while (loop->ios)
+        loop->ios->vt->close(loop->ios);
+    loop->ready = NULL; /* nothing runs any more: everything is reapable */
+    for (hz__io *io = loop->reap; io; io = io->rnext)
+        io->queued = 0;
+    reap(loop);
+}
+
 void hz__loop_fini(hz__loop *loop)
 {
     if (!loop->srv)
         return;
     /* Connections are normally gone (the thread closes them on exit); a
      * loop that never ran has none. */
-    while (loop->conns)
-        hz__conn_close(loop->conns);
-    while (loop->reap) {
-        hz__conn *c = loop->reap;
-        loop->reap = c->rnext;
-        hz__conn_free(c);
-    }
-    hz__ex_pool_free(loop);
+    hz__loop_close_all(loop);
     if (loop->lregs)
         hz__free(&loop->srv->a, loop->lregs, sizeof(*loop->lregs) * loop->nlregs);
     loop->lregs = NULL;
@@ -140,43 +142,70 @@ static void run_posts(hz__loop *loop)
     }
 }
 
-void hz__loop_ready(hz__loop *loop, hz__conn *c)
+void hz__loop_queue(hz__loop *loop, hz__io *io)
 {
-    if (c->queued || c->closing)
+    if (io->queued)
         return;
-    c->queued = 1;
-    c->qnext = loop->ready;
-    loop->ready = c;
+    io->queued = 1;
+    io->qnext = loop->ready;
+    loop->ready = io;
+}
+
+void hz__loop_link(hz__loop *loop, hz__io *io)
+{
+    io->prev = NULL;
+    io->next = loop->ios;
+    if (io->next)
+        io->next->prev = io;
+    loop->ios = io;
+    io->linked = 1;
+    loop->nios++;
+}
+
+void hz__loop_unlink(hz__loop *loop, hz__io *io)
+{
+    if (io->linked) {
+        if (io->prev)
+            io->prev->next = io->next;
+        else
+            loop->ios = io->next;
+        if (io->next)
+            io->next->prev = io->prev;
+        io->prev = io->next = NULL;
+        io->linked = 0;
+        loop->nios--;
+    }
+    io->rnext = loop->reap;
+    loop->reap = io;
 }
 
 static void run_ready(hz__loop *loop)
 {
-    /* Only the connections queued so far: those queued while these run
-     * wait for the next iteration (whose poll does not block). */
-    hz__conn *c = loop->ready;
+    /* Only the objects queued so far: those queued while these run wait
+     * for the next iteration (whose poll does not block). */
+    hz__io *io = loop->ready;
     loop->ready = NULL;
-    while (c) {
-        hz__conn *next = c->qnext;
-        c->queued = 0;
-        c->qnext = NULL;
-        if (!c->closing)
-            hz__conn_process(c);
-        c = next;
+    while (io) {
+        hz__io *next = io->qnext;
+        io->queued = 0;
+        io->qnext = NULL;
+        io->vt->on_ready(io);
+        io = next;
     }
 }
 
 static void reap(hz__loop *loop)
 {
-    hz__conn **pp = &loop->reap;
+    hz__io **pp = &loop->reap;
     while (*pp) {
-        hz__conn *c = *pp;
+        hz__io *io = *pp;
         /* Still on the ready list or held by a callback: next time. */
-        if (c->refs || c->queued) {
-            pp = &c->rnext;
+        if (io->queued || (io->vt->busy && io->vt->busy(io))) {
+            pp = &io->rnext;
             continue;
         }
-        *pp = c->rnext;
-        hz__conn_free(c);
+        *pp = io->rnext;
+        io->vt->free(io);
     }
 }
 
@@ -227,30 +256,8 @@ static void set_nonblock_cloexec(int fd)
 }
 #endif
 
-#if HZ_HAVE_MSG_NOSIGNAL
-#define HZ_SEND_FLAGS MSG_NOSIGNAL
-#else
-#define HZ_SEND_FLAGS 0
-#endif
-
-static void reject_busy(int fd)
-{
-    /* Before any protocol runs, so canned; the same fields and body as the
-     * answers hz__res_answer builds (core/http/response.c). */
-    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
-                               "Content-Type: text/plain; charset=utf-8\r\n"
-                               "Content-Length: 19\r\nConnection: close\r\n\r\n"
-                               "Service Unavailable";
-    /* A fresh socket's send buffer is empty: this either fits or fails. */
-    ssize_t n = send(fd, busy, sizeof(busy) - 1, HZ_SEND_FLAGS);
-    (void)n;
-    shutdown(fd, SHUT_WR);
-    close(fd);
-}
-
 static void loop_accept(hz__loop *loop, hz__lreg *lr)
 {
-    hz_server *srv = loop->srv;
     for (int i = 0; i < HZ_ACCEPT_BATCH; i++) {
 #if HZ_HAVE_ACCEPT4
         int fd = accept4(lr->ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -278,19 +285,21 @@ static void loop_accept(hz__loop *loop, hz__lreg *lr)
             close(fd);
             continue;
         }
-        unsigned n = atomic_fetch_add(&srv->nconns, 1);
-        if (srv->cfg.max_connections && n >= srv->cfg.max_connections) {
-            atomic_fetch_sub(&srv->nconns, 1);
-            hz__metrics_refused(loop); /* before the client can see the 503 */
-            reject_busy(fd);
-            continue;
-        }
-        if (hz__conn_accepted(loop, fd, &srv->listeners[lr->ls->listener]) < 0) {
-            atomic_fetch_sub(&srv->nconns, 1);
+        /* The server layer picks the protocol (and applies its limits). */
+        if (loop->srv->on_accept(loop, fd, lr->ls->ud) < 0)
             close(fd);
-        }
     }
 }
+
+static void lreg_on_event(hz__io *io, unsigned events)
+{
+    hz__lreg *lr = (hz__lreg *)io;
+    (void)events;
+    if (lr->active && !lr->paused)
+        loop_accept(lr->loop, lr);
+}
+
+static const hz__io_vt lreg_vt = {.on_event = lreg_on_event};
 
 int hz__loop_listen(hz__loop *loop)
 {
@@ -304,7 +313,7 @@ int hz__loop_listen(hz__loop *loop)
     for (unsigned i = 0; i < n; i++) {
         hz__listener *l = &srv->listeners[i];
         hz__lreg *lr = &lregs[i];
-        lr->kind = HZ_KIND_LISTENER;
+        lr->io.vt = &lreg_vt;
         lr->loop = loop;
         lr->ls = &l->socks[l->nsocks > 1 ? loop->idx : 0];
         hz__timer_init(&lr->resume, lreg_resume_fn);
@@ -327,8 +336,8 @@ int hz__loop_listen(hz__loop *loop)
 static void stop_timer_fn(hz__timer *t)
 {
     hz__loop *loop = (hz__loop *)((char *)t - offsetof(hz__loop, stop_timer));
-    while (loop->conns)
-        hz__conn_close(loop->conns);
+    while (loop->ios)
+        loop->ios->vt->close(loop->ios);
 }
 
 static void loop_begin_stop(hz__loop *loop)
@@ -336,52 +345,59 @@ static void loop_begin_stop(hz__loop *loop)
     loop->stopping = 1;
     for (unsigned i = 0; i < loop->nlregs; i++)
         lreg_unregister(loop, &loop->lregs[i]);
-    hz__conn *c = loop->conns;
-    while (c) {
-        hz__conn *next = c->next; /* hz__conn_stop may close (unlink) c */
-        hz__conn_stop(c);
-        c = next;
+    hz__io *io = loop->ios;
+    while (io) {
+        hz__io *next = io->next; /* on_stop may close (unlink) io */
+        io->vt->on_stop(io);
+        io = next;
     }
     unsigned deadline = atomic_load(&loop->srv->stop_deadline_ms);
-    if (loop->conns)
+    if (loop->ios)
         hz__timer_arm(&loop->wheel, &loop->stop_timer, loop->now + deadline);
+}
+
+/* The body of every iteration, inlined into hz__loop_main (an out-of-line
+ * call here cost about 20 instructions per keep-alive request). */
+static inline __attribute__((always_inline)) void loop_iterate(hz__loop *loop, int timeout_ms)
+{
+    hz_poll_event *ev = loop->events;
+    int n = loop->pv->wait(loop->poller, ev, HZ_LOOP_EVENTS, timeout_ms);
+    loop->now = hz__now_ms();
+    loop->wake_ns = hz__now_ns();
+    hz__loop_update_date(loop);
+    for (int i = 0; i < n; i++) {
+        if (!ev[i].events)
+            continue; /* dropped by remove() earlier in this batch */
+        if (ev[i].events & HZ_EV_WAKE) {
+            run_posts(loop);
+            continue;
+        }
+        hz__io *io = ev[i].udata;
+        io->vt->on_event(io, ev[i].events);
+    }
+    hz__wheel_advance(&loop->wheel, loop->now);
+    if (loop->ready)
+        run_ready(loop);
+    if (loop->reap)
+        reap(loop);
+}
+
+void hz__loop_run_once(hz__loop *loop, int timeout_ms)
+{
+    loop_iterate(loop, timeout_ms);
 }
 
 void *hz__loop_main(void *arg)
 {
     hz__loop *loop = arg;
     hz_server *srv = loop->srv;
-    hz_poll_event ev[HZ_LOOP_EVENTS];
     for (;;) {
         loop->now = hz__now_ms();
         if (!loop->stopping && atomic_load_explicit(&srv->stop_requested, memory_order_acquire))
             loop_begin_stop(loop);
-        if (loop->stopping && !loop->conns && !loop->exec_inflight)
+        if (loop->stopping && !loop->ios && !loop->exec_inflight)
             break;
-        int timeout = loop->ready ? 0 : hz__wheel_timeout(&loop->wheel, loop->now);
-        int n = loop->pv->wait(loop->poller, ev, HZ_LOOP_EVENTS, timeout);
-        loop->now = hz__now_ms();
-        loop->wake_ns = hz__now_ns();
-        hz__loop_update_date(loop);
-        for (int i = 0; i < n; i++) {
-            if (!ev[i].events)
-                continue; /* dropped by remove() earlier in this batch */
-            if (ev[i].events & HZ_EV_WAKE) {
-                run_posts(loop);
-                continue;
-            }
-            hz__kind kind = *(const hz__kind *)ev[i].udata;
-            if (kind == HZ_KIND_LISTENER) {
-                hz__lreg *lr = ev[i].udata;
-                if (lr->active && !lr->paused)
-                    loop_accept(loop, lr);
-            } else {
-                hz__conn_on_event(ev[i].udata, ev[i].events);
-            }
-        }
-        hz__wheel_advance(&loop->wheel, loop->now);
-        run_ready(loop);
-        reap(loop);
+        loop_iterate(loop, loop->ready ? 0 : hz__wheel_timeout(&loop->wheel, loop->now));
     }
     for (unsigned i = 0; i < loop->nlregs; i++)
         lreg_unregister(loop, &loop->lregs[i]);

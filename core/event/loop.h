@@ -12,15 +12,47 @@
 #include "internal.h"
 #include "buf.h"
 #include "timer.h"
-#include "router.h"
 #include "parser.h"
 #include "metrics.h"
 
 typedef struct hz__loop hz__loop;
-typedef struct hz__conn hz__conn;
+typedef struct hz__router hz__router;
+typedef struct hz__io hz__io;
 
-/** What a poller udata points at: every registered object starts with one. */
-typedef enum hz__kind { HZ_KIND_LISTENER = 1, HZ_KIND_CONN = 2 } hz__kind;
+/** What the loop calls on the objects it polls, queues and reaps: the loop
+ *  knows nothing of the protocol behind them (HTTP/1.1 connections,
+ *  listeners, later HTTP/2 sessions). Every slot runs on the loop thread. */
+typedef struct hz__io_vt {
+    /** The poller reported events (HZ_EV_*) for the object's fd. */
+    void (*on_event)(hz__io *io, unsigned events);
+    /** Queued with hz__loop_queue: run once at the end of this iteration.
+     *  Optional for objects that are never queued. */
+    void (*on_ready)(hz__io *io);
+    /** The server is stopping: finish gracefully or close at once.
+     *  Optional (objects not on the open list). */
+    void (*on_stop)(hz__io *io);
+    /** Closes at once (stop deadline, loop teardown): must hz__loop_unlink. */
+    void (*close)(hz__io *io);
+    /** Optional: nonzero while a callback or a job still holds the object;
+     *  the reap step then keeps it for a later iteration. */
+    int (*busy)(const hz__io *io);
+    /** Frees the object after hz__loop_unlink, once not queued nor busy. */
+    void (*free)(hz__io *io);
+} hz__io_vt;
+
+/** The base every polled object embeds first: it is the poller's udata. */
+struct hz__io {          /* owner: the embedding object */
+    const hz__io_vt *vt; /* borrowed: static */
+    hz__io *prev, *next; /* borrowed: the loop's open list (hz__loop_link) */
+    hz__io *qnext;       /* borrowed: ready list link */
+    hz__io *rnext;       /* borrowed: reap list link */
+    unsigned queued : 1; /* on the ready list */
+    unsigned linked : 1; /* on the open list */
+};
+
+/** The server layer's accept hook: takes the accepted descriptor (< 0:
+ *  the loop closes it). ud is the listener's (hz__lsock.ud). */
+typedef int (*hz__accept_fn)(hz__loop *loop, int fd, void *ud);
 
 /** A route's options, handed to the router as its ud. */
 typedef struct hz__route_rec {  /* owner: the server (list) */
@@ -35,12 +67,13 @@ typedef struct hz__route_rec {  /* owner: the server (list) */
 typedef struct hz__lsock { /* owner: the server (listener array) */
     int fd;                /* owns until the last polling loop closes it */
     int listener;          /* index returned by hz_server_listen */
+    void *ud;              /* borrowed: handed to the server's accept hook */
     atomic_int users;      /* loops still polling it: the last one closes fd */
 } hz__lsock;
 
 /** A loop's registration of one listening socket. */
 typedef struct hz__lreg {
-    hz__kind kind;    /* HZ_KIND_LISTENER: first, for the poller udata */
+    hz__io io;        /* first: the poller udata */
     hz__loop *loop;   /* borrowed: owns this lreg */
     hz__lsock *ls;    /* borrowed: outlives the loop's registration */
     hz__timer resume; /* re-enables accepting after EMFILE/ENFILE */
@@ -62,6 +95,8 @@ typedef struct hz__listener {
     const hz_tls_vt *tls_vt; /* borrowed: static */
 } hz__listener;
 
+#define HZ_LOOP_EVENTS 256 /* poller entries per wait */
+
 struct hz__loop {   /* owner: its server */
     hz_server *srv; /* borrowed: outlives the loop */
     unsigned idx;
@@ -73,10 +108,10 @@ struct hz__loop {   /* owner: its server */
     uint64_t now;           /* ms, monotonic, refreshed once per iteration */
     uint64_t wake_ns;       /* ns, monotonic (precise): when the poller last returned */
     hz__bufcache bufs;      /* owns cached blocks */
-    hz__conn *conns;        /* owns: every open connection (doubly linked) */
-    unsigned nconns;
-    hz__conn *ready;        /* borrowed: conns to process without an I/O event */
-    hz__conn *reap;         /* borrowed: closed conns waiting to be freed */
+    hz__io *ios;            /* owns: every open object (connections), doubly linked */
+    unsigned nios;
+    hz__io *ready;          /* borrowed: objects to run without an I/O event */
+    hz__io *reap;           /* borrowed: closed objects waiting to be freed */
     struct hz_req *ex_free; /* owns: spare exchanges */
     unsigned nex_free;
     hz__lreg *lregs; /* owns: one per listener socket this loop polls */
@@ -90,6 +125,9 @@ struct hz__loop {   /* owner: its server */
     char date[40];           /* "Date: ...\r\n" */
     unsigned date_len;
     hz__metrics metrics; /* owns: written by this loop only, read by hz_server_metrics */
+    /* The poller's batch: remove() blanks entries of the last wait()'s array
+     * at any time until the next wait(), so it outlives each iteration. */
+    hz_poll_event events[HZ_LOOP_EVENTS];
 };
 
 struct hz_server {            /* owner: the caller of hz_server_create */
@@ -98,6 +136,7 @@ struct hz_server {            /* owner: the caller of hz_server_create */
     const hz_poller_vt *pv;   /* borrowed: static */
     hz__parse_limits plimits; /* from cfg.limits */
     hz__router *router;       /* owns */
+    hz__accept_fn on_accept;  /* set by server.c: an accepted fd to a protocol */
     hz__route_rec *routes;    /* owns: list of route options */
     hz__listener *listeners;  /* owns: nlisteners entries */
     unsigned nlisteners;
@@ -127,10 +166,21 @@ HZ_HIDDEN void hz__loop_fini(hz__loop *loop);
  *  calls it before the thread starts, so a failure (HZ_ENOMEM, ...) is its
  *  return value instead of a loop that never accepts. Idempotent. */
 HZ_HIDDEN int hz__loop_listen(hz__loop *loop);
+/** One iteration: waits up to timeout_ms for the poller, dispatches its
+ *  events, then due timers, the ready list and reaping. */
+HZ_HIDDEN void hz__loop_run_once(hz__loop *loop, int timeout_ms);
 /** The loop thread's body. */
 HZ_HIDDEN void *hz__loop_main(void *arg);
-/** Queues c for processing at the end of this iteration (no I/O event needed). */
-HZ_HIDDEN void hz__loop_ready(hz__loop *loop, hz__conn *c);
+/** Queues io for its on_ready at the end of this iteration (no I/O event
+ *  needed). Idempotent while queued. */
+HZ_HIDDEN void hz__loop_queue(hz__loop *loop, hz__io *io);
+/** Puts io on the loop's open list (stopped and closed with the loop). */
+HZ_HIDDEN void hz__loop_link(hz__loop *loop, hz__io *io);
+/** Takes io off the open list and hands it to the reap step, which frees
+ *  it (vt->free) at the end of the iteration once not queued nor busy. */
+HZ_HIDDEN void hz__loop_unlink(hz__loop *loop, hz__io *io);
+/** Closes every open object and frees what is reapable (teardown). */
+HZ_HIDDEN void hz__loop_close_all(hz__loop *loop);
 /** One step without polling: due timers, the ready list, reaping (for
  *  in-memory connections driven by a test or a fuzzer). */
 HZ_HIDDEN void hz__loop_run_pending(hz__loop *loop);

@@ -70,7 +70,7 @@ static const hz__alog_peer *peer_of(hz__alog_loop *pl, const hz__conn *c)
     memcpy(pe->addr, "-", 2);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&ss, &sl) != 0)
+    if (c->sock.fd < 0 || getpeername(c->sock.fd, (struct sockaddr *)&ss, &sl) != 0)
         return pe;
     if (ss.ss_family == AF_INET) {
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
@@ -109,7 +109,7 @@ void hz__accesslog_emit(hz__conn *c, struct hz_req *ex, uint64_t duration_ns)
     const hz__alog_peer *pe = peer_of(pl, c);
     e.peer = pe->addr;
     e.peer_port = pe->port;
-    e.tls = c->tp != &hz__transport_socket && c->fd >= 0;
+    e.tls = c->sock.tp != &hz__transport_socket && c->sock.fd >= 0;
     e.conn_id = c->id;
     e.request_seq = c->nrequests;
     e.time_sec = c->loop->date_sec >= 0 ? c->loop->date_sec : (int64_t)time(NULL);

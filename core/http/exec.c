@@ -205,12 +205,12 @@ void hz__exec_peek(hz__conn *c)
 {
     hz__exec_job *j = c->ex ? c->ex->exec : NULL;
     char b;
-    if (!j || c->fd < 0) {
+    if (!j || c->sock.fd < 0) {
         if (j)
             j->peer_data = 1;
         return;
     }
-    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK);
+    ssize_t n = recv(c->sock.fd, &b, 1, MSG_PEEK);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         hz__conn_close(c); /* gone: ex_abort marks the request cancelled */
         return;

@@ -7,14 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include "conn.h"
-#include "tls.h"
 #include "exec.h"
-
-#if HZ_HAVE_MSG_NOSIGNAL
-#define HZ_SEND_FLAGS MSG_NOSIGNAL
-#else
-#define HZ_SEND_FLAGS 0
-#endif
 
 #define HZ_READ_BUDGET (256u * 1024u) /* bytes read per event, for fairness */
 #define HZ_LINGER_MS 2000u
@@ -22,68 +15,6 @@
 #define HZ_STREAM_ROOM 8192u /* free space after the head for streamed bodies */
 #define HZ_RUN_ROUNDS 16     /* process/flush rounds before yielding to the loop */
 #define HZ_EX_POOL_MAX 64
-
-/* ---- plain socket transport ------------------------------------------------ */
-
-static long sock_recv(hz__conn *c, void *buf, size_t len)
-{
-    for (;;) {
-        ssize_t n = recv(c->fd, buf, len, 0);
-        if (n >= 0)
-            return (long)n;
-        if (errno == EINTR)
-            continue;
-        return hz__err_from_errno(errno);
-    }
-}
-
-static long sock_send(hz__conn *c, const void *buf, size_t len)
-{
-    for (;;) {
-        ssize_t n = send(c->fd, buf, len, HZ_SEND_FLAGS);
-        if (n >= 0)
-            return (long)n;
-        if (errno == EINTR)
-            continue;
-        return hz__err_from_errno(errno);
-    }
-}
-
-static long sock_writev(hz__conn *c, const struct iovec *iov, int iovcnt)
-{
-    struct msghdr m;
-    memset(&m, 0, sizeof(m));
-    m.msg_iov = (struct iovec *)iov;
-    m.msg_iovlen = iovcnt;
-    for (;;) {
-        ssize_t n = sendmsg(c->fd, &m, HZ_SEND_FLAGS);
-        if (n >= 0)
-            return (long)n;
-        if (errno == EINTR)
-            continue;
-        return hz__err_from_errno(errno);
-    }
-}
-
-static int sock_shutdown(hz__conn *c)
-{
-    return shutdown(c->fd, SHUT_WR) == 0 ? 0 : hz__err_from_errno(errno);
-}
-
-static void sock_close(hz__conn *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-}
-
-const hz__transport_vt hz__transport_socket = {
-    .recv = sock_recv,
-    .send = sock_send,
-    .writev = sock_writev,
-    .shutdown = sock_shutdown,
-    .close = sock_close,
-};
 
 /* ---- exchanges ------------------------------------------------------------ */
 
@@ -156,9 +87,10 @@ void hz__ex_pool_free(hz__loop *loop)
 
 static void conn_timer_fn(hz__timer *t);
 
-int hz__conn_accepted(hz__loop *loop, int fd, const hz__listener *l)
+static const hz__io_vt conn_io_vt;
+
+hz__conn *hz__conn_new(hz__loop *loop, int fd)
 {
-    hz_server *srv = loop->srv;
 #if HZ_HAVE_TCP_NODELAY
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -167,33 +99,28 @@ int hz__conn_accepted(hz__loop *loop, int fd, const hz__listener *l)
     int on = 1;
     setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
 #endif
-    hz__conn *c = hz__calloc(&srv->a, sizeof(*c));
+    hz__conn *c = hz__calloc(&loop->srv->a, sizeof(*c));
     if (!c)
-        return HZ_ENOMEM;
-    c->kind = HZ_KIND_CONN;
+        return NULL;
+    c->io.vt = &conn_io_vt;
     c->loop = loop;
-    c->tp = &hz__transport_socket;
-    c->fd = fd;
+    hz__sock_init(&c->sock, fd);
     hz__timer_init(&c->timer, conn_timer_fn);
-    int rc = l && l->tls ? hz__tls_conn_attach(c, l) : 0;
+    return c;
+}
+
+int hz__conn_start(hz__conn *c)
+{
+    hz__loop *loop = c->loop;
+    int rc = loop->pv->add(loop->poller, c->sock.fd, HZ_EV_READ, &c->io);
     if (rc < 0) {
-        hz__free(&srv->a, c, sizeof(*c));
-        return rc;
-    }
-    rc = loop->pv->add(loop->poller, fd, HZ_EV_READ, c);
-    if (rc < 0) {
-        c->fd = -1; /* the caller closes fd */
-        c->tp->close(c);
-        hz__free(&srv->a, c, sizeof(*c));
+        c->sock.tp->close(&c->sock);
+        hz__free(&loop->srv->a, c, sizeof(*c));
         return rc;
     }
     c->registered = 1;
     c->interest = HZ_EV_READ;
-    c->next = loop->conns;
-    if (c->next)
-        c->next->prev = c;
-    loop->conns = c;
-    loop->nconns++;
+    hz__loop_link(loop, &c->io);
     c->last_io = loop->now;
     hz__metrics_accepted(c);
     hz__conn_after_io(c);
@@ -251,23 +178,14 @@ void hz__conn_close(hz__conn *c)
         hz__metrics_req_end(c, cex);
     c->closing = 1;
     if (c->registered) {
-        loop->pv->remove(loop->poller, c->fd);
+        loop->pv->remove(loop->poller, c->sock.fd);
         c->registered = 0;
     }
-    c->tp->close(c);
+    c->sock.tp->close(&c->sock);
     hz__timer_cancel(&loop->wheel, &c->timer);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        loop->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
-    loop->nconns--;
     atomic_fetch_sub(&loop->srv->nconns, 1);
     hz__metrics_closed(c);
-    c->rnext = loop->reap;
-    loop->reap = c;
+    hz__loop_unlink(loop, &c->io);
     if (c->ex) {
         struct hz_req *ex = c->ex;
         hz__metrics_req_abort(ex); /* no-op when counted as answered above */
@@ -322,7 +240,7 @@ void hz__conn_stop(hz__conn *c)
 static int out_write(hz__conn *c, size_t *progress)
 {
     while (hz__buf_pending(&c->out)) {
-        long n = c->tp->send(c, c->out.data + c->out.off, hz__buf_pending(&c->out));
+        long n = c->sock.tp->send(&c->sock, c->out.data + c->out.off, hz__buf_pending(&c->out));
         if (n > 0) {
             c->out.off += (uint32_t)n;
             *progress += (size_t)n;
@@ -346,6 +264,8 @@ static void out_account(hz__conn *c, size_t progress)
         hz__m_add(&loop->metrics, HZ_MS_BYTES_OUT, progress);
     }
     if (!hz__buf_pending(&c->out)) {
+        if (HZ_UNLIKELY(c->sock.want_write))
+            c->sock.want_write = 0;
         c->nqueued = 0;
         c->out.off = c->out.len = 0;
     }
@@ -393,7 +313,7 @@ int hz__conn_flush_with(hz__conn *c, const void *body, size_t len, size_t *taken
     iov[0].iov_len = hl;
     iov[1].iov_base = (void *)body;
     iov[1].iov_len = len;
-    long n = c->tp->writev(c, iov, 2);
+    long n = c->sock.tp->writev(&c->sock, iov, 2);
     if (n == HZ_EAGAIN || n == 0)
         return 0;
     if (n < 0) {
@@ -416,7 +336,7 @@ static void conn_update_timer(hz__conn *c)
     struct hz_req *ex = c->ex;
     uint8_t kind = HZ_T_NONE;
     uint64_t at = 0;
-    if (c->tp->handshake_deadline && (at = c->tp->handshake_deadline(c)) != 0) {
+    if (c->sock.tp->handshake_deadline && (at = c->sock.tp->handshake_deadline(&c->sock)) != 0) {
         kind = HZ_T_HANDSHAKE;
     } else if (c->lingering) {
         kind = HZ_T_LINGER;
@@ -563,7 +483,7 @@ static long conn_read(hz__conn *c)
         if (!room_rc)
             break;
         size_t room = c->in.cap - c->in.len;
-        long n = c->tp->recv(c, c->in.data + c->in.len, room);
+        long n = c->sock.tp->recv(&c->sock, c->in.data + c->in.len, room);
         if (n > 0) {
             c->in.len += (uint32_t)n;
             total += n;
@@ -576,8 +496,11 @@ static long conn_read(hz__conn *c)
             c->rd_eof = 1;
             break;
         }
-        if (n == HZ_EAGAIN)
+        if (n == HZ_EAGAIN) {
+            if (c->sock.want_write)
+                c->wblocked = 1; /* a TLS step waits for writability */
             break;
+        }
         hz__conn_close(c);
         return -1;
     }
@@ -590,7 +513,7 @@ static void conn_linger_read(hz__conn *c)
 {
     char sink[4096];
     for (int i = 0; i < 16; i++) {
-        long n = c->tp->recv(c, sink, sizeof(sink));
+        long n = c->sock.tp->recv(&c->sock, sink, sizeof(sink));
         if (n > 0) {
             c->linger_bytes += (uint32_t)n;
             if (c->linger_bytes > HZ_LINGER_MAX) {
@@ -1003,7 +926,7 @@ void hz__conn_after_io(hz__conn *c)
          * the response before the client has read it. */
         c->lingering = 1;
         c->linger_until = loop->now + HZ_LINGER_MS;
-        c->tp->shutdown(c);
+        c->sock.tp->shutdown(&c->sock);
         if (c->rd_eof) {
             hz__conn_close(c);
             return;
@@ -1016,7 +939,7 @@ void hz__conn_after_io(hz__conn *c)
     unsigned want = (conn_wants_read(c) ? HZ_EV_READ : 0) | (c->wblocked ? HZ_EV_WRITE : 0);
     if (want != c->interest) {
         /* In-memory connections (no fd) keep the interest for their driver. */
-        if (c->registered && loop->pv->modify(loop->poller, c->fd, want, c) < 0) {
+        if (c->registered && loop->pv->modify(loop->poller, c->sock.fd, want, &c->io) < 0) {
             hz__conn_close(c);
             return;
         }
@@ -1024,7 +947,8 @@ void hz__conn_after_io(hz__conn *c)
     }
     conn_update_timer(c);
     /* Read what the transport holds before the loop sleeps on the socket. */
-    if (c->tp->has_input && !c->lingering && conn_wants_read(c) && c->tp->has_input(c))
+    if (c->sock.tp->has_input && !c->lingering && conn_wants_read(c) &&
+        c->sock.tp->has_input(&c->sock))
         hz__loop_ready(loop, c);
     /* Idle connections hold no buffers. */
     if (!c->ex && !hz__buf_pending(&c->in) && c->in.data)
@@ -1039,8 +963,8 @@ void hz__conn_process(hz__conn *c)
         return;
     c->in_process = 1;
     /* Input the poller cannot announce (TLS: decrypted bytes held). */
-    if (c->tp->has_input && !c->lingering && conn_wants_read(c) && c->tp->has_input(c) &&
-        conn_read(c) < 0) {
+    if (c->sock.tp->has_input && !c->lingering && conn_wants_read(c) &&
+        c->sock.tp->has_input(&c->sock) && conn_read(c) < 0) {
         c->in_process = 0;
         return;
     }
@@ -1076,6 +1000,7 @@ void hz__conn_on_event(hz__conn *c, unsigned events)
     }
     if (events & HZ_EV_WRITE) {
         c->wblocked = 0;
+        c->sock.want_write = 0;
         if (hz__conn_flush(c) < 0)
             return;
     }
@@ -1099,20 +1024,63 @@ int hz__conn_attach(hz__loop *loop, const hz__transport_vt *tp, void *ctx, hz__c
     hz__conn *c = hz__calloc(&srv->a, sizeof(*c));
     if (!c)
         return HZ_ENOMEM;
-    c->kind = HZ_KIND_CONN;
+    c->io.vt = &conn_io_vt;
     c->loop = loop;
-    c->tp = tp;
-    c->tp_ctx = ctx;
-    c->fd = -1;
+    c->sock.tp = tp;
+    c->sock.ctx = ctx;
+    c->sock.fd = -1;
     hz__timer_init(&c->timer, conn_timer_fn);
-    c->next = loop->conns;
-    if (c->next)
-        c->next->prev = c;
-    loop->conns = c;
-    loop->nconns++;
+    hz__loop_link(loop, &c->io);
     atomic_fetch_add(&srv->nconns, 1);
     c->last_io = loop->now;
     hz__conn_after_io(c);
     *out = c;
     return 0;
 }
+
+void hz__loop_ready(hz__loop *loop, hz__conn *c)
+{
+    if (!c->closing)
+        hz__loop_queue(loop, &c->io);
+}
+
+/* ---- what the loop calls ---------------------------------------------------- */
+
+static void conn_io_event(hz__io *io, unsigned events)
+{
+    hz__conn_on_event((hz__conn *)io, events);
+}
+
+static void conn_io_ready(hz__io *io)
+{
+    hz__conn_process((hz__conn *)io); /* nothing once closing */
+}
+
+static void conn_io_stop(hz__io *io)
+{
+    hz__conn_stop((hz__conn *)io);
+}
+
+static void conn_io_close(hz__io *io)
+{
+    hz__conn_close((hz__conn *)io);
+}
+
+static int conn_io_busy(const hz__io *io)
+{
+    return ((const hz__conn *)io)->refs != 0;
+}
+
+static void conn_io_free(hz__io *io)
+{
+    hz__conn_free((hz__conn *)io);
+}
+
+static const hz__io_vt conn_io_vt = {
+    .on_event = conn_io_event,
+    .on_ready = conn_io_ready,
+    .on_stop = conn_io_stop,
+    .close = conn_io_close,
+    .busy = conn_io_busy,
+    .free = conn_io_free,
+};

@@ -14,24 +14,9 @@
 #include "router.h"
 #include "loop.h"
 #include "exchange.h"
+#include "sock.h"
 
-/** Connection I/O: plain sockets now, TLS (over hz_tls_io) and in-memory
- *  pipes for fuzzing. Results: bytes, 0 = EOF (recv), HZ_EAGAIN, or < 0. */
-typedef struct hz__transport_vt {
-    long (*recv)(hz__conn *c, void *buf, size_t len);
-    long (*send)(hz__conn *c, const void *buf, size_t len);
-    long (*writev)(hz__conn *c, const struct iovec *iov, int iovcnt);
-    int (*shutdown)(hz__conn *c); /* no more writes: FIN (best effort) */
-    void (*close)(hz__conn *c);   /* releases the transport (closes the fd) */
-    /* Optional (NULL for sockets). The deadline (ms) of a handshake still in
-     * progress, else 0: the conn's timer closes the connection then. */
-    uint64_t (*handshake_deadline)(hz__conn *c);
-    /* Optional. Input to read without a READ event: TLS holds decrypted
-     * bytes, or a step that waited for writability can run again. */
-    int (*has_input)(hz__conn *c);
-} hz__transport_vt;
-
-HZ_HIDDEN extern const hz__transport_vt hz__transport_socket;
+typedef struct hz__conn hz__conn;
 
 /** Which deadline the connection's one timer stands for. */
 enum hz__tkind {
@@ -135,16 +120,11 @@ struct hz_req {               /* owner: its conn (c->ex), or the loop's free lis
     unsigned m_begun : 1;  /* counted as begun, not ended yet */
 };
 
-struct hz__conn {               /* owner: its loop; freed only by the reap step */
-    hz__kind kind;              /* HZ_KIND_CONN: first, for the poller udata */
-    hz__conn *prev, *next;      /* borrowed: the loop's list of connections */
-    hz__conn *qnext;            /* borrowed: ready list link */
-    hz__conn *rnext;            /* borrowed: reap list link */
-    hz__loop *loop;             /* borrowed: outlives the conn */
-    const hz__transport_vt *tp; /* borrowed: static */
-    void *tp_ctx;               /* owned by the transport (NULL for sockets) */
-    int fd;                     /* owns (via tp->close); -1 for in-memory */
-    unsigned interest;          /* HZ_EV_* registered */
+struct hz__conn {      /* owner: its loop; freed only by the reap step */
+    hz__io io;         /* first: the poller udata, the loop's lists */
+    hz__loop *loop;    /* borrowed: outlives the conn */
+    hz__sock sock;     /* owns: the transport and its fd */
+    unsigned interest; /* HZ_EV_* registered */
     hz__timer timer;
     uint8_t tkind;         /* hz__tkind */
     hz__buf in;            /* owns: request bytes; views point into it */
@@ -157,7 +137,6 @@ struct hz__conn {               /* owner: its loop; freed only by the reap step 
     uint32_t linger_bytes;
     unsigned refs;            /* >0 while a callback runs on this conn */
     unsigned closing : 1;     /* closed; memory lives until reaped */
-    unsigned queued : 1;      /* on the ready list */
     unsigned rd_eof : 1;      /* peer sent FIN */
     unsigned close_after : 1; /* close (lingering) once out is flushed */
     unsigned lingering : 1;
@@ -169,8 +148,16 @@ struct hz__conn {               /* owner: its loop; freed only by the reap step 
 };
 
 /* conn.c */
-/* l: the listener that accepted fd (its TLS context, if any). */
-HZ_HIDDEN int hz__conn_accepted(hz__loop *loop, int fd, const hz__listener *l);
+/** A connection over the accepted socket fd, not yet polled: the caller
+ *  may change its transport (TLS), then calls hz__conn_start. NULL when out
+ *  of memory (fd stays the caller's). */
+HZ_HIDDEN hz__conn *hz__conn_new(hz__loop *loop, int fd);
+/** Registers a new connection in the poller and starts reading. On failure
+ *  the connection is freed with its transport, fd included. */
+HZ_HIDDEN int hz__conn_start(hz__conn *c);
+/** Queues c for processing at the end of this iteration (no I/O event
+ *  needed); nothing once it is closing. */
+HZ_HIDDEN void hz__loop_ready(hz__loop *loop, hz__conn *c);
 /** A connection over a transport without a descriptor (in-memory, for
  *  tests and fuzzing): not in the poller; drive it with hz__conn_on_event
  *  and hz__loop_run_pending. */

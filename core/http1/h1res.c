@@ -322,12 +322,12 @@ long hz__res_pump(hz__conn *c, hz_req *ex)
     if (ex->src_left == 0)
         return src_finish(c, ex);
     /* Straight to a plain socket: no framing to add, nothing buffered. */
-    if (s->sendfile && !ex->src_nosf && !ex->chunked_out && c->fd >= 0 &&
-        c->tp == &hz__transport_socket && !hz__buf_pending(&c->out)) {
+    if (s->sendfile && !ex->src_nosf && !ex->chunked_out && c->sock.fd >= 0 &&
+        c->sock.tp == &hz__transport_socket && !hz__buf_pending(&c->out)) {
         size_t max = HZ_SRC_SF_MAX;
         if (ex->src_left > 0 && (uint64_t)ex->src_left < max)
             max = (size_t)ex->src_left;
-        long n = s->sendfile(s->ud, c->fd, max);
+        long n = s->sendfile(s->ud, c->sock.fd, max);
         if (n > 0) {
             if ((size_t)n > max)
                 return src_fail(c, ex, HZ_EINVAL);

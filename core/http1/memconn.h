@@ -1,35 +1,18 @@
-/* memconn.h - an in-memory transport: a connection whose input is a byte
- * array fed in segments of chosen sizes and whose output is captured, so a
- * test or a fuzz target drives the real connection state machine (partial
- * reads and partial writes included) without sockets. */
+/* memconn.h - an HTTP/1.1 connection over the in-memory transport
+ * (core/event/memio.h), so a test or a fuzz target drives the real
+ * connection state machine (partial reads and writes included) without
+ * sockets. */
 #ifndef HZ_MEMCONN_H
 #define HZ_MEMCONN_H
 
 #include <stddef.h>
 #include "conn.h"
-
-typedef struct hz__memio { /* owner: the caller; outlives its connection */
-    const char *in;        /* borrowed: the client's bytes */
-    size_t in_len, in_off;
-    size_t max_read;                  /* bytes per recv (0 = all available) */
-    size_t max_write;                 /* bytes per send (0 = all); sends alternate with EAGAIN */
-    int eof;                          /* after the input: 1 = EOF, 0 = EAGAIN (client waits) */
-    char *out;                        /* owns (malloc family of the server's allocator): captured */
-    size_t out_len, out_cap, out_max; /* out_max: capture at most this much */
-    size_t sent;                      /* bytes the server sent in total */
-    int shut, closed;                 /* the server shut down writing / closed */
-    int blocked;                      /* private: the next send returns HZ_EAGAIN */
-    const hz_allocator *a;            /* borrowed: set by hz__memconn_open */
-} hz__memio;
-
-HZ_HIDDEN extern const hz__transport_vt hz__transport_mem;
+#include "memio.h"
 
 /** Opens a connection over io on loop (a loop that is not running). */
 HZ_HIDDEN int hz__memconn_open(hz__loop *loop, hz__memio *io, hz__conn **out);
 /** Drives c until the input is used up and nothing moves any more (or the
  *  connection closed), at most max_steps steps. Returns the steps taken. */
 HZ_HIDDEN int hz__memconn_run(hz__loop *loop, hz__memio *io, hz__conn *c, int max_steps);
-/** Frees io->out. */
-HZ_HIDDEN void hz__memio_free(hz__memio *io);
 
 #endif /* HZ_MEMCONN_H */

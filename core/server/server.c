@@ -23,6 +23,53 @@
 #define HZ__CONFIG_SIZE_MIN HZ__SIZE_THROUGH(hz_config, access_log_ud)
 #define HZ__ROUTE_OPTS_SIZE_MIN HZ__SIZE_THROUGH(hz_route_opts, body_limit)
 
+#if HZ_HAVE_MSG_NOSIGNAL
+#define HZ_SEND_FLAGS MSG_NOSIGNAL
+#else
+#define HZ_SEND_FLAGS 0
+#endif
+
+static void reject_busy(int fd)
+{
+    /* Before any protocol runs, so canned; the same fields and body as the
+     * answers hz__res_answer builds (core/http/response.c). */
+    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
+                               "Content-Type: text/plain; charset=utf-8\r\n"
+                               "Content-Length: 19\r\nConnection: close\r\n\r\n"
+                               "Service Unavailable";
+    /* A fresh socket's send buffer is empty: this either fits or fails. */
+    ssize_t n = send(fd, busy, sizeof(busy) - 1, HZ_SEND_FLAGS);
+    (void)n;
+    shutdown(fd, SHUT_WR);
+    close(fd);
+}
+
+/* The loops' accept hook: the connection limit, then the listener's
+ * protocol (HTTP/1.1, over TLS on a TLS listener). */
+static int server_accept(hz__loop *loop, int fd, void *ud)
+{
+    hz_server *srv = loop->srv;
+    const hz__listener *l = ud;
+    unsigned n = atomic_fetch_add(&srv->nconns, 1);
+    if (srv->cfg.max_connections && n >= srv->cfg.max_connections) {
+        atomic_fetch_sub(&srv->nconns, 1);
+        hz__metrics_refused(loop); /* before the client can see the 503 */
+        reject_busy(fd);
+        return 0;
+    }
+    hz__conn *c = hz__conn_new(loop, fd);
+    int rc = c ? 0 : HZ_ENOMEM;
+    if (c && l->tls && (rc = hz__tls_conn_attach(c, l)) < 0) {
+        hz__free(&srv->a, c, sizeof(*c));
+    } else if (c) {
+        if (hz__conn_start(c) < 0)
+            atomic_fetch_sub(&srv->nconns, 1); /* it closed fd */
+        return 0;
+    }
+    atomic_fetch_sub(&srv->nconns, 1);
+    return rc; /* fd stays the loop's: it closes it */
+}
+
 static void config_defaults(hz_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -86,8 +133,13 @@ void hz_server_destroy(hz_server *srv)
     }
     hz__alog_flush_all(srv); /* loops that never ran, or ran without a thread */
     if (srv->loops) {
-        for (unsigned i = 0; i < srv->nloops; i++)
+        for (unsigned i = 0; i < srv->nloops; i++) {
+            if (!srv->loops[i].srv)
+                continue; /* never initialised */
+            hz__loop_close_all(&srv->loops[i]);
+            hz__ex_pool_free(&srv->loops[i]);
             hz__loop_fini(&srv->loops[i]);
+        }
         hz__free(&srv->a, srv->loops, sizeof(*srv->loops) * srv->nloops);
     }
     for (unsigned i = 0; i < srv->nlisteners; i++) {
@@ -153,6 +205,7 @@ int hz_server_create(hz_server **out, const hz_config *user_cfg)
     srv->cfg = *cfg;
     srv->a = *a;
     srv->pv = pv;
+    srv->on_accept = server_accept;
     atomic_init(&srv->nconns, 0);
     atomic_init(&srv->stop_requested, 0);
     atomic_init(&srv->stop_deadline_ms, 0);
@@ -393,8 +446,10 @@ static int start_loops(hz_server *srv, unsigned first)
     /* Each loop polls its own socket (SO_REUSEPORT) or the shared one. */
     for (unsigned i = 0; i < srv->nlisteners; i++) {
         hz__listener *l = &srv->listeners[i];
-        for (unsigned j = 0; j < l->nsocks; j++)
+        for (unsigned j = 0; j < l->nsocks; j++) {
             atomic_store(&l->socks[j].users, l->nsocks > 1 ? 1 : (int)srv->nloops);
+            l->socks[j].ud = l; /* the array no longer moves */
+        }
     }
     for (unsigned i = 0; i < srv->nloops; i++) {
         int rc = hz__loop_listen(&srv->loops[i]);
@@ -479,11 +534,11 @@ int hz_req_peer(const hz_req *req, char *buf, size_t len, int *port)
     hz__conn *c = req->conn;
     if (!c || c->closing)
         return HZ_ECLOSED;
-    if (c->fd < 0)
+    if (c->sock.fd < 0)
         return HZ_ENOTSUP;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) < 0)
+    if (getpeername(c->sock.fd, (struct sockaddr *)&ss, &sl) < 0)
         return hz__err_from_errno(errno);
     const void *src;
     int p;

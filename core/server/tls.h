@@ -1,15 +1,11 @@
-/* tls.h - TLS in the server (internal): the TLS transport a connection of
- * a TLS listener uses, the listener's context, the handshake cap. The
- * protocol itself is the backend's (hz_tls_vt); this file only glues it to
- * connections. */
+/* tls.h - TLS in the server (internal): a TLS listener's context, the
+ * handshake cap, attaching the TLS transport (core/event/sock.h) to a
+ * connection of a TLS listener. The protocol itself is the backend's
+ * (hz_tls_vt). */
 #ifndef HZ_TLS_H
 #define HZ_TLS_H
 
 #include "conn.h"
-
-/** The transport of TLS connections: records through the session, the raw
- *  socket underneath through hz__transport_socket. */
-HZ_HIDDEN extern const hz__transport_vt hz__transport_tls;
 
 /** Creates l's TLS context from cfg with the server's TLS backend.
  *  HZ_ENOTSUP without one, HZ_EABI, or the backend's ctx_create error. */

@@ -332,7 +332,7 @@ Test(https, plain_http_to_tls_port_is_closed)
     cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0, "a plain-text answer");
     cr_assert_eq(r.status, 400);
     cr_assert(r.conn_close);
-    cr_assert_str_eq(it_header(&r, "Content-Type"), "text/plain");
+    cr_assert_str_eq(it_header(&r, "Content-Type"), "text/plain; charset=utf-8");
     cr_assert_neq(it_header(&r, "Date")[0], '\0');
     cr_assert(strstr(r.body, "HTTPS") != NULL, "body: %s", r.body);
     it_resp_free(&r);

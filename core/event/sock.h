@@ -1,0 +1,60 @@
+/* sock.h - transports: how a connection of any protocol (HTTP/1.1 now,
+ * HTTP/2 and WebSocket later) moves bytes. A connection embeds an hz__sock;
+ * the transport behind it is a plain socket, TLS over the hz_tls_io shim,
+ * or an in-memory pipe (memio.h) for tests and fuzzing (internal). */
+#ifndef HZ_SOCK_H
+#define HZ_SOCK_H
+
+#include <stdint.h>
+#include <sys/uio.h>
+#include "internal.h"
+
+typedef struct hz__sock hz__sock;
+
+/** Connection I/O. Results: bytes, 0 = EOF (recv), HZ_EAGAIN, or < 0. */
+typedef struct hz__transport_vt {
+    long (*recv)(hz__sock *s, void *buf, size_t len);
+    long (*send)(hz__sock *s, const void *buf, size_t len);
+    long (*writev)(hz__sock *s, const struct iovec *iov, int iovcnt);
+    int (*shutdown)(hz__sock *s); /* no more writes: FIN (best effort) */
+    void (*close)(hz__sock *s);   /* releases the transport (closes the fd) */
+    /* Optional (NULL for sockets). The deadline (ms) of a handshake still in
+     * progress, else 0: the owner closes the connection then. */
+    uint64_t (*handshake_deadline)(hz__sock *s);
+    /* Optional. Input to read without a READ event: TLS holds decrypted
+     * bytes, or a step that waited for writability can run again. */
+    int (*has_input)(hz__sock *s);
+} hz__transport_vt;
+
+struct hz__sock {               /* owner: embedded in its connection */
+    const hz__transport_vt *tp; /* borrowed: static */
+    void *ctx;                  /* owned by the transport (NULL for sockets) */
+    int fd;                     /* owns (via tp->close); -1 for in-memory */
+    /* Set by the transport: a step (TLS handshake) waits for writability.
+     * The owner polls for HZ_EV_WRITE while set and clears it on the event. */
+    unsigned want_write : 1;
+};
+
+HZ_HIDDEN extern const hz__transport_vt hz__transport_socket;
+HZ_HIDDEN extern const hz__transport_vt hz__transport_tls;
+
+/** Plain socket transport over fd. */
+HZ_HIDDEN void hz__sock_init(hz__sock *s, int fd);
+
+/** Called once when a TLS handshake ends: ok = 1 done, 0 failed or closed
+ *  before the end, HZ__TLS_NOT_TLS when the client's first byte cannot
+ *  start a TLS record (plain HTTP on an HTTPS port, most likely): the
+ *  transport is then a plain socket again (the TLS state is freed, nothing
+ *  was read), so the owner can answer in plain text and close. The owner
+ *  keeps its metrics and handshake count. */
+#define HZ__TLS_NOT_TLS (-1)
+typedef void (*hz__tls_handshake_fn)(hz__sock *s, int ok);
+
+/** Turns the socket transport of s into a server-side TLS one (handshake
+ *  pending until deadline, ms; 0 = none). a: the allocator of the session
+ *  state. HZ_ENOMEM or the backend's error; on failure s is unchanged. */
+HZ_HIDDEN int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_tls_vt *vt,
+                                  hz_tls_ctx *ctx, uint64_t deadline,
+                                  hz__tls_handshake_fn on_handshake);
+
+#endif /* HZ_SOCK_H */
