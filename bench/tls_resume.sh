@@ -88,8 +88,10 @@ run() {
     t1=$(ticks "${pid[$b]}")
     local hs r
     hs=$(echo "$out" | sed -n 's/^\([0-9]*\) connections in .*real seconds.*/\1/p' | tail -1)
-    r=$(echo "$out" | tr -cd 'r*' | python3 -c 'import sys; s=sys.stdin.read(); print(f"{s.count(\"r\")/max(1,len(s)):.2f}")')
-    echo "$b $mode $proto ${hs:-0} $((t1 - t0)) $r"
+    # progress: one character per connection, 'r' when it resumed
+    r=$(echo "$out" | grep -E '^[r*]+$' | tr -d '\n' |
+        awk '{ n = length($0); k = gsub(/r/, ""); printf "%.2f", n ? k / n : 0 }' || true)
+    echo "$b $mode $proto ${hs:-0} $((t1 - t0)) ${r:-0}"
 }
 
 results=$(mktemp)
