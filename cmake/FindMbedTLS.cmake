@@ -8,7 +8,10 @@
 # Result: MbedTLS_FOUND, MbedTLS_VERSION, MbedTLS_INCLUDE_DIR and the imported
 # targets MbedTLS::mbedtls, MbedTLS::mbedx509, MbedTLS::mbedcrypto.
 
-find_package(MbedTLS CONFIG QUIET NO_MODULE)
+# 3.x's package declares SameMajorVersion compatibility: a nested call
+# without a version inherits the caller's "2.28", which it rejects, so ask
+# for 3.x explicitly (4.x moved crypto to TF-PSA and is not supported).
+find_package(MbedTLS 3...<4 CONFIG QUIET NO_MODULE)
 if(MbedTLS_FOUND AND TARGET MbedTLS::mbedtls)
   include(FindPackageHandleStandardArgs)
   find_package_handle_standard_args(MbedTLS CONFIG_MODE)

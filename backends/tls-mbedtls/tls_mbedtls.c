@@ -34,6 +34,13 @@
 #include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
+#if defined(MBEDTLS_SSL_TICKET_C) && defined(MBEDTLS_SSL_SESSION_TICKETS) &&                       \
+    defined(MBEDTLS_HAVE_TIME)
+#include <mbedtls/ssl_ticket.h>
+#define MBED_HAVE_TICKETS 1
+#else
+#define MBED_HAVE_TICKETS 0
+#endif
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
 #include <psa/crypto.h>
 #endif
@@ -53,7 +60,7 @@
 
 #define MBED_CAPS                                                                                  \
     (HZ_TLS_CAP_ALPN | HZ_TLS_CAP_SNI | HZ_TLS_CAP_RELOAD |                                        \
-     (MBED_HAVE_TLS13 ? HZ_TLS_CAP_TLS13 : 0))
+     (MBED_HAVE_TLS13 ? HZ_TLS_CAP_TLS13 : 0) | (MBED_HAVE_TICKETS ? HZ_TLS_CAP_TICKETS : 0))
 
 /* ------------------------------------------------------------------------ */
 /* Types                                                                     */
@@ -71,6 +78,19 @@ typedef struct mbed_snap {   /* owner: its hz_tls_snap (the snapshot's backend d
     unsigned ncerts;
     int *suites; /* owns: 0-terminated custom ciphersuite list, or NULL */
     size_t suites_size;
+#if MBED_HAVE_TICKETS
+    /* Ticket keys belong to the snapshot, so a reload starts new ones (as
+     * the OpenSSL backend's per-snapshot SSL_CTX does). mbedTLS rotates them
+     * itself: a new key every lifetime seconds, the previous one still
+     * accepted for one more period; a ticket is refused once lifetime
+     * seconds have passed since the full handshake it continues. */
+    mbedtls_ssl_ticket_context ticket; /* owns; shared by every loop's sessions */
+    unsigned ticket_ready : 1;         /* ticket was set up: conf points at it */
+#if !defined(MBEDTLS_THREADING_C)
+    pthread_mutex_t ticket_lock; /* mbedTLS locks ticket keys only with THREADING_C */
+    unsigned ticket_lock_ready : 1;
+#endif
+#endif
 } mbed_snap;
 
 struct hz_tls_ctx {           /* owner: the listener; freed when refs reach 0 */
@@ -197,6 +217,65 @@ static const int mbed_sig_hashes[] = {
 };
 #endif
 
+/* ------------------------------------------------------------------------ */
+/* Session tickets                                                           */
+/* ------------------------------------------------------------------------ */
+
+#if MBED_HAVE_TICKETS && !defined(MBEDTLS_THREADING_C)
+/* Without MBEDTLS_THREADING_C the ticket context's key rotation is not
+ * locked, and sessions on several loops write and parse tickets at once. */
+static int mbed_ticket_write(void *p, const mbedtls_ssl_session *session, unsigned char *start,
+                             const unsigned char *end, size_t *tlen, uint32_t *lifetime)
+{
+    mbed_snap *m = p;
+    pthread_mutex_lock(&m->ticket_lock);
+    int rc = mbedtls_ssl_ticket_write(&m->ticket, session, start, end, tlen, lifetime);
+    pthread_mutex_unlock(&m->ticket_lock);
+    return rc;
+}
+
+static int mbed_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf, size_t len)
+{
+    mbed_snap *m = p;
+    pthread_mutex_lock(&m->ticket_lock);
+    int rc = mbedtls_ssl_ticket_parse(&m->ticket, session, buf, len);
+    pthread_mutex_unlock(&m->ticket_lock);
+    return rc;
+}
+#endif
+
+/* Sets up the snapshot's ticket keys and hooks them into its conf (unless
+ * cfg turns tickets off). */
+static int snap_tickets(hz_tls_ctx *ctx, mbed_snap *snap, const hz_tls_config *cfg)
+{
+#if MBED_HAVE_TICKETS
+    if (cfg->no_tickets)
+        return 0;
+    uint32_t lifetime =
+        cfg->ticket_lifetime ? cfg->ticket_lifetime : HZ_TLS_TICKET_LIFETIME_DEFAULT;
+#if !defined(MBEDTLS_THREADING_C)
+    if (pthread_mutex_init(&snap->ticket_lock, NULL) != 0)
+        return HZ_ESYS;
+    snap->ticket_lock_ready = 1;
+#endif
+    mbedtls_ssl_ticket_init(&snap->ticket);
+    snap->ticket_ready = 1;
+    int rc = mbedtls_ssl_ticket_setup(&snap->ticket, mbed_rng, ctx, MBEDTLS_CIPHER_AES_256_GCM,
+                                      lifetime);
+    if (rc != 0)
+        return mbed_err(rc);
+#if defined(MBEDTLS_THREADING_C)
+    mbedtls_ssl_conf_session_tickets_cb(&snap->conf, mbedtls_ssl_ticket_write,
+                                        mbedtls_ssl_ticket_parse, &snap->ticket);
+#else
+    mbedtls_ssl_conf_session_tickets_cb(&snap->conf, mbed_ticket_write, mbed_ticket_parse, snap);
+#endif
+#else
+    (void)ctx, (void)snap, (void)cfg; /* HZ_TLS_CAP_TICKETS is off: nothing to resume */
+#endif
+    return 0;
+}
+
 /* The snapshot's fini: also runs on one that snap_create left half-built. */
 static void snap_fini(hz_tls_snap *s, void *data)
 {
@@ -206,6 +285,14 @@ static void snap_fini(hz_tls_snap *s, void *data)
         return; /* nothing was initialised */
     const hz_allocator *a = &snap->ctx->alloc;
     mbedtls_ssl_config_free(&snap->conf);
+#if MBED_HAVE_TICKETS
+    if (snap->ticket_ready)
+        mbedtls_ssl_ticket_free(&snap->ticket);
+#if !defined(MBEDTLS_THREADING_C)
+    if (snap->ticket_lock_ready)
+        pthread_mutex_destroy(&snap->ticket_lock);
+#endif
+#endif
     if (snap->certs) {
         for (unsigned i = 0; i < snap->ncerts; i++) {
             mbedtls_x509_crt_free(&snap->certs[i].chain);
@@ -369,6 +456,8 @@ static int snap_create(hz_tls_ctx *ctx, const hz_tls_config *cfg, hz_tls_snap **
         rc = mbed_err(rc);
         goto fail;
     }
+    if ((rc = snap_tickets(ctx, snap, cfg)) < 0)
+        goto fail;
     /* Always installed: it also records the name for server_name(). */
     mbedtls_ssl_conf_sni(conf, mbed_sni_cb, hs);
     const char *const *alpn = hz_tls_snap_alpn(hs); /* lives as long as conf */

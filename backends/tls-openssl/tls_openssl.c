@@ -45,7 +45,8 @@
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 #define OSL_GROUPS "X25519:P-256:P-384"
-#define OSL_CAPS (HZ_TLS_CAP_TLS13 | HZ_TLS_CAP_ALPN | HZ_TLS_CAP_SNI | HZ_TLS_CAP_RELOAD)
+#define OSL_CAPS                                                                                   \
+    (HZ_TLS_CAP_TLS13 | HZ_TLS_CAP_ALPN | HZ_TLS_CAP_SNI | HZ_TLS_CAP_RELOAD | HZ_TLS_CAP_TICKETS)
 
 /* ------------------------------------------------------------------------ */
 /* Types                                                                     */
@@ -323,8 +324,17 @@ static int snap_create(hz_tls_ctx *ctx, const hz_tls_config *cfg, hz_tls_snap **
     SSL_CTX_set_mode(sc, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                              SSL_MODE_RELEASE_BUFFERS);
     /* Resumption uses stateless tickets only: no server-side cache growing
-     * with the number of clients. */
+     * with the number of clients. The ticket keys are the SSL_CTX's own, so
+     * a reload (a new SSL_CTX) starts new keys; the timeout bounds a
+     * ticket's age from the full handshake, as with mbedTLS. */
     SSL_CTX_set_session_cache_mode(sc, SSL_SESS_CACHE_OFF);
+    if (cfg->no_tickets) {
+        SSL_CTX_set_options(sc, SSL_OP_NO_TICKET);
+        SSL_CTX_set_num_tickets(sc, 0);
+    } else {
+        SSL_CTX_set_timeout(sc, cfg->ticket_lifetime ? cfg->ticket_lifetime
+                                                     : HZ_TLS_TICKET_LIFETIME_DEFAULT);
+    }
     if (SSL_CTX_set_cipher_list(sc, cfg->ciphers ? cfg->ciphers : OSL_DEFAULT_CIPHERS) != 1) {
         osl_drain_errors();
         rc = HZ_EINVAL; /* no usable cipher in the list */

@@ -46,6 +46,8 @@ int hz_tls_config_check(const hz_tls_config *cfg, unsigned caps)
     }
     if (cfg->alpn && cfg->alpn[0] && alpn_count(cfg->alpn) == 0)
         return HZ_EINVAL;
+    if (cfg->ticket_lifetime > HZ_TLS_TICKET_LIFETIME_MAX)
+        return HZ_EINVAL;
     switch (cfg->min_version) {
     case 0:
     case HZ_TLS_V1_2:

@@ -175,6 +175,8 @@ enum {
     HZ_TLS_CAP_ALPN = 1u << 1,   /**< supports ALPN selection */
     HZ_TLS_CAP_SNI = 1u << 2,    /**< selects a certificate by SNI host name */
     HZ_TLS_CAP_RELOAD = 1u << 3, /**< ctx_reload works on a live context */
+    /** resumes sessions with stateless tickets (hz_tls_config.no_tickets) */
+    HZ_TLS_CAP_TICKETS = 1u << 4,
 };
 
 /** The TLS vtable: non-blocking TLS over the hz_tls_io shim. */
@@ -360,7 +362,8 @@ HZ_API int hz_err_from_errno(int err);
 /** Checks a TLS configuration the way every TLS backend must before it
  *  builds anything from it: 1..HZ_TLS_MAX_CERTS certificates, exactly one
  *  source (file or PEM) for each certificate and key, a known min_version,
- *  and an ALPN list of 1..255-byte names (RFC 7301 §3.1) separated by ','.
+ *  and an ALPN list of 1..255-byte names (RFC 7301 §3.1) separated by ',',
+ *  ticket_lifetime at most HZ_TLS_TICKET_LIFETIME_MAX.
  *  caps are the backend's HZ_TLS_CAP_* bits.
  *  @return 0; HZ_EINVAL; HZ_ENOTSUP for min_version HZ_TLS_V1_3 without
  *          HZ_TLS_CAP_TLS13 in caps.

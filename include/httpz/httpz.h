@@ -122,7 +122,9 @@ typedef struct hz_tls_cert {
     const char *sni_host;  /**< host name this cert serves (NULL: the default) */
 } hz_tls_cert;
 
-#define HZ_TLS_MAX_CERTS 16 /**< Certificates per TLS listener (SNI). */
+#define HZ_TLS_MAX_CERTS 16                 /**< Certificates per TLS listener (SNI). */
+#define HZ_TLS_TICKET_LIFETIME_DEFAULT 7200 /**< Seconds, for ticket_lifetime 0. */
+#define HZ_TLS_TICKET_LIFETIME_MAX 604800   /**< Seconds: 7 days (RFC 8446 4.6.1). */
 
 /** A TLS listener's configuration: fill it with hz_tls_config_init() first;
  *  hz_server_listen() and hz_server_tls_reload() copy it. */
@@ -133,6 +135,15 @@ typedef struct hz_tls_config {
     unsigned min_version;                /**< HZ_TLS_V1_2 (default) or HZ_TLS_V1_3 */
     const char *ciphers;                 /**< backend syntax, or NULL for the safe default */
     const char *alpn;                    /**< comma list, default "http/1.1" */
+    /** Session resumption with stateless tickets (RFC 5077; TLS 1.3
+     *  NewSessionTicket) on backends with HZ_TLS_CAP_TICKETS: 0 (default)
+     *  issues and accepts them, non-zero turns them off (every connection is
+     *  a full handshake). Ticket keys belong to the configuration: a reload
+     *  starts new keys and older tickets fall back to a full handshake. */
+    unsigned no_tickets;
+    /** Seconds a ticket resumes, counted from the full handshake it came from;
+     *  0 means 7200, at most 604800 (RFC 8446 4.6.1), larger is HZ_EINVAL. */
+    unsigned ticket_lifetime;
 } hz_tls_config;
 
 /** The library side of hz_tls_config_init(): fills the first size bytes of

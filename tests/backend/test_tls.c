@@ -821,6 +821,70 @@ Test(tls, reload_swaps_certificate_live)
     cr_assert_eq(atomic_load(&ca.live_blocks), 0, "everything freed with the last session");
 }
 
+/* ------------------------------------------------------------------------ */
+/* Session tickets                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* A full session at version ver, offering sess (NULL: none); data flows
+ * server -> client so a TLS 1.3 NewSessionTicket is read. Returns the
+ * client's session (owned by the caller) and whether it was resumed. */
+static SSL_SESSION *ticket_session(hz_tls_ctx *ctx, int ver, SSL_SESSION *sess, int *reused)
+{
+    peer p;
+    copts o = {.max_version = ver};
+    peer_open(&p, ctx, &o);
+    SSL_set_min_proto_version(p.ssl, ver);
+    if (sess)
+        cr_assert_eq(SSL_set_session(p.ssl, sess), 1);
+    handshake_ok(&p);
+    server_to_client(&p, (const unsigned char *)"after the handshake", 19);
+    *reused = SSL_session_reused(p.ssl);
+    SSL_SESSION *out = SSL_get1_session(p.ssl);
+    cr_assert(out);
+    /* An SSL freed without a shutdown marks its session not resumable. */
+    SSL_set_shutdown(p.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    peer_close(&p);
+    return out;
+}
+
+Test(tls, session_tickets_resume_until_a_reload)
+{
+    if (!(VT->caps & HZ_TLS_CAP_TICKETS))
+        cr_skip_test("no HZ_TLS_CAP_TICKETS");
+    fixture f;
+    fixture_open(&f, "ticket.test");
+    hz_tls_config cfg = config_of(&f.cert, NULL, 1);
+    int vers[] = {TLS1_2_VERSION, TLS1_3_VERSION};
+    for (unsigned i = 0; i < ((VT->caps & HZ_TLS_CAP_TLS13) ? 2u : 1u); i++) {
+        int v = vers[i], reused;
+        SSL_SESSION *s1 = ticket_session(f.ctx, v, NULL, &reused);
+        cr_assert_not(reused);
+        cr_assert(SSL_SESSION_has_ticket(s1), "version %x: a ticket was issued", v);
+        SSL_SESSION *s2 = ticket_session(f.ctx, v, s1, &reused);
+        cr_assert(reused, "version %x: the ticket resumes", v);
+        SSL_SESSION_free(s2);
+        /* A reload starts new keys: the old ticket gets a full handshake. */
+        cr_assert_eq(VT->ctx_reload(f.ctx, &cfg), 0);
+        SSL_SESSION *s3 = ticket_session(f.ctx, v, s1, &reused);
+        cr_assert_not(reused, "version %x: old ticket after a reload", v);
+        SSL_SESSION *s4 = ticket_session(f.ctx, v, s3, &reused);
+        cr_assert(reused, "version %x: the new ticket resumes", v);
+        SSL_SESSION_free(s4);
+        /* Tickets off: none issued, none accepted. */
+        cfg.no_tickets = 1;
+        cr_assert_eq(VT->ctx_reload(f.ctx, &cfg), 0);
+        SSL_SESSION *s5 = ticket_session(f.ctx, v, s3, &reused);
+        cr_assert_not(reused, "version %x: tickets off", v);
+        cr_assert_not(SSL_SESSION_has_ticket(s5), "version %x: tickets off", v);
+        cfg.no_tickets = 0;
+        cr_assert_eq(VT->ctx_reload(f.ctx, &cfg), 0);
+        SSL_SESSION_free(s5);
+        SSL_SESSION_free(s3);
+        SSL_SESSION_free(s1);
+    }
+    fixture_close(&f);
+}
+
 typedef struct reloader { /* owner: the test */
     hz_tls_ctx *ctx;      /* borrowed */
     hz_tls_config cfg[2];

@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
+#include <httpz/backend.h>
 #include "itest.h"
 #include "selfsigned.h"
 
@@ -691,6 +692,102 @@ Test(tls_clients, wrong_protocol_on_each_port)
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_str_eq(out, "hellohello");
     free(out);
+    stop(&s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Session resumption (tickets)                                              */
+/* ------------------------------------------------------------------------ */
+
+/* One s_client connection at version ver ("-tls1_2"/"-tls1_3") that sends a
+ * request with Connection: close and reads to the end, so a TLS 1.3
+ * NewSessionTicket (sent after the handshake) is read too. Saves the session
+ * to sess_out when given, offers sess_in when given. Returns 1 for "Reused",
+ * 0 for "New"; asserts the response arrived. */
+static int s_resume(int port, const char *ver, const char *sess_in, const char *sess_out)
+{
+    char *out;
+    int rc =
+        run(&out,
+            "printf 'GET /hello HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' "
+            "| timeout 20 openssl s_client -connect 127.0.0.1:%d -servername localhost %s "
+            "-CAfile %s -verify_return_error -ign_eof %s %s %s %s",
+            port, ver, path_of("a", "crt"), sess_in ? "-sess_in" : "", sess_in ? sess_in : "",
+            sess_out ? "-sess_out" : "", sess_out ? sess_out : "");
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "\r\n\r\nhello"), "no response: %s", out);
+    int reused = strstr(out, "\nReused, ") != NULL;
+    cr_assert(reused || strstr(out, "\nNew, "), "%s", out);
+    free(out);
+    return reused;
+}
+
+/* The versions the backend speaks, as s_client flags. */
+static const char *const *versions(void)
+{
+    static const char *const both[] = {"-tls1_2", "-tls1_3", NULL};
+    static const char *const v12[] = {"-tls1_2", NULL};
+    return (hz_tls_default->caps & HZ_TLS_CAP_TLS13) ? both : v12;
+}
+
+static void need_tickets(void)
+{
+    need_tools();
+    if (!(hz_tls_default->caps & HZ_TLS_CAP_TICKETS))
+        cr_skip_test("the TLS backend has no session tickets");
+}
+
+Test(tls_clients, session_tickets_resume)
+{
+    need_tickets();
+    tsrv s;
+    start(&s, 0);
+    char sess[128];
+    snprintf(sess, sizeof(sess), "%s", path_of("sess", "pem"));
+    for (const char *const *v = versions(); *v; v++) {
+        cr_assert_eq(s_resume(s.port, *v, NULL, sess), 0, "%s: first is a full handshake", *v);
+        cr_assert_eq(s_resume(s.port, *v, sess, NULL), 1, "%s: the ticket resumes", *v);
+        cr_assert_eq(s_resume(s.port, *v, sess, NULL), 1, "%s: and again", *v);
+    }
+    stop(&s);
+}
+
+/* A reload starts new ticket keys: a ticket issued before it falls back to a
+ * full handshake (never an error), and the new tickets resume. A reload can
+ * also turn tickets off, and on again. */
+Test(tls_clients, session_tickets_and_reload)
+{
+    need_tickets();
+    tsrv s;
+    start(&s, 0);
+    char old[128], fresh[128]; /* path_of's buffers are reused */
+    snprintf(old, sizeof(old), "%s", path_of("old", "pem"));
+    snprintf(fresh, sizeof(fresh), "%s", path_of("fresh", "pem"));
+    for (const char *const *v = versions(); *v; v++) {
+        cr_assert_eq(s_resume(s.port, *v, NULL, old), 0);
+        cr_assert_eq(s_resume(s.port, *v, old, NULL), 1, "%s", *v);
+        hz_tls_config t = tls_conf("a"); /* the same certificates: only the keys are new */
+        cr_assert_eq(hz_server_tls_reload(s.srv, s.tls_idx, &t), 0);
+        cr_assert_eq(s_resume(s.port, *v, old, fresh), 0, "%s: old ticket refused", *v);
+        cr_assert_eq(s_resume(s.port, *v, fresh, NULL), 1, "%s: new ticket resumes", *v);
+
+        t.no_tickets = 1;
+        cr_assert_eq(hz_server_tls_reload(s.srv, s.tls_idx, &t), 0);
+        cr_assert_eq(s_resume(s.port, *v, NULL, old), 0);
+        cr_assert_eq(s_resume(s.port, *v, old, NULL), 0, "%s: tickets off", *v);
+        cr_assert_eq(s_resume(s.port, *v, fresh, NULL), 0, "%s: tickets off", *v);
+
+        t.no_tickets = 0;
+        cr_assert_eq(hz_server_tls_reload(s.srv, s.tls_idx, &t), 0);
+        cr_assert_eq(s_resume(s.port, *v, NULL, fresh), 0);
+        cr_assert_eq(s_resume(s.port, *v, fresh, NULL), 1, "%s: tickets on again", *v);
+    }
+    /* The lifetime is bounded by RFC 8446's seven days. */
+    hz_tls_config t = tls_conf("a");
+    t.ticket_lifetime = HZ_TLS_TICKET_LIFETIME_MAX + 1;
+    cr_assert_eq(hz_server_tls_reload(s.srv, s.tls_idx, &t), HZ_EINVAL);
+    t.ticket_lifetime = HZ_TLS_TICKET_LIFETIME_MAX;
+    cr_assert_eq(hz_server_tls_reload(s.srv, s.tls_idx, &t), 0);
     stop(&s);
 }
 

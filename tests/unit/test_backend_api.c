@@ -196,6 +196,20 @@ Test(backend_api, tls_config_check_versions_follow_the_caps)
     cr_assert_eq(hz_tls_config_check(&cfg, HZ_TLS_CAP_TLS13), HZ_EINVAL);
 }
 
+Test(backend_api, tls_config_check_ticket_lifetime)
+{
+    hz_tls_config cfg = one_cert();
+    cr_assert_eq(cfg.no_tickets, 0, "tickets on by default");
+    cr_assert_eq(cfg.ticket_lifetime, 0, "0 means HZ_TLS_TICKET_LIFETIME_DEFAULT");
+    cfg.ticket_lifetime = HZ_TLS_TICKET_LIFETIME_MAX;
+    cr_assert_eq(hz_tls_config_check(&cfg, 0), 0, "exactly seven days");
+    cfg.ticket_lifetime = HZ_TLS_TICKET_LIFETIME_MAX + 1;
+    cr_assert_eq(hz_tls_config_check(&cfg, 0), HZ_EINVAL, "one second past RFC 8446's limit");
+    cfg.ticket_lifetime = 1;
+    cfg.no_tickets = 1;
+    cr_assert_eq(hz_tls_config_check(&cfg, 0), 0);
+}
+
 Test(backend_api, tls_config_check_alpn_syntax)
 {
     char n255[256], n256[257], list[600];
