@@ -300,6 +300,19 @@ long it_read_some(it_conn *c, int timeout_ms)
     }
 }
 
+long it_read_atleast(it_conn *c, size_t min, int timeout_ms)
+{
+    long long deadline = it_now_ms() + timeout_ms;
+    long total = 0;
+    while (c->len < min) {
+        long n = read_more(c, deadline);
+        if (n <= 0)
+            break;
+        total += n;
+    }
+    return total;
+}
+
 static void consume(it_conn *c, size_t n)
 {
     memmove(c->buf, c->buf + n, c->len - n);
