@@ -348,9 +348,8 @@ const char *it_header(const it_resp *r, const char *name)
     return "";
 }
 
-int it_read_response(it_conn *c, it_resp *r, int head_only, int timeout_ms)
+static int read_response(it_conn *c, it_resp *r, int head_only, int timeout_ms)
 {
-    memset(r, 0, sizeof(*r));
     long long deadline = it_now_ms() + timeout_ms;
     char *end;
     for (;;) {
@@ -441,6 +440,15 @@ void it_resp_free(it_resp *r)
 {
     free(r->body);
     r->body = NULL;
+}
+
+int it_read_response(it_conn *c, it_resp *r, int head_only, int timeout_ms)
+{
+    memset(r, 0, sizeof(*r));
+    int rc = read_response(c, r, head_only, timeout_ms);
+    if (rc < 0)
+        it_resp_free(r); /* tests that expect a failure need not free */
+    return rc;
 }
 
 int it_wait_closed(it_conn *c, int timeout_ms)

@@ -49,7 +49,8 @@ void it_close(it_conn *c);
 int it_send(it_conn *c, const void *p, size_t n);
 int it_sends(it_conn *c, const char *s);
 /** Reads one response (HEAD: head only when head_only). 0, or -1 on
- *  timeout / close before a complete response. */
+ *  timeout / close before a complete response (r then holds nothing to
+ *  free). */
 int it_read_response(it_conn *c, it_resp *r, int head_only, int timeout_ms);
 void it_resp_free(it_resp *r);
 /** The value of field name in r->head ("" if absent; static buffer). */
