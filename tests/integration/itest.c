@@ -300,6 +300,19 @@ long it_read_some(it_conn *c, int timeout_ms)
     }
 }
 
+long it_read_atleast(it_conn *c, size_t min, int timeout_ms)
+{
+    long long deadline = it_now_ms() + timeout_ms;
+    long total = 0;
+    while (c->len < min) {
+        long n = read_more(c, deadline);
+        if (n <= 0)
+            break;
+        total += n;
+    }
+    return total;
+}
+
 static void consume(it_conn *c, size_t n)
 {
     memmove(c->buf, c->buf + n, c->len - n);
@@ -335,9 +348,8 @@ const char *it_header(const it_resp *r, const char *name)
     return "";
 }
 
-int it_read_response(it_conn *c, it_resp *r, int head_only, int timeout_ms)
+static int read_response(it_conn *c, it_resp *r, int head_only, int timeout_ms)
 {
-    memset(r, 0, sizeof(*r));
     long long deadline = it_now_ms() + timeout_ms;
     char *end;
     for (;;) {
@@ -428,6 +440,15 @@ void it_resp_free(it_resp *r)
 {
     free(r->body);
     r->body = NULL;
+}
+
+int it_read_response(it_conn *c, it_resp *r, int head_only, int timeout_ms)
+{
+    memset(r, 0, sizeof(*r));
+    int rc = read_response(c, r, head_only, timeout_ms);
+    if (rc < 0)
+        it_resp_free(r); /* tests that expect a failure need not free */
+    return rc;
 }
 
 int it_wait_closed(it_conn *c, int timeout_ms)

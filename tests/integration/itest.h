@@ -49,15 +49,21 @@ void it_close(it_conn *c);
 int it_send(it_conn *c, const void *p, size_t n);
 int it_sends(it_conn *c, const char *s);
 /** Reads one response (HEAD: head only when head_only). 0, or -1 on
- *  timeout / close before a complete response. */
+ *  timeout / close before a complete response (r then holds nothing to
+ *  free). */
 int it_read_response(it_conn *c, it_resp *r, int head_only, int timeout_ms);
 void it_resp_free(it_resp *r);
 /** The value of field name in r->head ("" if absent; static buffer). */
 const char *it_header(const it_resp *r, const char *name);
 /** 1 when the peer closed (EOF or reset) within timeout_ms, 0 if still open. */
 int it_wait_closed(it_conn *c, int timeout_ms);
-/** Reads whatever arrives within timeout_ms into c->buf; returns bytes. */
+/** Reads whatever arrives within timeout_ms into c->buf (up to the close
+ *  or the deadline, however much that is); returns bytes. */
 long it_read_some(it_conn *c, int timeout_ms);
+/** Reads until c->buf holds at least min bytes (or EOF, error, deadline);
+ *  returns the bytes read. For "the response has started" without
+ *  draining a body that is meant to stay unread. */
+long it_read_atleast(it_conn *c, size_t min, int timeout_ms);
 /** Monotonic ms. */
 long long it_now_ms(void);
 
