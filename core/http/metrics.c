@@ -17,6 +17,10 @@ static const uint64_t lat_bound_ns[HZ_METRICS_LAT_BUCKETS] = {
 };
 
 _Static_assert(HZ_PE_COUNT <= HZ_METRICS_PARSE_KINDS, "HZ_METRICS_PARSE_KINDS too small");
+/* The first release's hz_metrics was 94 counters. Growing an inner array (a
+ * new close reason, method, timeout kind or bucket) or inserting a field
+ * would move access_log_dropped: new counters are appended instead. */
+_Static_assert(HZ__METRICS_SIZE_MIN == 94 * sizeof(uint64_t), "hz_metrics' first release moved");
 
 /* ---- hooks ------------------------------------------------------------------ */
 
@@ -159,10 +163,26 @@ static uint64_t sub0(uint64_t a, uint64_t b)
     return a > b ? a - b : 0;
 }
 
-int hz_server_metrics(const hz_server *srv, hz_metrics *out)
+/* A size some header had (or will have: the library's own is the largest
+ * it knows). */
+static int metrics_size_ok(size_t size, size_t min)
 {
-    if (!srv || !out)
+    return size >= min && size <= sizeof(hz_metrics);
+}
+
+int hz_server_metrics_sized(const hz_server *srv, hz_metrics *out, size_t size)
+{
+    return hz__metrics_snapshot(srv, out, size, HZ__METRICS_SIZE_MIN);
+}
+
+int hz__metrics_snapshot(const hz_server *srv, hz_metrics *dst, size_t size, size_t min)
+{
+    if (!srv || !dst || !metrics_size_ok(size, min))
         return HZ_EINVAL;
+    /* Filled whole here, then only the caller's bytes are copied: an older
+     * caller's struct ends at size. */
+    hz_metrics snap;
+    hz_metrics *out = &snap;
     uint64_t sum[HZ_MS_COUNT];
     memset(sum, 0, sizeof(sum));
     for (unsigned i = 0; i < srv->nloops; i++) {
@@ -203,6 +223,7 @@ int hz_server_metrics(const hz_server *srv, hz_metrics *out)
     out->latency_count = cum + sum[HZ_MS_LAT + HZ_METRICS_LAT_BUCKETS];
     out->latency_sum_ns = sum[HZ_MS_LAT_SUM];
     out->access_log_dropped = sum[HZ_MS_ALOG_DROPPED];
+    memcpy(dst, &snap, size);
     return 0;
 }
 
@@ -260,60 +281,94 @@ static const char *const timeout_names[HZ_TIMEOUT_KINDS] = {"header",    "body",
 static const char *const method_names[HZ_METHOD_KINDS] = {"GET", "HEAD",   "POST",
                                                           "PUT", "DELETE", "other"};
 
-long hz_metrics_prometheus(const hz_metrics *m, char *buf, size_t len)
+long hz_metrics_prometheus_sized(const hz_metrics *m, size_t size, char *buf, size_t len)
+{
+    return hz__metrics_render(m, size, HZ__METRICS_SIZE_MIN, buf, len);
+}
+
+long hz__metrics_render(const hz_metrics *m, size_t size, size_t min, char *buf, size_t len)
 {
     static const char *const classes[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
-    if (!m || !buf || !len)
+    if (!m || !buf || !len || !metrics_size_ok(size, min))
         return HZ_EINVAL;
+/* Field f is in the caller's struct; a metric past it is absent (not
+ * printed), never read. */
+#define HAS(f) (size >= HZ__SIZE_THROUGH(hz_metrics, f))
     hz__sb w;
     hz__sb_init(&w, buf, len);
     buf[0] = 0;
-    scalar(&w, "httpz_connections_accepted_total", "counter", "Connections accepted.",
-           m->conn_accepted);
-    scalar(&w, "httpz_connections_open", "gauge", "Connections open now.", m->conn_open);
-    family(&w, "httpz_connections_closed_total", "counter", "Connections closed, by reason.");
-    for (unsigned r = 0; r < HZ_CLOSE_REASONS; r++)
-        sample(&w, "httpz_connections_closed_total", "reason", close_names[r], m->conn_closed[r]);
-    family(&w, "httpz_responses_total", "counter", "Responses completed, by status class.");
-    for (unsigned k = 0; k < 5; k++)
-        sample(&w, "httpz_responses_total", "code", classes[k], m->status_class[k]);
-    family(&w, "httpz_requests_total", "counter", "Requests completed, by method.");
-    for (unsigned k = 0; k < HZ_METHOD_KINDS; k++)
-        sample(&w, "httpz_requests_total", "method", method_names[k], m->method[k]);
-    scalar(&w, "httpz_requests_aborted_total", "counter",
-           "Requests that ended without a complete response.", m->requests_aborted);
-    scalar(&w, "httpz_requests_in_flight", "gauge", "Requests begun and not ended.",
-           m->requests_in_flight);
-    family(&w, "httpz_parse_errors_total", "counter", "Rejected requests, by parse error kind.");
-    for (unsigned k = 1; k < HZ_METRICS_PARSE_KINDS; k++) {
-        const char *n = hz_metrics_parse_error_name(k);
-        if (!n)
-            break;
-        sample(&w, "httpz_parse_errors_total", "kind", n, m->parse_errors[k]);
+    if (HAS(conn_accepted))
+        scalar(&w, "httpz_connections_accepted_total", "counter", "Connections accepted.",
+               m->conn_accepted);
+    if (HAS(conn_open))
+        scalar(&w, "httpz_connections_open", "gauge", "Connections open now.", m->conn_open);
+    if (HAS(conn_closed)) {
+        family(&w, "httpz_connections_closed_total", "counter", "Connections closed, by reason.");
+        for (unsigned r = 0; r < HZ_CLOSE_REASONS; r++)
+            sample(&w, "httpz_connections_closed_total", "reason", close_names[r],
+                   m->conn_closed[r]);
     }
-    family(&w, "httpz_timeouts_total", "counter", "Timeouts, by kind.");
-    for (unsigned k = 0; k < HZ_TIMEOUT_KINDS; k++)
-        sample(&w, "httpz_timeouts_total", "kind", timeout_names[k], m->timeouts[k]);
-    family(&w, "httpz_tls_handshakes_total", "counter", "TLS handshakes, by result.");
-    sample(&w, "httpz_tls_handshakes_total", "result", "ok", m->tls_handshakes_ok);
-    sample(&w, "httpz_tls_handshakes_total", "result", "failed", m->tls_handshakes_failed);
-    scalar(&w, "httpz_received_bytes_total", "counter", "HTTP bytes received.", m->bytes_in);
-    scalar(&w, "httpz_sent_bytes_total", "counter", "HTTP bytes sent.", m->bytes_out);
-    scalar(&w, "httpz_access_log_dropped_total", "counter",
-           "Access-log file lines lost to write errors or a full pipe.", m->access_log_dropped);
-    scalar(&w, "httpz_executor_queue_depth", "gauge", "Jobs waiting in the executor queue.",
-           m->exec_queue_depth);
-    family(&w, "httpz_request_duration_seconds", "histogram",
-           "Time from a request's first byte to its complete response.");
-    char num[32];
-    for (unsigned b = 0; b < HZ_METRICS_LAT_BUCKETS; b++) {
-        num[hz__fmt_ns_seconds(num, lat_bound_ns[b], 1)] = 0;
-        sample(&w, "httpz_request_duration_seconds_bucket", "le", num, m->latency_bucket[b]);
+    if (HAS(status_class)) {
+        family(&w, "httpz_responses_total", "counter", "Responses completed, by status class.");
+        for (unsigned k = 0; k < 5; k++)
+            sample(&w, "httpz_responses_total", "code", classes[k], m->status_class[k]);
     }
-    sample(&w, "httpz_request_duration_seconds_bucket", "le", "+Inf", m->latency_count);
-    hz__sb_str(&w, "httpz_request_duration_seconds_sum ");
-    hz__sb_put(&w, num, hz__fmt_ns_seconds(num, m->latency_sum_ns, 0));
-    hz__sb_ch(&w, '\n');
-    sample(&w, "httpz_request_duration_seconds_count", NULL, NULL, m->latency_count);
+    if (HAS(method)) {
+        family(&w, "httpz_requests_total", "counter", "Requests completed, by method.");
+        for (unsigned k = 0; k < HZ_METHOD_KINDS; k++)
+            sample(&w, "httpz_requests_total", "method", method_names[k], m->method[k]);
+    }
+    if (HAS(requests_aborted))
+        scalar(&w, "httpz_requests_aborted_total", "counter",
+               "Requests that ended without a complete response.", m->requests_aborted);
+    if (HAS(requests_in_flight))
+        scalar(&w, "httpz_requests_in_flight", "gauge", "Requests begun and not ended.",
+               m->requests_in_flight);
+    if (HAS(parse_errors)) {
+        family(&w, "httpz_parse_errors_total", "counter",
+               "Rejected requests, by parse error kind.");
+        for (unsigned k = 1; k < HZ_METRICS_PARSE_KINDS; k++) {
+            const char *n = hz_metrics_parse_error_name(k);
+            if (!n)
+                break;
+            sample(&w, "httpz_parse_errors_total", "kind", n, m->parse_errors[k]);
+        }
+    }
+    if (HAS(timeouts)) {
+        family(&w, "httpz_timeouts_total", "counter", "Timeouts, by kind.");
+        for (unsigned k = 0; k < HZ_TIMEOUT_KINDS; k++)
+            sample(&w, "httpz_timeouts_total", "kind", timeout_names[k], m->timeouts[k]);
+    }
+    if (HAS(tls_handshakes_failed)) {
+        family(&w, "httpz_tls_handshakes_total", "counter", "TLS handshakes, by result.");
+        sample(&w, "httpz_tls_handshakes_total", "result", "ok", m->tls_handshakes_ok);
+        sample(&w, "httpz_tls_handshakes_total", "result", "failed", m->tls_handshakes_failed);
+    }
+    if (HAS(bytes_in))
+        scalar(&w, "httpz_received_bytes_total", "counter", "HTTP bytes received.", m->bytes_in);
+    if (HAS(bytes_out))
+        scalar(&w, "httpz_sent_bytes_total", "counter", "HTTP bytes sent.", m->bytes_out);
+    if (HAS(access_log_dropped))
+        scalar(&w, "httpz_access_log_dropped_total", "counter",
+               "Access-log file lines lost to write errors or a full pipe.", m->access_log_dropped);
+    if (HAS(exec_queue_depth))
+        scalar(&w, "httpz_executor_queue_depth", "gauge", "Jobs waiting in the executor queue.",
+               m->exec_queue_depth);
+    /* The histogram needs its buckets, count and sum together. */
+    if (HAS(latency_sum_ns)) {
+        family(&w, "httpz_request_duration_seconds", "histogram",
+               "Time from a request's first byte to its complete response.");
+        char num[32];
+        for (unsigned b = 0; b < HZ_METRICS_LAT_BUCKETS; b++) {
+            num[hz__fmt_ns_seconds(num, lat_bound_ns[b], 1)] = 0;
+            sample(&w, "httpz_request_duration_seconds_bucket", "le", num, m->latency_bucket[b]);
+        }
+        sample(&w, "httpz_request_duration_seconds_bucket", "le", "+Inf", m->latency_count);
+        hz__sb_str(&w, "httpz_request_duration_seconds_sum ");
+        hz__sb_put(&w, num, hz__fmt_ns_seconds(num, m->latency_sum_ns, 0));
+        hz__sb_ch(&w, '\n');
+        sample(&w, "httpz_request_duration_seconds_count", NULL, NULL, m->latency_count);
+    }
+#undef HAS
     return hz__sb_end(&w);
 }

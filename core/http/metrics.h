@@ -46,6 +46,19 @@ static inline void hz__m_add(hz__metrics *m, unsigned s, uint64_t n)
     atomic_store_explicit(&m->v[s], x + n, memory_order_relaxed);
 }
 
+/* hz_metrics is filled and read by the caller's size (docs/abi.md). Its
+ * first release (0.2) ended at access_log_dropped: that is the smallest
+ * size a caller can have, fixed forever (metrics.c checks it). */
+#define HZ__METRICS_SIZE_MIN HZ__SIZE_THROUGH(hz_metrics, access_log_dropped)
+
+/* hz_server_metrics_sized / hz_metrics_prometheus_sized with the minimum
+ * as a parameter, so a test can pretend the first release was shorter and
+ * check what an older caller gets. HZ_EINVAL unless min <= size <=
+ * sizeof(hz_metrics). thread: any. */
+HZ_HIDDEN int hz__metrics_snapshot(const hz_server *srv, hz_metrics *out, size_t size, size_t min);
+HZ_HIDDEN long hz__metrics_render(const hz_metrics *m, size_t size, size_t min, char *buf,
+                                  size_t len);
+
 /* Hooks called by the core. thread: the loop. */
 HZ_HIDDEN void hz__metrics_accepted(hz__conn *c);
 HZ_HIDDEN void hz__metrics_refused(hz__loop *loop); /* accept()ed, closed at the limit */

@@ -630,7 +630,13 @@ enum hz_method_kind {
 /** A snapshot: the sum of every loop's counters. Counters only grow; the
  *  gauges are computed (opened - closed, begun - ended). Loops are summed one
  *  after the other without stopping them, so counters of one snapshot can be
- *  a few events apart. */
+ *  a few events apart.
+ *
+ *  Growable (docs/abi.md): new counters are appended at the end only, and
+ *  the calls below take the caller's sizeof, so a program built against an
+ *  older header is never overrun. The inner arrays' sizes (HZ_CLOSE_REASONS,
+ *  HZ_METHOD_KINDS, HZ_METRICS_PARSE_KINDS, HZ_TIMEOUT_KINDS,
+ *  HZ_METRICS_LAT_BUCKETS, the 5 status classes) are frozen. */
 typedef struct hz_metrics {
     uint64_t conn_accepted;                        /**< accept()ed, refused ones included */
     uint64_t conn_open;                            /**< gauge */
@@ -656,19 +662,39 @@ typedef struct hz_metrics {
                                     or EAGAIN on an O_NONBLOCK descriptor) */
 } hz_metrics;
 
-/** Fills *out with the sum of every loop's counters. Lock-free: each loop
- *  writes only its own counters. 0 or HZ_EINVAL. thread: any. */
-HZ_API int hz_server_metrics(const hz_server *srv, hz_metrics *out);
+/** Fills the first `size` bytes of *out (the caller's sizeof(hz_metrics))
+ *  with the sum of every loop's counters; nothing past them is written.
+ *  Lock-free: each loop writes only its own counters. 0, or HZ_EINVAL (NULL,
+ *  or a size below the first release's hz_metrics or above this library's).
+ *  Call it through hz_server_metrics(). thread: any. */
+HZ_API int hz_server_metrics_sized(const hz_server *srv, hz_metrics *out, size_t size);
+
+/** hz_server_metrics_sized() with this header's sizeof(hz_metrics). thread: any. */
+static inline int hz_server_metrics(const hz_server *srv, hz_metrics *out)
+{
+    return hz_server_metrics_sized(srv, out, sizeof(*out));
+}
 /** The upper bound of latency bucket i in seconds, or a negative value past
  *  the end. thread: any. */
 HZ_API double hz_metrics_bucket_le(unsigned i);
 /** The parse-error kind i ("CL_AND_TE"), or NULL past the last kind. */
 HZ_API const char *hz_metrics_parse_error_name(unsigned i);
-/** Renders m in the Prometheus text exposition format (0.0.4) into buf
- *  (len bytes, NUL-terminated). Returns the length written (without the
- *  NUL), or HZ_ERANGE when buf is too small (16 KiB is plenty), HZ_EINVAL.
+/** Renders m, whose first `size` bytes are the caller's (its
+ *  sizeof(hz_metrics)), in the Prometheus text exposition format (0.0.4)
+ *  into buf (len bytes, NUL-terminated). A metric whose field lies past
+ *  `size` is absent: it is not printed at all (neither 0 nor its # HELP),
+ *  and nothing past `size` is read. Returns the length written (without the
+ *  NUL), or HZ_ERANGE when buf is too small (16 KiB is plenty), HZ_EINVAL
+ *  (NULL, len 0, or a size hz_server_metrics_sized refuses). Call it through
+ *  hz_metrics_prometheus(). thread: any. */
+HZ_API long hz_metrics_prometheus_sized(const hz_metrics *m, size_t size, char *buf, size_t len);
+
+/** hz_metrics_prometheus_sized() with this header's sizeof(hz_metrics).
  *  thread: any. */
-HZ_API long hz_metrics_prometheus(const hz_metrics *m, char *buf, size_t len);
+static inline long hz_metrics_prometheus(const hz_metrics *m, char *buf, size_t len)
+{
+    return hz_metrics_prometheus_sized(m, sizeof(*m), buf, len);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Access log                                                                */

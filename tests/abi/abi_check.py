@@ -18,12 +18,14 @@ import tempfile
 SKIP = 77
 
 # Structs that may grow at the end without an incompatible change: the
-# size-prefixed configs (the library reads only `size` bytes), the structs
-# the library owns and hands out (callers only read known fields), and the
-# backend vtables (appending a slot bumps HZ_BACKEND_ABI, checked below).
+# size-prefixed configs (the library reads only `size` bytes), hz_metrics
+# (filled and read by the caller's sizeof), the structs the library owns and
+# hands out (callers only read known fields), and the backend vtables
+# (appending a slot bumps HZ_BACKEND_ABI, checked below). A member that
+# moves is a break in any of them (BREAKS).
 GROWABLE = {
     "hz_config", "hz_tls_config", "hz_route_opts", "hz_static_config",
-    "hz_executor_pool_options", "hz_access_entry", "hz_build_info",
+    "hz_executor_pool_options", "hz_metrics", "hz_access_entry", "hz_build_info",
 }
 VTABLES = {"hz_allocator_vt", "hz_poller_vt", "hz_tls_vt", "hz_executor_vt"}
 

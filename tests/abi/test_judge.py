@@ -18,7 +18,8 @@ CASES = {
     "grow_vt_bumped": (4, True, True),    # a vtable slot with HZ_BACKEND_ABI + 1
     "grow_vt": (4, False, False),         # the same slot, no bump
     "insert_route": (4, False, False),    # a field inserted: a member moved
-    "append_metrics": (4, False, False),  # caller-allocated struct grew
+    "append_metrics": (4, False, False),  # a counter inserted into hz_metrics
+    "append_metrics_end": (4, False, True),  # a counter appended to hz_metrics
     "enum_change": (4, False, False),     # HZ_CLOSE_* renumbered
     "remove_fn": (12, False, False),      # a function removed (bit 8)
 }

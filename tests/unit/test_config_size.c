@@ -1,11 +1,15 @@
 /* test_config_size.c - the size-prefixed config structs (docs/abi.md): a
  * caller built against an older, smaller struct gets the defaults for the
- * fields it does not have, and a size no header ever had is refused. */
+ * fields it does not have, and a size no header ever had is refused. The
+ * same for hz_metrics, which the library fills and reads by the caller's
+ * size. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <criterion/criterion.h>
 #include "internal.h"
 #include "loop.h"
+#include "metrics.h"
 
 /* The first release's sizes: each struct through its last field of 0.2.
  * They must never change (docs/abi.md); a field added later is past them. */
@@ -301,4 +305,158 @@ Test(config_size, pool_options_by_size)
     hz_executor ex;
     cr_assert_eq(hz_executor_pool_create(&ex, (hz_executor_pool_options *)(void *)mem, NULL), 0);
     ex.vt->shutdown(ex.self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* hz_metrics: filled and rendered by the caller's size                     */
+/* ------------------------------------------------------------------------ */
+
+/* The first release's hz_metrics ends at access_log_dropped; today's header
+ * has nothing after it, so an "older caller" is simulated by the internal
+ * entry points with a shorter first release: one that ended at bytes_out. */
+#define MIN_METRICS HZ__SIZE_THROUGH(hz_metrics, access_log_dropped)
+#define OLD_METRICS HZ__SIZE_THROUGH(hz_metrics, bytes_out)
+
+/* A server with one loop whose counters are set by hand. */
+static hz_server *metrics_server(void)
+{
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    hz_server *srv;
+    cr_assert_eq(hz_server_create(&srv, &cfg), 0);
+    hz__metrics *m = &srv->loops[0].metrics;
+    hz__m_add(m, HZ_MS_ACCEPTED, 7);
+    hz__m_add(m, HZ_MS_BYTES_OUT, 99);
+    hz__m_add(m, HZ_MS_ALOG_DROPPED, 3);
+    hz__m_add(m, HZ_MS_LAT + 2, 5);
+    hz__m_add(m, HZ_MS_LAT_SUM, 1500000);
+    return srv;
+}
+
+static void expect_untouched(const unsigned char *mem, size_t from, size_t to, const char *what)
+{
+    for (size_t i = from; i < to; i++)
+        cr_assert_eq(mem[i], 0xab, "%s wrote byte %zu (size %zu)", what, i, from);
+}
+
+Test(config_size, metrics_first_release_is_fixed)
+{
+    /* 94 counters; a test of its own so a header change that moves it says so */
+    cr_assert_eq(MIN_METRICS, 94 * sizeof(uint64_t));
+    cr_assert_leq(MIN_METRICS, sizeof(hz_metrics));
+}
+
+Test(config_size, metrics_snapshot_writes_only_the_callers_size)
+{
+    hz_server *srv = metrics_server();
+    unsigned char mem[sizeof(hz_metrics) + 16];
+    hz_metrics *m = (hz_metrics *)(void *)mem;
+
+    /* an older, shorter caller */
+    memset(mem, 0xab, sizeof(mem));
+    cr_assert_eq(hz__metrics_snapshot(srv, m, OLD_METRICS, OLD_METRICS), 0);
+    expect_untouched(mem, OLD_METRICS, sizeof(mem), "snapshot");
+    cr_assert_eq(m->conn_accepted, 7);
+    cr_assert_eq(m->bytes_out, 99);
+    cr_assert_eq(m->conn_open, 7);
+
+    /* exactly the caller's bytes: an over-write is a heap overflow under ASan */
+    hz_metrics *exact = malloc(OLD_METRICS);
+    cr_assert_not_null(exact);
+    cr_assert_eq(hz__metrics_snapshot(srv, exact, OLD_METRICS, OLD_METRICS), 0);
+    cr_assert_eq(memcmp(exact, mem, OLD_METRICS), 0);
+    free(exact);
+
+    /* the public call at the first release's and at today's size */
+    memset(mem, 0xab, sizeof(mem));
+    cr_assert_eq(hz_server_metrics_sized(srv, m, MIN_METRICS), 0);
+    expect_untouched(mem, MIN_METRICS, sizeof(mem), "hz_server_metrics_sized");
+    cr_assert_eq(m->access_log_dropped, 3);
+    memset(mem, 0xab, sizeof(mem));
+    cr_assert_eq(hz_server_metrics_sized(srv, m, sizeof(hz_metrics)), 0);
+    expect_untouched(mem, sizeof(hz_metrics), sizeof(mem), "hz_server_metrics_sized");
+
+    /* the inline wrapper passes this header's size */
+    hz_metrics full;
+    memset(&full, 0xab, sizeof(full));
+    cr_assert_eq(hz_server_metrics(srv, &full), 0);
+    cr_assert_eq(memcmp(&full, mem, sizeof(full)), 0);
+    cr_assert_eq(full.latency_count, 5);
+    hz_server_destroy(srv);
+}
+
+Test(config_size, metrics_snapshot_refuses_impossible_sizes)
+{
+    hz_server *srv = metrics_server();
+    size_t bad[6];
+    size_t n = bad_sizes(MIN_METRICS, sizeof(hz_metrics), bad);
+    unsigned char mem[sizeof(hz_metrics) + 16];
+    for (size_t i = 0; i < n; i++) {
+        memset(mem, 0xab, sizeof(mem));
+        cr_assert_eq(hz_server_metrics_sized(srv, (hz_metrics *)(void *)mem, bad[i]), HZ_EINVAL,
+                     "size %zu", bad[i]);
+        expect_untouched(mem, 0, sizeof(mem), "a refused snapshot");
+    }
+    n = bad_sizes(OLD_METRICS, sizeof(hz_metrics), bad);
+    for (size_t i = 0; i < n; i++) {
+        memset(mem, 0xab, sizeof(mem));
+        cr_assert_eq(hz__metrics_snapshot(srv, (hz_metrics *)(void *)mem, bad[i], OLD_METRICS),
+                     HZ_EINVAL, "size %zu", bad[i]);
+        expect_untouched(mem, 0, sizeof(mem), "a refused snapshot");
+    }
+    hz_server_destroy(srv);
+}
+
+Test(config_size, prometheus_leaves_out_what_an_older_caller_lacks)
+{
+    hz_server *srv = metrics_server();
+    hz_metrics full;
+    cr_assert_eq(hz_server_metrics(srv, &full), 0);
+    static char whole[16384], old[16384];
+    long nw = hz_metrics_prometheus(&full, whole, sizeof(whole));
+    cr_assert_gt(nw, 0);
+    cr_assert_eq(hz_metrics_prometheus_sized(&full, sizeof(full), old, sizeof(old)), nw);
+    cr_assert_str_eq(old, whole, "the wrapper passes this header's size");
+    cr_assert_not_null(strstr(whole, "httpz_access_log_dropped_total 3\n"));
+    cr_assert_not_null(strstr(whole, "httpz_request_duration_seconds_count 5\n"));
+
+    /* The older caller's struct: exactly its bytes (ASan sees an over-read). */
+    hz_metrics *m = malloc(OLD_METRICS);
+    cr_assert_not_null(m);
+    memcpy(m, &full, OLD_METRICS);
+    long no = hz__metrics_render(m, OLD_METRICS, OLD_METRICS, old, sizeof(old));
+    free(m);
+    cr_assert_gt(no, 0);
+    cr_assert_eq((size_t)no, strlen(old));
+    /* Everything up to bytes_out, in the same order, and nothing after it:
+     * the metrics past the caller's size are absent, not 0. */
+    const char *last = "httpz_sent_bytes_total 99\n";
+    cr_assert_lt(no, nw);
+    cr_assert_eq(memcmp(old, whole, (size_t)no), 0, "a prefix of the full text:\n%s", old);
+    cr_assert_eq(strcmp(old + no - strlen(last), last), 0, "ends at bytes_out:\n%s", old);
+    cr_assert_null(strstr(old, "httpz_access_log_dropped_total"));
+    cr_assert_null(strstr(old, "httpz_executor_queue_depth"));
+    cr_assert_null(strstr(old, "httpz_request_duration_seconds"));
+    hz_server_destroy(srv);
+}
+
+Test(config_size, prometheus_refuses_impossible_sizes)
+{
+    hz_metrics m;
+    memset(&m, 0, sizeof(m));
+    size_t bad[6];
+    size_t n = bad_sizes(MIN_METRICS, sizeof(hz_metrics), bad);
+    char buf[16384];
+    for (size_t i = 0; i < n; i++) {
+        memset(buf, 'x', sizeof(buf));
+        cr_assert_eq(hz_metrics_prometheus_sized(&m, bad[i], buf, sizeof(buf)), HZ_EINVAL,
+                     "size %zu", bad[i]);
+        cr_assert_eq(buf[0], 'x', "nothing written for size %zu", bad[i]);
+    }
+    n = bad_sizes(OLD_METRICS, sizeof(hz_metrics), bad);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(hz__metrics_render(&m, bad[i], OLD_METRICS, buf, sizeof(buf)), HZ_EINVAL,
+                     "size %zu", bad[i]);
+    cr_assert_eq(hz_metrics_prometheus_sized(NULL, sizeof(m), buf, sizeof(buf)), HZ_EINVAL);
 }
