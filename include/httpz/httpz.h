@@ -87,7 +87,7 @@ typedef struct hz_build_info {
     /** @{ The version numbers (HZ_VERSION_MAJOR, _MINOR, _PATCH). */
     unsigned major, minor, patch;
     /** @} */
-    const char *version;  /**< "0.1.0" */
+    const char *version;  /**< "0.2.0" */
     const char *poller;   /**< backend compiled in: "epoll" or "kqueue" */
     const char *tls;      /**< "mbedtls", "openssl" or "none" */
     const char *executor; /**< "pool" */
