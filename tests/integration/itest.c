@@ -326,7 +326,7 @@ static char *find(const char *h, size_t hl, const char *n)
 
 const char *it_header(const it_resp *r, const char *name)
 {
-    static char val[1024];
+    static _Thread_local char val[1024]; /* client threads of one test call it at once */
     size_t nl = strlen(name);
     const char *p = strstr(r->head, "\r\n");
     while (p && p[2]) {
