@@ -35,9 +35,10 @@ fi
 art="$build/fuzz-artifacts"
 work="$build/fuzz-work"
 mkdir -p "$art" "$work"
-pass=0
-fail=0
-for exe in "${targets[@]}"; do
+# run_one EXE: one target for secs; its report goes to BUILD_DIR/<name>.report
+# (printed in target order below), its exit status to <name>.rc.
+run_one() {
+    local exe=$1 name short seeds dict log
     name=$(basename "$exe")
     short=${name#fuzz_}
     seeds="$root/fuzz/corpus/$short"
@@ -45,17 +46,39 @@ for exe in "${targets[@]}"; do
     [ -f "$dict" ] || dict="$root/fuzz/http.dict"
     rm -rf "${work:?}/$short"
     mkdir -p "$work/$short"
-    args=(-max_total_time="$secs" -timeout="${HZ_FUZZ_TIMEOUT:-60}" -rss_limit_mb=2048 -print_final_stats=1
-        -artifact_prefix="$art/$name-")
+    local args=(-max_total_time="$secs" -timeout="${HZ_FUZZ_TIMEOUT:-60}" -rss_limit_mb=2048
+        -print_final_stats=1 -artifact_prefix="$art/$name-")
     [ -f "$dict" ] && args+=(-dict="$dict")
-    corpora=("$work/$short")
+    local corpora=("$work/$short")
     [ -d "$seeds" ] && corpora+=("$seeds")
-    echo "fuzz: $name for ${secs}s"
     log="$build/$name.log"
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} "$exe" "${args[@]}" "${corpora[@]}" >"$log" 2>&1
-    rc=$?
-    grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)" "$log" | sed 's/^/    /'
-    if [ $rc -eq 0 ]; then
+    echo $? >"$build/$name.rc"
+}
+
+# HZ_JOBS targets at a time (each libFuzzer run is single-threaded), so
+# the stage takes about ceil(targets / jobs) * secs.
+jobs_max=${HZ_JOBS:-1}
+running=0
+for exe in "${targets[@]}"; do
+    echo "fuzz: $(basename "$exe") for ${secs}s"
+    run_one "$exe" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs_max" ]; then
+        wait -n
+        running=$((running - 1))
+    fi
+done
+wait
+
+pass=0
+fail=0
+for exe in "${targets[@]}"; do
+    name=$(basename "$exe")
+    log="$build/$name.log"
+    rc=$(cat "$build/$name.rc" 2>/dev/null || echo 99)
+    grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)" "$log" | sed "s/^/    $name: /"
+    if [ "$rc" -eq 0 ]; then
         echo "fuzz: $name ok"
         pass=$((pass + 1))
     else
