@@ -13,6 +13,7 @@
 #include "parser.h"
 #include "router.h"
 #include "loop.h"
+#include "metrics.h"
 #include "exchange.h"
 #include "sock.h"
 
