@@ -206,6 +206,26 @@ static inline int hz__conn_has_output(const hz__conn *c)
     return hz__buf_pending(&c->out) || (c->ex && c->ex->src_on && !c->ex->src_wait);
 }
 
+/* h1metrics.c: the connection's metrics hooks. thread: the loop. */
+HZ_HIDDEN void hz__metrics_accepted(hz__conn *c);
+HZ_HIDDEN void hz__metrics_closed(hz__conn *c);
+/** c's timer fired (its kind is c->tkind): counts the timeout, if it is one. */
+HZ_HIDDEN void hz__metrics_conn_timer(hz__conn *c);
+HZ_HIDDEN void hz__metrics_parse_error(hz__conn *c, unsigned kind);
+/** A request's first byte is here (starts its clock). */
+HZ_HIDDEN void hz__metrics_req_begin(struct hz_req *ex);
+/** Its response is complete: counts it and writes the access log. */
+HZ_HIDDEN void hz__metrics_req_end(hz__conn *c, struct hz_req *ex);
+/** It ended without a complete response (connection closed). */
+HZ_HIDDEN void hz__metrics_req_abort(struct hz_req *ex);
+
+/** Records the first cause of a connection's close (HZ_CLOSE_*). */
+#define hz__conn_why(c, why)                                                                       \
+    do {                                                                                           \
+        if (!(c)->close_why)                                                                       \
+            (c)->close_why = (uint8_t)((why) + 1);                                                 \
+    } while (0)
+
 /* h1body.c */
 /** hz_req_on_body and hz_req_resume for HTTP/1.1 (hz__h1_res_ops). */
 HZ_HIDDEN int hz__req_on_body(struct hz_req *req, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end,
