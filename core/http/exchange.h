@@ -66,6 +66,17 @@ typedef struct hz__res_ops {
     unsigned on_loop;
 } hz__res_ops;
 
+/* The response handle a handler gets: neutral, so the hz_res_* functions
+ * need nothing of the protocol but its table. */
+struct hz_res {             /* owner: embedded in its hz_req */
+    struct hz_req *ex;      /* borrowed: the enclosing exchange */
+    const hz__res_ops *ops; /* borrowed: static; the recorder's while on a worker */
+};
+
+/** The server's allocator, for objects a response call makes (a file
+ *  source); thread-safe like the allocator. */
+HZ_HIDDEN const hz_allocator *hz__res_alloc(const hz_res *res);
+
 /** The HTTP/1.1 response writer (core/http1/h1res.c). */
 HZ_HIDDEN extern const hz__res_ops hz__h1_res_ops;
 

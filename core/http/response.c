@@ -220,6 +220,11 @@ int hz_res_send_source(hz_res *res, int status, int64_t length, const hz_body_so
     return res->ops->send_source(res->ex, status, length, src);
 }
 
+const hz_allocator *hz__res_alloc(const hz_res *res)
+{
+    return &res->ex->loop->srv->a;
+}
+
 /* The loop-only calls: HZ_ENOTSUP in the executor recorder. */
 static hz_req *loop_ex(hz_res *res, int *err)
 {

@@ -39,11 +39,6 @@ enum hz__phase {
 
 enum hz__sink { HZ_SINK_BUFFER = 0, HZ_SINK_STREAM, HZ_SINK_DISCARD };
 
-struct hz_res {             /* owner: embedded in its hz_req */
-    struct hz_req *ex;      /* borrowed: the enclosing exchange */
-    const hz__res_ops *ops; /* borrowed: static; the recorder's while on a worker */
-};
-
 typedef hz_done_fn hz__done_fn;
 
 struct hz_req {               /* owner: its conn (c->ex), or the loop's free list */
