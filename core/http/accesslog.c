@@ -34,10 +34,10 @@ static hz_str in_view(const hz__conn *c, const struct hz_req *ex, uint32_t off, 
     }
     if (!c->in.data)
         return s;
-    uint64_t end = (uint64_t)ex->base + off + len;
+    uint64_t end = (uint64_t)HZ_H1(ex)->base + off + len;
     if (end > c->in.len)
         return s;
-    s.ptr = c->in.data + ex->base + off;
+    s.ptr = c->in.data + HZ_H1(ex)->base + off;
     s.len = len;
     return s;
 }
@@ -93,12 +93,12 @@ void hz__accesslog_emit(hz__conn *c, struct hz_req *ex, uint64_t duration_ns)
     hz_access_entry e;
     memset(&e, 0, sizeof(e));
     /* A request rejected mid-head has at most the parser's partial head. */
-    const hz__req_head *h = ex->head.method_len ? &ex->head : &ex->parser.head;
+    const hz__req_head *h = ex->head.method_len ? &ex->head : &HZ_H1(ex)->parser.head;
     e.method = in_view(c, ex, h->method_off, h->method_len);
     e.target = in_view(c, ex, h->target_off, h->target_len);
     e.version = ex->head.head_len ? 10 + (ex->head.version_minor ? 1 : 0) : 0;
     e.status = ex->status;
-    e.bytes = ex->no_body ? 0 : ex->body_bytes;
+    e.bytes = HZ_H1(ex)->no_body ? 0 : ex->body_bytes;
     e.duration_ns = duration_ns;
     if (ex->head.head_len) {
         e.user_agent = header_view(c, ex, "User-Agent");

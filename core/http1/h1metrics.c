@@ -78,7 +78,7 @@ void hz__metrics_req_end(hz__conn *c, struct hz_req *ex)
     ex->m_begun = 0;
     uint64_t dur = hz__now_ns() - ex->m_t0;
     /* A request rejected mid-head has a partial head (the parser's scratch). */
-    unsigned meth = ex->head.method_len ? ex->head.method : ex->parser.head.method;
+    unsigned meth = ex->head.method_len ? ex->head.method : HZ_H1(ex)->parser.head.method;
     hz__metrics_req_done(&ex->loop->metrics, dur, ex->status, meth);
     if (HZ_UNLIKELY(ex->loop->srv->alog != NULL) && c)
         hz__accesslog_emit(c, ex, dur);
