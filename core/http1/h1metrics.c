@@ -71,6 +71,35 @@ void hz__metrics_req_begin(struct hz_req *ex)
     hz__m_add(&ex->loop->metrics, HZ_MS_REQ_BEGUN, 1);
 }
 
+/* The access log's view of ex on c: where the request's bytes are (its raw
+ * pointer once dispatched; before, the read buffer at the request's
+ * offset), the head to report (a request rejected mid-head has at most the
+ * parser's partial head) and the connection's identity. Out of line: only
+ * with an access log. */
+static __attribute__((noinline)) void alog_emit(hz__conn *c, struct hz_req *ex, uint64_t dur)
+{
+    hz__h1_ex *x = HZ_H1(ex);
+    hz__alog_req r = {
+        .ex = ex,
+        .head = ex->head.method_len ? &ex->head : &x->parser.head,
+        .conn_id = c->id,
+        .request_seq = c->nrequests,
+        .peer_fd = c->sock.fd,
+        .tls = c->sock.tp != &hz__transport_socket && c->sock.fd >= 0,
+        .no_body = x->no_body,
+    };
+    if (ex->raw) {
+        r.bytes = ex->raw;
+        r.avail = UINT64_MAX;
+    } else if (c->in.data && x->base <= c->in.len) {
+        r.bytes = c->in.data + x->base;
+        r.avail = c->in.len - x->base;
+    }
+    c->refs++; /* the user's callback must not free the connection under us */
+    hz__accesslog_emit(c->loop, &r, dur);
+    c->refs--;
+}
+
 void hz__metrics_req_end(hz__conn *c, struct hz_req *ex)
 {
     if (!ex->m_begun)
@@ -81,7 +110,7 @@ void hz__metrics_req_end(hz__conn *c, struct hz_req *ex)
     unsigned meth = ex->head.method_len ? ex->head.method : HZ_H1(ex)->parser.head.method;
     hz__metrics_req_done(&ex->loop->metrics, dur, ex->status, meth);
     if (HZ_UNLIKELY(ex->loop->srv->alog != NULL) && c)
-        hz__accesslog_emit(c, ex, dur);
+        alog_emit(c, ex, dur);
 }
 
 void hz__metrics_req_abort(struct hz_req *ex)
