@@ -13,7 +13,7 @@
 #include "buf.h"
 #include "timer.h"
 #include "parser.h"
-#include "metrics.h"
+#include "counters.h"
 
 typedef struct hz__loop hz__loop;
 typedef struct hz__router hz__router;

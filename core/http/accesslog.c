@@ -12,47 +12,38 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "conn.h"
+#include "exchange.h"
 #include "accesslog.h"
 #include "loop.h"
 #include "fmt.h"
 
 /* A view of the request's bytes, or empty when it is not (or no longer)
- * there. A dispatched request is read through its raw pointer: an executor
- * job that timed out has taken the read buffer over, and the entry is
- * written while it still holds it. Before dispatch (a rejected head) the
- * bytes are in the read buffer. */
-static hz_str in_view(const hz__conn *c, const struct hz_req *ex, uint32_t off, uint32_t len)
+ * there. The protocol says where they are: a dispatched request's raw
+ * pointer (an executor job that timed out has taken the read buffer over,
+ * and the entry is written while it still holds it), or before dispatch (a
+ * rejected head) the read buffer. */
+static hz_str in_view(const hz__alog_req *r, uint32_t off, uint32_t len)
 {
     hz_str s = {"", 0};
-    if (!len)
+    if (!len || !r->bytes || (uint64_t)off + len > r->avail)
         return s;
-    if (ex->raw) {
-        s.ptr = ex->raw + off;
-        s.len = len;
-        return s;
-    }
-    if (!c->in.data)
-        return s;
-    uint64_t end = (uint64_t)ex->base + off + len;
-    if (end > c->in.len)
-        return s;
-    s.ptr = c->in.data + ex->base + off;
+    s.ptr = r->bytes + off;
     s.len = len;
     return s;
 }
 
-static hz_str header_view(const hz__conn *c, const struct hz_req *ex, const char *name)
+static hz_str header_view(const hz__alog_req *r, const char *name)
 {
     hz_str s = {"", 0};
     size_t nl = strlen(name);
+    const struct hz_req *ex = r->ex;
     for (uint32_t i = 0; i < ex->head.nfields; i++) {
         const hz__field *f = &ex->fields[i];
         if (f->name_len != nl)
             continue;
-        hz_str n = in_view(c, ex, f->name_off, f->name_len);
+        hz_str n = in_view(r, f->name_off, f->name_len);
         if (n.len == nl && !strncasecmp(n.ptr, name, nl))
-            return in_view(c, ex, f->value_off, f->value_len);
+            return in_view(r, f->value_off, f->value_len);
     }
     return s;
 }
@@ -60,17 +51,17 @@ static hz_str header_view(const hz__conn *c, const struct hz_req *ex, const char
 /* The peer's address: one getpeername() per connection, not per request.
  * The cache is direct-mapped by connection id, so a keep-alive connection
  * finds its slot again unless another one took it meanwhile. */
-static const hz__alog_peer *peer_of(hz__alog_loop *pl, const hz__conn *c)
+static const hz__alog_peer *peer_of(hz__alog_loop *pl, const hz__alog_req *r)
 {
-    hz__alog_peer *pe = &pl->peers[c->id & (HZ_ALOG_PEERS - 1)];
-    if (pe->key == c->id + 1)
+    hz__alog_peer *pe = &pl->peers[r->conn_id & (HZ_ALOG_PEERS - 1)];
+    if (pe->key == r->conn_id + 1)
         return pe;
-    pe->key = c->id + 1;
+    pe->key = r->conn_id + 1;
     pe->port = 0;
     memcpy(pe->addr, "-", 2);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    if (c->sock.fd < 0 || getpeername(c->sock.fd, (struct sockaddr *)&ss, &sl) != 0)
+    if (r->peer_fd < 0 || getpeername(r->peer_fd, (struct sockaddr *)&ss, &sl) != 0)
         return pe;
     if (ss.ss_family == AF_INET) {
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
@@ -86,38 +77,35 @@ static const hz__alog_peer *peer_of(hz__alog_loop *pl, const hz__conn *c)
 
 static void alog_append(hz__alog_loop *pl, const hz_access_entry *e);
 
-void hz__accesslog_emit(hz__conn *c, struct hz_req *ex, uint64_t duration_ns)
+void hz__accesslog_emit(hz__loop *loop, const hz__alog_req *r, uint64_t duration_ns)
 {
-    hz_server *srv = c->loop->srv;
-    hz__alog_loop *pl = &srv->alog->per[c->loop->idx];
+    hz_server *srv = loop->srv;
+    hz__alog_loop *pl = &srv->alog->per[loop->idx];
+    const struct hz_req *ex = r->ex;
     hz_access_entry e;
     memset(&e, 0, sizeof(e));
-    /* A request rejected mid-head has at most the parser's partial head. */
-    const hz__req_head *h = ex->head.method_len ? &ex->head : &ex->parser.head;
-    e.method = in_view(c, ex, h->method_off, h->method_len);
-    e.target = in_view(c, ex, h->target_off, h->target_len);
+    const hz__req_head *h = r->head;
+    e.method = in_view(r, h->method_off, h->method_len);
+    e.target = in_view(r, h->target_off, h->target_len);
     e.version = ex->head.head_len ? 10 + (ex->head.version_minor ? 1 : 0) : 0;
     e.status = ex->status;
-    e.bytes = ex->no_body ? 0 : ex->body_bytes;
+    e.bytes = r->no_body ? 0 : ex->body_bytes;
     e.duration_ns = duration_ns;
     if (ex->head.head_len) {
-        e.user_agent = header_view(c, ex, "User-Agent");
-        e.referer = header_view(c, ex, "Referer");
+        e.user_agent = header_view(r, "User-Agent");
+        e.referer = header_view(r, "Referer");
     } else {
         e.user_agent.ptr = e.referer.ptr = "";
     }
-    const hz__alog_peer *pe = peer_of(pl, c);
+    const hz__alog_peer *pe = peer_of(pl, r);
     e.peer = pe->addr;
     e.peer_port = pe->port;
-    e.tls = c->sock.tp != &hz__transport_socket && c->sock.fd >= 0;
-    e.conn_id = c->id;
-    e.request_seq = c->nrequests;
-    e.time_sec = c->loop->date_sec >= 0 ? c->loop->date_sec : (int64_t)time(NULL);
-    if (srv->cfg.access_log) {
-        c->refs++; /* the callback must not free the connection under us */
+    e.tls = r->tls;
+    e.conn_id = r->conn_id;
+    e.request_seq = r->request_seq;
+    e.time_sec = loop->date_sec >= 0 ? loop->date_sec : (int64_t)time(NULL);
+    if (srv->cfg.access_log)
         srv->cfg.access_log(&e, srv->cfg.access_log_ud);
-        c->refs--;
-    }
     if (pl->log->fd >= 0)
         alog_append(pl, &e);
 }

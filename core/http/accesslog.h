@@ -7,7 +7,6 @@
 #include "internal.h"
 #include "timer.h"
 
-typedef struct hz__conn hz__conn;
 struct hz_req;
 
 typedef struct hz__loop hz__loop;
@@ -54,9 +53,29 @@ HZ_HIDDEN void hz__alog_flush_all(hz_server *srv);
 /** Frees srv->alog (closes an fd it opened); flush first. NULL-safe. */
 HZ_HIDDEN void hz__alog_destroy(hz_server *srv);
 
-/** Fills an hz_access_entry for ex (response complete), calls
+/** What the protocol tells the access log about one exchange besides the
+ *  neutral hz_req: where the request's bytes are, the head to report and
+ *  the connection's identity. Filled by the protocol's end-of-exchange hook
+ *  (HTTP/1.1: core/http1/h1metrics.c). */
+typedef struct hz__alog_req {
+    const struct hz_req *ex; /* borrowed: the exchange (status, fields, body_bytes) */
+    /* borrowed: ex->head, or the parser's partial head of a request
+     * rejected mid-head */
+    const struct hz__req_head *head;
+    const char *bytes; /* borrowed: the request's first byte (head offsets are
+                        * relative to it); NULL when gone */
+    uint64_t avail;    /* bytes readable at bytes (views beyond it are empty) */
+    uint64_t conn_id;  /* unique per server; keys the peer-address cache */
+    uint32_t request_seq;
+    int peer_fd; /* for getpeername; < 0: no address */
+    unsigned tls : 1;
+    unsigned no_body : 1; /* HEAD, 1xx, 204, 304: 0 body bytes */
+} hz__alog_req;
+
+/** Fills an hz_access_entry for r (response complete), calls
  *  cfg.access_log and appends the line to the loop's file buffer. Only
- *  called when srv->alog is set. thread: the loop. */
-HZ_HIDDEN void hz__accesslog_emit(hz__conn *c, struct hz_req *ex, uint64_t duration_ns);
+ *  called when srv->alog is set; the caller keeps its connection alive
+ *  across the call (the user callback runs in it). thread: the loop. */
+HZ_HIDDEN void hz__accesslog_emit(hz__loop *loop, const hz__alog_req *r, uint64_t duration_ns);
 
 #endif /* HZ_ACCESSLOG_H */

@@ -10,8 +10,15 @@
 #ifndef HZ_EXCHANGE_H
 #define HZ_EXCHANGE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "internal.h"
+#include "buf.h"
+#include "timer.h"
+#include "parser.h"
+#include "router.h"
+#include "loop.h"
 
 /* What hz__res_header_check found out about a header name. */
 enum hz__hdr_kind {
@@ -59,6 +66,8 @@ typedef struct hz__res_ops {
     /* hz_req_on_body / hz_req_resume (after the neutral checks); loop only. */
     int (*on_body)(hz_req *ex, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end, void *ud);
     int (*resume_body)(hz_req *ex);
+    /* hz_res_after (after the neutral checks): arms ex->after; loop only. */
+    int (*after)(hz_req *ex, unsigned ms, hz_after_fn fn, void *ud);
     /* 0 when the exchange can still answer, else HZ_ECLOSED/HZ_ECANCELED. */
     int (*live)(const hz_req *ex);
     /* 1: the loop-only calls (on_done, on_drain, after, on_body, resume,
@@ -66,8 +75,66 @@ typedef struct hz__res_ops {
     unsigned on_loop;
 } hz__res_ops;
 
+/* The response handle a handler gets: neutral, so the hz_res_* functions
+ * need nothing of the protocol but its table. */
+struct hz_res {             /* owner: embedded in its hz_req */
+    struct hz_req *ex;      /* borrowed: the enclosing exchange */
+    const hz__res_ops *ops; /* borrowed: static; the recorder's while on a worker */
+};
+
+/** The server's allocator, for objects a response call makes (a file
+ *  source); thread-safe like the allocator. */
+HZ_HIDDEN const hz_allocator *hz__res_alloc(const hz_res *res);
+
 /** The HTTP/1.1 response writer (core/http1/h1res.c). */
 HZ_HIDDEN extern const hz__res_ops hz__h1_res_ops;
+
+/* Where a request body goes: buffered for hz_req_body, streamed to the
+ * handler's callbacks, or discarded. */
+enum hz__sink { HZ_SINK_BUFFER = 0, HZ_SINK_STREAM, HZ_SINK_DISCARD };
+
+typedef struct hz__conn hz__conn; /* the protocol's connection: opaque here */
+
+/* The protocol-neutral exchange: what hz_req_* / hz_res_* read and write,
+ * the same on the loop and on an executor worker. A protocol embeds it
+ * first in its own exchange (HTTP/1.1: hz__h1_ex, core/http1/conn.h) and
+ * fills the request views before dispatch. */
+struct hz_req {               /* owner: the protocol's exchange that embeds it */
+    hz__conn *conn;           /* borrowed; NULL once the connection closed */
+    hz__loop *loop;           /* borrowed: outlives the exchange */
+    struct hz_req *next_free; /* borrowed: free-list link */
+    hz__field *fields;        /* owns: nfields_cap entries */
+    uint32_t nfields_cap;
+    hz__req_head head; /* offsets relative to raw */
+    /* borrowed: the request's bytes for the hz_req_* views (which cannot
+     * move while the handler holds views; an executor job keeps them alive
+     * past a timeout); NULL before dispatch and once detached */
+    const char *raw;
+    const hz__route_rec *rec; /* borrowed: the server's */
+    hz__route_match match;
+    uint8_t sink;        /* hz__sink */
+    uint32_t body_start; /* rel. raw: first body byte */
+    uint32_t body_len;   /* buffered: decoded bytes at body_start */
+    /* response */
+    struct hz_res res;
+    hz__buf hdrs; /* owns: user header lines */
+    int status;
+    hz_drain_fn on_drain;
+    void *drain_ud; /* borrowed: the user's */
+    hz_done_fn on_done;
+    void *done_ud;   /* borrowed: the user's */
+    hz__timer after; /* hz_res_after */
+    void (*after_fn)(hz_res *res, int status, void *ud);
+    void *after_ud;       /* borrowed: the user's */
+    atomic_int cancelled; /* hz_req_cancelled */
+    unsigned refs;        /* holders besides the conn (timers, executor jobs) */
+    unsigned m_begun : 1; /* metrics: counted as begun, not ended yet */
+    /* borrowed: the job running the handler on the executor, or NULL */
+    struct hz__exec_job *exec;
+    /* metrics and access log (zeroed with the rest when taken) */
+    uint64_t m_t0;       /* ns, monotonic: the request's first byte */
+    uint64_t body_bytes; /* response body bytes (access log) */
+};
 
 /** The reason phrase of a status ("OK"; "Unknown" for others), stored
  *  NUL-padded to 32 bytes so a head can copy it with one fixed move;

@@ -8,7 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/types.h>
-#include "conn.h"
+#include "internal.h"
+#include "exchange.h"
 #if HZ_HAVE_SENDFILE_LINUX
 #include <sys/sendfile.h>
 #elif HZ_HAVE_SENDFILE_DARWIN
@@ -146,7 +147,7 @@ int hz_res_sendfile(hz_res *res, int status, int fd, uint64_t offset, uint64_t l
         close(fd);
         return HZ_EINVAL;
     }
-    const hz_allocator *a = &res->ex->loop->srv->a;
+    const hz_allocator *a = hz__res_alloc(res);
     filesrc *f = hz__alloc(a, sizeof(*f));
     if (!f) {
         close(fd);

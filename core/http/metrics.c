@@ -1,16 +1,16 @@
-/* metrics.c - per-loop counters, the hooks the core calls, the summed
- * snapshot and its Prometheus rendering. */
+/* metrics.c - the protocol-neutral metrics hooks, the summed snapshot and
+ * its Prometheus rendering (the connection hooks are core/http1/h1metrics.c). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include "conn.h"
+#include "loop.h"
 #include "metrics.h"
 #include "accesslog.h"
 #include "fmt.h"
 
 /* Latency bucket bounds in ns: a 1-2.5-5 series from 100 us to 10 s, then
  * 30 s and 60 s for slow executor handlers. */
-static const uint64_t lat_bound_ns[HZ_METRICS_LAT_BUCKETS] = {
+const uint64_t hz__lat_bound_ns[HZ_METRICS_LAT_BUCKETS] = {
     100000ull,     250000ull,     500000ull,     1000000ull,     2500000ull,     5000000ull,
     10000000ull,   25000000ull,   50000000ull,   100000000ull,   250000000ull,   500000000ull,
     1000000000ull, 2500000000ull, 5000000000ull, 10000000000ull, 30000000000ull, 60000000000ull,
@@ -24,33 +24,10 @@ _Static_assert(HZ__METRICS_SIZE_MIN == 94 * sizeof(uint64_t), "hz_metrics' first
 
 /* ---- hooks ------------------------------------------------------------------ */
 
-void hz__metrics_accepted(hz__conn *c)
-{
-    hz__metrics *m = &c->loop->metrics;
-    hz__m_add(m, HZ_MS_ACCEPTED, 1);
-    /* Unique per server without another counter: the loop's accept count. */
-    c->id = ((uint64_t)c->loop->idx << 48) |
-            atomic_load_explicit(&m->v[HZ_MS_ACCEPTED], memory_order_relaxed);
-}
-
 void hz__metrics_refused(hz__loop *loop)
 {
     hz__m_add(&loop->metrics, HZ_MS_ACCEPTED, 1);
     hz__m_add(&loop->metrics, HZ_MS_CLOSED + HZ_CLOSE_LIMIT, 1);
-}
-
-void hz__metrics_closed(hz__conn *c)
-{
-    unsigned why;
-    if (c->close_why)
-        why = c->close_why - 1u;
-    else if (c->lingering || c->close_after)
-        why = HZ_CLOSE_NORMAL; /* we decided to close after a response */
-    else if (c->rd_eof)
-        why = HZ_CLOSE_PEER;
-    else
-        why = HZ_CLOSE_ERROR;
-    hz__m_add(&c->loop->metrics, HZ_MS_CLOSED + why, 1);
 }
 
 void hz__metrics_timeout(hz__loop *loop, unsigned kind)
@@ -59,101 +36,9 @@ void hz__metrics_timeout(hz__loop *loop, unsigned kind)
         hz__m_add(&loop->metrics, HZ_MS_TIMEOUT + kind, 1);
 }
 
-void hz__metrics_conn_timer(hz__conn *c)
-{
-    unsigned kind;
-    switch (c->tkind) {
-    case HZ_T_HEADER:
-        kind = HZ_TIMEOUT_HEADER;
-        break;
-    case HZ_T_BODY:
-        kind = HZ_TIMEOUT_BODY;
-        break;
-    case HZ_T_WRITE:
-        kind = HZ_TIMEOUT_WRITE;
-        break;
-    case HZ_T_KEEPALIVE:
-        kind = HZ_TIMEOUT_KEEPALIVE;
-        break;
-    case HZ_T_HANDSHAKE:
-        kind = HZ_TIMEOUT_HANDSHAKE;
-        break;
-    default:
-        return; /* the end of a lingering close is not a timeout */
-    }
-    hz__metrics_timeout(c->loop, kind);
-    hz__conn_why(c, HZ_CLOSE_TIMEOUT);
-}
-
-void hz__metrics_parse_error(hz__conn *c, unsigned kind)
-{
-    if (kind >= HZ_METRICS_PARSE_KINDS)
-        kind = 0;
-    hz__m_add(&c->loop->metrics, HZ_MS_PARSE + kind, 1);
-    hz__conn_why(c, HZ_CLOSE_ERROR);
-}
-
 void hz__metrics_tls(hz__loop *loop, int ok)
 {
     hz__m_add(&loop->metrics, ok ? HZ_MS_TLS_OK : HZ_MS_TLS_FAILED, 1);
-}
-
-void hz__metrics_req_begin(struct hz_req *ex)
-{
-    ex->m_begun = 1;
-    /* The wake-up that brought the request's first bytes: one clock read
-     * per loop iteration instead of one per request. */
-    ex->m_t0 = ex->loop->wake_ns;
-    hz__m_add(&ex->loop->metrics, HZ_MS_REQ_BEGUN, 1);
-}
-
-static unsigned method_kind(unsigned m)
-{
-    switch (m) {
-    case HZ_M_GET:
-        return HZ_METHOD_GET;
-    case HZ_M_HEAD:
-        return HZ_METHOD_HEAD;
-    case HZ_M_POST:
-        return HZ_METHOD_POST;
-    case HZ_M_PUT:
-        return HZ_METHOD_PUT;
-    case HZ_M_DELETE:
-        return HZ_METHOD_DELETE;
-    default:
-        return HZ_METHOD_OTHER;
-    }
-}
-
-void hz__metrics_req_end(hz__conn *c, struct hz_req *ex)
-{
-    if (!ex->m_begun)
-        return;
-    ex->m_begun = 0;
-    hz__metrics *m = &ex->loop->metrics;
-    uint64_t dur = hz__now_ns() - ex->m_t0;
-    hz__m_add(m, HZ_MS_REQ_DONE, 1);
-    int st = ex->status;
-    if (st >= 100 && st <= 599)
-        hz__m_add(m, HZ_MS_STATUS + (unsigned)(st / 100 - 1), 1);
-    /* A request rejected mid-head has a partial head (the parser's scratch). */
-    unsigned meth = ex->head.method_len ? ex->head.method : ex->parser.head.method;
-    hz__m_add(m, HZ_MS_METHOD + method_kind(meth), 1);
-    unsigned b = 0;
-    while (b < HZ_METRICS_LAT_BUCKETS && dur > lat_bound_ns[b])
-        b++;
-    hz__m_add(m, HZ_MS_LAT + b, 1);
-    hz__m_add(m, HZ_MS_LAT_SUM, dur);
-    if (HZ_UNLIKELY(ex->loop->srv->alog != NULL) && c)
-        hz__accesslog_emit(c, ex, dur);
-}
-
-void hz__metrics_req_abort(struct hz_req *ex)
-{
-    if (!ex->m_begun)
-        return;
-    ex->m_begun = 0;
-    hz__m_add(&ex->loop->metrics, HZ_MS_REQ_ABORTED, 1);
 }
 
 /* ---- snapshot --------------------------------------------------------------- */
@@ -229,7 +114,7 @@ int hz__metrics_snapshot(const hz_server *srv, hz_metrics *dst, size_t size, siz
 
 double hz_metrics_bucket_le(unsigned i)
 {
-    return i < HZ_METRICS_LAT_BUCKETS ? (double)lat_bound_ns[i] / 1e9 : -1.0;
+    return i < HZ_METRICS_LAT_BUCKETS ? (double)hz__lat_bound_ns[i] / 1e9 : -1.0;
 }
 
 const char *hz_metrics_parse_error_name(unsigned i)
@@ -360,7 +245,7 @@ long hz__metrics_render(const hz_metrics *m, size_t size, size_t min, char *buf,
                "Time from a request's first byte to its complete response.");
         char num[32];
         for (unsigned b = 0; b < HZ_METRICS_LAT_BUCKETS; b++) {
-            num[hz__fmt_ns_seconds(num, lat_bound_ns[b], 1)] = 0;
+            num[hz__fmt_ns_seconds(num, hz__lat_bound_ns[b], 1)] = 0;
             sample(&w, "httpz_request_duration_seconds_bucket", "le", num, m->latency_bucket[b]);
         }
         sample(&w, "httpz_request_duration_seconds_bucket", "le", "+Inf", m->latency_count);

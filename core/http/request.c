@@ -3,7 +3,8 @@
  * streaming calls, which reach the protocol through its ops table. */
 #include <string.h>
 #include <strings.h>
-#include "conn.h"
+#include "exchange.h"
+#include "loop.h"
 
 /* The same on the loop and on an executor worker: the protocol set it at
  * dispatch and clears it once the exchange is detached. */

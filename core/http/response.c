@@ -4,8 +4,8 @@
  * loop timer for late answers and the body of the library's own answers. */
 #include <string.h>
 #include <strings.h>
-#include "conn.h"
 #include "exchange.h"
+#include "loop.h"
 
 /* RFC 9110 §15 reason phrases. Each is stored padded to 32 bytes so the
  * status line copies it with one fixed-size move. */
@@ -220,6 +220,11 @@ int hz_res_send_source(hz_res *res, int status, int64_t length, const hz_body_so
     return res->ops->send_source(res->ex, status, length, src);
 }
 
+const hz_allocator *hz__res_alloc(const hz_res *res)
+{
+    return &res->ex->loop->srv->a;
+}
+
 /* The loop-only calls: HZ_ENOTSUP in the executor recorder. */
 static hz_req *loop_ex(hz_res *res, int *err)
 {
@@ -266,18 +271,6 @@ int hz_res_on_done(hz_res *res, hz_done_fn fn, void *ud)
     return 0;
 }
 
-static void after_fn(hz__timer *t)
-{
-    hz_req *ex = (hz_req *)((char *)t - offsetof(hz_req, after));
-    hz__conn *c = ex->conn;
-    ex->refs--;
-    if (c)
-        c->refs++;
-    ex->after_fn(&ex->res, 0, ex->after_ud);
-    if (c)
-        c->refs--;
-}
-
 int hz_res_after(hz_res *res, unsigned ms, hz_after_fn fn, void *ud)
 {
     int err;
@@ -286,14 +279,7 @@ int hz_res_after(hz_res *res, unsigned ms, hz_after_fn fn, void *ud)
         return err;
     if (!fn)
         return HZ_EINVAL;
-    if (hz__timer_armed(&ex->after))
-        return HZ_EBUSY;
-    hz__timer_init(&ex->after, after_fn);
-    ex->after_fn = fn;
-    ex->after_ud = ud;
-    ex->refs++;
-    hz__timer_arm(&ex->loop->wheel, &ex->after, ex->loop->now + ms);
-    return 0;
+    return res->ops->after(ex, ms, fn, ud);
 }
 
 int hz__res_answer(hz_req *ex, const hz__res_ops *ops, int status, const char *allow)

@@ -30,20 +30,20 @@ static struct hz_req *ex_get(hz__loop *loop)
         fields = ex->fields;
         cap = ex->nfields_cap;
     } else {
-        ex = hz__alloc(&srv->a, sizeof(*ex));
+        ex = hz__alloc(&srv->a, sizeof(hz__h1_ex));
         if (!ex)
             return NULL;
         cap = srv->plimits.header_count ? srv->plimits.header_count : 1;
         fields = hz__alloc(&srv->a, sizeof(*fields) * cap);
         if (!fields) {
-            hz__free(&srv->a, ex, sizeof(*ex));
+            hz__free(&srv->a, ex, sizeof(hz__h1_ex));
             return NULL;
         }
     }
     /* Everything but the match (large, filled by the router) starts zeroed. */
     memset(ex, 0, offsetof(struct hz_req, match));
-    memset((char *)ex + offsetof(struct hz_req, phase), 0,
-           sizeof(*ex) - offsetof(struct hz_req, phase));
+    memset((char *)ex + offsetof(struct hz_req, sink), 0,
+           sizeof(hz__h1_ex) - offsetof(struct hz_req, sink));
     ex->match.status = 0;
     ex->match.route = NULL;
     ex->match.nparams = 0;
@@ -68,7 +68,7 @@ void hz__ex_release(hz__loop *loop, struct hz_req *ex)
         return;
     }
     hz__free(&srv->a, ex->fields, sizeof(*ex->fields) * ex->nfields_cap);
-    hz__free(&srv->a, ex, sizeof(*ex));
+    hz__free(&srv->a, ex, sizeof(hz__h1_ex));
 }
 
 void hz__ex_pool_free(hz__loop *loop)
@@ -78,7 +78,7 @@ void hz__ex_pool_free(hz__loop *loop)
         struct hz_req *ex = loop->ex_free;
         loop->ex_free = ex->next_free;
         hz__free(&srv->a, ex->fields, sizeof(*ex->fields) * ex->nfields_cap);
-        hz__free(&srv->a, ex, sizeof(*ex));
+        hz__free(&srv->a, ex, sizeof(hz__h1_ex));
     }
     loop->nex_free = 0;
 }
@@ -136,9 +136,9 @@ static void ex_abort_as(struct hz_req *ex, int err, int done_status)
     hz__loop *loop = ex->loop;
     atomic_store(&ex->cancelled, 1);
     hz__res_source_drop(ex, err);
-    if (ex->body_wanted && !ex->end_called && ex->on_end) {
-        ex->end_called = 1;
-        ex->on_end(ex, err, ex->body_ud);
+    if (HZ_H1(ex)->body_wanted && !HZ_H1(ex)->end_called && HZ_H1(ex)->on_end) {
+        HZ_H1(ex)->end_called = 1;
+        HZ_H1(ex)->on_end(ex, err, HZ_H1(ex)->body_ud);
     }
     if (hz__timer_armed(&ex->after)) {
         hz__timer_cancel(&loop->wheel, &ex->after);
@@ -173,7 +173,7 @@ void hz__conn_close(hz__conn *c)
      * the connection goes (a handler that answered early, then the client
      * closed mid-body): counted and logged as such, before the transport
      * closes (the access log reads the peer address). */
-    int answered = cex && cex->res_done && !hz__buf_pending(&c->out);
+    int answered = cex && HZ_H1(cex)->res_done && !hz__buf_pending(&c->out);
     if (answered)
         hz__metrics_req_end(c, cex);
     c->closing = 1;
@@ -190,7 +190,7 @@ void hz__conn_close(hz__conn *c)
         struct hz_req *ex = c->ex;
         hz__metrics_req_abort(ex); /* no-op when counted as answered above */
         c->refs++;
-        if (ex->dispatched)
+        if (HZ_H1(ex)->dispatched)
             ex_abort_as(ex, HZ_ECLOSED, answered ? 0 : HZ_ECLOSED);
         c->refs--;
         ex->conn = NULL;
@@ -221,13 +221,14 @@ void hz__conn_stop(hz__conn *c)
         return;
     hz__conn_why(c, HZ_CLOSE_SHUTDOWN);
     /* Idle, or only part of a head: nothing in flight. */
-    if ((!ex || (ex->phase == HZ_PH_HEAD && !ex->dispatched)) && !hz__buf_pending(&c->out)) {
+    if ((!ex || (HZ_H1(ex)->phase == HZ_PH_HEAD && !HZ_H1(ex)->dispatched)) &&
+        !hz__buf_pending(&c->out)) {
         hz__conn_close(c);
         return;
     }
     c->close_after = 1;
-    if (ex && !ex->res_started)
-        ex->keep_alive = 0;
+    if (ex && !HZ_H1(ex)->res_started)
+        HZ_H1(ex)->keep_alive = 0;
     hz__conn_after_io(c);
 }
 
@@ -282,7 +283,7 @@ int hz__conn_flush(hz__conn *c)
         c->out.off = c->out.len = 0;
         struct hz_req *ex = c->ex;
         /* A source body follows its head through the same buffer. */
-        if (HZ_LIKELY(!ex || !ex->src_on || ex->src_wait))
+        if (HZ_LIKELY(!ex || !HZ_H1(ex)->src_on || HZ_H1(ex)->src_wait))
             break;
         if (pumped >= HZ_PUMP_BUDGET) {
             /* Fairness: a fast client must not keep the loop on one body.
@@ -347,17 +348,19 @@ static void conn_update_timer(hz__conn *c)
             at = c->last_io + to->write;
         }
     } else if (ex) {
-        if (ex->phase == HZ_PH_HEAD && to->header) {
+        if (HZ_H1(ex)->phase == HZ_PH_HEAD && to->header) {
             kind = HZ_T_HEADER;
-            at = ex->head_deadline;
-        } else if (ex->phase == HZ_PH_BODY && !ex->paused && (to->body_idle || to->body_min_rate)) {
+            at = HZ_H1(ex)->head_deadline;
+        } else if (HZ_H1(ex)->phase == HZ_PH_BODY && !HZ_H1(ex)->paused &&
+                   (to->body_idle || to->body_min_rate)) {
             kind = HZ_T_BODY;
             uint64_t idle = to->body_idle ? to->body_idle : 1000;
-            at = ex->body_last + idle;
+            at = HZ_H1(ex)->body_last + idle;
             if (to->body_min_rate) {
                 /* First checked one idle period after the body started,
                  * then every second (see conn_timer_fn). */
-                uint64_t check = ex->rate_check ? ex->rate_check : ex->body_first + idle;
+                uint64_t check =
+                    HZ_H1(ex)->rate_check ? HZ_H1(ex)->rate_check : HZ_H1(ex)->body_first + idle;
                 if (check < at)
                     at = check;
             }
@@ -391,18 +394,18 @@ static void conn_timer_fn(hz__timer *t)
     case HZ_T_BODY: {
         uint64_t idle = to->body_idle ? to->body_idle : 1000;
         int slow = 0;
-        if (to->body_idle && loop->now >= ex->body_last + to->body_idle)
+        if (to->body_idle && loop->now >= HZ_H1(ex)->body_last + to->body_idle)
             slow = 1;
-        else if (to->body_min_rate && loop->now >= ex->body_first + idle) {
-            uint64_t elapsed = loop->now - ex->body_first;
-            if (ex->body_total * 1000u < (uint64_t)to->body_min_rate * elapsed)
+        else if (to->body_min_rate && loop->now >= HZ_H1(ex)->body_first + idle) {
+            uint64_t elapsed = loop->now - HZ_H1(ex)->body_first;
+            if (HZ_H1(ex)->body_total * 1000u < (uint64_t)to->body_min_rate * elapsed)
                 slow = 1;
         }
         if (slow) {
             hz__metrics_conn_timer(c);
             hz__res_error(c, 408);
-        } else if (to->body_min_rate && loop->now >= ex->body_first + idle)
-            ex->rate_check = loop->now + 1000;
+        } else if (to->body_min_rate && loop->now >= HZ_H1(ex)->body_first + idle)
+            HZ_H1(ex)->rate_check = loop->now + 1000;
         break;
     }
     case HZ_T_WRITE:
@@ -424,7 +427,7 @@ static void conn_timer_fn(hz__timer *t)
 /* May the read buffer move? Only while no handler holds views into it. */
 static int in_movable(const hz__conn *c)
 {
-    return !c->ex || !c->ex->dispatched;
+    return !c->ex || !HZ_H1(c->ex)->dispatched;
 }
 
 static size_t in_max(const hz__conn *c)
@@ -432,12 +435,12 @@ static size_t in_max(const hz__conn *c)
     const hz_server *srv = c->loop->srv;
     const struct hz_req *ex = c->ex;
     size_t head_max = (size_t)srv->plimits.header_bytes + srv->plimits.request_line + 4096u;
-    if (!ex || ex->phase == HZ_PH_HEAD)
-        return (ex ? ex->base : c->in.off) + head_max;
-    if (ex->phase == HZ_PH_BODY && ex->sink == HZ_SINK_BUFFER) {
+    if (!ex || HZ_H1(ex)->phase == HZ_PH_HEAD)
+        return (ex ? HZ_H1(ex)->base : c->in.off) + head_max;
+    if (HZ_H1(ex)->phase == HZ_PH_BODY && ex->sink == HZ_SINK_BUFFER) {
         if (ex->head.body_kind == HZ_BODY_LENGTH)
-            return (size_t)ex->base + ex->body_rd + (size_t)ex->cl_left;
-        return (size_t)ex->base + ex->body_start + (size_t)ex->body_limit + 65536u;
+            return (size_t)HZ_H1(ex)->base + HZ_H1(ex)->body_rd + (size_t)HZ_H1(ex)->cl_left;
+        return (size_t)HZ_H1(ex)->base + ex->body_start + (size_t)HZ_H1(ex)->body_limit + 65536u;
     }
     return c->in.cap; /* streaming and discarding work in place */
 }
@@ -504,8 +507,8 @@ static long conn_read(hz__conn *c)
         hz__conn_close(c);
         return -1;
     }
-    if (total && c->ex && c->ex->phase == HZ_PH_BODY)
-        c->ex->body_last = c->loop->now;
+    if (total && c->ex && HZ_H1(c->ex)->phase == HZ_PH_BODY)
+        HZ_H1(c->ex)->body_last = c->loop->now;
     return total;
 }
 
@@ -558,7 +561,7 @@ __attribute__((noinline, cold)) static int ex_slash_redirect(hz__conn *c, struct
     /* Before dispatch: the views are read from the buffer, not ex->raw. */
     const hz_allocator *a = &c->loop->srv->a;
     const hz__req_head *h = &ex->head;
-    const char *b = c->in.data + ex->base;
+    const char *b = c->in.data + HZ_H1(ex)->base;
     const char *path;
     size_t plen;
     ex_path(ex, b, &path, &plen);
@@ -569,8 +572,9 @@ __attribute__((noinline, cold)) static int ex_slash_redirect(hz__conn *c, struct
         q.ptr = b + qstart;
         q.len = tend - qstart;
     }
-    if (!hz__router_slash_redirect(c->loop->srv->router, c->in.data + ex->base + h->method_off,
-                                   h->method_len, path, plen))
+    if (!hz__router_slash_redirect(c->loop->srv->router,
+                                   c->in.data + HZ_H1(ex)->base + h->method_off, h->method_len,
+                                   path, plen))
         return 0;
     size_t n = plen + 2 + q.len + 1;
     char *loc = hz__alloc(a, n);
@@ -611,8 +615,8 @@ __attribute__((noinline, cold)) static int ex_not_implemented(hz__conn *c, struc
 static void ex_dispatch(hz__conn *c, struct hz_req *ex)
 {
     const hz__route_rec *rec = ex->rec;
-    ex->dispatched = 1;
-    ex->raw = c->in.data + ex->base; /* fixed from now on: in_movable() */
+    HZ_H1(ex)->dispatched = 1;
+    ex->raw = c->in.data + HZ_H1(ex)->base; /* fixed from now on: in_movable() */
     /* Executor routes: the response comes back through hz__loop_post. */
     if (HZ_UNLIKELY(hz__exec_wanted(c->loop->srv, rec))) {
         hz__exec_dispatch(c, ex);
@@ -630,9 +634,9 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
     hz__loop *loop = c->loop;
     hz_server *srv = loop->srv;
     hz__req_head *h = &ex->head;
-    const char *b = c->in.data + ex->base;
+    const char *b = c->in.data + HZ_H1(ex)->base;
     c->nrequests++;
-    ex->is_head = h->method == HZ_M_HEAD;
+    HZ_H1(ex)->is_head = h->method == HZ_M_HEAD;
     int ka = h->version_minor >= 1
                  ? !(h->flags & HZ_HF_CONN_CLOSE)
                  : (h->flags & HZ_HF_CONN_KEEPALIVE) && !(h->flags & HZ_HF_CONN_CLOSE);
@@ -640,27 +644,28 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
         ka = 0;
     if (loop->stopping || c->close_after)
         ka = 0;
-    ex->keep_alive = (unsigned)ka;
+    HZ_H1(ex)->keep_alive = (unsigned)ka;
 
-    ex->body_start = ex->body_rd = h->head_len;
+    ex->body_start = HZ_H1(ex)->body_rd = h->head_len;
     int has_body = 0;
     if (h->body_kind == HZ_BODY_LENGTH) {
-        ex->cl_left = h->content_length;
+        HZ_H1(ex)->cl_left = h->content_length;
         has_body = h->content_length > 0;
     } else if (h->body_kind == HZ_BODY_CHUNKED) {
-        hz__chunked_init(&ex->chunked, &srv->plimits);
+        hz__chunked_init(&HZ_H1(ex)->chunked, &srv->plimits);
         has_body = 1;
     }
     if (!has_body)
-        ex->phase = HZ_PH_DONE;
-    ex->want_continue = has_body && (h->flags & HZ_HF_EXPECT_CONTINUE) && h->version_minor >= 1;
+        HZ_H1(ex)->phase = HZ_PH_DONE;
+    HZ_H1(ex)->want_continue =
+        has_body && (h->flags & HZ_HF_EXPECT_CONTINUE) && h->version_minor >= 1;
 
     if (h->flags & HZ_HF_EXPECT_OTHER) {
-        ex->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
+        HZ_H1(ex)->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
         /* A client with an expectation may hold its body back: whether the
          * next bytes are body or a new request is unknowable, so close. */
         if (has_body)
-            ex->keep_alive = 0;
+            HZ_H1(ex)->keep_alive = 0;
         ex_simple(ex, 417, NULL);
         return;
     }
@@ -675,7 +680,7 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
         st = h->method == HZ_M_OPTIONS ? 204 : 404;
         if (h->method == HZ_M_CONNECT)
             st = 405;
-        ex->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
+        HZ_H1(ex)->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
         if (st != 404) /* the methods the routes accept (RFC 9110 §9.3.7) */
             hz__router_allow_all(srv->router, ex->match.allow);
         ex_simple(ex, st, st == 404 ? NULL : ex->match.allow);
@@ -685,7 +690,7 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
     if (st != 0 || !ex->match.route) {
         if (ex_not_implemented(c, ex, b))
             return;
-        ex->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
+        HZ_H1(ex)->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
         if (st == 404 && ex_slash_redirect(c, ex))
             return;
         ex_simple(ex, st ? st : 404, st == 405 || st == 204 ? ex->match.allow : NULL);
@@ -693,18 +698,19 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
     }
     ex->rec = ex->match.route->ud;
     int stream = (ex->rec->flags & HZ_ROUTE_STREAM_BODY) != 0;
-    ex->body_limit = ex->rec->body_limit
-                         ? ex->rec->body_limit
-                         : (stream ? srv->cfg.limits.body_streamed : srv->cfg.limits.body_buffered);
+    HZ_H1(ex)->body_limit = ex->rec->body_limit ? ex->rec->body_limit
+                                                : (stream ? srv->cfg.limits.body_streamed
+                                                          : srv->cfg.limits.body_buffered);
     /* 413 before any body byte is read, and before 100 Continue. */
-    if (h->body_kind == HZ_BODY_LENGTH && ex->body_limit && h->content_length > ex->body_limit) {
+    if (h->body_kind == HZ_BODY_LENGTH && HZ_H1(ex)->body_limit &&
+        h->content_length > HZ_H1(ex)->body_limit) {
         hz__conn_why(c, HZ_CLOSE_LIMIT);
         hz__res_error(c, 413);
         return;
     }
     if (stream) {
         if (has_body)
-            ex->phase = HZ_PH_WAIT_BODY;
+            HZ_H1(ex)->phase = HZ_PH_WAIT_BODY;
         /* Views into the buffer go live now: leave room for body bytes so
          * it never has to move while the handler runs. */
         if (c->in.cap - c->in.len < HZ_STREAM_ROOM)
@@ -713,9 +719,9 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
         return;
     }
     if (has_body) {
-        ex->phase = HZ_PH_BODY;
+        HZ_H1(ex)->phase = HZ_PH_BODY;
         ex->sink = HZ_SINK_BUFFER;
-        ex->body_first = ex->body_last = loop->now;
+        HZ_H1(ex)->body_first = HZ_H1(ex)->body_last = loop->now;
         hz__res_continue(ex);
         return;
     }
@@ -727,15 +733,15 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
 static void ex_unread_body(hz__conn *c, struct hz_req *ex)
 {
     /* A client still waiting for 100 Continue may never send the body. */
-    if (ex->keep_alive && !ex->want_continue) {
-        ex->phase = HZ_PH_BODY;
+    if (HZ_H1(ex)->keep_alive && !HZ_H1(ex)->want_continue) {
+        HZ_H1(ex)->phase = HZ_PH_BODY;
         ex->sink = HZ_SINK_DISCARD;
-        ex->paused = 0;
-        ex->discard_left = 65536;
-        ex->body_first = ex->body_last = c->loop->now;
+        HZ_H1(ex)->paused = 0;
+        HZ_H1(ex)->discard_left = 65536;
+        HZ_H1(ex)->body_first = HZ_H1(ex)->body_last = c->loop->now;
         return;
     }
-    ex->phase = HZ_PH_DONE;
+    HZ_H1(ex)->phase = HZ_PH_DONE;
     c->close_after = 1;
 }
 
@@ -753,8 +759,8 @@ static void ex_finish(hz__conn *c, struct hz_req *ex)
     if (c->closing)
         return;
     if (!c->close_after) /* else the buffer holds unusable bytes */
-        c->in.off = ex->base + ex->body_rd;
-    if (!ex->keep_alive)
+        c->in.off = HZ_H1(ex)->base + HZ_H1(ex)->body_rd;
+    if (!HZ_H1(ex)->keep_alive)
         c->close_after = 1;
     c->ex = NULL;
     ex->conn = NULL;
@@ -804,23 +810,23 @@ static void conn_process_once(hz__conn *c)
             if (c->in.off && c->in.cap - c->in.len < HZ_BUF_BLOCK / 2)
                 hz__buf_compact(&c->in);
             ex->conn = c;
-            ex->base = c->in.off;
-            ex->head_deadline = loop->now + srv->cfg.timeouts.header;
-            hz__parser_init(&ex->parser, &srv->plimits, ex->fields);
+            HZ_H1(ex)->base = c->in.off;
+            HZ_H1(ex)->head_deadline = loop->now + srv->cfg.timeouts.header;
+            hz__parser_init(&HZ_H1(ex)->parser, &srv->plimits, ex->fields);
             c->ex = ex;
         }
-        if (ex->drain_wait && ex->on_drain && !c->wblocked &&
+        if (HZ_H1(ex)->drain_wait && ex->on_drain && !c->wblocked &&
             hz__buf_pending(&c->out) <= srv->cfg.output_buffer / 2) {
-            ex->drain_wait = 0;
+            HZ_H1(ex)->drain_wait = 0;
             c->refs++;
             ex->on_drain(&ex->res, ex->drain_ud);
             c->refs--;
             continue;
         }
-        switch (ex->phase) {
+        switch (HZ_H1(ex)->phase) {
         case HZ_PH_HEAD: {
-            int rc = hz__parse_request(&ex->parser, &ex->head, c->in.data + ex->base,
-                                       c->in.len - ex->base);
+            int rc = hz__parse_request(&HZ_H1(ex)->parser, &ex->head, c->in.data + HZ_H1(ex)->base,
+                                       c->in.len - HZ_H1(ex)->base);
             if (rc == HZ_EAGAIN) {
                 if (c->rd_eof) {
                     hz__conn_close(c); /* a partial head and no more to come */
@@ -833,8 +839,8 @@ static void conn_process_once(hz__conn *c)
                 return;
             }
             if (rc < 0) {
-                hz__metrics_parse_error(c, ex->parser.error);
-                int st = hz__perr_status(ex->parser.error);
+                hz__metrics_parse_error(c, HZ_H1(ex)->parser.error);
+                int st = hz__perr_status(HZ_H1(ex)->parser.error);
                 hz__res_error(c, st ? st : 400);
                 continue;
             }
@@ -842,25 +848,25 @@ static void conn_process_once(hz__conn *c)
             continue;
         }
         case HZ_PH_WAIT_BODY:
-            if (!ex->res_done)
+            if (!HZ_H1(ex)->res_done)
                 return; /* the handler has not asked for the body yet */
             ex_unread_body(c, ex);
             continue;
         case HZ_PH_BODY: {
-            if (ex->sink == HZ_SINK_STREAM && ex->paused)
+            if (ex->sink == HZ_SINK_STREAM && HZ_H1(ex)->paused)
                 return;
             int rc = hz__req_pump_body(c, ex);
             if (c->closing)
                 return;
             if (rc < 0) {
-                if (ex->phase == HZ_PH_BODY)
+                if (HZ_H1(ex)->phase == HZ_PH_BODY)
                     return;
                 continue; /* an error response ended the exchange */
             }
             if (rc == 0) {
                 if (c->rd_eof) {
                     /* The body will never complete. */
-                    if (ex->res_started) {
+                    if (HZ_H1(ex)->res_started) {
                         hz__conn_close(c);
                         return;
                     }
@@ -870,13 +876,13 @@ static void conn_process_once(hz__conn *c)
                 return;
             }
             /* Body complete: a buffered route runs now. */
-            if (ex->sink == HZ_SINK_BUFFER && !ex->dispatched && !ex->res_done)
+            if (ex->sink == HZ_SINK_BUFFER && !HZ_H1(ex)->dispatched && !HZ_H1(ex)->res_done)
                 ex_dispatch(c, ex);
             continue;
         }
         case HZ_PH_DONE:
         default:
-            if (!ex->res_done)
+            if (!HZ_H1(ex)->res_done)
                 return; /* an asynchronous handler still works on it */
             ex_finish(c, ex);
             continue;
@@ -900,10 +906,10 @@ static int conn_wants_read(const hz__conn *c)
             return 0;
         if (pipeline_full(c))
             return 0;
-    } else if (ex->phase == HZ_PH_BODY) {
-        if (ex->sink == HZ_SINK_STREAM && ex->paused)
+    } else if (HZ_H1(ex)->phase == HZ_PH_BODY) {
+        if (ex->sink == HZ_SINK_STREAM && HZ_H1(ex)->paused)
             return 0;
-    } else if (ex->phase != HZ_PH_HEAD) {
+    } else if (HZ_H1(ex)->phase != HZ_PH_HEAD) {
         return 0;
     }
     if (c->in.cap > c->in.len)
@@ -978,7 +984,7 @@ void hz__conn_process(hz__conn *c)
         /* Another round only when flushing unblocked something: pipelined
          * input held back by the bound, or a streaming writer waiting. */
         int more = !c->wblocked && ((!c->ex && hz__buf_pending(&c->in) && !c->close_after) ||
-                                    (c->ex && c->ex->drain_wait && c->ex->on_drain));
+                                    (c->ex && HZ_H1(c->ex)->drain_wait && c->ex->on_drain));
         if (!more)
             break;
     }

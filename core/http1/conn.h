@@ -1,5 +1,6 @@
-/* conn.h - connections, their transports and the request/response exchange
- * (internal). One exchange (hz_req + hz_res) is active per connection;
+/* conn.h - HTTP/1.1 connections, their transports and the HTTP/1.1
+ * exchange (internal): hz__h1_ex embeds the neutral hz_req of
+ * core/http/exchange.h first. One exchange is active per connection;
  * requests are handled strictly in order. */
 #ifndef HZ_CONN_H
 #define HZ_CONN_H
@@ -13,6 +14,7 @@
 #include "parser.h"
 #include "router.h"
 #include "loop.h"
+#include "metrics.h"
 #include "exchange.h"
 #include "sock.h"
 
@@ -36,40 +38,23 @@ enum hz__phase {
     HZ_PH_DONE,      /* request fully consumed */
 };
 
-enum hz__sink { HZ_SINK_BUFFER = 0, HZ_SINK_STREAM, HZ_SINK_DISCARD };
-
-struct hz_res {             /* owner: embedded in its hz_req */
-    struct hz_req *ex;      /* borrowed: the enclosing exchange */
-    const hz__res_ops *ops; /* borrowed: static; the recorder's while on a worker */
-};
-
 typedef hz_done_fn hz__done_fn;
 
-struct hz_req {               /* owner: its conn (c->ex), or the loop's free list */
-    hz__conn *conn;           /* borrowed; NULL once the connection closed */
-    hz__loop *loop;           /* borrowed: outlives the exchange */
-    struct hz_req *next_free; /* borrowed: free-list link */
-    hz__field *fields;        /* owns: nfields_cap entries */
-    uint32_t nfields_cap;
+/* The HTTP/1.1 exchange: the neutral hz_req (core/http/exchange.h) first,
+ * so a pointer to either is a pointer to both (HZ_H1) and no extra
+ * allocation or indirection lands on the hot path; then the protocol's
+ * per-exchange state: parser, body framing, response framing, source. */
+typedef struct hz__h1_ex { /* owner: its conn (c->ex), or the loop's free list */
+    struct hz_req r;       /* first: the neutral exchange */
     hz__parser parser;
-    hz__req_head head;
-    uint32_t base; /* offset of the request's first byte in conn->in */
-    /* borrowed: the request's bytes for the hz_req_* views (conn->in + base,
-     * which cannot move while the handler holds views; an executor job keeps
-     * it alive past a timeout); NULL before dispatch and once detached */
-    const char *raw;
-    uint64_t head_deadline;   /* ms: first byte + timeouts.header */
-    const hz__route_rec *rec; /* borrowed: the server's */
-    hz__route_match match;
-    uint8_t phase; /* hz__phase */
-    uint8_t sink;  /* hz__sink */
+    uint32_t base;          /* offset of the request's first byte in conn->in */
+    uint64_t head_deadline; /* ms: first byte + timeouts.header */
+    uint8_t phase;          /* hz__phase */
     /* body */
     uint64_t body_limit; /* bytes; 0 = unlimited */
     uint64_t cl_left;    /* Content-Length bytes not consumed yet */
     hz__chunked chunked;
-    uint32_t body_start;         /* rel. base: first body byte */
     uint32_t body_rd;            /* rel. base: next raw body byte to examine */
-    uint32_t body_len;           /* buffered: decoded bytes at body_start */
     uint64_t body_total;         /* decoded body bytes seen */
     uint64_t body_first;         /* ms of the body's start (min-rate) */
     uint64_t body_last;          /* ms of the last body byte */
@@ -78,20 +63,7 @@ struct hz_req {               /* owner: its conn (c->ex), or the loop's free lis
     uint32_t pend_off, pend_len; /* rel. base: a chunk the handler refused (HZ_EAGAIN) */
     hz_body_chunk_fn on_chunk;   /* streamed body callbacks */
     hz_body_end_fn on_end;
-    void *body_ud; /* borrowed: the user's */
-    /* response */
-    struct hz_res res;
-    hz__buf hdrs; /* owns: user header lines */
-    int status;
-    hz_drain_fn on_drain;
-    void *drain_ud; /* borrowed: the user's */
-    hz__done_fn on_done;
-    void *done_ud;   /* borrowed: the user's */
-    hz__timer after; /* hz_res_after */
-    void (*after_fn)(hz_res *res, int status, void *ud);
-    void *after_ud;           /* borrowed: the user's */
-    atomic_int cancelled;     /* hz_req_cancelled */
-    unsigned refs;            /* holders besides the conn (timers, executor jobs) */
+    void *body_ud;            /* borrowed: the user's */
     unsigned dispatched : 1;  /* the handler was called: views are live */
     unsigned res_started : 1; /* head queued */
     unsigned res_done : 1;    /* response complete in the output buffer */
@@ -106,19 +78,17 @@ struct hz_req {               /* owner: its conn (c->ex), or the loop's free lis
     unsigned end_called : 1;    /* on_end delivered */
     unsigned body_wanted : 1;   /* hz_req_on_body was called */
     unsigned server_set : 1;    /* the handler set its own Server field */
-    /* borrowed: the job running the handler on the executor (exec.c), or NULL */
-    struct hz__exec_job *exec;
-    /* metrics.c, accesslog.c, static.c (zeroed by ex_get like the rest) */
-    uint64_t m_t0;       /* ns, monotonic: the request's first byte */
-    uint64_t body_bytes; /* response body bytes (access log) */
     /* hz_res_send_source: the body source being sent (h1res.c) */
     hz_body_source src;    /* owns (its done runs once) while src_on */
     int64_t src_left;      /* body bytes still owed; -1: unknown length */
     unsigned src_on : 1;   /* a source body is being sent */
     unsigned src_wait : 1; /* its read returned HZ_EAGAIN: until hz_res_resume */
     unsigned src_nosf : 1; /* its sendfile said HZ_ENOTSUP: read only */
-    unsigned m_begun : 1;  /* counted as begun, not ended yet */
-};
+} hz__h1_ex;
+
+/** The HTTP/1.1 exchange of ex (every hz_req on an HTTP/1.1 connection is
+ *  the first member of one). */
+#define HZ_H1(ex) ((hz__h1_ex *)(ex))
 
 struct hz__conn {      /* owner: its loop; freed only by the reap step */
     hz__io io;         /* first: the poller udata, the loop's lists */
@@ -202,8 +172,28 @@ HZ_HIDDEN void hz__res_source_drop(struct hz_req *ex, int err);
  *  that is not waiting for its producer. */
 static inline int hz__conn_has_output(const hz__conn *c)
 {
-    return hz__buf_pending(&c->out) || (c->ex && c->ex->src_on && !c->ex->src_wait);
+    return hz__buf_pending(&c->out) || (c->ex && HZ_H1(c->ex)->src_on && !HZ_H1(c->ex)->src_wait);
 }
+
+/* h1metrics.c: the connection's metrics hooks. thread: the loop. */
+HZ_HIDDEN void hz__metrics_accepted(hz__conn *c);
+HZ_HIDDEN void hz__metrics_closed(hz__conn *c);
+/** c's timer fired (its kind is c->tkind): counts the timeout, if it is one. */
+HZ_HIDDEN void hz__metrics_conn_timer(hz__conn *c);
+HZ_HIDDEN void hz__metrics_parse_error(hz__conn *c, unsigned kind);
+/** A request's first byte is here (starts its clock). */
+HZ_HIDDEN void hz__metrics_req_begin(struct hz_req *ex);
+/** Its response is complete: counts it and writes the access log. */
+HZ_HIDDEN void hz__metrics_req_end(hz__conn *c, struct hz_req *ex);
+/** It ended without a complete response (connection closed). */
+HZ_HIDDEN void hz__metrics_req_abort(struct hz_req *ex);
+
+/** Records the first cause of a connection's close (HZ_CLOSE_*). */
+#define hz__conn_why(c, why)                                                                       \
+    do {                                                                                           \
+        if (!(c)->close_why)                                                                       \
+            (c)->close_why = (uint8_t)((why) + 1);                                                 \
+    } while (0)
 
 /* h1body.c */
 /** hz_req_on_body and hz_req_resume for HTTP/1.1 (hz__h1_res_ops). */

@@ -369,6 +369,13 @@ static int exec_on_body(struct hz_req *ex, hz_body_chunk_fn on_chunk, hz_body_en
     return HZ_ENOTSUP; /* not reached: loop only */
 }
 
+/* Never called: the recorder is not on_loop, so hz_res_after refuses first. */
+static int exec_after(hz_req *ex, unsigned ms, hz_after_fn fn, void *ud)
+{
+    (void)ex, (void)ms, (void)fn, (void)ud;
+    return HZ_ENOTSUP;
+}
+
 static const hz__res_ops exec_res_ops = {
     .set_header = exec_set_header,
     .send = exec_send,
@@ -379,6 +386,7 @@ static const hz__res_ops exec_res_ops = {
     .resume = exec_resume,
     .on_body = exec_on_body,
     .resume_body = exec_resume,
+    .after = exec_after,
     .live = exec_live,
     .on_loop = 0,
 };
