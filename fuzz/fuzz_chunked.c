@@ -63,7 +63,7 @@ static void decode(const hz__parse_limits *lim, const uint8_t *in, size_t len, u
             memcpy(copy, in + done, n);
             rc = hz__chunked_decode(&c, copy, n, &used, &d, &dl);
             CHECK(used <= n);
-            if (rc == HZ_CHUNK_DATA) {
+            if (rc == HZ__CHUNK_DATA) {
                 CHECK(dl > 0 && d >= copy && d + dl <= copy + used);
                 memcpy(r->data + r->data_len, d, dl);
                 r->data_len += dl;
@@ -72,7 +72,7 @@ static void decode(const hz__parse_limits *lim, const uint8_t *in, size_t len, u
             }
             free(copy);
             done += used;
-            if (rc == HZ_CHUNK_DATA) {
+            if (rc == HZ__CHUNK_DATA) {
                 rc = HZ_EAGAIN;
                 continue;
             }
@@ -85,11 +85,11 @@ static void decode(const hz__parse_limits *lim, const uint8_t *in, size_t len, u
     }
     CHECK(rc == 0 || rc == HZ_EAGAIN || rc == HZ_EPROTO);
     r->rc = rc;
-    r->err = rc == HZ_EPROTO ? c.error : HZ_PE_NONE;
+    r->err = rc == HZ_EPROTO ? c.error : HZ__PE_NONE;
     r->end = rc == 0 ? done : 0;
     if (rc == HZ_EPROTO) {
         int st = hz__perr_status(c.error);
-        CHECK(c.error != HZ_PE_NONE && (st == 400 || st == 431));
+        CHECK(c.error != HZ__PE_NONE && (st == 400 || st == 431));
     }
     if (rc == 0)
         CHECK(r->end >= 5 && !memcmp(in + r->end - 2, "\r\n", 2));

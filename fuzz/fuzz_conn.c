@@ -544,7 +544,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             advance(loop, 1);
         }
         if (mode & 4)
-            advance(loop, steps_ms[rnd(&seed) % HZ_ARRAY_LEN(steps_ms)]);
+            advance(loop, steps_ms[rnd(&seed) % HZ__ARRAY_LEN(steps_ms)]);
     }
     /* The end: the client reads everything, maybe half-closes, time passes
      * (async answers, then the timeouts) until the connection is closed. */

@@ -12,17 +12,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void round_trip(int64_t t)
 {
-    char b[HZ_FMT_HTTP_DATE_LEN + 1];
+    char b[HZ__FMT_HTTP_DATE_LEN + 1];
     memset(b, 0x55, sizeof(b));
     size_t n = hz__fmt_http_date(b, t);
     if (!n)
         return; /* a year outside 0000-9999 */
-    if (n != HZ_FMT_HTTP_DATE_LEN || b[HZ_FMT_HTTP_DATE_LEN] != 0x55)
+    if (n != HZ__FMT_HTTP_DATE_LEN || b[HZ__FMT_HTTP_DATE_LEN] != 0x55)
         abort();
     int64_t back;
     if (hz__http_date_parse(b, n, 0, &back) != 0 || back != t)
         abort();
-    char c[HZ_FMT_CLF_DATE_LEN], d[HZ_FMT_ISO_DATE_LEN];
+    char c[HZ__FMT_CLF_DATE_LEN], d[HZ__FMT_ISO_DATE_LEN];
     if (hz__fmt_clf_date(c, t) != sizeof(c) || hz__fmt_iso_date(d, t) != sizeof(d))
         abort();
 }

@@ -64,7 +64,7 @@ static void parse(const hz__parse_limits *lim, const uint8_t *req, size_t len, u
         if (have == len)
             break;
     }
-    r->err = r->rc == HZ_EPROTO ? p.error : HZ_PE_NONE;
+    r->err = r->rc == HZ_EPROTO ? p.error : HZ__PE_NONE;
 }
 
 static void same(const run *a, const run *b)
@@ -110,14 +110,14 @@ static void invariants(const hz__parse_limits *lim, const uint8_t *b, size_t len
     CHECK(h->version_minor <= 1);
     CHECK(h->path_off >= h->target_off &&
           h->path_off + h->path_len <= h->target_off + h->target_len);
-    if (h->target_form == HZ_TF_ORIGIN)
+    if (h->target_form == HZ__TF_ORIGIN)
         CHECK(b[h->target_off] == '/');
-    if (h->target_form == HZ_TF_ASTERISK)
-        CHECK(h->method == HZ_M_OPTIONS && h->target_len == 1);
-    if (h->target_form == HZ_TF_AUTHORITY)
-        CHECK(h->method == HZ_M_CONNECT);
-    if (h->method == HZ_M_CONNECT)
-        CHECK(h->target_form == HZ_TF_AUTHORITY);
+    if (h->target_form == HZ__TF_ASTERISK)
+        CHECK(h->method == HZ__M_OPTIONS && h->target_len == 1);
+    if (h->target_form == HZ__TF_AUTHORITY)
+        CHECK(h->method == HZ__M_CONNECT);
+    if (h->method == HZ__M_CONNECT)
+        CHECK(h->target_form == HZ__TF_AUTHORITY);
     CHECK(h->host_off + h->host_len <= h->head_len);
     for (uint32_t k = 0; k < h->host_len; k++)
         CHECK(b[h->host_off + k] > 0x20 && b[h->host_off + k] < 0x7f && b[h->host_off + k] != '@');
@@ -139,9 +139,9 @@ static void invariants(const hz__parse_limits *lim, const uint8_t *b, size_t len
         CHECK(b[fl->value_off + fl->value_len] == '\r' || b[fl->value_off + fl->value_len] == ' ' ||
               b[fl->value_off + fl->value_len] == '\t');
     }
-    if (h->body_kind == HZ_BODY_CHUNKED)
+    if (h->body_kind == HZ__BODY_CHUNKED)
         CHECK(h->version_minor == 1);
-    if (h->body_kind == HZ_BODY_LENGTH)
+    if (h->body_kind == HZ__BODY_LENGTH)
         CHECK(h->content_length <= (uint64_t)INT64_MAX);
 }
 
@@ -159,7 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(whole.rc == HZ_EAGAIN || whole.rc == HZ_EPROTO || whole.rc > 0);
     if (whole.rc == HZ_EPROTO) {
         int st = hz__perr_status(whole.err);
-        CHECK(whole.err != HZ_PE_NONE && whole.err < HZ_PE_COUNT);
+        CHECK(whole.err != HZ__PE_NONE && whole.err < HZ__PE_COUNT);
         CHECK(st == 400 || st == 414 || st == 431 || st == 501 || st == 505);
     } else if (whole.rc > 0) {
         invariants(lim, req, len, &whole);

@@ -9,8 +9,8 @@
  * entry in the current batch. Header-only (static functions), over the
  * public headers only, so each poller compiles it into its own file.
  */
-#ifndef HZ_POLL_FDTAB_H
-#define HZ_POLL_FDTAB_H
+#ifndef HZ__POLL_FDTAB_H
+#define HZ__POLL_FDTAB_H
 
 #include <stddef.h>
 #include <string.h>
@@ -159,4 +159,4 @@ static inline void pfd_batch_end(pfd_table *t, int len)
     t->batch_len = len;
 }
 
-#endif /* HZ_POLL_FDTAB_H */
+#endif /* HZ__POLL_FDTAB_H */

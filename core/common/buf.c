@@ -21,7 +21,7 @@ void hz__bufcache_free(hz__bufcache *bc)
     if (!bc->blocks)
         return;
     for (unsigned i = 0; i < bc->n; i++)
-        hz__free(bc->a, bc->blocks[i], HZ_BUF_BLOCK);
+        hz__free(bc->a, bc->blocks[i], HZ__BUF_BLOCK);
     hz__free(bc->a, bc->blocks, sizeof(void *) * bc->max);
     bc->blocks = NULL;
     bc->n = 0;
@@ -31,7 +31,7 @@ static void *block_get(hz__bufcache *bc)
 {
     if (bc->n)
         return bc->blocks[--bc->n];
-    return hz__alloc(bc->a, HZ_BUF_BLOCK);
+    return hz__alloc(bc->a, HZ__BUF_BLOCK);
 }
 
 int hz__buf_reserve(hz__buf *b, hz__bufcache *bc, size_t extra, size_t max)
@@ -41,14 +41,14 @@ int hz__buf_reserve(hz__buf *b, hz__bufcache *bc, size_t extra, size_t max)
         return 0;
     if (need > max || need > UINT32_MAX)
         return HZ_ERANGE;
-    if (!b->data && need <= HZ_BUF_BLOCK) {
+    if (!b->data && need <= HZ__BUF_BLOCK) {
         b->data = block_get(bc);
         if (!b->data)
             return HZ_ENOMEM;
-        b->cap = HZ_BUF_BLOCK;
+        b->cap = HZ__BUF_BLOCK;
         return 0;
     }
-    size_t ncap = b->cap ? b->cap : HZ_BUF_BLOCK;
+    size_t ncap = b->cap ? b->cap : HZ__BUF_BLOCK;
     while (ncap < need)
         ncap *= 2;
     if (ncap > max)
@@ -88,7 +88,7 @@ void hz__buf_compact(hz__buf *b)
 void hz__buf_release(hz__buf *b, hz__bufcache *bc)
 {
     if (b->data) {
-        if (b->cap == HZ_BUF_BLOCK && bc->n < bc->max)
+        if (b->cap == HZ__BUF_BLOCK && bc->n < bc->max)
             bc->blocks[bc->n++] = b->data;
         else
             hz__free(bc->a, b->data, b->cap);

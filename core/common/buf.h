@@ -1,8 +1,8 @@
 /* buf.h - growable byte buffers for connection I/O, plus a small per-loop
  * cache of standard-size blocks so a keep-alive request takes no malloc in
  * steady state while an idle connection holds no buffer at all. */
-#ifndef HZ_BUF_H
-#define HZ_BUF_H
+#ifndef HZ__BUF_H
+#define HZ__BUF_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -10,7 +10,7 @@
 #include "internal.h"
 
 /** Standard block size: what a connection gets first, and what the cache holds. */
-#define HZ_BUF_BLOCK 4096u
+#define HZ__BUF_BLOCK 4096u
 
 /** Free standard-size blocks kept for reuse (owner: a loop; single-threaded). */
 typedef struct hz__bufcache {
@@ -25,8 +25,8 @@ typedef struct hz__buf {
     uint32_t off, len, cap;
 } hz__buf;
 
-HZ_HIDDEN int hz__bufcache_init(hz__bufcache *bc, const hz_allocator *a, unsigned max);
-HZ_HIDDEN void hz__bufcache_free(hz__bufcache *bc);
+HZ__HIDDEN int hz__bufcache_init(hz__bufcache *bc, const hz_allocator *a, unsigned max);
+HZ__HIDDEN void hz__bufcache_free(hz__bufcache *bc);
 
 /** Bytes pending in b. */
 static inline size_t hz__buf_pending(const hz__buf *b)
@@ -38,12 +38,12 @@ static inline size_t hz__buf_pending(const hz__buf *b)
  *  least len + extra but never beyond max total capacity. 0 or HZ_ENOMEM /
  *  HZ_ERANGE (would exceed max). Moves data: only call while nobody holds
  *  pointers into it. */
-HZ_HIDDEN int hz__buf_reserve(hz__buf *b, hz__bufcache *bc, size_t extra, size_t max);
-HZ_HIDDEN int hz__buf_append_grow(hz__buf *b, hz__bufcache *bc, const void *p, size_t n);
+HZ__HIDDEN int hz__buf_reserve(hz__buf *b, hz__bufcache *bc, size_t extra, size_t max);
+HZ__HIDDEN int hz__buf_append_grow(hz__buf *b, hz__bufcache *bc, const void *p, size_t n);
 /** Appends n bytes (grows without limit but UINT32_MAX). 0 or HZ_ENOMEM / HZ_ERANGE. */
 static inline int hz__buf_append(hz__buf *b, hz__bufcache *bc, const void *p, size_t n)
 {
-    if (HZ_LIKELY((size_t)(b->cap - b->len) >= n)) { /* inline: the hot path has room */
+    if (HZ__LIKELY((size_t)(b->cap - b->len) >= n)) { /* inline: the hot path has room */
         if (n)
             memcpy(b->data + b->len, p, n);
         b->len += (uint32_t)n;
@@ -52,8 +52,8 @@ static inline int hz__buf_append(hz__buf *b, hz__bufcache *bc, const void *p, si
     return hz__buf_append_grow(b, bc, p, n);
 }
 /** Moves the pending bytes to the start (off = 0). */
-HZ_HIDDEN void hz__buf_compact(hz__buf *b);
+HZ__HIDDEN void hz__buf_compact(hz__buf *b);
 /** Gives the block back (to the cache when it has the standard size). */
-HZ_HIDDEN void hz__buf_release(hz__buf *b, hz__bufcache *bc);
+HZ__HIDDEN void hz__buf_release(hz__buf *b, hz__bufcache *bc);
 
-#endif /* HZ_BUF_H */
+#endif /* HZ__BUF_H */

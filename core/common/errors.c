@@ -7,11 +7,11 @@ const char *hz_strerror(int err)
     switch (err) {
     case 0:
         return "success";
-#define HZ_ERR_MSG_(name, val, msg)                                                                \
+#define HZ__ERR_MSG_(name, val, msg)                                                               \
     case (val):                                                                                    \
         return msg;
-        HZ_ERRNO_MAP(HZ_ERR_MSG_)
-#undef HZ_ERR_MSG_
+        HZ_ERRNO_MAP(HZ__ERR_MSG_)
+#undef HZ__ERR_MSG_
     default:
         return "unknown error";
     }
@@ -22,11 +22,11 @@ const char *hz_err_name(int err)
     switch (err) {
     case 0:
         return "OK";
-#define HZ_ERR_NAME_(name, val, msg)                                                               \
+#define HZ__ERR_NAME_(name, val, msg)                                                              \
     case (val):                                                                                    \
         return #name;
-        HZ_ERRNO_MAP(HZ_ERR_NAME_)
-#undef HZ_ERR_NAME_
+        HZ_ERRNO_MAP(HZ__ERR_NAME_)
+#undef HZ__ERR_NAME_
     default:
         return "UNKNOWN";
     }

@@ -103,7 +103,7 @@ size_t hz__fmt_http_date(char *p, int64_t t)
     p[16] = ' ';
     put_time(p + 17, &c);
     memcpy(p + 25, " GMT", 4);
-    return HZ_FMT_HTTP_DATE_LEN;
+    return HZ__FMT_HTTP_DATE_LEN;
 }
 
 size_t hz__fmt_clf_date(char *p, int64_t t)
@@ -120,7 +120,7 @@ size_t hz__fmt_clf_date(char *p, int64_t t)
     p[11] = ':';
     put_time(p + 12, &c);
     memcpy(p + 20, " +0000", 6);
-    return HZ_FMT_CLF_DATE_LEN;
+    return HZ__FMT_CLF_DATE_LEN;
 }
 
 size_t hz__fmt_iso_date(char *p, int64_t t)
@@ -137,7 +137,7 @@ size_t hz__fmt_iso_date(char *p, int64_t t)
     p[10] = 'T';
     put_time(p + 11, &c);
     p[19] = 'Z';
-    return HZ_FMT_ISO_DATE_LEN;
+    return HZ__FMT_ISO_DATE_LEN;
 }
 
 size_t hz__fmt_ns_seconds(char *p, uint64_t ns, int trim)
@@ -273,7 +273,7 @@ long hz_http_date_format(int64_t t, char *buf, size_t len)
 {
     if (!buf)
         return HZ_EINVAL;
-    if (len <= HZ_FMT_HTTP_DATE_LEN)
+    if (len <= HZ__FMT_HTTP_DATE_LEN)
         return HZ_ERANGE;
     size_t n = hz__fmt_http_date(buf, t);
     if (!n)

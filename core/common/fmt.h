@@ -4,28 +4,28 @@
  *
  * The number writers are inline: the response head calls them per request.
  * None allocates or reads the locale, so all are thread: any. */
-#ifndef HZ_FMT_H
-#define HZ_FMT_H
+#ifndef HZ__FMT_H
+#define HZ__FMT_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include "internal.h"
 
-#define HZ_FMT_U64_MAX 20       /* digits of UINT64_MAX */
-#define HZ_FMT_I64_MAX 20       /* "-9223372036854775808" */
-#define HZ_FMT_HEX_MAX 16       /* hex digits of UINT64_MAX */
-#define HZ_FMT_HTTP_DATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
-#define HZ_FMT_CLF_DATE_LEN 26  /* "06/Nov/1994:08:49:37 +0000" */
-#define HZ_FMT_ISO_DATE_LEN 20  /* "1994-11-06T08:49:37Z" */
+#define HZ__FMT_U64_MAX 20       /* digits of UINT64_MAX */
+#define HZ__FMT_I64_MAX 20       /* "-9223372036854775808" */
+#define HZ__FMT_HEX_MAX 16       /* hex digits of UINT64_MAX */
+#define HZ__FMT_HTTP_DATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+#define HZ__FMT_CLF_DATE_LEN 26  /* "06/Nov/1994:08:49:37 +0000" */
+#define HZ__FMT_ISO_DATE_LEN 20  /* "1994-11-06T08:49:37Z" */
 
 /** "00".."99": two digits per table read. */
-HZ_HIDDEN extern const char hz__fmt_digits2[200];
+HZ__HIDDEN extern const char hz__fmt_digits2[200];
 /** "Jan".."Dec", "Sun".."Sat" (RFC 9110 §5.6.7; also the CLF month). */
-HZ_HIDDEN extern const char hz__fmt_months[12][4];
-HZ_HIDDEN extern const char hz__fmt_wdays[7][4];
+HZ__HIDDEN extern const char hz__fmt_months[12][4];
+HZ__HIDDEN extern const char hz__fmt_wdays[7][4];
 
-/** Writes the decimal digits of v at p (no NUL; at most HZ_FMT_U64_MAX
+/** Writes the decimal digits of v at p (no NUL; at most HZ__FMT_U64_MAX
  *  bytes); returns how many. */
 static inline size_t hz__fmt_u64(char *p, uint64_t v)
 {
@@ -59,7 +59,7 @@ static inline size_t hz__fmt_i64(char *p, int64_t v)
 }
 
 /** Lower-case hex digits of v without leading zeros ("0" for 0); at most
- *  HZ_FMT_HEX_MAX bytes, no NUL. Returns how many. */
+ *  HZ__FMT_HEX_MAX bytes, no NUL. Returns how many. */
 static inline size_t hz__fmt_hex(char *p, uint64_t v)
 {
     size_t n = 1;
@@ -80,27 +80,27 @@ typedef struct hz__civil {
 } hz__civil;
 
 /** Breaks Unix time t (any int64 whose year fits int64) into *out. */
-HZ_HIDDEN void hz__fmt_civil(int64_t t, hz__civil *out);
+HZ__HIDDEN void hz__fmt_civil(int64_t t, hz__civil *out);
 /** Days since 1970-01-01 of y-m-d (m 1-12, d 1-31; not range-checked). */
-HZ_HIDDEN int64_t hz__fmt_days_from_civil(int64_t y, unsigned m, unsigned d);
+HZ__HIDDEN int64_t hz__fmt_days_from_civil(int64_t y, unsigned m, unsigned d);
 
-/** IMF-fixdate (RFC 9110 §5.6.7) of t at p: HZ_FMT_HTTP_DATE_LEN bytes, no
+/** IMF-fixdate (RFC 9110 §5.6.7) of t at p: HZ__FMT_HTTP_DATE_LEN bytes, no
  *  NUL. Returns the length, or 0 when the year is outside 0000-9999. */
-HZ_HIDDEN size_t hz__fmt_http_date(char *p, int64_t t);
+HZ__HIDDEN size_t hz__fmt_http_date(char *p, int64_t t);
 /** Parses an HTTP-date: IMF-fixdate, or the obsolete RFC 850 and asctime
  *  forms, exactly (no surrounding blanks). now (Unix seconds) places an
  *  RFC 850 two-digit year within 50 years of it. 0 and *out, or HZ_EINVAL. */
-HZ_HIDDEN int hz__http_date_parse(const char *s, size_t len, int64_t now, int64_t *out);
-/** The combined log's "06/Nov/1994:08:49:37 +0000" (HZ_FMT_CLF_DATE_LEN
+HZ__HIDDEN int hz__http_date_parse(const char *s, size_t len, int64_t now, int64_t *out);
+/** The combined log's "06/Nov/1994:08:49:37 +0000" (HZ__FMT_CLF_DATE_LEN
  *  bytes, no NUL); 0 outside years 0000-9999. */
-HZ_HIDDEN size_t hz__fmt_clf_date(char *p, int64_t t);
-/** ISO 8601 / RFC 3339 UTC "1994-11-06T08:49:37Z" (HZ_FMT_ISO_DATE_LEN
+HZ__HIDDEN size_t hz__fmt_clf_date(char *p, int64_t t);
+/** ISO 8601 / RFC 3339 UTC "1994-11-06T08:49:37Z" (HZ__FMT_ISO_DATE_LEN
  *  bytes, no NUL); 0 outside years 0000-9999. */
-HZ_HIDDEN size_t hz__fmt_iso_date(char *p, int64_t t);
+HZ__HIDDEN size_t hz__fmt_iso_date(char *p, int64_t t);
 /** ns as decimal seconds with 9 decimals ("1.500000000"), exact (no
  *  floating point); trim drops trailing zeros and a bare point ("1.5",
  *  "0.00025", "10"). At most 30 bytes, no NUL. Returns the length. */
-HZ_HIDDEN size_t hz__fmt_ns_seconds(char *p, uint64_t ns, int trim);
+HZ__HIDDEN size_t hz__fmt_ns_seconds(char *p, uint64_t ns, int trim);
 
 /* ---- bounded string builder --------------------------------------------- */
 
@@ -156,7 +156,7 @@ static inline void hz__sb_ch(hz__sb *b, char c)
 
 static inline void hz__sb_u64(hz__sb *b, uint64_t v)
 {
-    char t[HZ_FMT_U64_MAX];
+    char t[HZ__FMT_U64_MAX];
     hz__sb_put(b, t, hz__fmt_u64(t, v));
 }
 
@@ -172,7 +172,7 @@ static inline void hz__sb_i64(hz__sb *b, int64_t v)
 
 static inline void hz__sb_hex(hz__sb *b, uint64_t v)
 {
-    char t[HZ_FMT_HEX_MAX];
+    char t[HZ__FMT_HEX_MAX];
     hz__sb_put(b, t, hz__fmt_hex(t, v));
 }
 
@@ -186,4 +186,4 @@ static inline long hz__sb_end(hz__sb *b)
     return (long)b->len;
 }
 
-#endif /* HZ_FMT_H */
+#endif /* HZ__FMT_H */

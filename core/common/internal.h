@@ -1,19 +1,19 @@
 /* internal.h - helpers shared across core/ (hidden symbols, never
  * installed). Names: hz__<module>_<verb>. Backends never include it: what
  * they share with the core is public, in <httpz/backend.h>. */
-#ifndef HZ_INTERNAL_H
-#define HZ_INTERNAL_H
+#ifndef HZ__INTERNAL_H
+#define HZ__INTERNAL_H
 
 #include <stddef.h>
 #include <httpz/httpz.h>
 #include <httpz/backend.h>
 #include "platform.h"
 
-#define HZ_HIDDEN __attribute__((visibility("hidden")))
+#define HZ__HIDDEN __attribute__((visibility("hidden")))
 
-#define HZ_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define HZ_LIKELY(x) __builtin_expect(!!(x), 1)
-#define HZ_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define HZ__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define HZ__LIKELY(x) __builtin_expect(!!(x), 1)
+#define HZ__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* Allocation through an instance; size 0 is rounded to 1 so allocators never
  * see it. Inline for the core's hot paths; backends call the exported
@@ -45,7 +45,7 @@ static inline void hz__free(const hz_allocator *a, void *ptr, size_t size)
 }
 
 /* hz_err_from_errno() (backend.h) without the exported symbol's PLT call. */
-HZ_HIDDEN int hz__err_from_errno(int err);
+HZ__HIDDEN int hz__err_from_errno(int err);
 
 /* hz_allocator_check() (backend.h), under the core's name. */
 #define hz__allocator_check(a) hz_allocator_check(a)
@@ -62,4 +62,4 @@ HZ_HIDDEN int hz__err_from_errno(int err);
 #define hz__cfg_init hz_sized_init
 #define hz__cfg_import hz_sized_import
 
-#endif /* HZ_INTERNAL_H */
+#endif /* HZ__INTERNAL_H */

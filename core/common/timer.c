@@ -6,7 +6,7 @@ void hz__wheel_init(hz__wheel *w, uint64_t now_ms)
 {
     memset(w->slots, 0, sizeof(w->slots));
     memset(w->maybe_used, 0, sizeof(w->maybe_used));
-    w->next_tick = now_ms / HZ_WHEEL_TICK_MS;
+    w->next_tick = now_ms / HZ__WHEEL_TICK_MS;
     w->count = 0;
 }
 
@@ -38,11 +38,11 @@ void hz__timer_arm(hz__wheel *w, hz__timer *t, uint64_t deadline_ms)
     }
     /* Round up: the slot's tick is processed only once now >= tick * TICK,
      * so a timer never fires early. */
-    uint64_t tick = (deadline_ms + HZ_WHEEL_TICK_MS - 1) / HZ_WHEEL_TICK_MS;
+    uint64_t tick = (deadline_ms + HZ__WHEEL_TICK_MS - 1) / HZ__WHEEL_TICK_MS;
     if (tick < w->next_tick)
         tick = w->next_tick;
     t->deadline = deadline_ms;
-    unsigned slot = (unsigned)(tick & (HZ_WHEEL_SLOTS - 1));
+    unsigned slot = (unsigned)(tick & (HZ__WHEEL_SLOTS - 1));
     link_into(&w->slots[slot], t);
     w->maybe_used[slot / 64] |= 1ull << (slot % 64);
     w->count++;
@@ -82,19 +82,19 @@ static unsigned run_slot(hz__wheel *w, unsigned slot, uint64_t now_ms)
 
 unsigned hz__wheel_advance(hz__wheel *w, uint64_t now_ms)
 {
-    uint64_t target = now_ms / HZ_WHEEL_TICK_MS;
+    uint64_t target = now_ms / HZ__WHEEL_TICK_MS;
     unsigned fired = 0;
     if (target < w->next_tick)
         return 0;
-    if (target - w->next_tick >= HZ_WHEEL_SLOTS) {
+    if (target - w->next_tick >= HZ__WHEEL_SLOTS) {
         /* Slept for more than a revolution: every slot is due once. */
         w->next_tick = target + 1;
-        for (unsigned s = 0; s < HZ_WHEEL_SLOTS; s++)
+        for (unsigned s = 0; s < HZ__WHEEL_SLOTS; s++)
             fired += run_slot(w, s, now_ms);
         return fired;
     }
     while (w->next_tick <= target) {
-        unsigned slot = (unsigned)(w->next_tick & (HZ_WHEEL_SLOTS - 1));
+        unsigned slot = (unsigned)(w->next_tick & (HZ__WHEEL_SLOTS - 1));
         w->next_tick++;
         fired += run_slot(w, slot, now_ms);
     }
@@ -108,8 +108,8 @@ int hz__wheel_timeout(hz__wheel *w, uint64_t now_ms)
     /* Scan the slots in tick order from next_tick, one bitmap word at a
      * time: the first word masked to start, the others whole, and the first
      * word again for the slots before start (the end of the revolution). */
-    const unsigned nwords = HZ_WHEEL_SLOTS / 64;
-    unsigned start = (unsigned)(w->next_tick & (HZ_WHEEL_SLOTS - 1));
+    const unsigned nwords = HZ__WHEEL_SLOTS / 64;
+    unsigned start = (unsigned)(w->next_tick & (HZ__WHEEL_SLOTS - 1));
     for (unsigned k = 0; k <= nwords; k++) {
         unsigned wi = (start / 64 + k) % nwords;
         uint64_t bits = w->maybe_used[wi];
@@ -122,12 +122,12 @@ int hz__wheel_timeout(hz__wheel *w, uint64_t now_ms)
             unsigned slot = wi * 64 + bit;
             bits &= bits - 1;
             if (w->slots[slot]) {
-                uint64_t tick = w->next_tick + ((slot - start) & (HZ_WHEEL_SLOTS - 1));
-                uint64_t at = tick * HZ_WHEEL_TICK_MS;
+                uint64_t tick = w->next_tick + ((slot - start) & (HZ__WHEEL_SLOTS - 1));
+                uint64_t at = tick * HZ__WHEEL_TICK_MS;
                 return at <= now_ms ? 0 : (int)(at - now_ms);
             }
             w->maybe_used[wi] &= ~(1ull << bit);
         }
     }
-    return (int)(HZ_WHEEL_SLOTS * HZ_WHEEL_TICK_MS);
+    return (int)(HZ__WHEEL_SLOTS * HZ__WHEEL_TICK_MS);
 }

@@ -3,8 +3,8 @@
  * byte boundary, so text arriving in fragments (WebSocket text messages,
  * RFC 6455 §8.1) is checked as it comes and fails at the first byte that
  * cannot belong to valid UTF-8, not at the end of the message. */
-#ifndef HZ_UTF8_H
-#define HZ_UTF8_H
+#ifndef HZ__UTF8_H
+#define HZ__UTF8_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -36,9 +36,9 @@ static inline int hz__utf8_complete(const hz__utf8 *u)
  *  else the offset of the first byte that cannot; the state is then
  *  meaningless. ASCII runs are skipped eight bytes at a time.
  *  thread: any (on its own state). */
-HZ_HIDDEN size_t hz__utf8_feed(hz__utf8 *u, const void *s, size_t len);
+HZ__HIDDEN size_t hz__utf8_feed(hz__utf8 *u, const void *s, size_t len);
 
 /** 1 when s[0..len) is complete, valid UTF-8, else 0. thread: any. */
-HZ_HIDDEN int hz__utf8_valid(const void *s, size_t len);
+HZ__HIDDEN int hz__utf8_valid(const void *s, size_t len);
 
-#endif /* HZ_UTF8_H */
+#endif /* HZ__UTF8_H */

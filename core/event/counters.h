@@ -7,35 +7,35 @@
  * sees atomics, a loop pays a plain add. It lives in core/event so the loop
  * can embed it; the hooks that fill it and the summing are core/http's
  * metrics.c. */
-#ifndef HZ_COUNTERS_H
-#define HZ_COUNTERS_H
+#ifndef HZ__COUNTERS_H
+#define HZ__COUNTERS_H
 
 #include <stdatomic.h>
 #include <stdint.h>
 #include "internal.h"
 
 enum hz__mslot {
-    HZ_MS_ACCEPTED = 0,
-    HZ_MS_CLOSED, /* + HZ_CLOSE_* */
-    HZ_MS_REQ_BEGUN = HZ_MS_CLOSED + HZ_CLOSE_REASONS,
-    HZ_MS_REQ_DONE,                                       /* complete responses */
-    HZ_MS_REQ_ABORTED,                                    /* begun, never completed */
-    HZ_MS_STATUS,                                         /* + class 0..4 */
-    HZ_MS_METHOD = HZ_MS_STATUS + 5,                      /* + HZ_METHOD_* */
-    HZ_MS_PARSE = HZ_MS_METHOD + HZ_METHOD_KINDS,         /* + parse error kind */
-    HZ_MS_TIMEOUT = HZ_MS_PARSE + HZ_METRICS_PARSE_KINDS, /* + HZ_TIMEOUT_* */
-    HZ_MS_TLS_OK = HZ_MS_TIMEOUT + HZ_TIMEOUT_KINDS,
-    HZ_MS_TLS_FAILED,
-    HZ_MS_BYTES_IN,
-    HZ_MS_BYTES_OUT,
-    HZ_MS_ALOG_DROPPED, /* access-log file lines lost */
-    HZ_MS_LAT_SUM,      /* ns */
-    HZ_MS_LAT,          /* + bucket; the last is +Inf */
-    HZ_MS_COUNT = HZ_MS_LAT + HZ_METRICS_LAT_BUCKETS + 1
+    HZ__MS_ACCEPTED = 0,
+    HZ__MS_CLOSED, /* + HZ_CLOSE_* */
+    HZ__MS_REQ_BEGUN = HZ__MS_CLOSED + HZ_CLOSE_REASONS,
+    HZ__MS_REQ_DONE,                                        /* complete responses */
+    HZ__MS_REQ_ABORTED,                                     /* begun, never completed */
+    HZ__MS_STATUS,                                          /* + class 0..4 */
+    HZ__MS_METHOD = HZ__MS_STATUS + 5,                      /* + HZ_METHOD_* */
+    HZ__MS_PARSE = HZ__MS_METHOD + HZ_METHOD_KINDS,         /* + parse error kind */
+    HZ__MS_TIMEOUT = HZ__MS_PARSE + HZ_METRICS_PARSE_KINDS, /* + HZ_TIMEOUT_* */
+    HZ__MS_TLS_OK = HZ__MS_TIMEOUT + HZ_TIMEOUT_KINDS,
+    HZ__MS_TLS_FAILED,
+    HZ__MS_BYTES_IN,
+    HZ__MS_BYTES_OUT,
+    HZ__MS_ALOG_DROPPED, /* access-log file lines lost */
+    HZ__MS_LAT_SUM,      /* ns */
+    HZ__MS_LAT,          /* + bucket; the last is +Inf */
+    HZ__MS_COUNT = HZ__MS_LAT + HZ_METRICS_LAT_BUCKETS + 1
 };
 
 typedef struct hz__metrics { /* owner: embedded in its loop; written by that loop only */
-    _Atomic uint64_t v[HZ_MS_COUNT];
+    _Atomic uint64_t v[HZ__MS_COUNT];
 } hz__metrics;
 
 /** Adds n to slot s. thread: the owning loop only. */
@@ -45,4 +45,4 @@ static inline void hz__m_add(hz__metrics *m, unsigned s, uint64_t n)
     atomic_store_explicit(&m->v[s], x + n, memory_order_relaxed);
 }
 
-#endif /* HZ_COUNTERS_H */
+#endif /* HZ__COUNTERS_H */

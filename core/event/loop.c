@@ -10,9 +10,9 @@
 #include "fmt.h"
 #include "loop.h"
 
-#define HZ_ACCEPT_BATCH 64
-#define HZ_ACCEPT_PAUSE_MS 100 /* EMFILE/ENFILE: retry accepting after this */
-#define HZ_BUFCACHE_MAX 64
+#define HZ__ACCEPT_BATCH 64
+#define HZ__ACCEPT_PAUSE_MS 100 /* EMFILE/ENFILE: retry accepting after this */
+#define HZ__BUFCACHE_MAX 64
 
 uint64_t hz__now_ms(void)
 {
@@ -59,7 +59,7 @@ int hz__loop_init(hz__loop *loop, hz_server *srv, unsigned idx)
     hz__wheel_init(&loop->wheel, loop->now);
     hz__timer_init(&loop->stop_timer, stop_timer_fn);
     hz__loop_update_date(loop);
-    if ((rc = hz__bufcache_init(&loop->bufs, &srv->a, HZ_BUFCACHE_MAX)) < 0)
+    if ((rc = hz__bufcache_init(&loop->bufs, &srv->a, HZ__BUFCACHE_MAX)) < 0)
         return rc;
     if (pthread_mutex_init(&loop->qlock, NULL) != 0) {
         hz__bufcache_free(&loop->bufs);
@@ -258,7 +258,7 @@ static void set_nonblock_cloexec(int fd)
 
 static void loop_accept(hz__loop *loop, hz__lreg *lr)
 {
-    for (int i = 0; i < HZ_ACCEPT_BATCH; i++) {
+    for (int i = 0; i < HZ__ACCEPT_BATCH; i++) {
 #if HZ_HAVE_ACCEPT4
         int fd = accept4(lr->ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
@@ -274,7 +274,7 @@ static void loop_accept(hz__loop *loop, hz__lreg *lr)
                  * moment; closing connections frees descriptors meanwhile. */
                 lr->paused = 1;
                 loop->pv->modify(loop->poller, lr->ls->fd, 0, lr);
-                hz__timer_arm(&loop->wheel, &lr->resume, loop->now + HZ_ACCEPT_PAUSE_MS);
+                hz__timer_arm(&loop->wheel, &lr->resume, loop->now + HZ__ACCEPT_PAUSE_MS);
             }
             return;
         }
@@ -361,7 +361,7 @@ static void loop_begin_stop(hz__loop *loop)
 static inline __attribute__((always_inline)) void loop_iterate(hz__loop *loop, int timeout_ms)
 {
     hz_poll_event *ev = loop->events;
-    int n = loop->pv->wait(loop->poller, ev, HZ_LOOP_EVENTS, timeout_ms);
+    int n = loop->pv->wait(loop->poller, ev, HZ__LOOP_EVENTS, timeout_ms);
     loop->now = hz__now_ms();
     loop->wake_ns = hz__now_ns();
     hz__loop_update_date(loop);

@@ -3,8 +3,8 @@
  * A server owns N loops; each loop is one thread with its own poller, timer
  * wheel, connections, ready list, caches and Date string. Only the posting
  * queue (mutex) and a few atomics are touched from other threads. */
-#ifndef HZ_LOOP_H
-#define HZ_LOOP_H
+#ifndef HZ__LOOP_H
+#define HZ__LOOP_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -95,7 +95,7 @@ typedef struct hz__listener {
     const hz_tls_vt *tls_vt; /* borrowed: static */
 } hz__listener;
 
-#define HZ_LOOP_EVENTS 256 /* poller entries per wait */
+#define HZ__LOOP_EVENTS 256 /* poller entries per wait */
 
 struct hz__loop {   /* owner: its server */
     hz_server *srv; /* borrowed: outlives the loop */
@@ -127,7 +127,7 @@ struct hz__loop {   /* owner: its server */
     hz__metrics metrics; /* owns: written by this loop only, read by hz_server_metrics */
     /* The poller's batch: remove() blanks entries of the last wait()'s array
      * at any time until the next wait(), so it outlives each iteration. */
-    hz_poll_event events[HZ_LOOP_EVENTS];
+    hz_poll_event events[HZ__LOOP_EVENTS];
 };
 
 struct hz_server {            /* owner: the caller of hz_server_create */
@@ -154,37 +154,37 @@ struct hz_server {            /* owner: the caller of hz_server_create */
 };
 
 /** Monotonic milliseconds (coarse clock where available). */
-HZ_HIDDEN uint64_t hz__now_ms(void);
+HZ__HIDDEN uint64_t hz__now_ms(void);
 /** Precise monotonic nanoseconds (latency metrics). */
-HZ_HIDDEN uint64_t hz__now_ns(void);
+HZ__HIDDEN uint64_t hz__now_ns(void);
 /** Runs msg->fn(loop, msg) on the loop thread. thread: any (not signal-safe). */
-HZ_HIDDEN void hz__loop_post(hz__loop *loop, hz__post *msg);
+HZ__HIDDEN void hz__loop_post(hz__loop *loop, hz__post *msg);
 /** Creates / frees a loop's resources (not its thread). */
-HZ_HIDDEN int hz__loop_init(hz__loop *loop, hz_server *srv, unsigned idx);
-HZ_HIDDEN void hz__loop_fini(hz__loop *loop);
+HZ__HIDDEN int hz__loop_init(hz__loop *loop, hz_server *srv, unsigned idx);
+HZ__HIDDEN void hz__loop_fini(hz__loop *loop);
 /** Registers the server's listeners in the loop's poller: hz_server_start
  *  calls it before the thread starts, so a failure (HZ_ENOMEM, ...) is its
  *  return value instead of a loop that never accepts. Idempotent. */
-HZ_HIDDEN int hz__loop_listen(hz__loop *loop);
+HZ__HIDDEN int hz__loop_listen(hz__loop *loop);
 /** One iteration: waits up to timeout_ms for the poller, dispatches its
  *  events, then due timers, the ready list and reaping. */
-HZ_HIDDEN void hz__loop_run_once(hz__loop *loop, int timeout_ms);
+HZ__HIDDEN void hz__loop_run_once(hz__loop *loop, int timeout_ms);
 /** The loop thread's body. */
-HZ_HIDDEN void *hz__loop_main(void *arg);
+HZ__HIDDEN void *hz__loop_main(void *arg);
 /** Queues io for its on_ready at the end of this iteration (no I/O event
  *  needed). Idempotent while queued. */
-HZ_HIDDEN void hz__loop_queue(hz__loop *loop, hz__io *io);
+HZ__HIDDEN void hz__loop_queue(hz__loop *loop, hz__io *io);
 /** Puts io on the loop's open list (stopped and closed with the loop). */
-HZ_HIDDEN void hz__loop_link(hz__loop *loop, hz__io *io);
+HZ__HIDDEN void hz__loop_link(hz__loop *loop, hz__io *io);
 /** Takes io off the open list and hands it to the reap step, which frees
  *  it (vt->free) at the end of the iteration once not queued nor busy. */
-HZ_HIDDEN void hz__loop_unlink(hz__loop *loop, hz__io *io);
+HZ__HIDDEN void hz__loop_unlink(hz__loop *loop, hz__io *io);
 /** Closes every open object and frees what is reapable (teardown). */
-HZ_HIDDEN void hz__loop_close_all(hz__loop *loop);
+HZ__HIDDEN void hz__loop_close_all(hz__loop *loop);
 /** One step without polling: due timers, the ready list, reaping (for
  *  in-memory connections driven by a test or a fuzzer). */
-HZ_HIDDEN void hz__loop_run_pending(hz__loop *loop);
+HZ__HIDDEN void hz__loop_run_pending(hz__loop *loop);
 /** Refreshes loop->date when the second changed. */
-HZ_HIDDEN void hz__loop_update_date(hz__loop *loop);
+HZ__HIDDEN void hz__loop_update_date(hz__loop *loop);
 
-#endif /* HZ_LOOP_H */
+#endif /* HZ__LOOP_H */

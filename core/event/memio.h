@@ -2,8 +2,8 @@
  * array fed in segments of chosen sizes and whose output is captured, so a
  * test or a fuzz target runs a protocol's real state machine (partial reads
  * and partial writes included) without sockets (internal). */
-#ifndef HZ_MEMIO_H
-#define HZ_MEMIO_H
+#ifndef HZ__MEMIO_H
+#define HZ__MEMIO_H
 
 #include <stddef.h>
 #include "sock.h"
@@ -22,9 +22,9 @@ typedef struct hz__memio { /* owner: the caller; outlives its connection */
     const hz_allocator *a;            /* borrowed: set by whoever opens the connection */
 } hz__memio;
 
-HZ_HIDDEN extern const hz__transport_vt hz__transport_mem;
+HZ__HIDDEN extern const hz__transport_vt hz__transport_mem;
 
 /** Frees io->out. */
-HZ_HIDDEN void hz__memio_free(hz__memio *io);
+HZ__HIDDEN void hz__memio_free(hz__memio *io);
 
-#endif /* HZ_MEMIO_H */
+#endif /* HZ__MEMIO_H */

@@ -9,9 +9,9 @@
 #include "sock.h"
 
 #if HZ_HAVE_MSG_NOSIGNAL
-#define HZ_SEND_FLAGS MSG_NOSIGNAL
+#define HZ__SEND_FLAGS MSG_NOSIGNAL
 #else
-#define HZ_SEND_FLAGS 0
+#define HZ__SEND_FLAGS 0
 #endif
 
 /* ---- plain socket ---------------------------------------------------------- */
@@ -31,7 +31,7 @@ static long sock_recv(hz__sock *s, void *buf, size_t len)
 static long sock_send(hz__sock *s, const void *buf, size_t len)
 {
     for (;;) {
-        ssize_t n = send(s->fd, buf, len, HZ_SEND_FLAGS);
+        ssize_t n = send(s->fd, buf, len, HZ__SEND_FLAGS);
         if (n >= 0)
             return (long)n;
         if (errno == EINTR)
@@ -47,7 +47,7 @@ static long sock_writev(hz__sock *s, const struct iovec *iov, int iovcnt)
     m.msg_iov = (struct iovec *)iov;
     m.msg_iovlen = iovcnt;
     for (;;) {
-        ssize_t n = sendmsg(s->fd, &m, HZ_SEND_FLAGS);
+        ssize_t n = sendmsg(s->fd, &m, HZ__SEND_FLAGS);
         if (n >= 0)
             return (long)n;
         if (errno == EINTR)
@@ -171,7 +171,7 @@ static long tls_handshake(hz__sock *s, tls_sock *t)
 {
     if (!t->handshaking)
         return 0;
-    if (HZ_UNLIKELY(!t->first_seen)) {
+    if (HZ__UNLIKELY(!t->first_seen)) {
         long rc = tls_first_byte(s, t);
         if (rc != 0)
             return rc; /* t may be gone: the caller returns at once */

@@ -2,8 +2,8 @@
  * HTTP/2 and WebSocket later) moves bytes. A connection embeds an hz__sock;
  * the transport behind it is a plain socket, TLS over the hz_tls_io shim,
  * or an in-memory pipe (memio.h) for tests and fuzzing (internal). */
-#ifndef HZ_SOCK_H
-#define HZ_SOCK_H
+#ifndef HZ__SOCK_H
+#define HZ__SOCK_H
 
 #include <stdint.h>
 #include <sys/uio.h>
@@ -35,11 +35,11 @@ struct hz__sock {               /* owner: embedded in its connection */
     unsigned want_write : 1;
 };
 
-HZ_HIDDEN extern const hz__transport_vt hz__transport_socket;
-HZ_HIDDEN extern const hz__transport_vt hz__transport_tls;
+HZ__HIDDEN extern const hz__transport_vt hz__transport_socket;
+HZ__HIDDEN extern const hz__transport_vt hz__transport_tls;
 
 /** Plain socket transport over fd. */
-HZ_HIDDEN void hz__sock_init(hz__sock *s, int fd);
+HZ__HIDDEN void hz__sock_init(hz__sock *s, int fd);
 
 /** Called once when a TLS handshake ends: ok = 1 done, 0 failed or closed
  *  before the end, HZ__TLS_NOT_TLS when the client's first byte cannot
@@ -53,8 +53,8 @@ typedef void (*hz__tls_handshake_fn)(hz__sock *s, int ok);
 /** Turns the socket transport of s into a server-side TLS one (handshake
  *  pending until deadline, ms; 0 = none). a: the allocator of the session
  *  state. HZ_ENOMEM or the backend's error; on failure s is unchanged. */
-HZ_HIDDEN int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_tls_vt *vt,
-                                  hz_tls_ctx *ctx, uint64_t deadline,
-                                  hz__tls_handshake_fn on_handshake);
+HZ__HIDDEN int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_tls_vt *vt,
+                                   hz_tls_ctx *ctx, uint64_t deadline,
+                                   hz__tls_handshake_fn on_handshake);
 
-#endif /* HZ_SOCK_H */
+#endif /* HZ__SOCK_H */

@@ -53,7 +53,7 @@ static hz_str header_view(const hz__alog_req *r, const char *name)
  * finds its slot again unless another one took it meanwhile. */
 static const hz__alog_peer *peer_of(hz__alog_loop *pl, const hz__alog_req *r)
 {
-    hz__alog_peer *pe = &pl->peers[r->conn_id & (HZ_ALOG_PEERS - 1)];
+    hz__alog_peer *pe = &pl->peers[r->conn_id & (HZ__ALOG_PEERS - 1)];
     if (pe->key == r->conn_id + 1)
         return pe;
     pe->key = r->conn_id + 1;
@@ -128,7 +128,7 @@ static unsigned count_lines(const char *p, size_t n)
 
 static void dropped(hz__alog_loop *pl, const char *p, size_t n)
 {
-    hz__m_add(&pl->loop->metrics, HZ_MS_ALOG_DROPPED, count_lines(p, n));
+    hz__m_add(&pl->loop->metrics, HZ__MS_ALOG_DROPPED, count_lines(p, n));
 }
 
 /* Writes whole lines p[0..n) (n > 0, ends with '\n'). A regular file takes
@@ -201,7 +201,7 @@ static void write_one(hz__alog_loop *pl, const hz_access_entry *e)
     if (n > 0)
         write_lines(pl, big, (size_t)n);
     else
-        hz__m_add(&pl->loop->metrics, HZ_MS_ALOG_DROPPED, 1);
+        hz__m_add(&pl->loop->metrics, HZ__MS_ALOG_DROPPED, 1);
     hz__free(&srv->a, big, cap);
 }
 
@@ -360,7 +360,7 @@ long hz_access_log_combined(const hz_access_entry *e, char *buf, size_t len)
     /* Consecutive lines share their second: the date is formatted once per
      * second per thread. */
     static _Thread_local int64_t ts_sec = INT64_MIN;
-    static _Thread_local char ts[HZ_FMT_CLF_DATE_LEN];
+    static _Thread_local char ts[HZ__FMT_CLF_DATE_LEN];
     if (e->time_sec != ts_sec) {
         if (!hz__fmt_clf_date(ts, e->time_sec))
             return HZ_EINVAL;
@@ -440,7 +440,7 @@ long hz_access_log_json(const hz_access_entry *e, char *buf, size_t len)
         return HZ_EINVAL;
     hz__sb w;
     hz__sb_init(&w, buf, len);
-    char ts[HZ_FMT_ISO_DATE_LEN];
+    char ts[HZ__FMT_ISO_DATE_LEN];
     if (!hz__fmt_iso_date(ts, e->time_sec))
         return HZ_EINVAL;
     hz__sb_put(&w, "{", 1);

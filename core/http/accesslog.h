@@ -1,7 +1,7 @@
 /* accesslog.h - building an access-log entry for a finished request
  * (internal; the formatters are public in httpz.h). */
-#ifndef HZ_ACCESSLOG_H
-#define HZ_ACCESSLOG_H
+#ifndef HZ__ACCESSLOG_H
+#define HZ__ACCESSLOG_H
 
 #include <stdint.h>
 #include "internal.h"
@@ -12,7 +12,7 @@ struct hz_req;
 typedef struct hz__loop hz__loop;
 typedef struct hz_server hz_server;
 
-#define HZ_ALOG_PEERS 64 /* cached peer addresses per loop (a power of 2) */
+#define HZ__ALOG_PEERS 64 /* cached peer addresses per loop (a power of 2) */
 
 /** One cached getpeername() result, keyed by connection id. */
 typedef struct hz__alog_peer {
@@ -28,7 +28,7 @@ typedef struct hz__alog_loop { /* owner: hz__alog (array) */
     char *buf;                 /* owns: log->cap bytes; NULL without a file */
     uint32_t len;              /* bytes of whole lines waiting in buf */
     hz__timer flush;           /* armed while buf holds lines (flush_ms > 0) */
-    hz__alog_peer peers[HZ_ALOG_PEERS];
+    hz__alog_peer peers[HZ__ALOG_PEERS];
 } hz__alog_loop;
 
 /** The server's access log: the user's callback and/or the file. */
@@ -46,12 +46,12 @@ typedef struct hz__alog { /* owner: its server (srv->alog) */
 /** Creates srv->alog from cfg.access_log / cfg.access_log_file (left NULL
  *  when neither is set). After the loops exist. HZ_EINVAL, HZ_ENOMEM, and
  *  the open() errors (HZ_EACCES, HZ_ENOENT, ...). thread: the creator. */
-HZ_HIDDEN int hz__alog_create(hz_server *srv);
+HZ__HIDDEN int hz__alog_create(hz_server *srv);
 /** Writes every loop's buffered lines. Only while no loop runs (before
  *  start, after the loops ended). NULL-safe (no access log). */
-HZ_HIDDEN void hz__alog_flush_all(hz_server *srv);
+HZ__HIDDEN void hz__alog_flush_all(hz_server *srv);
 /** Frees srv->alog (closes an fd it opened); flush first. NULL-safe. */
-HZ_HIDDEN void hz__alog_destroy(hz_server *srv);
+HZ__HIDDEN void hz__alog_destroy(hz_server *srv);
 
 /** What the protocol tells the access log about one exchange besides the
  *  neutral hz_req: where the request's bytes are, the head to report and
@@ -76,6 +76,6 @@ typedef struct hz__alog_req {
  *  cfg.access_log and appends the line to the loop's file buffer. Only
  *  called when srv->alog is set; the caller keeps its connection alive
  *  across the call (the user callback runs in it). thread: the loop. */
-HZ_HIDDEN void hz__accesslog_emit(hz__loop *loop, const hz__alog_req *r, uint64_t duration_ns);
+HZ__HIDDEN void hz__accesslog_emit(hz__loop *loop, const hz__alog_req *r, uint64_t duration_ns);
 
-#endif /* HZ_ACCESSLOG_H */
+#endif /* HZ__ACCESSLOG_H */

@@ -7,8 +7,8 @@
  * (core/http1/h1res.c) or the executor recorder (exec.c), which records
  * the calls of a handler running on a worker and replays them on the loop
  * through the protocol's table. A new protocol supplies its own table. */
-#ifndef HZ_EXCHANGE_H
-#define HZ_EXCHANGE_H
+#ifndef HZ__EXCHANGE_H
+#define HZ__EXCHANGE_H
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -22,11 +22,11 @@
 
 /* What hz__res_header_check found out about a header name. */
 enum hz__hdr_kind {
-    HZ_HDR_PLAIN = 0,  /* stored and sent as given */
-    HZ_HDR_DROP,       /* Date: the library always sends its own; accepted, ignored */
-    HZ_HDR_SERVER,     /* Server: replaces the configured one */
-    HZ_HDR_CONNECTION, /* Connection without "close": the library decides; ignored */
-    HZ_HDR_CONN_CLOSE, /* Connection with a "close" token: close after the response */
+    HZ__HDR_PLAIN = 0,  /* stored and sent as given */
+    HZ__HDR_DROP,       /* Date: the library always sends its own; accepted, ignored */
+    HZ__HDR_SERVER,     /* Server: replaces the configured one */
+    HZ__HDR_CONNECTION, /* Connection without "close": the library decides; ignored */
+    HZ__HDR_CONN_CLOSE, /* Connection with a "close" token: close after the response */
 };
 
 /** Validates one response header field for every protocol and every thread
@@ -34,12 +34,12 @@ enum hz__hdr_kind {
  *  (RFC 9110 §5.5: no CR, LF, NUL or other controls but HTAB), framing
  *  fields (Content-Length, Transfer-Encoding) refused. Returns an
  *  hz__hdr_kind (>= 0) or HZ_EINVAL. *nl and *vl get the lengths. */
-HZ_HIDDEN int hz__res_header_check(const char *name, const char *value, size_t *nl, size_t *vl);
+HZ__HIDDEN int hz__res_header_check(const char *name, const char *value, size_t *nl, size_t *vl);
 
-/** Bytes a header line takes against HZ_RES_HDRS_MAX ("name: value\r\n"). */
-#define HZ_RES_HDR_COST(nl, vl) ((nl) + (vl) + 4u)
+/** Bytes a header line takes against HZ__RES_HDRS_MAX ("name: value\r\n"). */
+#define HZ__RES_HDR_COST(nl, vl) ((nl) + (vl) + 4u)
 /** User header bytes per response (HZ_ERANGE beyond). */
-#define HZ_RES_HDRS_MAX 65536u
+#define HZ__RES_HDRS_MAX 65536u
 
 /** How hz_req / hz_res reach the protocol carrying them. Every slot is
  *  called after the neutral argument checks (status range, NULL bodies,
@@ -84,14 +84,14 @@ struct hz_res {             /* owner: embedded in its hz_req */
 
 /** The server's allocator, for objects a response call makes (a file
  *  source); thread-safe like the allocator. */
-HZ_HIDDEN const hz_allocator *hz__res_alloc(const hz_res *res);
+HZ__HIDDEN const hz_allocator *hz__res_alloc(const hz_res *res);
 
 /** The HTTP/1.1 response writer (core/http1/h1res.c). */
-HZ_HIDDEN extern const hz__res_ops hz__h1_res_ops;
+HZ__HIDDEN extern const hz__res_ops hz__h1_res_ops;
 
 /* Where a request body goes: buffered for hz_req_body, streamed to the
  * handler's callbacks, or discarded. */
-enum hz__sink { HZ_SINK_BUFFER = 0, HZ_SINK_STREAM, HZ_SINK_DISCARD };
+enum hz__sink { HZ__SINK_BUFFER = 0, HZ__SINK_STREAM, HZ__SINK_DISCARD };
 
 typedef struct hz__conn hz__conn; /* the protocol's connection: opaque here */
 
@@ -139,17 +139,17 @@ struct hz_req {               /* owner: the protocol's exchange that embeds it *
 /** The reason phrase of a status ("OK"; "Unknown" for others), stored
  *  NUL-padded to 32 bytes so a head can copy it with one fixed move;
  *  *len gets its length. */
-HZ_HIDDEN const char *hz__status_reason_padded(int status, size_t *len);
+HZ__HIDDEN const char *hz__status_reason_padded(int status, size_t *len);
 /** The reason phrase of a status ("OK"); "Unknown" for others. */
-HZ_HIDDEN const char *hz__status_reason(int status);
+HZ__HIDDEN const char *hz__status_reason(int status);
 
 /** The body of every answer the library makes up itself (404 unknown path,
  *  405 from the router, 400/413/431 from the parser, 408, 503, 500 ...):
- *  the reason phrase, sent with HZ_ERROR_CTYPE. Built here only. */
-#define HZ_ERROR_CTYPE "text/plain; charset=utf-8"
+ *  the reason phrase, sent with HZ__ERROR_CTYPE. Built here only. */
+#define HZ__ERROR_CTYPE "text/plain; charset=utf-8"
 /** Answers ex through ops with status: the reason phrase as a text/plain
  *  body (none for 204/304), plus an Allow field when allow is non-empty.
  *  The one place the library's own answers are built. Result of ops->send. */
-HZ_HIDDEN int hz__res_answer(hz_req *ex, const hz__res_ops *ops, int status, const char *allow);
+HZ__HIDDEN int hz__res_answer(hz_req *ex, const hz__res_ops *ops, int status, const char *allow);
 
-#endif /* HZ_EXCHANGE_H */
+#endif /* HZ__EXCHANGE_H */

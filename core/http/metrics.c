@@ -16,7 +16,7 @@ const uint64_t hz__lat_bound_ns[HZ_METRICS_LAT_BUCKETS] = {
     1000000000ull, 2500000000ull, 5000000000ull, 10000000000ull, 30000000000ull, 60000000000ull,
 };
 
-_Static_assert(HZ_PE_COUNT <= HZ_METRICS_PARSE_KINDS, "HZ_METRICS_PARSE_KINDS too small");
+_Static_assert(HZ__PE_COUNT <= HZ_METRICS_PARSE_KINDS, "HZ_METRICS_PARSE_KINDS too small");
 /* The first release's hz_metrics was 94 counters. Growing an inner array (a
  * new close reason, method, timeout kind or bucket) or inserting a field
  * would move access_log_dropped: new counters are appended instead. */
@@ -26,19 +26,19 @@ _Static_assert(HZ__METRICS_SIZE_MIN == 94 * sizeof(uint64_t), "hz_metrics' first
 
 void hz__metrics_refused(hz__loop *loop)
 {
-    hz__m_add(&loop->metrics, HZ_MS_ACCEPTED, 1);
-    hz__m_add(&loop->metrics, HZ_MS_CLOSED + HZ_CLOSE_LIMIT, 1);
+    hz__m_add(&loop->metrics, HZ__MS_ACCEPTED, 1);
+    hz__m_add(&loop->metrics, HZ__MS_CLOSED + HZ_CLOSE_LIMIT, 1);
 }
 
 void hz__metrics_timeout(hz__loop *loop, unsigned kind)
 {
     if (kind < HZ_TIMEOUT_KINDS)
-        hz__m_add(&loop->metrics, HZ_MS_TIMEOUT + kind, 1);
+        hz__m_add(&loop->metrics, HZ__MS_TIMEOUT + kind, 1);
 }
 
 void hz__metrics_tls(hz__loop *loop, int ok)
 {
-    hz__m_add(&loop->metrics, ok ? HZ_MS_TLS_OK : HZ_MS_TLS_FAILED, 1);
+    hz__m_add(&loop->metrics, ok ? HZ__MS_TLS_OK : HZ__MS_TLS_FAILED, 1);
 }
 
 /* ---- snapshot --------------------------------------------------------------- */
@@ -68,46 +68,46 @@ int hz__metrics_snapshot(const hz_server *srv, hz_metrics *dst, size_t size, siz
      * caller's struct ends at size. */
     hz_metrics snap;
     hz_metrics *out = &snap;
-    uint64_t sum[HZ_MS_COUNT];
+    uint64_t sum[HZ__MS_COUNT];
     memset(sum, 0, sizeof(sum));
     for (unsigned i = 0; i < srv->nloops; i++) {
         const hz__metrics *m = &srv->loops[i].metrics;
-        for (unsigned s = 0; s < HZ_MS_COUNT; s++)
+        for (unsigned s = 0; s < HZ__MS_COUNT; s++)
             sum[s] += atomic_load_explicit(&((hz__metrics *)m)->v[s], memory_order_relaxed);
     }
     memset(out, 0, sizeof(*out));
-    out->conn_accepted = sum[HZ_MS_ACCEPTED];
+    out->conn_accepted = sum[HZ__MS_ACCEPTED];
     uint64_t closed = 0;
     for (unsigned r = 0; r < HZ_CLOSE_REASONS; r++) {
-        out->conn_closed[r] = sum[HZ_MS_CLOSED + r];
+        out->conn_closed[r] = sum[HZ__MS_CLOSED + r];
         closed += out->conn_closed[r];
     }
     out->conn_open = sub0(out->conn_accepted, closed);
-    out->requests = sum[HZ_MS_REQ_DONE];
-    out->requests_aborted = sum[HZ_MS_REQ_ABORTED];
-    out->requests_in_flight = sub0(sum[HZ_MS_REQ_BEGUN], out->requests + out->requests_aborted);
+    out->requests = sum[HZ__MS_REQ_DONE];
+    out->requests_aborted = sum[HZ__MS_REQ_ABORTED];
+    out->requests_in_flight = sub0(sum[HZ__MS_REQ_BEGUN], out->requests + out->requests_aborted);
     for (unsigned k = 0; k < 5; k++)
-        out->status_class[k] = sum[HZ_MS_STATUS + k];
+        out->status_class[k] = sum[HZ__MS_STATUS + k];
     for (unsigned k = 0; k < HZ_METHOD_KINDS; k++)
-        out->method[k] = sum[HZ_MS_METHOD + k];
+        out->method[k] = sum[HZ__MS_METHOD + k];
     for (unsigned k = 0; k < HZ_METRICS_PARSE_KINDS; k++)
-        out->parse_errors[k] = sum[HZ_MS_PARSE + k];
+        out->parse_errors[k] = sum[HZ__MS_PARSE + k];
     for (unsigned k = 0; k < HZ_TIMEOUT_KINDS; k++)
-        out->timeouts[k] = sum[HZ_MS_TIMEOUT + k];
-    out->tls_handshakes_ok = sum[HZ_MS_TLS_OK];
-    out->tls_handshakes_failed = sum[HZ_MS_TLS_FAILED];
-    out->bytes_in = sum[HZ_MS_BYTES_IN];
-    out->bytes_out = sum[HZ_MS_BYTES_OUT];
+        out->timeouts[k] = sum[HZ__MS_TIMEOUT + k];
+    out->tls_handshakes_ok = sum[HZ__MS_TLS_OK];
+    out->tls_handshakes_failed = sum[HZ__MS_TLS_FAILED];
+    out->bytes_in = sum[HZ__MS_BYTES_IN];
+    out->bytes_out = sum[HZ__MS_BYTES_OUT];
     const hz_executor *exec = srv->cfg.executor;
     out->exec_queue_depth = exec && exec->vt->queue_depth ? exec->vt->queue_depth(exec->self) : 0;
     uint64_t cum = 0;
     for (unsigned b = 0; b < HZ_METRICS_LAT_BUCKETS; b++) {
-        cum += sum[HZ_MS_LAT + b];
+        cum += sum[HZ__MS_LAT + b];
         out->latency_bucket[b] = cum;
     }
-    out->latency_count = cum + sum[HZ_MS_LAT + HZ_METRICS_LAT_BUCKETS];
-    out->latency_sum_ns = sum[HZ_MS_LAT_SUM];
-    out->access_log_dropped = sum[HZ_MS_ALOG_DROPPED];
+    out->latency_count = cum + sum[HZ__MS_LAT + HZ_METRICS_LAT_BUCKETS];
+    out->latency_sum_ns = sum[HZ__MS_LAT_SUM];
+    out->access_log_dropped = sum[HZ__MS_ALOG_DROPPED];
     memcpy(dst, &snap, size);
     return 0;
 }
@@ -119,7 +119,7 @@ double hz_metrics_bucket_le(unsigned i)
 
 const char *hz_metrics_parse_error_name(unsigned i)
 {
-    return i < HZ_PE_COUNT ? hz__perr_name((hz__perr)i) : NULL;
+    return i < HZ__PE_COUNT ? hz__perr_name((hz__perr)i) : NULL;
 }
 
 /* ---- Prometheus text format ------------------------------------------------- */

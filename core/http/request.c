@@ -37,7 +37,7 @@ hz_str hz_req_target(const hz_req *req)
 hz_str hz_req_path(const hz_req *req)
 {
     const hz__req_head *h = &req->head;
-    if (h->target_form == HZ_TF_ABSOLUTE && h->path_len == 0) {
+    if (h->target_form == HZ__TF_ABSOLUTE && h->path_len == 0) {
         hz_str root = {"/", 1};
         return req_base(req) ? root : view(req, 0, 0);
     }
@@ -117,7 +117,7 @@ hz_str hz_req_param(const hz_req *req, const char *name)
 hz_str hz_req_body(const hz_req *req)
 {
     hz_str s = {"", 0};
-    if (req->sink != HZ_SINK_BUFFER || !req->body_len)
+    if (req->sink != HZ__SINK_BUFFER || !req->body_len)
         return s;
     hz_str v = view(req, req->body_start, req->body_len);
     return v.ptr ? v : s;

@@ -9,7 +9,7 @@
 
 /* RFC 9110 §15 reason phrases. Each is stored padded to 32 bytes so the
  * status line copies it with one fixed-size move. */
-#define HZ_STATUSES(X)                                                                             \
+#define HZ__STATUSES(X)                                                                            \
     X(100, "Continue")                                                                             \
     X(101, "Switching Protocols")                                                                  \
     X(200, "OK")                                                                                   \
@@ -56,14 +56,14 @@
     X(505, "HTTP Version Not Supported")
 
 #define X(code, text) _Static_assert(sizeof(text) <= 32, "reason phrase too long: " #code);
-HZ_STATUSES(X)
+HZ__STATUSES(X)
 #undef X
 
 enum {
-#define X(code, text) HZ_RS_##code,
-    HZ_STATUSES(X)
+#define X(code, text) HZ__RS_##code,
+    HZ__STATUSES(X)
 #undef X
-        HZ_RS_UNKNOWN
+        HZ__RS_UNKNOWN
 };
 
 static const struct {
@@ -71,7 +71,7 @@ static const struct {
     unsigned char len;
 } reasons[] = {
 #define X(code, text) {text, sizeof(text) - 1},
-    HZ_STATUSES(X)
+    HZ__STATUSES(X)
 #undef X
         {"Unknown", 7},
 };
@@ -81,11 +81,11 @@ static unsigned reason_index(int status)
     switch (status) {
 #define X(code, text)                                                                              \
     case code:                                                                                     \
-        return HZ_RS_##code;
-        HZ_STATUSES(X)
+        return HZ__RS_##code;
+        HZ__STATUSES(X)
 #undef X
     default:
-        return HZ_RS_UNKNOWN;
+        return HZ__RS_UNKNOWN;
     }
 }
 
@@ -130,15 +130,15 @@ static inline int header_check(const char *name, const char *value, size_t *nlp,
     switch (nl) {
     case 4:
         if (!strcasecmp(name, "Date"))
-            return HZ_HDR_DROP; /* the loop's cached Date is always sent */
+            return HZ__HDR_DROP; /* the loop's cached Date is always sent */
         break;
     case 6:
         if (!strcasecmp(name, "Server"))
-            return HZ_HDR_SERVER;
+            return HZ__HDR_SERVER;
         break;
     case 10:
         if (!strcasecmp(name, "Connection"))
-            return has_close_token(value) ? HZ_HDR_CONN_CLOSE : HZ_HDR_CONNECTION;
+            return has_close_token(value) ? HZ__HDR_CONN_CLOSE : HZ__HDR_CONNECTION;
         break;
     case 14:
     case 17: /* framing belongs to the library */
@@ -148,7 +148,7 @@ static inline int header_check(const char *name, const char *value, size_t *nlp,
     default:
         break;
     }
-    return HZ_HDR_PLAIN;
+    return HZ__HDR_PLAIN;
 }
 
 int hz__res_header_check(const char *name, const char *value, size_t *nl, size_t *vl)
@@ -166,7 +166,7 @@ int hz_res_set_header(hz_res *res, const char *name, const char *value)
     int kind = header_check(name, value, &nl, &vl);
     if (kind < 0)
         return kind;
-    if (kind == HZ_HDR_DROP) /* still an error after the head, like any field */
+    if (kind == HZ__HDR_DROP) /* still an error after the head, like any field */
         return ops->set_header(ex, NULL, 0, NULL, 0, kind);
     return ops->set_header(ex, name, nl, value, vl, kind);
 }
@@ -286,13 +286,13 @@ int hz__res_answer(hz_req *ex, const hz__res_ops *ops, int status, const char *a
 {
     int rc = 0;
     if (allow && *allow)
-        rc = ops->set_header(ex, "Allow", 5, allow, strlen(allow), HZ_HDR_PLAIN);
+        rc = ops->set_header(ex, "Allow", 5, allow, strlen(allow), HZ__HDR_PLAIN);
     if (rc < 0)
         return rc;
     if (status == 204 || status == 304)
         return ops->send(ex, status, NULL, 0);
-    rc = ops->set_header(ex, "Content-Type", 12, HZ_ERROR_CTYPE, sizeof(HZ_ERROR_CTYPE) - 1,
-                         HZ_HDR_PLAIN);
+    rc = ops->set_header(ex, "Content-Type", 12, HZ__ERROR_CTYPE, sizeof(HZ__ERROR_CTYPE) - 1,
+                         HZ__HDR_PLAIN);
     if (rc < 0)
         return rc;
     size_t len;

@@ -28,7 +28,7 @@ struct endpoint {   /* owner: its node */
     char *pattern; /* owns; NUL-terminated copy of the pattern; names point here */
     size_t pattern_len;
     size_t nnames;
-    hz_str names[HZ_ROUTE_MAX_PARAMS]; /* borrowed: views into pattern */
+    hz_str names[HZ__ROUTE_MAX_PARAMS]; /* borrowed: views into pattern */
     hz__route route;
 };
 
@@ -268,7 +268,7 @@ static int pattern_parse(const char *p, size_t len, hz_str *names, size_t *nname
                 return HZ_EINVAL; /* '*' only as the last segment */
             if (!wild && sl == 1)
                 return HZ_EINVAL; /* empty ':' name */
-            if (n == HZ_ROUTE_MAX_PARAMS)
+            if (n == HZ__ROUTE_MAX_PARAMS)
                 return HZ_EINVAL;
             hz_str nm = wild ? (hz_str){seg, 1} : (hz_str){seg + 1, sl - 1};
             for (size_t k = 0; k < n; k++)
@@ -314,7 +314,7 @@ int hz__router_add(hz__router *r, const char *method, const char *pattern, const
     if (method && !method_valid(method, mlen))
         return HZ_EINVAL;
     size_t plen = strlen(pattern);
-    hz_str names[HZ_ROUTE_MAX_PARAMS];
+    hz_str names[HZ__ROUTE_MAX_PARAMS];
     size_t nnames = 0;
     int rc = pattern_parse(pattern, plen, names, &nnames);
     if (rc < 0)
@@ -400,7 +400,7 @@ typedef struct search {
     size_t method_len;
     const char *path; /* borrowed: the caller's */
     size_t path_len;
-    hz_str vals[HZ_ROUTE_MAX_PARAMS]; /* parameter values along the current branch */
+    hz_str vals[HZ__ROUTE_MAX_PARAMS]; /* parameter values along the current branch */
     size_t nvals;
     const node *seen[ALLOW_NODES]; /* nodes with routes but none for this method */
     size_t nseen;
@@ -459,13 +459,13 @@ static int walk(search *s, const node *n, size_t off)
         if (k && (last ? at_leaf(s, k) : walk(s, k, end + 1)))
             return 1;
     }
-    if (n->param && sl > 0 && s->nvals < HZ_ROUTE_MAX_PARAMS) {
+    if (n->param && sl > 0 && s->nvals < HZ__ROUTE_MAX_PARAMS) {
         s->vals[s->nvals++] = (hz_str){seg, sl};
         if (last ? at_leaf(s, n->param) : walk(s, n->param, end + 1))
             return 1;
         s->nvals--;
     }
-    if (n->wild && s->nvals < HZ_ROUTE_MAX_PARAMS) {
+    if (n->wild && s->nvals < HZ__ROUTE_MAX_PARAMS) {
         s->vals[s->nvals++] = (hz_str){seg, s->path_len - off};
         if (at_leaf(s, n->wild))
             return 1;
@@ -493,7 +493,7 @@ static void allow_add(char *buf, size_t *len, const char *tok, size_t tl)
     if (allow_has(buf, *len, tok, tl))
         return;
     size_t need = (*len ? 2 : 0) + tl;
-    if (*len + need + 1 > HZ_ROUTE_ALLOW_MAX)
+    if (*len + need + 1 > HZ__ROUTE_ALLOW_MAX)
         return; /* truncated at a whole method: still a valid list */
     if (*len) {
         buf[(*len)++] = ',';

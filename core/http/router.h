@@ -14,15 +14,15 @@
  * added with method NULL. A lookup allocates nothing and is thread-safe
  * once routes stop being added (core/router.c, docs/architecture.md).
  */
-#ifndef HZ_ROUTER_H
-#define HZ_ROUTER_H
+#ifndef HZ__ROUTER_H
+#define HZ__ROUTER_H
 
 #include <stddef.h>
 #include <httpz/httpz.h>
 #include "internal.h"
 
-#define HZ_ROUTE_MAX_PARAMS 8
-#define HZ_ROUTE_ALLOW_MAX 128
+#define HZ__ROUTE_MAX_PARAMS 8
+#define HZ__ROUTE_ALLOW_MAX 128
 
 typedef struct hz__router hz__router; /* owner: its server */
 
@@ -45,34 +45,34 @@ typedef struct hz__route_match {
     int status;
     const hz__route *route; /* borrowed: valid while the router lives */
     size_t nparams;
-    hz__route_param params[HZ_ROUTE_MAX_PARAMS];
-    char allow[HZ_ROUTE_ALLOW_MAX]; /* "GET, HEAD, OPTIONS" for 405/204, NUL-terminated */
+    hz__route_param params[HZ__ROUTE_MAX_PARAMS];
+    char allow[HZ__ROUTE_ALLOW_MAX]; /* "GET, HEAD, OPTIONS" for 405/204, NUL-terminated */
 } hz__route_match;
 
-HZ_HIDDEN int hz__router_create(hz__router **out, const hz_allocator *a);
-HZ_HIDDEN void hz__router_destroy(hz__router *r); /* NULL-safe */
+HZ__HIDDEN int hz__router_create(hz__router **out, const hz_allocator *a);
+HZ__HIDDEN void hz__router_destroy(hz__router *r); /* NULL-safe */
 /** Adds a route. method NULL = any method. HZ_EINVAL for a bad pattern
  *  (not starting with '/', empty ':' name, '*' not last, too many params),
  *  HZ_EBUSY for a duplicate method+pattern, HZ_ENOMEM. */
-HZ_HIDDEN int hz__router_add(hz__router *r, const char *method, const char *pattern,
-                             const hz__route *route);
+HZ__HIDDEN int hz__router_add(hz__router *r, const char *method, const char *pattern,
+                              const hz__route *route);
 /** Looks up method + path (raw path, no query). Fills m; returns m->status. */
-HZ_HIDDEN int hz__router_match(const hz__router *r, const char *method, size_t method_len,
-                               const char *path, size_t path_len, hz__route_match *m);
+HZ__HIDDEN int hz__router_match(const hz__router *r, const char *method, size_t method_len,
+                                const char *path, size_t path_len, hz__route_match *m);
 /** After a 404 for method + path: 1 when path + "/" would reach a prefix
  *  route (pattern "/p/" "*", empty rest) for the method, so the answer is a
  *  301 to it; else 0. Separate from hz__router_match so lookups that match
  *  pay nothing for it. */
-HZ_HIDDEN int hz__router_slash_redirect(const hz__router *r, const char *method, size_t method_len,
-                                        const char *path, size_t path_len);
+HZ__HIDDEN int hz__router_slash_redirect(const hz__router *r, const char *method, size_t method_len,
+                                         const char *path, size_t path_len);
 /** 1 when a route was added for exactly this method or for any method
  *  (NULL), else 0: the server does not recognise the method (RFC 9110
  *  §15.6.2: 501). */
-HZ_HIDDEN int hz__router_knows_method(const hz__router *r, const char *method, size_t len);
+HZ__HIDDEN int hz__router_knows_method(const hz__router *r, const char *method, size_t len);
 /** Writes the server-wide Allow list ("OPTIONS *", RFC 9110 §9.3.7) to
- *  allow (HZ_ROUTE_ALLOW_MAX bytes, NUL-terminated): every method a route was
+ *  allow (HZ__ROUTE_ALLOW_MAX bytes, NUL-terminated): every method a route was
  *  added for, GET POST PUT DELETE PATCH when a route takes any method, HEAD
  *  when GET is there, and OPTIONS. */
-HZ_HIDDEN void hz__router_allow_all(const hz__router *r, char *allow);
+HZ__HIDDEN void hz__router_allow_all(const hz__router *r, char *allow);
 
-#endif /* HZ_ROUTER_H */
+#endif /* HZ__ROUTER_H */

@@ -9,12 +9,12 @@
 #include "conn.h"
 #include "exec.h"
 
-#define HZ_READ_BUDGET (256u * 1024u) /* bytes read per event, for fairness */
-#define HZ_LINGER_MS 2000u
-#define HZ_LINGER_MAX (256u * 1024u)
-#define HZ_STREAM_ROOM 8192u /* free space after the head for streamed bodies */
-#define HZ_RUN_ROUNDS 16     /* process/flush rounds before yielding to the loop */
-#define HZ_EX_POOL_MAX 64
+#define HZ__READ_BUDGET (256u * 1024u) /* bytes read per event, for fairness */
+#define HZ__LINGER_MS 2000u
+#define HZ__LINGER_MAX (256u * 1024u)
+#define HZ__STREAM_ROOM 8192u /* free space after the head for streamed bodies */
+#define HZ__RUN_ROUNDS 16     /* process/flush rounds before yielding to the loop */
+#define HZ__EX_POOL_MAX 64
 
 /* ---- exchanges ------------------------------------------------------------ */
 
@@ -61,7 +61,7 @@ void hz__ex_release(hz__loop *loop, struct hz_req *ex)
     hz_server *srv = loop->srv;
     hz__res_source_drop(ex, HZ_ECLOSED); /* normally ended before: a no-op */
     hz__buf_release(&ex->hdrs, &loop->bufs);
-    if (loop->nex_free < HZ_EX_POOL_MAX && !loop->stopping) {
+    if (loop->nex_free < HZ__EX_POOL_MAX && !loop->stopping) {
         ex->next_free = loop->ex_free;
         loop->ex_free = ex;
         loop->nex_free++;
@@ -136,9 +136,9 @@ static void ex_abort_as(struct hz_req *ex, int err, int done_status)
     hz__loop *loop = ex->loop;
     atomic_store(&ex->cancelled, 1);
     hz__res_source_drop(ex, err);
-    if (HZ_H1(ex)->body_wanted && !HZ_H1(ex)->end_called && HZ_H1(ex)->on_end) {
-        HZ_H1(ex)->end_called = 1;
-        HZ_H1(ex)->on_end(ex, err, HZ_H1(ex)->body_ud);
+    if (HZ__H1(ex)->body_wanted && !HZ__H1(ex)->end_called && HZ__H1(ex)->on_end) {
+        HZ__H1(ex)->end_called = 1;
+        HZ__H1(ex)->on_end(ex, err, HZ__H1(ex)->body_ud);
     }
     if (hz__timer_armed(&ex->after)) {
         hz__timer_cancel(&loop->wheel, &ex->after);
@@ -173,7 +173,7 @@ void hz__conn_close(hz__conn *c)
      * the connection goes (a handler that answered early, then the client
      * closed mid-body): counted and logged as such, before the transport
      * closes (the access log reads the peer address). */
-    int answered = cex && HZ_H1(cex)->res_done && !hz__buf_pending(&c->out);
+    int answered = cex && HZ__H1(cex)->res_done && !hz__buf_pending(&c->out);
     if (answered)
         hz__metrics_req_end(c, cex);
     c->closing = 1;
@@ -190,7 +190,7 @@ void hz__conn_close(hz__conn *c)
         struct hz_req *ex = c->ex;
         hz__metrics_req_abort(ex); /* no-op when counted as answered above */
         c->refs++;
-        if (HZ_H1(ex)->dispatched)
+        if (HZ__H1(ex)->dispatched)
             ex_abort_as(ex, HZ_ECLOSED, answered ? 0 : HZ_ECLOSED);
         c->refs--;
         ex->conn = NULL;
@@ -221,20 +221,20 @@ void hz__conn_stop(hz__conn *c)
         return;
     hz__conn_why(c, HZ_CLOSE_SHUTDOWN);
     /* Idle, or only part of a head: nothing in flight. */
-    if ((!ex || (HZ_H1(ex)->phase == HZ_PH_HEAD && !HZ_H1(ex)->dispatched)) &&
+    if ((!ex || (HZ__H1(ex)->phase == HZ__PH_HEAD && !HZ__H1(ex)->dispatched)) &&
         !hz__buf_pending(&c->out)) {
         hz__conn_close(c);
         return;
     }
     c->close_after = 1;
-    if (ex && !HZ_H1(ex)->res_started)
-        HZ_H1(ex)->keep_alive = 0;
+    if (ex && !HZ__H1(ex)->res_started)
+        HZ__H1(ex)->keep_alive = 0;
     hz__conn_after_io(c);
 }
 
 /* ---- output ---------------------------------------------------------------- */
 
-#define HZ_PUMP_BUDGET (1u << 20) /* source bytes per flush, for fairness */
+#define HZ__PUMP_BUDGET (1u << 20) /* source bytes per flush, for fairness */
 
 /* Writes what c->out holds. progress counts the bytes taken. 0, or < 0
  * after closing the connection. */
@@ -262,10 +262,10 @@ static void out_account(hz__conn *c, size_t progress)
     hz__loop *loop = c->loop;
     if (progress) {
         c->last_io = loop->now;
-        hz__m_add(&loop->metrics, HZ_MS_BYTES_OUT, progress);
+        hz__m_add(&loop->metrics, HZ__MS_BYTES_OUT, progress);
     }
     if (!hz__buf_pending(&c->out)) {
-        if (HZ_UNLIKELY(c->sock.want_write))
+        if (HZ__UNLIKELY(c->sock.want_write))
             c->sock.want_write = 0;
         c->nqueued = 0;
         c->out.off = c->out.len = 0;
@@ -283,9 +283,9 @@ int hz__conn_flush(hz__conn *c)
         c->out.off = c->out.len = 0;
         struct hz_req *ex = c->ex;
         /* A source body follows its head through the same buffer. */
-        if (HZ_LIKELY(!ex || !HZ_H1(ex)->src_on || HZ_H1(ex)->src_wait))
+        if (HZ__LIKELY(!ex || !HZ__H1(ex)->src_on || HZ__H1(ex)->src_wait))
             break;
-        if (pumped >= HZ_PUMP_BUDGET) {
+        if (pumped >= HZ__PUMP_BUDGET) {
             /* Fairness: a fast client must not keep the loop on one body.
              * The poller is level-triggered: a writable socket is reported
              * at once and the pump goes on next iteration. */
@@ -335,32 +335,32 @@ static void conn_update_timer(hz__conn *c)
     hz__loop *loop = c->loop;
     const hz_timeouts *to = &loop->srv->cfg.timeouts;
     struct hz_req *ex = c->ex;
-    uint8_t kind = HZ_T_NONE;
+    uint8_t kind = HZ__T_NONE;
     uint64_t at = 0;
     if (c->sock.tp->handshake_deadline && (at = c->sock.tp->handshake_deadline(&c->sock)) != 0) {
-        kind = HZ_T_HANDSHAKE;
+        kind = HZ__T_HANDSHAKE;
     } else if (c->lingering) {
-        kind = HZ_T_LINGER;
+        kind = HZ__T_LINGER;
         at = c->linger_until;
     } else if (c->wblocked && hz__conn_has_output(c)) {
         if (to->write) {
-            kind = HZ_T_WRITE;
+            kind = HZ__T_WRITE;
             at = c->last_io + to->write;
         }
     } else if (ex) {
-        if (HZ_H1(ex)->phase == HZ_PH_HEAD && to->header) {
-            kind = HZ_T_HEADER;
-            at = HZ_H1(ex)->head_deadline;
-        } else if (HZ_H1(ex)->phase == HZ_PH_BODY && !HZ_H1(ex)->paused &&
+        if (HZ__H1(ex)->phase == HZ__PH_HEAD && to->header) {
+            kind = HZ__T_HEADER;
+            at = HZ__H1(ex)->head_deadline;
+        } else if (HZ__H1(ex)->phase == HZ__PH_BODY && !HZ__H1(ex)->paused &&
                    (to->body_idle || to->body_min_rate)) {
-            kind = HZ_T_BODY;
+            kind = HZ__T_BODY;
             uint64_t idle = to->body_idle ? to->body_idle : 1000;
-            at = HZ_H1(ex)->body_last + idle;
+            at = HZ__H1(ex)->body_last + idle;
             if (to->body_min_rate) {
                 /* First checked one idle period after the body started,
                  * then every second (see conn_timer_fn). */
                 uint64_t check =
-                    HZ_H1(ex)->rate_check ? HZ_H1(ex)->rate_check : HZ_H1(ex)->body_first + idle;
+                    HZ__H1(ex)->rate_check ? HZ__H1(ex)->rate_check : HZ__H1(ex)->body_first + idle;
                 if (check < at)
                     at = check;
             }
@@ -368,12 +368,12 @@ static void conn_update_timer(hz__conn *c)
     } else if (!c->close_after) {
         uint32_t idle = c->nrequests ? to->keepalive : (to->header ? to->header : to->keepalive);
         if (idle) {
-            kind = HZ_T_KEEPALIVE;
+            kind = HZ__T_KEEPALIVE;
             at = c->last_io + idle;
         }
     }
     c->tkind = kind;
-    if (kind == HZ_T_NONE)
+    if (kind == HZ__T_NONE)
         hz__timer_cancel(&loop->wheel, &c->timer);
     else
         hz__timer_arm(&loop->wheel, &c->timer, at);
@@ -386,39 +386,39 @@ static void conn_timer_fn(hz__timer *t)
     const hz_timeouts *to = &loop->srv->cfg.timeouts;
     struct hz_req *ex = c->ex;
     switch (c->tkind) {
-    case HZ_T_HEADER:
+    case HZ__T_HEADER:
         /* RFC 9110 §15.5.9: 408 for a request that did not arrive in time. */
         hz__metrics_conn_timer(c);
         hz__res_error(c, 408);
         break;
-    case HZ_T_BODY: {
+    case HZ__T_BODY: {
         uint64_t idle = to->body_idle ? to->body_idle : 1000;
         int slow = 0;
-        if (to->body_idle && loop->now >= HZ_H1(ex)->body_last + to->body_idle)
+        if (to->body_idle && loop->now >= HZ__H1(ex)->body_last + to->body_idle)
             slow = 1;
-        else if (to->body_min_rate && loop->now >= HZ_H1(ex)->body_first + idle) {
-            uint64_t elapsed = loop->now - HZ_H1(ex)->body_first;
-            if (HZ_H1(ex)->body_total * 1000u < (uint64_t)to->body_min_rate * elapsed)
+        else if (to->body_min_rate && loop->now >= HZ__H1(ex)->body_first + idle) {
+            uint64_t elapsed = loop->now - HZ__H1(ex)->body_first;
+            if (HZ__H1(ex)->body_total * 1000u < (uint64_t)to->body_min_rate * elapsed)
                 slow = 1;
         }
         if (slow) {
             hz__metrics_conn_timer(c);
             hz__res_error(c, 408);
-        } else if (to->body_min_rate && loop->now >= HZ_H1(ex)->body_first + idle)
-            HZ_H1(ex)->rate_check = loop->now + 1000;
+        } else if (to->body_min_rate && loop->now >= HZ__H1(ex)->body_first + idle)
+            HZ__H1(ex)->rate_check = loop->now + 1000;
         break;
     }
-    case HZ_T_WRITE:
-    case HZ_T_KEEPALIVE:
-    case HZ_T_LINGER:
-    case HZ_T_HANDSHAKE:
+    case HZ__T_WRITE:
+    case HZ__T_KEEPALIVE:
+    case HZ__T_LINGER:
+    case HZ__T_HANDSHAKE:
     default:
         hz__metrics_conn_timer(c);
         hz__conn_close(c);
         return;
     }
-    if (c->tkind != HZ_T_NONE && !hz__timer_armed(&c->timer))
-        c->tkind = HZ_T_NONE;
+    if (c->tkind != HZ__T_NONE && !hz__timer_armed(&c->timer))
+        c->tkind = HZ__T_NONE;
     hz__conn_process(c);
 }
 
@@ -427,7 +427,7 @@ static void conn_timer_fn(hz__timer *t)
 /* May the read buffer move? Only while no handler holds views into it. */
 static int in_movable(const hz__conn *c)
 {
-    return !c->ex || !HZ_H1(c->ex)->dispatched;
+    return !c->ex || !HZ__H1(c->ex)->dispatched;
 }
 
 static size_t in_max(const hz__conn *c)
@@ -435,12 +435,12 @@ static size_t in_max(const hz__conn *c)
     const hz_server *srv = c->loop->srv;
     const struct hz_req *ex = c->ex;
     size_t head_max = (size_t)srv->plimits.header_bytes + srv->plimits.request_line + 4096u;
-    if (!ex || HZ_H1(ex)->phase == HZ_PH_HEAD)
-        return (ex ? HZ_H1(ex)->base : c->in.off) + head_max;
-    if (HZ_H1(ex)->phase == HZ_PH_BODY && ex->sink == HZ_SINK_BUFFER) {
-        if (ex->head.body_kind == HZ_BODY_LENGTH)
-            return (size_t)HZ_H1(ex)->base + HZ_H1(ex)->body_rd + (size_t)HZ_H1(ex)->cl_left;
-        return (size_t)HZ_H1(ex)->base + ex->body_start + (size_t)HZ_H1(ex)->body_limit + 65536u;
+    if (!ex || HZ__H1(ex)->phase == HZ__PH_HEAD)
+        return (ex ? HZ__H1(ex)->base : c->in.off) + head_max;
+    if (HZ__H1(ex)->phase == HZ__PH_BODY && ex->sink == HZ__SINK_BUFFER) {
+        if (ex->head.body_kind == HZ__BODY_LENGTH)
+            return (size_t)HZ__H1(ex)->base + HZ__H1(ex)->body_rd + (size_t)HZ__H1(ex)->cl_left;
+        return (size_t)HZ__H1(ex)->base + ex->body_start + (size_t)HZ__H1(ex)->body_limit + 65536u;
     }
     return c->in.cap; /* streaming and discarding work in place */
 }
@@ -460,7 +460,7 @@ static int in_make_room(hz__conn *c)
             return 1;
     }
     size_t max = in_max(c);
-    size_t want = c->in.cap ? c->in.cap : HZ_BUF_BLOCK;
+    size_t want = c->in.cap ? c->in.cap : HZ__BUF_BLOCK;
     if (c->in.len + want > max)
         want = max > c->in.len ? max - c->in.len : 0;
     if (!want)
@@ -476,7 +476,7 @@ static int in_make_room(hz__conn *c)
 static long conn_read(hz__conn *c)
 {
     long total = 0;
-    while ((size_t)total < HZ_READ_BUDGET) {
+    while ((size_t)total < HZ__READ_BUDGET) {
         int room_rc = in_make_room(c);
         if (room_rc == HZ_ENOMEM) {
             /* Reading would spin on a readable socket: answer 503, close. */
@@ -490,7 +490,7 @@ static long conn_read(hz__conn *c)
         if (n > 0) {
             c->in.len += (uint32_t)n;
             total += n;
-            hz__m_add(&c->loop->metrics, HZ_MS_BYTES_IN, (uint64_t)n);
+            hz__m_add(&c->loop->metrics, HZ__MS_BYTES_IN, (uint64_t)n);
             if ((size_t)n < room)
                 break;
             continue;
@@ -507,8 +507,8 @@ static long conn_read(hz__conn *c)
         hz__conn_close(c);
         return -1;
     }
-    if (total && c->ex && HZ_H1(c->ex)->phase == HZ_PH_BODY)
-        HZ_H1(c->ex)->body_last = c->loop->now;
+    if (total && c->ex && HZ__H1(c->ex)->phase == HZ__PH_BODY)
+        HZ__H1(c->ex)->body_last = c->loop->now;
     return total;
 }
 
@@ -519,7 +519,7 @@ static void conn_linger_read(hz__conn *c)
         long n = c->sock.tp->recv(&c->sock, sink, sizeof(sink));
         if (n > 0) {
             c->linger_bytes += (uint32_t)n;
-            if (c->linger_bytes > HZ_LINGER_MAX) {
+            if (c->linger_bytes > HZ__LINGER_MAX) {
                 hz__conn_close(c);
                 return;
             }
@@ -537,7 +537,7 @@ static void conn_linger_read(hz__conn *c)
 static void ex_path(const struct hz_req *ex, const char *b, const char **p, size_t *len)
 {
     const hz__req_head *h = &ex->head;
-    if (h->target_form == HZ_TF_ABSOLUTE && h->path_len == 0) {
+    if (h->target_form == HZ__TF_ABSOLUTE && h->path_len == 0) {
         *p = "/";
         *len = 1;
         return;
@@ -561,7 +561,7 @@ __attribute__((noinline, cold)) static int ex_slash_redirect(hz__conn *c, struct
     /* Before dispatch: the views are read from the buffer, not ex->raw. */
     const hz_allocator *a = &c->loop->srv->a;
     const hz__req_head *h = &ex->head;
-    const char *b = c->in.data + HZ_H1(ex)->base;
+    const char *b = c->in.data + HZ__H1(ex)->base;
     const char *path;
     size_t plen;
     ex_path(ex, b, &path, &plen);
@@ -573,7 +573,7 @@ __attribute__((noinline, cold)) static int ex_slash_redirect(hz__conn *c, struct
         q.len = tend - qstart;
     }
     if (!hz__router_slash_redirect(c->loop->srv->router,
-                                   c->in.data + HZ_H1(ex)->base + h->method_off, h->method_len,
+                                   c->in.data + HZ__H1(ex)->base + h->method_off, h->method_len,
                                    path, plen))
         return 0;
     size_t n = plen + 2 + q.len + 1;
@@ -605,7 +605,7 @@ __attribute__((noinline, cold)) static int ex_not_implemented(hz__conn *c, struc
                                                               const char *b)
 {
     const hz__req_head *h = &ex->head;
-    if (h->method != HZ_M_OTHER ||
+    if (h->method != HZ__M_OTHER ||
         hz__router_knows_method(c->loop->srv->router, b + h->method_off, h->method_len))
         return 0;
     hz__res_error(c, 501);
@@ -615,10 +615,10 @@ __attribute__((noinline, cold)) static int ex_not_implemented(hz__conn *c, struc
 static void ex_dispatch(hz__conn *c, struct hz_req *ex)
 {
     const hz__route_rec *rec = ex->rec;
-    HZ_H1(ex)->dispatched = 1;
-    ex->raw = c->in.data + HZ_H1(ex)->base; /* fixed from now on: in_movable() */
+    HZ__H1(ex)->dispatched = 1;
+    ex->raw = c->in.data + HZ__H1(ex)->base; /* fixed from now on: in_movable() */
     /* Executor routes: the response comes back through hz__loop_post. */
-    if (HZ_UNLIKELY(hz__exec_wanted(c->loop->srv, rec))) {
+    if (HZ__UNLIKELY(hz__exec_wanted(c->loop->srv, rec))) {
         hz__exec_dispatch(c, ex);
         return;
     }
@@ -634,38 +634,38 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
     hz__loop *loop = c->loop;
     hz_server *srv = loop->srv;
     hz__req_head *h = &ex->head;
-    const char *b = c->in.data + HZ_H1(ex)->base;
+    const char *b = c->in.data + HZ__H1(ex)->base;
     c->nrequests++;
-    HZ_H1(ex)->is_head = h->method == HZ_M_HEAD;
+    HZ__H1(ex)->is_head = h->method == HZ__M_HEAD;
     int ka = h->version_minor >= 1
-                 ? !(h->flags & HZ_HF_CONN_CLOSE)
-                 : (h->flags & HZ_HF_CONN_KEEPALIVE) && !(h->flags & HZ_HF_CONN_CLOSE);
+                 ? !(h->flags & HZ__HF_CONN_CLOSE)
+                 : (h->flags & HZ__HF_CONN_KEEPALIVE) && !(h->flags & HZ__HF_CONN_CLOSE);
     if (srv->cfg.max_requests_per_conn && c->nrequests >= srv->cfg.max_requests_per_conn)
         ka = 0;
     if (loop->stopping || c->close_after)
         ka = 0;
-    HZ_H1(ex)->keep_alive = (unsigned)ka;
+    HZ__H1(ex)->keep_alive = (unsigned)ka;
 
-    ex->body_start = HZ_H1(ex)->body_rd = h->head_len;
+    ex->body_start = HZ__H1(ex)->body_rd = h->head_len;
     int has_body = 0;
-    if (h->body_kind == HZ_BODY_LENGTH) {
-        HZ_H1(ex)->cl_left = h->content_length;
+    if (h->body_kind == HZ__BODY_LENGTH) {
+        HZ__H1(ex)->cl_left = h->content_length;
         has_body = h->content_length > 0;
-    } else if (h->body_kind == HZ_BODY_CHUNKED) {
-        hz__chunked_init(&HZ_H1(ex)->chunked, &srv->plimits);
+    } else if (h->body_kind == HZ__BODY_CHUNKED) {
+        hz__chunked_init(&HZ__H1(ex)->chunked, &srv->plimits);
         has_body = 1;
     }
     if (!has_body)
-        HZ_H1(ex)->phase = HZ_PH_DONE;
-    HZ_H1(ex)->want_continue =
-        has_body && (h->flags & HZ_HF_EXPECT_CONTINUE) && h->version_minor >= 1;
+        HZ__H1(ex)->phase = HZ__PH_DONE;
+    HZ__H1(ex)->want_continue =
+        has_body && (h->flags & HZ__HF_EXPECT_CONTINUE) && h->version_minor >= 1;
 
-    if (h->flags & HZ_HF_EXPECT_OTHER) {
-        HZ_H1(ex)->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
+    if (h->flags & HZ__HF_EXPECT_OTHER) {
+        HZ__H1(ex)->phase = has_body ? HZ__PH_WAIT_BODY : HZ__PH_DONE;
         /* A client with an expectation may hold its body back: whether the
          * next bytes are body or a new request is unknowable, so close. */
         if (has_body)
-            HZ_H1(ex)->keep_alive = 0;
+            HZ__H1(ex)->keep_alive = 0;
         ex_simple(ex, 417, NULL);
         return;
     }
@@ -674,13 +674,13 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
     size_t plen;
     ex_path(ex, b, &path, &plen);
     int st;
-    if (h->target_form == HZ_TF_ASTERISK || h->target_form == HZ_TF_AUTHORITY) {
+    if (h->target_form == HZ__TF_ASTERISK || h->target_form == HZ__TF_AUTHORITY) {
         if (ex_not_implemented(c, ex, b))
             return;
-        st = h->method == HZ_M_OPTIONS ? 204 : 404;
-        if (h->method == HZ_M_CONNECT)
+        st = h->method == HZ__M_OPTIONS ? 204 : 404;
+        if (h->method == HZ__M_CONNECT)
             st = 405;
-        HZ_H1(ex)->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
+        HZ__H1(ex)->phase = has_body ? HZ__PH_WAIT_BODY : HZ__PH_DONE;
         if (st != 404) /* the methods the routes accept (RFC 9110 §9.3.7) */
             hz__router_allow_all(srv->router, ex->match.allow);
         ex_simple(ex, st, st == 404 ? NULL : ex->match.allow);
@@ -690,7 +690,7 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
     if (st != 0 || !ex->match.route) {
         if (ex_not_implemented(c, ex, b))
             return;
-        HZ_H1(ex)->phase = has_body ? HZ_PH_WAIT_BODY : HZ_PH_DONE;
+        HZ__H1(ex)->phase = has_body ? HZ__PH_WAIT_BODY : HZ__PH_DONE;
         if (st == 404 && ex_slash_redirect(c, ex))
             return;
         ex_simple(ex, st ? st : 404, st == 405 || st == 204 ? ex->match.allow : NULL);
@@ -698,30 +698,30 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
     }
     ex->rec = ex->match.route->ud;
     int stream = (ex->rec->flags & HZ_ROUTE_STREAM_BODY) != 0;
-    HZ_H1(ex)->body_limit = ex->rec->body_limit ? ex->rec->body_limit
-                                                : (stream ? srv->cfg.limits.body_streamed
-                                                          : srv->cfg.limits.body_buffered);
+    HZ__H1(ex)->body_limit = ex->rec->body_limit ? ex->rec->body_limit
+                                                 : (stream ? srv->cfg.limits.body_streamed
+                                                           : srv->cfg.limits.body_buffered);
     /* 413 before any body byte is read, and before 100 Continue. */
-    if (h->body_kind == HZ_BODY_LENGTH && HZ_H1(ex)->body_limit &&
-        h->content_length > HZ_H1(ex)->body_limit) {
+    if (h->body_kind == HZ__BODY_LENGTH && HZ__H1(ex)->body_limit &&
+        h->content_length > HZ__H1(ex)->body_limit) {
         hz__conn_why(c, HZ_CLOSE_LIMIT);
         hz__res_error(c, 413);
         return;
     }
     if (stream) {
         if (has_body)
-            HZ_H1(ex)->phase = HZ_PH_WAIT_BODY;
+            HZ__H1(ex)->phase = HZ__PH_WAIT_BODY;
         /* Views into the buffer go live now: leave room for body bytes so
          * it never has to move while the handler runs. */
-        if (c->in.cap - c->in.len < HZ_STREAM_ROOM)
-            hz__buf_reserve(&c->in, &loop->bufs, HZ_STREAM_ROOM, UINT32_MAX);
+        if (c->in.cap - c->in.len < HZ__STREAM_ROOM)
+            hz__buf_reserve(&c->in, &loop->bufs, HZ__STREAM_ROOM, UINT32_MAX);
         ex_dispatch(c, ex);
         return;
     }
     if (has_body) {
-        HZ_H1(ex)->phase = HZ_PH_BODY;
-        ex->sink = HZ_SINK_BUFFER;
-        HZ_H1(ex)->body_first = HZ_H1(ex)->body_last = loop->now;
+        HZ__H1(ex)->phase = HZ__PH_BODY;
+        ex->sink = HZ__SINK_BUFFER;
+        HZ__H1(ex)->body_first = HZ__H1(ex)->body_last = loop->now;
         hz__res_continue(ex);
         return;
     }
@@ -733,15 +733,15 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
 static void ex_unread_body(hz__conn *c, struct hz_req *ex)
 {
     /* A client still waiting for 100 Continue may never send the body. */
-    if (HZ_H1(ex)->keep_alive && !HZ_H1(ex)->want_continue) {
-        HZ_H1(ex)->phase = HZ_PH_BODY;
-        ex->sink = HZ_SINK_DISCARD;
-        HZ_H1(ex)->paused = 0;
-        HZ_H1(ex)->discard_left = 65536;
-        HZ_H1(ex)->body_first = HZ_H1(ex)->body_last = c->loop->now;
+    if (HZ__H1(ex)->keep_alive && !HZ__H1(ex)->want_continue) {
+        HZ__H1(ex)->phase = HZ__PH_BODY;
+        ex->sink = HZ__SINK_DISCARD;
+        HZ__H1(ex)->paused = 0;
+        HZ__H1(ex)->discard_left = 65536;
+        HZ__H1(ex)->body_first = HZ__H1(ex)->body_last = c->loop->now;
         return;
     }
-    HZ_H1(ex)->phase = HZ_PH_DONE;
+    HZ__H1(ex)->phase = HZ__PH_DONE;
     c->close_after = 1;
 }
 
@@ -759,8 +759,8 @@ static void ex_finish(hz__conn *c, struct hz_req *ex)
     if (c->closing)
         return;
     if (!c->close_after) /* else the buffer holds unusable bytes */
-        c->in.off = HZ_H1(ex)->base + HZ_H1(ex)->body_rd;
-    if (!HZ_H1(ex)->keep_alive)
+        c->in.off = HZ__H1(ex)->base + HZ__H1(ex)->body_rd;
+    if (!HZ__H1(ex)->keep_alive)
         c->close_after = 1;
     c->ex = NULL;
     ex->conn = NULL;
@@ -807,26 +807,26 @@ static void conn_process_once(hz__conn *c)
                 return;
             }
             hz__metrics_req_begin(ex);
-            if (c->in.off && c->in.cap - c->in.len < HZ_BUF_BLOCK / 2)
+            if (c->in.off && c->in.cap - c->in.len < HZ__BUF_BLOCK / 2)
                 hz__buf_compact(&c->in);
             ex->conn = c;
-            HZ_H1(ex)->base = c->in.off;
-            HZ_H1(ex)->head_deadline = loop->now + srv->cfg.timeouts.header;
-            hz__parser_init(&HZ_H1(ex)->parser, &srv->plimits, ex->fields);
+            HZ__H1(ex)->base = c->in.off;
+            HZ__H1(ex)->head_deadline = loop->now + srv->cfg.timeouts.header;
+            hz__parser_init(&HZ__H1(ex)->parser, &srv->plimits, ex->fields);
             c->ex = ex;
         }
-        if (HZ_H1(ex)->drain_wait && ex->on_drain && !c->wblocked &&
+        if (HZ__H1(ex)->drain_wait && ex->on_drain && !c->wblocked &&
             hz__buf_pending(&c->out) <= srv->cfg.output_buffer / 2) {
-            HZ_H1(ex)->drain_wait = 0;
+            HZ__H1(ex)->drain_wait = 0;
             c->refs++;
             ex->on_drain(&ex->res, ex->drain_ud);
             c->refs--;
             continue;
         }
-        switch (HZ_H1(ex)->phase) {
-        case HZ_PH_HEAD: {
-            int rc = hz__parse_request(&HZ_H1(ex)->parser, &ex->head, c->in.data + HZ_H1(ex)->base,
-                                       c->in.len - HZ_H1(ex)->base);
+        switch (HZ__H1(ex)->phase) {
+        case HZ__PH_HEAD: {
+            int rc = hz__parse_request(&HZ__H1(ex)->parser, &ex->head,
+                                       c->in.data + HZ__H1(ex)->base, c->in.len - HZ__H1(ex)->base);
             if (rc == HZ_EAGAIN) {
                 if (c->rd_eof) {
                     hz__conn_close(c); /* a partial head and no more to come */
@@ -839,34 +839,34 @@ static void conn_process_once(hz__conn *c)
                 return;
             }
             if (rc < 0) {
-                hz__metrics_parse_error(c, HZ_H1(ex)->parser.error);
-                int st = hz__perr_status(HZ_H1(ex)->parser.error);
+                hz__metrics_parse_error(c, HZ__H1(ex)->parser.error);
+                int st = hz__perr_status(HZ__H1(ex)->parser.error);
                 hz__res_error(c, st ? st : 400);
                 continue;
             }
             ex_on_head(c, ex);
             continue;
         }
-        case HZ_PH_WAIT_BODY:
-            if (!HZ_H1(ex)->res_done)
+        case HZ__PH_WAIT_BODY:
+            if (!HZ__H1(ex)->res_done)
                 return; /* the handler has not asked for the body yet */
             ex_unread_body(c, ex);
             continue;
-        case HZ_PH_BODY: {
-            if (ex->sink == HZ_SINK_STREAM && HZ_H1(ex)->paused)
+        case HZ__PH_BODY: {
+            if (ex->sink == HZ__SINK_STREAM && HZ__H1(ex)->paused)
                 return;
             int rc = hz__req_pump_body(c, ex);
             if (c->closing)
                 return;
             if (rc < 0) {
-                if (HZ_H1(ex)->phase == HZ_PH_BODY)
+                if (HZ__H1(ex)->phase == HZ__PH_BODY)
                     return;
                 continue; /* an error response ended the exchange */
             }
             if (rc == 0) {
                 if (c->rd_eof) {
                     /* The body will never complete. */
-                    if (HZ_H1(ex)->res_started) {
+                    if (HZ__H1(ex)->res_started) {
                         hz__conn_close(c);
                         return;
                     }
@@ -876,13 +876,13 @@ static void conn_process_once(hz__conn *c)
                 return;
             }
             /* Body complete: a buffered route runs now. */
-            if (ex->sink == HZ_SINK_BUFFER && !HZ_H1(ex)->dispatched && !HZ_H1(ex)->res_done)
+            if (ex->sink == HZ__SINK_BUFFER && !HZ__H1(ex)->dispatched && !HZ__H1(ex)->res_done)
                 ex_dispatch(c, ex);
             continue;
         }
-        case HZ_PH_DONE:
+        case HZ__PH_DONE:
         default:
-            if (!HZ_H1(ex)->res_done)
+            if (!HZ__H1(ex)->res_done)
                 return; /* an asynchronous handler still works on it */
             ex_finish(c, ex);
             continue;
@@ -906,10 +906,10 @@ static int conn_wants_read(const hz__conn *c)
             return 0;
         if (pipeline_full(c))
             return 0;
-    } else if (HZ_H1(ex)->phase == HZ_PH_BODY) {
-        if (ex->sink == HZ_SINK_STREAM && HZ_H1(ex)->paused)
+    } else if (HZ__H1(ex)->phase == HZ__PH_BODY) {
+        if (ex->sink == HZ__SINK_STREAM && HZ__H1(ex)->paused)
             return 0;
-    } else if (HZ_H1(ex)->phase != HZ_PH_HEAD) {
+    } else if (HZ__H1(ex)->phase != HZ__PH_HEAD) {
         return 0;
     }
     if (c->in.cap > c->in.len)
@@ -931,7 +931,7 @@ void hz__conn_after_io(hz__conn *c)
          * so unread request bytes cannot turn into an RST that destroys
          * the response before the client has read it. */
         c->lingering = 1;
-        c->linger_until = loop->now + HZ_LINGER_MS;
+        c->linger_until = loop->now + HZ__LINGER_MS;
         c->sock.tp->shutdown(&c->sock);
         if (c->rd_eof) {
             hz__conn_close(c);
@@ -975,7 +975,7 @@ void hz__conn_process(hz__conn *c)
         return;
     }
     int round;
-    for (round = 0; round < HZ_RUN_ROUNDS; round++) {
+    for (round = 0; round < HZ__RUN_ROUNDS; round++) {
         conn_process_once(c);
         if (c->closing)
             break;
@@ -984,14 +984,14 @@ void hz__conn_process(hz__conn *c)
         /* Another round only when flushing unblocked something: pipelined
          * input held back by the bound, or a streaming writer waiting. */
         int more = !c->wblocked && ((!c->ex && hz__buf_pending(&c->in) && !c->close_after) ||
-                                    (c->ex && HZ_H1(c->ex)->drain_wait && c->ex->on_drain));
+                                    (c->ex && HZ__H1(c->ex)->drain_wait && c->ex->on_drain));
         if (!more)
             break;
     }
     c->in_process = 0;
     if (c->closing)
         return;
-    if (round == HZ_RUN_ROUNDS)
+    if (round == HZ__RUN_ROUNDS)
         hz__loop_ready(c->loop, c); /* fairness: continue next iteration */
     hz__conn_after_io(c);
 }

@@ -2,8 +2,8 @@
  * exchange (internal): hz__h1_ex embeds the neutral hz_req of
  * core/http/exchange.h first. One exchange is active per connection;
  * requests are handled strictly in order. */
-#ifndef HZ_CONN_H
-#define HZ_CONN_H
+#ifndef HZ__CONN_H
+#define HZ__CONN_H
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -22,26 +22,26 @@ typedef struct hz__conn hz__conn;
 
 /** Which deadline the connection's one timer stands for. */
 enum hz__tkind {
-    HZ_T_NONE = 0,
-    HZ_T_HEADER,    /* whole head since its first byte -> 408 */
-    HZ_T_BODY,      /* body idle or below the minimum rate -> 408 */
-    HZ_T_WRITE,     /* no write progress -> close */
-    HZ_T_KEEPALIVE, /* idle between requests -> close */
-    HZ_T_LINGER,    /* discarding input after our FIN -> close */
-    HZ_T_HANDSHAKE, /* TLS handshake (hook) -> close */
+    HZ__T_NONE = 0,
+    HZ__T_HEADER,    /* whole head since its first byte -> 408 */
+    HZ__T_BODY,      /* body idle or below the minimum rate -> 408 */
+    HZ__T_WRITE,     /* no write progress -> close */
+    HZ__T_KEEPALIVE, /* idle between requests -> close */
+    HZ__T_LINGER,    /* discarding input after our FIN -> close */
+    HZ__T_HANDSHAKE, /* TLS handshake (hook) -> close */
 };
 
 enum hz__phase {
-    HZ_PH_HEAD = 0,  /* reading the head */
-    HZ_PH_WAIT_BODY, /* streamed route: body not asked for yet */
-    HZ_PH_BODY,      /* consuming the body (buffer, stream or discard) */
-    HZ_PH_DONE,      /* request fully consumed */
+    HZ__PH_HEAD = 0,  /* reading the head */
+    HZ__PH_WAIT_BODY, /* streamed route: body not asked for yet */
+    HZ__PH_BODY,      /* consuming the body (buffer, stream or discard) */
+    HZ__PH_DONE,      /* request fully consumed */
 };
 
 typedef hz_done_fn hz__done_fn;
 
 /* The HTTP/1.1 exchange: the neutral hz_req (core/http/exchange.h) first,
- * so a pointer to either is a pointer to both (HZ_H1) and no extra
+ * so a pointer to either is a pointer to both (HZ__H1) and no extra
  * allocation or indirection lands on the hot path; then the protocol's
  * per-exchange state: parser, body framing, response framing, source. */
 typedef struct hz__h1_ex { /* owner: its conn (c->ex), or the loop's free list */
@@ -88,7 +88,7 @@ typedef struct hz__h1_ex { /* owner: its conn (c->ex), or the loop's free list *
 
 /** The HTTP/1.1 exchange of ex (every hz_req on an HTTP/1.1 connection is
  *  the first member of one). */
-#define HZ_H1(ex) ((hz__h1_ex *)(ex))
+#define HZ__H1(ex) ((hz__h1_ex *)(ex))
 
 struct hz__conn {      /* owner: its loop; freed only by the reap step */
     hz__io io;         /* first: the poller udata, the loop's lists */
@@ -121,72 +121,72 @@ struct hz__conn {      /* owner: its loop; freed only by the reap step */
 /** A connection over the accepted socket fd, not yet polled: the caller
  *  may change its transport (TLS), then calls hz__conn_start. NULL when out
  *  of memory (fd stays the caller's). */
-HZ_HIDDEN hz__conn *hz__conn_new(hz__loop *loop, int fd);
+HZ__HIDDEN hz__conn *hz__conn_new(hz__loop *loop, int fd);
 /** Registers a new connection in the poller and starts reading. On failure
  *  the connection is freed with its transport, fd included. */
-HZ_HIDDEN int hz__conn_start(hz__conn *c);
+HZ__HIDDEN int hz__conn_start(hz__conn *c);
 /** Queues c for processing at the end of this iteration (no I/O event
  *  needed); nothing once it is closing. */
-HZ_HIDDEN void hz__loop_ready(hz__loop *loop, hz__conn *c);
+HZ__HIDDEN void hz__loop_ready(hz__loop *loop, hz__conn *c);
 /** A connection over a transport without a descriptor (in-memory, for
  *  tests and fuzzing): not in the poller; drive it with hz__conn_on_event
  *  and hz__loop_run_pending. */
-HZ_HIDDEN int hz__conn_attach(hz__loop *loop, const hz__transport_vt *tp, void *ctx,
-                              hz__conn **out);
-HZ_HIDDEN void hz__conn_on_event(hz__conn *c, unsigned events);
-HZ_HIDDEN void hz__conn_process(hz__conn *c);
-HZ_HIDDEN void hz__conn_close(hz__conn *c);
-HZ_HIDDEN void hz__conn_free(hz__conn *c);
-HZ_HIDDEN void hz__conn_stop(hz__conn *c);
+HZ__HIDDEN int hz__conn_attach(hz__loop *loop, const hz__transport_vt *tp, void *ctx,
+                               hz__conn **out);
+HZ__HIDDEN void hz__conn_on_event(hz__conn *c, unsigned events);
+HZ__HIDDEN void hz__conn_process(hz__conn *c);
+HZ__HIDDEN void hz__conn_close(hz__conn *c);
+HZ__HIDDEN void hz__conn_free(hz__conn *c);
+HZ__HIDDEN void hz__conn_stop(hz__conn *c);
 /** The one output path: writes c->out, and pulls a source body through it
  *  (hz__res_pump) while the socket takes it, up to a budget per call.
  *  > 0 progress, 0 none (blocked or nothing to write), < 0 closed. */
-HZ_HIDDEN int hz__conn_flush(hz__conn *c);
+HZ__HIDDEN int hz__conn_flush(hz__conn *c);
 /** hz__conn_flush with len more bytes of body after c->out, written in
  *  the same writev without copying; *taken gets how many of them the
  *  socket took (the caller buffers the rest). 0, or < 0 after closing. */
-HZ_HIDDEN int hz__conn_flush_with(hz__conn *c, const void *body, size_t len, size_t *taken);
-HZ_HIDDEN void hz__conn_after_io(hz__conn *c);
-HZ_HIDDEN void hz__ex_release(hz__loop *loop, struct hz_req *ex);
-HZ_HIDDEN void hz__ex_pool_free(hz__loop *loop);
+HZ__HIDDEN int hz__conn_flush_with(hz__conn *c, const void *body, size_t len, size_t *taken);
+HZ__HIDDEN void hz__conn_after_io(hz__conn *c);
+HZ__HIDDEN void hz__ex_release(hz__loop *loop, struct hz_req *ex);
+HZ__HIDDEN void hz__ex_pool_free(hz__loop *loop);
 
 /* h1res.c: the HTTP/1.1 writer behind hz__h1_res_ops */
 /** Queues a complete error response (status, Connection: close; built by
  *  hz__res_answer) for the active exchange or, without one, for the
  *  connection; closes after it. */
-HZ_HIDDEN void hz__res_error(hz__conn *c, int status);
+HZ__HIDDEN void hz__res_error(hz__conn *c, int status);
 /** Queues "100 Continue" if the exchange still waits for it. */
-HZ_HIDDEN void hz__res_continue(struct hz_req *ex);
+HZ__HIDDEN void hz__res_continue(struct hz_req *ex);
 /* conn.c */
-HZ_HIDDEN void hz__res_abort(struct hz_req *ex, int status);
+HZ__HIDDEN void hz__res_abort(struct hz_req *ex, int status);
 /** Pulls the next piece of the active exchange's body source into c->out
  *  (or straight to the socket with its sendfile): called only by
  *  hz__conn_flush, the one output path, when c->out is empty. Returns the
  *  bytes produced (> 0), 0 when nothing more can be done now (waiting for
  *  the source or the socket), < 0 after closing the connection. */
-HZ_HIDDEN long hz__res_pump(hz__conn *c, struct hz_req *ex);
+HZ__HIDDEN long hz__res_pump(hz__conn *c, struct hz_req *ex);
 /** Ends a source that will not be sent on (the exchange is aborted or
  *  released): its done gets err. */
-HZ_HIDDEN void hz__res_source_drop(struct hz_req *ex, int err);
+HZ__HIDDEN void hz__res_source_drop(struct hz_req *ex, int err);
 /** Whether c has output to write now: buffered bytes, or a source body
  *  that is not waiting for its producer. */
 static inline int hz__conn_has_output(const hz__conn *c)
 {
-    return hz__buf_pending(&c->out) || (c->ex && HZ_H1(c->ex)->src_on && !HZ_H1(c->ex)->src_wait);
+    return hz__buf_pending(&c->out) || (c->ex && HZ__H1(c->ex)->src_on && !HZ__H1(c->ex)->src_wait);
 }
 
 /* h1metrics.c: the connection's metrics hooks. thread: the loop. */
-HZ_HIDDEN void hz__metrics_accepted(hz__conn *c);
-HZ_HIDDEN void hz__metrics_closed(hz__conn *c);
+HZ__HIDDEN void hz__metrics_accepted(hz__conn *c);
+HZ__HIDDEN void hz__metrics_closed(hz__conn *c);
 /** c's timer fired (its kind is c->tkind): counts the timeout, if it is one. */
-HZ_HIDDEN void hz__metrics_conn_timer(hz__conn *c);
-HZ_HIDDEN void hz__metrics_parse_error(hz__conn *c, unsigned kind);
+HZ__HIDDEN void hz__metrics_conn_timer(hz__conn *c);
+HZ__HIDDEN void hz__metrics_parse_error(hz__conn *c, unsigned kind);
 /** A request's first byte is here (starts its clock). */
-HZ_HIDDEN void hz__metrics_req_begin(struct hz_req *ex);
+HZ__HIDDEN void hz__metrics_req_begin(struct hz_req *ex);
 /** Its response is complete: counts it and writes the access log. */
-HZ_HIDDEN void hz__metrics_req_end(hz__conn *c, struct hz_req *ex);
+HZ__HIDDEN void hz__metrics_req_end(hz__conn *c, struct hz_req *ex);
 /** It ended without a complete response (connection closed). */
-HZ_HIDDEN void hz__metrics_req_abort(struct hz_req *ex);
+HZ__HIDDEN void hz__metrics_req_abort(struct hz_req *ex);
 
 /** Records the first cause of a connection's close (HZ_CLOSE_*). */
 #define hz__conn_why(c, why)                                                                       \
@@ -197,13 +197,13 @@ HZ_HIDDEN void hz__metrics_req_abort(struct hz_req *ex);
 
 /* h1body.c */
 /** hz_req_on_body and hz_req_resume for HTTP/1.1 (hz__h1_res_ops). */
-HZ_HIDDEN int hz__req_on_body(struct hz_req *req, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end,
-                              void *ud);
-HZ_HIDDEN int hz__req_resume_body(struct hz_req *req);
+HZ__HIDDEN int hz__req_on_body(struct hz_req *req, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end,
+                               void *ud);
+HZ__HIDDEN int hz__req_resume_body(struct hz_req *req);
 /** Feeds the body bytes waiting in conn->in to the exchange's sink.
  *  Returns 1 when the body is complete, 0 when more input is needed or
  *  delivery is paused, < 0 after an error response was queued / the
  *  connection closed. */
-HZ_HIDDEN int hz__req_pump_body(hz__conn *c, struct hz_req *ex);
+HZ__HIDDEN int hz__req_pump_body(hz__conn *c, struct hz_req *ex);
 
-#endif /* HZ_CONN_H */
+#endif /* HZ__CONN_H */

@@ -27,7 +27,7 @@ struct hz__exec_job {   /* owner: its loop; freed by exec_done() */
     int server_set; /* a Server field was set (it is among the pairs) */
     char *hdrs;     /* owns: "name\0value\0" pairs, hdrs_cap bytes */
     size_t hdrs_len, hdrs_cap;
-    size_t hdrs_cost;   /* the pairs as header lines, against HZ_RES_HDRS_MAX */
+    size_t hdrs_cost;   /* the pairs as header lines, against HZ__RES_HDRS_MAX */
     int has_src;        /* a body source was recorded (owned until handed over) */
     int64_t src_len;    /* its length (-1: unknown) */
     hz_body_source src; /* owns while has_src: done runs exactly once */
@@ -80,12 +80,12 @@ static void exec_replay(hz__exec_job *j, struct hz_req *ex, hz__conn *c)
         const char *value = name + strlen(name) + 1;
         size_t nl = strlen(name), vl = strlen(value);
         off = (size_t)(value - j->hdrs) + vl + 1;
-        int kind =
-            nl == 6 && j->server_set && !strcasecmp(name, "Server") ? HZ_HDR_SERVER : HZ_HDR_PLAIN;
+        int kind = nl == 6 && j->server_set && !strcasecmp(name, "Server") ? HZ__HDR_SERVER
+                                                                           : HZ__HDR_PLAIN;
         rc = ops->set_header(ex, name, nl, value, vl, kind);
     }
     if (rc == 0 && j->conn_close)
-        rc = ops->set_header(ex, NULL, 0, NULL, 0, HZ_HDR_CONN_CLOSE);
+        rc = ops->set_header(ex, NULL, 0, NULL, 0, HZ__HDR_CONN_CLOSE);
     if (rc == 0 && j->has_src) {
         j->has_src = 0; /* handed over: the connection calls done */
         rc = ops->send_source(ex, j->status, j->src_len, &j->src);
@@ -267,26 +267,26 @@ static int exec_set_header(struct hz_req *ex, const char *name, size_t nl, const
     if (j->stage != STAGE_NONE)
         return HZ_ESTATE;
     switch (kind) {
-    case HZ_HDR_DROP:
-    case HZ_HDR_CONNECTION:
+    case HZ__HDR_DROP:
+    case HZ__HDR_CONNECTION:
         return 0;
-    case HZ_HDR_CONN_CLOSE:
+    case HZ__HDR_CONN_CLOSE:
         j->conn_close = 1;
         return 0;
-    case HZ_HDR_SERVER:
+    case HZ__HDR_SERVER:
         j->server_set = 1;
         break;
     default:
         break;
     }
-    if (j->hdrs_cost + HZ_RES_HDR_COST(nl, vl) > HZ_RES_HDRS_MAX)
+    if (j->hdrs_cost + HZ__RES_HDR_COST(nl, vl) > HZ__RES_HDRS_MAX)
         return HZ_ERANGE;
     if ((rc = exec_append(j, &j->hdrs, &j->hdrs_len, &j->hdrs_cap, name, nl)) < 0 ||
         (rc = exec_append(j, &j->hdrs, &j->hdrs_len, &j->hdrs_cap, "", 1)) < 0 ||
         (rc = exec_append(j, &j->hdrs, &j->hdrs_len, &j->hdrs_cap, value, vl)) < 0 ||
         (rc = exec_append(j, &j->hdrs, &j->hdrs_len, &j->hdrs_cap, "", 1)) < 0)
         return rc;
-    j->hdrs_cost += HZ_RES_HDR_COST(nl, vl);
+    j->hdrs_cost += HZ__RES_HDR_COST(nl, vl);
     return 0;
 }
 

@@ -24,8 +24,8 @@
  *     the request is marked cancelled, the late response is dropped;
  *   - stop: a loop does not end while jobs of it are in flight.
  */
-#ifndef HZ_EXEC_H
-#define HZ_EXEC_H
+#ifndef HZ__EXEC_H
+#define HZ__EXEC_H
 
 #include "conn.h"
 
@@ -41,14 +41,14 @@ static inline int hz__exec_wanted(const hz_server *srv, const hz__route_rec *rec
 
 /** Submits ex's handler to the executor, or answers 503 + Retry-After when
  *  it refuses. thread: loop. */
-HZ_HIDDEN void hz__exec_dispatch(hz__conn *c, struct hz_req *ex);
+HZ__HIDDEN void hz__exec_dispatch(hz__conn *c, struct hz_req *ex);
 
 /** Whether the loop should poll c for readability while ex's handler runs
  *  on a worker (to notice the client going away). thread: loop. */
-HZ_HIDDEN int hz__exec_watching(const struct hz_req *ex);
+HZ__HIDDEN int hz__exec_watching(const struct hz_req *ex);
 /** c became readable while its handler runs on a worker: EOF closes the
  *  connection (cancelling the request); pipelined bytes stop the watch;
  *  nothing is consumed. thread: loop. */
-HZ_HIDDEN void hz__exec_peek(hz__conn *c);
+HZ__HIDDEN void hz__exec_peek(hz__conn *c);
 
-#endif /* HZ_EXEC_H */
+#endif /* HZ__EXEC_H */

@@ -8,10 +8,10 @@
 void hz__metrics_accepted(hz__conn *c)
 {
     hz__metrics *m = &c->loop->metrics;
-    hz__m_add(m, HZ_MS_ACCEPTED, 1);
+    hz__m_add(m, HZ__MS_ACCEPTED, 1);
     /* Unique per server without another counter: the loop's accept count. */
     c->id = ((uint64_t)c->loop->idx << 48) |
-            atomic_load_explicit(&m->v[HZ_MS_ACCEPTED], memory_order_relaxed);
+            atomic_load_explicit(&m->v[HZ__MS_ACCEPTED], memory_order_relaxed);
 }
 
 void hz__metrics_closed(hz__conn *c)
@@ -25,26 +25,26 @@ void hz__metrics_closed(hz__conn *c)
         why = HZ_CLOSE_PEER;
     else
         why = HZ_CLOSE_ERROR;
-    hz__m_add(&c->loop->metrics, HZ_MS_CLOSED + why, 1);
+    hz__m_add(&c->loop->metrics, HZ__MS_CLOSED + why, 1);
 }
 
 void hz__metrics_conn_timer(hz__conn *c)
 {
     unsigned kind;
     switch (c->tkind) {
-    case HZ_T_HEADER:
+    case HZ__T_HEADER:
         kind = HZ_TIMEOUT_HEADER;
         break;
-    case HZ_T_BODY:
+    case HZ__T_BODY:
         kind = HZ_TIMEOUT_BODY;
         break;
-    case HZ_T_WRITE:
+    case HZ__T_WRITE:
         kind = HZ_TIMEOUT_WRITE;
         break;
-    case HZ_T_KEEPALIVE:
+    case HZ__T_KEEPALIVE:
         kind = HZ_TIMEOUT_KEEPALIVE;
         break;
-    case HZ_T_HANDSHAKE:
+    case HZ__T_HANDSHAKE:
         kind = HZ_TIMEOUT_HANDSHAKE;
         break;
     default:
@@ -58,7 +58,7 @@ void hz__metrics_parse_error(hz__conn *c, unsigned kind)
 {
     if (kind >= HZ_METRICS_PARSE_KINDS)
         kind = 0;
-    hz__m_add(&c->loop->metrics, HZ_MS_PARSE + kind, 1);
+    hz__m_add(&c->loop->metrics, HZ__MS_PARSE + kind, 1);
     hz__conn_why(c, HZ_CLOSE_ERROR);
 }
 
@@ -68,7 +68,7 @@ void hz__metrics_req_begin(struct hz_req *ex)
     /* The wake-up that brought the request's first bytes: one clock read
      * per loop iteration instead of one per request. */
     ex->m_t0 = ex->loop->wake_ns;
-    hz__m_add(&ex->loop->metrics, HZ_MS_REQ_BEGUN, 1);
+    hz__m_add(&ex->loop->metrics, HZ__MS_REQ_BEGUN, 1);
 }
 
 /* The access log's view of ex on c: where the request's bytes are (its raw
@@ -78,7 +78,7 @@ void hz__metrics_req_begin(struct hz_req *ex)
  * with an access log. */
 static __attribute__((noinline)) void alog_emit(hz__conn *c, struct hz_req *ex, uint64_t dur)
 {
-    hz__h1_ex *x = HZ_H1(ex);
+    hz__h1_ex *x = HZ__H1(ex);
     hz__alog_req r = {
         .ex = ex,
         .head = ex->head.method_len ? &ex->head : &x->parser.head,
@@ -107,9 +107,9 @@ void hz__metrics_req_end(hz__conn *c, struct hz_req *ex)
     ex->m_begun = 0;
     uint64_t dur = hz__now_ns() - ex->m_t0;
     /* A request rejected mid-head has a partial head (the parser's scratch). */
-    unsigned meth = ex->head.method_len ? ex->head.method : HZ_H1(ex)->parser.head.method;
+    unsigned meth = ex->head.method_len ? ex->head.method : HZ__H1(ex)->parser.head.method;
     hz__metrics_req_done(&ex->loop->metrics, dur, ex->status, meth);
-    if (HZ_UNLIKELY(ex->loop->srv->alog != NULL) && c)
+    if (HZ__UNLIKELY(ex->loop->srv->alog != NULL) && c)
         alog_emit(c, ex, dur);
 }
 
@@ -118,5 +118,5 @@ void hz__metrics_req_abort(struct hz_req *ex)
     if (!ex->m_begun)
         return;
     ex->m_begun = 0;
-    hz__m_add(&ex->loop->metrics, HZ_MS_REQ_ABORTED, 1);
+    hz__m_add(&ex->loop->metrics, HZ__MS_REQ_ABORTED, 1);
 }

@@ -7,8 +7,8 @@
 #include "exchange.h"
 #include "fmt.h"
 
-#define HZ_WRITEV_MIN 16384u  /* bodies at least this big try writev before copying */
-#define HZ_DRAIN_LIMIT 65536u /* an unread body up to this size is drained */
+#define HZ__WRITEV_MIN 16384u  /* bodies at least this big try writev before copying */
+#define HZ__DRAIN_LIMIT 65536u /* an unread body up to this size is drained */
 
 static int append(hz__conn *c, const void *p, size_t n)
 {
@@ -34,7 +34,7 @@ static size_t put_status_line(char *p, int status)
 static void res_complete(hz_req *ex)
 {
     hz__conn *c = ex->conn;
-    HZ_H1(ex)->res_done = 1;
+    HZ__H1(ex)->res_done = 1;
     if (hz__buf_pending(&c->out))
         c->nqueued++; /* counts responses waiting for the socket */
     if (!c->in_process)
@@ -47,17 +47,17 @@ static int res_head(hz_req *ex, int status, uint64_t len, int stream)
     hz__conn *c = ex->conn;
     hz__loop *loop = c->loop;
     const hz__req_head *h = &ex->head;
-    int no_body = HZ_H1(ex)->is_head || status < 200 || status == 204 || status == 304;
-    int ka = HZ_H1(ex)->keep_alive && !loop->stopping && !c->close_after;
-    if (HZ_H1(ex)->phase == HZ_PH_WAIT_BODY && !stream) {
+    int no_body = HZ__H1(ex)->is_head || status < 200 || status == 204 || status == 304;
+    int ka = HZ__H1(ex)->keep_alive && !loop->stopping && !c->close_after;
+    if (HZ__H1(ex)->phase == HZ__PH_WAIT_BODY && !stream) {
         /* A complete answer and the body never asked for. Draining it is
          * only safe when the client is not waiting for 100 Continue and it
          * is small. */
-        int drainable = !HZ_H1(ex)->want_continue &&
-                        (h->body_kind == HZ_BODY_CHUNKED || HZ_H1(ex)->cl_left <= HZ_DRAIN_LIMIT);
+        int drainable = !HZ__H1(ex)->want_continue && (h->body_kind == HZ__BODY_CHUNKED ||
+                                                       HZ__H1(ex)->cl_left <= HZ__DRAIN_LIMIT);
         if (!drainable)
             ka = 0;
-    } else if (HZ_H1(ex)->phase == HZ_PH_WAIT_BODY) {
+    } else if (HZ__H1(ex)->phase == HZ__PH_WAIT_BODY) {
         /* A stream started before the body was asked for (an echo): the
          * interim 100 must come before the final head or never. */
         hz__res_continue(ex);
@@ -65,16 +65,16 @@ static int res_head(hz_req *ex, int status, uint64_t len, int stream)
     int close_delim = stream && !no_body && h->version_minor == 0;
     if (close_delim)
         ka = 0;
-    HZ_H1(ex)->keep_alive = (unsigned)ka;
-    HZ_H1(ex)->no_body = (unsigned)no_body;
-    HZ_H1(ex)->close_delim = (unsigned)close_delim;
-    HZ_H1(ex)->chunked_out = (unsigned)(stream && !no_body && !close_delim);
+    HZ__H1(ex)->keep_alive = (unsigned)ka;
+    HZ__H1(ex)->no_body = (unsigned)no_body;
+    HZ__H1(ex)->close_delim = (unsigned)close_delim;
+    HZ__H1(ex)->chunked_out = (unsigned)(stream && !no_body && !close_delim);
     ex->status = status;
 
     /* Status line, Date, Server, the handler's fields and the framing
      * fields go out as one reservation and straight copies. */
     hz_server *srv = loop->srv;
-    int server = !HZ_H1(ex)->server_set && srv->server_hdr;
+    int server = !HZ__H1(ex)->server_set && srv->server_hdr;
     size_t uhl = hz__buf_pending(&ex->hdrs);
     size_t need = 64 + loop->date_len + (server ? srv->server_hdr_len : 0) + uhl + 96;
     int rc = hz__buf_reserve(&c->out, &loop->bufs, need, UINT32_MAX);
@@ -115,7 +115,7 @@ static int res_head(hz_req *ex, int status, uint64_t len, int stream)
         c->out.len = (uint32_t)(p - c->out.data);
     }
     hz__buf_release(&ex->hdrs, &loop->bufs);
-    HZ_H1(ex)->res_started = 1;
+    HZ__H1(ex)->res_started = 1;
     ex->body_bytes = stream ? 0 : len; /* access log; streams add as they write */
     if (rc < 0) {
         hz__conn_close(c);
@@ -137,24 +137,24 @@ static int h1_live(const hz_req *ex)
 static int h1_set_header(hz_req *ex, const char *name, size_t nl, const char *value, size_t vl,
                          int kind)
 {
-    if (HZ_UNLIKELY(h1_gone(ex)))
+    if (HZ__UNLIKELY(h1_gone(ex)))
         return HZ_ECLOSED;
-    if (HZ_H1(ex)->res_started)
+    if (HZ__H1(ex)->res_started)
         return HZ_ESTATE;
     switch (kind) {
-    case HZ_HDR_DROP:
-    case HZ_HDR_CONNECTION:
+    case HZ__HDR_DROP:
+    case HZ__HDR_CONNECTION:
         return 0;
-    case HZ_HDR_CONN_CLOSE:
-        HZ_H1(ex)->keep_alive = 0;
+    case HZ__HDR_CONN_CLOSE:
+        HZ__H1(ex)->keep_alive = 0;
         return 0;
-    case HZ_HDR_SERVER:
-        HZ_H1(ex)->server_set = 1;
+    case HZ__HDR_SERVER:
+        HZ__H1(ex)->server_set = 1;
         break;
     default:
         break;
     }
-    if (hz__buf_pending(&ex->hdrs) + HZ_RES_HDR_COST(nl, vl) > HZ_RES_HDRS_MAX)
+    if (hz__buf_pending(&ex->hdrs) + HZ__RES_HDR_COST(nl, vl) > HZ__RES_HDRS_MAX)
         return HZ_ERANGE;
     if (hz__buf_reserve(&ex->hdrs, &ex->loop->bufs, nl + vl + 4, UINT32_MAX) < 0)
         return HZ_ENOMEM;
@@ -169,18 +169,18 @@ static int h1_set_header(hz_req *ex, const char *name, size_t nl, const char *va
 
 static int h1_send(hz_req *ex, int status, const void *body, size_t len)
 {
-    if (HZ_UNLIKELY(h1_gone(ex)))
+    if (HZ__UNLIKELY(h1_gone(ex)))
         return HZ_ECLOSED;
-    if (HZ_H1(ex)->res_started)
+    if (HZ__H1(ex)->res_started)
         return HZ_ESTATE;
     hz__conn *c = ex->conn;
     int rc = res_head(ex, status, len, 0);
     if (rc < 0)
         return rc;
-    if (!HZ_H1(ex)->no_body && len) {
+    if (!HZ__H1(ex)->no_body && len) {
         const char *p = body;
         size_t left = len;
-        if (len >= HZ_WRITEV_MIN && !c->wblocked) {
+        if (len >= HZ__WRITEV_MIN && !c->wblocked) {
             /* Big body: one writev of head + body, copy only the rest. */
             size_t taken = 0;
             if (hz__conn_flush_with(c, p, len, &taken) < 0)
@@ -199,9 +199,9 @@ static int h1_send(hz_req *ex, int status, const void *body, size_t len)
 
 static int h1_start(hz_req *ex, int status)
 {
-    if (HZ_UNLIKELY(h1_gone(ex)))
+    if (HZ__UNLIKELY(h1_gone(ex)))
         return HZ_ECLOSED;
-    if (HZ_H1(ex)->res_started)
+    if (HZ__H1(ex)->res_started)
         return HZ_ESTATE;
     int rc = res_head(ex, status, 0, 1);
     if (rc == 0 && !ex->conn->in_process)
@@ -211,21 +211,21 @@ static int h1_start(hz_req *ex, int status)
 
 static int h1_write(hz_req *ex, const void *buf, size_t len)
 {
-    if (HZ_UNLIKELY(h1_gone(ex)))
+    if (HZ__UNLIKELY(h1_gone(ex)))
         return HZ_ECLOSED;
-    if (!HZ_H1(ex)->res_started || HZ_H1(ex)->res_done)
+    if (!HZ__H1(ex)->res_started || HZ__H1(ex)->res_done)
         return HZ_ESTATE;
-    if (HZ_H1(ex)->no_body || !len)
+    if (HZ__H1(ex)->no_body || !len)
         return 0;
     hz__conn *c = ex->conn;
     size_t budget = c->loop->srv->cfg.output_buffer;
     if (hz__buf_pending(&c->out) >= budget) {
-        HZ_H1(ex)->drain_wait = 1;
+        HZ__H1(ex)->drain_wait = 1;
         return HZ_EAGAIN;
     }
     int rc = 0;
-    if (HZ_H1(ex)->chunked_out) {
-        char sz[HZ_FMT_HEX_MAX + 2];
+    if (HZ__H1(ex)->chunked_out) {
+        char sz[HZ__FMT_HEX_MAX + 2];
         size_t n = hz__fmt_hex(sz, len);
         sz[n++] = '\r';
         sz[n++] = '\n';
@@ -251,34 +251,34 @@ static int h1_write(hz_req *ex, const void *buf, size_t len)
 
 static int h1_end(hz_req *ex)
 {
-    if (HZ_UNLIKELY(h1_gone(ex)))
+    if (HZ__UNLIKELY(h1_gone(ex)))
         return HZ_ECLOSED;
-    if (!HZ_H1(ex)->res_started || HZ_H1(ex)->res_done)
+    if (!HZ__H1(ex)->res_started || HZ__H1(ex)->res_done)
         return HZ_ESTATE;
-    if (HZ_H1(ex)->chunked_out && append(ex->conn, "0\r\n\r\n", 5) < 0) {
+    if (HZ__H1(ex)->chunked_out && append(ex->conn, "0\r\n\r\n", 5) < 0) {
         hz__conn_close(ex->conn);
         return HZ_ECLOSED;
     }
-    HZ_H1(ex)->drain_wait = 0;
+    HZ__H1(ex)->drain_wait = 0;
     res_complete(ex);
     return 0;
 }
 
 /* ---- body sources -------------------------------------------------------- */
 
-#define HZ_SRC_CHUNK 16384u   /* bytes read from a source per piece */
-#define HZ_SRC_SF_MAX 262144u /* bytes per sendfile call */
+#define HZ__SRC_CHUNK 16384u   /* bytes read from a source per piece */
+#define HZ__SRC_SF_MAX 262144u /* bytes per sendfile call */
 
 /* The source's done, once; the connection is pinned while user code runs. */
 static void src_done(hz_req *ex, int status)
 {
-    if (!HZ_H1(ex)->src_on)
+    if (!HZ__H1(ex)->src_on)
         return;
-    hz_body_source s = HZ_H1(ex)->src;
+    hz_body_source s = HZ__H1(ex)->src;
     hz__conn *c = ex->conn;
-    HZ_H1(ex)->src_on = 0;
-    HZ_H1(ex)->src_wait = 0;
-    memset(&HZ_H1(ex)->src, 0, sizeof(HZ_H1(ex)->src));
+    HZ__H1(ex)->src_on = 0;
+    HZ__H1(ex)->src_wait = 0;
+    memset(&HZ__H1(ex)->src, 0, sizeof(HZ__H1(ex)->src));
     if (c)
         c->refs++;
     s.done(s.ud, status);
@@ -294,13 +294,13 @@ void hz__res_source_drop(hz_req *ex, int err)
 /* The whole body went to the connection: frame its end and complete. */
 static long src_finish(hz__conn *c, hz_req *ex)
 {
-    int rc = HZ_H1(ex)->chunked_out ? append(c, "0\r\n\r\n", 5) : 0;
+    int rc = HZ__H1(ex)->chunked_out ? append(c, "0\r\n\r\n", 5) : 0;
     src_done(ex, 0);
     if (rc < 0 || c->closing) {
         hz__conn_close(c);
         return HZ_ECLOSED;
     }
-    HZ_H1(ex)->drain_wait = 0;
+    HZ__H1(ex)->drain_wait = 0;
     res_complete(ex);
     /* The process loop that called the flush does not look again. */
     hz__loop_ready(c->loop, c);
@@ -318,26 +318,26 @@ static long src_fail(hz__conn *c, hz_req *ex, int err)
 
 long hz__res_pump(hz__conn *c, hz_req *ex)
 {
-    hz_body_source *s = &HZ_H1(ex)->src;
-    if (HZ_H1(ex)->src_left == 0)
+    hz_body_source *s = &HZ__H1(ex)->src;
+    if (HZ__H1(ex)->src_left == 0)
         return src_finish(c, ex);
     /* Straight to a plain socket: no framing to add, nothing buffered. */
-    if (s->sendfile && !HZ_H1(ex)->src_nosf && !HZ_H1(ex)->chunked_out && c->sock.fd >= 0 &&
+    if (s->sendfile && !HZ__H1(ex)->src_nosf && !HZ__H1(ex)->chunked_out && c->sock.fd >= 0 &&
         c->sock.tp == &hz__transport_socket && !hz__buf_pending(&c->out)) {
-        size_t max = HZ_SRC_SF_MAX;
-        if (HZ_H1(ex)->src_left > 0 && (uint64_t)HZ_H1(ex)->src_left < max)
-            max = (size_t)HZ_H1(ex)->src_left;
+        size_t max = HZ__SRC_SF_MAX;
+        if (HZ__H1(ex)->src_left > 0 && (uint64_t)HZ__H1(ex)->src_left < max)
+            max = (size_t)HZ__H1(ex)->src_left;
         long n = s->sendfile(s->ud, c->sock.fd, max);
         if (n > 0) {
             if ((size_t)n > max)
                 return src_fail(c, ex, HZ_EINVAL);
-            hz__m_add(&c->loop->metrics, HZ_MS_BYTES_OUT, (uint64_t)n);
+            hz__m_add(&c->loop->metrics, HZ__MS_BYTES_OUT, (uint64_t)n);
             c->last_io = c->loop->now;
-            if (HZ_H1(ex)->src_left > 0)
-                HZ_H1(ex)->src_left -= n;
+            if (HZ__H1(ex)->src_left > 0)
+                HZ__H1(ex)->src_left -= n;
             else
                 ex->body_bytes += (uint64_t)n;
-            return HZ_H1(ex)->src_left == 0 ? src_finish(c, ex) : n;
+            return HZ__H1(ex)->src_left == 0 ? src_finish(c, ex) : n;
         }
         if (n == HZ_EAGAIN) {
             c->wblocked = 1;
@@ -345,14 +345,14 @@ long hz__res_pump(hz__conn *c, hz_req *ex)
         }
         if (n != HZ_ENOTSUP)
             return src_fail(c, ex, n == 0 ? HZ_EIO : (int)n);
-        HZ_H1(ex)->src_nosf = 1;
+        HZ__H1(ex)->src_nosf = 1;
     }
     /* Read a piece into the output buffer; chunked framing reserves four
      * hex digits (a piece is at most 0x4000) and moves short ones left. */
-    size_t want = HZ_SRC_CHUNK;
-    if (HZ_H1(ex)->src_left > 0 && (uint64_t)HZ_H1(ex)->src_left < want)
-        want = (size_t)HZ_H1(ex)->src_left;
-    size_t pre = HZ_H1(ex)->chunked_out ? 6 : 0;
+    size_t want = HZ__SRC_CHUNK;
+    if (HZ__H1(ex)->src_left > 0 && (uint64_t)HZ__H1(ex)->src_left < want)
+        want = (size_t)HZ__H1(ex)->src_left;
+    size_t pre = HZ__H1(ex)->chunked_out ? 6 : 0;
     if (hz__buf_reserve(&c->out, &c->loop->bufs, pre + want + 2, UINT32_MAX) < 0)
         return src_fail(c, ex, HZ_ENOMEM);
     char *p = c->out.data + c->out.len;
@@ -362,8 +362,8 @@ long hz__res_pump(hz__conn *c, hz_req *ex)
             return src_fail(c, ex, HZ_EINVAL);
         size_t len = (size_t)n;
         if (pre) {
-            char hex[HZ_FMT_HEX_MAX];
-            size_t h = hz__fmt_hex(hex, len); /* len <= HZ_SRC_CHUNK: at most 4 digits */
+            char hex[HZ__FMT_HEX_MAX];
+            size_t h = hz__fmt_hex(hex, len); /* len <= HZ__SRC_CHUNK: at most 4 digits */
             if (h < 4)
                 memmove(p + h + 2, p + pre, len);
             memcpy(p, hex, h);
@@ -373,19 +373,19 @@ long hz__res_pump(hz__conn *c, hz_req *ex)
         } else {
             c->out.len += (uint32_t)len;
         }
-        if (HZ_H1(ex)->src_left > 0)
-            HZ_H1(ex)->src_left -= n;
+        if (HZ__H1(ex)->src_left > 0)
+            HZ__H1(ex)->src_left -= n;
         else
             ex->body_bytes += len;
-        return HZ_H1(ex)->src_left == 0 ? src_finish(c, ex) : n;
+        return HZ__H1(ex)->src_left == 0 ? src_finish(c, ex) : n;
     }
     if (n == 0) {
-        if (HZ_H1(ex)->src_left > 0)
+        if (HZ__H1(ex)->src_left > 0)
             return src_fail(c, ex, HZ_EIO); /* shorter than its Content-Length */
         return src_finish(c, ex);
     }
     if (n == HZ_EAGAIN) {
-        HZ_H1(ex)->src_wait = 1;
+        HZ__H1(ex)->src_wait = 1;
         return 0;
     }
     return src_fail(c, ex, (int)n);
@@ -393,20 +393,20 @@ long hz__res_pump(hz__conn *c, hz_req *ex)
 
 static int h1_send_source(hz_req *ex, int status, int64_t length, const hz_body_source *src)
 {
-    if (HZ_UNLIKELY(h1_gone(ex)))
+    if (HZ__UNLIKELY(h1_gone(ex)))
         return HZ_ECLOSED;
-    if (HZ_H1(ex)->res_started)
+    if (HZ__H1(ex)->res_started)
         return HZ_ESTATE;
     hz__conn *c = ex->conn;
     int rc = res_head(ex, status, length < 0 ? 0 : (uint64_t)length, length < 0);
     if (rc < 0)
         return rc;
-    HZ_H1(ex)->src = *src;
-    HZ_H1(ex)->src_on = 1;
-    HZ_H1(ex)->src_wait = 0;
-    HZ_H1(ex)->src_nosf = 0;
-    HZ_H1(ex)->src_left = HZ_H1(ex)->no_body ? 0 : length;
-    if (HZ_H1(ex)->no_body) { /* HEAD, 204, 304: the head is the response */
+    HZ__H1(ex)->src = *src;
+    HZ__H1(ex)->src_on = 1;
+    HZ__H1(ex)->src_wait = 0;
+    HZ__H1(ex)->src_nosf = 0;
+    HZ__H1(ex)->src_left = HZ__H1(ex)->no_body ? 0 : length;
+    if (HZ__H1(ex)->no_body) { /* HEAD, 204, 304: the head is the response */
         src_done(ex, 0);
         res_complete(ex);
         return 0;
@@ -418,10 +418,10 @@ static int h1_send_source(hz_req *ex, int status, int64_t length, const hz_body_
 
 static int h1_resume(hz_req *ex)
 {
-    if (!HZ_H1(ex)->src_on)
+    if (!HZ__H1(ex)->src_on)
         return HZ_ESTATE;
-    if (HZ_H1(ex)->src_wait) {
-        HZ_H1(ex)->src_wait = 0;
+    if (HZ__H1(ex)->src_wait) {
+        HZ__H1(ex)->src_wait = 0;
         hz__loop_ready(ex->loop, ex->conn);
     }
     return 0;
@@ -471,9 +471,9 @@ const hz__res_ops hz__h1_res_ops = {
 void hz__res_continue(hz_req *ex)
 {
     /* Never after the final head: the client would take it for body. */
-    if (!HZ_H1(ex)->want_continue || HZ_H1(ex)->res_started)
+    if (!HZ__H1(ex)->want_continue || HZ__H1(ex)->res_started)
         return;
-    HZ_H1(ex)->want_continue = 0;
+    HZ__H1(ex)->want_continue = 0;
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     if (append(ex->conn, cont, sizeof(cont) - 1) < 0)
         hz__conn_close(ex->conn);
@@ -493,7 +493,7 @@ static int bare_error(hz__conn *c, int status)
         rc = append(c, loop->date, loop->date_len);
     if (rc == 0 && srv->server_hdr)
         rc = append(c, srv->server_hdr, srv->server_hdr_len);
-    static const char ct[] = "Content-Type: " HZ_ERROR_CTYPE "\r\nContent-Length: ";
+    static const char ct[] = "Content-Type: " HZ__ERROR_CTYPE "\r\nContent-Length: ";
     if (rc == 0)
         rc = append(c, ct, sizeof(ct) - 1);
     char num[24];
@@ -513,11 +513,11 @@ void hz__res_error(hz__conn *c, int status)
     hz_req *ex = c->ex;
     if (c->closing)
         return;
-    if (ex && HZ_H1(ex)->res_started) {
-        if (HZ_H1(ex)->res_done) {
+    if (ex && HZ__H1(ex)->res_started) {
+        if (HZ__H1(ex)->res_done) {
             /* The answer is queued already: stop reading and close after it. */
-            HZ_H1(ex)->phase = HZ_PH_DONE;
-            HZ_H1(ex)->keep_alive = 0;
+            HZ__H1(ex)->phase = HZ__PH_DONE;
+            HZ__H1(ex)->keep_alive = 0;
             c->close_after = 1;
             return;
         }
@@ -528,7 +528,7 @@ void hz__res_error(hz__conn *c, int status)
         hz__conn_close(c);
         return;
     }
-    if (ex && HZ_H1(ex)->dispatched)
+    if (ex && HZ__H1(ex)->dispatched)
         hz__res_abort(ex, HZ_ECANCELED);
     if (c->closing)
         return;
@@ -539,15 +539,15 @@ void hz__res_error(hz__conn *c, int status)
          * the status. The connection's own writer, whatever ops the
          * exchange has now (an executor job that timed out). */
         hz__buf_release(&ex->hdrs, &c->loop->bufs);
-        HZ_H1(ex)->server_set = 0;
-        HZ_H1(ex)->keep_alive = 0;
-        HZ_H1(ex)->want_continue = 0;
-        HZ_H1(ex)->phase = HZ_PH_DONE;
+        HZ__H1(ex)->server_set = 0;
+        HZ__H1(ex)->keep_alive = 0;
+        HZ__H1(ex)->want_continue = 0;
+        HZ__H1(ex)->phase = HZ__PH_DONE;
         if (hz__res_answer(ex, &hz__h1_res_ops, status, NULL) < 0) {
             hz__conn_close(c);
             return;
         }
-        HZ_H1(ex)->phase = HZ_PH_DONE; /* res_head may have looked at WAIT_BODY */
+        HZ__H1(ex)->phase = HZ__PH_DONE; /* res_head may have looked at WAIT_BODY */
         return;
     }
     if (bare_error(c, status) < 0) {

@@ -32,17 +32,17 @@ enum { ISA_SCALAR = 0, ISA_SSE2, ISA_SSSE3, ISA_NEON };
 #if !defined(HZ_PARSER_FORCE_SCALAR)
 #if defined(__SSE2__)
 #include <emmintrin.h>
-#define HZ_SCAN_SSE2 1
+#define HZ__SCAN_SSE2 1
 #if defined(__SSSE3__)
 #include <tmmintrin.h>
-#define HZ_SCAN_SSSE3 2 /* the compiler targets it: no check at run time */
+#define HZ__SCAN_SSSE3 2 /* the compiler targets it: no check at run time */
 #elif defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <cpuid.h>
-#define HZ_SCAN_SSSE3 1 /* chosen at run time */
+#define HZ__SCAN_SSSE3 1 /* chosen at run time */
 #endif
 #elif defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
-#define HZ_SCAN_NEON 1
+#define HZ__SCAN_NEON 1
 #endif
 #endif
 
@@ -53,7 +53,7 @@ static int forced_isa = -1; /* -1: the default choice */
 #define SIMD_ALLOWED() 1
 #endif
 
-#if defined(HZ_SCAN_SSSE3)
+#if defined(HZ__SCAN_SSSE3)
 /* 1 when the target scanner may use SSSE3. */
 static inline int use_ssse3(void)
 {
@@ -61,13 +61,13 @@ static inline int use_ssse3(void)
     if (forced_isa >= 0)
         return forced_isa == ISA_SSSE3;
 #endif
-#if HZ_SCAN_SSSE3 == 2
+#if HZ__SCAN_SSSE3 == 2
     return 1;
 #else
     /* CPUID once; racing first callers store the same value */
     static int known; /* 0: not asked yet, 1: no, 2: yes */
     int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
-    if (HZ_UNLIKELY(!v)) {
+    if (HZ__UNLIKELY(!v)) {
         unsigned a, b, c, d;
         v = (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSSE3)) ? 2 : 1;
         __atomic_store_n(&known, v, __ATOMIC_RELAXED);
@@ -82,34 +82,34 @@ static inline int use_ssse3(void)
 /* ------------------------------------------------------------------------ */
 
 static const short perr_status[] = {
-#define HZ_PERR_STATUS_(name, status, msg) status,
-    HZ_PARSE_ERRORS(HZ_PERR_STATUS_)
-#undef HZ_PERR_STATUS_
+#define HZ__PERR_STATUS_(name, status, msg) status,
+    HZ__PARSE_ERRORS(HZ__PERR_STATUS_)
+#undef HZ__PERR_STATUS_
 };
 static const char *const perr_name[] = {
-#define HZ_PERR_NAME_(name, status, msg) #name,
-    HZ_PARSE_ERRORS(HZ_PERR_NAME_)
-#undef HZ_PERR_NAME_
+#define HZ__PERR_NAME_(name, status, msg) #name,
+    HZ__PARSE_ERRORS(HZ__PERR_NAME_)
+#undef HZ__PERR_NAME_
 };
 static const char *const perr_text[] = {
-#define HZ_PERR_TEXT_(name, status, msg) msg,
-    HZ_PARSE_ERRORS(HZ_PERR_TEXT_)
-#undef HZ_PERR_TEXT_
+#define HZ__PERR_TEXT_(name, status, msg) msg,
+    HZ__PARSE_ERRORS(HZ__PERR_TEXT_)
+#undef HZ__PERR_TEXT_
 };
 
 int hz__perr_status(hz__perr e)
 {
-    return (unsigned)e < HZ_PE_COUNT ? perr_status[e] : 400;
+    return (unsigned)e < HZ__PE_COUNT ? perr_status[e] : 400;
 }
 
 const char *hz__perr_name(hz__perr e)
 {
-    return (unsigned)e < HZ_PE_COUNT ? perr_name[e] : "UNKNOWN";
+    return (unsigned)e < HZ__PE_COUNT ? perr_name[e] : "UNKNOWN";
 }
 
 const char *hz__perr_text(hz__perr e)
 {
-    return (unsigned)e < HZ_PE_COUNT ? perr_text[e] : "unknown parse error";
+    return (unsigned)e < HZ__PE_COUNT ? perr_text[e] : "unknown parse error";
 }
 
 const char *hz__parser_simd(void)
@@ -118,13 +118,13 @@ const char *hz__parser_simd(void)
     if (forced_isa == ISA_SCALAR)
         return "scalar";
 #endif
-#if defined(HZ_SCAN_SSSE3)
+#if defined(HZ__SCAN_SSSE3)
     if (use_ssse3())
         return "ssse3";
 #endif
-#if defined(HZ_SCAN_SSE2)
+#if defined(HZ__SCAN_SSE2)
     return "sse2";
-#elif defined(HZ_SCAN_NEON)
+#elif defined(HZ__SCAN_NEON)
     return "neon";
 #else
     return "scalar";
@@ -139,11 +139,11 @@ int hz__parser_select(const char *path)
         isa = -1;
     else if (!strcmp(path, "scalar"))
         isa = ISA_SCALAR;
-#if defined(HZ_SCAN_SSE2)
+#if defined(HZ__SCAN_SSE2)
     else if (!strcmp(path, "sse2"))
         isa = ISA_SSE2;
 #endif
-#if defined(HZ_SCAN_SSSE3)
+#if defined(HZ__SCAN_SSSE3)
     else if (!strcmp(path, "ssse3")) {
         forced_isa = -1;
         if (!use_ssse3())
@@ -151,7 +151,7 @@ int hz__parser_select(const char *path)
         isa = ISA_SSSE3;
     }
 #endif
-#if defined(HZ_SCAN_NEON)
+#if defined(HZ__SCAN_NEON)
     else if (!strcmp(path, "neon"))
         isa = ISA_NEON;
 #endif
@@ -249,9 +249,9 @@ static inline int name_eq(const unsigned char *s, const char *lit, size_t n)
 /* Field values: stops at CTLs except HTAB (CR ends the value) and DEL. */
 static inline size_t scan_value(const unsigned char *b, size_t i, size_t e)
 {
-#if defined(HZ_SCAN_SSE2)
+#if defined(HZ__SCAN_SSE2)
     const __m128i c1f = _mm_set1_epi8(0x1f), ht = _mm_set1_epi8('\t'), del = _mm_set1_epi8(0x7f);
-#define HZ_VALUE_MASK_(ptr)                                                                        \
+#define HZ__VALUE_MASK_(ptr)                                                                       \
     __extension__({                                                                                \
         __m128i x_ = _mm_loadu_si128((const __m128i *)(const void *)(ptr));                        \
         __m128i bad_ = _mm_cmpeq_epi8(_mm_min_epu8(x_, c1f), x_);                                  \
@@ -261,19 +261,19 @@ static inline size_t scan_value(const unsigned char *b, size_t i, size_t e)
     })
     if (SIMD_ALLOWED()) {
         while (e - i >= 16) {
-            unsigned m = HZ_VALUE_MASK_(b + i);
+            unsigned m = HZ__VALUE_MASK_(b + i);
             if (m)
                 return i + (unsigned)__builtin_ctz(m);
             i += 16;
         }
         if (i < e && e >= 16) {
             /* The last bytes: one load ending at e (bytes before i are ours too). */
-            unsigned m = HZ_VALUE_MASK_(b + e - 16) >> (16 - (e - i));
+            unsigned m = HZ__VALUE_MASK_(b + e - 16) >> (16 - (e - i));
             return m ? i + (unsigned)__builtin_ctz(m) : e;
         }
     }
-#undef HZ_VALUE_MASK_
-#elif defined(HZ_SCAN_NEON)
+#undef HZ__VALUE_MASK_
+#elif defined(HZ__SCAN_NEON)
     const uint8x16_t c20 = vdupq_n_u8(0x20), ht = vdupq_n_u8('\t'), del = vdupq_n_u8(0x7f);
     while (SIMD_ALLOWED() && e - i >= 16) {
         uint8x16_t x = vld1q_u8(b + i);
@@ -311,25 +311,25 @@ static inline size_t scan_value(const unsigned char *b, size_t i, size_t e)
 static inline size_t skip_target_scalar(const unsigned char *b, size_t i, size_t e, int in_query)
 {
     const unsigned stop = C_TARGET | (in_query ? C_NOT_QUERY : C_NOT_PATH);
-#define HZ_PLAIN_(c) ((hz__chr_class[(c)] & stop) == C_TARGET)
+#define HZ__PLAIN_(c) ((hz__chr_class[(c)] & stop) == C_TARGET)
     while (e - i >= 4) {
-        if (!HZ_PLAIN_(b[i]))
+        if (!HZ__PLAIN_(b[i]))
             return i;
-        if (!HZ_PLAIN_(b[i + 1]))
+        if (!HZ__PLAIN_(b[i + 1]))
             return i + 1;
-        if (!HZ_PLAIN_(b[i + 2]))
+        if (!HZ__PLAIN_(b[i + 2]))
             return i + 2;
-        if (!HZ_PLAIN_(b[i + 3]))
+        if (!HZ__PLAIN_(b[i + 3]))
             return i + 3;
         i += 4;
     }
-    while (i < e && HZ_PLAIN_(b[i]))
+    while (i < e && HZ__PLAIN_(b[i]))
         i++;
     return i;
-#undef HZ_PLAIN_
+#undef HZ__PLAIN_
 }
 
-#if defined(HZ_SCAN_SSE2)
+#if defined(HZ__SCAN_SSE2)
 /* Compares per byte. The path test is exact; it costs twice the query's. */
 static inline size_t skip_target_sse2(const unsigned char *b, size_t i, size_t e, const size_t *q)
 {
@@ -365,7 +365,7 @@ static inline size_t skip_target_sse2(const unsigned char *b, size_t i, size_t e
 }
 #endif
 
-#if defined(HZ_SCAN_SSSE3) || defined(HZ_SCAN_NEON)
+#if defined(HZ__SCAN_SSSE3) || defined(HZ__SCAN_NEON)
 /* Nibble tables for PSHUFB/TBL: a byte is special when
  * lo[byte & 15] & hi[byte >> 4] & (path or query bits) is not 0.
  *   0x01 every byte with high nibble 0, 1, 8-F (CTLs, obs-text)
@@ -373,19 +373,19 @@ static inline size_t skip_target_sse2(const unsigned char *b, size_t i, size_t e
  *   0x10 '`'                 0x20 '{' '}' DEL
  *   0x40 '<' '>' (query)     0x80 DEL (query)
  * Path: 0x3f; query: 0xc3. */
-#define HZ_TGT_LO_                                                                                 \
+#define HZ__TGT_LO_                                                                                \
     0x13, 0x01, 0x03, 0x03, 0x01, 0x03, 0x01, 0x01, 0x01, 0x01, 0x01, 0x21, 0x4d, 0x21, 0x45, 0xa5
-#define HZ_TGT_HI_                                                                                 \
+#define HZ__TGT_HI_                                                                                \
     0x01, 0x01, 0x02, 0x44, 0x00, 0x08, 0x10, 0xa0, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01
-static const unsigned char tgt_lo[16] = {HZ_TGT_LO_};
-static const unsigned char tgt_hi[16] = {HZ_TGT_HI_};
-#define HZ_TGT_PATH_BITS 0x3f
-#define HZ_TGT_QUERY_BITS 0xc3
+static const unsigned char tgt_lo[16] = {HZ__TGT_LO_};
+static const unsigned char tgt_hi[16] = {HZ__TGT_HI_};
+#define HZ__TGT_PATH_BITS 0x3f
+#define HZ__TGT_QUERY_BITS 0xc3
 #endif
 
-#if defined(HZ_SCAN_SSSE3)
-#if HZ_SCAN_SSSE3 == 2
-#define HZ_PSHUFB_(table, idx) _mm_shuffle_epi8((table), (idx))
+#if defined(HZ__SCAN_SSSE3)
+#if HZ__SCAN_SSSE3 == 2
+#define HZ__PSHUFB_(table, idx) _mm_shuffle_epi8((table), (idx))
 #else
 /* PSHUFB as an instruction rather than an intrinsic: no function needs to
  * be compiled for SSSE3, so this scanner is inlined into the parser like
@@ -395,18 +395,18 @@ static inline __m128i pshufb_(__m128i table, __m128i idx)
     __asm__("pshufb %1, %0" : "+x"(table) : "x"(idx)); /* legacy SSE: no unaligned memory */
     return table;
 }
-#define HZ_PSHUFB_(table, idx) pshufb_((table), (idx))
+#define HZ__PSHUFB_(table, idx) pshufb_((table), (idx))
 #endif
 static inline size_t skip_target_ssse3(const unsigned char *b, size_t i, size_t e, const size_t *q)
 {
     const __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)tgt_lo);
     const __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)tgt_hi);
     const __m128i nib = _mm_set1_epi8(0x0f), zero = _mm_setzero_si128();
-    const __m128i bits = _mm_set1_epi8((char)(*q ? HZ_TGT_QUERY_BITS : HZ_TGT_PATH_BITS));
+    const __m128i bits = _mm_set1_epi8((char)(*q ? HZ__TGT_QUERY_BITS : HZ__TGT_PATH_BITS));
     while (e - i >= 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
-        __m128i cl = _mm_and_si128(HZ_PSHUFB_(lo, _mm_and_si128(x, nib)),
-                                   HZ_PSHUFB_(hi, _mm_and_si128(_mm_srli_epi16(x, 4), nib)));
+        __m128i cl = _mm_and_si128(HZ__PSHUFB_(lo, _mm_and_si128(x, nib)),
+                                   HZ__PSHUFB_(hi, _mm_and_si128(_mm_srli_epi16(x, 4), nib)));
         unsigned m =
             (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(cl, bits), zero)) ^ 0xffffu;
         if (m)
@@ -417,12 +417,12 @@ static inline size_t skip_target_ssse3(const unsigned char *b, size_t i, size_t 
 }
 #endif
 
-#if defined(HZ_SCAN_NEON)
+#if defined(HZ__SCAN_NEON)
 static inline size_t skip_target_neon(const unsigned char *b, size_t i, size_t e, const size_t *q)
 {
     const int in_query = *q != 0;
     const uint8x16_t lo = vld1q_u8(tgt_lo), hi = vld1q_u8(tgt_hi), nib = vdupq_n_u8(0x0f);
-    const uint8x16_t bits = vdupq_n_u8(in_query ? HZ_TGT_QUERY_BITS : HZ_TGT_PATH_BITS);
+    const uint8x16_t bits = vdupq_n_u8(in_query ? HZ__TGT_QUERY_BITS : HZ__TGT_PATH_BITS);
     while (e - i >= 16) {
         uint8x16_t x = vld1q_u8(b + i);
         uint8x16_t cl =
@@ -445,7 +445,7 @@ static inline size_t skip_target_neon(const unsigned char *b, size_t i, size_t e
  * (C_NOT_PATH, C_NOT_QUERY): RFC 9112 §3 asks for a 400, given once the
  * target form is known, so the first offending byte of another kind still
  * decides. Every byte is looked at once. */
-#define HZ_SCAN_TARGET_FN_(name, attr, skip)                                                       \
+#define HZ__SCAN_TARGET_FN_(name, attr, skip)                                                      \
     attr static size_t name(const unsigned char *b, size_t i, size_t e, size_t *q, unsigned *bad)  \
     {                                                                                              \
         for (;;) {                                                                                 \
@@ -475,28 +475,28 @@ static inline size_t skip_target_portable(const unsigned char *b, size_t i, size
     return skip_target_scalar(b, i, e, *q != 0);
 }
 
-HZ_SCAN_TARGET_FN_(scan_target_scalar, inline, skip_target_portable)
-#if defined(HZ_SCAN_SSE2)
-HZ_SCAN_TARGET_FN_(scan_target_sse2, inline, skip_target_sse2)
+HZ__SCAN_TARGET_FN_(scan_target_scalar, inline, skip_target_portable)
+#if defined(HZ__SCAN_SSE2)
+HZ__SCAN_TARGET_FN_(scan_target_sse2, inline, skip_target_sse2)
 #endif
-#if defined(HZ_SCAN_SSSE3)
-HZ_SCAN_TARGET_FN_(scan_target_ssse3, inline, skip_target_ssse3)
+#if defined(HZ__SCAN_SSSE3)
+HZ__SCAN_TARGET_FN_(scan_target_ssse3, inline, skip_target_ssse3)
 #endif
-#if defined(HZ_SCAN_NEON)
-HZ_SCAN_TARGET_FN_(scan_target_neon, inline, skip_target_neon)
+#if defined(HZ__SCAN_NEON)
+HZ__SCAN_TARGET_FN_(scan_target_neon, inline, skip_target_neon)
 #endif
 
 static inline size_t scan_target(const unsigned char *b, size_t i, size_t e, size_t *q,
                                  unsigned *bad)
 {
-#if defined(HZ_SCAN_SSSE3)
+#if defined(HZ__SCAN_SSSE3)
     if (use_ssse3())
         return scan_target_ssse3(b, i, e, q, bad);
 #endif
-#if defined(HZ_SCAN_SSE2)
+#if defined(HZ__SCAN_SSE2)
     if (SIMD_ALLOWED())
         return scan_target_sse2(b, i, e, q, bad);
-#elif defined(HZ_SCAN_NEON)
+#elif defined(HZ__SCAN_NEON)
     if (SIMD_ALLOWED())
         return scan_target_neon(b, i, e, q, bad);
 #endif
@@ -543,36 +543,36 @@ static uint8_t method_id(const unsigned char *m, size_t n)
     switch (n) {
     case 3:
         if (!memcmp(m, "GET", 3))
-            return HZ_M_GET;
+            return HZ__M_GET;
         if (!memcmp(m, "PUT", 3))
-            return HZ_M_PUT;
+            return HZ__M_PUT;
         break;
     case 4:
         if (!memcmp(m, "POST", 4))
-            return HZ_M_POST;
+            return HZ__M_POST;
         if (!memcmp(m, "HEAD", 4))
-            return HZ_M_HEAD;
+            return HZ__M_HEAD;
         break;
     case 5:
         if (!memcmp(m, "PATCH", 5))
-            return HZ_M_PATCH;
+            return HZ__M_PATCH;
         if (!memcmp(m, "TRACE", 5))
-            return HZ_M_TRACE;
+            return HZ__M_TRACE;
         break;
     case 6:
         if (!memcmp(m, "DELETE", 6))
-            return HZ_M_DELETE;
+            return HZ__M_DELETE;
         break;
     case 7:
         if (!memcmp(m, "OPTIONS", 7))
-            return HZ_M_OPTIONS;
+            return HZ__M_OPTIONS;
         if (!memcmp(m, "CONNECT", 7))
-            return HZ_M_CONNECT;
+            return HZ__M_CONNECT;
         break;
     default:
         break;
     }
-    return HZ_M_OTHER;
+    return HZ__M_OTHER;
 }
 
 /* authority = uri-host [ ":" port ] (RFC 3986 §3.2, RFC 9110 §7.2), without
@@ -646,29 +646,29 @@ static hz__perr check_target(hz__req_head *h, const unsigned char *b, size_t q, 
     size_t qend = q ? q - 1 : tend;
 
     if (t[0] == '/') { /* origin-form: the common case */
-        if (HZ_UNLIKELY(h->method == HZ_M_CONNECT))
-            return HZ_PE_TARGET_FORM;
+        if (HZ__UNLIKELY(h->method == HZ__M_CONNECT))
+            return HZ__PE_TARGET_FORM;
         if (bad)
-            return HZ_PE_TARGET;
-        h->target_form = HZ_TF_ORIGIN;
+            return HZ__PE_TARGET;
+        h->target_form = HZ__TF_ORIGIN;
         h->path_off = h->target_off;
         h->path_len = (uint32_t)(qend - h->target_off);
-        return HZ_PE_NONE;
+        return HZ__PE_NONE;
     }
     h->path_off = h->target_off;
     h->path_len = 0;
     if (n == 1 && t[0] == '*') { /* RFC 9112 §3.2.4: OPTIONS only */
-        if (h->method != HZ_M_OPTIONS)
-            return HZ_PE_TARGET_FORM;
-        h->target_form = HZ_TF_ASTERISK;
-        return HZ_PE_NONE;
+        if (h->method != HZ__M_OPTIONS)
+            return HZ__PE_TARGET_FORM;
+        h->target_form = HZ__TF_ASTERISK;
+        return HZ__PE_NONE;
     }
     int is_authority = valid_authority(t, n, 1, 1);
-    if (h->method == HZ_M_CONNECT && is_authority) { /* RFC 9112 §3.2.3 */
-        h->target_form = HZ_TF_AUTHORITY;
+    if (h->method == HZ__M_CONNECT && is_authority) { /* RFC 9112 §3.2.3 */
+        h->target_form = HZ__TF_AUTHORITY;
         h->host_off = h->target_off;
         h->host_len = (uint32_t)n;
-        return HZ_PE_NONE;
+        return HZ__PE_NONE;
     }
 
     /* absolute-form: scheme "://" authority path-abempty [ "?" query ].
@@ -681,7 +681,7 @@ static hz__perr check_target(hz__req_head *h, const unsigned char *b, size_t q, 
             i++;
     }
     if (i == 0 || n - i < 3 || memcmp(t + i, "://", 3) != 0)
-        return is_authority ? HZ_PE_TARGET_FORM : HZ_PE_TARGET;
+        return is_authority ? HZ__PE_TARGET_FORM : HZ__PE_TARGET;
     size_t scheme_len = i;
     size_t a = i + 3, ae = a;
     while (ae < n && t[ae] != '/' && t[ae] != '?')
@@ -689,17 +689,17 @@ static hz__perr check_target(hz__req_head *h, const unsigned char *b, size_t q, 
     /* RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid */
     int web = (scheme_len == 4 && ieq(t, "http", 4)) || (scheme_len == 5 && ieq(t, "https", 5));
     if (!valid_authority(t + a, ae - a, web, 0))
-        return HZ_PE_TARGET;
-    if (h->method == HZ_M_CONNECT)
-        return HZ_PE_TARGET_FORM;
+        return HZ__PE_TARGET;
+    if (h->method == HZ__M_CONNECT)
+        return HZ__PE_TARGET_FORM;
     if (bad)
-        return HZ_PE_TARGET;
-    h->target_form = HZ_TF_ABSOLUTE;
+        return HZ__PE_TARGET;
+    h->target_form = HZ__TF_ABSOLUTE;
     h->host_off = (uint32_t)(h->target_off + a);
     h->host_len = (uint32_t)(ae - a);
     h->path_off = (uint32_t)(h->target_off + ae);
     h->path_len = (uint32_t)(qend - (h->target_off + ae));
-    return HZ_PE_NONE;
+    return HZ__PE_NONE;
 }
 
 /* Framing facts kept in hz__parser.framing. */
@@ -725,25 +725,25 @@ static hz__perr parse_content_length(hz__parser *p, hz__req_head *h, const unsig
         uint64_t val = 0;
         while (i < n && IS_DIGIT(v[i])) {
             if (i - st >= 19)
-                return HZ_PE_CONTENT_LENGTH;
+                return HZ__PE_CONTENT_LENGTH;
             val = val * 10 + (uint64_t)(v[i] - '0');
             i++;
         }
         if (i == st || val > (uint64_t)INT64_MAX)
-            return HZ_PE_CONTENT_LENGTH;
+            return HZ__PE_CONTENT_LENGTH;
         while (i < n && IS_OWS(v[i]))
             i++;
         if (p->framing & FR_CL) {
             if (val != h->content_length)
-                return HZ_PE_CL_CONFLICT;
+                return HZ__PE_CL_CONFLICT;
         } else {
             p->framing |= FR_CL;
             h->content_length = val;
         }
         if (i == n)
-            return HZ_PE_NONE;
+            return HZ__PE_NONE;
         if (v[i] != ',')
-            return HZ_PE_CONTENT_LENGTH;
+            return HZ__PE_CONTENT_LENGTH;
         i++;
     }
 }
@@ -776,7 +776,7 @@ static hz__perr parse_transfer_encoding(hz__parser *p, const unsigned char *v, s
         while (i < n && IS_OWS(v[i]))
             i++;
         if (i == n)
-            return HZ_PE_NONE;
+            return HZ__PE_NONE;
         if (v[i] == ',') {
             i++;
             continue;
@@ -786,7 +786,7 @@ static hz__perr parse_transfer_encoding(hz__parser *p, const unsigned char *v, s
             i++;
         size_t tl = i - st;
         if (tl == 0)
-            return HZ_PE_TE_INVALID;
+            return HZ__PE_TE_INVALID;
         int params = 0;
         for (;;) {
             size_t k = i;
@@ -803,34 +803,34 @@ static hz__perr parse_transfer_encoding(hz__parser *p, const unsigned char *v, s
             while (k < n && IS(v[k], C_TCHAR))
                 k++;
             if (k == ps)
-                return HZ_PE_TE_INVALID;
+                return HZ__PE_TE_INVALID;
             while (k < n && IS_OWS(v[k]))
                 k++;
             if (k == n || v[k] != '=')
-                return HZ_PE_TE_INVALID;
+                return HZ__PE_TE_INVALID;
             k++;
             while (k < n && IS_OWS(v[k]))
                 k++;
             if (k < n && v[k] == '"') {
                 k = skip_quoted(v, k, n);
                 if (!k)
-                    return HZ_PE_TE_INVALID;
+                    return HZ__PE_TE_INVALID;
             } else {
                 ps = k;
                 while (k < n && IS(v[k], C_TCHAR))
                     k++;
                 if (k == ps)
-                    return HZ_PE_TE_INVALID;
+                    return HZ__PE_TE_INVALID;
             }
             params = 1;
             i = k;
         }
         if (i < n && v[i] != ',')
-            return HZ_PE_TE_INVALID;
+            return HZ__PE_TE_INVALID;
         if (tl == 7 && ieq(v + st, "chunked", 7)) {
             /* RFC 9112 §6.1: chunked at most once; it has no parameters */
             if (params || (p->framing & FR_TE_CHUNKED))
-                return HZ_PE_TE_INVALID;
+                return HZ__PE_TE_INVALID;
             p->framing |= FR_TE_CHUNKED | FR_TE_LAST_CHUNKED;
         } else {
             p->framing |= FR_TE_UNKNOWN;
@@ -863,18 +863,18 @@ static uint32_t list_flags(const unsigned char *v, size_t n,
 static uint32_t connection_option(const unsigned char *s, size_t n)
 {
     if (n == 5 && ieq(s, "close", 5))
-        return HZ_HF_CONN_CLOSE;
+        return HZ__HF_CONN_CLOSE;
     if (n == 10 && ieq(s, "keep-alive", 10))
-        return HZ_HF_CONN_KEEPALIVE;
+        return HZ__HF_CONN_KEEPALIVE;
     if (n == 7 && ieq(s, "upgrade", 7))
-        return HZ_HF_CONN_UPGRADE;
+        return HZ__HF_CONN_UPGRADE;
     return 0;
 }
 
 static uint32_t expectation(const unsigned char *s, size_t n)
 {
     /* RFC 9110 §10.1.1: "100-continue" is the only expectation defined */
-    return (n == 12 && ieq(s, "100-continue", 12)) ? HZ_HF_EXPECT_CONTINUE : HZ_HF_EXPECT_OTHER;
+    return (n == 12 && ieq(s, "100-continue", 12)) ? HZ__HF_EXPECT_CONTINUE : HZ__HF_EXPECT_OTHER;
 }
 
 /* The fields the parser itself must understand (framing, Host, connection
@@ -892,7 +892,7 @@ static hz__perr special_field(hz__parser *p, hz__req_head *h, const unsigned cha
             break;
         /* RFC 9112 §3.2: more than one Host -> 400, even if identical */
         if (p->nhost++)
-            return HZ_PE_HOST_DUPLICATE;
+            return HZ__PE_HOST_DUPLICATE;
         {
             /* the usual reg-name [":" port] first, inline; the rest (IP
              * literals, %XX) in valid_authority */
@@ -905,7 +905,7 @@ static hz__perr special_field(hz__parser *p, hz__req_head *h, const unsigned cha
                     k++;
             }
             if (k != vn && !valid_authority(v, vn, 0, 0))
-                return HZ_PE_HOST_INVALID;
+                return HZ__PE_HOST_INVALID;
         }
         if (!(p->framing & FR_HOST_TARGET)) {
             h->host_off = f->value_off;
@@ -928,24 +928,24 @@ static hz__perr special_field(hz__parser *p, hz__req_head *h, const unsigned cha
             return err;
         /* RFC 9112 §6.1: CL with TE is a smuggling signal: reject */
         if (p->framing & FR_TE)
-            return HZ_PE_CL_AND_TE;
+            return HZ__PE_CL_AND_TE;
         break;
     case 17:
         if (!name_eq(name, "transfer-encoding", 17))
             break;
         /* RFC 9112 §6.1: TE in 1.0 means the framing is unreliable */
         if (h->version_minor == 0)
-            return HZ_PE_TE_HTTP10;
+            return HZ__PE_TE_HTTP10;
         err = parse_transfer_encoding(p, v, vn);
         if (err)
             return err;
         if (p->framing & FR_CL)
-            return HZ_PE_CL_AND_TE;
+            return HZ__PE_CL_AND_TE;
         break;
     default:
         break;
     }
-    return HZ_PE_NONE;
+    return HZ__PE_NONE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -974,7 +974,7 @@ void hz__parser_init(hz__parser *p, const hz__parse_limits *limits, hz__field *f
     p->start = 0;
     p->state = 0;
     p->aux = 0;
-    p->error = HZ_PE_NONE;
+    p->error = HZ__PE_NONE;
     p->nhost = 0;
     p->framing = 0;
     p->target_bad = 0;
@@ -1007,14 +1007,14 @@ int hz__parse_request(hz__parser *p, hz__req_head *out, const char *buf, size_t 
     do {                                                                                           \
         lb = (bound);                                                                              \
         e = len;                                                                                   \
-        ek = HZ_PE_NONE;                                                                           \
+        ek = HZ__PE_NONE;                                                                          \
         if (lb < e) {                                                                              \
             e = lb;                                                                                \
             ek = (kind);                                                                           \
         }                                                                                          \
         if (hb < e) {                                                                              \
             e = hb;                                                                                \
-            ek = HZ_PE_HEAD_TOO_LARGE;                                                             \
+            ek = HZ__PE_HEAD_TOO_LARGE;                                                            \
         }                                                                                          \
     } while (0)
 #define NEED(j, st)                                                                                \
@@ -1026,13 +1026,13 @@ int hz__parse_request(hz__parser *p, hz__req_head *out, const char *buf, size_t 
     } while (0)
 #define FAIL(kind)                                                                                 \
     do {                                                                                           \
-        err = HZ_PE_##kind;                                                                        \
+        err = HZ__PE_##kind;                                                                       \
         goto fail;                                                                                 \
     } while (0)
 
-    if (HZ_UNLIKELY(state >= PS_DONE))
+    if (HZ__UNLIKELY(state >= PS_DONE))
         return state == PS_DONE ? (int)p->pos : HZ_EPROTO;
-    if (HZ_UNLIKELY(len < i))
+    if (HZ__UNLIKELY(len < i))
         return HZ_EAGAIN; /* fewer bytes than last time: nothing new to look at */
     if (state == PS_EMPTY)
         memset(h, 0, sizeof(*h));
@@ -1045,7 +1045,7 @@ int hz__parse_request(hz__parser *p, hz__req_head *out, const char *buf, size_t 
     case PS_METHOD:
     case PS_TARGET:
     case PS_VERSION:
-        BOUND(lim->request_line, HZ_PE_URI_TOO_LONG);
+        BOUND(lim->request_line, HZ__PE_URI_TOO_LONG);
         if (state == PS_METHOD)
             goto method;
         if (state == PS_TARGET)
@@ -1054,7 +1054,7 @@ int hz__parse_request(hz__parser *p, hz__req_head *out, const char *buf, size_t 
             goto version;
         break;
     default: /* PS_NAME, PS_OWS, PS_VALUE */
-        BOUND(ls + lim->field_size, HZ_PE_FIELD_TOO_LARGE);
+        BOUND(ls + lim->field_size, HZ__PE_FIELD_TOO_LARGE);
         if (state == PS_NAME)
             goto name;
         nl = p->fields[n].name_len;
@@ -1081,9 +1081,9 @@ int hz__parse_request(hz__parser *p, hz__req_head *out, const char *buf, size_t 
     }
     p->start = (uint32_t)i;
     h->method_off = (uint32_t)i;
-    if (HZ_LIKELY(e - i >= 5)) { /* the two methods nearly every request uses */
+    if (HZ__LIKELY(e - i >= 5)) { /* the two methods nearly every request uses */
         if (!memcmp(b + i, "GET ", 4)) {
-            h->method = HZ_M_GET;
+            h->method = HZ__M_GET;
             h->method_len = 3;
             i += 4;
             h->target_off = (uint32_t)i;
@@ -1091,7 +1091,7 @@ int hz__parse_request(hz__parser *p, hz__req_head *out, const char *buf, size_t 
             goto target;
         }
         if (!memcmp(b + i, "POST ", 5)) {
-            h->method = HZ_M_POST;
+            h->method = HZ__M_POST;
             h->method_len = 4;
             i += 5;
             h->target_off = (uint32_t)i;
@@ -1103,7 +1103,7 @@ int hz__parse_request(hz__parser *p, hz__req_head *out, const char *buf, size_t 
 method:
     i = scan_token(b, i, e);
     NEED(i, PS_METHOD);
-    if (HZ_UNLIKELY(b[i] != ' ' || i == p->start)) {
+    if (HZ__UNLIKELY(b[i] != ' ' || i == p->start)) {
         c = b[i];
         if (c == '\n')
             FAIL(LINE_ENDING);
@@ -1144,19 +1144,19 @@ target:
             FAIL(TARGET); /* '#' fragment, CTL, DEL, non-ASCII */
         }
     }
-    if (HZ_UNLIKELY(i == h->target_off))
+    if (HZ__UNLIKELY(i == h->target_off))
         FAIL(REQUEST_LINE); /* two spaces */
     h->target_len = (uint32_t)(i - h->target_off);
     err = check_target(h, b, aux, tbad);
     if (err)
         goto fail;
-    if (h->target_form >= HZ_TF_ABSOLUTE && h->target_form <= HZ_TF_AUTHORITY)
+    if (h->target_form >= HZ__TF_ABSOLUTE && h->target_form <= HZ__TF_AUTHORITY)
         p->framing |= FR_HOST_TARGET;
     i++;
 
 version:
     /* HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF (RFC 9112 §2.3) */
-    if (HZ_LIKELY(e - i >= 10 && !memcmp(b + i, "HTTP/1.1\r\n", 10))) {
+    if (HZ__LIKELY(e - i >= 10 && !memcmp(b + i, "HTTP/1.1\r\n", 10))) {
         h->version_minor = 1;
         i += 10;
     } else {
@@ -1197,11 +1197,11 @@ version:
     n = 0;
 
     for (;;) {
-        BOUND(ls + lim->field_size, HZ_PE_FIELD_TOO_LARGE);
+        BOUND(ls + lim->field_size, HZ__PE_FIELD_TOO_LARGE);
     name:
         i = scan_token(b, i, e);
         NEED(i, PS_NAME);
-        if (HZ_UNLIKELY(b[i] != ':' || i == ls)) {
+        if (HZ__UNLIKELY(b[i] != ':' || i == ls)) {
             c = b[i];
             if (i == ls) {
                 if (c == '\r') { /* the empty line: end of the head */
@@ -1220,14 +1220,14 @@ version:
                 FAIL(LINE_ENDING);
             FAIL(FIELD_NAME); /* empty name, no colon, not a token */
         }
-        if (HZ_UNLIKELY(n >= lim->header_count))
+        if (HZ__UNLIKELY(n >= lim->header_count))
             FAIL(TOO_MANY_FIELDS);
         f = &p->fields[n];
         f->name_off = (uint32_t)ls;
         nl = (uint32_t)(i - ls);
         f->name_len = nl;
         i++;
-        if (HZ_LIKELY(e - i >= 2 && b[i] == ' ' && !IS_OWS(b[i + 1]))) {
+        if (HZ__LIKELY(e - i >= 2 && b[i] == ' ' && !IS_OWS(b[i + 1]))) {
             aux = ++i; /* the usual single SP */
             goto value;
         }
@@ -1239,13 +1239,13 @@ version:
     value:
         i = scan_value(b, i, e);
         NEED(i, PS_VALUE);
-        if (HZ_UNLIKELY(b[i] != '\r')) {
+        if (HZ__UNLIKELY(b[i] != '\r')) {
             if (b[i] == '\n')
                 FAIL(LINE_ENDING);
             FAIL(FIELD_VALUE); /* NUL, CTL, DEL */
         }
         NEED(i + 1, PS_VALUE);
-        if (HZ_UNLIKELY(b[i + 1] != '\n'))
+        if (HZ__UNLIKELY(b[i + 1] != '\n'))
             FAIL(LINE_ENDING);
         {
             size_t vo = aux, ve = i;
@@ -1278,11 +1278,11 @@ complete:
             FAIL(TE_NOT_CHUNKED);
         if (p->framing & FR_TE_UNKNOWN)
             FAIL(TE_UNKNOWN);
-        h->body_kind = HZ_BODY_CHUNKED;
+        h->body_kind = HZ__BODY_CHUNKED;
     } else if (p->framing & FR_CL) {
-        h->body_kind = HZ_BODY_LENGTH;
+        h->body_kind = HZ__BODY_LENGTH;
     } else {
-        h->body_kind = HZ_BODY_NONE;
+        h->body_kind = HZ__BODY_NONE;
     }
     if (h->version_minor == 1 && p->nhost == 0)
         FAIL(HOST_MISSING); /* RFC 9112 §3.2 */
@@ -1295,7 +1295,7 @@ complete:
     return (int)i;
 
 more:
-    if (ek == HZ_PE_NONE) {
+    if (ek == HZ__PE_NONE) {
         h->nfields = n;
         p->head = *h;
         p->aux = (uint32_t)aux;
@@ -1307,8 +1307,8 @@ more:
     err = ek;
     /* RFC 9112 §3: a method longer than any implemented SHOULD get 501; the
      * request-line bound is only a target's 414 once the method has ended. */
-    if (err == HZ_PE_URI_TOO_LONG && state == PS_METHOD)
-        err = HZ_PE_METHOD_TOO_LONG;
+    if (err == HZ__PE_URI_TOO_LONG && state == PS_METHOD)
+        err = HZ__PE_METHOD_TOO_LONG;
 fail:
     p->state = PS_ERROR;
     p->error = err;
@@ -1376,7 +1376,7 @@ int hz__chunked_decode(hz__chunked *c, const char *buf, size_t len, size_t *cons
 
 #define CFAIL(kind)                                                                                \
     do {                                                                                           \
-        err = HZ_PE_##kind;                                                                        \
+        err = HZ__PE_##kind;                                                                       \
         goto fail;                                                                                 \
     } while (0)
 /* extension bytes (everything after the size up to CR) are bounded */
@@ -1393,7 +1393,7 @@ int hz__chunked_decode(hz__chunked *c, const char *buf, size_t len, size_t *cons
 
     while (i < len) {
         unsigned ch = b[i];
-        if (HZ_UNLIKELY(ch == '\n') && st < CS_LINE_LF)
+        if (HZ__UNLIKELY(ch == '\n') && st < CS_LINE_LF)
             CFAIL(LINE_ENDING); /* bare LF in a chunk line */
         switch (st) {
         case CS_SIZE0:
@@ -1538,7 +1538,7 @@ int hz__chunked_decode(hz__chunked *c, const char *buf, size_t len, size_t *cons
             *data = buf + i;
             *data_len = n;
             *consumed = i + n;
-            return HZ_CHUNK_DATA;
+            return HZ__CHUNK_DATA;
         }
         case CS_DATA_CR:
             if (ch != '\r')

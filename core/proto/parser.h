@@ -10,8 +10,8 @@
  * recipient accept a bare LF; we do not, so that no two parsers on a path can
  * disagree about where a line ends (request smuggling).
  */
-#ifndef HZ_PARSER_H
-#define HZ_PARSER_H
+#ifndef HZ__PARSER_H
+#define HZ__PARSER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -20,7 +20,7 @@
 
 /* Every way a request can be rejected: X(NAME, status, "description").
  * The kinds are distinct so metrics and logs can tell them apart. */
-#define HZ_PARSE_ERRORS(X)                                                                         \
+#define HZ__PARSE_ERRORS(X)                                                                        \
     X(NONE, 0, "no error")                                                                         \
     X(METHOD, 400, "invalid method token")                                                         \
     X(METHOD_TOO_LONG, 501, "method longer than any implemented")                                  \
@@ -56,13 +56,13 @@
     X(TE_INVALID, 400, "malformed Transfer-Encoding or chunked applied twice")
 
 typedef enum hz__perr {
-#define HZ_PERR_ENUM_(name, status, msg) HZ_PE_##name,
-    HZ_PARSE_ERRORS(HZ_PERR_ENUM_)
-#undef HZ_PERR_ENUM_
-        HZ_PE_COUNT
+#define HZ__PERR_ENUM_(name, status, msg) HZ__PE_##name,
+    HZ__PARSE_ERRORS(HZ__PERR_ENUM_)
+#undef HZ__PERR_ENUM_
+        HZ__PE_COUNT
 } hz__perr;
 
-/** The HTTP status to answer a parse error with (0 for HZ_PE_NONE). */
+/** The HTTP status to answer a parse error with (0 for HZ__PE_NONE). */
 /* Character classes of hz__chr_class (shared with the response side, which
  * validates what handlers put into header fields). */
 enum {
@@ -79,60 +79,60 @@ enum {
     C_NOT_PATH = 0x80,  /* those, backslash, '`' '{' '}': encoded in paths (browsers
                          * send '|' '^' '[' ']' raw, so those stay allowed) */
 };
-HZ_HIDDEN extern const unsigned char hz__chr_class[256];
+HZ__HIDDEN extern const unsigned char hz__chr_class[256];
 /** Length of the longest prefix of s[0, len) made of tchars. */
-HZ_HIDDEN size_t hz__scan_token(const void *s, size_t len);
+HZ__HIDDEN size_t hz__scan_token(const void *s, size_t len);
 /** Length of the longest prefix of s[0, len) of field-value bytes (HTAB,
  *  SP, VCHAR, obs-text): no CR, LF, other CTLs or DEL. */
-HZ_HIDDEN size_t hz__scan_field_value(const void *s, size_t len);
+HZ__HIDDEN size_t hz__scan_field_value(const void *s, size_t len);
 
-HZ_HIDDEN int hz__perr_status(hz__perr e);
+HZ__HIDDEN int hz__perr_status(hz__perr e);
 /** A short name ("CL_AND_TE") and a description, for logs and metrics. */
-HZ_HIDDEN const char *hz__perr_name(hz__perr e);
-HZ_HIDDEN const char *hz__perr_text(hz__perr e);
+HZ__HIDDEN const char *hz__perr_name(hz__perr e);
+HZ__HIDDEN const char *hz__perr_text(hz__perr e);
 /** The target scanning path in use: "ssse3" (chosen at run time on x86-64
  *  CPUs that have it), "sse2", "neon" or "scalar". thread: any. */
-HZ_HIDDEN const char *hz__parser_simd(void);
+HZ__HIDDEN const char *hz__parser_simd(void);
 /** Only in builds with HZ_PARSER_SELECTABLE (tests): makes the parser use
  *  the named path ("scalar", "sse2", "ssse3", "neon"; NULL: the default).
  *  Returns 0, or -1 when this build or CPU has no such path.
  *  thread: no parse may run concurrently. */
-HZ_HIDDEN int hz__parser_select(const char *path);
+HZ__HIDDEN int hz__parser_select(const char *path);
 
-/** Well-known methods, recognised while parsing (others: HZ_M_OTHER). */
+/** Well-known methods, recognised while parsing (others: HZ__M_OTHER). */
 typedef enum hz__method {
-    HZ_M_OTHER = 0,
-    HZ_M_GET,
-    HZ_M_HEAD,
-    HZ_M_POST,
-    HZ_M_PUT,
-    HZ_M_DELETE,
-    HZ_M_OPTIONS,
-    HZ_M_PATCH,
-    HZ_M_CONNECT,
-    HZ_M_TRACE,
+    HZ__M_OTHER = 0,
+    HZ__M_GET,
+    HZ__M_HEAD,
+    HZ__M_POST,
+    HZ__M_PUT,
+    HZ__M_DELETE,
+    HZ__M_OPTIONS,
+    HZ__M_PATCH,
+    HZ__M_CONNECT,
+    HZ__M_TRACE,
 } hz__method;
 
 typedef enum hz__target_form {
-    HZ_TF_ORIGIN = 0, /* /path?query */
-    HZ_TF_ABSOLUTE,   /* http://host/path (any method) */
-    HZ_TF_AUTHORITY,  /* host:port (CONNECT only) */
-    HZ_TF_ASTERISK,   /* * (OPTIONS only) */
+    HZ__TF_ORIGIN = 0, /* /path?query */
+    HZ__TF_ABSOLUTE,   /* http://host/path (any method) */
+    HZ__TF_AUTHORITY,  /* host:port (CONNECT only) */
+    HZ__TF_ASTERISK,   /* * (OPTIONS only) */
 } hz__target_form;
 
 typedef enum hz__body_kind {
-    HZ_BODY_NONE = 0, /* no Content-Length, no Transfer-Encoding */
-    HZ_BODY_LENGTH,   /* Content-Length: content_length bytes (may be 0) */
-    HZ_BODY_CHUNKED,  /* Transfer-Encoding: chunked (final coding) */
+    HZ__BODY_NONE = 0, /* no Content-Length, no Transfer-Encoding */
+    HZ__BODY_LENGTH,   /* Content-Length: content_length bytes (may be 0) */
+    HZ__BODY_CHUNKED,  /* Transfer-Encoding: chunked (final coding) */
 } hz__body_kind;
 
 /** Connection-relevant header facts gathered while parsing. */
 enum {
-    HZ_HF_CONN_CLOSE = 1u << 0,      /* Connection: close (token in list) */
-    HZ_HF_CONN_KEEPALIVE = 1u << 1,  /* Connection: keep-alive */
-    HZ_HF_CONN_UPGRADE = 1u << 2,    /* Connection: upgrade */
-    HZ_HF_EXPECT_CONTINUE = 1u << 3, /* Expect: 100-continue */
-    HZ_HF_EXPECT_OTHER = 1u << 4,    /* Expect: anything else (answer 417) */
+    HZ__HF_CONN_CLOSE = 1u << 0,      /* Connection: close (token in list) */
+    HZ__HF_CONN_KEEPALIVE = 1u << 1,  /* Connection: keep-alive */
+    HZ__HF_CONN_UPGRADE = 1u << 2,    /* Connection: upgrade */
+    HZ__HF_EXPECT_CONTINUE = 1u << 3, /* Expect: 100-continue */
+    HZ__HF_EXPECT_OTHER = 1u << 4,    /* Expect: anything else (answer 417) */
 };
 
 /** A header field: offsets into the parsed buffer. value excludes leading
@@ -166,7 +166,7 @@ typedef struct hz__req_head {
     uint8_t version_minor;       /* 0 or 1 (HTTP/1.x) */
     uint8_t body_kind;           /* hz__body_kind */
     uint32_t flags;              /* HZ_HF_* */
-    uint64_t content_length;     /* valid for HZ_BODY_LENGTH */
+    uint64_t content_length;     /* valid for HZ__BODY_LENGTH */
     uint32_t head_len;           /* bytes of the head, final CRLF included */
     uint32_t nfields;
     hz__field *fields; /* borrowed: the array given to hz__parser_init */
@@ -196,7 +196,7 @@ typedef struct hz__parser {
     uint32_t target_bad; /* private: the target holds a byte RFC 3986 excludes */
 } hz__parser;
 
-HZ_HIDDEN void hz__parser_init(hz__parser *p, const hz__parse_limits *limits, hz__field *fields);
+HZ__HIDDEN void hz__parser_init(hz__parser *p, const hz__parse_limits *limits, hz__field *fields);
 
 /** Parses the head in buf[0..len). Call again with the same bytes plus more
  *  after HZ_EAGAIN (buf may have moved). Returns head_len (> 0) when the head
@@ -205,7 +205,7 @@ HZ_HIDDEN void hz__parser_init(hz__parser *p, const hz__parse_limits *limits, hz
  *  Limits are enforced as bytes arrive, not after. *out is scratch space
  *  until the call that returns head_len; once finished, further calls
  *  return the same verdict and leave *out alone. */
-HZ_HIDDEN int hz__parse_request(hz__parser *p, hz__req_head *out, const char *buf, size_t len);
+HZ__HIDDEN int hz__parse_request(hz__parser *p, hz__req_head *out, const char *buf, size_t len);
 
 /** Chunked-body decoder (RFC 9112 §7.1) with bounded extensions and
  *  trailers; trailer fields are validated and skipped. */
@@ -218,19 +218,19 @@ typedef struct hz__chunked {
     hz__perr error;
 } hz__chunked;
 
-HZ_HIDDEN void hz__chunked_init(hz__chunked *c, const hz__parse_limits *limits);
+HZ__HIDDEN void hz__chunked_init(hz__chunked *c, const hz__parse_limits *limits);
 
-enum { HZ_CHUNK_DATA = 1 };
+enum { HZ__CHUNK_DATA = 1 };
 
 /** Decodes from buf[0..len). Sets *consumed to the bytes used. Returns
- *   HZ_CHUNK_DATA: *data, *data_len is a span of body bytes inside buf (the
+ *   HZ__CHUNK_DATA: *data, *data_len is a span of body bytes inside buf (the
  *                  span's bytes are included in *consumed);
  *   HZ_EAGAIN:     every byte was consumed as framing; give more;
  *   0:             the body ended (last chunk and trailers), *consumed stops
  *                  right after it (pipelined bytes follow);
  *   HZ_EPROTO:     c->error says why.
  *  Never reads past buf[len-1]; resumable at any byte boundary. */
-HZ_HIDDEN int hz__chunked_decode(hz__chunked *c, const char *buf, size_t len, size_t *consumed,
-                                 const char **data, size_t *data_len);
+HZ__HIDDEN int hz__chunked_decode(hz__chunked *c, const char *buf, size_t len, size_t *consumed,
+                                  const char **data, size_t *data_len);
 
-#endif /* HZ_PARSER_H */
+#endif /* HZ__PARSER_H */

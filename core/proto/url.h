@@ -1,6 +1,6 @@
 /* url.h - percent-decoding internals shared by url.c, form.c and cookie.c. */
-#ifndef HZ_URL_H
-#define HZ_URL_H
+#ifndef HZ__URL_H
+#define HZ__URL_H
 
 #include <stddef.h>
 #include <httpz/httpz.h>
@@ -20,7 +20,7 @@ static inline int hz__hexval(unsigned char c)
 /* Compares the percent-decoding of raw (under HZ_URL_* flags) with
  * name[0..nlen) without a buffer. Returns 1 (equal), 0 (different) or
  * HZ_EINVAL (raw has a bad escape or a byte the flags refuse). */
-HZ_HIDDEN int hz__url_equals(const char *raw, size_t rawlen, const char *name, size_t nlen,
-                             unsigned flags);
+HZ__HIDDEN int hz__url_equals(const char *raw, size_t rawlen, const char *name, size_t nlen,
+                              unsigned flags);
 
-#endif /* HZ_URL_H */
+#endif /* HZ__URL_H */

@@ -11,8 +11,8 @@
  * input fed whole, in pieces or byte by byte gets the same verdict and the
  * same error kind (tests/unit/test_ws.c and fuzz/fuzz_ws_frame.c check it).
  */
-#ifndef HZ_WS_H
-#define HZ_WS_H
+#ifndef HZ__WS_H
+#define HZ__WS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -62,22 +62,22 @@ enum {
     X(INFLATED_TOO_BIG, 1009, "decompressed message over the message size limit")
 
 typedef enum hz__ws_err {
-#define HZ_WS_ERR_ENUM_(name, code, msg) HZ__WS_E_##name,
-    HZ__WS_ERRORS(HZ_WS_ERR_ENUM_)
-#undef HZ_WS_ERR_ENUM_
+#define HZ__WS_ERR_ENUM_(name, code, msg) HZ__WS_E_##name,
+    HZ__WS_ERRORS(HZ__WS_ERR_ENUM_)
+#undef HZ__WS_ERR_ENUM_
         HZ__WS_E_COUNT
 } hz__ws_err;
 
 /** The close code to fail the connection with for e (0 for NONE). */
-HZ_HIDDEN unsigned hz__ws_err_close_code(hz__ws_err e);
+HZ__HIDDEN unsigned hz__ws_err_close_code(hz__ws_err e);
 /** A short name ("LENGTH_NOT_MINIMAL") and a description, for logs. */
-HZ_HIDDEN const char *hz__ws_err_name(hz__ws_err e);
-HZ_HIDDEN const char *hz__ws_err_text(hz__ws_err e);
+HZ__HIDDEN const char *hz__ws_err_name(hz__ws_err e);
+HZ__HIDDEN const char *hz__ws_err_text(hz__ws_err e);
 
 /** Whether code may appear in a close frame on the wire (§7.4): 1000-1003,
  *  1007-1011 and 3000-4999. 1004 is reserved, 1005, 1006 and 1015 are for
  *  APIs only, everything else below 3000 is unassigned. */
-HZ_HIDDEN int hz__ws_close_code_valid(unsigned code);
+HZ__HIDDEN int hz__ws_close_code_valid(unsigned code);
 
 /* ------------------------------------------------------------------------ */
 /* Frame parser                                                              */
@@ -148,7 +148,7 @@ typedef struct hz__ws_parser {
 } hz__ws_parser;
 
 /** Starts a parser with cfg. thread: any (on its own parser). */
-HZ_HIDDEN void hz__ws_parser_init(hz__ws_parser *p, const hz__ws_parser_cfg *cfg);
+HZ__HIDDEN void hz__ws_parser_init(hz__ws_parser *p, const hz__ws_parser_cfg *cfg);
 
 /** Parses buf[0..len), unmasking payload bytes in place (buf is written).
  *  Returns the bytes consumed and fills *ev: one event at most per call, so
@@ -159,18 +159,18 @@ HZ_HIDDEN void hz__ws_parser_init(hz__ws_parser *p, const hz__ws_parser_cfg *cfg
  *  hz__ws_err_close_code the code to close with); every later call
  *  returns HZ_EPROTO too. After a CLOSE event any further byte is
  *  AFTER_CLOSE. thread: any (on its own parser). */
-HZ_HIDDEN long hz__ws_parse(hz__ws_parser *p, uint8_t *buf, size_t len, hz__ws_event *ev);
+HZ__HIDDEN long hz__ws_parse(hz__ws_parser *p, uint8_t *buf, size_t len, hz__ws_event *ev);
 
 /** As hz__ws_parse, but in is left untouched and a DATA event's bytes are
  *  unmasked into out[0..cap) (at most cap bytes per event; cap > 0, else
  *  HZ_EINVAL). thread: any. */
-HZ_HIDDEN long hz__ws_parse_copy(hz__ws_parser *p, const uint8_t *in, size_t len, uint8_t *out,
-                                 size_t cap, hz__ws_event *ev);
+HZ__HIDDEN long hz__ws_parse_copy(hz__ws_parser *p, const uint8_t *in, size_t len, uint8_t *out,
+                                  size_t cap, hz__ws_event *ev);
 
 /** XORs src[0..len) with the masking key (§5.3) into dst (which may equal
  *  src), where src[0] is byte `offset` of the payload. thread: any. */
-HZ_HIDDEN void hz__ws_mask(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
-                           uint64_t offset);
+HZ__HIDDEN void hz__ws_mask(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+                            uint64_t offset);
 
 /* ------------------------------------------------------------------------ */
 /* Writing frames                                                            */
@@ -187,8 +187,8 @@ enum {
  *  Returns the header length (2-14), or HZ_EINVAL for an opcode above 15,
  *  a control frame longer than 125 bytes or without FIN, or len >= 2^63.
  *  thread: any. */
-HZ_HIDDEN int hz__ws_write_header(uint8_t *out, unsigned opcode, unsigned flags, uint64_t len,
-                                  const uint8_t *mask);
+HZ__HIDDEN int hz__ws_write_header(uint8_t *out, unsigned opcode, unsigned flags, uint64_t len,
+                                   const uint8_t *mask);
 
 /** Writes a close frame's payload (§5.5.1) into out (at least 125 bytes):
  *  code 0 means no status (an empty payload, and reason must be empty),
@@ -196,8 +196,8 @@ HZ_HIDDEN int hz__ws_write_header(uint8_t *out, unsigned opcode, unsigned flags,
  *  the payload length, HZ_EINVAL for a code that may not be sent or a
  *  reason that is not UTF-8, HZ_ERANGE for a reason over 123 bytes.
  *  thread: any. */
-HZ_HIDDEN int hz__ws_close_payload(uint8_t *out, unsigned code, const void *reason,
-                                   size_t reason_len);
+HZ__HIDDEN int hz__ws_close_payload(uint8_t *out, unsigned code, const void *reason,
+                                    size_t reason_len);
 
 /* ------------------------------------------------------------------------ */
 /* Opening handshake (§4.2)                                                  */
@@ -208,20 +208,20 @@ HZ_HIDDEN int hz__ws_close_payload(uint8_t *out, unsigned code, const void *reas
 /** 1 when key is a valid Sec-WebSocket-Key: the strict base64 encoding of
  *  16 bytes (24 characters, "==" at the end, §4.1 item 7), else 0.
  *  thread: any. */
-HZ_HIDDEN int hz__ws_key_valid(const char *key, size_t len);
+HZ__HIDDEN int hz__ws_key_valid(const char *key, size_t len);
 
 /** Sec-WebSocket-Accept for key (§4.2.2 item 5.4): base64(SHA-1(key +
  *  "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")), written NUL-terminated to out.
  *  Returns 0, or HZ_EINVAL when hz__ws_key_valid refuses the key.
  *  thread: any. */
-HZ_HIDDEN int hz__ws_accept(const char *key, size_t len, char out[HZ__WS_ACCEPT_LEN + 1]);
+HZ__HIDDEN int hz__ws_accept(const char *key, size_t len, char out[HZ__WS_ACCEPT_LEN + 1]);
 
 /** 1 when the comma-separated header list (RFC 9110 §5.6.1: OWS around
  *  elements, empty elements ignored) has an element equal to token, ASCII
  *  case ignored ("Connection: keep-alive, Upgrade" has "upgrade";
  *  "Upgrade: websocket" has "websocket"); else 0. An element that is not a
  *  plain token (a space inside, a parameter) never matches. thread: any. */
-HZ_HIDDEN int hz__ws_list_has(const char *list, size_t len, const char *token);
+HZ__HIDDEN int hz__ws_list_has(const char *list, size_t len, const char *token);
 
 /** Why an upgrade request is refused (§4.2.1), with the status to answer:
  *  X(NAME, status, "description"). */
@@ -238,9 +238,9 @@ HZ_HIDDEN int hz__ws_list_has(const char *list, size_t len, const char *token);
     X(KEY, 400, "Sec-WebSocket-Key is not the base64 of 16 bytes")
 
 typedef enum hz__ws_hs_err {
-#define HZ_WS_HS_ENUM_(name, status, msg) HZ__WS_HS_##name,
-    HZ__WS_HS_ERRORS(HZ_WS_HS_ENUM_)
-#undef HZ_WS_HS_ENUM_
+#define HZ__WS_HS_ENUM_(name, status, msg) HZ__WS_HS_##name,
+    HZ__WS_HS_ERRORS(HZ__WS_HS_ENUM_)
+#undef HZ__WS_HS_ENUM_
         HZ__WS_HS_COUNT
 } hz__ws_hs_err;
 
@@ -260,10 +260,10 @@ typedef struct hz__ws_hs_req {
 /** Checks an upgrade request; the first failing rule in the order of
  *  HZ__WS_HS_ERRORS wins. A 426 answer carries "Sec-WebSocket-Version: 13"
  *  (VERSION) or "Upgrade: websocket" (NO_UPGRADE). thread: any. */
-HZ_HIDDEN hz__ws_hs_err hz__ws_handshake_check(const hz__ws_hs_req *r);
+HZ__HIDDEN hz__ws_hs_err hz__ws_handshake_check(const hz__ws_hs_req *r);
 /** The status to answer e with (0 for OK) and a description. */
-HZ_HIDDEN int hz__ws_hs_status(hz__ws_hs_err e);
-HZ_HIDDEN const char *hz__ws_hs_text(hz__ws_hs_err e);
+HZ__HIDDEN int hz__ws_hs_status(hz__ws_hs_err e);
+HZ__HIDDEN const char *hz__ws_hs_text(hz__ws_hs_err e);
 
 /** Picks the subprotocol (§4.2.2 item 5.5 / §11.3.4): offered is the
  *  client's Sec-WebSocket-Protocol list (tokens, compared exactly, case
@@ -271,23 +271,23 @@ HZ_HIDDEN const char *hz__ws_hs_text(hz__ws_hs_err e);
  *  the index in ours of the first one the client offered, HZ_ENOENT when
  *  none was (answer without the header), HZ_EINVAL when the list holds
  *  something that is not a token (answer 400). thread: any. */
-HZ_HIDDEN long hz__ws_select_protocol(const char *offered, size_t len, const char *const *ours,
-                                      size_t n);
+HZ__HIDDEN long hz__ws_select_protocol(const char *offered, size_t len, const char *const *ours,
+                                       size_t n);
 
 /** 1 when origin (an Origin header, RFC 6454 §7: "scheme://host[:port]" or
  *  "null") is one of the n allowed origins, else 0. Scheme and host are
  *  compared ASCII case-insensitively and a default port (80 for http/ws,
  *  443 for https/wss) is the same as none; an allowed entry "*" admits any
  *  origin but "null", which only a "null" entry admits. thread: any. */
-HZ_HIDDEN int hz__ws_origin_allowed(const char *origin, size_t len, const char *const *allowed,
-                                    size_t n);
+HZ__HIDDEN int hz__ws_origin_allowed(const char *origin, size_t len, const char *const *allowed,
+                                     size_t n);
 
 /** 1 when origin names this server as the client reached it: host[:port]
  *  equal to the Host header (default ports as above; over TLS the origin's
  *  scheme must be https, else http), the same-origin policy most servers
  *  want for browser clients. Else 0 (also for a malformed origin or host).
  *  thread: any. */
-HZ_HIDDEN int hz__ws_origin_is_host(const char *origin, size_t olen, const char *host, size_t hlen,
-                                    int tls);
+HZ__HIDDEN int hz__ws_origin_is_host(const char *origin, size_t olen, const char *host, size_t hlen,
+                                     int tls);
 
-#endif /* HZ_WS_H */
+#endif /* HZ__WS_H */

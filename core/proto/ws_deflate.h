@@ -19,8 +19,8 @@
  * direction's zlib state (about 256 KiB to deflate, 7 KiB + the window to
  * inflate, at the default settings).
  */
-#ifndef HZ_WS_DEFLATE_H
-#define HZ_WS_DEFLATE_H
+#ifndef HZ__WS_DEFLATE_H
+#define HZ__WS_DEFLATE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -47,7 +47,7 @@ typedef struct hz__pmd_params {
  *  Returns 0, or HZ_EINVAL for a syntax error, an unknown or duplicate
  *  parameter, a value where none is allowed or a window size outside 8..15
  *  (decimal, no leading zero, also inside a quoted-string). thread: any. */
-HZ_HIDDEN int hz__pmd_parse_params(const char *s, size_t len, int response, hz__pmd_params *out);
+HZ__HIDDEN int hz__pmd_parse_params(const char *s, size_t len, int response, hz__pmd_params *out);
 
 /** The server's policy. hz__pmd_cfg_init gives the defaults noted. */
 typedef struct hz__pmd_cfg {
@@ -61,7 +61,7 @@ typedef struct hz__pmd_cfg {
     int8_t mem_level;                   /* zlib memLevel 1..9 (8) */
 } hz__pmd_cfg;
 
-HZ_HIDDEN void hz__pmd_cfg_init(hz__pmd_cfg *cfg);
+HZ__HIDDEN void hz__pmd_cfg_init(hz__pmd_cfg *cfg);
 
 /** Server side: walks the client's Sec-WebSocket-Extensions value (lines
  *  joined with ", ") and accepts the first permessage-deflate offer it
@@ -72,8 +72,8 @@ HZ_HIDDEN void hz__pmd_cfg_init(hz__pmd_cfg *cfg);
  *  NUL-terminated. Returns 1 (accepted), 0 (nothing acceptable: answer
  *  without the extension), HZ_EINVAL (the header is not an extension list)
  *  or HZ_ERANGE (cap < HZ__PMD_RESPONSE_MAX). thread: any. */
-HZ_HIDDEN int hz__pmd_negotiate(const char *offered, size_t len, const hz__pmd_cfg *cfg,
-                                hz__pmd_params *agreed, char *resp, size_t cap);
+HZ__HIDDEN int hz__pmd_negotiate(const char *offered, size_t len, const hz__pmd_cfg *cfg,
+                                 hz__pmd_params *agreed, char *resp, size_t cap);
 
 /** Client side: checks a server's Sec-WebSocket-Extensions answer against
  *  the offer sent. Returns 1 with *agreed (window bits set) when it is a
@@ -82,8 +82,8 @@ HZ_HIDDEN int hz__pmd_negotiate(const char *offered, size_t len, const hz__pmd_c
  *  more than one element, bad parameters, server_no_context_takeover or
  *  server_max_window_bits asked for and missing, a window over the offer,
  *  client_max_window_bits the offer did not allow. thread: any. */
-HZ_HIDDEN int hz__pmd_check_response(const char *resp, size_t len, const hz__pmd_params *offer,
-                                     hz__pmd_params *agreed);
+HZ__HIDDEN int hz__pmd_check_response(const char *resp, size_t len, const hz__pmd_params *offer,
+                                      hz__pmd_params *agreed);
 
 /* ------------------------------------------------------------------------ */
 /* Compression context                                                       */
@@ -105,10 +105,10 @@ enum {
  *  may inflate to (0: no limit). Returns 0, HZ_ENOMEM, HZ_EINVAL (bad
  *  parameters, or a deflate window of 8 bits) or HZ_ENOTSUP (built without
  *  zlib). *out is NULL on failure. thread: any. */
-HZ_HIDDEN int hz__pmd_create(hz__pmd **out, const hz_allocator *a, const hz__pmd_params *agreed,
-                             int server, const hz__pmd_cfg *cfg, uint64_t max_message);
+HZ__HIDDEN int hz__pmd_create(hz__pmd **out, const hz_allocator *a, const hz__pmd_params *agreed,
+                              int server, const hz__pmd_cfg *cfg, uint64_t max_message);
 /** Frees z and its zlib state; NULL is fine. thread: the owner's. */
-HZ_HIDDEN void hz__pmd_destroy(hz__pmd *z);
+HZ__HIDDEN void hz__pmd_destroy(hz__pmd *z);
 
 /** Inflates the payload of a compressed message as it arrives: in[0..len)
  *  is the next piece (frames' payloads, in order), fin != 0 once the last
@@ -121,18 +121,18 @@ HZ_HIDDEN void hz__pmd_destroy(hz__pmd *z);
  *  (hz__pmd_error: INFLATE for a corrupt stream, INFLATED_TOO_BIG once the
  *  message passes max_message; the context is unusable then), HZ_ENOMEM or
  *  HZ_ENOTSUP. thread: the owner's. */
-HZ_HIDDEN int hz__pmd_inflate(hz__pmd *z, const uint8_t *in, size_t len, int fin, uint8_t *out,
-                              size_t cap, size_t *consumed, size_t *produced);
+HZ__HIDDEN int hz__pmd_inflate(hz__pmd *z, const uint8_t *in, size_t len, int fin, uint8_t *out,
+                               size_t cap, size_t *consumed, size_t *produced);
 
 /** Deflates a message to send as it is produced: in[0..len) is the next
  *  piece, fin != 0 with the last (and after, while OUTPUT_FULL). out gets
  *  the compressed payload, the 00 00 FF FF tail already stripped; cap must
  *  be at least 16 (HZ_EINVAL). Same results as hz__pmd_inflate, without
  *  HZ_EPROTO. thread: the owner's. */
-HZ_HIDDEN int hz__pmd_deflate(hz__pmd *z, const uint8_t *in, size_t len, int fin, uint8_t *out,
-                              size_t cap, size_t *consumed, size_t *produced);
+HZ__HIDDEN int hz__pmd_deflate(hz__pmd *z, const uint8_t *in, size_t len, int fin, uint8_t *out,
+                               size_t cap, size_t *consumed, size_t *produced);
 
 /** Why the last call returned HZ_EPROTO (HZ__WS_E_NONE if it did not). */
-HZ_HIDDEN hz__ws_err hz__pmd_error(const hz__pmd *z);
+HZ__HIDDEN hz__ws_err hz__pmd_error(const hz__pmd *z);
 
-#endif /* HZ_WS_DEFLATE_H */
+#endif /* HZ__WS_DEFLATE_H */

@@ -247,7 +247,7 @@ static int parse_origin(const char *s, size_t len, origin *o)
         int secure;
     } schemes[] = {{"http://", 0}, {"https://", 1}, {"ws://", 0}, {"wss://", 1}};
     trim(&s, &len);
-    for (size_t i = 0; i < HZ_ARRAY_LEN(schemes); i++) {
+    for (size_t i = 0; i < HZ__ARRAY_LEN(schemes); i++) {
         size_t sl = strlen(schemes[i].scheme);
         if (len > sl && eq_nocase(s, sl, schemes[i].scheme, sl)) {
             o->secure = schemes[i].secure;

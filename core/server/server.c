@@ -15,7 +15,7 @@
 #include "accesslog.h"
 #include "fmt.h"
 
-#define HZ_LISTEN_BACKLOG 1024
+#define HZ__LISTEN_BACKLOG 1024
 
 /* The smallest size each config struct ever had: its last field in the
  * first release with size fields (0.2). Fields appended later are not
@@ -24,9 +24,9 @@
 #define HZ__ROUTE_OPTS_SIZE_MIN HZ__SIZE_THROUGH(hz_route_opts, body_limit)
 
 #if HZ_HAVE_MSG_NOSIGNAL
-#define HZ_SEND_FLAGS MSG_NOSIGNAL
+#define HZ__SEND_FLAGS MSG_NOSIGNAL
 #else
-#define HZ_SEND_FLAGS 0
+#define HZ__SEND_FLAGS 0
 #endif
 
 static void reject_busy(int fd)
@@ -38,7 +38,7 @@ static void reject_busy(int fd)
                                "Content-Length: 19\r\nConnection: close\r\n\r\n"
                                "Service Unavailable";
     /* A fresh socket's send buffer is empty: this either fits or fails. */
-    ssize_t n = send(fd, busy, sizeof(busy) - 1, HZ_SEND_FLAGS);
+    ssize_t n = send(fd, busy, sizeof(busy) - 1, HZ__SEND_FLAGS);
     (void)n;
     shutdown(fd, SHUT_WR);
     close(fd);
@@ -329,7 +329,7 @@ static int open_listener(const struct sockaddr *sa, socklen_t slen, int reusepor
 #endif
     if (sa->sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, sa, slen) < 0 || listen(fd, HZ_LISTEN_BACKLOG) < 0)
+    if (bind(fd, sa, slen) < 0 || listen(fd, HZ__LISTEN_BACKLOG) < 0)
         goto fail;
     return fd;
 fail:;

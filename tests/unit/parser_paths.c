@@ -28,7 +28,7 @@ static const char *const all_paths[] = {"scalar", "sse2", "ssse3", "neon"};
 static size_t available_paths(const char **out)
 {
     size_t n = 0;
-    for (size_t k = 0; k < HZ_ARRAY_LEN(all_paths); k++)
+    for (size_t k = 0; k < HZ__ARRAY_LEN(all_paths); k++)
         if (hz__parser_select(all_paths[k]) == 0)
             out[n++] = all_paths[k];
     hz__parser_select(NULL);
@@ -93,7 +93,7 @@ static int parse_all_paths(const char *req, size_t len, int splits, hz__perr *er
 Test(parser_paths, conformance_inputs_agree, .timeout = 240)
 {
     size_t accepted = 0, rejected = 0;
-    for (size_t k = 0; k < HZ_ARRAY_LEN(pc_cases); k++) {
+    for (size_t k = 0; k < HZ__ARRAY_LEN(pc_cases); k++) {
         const pc_case *c = &pc_cases[k];
         size_t n = 0, at = 0;
         for (size_t s = 0; s < c->nsegs; s++)
@@ -196,7 +196,7 @@ Test(parser_paths, random_inputs_agree, .timeout = 240)
     char req[512];
     size_t accepted = 0, rejected = 0;
     for (int iter = 0; iter < 6000; iter++) {
-        const char *t = templates[rnd(HZ_ARRAY_LEN(templates))];
+        const char *t = templates[rnd(HZ__ARRAY_LEN(templates))];
         size_t n = strlen(t);
         memcpy(req, t, n);
         for (unsigned m = rnd(4) + 1; m > 0; m--) {

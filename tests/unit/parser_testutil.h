@@ -76,9 +76,9 @@ static PT_UNUSED void pt_parse_steps(const void *req, size_t len, const hz__pars
         else
             r->rc = hz__parse_request(&p, &r->head, req, steps[k]);
     }
-    r->err = r->rc == HZ_EPROTO ? p.error : HZ_PE_NONE;
+    r->err = r->rc == HZ_EPROTO ? p.error : HZ__PE_NONE;
     if (r->rc == HZ_EPROTO)
-        cr_assert_neq(p.error, HZ_PE_NONE, "HZ_EPROTO without an error kind");
+        cr_assert_neq(p.error, HZ__PE_NONE, "HZ_EPROTO without an error kind");
     else
         cr_assert(r->rc > 0 || r->rc == HZ_EAGAIN, "unexpected rc %d", r->rc);
     /* A finished parser keeps its verdict. */
@@ -208,7 +208,7 @@ static PT_UNUSED void pt_decode_steps(const void *src, size_t len, const hz__par
             }
             rc = hz__chunked_decode(&c, in, n, &used, &d, &dlen);
             cr_assert_leq(used, n);
-            if (rc == HZ_CHUNK_DATA) {
+            if (rc == HZ__CHUNK_DATA) {
                 cr_assert(d >= in && d + dlen <= in + used, "data span outside consumed bytes");
                 cr_assert_gt(dlen, 0);
                 memcpy(out->data + out->data_len, d, dlen);
@@ -217,7 +217,7 @@ static PT_UNUSED void pt_decode_steps(const void *src, size_t len, const hz__par
             hz_guardbuf_free(&g);
             free(heap);
             done += used;
-            if (rc == HZ_CHUNK_DATA) {
+            if (rc == HZ__CHUNK_DATA) {
                 rc = HZ_EAGAIN;
                 continue;
             }
@@ -227,10 +227,10 @@ static PT_UNUSED void pt_decode_steps(const void *src, size_t len, const hz__par
         }
     }
     out->rc = rc;
-    out->err = rc == HZ_EPROTO ? c.error : HZ_PE_NONE;
+    out->err = rc == HZ_EPROTO ? c.error : HZ__PE_NONE;
     out->end = rc == 0 ? done : 0;
     if (rc == HZ_EPROTO)
-        cr_assert_neq(c.error, HZ_PE_NONE);
+        cr_assert_neq(c.error, HZ__PE_NONE);
     else
         cr_assert(rc == 0 || rc == HZ_EAGAIN, "unexpected rc %d", rc);
 }

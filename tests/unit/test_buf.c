@@ -13,7 +13,7 @@ Test(buf, append_reserve_compact_release)
     cr_assert_eq(hz__bufcache_init(&bc, &ca.iface, 2), 0);
     hz__buf b = {0};
     cr_assert_eq(hz__buf_append(&b, &bc, "hello", 5), 0);
-    cr_assert_eq(b.cap, HZ_BUF_BLOCK);
+    cr_assert_eq(b.cap, HZ__BUF_BLOCK);
     cr_assert_eq(hz__buf_pending(&b), 5);
     b.off = 2;
     hz__buf_compact(&b);

@@ -8,22 +8,22 @@
 typedef struct ccase {
     const char *in;
     size_t len;
-    hz__perr err;     /* HZ_PE_NONE: the body ends */
+    hz__perr err;     /* HZ__PE_NONE: the body ends */
     const char *data; /* decoded body, for accepted cases */
     size_t end;       /* 0: the whole input is the body */
 } ccase;
 
 #define OK(s, d)                                                                                   \
     {                                                                                              \
-        s, sizeof(s) - 1, HZ_PE_NONE, d, 0                                                         \
+        s, sizeof(s) - 1, HZ__PE_NONE, d, 0                                                        \
     }
 #define OKEND(s, d, e)                                                                             \
     {                                                                                              \
-        s, sizeof(s) - 1, HZ_PE_NONE, d, e                                                         \
+        s, sizeof(s) - 1, HZ__PE_NONE, d, e                                                        \
     }
 #define BAD(s, kind)                                                                               \
     {                                                                                              \
-        s, sizeof(s) - 1, HZ_PE_##kind, NULL, 0                                                    \
+        s, sizeof(s) - 1, HZ__PE_##kind, NULL, 0                                                   \
     }
 
 static void run(const ccase *cases, size_t n, const hz__parse_limits *lim)
@@ -32,7 +32,7 @@ static void run(const ccase *cases, size_t n, const hz__parse_limits *lim)
         const ccase *c = &cases[k];
         pt_body b;
         pt_decode(c->in, c->len, lim, &b);
-        if (c->err == HZ_PE_NONE) {
+        if (c->err == HZ__PE_NONE) {
             cr_assert_eq(b.rc, 0, "case %zu: rc %d (%s): %.*s", k, b.rc, hz__perr_name(b.err),
                          (int)c->len, c->in);
             cr_assert_eq(b.end, c->end ? c->end : c->len, "case %zu: end %zu", k, b.end);
@@ -72,7 +72,7 @@ Test(chunked, accepted_bodies)
         OKEND("0\r\n\r\nGET / HTTP/1.1\r\n\r\n", "", 5),
         OKEND("3\r\nabc\r\n0\r\n\r\n\x00\xff junk", "abc", 13),
     };
-    run(cases, HZ_ARRAY_LEN(cases), &pt_limits);
+    run(cases, HZ__ARRAY_LEN(cases), &pt_limits);
 }
 
 Test(chunked, chunk_size_rejections)
@@ -96,7 +96,7 @@ Test(chunked, chunk_size_rejections)
         BAD("000000000000000000000000000000001\r\nz\r\n0\r\n\r\n", CHUNK_SIZE),
         BAD("5\r\nhello\r\n\r\n", CHUNK_SIZE),
     };
-    run(cases, HZ_ARRAY_LEN(cases), &pt_limits);
+    run(cases, HZ__ARRAY_LEN(cases), &pt_limits);
 }
 
 Test(chunked, largest_chunk_size_is_accepted)
@@ -107,7 +107,7 @@ Test(chunked, largest_chunk_size_is_accepted)
     size_t dl;
     hz__chunked_init(&c, &pt_limits);
     cr_assert_eq(hz__chunked_decode(&c, "7fffffffffffffff\r\nab", 20, &used, &d, &dl),
-                 HZ_CHUNK_DATA);
+                 HZ__CHUNK_DATA);
     cr_assert_eq(used, 20);
     cr_assert_eq(dl, 2);
     cr_assert_eq(c.remaining, 0x7fffffffffffffffull - 2);
@@ -133,7 +133,7 @@ Test(chunked, extension_rejections)
         BAD("5;;a\r\nhello\r\n0\r\n\r\n", CHUNK_EXT),
         BAD("0;\xff\r\n\r\n", CHUNK_EXT),
     };
-    run(cases, HZ_ARRAY_LEN(cases), &pt_limits);
+    run(cases, HZ__ARRAY_LEN(cases), &pt_limits);
 }
 
 Test(chunked, line_endings_and_data_crlf)
@@ -154,7 +154,7 @@ Test(chunked, line_endings_and_data_crlf)
         BAD("0\r\nX: y\rz\r\n\r\n", LINE_ENDING),
         BAD("0\r\nX\n", LINE_ENDING),
     };
-    run(cases, HZ_ARRAY_LEN(cases), &pt_limits);
+    run(cases, HZ__ARRAY_LEN(cases), &pt_limits);
 }
 
 Test(chunked, trailer_rejections)
@@ -166,7 +166,7 @@ Test(chunked, trailer_rejections)
         BAD("0\r\nX: a\x7f\r\n\r\n", TRAILER), BAD("0\r\n\xe9: a\r\n\r\n", TRAILER),
         BAD("0\r\nX@: a\r\n\r\n", TRAILER),
     };
-    run(cases, HZ_ARRAY_LEN(cases), &pt_limits);
+    run(cases, HZ__ARRAY_LEN(cases), &pt_limits);
 }
 
 Test(chunked, limit_chunk_extension)
@@ -178,13 +178,13 @@ Test(chunked, limit_chunk_extension)
         OK("5 ;0123456789abcd\r\nhello\r\n0\r\n\r\n", "hello"),
         OK("5;a=\"0123456789a\"\r\nhello\r\n0\r\n\r\n", "hello"),
     };
-    run(fits, HZ_ARRAY_LEN(fits), &lim);
+    run(fits, HZ__ARRAY_LEN(fits), &lim);
     static const ccase over[] = {
         BAD("5  ;0123456789abcd\r\nhello\r\n0\r\n\r\n", CHUNK_EXT_TOO_LONG),
         BAD("5;a=\"0123456789ab\"\r\nhello\r\n0\r\n\r\n", CHUNK_EXT_TOO_LONG),
         BAD("0;a=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", CHUNK_EXT_TOO_LONG),
     };
-    run(over, HZ_ARRAY_LEN(over), &lim);
+    run(over, HZ__ARRAY_LEN(over), &lim);
 
     /* default limit (256): a 1000-byte extension that never ends */
     char big[1010];
@@ -193,7 +193,7 @@ Test(chunked, limit_chunk_extension)
     pt_body b;
     pt_decode(big, sizeof(big), &pt_limits, &b);
     cr_assert_eq(b.rc, HZ_EPROTO);
-    cr_assert_eq(b.err, HZ_PE_CHUNK_EXT_TOO_LONG);
+    cr_assert_eq(b.err, HZ__PE_CHUNK_EXT_TOO_LONG);
     pt_body_free(&b);
     /* each chunk line has its own budget */
     char many[4096];
@@ -223,7 +223,7 @@ Test(chunked, limit_trailer_bytes)
     lim.trailer_bytes = tb - 1;
     pt_decode(body, sizeof(body) - 1, &lim, &b);
     cr_assert_eq(b.rc, HZ_EPROTO);
-    cr_assert_eq(b.err, HZ_PE_TRAILER_TOO_LARGE);
+    cr_assert_eq(b.err, HZ__PE_TRAILER_TOO_LARGE);
     cr_assert_eq(hz__perr_status(b.err), 431);
     pt_body_free(&b);
     /* no trailers allowed at all, an empty trailer section still is */
@@ -232,7 +232,7 @@ Test(chunked, limit_trailer_bytes)
     cr_assert_eq(b.rc, 0);
     pt_body_free(&b);
     pt_decode("0\r\nX", 4, &lim, &b);
-    cr_assert_eq(b.err, HZ_PE_TRAILER_TOO_LARGE);
+    cr_assert_eq(b.err, HZ__PE_TRAILER_TOO_LARGE);
     pt_body_free(&b);
 
     /* a trailer that never ends, default limit */
@@ -242,7 +242,7 @@ Test(chunked, limit_trailer_bytes)
     memcpy(s, "0\r\nX: ", 6);
     memset(s + 6, 'v', n - 6);
     pt_decode(s, n, &pt_limits, &b);
-    cr_assert_eq(b.err, HZ_PE_TRAILER_TOO_LARGE);
+    cr_assert_eq(b.err, HZ__PE_TRAILER_TOO_LARGE);
     pt_body_free(&b);
     free(s);
 }
@@ -253,7 +253,7 @@ Test(chunked, incomplete_bodies_ask_for_more)
         "",        "5",        "5\r", "5\r\n", "5\r\nhel", "5\r\nhello",    "5\r\nhello\r", "5;a",
         "5;a=\"b", "5;a=\"\\", "5 ",  "0\r\n", "0\r\nX",   "0\r\nX: y\r\n", "0\r\n\r",
     };
-    for (size_t k = 0; k < HZ_ARRAY_LEN(partial); k++) {
+    for (size_t k = 0; k < HZ__ARRAY_LEN(partial); k++) {
         pt_body b;
         pt_decode(partial[k], strlen(partial[k]), &pt_limits, &b);
         cr_assert_eq(b.rc, HZ_EAGAIN, "'%s': rc %d (%s)", partial[k], b.rc, hz__perr_name(b.err));
@@ -269,13 +269,13 @@ Test(chunked, data_spans_are_zero_copy)
     const char *d;
     size_t dl;
     hz__chunked_init(&c, &pt_limits);
-    cr_assert_eq(hz__chunked_decode(&c, in, sizeof(in) - 1, &used, &d, &dl), HZ_CHUNK_DATA);
+    cr_assert_eq(hz__chunked_decode(&c, in, sizeof(in) - 1, &used, &d, &dl), HZ__CHUNK_DATA);
     cr_assert_eq(d, in + 3);
     cr_assert_eq(dl, 4);
     cr_assert_eq(used, 7);
     size_t off = used;
     cr_assert_eq(hz__chunked_decode(&c, in + off, sizeof(in) - 1 - off, &used, &d, &dl),
-                 HZ_CHUNK_DATA);
+                 HZ__CHUNK_DATA);
     cr_assert_eq(d, in + 12);
     cr_assert_eq(dl, 3);
     off += used;
@@ -290,7 +290,7 @@ Test(chunked, data_spans_are_zero_copy)
     /* a decoder in error stays in error */
     hz__chunked_init(&c, &pt_limits);
     cr_assert_eq(hz__chunked_decode(&c, "z\r\n", 3, &used, &d, &dl), HZ_EPROTO);
-    cr_assert_eq(c.error, HZ_PE_CHUNK_SIZE);
+    cr_assert_eq(c.error, HZ__PE_CHUNK_SIZE);
     cr_assert_eq(hz__chunked_decode(&c, "5\r\n", 3, &used, &d, &dl), HZ_EPROTO);
 }
 

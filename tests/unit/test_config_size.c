@@ -326,11 +326,11 @@ static hz_server *metrics_server(void)
     hz_server *srv;
     cr_assert_eq(hz_server_create(&srv, &cfg), 0);
     hz__metrics *m = &srv->loops[0].metrics;
-    hz__m_add(m, HZ_MS_ACCEPTED, 7);
-    hz__m_add(m, HZ_MS_BYTES_OUT, 99);
-    hz__m_add(m, HZ_MS_ALOG_DROPPED, 3);
-    hz__m_add(m, HZ_MS_LAT + 2, 5);
-    hz__m_add(m, HZ_MS_LAT_SUM, 1500000);
+    hz__m_add(m, HZ__MS_ACCEPTED, 7);
+    hz__m_add(m, HZ__MS_BYTES_OUT, 99);
+    hz__m_add(m, HZ__MS_ALOG_DROPPED, 3);
+    hz__m_add(m, HZ__MS_LAT + 2, 5);
+    hz__m_add(m, HZ__MS_LAT_SUM, 1500000);
     return srv;
 }
 

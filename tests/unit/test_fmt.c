@@ -20,12 +20,12 @@ static uint64_t rng(void)
 
 static void check_u64(uint64_t v)
 {
-    char got[HZ_FMT_U64_MAX + 1], want[32];
+    char got[HZ__FMT_U64_MAX + 1], want[32];
     size_t n = hz__fmt_u64(got, v);
     got[n] = 0;
     snprintf(want, sizeof(want), "%" PRIu64, v);
     cr_assert_str_eq(got, want, "u64 %s", want);
-    char h[HZ_FMT_HEX_MAX + 1];
+    char h[HZ__FMT_HEX_MAX + 1];
     n = hz__fmt_hex(h, v);
     h[n] = 0;
     snprintf(want, sizeof(want), "%" PRIx64, v);
@@ -71,7 +71,7 @@ static void check_date(int64_t t)
     char want[64], got[64];
     strftime(want, sizeof(want), "%a, %d %b %Y %H:%M:%S GMT", &tm);
     size_t n = hz__fmt_http_date(got, t);
-    cr_assert_eq(n, HZ_FMT_HTTP_DATE_LEN, "%s", want);
+    cr_assert_eq(n, HZ__FMT_HTTP_DATE_LEN, "%s", want);
     got[n] = 0;
     cr_assert_str_eq(got, want);
     int64_t back = -1;
@@ -91,12 +91,12 @@ static void check_date(int64_t t)
     cr_assert_eq(back, t, "%s", want);
     strftime(want, sizeof(want), "%d/%b/%Y:%H:%M:%S +0000", &tm);
     n = hz__fmt_clf_date(got, t);
-    cr_assert_eq(n, HZ_FMT_CLF_DATE_LEN);
+    cr_assert_eq(n, HZ__FMT_CLF_DATE_LEN);
     got[n] = 0;
     cr_assert_str_eq(got, want);
     strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
     n = hz__fmt_iso_date(got, t);
-    cr_assert_eq(n, HZ_FMT_ISO_DATE_LEN);
+    cr_assert_eq(n, HZ__FMT_ISO_DATE_LEN);
     got[n] = 0;
     cr_assert_str_eq(got, want);
 }

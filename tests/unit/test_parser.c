@@ -8,16 +8,16 @@
 typedef struct pcase {
     const char *req;
     size_t len;
-    hz__perr err; /* HZ_PE_NONE: accepted, head_len == len */
+    hz__perr err; /* HZ__PE_NONE: accepted, head_len == len */
 } pcase;
 
 #define ACC(s)                                                                                     \
     {                                                                                              \
-        s, sizeof(s) - 1, HZ_PE_NONE                                                               \
+        s, sizeof(s) - 1, HZ__PE_NONE                                                              \
     }
 #define REJ(s, kind)                                                                               \
     {                                                                                              \
-        s, sizeof(s) - 1, HZ_PE_##kind                                                             \
+        s, sizeof(s) - 1, HZ__PE_##kind                                                            \
     }
 #define H11 "GET / HTTP/1.1\r\nHost: a\r\n"
 
@@ -27,7 +27,7 @@ static void run_cases(const pcase *cases, size_t n)
         const pcase *c = &cases[k];
         pt_result r;
         pt_parse(c->req, c->len, &pt_limits, &r);
-        if (c->err == HZ_PE_NONE) {
+        if (c->err == HZ__PE_NONE) {
             cr_assert_eq(r.rc, (int)c->len, "case %zu accepted: rc %d (%s) for %.*s", k, r.rc,
                          hz__perr_name(r.err), (int)c->len, c->req);
         } else {
@@ -69,9 +69,9 @@ Test(parser, simd_selection)
 
 Test(parser, error_kinds_have_status_name_text)
 {
-    for (int k = 0; k < HZ_PE_COUNT; k++) {
+    for (int k = 0; k < HZ__PE_COUNT; k++) {
         int st = hz__perr_status((hz__perr)k);
-        if (k == HZ_PE_NONE)
+        if (k == HZ__PE_NONE)
             cr_assert_eq(st, 0);
         else
             cr_assert(st >= 400 && st <= 599, "%s: %d", hz__perr_name((hz__perr)k), st);
@@ -80,14 +80,14 @@ Test(parser, error_kinds_have_status_name_text)
         for (int j = 0; j < k; j++)
             cr_assert_str_neq(hz__perr_name((hz__perr)k), hz__perr_name((hz__perr)j));
     }
-    cr_assert_eq(hz__perr_status(HZ_PE_URI_TOO_LONG), 414);
-    cr_assert_eq(hz__perr_status(HZ_PE_FIELD_TOO_LARGE), 431);
-    cr_assert_eq(hz__perr_status(HZ_PE_HEAD_TOO_LARGE), 431);
-    cr_assert_eq(hz__perr_status(HZ_PE_TOO_MANY_FIELDS), 431);
-    cr_assert_eq(hz__perr_status(HZ_PE_TE_UNKNOWN), 501);
-    cr_assert_eq(hz__perr_status(HZ_PE_VERSION_UNSUPPORTED), 505);
-    cr_assert_eq(hz__perr_status(HZ_PE_CL_AND_TE), 400);
-    cr_assert_str_eq(hz__perr_name(HZ_PE_CL_AND_TE), "CL_AND_TE");
+    cr_assert_eq(hz__perr_status(HZ__PE_URI_TOO_LONG), 414);
+    cr_assert_eq(hz__perr_status(HZ__PE_FIELD_TOO_LARGE), 431);
+    cr_assert_eq(hz__perr_status(HZ__PE_HEAD_TOO_LARGE), 431);
+    cr_assert_eq(hz__perr_status(HZ__PE_TOO_MANY_FIELDS), 431);
+    cr_assert_eq(hz__perr_status(HZ__PE_TE_UNKNOWN), 501);
+    cr_assert_eq(hz__perr_status(HZ__PE_VERSION_UNSUPPORTED), 505);
+    cr_assert_eq(hz__perr_status(HZ__PE_CL_AND_TE), 400);
+    cr_assert_str_eq(hz__perr_name(HZ__PE_CL_AND_TE), "CL_AND_TE");
     cr_assert_str_eq(hz__perr_name((hz__perr)9999), "UNKNOWN");
     cr_assert_eq(hz__perr_status((hz__perr)9999), 400);
 }
@@ -151,7 +151,7 @@ Test(parser, accepted_requests)
         ACC("POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\n"),
         ACC("HEAD / HTTP/1.0\r\nHost: a\r\n\r\n"),
     };
-    run_cases(cases, HZ_ARRAY_LEN(cases));
+    run_cases(cases, HZ__ARRAY_LEN(cases));
 }
 
 Test(parser, request_line_rejections)
@@ -219,7 +219,7 @@ Test(parser, request_line_rejections)
         REJ("GET / HTTP/0.9\r\nHost: a\r\n\r\n", VERSION_UNSUPPORTED),
         REJ("GET / HTTP/9.9\r\n", VERSION_UNSUPPORTED),
     };
-    run_cases(cases, HZ_ARRAY_LEN(cases));
+    run_cases(cases, HZ__ARRAY_LEN(cases));
 }
 
 Test(parser, line_endings)
@@ -241,7 +241,7 @@ Test(parser, line_endings)
         REJ("\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", LINE_ENDING),
         REJ("GET / HTTP/1.1\r\nX\n", LINE_ENDING),
     };
-    run_cases(cases, HZ_ARRAY_LEN(cases));
+    run_cases(cases, HZ__ARRAY_LEN(cases));
 }
 
 Test(parser, field_syntax_rejections)
@@ -272,7 +272,7 @@ Test(parser, field_syntax_rejections)
             FIELD_VALUE),
         REJ(H11 "X-Test: \x0c\r\n\r\n", FIELD_VALUE),
     };
-    run_cases(cases, HZ_ARRAY_LEN(cases));
+    run_cases(cases, HZ__ARRAY_LEN(cases));
 }
 
 Test(parser, framing_rejections)
@@ -326,7 +326,7 @@ Test(parser, framing_rejections)
         REJ(P11 "Transfer-Encoding: gzip;=1, chunked\r\n\r\n", TE_INVALID),
     };
 #undef P11
-    run_cases(cases, HZ_ARRAY_LEN(cases));
+    run_cases(cases, HZ__ARRAY_LEN(cases));
 }
 
 Test(parser, host_rules)
@@ -351,7 +351,7 @@ Test(parser, host_rules)
         REJ("GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n", HOST_INVALID),
         ACC("GET / HTTP/1.0\r\n\r\n"),
     };
-    run_cases(cases, HZ_ARRAY_LEN(cases));
+    run_cases(cases, HZ__ARRAY_LEN(cases));
 }
 
 Test(parser, head_fields_are_filled)
@@ -366,16 +366,16 @@ Test(parser, head_fields_are_filled)
     pt_result r;
     ACCEPT(req, &r);
     const hz__req_head *h = &r.head;
-    cr_assert_eq(h->method, HZ_M_POST);
+    cr_assert_eq(h->method, HZ__M_POST);
     cr_assert(span_is(req, h->method_off, h->method_len, "POST"));
     cr_assert(span_is(req, h->target_off, h->target_len, "/up/load?x=1&y=2"));
     cr_assert(span_is(req, h->path_off, h->path_len, "/up/load"));
     cr_assert(span_is(req, h->host_off, h->host_len, "example.com:8080"));
-    cr_assert_eq(h->target_form, HZ_TF_ORIGIN);
+    cr_assert_eq(h->target_form, HZ__TF_ORIGIN);
     cr_assert_eq(h->version_minor, 1);
-    cr_assert_eq(h->body_kind, HZ_BODY_LENGTH);
+    cr_assert_eq(h->body_kind, HZ__BODY_LENGTH);
     cr_assert_eq(h->content_length, 42);
-    cr_assert_eq(h->flags, HZ_HF_CONN_KEEPALIVE | HZ_HF_CONN_UPGRADE | HZ_HF_EXPECT_CONTINUE);
+    cr_assert_eq(h->flags, HZ__HF_CONN_KEEPALIVE | HZ__HF_CONN_UPGRADE | HZ__HF_EXPECT_CONTINUE);
     cr_assert_eq(h->head_len, sizeof(req) - 1);
     cr_assert_eq(h->nfields, 5);
     cr_assert_eq(h->fields, r.fields);
@@ -394,27 +394,27 @@ Test(parser, connection_and_expect_flags)
         uint32_t flags;
     } cases[] = {
         {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0},
-        {"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", HZ_HF_CONN_CLOSE},
-        {"GET / HTTP/1.1\r\nHost: a\r\nConnection: CLOSE\r\n\r\n", HZ_HF_CONN_CLOSE},
+        {"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", HZ__HF_CONN_CLOSE},
+        {"GET / HTTP/1.1\r\nHost: a\r\nConnection: CLOSE\r\n\r\n", HZ__HF_CONN_CLOSE},
         {"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n",
-         HZ_HF_CONN_CLOSE | HZ_HF_CONN_KEEPALIVE},
-        {"GET / HTTP/1.1\r\nHost: a\r\nConnection: ,, foo ,\tclose\t,\r\n\r\n", HZ_HF_CONN_CLOSE},
+         HZ__HF_CONN_CLOSE | HZ__HF_CONN_KEEPALIVE},
+        {"GET / HTTP/1.1\r\nHost: a\r\nConnection: ,, foo ,\tclose\t,\r\n\r\n", HZ__HF_CONN_CLOSE},
         {"GET / HTTP/1.1\r\nHost: a\r\nConnection: closed, xclose\r\n\r\n", 0},
-        {"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", HZ_HF_CONN_KEEPALIVE},
+        {"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", HZ__HF_CONN_KEEPALIVE},
         {"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n",
-         HZ_HF_CONN_UPGRADE},
+         HZ__HF_CONN_UPGRADE},
         {"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nConnection: close\r\n\r\n",
-         HZ_HF_CONN_UPGRADE | HZ_HF_CONN_CLOSE},
-        {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n", HZ_HF_EXPECT_CONTINUE},
-        {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-CONTINUE\r\n\r\n", HZ_HF_EXPECT_CONTINUE},
-        {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", HZ_HF_EXPECT_OTHER},
-        {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue;x=1\r\n\r\n", HZ_HF_EXPECT_OTHER},
+         HZ__HF_CONN_UPGRADE | HZ__HF_CONN_CLOSE},
+        {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n", HZ__HF_EXPECT_CONTINUE},
+        {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-CONTINUE\r\n\r\n", HZ__HF_EXPECT_CONTINUE},
+        {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", HZ__HF_EXPECT_OTHER},
+        {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue;x=1\r\n\r\n", HZ__HF_EXPECT_OTHER},
         {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue, foo\r\n\r\n",
-         HZ_HF_EXPECT_CONTINUE | HZ_HF_EXPECT_OTHER},
+         HZ__HF_EXPECT_CONTINUE | HZ__HF_EXPECT_OTHER},
         {"GET / HTTP/1.1\r\nHost: a\r\nExpect:\r\n\r\n", 0},
         {"GET / HTTP/1.1\r\nHost: a\r\nX-Connection: close\r\nConnectionX: close\r\n\r\n", 0},
     };
-    for (size_t k = 0; k < HZ_ARRAY_LEN(cases); k++) {
+    for (size_t k = 0; k < HZ__ARRAY_LEN(cases); k++) {
         pt_result r;
         accept_head(cases[k].req, strlen(cases[k].req), &r);
         cr_assert_eq(r.head.flags, cases[k].flags, "case %zu: flags %#x", k, r.head.flags);
@@ -426,17 +426,17 @@ Test(parser, body_kinds)
 {
     pt_result r;
     ACCEPT("GET / HTTP/1.1\r\nHost: a\r\n\r\n", &r);
-    cr_assert_eq(r.head.body_kind, HZ_BODY_NONE);
+    cr_assert_eq(r.head.body_kind, HZ__BODY_NONE);
     pt_result_free(&r);
     ACCEPT("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", &r);
-    cr_assert_eq(r.head.body_kind, HZ_BODY_LENGTH);
+    cr_assert_eq(r.head.body_kind, HZ__BODY_LENGTH);
     cr_assert_eq(r.head.content_length, 0);
     pt_result_free(&r);
     ACCEPT("POST / HTTP/1.1\r\nHost: a\r\ncontent-length: 9223372036854775807\r\n\r\n", &r);
     cr_assert_eq(r.head.content_length, 9223372036854775807ull);
     pt_result_free(&r);
     ACCEPT("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", &r);
-    cr_assert_eq(r.head.body_kind, HZ_BODY_CHUNKED);
+    cr_assert_eq(r.head.body_kind, HZ__BODY_CHUNKED);
     pt_result_free(&r);
 }
 
@@ -447,7 +447,7 @@ Test(parser, target_forms)
         static const char req[] =
             "GET http://Example.com:81/p/q?x=1 HTTP/1.1\r\nHost: other\r\n\r\n";
         ACCEPT(req, &r);
-        cr_assert_eq(r.head.target_form, HZ_TF_ABSOLUTE);
+        cr_assert_eq(r.head.target_form, HZ__TF_ABSOLUTE);
         /* RFC 9112 §3.2.2: the target's authority wins over Host */
         cr_assert(span_is(req, r.head.host_off, r.head.host_len, "Example.com:81"));
         cr_assert(span_is(req, r.head.path_off, r.head.path_len, "/p/q"));
@@ -458,7 +458,7 @@ Test(parser, target_forms)
     {
         static const char req[] = "GET http://a?x HTTP/1.1\r\nHost: a\r\n\r\n";
         ACCEPT(req, &r);
-        cr_assert_eq(r.head.target_form, HZ_TF_ABSOLUTE);
+        cr_assert_eq(r.head.target_form, HZ__TF_ABSOLUTE);
         cr_assert(span_is(req, r.head.host_off, r.head.host_len, "a"));
         cr_assert_eq(r.head.path_len, 0);
         cr_assert_eq(req[r.head.path_off], '?');
@@ -467,23 +467,23 @@ Test(parser, target_forms)
     {
         static const char req[] = "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n";
         ACCEPT(req, &r);
-        cr_assert_eq(r.head.method, HZ_M_OPTIONS);
-        cr_assert_eq(r.head.target_form, HZ_TF_ASTERISK);
+        cr_assert_eq(r.head.method, HZ__M_OPTIONS);
+        cr_assert_eq(r.head.target_form, HZ__TF_ASTERISK);
         cr_assert(span_is(req, r.head.host_off, r.head.host_len, "h"));
         pt_result_free(&r);
     }
     {
         static const char req[] = "CONNECT example.com:443 HTTP/1.1\r\nHost: x:1\r\n\r\n";
         ACCEPT(req, &r);
-        cr_assert_eq(r.head.method, HZ_M_CONNECT);
-        cr_assert_eq(r.head.target_form, HZ_TF_AUTHORITY);
+        cr_assert_eq(r.head.method, HZ__M_CONNECT);
+        cr_assert_eq(r.head.target_form, HZ__TF_AUTHORITY);
         cr_assert(span_is(req, r.head.host_off, r.head.host_len, "example.com:443"));
         pt_result_free(&r);
     }
     {
         static const char req[] = "GET /a/b HTTP/1.1\r\nHost: h\r\n\r\n";
         ACCEPT(req, &r);
-        cr_assert_eq(r.head.target_form, HZ_TF_ORIGIN);
+        cr_assert_eq(r.head.target_form, HZ__TF_ORIGIN);
         cr_assert(span_is(req, r.head.path_off, r.head.path_len, "/a/b"));
         pt_result_free(&r);
     }
@@ -495,12 +495,12 @@ Test(parser, methods_are_recognised)
         const char *name;
         int id;
     } m[] = {
-        {"GET", HZ_M_GET},     {"HEAD", HZ_M_HEAD},      {"POST", HZ_M_POST},
-        {"PUT", HZ_M_PUT},     {"DELETE", HZ_M_DELETE},  {"OPTIONS", HZ_M_OPTIONS},
-        {"PATCH", HZ_M_PATCH}, {"TRACE", HZ_M_TRACE},    {"GETS", HZ_M_OTHER},
-        {"get", HZ_M_OTHER},   {"PROPFIND", HZ_M_OTHER}, {"POS", HZ_M_OTHER},
+        {"GET", HZ__M_GET},     {"HEAD", HZ__M_HEAD},      {"POST", HZ__M_POST},
+        {"PUT", HZ__M_PUT},     {"DELETE", HZ__M_DELETE},  {"OPTIONS", HZ__M_OPTIONS},
+        {"PATCH", HZ__M_PATCH}, {"TRACE", HZ__M_TRACE},    {"GETS", HZ__M_OTHER},
+        {"get", HZ__M_OTHER},   {"PROPFIND", HZ__M_OTHER}, {"POS", HZ__M_OTHER},
     };
-    for (size_t k = 0; k < HZ_ARRAY_LEN(m); k++) {
+    for (size_t k = 0; k < HZ__ARRAY_LEN(m); k++) {
         char req[128];
         int n = snprintf(req, sizeof(req), "%s /x HTTP/1.1\r\nHost: a\r\n\r\n", m[k].name);
         pt_result r;
@@ -527,7 +527,7 @@ Test(parser, versions)
     pt_result_free(&r);
     pt_parse("GET / HTTP/1.2\r\n\r\n", 18, &pt_limits, &r);
     cr_assert_eq(r.rc, HZ_EPROTO);
-    cr_assert_eq(r.err, HZ_PE_HOST_MISSING);
+    cr_assert_eq(r.err, HZ__PE_HOST_MISSING);
     pt_result_free(&r);
 }
 
@@ -588,7 +588,7 @@ Test(parser, incomplete_heads_ask_for_more)
         "GET / HTTP/1.1\r\nHost: a\r\n",
         "GET / HTTP/1.1\r\nHost: a\r\n\r",
     };
-    for (size_t k = 0; k < HZ_ARRAY_LEN(partial); k++) {
+    for (size_t k = 0; k < HZ__ARRAY_LEN(partial); k++) {
         pt_result r;
         pt_parse(partial[k], strlen(partial[k]), &pt_limits, &r);
         cr_assert_eq(r.rc, HZ_EAGAIN, "'%s': rc %d (%s)", partial[k], r.rc, hz__perr_name(r.err));
@@ -607,7 +607,7 @@ Test(parser, a_finished_parser_keeps_its_result)
     hz__parser_init(&p, &lim, fields);
     cr_assert_eq(hz__parse_request(&p, &h, req, sizeof(req) - 1), (int)sizeof(req) - 1);
     cr_assert_eq(h.nfields, 1);
-    cr_assert_eq(h.method, HZ_M_GET);
+    cr_assert_eq(h.method, HZ__M_GET);
     /* once finished: same verdict, *out left alone */
     memset(&h, 0, sizeof(h));
     cr_assert_eq(hz__parse_request(&p, &h, req, sizeof(req) - 1), (int)sizeof(req) - 1);
@@ -621,9 +621,9 @@ Test(parser, a_finished_parser_keeps_its_result)
 
     hz__parser_init(&p, &lim, fields);
     cr_assert_eq(hz__parse_request(&p, &h, "GET / HTTP/1.1\n", 15), HZ_EPROTO);
-    cr_assert_eq(p.error, HZ_PE_LINE_ENDING);
+    cr_assert_eq(p.error, HZ__PE_LINE_ENDING);
     cr_assert_eq(hz__parse_request(&p, &h, req, sizeof(req) - 1), HZ_EPROTO);
-    cr_assert_eq(p.error, HZ_PE_LINE_ENDING);
+    cr_assert_eq(p.error, HZ__PE_LINE_ENDING);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -662,11 +662,11 @@ Test(parser, limit_request_line)
     s = request_with_line(101, &len);
     pt_parse(s, len, &lim, &r);
     cr_assert_eq(r.rc, HZ_EPROTO);
-    cr_assert_eq(r.err, HZ_PE_URI_TOO_LONG);
+    cr_assert_eq(r.err, HZ__PE_URI_TOO_LONG);
     pt_result_free(&r);
     /* a line that never ends is refused once it crosses the limit */
     pt_parse(s, 101, &lim, &r);
-    cr_assert_eq(r.err, HZ_PE_URI_TOO_LONG);
+    cr_assert_eq(r.err, HZ__PE_URI_TOO_LONG);
     pt_result_free(&r);
     pt_parse(s, 100, &lim, &r);
     cr_assert_eq(r.rc, HZ_EAGAIN);
@@ -678,7 +678,7 @@ Test(parser, limit_request_line)
     char m[200];
     memset(m, 'A', sizeof(m));
     pt_parse(m, sizeof(m), &lim, &r);
-    cr_assert_eq(r.err, HZ_PE_METHOD_TOO_LONG);
+    cr_assert_eq(r.err, HZ__PE_METHOD_TOO_LONG);
     cr_assert_eq(hz__perr_status(r.err), 501);
     pt_result_free(&r);
 
@@ -687,13 +687,13 @@ Test(parser, limit_request_line)
     for (size_t k = 0; k < sizeof(flood); k += 2)
         memcpy(flood + k, "\r\n", 2);
     pt_parse(flood, sizeof(flood), &lim, &r);
-    cr_assert_eq(r.err, HZ_PE_URI_TOO_LONG);
+    cr_assert_eq(r.err, HZ__PE_URI_TOO_LONG);
     pt_result_free(&r);
 
     /* default limits: 64 KiB target -> 414, 7900 bytes accepted */
     s = request_with_line(65536 + 16, &len);
     pt_parse(s, len, &pt_limits, &r);
-    cr_assert_eq(r.err, HZ_PE_URI_TOO_LONG);
+    cr_assert_eq(r.err, HZ__PE_URI_TOO_LONG);
     pt_result_free(&r);
     free(s);
     s = request_with_line(7900 + 16, &len);
@@ -733,13 +733,13 @@ Test(parser, limit_field_size)
 
     s = request_with_field(65, &len);
     pt_parse(s, len, &lim, &r);
-    cr_assert_eq(r.err, HZ_PE_FIELD_TOO_LARGE);
+    cr_assert_eq(r.err, HZ__PE_FIELD_TOO_LARGE);
     pt_result_free(&r);
     free(s);
     /* detected before the line ends: the line starts at 25, the bound is 89 */
     s = request_with_field(200, &len);
     pt_parse(s, 90, &lim, &r);
-    cr_assert_eq(r.err, HZ_PE_FIELD_TOO_LARGE);
+    cr_assert_eq(r.err, HZ__PE_FIELD_TOO_LARGE);
     pt_result_free(&r);
     pt_parse(s, 89, &lim, &r);
     cr_assert_eq(r.rc, HZ_EAGAIN);
@@ -752,19 +752,19 @@ Test(parser, limit_field_size)
     for (int k = 16; k < 116; k++)
         name[k] = 'N';
     pt_parse(name, (size_t)n, &lim, &r);
-    cr_assert_eq(r.err, HZ_PE_FIELD_TOO_LARGE);
+    cr_assert_eq(r.err, HZ__PE_FIELD_TOO_LARGE);
     pt_result_free(&r);
 
     /* conformance: 64 KiB and 1 MiB values with default limits */
     s = request_with_field(65536 + 5, &len);
     pt_parse(s, len, &pt_limits, &r);
-    cr_assert_eq(r.err, HZ_PE_FIELD_TOO_LARGE);
+    cr_assert_eq(r.err, HZ__PE_FIELD_TOO_LARGE);
     cr_assert_eq(hz__perr_status(r.err), 431);
     pt_result_free(&r);
     free(s);
     s = request_with_field(1048576 + 5, &len);
     pt_parse(s, len, &pt_limits, &r);
-    cr_assert_eq(r.err, HZ_PE_FIELD_TOO_LARGE);
+    cr_assert_eq(r.err, HZ__PE_FIELD_TOO_LARGE);
     pt_result_free(&r);
     free(s);
     s = request_with_field(7000 + 5, &len);
@@ -786,16 +786,16 @@ Test(parser, limit_header_bytes)
     pt_result_free(&r);
     lim.header_bytes = (uint32_t)len - 1;
     pt_parse(req, len, &lim, &r);
-    cr_assert_eq(r.err, HZ_PE_HEAD_TOO_LARGE);
+    cr_assert_eq(r.err, HZ__PE_HEAD_TOO_LARGE);
     pt_result_free(&r);
     /* crossing inside the request line, and with the head still open */
     lim.header_bytes = 10;
     pt_parse(req, 20, &lim, &r);
-    cr_assert_eq(r.err, HZ_PE_HEAD_TOO_LARGE);
+    cr_assert_eq(r.err, HZ__PE_HEAD_TOO_LARGE);
     pt_result_free(&r);
     lim.header_bytes = 30;
     pt_parse(req, 31, &lim, &r);
-    cr_assert_eq(r.err, HZ_PE_HEAD_TOO_LARGE);
+    cr_assert_eq(r.err, HZ__PE_HEAD_TOO_LARGE);
     pt_result_free(&r);
     pt_parse(req, 30, &lim, &r);
     cr_assert_eq(r.rc, HZ_EAGAIN);
@@ -819,12 +819,12 @@ Test(parser, limit_header_count)
     pt_result_free(&r);
     lim.header_count = 49;
     pt_parse(req, n, &lim, &r);
-    cr_assert_eq(r.err, HZ_PE_TOO_MANY_FIELDS);
+    cr_assert_eq(r.err, HZ__PE_TOO_MANY_FIELDS);
     cr_assert_eq(hz__perr_status(r.err), 431);
     pt_result_free(&r);
     lim.header_count = 0;
     pt_parse(req, n, &lim, &r);
-    cr_assert_eq(r.err, HZ_PE_TOO_MANY_FIELDS);
+    cr_assert_eq(r.err, HZ__PE_TOO_MANY_FIELDS);
     pt_result_free(&r);
 }
 
@@ -859,7 +859,7 @@ Test(parser, value_scanner_edges)
                 size_t whole = len;
                 pt_parse_steps(req, len, &pt_limits, &whole, 1, 1, &r);
                 hz__perr want =
-                    bad[b] == '\r' || bad[b] == '\n' ? HZ_PE_LINE_ENDING : HZ_PE_FIELD_VALUE;
+                    bad[b] == '\r' || bad[b] == '\n' ? HZ__PE_LINE_ENDING : HZ__PE_FIELD_VALUE;
                 cr_assert_eq(r.err, want, "len %zu at %zu byte %#x: %s", vl, at, bad[b],
                              hz__perr_name(r.err));
                 pt_result_free(&r);
@@ -901,7 +901,7 @@ Test(parser, target_scanner_edges)
                 req[4 + at] = (char)bad[b];
                 pt_result_init(&r, &pt_limits);
                 pt_parse_steps(req, len, &pt_limits, &whole, 1, 1, &r);
-                cr_assert_eq(r.err, HZ_PE_TARGET, "len %zu at %zu byte %#x: %s", tl, at, bad[b],
+                cr_assert_eq(r.err, HZ__PE_TARGET, "len %zu at %zu byte %#x: %s", tl, at, bad[b],
                              hz__perr_name(r.err));
                 pt_result_free(&r);
             }
@@ -932,7 +932,7 @@ Test(parser, browser_request)
     pt_result r;
     ACCEPT(req, &r);
     cr_assert_eq(r.head.nfields, 9);
-    cr_assert_eq(r.head.flags, HZ_HF_CONN_KEEPALIVE);
+    cr_assert_eq(r.head.flags, HZ__HF_CONN_KEEPALIVE);
     cr_assert(span_is(req, r.head.host_off, r.head.host_len, "www.kittyhell.com"));
     cr_assert(span_is(req, r.head.fields[8].name_off, r.head.fields[8].name_len, "Cookie"));
     pt_result_free(&r);

@@ -69,7 +69,7 @@ static int acceptance_allowed(const char *allowed)
 {
     static const char *const ok[] = {"accepted", "any", "2xx", "3xx", "4xx", "5xx", "200", "204",
                                      "304",      "403", "404", "405", "413", "417", "501"};
-    for (size_t k = 0; k < HZ_ARRAY_LEN(ok); k++)
+    for (size_t k = 0; k < HZ__ARRAY_LEN(ok); k++)
         if (has(allowed, ok[k]))
             return 1;
     return 0;
@@ -78,7 +78,7 @@ static int acceptance_allowed(const char *allowed)
 Test(parser_conformance, public_cases_agree)
 {
     size_t judged = 0, rejected = 0;
-    for (size_t k = 0; k < HZ_ARRAY_LEN(pc_cases); k++) {
+    for (size_t k = 0; k < HZ__ARRAY_LEN(pc_cases); k++) {
         const pc_case *c = &pc_cases[k];
         size_t len;
         char *req = build(c, &len);
@@ -93,7 +93,7 @@ Test(parser_conformance, public_cases_agree)
         int status = 0;
         if (r.rc == HZ_EPROTO) {
             status = hz__perr_status(r.err);
-        } else if (r.head.body_kind == HZ_BODY_CHUNKED) {
+        } else if (r.head.body_kind == HZ__BODY_CHUNKED) {
             pt_body b;
             pt_decode(req + r.rc, len - (size_t)r.rc, &pt_limits, &b);
             if (b.rc == HZ_EPROTO)

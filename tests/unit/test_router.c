@@ -271,7 +271,7 @@ Test(router, automatic_options)
     cr_assert_eq(match("OPTIONS", "*", &m), 204);
     cr_assert_str_eq(m.allow, "GET, PUT, OPTIONS, DELETE, HEAD");
     cr_assert_eq(match("GET", "*", &m), 404);
-    char allow[HZ_ROUTE_ALLOW_MAX];
+    char allow[HZ__ROUTE_ALLOW_MAX];
     hz__router_allow_all(r, allow);
     cr_assert_str_eq(allow, "GET, PUT, OPTIONS, DELETE, HEAD");
 }
@@ -281,7 +281,7 @@ Test(router, automatic_options)
 Test(router, options_asterisk_is_the_union_of_routes)
 {
     hz__route_match m;
-    char allow[HZ_ROUTE_ALLOW_MAX];
+    char allow[HZ__ROUTE_ALLOW_MAX];
     hz__router_allow_all(r, allow);
     cr_assert_str_eq(allow, "OPTIONS"); /* no routes */
     cr_assert_eq(add("POST", "/a", 1), 0);
@@ -356,7 +356,7 @@ Test(router, param_limit)
 {
     char pat[256] = "";
     size_t len = 0;
-    for (int i = 0; i < HZ_ROUTE_MAX_PARAMS; i++)
+    for (int i = 0; i < HZ__ROUTE_MAX_PARAMS; i++)
         len += (size_t)snprintf(pat + len, sizeof pat - len, "/:p%d", i);
     cr_assert_eq(add("GET", pat, 1), 0);
     char over[300];
@@ -366,14 +366,14 @@ Test(router, param_limit)
     cr_assert_eq(add("GET", over, 2), HZ_EINVAL);
     hz__route_match m;
     cr_assert_eq(matched_id("GET", "/a/b/c/d/e/f/g/h", &m), 1);
-    cr_assert_eq(m.nparams, HZ_ROUTE_MAX_PARAMS);
+    cr_assert_eq(m.nparams, HZ__ROUTE_MAX_PARAMS);
     cr_assert_str_eq(param(&m, "p7"), "h");
 }
 
 Test(router, allow_list_is_bounded)
 {
     /* Many long methods: the list is cut at a whole method and stays
-     * NUL-terminated within HZ_ROUTE_ALLOW_MAX. */
+     * NUL-terminated within HZ__ROUTE_ALLOW_MAX. */
     char meth[40];
     for (int i = 0; i < 20; i++) {
         snprintf(meth, sizeof meth, "METHOD_NUMBER_%02d", i);
@@ -382,7 +382,7 @@ Test(router, allow_list_is_bounded)
     hz__route_match m;
     cr_assert_eq(match("GET", "/x", &m), 405);
     size_t len = strlen(m.allow);
-    cr_assert_lt(len, HZ_ROUTE_ALLOW_MAX);
+    cr_assert_lt(len, HZ__ROUTE_ALLOW_MAX);
     cr_assert(strncmp(m.allow, "METHOD_NUMBER_00, METHOD_NUMBER_01", 34) == 0);
     cr_assert_neq(m.allow[len - 1], ',');
     cr_assert_neq(m.allow[len - 1], ' ');
@@ -432,7 +432,7 @@ Test(router, every_allocation_failure_is_clean)
             continue;
         }
         int failed = 0;
-        for (size_t i = 0; i < HZ_ARRAY_LEN(pats); i++) {
+        for (size_t i = 0; i < HZ__ARRAY_LEN(pats); i++) {
             hz__route rt = {.fn = h1, .ud = NULL};
             rc = hz__router_add(x, "GET", pats[i], &rt);
             if (rc == HZ_ENOMEM) {

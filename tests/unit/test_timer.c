@@ -55,7 +55,7 @@ Test(timer, fires_at_or_after_the_deadline_never_before)
             if (p[i].fired)
                 cr_assert_geq(p[i].fired_at, deadline, "timer %d early", i);
             else
-                cr_assert_lt(now, deadline + HZ_WHEEL_TICK_MS, "timer %d late", i);
+                cr_assert_lt(now, deadline + HZ__WHEEL_TICK_MS, "timer %d late", i);
         }
     }
     for (int i = 0; i < 50; i++)
@@ -95,7 +95,7 @@ Test(timer, deadlines_beyond_one_revolution_wait_their_round)
     hz__wheel_init(&w, now);
     probe a;
     probe_init(&a, &w, &now);
-    uint64_t far = (uint64_t)HZ_WHEEL_SLOTS * HZ_WHEEL_TICK_MS * 3 + 5;
+    uint64_t far = (uint64_t)HZ__WHEEL_SLOTS * HZ__WHEEL_TICK_MS * 3 + 5;
     hz__timer_arm(&w, &a.t, far);
     for (now = 0; now < far; now += 7) {
         hz__wheel_advance(&w, now);
@@ -164,7 +164,7 @@ Test(timer, timeout_is_never_late)
     probe_init(&a, &w, &now);
     hz__timer_arm(&w, &a.t, now + 777);
     int to = hz__wheel_timeout(&w, now);
-    cr_assert(to >= 0 && to <= 777 + (int)HZ_WHEEL_TICK_MS, "timeout %d", to);
+    cr_assert(to >= 0 && to <= 777 + (int)HZ__WHEEL_TICK_MS, "timeout %d", to);
     now += (uint64_t)to;
     hz__wheel_advance(&w, now);
     if (!a.fired) {
@@ -182,14 +182,14 @@ static int timeout_by_walking(const hz__wheel *w, uint64_t now)
 {
     if (!w->count)
         return -1;
-    for (uint64_t i = 0; i < HZ_WHEEL_SLOTS; i++) {
+    for (uint64_t i = 0; i < HZ__WHEEL_SLOTS; i++) {
         uint64_t tick = w->next_tick + i;
-        if (w->slots[tick & (HZ_WHEEL_SLOTS - 1)]) {
-            uint64_t at = tick * HZ_WHEEL_TICK_MS;
+        if (w->slots[tick & (HZ__WHEEL_SLOTS - 1)]) {
+            uint64_t at = tick * HZ__WHEEL_TICK_MS;
             return at <= now ? 0 : (int)(at - now);
         }
     }
-    return (int)(HZ_WHEEL_SLOTS * HZ_WHEEL_TICK_MS);
+    return (int)(HZ__WHEEL_SLOTS * HZ__WHEEL_TICK_MS);
 }
 
 Test(timer, bitmap_timeout_matches_a_slot_walk_under_random_churn)
@@ -209,7 +209,7 @@ Test(timer, bitmap_timeout_matches_a_slot_walk_under_random_churn)
         switch ((r >> 8) % 4) {
         case 0:
         case 1: /* re-arm anywhere up to two revolutions ahead, wrap included */
-            hz__timer_arm(&w, &q->t, now + (r >> 10) % (2 * HZ_WHEEL_SLOTS * HZ_WHEEL_TICK_MS));
+            hz__timer_arm(&w, &q->t, now + (r >> 10) % (2 * HZ__WHEEL_SLOTS * HZ__WHEEL_TICK_MS));
             break;
         case 2:
             hz__timer_cancel(&w, &q->t);
