@@ -292,30 +292,11 @@ int hz_route(hz_server *srv, const char *method, const char *path, hz_handler_fn
     return hz_route_with(srv, method, path, fn, ud, NULL);
 }
 
-static int sock_err(int e)
-{
-    switch (e) {
-    case EADDRINUSE:
-        return HZ_EADDRINUSE;
-    case EADDRNOTAVAIL:
-    case EAFNOSUPPORT:
-        return HZ_EADDR;
-    case EACCES:
-    case EPERM:
-        return HZ_EACCES;
-    case EMFILE:
-    case ENFILE:
-        return HZ_EMFILE;
-    default:
-        return hz__err_from_errno(e);
-    }
-}
-
 static int open_listener(const struct sockaddr *sa, socklen_t slen, int reuseport)
 {
     int fd = socket(sa->sa_family, SOCK_STREAM, 0);
     if (fd < 0)
-        return sock_err(errno);
+        return hz__err_from_errno(errno);
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
         goto fail;
@@ -333,7 +314,7 @@ static int open_listener(const struct sockaddr *sa, socklen_t slen, int reusepor
         goto fail;
     return fd;
 fail:;
-    int rc = sock_err(errno);
+    int rc = hz__err_from_errno(errno);
     close(fd);
     return rc;
 }
