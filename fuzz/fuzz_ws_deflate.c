@@ -179,11 +179,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int r1 = inflate_msg(z1, in, len, 0, &a, &e1, limit);
     int r2 = inflate_msg(z2, in, len, seed, &b, &e2, limit);
     CHECK(r1 == 0 || r1 == HZ_EPROTO);
-    CHECK(r1 == r2 && e1 == e2);
-    if (r1 == 0)
+    CHECK(r2 == 0 || r2 == HZ_EPROTO);
+    /* With a window under 15 bits the verdict on a stream that reaches
+     * back further than the window depends on the output room: zlib checks
+     * a distance against the window plus what the current call has written
+     * (it is not built with INFLATE_STRICT). A conforming peer never does
+     * that; for it, and always with a 15-bit window, both ways agree. */
+    int window_full = p.client_max_window_bits == 15;
+    if (window_full)
+        CHECK(r1 == r2 && e1 == e2);
+    if (r1 == 0 && r2 == 0)
         CHECK(a.len == b.len && (!a.len || !memcmp(a.p, b.p, a.len)));
     if (r1 == HZ_EPROTO)
         CHECK(e1 == HZ__WS_E_INFLATE || e1 == HZ__WS_E_INFLATED_TOO_BIG);
+    if (r2 == HZ_EPROTO)
+        CHECK(e2 == HZ__WS_E_INFLATE || e2 == HZ__WS_E_INFLATED_TOO_BIG);
     hz__pmd_destroy(z1);
     hz__pmd_destroy(z2);
 

@@ -120,7 +120,12 @@ HZ__HIDDEN void hz__pmd_destroy(hz__pmd *z);
  *  how many were taken / written. Returns an HZ__PMD_* state, HZ_EPROTO
  *  (hz__pmd_error: INFLATE for a corrupt stream, INFLATED_TOO_BIG once the
  *  message passes max_message; the context is unusable then), HZ_ENOMEM or
- *  HZ_ENOTSUP. thread: the owner's. */
+ *  HZ_ENOTSUP. A peer that reaches back further than the window it agreed
+ *  to is caught only where it also reaches past what this call wrote (zlib
+ *  checks distances against its window plus the current output), so with
+ *  a small window such a stream may be refused or decoded depending on
+ *  the output room; either way nothing is written out of bounds and the
+ *  limit holds. thread: the owner's. */
 HZ__HIDDEN int hz__pmd_inflate(hz__pmd *z, const uint8_t *in, size_t len, int fin, uint8_t *out,
                                size_t cap, size_t *consumed, size_t *produced);
 
