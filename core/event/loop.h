@@ -91,6 +91,7 @@ typedef struct hz__listener {
     unsigned nsocks;         /* 1 (shared) or nloops (SO_REUSEPORT) */
     hz__lsock *socks;        /* owns: nsocks entries */
     int has_tls;             /* HTTPS listener */
+    unsigned protocols;      /* HZ_PROTO_* served */
     hz_tls_ctx *tls;         /* owns (hz__tls_listener_fini); NULL: plain */
     const hz_tls_vt *tls_vt; /* borrowed: static */
 } hz__listener;

@@ -22,6 +22,7 @@
  * counted here: an older caller gets their defaults. */
 #define HZ__CONFIG_SIZE_MIN HZ__SIZE_THROUGH(hz_config, access_log_ud)
 #define HZ__ROUTE_OPTS_SIZE_MIN HZ__SIZE_THROUGH(hz_route_opts, body_limit)
+#define HZ__LISTENER_CONFIG_SIZE_MIN HZ__SIZE_THROUGH(hz_listener_config, protocols)
 
 #if HZ_HAVE_MSG_NOSIGNAL
 #define HZ__SEND_FLAGS MSG_NOSIGNAL
@@ -319,10 +320,39 @@ fail:;
     return rc;
 }
 
+void hz_listener_config_init_sized(hz_listener_config *lc, size_t size)
+{
+    hz_listener_config d;
+    memset(&d, 0, sizeof(d));
+    hz__cfg_init(lc, size, &d, sizeof(d));
+}
+
 int hz_server_listen(hz_server *srv, const char *addr, int port, const hz_tls_config *tls)
 {
-    if (!srv || port < 0 || port > 65535)
+    hz_listener_config lc;
+    hz_listener_config_init(&lc);
+    lc.addr = addr;
+    lc.port = port;
+    lc.tls = tls;
+    return hz_server_listen_with(srv, &lc);
+}
+
+int hz_server_listen_with(hz_server *srv, const hz_listener_config *user_lc)
+{
+    if (!srv || !user_lc)
         return HZ_EINVAL;
+    hz_listener_config lc;
+    hz_listener_config_init(&lc);
+    if (hz__cfg_import(&lc, sizeof(lc), user_lc, HZ__LISTENER_CONFIG_SIZE_MIN) < 0)
+        return HZ_EINVAL;
+    const char *addr = lc.addr;
+    int port = lc.port;
+    const hz_tls_config *tls = lc.tls;
+    if (port < 0 || port > 65535 || (lc.protocols & ~(unsigned)(HZ_PROTO_HTTP1 | HZ_PROTO_HTTP2)))
+        return HZ_EINVAL;
+    unsigned protocols = lc.protocols ? lc.protocols : HZ_PROTO_HTTP1;
+    if (protocols & HZ_PROTO_HTTP2)
+        return HZ_ENOTSUP; /* not compiled in yet */
     if (srv->started)
         return HZ_ESTATE;
     struct sockaddr_storage ss;
@@ -395,6 +425,7 @@ int hz_server_listen(hz_server *srv, const char *addr, int port, const hz_tls_co
         return rc;
     }
     l->has_tls = tls != NULL;
+    l->protocols = protocols;
     hz__listener *ls = hz__realloc(&srv->a, srv->listeners, sizeof(*ls) * srv->nlisteners,
                                    sizeof(*ls) * (srv->nlisteners + 1));
     if (!ls) {

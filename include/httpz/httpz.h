@@ -328,6 +328,39 @@ HZ_API int hz_route_with(hz_server *srv, const char *method, const char *path, h
  *  Returns the listener index (>= 0) or HZ_EADDRINUSE, HZ_EADDR, HZ_EACCES,
  *  HZ_ENOTSUP (TLS not compiled in), ... Before hz_server_start only. */
 HZ_API int hz_server_listen(hz_server *srv, const char *addr, int port, const hz_tls_config *tls);
+/** Protocols a listener serves, for hz_listener_config.protocols. */
+enum {
+    HZ_PROTO_HTTP1 = 1u << 0, /**< HTTP/1.1 (and 1.0) */
+    HZ_PROTO_HTTP2 = 1u << 1, /**< HTTP/2: offered by ALPN on TLS listeners; on
+                                 plain ones, clients with prior knowledge (the
+                                 connection preface). HZ_ENOTSUP when built
+                                 without HTTP/2 */
+};
+
+/** One listener: fill it with hz_listener_config_init() first, then change
+ *  fields; hz_server_listen_with() copies what it needs. */
+typedef struct hz_listener_config {
+    size_t size;              /**< set by hz_listener_config_init; do not change */
+    const char *addr;         /**< IPv4 or IPv6 literal; NULL = 127.0.0.1 */
+    int port;                 /**< 0 = any free port */
+    const hz_tls_config *tls; /**< borrowed during the call; NULL = plain HTTP */
+    unsigned protocols;       /**< HZ_PROTO_*; 0 (the default) = HTTP/1.1, plus
+                                 HTTP/2 on TLS listeners when built with it */
+} hz_listener_config;
+
+/** The library side of hz_listener_config_init(): fills the first size bytes
+ *  of lc with defaults and sets lc->size = size. thread: any. */
+HZ_API void hz_listener_config_init_sized(hz_listener_config *lc, size_t size);
+/** Fills lc with defaults (127.0.0.1, any port, plain). thread: any. */
+static inline void hz_listener_config_init(hz_listener_config *lc)
+{
+    hz_listener_config_init_sized(lc, sizeof(*lc));
+}
+/** Listens as lc says. Returns the listener index (>= 0) or the errors of
+ *  hz_server_listen; HZ_ENOTSUP for a protocol not compiled in; HZ_EINVAL
+ *  also for an lc->size this library cannot read. Before hz_server_start
+ *  only. thread: any (not concurrently with other calls on srv). */
+HZ_API int hz_server_listen_with(hz_server *srv, const hz_listener_config *lc);
 /** Replaces the TLS configuration (certificates, SNI names, ciphers, ALPN,
  *  minimum version) of HTTPS listener idx on a running server. The new
  *  configuration is built (files read, keys checked) before anything

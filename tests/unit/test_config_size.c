@@ -16,6 +16,7 @@
 #define MIN_CONFIG HZ__SIZE_THROUGH(hz_config, access_log_ud)
 #define MIN_TLS HZ__SIZE_THROUGH(hz_tls_config, alpn)
 #define MIN_ROUTE HZ__SIZE_THROUGH(hz_route_opts, body_limit)
+#define MIN_LISTENER HZ__SIZE_THROUGH(hz_listener_config, protocols)
 #define MIN_STATIC HZ__SIZE_THROUGH(hz_static_config, cache_control)
 #define MIN_POOL HZ__SIZE_THROUGH(hz_executor_pool_options, on_shutdown)
 
@@ -459,4 +460,34 @@ Test(config_size, prometheus_refuses_impossible_sizes)
         cr_assert_eq(hz__metrics_render(&m, bad[i], OLD_METRICS, buf, sizeof(buf)), HZ_EINVAL,
                      "size %zu", bad[i]);
     cr_assert_eq(hz_metrics_prometheus_sized(NULL, sizeof(m), buf, sizeof(buf)), HZ_EINVAL);
+}
+
+Test(config_size, listener_config_by_size)
+{
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    hz_server *srv;
+    cr_assert_eq(hz_server_create(&srv, &cfg), 0);
+    size_t bad[6];
+    size_t n = bad_sizes(MIN_LISTENER, sizeof(hz_listener_config), bad);
+    for (size_t i = 0; i < n; i++) {
+        hz_listener_config lc;
+        hz_listener_config_init(&lc);
+        lc.size = bad[i];
+        cr_assert_eq(hz_server_listen_with(srv, &lc), HZ_EINVAL, "size %zu", bad[i]);
+    }
+    cr_assert_eq(srv->nlisteners, 0, "a refused listener leaves nothing behind");
+    hz_listener_config lc;
+    hz_listener_config_init(&lc);
+    lc.protocols = 1u << 7;
+    cr_assert_eq(hz_server_listen_with(srv, &lc), HZ_EINVAL, "an unknown protocol bit");
+    unsigned char mem[sizeof(hz_listener_config)];
+    memset(mem, 0xab, sizeof(mem));
+    hz_listener_config_init_sized((hz_listener_config *)(void *)mem, MIN_LISTENER);
+    cr_assert_eq(hz_server_listen_with(srv, (hz_listener_config *)(void *)mem), 0);
+    cr_assert_eq(srv->nlisteners, 1);
+    cr_assert_gt(hz_server_port(srv, 0), 0, "port 0 (the default) binds any free port");
+    cr_assert_eq(srv->listeners[0].protocols, HZ_PROTO_HTTP1, "default: HTTP/1.1");
+    hz_server_destroy(srv);
 }
