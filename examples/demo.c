@@ -15,6 +15,8 @@
  *   POST /small     request-body limit 1 KiB
  *   GET /static/... the files under --root (default: the source tree's docs/)
  *   GET /metrics    the server's counters in the Prometheus text format
+ *   POST /upload    multipart form, files streamed and hashed: JSON (demo_forms.c)
+ *   POST /form      url-encoded form: JSON (demo_forms.c)
  * Every finished request is logged in the combined log format to stdout, or
  * to --access-log FILE, unless --quiet: through the library's buffered
  * writer (cfg.access_log_file: one write(2) per 64 KiB or per second, not
@@ -29,6 +31,7 @@
 #include <unistd.h>
 #include <httpz/httpz.h>
 #include "selfsigned.h"
+#include "demo_forms.h"
 
 #ifndef HZ_DEMO_DOCS
 #define HZ_DEMO_DOCS "docs" /* CMake passes the source tree's docs/ */
@@ -385,7 +388,8 @@ int main(int argc, char **argv)
         (rc = hz_route(g_srv, "GET", "/large", large, NULL)) < 0 ||
         (rc = hz_route(g_srv, "GET", "/small", root, NULL)) < 0 ||
         (rc = hz_route_with(g_srv, "POST", "/small", small, NULL, &small_opts)) < 0 ||
-        (rc = hz_route(g_srv, "GET", "/metrics", metrics, NULL)) < 0) {
+        (rc = hz_route(g_srv, "GET", "/metrics", metrics, NULL)) < 0 ||
+        (rc = demo_forms_routes(g_srv)) < 0) {
         fprintf(stderr, "demo: route: %s\n", hz_strerror(rc));
         hz_server_destroy(g_srv);
         return 1;
