@@ -274,8 +274,11 @@ typedef struct hz_form_field {
  *  (sticky). HZ_EAGAIN has no "pause" meaning here: it stops like any
  *  other error. */
 typedef struct hz_form_cb {
+    /** A field begins: f->name, f->filename and f->content_type are set. */
     int (*on_field)(void *ud, const hz_form_field *f);
+    /** A piece of the field's value (len > 0); f->size includes it. */
     int (*on_data)(void *ud, const hz_form_field *f, const void *data, size_t len);
+    /** The field is complete; f->size is its total. */
     int (*on_field_end)(void *ud, const hz_form_field *f);
 } hz_form_cb;
 
