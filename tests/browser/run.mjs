@@ -192,8 +192,14 @@ function metrics(port, ca) {
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
       res.on('end', () => {
-        const m = /httpz_responses_total\{code="3xx"\} (\d+)/.exec(body);
-        resolve({ s3xx: m ? Number(m[1]) : NaN, text: body });
+        const num = (re) => {
+          const m = re.exec(body);
+          return m ? Number(m[1]) : NaN;
+        };
+        resolve({
+          s3xx: num(/^httpz_responses_total\{code="3xx"\} (\d+)$/m),
+          aborted: num(/^httpz_requests_aborted_total (\d+)$/m),
+        });
       });
     }).on('error', reject);
   });
@@ -288,6 +294,28 @@ async function stepStream(page) {
   const span = reads.length ? reads[reads.length - 1].t - reads[0].t : 0;
   check(reads.length >= 4 && span >= 1000,
     `download read piece by piece: ${reads.length} reads over ${span} ms (${reads.map((r) => r.t).join(' ')})`);
+}
+
+// A download the page gives up on: the server sees the client go (its
+// next tick is cancelled), counts an aborted request and keeps serving.
+async function stepAbort(page, port, ca) {
+  const m0 = await metrics(port, ca);
+  const got = await page.evaluate(async () => {
+    const ac = new AbortController();
+    const res = await fetch('/stream?n=100&ms=100', { signal: ac.signal, cache: 'no-store' });
+    const reader = res.body.getReader();
+    let n = 0;
+    for (let i = 0; i < 2; i++) n += (await reader.read()).value.byteLength;
+    ac.abort();
+    return n;
+  });
+  let m1 = m0;
+  for (let i = 0; i < 50 && !(m1.aborted > m0.aborted); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    m1 = await metrics(port, ca);
+  }
+  check(got >= 1024 && m1.aborted > m0.aborted,
+    `an abandoned download is seen by the server (read ${got} B; aborted requests ${m0.aborted} -> ${m1.aborted})`);
 }
 
 async function stepUpload(page) {
@@ -399,6 +427,7 @@ try {
   await stepLive(page);
   await stepReload(page, port, certs.ca);
   await stepStream(page);
+  await stepAbort(page, port, certs.ca);
   await stepUpload(page);
   await stepForm(page);
   await stepWebSocket(page);
