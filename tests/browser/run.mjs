@@ -141,7 +141,7 @@ function freePort() {
 async function startDemo(certs) {
   for (let attempt = 0; attempt < 3; attempt++) {
     const tlsPort = await freePort(); // may be taken meanwhile: then retry
-    const logFile = path.join(path.resolve(args.out), `demo-${args.proto.replace('/', '')}.log`);
+    const logFile = path.join(path.resolve(args.out), `demo-${args.proto.replace(/[/.]/g, '')}.log`);
     const out = fs.openSync(logFile, 'w');
     const child = spawn(args.demo, ['--addr', '127.0.0.1', '--port', '0', '--tls-port', String(tlsPort),
       '--cert', certs.cert, '--key', certs.key, '--loops', '2',
@@ -437,7 +437,7 @@ try {
   const ev = await page.evaluate(() => window.hzStatus.events);
   await page.click('#load');
   await page.waitForFunction((n) => window.hzStatus.events >= n + 3, ev, { timeout: 8000 });
-  const shot = args.screenshot || path.join(path.resolve(args.out), `status-${args.proto.replace('/', '')}.png`);
+  const shot = args.screenshot || path.join(path.resolve(args.out), `status-${args.proto.replace(/[/.]/g, '')}.png`);
   await page.screenshot({ path: shot, fullPage: true });
   check(fs.statSync(shot).size > 10000, `screenshot ${shot}`);
 } catch (err) {
