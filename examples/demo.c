@@ -1,6 +1,6 @@
 /* demo.c - the httpz demo server (the README's "run" program).
  *
- *   demo [--addr A] [--port N] [--loops N] [--header-timeout MS] [--root DIR]
+ *   demo [--addr A] [--port N] [--loops N] [--header-timeout MS] [--root DIR] [--www DIR]
  *        [--tls-port N] [--cert F --key F] [--access-log FILE] [--quiet] [--help]
  *
  * HTTPS is served beside plain HTTP on --tls-port (8443; 0 = off) with
@@ -8,7 +8,7 @@
  * kept in ./.demo-tls/ (see selfsigned.h).
  *
  * Routes:
- *   GET|HEAD /      a short page            POST /     200, echoes the length
+ *   GET|HEAD /      the status page (--www)  POST /     200, echoes the length
  *   GET /plaintext  "Hello, World!"         POST /echo streams the body back
  *   GET /slow       answers after ?ms=N (default 1000) without blocking the loop
  *   GET /large      a large streamed response (?mb=N, default 16) with backpressure
@@ -17,6 +17,10 @@
  *   GET /metrics    the server's counters in the Prometheus text format
  *   POST /upload    multipart form, files streamed and hashed: JSON (demo_forms.c)
  *   POST /form      url-encoded form: JSON (demo_forms.c)
+ *   GET /app/...    the web app's files (--www, default: the source tree's
+ *                   examples/www/); GET /status/events its live numbers
+ *                   (Server-Sent Events), GET /stream a download in pieces
+ *                   (?n=8&ms=250&size=1024): demo_web.c
  * Every finished request is logged in the combined log format to stdout, or
  * to --access-log FILE, unless --quiet: through the library's buffered
  * writer (cfg.access_log_file: one write(2) per 64 KiB or per second, not
@@ -30,11 +34,15 @@
 #include <string.h>
 #include <unistd.h>
 #include <httpz/httpz.h>
+#include "demo_web.h"
 #include "selfsigned.h"
 #include "demo_forms.h"
 
 #ifndef HZ_DEMO_DOCS
 #define HZ_DEMO_DOCS "docs" /* CMake passes the source tree's docs/ */
+#endif
+#ifndef HZ_DEMO_WWW
+#define HZ_DEMO_WWW "examples/www" /* CMake passes the source tree's */
 #endif
 
 static hz_server *g_srv;
@@ -42,6 +50,7 @@ static hz_server *g_srv;
 static void on_signal(int sig)
 {
     (void)sig;
+    demo_web_stop();             /* the event streams end at their next tick */
     hz_server_stop(g_srv, 5000); /* async-signal-safe */
 }
 
@@ -60,15 +69,6 @@ static long query_num(const hz_req *req, const char *key, long def, long max)
         }
     }
     return def;
-}
-
-static void root(hz_req *req, hz_res *res, void *ud)
-{
-    (void)req;
-    (void)ud;
-    static const char page[] = "httpz demo: try /plaintext, /echo, /slow, /large\n";
-    hz_res_set_header(res, "Content-Type", "text/plain; charset=utf-8");
-    hz_res_send(res, 200, page, sizeof(page) - 1);
 }
 
 static void root_post(hz_req *req, hz_res *res, void *ud)
@@ -192,6 +192,15 @@ static void small(hz_req *req, hz_res *res, void *ud)
     root_post(req, res, ud);
 }
 
+static void small_get(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    static const char page[] = "POST up to 1 KiB here\n";
+    hz_res_set_header(res, "Content-Type", "text/plain; charset=utf-8");
+    hz_res_send(res, 200, page, sizeof(page) - 1);
+}
+
 /* /metrics: a snapshot of every loop's counters. */
 static void metrics(hz_req *req, hz_res *res, void *ud)
 {
@@ -288,12 +297,13 @@ static void usage(FILE *f)
             "  --loops N            loop threads (0 = one per core; default 0)\n"
             "  --header-timeout MS  request head deadline in ms (5000)\n"
             "  --root DIR           directory served under /static/ (%s)\n"
+            "  --www DIR            the web app served at / and /app/ (%s)\n"
             "  --tls-port N         HTTPS port beside HTTP (8443; 0 = off)\n"
             "  --cert F --key F     PEM certificate chain and key for HTTPS (default: a\n"
             "                       self-signed one made once in ./.demo-tls/)\n"
             "  --access-log FILE    append the access log to FILE instead of stdout\n"
             "  --quiet              no access log\n",
-            HZ_DEMO_DOCS);
+            HZ_DEMO_DOCS, HZ_DEMO_WWW);
 }
 
 int main(int argc, char **argv)
@@ -301,6 +311,7 @@ int main(int argc, char **argv)
     const char *addr = "127.0.0.1";
     long port = 8080, loops = 0, header_ms = 5000;
     const char *root_dir = HZ_DEMO_DOCS;
+    const char *www_dir = HZ_DEMO_WWW;
     int quiet = 0;
     const char *log_path = NULL;
     long tls_port = HZ_HAVE_TLS ? 8443 : 0;
@@ -331,6 +342,10 @@ int main(int argc, char **argv)
         }
         if (!strcmp(a, "--root")) {
             root_dir = argv[++i];
+            continue;
+        }
+        if (!strcmp(a, "--www")) {
+            www_dir = argv[++i];
             continue;
         }
         if (!strcmp(a, "--cert") || !strcmp(a, "--key")) {
@@ -379,14 +394,13 @@ int main(int argc, char **argv)
     hz_route_opts stream_opts;
     hz_route_opts_init(&stream_opts);
     stream_opts.flags = HZ_ROUTE_STREAM_BODY;
-    if ((rc = hz_route(g_srv, "GET", "/", root, NULL)) < 0 ||
-        (rc = hz_route(g_srv, "POST", "/", root_post, NULL)) < 0 ||
+    if ((rc = hz_route(g_srv, "POST", "/", root_post, NULL)) < 0 ||
         (rc = hz_route(g_srv, "GET", "/plaintext", plaintext, NULL)) < 0 ||
         (rc = hz_route_with(g_srv, "POST", "/echo", echo, NULL, &stream_opts)) < 0 ||
         (rc = hz_route_with(g_srv, "PUT", "/echo", echo, NULL, &stream_opts)) < 0 ||
         (rc = hz_route(g_srv, "GET", "/slow", slow, NULL)) < 0 ||
         (rc = hz_route(g_srv, "GET", "/large", large, NULL)) < 0 ||
-        (rc = hz_route(g_srv, "GET", "/small", root, NULL)) < 0 ||
+        (rc = hz_route(g_srv, "GET", "/small", small_get, NULL)) < 0 ||
         (rc = hz_route_with(g_srv, "POST", "/small", small, NULL, &small_opts)) < 0 ||
         (rc = hz_route(g_srv, "GET", "/metrics", metrics, NULL)) < 0 ||
         (rc = demo_forms_routes(g_srv)) < 0) {
@@ -394,6 +408,14 @@ int main(int argc, char **argv)
         hz_server_destroy(g_srv);
         return 1;
     }
+    /* The web app (GET /, /app/, /status/events, /stream): demo_web.c. */
+    if ((rc = demo_web_routes(g_srv, www_dir)) < 0) {
+        fprintf(stderr, "demo: --www %s: %s\n", www_dir, hz_strerror(rc));
+        hz_server_destroy(g_srv);
+        demo_web_free();
+        return 1;
+    }
+    atexit(demo_web_free);
     hz_static_config sc;
     hz_static_config_init(&sc);
     sc.root = root_dir;

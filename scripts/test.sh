@@ -18,6 +18,13 @@ export HZ_ROOT=$root
 hz_need_packages build-essential cmake pkg-config clang libclang-rt-14-dev llvm \
     libcriterion-dev libmbedtls-dev libssl-dev libcurl4-openssl-dev curl openssl \
     python3 valgrind clang-format doxygen abigail-tools libcjson-dev || exit 1
+# The browser tests (tests/browser, ctest -L browser): Chromium, certutil (to
+# trust the run's test CA) and node with npm; each build tree gets its npm
+# packages (tests/browser/package-lock.json) when the tests first run there.
+# Without them those tests are skipped, not failed.
+hz_need_packages chromium libnss3-tools nodejs ||
+    echo "httpz: the browser tests will be skipped" >&2
+command -v npm >/dev/null 2>&1 || hz_need_packages npm || true
 
 total_pass=0
 total_fail=0
