@@ -604,3 +604,46 @@ Test(listen_fds, malformed_variables, .timeout = 60)
 {
     run_child(child_malformed);
 }
+
+/* A restart that hands the listener over stops the old server while
+ * clients keep connecting: one it accepted just before the stop, that has
+ * not sent its request yet, still gets an answer (Connection: close). */
+Test(listen, graceful_stop_answers_a_connection_accepted_before_it, .timeout = 60)
+{
+    hz_server *srv = new_server(1);
+    hz_listener_config lc;
+    hz_listener_config_init(&lc);
+    int idx = hz_server_listen_with(srv, &lc);
+    cr_assert_geq(idx, 0);
+    int port = hz_server_port(srv, idx);
+    cr_assert_eq(hz_server_start(srv), 0);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, port), 0);
+    hz_metrics m;
+    long long end = it_now_ms() + 10000;
+    do { /* accepted by the loop (not only queued by the kernel) */
+        cr_assert_eq(hz_server_metrics(srv, &m), 0);
+    } while (m.conn_accepted < 1 && it_now_ms() < end && !usleep(1000));
+    cr_assert_eq(m.conn_accepted, 1);
+    cr_assert_eq(hz_server_stop(srv, 10000), 0);
+    /* The stop has begun once the listener is closed. */
+    int refused = 0;
+    while (!refused && it_now_ms() < end) {
+        it_conn probe;
+        if (it_connect(&probe, port) < 0)
+            refused = 1;
+        else
+            it_close(&probe);
+    }
+    cr_assert(refused, "the listener closes at stop");
+    cr_assert_eq(it_sends(&c, "GET /peer HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    it_resp r;
+    cr_assert_eq(it_read_response(&c, &r, 0, 10000), 0, "answered, not closed unanswered");
+    cr_assert_eq(r.status, 200);
+    cr_assert(r.conn_close);
+    it_resp_free(&r);
+    cr_assert_eq(it_wait_closed(&c, 10000), 1);
+    it_close(&c);
+    hz_server_wait(srv);
+    hz_server_destroy(srv);
+}
