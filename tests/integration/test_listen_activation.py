@@ -20,8 +20,11 @@ systemd: this script plays systemd's part (ctest: listen_activation).
 5. LISTEN_PID of another process: the demo does not adopt the descriptors
    (it listens on its own --port instead).
 6. TLS over a Unix socket: a descriptor named "https" that is AF_UNIX.
+7. With --probe: listen_fds_probe, started the same way, calls
+   hz_listen_fds and execs a shell, which must see no LISTEN_* variable
+   and none of the descriptors (consumed, and close-on-exec).
 
-Usage: test_listen_activation.py DEMO UNIT_DIR [--no-tls]
+Usage: test_listen_activation.py DEMO UNIT_DIR [--no-tls] [--probe PROBE]
 Exit 77 (ctest SKIP) without curl or outside Linux (/proc is used).
 """
 import os
@@ -208,17 +211,20 @@ def main():
         return 2
     demo, unit_dir = sys.argv[1], sys.argv[2]
     tls = "--no-tls" not in sys.argv[3:]
+    probe = None
+    if "--probe" in sys.argv[3:]:
+        probe = sys.argv[sys.argv.index("--probe") + 1]
     if not shutil.which("curl") or not os.path.isdir("/proc/self/fdinfo"):
         print("SKIP: needs curl and /proc")
         return SKIP
     tmp = tempfile.mkdtemp(prefix="hzact.")
     try:
-        return run(demo, unit_dir, tls, tmp)
+        return run(demo, unit_dir, tls, tmp, probe)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(demo, unit_dir, tls, tmp):
+def run(demo, unit_dir, tls, tmp, probe):
     service = parse_unit(os.path.join(unit_dir, "httpz-demo.service"))
     argv = first(service, "Service", "ExecStart").split()
     argv[0] = demo
@@ -325,6 +331,22 @@ def run(demo, unit_dir, tls, tmp):
             fail("HTTPS over a Unix socket: rc %d %r %r" % (rc, out, err))
         d.stop()
         print("HTTPS over a Unix socket served", flush=True)
+    # 7: across a real exec: the variables consumed, the descriptors CLOEXEC.
+    if probe:
+        script = ('echo "env=${LISTEN_PID-none}/${LISTEN_FDS-none}/${LISTEN_FDNAMES-none}"; '
+                  'for f in %s; do [ -e /proc/$$/fd/$f ] && echo "open=$f"; done; echo end'
+                  % " ".join(str(3 + i) for i in range(len(socks))))
+        d = start([probe, "/bin/sh", "-c", script], socks, tmp)
+        d.wait_line(r"\bend\b")
+        out = d.out.decode()
+        want = "listen_fds=%d %s" % (len(socks), " ".join(
+            "%d:%s" % (3 + i, s.name) for i, s in enumerate(socks)))
+        if want not in out:
+            fail("probe: want %r in:\n%s" % (want, out))
+        if "env=none/none/none" not in out or "open=" in out:
+            fail("probe: variables or descriptors leaked across exec:\n" + out)
+        d.stop()
+        print("probe: variables consumed, descriptors close-on-exec", flush=True)
     print("ok")
     return 0
 
