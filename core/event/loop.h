@@ -94,6 +94,13 @@ typedef struct hz__listener {
     unsigned protocols;      /* HZ_PROTO_* served */
     hz_tls_ctx *tls;         /* owns (hz__tls_listener_fini); NULL: plain */
     const hz_tls_vt *tls_vt; /* borrowed: static */
+    /* Socket kinds (core/event/listen.c). */
+    char *unix_path;     /* owns: the socket file this listener made, removed
+                            by hz__listen_close; NULL: TCP or adopted */
+    size_t unix_path_sz; /* bytes allocated for unix_path */
+    uint64_t unix_dev;   /* the file's identity after bind: never remove a */
+    uint64_t unix_ino;   /* file another server put at the same path since */
+    unsigned is_unix : 1;
 } hz__listener;
 
 #define HZ__LOOP_EVENTS 256 /* poller entries per wait */

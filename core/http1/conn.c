@@ -219,6 +219,18 @@ void hz__conn_stop(hz__conn *c)
     struct hz_req *ex = c->ex;
     if (c->closing)
         return;
+    if (!ex && !c->nrequests && !hz__buf_pending(&c->out)) {
+        /* Accepted, nothing read yet: a client that has just connected
+         * and is about to send. Closing it would lose that request in a
+         * restart that hands the listener over (docs/deployment.md), so
+         * read what is there now, and else keep it for its first request
+         * (answered with Connection: close), until the keep-alive
+         * timeout or the stop deadline. */
+        hz__conn_on_event(c, HZ_EV_READ);
+        if (c->closing || (!c->ex && !c->nrequests))
+            return;
+        ex = c->ex;
+    }
     hz__conn_why(c, HZ_CLOSE_SHUTDOWN);
     /* Idle, or only part of a head: nothing in flight. */
     if ((!ex || (HZ__H1(ex)->phase == HZ__PH_HEAD && !HZ__H1(ex)->dispatched)) &&

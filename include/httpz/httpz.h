@@ -346,7 +346,41 @@ typedef struct hz_listener_config {
     const hz_tls_config *tls; /**< borrowed during the call; NULL = plain HTTP */
     unsigned protocols;       /**< HZ_PROTO_*; 0 (the default) = HTTP/1.1, plus
                                  HTTP/2 on TLS listeners when built with it */
+    /* Appended (older callers get TCP); docs/deployment.md. Instead of
+     * addr and port: */
+    const char *unix_path; /**< a Unix-domain socket at this path (shorter than
+                              sun_path: 108 bytes on Linux, 104 on BSD); a stale
+                              socket file nobody listens on is replaced, the file
+                              is removed by hz_server_destroy; NULL = TCP */
+    unsigned unix_mode;    /**< with unix_path: the file's permissions, e.g. 0660;
+                              0 (default) = as the umask leaves them */
+    int fd;                /**< adopt this listening socket (inherited, or from
+                              hz_listen_fds); the server owns it from a
+                              successful call on. -1 (default) = open one */
 } hz_listener_config;
+
+/** One descriptor passed by systemd socket activation (hz_listen_fds). */
+typedef struct hz_listen_fd {
+    int fd;         /**< 3, 4, ... in the order of the .socket unit's Listen*= lines */
+    char name[256]; /**< its FileDescriptorName= (systemd's default: the socket
+                       unit's name); "unknown" without LISTEN_FDNAMES */
+} hz_listen_fd;
+
+/** Reads systemd's socket-activation variables, as sd_listen_fds(1) and
+ *  sd_listen_fds_with_names(1) do, without libsystemd: when LISTEN_PID is
+ *  this process, the LISTEN_FDS descriptors start at 3. Each passed
+ *  descriptor gets FD_CLOEXEC; the first max are stored in out (may be
+ *  NULL with max 0) with their LISTEN_FDNAMES names. LISTEN_PID,
+ *  LISTEN_FDS and LISTEN_FDNAMES are removed from the environment in every
+ *  case, so child processes never see them and a second call returns 0.
+ *  Returns the number of descriptors passed (it may exceed max): 0 when
+ *  the variables are absent or name another process; HZ_EINVAL when they
+ *  are malformed, LISTEN_FDNAMES does not have one name per descriptor,
+ *  or a passed descriptor is not open. Pass each fd to
+ *  hz_listener_config.fd, which checks that it is a listening stream
+ *  socket. thread: call it early in main, before other threads read the
+ *  environment (it calls unsetenv). */
+HZ_API int hz_listen_fds(hz_listen_fd *out, int max);
 
 /** The library side of hz_listener_config_init(): fills the first size bytes
  *  of lc with defaults and sets lc->size = size. thread: any. */
@@ -359,7 +393,16 @@ static inline void hz_listener_config_init(hz_listener_config *lc)
 /** Listens as lc says. Returns the listener index (>= 0) or the errors of
  *  hz_server_listen; HZ_ENOTSUP for a protocol not compiled in; HZ_EINVAL
  *  also for an lc->size this library cannot read. Before hz_server_start
- *  only. thread: any (not concurrently with other calls on srv). */
+ *  only. thread: any (not concurrently with other calls on srv).
+ *  With lc->unix_path: HZ_EINVAL for an empty path, one too long for
+ *  sun_path, addr or port also set, or a mode above 07777; HZ_EADDRINUSE
+ *  when the path exists and is not a socket, or a server still accepts
+ *  on it; HZ_EACCES. With lc->fd >= 0: HZ_EINVAL when addr, port or
+ *  unix_path is also set, or the descriptor is not an open socket, not a
+ *  stream socket, not listening (listen(2) not called) or not of
+ *  AF_INET, AF_INET6 or AF_UNIX; on failure the descriptor stays the
+ *  caller's. An adopted or Unix socket is one socket that every loop
+ *  polls (no SO_REUSEPORT); hz_server_port is 0 for a Unix socket. */
 HZ_API int hz_server_listen_with(hz_server *srv, const hz_listener_config *lc);
 /** Replaces the TLS configuration (certificates, SNI names, ciphers, ALPN,
  *  minimum version) of HTTPS listener idx on a running server. The new
@@ -453,8 +496,9 @@ HZ_API int hz_req_cancelled(const hz_req *req);
 /** The index (0-based) of the loop thread serving req. thread: any. */
 HZ_API int hz_req_loop(const hz_req *req);
 /** Formats the peer's address ("127.0.0.1", "::1") into buf (len bytes) and
- *  stores its port in *port (may be NULL). 0, HZ_ECLOSED, HZ_ERANGE (buf too
- *  small), HZ_ENOTSUP (not a socket). thread: loop. */
+ *  stores its port in *port (may be NULL). A client of a Unix-domain
+ *  listener has no address: "unix" and port 0. 0, HZ_ECLOSED, HZ_ERANGE
+ *  (buf too small), HZ_ENOTSUP (not a socket). thread: loop. */
 HZ_API int hz_req_peer(const hz_req *req, char *buf, size_t len, int *port);
 
 /* ------------------------------------------------------------------------ */
@@ -743,7 +787,8 @@ struct hz_access_entry {
     uint64_t bytes;       /**< body bytes of the response (Content-Length or
                              streamed), head excluded */
     uint64_t duration_ns; /**< first byte of the request to response complete */
-    const char *peer;     /**< "127.0.0.1", "::1"; "-" when unknown */
+    const char *peer;     /**< "127.0.0.1", "::1"; "unix" on a Unix-domain
+                             listener; "-" when unknown */
     int peer_port;        /**< the peer's port; 0 when unknown */
     int tls;              /**< 1 on a TLS connection */
     uint64_t conn_id;     /**< unique per server: loop index << 48 | sequence */
