@@ -464,7 +464,7 @@ static int put(hz_req *ex, const char *name, const char *value, size_t vl)
 
 /* Adds the fields the decision needs: Vary (when the coding depended on
  * Accept-Encoding), ETag (weak when compressed), Content-Encoding. */
-static int emit(hz_req *ex, hz__zf *zf, int vary, int coding)
+static int emit(hz_req *ex, hz__zf *zf, int vary, int coding, int body)
 {
     int rc = 0;
     zf->headed = 1;
@@ -483,7 +483,7 @@ static int emit(hz_req *ex, hz__zf *zf, int vary, int coding)
             rc = put(ex, "ETag", zf->etag, zf->etag_len);
         }
     }
-    if (rc == 0 && coding)
+    if (rc == 0 && coding && body)
         rc = put(ex, "Content-Encoding", coding == HZ_CODING_BR ? "br" : "gzip",
                  coding == HZ_CODING_BR ? 2 : 4);
     return rc;
@@ -498,8 +498,8 @@ static int head_only(hz_req *ex, hz__zf *zf, int status)
         vary = 1;
         coding = negotiate(ex, offered(cfg));
     }
-    int rc = emit(ex, zf, vary, coding);
-    zf->coding = 0; /* no body to code */
+    int rc = emit(ex, zf, vary, coding, 0); /* a 304 has no body to code */
+    zf->coding = 0;
     return rc;
 }
 
@@ -544,7 +544,7 @@ int hz__zf_send(hz_req *ex, int status, const void *body, size_t len)
             coding = 0;
         }
     }
-    int rc = emit(ex, zf, 1, coding);
+    int rc = emit(ex, zf, 1, coding, 1);
     if (rc == 0)
         rc = coding ? ops->send(ex, status, out, olen) : ops->send(ex, status, body, len);
     if (out)
@@ -574,7 +574,7 @@ int hz__zf_start(hz_req *ex, int status)
     if (coding && zc_init(&zf->z, &zf->a, coding, cfg, clampu(cfg->window_bits, 10, 15)) < 0)
         coding = 0; /* no memory for a compressor: identity */
     zf->coding = coding;
-    int rc = emit(ex, zf, 1, coding);
+    int rc = emit(ex, zf, 1, coding, 1);
     return rc < 0 ? rc : ops->start(ex, status);
 }
 
@@ -769,7 +769,7 @@ int hz__zf_send_source(hz_req *ex, int status, int64_t length, const hz_body_sou
         if (!s)
             coding = 0;
     }
-    int rc = emit(ex, zf, 1, coding);
+    int rc = emit(ex, zf, 1, coding, 1);
     if (rc < 0 || !coding) {
         if (s) {
             zc_end(&s->z);
