@@ -749,7 +749,11 @@ static void serve_file(const hz_static *st, hz_req *req, hz_res *res, int fd, co
     if ((st->precompressed || st->compress) && st_compressible(ctype)) {
         /* the body depends on Accept-Encoding: caches must know, whatever
          * this answer is (200, 206, 304) */
-        int zfd = st->precompressed ? open_sibling(st, req, rel, sb, &zsb, &enc) : -1;
+        /* siblings are looked for only when the client takes a coding at all */
+        int zfd = st->precompressed && hz_req_accept_encoding(req, HZ_CODING_GZIP | HZ_CODING_BR) !=
+                                           HZ_CODING_IDENTITY
+                      ? open_sibling(st, req, rel, sb, &zsb, &enc)
+                      : -1;
         if (zfd >= 0) { /* the sibling is the representation: its size, validators, ranges */
             close(fd);
             fd = zfd;
