@@ -251,11 +251,9 @@ static hz__zf *zf_get(hz_req *ex)
     return zf;
 }
 
-void hz__zf_release(hz_req *ex)
+void hz__zf_free(hz_req *ex)
 {
     hz__zf *zf = ex->zf;
-    if (!zf)
-        return;
     ex->zf = NULL;
     if (zf->z.coding)
         zc_end(&zf->z);

@@ -167,9 +167,15 @@ HZ__HIDDEN int hz__res_answer(hz_req *ex, const hz__res_ops *ops, int status, co
  * recycles the exchange. */
 static inline void hz__zf_dispatch(hz_req *ex)
 {
-    ex->zmode = (uint8_t)((ex->rec->flags & HZ_ROUTE_COMPRESS) != 0);
+    if (HZ__UNLIKELY(ex->rec->flags & HZ_ROUTE_COMPRESS)) /* zmode starts 0 */
+        ex->zmode = 1;
 }
-HZ__HIDDEN void hz__zf_release(hz_req *ex);
+HZ__HIDDEN void hz__zf_free(hz_req *ex);
+static inline void hz__zf_release(hz_req *ex)
+{
+    if (HZ__UNLIKELY(ex->zf != NULL)) /* inline: every exchange passes here */
+        hz__zf_free(ex);
+}
 HZ__HIDDEN int hz__zf_set_header(hz_req *ex, const char *name, size_t nl, const char *value,
                                  size_t vl, int kind);
 HZ__HIDDEN int hz__zf_send(hz_req *ex, int status, const void *body, size_t len);
