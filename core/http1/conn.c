@@ -60,6 +60,7 @@ void hz__ex_release(hz__loop *loop, struct hz_req *ex)
 {
     hz_server *srv = loop->srv;
     hz__res_source_drop(ex, HZ_ECLOSED); /* normally ended before: a no-op */
+    hz__zf_release(ex);
     hz__buf_release(&ex->hdrs, &loop->bufs);
     if (loop->nex_free < HZ__EX_POOL_MAX && !loop->stopping) {
         ex->next_free = loop->ex_free;
@@ -709,6 +710,7 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
         return;
     }
     ex->rec = ex->match.route->ud;
+    hz__zf_dispatch(ex);
     int stream = (ex->rec->flags & HZ_ROUTE_STREAM_BODY) != 0;
     HZ__H1(ex)->body_limit = ex->rec->body_limit ? ex->rec->body_limit
                                                  : (stream ? srv->cfg.limits.body_streamed

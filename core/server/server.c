@@ -101,6 +101,10 @@ static void config_defaults(hz_config *cfg)
     cfg->access_log_file.format = HZ_ACCESS_LOG_COMBINED;
     cfg->access_log_file.buffer = 64 * 1024;
     cfg->access_log_file.flush_ms = 1000;
+    cfg->compression.gzip_level = 6;
+    cfg->compression.brotli_quality = 5;
+    cfg->compression.min_size = 256;
+    cfg->compression.window_bits = 15;
 }
 
 void hz_config_init_sized(hz_config *cfg, size_t size)
@@ -272,6 +276,8 @@ int hz_route_with(hz_server *srv, const char *method, const char *path, hz_handl
     rec->fn = fn;
     rec->ud = ud;
     rec->flags = o.flags;
+    if (srv->cfg.compression.all_routes)
+        rec->flags |= HZ_ROUTE_COMPRESS;
     rec->body_limit = o.body_limit;
     hz__route r = {.fn = fn, .ud = rec, .flags = rec->flags};
     int rc = hz__router_add(srv->router, method, path, &r);

@@ -213,6 +213,24 @@ typedef struct hz_access_log_file {
                           default 1000; 0 = only when full and at stop */
 } hz_access_log_file;
 
+/** Response compression (docs/compression.md): what compressing responses
+ *  may use. Off for dynamic routes unless HZ_ROUTE_COMPRESS, all_routes or
+ *  hz_res_compress asks; the static handler uses it for its files. */
+typedef struct hz_compress_config {
+    int gzip_level;       /**< 1-9 (zlib); 0 = never gzip; default 6 */
+    int brotli_quality;   /**< 0-11; -1 = never brotli; default 5 */
+    uint32_t min_size;    /**< a body of known length below this is sent as
+                             it is; default 256 */
+    const char *types;    /**< borrowed (must outlive the server): more
+                             compressible media types, comma-separated
+                             ("application/x-foo, model/vrml"; "type/" and an
+                             asterisk: the whole type); NULL = only the
+                             built-in text, JSON, JavaScript, XML, SVG, ... */
+    int all_routes;       /**< 1: every route as with HZ_ROUTE_COMPRESS; default 0 */
+    unsigned window_bits; /**< 10-15: the LZ window of a streamed body (its
+                             compressor's memory, docs/compression.md); default 15 */
+} hz_compress_config;
+
 /** The server configuration: fill it with hz_config_init() first, then
  *  change fields; hz_server_create() copies it. docs/configuration.md
  *  lists every field with its default. */
@@ -245,6 +263,7 @@ typedef struct hz_config {
     /** The built-in buffered access-log file (with or without access_log);
      *  off by default. */
     hz_access_log_file access_log_file;
+    hz_compress_config compression; /**< response compression (docs/compression.md) */
 } hz_config;
 
 /** The library side of hz_config_init(): fills the first size bytes of cfg
@@ -275,6 +294,8 @@ enum {
     HZ_ROUTE_STREAM_BODY = 1u << 1, /**< do not buffer the body: call the handler
                                        after the head and stream with hz_req_on_body */
     HZ_ROUTE_INLINE = 1u << 2,      /**< always inline, even with cfg.executor_all */
+    HZ_ROUTE_COMPRESS = 1u << 8,    /**< compress responses (cfg.compression,
+                                       docs/compression.md) */
 };
 
 /* Executor handlers (HZ_ROUTE_EXECUTOR, cfg.executor_all): run on a worker
@@ -594,6 +615,32 @@ typedef void (*hz_after_fn)(hz_res *res, int status, void *ud);
 HZ_API int hz_res_after(hz_res *res, unsigned ms, hz_after_fn fn, void *ud);
 
 /* ------------------------------------------------------------------------ */
+/* Response compression (docs/compression.md)                                */
+/* ------------------------------------------------------------------------ */
+
+/** Content codings (bit values), for hz_req_accept_encoding. */
+enum {
+    HZ_CODING_IDENTITY = 0,   /**< no content coding */
+    HZ_CODING_GZIP = 1u << 0, /**< gzip (zlib) */
+    HZ_CODING_BR = 1u << 1,   /**< brotli */
+};
+
+/** The codings this build can compress with (HZ_CODING_* bits). thread: any. */
+HZ_API unsigned hz_compress_codings(void);
+/** The coding req prefers among offered (HZ_CODING_* bits) by its
+ *  Accept-Encoding fields (RFC 9110 §12.5.3: q-values, "identity", "*";
+ *  br before gzip at equal q): HZ_CODING_BR, HZ_CODING_GZIP or
+ *  HZ_CODING_IDENTITY (also without the field, or when nothing offered is
+ *  acceptable). HZ_EINVAL for NULL. thread: the handler's. */
+HZ_API int hz_req_accept_encoding(const hz_req *req, unsigned offered);
+/** Compresses this response (on = 1) or not (on = 0), whatever the route
+ *  says: when the client accepts a coding, the Content-Type is compressible
+ *  and the status and length allow it (docs/compression.md). Call it before
+ *  hz_res_set_header: fields set earlier are not seen by the filter.
+ *  HZ_EINVAL, HZ_ENOMEM. thread: the handler's. */
+HZ_API int hz_res_compress(hz_res *res, int on);
+
+/* ------------------------------------------------------------------------ */
 /* Static files                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -609,6 +656,15 @@ typedef struct hz_static_config {
                                   path component (404); 1: symlinks are followed
                                   when their target stays inside root */
     const char *cache_control; /**< Cache-Control value; NULL = none */
+    int precompressed;         /**< 1 (default): serve "name.br" / "name.gz" beside a
+                                  compressible file, when the client accepts the
+                                  coding and the sibling is not older
+                                  (docs/compression.md); 0: never */
+    int compress;              /**< 1 (default): compress compressible files on the
+                                  fly (the server's cfg.compression) when no
+                                  sibling is served; 0: never */
+    uint64_t compress_max;     /**< files bigger than this are not compressed on the
+                                  fly; default 16 MiB */
 } hz_static_config;
 
 typedef struct hz_static hz_static; /**< owner: the caller of hz_static_create */
