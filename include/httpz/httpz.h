@@ -448,6 +448,34 @@ HZ_API int hz_server_wait(hz_server *srv);
  *  connections included. NULL-safe. thread: any but a loop. */
 HZ_API void hz_server_destroy(hz_server *srv);
 
+/** A server timer's callback: runs on the thread of the loop it was added
+ *  to, with the id hz_server_timer_add gave (so it may cancel itself). */
+typedef void (*hz_timer_fn)(hz_server *srv, uint64_t id, void *ud);
+/** hz_server_timer_add flags. */
+enum {
+    HZ_TIMER_REPEAT = 1u << 0, /**< fire every ms until cancelled (else once) */
+};
+/** Adds a timer on loop `loop` (0-based, < cfg.loops), not tied to any
+ *  request (pushing figures to a status page, a periodic flush): fn(srv,
+ *  id, ud) runs on that loop's thread after ms milliseconds (the loop's
+ *  timer wheel: 10 ms granularity, never early), then every ms with
+ *  HZ_TIMER_REPEAT (re-armed after fn returns, so a slow fn delays the
+ *  next run rather than piling runs up). Allowed before hz_server_start
+ *  (the timer starts counting when the loop runs) and from any thread
+ *  (then the allocator must be thread-safe). Timers fire while the loops
+ *  run, graceful stop included; the rest are freed by hz_server_destroy,
+ *  without a call. *id (may be NULL) gets a non-zero id, unique per server.
+ *  0, HZ_EINVAL (no fn, loop out of range, unknown flags, ms 0 with
+ *  HZ_TIMER_REPEAT), HZ_ENOMEM. thread: any. */
+HZ_API int hz_server_timer_add(hz_server *srv, unsigned loop, unsigned ms, unsigned flags,
+                               hz_timer_fn fn, void *ud, uint64_t *id);
+/** Cancels timer id: once this returns, fn will not start again (a call
+ *  running on the loop thread at that moment, when cancelling from another
+ *  thread, finishes). Also from inside fn itself. 0, or HZ_ENOENT (no such
+ *  timer: never added, cancelled already, or a one-shot timer that
+ *  fired), HZ_EINVAL. thread: any. */
+HZ_API int hz_server_timer_cancel(hz_server *srv, uint64_t id);
+
 /* ------------------------------------------------------------------------ */
 /* Request                                                                   */
 /* ------------------------------------------------------------------------ */
