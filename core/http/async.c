@@ -342,6 +342,9 @@ int hz_res_detach(hz_res *res, hz_async **out)
         return HZ_ESTATE;
     hz__loop *loop = ex->loop;
     hz_server *srv = loop->srv;
+    /* The user's threads allocate the messages and may free the handle. */
+    if (!(srv->a.vt->caps & HZ_ALLOC_CAP_THREADSAFE))
+        return HZ_ENOTSUP;
     hz_async *h = hz__calloc(&srv->a, sizeof(*h));
     if (!h)
         return HZ_ENOMEM;

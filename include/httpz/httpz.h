@@ -669,7 +669,8 @@ typedef struct hz_async hz_async;
  *  exchange ends, either way: the place to tell your thread. Detaching
  *  takes over the drain callback (hz_res_on_drain): use hz_async_on_drain.
  *  0; HZ_EINVAL, HZ_ECLOSED, HZ_EBUSY (detached already), HZ_ESTATE (the
- *  response started), HZ_ENOTSUP (on an executor worker), HZ_ENOMEM; *out
+ *  response started), HZ_ENOTSUP (on an executor worker, or the server's
+ *  allocator is not HZ_ALLOC_CAP_THREADSAFE), HZ_ENOMEM; *out
  *  = NULL on failure. thread: loop (a handler or one of its callbacks). */
 HZ_API int hz_res_detach(hz_res *res, hz_async **out);
 /** Adds a header field to the response (copied; the rules of
