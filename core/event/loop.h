@@ -159,6 +159,11 @@ struct hz_server {            /* owner: the caller of hz_server_create */
     atomic_uint stop_deadline_ms; /* deadline given to hz_server_stop */
     int started;                  /* loop threads created */
     int joined;                   /* hz_server_wait has joined them */
+    /* Server timers (svtimer.c): any thread adds and cancels them. */
+    pthread_mutex_t tlock;      /* guards timers, timer_seq and their state */
+    int tlock_ok;               /* tlock initialised */
+    struct hz__svtimer *timers; /* owns: every timer not freed yet */
+    uint64_t timer_seq;         /* the last id given */
 };
 
 /** Monotonic milliseconds (coarse clock where available). */
@@ -192,6 +197,10 @@ HZ__HIDDEN void hz__loop_close_all(hz__loop *loop);
 /** One step without polling: due timers, the ready list, reaping (for
  *  in-memory connections driven by a test or a fuzzer). */
 HZ__HIDDEN void hz__loop_run_pending(hz__loop *loop);
+/** Server timers (svtimer.c): init at hz_server_create (HZ_ESYS), fini
+ *  at hz_server_destroy once every loop is finished (frees what is left). */
+HZ__HIDDEN int hz__svtimers_init(hz_server *srv);
+HZ__HIDDEN void hz__svtimers_fini(hz_server *srv);
 /** Refreshes loop->date when the second changed. */
 HZ__HIDDEN void hz__loop_update_date(hz__loop *loop);
 

@@ -136,6 +136,8 @@ static void ex_abort_as(struct hz_req *ex, int err, int done_status)
 {
     hz__loop *loop = ex->loop;
     atomic_store(&ex->cancelled, 1);
+    if (ex->async)
+        hz__async_ex_end(ex, done_status);
     hz__res_source_drop(ex, err);
     if (HZ__H1(ex)->body_wanted && !HZ__H1(ex)->end_called && HZ__H1(ex)->on_end) {
         HZ__H1(ex)->end_called = 1;
@@ -763,6 +765,8 @@ static void ex_finish(hz__conn *c, struct hz_req *ex)
 {
     hz__loop *loop = c->loop;
     hz__metrics_req_end(c, ex);
+    if (HZ__UNLIKELY(ex->async))
+        hz__async_ex_end(ex, 0);
     if (ex->on_done) {
         hz__done_fn fn = ex->on_done;
         ex->on_done = NULL;
@@ -904,6 +908,33 @@ static void conn_process_once(hz__conn *c)
     }
 }
 
+/* A detached response (hz_res_detach) with the whole request read: the
+ * loop only watches for the client going away, without reading (the views
+ * into c->in stay put). */
+static int async_watching(const struct hz_req *ex)
+{
+    return HZ__H1(ex)->phase == HZ__PH_DONE && !HZ__H1(ex)->res_started && !HZ__H1(ex)->peer_data;
+}
+
+/* c is readable while async_watching: EOF or an error closes it (which
+ * cancels the handle), pipelined bytes stop the watch; nothing is read. */
+static void async_peek(hz__conn *c)
+{
+    char b;
+    if (c->sock.fd < 0) {
+        HZ__H1(c->ex)->peer_data = 1;
+        return;
+    }
+    ssize_t n = recv(c->sock.fd, &b, 1, MSG_PEEK);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        hz__conn_why(c, HZ_CLOSE_PEER);
+        hz__conn_close(c);
+        return;
+    }
+    if (n > 0)
+        HZ__H1(c->ex)->peer_data = 1;
+}
+
 static int conn_wants_read(const hz__conn *c)
 {
     const struct hz_req *ex = c->ex;
@@ -915,6 +946,8 @@ static int conn_wants_read(const hz__conn *c)
         return 0;
     if (ex && ex->exec)
         return hz__exec_watching(ex); /* EOF watch only (hz__exec_peek) */
+    if (HZ__UNLIKELY(ex && ex->async) && async_watching(ex))
+        return 1;
     if (!ex) {
         if (c->close_after)
             return 0;
@@ -1031,6 +1064,8 @@ void hz__conn_on_event(hz__conn *c, unsigned events)
         }
         if (c->ex && c->ex->exec)
             hz__exec_peek(c); /* a worker reads the buffer: only watch for EOF */
+        else if (HZ__UNLIKELY(c->ex && c->ex->async) && async_watching(c->ex))
+            async_peek(c);
         else if (conn_read(c) < 0)
             return;
     }

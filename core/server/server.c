@@ -146,6 +146,7 @@ void hz_server_destroy(hz_server *srv)
         }
         hz__free(&srv->a, srv->loops, sizeof(*srv->loops) * srv->nloops);
     }
+    hz__svtimers_fini(srv); /* after the loops: their queued messages ran */
     for (unsigned i = 0; i < srv->nlisteners; i++) {
         hz__listener *l = &srv->listeners[i];
         hz__tls_listener_fini(l);
@@ -251,6 +252,8 @@ int hz_server_create(hz_server **out, const hz_config *user_cfg)
             goto fail;
     }
     if ((rc = hz__alog_create(srv)) < 0)
+        goto fail;
+    if ((rc = hz__svtimers_init(srv)) < 0)
         goto fail;
     *out = srv;
     return 0;

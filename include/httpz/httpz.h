@@ -101,10 +101,66 @@ HZ_API const hz_build_info *hz_version_info(void);
 /* Types defined in backend.h (only backend authors need their layout)       */
 /* ------------------------------------------------------------------------ */
 
-typedef struct hz_allocator hz_allocator; /**< An allocator instance {vt, ctx} (backend.h). */
-typedef struct hz_executor hz_executor;   /**< An executor instance {vt, self} (backend.h). */
-typedef struct hz_poller_vt hz_poller_vt; /**< A poller vtable (backend.h). */
-typedef struct hz_tls_vt hz_tls_vt;       /**< A TLS vtable (backend.h). */
+typedef struct hz_allocator hz_allocator;     /**< An allocator instance {vt, ctx} (backend.h). */
+typedef struct hz_executor hz_executor;       /**< An executor instance {vt, self} (below). */
+typedef struct hz_executor_vt hz_executor_vt; /**< An executor vtable (backend.h). */
+typedef struct hz_poller_vt hz_poller_vt;     /**< A poller vtable (backend.h). */
+typedef struct hz_tls_vt hz_tls_vt;           /**< A TLS vtable (backend.h). */
+
+/* ------------------------------------------------------------------------ */
+/* The thread-pool executor                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** An executor instance: a vtable plus its state (owned by whoever created
+ *  it; the server never shuts down an executor it was given). Writing an
+ *  executor of your own needs the vtable in <httpz/backend.h>; creating and
+ *  destroying the library's pool needs only this header. */
+struct hz_executor {
+    const hz_executor_vt *vt; /**< borrowed: static */
+    void *self;               /**< borrowed: outlives the server */
+};
+
+/** The thread-pool executor's vtable (backends/exec-pool). */
+HZ_API extern const hz_executor_vt hz_executor_pool_vt;
+
+/** What the pool's shutdown does with jobs still queued. */
+enum {
+    HZ_POOL_DRAIN = 0,  /**< the workers run them, status 0 (default) */
+    HZ_POOL_CANCEL = 1, /**< the shutdown caller runs them with HZ_ECANCELED */
+};
+
+/** Options of hz_executor_pool_create (plain data; init first). */
+typedef struct hz_executor_pool_options {
+    size_t size;          /**< set by hz_executor_pool_options_init; do not change */
+    unsigned threads;     /**< workers, <= 1024; 0 = online cores */
+    unsigned queue_cap;   /**< queued jobs, <= 2^24; 0 = 1024 */
+    unsigned on_shutdown; /**< HZ_POOL_DRAIN or HZ_POOL_CANCEL */
+} hz_executor_pool_options;
+
+/** The library side of hz_executor_pool_options_init(): fills the first
+ *  size bytes of opt with defaults and sets opt->size = size. thread: any. */
+HZ_API void hz_executor_pool_options_init_sized(hz_executor_pool_options *opt, size_t size);
+/** Fills opt with the defaults (online cores, 1024 queued jobs, drain on
+ *  shutdown). thread: any. */
+static inline void hz_executor_pool_options_init(hz_executor_pool_options *opt)
+{
+    hz_executor_pool_options_init_sized(opt, sizeof(*opt));
+}
+/** Creates a thread pool with opt (copied; NULL = the defaults), allocating
+ *  from a (NULL = default; must be thread-safe). Fills *out =
+ *  {&hz_executor_pool_vt, state}; give it to servers as cfg.executor and
+ *  release it with hz_executor_pool_destroy() after hz_server_destroy() of
+ *  every server using it. HZ_EINVAL (also for an opt->size this library
+ *  cannot read), HZ_ENOMEM, HZ_ESYS; out->vt = out->self = NULL on failure.
+ *  thread: any. */
+HZ_API int hz_executor_pool_create(hz_executor *out, const hz_executor_pool_options *opt,
+                                   const hz_allocator *a);
+/** Shuts the pool down (queued jobs drained or cancelled as its
+ *  on_shutdown says), joins its workers, frees it and sets ex->vt =
+ *  ex->self = NULL. NULL-safe, and a no-op on an executor already destroyed
+ *  or never created (vt NULL). Only after hz_server_destroy() of every
+ *  server using it. thread: any but the pool's own workers. */
+HZ_API void hz_executor_pool_destroy(hz_executor *ex);
 
 /* ------------------------------------------------------------------------ */
 /* TLS configuration                                                         */
@@ -456,6 +512,34 @@ HZ_API int hz_server_wait(hz_server *srv);
  *  connections included. NULL-safe. thread: any but a loop. */
 HZ_API void hz_server_destroy(hz_server *srv);
 
+/** A server timer's callback: runs on the thread of the loop it was added
+ *  to, with the id hz_server_timer_add gave (so it may cancel itself). */
+typedef void (*hz_timer_fn)(hz_server *srv, uint64_t id, void *ud);
+/** hz_server_timer_add flags. */
+enum {
+    HZ_TIMER_REPEAT = 1u << 0, /**< fire every ms until cancelled (else once) */
+};
+/** Adds a timer on loop `loop` (0-based, < cfg.loops), not tied to any
+ *  request (pushing figures to a status page, a periodic flush): fn(srv,
+ *  id, ud) runs on that loop's thread after ms milliseconds (the loop's
+ *  timer wheel: 10 ms granularity, never early), then every ms with
+ *  HZ_TIMER_REPEAT (re-armed after fn returns, so a slow fn delays the
+ *  next run rather than piling runs up). Allowed before hz_server_start
+ *  (the timer starts counting when the loop runs) and from any thread
+ *  (then the allocator must be thread-safe). Timers fire while the loops
+ *  run, graceful stop included; the rest are freed by hz_server_destroy,
+ *  without a call. *id (may be NULL) gets a non-zero id, unique per server.
+ *  0, HZ_EINVAL (no fn, loop out of range, unknown flags, ms 0 with
+ *  HZ_TIMER_REPEAT), HZ_ENOMEM. thread: any. */
+HZ_API int hz_server_timer_add(hz_server *srv, unsigned loop, unsigned ms, unsigned flags,
+                               hz_timer_fn fn, void *ud, uint64_t *id);
+/** Cancels timer id: once this returns, fn will not start again (a call
+ *  running on the loop thread at that moment, when cancelling from another
+ *  thread, finishes). Also from inside fn itself. 0, or HZ_ENOENT (no such
+ *  timer: never added, cancelled already, or a one-shot timer that
+ *  fired), HZ_EINVAL. thread: any. */
+HZ_API int hz_server_timer_cancel(hz_server *srv, uint64_t id);
+
 /* ------------------------------------------------------------------------ */
 /* Request                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -516,6 +600,18 @@ HZ_API int hz_req_resume(hz_req *req);
 HZ_API int hz_req_cancelled(const hz_req *req);
 /** The index (0-based) of the loop thread serving req. thread: any. */
 HZ_API int hz_req_loop(const hz_req *req);
+/** Stores one pointer of the caller's with the request (per-request
+ *  state), readable from every callback of the exchange: the body chunk
+ *  and end callbacks (hz_req_user) and the drain, done and after callbacks
+ *  (hz_res_user), so they need no pointer to res or req captured in their
+ *  ud. NULL until set; the library never dereferences nor frees it (free
+ *  it in the done callback, which runs on every path). NULL-safe.
+ *  thread: loop, or the executor worker running the handler. */
+HZ_API void hz_req_set_user(hz_req *req, void *p);
+/** The pointer given to hz_req_set_user (NULL if none). thread: as above. */
+HZ_API void *hz_req_user(const hz_req *req);
+/** The same pointer, from a response callback's res. thread: as above. */
+HZ_API void *hz_res_user(const hz_res *res);
 /** Formats the peer's address ("127.0.0.1", "::1") into buf (len bytes) and
  *  stores its port in *port (may be NULL). A client of a Unix-domain
  *  listener has no address: "unix" and port 0. 0, HZ_ECLOSED, HZ_ERANGE
@@ -639,6 +735,74 @@ HZ_API int hz_req_accept_encoding(const hz_req *req, unsigned offered);
  *  hz_res_set_header: fields set earlier are not seen by the filter.
  *  HZ_EINVAL, HZ_ENOMEM. thread: the handler's. */
 HZ_API int hz_res_compress(hz_res *res, int on);
+
+/* ------------------------------------------------------------------------ */
+/* Finishing a response from any thread                                      */
+/* ------------------------------------------------------------------------ */
+
+/** A detached response (hz_res_detach): a handle any thread may use to
+ *  answer a request later (a database client's callback, a queue
+ *  consumer). The calls copy their arguments and post them to the
+ *  request's loop, which applies them in order; they never block on the
+ *  connection. Reference counted: the caller's reference ends with
+ *  hz_async_release, and the handle stays valid (its calls return
+ *  HZ_ECANCELED) however long the client or the server has been gone. */
+typedef struct hz_async hz_async;
+
+/** Detaches res from the handler: the response will be completed through
+ *  *out, from any thread, after the handler has returned. Copy what you
+ *  need from req first: req and res stay the loop's, and no thread but the
+ *  loop may touch them. timeouts.handler runs from now until the response
+ *  starts (hz_async_send or hz_async_start applied): then 503 with
+ *  Connection: close, and the handle is cancelled. The client closing
+ *  before the response cancels it too. The done callback
+ *  (hz_res_on_done, set before detaching) runs on the loop when the
+ *  exchange ends, either way: the place to tell your thread. Detaching
+ *  takes over the drain callback (hz_res_on_drain): use hz_async_on_drain.
+ *  0; HZ_EINVAL, HZ_ECLOSED, HZ_EBUSY (detached already), HZ_ESTATE (the
+ *  response started), HZ_ENOTSUP (on an executor worker, or the server's
+ *  allocator is not HZ_ALLOC_CAP_THREADSAFE), HZ_ENOMEM; *out
+ *  = NULL on failure. thread: loop (a handler or one of its callbacks). */
+HZ_API int hz_res_detach(hz_res *res, hz_async **out);
+/** Adds a header field to the response (copied; the rules of
+ *  hz_res_set_header). Before hz_async_send/start only. 0, HZ_EINVAL,
+ *  HZ_ERANGE, HZ_ESTATE, HZ_ECANCELED, HZ_ENOMEM. thread: any. */
+HZ_API int hz_async_set_header(hz_async *h, const char *name, const char *value);
+/** Sends the whole response (body copied; ctype: its Content-Type, or NULL
+ *  for none) and ends it. 0 when posted to the loop; HZ_EINVAL (status
+ *  outside 200-999, a bad ctype), HZ_ESTATE (already sent or started),
+ *  HZ_ECANCELED (the client went away, the handler deadline passed or the
+ *  server stopped: nothing was queued), HZ_ENOMEM. thread: any. */
+HZ_API int hz_async_send(hz_async *h, int status, const char *ctype, const void *body, size_t len);
+/** Starts a streamed response (chunked for HTTP/1.1). Same codes as
+ *  hz_async_send. thread: any. */
+HZ_API int hz_async_start(hz_async *h, int status, const char *ctype);
+/** Queues part of a streamed body (copied). HZ_EAGAIN when more than
+ *  cfg.output_buffer bytes wait for the connection already (nothing was
+ *  taken: retry after the drain callback); a single write larger than the
+ *  budget is taken when nothing waits. 0, HZ_EINVAL, HZ_ESTATE (not
+ *  started, or ended), HZ_ECANCELED, HZ_ENOMEM. thread: any. */
+HZ_API int hz_async_write(hz_async *h, const void *buf, size_t len);
+/** Ends a streamed response. 0, HZ_ESTATE, HZ_ECANCELED, HZ_ENOMEM.
+ *  thread: any. */
+HZ_API int hz_async_end(hz_async *h);
+/** Runs on the request's loop after hz_async_write returned HZ_EAGAIN,
+ *  once the bytes waiting fell under half the budget. */
+typedef void (*hz_async_drain_fn)(hz_async *h, void *ud);
+/** Sets (or, with NULL, clears) the drain callback. 0, HZ_EINVAL.
+ *  thread: any. */
+HZ_API int hz_async_on_drain(hz_async *h, hz_async_drain_fn fn, void *ud);
+/** 1 once the response can no longer be completed through h (client gone,
+ *  handler deadline, server stopped, or the exchange ended without it),
+ *  else 0. thread: any. */
+HZ_API int hz_async_cancelled(const hz_async *h);
+/** Drops the caller's reference (NULL-safe; once per handle). A response
+ *  not completed yet is finished for you: 500 when nothing was sent, a
+ *  cut-off (connection closed) when a stream was not ended. Queued calls
+ *  are applied first. h must not be used afterwards. thread: any, also
+ *  after hz_server_destroy (the handle keeps a copy of the allocator,
+ *  which must still be valid). */
+HZ_API void hz_async_release(hz_async *h);
 
 /* ------------------------------------------------------------------------ */
 /* Static files                                                              */
