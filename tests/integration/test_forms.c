@@ -200,7 +200,7 @@ static void make_file(const char *name, size_t len, char hex[65])
     sha256_hex(d, hex);
 }
 
-TestSuite(forms, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(forms, .init = setup, .fini = teardown, .timeout = 280);
 
 Test(forms, curl_upload_several_files_and_fields)
 {
