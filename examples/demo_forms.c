@@ -13,9 +13,11 @@
  * /upload and 1 MiB for /form, 64 KiB per plain field, 128 fields), 400
  * for a malformed body or one whose names and values are not UTF-8; the
  * body of an error is hz_form_error()'s text. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "demo_forms.h"
 #include "sha256.h"
 
@@ -197,7 +199,7 @@ static void form_route(hz_req *req, hz_res *res, void *ud)
     st->upload = upload;
     hz_str ct = hz_req_header(req, "Content-Type");
     if (hz_form_init(&st->form, ct.ptr, ct.len, &cb, st) < 0 ||
-        (!upload && ct.len >= 10 && !strncmp(ct.ptr, "multipart/", 10))) {
+        (!upload && ct.len >= 10 && !strncasecmp(ct.ptr, "multipart/", 10))) {
         free(st);
         send_text(res, 415,
                   upload ? "send multipart/form-data\n"

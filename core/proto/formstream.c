@@ -175,6 +175,12 @@ static int put_byte(hz_form *f, unsigned char c, char *out, size_t *n)
     return 0;
 }
 
+/* A value byte that stands for itself (no escape, no separator, no NUL). */
+static int plain(unsigned char c)
+{
+    return c != '%' && c != '+' && c != '&' && c != 0;
+}
+
 static int url_feed(hz_form *f, const unsigned char *p, size_t len)
 {
     char out[OUT_MAX];
@@ -193,6 +199,23 @@ static int url_feed(hz_form *f, const unsigned char *p, size_t len)
                 f->pct = 0;
                 rc = put_byte(f, (unsigned char)(f->hex << 4 | v), out, &n);
             }
+            continue;
+        }
+        if (f->state == U_VALUE && plain(c)) {
+            /* A run of bytes that decode to themselves goes out as a view
+             * of the input, without a copy. */
+            size_t j = i + 1;
+            while (j < len && plain(p[j]))
+                j++;
+            if (j - i > f->max_field - f->field.size - n)
+                return fail(f, HZ_ERANGE, "field value too large");
+            if ((rc = flush(f, out, &n)) < 0)
+                return rc;
+            f->field.size += j - i;
+            if (f->cb.on_data &&
+                (rc = user_result(f, f->cb.on_data(f->ud, &f->field, p + i, j - i))) < 0)
+                return rc;
+            i = j - 1;
             continue;
         }
         if (f->state == U_START) {

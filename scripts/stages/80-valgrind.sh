@@ -77,6 +77,11 @@ EOF
     curl -fsS -H 'Transfer-Encoding: chunked' -d 'chunked body' "http://127.0.0.1:$port/echo" \
         >/dev/null || bad=1
     curl -sS "http://127.0.0.1:$port/x" "http://127.0.0.1:$port/plaintext" >/dev/null # 404 + reuse
+    # Forms decoded as they stream (examples/demo_forms.c): files, fields, a bad escape.
+    curl -fsS -F a=1 -F "f=@$HZ_ROOT/README.md" -F "g=@$HZ_ROOT/LICENSE" \
+        "http://127.0.0.1:$port/upload" >/dev/null || bad=1
+    curl -fsS --data-urlencode 'q=a&b c' "http://127.0.0.1:$port/form" >/dev/null || bad=1
+    curl -sS -d 'a=%G1' "http://127.0.0.1:$port/form" >/dev/null
     local conf=${HZ_CONFORMANCE_DIR:-$HZ_ROOT/../shared/conformance}
     if [ -f "$conf/h1probe.py" ]; then
         python3 "$conf/h1probe.py" 127.0.0.1 "$port" --set public \

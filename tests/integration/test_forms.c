@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <criterion/criterion.h>
 #include "itest.h"
 #include "demo_forms.h"
@@ -199,7 +200,7 @@ static void make_file(const char *name, size_t len, char hex[65])
     sha256_hex(d, hex);
 }
 
-TestSuite(forms, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(forms, .init = setup, .fini = teardown, .timeout = 280);
 
 Test(forms, curl_upload_several_files_and_fields)
 {
@@ -313,6 +314,48 @@ Test(forms, limits_malformed_and_other_types)
     snprintf(cmd, sizeof cmd, "-d 'a=%%FF' http://127.0.0.1:%d/form", g_port);
     out = status_of(cmd);
     cr_assert_str_eq(out, "names and values must be UTF-8\n 400");
+    free(out);
+}
+
+/* The demo's body limits (64 MiB for /upload, 1 MiB for /form): one byte
+ * more is 413 from the server before the body is read. */
+Test(forms, demo_body_limits)
+{
+    need_tools();
+    char path[128], cmd[512], *out;
+    snprintf(path, sizeof path, "%s/sparse", g_dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    cr_assert_eq(ftruncate(fileno(f), (64 << 20) + 1), 0);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "-o /dev/null -X POST -T %s -H 'Content-Type: multipart/form-data; boundary=B' "
+             "http://127.0.0.1:%d/upload",
+             path, g_port);
+    out = status_of(cmd);
+    cr_assert_str_eq(out, " 413");
+    free(out);
+    /* /form: 1 MiB of '&' (empty pieces, no field) is fine, one more is not */
+    f = fopen(path, "w");
+    for (int i = 0; i < (1 << 20); i++)
+        fputc('&', f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "-X POST -T %s -H 'Content-Type: application/x-www-form-urlencoded' "
+             "http://127.0.0.1:%d/form",
+             path, g_port);
+    out = status_of(cmd);
+    cr_assert_str_eq(out, "{\"fields\":{}}\n 200");
+    free(out);
+    f = fopen(path, "a");
+    fputc('&', f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "-o /dev/null -X POST -T %s -H 'Content-Type: application/x-www-form-urlencoded' "
+             "http://127.0.0.1:%d/form",
+             path, g_port);
+    out = status_of(cmd);
+    cr_assert_str_eq(out, " 413");
     free(out);
 }
 
