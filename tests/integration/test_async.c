@@ -456,6 +456,15 @@ Test(async, handler_deadline_answers_503_and_cancels, .timeout = 60)
     hz_metrics m;
     hz_server_metrics(s.srv, &m);
     cr_assert_eq(m.timeouts[HZ_TIMEOUT_HANDLER], 1);
+    cr_assert_eq(wait_for(&done_fail, 1), 1); /* on_done: HZ_ECANCELED */
+    cr_assert_eq(get(&done_ok), 0);
+    /* The close is counted once the lingering close ended (client gone). */
+    long long until = it_now_ms() + WAIT_MS;
+    do {
+        hz_server_metrics(s.srv, &m);
+    } while (m.conn_closed[HZ_CLOSE_TIMEOUT] == 0 && it_now_ms() < until && !poll(NULL, 0, 10));
+    cr_assert_eq(m.conn_closed[HZ_CLOSE_TIMEOUT], 1);
+    cr_assert_eq(m.status_class[4], 1); /* the 503 is counted as a response */
     hz_async_release(h);
     server_stop(&s);
     cr_assert_eq(atomic_load(&ca.live_blocks), 0);
