@@ -151,7 +151,7 @@ static void apply_failed(hz_async *h, int rc)
             return;
     }
     if (ops->abort)
-        ops->abort(ex, 500);
+        ops->abort(ex, 500, HZ_CLOSE_ERROR);
 }
 
 /* The calls a handler would make on the loop: through the compression
@@ -319,13 +319,17 @@ static void deadline_fn(hz__timer *t)
     hz__metrics_timeout(h->loop, HZ_TIMEOUT_HANDLER);
     const hz__res_ops *ops = ex->res.ops;
     h->started = h->finished = 1;
-    /* The answer may end the exchange (and drop the loop's reference). */
+    /* The answer ends the exchange (and drops the loop's reference). With
+     * abort, as for an executor handler's deadline: on_done learns
+     * HZ_ECANCELED, the close counts as a timeout. Else the neutral way. */
     atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
-    int rc = ops->set_header(ex, NULL, 0, NULL, 0, HZ__HDR_CONN_CLOSE);
-    if (rc == 0)
-        rc = hz__res_answer(ex, ops, 503, NULL);
-    if (rc < 0 && h->ex && ops->abort)
-        ops->abort(ex, 503);
+    if (ops->abort) {
+        ops->abort(ex, 503, HZ_CLOSE_TIMEOUT);
+    } else {
+        int rc = ops->set_header(ex, NULL, 0, NULL, 0, HZ__HDR_CONN_CLOSE);
+        if (rc == 0)
+            hz__res_answer(ex, ops, 503, NULL);
+    }
     async_unref(h);
 }
 

@@ -73,12 +73,15 @@ typedef struct hz__res_ops {
     /* 1: the loop-only calls (on_done, on_drain, after, on_body, resume,
      * sendfile) are allowed; 0 (the recorder): they return HZ_ENOTSUP. */
     unsigned on_loop;
-    /* Optional (NULL: not offered). Ends an exchange that cannot complete:
-     * answers status and closes when nothing was sent yet, else cuts the
-     * response off (HTTP/1.1: closes the connection; HTTP/2: resets the
-     * stream), so a truncated body is never taken for a whole one. Used by
-     * a detached response (async.c) released mid-stream. loop only. */
-    int (*abort)(hz_req *ex, int status);
+    /* Optional (NULL: not offered). Ends an exchange that cannot complete,
+     * as an executor deadline does: the exchange is aborted (on_done gets
+     * HZ_ECANCELED), then status is answered and the connection closed
+     * when nothing was sent yet, else the response is cut off (HTTP/1.1:
+     * the connection closes; HTTP/2: the stream is reset), so a truncated
+     * body is never taken for a whole one. why: the HZ_CLOSE_* a closed
+     * connection counts. Used by detached responses (async.c): their
+     * deadline (503, HZ_CLOSE_TIMEOUT) and a release mid-stream. loop only. */
+    int (*abort)(hz_req *ex, int status, int why);
 } hz__res_ops;
 
 /* The response handle a handler gets: neutral, so the hz_res_* functions

@@ -455,11 +455,11 @@ static int h1_after(hz_req *ex, unsigned ms, hz_after_fn fn, void *ud)
 
 /* Ends an exchange that cannot complete: status + close before the head,
  * else the connection closes (a cut-off body is never taken as whole). */
-static int h1_abort(hz_req *ex, int status)
+static int h1_abort(hz_req *ex, int status, int why)
 {
     if (h1_gone(ex))
         return HZ_ECLOSED;
-    hz__conn_why(ex->conn, HZ_CLOSE_ERROR);
+    hz__conn_why(ex->conn, why);
     hz__res_error(ex->conn, status);
     return 0;
 }

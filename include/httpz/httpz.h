@@ -754,7 +754,8 @@ typedef struct hz_async hz_async;
  *  need from req first: req and res stay the loop's, and no thread but the
  *  loop may touch them. timeouts.handler runs from now until the response
  *  starts (hz_async_send or hz_async_start applied): then 503 with
- *  Connection: close, and the handle is cancelled. The client closing
+ *  Connection: close, the handle is cancelled and the done callback gets
+ *  HZ_ECANCELED. The client closing
  *  before the response cancels it too. The done callback
  *  (hz_res_on_done, set before detaching) runs on the loop when the
  *  exchange ends, either way: the place to tell your thread. Detaching

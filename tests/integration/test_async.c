@@ -47,6 +47,9 @@ static int sent_cancelled; /* ... HZ_ECANCELED */
 static int saw_cancelled;  /* hz_async_cancelled() before the call */
 static int other_rc;       /* any other result (a failure) */
 static hz_async *held;     /* /hang keeps its handle here */
+static int drained;        /* hz_async drain callbacks */
+static int blocked;        /* /block holds the loop thread ... */
+static int unblock;        /* ... until this is set */
 
 static struct timespec deadline_in(int ms)
 {
@@ -96,6 +99,7 @@ static void reset(void)
     gate_open = 1;
     detached = done_ok = done_fail = sent_ok = sent_cancelled = saw_cancelled = other_rc = 0;
     held = NULL;
+    blocked = unblock = drained = 0;
     pthread_mutex_unlock(&mu);
 }
 
@@ -147,9 +151,17 @@ static void h_hang(hz_req *req, hz_res *res, void *ud)
     pthread_mutex_unlock(&mu);
 }
 
-/* ---- workers (the user's threads) -------------------------------------------- */
+/* Holds the loop thread until the test says so: nothing queued to the loop
+ * is applied meanwhile. */
+static void h_block(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req, (void)ud;
+    bump(&blocked);
+    wait_for(&unblock, 1);
+    hz_res_send(res, 200, "ok", 2);
+}
 
-static int drained;
+/* ---- workers (the user's threads) -------------------------------------------- */
 
 static void on_async_drain(hz_async *h, void *ud)
 {
@@ -263,6 +275,7 @@ static void server_start(it_server *s, hz_config *cfg)
     zo.flags = HZ_ROUTE_COMPRESS;
     cr_assert_eq(
         hz_route_with(s->srv, "GET", "/zstream", h_detach, (void *)(intptr_t)M_STREAM, &zo), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/block", h_block, NULL), 0);
     int idx = hz_server_listen(s->srv, "127.0.0.1", 0, NULL);
     cr_assert_geq(idx, 0);
     s->port = hz_server_port(s->srv, idx);
@@ -448,6 +461,15 @@ Test(async, handler_deadline_answers_503_and_cancels, .timeout = 60)
     hz_metrics m;
     hz_server_metrics(s.srv, &m);
     cr_assert_eq(m.timeouts[HZ_TIMEOUT_HANDLER], 1);
+    cr_assert_eq(wait_for(&done_fail, 1), 1); /* on_done: HZ_ECANCELED */
+    cr_assert_eq(get(&done_ok), 0);
+    /* The close is counted once the lingering close ended (client gone). */
+    long long until = it_now_ms() + WAIT_MS;
+    do {
+        hz_server_metrics(s.srv, &m);
+    } while (m.conn_closed[HZ_CLOSE_TIMEOUT] == 0 && it_now_ms() < until && !poll(NULL, 0, 10));
+    cr_assert_eq(m.conn_closed[HZ_CLOSE_TIMEOUT], 1);
+    cr_assert_eq(m.status_class[4], 1); /* the 503 is counted as a response */
     hz_async_release(h);
     server_stop(&s);
     cr_assert_eq(atomic_load(&ca.live_blocks), 0);
@@ -525,6 +547,55 @@ Test(async, handle_outlives_a_destroyed_server, .timeout = 60)
     hz_async_release(h);
     cr_assert_eq(atomic_load(&ca.live_blocks), 0);
     it_close(&c);
+}
+
+Test(async, write_budget_refuses_then_drains, .timeout = 60)
+{
+    reset();
+    hz_count_alloc ca;
+    hz_config cfg;
+    config(&cfg, &ca, 1);
+    cfg.output_buffer = 16384;
+    it_server s;
+    server_start(&s, &cfg);
+    it_conn a, b;
+    cr_assert_eq(it_connect(&a, s.port), 0);
+    cr_assert_eq(it_connect(&b, s.port), 0);
+    it_sends(&a, "GET /hang HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(wait_for(&detached, 1), 1);
+    pthread_mutex_lock(&mu);
+    hz_async *h = held;
+    pthread_mutex_unlock(&mu);
+    cr_assert_eq(hz_async_on_drain(h, on_async_drain, NULL), 0);
+    cr_assert_eq(hz_async_start(h, 200, "text/plain"), 0);
+    it_sends(&b, "GET /block HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(wait_for(&blocked, 1), 1); /* the loop applies nothing now */
+    static char big[100000];
+    memset(big, 'b', sizeof(big));
+    /* Nothing queued: a piece over the budget is taken whole. */
+    cr_assert_eq(hz_async_write(h, big, sizeof(big)), 0);
+    cr_assert_eq(hz_async_write(h, "c", 1), HZ_EAGAIN);
+    cr_assert_eq(hz_async_write(h, "c", 1), HZ_EAGAIN);
+    cr_assert_eq(get(&drained), 0);
+    bump(&unblock);
+    cr_assert_eq(wait_for(&drained, 1), 1); /* on the loop, once applied */
+    cr_assert_eq(hz_async_write(h, "c", 1), 0);
+    cr_assert_eq(hz_async_end(h), 0);
+    hz_async_release(h);
+    it_resp r;
+    cr_assert_eq(it_read_response(&a, &r, 0, WAIT_MS), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(r.body_len, sizeof(big) + 1);
+    cr_assert_eq(r.body[sizeof(big)], 'c');
+    it_resp_free(&r);
+    cr_assert_eq(it_read_response(&b, &r, 0, WAIT_MS), 0);
+    cr_assert_eq(r.status, 200);
+    it_resp_free(&r);
+    cr_assert_eq(get(&drained), 1);
+    it_close(&a);
+    it_close(&b);
+    server_stop(&s);
+    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
 }
 
 /* ---- request user data --------------------------------------------------------- */
