@@ -252,8 +252,8 @@ static int adopt_fd(hz__listener *l, int fd, const hz_allocator *a, int idx)
     return 0;
 }
 
-int hz__listen_open(hz__listener *l, const hz_listener_config *lc, const hz_allocator *a, int idx,
-                    unsigned nsocks)
+static int listen_open(hz__listener *l, const hz_listener_config *lc, const hz_allocator *a,
+                       int idx, unsigned nsocks)
 {
     if (lc->fd < -1)
         return HZ_EINVAL;
@@ -270,6 +270,15 @@ int hz__listen_open(hz__listener *l, const hz_listener_config *lc, const hz_allo
     if (lc->unix_mode)
         return HZ_EINVAL; /* a mode without a path: a mistake */
     return open_tcp(l, lc, a, idx, nsocks ? nsocks : 1);
+}
+
+int hz__listen_open(hz__listener *l, const hz_listener_config *lc, const hz_allocator *a, int idx,
+                    unsigned nsocks)
+{
+    int rc = listen_open(l, lc, a, idx, nsocks);
+    if (rc == 0)
+        l->fd0 = l->socks[0].fd;
+    return rc;
 }
 
 void hz__listen_close(hz__listener *l, const hz_allocator *a)

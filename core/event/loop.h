@@ -100,6 +100,10 @@ typedef struct hz__listener {
     size_t unix_path_sz; /* bytes allocated for unix_path */
     uint64_t unix_dev;   /* the file's identity after bind: never remove a */
     uint64_t unix_ino;   /* file another server put at the same path since */
+    int fd0;             /* socks[0]'s descriptor as opened, never rewritten
+                            (the loops set socks[].fd = -1 when they close
+                            it): hz_server_listener_fd reads it from any
+                            thread */
     unsigned is_unix : 1;
 } hz__listener;
 

@@ -362,6 +362,20 @@ int hz_server_listen_with(hz_server *srv, const hz_listener_config *user_lc)
     return (int)srv->nlisteners++;
 }
 
+int hz_server_listener_fd(const hz_server *srv, int idx)
+{
+    if (!srv || idx < 0 || (unsigned)idx >= srv->nlisteners)
+        return HZ_EINVAL;
+    const hz__listener *l = &srv->listeners[idx];
+    /* With one socket per loop, a successor adopting one of them would
+     * leave the connections queued on the others to be reset at stop. */
+    if (l->nsocks > 1)
+        return HZ_ENOTSUP;
+    if (atomic_load_explicit(&srv->stop_requested, memory_order_acquire))
+        return HZ_ESTATE; /* the loops close it */
+    return l->fd0;
+}
+
 int hz_server_port(const hz_server *srv, int idx)
 {
     if (!srv || idx < 0 || (unsigned)idx >= srv->nlisteners)

@@ -488,6 +488,16 @@ HZ_API int hz_server_listen_with(hz_server *srv, const hz_listener_config *lc);
  *  open keep theirs. On failure the listener keeps its current one.
  *  HZ_EINVAL (no such HTTPS listener), HZ_ETLS, HZ_ENOMEM. thread: any. */
 HZ_API int hz_server_tls_reload(hz_server *srv, int idx, const hz_tls_config *cfg);
+/** The listening descriptor of listener idx, to hand it to a successor
+ *  process (a restart without a supervisor, docs/deployment.md): dup() it
+ *  without FD_CLOEXEC, exec the successor, which adopts it with
+ *  hz_listener_config.fd, then stop this server. The server keeps owning
+ *  the descriptor (do not close it) and closes it when it stops.
+ *  HZ_EINVAL (no such listener), HZ_ESTATE (hz_server_stop was called: the
+ *  descriptor is closing), HZ_ENOTSUP (one SO_REUSEPORT socket per loop:
+ *  the connections queued on the others would be lost at the stop; listen
+ *  with cfg.reuse_port = 0 or a single loop). thread: any. */
+HZ_API int hz_server_listener_fd(const hz_server *srv, int idx);
 /** The bound port of listener idx, or HZ_EINVAL. thread: any. */
 HZ_API int hz_server_port(const hz_server *srv, int idx);
 /** Starts the loop threads and returns. thread: any (once). */

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <criterion/criterion.h>
 #include "itest.h"
+#include "platform.h" /* HZ_HAVE_SO_REUSEPORT */
 
 static char g_dir[64];
 static char g_last_peer[64];
@@ -645,5 +646,68 @@ Test(listen, graceful_stop_answers_a_connection_accepted_before_it, .timeout = 6
     cr_assert_eq(it_wait_closed(&c, 10000), 1);
     it_close(&c);
     hz_server_wait(srv);
+    hz_server_destroy(srv);
+}
+
+/* A restart without a supervisor: the running server's listener is handed
+ * to its successor (here in the same process), which adopts it; a client
+ * that connects between the two stops is served by the successor. */
+Test(listen, listener_fd_hands_over_to_a_successor, .timeout = 60)
+{
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 2;
+    cfg.reuse_port = 0;
+    hz_server *old;
+    cr_assert_eq(hz_server_create(&old, &cfg), 0);
+    cr_assert_eq(hz_route(old, "GET", "/peer", h_peer, NULL), 0);
+    int idx = hz_server_listen(old, "127.0.0.1", 0, NULL);
+    cr_assert_geq(idx, 0);
+    int port = hz_server_port(old, idx);
+    int fd = hz_server_listener_fd(old, idx);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(hz_server_listener_fd(old, idx + 1), HZ_EINVAL);
+    cr_assert_eq(hz_server_listener_fd(NULL, 0), HZ_EINVAL);
+    int copy = dup(fd); /* what a successor process inherits */
+    cr_assert_geq(copy, 0);
+    cr_assert_eq(hz_server_start(old), 0);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, port), 0);
+    cr_assert(!strncmp(get_peer(c.fd), "127.0.0.1 ", 10));
+    free(c.buf);
+
+    hz_server *succ = new_server(1);
+    cr_assert_eq(listen_fd(succ, copy), 0);
+    cr_assert_eq(hz_server_port(succ, 0), port);
+    cr_assert_eq(hz_server_stop(old, 5000), 0);
+    cr_assert_eq(hz_server_listener_fd(old, idx), HZ_ESTATE);
+    hz_server_wait(old);
+    /* Neither server accepts now: the kernel queues this one. */
+    cr_assert_eq(it_connect(&c, port), 0);
+    cr_assert_eq(it_sends(&c, "GET /peer HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    hz_server_destroy(old);
+    cr_assert_eq(hz_server_start(succ), 0);
+    it_resp r;
+    cr_assert_eq(it_read_response(&c, &r, 0, 10000), 0);
+    cr_assert_eq(r.status, 200);
+    it_resp_free(&r);
+    it_close(&c);
+    hz_server_destroy(succ);
+}
+
+Test(listen, listener_fd_refuses_reuseport_groups, .timeout = 60)
+{
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 2;
+    hz_server *srv;
+    cr_assert_eq(hz_server_create(&srv, &cfg), 0);
+    int idx = hz_server_listen(srv, "127.0.0.1", 0, NULL);
+    cr_assert_geq(idx, 0);
+#if HZ_HAVE_SO_REUSEPORT
+    cr_assert_eq(hz_server_listener_fd(srv, idx), HZ_ENOTSUP);
+#else
+    cr_assert_geq(hz_server_listener_fd(srv, idx), 0);
+#endif
     hz_server_destroy(srv);
 }
