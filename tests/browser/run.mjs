@@ -152,7 +152,7 @@ async function startDemo(certs) {
       '--www', path.join(args.src, 'examples', 'www')], { stdio: ['ignore', out, out], cwd: work });
     const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
     let up = false;
-    for (let i = 0; i < 100 && !up; i++) {
+    for (let i = 0; i < 200 && !up; i++) {
       const text = fs.readFileSync(logFile, 'utf8');
       if (/listening on/.test(text)) up = true;
       else if (child.exitCode !== null) break;
