@@ -2,6 +2,13 @@
  *
  *   demo [--addr A] [--port N] [--loops N] [--header-timeout MS] [--root DIR] [--www DIR]
  *        [--tls-port N] [--cert F --key F] [--access-log FILE] [--quiet] [--help]
+ *        [--unix PATH] [--listen-fd N]
+ *
+ * Where it listens (docs/deployment.md): --addr/--port, or a Unix-domain
+ * socket (--unix), or an inherited listening descriptor (--listen-fd), or
+ * the sockets systemd passes (LISTEN_FDS, socket activation: each one is
+ * plain HTTP except one named "https"; --port and --tls-port are then not
+ * opened).
  *
  * HTTPS is served beside plain HTTP on --tls-port (8443; 0 = off) with
  * --cert/--key, or else a self-signed certificate made on the first run and
@@ -15,6 +22,8 @@
  *   POST /small     request-body limit 1 KiB
  *   GET /static/... the files under --root (default: the source tree's docs/)
  *   GET /metrics    the server's counters in the Prometheus text format
+ *   POST /upload    multipart form, files streamed and hashed: JSON (demo_forms.c)
+ *   POST /form      url-encoded form: JSON (demo_forms.c)
  *   GET /app/...    the web app's files (--www, default: the source tree's
  *                   examples/www/); GET /status/events its live numbers
  *                   (Server-Sent Events), GET /stream a download in pieces
@@ -34,6 +43,7 @@
 #include <httpz/httpz.h>
 #include "demo_web.h"
 #include "selfsigned.h"
+#include "demo_forms.h"
 
 #ifndef HZ_DEMO_DOCS
 #define HZ_DEMO_DOCS "docs" /* CMake passes the source tree's docs/ */
@@ -223,16 +233,18 @@ static void free_static(void)
 }
 
 /* HTTPS beside plain HTTP. An explicit --tls-port that cannot be served is
- * fatal (-1); the default port may be taken by another demo: a warning. */
+ * fatal (-1); the default port may be taken by another demo: a warning.
+ * fd >= 0: HTTPS on that inherited socket (socket activation) instead. */
 static int listen_https(const char *addr, long port, int explicit_port, const char *cert,
-                        const char *key)
+                        const char *key, int fd)
 {
-    if (port == 0)
+    if (port == 0 && fd < 0)
         return 0;
 #if !HZ_HAVE_TLS
     (void)addr;
     (void)cert;
     (void)key;
+    (void)fd;
     if (!explicit_port)
         return 0;
     fprintf(stderr, "demo: --tls-port: built without TLS (HZ_TLS=none)\n");
@@ -259,12 +271,28 @@ static int listen_https(const char *addr, long port, int explicit_port, const ch
     tls.certs[0].cert_file = cert;
     tls.certs[0].key_file = key;
     tls.ncerts = 1;
-    int idx = hz_server_listen(g_srv, addr, (int)port, &tls);
+    hz_listener_config lc;
+    hz_listener_config_init(&lc);
+    lc.tls = &tls;
+    if (fd >= 0) {
+        lc.fd = fd;
+    } else {
+        lc.addr = addr;
+        lc.port = (int)port;
+    }
+    int idx = hz_server_listen_with(g_srv, &lc);
     if (idx == HZ_ETLS && cert == cbuf) {
         /* Our own pair no longer loads (edited, truncated): make a new one. */
         fprintf(stderr, "demo: %s does not load: making a new one\n", cert);
         if (selfsigned_write(cbuf, kbuf, "localhost", 365, err, sizeof(err)) == 0)
-            idx = hz_server_listen(g_srv, addr, (int)port, &tls);
+            idx = hz_server_listen_with(g_srv, &lc);
+    }
+    if (fd >= 0) {
+        if (idx < 0)
+            fprintf(stderr, "demo: HTTPS on fd %d: %s\n", fd, hz_strerror(idx));
+        else
+            printf("demo: HTTPS on inherited fd %d, port %d\n", fd, hz_server_port(g_srv, idx));
+        return idx < 0 ? -1 : 0;
     }
     if (idx < 0) {
         fprintf(stderr, "demo: HTTPS %s:%ld: %s%s\n", addr, port, hz_strerror(idx),
@@ -285,6 +313,50 @@ static int listen_https(const char *addr, long port, int explicit_port, const ch
 #endif
 }
 
+/* The plain-HTTP listeners: systemd's sockets (all but "https"), or
+ * --listen-fd, or --unix, or --addr/--port. Returns the index of the last
+ * one, or -1 after saying why. */
+static int listen_all(const char *addr, long port, const char *unix_path, long listen_fd,
+                      const hz_listen_fd *sd, int nsd)
+{
+    hz_listener_config lc;
+    int idx = -1;
+    for (int i = 0; i < nsd; i++) {
+        if (!strcmp(sd[i].name, "https"))
+            continue; /* main: listen_https */
+        hz_listener_config_init(&lc);
+        lc.fd = sd[i].fd;
+        if ((idx = hz_server_listen_with(g_srv, &lc)) < 0) {
+            fprintf(stderr, "demo: LISTEN_FDS fd %d (%s): %s\n", sd[i].fd, sd[i].name,
+                    hz_strerror(idx));
+            return -1;
+        }
+        printf("demo: socket activation: HTTP on fd %d (%s), port %d\n", sd[i].fd, sd[i].name,
+               hz_server_port(g_srv, idx));
+    }
+    if (nsd)
+        return idx < 0 ? 0 : idx;
+    hz_listener_config_init(&lc);
+    if (listen_fd >= 0) {
+        lc.fd = (int)listen_fd;
+    } else if (unix_path) {
+        lc.unix_path = unix_path;
+    } else {
+        lc.addr = addr;
+        lc.port = (int)port;
+    }
+    if ((idx = hz_server_listen_with(g_srv, &lc)) < 0) {
+        if (listen_fd >= 0)
+            fprintf(stderr, "demo: --listen-fd %ld: %s\n", listen_fd, hz_strerror(idx));
+        else if (unix_path)
+            fprintf(stderr, "demo: --unix %s: %s\n", unix_path, hz_strerror(idx));
+        else
+            fprintf(stderr, "demo: listen %s:%ld: %s\n", addr, port, hz_strerror(idx));
+        return -1;
+    }
+    return idx;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -299,7 +371,11 @@ static void usage(FILE *f)
             "  --cert F --key F     PEM certificate chain and key for HTTPS (default: a\n"
             "                       self-signed one made once in ./.demo-tls/)\n"
             "  --access-log FILE    append the access log to FILE instead of stdout\n"
-            "  --quiet              no access log\n",
+            "  --quiet              no access log\n"
+            "  --unix PATH          HTTP on a Unix-domain socket instead of --addr/--port\n"
+            "  --listen-fd N        HTTP on inherited listening socket N instead of --port\n"
+            "  (LISTEN_FDS/LISTEN_PID set by systemd: serve those sockets, HTTPS on the\n"
+            "  one named \"https\", instead of --port and --tls-port)\n",
             HZ_DEMO_DOCS, HZ_DEMO_WWW);
 }
 
@@ -314,6 +390,15 @@ int main(int argc, char **argv)
     long tls_port = HZ_HAVE_TLS ? 8443 : 0;
     int tls_port_set = 0;
     const char *cert = NULL, *key = NULL;
+    const char *unix_path = NULL;
+    long listen_fd = -1;
+    /* First, before any thread exists: it edits the environment. */
+    hz_listen_fd sd[16];
+    int nsd = hz_listen_fds(sd, 16);
+    if (nsd < 0 || nsd > 16) {
+        fprintf(stderr, "demo: LISTEN_FDS: %s\n", nsd < 0 ? hz_strerror(nsd) : "too many");
+        return 1;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -337,6 +422,10 @@ int main(int argc, char **argv)
             log_path = argv[++i];
             continue;
         }
+        if (!strcmp(a, "--unix")) {
+            unix_path = argv[++i];
+            continue;
+        }
         if (!strcmp(a, "--root")) {
             root_dir = argv[++i];
             continue;
@@ -358,6 +447,8 @@ int main(int argc, char **argv)
             port = v;
         else if (!strcmp(a, "--loops") && v <= 256)
             loops = v;
+        else if (!strcmp(a, "--listen-fd") && v <= 65535)
+            listen_fd = v;
         else if (!strcmp(a, "--header-timeout") && v <= 600000)
             header_ms = v;
         else if (!strcmp(a, "--tls-port") && v <= 65535) {
@@ -399,7 +490,8 @@ int main(int argc, char **argv)
         (rc = hz_route(g_srv, "GET", "/large", large, NULL)) < 0 ||
         (rc = hz_route(g_srv, "GET", "/small", small_get, NULL)) < 0 ||
         (rc = hz_route_with(g_srv, "POST", "/small", small, NULL, &small_opts)) < 0 ||
-        (rc = hz_route(g_srv, "GET", "/metrics", metrics, NULL)) < 0) {
+        (rc = hz_route(g_srv, "GET", "/metrics", metrics, NULL)) < 0 ||
+        (rc = demo_forms_routes(g_srv)) < 0) {
         fprintf(stderr, "demo: route: %s\n", hz_strerror(rc));
         hz_server_destroy(g_srv);
         return 1;
@@ -423,13 +515,17 @@ int main(int argc, char **argv)
     }
     if (rc < 0)
         fprintf(stderr, "demo: --root %s: %s (no /static/)\n", root_dir, hz_strerror(rc));
-    rc = hz_server_listen(g_srv, addr, (int)port, NULL);
-    if (rc < 0) {
-        fprintf(stderr, "demo: listen %s:%ld: %s\n", addr, port, hz_strerror(rc));
+    if ((rc = listen_all(addr, port, unix_path, listen_fd, sd, nsd)) < 0) {
         hz_server_destroy(g_srv);
         return 1;
     }
-    if (listen_https(addr, tls_port, tls_port_set || cert, cert, key) < 0) {
+    for (int i = 0; i < nsd; i++) {
+        if (!strcmp(sd[i].name, "https") && listen_https(addr, 0, 1, cert, key, sd[i].fd) < 0) {
+            hz_server_destroy(g_srv);
+            return 1;
+        }
+    }
+    if (!nsd && listen_https(addr, tls_port, tls_port_set || cert, cert, key, -1) < 0) {
         hz_server_destroy(g_srv);
         return 1;
     }
@@ -441,8 +537,15 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     const hz_build_info *v = hz_version_info();
-    printf("httpz %s demo listening on %s:%d (poller %s, tls %s)\n", v->version, addr,
-           hz_server_port(g_srv, rc), v->poller, v->tls);
+    if (unix_path)
+        printf("httpz %s demo listening on unix:%s (poller %s, tls %s)\n", v->version, unix_path,
+               v->poller, v->tls);
+    else if (nsd || listen_fd >= 0)
+        printf("httpz %s demo listening on %d inherited socket(s) (poller %s, tls %s)\n",
+               v->version, nsd ? nsd : 1, v->poller, v->tls);
+    else
+        printf("httpz %s demo listening on %s:%d (poller %s, tls %s)\n", v->version, addr,
+               hz_server_port(g_srv, rc), v->poller, v->tls);
     fflush(stdout);
     rc = hz_server_run(g_srv);
     hz_server_destroy(g_srv);

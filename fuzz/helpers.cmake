@@ -7,8 +7,10 @@ if(NOT HZ_FUZZ_FLAGS)
                     -fno-omit-frame-pointer)
 endif()
 set(_hz_helper_src ${PROJECT_SOURCE_DIR}/core/proto/url.c ${PROJECT_SOURCE_DIR}/core/proto/form.c
-                   ${PROJECT_SOURCE_DIR}/core/proto/cookie.c ${PROJECT_SOURCE_DIR}/core/proto/multipart.c)
-foreach(_hz_fuzz url query multipart)
+                   ${PROJECT_SOURCE_DIR}/core/proto/cookie.c ${PROJECT_SOURCE_DIR}/core/proto/multipart.c
+                   ${PROJECT_SOURCE_DIR}/core/proto/formstream.c)
+# fuzz_forms: the streaming form decoder over both media types (fuzz/corpus/forms).
+foreach(_hz_fuzz url query multipart forms)
   add_executable(fuzz_${_hz_fuzz} ${CMAKE_CURRENT_LIST_DIR}/fuzz_${_hz_fuzz}.c ${_hz_helper_src})
   target_include_directories(fuzz_${_hz_fuzz} PRIVATE
     ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include

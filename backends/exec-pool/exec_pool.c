@@ -173,6 +173,17 @@ const hz_executor_vt hz_executor_pool_vt = {
     .queue_depth = pool_queue_depth,
 };
 
+void hz_executor_pool_destroy(hz_executor *ex)
+{
+    if (!ex || !ex->vt)
+        return;
+    const hz_executor_vt *vt = ex->vt;
+    void *self = ex->self;
+    ex->vt = NULL;
+    ex->self = NULL;
+    vt->shutdown(self);
+}
+
 /* The smallest hz_executor_pool_options.size accepted (docs/abi.md). */
 #define POOL_OPTIONS_SIZE_MIN                                                                      \
     (offsetof(hz_executor_pool_options, on_shutdown) +                                             \

@@ -94,6 +94,13 @@ typedef struct hz__listener {
     unsigned protocols;      /* HZ_PROTO_* served */
     hz_tls_ctx *tls;         /* owns (hz__tls_listener_fini); NULL: plain */
     const hz_tls_vt *tls_vt; /* borrowed: static */
+    /* Socket kinds (core/event/listen.c). */
+    char *unix_path;     /* owns: the socket file this listener made, removed
+                            by hz__listen_close; NULL: TCP or adopted */
+    size_t unix_path_sz; /* bytes allocated for unix_path */
+    uint64_t unix_dev;   /* the file's identity after bind: never remove a */
+    uint64_t unix_ino;   /* file another server put at the same path since */
+    unsigned is_unix : 1;
 } hz__listener;
 
 #define HZ__LOOP_EVENTS 256 /* poller entries per wait */
@@ -152,6 +159,11 @@ struct hz_server {            /* owner: the caller of hz_server_create */
     atomic_uint stop_deadline_ms; /* deadline given to hz_server_stop */
     int started;                  /* loop threads created */
     int joined;                   /* hz_server_wait has joined them */
+    /* Server timers (svtimer.c): any thread adds and cancels them. */
+    pthread_mutex_t tlock;      /* guards timers, timer_seq and their state */
+    int tlock_ok;               /* tlock initialised */
+    struct hz__svtimer *timers; /* owns: every timer not freed yet */
+    uint64_t timer_seq;         /* the last id given */
 };
 
 /** Monotonic milliseconds (coarse clock where available). */
@@ -185,6 +197,10 @@ HZ__HIDDEN void hz__loop_close_all(hz__loop *loop);
 /** One step without polling: due timers, the ready list, reaping (for
  *  in-memory connections driven by a test or a fuzzer). */
 HZ__HIDDEN void hz__loop_run_pending(hz__loop *loop);
+/** Server timers (svtimer.c): init at hz_server_create (HZ_ESYS), fini
+ *  at hz_server_destroy once every loop is finished (frees what is left). */
+HZ__HIDDEN int hz__svtimers_init(hz_server *srv);
+HZ__HIDDEN void hz__svtimers_fini(hz_server *srv);
 /** Refreshes loop->date when the second changed. */
 HZ__HIDDEN void hz__loop_update_date(hz__loop *loop);
 

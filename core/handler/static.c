@@ -87,6 +87,9 @@ struct hz_static {   /* owner: the caller of hz_static_create */
     char *cache_control; /* owns or NULL */
     int listing;
     int follow_symlinks;
+    int precompressed;     /* serve name.br / name.gz siblings */
+    int compress;          /* compress on the fly (hz_res_compress) */
+    uint64_t compress_max; /* bigger files go out as they are */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -167,6 +170,9 @@ static void static_config_defaults(hz_static_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->size = sizeof(*cfg);
     cfg->index = "index.html";
+    cfg->precompressed = 1;
+    cfg->compress = 1;
+    cfg->compress_max = 16u << 20;
 }
 
 void hz_static_config_init_sized(hz_static_config *cfg, size_t size)
@@ -233,6 +239,9 @@ int hz_static_create(hz_static **out, const hz_static_config *user_cfg, const hz
     st->root_fd = -1;
     st->listing = cfg->listing != 0;
     st->follow_symlinks = cfg->follow_symlinks != 0;
+    st->precompressed = cfg->precompressed != 0;
+    st->compress = cfg->compress != 0;
+    st->compress_max = cfg->compress_max;
     st->root_fd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (st->root_fd < 0) {
         rc = errno == ENOENT || errno == ENOTDIR ? HZ_ENOENT
@@ -671,13 +680,92 @@ static void send_status(hz_res *res, int status)
     hz_res_send(res, status, r, strlen(r));
 }
 
+/* Media types worth compressing (the filter's built-in list decides for
+ * on-the-fly bodies; this one picks the files that get siblings and Vary). */
+static int st_compressible(const char *type)
+{
+    static const char *const list[] = {
+        "text/",         "application/json", "application/javascript",    "application/xml",
+        "image/svg+xml", "application/wasm", "application/manifest+json", "font/ttf",
+        "font/otf",      "image/x-icon",
+    };
+    for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++)
+        if (!strncmp(type, list[i], strlen(list[i])))
+            return 1;
+    return 0;
+}
+
+/* A fresh precompressed sibling of rel (rel + ".br" / ".gz") the client
+ * accepts: its fd (sb filled, *enc its coding name), or -1. */
+static int open_sibling(const hz_static *st, hz_req *req, const char *rel, const struct stat *osb,
+                        struct stat *sb, const char **enc)
+{
+    static const struct {
+        const char *ext, *name;
+        unsigned coding;
+    } sib[] = {{".br", "br", HZ_CODING_BR}, {".gz", "gzip", HZ_CODING_GZIP}};
+    char name[ST_PATH_MAX + 8];
+    size_t rl = strlen(rel);
+    if (rl + 4 > sizeof(name))
+        return -1;
+    int fds[2] = {-1, -1};
+    struct stat sbs[2];
+    unsigned have = 0;
+    for (int i = 0; i < 2; i++) {
+        memcpy(name, rel, rl);
+        memcpy(name + rl, sib[i].ext, 4);
+        int fd = open_rel(st, name);
+        if (fd < 0)
+            continue;
+        /* stale (older than the file) or not a regular file: not served */
+        if (fstat(fd, &sbs[i]) < 0 || !S_ISREG(sbs[i].st_mode) || sbs[i].st_mtime < osb->st_mtime) {
+            close(fd);
+            continue;
+        }
+        fds[i] = fd;
+        have |= sib[i].coding;
+    }
+    int pick = have ? hz_req_accept_encoding(req, have) : HZ_CODING_IDENTITY;
+    int fd = -1;
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] >= 0 && pick == (int)sib[i].coding) {
+            fd = fds[i];
+            *sb = sbs[i];
+            *enc = sib[i].name;
+        } else if (fds[i] >= 0) {
+            close(fds[i]);
+        }
+    }
+    return fd;
+}
+
 static void serve_file(const hz_static *st, hz_req *req, hz_res *res, int fd, const struct stat *sb,
-                       const char *name)
+                       const char *name, const char *rel)
 {
     char etag[64], lastmod[40], crange[96];
+    const char *ctype = hz_mime_type(name, strlen(name));
+    const char *enc = NULL;
+    struct stat zsb;
+    if ((st->precompressed || st->compress) && st_compressible(ctype)) {
+        /* the body depends on Accept-Encoding: caches must know, whatever
+         * this answer is (200, 206, 304) */
+        /* siblings are looked for only when the client takes a coding at all */
+        int zfd = st->precompressed && hz_req_accept_encoding(req, HZ_CODING_GZIP | HZ_CODING_BR) !=
+                                           HZ_CODING_IDENTITY
+                      ? open_sibling(st, req, rel, sb, &zsb, &enc)
+                      : -1;
+        if (zfd >= 0) { /* the sibling is the representation: its size, validators, ranges */
+            close(fd);
+            fd = zfd;
+            sb = &zsb;
+        } else if (st->compress && (uint64_t)sb->st_size <= st->compress_max) {
+            hz_res_compress(res, 1); /* before the fields: the filter sees them */
+        }
+        hz_res_set_header(res, "Vary", "Accept-Encoding");
+    }
     uint64_t size = (uint64_t)sb->st_size;
-    snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)size,
-             (unsigned long long)sb->st_mtime);
+    snprintf(etag, sizeof(etag), "\"%llx-%llx%s%s\"", (unsigned long long)size,
+             (unsigned long long)sb->st_mtime, enc ? "-" : "", enc ? enc : "");
     http_date(lastmod, sizeof(lastmod), sb->st_mtime);
     hz_res_set_header(res, "ETag", etag);
     if (lastmod[0])
@@ -700,7 +788,9 @@ static void serve_file(const hz_static *st, hz_req *req, hz_res *res, int fd, co
         hz_res_send(res, 304, NULL, 0);
         return;
     }
-    hz_res_set_header(res, "Content-Type", hz_mime_type(name, strlen(name)));
+    hz_res_set_header(res, "Content-Type", ctype);
+    if (enc)
+        hz_res_set_header(res, "Content-Encoding", enc);
     hz_res_set_header(res, "Accept-Ranges", "bytes");
     int status = 200;
     uint64_t off = 0, len = size;
@@ -820,7 +910,8 @@ void hz_static_handler(hz_req *req, hz_res *res, void *ud)
                 struct stat isb;
                 if (ifd >= 0 && fstat(ifd, &isb) == 0 && S_ISREG(isb.st_mode)) {
                     close(fd);
-                    serve_file(st, req, res, ifd, &isb, st->index);
+                    memcpy(path + pl, st->index, il + 1);
+                    serve_file(st, req, res, ifd, &isb, st->index, rel);
                     return;
                 }
                 if (ifd >= 0)
@@ -840,5 +931,5 @@ void hz_static_handler(hz_req *req, hz_res *res, void *ud)
         send_status(res, 404);
         return;
     }
-    serve_file(st, req, res, fd, &sb, path);
+    serve_file(st, req, res, fd, &sb, path, rel);
 }

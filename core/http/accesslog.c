@@ -71,6 +71,8 @@ static const hz__alog_peer *peer_of(hz__alog_loop *pl, const hz__alog_req *r)
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
         inet_ntop(AF_INET6, &s6->sin6_addr, pe->addr, sizeof(pe->addr));
         pe->port = ntohs(s6->sin6_port);
+    } else if (ss.ss_family == AF_UNIX) {
+        memcpy(pe->addr, "unix", sizeof("unix")); /* no address: as hz_req_peer */
     }
     return pe;
 }

@@ -73,6 +73,12 @@ typedef struct hz__res_ops {
     /* 1: the loop-only calls (on_done, on_drain, after, on_body, resume,
      * sendfile) are allowed; 0 (the recorder): they return HZ_ENOTSUP. */
     unsigned on_loop;
+    /* Optional (NULL: not offered). Ends an exchange that cannot complete:
+     * answers status and closes when nothing was sent yet, else cuts the
+     * response off (HTTP/1.1: closes the connection; HTTP/2: resets the
+     * stream), so a truncated body is never taken for a whole one. Used by
+     * a detached response (async.c) released mid-stream. loop only. */
+    int (*abort)(hz_req *ex, int status);
 } hz__res_ops;
 
 /* The response handle a handler gets: neutral, so the hz_res_* functions
@@ -113,6 +119,7 @@ struct hz_req {               /* owner: the protocol's exchange that embeds it *
     const hz__route_rec *rec; /* borrowed: the server's */
     hz__route_match match;
     uint8_t sink;        /* hz__sink */
+    void *user;          /* borrowed: hz_req_set_user's pointer (zeroed when taken) */
     uint32_t body_start; /* rel. raw: first body byte */
     uint32_t body_len;   /* buffered: decoded bytes at body_start */
     /* response */
@@ -129,8 +136,16 @@ struct hz_req {               /* owner: the protocol's exchange that embeds it *
     atomic_int cancelled; /* hz_req_cancelled */
     unsigned refs;        /* holders besides the conn (timers, executor jobs) */
     unsigned m_begun : 1; /* metrics: counted as begun, not ended yet */
+    /* response compression (compress.c): set at dispatch from the route's
+     * HZ_ROUTE_COMPRESS or by hz_res_compress; 0 keeps the filter out of
+     * every hz_res_* call (one test) */
+    uint8_t zmode;
+    struct hz__zf *zf; /* owns: the filter's state, freed by hz__zf_release */
     /* borrowed: the job running the handler on the executor, or NULL */
     struct hz__exec_job *exec;
+    /* borrowed: the handle of hz_res_detach (async.c), or NULL; it holds
+     * no reference: hz__async_ex_end unhooks it when the exchange ends */
+    struct hz_async *async;
     /* metrics and access log (zeroed with the rest when taken) */
     uint64_t m_t0;       /* ns, monotonic: the request's first byte */
     uint64_t body_bytes; /* response body bytes (access log) */
@@ -151,5 +166,39 @@ HZ__HIDDEN const char *hz__status_reason(int status);
  *  body (none for 204/304), plus an Allow field when allow is non-empty.
  *  The one place the library's own answers are built. Result of ops->send. */
 HZ__HIDDEN int hz__res_answer(hz_req *ex, const hz__res_ops *ops, int status, const char *allow);
+
+/* ---- response compression (compress.c) ---------------------------------
+ * A filter on the hz_res_* functions, above the ops table, so it works the
+ * same for every protocol and on executor workers (the recorder records
+ * compressed bytes). response.c hands a call to it when ex->zmode is set;
+ * it negotiates at the head, adds Content-Encoding/Vary, weakens ETag and
+ * calls ex->res.ops with compressed bytes. A protocol sets ex->zmode at
+ * dispatch (hz__zf_dispatch) and calls hz__zf_release when it frees or
+ * recycles the exchange. */
+static inline void hz__zf_dispatch(hz_req *ex)
+{
+    if (HZ__UNLIKELY(ex->rec->flags & HZ_ROUTE_COMPRESS)) /* zmode starts 0 */
+        ex->zmode = 1;
+}
+HZ__HIDDEN void hz__zf_free(hz_req *ex);
+static inline void hz__zf_release(hz_req *ex)
+{
+    if (HZ__UNLIKELY(ex->zf != NULL)) /* inline: every exchange passes here */
+        hz__zf_free(ex);
+}
+HZ__HIDDEN int hz__zf_set_header(hz_req *ex, const char *name, size_t nl, const char *value,
+                                 size_t vl, int kind);
+HZ__HIDDEN int hz__zf_send(hz_req *ex, int status, const void *body, size_t len);
+HZ__HIDDEN int hz__zf_start(hz_req *ex, int status);
+HZ__HIDDEN int hz__zf_write(hz_req *ex, const void *buf, size_t len);
+HZ__HIDDEN int hz__zf_end(hz_req *ex);
+HZ__HIDDEN int hz__zf_send_source(hz_req *ex, int status, int64_t length,
+                                  const hz_body_source *src);
+/** The exchange ended (status 0: its response is complete; < 0: aborted):
+ *  a detached response (hz_res_detach) learns it here, before the user's
+ *  on_done runs, so the handle is cancelled (or finished) by the time the
+ *  done callback tells the user's thread. Every protocol calls it where
+ *  an exchange ends, when ex->async is set. thread: loop. */
+HZ__HIDDEN void hz__async_ex_end(hz_req *ex, int status);
 
 #endif /* HZ__EXCHANGE_H */

@@ -128,6 +128,22 @@ int hz_req_cancelled(const hz_req *req)
     return atomic_load(&((hz_req *)req)->cancelled);
 }
 
+void hz_req_set_user(hz_req *req, void *p)
+{
+    if (req)
+        req->user = p;
+}
+
+void *hz_req_user(const hz_req *req)
+{
+    return req ? req->user : NULL;
+}
+
+void *hz_res_user(const hz_res *res)
+{
+    return res && res->ex ? res->ex->user : NULL;
+}
+
 int hz_req_loop(const hz_req *req)
 {
     return (int)req->loop->idx;

@@ -168,6 +168,8 @@ int hz_res_set_header(hz_res *res, const char *name, const char *value)
         return kind;
     if (kind == HZ__HDR_DROP) /* still an error after the head, like any field */
         return ops->set_header(ex, NULL, 0, NULL, 0, kind);
+    if (HZ__UNLIKELY(ex->zmode))
+        return hz__zf_set_header(ex, name, nl, value, vl, kind);
     return ops->set_header(ex, name, nl, value, vl, kind);
 }
 
@@ -179,6 +181,8 @@ int hz_res_send(hz_res *res, int status, const void *body, size_t len)
     const hz__res_ops *ops = res->ops;
     if (status < 200 || status > 999 || (!body && len))
         return HZ_EINVAL;
+    if (HZ__UNLIKELY(ex->zmode))
+        return hz__zf_send(ex, status, body, len);
     return ops->send(ex, status, body, len);
 }
 
@@ -190,6 +194,8 @@ int hz_res_start(hz_res *res, int status)
     const hz__res_ops *ops = res->ops;
     if (status < 200 || status > 999)
         return HZ_EINVAL;
+    if (HZ__UNLIKELY(ex->zmode))
+        return hz__zf_start(ex, status);
     return ops->start(ex, status);
 }
 
@@ -201,6 +207,8 @@ int hz_res_write(hz_res *res, const void *buf, size_t len)
     const hz__res_ops *ops = res->ops;
     if (!buf && len)
         return HZ_EINVAL;
+    if (HZ__UNLIKELY(ex->zmode))
+        return hz__zf_write(ex, buf, len);
     return ops->write(ex, buf, len);
 }
 
@@ -208,6 +216,8 @@ int hz_res_end(hz_res *res)
 {
     if (!res)
         return HZ_EINVAL;
+    if (HZ__UNLIKELY(res->ex->zmode))
+        return hz__zf_end(res->ex);
     return res->ops->end(res->ex);
 }
 
@@ -217,6 +227,8 @@ int hz_res_send_source(hz_res *res, int status, int64_t length, const hz_body_so
         return HZ_EINVAL;
     if (status < 200 || status > 999 || !src || !src->read || !src->done || length < -1)
         return HZ_EINVAL;
+    if (HZ__UNLIKELY(res->ex->zmode))
+        return hz__zf_send_source(res->ex, status, length, src);
     return res->ops->send_source(res->ex, status, length, src);
 }
 

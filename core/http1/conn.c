@@ -60,6 +60,7 @@ void hz__ex_release(hz__loop *loop, struct hz_req *ex)
 {
     hz_server *srv = loop->srv;
     hz__res_source_drop(ex, HZ_ECLOSED); /* normally ended before: a no-op */
+    hz__zf_release(ex);
     hz__buf_release(&ex->hdrs, &loop->bufs);
     if (loop->nex_free < HZ__EX_POOL_MAX && !loop->stopping) {
         ex->next_free = loop->ex_free;
@@ -135,6 +136,8 @@ static void ex_abort_as(struct hz_req *ex, int err, int done_status)
 {
     hz__loop *loop = ex->loop;
     atomic_store(&ex->cancelled, 1);
+    if (ex->async)
+        hz__async_ex_end(ex, done_status);
     hz__res_source_drop(ex, err);
     if (HZ__H1(ex)->body_wanted && !HZ__H1(ex)->end_called && HZ__H1(ex)->on_end) {
         HZ__H1(ex)->end_called = 1;
@@ -219,6 +222,18 @@ void hz__conn_stop(hz__conn *c)
     struct hz_req *ex = c->ex;
     if (c->closing)
         return;
+    if (!ex && !c->nrequests && !hz__buf_pending(&c->out)) {
+        /* Accepted, nothing read yet: a client that has just connected
+         * and is about to send. Closing it would lose that request in a
+         * restart that hands the listener over (docs/deployment.md), so
+         * read what is there now, and else keep it for its first request
+         * (answered with Connection: close), until the keep-alive
+         * timeout or the stop deadline. */
+        hz__conn_on_event(c, HZ_EV_READ);
+        if (c->closing || (!c->ex && !c->nrequests))
+            return;
+        ex = c->ex;
+    }
     hz__conn_why(c, HZ_CLOSE_SHUTDOWN);
     /* Idle, or only part of a head: nothing in flight. */
     if ((!ex || (HZ__H1(ex)->phase == HZ__PH_HEAD && !HZ__H1(ex)->dispatched)) &&
@@ -697,6 +712,7 @@ static void ex_on_head(hz__conn *c, struct hz_req *ex)
         return;
     }
     ex->rec = ex->match.route->ud;
+    hz__zf_dispatch(ex);
     int stream = (ex->rec->flags & HZ_ROUTE_STREAM_BODY) != 0;
     HZ__H1(ex)->body_limit = ex->rec->body_limit ? ex->rec->body_limit
                                                  : (stream ? srv->cfg.limits.body_streamed
@@ -749,6 +765,8 @@ static void ex_finish(hz__conn *c, struct hz_req *ex)
 {
     hz__loop *loop = c->loop;
     hz__metrics_req_end(c, ex);
+    if (HZ__UNLIKELY(ex->async))
+        hz__async_ex_end(ex, 0);
     if (ex->on_done) {
         hz__done_fn fn = ex->on_done;
         ex->on_done = NULL;
@@ -890,6 +908,33 @@ static void conn_process_once(hz__conn *c)
     }
 }
 
+/* A detached response (hz_res_detach) with the whole request read: the
+ * loop only watches for the client going away, without reading (the views
+ * into c->in stay put). */
+static int async_watching(const struct hz_req *ex)
+{
+    return HZ__H1(ex)->phase == HZ__PH_DONE && !HZ__H1(ex)->res_started && !HZ__H1(ex)->peer_data;
+}
+
+/* c is readable while async_watching: EOF or an error closes it (which
+ * cancels the handle), pipelined bytes stop the watch; nothing is read. */
+static void async_peek(hz__conn *c)
+{
+    char b;
+    if (c->sock.fd < 0) {
+        HZ__H1(c->ex)->peer_data = 1;
+        return;
+    }
+    ssize_t n = recv(c->sock.fd, &b, 1, MSG_PEEK);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        hz__conn_why(c, HZ_CLOSE_PEER);
+        hz__conn_close(c);
+        return;
+    }
+    if (n > 0)
+        HZ__H1(c->ex)->peer_data = 1;
+}
+
 static int conn_wants_read(const hz__conn *c)
 {
     const struct hz_req *ex = c->ex;
@@ -901,6 +946,8 @@ static int conn_wants_read(const hz__conn *c)
         return 0;
     if (ex && ex->exec)
         return hz__exec_watching(ex); /* EOF watch only (hz__exec_peek) */
+    if (HZ__UNLIKELY(ex && ex->async) && async_watching(ex))
+        return 1;
     if (!ex) {
         if (c->close_after)
             return 0;
@@ -1017,6 +1064,8 @@ void hz__conn_on_event(hz__conn *c, unsigned events)
         }
         if (c->ex && c->ex->exec)
             hz__exec_peek(c); /* a worker reads the buffer: only watch for EOF */
+        else if (HZ__UNLIKELY(c->ex && c->ex->async) && async_watching(c->ex))
+            async_peek(c);
         else if (conn_read(c) < 0)
             return;
     }

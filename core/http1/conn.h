@@ -84,6 +84,8 @@ typedef struct hz__h1_ex { /* owner: its conn (c->ex), or the loop's free list *
     unsigned src_on : 1;   /* a source body is being sent */
     unsigned src_wait : 1; /* its read returned HZ_EAGAIN: until hz_res_resume */
     unsigned src_nosf : 1; /* its sendfile said HZ_ENOTSUP: read only */
+    /* hz_res_detach: pipelined bytes seen, the EOF watch stops (conn.c) */
+    unsigned peer_data : 1;
 } hz__h1_ex;
 
 /** The HTTP/1.1 exchange of ex (every hz_req on an HTTP/1.1 connection is

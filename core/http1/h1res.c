@@ -453,6 +453,17 @@ static int h1_after(hz_req *ex, unsigned ms, hz_after_fn fn, void *ud)
     return 0;
 }
 
+/* Ends an exchange that cannot complete: status + close before the head,
+ * else the connection closes (a cut-off body is never taken as whole). */
+static int h1_abort(hz_req *ex, int status)
+{
+    if (h1_gone(ex))
+        return HZ_ECLOSED;
+    hz__conn_why(ex->conn, HZ_CLOSE_ERROR);
+    hz__res_error(ex->conn, status);
+    return 0;
+}
+
 const hz__res_ops hz__h1_res_ops = {
     .set_header = h1_set_header,
     .send = h1_send,
@@ -466,6 +477,7 @@ const hz__res_ops hz__h1_res_ops = {
     .after = h1_after,
     .live = h1_live,
     .on_loop = 1,
+    .abort = h1_abort,
 };
 
 void hz__res_continue(hz_req *ex)

@@ -10,12 +10,11 @@
 #include <sys/socket.h>
 #include "conn.h"
 #include "loop.h"
+#include "listen.h"
 #include "tls.h"
 #include "exec.h"
 #include "accesslog.h"
 #include "fmt.h"
-
-#define HZ__LISTEN_BACKLOG 1024
 
 /* The smallest size each config struct ever had: its last field in the
  * first release with size fields (0.2). Fields appended later are not
@@ -102,6 +101,10 @@ static void config_defaults(hz_config *cfg)
     cfg->access_log_file.format = HZ_ACCESS_LOG_COMBINED;
     cfg->access_log_file.buffer = 64 * 1024;
     cfg->access_log_file.flush_ms = 1000;
+    cfg->compression.gzip_level = 6;
+    cfg->compression.brotli_quality = 5;
+    cfg->compression.min_size = 256;
+    cfg->compression.window_bits = 15;
 }
 
 void hz_config_init_sized(hz_config *cfg, size_t size)
@@ -143,13 +146,11 @@ void hz_server_destroy(hz_server *srv)
         }
         hz__free(&srv->a, srv->loops, sizeof(*srv->loops) * srv->nloops);
     }
+    hz__svtimers_fini(srv); /* after the loops: their queued messages ran */
     for (unsigned i = 0; i < srv->nlisteners; i++) {
         hz__listener *l = &srv->listeners[i];
         hz__tls_listener_fini(l);
-        for (unsigned j = 0; j < l->nsocks; j++)
-            if (l->socks[j].fd >= 0)
-                close(l->socks[j].fd);
-        hz__free(&srv->a, l->socks, sizeof(*l->socks) * l->nsocks);
+        hz__listen_close(l, &srv->a); /* and its Unix socket file */
     }
     hz__free(&srv->a, srv->listeners, sizeof(*srv->listeners) * srv->nlisteners);
     while (srv->routes) {
@@ -252,6 +253,8 @@ int hz_server_create(hz_server **out, const hz_config *user_cfg)
     }
     if ((rc = hz__alog_create(srv)) < 0)
         goto fail;
+    if ((rc = hz__svtimers_init(srv)) < 0)
+        goto fail;
     *out = srv;
     return 0;
 fail:
@@ -276,6 +279,8 @@ int hz_route_with(hz_server *srv, const char *method, const char *path, hz_handl
     rec->fn = fn;
     rec->ud = ud;
     rec->flags = o.flags;
+    if (srv->cfg.compression.all_routes)
+        rec->flags |= HZ_ROUTE_COMPRESS;
     rec->body_limit = o.body_limit;
     hz__route r = {.fn = fn, .ud = rec, .flags = rec->flags};
     int rc = hz__router_add(srv->router, method, path, &r);
@@ -293,37 +298,11 @@ int hz_route(hz_server *srv, const char *method, const char *path, hz_handler_fn
     return hz_route_with(srv, method, path, fn, ud, NULL);
 }
 
-static int open_listener(const struct sockaddr *sa, socklen_t slen, int reuseport)
-{
-    int fd = socket(sa->sa_family, SOCK_STREAM, 0);
-    if (fd < 0)
-        return hz__err_from_errno(errno);
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-        goto fail;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-#if HZ_HAVE_SO_REUSEPORT
-    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
-        goto fail;
-#else
-    (void)reuseport;
-#endif
-    if (sa->sa_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, sa, slen) < 0 || listen(fd, HZ__LISTEN_BACKLOG) < 0)
-        goto fail;
-    return fd;
-fail:;
-    int rc = hz__err_from_errno(errno);
-    close(fd);
-    return rc;
-}
-
 void hz_listener_config_init_sized(hz_listener_config *lc, size_t size)
 {
     hz_listener_config d;
     memset(&d, 0, sizeof(d));
+    d.fd = -1; /* 0 is a valid descriptor */
     hz__cfg_init(lc, size, &d, sizeof(d));
 }
 
@@ -345,7 +324,6 @@ int hz_server_listen_with(hz_server *srv, const hz_listener_config *user_lc)
     hz_listener_config_init(&lc);
     if (hz__cfg_import(&lc, sizeof(lc), user_lc, HZ__LISTENER_CONFIG_SIZE_MIN) < 0)
         return HZ_EINVAL;
-    const char *addr = lc.addr;
     int port = lc.port;
     const hz_tls_config *tls = lc.tls;
     if (port < 0 || port > 65535 || (lc.protocols & ~(unsigned)(HZ_PROTO_HTTP1 | HZ_PROTO_HTTP2)))
@@ -355,73 +333,19 @@ int hz_server_listen_with(hz_server *srv, const hz_listener_config *user_lc)
         return HZ_ENOTSUP; /* not compiled in yet */
     if (srv->started)
         return HZ_ESTATE;
-    struct sockaddr_storage ss;
-    socklen_t slen;
-    memset(&ss, 0, sizeof(ss));
-    if (!addr)
-        addr = "127.0.0.1";
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        slen = sizeof(*s4);
-    } else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        slen = sizeof(*s6);
-    } else {
-        return HZ_EADDR;
-    }
     int reuseport = 0;
 #if HZ_HAVE_SO_REUSEPORT
     reuseport = srv->cfg.reuse_port && srv->nloops > 1;
 #endif
-    unsigned nsocks = reuseport ? srv->nloops : 1;
     /* Built aside; the array grows last, so a failure leaves it the size
-     * hz_server_destroy frees. */
+     * hz_server_destroy frees. The sockets: core/event/listen.c. */
     hz__listener nl, *l = &nl;
     memset(l, 0, sizeof(*l));
-    l->socks = hz__calloc(&srv->a, sizeof(*l->socks) * nsocks);
-    if (!l->socks)
-        return HZ_ENOMEM;
-    int rc = 0;
-    unsigned i;
-    for (i = 0; i < nsocks; i++) {
-        int fd = open_listener((struct sockaddr *)&ss, slen, reuseport);
-        if (fd < 0) {
-            rc = fd;
-            break;
-        }
-        l->socks[i].fd = fd;
-        l->socks[i].listener = (int)srv->nlisteners;
-        atomic_init(&l->socks[i].users, 0);
-        if (i == 0) {
-            /* Port 0: the others bind to the port the first one got. */
-            struct sockaddr_storage got;
-            socklen_t gl = sizeof(got);
-            if (getsockname(fd, (struct sockaddr *)&got, &gl) == 0) {
-                int p = got.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&got)->sin_port)
-                                                 : ntohs(((struct sockaddr_in6 *)&got)->sin6_port);
-                l->port = p;
-                if (ss.ss_family == AF_INET)
-                    s4->sin_port = htons((uint16_t)p);
-                else
-                    s6->sin6_port = htons((uint16_t)p);
-            }
-        }
-    }
-    if (rc < 0) {
-        while (i-- > 0)
-            close(l->socks[i].fd);
-        hz__free(&srv->a, l->socks, sizeof(*l->socks) * nsocks);
+    int rc = hz__listen_open(l, &lc, &srv->a, (int)srv->nlisteners, reuseport ? srv->nloops : 1);
+    if (rc < 0)
         return rc;
-    }
-    l->nsocks = nsocks;
     if (tls && (rc = hz__tls_listener_init(srv, l, tls)) < 0) {
-        for (i = 0; i < nsocks; i++)
-            close(l->socks[i].fd);
-        hz__free(&srv->a, l->socks, sizeof(*l->socks) * nsocks);
+        hz__listen_close(l, &srv->a);
         return rc;
     }
     l->has_tls = tls != NULL;
@@ -430,9 +354,7 @@ int hz_server_listen_with(hz_server *srv, const hz_listener_config *user_lc)
                                    sizeof(*ls) * (srv->nlisteners + 1));
     if (!ls) {
         hz__tls_listener_fini(l);
-        for (i = 0; i < nsocks; i++)
-            close(l->socks[i].fd);
-        hz__free(&srv->a, l->socks, sizeof(*l->socks) * nsocks);
+        hz__listen_close(l, &srv->a);
         return HZ_ENOMEM;
     }
     srv->listeners = ls;
@@ -560,6 +482,15 @@ int hz_req_peer(const hz_req *req, char *buf, size_t len, int *port)
     } else if (ss.ss_family == AF_INET6) {
         src = &((struct sockaddr_in6 *)&ss)->sin6_addr;
         p = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else if (ss.ss_family == AF_UNIX) {
+        /* A Unix-domain client has no address (its own socket is
+         * normally unbound): a fixed word instead. */
+        if (!buf || len < sizeof("unix"))
+            return HZ_ERANGE;
+        memcpy(buf, "unix", sizeof("unix"));
+        if (port)
+            *port = 0;
+        return 0;
     } else {
         return HZ_ENOTSUP;
     }

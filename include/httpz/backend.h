@@ -248,8 +248,9 @@ enum {
  *  on the shutdown path, so whoever owns arg can always free it. */
 typedef void (*hz_job_fn)(void *arg, int status);
 
-/** The executor vtable: where blocking handlers run. */
-typedef struct hz_executor_vt {
+/** The executor vtable: where blocking handlers run (typedef'd as
+ *  hz_executor_vt in httpz.h). */
+struct hz_executor_vt {
     unsigned abi;     /**< HZ_BACKEND_ABI */
     const char *name; /**< "pool", ... */
     unsigned caps;    /**< HZ_EXEC_CAP_* */
@@ -264,48 +265,12 @@ typedef struct hz_executor_vt {
     /** Jobs accepted but not started yet (for the metrics gauge). Optional:
      *  NULL when the executor cannot tell. thread: any; a racy snapshot. */
     unsigned long (*queue_depth)(void *self);
-} hz_executor_vt;
-
-/** An executor instance: a vtable plus its state (owned by whoever created
- *  it; the server never calls shutdown on an executor it was given). */
-struct hz_executor {
-    const hz_executor_vt *vt; /**< borrowed: static */
-    void *self;               /**< borrowed: outlives the server */
 };
 
-/** The thread-pool executor (backends/exec-pool). */
-HZ_API extern const hz_executor_vt hz_executor_pool_vt;
-
-/** What the pool's shutdown does with jobs still queued. */
-enum {
-    HZ_POOL_DRAIN = 0,  /**< the workers run them, status 0 (default) */
-    HZ_POOL_CANCEL = 1, /**< the shutdown caller runs them with HZ_ECANCELED */
-};
-
-/** Options of hz_executor_pool_create (plain data; init first). */
-typedef struct hz_executor_pool_options {
-    size_t size;          /**< set by hz_executor_pool_options_init; do not change */
-    unsigned threads;     /**< workers, <= 1024; 0 = online cores */
-    unsigned queue_cap;   /**< queued jobs, <= 2^24; 0 = 1024 */
-    unsigned on_shutdown; /**< HZ_POOL_DRAIN or HZ_POOL_CANCEL */
-} hz_executor_pool_options;
-
-/** The library side of hz_executor_pool_options_init(): fills the first
- *  size bytes of opt with defaults and sets opt->size = size. thread: any. */
-HZ_API void hz_executor_pool_options_init_sized(hz_executor_pool_options *opt, size_t size);
-/** Fills opt with the defaults (online cores, 1024 queued jobs, drain on
- *  shutdown). thread: any. */
-static inline void hz_executor_pool_options_init(hz_executor_pool_options *opt)
-{
-    hz_executor_pool_options_init_sized(opt, sizeof(*opt));
-}
-/** Creates a thread pool with opt (copied; NULL = the defaults), allocating
- *  from a (NULL = default; must be thread-safe). Fills *out =
- *  {&hz_executor_pool_vt, state}; release it with out->vt->shutdown(out->self).
- *  HZ_EINVAL (also for an opt->size this library cannot read), HZ_ENOMEM,
- *  HZ_ESYS; out->vt = out->self = NULL on failure. thread: any. */
-HZ_API int hz_executor_pool_create(hz_executor *out, const hz_executor_pool_options *opt,
-                                   const hz_allocator *a);
+/* struct hz_executor (the instance {vt, self}), hz_executor_pool_vt, the
+ * pool's options and hz_executor_pool_create/destroy are declared in
+ * <httpz/httpz.h>: applications create and destroy the pool without this
+ * header. */
 
 /* ------------------------------------------------------------------------ */
 /* Helpers for backends                                                      */

@@ -101,10 +101,66 @@ HZ_API const hz_build_info *hz_version_info(void);
 /* Types defined in backend.h (only backend authors need their layout)       */
 /* ------------------------------------------------------------------------ */
 
-typedef struct hz_allocator hz_allocator; /**< An allocator instance {vt, ctx} (backend.h). */
-typedef struct hz_executor hz_executor;   /**< An executor instance {vt, self} (backend.h). */
-typedef struct hz_poller_vt hz_poller_vt; /**< A poller vtable (backend.h). */
-typedef struct hz_tls_vt hz_tls_vt;       /**< A TLS vtable (backend.h). */
+typedef struct hz_allocator hz_allocator;     /**< An allocator instance {vt, ctx} (backend.h). */
+typedef struct hz_executor hz_executor;       /**< An executor instance {vt, self} (below). */
+typedef struct hz_executor_vt hz_executor_vt; /**< An executor vtable (backend.h). */
+typedef struct hz_poller_vt hz_poller_vt;     /**< A poller vtable (backend.h). */
+typedef struct hz_tls_vt hz_tls_vt;           /**< A TLS vtable (backend.h). */
+
+/* ------------------------------------------------------------------------ */
+/* The thread-pool executor                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** An executor instance: a vtable plus its state (owned by whoever created
+ *  it; the server never shuts down an executor it was given). Writing an
+ *  executor of your own needs the vtable in <httpz/backend.h>; creating and
+ *  destroying the library's pool needs only this header. */
+struct hz_executor {
+    const hz_executor_vt *vt; /**< borrowed: static */
+    void *self;               /**< borrowed: outlives the server */
+};
+
+/** The thread-pool executor's vtable (backends/exec-pool). */
+HZ_API extern const hz_executor_vt hz_executor_pool_vt;
+
+/** What the pool's shutdown does with jobs still queued. */
+enum {
+    HZ_POOL_DRAIN = 0,  /**< the workers run them, status 0 (default) */
+    HZ_POOL_CANCEL = 1, /**< the shutdown caller runs them with HZ_ECANCELED */
+};
+
+/** Options of hz_executor_pool_create (plain data; init first). */
+typedef struct hz_executor_pool_options {
+    size_t size;          /**< set by hz_executor_pool_options_init; do not change */
+    unsigned threads;     /**< workers, <= 1024; 0 = online cores */
+    unsigned queue_cap;   /**< queued jobs, <= 2^24; 0 = 1024 */
+    unsigned on_shutdown; /**< HZ_POOL_DRAIN or HZ_POOL_CANCEL */
+} hz_executor_pool_options;
+
+/** The library side of hz_executor_pool_options_init(): fills the first
+ *  size bytes of opt with defaults and sets opt->size = size. thread: any. */
+HZ_API void hz_executor_pool_options_init_sized(hz_executor_pool_options *opt, size_t size);
+/** Fills opt with the defaults (online cores, 1024 queued jobs, drain on
+ *  shutdown). thread: any. */
+static inline void hz_executor_pool_options_init(hz_executor_pool_options *opt)
+{
+    hz_executor_pool_options_init_sized(opt, sizeof(*opt));
+}
+/** Creates a thread pool with opt (copied; NULL = the defaults), allocating
+ *  from a (NULL = default; must be thread-safe). Fills *out =
+ *  {&hz_executor_pool_vt, state}; give it to servers as cfg.executor and
+ *  release it with hz_executor_pool_destroy() after hz_server_destroy() of
+ *  every server using it. HZ_EINVAL (also for an opt->size this library
+ *  cannot read), HZ_ENOMEM, HZ_ESYS; out->vt = out->self = NULL on failure.
+ *  thread: any. */
+HZ_API int hz_executor_pool_create(hz_executor *out, const hz_executor_pool_options *opt,
+                                   const hz_allocator *a);
+/** Shuts the pool down (queued jobs drained or cancelled as its
+ *  on_shutdown says), joins its workers, frees it and sets ex->vt =
+ *  ex->self = NULL. NULL-safe, and a no-op on an executor already destroyed
+ *  or never created (vt NULL). Only after hz_server_destroy() of every
+ *  server using it. thread: any but the pool's own workers. */
+HZ_API void hz_executor_pool_destroy(hz_executor *ex);
 
 /* ------------------------------------------------------------------------ */
 /* TLS configuration                                                         */
@@ -213,6 +269,24 @@ typedef struct hz_access_log_file {
                           default 1000; 0 = only when full and at stop */
 } hz_access_log_file;
 
+/** Response compression (docs/compression.md): what compressing responses
+ *  may use. Off for dynamic routes unless HZ_ROUTE_COMPRESS, all_routes or
+ *  hz_res_compress asks; the static handler uses it for its files. */
+typedef struct hz_compress_config {
+    int gzip_level;       /**< 1-9 (zlib); 0 = never gzip; default 6 */
+    int brotli_quality;   /**< 0-11; -1 = never brotli; default 5 */
+    uint32_t min_size;    /**< a body of known length below this is sent as
+                             it is; default 256 */
+    const char *types;    /**< borrowed (must outlive the server): more
+                             compressible media types, comma-separated
+                             ("application/x-foo, model/vrml"; "type/" and an
+                             asterisk: the whole type); NULL = only the
+                             built-in text, JSON, JavaScript, XML, SVG, ... */
+    int all_routes;       /**< 1: every route as with HZ_ROUTE_COMPRESS; default 0 */
+    unsigned window_bits; /**< 10-15: the LZ window of a streamed body (its
+                             compressor's memory, docs/compression.md); default 15 */
+} hz_compress_config;
+
 /** The server configuration: fill it with hz_config_init() first, then
  *  change fields; hz_server_create() copies it. docs/configuration.md
  *  lists every field with its default. */
@@ -245,6 +319,7 @@ typedef struct hz_config {
     /** The built-in buffered access-log file (with or without access_log);
      *  off by default. */
     hz_access_log_file access_log_file;
+    hz_compress_config compression; /**< response compression (docs/compression.md) */
 } hz_config;
 
 /** The library side of hz_config_init(): fills the first size bytes of cfg
@@ -275,6 +350,8 @@ enum {
     HZ_ROUTE_STREAM_BODY = 1u << 1, /**< do not buffer the body: call the handler
                                        after the head and stream with hz_req_on_body */
     HZ_ROUTE_INLINE = 1u << 2,      /**< always inline, even with cfg.executor_all */
+    HZ_ROUTE_COMPRESS = 1u << 8,    /**< compress responses (cfg.compression,
+                                       docs/compression.md) */
 };
 
 /* Executor handlers (HZ_ROUTE_EXECUTOR, cfg.executor_all): run on a worker
@@ -346,7 +423,41 @@ typedef struct hz_listener_config {
     const hz_tls_config *tls; /**< borrowed during the call; NULL = plain HTTP */
     unsigned protocols;       /**< HZ_PROTO_*; 0 (the default) = HTTP/1.1, plus
                                  HTTP/2 on TLS listeners when built with it */
+    /* Appended (older callers get TCP); docs/deployment.md. Instead of
+     * addr and port: */
+    const char *unix_path; /**< a Unix-domain socket at this path (shorter than
+                              sun_path: 108 bytes on Linux, 104 on BSD); a stale
+                              socket file nobody listens on is replaced, the file
+                              is removed by hz_server_destroy; NULL = TCP */
+    unsigned unix_mode;    /**< with unix_path: the file's permissions, e.g. 0660;
+                              0 (default) = as the umask leaves them */
+    int fd;                /**< adopt this listening socket (inherited, or from
+                              hz_listen_fds); the server owns it from a
+                              successful call on. -1 (default) = open one */
 } hz_listener_config;
+
+/** One descriptor passed by systemd socket activation (hz_listen_fds). */
+typedef struct hz_listen_fd {
+    int fd;         /**< 3, 4, ... in the order of the .socket unit's Listen*= lines */
+    char name[256]; /**< its FileDescriptorName= (systemd's default: the socket
+                       unit's name); "unknown" without LISTEN_FDNAMES */
+} hz_listen_fd;
+
+/** Reads systemd's socket-activation variables, as sd_listen_fds(1) and
+ *  sd_listen_fds_with_names(1) do, without libsystemd: when LISTEN_PID is
+ *  this process, the LISTEN_FDS descriptors start at 3. Each passed
+ *  descriptor gets FD_CLOEXEC; the first max are stored in out (may be
+ *  NULL with max 0) with their LISTEN_FDNAMES names. LISTEN_PID,
+ *  LISTEN_FDS and LISTEN_FDNAMES are removed from the environment in every
+ *  case, so child processes never see them and a second call returns 0.
+ *  Returns the number of descriptors passed (it may exceed max): 0 when
+ *  the variables are absent or name another process; HZ_EINVAL when they
+ *  are malformed, LISTEN_FDNAMES does not have one name per descriptor,
+ *  or a passed descriptor is not open. Pass each fd to
+ *  hz_listener_config.fd, which checks that it is a listening stream
+ *  socket. thread: call it early in main, before other threads read the
+ *  environment (it calls unsetenv). */
+HZ_API int hz_listen_fds(hz_listen_fd *out, int max);
 
 /** The library side of hz_listener_config_init(): fills the first size bytes
  *  of lc with defaults and sets lc->size = size. thread: any. */
@@ -359,7 +470,16 @@ static inline void hz_listener_config_init(hz_listener_config *lc)
 /** Listens as lc says. Returns the listener index (>= 0) or the errors of
  *  hz_server_listen; HZ_ENOTSUP for a protocol not compiled in; HZ_EINVAL
  *  also for an lc->size this library cannot read. Before hz_server_start
- *  only. thread: any (not concurrently with other calls on srv). */
+ *  only. thread: any (not concurrently with other calls on srv).
+ *  With lc->unix_path: HZ_EINVAL for an empty path, one too long for
+ *  sun_path, addr or port also set, or a mode above 07777; HZ_EADDRINUSE
+ *  when the path exists and is not a socket, or a server still accepts
+ *  on it; HZ_EACCES. With lc->fd >= 0: HZ_EINVAL when addr, port or
+ *  unix_path is also set, or the descriptor is not an open socket, not a
+ *  stream socket, not listening (listen(2) not called) or not of
+ *  AF_INET, AF_INET6 or AF_UNIX; on failure the descriptor stays the
+ *  caller's. An adopted or Unix socket is one socket that every loop
+ *  polls (no SO_REUSEPORT); hz_server_port is 0 for a Unix socket. */
 HZ_API int hz_server_listen_with(hz_server *srv, const hz_listener_config *lc);
 /** Replaces the TLS configuration (certificates, SNI names, ciphers, ALPN,
  *  minimum version) of HTTPS listener idx on a running server. The new
@@ -391,6 +511,34 @@ HZ_API int hz_server_wait(hz_server *srv);
 /** Stops at once if running (deadline 0), then frees everything, open
  *  connections included. NULL-safe. thread: any but a loop. */
 HZ_API void hz_server_destroy(hz_server *srv);
+
+/** A server timer's callback: runs on the thread of the loop it was added
+ *  to, with the id hz_server_timer_add gave (so it may cancel itself). */
+typedef void (*hz_timer_fn)(hz_server *srv, uint64_t id, void *ud);
+/** hz_server_timer_add flags. */
+enum {
+    HZ_TIMER_REPEAT = 1u << 0, /**< fire every ms until cancelled (else once) */
+};
+/** Adds a timer on loop `loop` (0-based, < cfg.loops), not tied to any
+ *  request (pushing figures to a status page, a periodic flush): fn(srv,
+ *  id, ud) runs on that loop's thread after ms milliseconds (the loop's
+ *  timer wheel: 10 ms granularity, never early), then every ms with
+ *  HZ_TIMER_REPEAT (re-armed after fn returns, so a slow fn delays the
+ *  next run rather than piling runs up). Allowed before hz_server_start
+ *  (the timer starts counting when the loop runs) and from any thread
+ *  (then the allocator must be thread-safe). Timers fire while the loops
+ *  run, graceful stop included; the rest are freed by hz_server_destroy,
+ *  without a call. *id (may be NULL) gets a non-zero id, unique per server.
+ *  0, HZ_EINVAL (no fn, loop out of range, unknown flags, ms 0 with
+ *  HZ_TIMER_REPEAT), HZ_ENOMEM. thread: any. */
+HZ_API int hz_server_timer_add(hz_server *srv, unsigned loop, unsigned ms, unsigned flags,
+                               hz_timer_fn fn, void *ud, uint64_t *id);
+/** Cancels timer id: once this returns, fn will not start again (a call
+ *  running on the loop thread at that moment, when cancelling from another
+ *  thread, finishes). Also from inside fn itself. 0, or HZ_ENOENT (no such
+ *  timer: never added, cancelled already, or a one-shot timer that
+ *  fired), HZ_EINVAL. thread: any. */
+HZ_API int hz_server_timer_cancel(hz_server *srv, uint64_t id);
 
 /* ------------------------------------------------------------------------ */
 /* Request                                                                   */
@@ -452,9 +600,22 @@ HZ_API int hz_req_resume(hz_req *req);
 HZ_API int hz_req_cancelled(const hz_req *req);
 /** The index (0-based) of the loop thread serving req. thread: any. */
 HZ_API int hz_req_loop(const hz_req *req);
+/** Stores one pointer of the caller's with the request (per-request
+ *  state), readable from every callback of the exchange: the body chunk
+ *  and end callbacks (hz_req_user) and the drain, done and after callbacks
+ *  (hz_res_user), so they need no pointer to res or req captured in their
+ *  ud. NULL until set; the library never dereferences nor frees it (free
+ *  it in the done callback, which runs on every path). NULL-safe.
+ *  thread: loop, or the executor worker running the handler. */
+HZ_API void hz_req_set_user(hz_req *req, void *p);
+/** The pointer given to hz_req_set_user (NULL if none). thread: as above. */
+HZ_API void *hz_req_user(const hz_req *req);
+/** The same pointer, from a response callback's res. thread: as above. */
+HZ_API void *hz_res_user(const hz_res *res);
 /** Formats the peer's address ("127.0.0.1", "::1") into buf (len bytes) and
- *  stores its port in *port (may be NULL). 0, HZ_ECLOSED, HZ_ERANGE (buf too
- *  small), HZ_ENOTSUP (not a socket). thread: loop. */
+ *  stores its port in *port (may be NULL). A client of a Unix-domain
+ *  listener has no address: "unix" and port 0. 0, HZ_ECLOSED, HZ_ERANGE
+ *  (buf too small), HZ_ENOTSUP (not a socket). thread: loop. */
 HZ_API int hz_req_peer(const hz_req *req, char *buf, size_t len, int *port);
 
 /* ------------------------------------------------------------------------ */
@@ -550,6 +711,100 @@ typedef void (*hz_after_fn)(hz_res *res, int status, void *ud);
 HZ_API int hz_res_after(hz_res *res, unsigned ms, hz_after_fn fn, void *ud);
 
 /* ------------------------------------------------------------------------ */
+/* Response compression (docs/compression.md)                                */
+/* ------------------------------------------------------------------------ */
+
+/** Content codings (bit values), for hz_req_accept_encoding. */
+enum {
+    HZ_CODING_IDENTITY = 0,   /**< no content coding */
+    HZ_CODING_GZIP = 1u << 0, /**< gzip (zlib) */
+    HZ_CODING_BR = 1u << 1,   /**< brotli */
+};
+
+/** The codings this build can compress with (HZ_CODING_* bits). thread: any. */
+HZ_API unsigned hz_compress_codings(void);
+/** The coding req prefers among offered (HZ_CODING_* bits) by its
+ *  Accept-Encoding fields (RFC 9110 §12.5.3: q-values, "identity", "*";
+ *  br before gzip at equal q): HZ_CODING_BR, HZ_CODING_GZIP or
+ *  HZ_CODING_IDENTITY (also without the field, or when nothing offered is
+ *  acceptable). HZ_EINVAL for NULL. thread: the handler's. */
+HZ_API int hz_req_accept_encoding(const hz_req *req, unsigned offered);
+/** Compresses this response (on = 1) or not (on = 0), whatever the route
+ *  says: when the client accepts a coding, the Content-Type is compressible
+ *  and the status and length allow it (docs/compression.md). Call it before
+ *  hz_res_set_header: fields set earlier are not seen by the filter.
+ *  HZ_EINVAL, HZ_ENOMEM. thread: the handler's. */
+HZ_API int hz_res_compress(hz_res *res, int on);
+
+/* ------------------------------------------------------------------------ */
+/* Finishing a response from any thread                                      */
+/* ------------------------------------------------------------------------ */
+
+/** A detached response (hz_res_detach): a handle any thread may use to
+ *  answer a request later (a database client's callback, a queue
+ *  consumer). The calls copy their arguments and post them to the
+ *  request's loop, which applies them in order; they never block on the
+ *  connection. Reference counted: the caller's reference ends with
+ *  hz_async_release, and the handle stays valid (its calls return
+ *  HZ_ECANCELED) however long the client or the server has been gone. */
+typedef struct hz_async hz_async;
+
+/** Detaches res from the handler: the response will be completed through
+ *  *out, from any thread, after the handler has returned. Copy what you
+ *  need from req first: req and res stay the loop's, and no thread but the
+ *  loop may touch them. timeouts.handler runs from now until the response
+ *  starts (hz_async_send or hz_async_start applied): then 503 with
+ *  Connection: close, and the handle is cancelled. The client closing
+ *  before the response cancels it too. The done callback
+ *  (hz_res_on_done, set before detaching) runs on the loop when the
+ *  exchange ends, either way: the place to tell your thread. Detaching
+ *  takes over the drain callback (hz_res_on_drain): use hz_async_on_drain.
+ *  0; HZ_EINVAL, HZ_ECLOSED, HZ_EBUSY (detached already), HZ_ESTATE (the
+ *  response started), HZ_ENOTSUP (on an executor worker, or the server's
+ *  allocator is not HZ_ALLOC_CAP_THREADSAFE), HZ_ENOMEM; *out
+ *  = NULL on failure. thread: loop (a handler or one of its callbacks). */
+HZ_API int hz_res_detach(hz_res *res, hz_async **out);
+/** Adds a header field to the response (copied; the rules of
+ *  hz_res_set_header). Before hz_async_send/start only. 0, HZ_EINVAL,
+ *  HZ_ERANGE, HZ_ESTATE, HZ_ECANCELED, HZ_ENOMEM. thread: any. */
+HZ_API int hz_async_set_header(hz_async *h, const char *name, const char *value);
+/** Sends the whole response (body copied; ctype: its Content-Type, or NULL
+ *  for none) and ends it. 0 when posted to the loop; HZ_EINVAL (status
+ *  outside 200-999, a bad ctype), HZ_ESTATE (already sent or started),
+ *  HZ_ECANCELED (the client went away, the handler deadline passed or the
+ *  server stopped: nothing was queued), HZ_ENOMEM. thread: any. */
+HZ_API int hz_async_send(hz_async *h, int status, const char *ctype, const void *body, size_t len);
+/** Starts a streamed response (chunked for HTTP/1.1). Same codes as
+ *  hz_async_send. thread: any. */
+HZ_API int hz_async_start(hz_async *h, int status, const char *ctype);
+/** Queues part of a streamed body (copied). HZ_EAGAIN when more than
+ *  cfg.output_buffer bytes wait for the connection already (nothing was
+ *  taken: retry after the drain callback); a single write larger than the
+ *  budget is taken when nothing waits. 0, HZ_EINVAL, HZ_ESTATE (not
+ *  started, or ended), HZ_ECANCELED, HZ_ENOMEM. thread: any. */
+HZ_API int hz_async_write(hz_async *h, const void *buf, size_t len);
+/** Ends a streamed response. 0, HZ_ESTATE, HZ_ECANCELED, HZ_ENOMEM.
+ *  thread: any. */
+HZ_API int hz_async_end(hz_async *h);
+/** Runs on the request's loop after hz_async_write returned HZ_EAGAIN,
+ *  once the bytes waiting fell under half the budget. */
+typedef void (*hz_async_drain_fn)(hz_async *h, void *ud);
+/** Sets (or, with NULL, clears) the drain callback. 0, HZ_EINVAL.
+ *  thread: any. */
+HZ_API int hz_async_on_drain(hz_async *h, hz_async_drain_fn fn, void *ud);
+/** 1 once the response can no longer be completed through h (client gone,
+ *  handler deadline, server stopped, or the exchange ended without it),
+ *  else 0. thread: any. */
+HZ_API int hz_async_cancelled(const hz_async *h);
+/** Drops the caller's reference (NULL-safe; once per handle). A response
+ *  not completed yet is finished for you: 500 when nothing was sent, a
+ *  cut-off (connection closed) when a stream was not ended. Queued calls
+ *  are applied first. h must not be used afterwards. thread: any, also
+ *  after hz_server_destroy (the handle keeps a copy of the allocator,
+ *  which must still be valid). */
+HZ_API void hz_async_release(hz_async *h);
+
+/* ------------------------------------------------------------------------ */
 /* Static files                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -565,6 +820,15 @@ typedef struct hz_static_config {
                                   path component (404); 1: symlinks are followed
                                   when their target stays inside root */
     const char *cache_control; /**< Cache-Control value; NULL = none */
+    int precompressed;         /**< 1 (default): serve "name.br" / "name.gz" beside a
+                                  compressible file, when the client accepts the
+                                  coding and the sibling is not older
+                                  (docs/compression.md); 0: never */
+    int compress;              /**< 1 (default): compress compressible files on the
+                                  fly (the server's cfg.compression) when no
+                                  sibling is served; 0: never */
+    uint64_t compress_max;     /**< files bigger than this are not compressed on the
+                                  fly; default 16 MiB */
 } hz_static_config;
 
 typedef struct hz_static hz_static; /**< owner: the caller of hz_static_create */
@@ -743,7 +1007,8 @@ struct hz_access_entry {
     uint64_t bytes;       /**< body bytes of the response (Content-Length or
                              streamed), head excluded */
     uint64_t duration_ns; /**< first byte of the request to response complete */
-    const char *peer;     /**< "127.0.0.1", "::1"; "-" when unknown */
+    const char *peer;     /**< "127.0.0.1", "::1"; "unix" on a Unix-domain
+                             listener; "-" when unknown */
     int peer_port;        /**< the peer's port; 0 when unknown */
     int tls;              /**< 1 on a TLS connection */
     uint64_t conn_id;     /**< unique per server: loop index << 48 | sequence */

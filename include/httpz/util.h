@@ -1,12 +1,14 @@
 /** @file httpz/util.h
  * @brief Decoding helpers: percent-decoding, path normalisation,
- * query strings, url-encoded and multipart forms, cookies. Included by
+ * query strings, url-encoded and multipart forms (whole or streamed),
+ * cookies. Included by
  * <httpz/httpz.h>; do not include it directly.
  *
  * None of these allocate: results are views into the input (hz_str) or are
  * written to caller buffers, and every loop is bounded by an explicit limit.
  * They are pure functions of their arguments (or of a caller-owned iterator
- * or parser struct), so every one is thread: any.
+ * or parser struct), so every one is thread: any; the one exception is
+ * hz_form_read, which connects a form decoder to a request (thread: loop).
  *
  * Decoded strings written to a caller buffer are always NUL-terminated, so
  * a buffer must hold the decoded length + 1; a buffer that is too small
@@ -242,6 +244,127 @@ HZ_API int hz_multipart_finish(hz_multipart *mp);
 /** A static, human-readable description of the first error, or NULL.
  *  thread: any. */
 HZ_API const char *hz_multipart_error(const hz_multipart *mp);
+
+/* ------------------------------------------------------------------------ */
+/* Forms as they stream: x-www-form-urlencoded and multipart/form-data       */
+/* ------------------------------------------------------------------------ */
+
+#define HZ_FORM_NAME_MAX 1024          /**< bound on max_name (decoded name bytes) */
+#define HZ_FORM_MAX_FIELDS 128         /**< default bound on fields per body */
+#define HZ_FORM_MAX_FIELD 65536        /**< default bound on a plain field's value */
+#define HZ_FORM_MAX_FILE (64ull << 20) /**< default bound on one file (64 MiB) */
+
+/** The field being decoded, as the callbacks of hz_form_cb see it. Its
+ *  strings are NUL-terminated copies, valid until on_field_end returns. */
+typedef struct hz_form_field {
+    size_t index;        /**< 0 for the first field of the body */
+    hz_str name;         /**< the name, percent-decoded for url-encoded bodies;
+                            a multipart name is as sent */
+    hz_str filename;     /**< multipart: the part's filename, as sent; ptr NULL
+                            for a plain field (every url-encoded one) */
+    hz_str content_type; /**< multipart: the part's Content-Type; ptr NULL when absent */
+    uint64_t size;       /**< value bytes delivered so far, the current piece
+                            included: the total in on_field_end */
+} hz_form_field;
+
+/** What a form decoder calls, in order, for each field: on_field, on_data
+ *  for each piece of the value (decoded; never empty; any size, split
+ *  wherever the body was), on_field_end. Any may be NULL. Return 0 to go
+ *  on or a negative value to stop: the decoder then returns that value
+ *  (sticky). HZ_EAGAIN has no "pause" meaning here: it stops like any
+ *  other error. */
+typedef struct hz_form_cb {
+    /** A field begins: f->name, f->filename and f->content_type are set. */
+    int (*on_field)(void *ud, const hz_form_field *f);
+    /** A piece of the field's value (len > 0); f->size includes it. */
+    int (*on_data)(void *ud, const hz_form_field *f, const void *data, size_t len);
+    /** The field is complete; f->size is its total. */
+    int (*on_field_end)(void *ud, const hz_form_field *f);
+} hz_form_cb;
+
+/** Called once by hz_form_read() when the body is decoded, or not: status
+ *  0 (every field was delivered and the body was well-formed), an hz_form
+ *  error (hz_form_status() maps it to 413 or 400), a callback's own
+ *  negative value, or HZ_ECLOSED / HZ_ECANCELED (the exchange ended
+ *  first; res is then unusable). On an error the rest of the body is not
+ *  read and the connection closes after the response: answer here (or
+ *  earlier). thread: loop. */
+typedef void (*hz_form_done_fn)(hz_req *req, int status, void *ud);
+
+/** A streaming decoder of one form body, url-encoded or multipart; caller
+ *  -owned (about 8.5 KiB: embed it in per-request state), no allocation,
+ *  no cleanup. Only one field's name, filename and Content-Type are held
+ *  (bounded); values and files go to the callbacks as they arrive. The
+ *  public limits may be lowered (or max_file/max_field raised) after
+ *  hz_form_init and before the first hz_form_feed. */
+typedef struct hz_form {
+    uint64_t max_file; /**< bytes of one file (a part with a filename) [HZ_ERANGE];
+                          default HZ_FORM_MAX_FILE */
+    size_t max_field;  /**< value bytes of one plain field [HZ_ERANGE];
+                          default HZ_FORM_MAX_FIELD */
+    size_t max_fields; /**< fields (pairs or parts) in the body [HZ_EBUSY];
+                          default HZ_FORM_MAX_FIELDS */
+    size_t max_name;   /**< name bytes [HZ_ERANGE]; default and bound HZ_FORM_NAME_MAX */
+    size_t max_header; /**< multipart: one part's header block [HZ_ERANGE];
+                          default and bound HZ_MULTIPART_HEADER_MAX */
+    unsigned flags;    /**< HZ_URL_ALLOW_NUL: url-encoded values may hold NUL
+                          (names never); multipart content is never checked */
+    /* private: */
+    const char *error;                      /**< static text of the first error; NULL if none */
+    hz_form_cb cb;                          /**< copy */
+    void *ud;                               /**< borrowed: passed to the callbacks */
+    int kind;                               /**< url-encoded or multipart */
+    int rc;                                 /**< sticky error, 0 while healthy */
+    int state;                              /**< url-encoded: start of a pair, name or value */
+    int pct;                                /**< url-encoded: hex digits of an escape still due */
+    int hex;                                /**< url-encoded: the first digit's value */
+    int in_field;                           /**< a field was announced and not ended */
+    size_t nfields;                         /**< url-encoded: fields begun */
+    hz_form_field field;                    /**< the current field; strings point into text */
+    hz_req *req;                            /**< borrowed: the request hz_form_read streams */
+    hz_form_done_fn done;                   /**< hz_form_read's callback; NULL once called */
+    void *done_ud;                          /**< borrowed: passed to done */
+    hz_multipart mp;                        /**< the multipart parser (multipart bodies) */
+    char text[HZ_MULTIPART_HEADER_MAX + 4]; /**< name, filename, type: NUL-terminated */
+} hz_form;
+
+/** Prepares f for one body of media type content_type (the request's
+ *  Content-Type value): application/x-www-form-urlencoded (any
+ *  parameters) or multipart/form-data with a valid boundary, matched
+ *  case-insensitively. cb is copied; ud goes to the callbacks. Returns 0,
+ *  or HZ_EINVAL for another or missing type or a bad boundary (answer 415:
+ *  hz_form_status). thread: any. */
+HZ_API int hz_form_init(hz_form *f, const char *content_type, size_t len, const hz_form_cb *cb,
+                        void *ud);
+/** Decodes the next len bytes of the body, in any split, calling the
+ *  callbacks. Url-encoded: pairs split on '&' (empty pieces skipped), name
+ *  and value on the first '=', '+' is a space, "%XY" escapes are decoded
+ *  across feeds. Returns 0; HZ_EPROTO for malformed input (a bad escape, a
+ *  NUL the flags refuse, broken multipart: hz_form_error() says what);
+ *  HZ_ERANGE for a value, file, name or part header block over its limit;
+ *  HZ_EBUSY for more than max_fields fields; a callback's negative value.
+ *  Errors are sticky. thread: any (one thread per decoder). */
+HZ_API int hz_form_feed(hz_form *f, const void *data, size_t len);
+/** Call at the end of the body: ends the last url-encoded field (an escape
+ *  cut short is HZ_EPROTO); a multipart body must have ended with its final
+ *  delimiter (HZ_EPROTO otherwise). 0 or the sticky error. thread: any. */
+HZ_API int hz_form_finish(hz_form *f);
+/** A static, human-readable text of the first error, or NULL. thread: any. */
+HZ_API const char *hz_form_error(const hz_form *f);
+/** The HTTP status for an hz_form result: 200 for 0; 413 for HZ_ERANGE and
+ *  HZ_EBUSY (a limit); 400 for HZ_EPROTO (malformed); 415 for HZ_EINVAL
+ *  (hz_form_init: not a form); 500 for anything else. thread: any. */
+HZ_API int hz_form_status(int rc);
+/** Streams req's body into f (initialised with hz_form_init): a route
+ *  with HZ_ROUTE_STREAM_BODY, from its handler (a buffered route feeds
+ *  hz_req_body() to hz_form_feed and hz_form_finish instead). f must stay
+ *  valid until the exchange ends (free it in the response's on_done
+ *  callback, which runs after done: the connection may still hold f when
+ *  done runs); done runs exactly once (see hz_form_done_fn). Returns 0;
+ *  HZ_EINVAL (NULL argument); or an error of hz_req_on_body (HZ_ESTATE:
+ *  not a streamed route, or its body is already being read), and then done
+ *  never runs. thread: loop. */
+HZ_API int hz_form_read(hz_req *req, hz_form *f, hz_form_done_fn done, void *ud);
 
 /* ------------------------------------------------------------------------ */
 /* HTTP dates (RFC 9110 §5.6.7)                                              */
