@@ -59,6 +59,13 @@ static long web_query_num(const hz_req *req, const char *key, long def, long max
     return def;
 }
 
+/* GET routes answer HEAD too. */
+static int is_head(const hz_req *req)
+{
+    hz_str m = hz_req_method(req);
+    return m.len == 4 && !memcmp(m.ptr, "HEAD", 4);
+}
+
 /* ---- GET /status/events: Server-Sent Events --------------------------------- */
 
 #define SSE_PERIOD_MS 1000
@@ -149,10 +156,13 @@ static void sse_tick(hz_res *res, int status, void *ud)
 
 static void status_events(hz_req *req, hz_res *res, void *ud)
 {
-    (void)req;
     (void)ud;
     hz_res_set_header(res, "Content-Type", "text/event-stream");
     hz_res_set_header(res, "Cache-Control", "no-store");
+    if (is_head(req)) { /* the head only: the stream would never end */
+        hz_res_send(res, 200, NULL, 0);
+        return;
+    }
     if (hz_res_start(res, 200) < 0)
         return;
     /* The browser reconnects 2 s after a lost stream; the first event goes
@@ -205,6 +215,11 @@ static void stream_done(hz_res *res, int status, void *ud)
 static void stream(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
+    if (is_head(req)) {
+        hz_res_set_header(res, "Content-Type", "text/plain; charset=utf-8");
+        hz_res_send(res, 200, NULL, 0);
+        return;
+    }
     long size = web_query_num(req, "size", 1024, 65536);
     if (size < 32)
         size = 32;

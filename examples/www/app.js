@@ -14,6 +14,7 @@ const state = {
   last: null,     // the latest event
   rate: [],       // {rps, conns} per event, the last HISTORY
   streamReads: [], // {t, bytes, text} per ReadableStream read of /stream
+  wsReceived: [],  // WebSocket messages received
 };
 window.hzStatus = state;
 
@@ -274,7 +275,7 @@ $('stream-start').addEventListener('click', async () => {
 let ws = null;
 function wsLog(text) {
   const li = document.createElement('li');
-  li.textContent = text;
+  li.textContent = text.length > 60 ? `${text.slice(0, 60)}… (${text.length} characters)` : text;
   $('ws-log').appendChild(li);
 }
 
@@ -286,7 +287,10 @@ function wsOpen() {
     s.onopen = () => { ws = s; $('ws-state').textContent = 'open'; resolve(s); };
     s.onerror = () => reject(new Error('WebSocket error'));
     s.onclose = (ev) => { ws = null; $('ws-state').textContent = `closed (${ev.code})`; };
-    s.onmessage = (m) => wsLog('← ' + m.data);
+    s.onmessage = (m) => {
+      state.wsReceived.push(m.data);
+      wsLog('← ' + m.data);
+    };
   });
 }
 

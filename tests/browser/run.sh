@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # tests/browser/run.sh - the demo's web app in headless Chromium (run.mjs).
 #
-#   run.sh DEMO_EXE SRC_DIR OUT_DIR PROTO [--screenshot FILE]
+#   run.sh DEMO_EXE SRC_DIR OUT_DIR PROTO [--build-h BUILD_H] [--screenshot FILE]
 #
 # PROTO is the protocol the page must be served over: http/1.1 (Chromium
 # started with --disable-http2) or h2. OUT_DIR (the build tree's browser/)
 # holds the npm packages (installed from this folder's package-lock.json,
 # kept while the lock file is unchanged), the run's certificates and
-# profile, the demo's log and the screenshot status.png.
+# profile, the demo's log and the screenshot status-PROTO.png. BUILD_H, the
+# build's generated httpz/build.h, tells whether HTTP/2 is compiled in.
 # Exit 77 (ctest SKIP) when node, npm, chromium or openssl is missing or the
 # npm packages cannot be installed (no network), or when a part of the test
 # has nothing to test in this tree (run.mjs says which).
