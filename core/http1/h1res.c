@@ -466,6 +466,8 @@ const hz__res_ops hz__h1_res_ops = {
     .after = h1_after,
     .live = h1_live,
     .on_loop = 1,
+    .upgrade = hz__conn_upgrade,
+    .secure = hz__conn_secure,
 };
 
 void hz__res_continue(hz_req *ex)

@@ -102,6 +102,7 @@ static void config_defaults(hz_config *cfg)
     cfg->access_log_file.format = HZ_ACCESS_LOG_COMBINED;
     cfg->access_log_file.buffer = 64 * 1024;
     cfg->access_log_file.flush_ms = 1000;
+    cfg->max_websockets = 10000;
 }
 
 void hz_config_init_sized(hz_config *cfg, size_t size)
