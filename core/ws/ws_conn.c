@@ -788,10 +788,7 @@ static void ws_close_transport(hz_ws *ws, unsigned code)
         loop->pv->remove(loop->poller, ws->sock.fd);
         ws->registered = 0;
     }
-    ws->sock.tp->close(&ws->sock);
     hz__timer_cancel(&loop->wheel, &ws->timer);
-    atomic_fetch_sub(&loop->srv->nconns, 1);
-    atomic_fetch_sub(&loop->srv->nws, 1);
     unsigned why;
     if (ws->why)
         why = ws->why - 1u;
@@ -803,6 +800,10 @@ static void ws_close_transport(hz_ws *ws, unsigned code)
         why = HZ_CLOSE_ERROR;
     hz__m_add(&loop->metrics, HZ__MS_CLOSED + why, 1);
     hz__m_add(&loop->metrics, HZ__MS_WS_CLOSED, 1);
+    /* Counted before the peer can see the close. */
+    atomic_fetch_sub(&loop->srv->nconns, 1);
+    atomic_fetch_sub(&loop->srv->nws, 1);
+    ws->sock.tp->close(&ws->sock);
     while (ws->qhead) {
         hz__ws_chunk *c = ws->qhead;
         ws->qhead = c->next;
@@ -1174,7 +1175,7 @@ static void ws_after_io(hz_ws *ws)
     hz__loop *loop = ws->loop;
     if (atomic_load(&ws->state) != HZ__WS_OPEN)
         return;
-    if (ws->qhead && !ws->wblocked && ws_flush(ws) < 0)
+    if ((ws->qhead || (ws->close_sent && ws->close_rcvd)) && !ws->wblocked && ws_flush(ws) < 0)
         return;
     unsigned want = (ws_wants_read(ws) ? HZ_EV_READ : 0) |
                     (ws->wblocked || ws->sock.want_write ? HZ_EV_WRITE : 0);
