@@ -339,10 +339,15 @@ int hz_ws_send(hz_ws *ws, int opcode, const void *data, size_t len, unsigned fla
     if (!ws || (opcode != HZ_WS_TEXT && opcode != HZ_WS_BINARY) || (len && !data) ||
         (flags & ~(unsigned)(HZ_WS_MORE | HZ_WS_NO_COMPRESS)))
         return HZ_EINVAL;
-    /* A whole text message is checked here; fragments are the caller's. */
-    if (opcode == HZ_WS_TEXT && !(flags & HZ_WS_MORE) && !hz__utf8_valid(data, len))
+    /* A whole text message is checked here; fragments are the caller's
+     * (a last fragment alone may start inside a character). */
+    int whole = !(flags & HZ_WS_MORE) && !atomic_load(&ws->frag_open);
+    if (whole && opcode == HZ_WS_TEXT && !hz__utf8_valid(data, len))
         return HZ_EINVAL;
-    return ws_send_op(ws, (unsigned)opcode, data, len, flags, 0);
+    int rc = ws_send_op(ws, (unsigned)opcode, data, len, flags, 0);
+    if (rc == 0)
+        atomic_store(&ws->frag_open, (flags & HZ_WS_MORE) != 0);
+    return rc;
 }
 
 int hz_ws_ping(hz_ws *ws, const void *data, size_t len)

@@ -35,6 +35,7 @@ struct hz_ws {               /* owner: its refs (the loop's until reaped, retain
     atomic_int close_asked;  /* hz_ws_close called, or a close frame queued */
     atomic_size_t queued;    /* bytes reserved: posted and queued, not yet written */
     atomic_int drain_wanted; /* a send returned HZ_EAGAIN */
+    atomic_int frag_open;    /* the sender is inside a fragmented message */
     hz__sock sock;           /* owns once OPEN */
     unsigned interest;       /* HZ_EV_* registered */
     hz__timer timer;         /* close, write stall, idle, ping: the nearest */

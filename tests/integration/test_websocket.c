@@ -921,6 +921,17 @@ Test(websocket, streamed_pieces)
     cr_assert_eq(f.b0, 0x80, "continuation with FIN");
     cr_assert_str_eq((char *)f.data, "cd");
     free(f.data);
+    /* Text with a character cut between the fragments: the last piece
+     * alone is not UTF-8, yet it ends a valid message. */
+    send_frame(&c, 0x01, "\xc3", 1, 1);
+    send_frame(&c, 0x80, "\xa9", 1, 1);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x01);
+    free(f.data);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x80);
+    cr_assert_eq(f.data[0], 0xa9);
+    free(f.data);
     it_close(&c);
     stop(&s);
 }
