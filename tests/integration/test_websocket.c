@@ -930,7 +930,7 @@ Test(websocket, streamed_pieces)
     free(f.data);
     cr_assert_eq(read_frame(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x80);
-    cr_assert_eq(f.data[0], 0xa9);
+    cr_assert(f.data[0] == 0xa9, "the last piece");
     free(f.data);
     it_close(&c);
     stop(&s);
