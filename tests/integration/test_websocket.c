@@ -245,6 +245,25 @@ static void h_stream(hz_req *req, hz_res *res, void *ud)
     hz_ws_accept(req, res, &cb, &o, NULL);
 }
 
+/* Compression on: messages starting with "raw" go out uncompressed. */
+static void deflate_msg(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
+{
+    (void)fin, (void)ud;
+    unsigned fl = len >= 3 && !memcmp(d, "raw", 3) ? HZ_WS_NO_COMPRESS : 0;
+    cr_assert_eq(hz_ws_send(ws, op, d, len, fl), 0);
+}
+
+static void h_deflate(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {.on_message = deflate_msg};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.compression = 1;
+    o.server_max_window_bits = 10;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
 static hz_count_alloc g_alloc;
 
 static void start(it_server *s, unsigned max_ws)
@@ -270,6 +289,7 @@ static void start(it_server *s, unsigned max_ws)
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/thread", h_thread, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/bcast", h_bcast, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/stream", h_stream, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/deflate", h_deflate, NULL), 0);
     int idx = hz_server_listen(s->srv, "127.0.0.1", 0, NULL);
     cr_assert_geq(idx, 0);
     s->port = hz_server_port(s->srv, idx);
@@ -956,4 +976,42 @@ Test(websocket, graceful_stop_sends_1001)
     hz_server_destroy(s.srv);
     it_close(&c);
     cr_assert_eq(atomic_load(&g_alloc.live_blocks), 0);
+}
+
+/* permessage-deflate negotiated: big messages go out compressed (RSV1),
+ * small ones (compress_min) and opted-out ones (HZ_WS_NO_COMPRESS) not. */
+Test(websocket, compression_and_opt_out)
+{
+    it_server s;
+    it_conn c;
+    it_resp r;
+    frame f;
+    static char big[4000];
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/deflate",
+            "Sec-WebSocket-Extensions: x-unknown, permessage-deflate; client_max_window_bits\r\n",
+            &r);
+    /* The first acceptable offer; our window as configured. */
+    cr_assert_str_eq(it_header(&r, "sec-websocket-extensions"),
+                     "permessage-deflate; server_max_window_bits=10");
+    it_resp_free(&r);
+    memset(big, 'a', sizeof(big));
+    send_frame(&c, 0x81, big, sizeof(big), 1);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0xc1, "compressed: RSV1");
+    cr_assert_lt(f.len, 100, "4000 'a' compress well");
+    free(f.data);
+    send_frame(&c, 0x81, "tiny", 4, 1);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x81, "under compress_min: plain");
+    cr_assert_str_eq((char *)f.data, "tiny");
+    free(f.data);
+    memcpy(big, "raw", 3);
+    send_frame(&c, 0x81, big, sizeof(big), 1);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x81, "opted out: plain");
+    cr_assert_eq(f.len, sizeof(big));
+    free(f.data);
+    it_close(&c);
+    stop(&s);
 }
