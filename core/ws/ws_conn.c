@@ -829,7 +829,8 @@ static void ws_fail(hz_ws *ws, hz__ws_err e)
     unsigned code = hz__ws_err_close_code(e);
     ws->why = HZ_CLOSE_ERROR + 1;
     ws_close_own(ws, code, hz__ws_err_text(e));
-    ws->close_rcvd = 1; /* nothing more is read */
+    ws->close_rcvd = 1; /* nothing more is parsed */
+    ws->failed = 1;
     ws_notify(ws, code, NULL, 0);
 }
 
@@ -1008,6 +1009,10 @@ static int ws_read(hz_ws *ws)
         return 0;
     /* EOF or error: without a close frame, the end is abnormal (1006). */
     ws->rd_eof = 1;
+    if (ws->failed) {
+        ws_close_transport(ws, ws->close_code);
+        return -1;
+    }
     ws->why = (uint8_t)((n == 0 ? HZ_CLOSE_PEER : HZ_CLOSE_ERROR) + 1);
     if (ws->close_sent && ws->close_rcvd)
         ws->why = HZ_CLOSE_NORMAL + 1;
@@ -1083,8 +1088,19 @@ static int ws_flush(hz_ws *ws)
     /* Both close frames are through and ours is written: the server closes
      * the TCP connection first (§7.1.1). */
     if (ws->close_sent && ws->close_rcvd && !ws->qhead) {
-        ws_close_transport(ws, ws->close_code);
-        return -1;
+        if (!ws->failed) {
+            ws_close_transport(ws, ws->close_code);
+            return -1;
+        }
+        /* A peer we failed may still be sending (an oversize message):
+         * closing now with its bytes unread would reset the connection
+         * and destroy our close frame before it reads it. FIN, then drop
+         * its input until it closes or the close timeout (like HTTP/1.1's
+         * lingering close). */
+        if (!ws->lingering) {
+            ws->lingering = 1;
+            ws->sock.tp->shutdown(&ws->sock);
+        }
     }
     if (atomic_load(&ws->drain_wanted) && atomic_load(&ws->queued) <= ws->budget / 2 &&
         atomic_exchange(&ws->drain_wanted, 0)) {
@@ -1170,6 +1186,8 @@ static void ws_timer_fn(hz__timer *t)
 
 static int ws_wants_read(const hz_ws *ws)
 {
+    if (ws->lingering)
+        return !ws->rd_eof;
     if (ws->rd_eof || ws->close_rcvd)
         return 0;
     return atomic_load(&ws->queued) < ws->budget;

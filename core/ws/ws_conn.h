@@ -71,7 +71,10 @@ struct hz_ws {               /* owner: its refs (the loop's until reaped, retain
     unsigned in_process : 1; /* inside ws_process: it flushes at the end */
     unsigned notified : 1;   /* on_close ran */
     unsigned frag_out : 1;   /* a fragmented message is being sent */
-    unsigned stopping : 1;   /* counted for the graceful stop */
+    unsigned stopping : 1;
+    unsigned failed : 1; /* we failed the connection (1002/1007/1009) */
+    unsigned lingering : 1;
+    /* failed, close written, FIN sent: draining input */ /* counted for the graceful stop */
 };
 
 #endif /* HZ__WS_CONN_H */

@@ -1015,3 +1015,22 @@ Test(websocket, compression_and_opt_out)
     it_close(&c);
     stop(&s);
 }
+
+/* A peer failed mid-frame (1009 from the header) keeps sending: the server
+ * writes its close frame, sends FIN and drops the rest of the input, so the
+ * peer can finish its write and still read the close frame (an immediate
+ * close with unread input would reset the connection and lose it). */
+Test(websocket, failed_peer_still_sending_reads_the_close)
+{
+    it_server s;
+    it_conn c;
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/echo", NULL, NULL);
+    size_t n = 8u << 20; /* over max_frame (32 KiB), and more than socket buffers hold */
+    uint8_t *p = calloc(1, n);
+    send_frame(&c, 0x82, p, n, 1); /* the server fails it at the header */
+    free(p);
+    expect_close(&c, 1009);
+    it_close(&c);
+    stop(&s);
+}
