@@ -28,6 +28,8 @@
  *                   examples/www/); GET /status/events its live numbers
  *                   (Server-Sent Events), GET /stream a download in pieces
  *                   (?n=8&ms=250&size=1024): demo_web.c
+ *   GET /ws/echo    WebSocket echo (permessage-deflate offered; same-origin
+ *                   browsers or clients without Origin)
  * Every finished request is logged in the combined log format to stdout, or
  * to --access-log FILE, unless --quiet: through the library's buffered
  * writer (cfg.access_log_file: one write(2) per 64 KiB or per second, not
@@ -206,6 +208,33 @@ static void small_get(hz_req *req, hz_res *res, void *ud)
     static const char page[] = "POST up to 1 KiB here\n";
     hz_res_set_header(res, "Content-Type", "text/plain; charset=utf-8");
     hz_res_send(res, 200, page, sizeof(page) - 1);
+}
+
+/* /ws/echo: every WebSocket message goes back as it came. Reading pauses
+ * while the output budget is used up, so a message is only delivered when
+ * its echo fits: the send cannot be refused here. */
+static void ws_echo_message(hz_ws *ws, int opcode, const void *data, size_t len, int fin, void *ud)
+{
+    (void)fin;
+    (void)ud;
+    if (hz_ws_send(ws, opcode, data, len, 0) == HZ_EAGAIN)
+        hz_ws_close(ws, 1011, "output budget", 13);
+}
+
+static void ws_echo(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    if (!hz_ws_origin_ok(req, NULL, 0)) {
+        hz_res_send(res, 403, "Forbidden origin\n", 17);
+        return;
+    }
+    static const hz_ws_callbacks cb = {.on_message = ws_echo_message};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.compression = 1;
+    o.ping_interval_ms = 30000;
+    o.idle_timeout_ms = 120000;
+    hz_ws_accept(req, res, &cb, &o, NULL); /* a refusal is answered already */
 }
 
 /* /metrics: a snapshot of every loop's counters. */
@@ -491,7 +520,8 @@ int main(int argc, char **argv)
         (rc = hz_route(g_srv, "GET", "/small", small_get, NULL)) < 0 ||
         (rc = hz_route_with(g_srv, "POST", "/small", small, NULL, &small_opts)) < 0 ||
         (rc = hz_route(g_srv, "GET", "/metrics", metrics, NULL)) < 0 ||
-        (rc = demo_forms_routes(g_srv)) < 0) {
+        (rc = demo_forms_routes(g_srv)) < 0 ||
+        (rc = hz_route(g_srv, "GET", "/ws/echo", ws_echo, NULL)) < 0) {
         fprintf(stderr, "demo: route: %s\n", hz_strerror(rc));
         hz_server_destroy(g_srv);
         return 1;

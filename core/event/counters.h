@@ -31,7 +31,15 @@ enum hz__mslot {
     HZ__MS_ALOG_DROPPED, /* access-log file lines lost */
     HZ__MS_LAT_SUM,      /* ns */
     HZ__MS_LAT,          /* + bucket; the last is +Inf */
-    HZ__MS_COUNT = HZ__MS_LAT + HZ_METRICS_LAT_BUCKETS + 1
+    /* WebSocket (core/ws) */
+    HZ__MS_WS_OPENED = HZ__MS_LAT + HZ_METRICS_LAT_BUCKETS + 1,
+    HZ__MS_WS_CLOSED,
+    HZ__MS_WS_MSG_IN,
+    HZ__MS_WS_MSG_OUT,
+    HZ__MS_WS_BYTES_IN,
+    HZ__MS_WS_BYTES_OUT,
+    HZ__MS_WS_CLOSE, /* + HZ_WS_CLOSE_* */
+    HZ__MS_COUNT = HZ__MS_WS_CLOSE + HZ_WS_CLOSE_KINDS
 };
 
 typedef struct hz__metrics { /* owner: embedded in its loop; written by that loop only */

@@ -159,6 +159,7 @@ struct hz_server {            /* owner: the caller of hz_server_create */
     struct hz__alog *alog;        /* owns: per-loop access-log state; NULL: no access log */
     atomic_uint nconns;           /* open connections, all loops */
     atomic_uint tls_handshakes;   /* TLS handshakes in progress, all loops */
+    atomic_uint nws;              /* WebSocket connections, all loops (core/ws) */
     atomic_int stop_requested;    /* set by hz_server_stop (async-signal-safe) */
     atomic_uint stop_deadline_ms; /* deadline given to hz_server_stop */
     int started;                  /* loop threads created */

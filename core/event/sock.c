@@ -297,3 +297,13 @@ int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_tls_vt *vt,
     s->ctx = t;
     return 0;
 }
+
+void hz__sock_move(hz__sock *dst, hz__sock *src)
+{
+    *dst = *src;
+    if (dst->tp == &hz__transport_tls)
+        ((tls_sock *)dst->ctx)->io.io_ctx = dst;
+    src->ctx = NULL;
+    src->fd = -1;
+    src->want_write = 0;
+}

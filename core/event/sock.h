@@ -41,6 +41,11 @@ HZ__HIDDEN extern const hz__transport_vt hz__transport_tls;
 /** Plain socket transport over fd. */
 HZ__HIDDEN void hz__sock_init(hz__sock *s, int fd);
 
+/** Moves the transport of src into dst (another owner's embedded hz__sock):
+ *  the TLS shim points back at its hz__sock, so a plain struct copy would
+ *  leave it writing through the old one. src is left closed (fd -1). */
+HZ__HIDDEN void hz__sock_move(hz__sock *dst, hz__sock *src);
+
 /** Called once when a TLS handshake ends: ok = 1 done, 0 failed or closed
  *  before the end, HZ__TLS_NOT_TLS when the client's first byte cannot
  *  start a TLS record (plain HTTP on an HTTPS port, most likely): the

@@ -19,6 +19,7 @@
 #include "parser.h"
 #include "router.h"
 #include "loop.h"
+#include "sock.h"
 
 /* What hz__res_header_check found out about a header name. */
 enum hz__hdr_kind {
@@ -40,6 +41,27 @@ HZ__HIDDEN int hz__res_header_check(const char *name, const char *value, size_t 
 #define HZ__RES_HDR_COST(nl, vl) ((nl) + (vl) + 4u)
 /** User header bytes per response (HZ_ERANGE beyond). */
 #define HZ__RES_HDRS_MAX 65536u
+
+/** A connection handed over to another protocol after an upgrade (HTTP/1.1
+ *  101 to WebSocket): its transport, the input read past the request, the
+ *  output still queued ahead of the upgrade's own answer, and its poller
+ *  registration (udata still the old owner's: the receiver re-points it with
+ *  the poller's modify). The receiver owns all of it, and the connection's
+ *  slot in hz_server.nconns, from the call on. */
+typedef struct hz__handover {
+    hz__loop *loop;    /* borrowed: the connection's loop */
+    hz__sock sock;     /* owns: moved with hz__sock_move */
+    hz__buf in;        /* owns: unread input at [off, len) */
+    hz__buf out;       /* owns: unwritten output at [off, len) */
+    int registered;    /* the fd is in the poller */
+    unsigned interest; /* HZ_EV_* registered */
+    uint64_t conn_id;  /* the connection's id (metrics, logs) */
+} hz__handover;
+
+/** Called on the loop once the upgrading exchange completes in order (after
+ *  the responses pipelined before it): h is the connection to take over, or
+ *  NULL when the connection closed first (ud is then only to be freed). */
+typedef void (*hz__upgrade_fn)(hz__handover *h, void *ud);
 
 /** How hz_req / hz_res reach the protocol carrying them. Every slot is
  *  called after the neutral argument checks (status range, NULL bodies,
@@ -82,6 +104,13 @@ typedef struct hz__res_ops {
      * connection counts. Used by detached responses (async.c): their
      * deadline (503, HZ_CLOSE_TIMEOUT) and a release mid-stream. loop only. */
     int (*abort)(hz_req *ex, int status, int why);
+    /* Optional (NULL: HZ_ENOTSUP). Ends the exchange as an upgrade: the
+     * protocol counts status (101) as sent, writes nothing itself, and hands
+     * the connection to fn once the exchange completes in order. Only
+     * before the response started and with no request body; loop only. */
+    int (*upgrade)(hz_req *ex, int status, hz__upgrade_fn fn, void *ud);
+    /* Optional: 1 when the connection is TLS, else 0. */
+    int (*secure)(const hz_req *ex);
 } hz__res_ops;
 
 /* The response handle a handler gets: neutral, so the hz_res_* functions

@@ -108,6 +108,14 @@ int hz__metrics_snapshot(const hz_server *srv, hz_metrics *dst, size_t size, siz
     out->latency_count = cum + sum[HZ__MS_LAT + HZ_METRICS_LAT_BUCKETS];
     out->latency_sum_ns = sum[HZ__MS_LAT_SUM];
     out->access_log_dropped = sum[HZ__MS_ALOG_DROPPED];
+    out->ws_opened = sum[HZ__MS_WS_OPENED];
+    out->ws_open = sub0(out->ws_opened, sum[HZ__MS_WS_CLOSED]);
+    out->ws_messages_in = sum[HZ__MS_WS_MSG_IN];
+    out->ws_messages_out = sum[HZ__MS_WS_MSG_OUT];
+    out->ws_bytes_in = sum[HZ__MS_WS_BYTES_IN];
+    out->ws_bytes_out = sum[HZ__MS_WS_BYTES_OUT];
+    for (unsigned k = 0; k < HZ_WS_CLOSE_KINDS; k++)
+        out->ws_close[k] = sum[HZ__MS_WS_CLOSE + k];
     memcpy(dst, &snap, size);
     return 0;
 }
@@ -253,6 +261,31 @@ long hz__metrics_render(const hz_metrics *m, size_t size, size_t min, char *buf,
         hz__sb_put(&w, num, hz__fmt_ns_seconds(num, m->latency_sum_ns, 0));
         hz__sb_ch(&w, '\n');
         sample(&w, "httpz_request_duration_seconds_count", NULL, NULL, m->latency_count);
+    }
+    if (HAS(ws_open)) {
+        scalar(&w, "httpz_websocket_opened_total", "counter", "WebSocket connections opened.",
+               m->ws_opened);
+        scalar(&w, "httpz_websocket_open", "gauge", "WebSocket connections open now.", m->ws_open);
+    }
+    if (HAS(ws_messages_out)) {
+        family(&w, "httpz_websocket_messages_total", "counter",
+               "WebSocket messages, by direction.");
+        sample(&w, "httpz_websocket_messages_total", "direction", "in", m->ws_messages_in);
+        sample(&w, "httpz_websocket_messages_total", "direction", "out", m->ws_messages_out);
+    }
+    if (HAS(ws_bytes_out)) {
+        family(&w, "httpz_websocket_payload_bytes_total", "counter",
+               "WebSocket payload bytes, by direction.");
+        sample(&w, "httpz_websocket_payload_bytes_total", "direction", "in", m->ws_bytes_in);
+        sample(&w, "httpz_websocket_payload_bytes_total", "direction", "out", m->ws_bytes_out);
+    }
+    if (HAS(ws_close)) {
+        static const char *const codes[HZ_WS_CLOSE_KINDS] = {"1000", "1001", "1002", "1005", "1006",
+                                                             "1007", "1009", "1011", "other"};
+        family(&w, "httpz_websocket_closed_total", "counter",
+               "WebSocket connections closed, by close code.");
+        for (unsigned k = 0; k < HZ_WS_CLOSE_KINDS; k++)
+            sample(&w, "httpz_websocket_closed_total", "code", codes[k], m->ws_close[k]);
     }
 #undef HAS
     return hz__sb_end(&w);

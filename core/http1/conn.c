@@ -139,6 +139,11 @@ static void ex_abort_as(struct hz_req *ex, int err, int done_status)
     if (ex->async)
         hz__async_ex_end(ex, done_status);
     hz__res_source_drop(ex, err);
+    if (HZ__UNLIKELY(HZ__H1(ex)->up_fn != NULL)) {
+        hz__upgrade_fn fn = HZ__H1(ex)->up_fn;
+        HZ__H1(ex)->up_fn = NULL;
+        fn(NULL, HZ__H1(ex)->up_ud); /* the connection went before the hand-over */
+    }
     if (HZ__H1(ex)->body_wanted && !HZ__H1(ex)->end_called && HZ__H1(ex)->on_end) {
         HZ__H1(ex)->end_called = 1;
         HZ__H1(ex)->on_end(ex, err, HZ__H1(ex)->body_ud);
@@ -761,6 +766,72 @@ static void ex_unread_body(hz__conn *c, struct hz_req *ex)
     c->close_after = 1;
 }
 
+/* ---- upgrades ------------------------------------------------------------ */
+
+int hz__conn_upgrade(struct hz_req *ex, int status, hz__upgrade_fn fn, void *ud)
+{
+    hz__conn *c = ex->conn;
+    if (!c || c->closing || atomic_load(&ex->cancelled))
+        return HZ_ECLOSED;
+    /* The next bytes must be the new protocol's: no body may be left,
+     * nothing may have been answered, and the close_after input is unusable. */
+    if (HZ__H1(ex)->res_started || HZ__H1(ex)->phase != HZ__PH_DONE || c->close_after ||
+        c->loop->stopping)
+        return HZ_ESTATE;
+    ex->status = status;
+    HZ__H1(ex)->res_started = 1;
+    HZ__H1(ex)->keep_alive = 0;
+    HZ__H1(ex)->up_fn = fn;
+    HZ__H1(ex)->up_ud = ud;
+    HZ__H1(ex)->res_done = 1;
+    if (hz__buf_pending(&c->out))
+        c->nqueued++;
+    if (!c->in_process)
+        hz__loop_ready(c->loop, c);
+    return 0;
+}
+
+int hz__conn_secure(const struct hz_req *ex)
+{
+    const hz__conn *c = ex->conn;
+    return c && c->sock.tp == &hz__transport_tls;
+}
+
+/* The upgrading exchange completed in order: the connection leaves the
+ * HTTP/1.1 state machine without closing its transport, which fn takes
+ * over with the unread input, the unwritten output, the poller
+ * registration and the connection's nconns slot. No close is counted:
+ * the receiver counts it when it closes. */
+static void conn_handover(hz__conn *c, struct hz_req *ex)
+{
+    hz__loop *loop = c->loop;
+    hz__upgrade_fn fn = HZ__H1(ex)->up_fn;
+    void *ud = HZ__H1(ex)->up_ud;
+    hz__handover h;
+    HZ__H1(ex)->up_fn = NULL;
+    c->in.off = HZ__H1(ex)->base + HZ__H1(ex)->body_rd; /* the new protocol's first byte */
+    h.loop = loop;
+    hz__sock_move(&h.sock, &c->sock);
+    h.in = c->in;
+    h.out = c->out;
+    memset(&c->in, 0, sizeof(c->in));
+    memset(&c->out, 0, sizeof(c->out));
+    h.registered = c->registered;
+    h.interest = c->interest;
+    h.conn_id = c->id;
+    c->ex = NULL;
+    ex->conn = NULL;
+    if (!ex->exec)
+        ex->raw = NULL;
+    if (!ex->refs)
+        hz__ex_release(loop, ex);
+    c->closing = 1;
+    c->registered = 0;
+    hz__timer_cancel(&loop->wheel, &c->timer);
+    hz__loop_unlink(loop, &c->io);
+    fn(&h, ud);
+}
+
 static void ex_finish(hz__conn *c, struct hz_req *ex)
 {
     hz__loop *loop = c->loop;
@@ -778,8 +849,14 @@ static void ex_finish(hz__conn *c, struct hz_req *ex)
         return;
     if (!c->close_after) /* else the buffer holds unusable bytes */
         c->in.off = HZ__H1(ex)->base + HZ__H1(ex)->body_rd;
-    if (!HZ__H1(ex)->keep_alive)
+    if (!HZ__H1(ex)->keep_alive) {
+        /* An upgrade clears keep_alive: the keep-alive path never looks. */
+        if (HZ__H1(ex)->up_fn) {
+            conn_handover(c, ex);
+            return;
+        }
         c->close_after = 1;
+    }
     c->ex = NULL;
     ex->conn = NULL;
     if (!ex->exec)

@@ -86,6 +86,10 @@ typedef struct hz__h1_ex { /* owner: its conn (c->ex), or the loop's free list *
     unsigned src_nosf : 1; /* its sendfile said HZ_ENOTSUP: read only */
     /* hz_res_detach: pipelined bytes seen, the EOF watch stops (conn.c) */
     unsigned peer_data : 1;
+    /* An upgrade (hz__res_ops.upgrade): the receiver of the connection once
+     * the exchange completes; called with NULL if the connection goes first. */
+    hz__upgrade_fn up_fn;
+    void *up_ud; /* borrowed: the receiver's */
 } hz__h1_ex;
 
 /** The HTTP/1.1 exchange of ex (every hz_req on an HTTP/1.1 connection is
@@ -161,6 +165,9 @@ HZ__HIDDEN void hz__res_error(hz__conn *c, int status);
 HZ__HIDDEN void hz__res_continue(struct hz_req *ex);
 /* conn.c */
 HZ__HIDDEN void hz__res_abort(struct hz_req *ex, int status);
+/** hz__res_ops.upgrade and .secure for HTTP/1.1. */
+HZ__HIDDEN int hz__conn_upgrade(struct hz_req *ex, int status, hz__upgrade_fn fn, void *ud);
+HZ__HIDDEN int hz__conn_secure(const struct hz_req *ex);
 /** Pulls the next piece of the active exchange's body source into c->out
  *  (or straight to the socket with its sendfile): called only by
  *  hz__conn_flush, the one output path, when c->out is empty. Returns the

@@ -478,6 +478,8 @@ const hz__res_ops hz__h1_res_ops = {
     .live = h1_live,
     .on_loop = 1,
     .abort = h1_abort,
+    .upgrade = hz__conn_upgrade,
+    .secure = hz__conn_secure,
 };
 
 void hz__res_continue(hz_req *ex)

@@ -105,6 +105,7 @@ static void config_defaults(hz_config *cfg)
     cfg->compression.brotli_quality = 5;
     cfg->compression.min_size = 256;
     cfg->compression.window_bits = 15;
+    cfg->max_websockets = 10000;
 }
 
 void hz_config_init_sized(hz_config *cfg, size_t size)

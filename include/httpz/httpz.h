@@ -320,6 +320,9 @@ typedef struct hz_config {
      *  off by default. */
     hz_access_log_file access_log_file;
     hz_compress_config compression; /**< response compression (docs/compression.md) */
+    unsigned max_websockets;        /**< open WebSocket connections, all loops (they
+                                       also count in max_connections); an upgrade
+                                       past it is answered 503; default 10000 */
 } hz_config;
 
 /** The library side of hz_config_init(): fills the first size bytes of cfg
@@ -896,6 +899,157 @@ HZ_API int hz_res_sendfile(hz_res *res, int status, int fd, uint64_t offset, uin
 HZ_API const char *hz_mime_type(const char *name, size_t len);
 
 /* ------------------------------------------------------------------------ */
+/* WebSocket (RFC 6455, permessage-deflate RFC 7692); docs/websocket.md      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hz_ws hz_ws;         /**< owner: its loop; refcounted (hz_ws_retain) */
+typedef struct hz_ws_msg hz_ws_msg; /**< a shared message (broadcast); refcounted */
+
+/** Message kinds: the RFC's opcodes. */
+enum { HZ_WS_TEXT = 1, HZ_WS_BINARY = 2 };
+
+/** hz_ws_send flags. */
+enum {
+    HZ_WS_MORE = 1u << 0,        /**< not the message's last fragment: the next
+                                    hz_ws_send calls continue it (opcode ignored) */
+    HZ_WS_NO_COMPRESS = 1u << 1, /**< send this message uncompressed (already
+                                    compressed or tiny payloads) */
+};
+
+/** What the application is told. Every callback runs on the connection's
+ *  loop; ws is valid during the call (and until on_close returns, or as long
+ *  as the application holds a reference taken with hz_ws_retain). */
+typedef struct hz_ws_callbacks {
+    /** The 101 answer is on its way: messages may be sent. Optional. */
+    void (*on_open)(hz_ws *ws, void *ud);
+    /** A message (opcode HZ_WS_TEXT, validated UTF-8, or HZ_WS_BINARY),
+     *  whole (fin = 1), or with hz_ws_options.stream each piece as it
+     *  arrives (fin = 1 on the last). data is valid during the call only. */
+    void (*on_message)(hz_ws *ws, int opcode, const void *data, size_t len, int fin, void *ud);
+    /** The connection is over: code is the peer's close code (1005: none
+     *  given), ours after a protocol error (1002, 1007, 1009), 1001 at
+     *  server stop, or 1006 when it ended without a close frame. Runs once;
+     *  ws may not be used after it returns unless retained. Optional. */
+    void (*on_close)(hz_ws *ws, unsigned code, const char *reason, size_t len, void *ud);
+    /** Output fell under half the budget after a send returned HZ_EAGAIN.
+     *  Optional. */
+    void (*on_drain)(hz_ws *ws, void *ud);
+} hz_ws_callbacks;
+
+/** Per-connection options: hz_ws_options_init() first, then change fields. */
+typedef struct hz_ws_options {
+    size_t size;                     /**< set by hz_ws_options_init; do not change */
+    const char *const *subprotocols; /**< borrowed during hz_ws_accept: the server's
+                                        Sec-WebSocket-Protocol names by preference;
+                                        the first the client offered is chosen
+                                        (hz_ws_protocol); NULL = none */
+    size_t nsubprotocols;            /**< entries of subprotocols */
+    uint64_t max_frame;              /**< payload bytes of one frame [1009]; 1 MiB */
+    uint64_t max_message;            /**< bytes of one message, also after
+                                        decompression [1009]; 1 MiB */
+    size_t output_budget;            /**< bytes queued for the peer past which sends
+                                        return HZ_EAGAIN and reading pauses;
+                                        256 KiB */
+    uint32_t ping_interval_ms;       /**< ping the peer when silent this long; 0 = off
+                                        (default) */
+    uint32_t idle_timeout_ms;        /**< close (1001) when nothing came for this long;
+                                        0 = off (default) */
+    uint32_t close_timeout_ms;       /**< wait for the peer's close frame; 5000 */
+    int stream;                      /**< 1: on_message gets pieces as they arrive */
+    int compression;                 /**< 1: accept permessage-deflate when offered;
+                                        default 0 */
+    int compression_level;           /**< zlib level 1..9; 6 */
+    int server_max_window_bits;      /**< our window 9..15; 15 */
+    int client_max_window_bits;      /**< asked of the client 8..15; 15 */
+    int server_no_context_takeover;  /**< reset our compressor per message (saves
+                                        the deflate state between messages); 0 */
+    int client_no_context_takeover;  /**< ask the client to reset per message; 0 */
+    size_t compress_min;             /**< messages shorter than this go uncompressed;
+                                        64 */
+} hz_ws_options;
+
+/** The library side of hz_ws_options_init(). thread: any. */
+HZ_API void hz_ws_options_init_sized(hz_ws_options *opts, size_t size);
+/** Fills opts with the defaults noted above. Cannot fail. thread: any. */
+static inline void hz_ws_options_init(hz_ws_options *opts)
+{
+    hz_ws_options_init_sized(opts, sizeof(*opts));
+}
+
+/** 1 when req asks for a WebSocket (an Upgrade: websocket field), else 0.
+ *  thread: loop, or an executor worker. */
+HZ_API int hz_ws_is_upgrade(const hz_req *req);
+
+/** The origin check (RFC 6455 §10.2): 1 when the request's Origin is one
+ *  of the n allowed origins ("https://example.com", "*" for any but
+ *  "null"), or with allowed NULL the server itself as the client reached it
+ *  (the Host field, https over TLS); 1 also without an Origin field (not a
+ *  browser); else 0. thread: loop, or an executor worker. */
+HZ_API int hz_ws_origin_ok(const hz_req *req, const char *const *allowed, size_t n);
+
+/** Accepts req as a WebSocket from its route handler (run inline, not on
+ *  the executor): checks the handshake (RFC 6455 §4.2.1), picks the
+ *  subprotocol and permessage-deflate, and answers 101; the connection
+ *  then belongs to the WebSocket, whose callbacks cb (copied) get ud.
+ *  Headers set on res before (Set-Cookie) go with the 101. On failure the
+ *  refusal is already answered and the handler has nothing more to do:
+ *  HZ_EINVAL (not a valid upgrade: 400, 405 or 426), HZ_EBUSY
+ *  (cfg.max_websockets: 503), HZ_ENOMEM (503), HZ_ESTATE (a response was
+ *  started, or the request has a body: 400 when still possible),
+ *  HZ_ENOTSUP (on an executor worker: 500), HZ_ECLOSED. opts NULL:
+ *  defaults. thread: loop. */
+HZ_API int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb,
+                        const hz_ws_options *opts, void *ud);
+
+/** Sends data (len bytes, copied) as a message of opcode (HZ_WS_TEXT:
+ *  must be UTF-8 over the whole message, HZ_WS_BINARY), or a fragment
+ *  with HZ_WS_MORE (messages sent in fragments go uncompressed). Accepted
+ *  while the bytes queued for this connection are under its output
+ *  budget (one message may cross it), else HZ_EAGAIN, and on_drain runs
+ *  once the queue has fallen under half the budget. 0, HZ_EAGAIN,
+ *  HZ_EINVAL (bad opcode, text that is not UTF-8 when sent whole),
+ *  HZ_ECLOSED (closing or closed), HZ_ENOMEM. thread: any (off the loop
+ *  the message goes through the loop's queue, in order with the others
+ *  sent from the same thread). */
+HZ_API int hz_ws_send(hz_ws *ws, int opcode, const void *data, size_t len, unsigned flags);
+/** Sends a ping with up to 125 bytes of payload. Same codes as hz_ws_send
+ *  (HZ_EINVAL above 125). thread: any. */
+HZ_API int hz_ws_ping(hz_ws *ws, const void *data, size_t len);
+/** Starts the closing handshake: a close frame with code (1000, 1001,
+ *  1003, 1007-1011, 3000-4999; 0 = no code) and a UTF-8 reason of up to
+ *  123 bytes; the connection ends when the peer answers or after
+ *  close_timeout_ms. 0, HZ_EINVAL, HZ_ECLOSED (already closing). Nothing
+ *  can be sent after it. thread: any. */
+HZ_API int hz_ws_close(hz_ws *ws, unsigned code, const char *reason, size_t len);
+
+/** Takes a reference: ws stays valid (its calls return HZ_ECLOSED once the
+ *  connection is gone) until the matching hz_ws_release. Every reference
+ *  must be released before hz_server_destroy. thread: any. */
+HZ_API void hz_ws_retain(hz_ws *ws);
+/** Drops a reference taken with hz_ws_retain. thread: any. */
+HZ_API void hz_ws_release(hz_ws *ws);
+/** The subprotocol chosen (one of hz_ws_options.subprotocols), or NULL.
+ *  thread: any. */
+HZ_API const char *hz_ws_protocol(const hz_ws *ws);
+/** 1 when permessage-deflate was negotiated. thread: any. */
+HZ_API int hz_ws_compressed(const hz_ws *ws);
+
+/** A message to send to many connections without a copy per connection:
+ *  the frame (header and payload) is built once and each connection's
+ *  queue holds a reference. It always goes uncompressed (a shared frame
+ *  cannot follow each connection's compression context). a: NULL =
+ *  hz_allocator_default. *out = NULL on failure. HZ_EINVAL, HZ_ENOMEM.
+ *  thread: any. */
+HZ_API int hz_ws_msg_create(hz_ws_msg **out, const hz_allocator *a, int opcode, const void *data,
+                            size_t len);
+/** Queues m on ws (a reference, no copy): same rules and codes as
+ *  hz_ws_send. thread: any. */
+HZ_API int hz_ws_send_msg(hz_ws *ws, hz_ws_msg *m);
+/** Drops the creator's reference; m is freed when the last connection has
+ *  written it. thread: any. */
+HZ_API void hz_ws_msg_release(hz_ws_msg *m);
+
+/* ------------------------------------------------------------------------ */
 /* Metrics                                                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -930,6 +1084,20 @@ enum hz_method_kind {
     HZ_METHOD_DELETE,  /**< DELETE */
     HZ_METHOD_OTHER,   /**< any other method */
     HZ_METHOD_KINDS    /**< the number of kinds */
+};
+
+/** WebSocket close codes as counted: the index of hz_metrics.ws_close. */
+enum hz_ws_close_kind {
+    HZ_WS_CLOSE_1000 = 0, /**< normal */
+    HZ_WS_CLOSE_1001,     /**< going away (also our server stop) */
+    HZ_WS_CLOSE_1002,     /**< protocol error */
+    HZ_WS_CLOSE_1005,     /**< a close frame without a code */
+    HZ_WS_CLOSE_1006,     /**< no close frame: the connection just ended */
+    HZ_WS_CLOSE_1007,     /**< invalid data (UTF-8) */
+    HZ_WS_CLOSE_1009,     /**< too big */
+    HZ_WS_CLOSE_1011,     /**< server error */
+    HZ_WS_CLOSE_OTHER,    /**< any other code */
+    HZ_WS_CLOSE_KINDS     /**< the number of kinds */
 };
 
 #define HZ_METRICS_PARSE_KINDS 40 /**< >= the parser's error kinds */
@@ -968,6 +1136,17 @@ typedef struct hz_metrics {
     uint64_t latency_sum_ns;     /**< the sum of the measured latencies, in ns */
     uint64_t access_log_dropped; /**< access-log file lines lost (write error,
                                     or EAGAIN on an O_NONBLOCK descriptor) */
+    /** @{ WebSocket connections opened (101 sent and taken over) / open now. */
+    uint64_t ws_opened, ws_open;
+    /** @} */
+    /** @{ WebSocket messages received / sent (a fragmented one counts once). */
+    uint64_t ws_messages_in, ws_messages_out;
+    /** @} */
+    /** @{ WebSocket payload bytes received / sent (as on the wire: compressed). */
+    uint64_t ws_bytes_in, ws_bytes_out;
+    /** @} */
+    uint64_t ws_close[HZ_WS_CLOSE_KINDS]; /**< closed connections by the close code
+                                             that ended them (hz_ws_close_kind) */
 } hz_metrics;
 
 /** Fills the first `size` bytes of *out (the caller's sizeof(hz_metrics))

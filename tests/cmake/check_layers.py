@@ -6,7 +6,8 @@
 Reads every `#include "..."` in ROOT/core/*/ and ROOT/backends/*/, maps the
 including file and the included header to their folders and fails on:
   - an edge from a lower core folder to a higher one
-    (order: common < proto < event < http < http1 < server);
+    (order: common < proto < event < http < http1 | ws < server; http1 and
+    ws are siblings: neither may use the other);
   - any core header included from core/handler/ or backends/ (they are
     written against the public <httpz/...> headers only; backends/common/
     holds what the backends share, itself on the public headers only);
@@ -22,6 +23,7 @@ import re
 import sys
 
 ORDER = ["common", "proto", "event", "http", "http1", "server"]
+SIBLINGS = {"ws": "http1"}  # same rank as its sibling: no edge either way
 PUBLIC_ONLY = ["handler"]  # plus every backends/<name>
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 SOURCE_EXT = (".c", ".h", ".h.in")
@@ -35,6 +37,7 @@ def folder_of(rel):
 
 def rank(folder):
     kind, name = folder.split("/", 1)
+    name = SIBLINGS.get(name, name) if kind == "core" else name
     if kind == "core" and name in ORDER:
         return ORDER.index(name)
     return None  # handler, backends: public headers only
@@ -110,7 +113,7 @@ def main(argv):
             return True  # into a backend: never
         if rs is None:
             return True  # handler / backend using a core header
-        return rd is None or rd > rs  # upwards, or into handler
+        return rd is None or rd >= rs  # upwards, sideways, or into handler
 
     bad = {e for e, (s, d) in edges.items() if forbidden(s, d)}
 

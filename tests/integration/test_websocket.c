@@ -1,0 +1,1036 @@
+/* test_websocket.c - WebSocket connections end to end over raw sockets:
+ * the upgrade and its refusals, echo, fragmentation with interleaved
+ * control frames, the protocol failures and their close codes (1002,
+ * 1007, 1009), the closing handshake from either side and its timeout,
+ * keep-alive pings and the idle timeout, the output budget with a slow
+ * reader (memory bounded: a counting allocator), sends from another
+ * thread, shared messages, the connection cap and the graceful stop. */
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include "itest.h"
+#include "test_alloc.h"
+
+/* ---- the server ------------------------------------------------------------ */
+
+static atomic_int g_closes, g_last_code, g_drains, g_opens;
+
+static void on_close(hz_ws *ws, unsigned code, const char *r, size_t len, void *ud)
+{
+    (void)ws, (void)r, (void)len, (void)ud;
+    atomic_store(&g_last_code, (int)code);
+    atomic_fetch_add(&g_closes, 1);
+}
+
+static void echo_msg(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
+{
+    (void)fin, (void)ud;
+    int rc = hz_ws_send(ws, op, d, len, 0);
+    cr_assert_eq(rc, 0, "echo send: %d", rc);
+}
+
+static void echo_open(hz_ws *ws, void *ud)
+{
+    (void)ws, (void)ud;
+    atomic_fetch_add(&g_opens, 1);
+}
+
+static void h_echo(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {
+        .on_open = echo_open, .on_message = echo_msg, .on_close = on_close};
+    static const char *const protos[] = {"chat.v2", "chat"};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.max_frame = 32768;
+    o.max_message = 65536;
+    o.subprotocols = protos;
+    o.nsubprotocols = 2;
+    hz_res_set_header(res, "Set-Cookie", "s=1");
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
+/* Closes with 4000 "bye" at the first message. */
+static void close_msg(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
+{
+    (void)op, (void)d, (void)len, (void)fin, (void)ud;
+    cr_assert_eq(hz_ws_close(ws, 4000, "bye", 3), 0);
+    cr_assert_eq(hz_ws_close(ws, 1000, NULL, 0), HZ_ECLOSED);
+    cr_assert_eq(hz_ws_send(ws, HZ_WS_TEXT, "x", 1, 0), HZ_ECLOSED);
+}
+
+static void h_close(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {.on_message = close_msg, .on_close = on_close};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.close_timeout_ms = 300;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
+static void h_origin(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const char *const ok[] = {"https://good.example"};
+    if (!hz_ws_origin_ok(req, ok, 1)) {
+        hz_res_send(res, 403, "no", 2);
+        return;
+    }
+    static const hz_ws_callbacks cb = {.on_message = echo_msg};
+    hz_ws_accept(req, res, &cb, NULL, NULL);
+}
+
+static void h_ping(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {.on_message = echo_msg, .on_close = on_close};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.ping_interval_ms = 100;
+    o.idle_timeout_ms = 500;
+    o.close_timeout_ms = 300;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
+/* Flood: sends 16 KiB messages until refused, then on each drain; the
+ * total is FLOOD_N messages (64 MiB: more than the kernel's socket
+ * buffers hold). Output budget 32 KiB. */
+#define FLOOD_N 4096
+#define FLOOD_MSG 16384
+#define FLOOD_BUDGET 32768
+static atomic_int g_flood_sent;
+
+static void flood_more(hz_ws *ws, void *ud)
+{
+    static char blk[FLOOD_MSG];
+    (void)ud;
+    atomic_fetch_add(&g_drains, 1);
+    while (atomic_load(&g_flood_sent) < FLOOD_N) {
+        int rc = hz_ws_send(ws, HZ_WS_BINARY, blk, sizeof(blk), 0);
+        if (rc == HZ_EAGAIN)
+            return;
+        cr_assert_eq(rc, 0);
+        atomic_fetch_add(&g_flood_sent, 1);
+    }
+}
+
+static void h_flood(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {
+        .on_open = flood_more, .on_drain = flood_more, .on_close = on_close};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.output_budget = FLOOD_BUDGET;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
+/* Echo with a small budget: reading pauses while the echo is not read. */
+static void h_slow(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {.on_message = echo_msg, .on_close = on_close};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.output_budget = FLOOD_BUDGET;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
+/* Another thread sends THREAD_N numbered messages, waiting for on_drain
+ * when refused, then closes. */
+#define THREAD_N 3000
+typedef struct tctx {
+    hz_ws *ws;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int drained;
+    pthread_t th;
+} tctx;
+static tctx g_t = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void *sender(void *arg)
+{
+    tctx *t = arg;
+    char m[64];
+    for (int i = 0; i < THREAD_N;) {
+        int n = snprintf(m, sizeof(m), "msg %d", i);
+        pthread_mutex_lock(&t->mu);
+        t->drained = 0;
+        pthread_mutex_unlock(&t->mu);
+        int rc = hz_ws_send(t->ws, HZ_WS_TEXT, m, (size_t)n, 0);
+        if (rc == HZ_EAGAIN) {
+            pthread_mutex_lock(&t->mu);
+            while (!t->drained)
+                pthread_cond_wait(&t->cv, &t->mu);
+            pthread_mutex_unlock(&t->mu);
+            continue;
+        }
+        if (rc != 0)
+            break;
+        i++;
+    }
+    hz_ws_close(t->ws, 1000, "done", 4);
+    hz_ws_release(t->ws);
+    return NULL;
+}
+
+static void thread_drain(hz_ws *ws, void *ud)
+{
+    (void)ws;
+    tctx *t = ud;
+    pthread_mutex_lock(&t->mu);
+    t->drained = 1;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void thread_open(hz_ws *ws, void *ud)
+{
+    tctx *t = ud;
+    t->ws = ws;
+    hz_ws_retain(ws);
+    cr_assert_eq(pthread_create(&t->th, NULL, sender, t), 0);
+}
+
+static void h_thread(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {
+        .on_open = thread_open, .on_drain = thread_drain, .on_close = on_close};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.output_budget = 4096; /* refusals happen */
+    hz_ws_accept(req, res, &cb, &o, &g_t);
+}
+
+/* Broadcast: one shared message queued on the connection 3 times. */
+static void bcast_open(hz_ws *ws, void *ud)
+{
+    (void)ud;
+    hz_ws_msg *m;
+    cr_assert_eq(hz_ws_msg_create(&m, NULL, HZ_WS_TEXT, "shared!", 7), 0);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(hz_ws_send_msg(ws, m), 0);
+    hz_ws_msg_release(m);
+}
+
+static void h_bcast(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {.on_open = bcast_open};
+    hz_ws_accept(req, res, &cb, NULL, NULL);
+}
+
+/* Streamed delivery: each piece is echoed as its own fragment. */
+static void stream_msg(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
+{
+    (void)ud;
+    cr_assert_eq(hz_ws_send(ws, op, d, len, fin ? 0 : HZ_WS_MORE), 0);
+}
+
+static void h_stream(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {.on_message = stream_msg};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.stream = 1;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
+/* Compression on: messages starting with "raw" go out uncompressed. */
+static void deflate_msg(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
+{
+    (void)fin, (void)ud;
+    unsigned fl = len >= 3 && !memcmp(d, "raw", 3) ? HZ_WS_NO_COMPRESS : 0;
+    cr_assert_eq(hz_ws_send(ws, op, d, len, fl), 0);
+}
+
+static void h_deflate(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {.on_message = deflate_msg};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.compression = 1;
+    o.server_max_window_bits = 10;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
+static hz_count_alloc g_alloc;
+
+static void start(it_server *s, unsigned max_ws)
+{
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cfg.max_websockets = max_ws;
+    hz_count_alloc_init(&g_alloc);
+    cfg.allocator = &g_alloc.iface;
+    atomic_store(&g_closes, 0);
+    atomic_store(&g_last_code, 0);
+    atomic_store(&g_drains, 0);
+    atomic_store(&g_opens, 0);
+    atomic_store(&g_flood_sent, 0);
+    cr_assert_eq(hz_server_create(&s->srv, &cfg), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/echo", h_echo, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/close", h_close, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/origin", h_origin, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/ping", h_ping, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/flood", h_flood, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/slow", h_slow, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/thread", h_thread, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/bcast", h_bcast, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/stream", h_stream, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/deflate", h_deflate, NULL), 0);
+    int idx = hz_server_listen(s->srv, "127.0.0.1", 0, NULL);
+    cr_assert_geq(idx, 0);
+    s->port = hz_server_port(s->srv, idx);
+    cr_assert_eq(hz_server_start(s->srv), 0);
+}
+
+static void stop(it_server *s)
+{
+    it_stop(s);
+    /* Every connection, buffer, chunk and zlib stream was given back. */
+    cr_assert_eq(atomic_load(&g_alloc.live_blocks), 0, "leaked %ld blocks",
+                 atomic_load(&g_alloc.live_blocks));
+    cr_assert_eq(atomic_load(&g_alloc.size_mismatches), 0);
+}
+
+/* ---- a raw client ------------------------------------------------------------ */
+
+static const char KEY[] = "dGhlIHNhbXBsZSBub25jZQ==";
+
+static void upgrade_req(char *buf, size_t cap, const char *path, const char *extra)
+{
+    snprintf(buf, cap,
+             "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+             path, KEY, extra ? extra : "");
+}
+
+/* Reads a response head (it_read_response takes 1xx for interim). */
+static int read_head(it_conn *c, it_resp *r, int timeout_ms)
+{
+    long long end = it_now_ms() + timeout_ms;
+    memset(r, 0, sizeof(*r));
+    for (;;) {
+        char *e = c->len ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL;
+        if (e) {
+            size_t hl = (size_t)(e - c->buf) + 4;
+            cr_assert_lt(hl, sizeof(r->head));
+            memcpy(r->head, c->buf, hl);
+            r->head[hl] = 0;
+            memmove(c->buf, c->buf + hl, c->len - hl);
+            c->len -= hl;
+            r->body = malloc(1);
+            r->body[0] = 0;
+            return sscanf(r->head, "HTTP/1.1 %d", &r->status) == 1 ? 0 : -1;
+        }
+        long long left = end - it_now_ms();
+        size_t before = c->len;
+        if (left <= 0)
+            return -1;
+        it_read_atleast(c, c->len + 1, (int)left);
+        if (c->len == before)
+            return -1;
+    }
+}
+
+/* Connects and upgrades; the 101 is consumed. */
+static void ws_open(it_conn *c, int port, const char *path, const char *extra, it_resp *out)
+{
+    char req[1024];
+    it_resp r;
+    cr_assert_eq(it_connect(c, port), 0);
+    upgrade_req(req, sizeof(req), path, extra);
+    cr_assert_eq(it_sends(c, req), 0);
+    cr_assert_eq(read_head(c, &r, 3000), 0);
+    cr_assert_eq(r.status, 101, "status %d: %s", r.status, r.head);
+    cr_assert_str_eq(it_header(&r, "sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    if (out)
+        *out = r;
+    else
+        it_resp_free(&r);
+}
+
+/* Sends one masked (or, with mask 0, unmasked) frame. */
+static void send_frame(it_conn *c, unsigned b0, const void *p, size_t len, int mask)
+{
+    uint8_t h[14], key[4] = {0x12, 0x34, 0x56, 0x78};
+    size_t n = 0;
+    h[n++] = (uint8_t)b0;
+    uint8_t m = mask ? 0x80 : 0;
+    if (len < 126) {
+        h[n++] = m | (uint8_t)len;
+    } else if (len < 65536) {
+        h[n++] = m | 126;
+        h[n++] = (uint8_t)(len >> 8);
+        h[n++] = (uint8_t)len;
+    } else {
+        h[n++] = m | 127;
+        for (int i = 7; i >= 0; i--)
+            h[n++] = (uint8_t)((uint64_t)len >> (8 * i));
+    }
+    if (mask) {
+        memcpy(h + n, key, 4);
+        n += 4;
+    }
+    uint8_t *buf = malloc(n + len + 1);
+    memcpy(buf, h, n);
+    for (size_t i = 0; i < len; i++)
+        buf[n + i] = ((const uint8_t *)p)[i] ^ (mask ? key[i & 3] : 0);
+    cr_assert_eq(it_send(c, buf, n + len), 0);
+    free(buf);
+}
+
+typedef struct frame {
+    unsigned b0;
+    uint8_t *data; /* malloc'd */
+    size_t len;
+} frame;
+
+/* Reads exactly n bytes: first what c->buf holds (the bytes after the
+ * 101), then straight from the socket, so a long stream is not moved
+ * around in c->buf frame after frame. 0, or -1 on timeout or EOF. */
+static int read_exact(it_conn *c, uint8_t *dst, size_t n, long long end)
+{
+    size_t got = 0;
+    if (c->len) {
+        size_t k = c->len < n ? c->len : n;
+        memcpy(dst, c->buf, k);
+        memmove(c->buf, c->buf + k, c->len - k);
+        c->len -= k;
+        got = k;
+    }
+    while (got < n) {
+        long long left = end - it_now_ms();
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            return -1;
+        ssize_t r = recv(c->fd, dst + got, n - got, 0);
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* Reads one server frame (unmasked); -1 on timeout or EOF. */
+static int read_frame(it_conn *c, frame *f, int timeout_ms)
+{
+    long long end = it_now_ms() + timeout_ms;
+    uint8_t h[10];
+    if (read_exact(c, h, 2, end) < 0)
+        return -1;
+    cr_assert_eq(h[1] & 0x80, 0, "server frames are not masked");
+    size_t len = h[1] & 0x7f;
+    if (len == 126) {
+        if (read_exact(c, h + 2, 2, end) < 0)
+            return -1;
+        len = (size_t)h[2] << 8 | h[3];
+    } else if (len == 127) {
+        if (read_exact(c, h + 2, 8, end) < 0)
+            return -1;
+        len = 0;
+        for (int i = 0; i < 8; i++)
+            len = len << 8 | h[2 + i];
+    }
+    f->b0 = h[0];
+    f->len = len;
+    f->data = malloc(len + 1);
+    f->data[len] = 0;
+    if (read_exact(c, f->data, len, end) < 0) {
+        free(f->data);
+        return -1;
+    }
+    return 0;
+}
+
+static unsigned close_code_of(const frame *f)
+{
+    return f->len >= 2 ? (unsigned)f->data[0] << 8 | f->data[1] : 0;
+}
+
+/* Expects a close frame with code, then the TCP connection closed. */
+static void expect_close(it_conn *c, unsigned code)
+{
+    frame f;
+    for (;;) {
+        cr_assert_eq(read_frame(c, &f, 3000), 0, "no close frame");
+        if ((f.b0 & 0x0f) != 0x9 && (f.b0 & 0x0f) != 0xa)
+            break;
+        free(f.data);
+    }
+    cr_assert_eq(f.b0, 0x88, "frame 0x%x, not a close", f.b0);
+    cr_assert_eq(close_code_of(&f), code, "close code %u", close_code_of(&f));
+    free(f.data);
+    cr_assert(it_wait_closed(c, 3000), "TCP still open after the close");
+}
+
+TestSuite(websocket, .timeout = 60);
+
+Test(websocket, upgrade_and_echo)
+{
+    it_server s;
+    it_conn c;
+    it_resp r;
+    frame f;
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/echo", "Sec-WebSocket-Protocol: x, chat\r\n", &r);
+    cr_assert_str_eq(it_header(&r, "sec-websocket-protocol"), "chat");
+    cr_assert_str_eq(it_header(&r, "set-cookie"), "s=1");
+    cr_assert_str_eq(it_header(&r, "sec-websocket-extensions"), "", "not offered: not used");
+    it_resp_free(&r);
+    send_frame(&c, 0x81, "hello", 5, 1);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x81);
+    cr_assert_str_eq((char *)f.data, "hello");
+    free(f.data);
+    char big[20000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)i;
+    send_frame(&c, 0x82, big, sizeof(big), 1);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x82);
+    cr_assert_eq(f.len, sizeof(big));
+    cr_assert_eq(memcmp(f.data, big, sizeof(big)), 0);
+    free(f.data);
+    /* Client closes: echoed, then the server closes TCP. */
+    send_frame(&c, 0x88, "\x03\xe8", 2, 1);
+    expect_close(&c, 1000);
+    it_close(&c);
+    stop(&s);
+    cr_assert_eq(atomic_load(&g_last_code), 1000);
+    cr_assert_eq(atomic_load(&g_opens), 1);
+}
+
+Test(websocket, fragments_with_interleaved_pings)
+{
+    it_server s;
+    it_conn c;
+    frame f;
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/echo", NULL, NULL);
+    send_frame(&c, 0x01, "frag", 4, 1);         /* text, not FIN */
+    send_frame(&c, 0x89, "p1", 2, 1);           /* ping between fragments */
+    send_frame(&c, 0x00, "ment", 4, 1);         /* continuation */
+    send_frame(&c, 0x8a, "unsolicited", 11, 1); /* a pong is ignored */
+    send_frame(&c, 0x89, "", 0, 1);
+    send_frame(&c, 0x80, "ed \xc3\xa9", 5, 1); /* FIN, UTF-8 across frames */
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x8a, "pong first");
+    cr_assert_str_eq((char *)f.data, "p1");
+    free(f.data);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x8a);
+    cr_assert_eq(f.len, 0);
+    free(f.data);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x81);
+    cr_assert_str_eq((char *)f.data, "fragmented \xc3\xa9");
+    free(f.data);
+    it_close(&c);
+    stop(&s);
+}
+
+Test(websocket, byte_by_byte)
+{
+    it_server s;
+    it_conn c;
+    frame f;
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/echo", NULL, NULL);
+    /* A frame trickled one byte per write still arrives whole. */
+    uint8_t fr[] = {0x81, 0x83, 1, 2, 3, 4, 'a' ^ 1, 'b' ^ 2, 'c' ^ 3};
+    for (size_t i = 0; i < sizeof(fr); i++) {
+        cr_assert_eq(it_send(&c, fr + i, 1), 0);
+        usleep(2000); /* separate segments, not synchronisation */
+    }
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_str_eq((char *)f.data, "abc");
+    free(f.data);
+    it_close(&c);
+    stop(&s);
+}
+
+static void expect_fail(const char *what, unsigned b0, const void *p, size_t len, int mask,
+                        unsigned code)
+{
+    it_server s;
+    it_conn c;
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/echo", NULL, NULL);
+    send_frame(&c, b0, p, len, mask);
+    expect_close(&c, code);
+    it_close(&c);
+    stop(&s);
+    cr_assert_eq(atomic_load(&g_last_code), (int)code, "%s: on_close got %d", what,
+                 atomic_load(&g_last_code));
+}
+
+Test(websocket, unmasked_frame_1002)
+{
+    expect_fail("unmasked", 0x81, "hi", 2, 0, 1002);
+}
+
+Test(websocket, reserved_opcode_1002)
+{
+    expect_fail("opcode 3", 0x83, "hi", 2, 1, 1002);
+}
+
+Test(websocket, rsv_bits_1002)
+{
+    /* RSV1 without permessage-deflate negotiated. */
+    expect_fail("rsv1", 0xc1, "hi", 2, 1, 1002);
+}
+
+Test(websocket, fragmented_control_1002)
+{
+    expect_fail("ping without FIN", 0x09, "hi", 2, 1, 1002);
+}
+
+Test(websocket, invalid_utf8_1007)
+{
+    expect_fail("utf-8", 0x81, "ab\xc0\xaf", 4, 1, 1007);
+}
+
+Test(websocket, frame_too_big_1009)
+{
+    static char big[40000];
+    expect_fail("frame over 32 KiB", 0x82, big, sizeof(big), 1, 1009);
+}
+
+Test(websocket, message_too_big_1009)
+{
+    it_server s;
+    it_conn c;
+    static char part[30000];
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/echo", NULL, NULL);
+    send_frame(&c, 0x02, part, sizeof(part), 1);
+    send_frame(&c, 0x00, part, sizeof(part), 1);
+    send_frame(&c, 0x80, part, sizeof(part), 1); /* 90000 > 65536 */
+    expect_close(&c, 1009);
+    it_close(&c);
+    stop(&s);
+}
+
+Test(websocket, server_closes_first)
+{
+    it_server s;
+    it_conn c;
+    frame f;
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/close", NULL, NULL);
+    send_frame(&c, 0x81, "x", 1, 1);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x88);
+    cr_assert_eq(close_code_of(&f), 4000);
+    cr_assert_eq(f.len, 5);
+    cr_assert_eq(memcmp(f.data + 2, "bye", 3), 0);
+    free(f.data);
+    /* Our answer ends it: the server closes TCP, at once (not by the
+     * close timeout). */
+    send_frame(&c, 0x88, "\x0f\xa0", 2, 1);
+    cr_assert(it_wait_closed(&c, 3000));
+    it_close(&c);
+    hz_metrics m;
+    hz_server_metrics(s.srv, &m);
+    cr_assert_eq(m.conn_closed[HZ_CLOSE_NORMAL], 1);
+    cr_assert_eq(m.conn_closed[HZ_CLOSE_TIMEOUT], 0);
+    cr_assert_eq(m.ws_close[HZ_WS_CLOSE_OTHER], 1, "4000 is counted as other");
+    stop(&s);
+    cr_assert_eq(atomic_load(&g_last_code), 4000);
+}
+
+Test(websocket, close_timeout)
+{
+    it_server s;
+    it_conn c;
+    frame f;
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/close", NULL, NULL);
+    send_frame(&c, 0x81, "x", 1, 1);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x88);
+    free(f.data);
+    /* No answer: the server gives up after close_timeout_ms (300). */
+    long long t0 = it_now_ms();
+    cr_assert(it_wait_closed(&c, 3000));
+    cr_assert_geq(it_now_ms() - t0, 200);
+    it_close(&c);
+    hz_metrics m;
+    hz_server_metrics(s.srv, &m);
+    cr_assert_eq(m.ws_open, 0);
+    cr_assert_eq(m.conn_closed[HZ_CLOSE_TIMEOUT], 1);
+    stop(&s);
+}
+
+Test(websocket, ping_keepalive_and_idle_timeout)
+{
+    it_server s;
+    it_conn c;
+    frame f;
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/ping", NULL, NULL);
+    /* Silent peer: pings every 100 ms, then the idle close at 500 ms. */
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x89, "a keep-alive ping");
+    free(f.data);
+    send_frame(&c, 0x8a, "", 0, 1); /* pong: alive */
+    int pings = 1;
+    for (;;) {
+        cr_assert_eq(read_frame(&c, &f, 3000), 0);
+        if (f.b0 != 0x89)
+            break;
+        pings++;
+        free(f.data);
+    }
+    cr_assert_eq(f.b0, 0x88);
+    cr_assert_eq(close_code_of(&f), 1001);
+    free(f.data);
+    cr_assert_geq(pings, 2);
+    cr_assert(it_wait_closed(&c, 3000), "close_timeout after the idle close");
+    it_close(&c);
+    stop(&s);
+}
+
+Test(websocket, refusals)
+{
+    it_server s;
+    it_conn c;
+    it_resp r;
+    char req[1024];
+    start(&s, 100);
+    /* Version 12: 426 with the version we speak. */
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    snprintf(req, sizeof(req),
+             "GET /ws/echo HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 12\r\n\r\n",
+             KEY);
+    cr_assert_eq(it_sends(&c, req), 0);
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 426);
+    cr_assert_str_eq(it_header(&r, "sec-websocket-version"), "13");
+    it_resp_free(&r);
+    /* A bad key: 400; the connection stays HTTP/1.1. */
+    cr_assert_eq(it_sends(&c, "GET /ws/echo HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Key: short\r\n"
+                              "Sec-WebSocket-Version: 13\r\n\r\n"),
+                 0);
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 400);
+    it_resp_free(&r);
+    /* No upgrade at all: 426. */
+    cr_assert_eq(it_sends(&c, "GET /ws/echo HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 426);
+    it_resp_free(&r);
+    it_close(&c);
+    /* Origins. */
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    upgrade_req(req, sizeof(req), "/ws/origin", "Origin: https://evil.example\r\n");
+    cr_assert_eq(it_sends(&c, req), 0);
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 403);
+    it_resp_free(&r);
+    it_close(&c);
+    ws_open(&c, s.port, "/ws/origin", "Origin: https://GOOD.example:443\r\n", NULL);
+    it_close(&c);
+    stop(&s);
+}
+
+Test(websocket, pipelined_request_before_upgrade_and_leftover_bytes)
+{
+    it_server s;
+    it_conn c;
+    it_resp r;
+    frame f;
+    char req[1024];
+    start(&s, 100);
+    cr_assert_eq(it_connect(&c, s.port), 0);
+    /* A request for a missing path, the upgrade, and a frame, in one write:
+     * the 404 comes first, then the 101, then the echo. */
+    upgrade_req(req, sizeof(req), "/ws/echo", NULL);
+    char all[2048];
+    int n = snprintf(all, sizeof(all), "GET /none HTTP/1.1\r\nHost: a\r\n\r\n%s", req);
+    memcpy(all + n, "\x81\x82\0\0\0\0ok", 8);
+    cr_assert_eq(it_send(&c, all, (size_t)n + 8), 0);
+    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 404);
+    it_resp_free(&r);
+    cr_assert_eq(read_head(&c, &r, 3000), 0);
+    cr_assert_eq(r.status, 101);
+    it_resp_free(&r);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_str_eq((char *)f.data, "ok");
+    free(f.data);
+    it_close(&c);
+    stop(&s);
+}
+
+Test(websocket, connection_cap_503)
+{
+    it_server s;
+    it_conn a, b;
+    it_resp r;
+    char req[1024];
+    start(&s, 1);
+    ws_open(&a, s.port, "/ws/echo", NULL, NULL);
+    cr_assert_eq(it_connect(&b, s.port), 0);
+    upgrade_req(req, sizeof(req), "/ws/echo", NULL);
+    cr_assert_eq(it_sends(&b, req), 0);
+    cr_assert_eq(it_read_response(&b, &r, 0, 3000), 0);
+    cr_assert_eq(r.status, 503);
+    it_resp_free(&r);
+    it_close(&b);
+    /* Once the first is gone, there is room again. */
+    send_frame(&a, 0x88, "", 0, 1);
+    expect_close(&a, 0);
+    it_close(&a);
+    ws_open(&b, s.port, "/ws/echo", NULL, NULL);
+    it_close(&b);
+    stop(&s);
+}
+
+/* A server that floods a reader that does not read: once the kernel's
+ * socket buffers are full the sends are refused, the library's memory stays
+ * within the budget, and on_drain resumes the flood when the reader reads. */
+Test(websocket, slow_reader_backpressure)
+{
+    it_server s;
+    it_conn c;
+    frame f;
+    start(&s, 100);
+    long base = atomic_load(&g_alloc.live_bytes);
+    ws_open(&c, s.port, "/ws/flood", NULL, NULL);
+    /* Wait until the flood stalls: no progress for 300 ms. */
+    long peak = 0;
+    int last = -1;
+    long long still = it_now_ms();
+    while (it_now_ms() - still < 300) {
+        long live = atomic_load(&g_alloc.live_bytes);
+        if (live > peak)
+            peak = live;
+        int n = atomic_load(&g_flood_sent);
+        if (n != last) {
+            last = n;
+            still = it_now_ms();
+        }
+        usleep(5000);
+    }
+    cr_assert_lt(last, FLOOD_N, "a reader that does not read must hold the server back");
+    /* The connection (struct, parser, buffers: under 64 KiB) plus the queue:
+     * the budget and the one message that may cross it. */
+    cr_assert_lt(peak - base, 65536 + FLOOD_BUDGET + FLOOD_MSG + 64, "grew by %ld bytes",
+                 peak - base);
+    for (int i = 0; i < FLOOD_N; i++) {
+        cr_assert_eq(read_frame(&c, &f, 5000), 0, "message %d", i);
+        cr_assert_eq(f.len, FLOOD_MSG);
+        free(f.data);
+    }
+    cr_assert_gt(atomic_load(&g_drains), 1);
+    it_close(&c);
+    stop(&s);
+}
+
+/* An echo peer that sends without reading: the server stops reading once
+ * its echo queue is over budget, so its memory does not follow the input
+ * (what it does not read waits in the kernel's buffers, which fill up). */
+Test(websocket, slow_reader_echo_pauses_input)
+{
+    it_server s;
+    it_conn c;
+    frame f;
+    static char blk[65536];
+    start(&s, 100);
+    long base = atomic_load(&g_alloc.live_bytes);
+    ws_open(&c, s.port, "/ws/slow", NULL, NULL);
+    long peak = 0;
+    int sent = 0;
+    for (; sent < 1024; sent++) { /* 64 MiB at most */
+        struct pollfd p = {.fd = c.fd, .events = POLLOUT};
+        if (poll(&p, 1, 300) <= 0)
+            break;
+        send_frame(&c, 0x82, blk, sizeof(blk), 1);
+        long live = atomic_load(&g_alloc.live_bytes);
+        if (live > peak)
+            peak = live;
+    }
+    cr_assert_lt(sent, 1024, "the server must stop reading");
+    /* Connection state, the read buffer and a message being assembled
+     * (64 KiB each at most), the queue (budget + one message). */
+    cr_assert_lt(peak - base, 65536 + 2 * 65536 + FLOOD_BUDGET + 65536 + 64, "grew by %ld",
+                 peak - base);
+    for (int i = 0; i < sent; i++) {
+        cr_assert_eq(read_frame(&c, &f, 5000), 0, "echo %d of %d", i, sent);
+        cr_assert_eq(f.len, sizeof(blk));
+        free(f.data);
+    }
+    it_close(&c);
+    stop(&s);
+}
+
+Test(websocket, send_from_another_thread)
+{
+    it_server s;
+    it_conn c;
+    frame f;
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/thread", NULL, NULL);
+    char want[64];
+    for (int i = 0; i < THREAD_N; i++) {
+        cr_assert_eq(read_frame(&c, &f, 5000), 0, "message %d", i);
+        snprintf(want, sizeof(want), "msg %d", i);
+        cr_assert_str_eq((char *)f.data, want);
+        free(f.data);
+        if (i % 500 == 0)
+            usleep(20000); /* let the 4 KiB budget fill: refusals and drains */
+    }
+    cr_assert_eq(read_frame(&c, &f, 5000), 0);
+    cr_assert_eq(f.b0, 0x88);
+    cr_assert_eq(close_code_of(&f), 1000);
+    free(f.data);
+    send_frame(&c, 0x88, "\x03\xe8", 2, 1);
+    cr_assert(it_wait_closed(&c, 3000));
+    pthread_join(g_t.th, NULL);
+    it_close(&c);
+    stop(&s);
+}
+
+Test(websocket, shared_message)
+{
+    it_server s;
+    it_conn c;
+    frame f;
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/bcast", NULL, NULL);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(read_frame(&c, &f, 3000), 0);
+        cr_assert_eq(f.b0, 0x81);
+        cr_assert_str_eq((char *)f.data, "shared!");
+        free(f.data);
+    }
+    it_close(&c);
+    stop(&s);
+}
+
+Test(websocket, streamed_pieces)
+{
+    it_server s;
+    it_conn c;
+    frame f;
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/stream", NULL, NULL);
+    send_frame(&c, 0x02, "ab", 2, 1);
+    send_frame(&c, 0x80, "cd", 2, 1);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x02, "first fragment");
+    cr_assert_str_eq((char *)f.data, "ab");
+    free(f.data);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x80, "continuation with FIN");
+    cr_assert_str_eq((char *)f.data, "cd");
+    free(f.data);
+    /* Text with a character cut between the fragments: the last piece
+     * alone is not UTF-8, yet it ends a valid message. */
+    send_frame(&c, 0x01, "\xc3", 1, 1);
+    send_frame(&c, 0x80, "\xa9", 1, 1);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x01);
+    free(f.data);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x80);
+    cr_assert(f.data[0] == 0xa9, "the last piece");
+    free(f.data);
+    it_close(&c);
+    stop(&s);
+}
+
+Test(websocket, graceful_stop_sends_1001)
+{
+    it_server s;
+    it_conn c;
+    frame f;
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/echo", NULL, NULL);
+    hz_server_stop(s.srv, 2000);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x88);
+    cr_assert_eq(close_code_of(&f), 1001);
+    free(f.data);
+    send_frame(&c, 0x88, "\x03\xe9", 2, 1);
+    cr_assert(it_wait_closed(&c, 3000));
+    long long t0 = it_now_ms();
+    hz_server_wait(s.srv);
+    cr_assert_lt(it_now_ms() - t0, 1500, "the stop did not wait for the deadline");
+    hz_server_destroy(s.srv);
+    it_close(&c);
+    cr_assert_eq(atomic_load(&g_alloc.live_blocks), 0);
+}
+
+/* permessage-deflate negotiated: big messages go out compressed (RSV1),
+ * small ones (compress_min) and opted-out ones (HZ_WS_NO_COMPRESS) not. */
+Test(websocket, compression_and_opt_out)
+{
+    it_server s;
+    it_conn c;
+    it_resp r;
+    frame f;
+    static char big[4000];
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/deflate",
+            "Sec-WebSocket-Extensions: x-unknown, permessage-deflate; client_max_window_bits\r\n",
+            &r);
+    /* The first acceptable offer; our window as configured. */
+    cr_assert_str_eq(it_header(&r, "sec-websocket-extensions"),
+                     "permessage-deflate; server_max_window_bits=10");
+    it_resp_free(&r);
+    memset(big, 'a', sizeof(big));
+    send_frame(&c, 0x81, big, sizeof(big), 1);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0xc1, "compressed: RSV1");
+    cr_assert_lt(f.len, 100, "4000 'a' compress well");
+    free(f.data);
+    send_frame(&c, 0x81, "tiny", 4, 1);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x81, "under compress_min: plain");
+    cr_assert_str_eq((char *)f.data, "tiny");
+    free(f.data);
+    memcpy(big, "raw", 3);
+    send_frame(&c, 0x81, big, sizeof(big), 1);
+    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(f.b0, 0x81, "opted out: plain");
+    cr_assert_eq(f.len, sizeof(big));
+    free(f.data);
+    it_close(&c);
+    stop(&s);
+}
+
+/* A peer failed mid-frame (1009 from the header) keeps sending: the server
+ * writes its close frame, sends FIN and drops the rest of the input, so the
+ * peer can finish its write and still read the close frame (an immediate
+ * close with unread input would reset the connection and lose it). */
+Test(websocket, failed_peer_still_sending_reads_the_close)
+{
+    it_server s;
+    it_conn c;
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/echo", NULL, NULL);
+    size_t n = 8u << 20; /* over max_frame (32 KiB), and more than socket buffers hold */
+    uint8_t *p = calloc(1, n);
+    send_frame(&c, 0x82, p, n, 1); /* the server fails it at the header */
+    free(p);
+    expect_close(&c, 1009);
+    it_close(&c);
+    stop(&s);
+}
