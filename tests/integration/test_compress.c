@@ -647,9 +647,14 @@ Test(compress, executor_handlers)
     free(want);
 }
 
-Test(compress, backpressure_with_a_stalled_reader, .init = NULL)
+static void setup_small_budget(void)
 {
     setup_with(16384);
+}
+
+/* its own suite: a Test's .init adds to the suite's, it does not replace it */
+Test(compress_budget, stalled_reader, .init = setup_small_budget, .fini = teardown, .timeout = 120)
+{
     /* 40 MiB at ~3:1 is more than the loopback socket buffers hold */
     size_t n = 40u << 20;
     it_conn c;
