@@ -397,6 +397,8 @@ static void rm_files(void)
     g_abr = g_agz = NULL;
 }
 
+static int g_variant; /* 1: the limits suite's configuration */
+
 static void setup_with(unsigned output_buffer)
 {
     atomic_store(&s_eagain, 0);
@@ -414,6 +416,10 @@ static void setup_with(unsigned output_buffer)
     cfg.compression.types = "application/x-extra";
     if (output_buffer)
         cfg.output_buffer = output_buffer;
+    if (g_variant) {                    /* the limits suite */
+        cfg.compression.gzip_level = 0; /* gzip off: brotli only */
+        cfg.compression.window_bits = 10;
+    }
     cr_assert_eq(hz_server_create(&srv, &cfg), 0);
     cr_assert_eq(route_flags("/send", h_send, NULL, HZ_ROUTE_COMPRESS), 0);
     cr_assert_eq(route_flags("/plain", h_send, NULL, 0), 0);
@@ -433,6 +439,10 @@ static void setup_with(unsigned output_buffer)
     hz_static_config sc;
     hz_static_config_init(&sc);
     sc.root = g_dir;
+    if (g_variant) {
+        sc.precompressed = 0;
+        sc.compress_max = A_LEN - 1; /* a.txt is one byte too big */
+    }
     cr_assert_eq(hz_static_create(&st, &sc, NULL), 0);
     cr_assert_eq(hz_route_static(srv, "/s/", st), 0);
     int idx = hz_server_listen(srv, "127.0.0.1", 0, NULL);
@@ -864,4 +874,60 @@ Test(compress, memory_per_compressing_stream)
     }
     fprintf(stderr, "compress: per compressing stream: gzip %ld, br %ld bytes\n",
             peaks[0] - peaks[2], peaks[1] ? peaks[1] - peaks[2] : 0);
+}
+
+/* ---- the configuration's limits -------------------------------------------- */
+
+static void setup_variant(void)
+{
+    g_variant = 1;
+    setup_with(0);
+}
+
+static void teardown_variant(void)
+{
+    teardown();
+    g_variant = 0;
+}
+
+TestSuite(compress_cfg, .init = setup_variant, .fini = teardown_variant, .timeout = 60);
+
+Test(compress_cfg, levels_window_and_static_limits)
+{
+    it_resp r;
+    char *want = text(20000, 1);
+    /* gzip_level 0: never gzip */
+    fetch("GET", "/send", "Accept-Encoding: gzip\r\n", &r);
+    expect_body(&r, "", want, 20000);
+    it_resp_free(&r);
+    if (hz_compress_codings() & HZ_CODING_BR) {
+        fetch("GET", "/send", "Accept-Encoding: gzip, br\r\n", &r);
+        expect_body(&r, "br", want, 20000);
+        it_resp_free(&r);
+        /* window_bits 10: a stream's compressor is small */
+        fetch("GET", "/send?n=300", "", &r);
+        it_resp_free(&r);
+        long base = atomic_load(&calloc_.live_bytes);
+        atomic_store(&calloc_.peak_bytes, base);
+        char *sw = text(300000, 2);
+        fetch("GET", "/stream?n=300000&w=16384", "Accept-Encoding: br\r\n", &r);
+        expect_body(&r, "br", sw, 300000);
+        it_resp_free(&r);
+        free(sw);
+        long peak = atomic_load(&calloc_.peak_bytes) - base;
+        fprintf(stderr, "compress: br stream, window_bits 10: peak heap %ld bytes over idle\n",
+                peak);
+    }
+    free(want);
+    /* precompressed 0: the sibling is not served; compress_max: a.txt (one
+     * byte over) goes out as it is, b.txt (under) compressed on the fly */
+    fetch("GET", "/s/a.txt", "Accept-Encoding: gzip, br\r\n", &r);
+    expect_body(&r, "", g_a, A_LEN);
+    cr_assert(has(&r, "Vary", "Accept-Encoding"));
+    it_resp_free(&r);
+    if (hz_compress_codings() & HZ_CODING_BR) {
+        fetch("GET", "/s/b.txt", "Accept-Encoding: gzip, br\r\n", &r);
+        expect_body(&r, "br", g_b, B_LEN);
+        it_resp_free(&r);
+    }
 }
