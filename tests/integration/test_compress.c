@@ -13,6 +13,9 @@
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -236,13 +239,29 @@ static void stream_done(hz_res *res, int status, void *ud)
     free(s);
 }
 
+/* The stream's bytes: text(PAT, 2) repeated (its first PAT bytes are
+ * text(n, 2) for any n <= PAT), made once before the server starts so a
+ * long stream costs the handler no generation (slow under TSan). With a
+ * window far below PAT the repetition does not help the compressor. */
+#define PAT (1u << 20)
+static char *g_pat;
+
+static char *stream_body(size_t n)
+{
+    char *b = malloc(n + 1);
+    for (size_t off = 0; off < n; off += PAT)
+        memcpy(b + off, g_pat, n - off < PAT ? n - off : PAT);
+    b[n] = 0;
+    return b;
+}
+
 static void h_stream(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
     strm *s = calloc(1, sizeof(*s));
     s->n = qnum(req, "n", 100000);
     s->w = qnum(req, "w", 7000);
-    s->body = text(s->n, 2);
+    s->body = stream_body(s->n);
     hz_res_on_done(res, stream_done, s);
     hz_res_on_drain(res, stream_more, s);
     hz_res_set_header(res, "Content-Type", "text/plain");
@@ -414,8 +433,10 @@ static void setup_with(unsigned output_buffer)
     cfg.executor = &exr;
     cfg.allocator = &calloc_.iface;
     cfg.compression.types = "application/x-extra";
-    if (output_buffer)
+    if (output_buffer) { /* the stalled-reader suite */
         cfg.output_buffer = output_buffer;
+        cfg.timeouts.write = 60000; /* the reader stalls on purpose */
+    }
     if (g_variant) {                    /* the limits suite */
         cfg.compression.gzip_level = 0; /* gzip off: brotli only */
         cfg.compression.window_bits = 10;
@@ -436,6 +457,7 @@ static void setup_with(unsigned output_buffer)
     cr_assert_eq(route_flags("/worker-stream", h_call, NULL, HZ_ROUTE_COMPRESS | HZ_ROUTE_EXECUTOR),
                  0);
     make_files();
+    g_pat = text(PAT, 2);
     hz_static_config sc;
     hz_static_config_init(&sc);
     sc.root = g_dir;
@@ -464,6 +486,8 @@ static void teardown(void)
     exr.vt->shutdown(exr.self);
     hz_static_destroy(st);
     rm_files();
+    free(g_pat);
+    g_pat = NULL;
     cr_assert_eq(atomic_load(&calloc_.live_bytes), 0, "leaked %ld bytes",
                  atomic_load(&calloc_.live_bytes));
     cr_assert_eq(atomic_load(&calloc_.size_mismatches), 0);
@@ -667,14 +691,25 @@ Test(compress_budget, stalled_reader, .init = setup_small_budget, .fini = teardo
 {
     /* 40 MiB at ~3:1 is more than the loopback socket buffers hold */
     size_t n = 40u << 20;
+    /* a small receive window, set before connecting, keeps the kernel's
+     * buffering (and so the bytes needed to meet the budget) small */
     it_conn c;
-    cr_assert_eq(it_connect(&c, port), 0);
+    memset(&c, 0, sizeof(c));
+    c.fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(c.fd, 0);
+    int small = 8192;
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(c.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    c.cap = 65536;
+    c.buf = malloc(c.cap);
     char req[256];
     snprintf(req, sizeof(req),
              "GET /stream?n=%zu&w=65536 HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n", n);
     cr_assert_eq(it_sends(&c, req), 0);
     long long t0 = it_now_ms();
-    while (atomic_load(&s_eagain) == 0 && it_now_ms() - t0 < IO_MS)
+    while (atomic_load(&s_eagain) == 0 && it_now_ms() - t0 < 3 * IO_MS)
         usleep(10000); /* polling a counter the server bumps, bounded */
     cr_assert_gt(atomic_load(&s_eagain), 0, "the writer never met the budget");
     long acked = atomic_load(&s_acked);
@@ -684,8 +719,8 @@ Test(compress_budget, stalled_reader, .init = setup_small_budget, .fini = teardo
     long peak = atomic_load(&calloc_.peak_bytes);
     cr_log_info("stalled gzip stream: %ld bytes acknowledged, peak heap %ld", acked, peak);
     it_resp r;
-    cr_assert_eq(it_read_response(&c, &r, 0, 30000), 0);
-    char *want = text(n, 2);
+    cr_assert_eq(it_read_response(&c, &r, 0, 60000), 0);
+    char *want = stream_body(n);
     expect_body(&r, "gzip", want, n);
     free(want);
     it_resp_free(&r);
