@@ -177,8 +177,10 @@ static int zc_run(zc *c, const unsigned char **in, size_t *inl, unsigned char **
             int rc = deflate(&c->z, f);
             if (rc == Z_STREAM_ERROR)
                 return HZ_EIO;
-            *in += ia - c->z.avail_in;
-            *inl -= ia - c->z.avail_in;
+            if (ia != c->z.avail_in) { /* *in may be NULL (an end): no arithmetic on it */
+                *in += ia - c->z.avail_in;
+                *inl -= ia - c->z.avail_in;
+            }
             *out += oa - c->z.avail_out;
             *outl -= oa - c->z.avail_out;
             fin = rc == Z_STREAM_END;

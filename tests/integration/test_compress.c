@@ -13,6 +13,9 @@
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -236,13 +239,29 @@ static void stream_done(hz_res *res, int status, void *ud)
     free(s);
 }
 
+/* The stream's bytes: text(PAT, 2) repeated (its first PAT bytes are
+ * text(n, 2) for any n <= PAT), made once before the server starts so a
+ * long stream costs the handler no generation (slow under TSan). With a
+ * window far below PAT the repetition does not help the compressor. */
+#define PAT (1u << 20)
+static char *g_pat;
+
+static char *stream_body(size_t n)
+{
+    char *b = malloc(n + 1);
+    for (size_t off = 0; off < n; off += PAT)
+        memcpy(b + off, g_pat, n - off < PAT ? n - off : PAT);
+    b[n] = 0;
+    return b;
+}
+
 static void h_stream(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
     strm *s = calloc(1, sizeof(*s));
     s->n = qnum(req, "n", 100000);
     s->w = qnum(req, "w", 7000);
-    s->body = text(s->n, 2);
+    s->body = stream_body(s->n);
     hz_res_on_done(res, stream_done, s);
     hz_res_on_drain(res, stream_more, s);
     hz_res_set_header(res, "Content-Type", "text/plain");
@@ -397,6 +416,8 @@ static void rm_files(void)
     g_abr = g_agz = NULL;
 }
 
+static int g_variant; /* 1: the limits suite's configuration */
+
 static void setup_with(unsigned output_buffer)
 {
     atomic_store(&s_eagain, 0);
@@ -412,8 +433,14 @@ static void setup_with(unsigned output_buffer)
     cfg.executor = &exr;
     cfg.allocator = &calloc_.iface;
     cfg.compression.types = "application/x-extra";
-    if (output_buffer)
+    if (output_buffer) { /* the stalled-reader suite */
         cfg.output_buffer = output_buffer;
+        cfg.timeouts.write = 60000; /* the reader stalls on purpose */
+    }
+    if (g_variant) {                    /* the limits suite */
+        cfg.compression.gzip_level = 0; /* gzip off: brotli only */
+        cfg.compression.window_bits = 10;
+    }
     cr_assert_eq(hz_server_create(&srv, &cfg), 0);
     cr_assert_eq(route_flags("/send", h_send, NULL, HZ_ROUTE_COMPRESS), 0);
     cr_assert_eq(route_flags("/plain", h_send, NULL, 0), 0);
@@ -430,9 +457,14 @@ static void setup_with(unsigned output_buffer)
     cr_assert_eq(route_flags("/worker-stream", h_call, NULL, HZ_ROUTE_COMPRESS | HZ_ROUTE_EXECUTOR),
                  0);
     make_files();
+    g_pat = text(PAT, 2);
     hz_static_config sc;
     hz_static_config_init(&sc);
     sc.root = g_dir;
+    if (g_variant) {
+        sc.precompressed = 0;
+        sc.compress_max = A_LEN - 1; /* a.txt is one byte too big */
+    }
     cr_assert_eq(hz_static_create(&st, &sc, NULL), 0);
     cr_assert_eq(hz_route_static(srv, "/s/", st), 0);
     int idx = hz_server_listen(srv, "127.0.0.1", 0, NULL);
@@ -454,6 +486,8 @@ static void teardown(void)
     exr.vt->shutdown(exr.self);
     hz_static_destroy(st);
     rm_files();
+    free(g_pat);
+    g_pat = NULL;
     cr_assert_eq(atomic_load(&calloc_.live_bytes), 0, "leaked %ld bytes",
                  atomic_load(&calloc_.live_bytes));
     cr_assert_eq(atomic_load(&calloc_.size_mismatches), 0);
@@ -647,19 +681,35 @@ Test(compress, executor_handlers)
     free(want);
 }
 
-Test(compress, backpressure_with_a_stalled_reader, .init = NULL)
+static void setup_small_budget(void)
 {
     setup_with(16384);
+}
+
+/* its own suite: a Test's .init adds to the suite's, it does not replace it */
+Test(compress_budget, stalled_reader, .init = setup_small_budget, .fini = teardown, .timeout = 120)
+{
     /* 40 MiB at ~3:1 is more than the loopback socket buffers hold */
     size_t n = 40u << 20;
+    /* a small receive window, set before connecting, keeps the kernel's
+     * buffering (and so the bytes needed to meet the budget) small */
     it_conn c;
-    cr_assert_eq(it_connect(&c, port), 0);
+    memset(&c, 0, sizeof(c));
+    c.fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(c.fd, 0);
+    int small = 8192;
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(c.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    c.cap = 65536;
+    c.buf = malloc(c.cap);
     char req[256];
     snprintf(req, sizeof(req),
              "GET /stream?n=%zu&w=65536 HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n", n);
     cr_assert_eq(it_sends(&c, req), 0);
     long long t0 = it_now_ms();
-    while (atomic_load(&s_eagain) == 0 && it_now_ms() - t0 < IO_MS)
+    while (atomic_load(&s_eagain) == 0 && it_now_ms() - t0 < 3 * IO_MS)
         usleep(10000); /* polling a counter the server bumps, bounded */
     cr_assert_gt(atomic_load(&s_eagain), 0, "the writer never met the budget");
     long acked = atomic_load(&s_acked);
@@ -669,8 +719,8 @@ Test(compress, backpressure_with_a_stalled_reader, .init = NULL)
     long peak = atomic_load(&calloc_.peak_bytes);
     cr_log_info("stalled gzip stream: %ld bytes acknowledged, peak heap %ld", acked, peak);
     it_resp r;
-    cr_assert_eq(it_read_response(&c, &r, 0, 30000), 0);
-    char *want = text(n, 2);
+    cr_assert_eq(it_read_response(&c, &r, 0, 60000), 0);
+    char *want = stream_body(n);
     expect_body(&r, "gzip", want, n);
     free(want);
     it_resp_free(&r);
@@ -859,4 +909,60 @@ Test(compress, memory_per_compressing_stream)
     }
     fprintf(stderr, "compress: per compressing stream: gzip %ld, br %ld bytes\n",
             peaks[0] - peaks[2], peaks[1] ? peaks[1] - peaks[2] : 0);
+}
+
+/* ---- the configuration's limits -------------------------------------------- */
+
+static void setup_variant(void)
+{
+    g_variant = 1;
+    setup_with(0);
+}
+
+static void teardown_variant(void)
+{
+    teardown();
+    g_variant = 0;
+}
+
+TestSuite(compress_cfg, .init = setup_variant, .fini = teardown_variant, .timeout = 60);
+
+Test(compress_cfg, levels_window_and_static_limits)
+{
+    it_resp r;
+    char *want = text(20000, 1);
+    /* gzip_level 0: never gzip */
+    fetch("GET", "/send", "Accept-Encoding: gzip\r\n", &r);
+    expect_body(&r, "", want, 20000);
+    it_resp_free(&r);
+    if (hz_compress_codings() & HZ_CODING_BR) {
+        fetch("GET", "/send", "Accept-Encoding: gzip, br\r\n", &r);
+        expect_body(&r, "br", want, 20000);
+        it_resp_free(&r);
+        /* window_bits 10: a stream's compressor is small */
+        fetch("GET", "/send?n=300", "", &r);
+        it_resp_free(&r);
+        long base = atomic_load(&calloc_.live_bytes);
+        atomic_store(&calloc_.peak_bytes, base);
+        char *sw = text(300000, 2);
+        fetch("GET", "/stream?n=300000&w=16384", "Accept-Encoding: br\r\n", &r);
+        expect_body(&r, "br", sw, 300000);
+        it_resp_free(&r);
+        free(sw);
+        long peak = atomic_load(&calloc_.peak_bytes) - base;
+        fprintf(stderr, "compress: br stream, window_bits 10: peak heap %ld bytes over idle\n",
+                peak);
+    }
+    free(want);
+    /* precompressed 0: the sibling is not served; compress_max: a.txt (one
+     * byte over) goes out as it is, b.txt (under) compressed on the fly */
+    fetch("GET", "/s/a.txt", "Accept-Encoding: gzip, br\r\n", &r);
+    expect_body(&r, "", g_a, A_LEN);
+    cr_assert(has(&r, "Vary", "Accept-Encoding"));
+    it_resp_free(&r);
+    if (hz_compress_codings() & HZ_CODING_BR) {
+        fetch("GET", "/s/b.txt", "Accept-Encoding: gzip, br\r\n", &r);
+        expect_body(&r, "br", g_b, B_LEN);
+        it_resp_free(&r);
+    }
 }
