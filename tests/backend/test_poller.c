@@ -49,7 +49,8 @@ Test(poller, table_lists_the_default_first)
     size_t n = 0;
     while (hz_pollers[n])
         n++;
-    cr_assert_eq(n, (size_t)(HZ_HAVE_POLLER_EPOLL + HZ_HAVE_POLLER_KQUEUE),
+    cr_assert_eq(n,
+                 (size_t)(HZ_HAVE_POLLER_EPOLL + HZ_HAVE_POLLER_KQUEUE + HZ_HAVE_POLLER_IO_URING),
                  "hz_pollers[] must list every poller compiled in");
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++)
