@@ -130,6 +130,7 @@ struct hz_poller {                /* owner: whoever called create (a loop) */
     ur_list rearm;     /* fds whose receive waits for buffers */
     ur_list drain;     /* S_CLOSING fds */
     unsigned inflight; /* operations that will still complete */
+    int sq_short;      /* an arm() found the submission queue full */
     ur_oblk *spare;    /* owns: standard blocks kept for reuse */
     unsigned nspare;
     ur_oblk *orphans; /* borrowed: blocks in flight for a closed fd (counted only) */
@@ -303,8 +304,17 @@ static void arm(hz_poller *p, int fd)
         return;
     }
     struct io_uring_sqe *sqe = ur_sqe(p);
-    if (!sqe)
-        return; /* retried by the next modify() or recv() */
+    if (!sqe) {
+        /* The queue is full before the loop thread enabled the ring (fds
+         * added by the thread that built the server): at the first wait(). */
+        s->nobufs = 1;
+        p->sq_short = 1;
+        if (!s->in_rearm) {
+            s->in_rearm = 1;
+            list_add(&p->rearm, fd);
+        }
+        return;
+    }
     if (s->listener) {
         io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         io_uring_sqe_set_data64(sqe, ud_make(fd, s->gen, K_ACCEPT));
@@ -1110,8 +1120,9 @@ static int drain_check(hz_poller *p)
 
 static void rearm_check(hz_poller *p)
 {
-    if (!p->rearm.n || !p->avail)
+    if (!p->rearm.n || (!p->avail && !p->sq_short))
         return;
+    p->sq_short = 0;
     unsigned n = p->rearm.n;
     p->rearm.n = 0;
     for (unsigned i = 0; i < n; i++) {
