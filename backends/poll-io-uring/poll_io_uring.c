@@ -361,15 +361,6 @@ static void slot_close_now(hz_poller *p, int fd)
 static void ur_reap_all(hz_poller *p);
 static int ur_drain_inflight(hz_poller *p, int ms);
 
-static int list_alloc(hz_poller *p, ur_list *l, size_t old, size_t n)
-{
-    int *v = hz_alloc_resize(&p->a, l->v, sizeof(int) * old, sizeof(int) * n);
-    if (!v)
-        return HZ_ENOMEM;
-    l->v = v;
-    return 0;
-}
-
 static void ur_destroy(hz_poller *p)
 {
     if (!p)
@@ -428,25 +419,36 @@ static int ur_unsupported(const char *what, int err)
     return HZ_ENOTSUP;
 }
 
+/* Grows the slot table and the fd lists to n entries: all or nothing (new
+ * blocks are copied, so a failure leaves the old ones as they were). */
 static int slots_grow(hz_poller *p, size_t n)
 {
     size_t old = p->nslots;
-    ur_slot *s = hz_alloc_resize(&p->a, p->slots, sizeof(*s) * old, sizeof(*s) * n);
-    if (!s)
+    ur_slot *s = hz_alloc(&p->a, sizeof(*s) * n);
+    ur_list *lists[4] = {&p->lvl, &p->dirty, &p->rearm, &p->drain};
+    int *v[4] = {NULL, NULL, NULL, NULL};
+    int ok = s != NULL;
+    for (int i = 0; i < 4 && ok; i++)
+        ok = (v[i] = hz_alloc(&p->a, sizeof(int) * n)) != NULL;
+    if (!ok) {
+        for (int i = 0; i < 4; i++)
+            hz_alloc_free(&p->a, v[i], sizeof(int) * n);
+        hz_alloc_free(&p->a, s, sizeof(*s) * n);
         return HZ_ENOMEM;
-    p->slots = s;
+    }
+    if (old)
+        memcpy(s, p->slots, sizeof(*s) * old);
     memset(s + old, 0, sizeof(*s) * (n - old));
     for (size_t i = old; i < n; i++)
         s[i].in_head = s[i].in_tail = -1;
+    hz_alloc_free(&p->a, p->slots, sizeof(*s) * old);
+    p->slots = s;
     /* The lists hold each fd at most once: nslots entries always fit. */
-    if (list_alloc(p, &p->lvl, old, n) < 0 || list_alloc(p, &p->dirty, old, n) < 0 ||
-        list_alloc(p, &p->rearm, old, n) < 0 || list_alloc(p, &p->drain, old, n) < 0) {
-        /* The lists that grew stay bigger than nslots says: shrink back. */
-        list_alloc(p, &p->lvl, n, old);
-        list_alloc(p, &p->dirty, n, old);
-        list_alloc(p, &p->rearm, n, old);
-        list_alloc(p, &p->drain, n, old);
-        return HZ_ENOMEM;
+    for (int i = 0; i < 4; i++) {
+        if (lists[i]->n)
+            memcpy(v[i], lists[i]->v, sizeof(int) * lists[i]->n);
+        hz_alloc_free(&p->a, lists[i]->v, sizeof(int) * old);
+        lists[i]->v = v[i];
     }
     p->nslots = n;
     return 0;
