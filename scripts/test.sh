@@ -17,7 +17,7 @@ export HZ_ROOT=$root
 
 hz_need_packages build-essential cmake pkg-config clang libclang-rt-14-dev llvm \
     libcriterion-dev libmbedtls-dev libssl-dev libcurl4-openssl-dev curl openssl \
-    python3 valgrind clang-format doxygen abigail-tools || exit 1
+    python3 valgrind clang-format doxygen abigail-tools liburing-dev || exit 1
 
 total_pass=0
 total_fail=0
