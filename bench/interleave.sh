@@ -10,6 +10,9 @@
 #   REPS=7 DURATION=5 CONNS="64 256" bench/interleave.sh
 #   OLD_REV=78e2082 bench/interleave.sh  also runs the demo built from that
 #                                        commit ("httpz-old"), side by side
+#   IO_URING=0 bench/interleave.sh       leaves out the io_uring build of the
+#                                        demo ("httpz-uring", HZ_POLLER=io_uring,
+#                                        Linux with liburing-dev), run by default
 # Needs: apt-get install wrk nginx-light (and the anchors: anchors/build.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,14 +28,20 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHZ_BUILD_TESTS=OFF \
 cmake --build "$build" --target demo -j"$(nproc)" >/dev/null
 
 servers=(httpz nginx roof)
-declare -A port=([httpz]=18090 [nginx]=18081 [roof]=18085 [httpz-old]=18091)
+declare -A port=([httpz]=18090 [nginx]=18081 [roof]=18085 [httpz-old]=18091 [httpz-uring]=18092)
+if [ "${IO_URING:-1}" != 0 ]; then # the same demo on the io_uring poller
+    cmake -S "$root" -B "$build-io-uring" -DCMAKE_BUILD_TYPE=Release -DHZ_BUILD_TESTS=OFF \
+          -DHZ_BUILD_BENCH=ON -DHZ_POLLER=io_uring >/dev/null
+    cmake --build "$build-io-uring" --target demo -j"$(nproc)" >/dev/null
+    servers=(httpz httpz-uring nginx roof)
+fi
 if [ -n "${OLD_REV:-}" ]; then # the same demo at another commit, built aside
     old_src=$(mktemp -d /tmp/httpz-old-src.XXXXXX)
     git -C "$root" archive "$OLD_REV" | tar -x -C "$old_src"
     cmake -S "$old_src" -B "$old_src/build" -DCMAKE_BUILD_TYPE=Release -DHZ_BUILD_TESTS=OFF \
           -DHZ_BUILD_BENCH=ON >/dev/null
     cmake --build "$old_src/build" --target demo -j"$(nproc)" >/dev/null
-    servers=(httpz httpz-old nginx roof)
+    servers=(httpz httpz-old "${servers[@]:1}")
 fi
 
 out=$(mktemp -d /tmp/httpz-interleave.XXXXXX)
@@ -45,6 +54,10 @@ trap stop_all EXIT
 if [ -n "${OLD_REV:-}" ]; then
     "$shared/bench/anchors/start.sh" httpz-old 18091 "$old_src/build/examples/demo" \
         --port 18091 --loops 1 --quiet --tls-port 0
+fi
+if [ "${IO_URING:-1}" != 0 ]; then
+    "$shared/bench/anchors/start.sh" httpz-uring 18092 "$build-io-uring/examples/demo" \
+        --port 18092 --loops 1 --quiet --tls-port 0
 fi
 "$shared/bench/anchors/start.sh" nginx
 "$shared/bench/anchors/start.sh" roof
@@ -74,7 +87,7 @@ def med(key, name, c):
 print('| server | conns | runs | req/s | p99 ms | srv us/req | vs nginx | vs roof |')
 print('|---|---|---|---|---|---|---|---|')
 for c in sorted({c for _, c in rows}):
-    for name in ('httpz', 'httpz-old', 'nginx', 'roof'):
+    for name in ('httpz', 'httpz-uring', 'httpz-old', 'nginx', 'roof'):
         if (name, c) not in rows:
             continue
         us = med('srv_us_req', name, c)

@@ -17,7 +17,7 @@ export HZ_ROOT=$root
 
 hz_need_packages build-essential cmake pkg-config clang libclang-rt-14-dev llvm \
     libcriterion-dev libmbedtls-dev libssl-dev libcurl4-openssl-dev curl openssl \
-    python3 python3-websockets valgrind clang-format doxygen abigail-tools libcjson-dev libbrotli-dev brotli || exit 1
+    python3 python3-websockets valgrind clang-format doxygen abigail-tools libcjson-dev libbrotli-dev brotli liburing-dev || exit 1
 # The browser tests (tests/browser, ctest -L browser): Chromium, certutil (to
 # trust the run's test CA) and node with npm; each build tree gets its npm
 # packages (tests/browser/package-lock.json) when the tests first run there.

@@ -70,7 +70,21 @@ int hz__loop_init(hz__loop *loop, hz_server *srv, unsigned idx)
         hz__bufcache_free(&loop->bufs);
         return rc;
     }
+    loop->lsn_events = HZ_EV_READ;
+    if (loop->pv->caps & HZ_POLLER_CAP_COMPLETION) {
+        loop->cio.pv = loop->pv;
+        loop->cio.p = loop->poller;
+        loop->lsn_events = HZ_EV_READ | HZ_EV_ACCEPT;
+    }
     return 0;
+}
+
+void hz__loop_sock_init(hz__loop *loop, hz__sock *s, int fd)
+{
+    if (loop->cio.pv)
+        hz__sock_init_cio(s, &loop->cio, fd);
+    else
+        hz__sock_init(s, fd);
 }
 
 static void reap(hz__loop *loop);
@@ -230,7 +244,10 @@ static void lreg_unregister(hz__loop *loop, hz__lreg *lr)
     /* The last loop polling a socket closes it, so no loop ever has a
      * reused fd number registered. */
     if (atomic_fetch_sub(&lr->ls->users, 1) == 1) {
-        close(lr->ls->fd);
+        if (loop->cio.pv)
+            loop->pv->close(loop->poller, lr->ls->fd);
+        else
+            close(lr->ls->fd);
         lr->ls->fd = -1;
     }
 }
@@ -240,7 +257,7 @@ static void lreg_resume_fn(hz__timer *t)
     hz__lreg *lr = (hz__lreg *)((char *)t - offsetof(hz__lreg, resume));
     if (lr->active && lr->paused) {
         lr->paused = 0;
-        lr->loop->pv->modify(lr->loop->poller, lr->ls->fd, HZ_EV_READ, lr);
+        lr->loop->pv->modify(lr->loop->poller, lr->ls->fd, lr->loop->lsn_events, lr);
     }
 }
 
@@ -256,16 +273,28 @@ static void set_nonblock_cloexec(int fd)
 }
 #endif
 
-static void loop_accept(hz__loop *loop, hz__lreg *lr)
+/* Accepts a batch: with accept4() on a readiness poller, from the
+ * poller's queue on a completion one (cio is a constant in each caller). */
+static inline __attribute__((always_inline)) void loop_accept_with(hz__loop *loop, hz__lreg *lr,
+                                                                   int cio)
 {
     for (int i = 0; i < HZ__ACCEPT_BATCH; i++) {
+        int fd, e = 0;
+        if (cio) {
+            fd = loop->pv->accept(loop->poller, lr->ls->fd);
+            if (fd == HZ_EAGAIN)
+                return;
+            e = fd == HZ_EMFILE ? EMFILE : EPROTO;
+        } else {
 #if HZ_HAVE_ACCEPT4
-        int fd = accept4(lr->ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            fd = accept4(lr->ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
-        int fd = accept(lr->ls->fd, NULL, NULL);
+            fd = accept(lr->ls->fd, NULL, NULL);
 #endif
+            if (fd < 0)
+                e = errno;
+        }
         if (fd < 0) {
-            int e = errno;
             if (e == EINTR || e == ECONNABORTED || e == EPROTO)
                 continue;
             if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
@@ -279,7 +308,8 @@ static void loop_accept(hz__loop *loop, hz__lreg *lr)
             return;
         }
 #if !HZ_HAVE_ACCEPT4
-        set_nonblock_cloexec(fd);
+        if (!cio)
+            set_nonblock_cloexec(fd);
 #endif
         if (loop->stopping) {
             close(fd);
@@ -291,6 +321,11 @@ static void loop_accept(hz__loop *loop, hz__lreg *lr)
     }
 }
 
+static void loop_accept(hz__loop *loop, hz__lreg *lr)
+{
+    loop_accept_with(loop, lr, 0);
+}
+
 static void lreg_on_event(hz__io *io, unsigned events)
 {
     hz__lreg *lr = (hz__lreg *)io;
@@ -299,7 +334,16 @@ static void lreg_on_event(hz__io *io, unsigned events)
         loop_accept(lr->loop, lr);
 }
 
+static void lreg_on_event_cio(hz__io *io, unsigned events)
+{
+    hz__lreg *lr = (hz__lreg *)io;
+    (void)events;
+    if (lr->active && !lr->paused)
+        loop_accept_with(lr->loop, lr, 1);
+}
+
 static const hz__io_vt lreg_vt = {.on_event = lreg_on_event};
+static const hz__io_vt lreg_vt_cio = {.on_event = lreg_on_event_cio};
 
 int hz__loop_listen(hz__loop *loop)
 {
@@ -313,11 +357,11 @@ int hz__loop_listen(hz__loop *loop)
     for (unsigned i = 0; i < n; i++) {
         hz__listener *l = &srv->listeners[i];
         hz__lreg *lr = &lregs[i];
-        lr->io.vt = &lreg_vt;
+        lr->io.vt = loop->cio.pv ? &lreg_vt_cio : &lreg_vt;
         lr->loop = loop;
         lr->ls = &l->socks[l->nsocks > 1 ? loop->idx : 0];
         hz__timer_init(&lr->resume, lreg_resume_fn);
-        int rc = loop->pv->add(loop->poller, lr->ls->fd, HZ_EV_READ, lr);
+        int rc = loop->pv->add(loop->poller, lr->ls->fd, loop->lsn_events, lr);
         if (rc < 0) {
             while (i-- > 0)
                 loop->pv->remove(loop->poller, lregs[i].ls->fd);
@@ -406,5 +450,10 @@ void *hz__loop_main(void *arg)
     while (loop->ready)
         run_ready(loop);
     reap(loop);
+    /* A completion poller still holds output the connections consider
+     * written, and operations in the kernel: finish them on this thread
+     * (its ring's only issuer), within the stop deadline. */
+    if (loop->cio.pv)
+        loop->pv->quiesce(loop->poller, (int)atomic_load(&srv->stop_deadline_ms));
     return NULL;
 }

@@ -14,6 +14,7 @@
 #include "timer.h"
 #include "parser.h"
 #include "counters.h"
+#include "sock.h"
 
 typedef struct hz__loop hz__loop;
 typedef struct hz__router hz__router;
@@ -116,6 +117,8 @@ struct hz__loop {   /* owner: its server */
     int thread_started;
     hz_poller *poller;      /* owns */
     const hz_poller_vt *pv; /* borrowed: static */
+    hz__cio cio;            /* completion poller: {pv, poller}; cio.pv NULL: readiness */
+    unsigned lsn_events;    /* interest of a listener: READ (| ACCEPT, completion) */
     hz__wheel wheel;        /* owns the slots; timers are embedded in their owners */
     uint64_t now;           /* ms, monotonic, refreshed once per iteration */
     uint64_t wake_ns;       /* ns, monotonic (precise): when the poller last returned */
@@ -206,6 +209,10 @@ HZ__HIDDEN void hz__loop_run_pending(hz__loop *loop);
  *  at hz_server_destroy once every loop is finished (frees what is left). */
 HZ__HIDDEN int hz__svtimers_init(hz_server *srv);
 HZ__HIDDEN void hz__svtimers_fini(hz_server *srv);
+
+/** Initialises a connection's socket transport over fd: plain, or through
+ *  the loop's completion poller. */
+HZ__HIDDEN void hz__loop_sock_init(hz__loop *loop, hz__sock *s, int fd);
 /** Refreshes loop->date when the second changed. */
 HZ__HIDDEN void hz__loop_update_date(hz__loop *loop);
 

@@ -84,9 +84,81 @@ void hz__sock_init(hz__sock *s, int fd)
     s->want_write = 0;
 }
 
+/* ---- socket over a completion poller -------------------------------------- */
+/* The poller received into its buffers and sends from its copies: these
+ * calls move bytes between them and the connection, with the results of
+ * the socket calls they replace (docs/backends.md, "Completion pollers"). */
+
+static long cio_recv(hz__sock *s, void *buf, size_t len)
+{
+    const hz__cio *io = s->ctx;
+    return io->pv->recv(io->p, s->fd, buf, len, 0);
+}
+
+static long cio_send(hz__sock *s, const void *buf, size_t len)
+{
+    const hz__cio *io = s->ctx;
+    struct iovec v = {.iov_base = (void *)buf, .iov_len = len};
+    return io->pv->send(io->p, s->fd, &v, 1);
+}
+
+static long cio_writev(hz__sock *s, const struct iovec *iov, int iovcnt)
+{
+    const hz__cio *io = s->ctx;
+    return io->pv->send(io->p, s->fd, iov, iovcnt);
+}
+
+static int cio_shutdown(hz__sock *s)
+{
+    const hz__cio *io = s->ctx;
+    return io->pv->shutdown(io->p, s->fd);
+}
+
+static void cio_close(hz__sock *s)
+{
+    const hz__cio *io = s->ctx;
+    if (s->fd >= 0)
+        io->pv->close(io->p, s->fd); /* after its queued output */
+    s->fd = -1;
+}
+
+const hz__transport_vt hz__transport_cio = {
+    .recv = cio_recv,
+    .send = cio_send,
+    .writev = cio_writev,
+    .shutdown = cio_shutdown,
+    .close = cio_close,
+};
+
+void hz__sock_init_cio(hz__sock *s, const hz__cio *cio, int fd)
+{
+    s->tp = &hz__transport_cio;
+    s->ctx = (void *)cio;
+    s->fd = fd;
+    s->want_write = 0;
+}
+
+/* One raw byte, peeked: 1, 0 (EOF), HZ_EAGAIN or < 0. */
+static long raw_peek(hz__sock *raw)
+{
+    unsigned char b;
+    if (raw->tp == &hz__transport_cio) {
+        const hz__cio *io = raw->ctx;
+        return io->pv->recv(io->p, raw->fd, &b, 1, HZ_IO_PEEK);
+    }
+    if (raw->fd < 0)
+        return HZ_EINVAL;
+    ssize_t n;
+    do
+        n = recv(raw->fd, &b, 1, MSG_PEEK);
+    while (n < 0 && errno == EINTR);
+    return n >= 0 ? (long)n : hz__err_from_errno(errno);
+}
+
 /* ---- TLS ------------------------------------------------------------------- */
 
 typedef struct tls_sock {              /* owner: its hz__sock (s->ctx) */
+    hz__sock raw;                      /* the transport under TLS (socket or cio) */
     hz_tls_session *s;                 /* owns */
     const hz_tls_vt *vt;               /* borrowed: static */
     const hz_allocator *a;             /* borrowed: outlives the socket */
@@ -106,6 +178,18 @@ static long tls_io_send(void *ctx, const void *buf, size_t len)
 static long tls_io_recv(void *ctx, void *buf, size_t len)
 {
     return sock_recv(ctx, buf, len);
+}
+
+/* The shim over a completion poller's socket (ctx: the tls_sock's raw):
+ * the TLS library reads the records the poller received. */
+static long tls_io_send_cio(void *ctx, const void *buf, size_t len)
+{
+    return cio_send(ctx, buf, len);
+}
+
+static long tls_io_recv_cio(void *ctx, void *buf, size_t len)
+{
+    return cio_recv(ctx, buf, len);
 }
 
 static void tls_handshake_over(hz__sock *s, tls_sock *t, int ok)
@@ -146,21 +230,29 @@ static long tls_first_byte(hz__sock *s, tls_sock *t)
         return 0;
     }
     unsigned char b;
-    ssize_t n;
-    do
-        n = recv(s->fd, &b, 1, MSG_PEEK);
-    while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return HZ_EAGAIN;
+    long n;
+    if (t->raw.tp == &hz__transport_cio) {
+        const hz__cio *io = t->raw.ctx;
+        n = io->pv->recv(io->p, t->raw.fd, &b, 1, HZ_IO_PEEK);
+        if (n == HZ_EAGAIN)
+            return HZ_EAGAIN;
+    } else {
+        do
+            n = recv(s->fd, &b, 1, MSG_PEEK);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return HZ_EAGAIN;
+    }
     t->first_seen = 1;
     if (n != 1 || b == 0x16 || b >= 0x80)
         return 0; /* EOF and errors too: the library reports them */
     hz__tls_handshake_fn cb = t->on_handshake;
+    hz__sock raw = t->raw;
     t->handshaking = 0;
     t->vt->session_destroy(t->s);
     hz__free(t->a, t, sizeof(*t));
-    s->tp = &hz__transport_socket;
-    s->ctx = NULL;
+    s->tp = raw.tp;
+    s->ctx = raw.ctx;
     s->want_write = 0;
     cb(s, HZ__TLS_NOT_TLS);
     return HZ_EAGAIN;
@@ -233,7 +325,7 @@ static int tls_shutdown(hz__sock *s)
     tls_sock *t = s->ctx;
     if (!t->handshaking)
         (void)t->vt->shutdown(t->s); /* close_notify, best effort */
-    return sock_shutdown(s);
+    return t->raw.tp->shutdown(&t->raw);
 }
 
 static void tls_close(hz__sock *s)
@@ -242,8 +334,14 @@ static void tls_close(hz__sock *s)
     if (t) {
         tls_handshake_over(s, t, 0); /* closed mid-handshake (timeout, peer) */
         t->vt->session_destroy(t->s);
+        hz__sock raw = t->raw;
         hz__free(t->a, t, sizeof(*t));
         s->ctx = NULL;
+        if (raw.tp == &hz__transport_cio) {
+            raw.tp->close(&raw); /* after the queued records (close_notify) */
+            s->fd = -1;
+            return;
+        }
     }
     sock_close(s);
 }
@@ -283,9 +381,16 @@ int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_tls_vt *vt,
     t->vt = vt;
     t->a = a;
     t->on_handshake = on_handshake;
-    t->io.send = tls_io_send;
-    t->io.recv = tls_io_recv;
-    t->io.io_ctx = s;
+    t->raw = *s;
+    if (s->tp == &hz__transport_cio) {
+        t->io.send = tls_io_send_cio;
+        t->io.recv = tls_io_recv_cio;
+        t->io.io_ctx = &t->raw;
+    } else {
+        t->io.send = tls_io_send;
+        t->io.recv = tls_io_recv;
+        t->io.io_ctx = s;
+    }
     int rc = vt->session_create(ctx, &t->io, &t->s);
     if (rc < 0) {
         hz__free(a, t, sizeof(*t));
@@ -301,9 +406,18 @@ int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_tls_vt *vt,
 void hz__sock_move(hz__sock *dst, hz__sock *src)
 {
     *dst = *src;
-    if (dst->tp == &hz__transport_tls)
+    /* A TLS shim over a plain socket reaches it through its owner's
+     * hz__sock; over the completion transport, through its own copy. */
+    if (dst->tp == &hz__transport_tls && ((tls_sock *)dst->ctx)->io.io_ctx == src)
         ((tls_sock *)dst->ctx)->io.io_ctx = dst;
     src->ctx = NULL;
     src->fd = -1;
     src->want_write = 0;
+}
+
+long hz__sock_peek(hz__sock *s)
+{
+    if (s->tp == &hz__transport_tls)
+        return s->ctx ? raw_peek(&((tls_sock *)s->ctx)->raw) : HZ_EINVAL;
+    return raw_peek(s);
 }

@@ -37,6 +37,14 @@ struct hz__sock {               /* owner: embedded in its connection */
 
 HZ__HIDDEN extern const hz__transport_vt hz__transport_socket;
 HZ__HIDDEN extern const hz__transport_vt hz__transport_tls;
+HZ__HIDDEN extern const hz__transport_vt hz__transport_cio;
+
+/** A completion poller (HZ_POLLER_CAP_COMPLETION) doing a loop's socket I/O:
+ *  the ctx of its sockets' transport (hz__transport_cio). */
+typedef struct hz__cio {    /* owner: embedded in its loop */
+    const hz_poller_vt *pv; /* borrowed: static; NULL: a readiness poller */
+    hz_poller *p;           /* borrowed: the loop's poller */
+} hz__cio;
 
 /** Plain socket transport over fd. */
 HZ__HIDDEN void hz__sock_init(hz__sock *s, int fd);
@@ -45,6 +53,15 @@ HZ__HIDDEN void hz__sock_init(hz__sock *s, int fd);
  *  the TLS shim points back at its hz__sock, so a plain struct copy would
  *  leave it writing through the old one. src is left closed (fd -1). */
 HZ__HIDDEN void hz__sock_move(hz__sock *dst, hz__sock *src);
+
+/** Socket transport over fd whose I/O goes through the completion poller
+ *  cio (borrowed: outlives the socket). */
+HZ__HIDDEN void hz__sock_init_cio(hz__sock *s, const hz__cio *cio, int fd);
+
+/** Looks at the next raw byte of the socket under s (a TLS transport's
+ *  too) without taking it: 1 (a byte waits), 0 (end of stream), HZ_EAGAIN
+ *  (nothing yet) or < 0; HZ_EINVAL without a socket. */
+HZ__HIDDEN long hz__sock_peek(hz__sock *s);
 
 /** Called once when a TLS handshake ends: ok = 1 done, 0 failed or closed
  *  before the end, HZ__TLS_NOT_TLS when the client's first byte cannot

@@ -105,7 +105,7 @@ hz__conn *hz__conn_new(hz__loop *loop, int fd)
         return NULL;
     c->io.vt = &conn_io_vt;
     c->loop = loop;
-    hz__sock_init(&c->sock, fd);
+    hz__loop_sock_init(loop, &c->sock, fd);
     hz__timer_init(&c->timer, conn_timer_fn);
     return c;
 }

@@ -204,14 +204,14 @@ int hz__exec_watching(const struct hz_req *ex)
 void hz__exec_peek(hz__conn *c)
 {
     hz__exec_job *j = c->ex ? c->ex->exec : NULL;
-    char b;
     if (!j || c->sock.fd < 0) {
         if (j)
             j->peer_data = 1;
         return;
     }
-    ssize_t n = recv(c->sock.fd, &b, 1, MSG_PEEK);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    /* Through the transport: a completion poller holds the received bytes. */
+    long n = hz__sock_peek(&c->sock);
+    if (n == 0 || (n < 0 && n != HZ_EAGAIN)) {
         hz__conn_close(c); /* gone: ex_abort marks the request cancelled */
         return;
     }

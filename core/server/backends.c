@@ -3,7 +3,10 @@
 #include "internal.h"
 
 const hz_poller_vt *const hz_pollers[] = {
-#if HZ_POLLER_IS_EPOLL
+#if HZ_POLLER_IS_IO_URING
+    &hz_poller_io_uring,
+    &hz_poller_epoll,
+#elif HZ_POLLER_IS_EPOLL
     &hz_poller_epoll,
 #if HZ_HAVE_POLLER_KQUEUE
     &hz_poller_kqueue,

@@ -21,14 +21,16 @@
 #define HTTPZ_BACKEND_H
 
 #include <stddef.h>
+#include <sys/uio.h>
 #include <httpz/httpz.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/** ABI number every vtable must carry in its abi field. */
-#define HZ_BACKEND_ABI 1u
+/** ABI number every vtable must carry in its abi field (2: the poller's
+ *  completion slots were appended). */
+#define HZ_BACKEND_ABI 2u
 
 /* ------------------------------------------------------------------------ */
 /* Allocator                                                                 */
@@ -82,6 +84,10 @@ enum {
     HZ_EV_ERR = 1u << 2,   /**< error pending on the fd (result only) */
     HZ_EV_HUP = 1u << 3,   /**< peer closed or reset (result only) */
     HZ_EV_WAKE = 1u << 4,  /**< wake() was called (result only; fd = -1) */
+    /** Interest only, and only given to a completion poller
+     *  (HZ_POLLER_CAP_COMPLETION): the fd is a listening socket, so the
+     *  poller accepts on it; READ then means "accept() has a result". */
+    HZ_EV_ACCEPT = 1u << 5,
 };
 
 enum {
@@ -90,6 +96,19 @@ enum {
     HZ_POLLER_CAP_EDGE = 1u << 0,
     /** wake() is cheap enough to call once per cross-thread message. */
     HZ_POLLER_CAP_CHEAP_WAKE = 1u << 1,
+    /** Completion I/O (io_uring): the poller does the socket I/O of the fds
+     *  registered with it, and the core moves bytes through the accept,
+     *  recv, send, shutdown and close slots below instead of system calls.
+     *  wait() still reports level-triggered readiness, of the poller's own
+     *  queues: READ while received bytes (or EOF, or an error) wait for
+     *  recv(), WRITE while send() has room. Set exactly when those slots
+     *  are; the core never reads them from a table without this bit. */
+    HZ_POLLER_CAP_COMPLETION = 1u << 2,
+};
+
+/** Flags of hz_poller_vt.recv. */
+enum {
+    HZ_IO_PEEK = 1u << 0, /**< copy without consuming (MSG_PEEK) */
 };
 
 typedef struct hz_poller hz_poller; /**< backend-defined */
@@ -141,6 +160,48 @@ typedef struct hz_poller_vt {
      *  thread: any (the only such op; all others belong to the loop thread).
      *  Async-signal-safe. */
     int (*wake)(hz_poller *p);
+
+    /* ---- Completion I/O: with HZ_POLLER_CAP_COMPLETION only, else NULL ----
+     * The poller owns every buffer the kernel reads or writes: what recv()
+     * copies out was received into the poller's buffers (an idle fd holds
+     * none), what send() accepted is copied, so the caller's buffers are
+     * free when a call returns, as with the socket calls these replace. An
+     * fd registered with add() is driven only through these slots until
+     * close(); the caller may still use it for getpeername(), setsockopt()
+     * and the like. All belong to the loop thread. */
+
+    /** The next connection accepted on lfd (registered with HZ_EV_ACCEPT):
+     *  a non-blocking, close-on-exec fd the caller owns; HZ_EAGAIN when none
+     *  is queued (READ is reported when one is); HZ_EMFILE (also for
+     *  ENFILE, ENOBUFS, ENOMEM: accepting stopped; modify(lfd) back to
+     *  READ|ACCEPT restarts it) or another < 0 code. */
+    int (*accept)(hz_poller *p, int lfd);
+    /** Copies up to len (> 0) received bytes into buf: n > 0, 0 at end of
+     *  stream, HZ_EAGAIN when nothing is queued (the poller keeps receiving
+     *  while the fd has READ interest), or < 0 (the connection's error,
+     *  after the bytes received before it). flags: HZ_IO_PEEK. */
+    long (*recv)(hz_poller *p, int fd, void *buf, size_t len, unsigned flags);
+    /** Takes a copy of up to the iovcnt (1..64) buffers' bytes and queues
+     *  it behind earlier output of fd, in order: the count taken (> 0; may
+     *  be less than offered when the fd's budget is nearly used), HZ_EAGAIN
+     *  when the budget is used (WRITE is reported once there is room
+     *  again), or < 0 when an earlier send failed (HZ_ECLOSED, ...). Sent
+     *  at the next wait() at the latest. */
+    long (*send)(hz_poller *p, int fd, const struct iovec *iov, int iovcnt);
+    /** shutdown(fd, SHUT_WR) once the output queued before it is written. */
+    int (*shutdown)(hz_poller *p, int fd);
+    /** Replaces close(fd) for a registered or formerly registered fd
+     *  (remove() first): the receive is cancelled, output already queued
+     *  is still written (with a bounded wait, as a kernel sends what a
+     *  closed socket still had buffered), then the fd is closed. The
+     *  number may not be reused before that, so the caller must not
+     *  close(2) it itself. Returns 0. */
+    int (*close)(hz_poller *p, int fd);
+    /** Called once on the loop thread after its last wait(): writes the
+     *  output still queued for up to timeout_ms, then cancels every
+     *  operation in flight and waits for the kernel to give their buffers
+     *  back, so destroy() (on any thread) frees nothing still in use. */
+    void (*quiesce)(hz_poller *p, int timeout_ms);
 } hz_poller_vt;
 
 #if HZ_HAVE_POLLER_EPOLL
@@ -150,6 +211,10 @@ HZ_API extern const hz_poller_vt hz_poller_epoll;
 #if HZ_HAVE_POLLER_KQUEUE
 /** The kqueue poller (macOS, BSDs; Linux only in libkqueue test builds). */
 HZ_API extern const hz_poller_vt hz_poller_kqueue;
+#endif
+#if HZ_HAVE_POLLER_IO_URING
+/** The io_uring completion poller (Linux, liburing; HZ_POLLER=io_uring). */
+HZ_API extern const hz_poller_vt hz_poller_io_uring;
 #endif
 /** Every poller compiled in, the default (HZ_POLLER_NAME) first, then NULL. */
 HZ_API extern const hz_poller_vt *const hz_pollers[];

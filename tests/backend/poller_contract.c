@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include "poller_contract.h"
 #include "test_alloc.h"
 
@@ -140,6 +142,71 @@ static int fill(int fd)
     return -1;
 }
 
+/* ---- completion pollers (HZ_POLLER_CAP_COMPLETION) ------------------------
+ * Such a poller reads and writes its sockets itself: a check reads through
+ * recv() and fills through send() instead of the fd. */
+
+static int is_cio(const hz_poller_vt *vt)
+{
+    return (vt->caps & HZ_POLLER_CAP_COMPLETION) != 0;
+}
+
+/* read(2) semantics (-1 with errno EAGAIN) over either kind of poller. */
+static long pc_read(const hz_poller_vt *vt, hz_poller *p, int fd, void *buf, size_t len)
+{
+    if (!is_cio(vt))
+        return read(fd, buf, len);
+    long n = vt->recv(p, fd, buf, len, 0);
+    if (n >= 0)
+        return n;
+    errno = n == HZ_EAGAIN ? EAGAIN : EIO;
+    return -1;
+}
+
+/* Reads what fd has (through the poller if it is a completion one) until
+ * EAGAIN; bytes read, or -1. */
+static long pc_drain(const hz_poller_vt *vt, hz_poller *p, int fd)
+{
+    if (!is_cio(vt))
+        return drain(fd);
+    char buf[4096];
+    long total = 0;
+    for (;;) {
+        long n = pc_read(vt, p, fd, buf, sizeof(buf));
+        if (n > 0) {
+            total += n;
+            continue;
+        }
+        return n < 0 && errno == EAGAIN ? total : -1;
+    }
+}
+
+/* Makes fd unwritable: its socket buffer full, and for a completion poller
+ * (fd registered) its output budget too. 0 on success. */
+static int pc_fill(const hz_poller_vt *vt, hz_poller *p, int fd)
+{
+    static const char chunk[16384];
+    if (!is_cio(vt))
+        return fill(fd);
+    hz_poll_event ev[16];
+    for (int round = 0; round < 1000; round++) {
+        long n;
+        struct iovec v = {.iov_base = (void *)chunk, .iov_len = sizeof(chunk)};
+        while ((n = vt->send(p, fd, &v, 1)) > 0) {
+        }
+        if (n != HZ_EAGAIN)
+            return -1;
+        /* Submitted: the kernel takes what the socket buffer holds. Full
+         * once a wait shows no room. */
+        int k = vt->wait(p, ev, 16, 20);
+        if (k < 0)
+            return -1;
+        if (vt->send(p, fd, &v, 1) == HZ_EAGAIN && vt->wait(p, ev, 16, 20) == 0)
+            return 0;
+    }
+    return -1;
+}
+
 /* Entries of ev[0..n) for fd; *idx gets the first one's index. */
 static int count_fd(const hz_poll_event *ev, int n, int fd, int *idx)
 {
@@ -200,6 +267,12 @@ int pc_meta(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(!(vt->caps & HZ_POLLER_CAP_EDGE), "pollers in this tree are level-triggered");
     CHECK(vt->create && vt->destroy && vt->add && vt->modify && vt->remove && vt->wait && vt->wake,
           "no poller slot is optional");
+    if (is_cio(vt))
+        CHECK(vt->accept && vt->recv && vt->send && vt->shutdown && vt->close && vt->quiesce,
+              "a completion poller fills every completion slot");
+    else
+        CHECK(!vt->accept && !vt->recv && !vt->send && !vt->shutdown && !vt->close && !vt->quiesce,
+              "completion slots without HZ_POLLER_CAP_COMPLETION");
     vt->destroy(NULL); /* NULL-safe */
     rc = PC_PASS;
 out:
@@ -226,7 +299,11 @@ int pc_readable(const hz_poller_vt *vt, pc_ctx *c)
           "only READ was due (events 0x%x)", ev[0].events);
     CHECK(vt->remove(p, sv[0]) == 0, "remove");
 
-    /* A pipe's read end too. */
+    /* A pipe's read end too (a completion poller serves sockets only). */
+    if (is_cio(vt)) {
+        rc = PC_PASS;
+        goto out;
+    }
     CHECK(make_pipe(pf) == 0, "pipe: %s", strerror(errno));
     CHECK(vt->add(p, pf[0], HZ_EV_READ, &tag) == 0, "add pipe");
     n = vt->wait(p, ev, 16, NEG_MS);
@@ -257,7 +334,7 @@ int pc_writable(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(!(ev[0].events & HZ_EV_READ), "READ without READ interest (events 0x%x)", ev[0].events);
 
     /* A full buffer is not writable; draining the peer makes it so again. */
-    CHECK(fill(sv[0]) == 0, "filling the socket buffer failed: %s", strerror(errno));
+    CHECK(pc_fill(vt, p, sv[0]) == 0, "filling the socket buffer failed: %s", strerror(errno));
     n = vt->wait(p, ev, 16, NEG_MS);
     CHECK(count_fd(ev, n, sv[0], &i) == 0, "a full socket was reported writable (0x%x)",
           ev[i].events);
@@ -267,7 +344,11 @@ int pc_writable(const hz_poller_vt *vt, pc_ctx *c)
           "WRITE expected once the peer drained (n=%d)", n);
     CHECK(vt->remove(p, sv[0]) == 0, "remove");
 
-    /* A pipe's write end. */
+    /* A pipe's write end (not for a completion poller: sockets only). */
+    if (is_cio(vt)) {
+        rc = PC_PASS;
+        goto out;
+    }
     CHECK(make_pipe(pf) == 0, "pipe: %s", strerror(errno));
     CHECK(vt->add(p, pf[1], HZ_EV_WRITE, NULL) == 0, "add pipe");
     n = vt->wait(p, ev, 16, POS_MS);
@@ -296,10 +377,10 @@ int pc_level_triggered(const hz_poller_vt *vt, pc_ctx *c)
         CHECK(n == 1 && (ev[0].events & HZ_EV_READ),
               "unread data must be reported again (round %d, n=%d)", round, n);
     }
-    CHECK(read(sv[0], &b, 1) == 1, "read");
+    CHECK(pc_read(vt, p, sv[0], &b, 1) == 1, "read");
     n = vt->wait(p, ev, 16, POS_MS);
     CHECK(n == 1 && (ev[0].events & HZ_EV_READ), "one byte left must be reported (n=%d)", n);
-    CHECK(read(sv[0], &b, 1) == 1, "read");
+    CHECK(pc_read(vt, p, sv[0], &b, 1) == 1, "read");
     n = vt->wait(p, ev, 16, NEG_MS);
     CHECK(n == 0, "a drained socket was reported (n=%d)", n);
     rc = PC_PASS;
@@ -360,9 +441,13 @@ int pc_peer_close(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(n == 1 && ev[0].fd == sv[0], "peer close must be reported (n=%d)", n);
     CHECK(ev[0].events & (HZ_EV_READ | HZ_EV_HUP), "READ and/or HUP expected (events 0x%x)",
           ev[0].events);
-    CHECK(read(sv[0], &b, 1) == 0, "the reader must then see EOF");
+    CHECK(pc_read(vt, p, sv[0], &b, 1) == 0, "the reader must then see EOF");
     CHECK(vt->remove(p, sv[0]) == 0, "remove");
 
+    if (is_cio(vt)) { /* sockets only */
+        rc = PC_PASS;
+        goto out;
+    }
     CHECK(make_pipe(pf) == 0, "pipe: %s", strerror(errno));
     CHECK(vt->add(p, pf[0], HZ_EV_READ, NULL) == 0, "add pipe");
     close_fd(&pf[1]);
@@ -385,8 +470,13 @@ int pc_peer_close_wakes_writer(const hz_poller_vt *vt, pc_ctx *c)
     hz_poll_event ev[16];
     CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
     CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
-    CHECK(fill(sv[0]) == 0, "fill: %s", strerror(errno));
-    CHECK(vt->add(p, sv[0], HZ_EV_WRITE, NULL) == 0, "add");
+    if (is_cio(vt)) { /* its budget fills through the poller */
+        CHECK(vt->add(p, sv[0], HZ_EV_WRITE, NULL) == 0, "add");
+        CHECK(pc_fill(vt, p, sv[0]) == 0, "fill");
+    } else {
+        CHECK(fill(sv[0]) == 0, "fill: %s", strerror(errno));
+        CHECK(vt->add(p, sv[0], HZ_EV_WRITE, NULL) == 0, "add");
+    }
     n = vt->wait(p, ev, 16, NEG_MS);
     CHECK(n == 0, "a full socket was reported (n=%d events 0x%x)", n, n > 0 ? ev[0].events : 0);
     /* A writer blocked on a full buffer must learn that its peer is gone. */
@@ -769,7 +859,7 @@ int pc_many_fds(const hz_poller_vt *vt, pc_ctx *c)
             CHECK(ev[i].fd == pairs[k][0], "udata of fd %d came with fd %d", pairs[k][0], ev[i].fd);
             CHECK(!seen[k], "fd %d reported again after it was drained", ev[i].fd);
             CHECK(ev[i].events == HZ_EV_READ, "READ expected (0x%x)", ev[i].events);
-            CHECK(drain(ev[i].fd) == 1, "one byte expected on fd %d", ev[i].fd);
+            CHECK(pc_drain(vt, p, ev[i].fd) == 1, "one byte expected on fd %d", ev[i].fd);
             seen[k] = 1;
             seen_count++;
         }
@@ -984,6 +1074,386 @@ out:
     return rc;
 }
 
+/* ------------------------------------------------------------------------ */
+/* the completion section (HZ_POLLER_CAP_COMPLETION only; others skip)      */
+/* ------------------------------------------------------------------------ */
+
+#define NEED_CIO()                                                                                 \
+    do {                                                                                           \
+        if (!is_cio(vt))                                                                           \
+            SKIP("not a completion poller");                                                       \
+    } while (0)
+
+static unsigned char pat(size_t i)
+{
+    return (unsigned char)((i * 7u + (i >> 9)) & 0xff);
+}
+
+/* A non-blocking TCP listener on 127.0.0.1, port in *port; -1 on failure. */
+static int tcp_listener(int *port)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 64) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &al) < 0 || set_flags(fd) < 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static int tcp_connect(int port)
+{
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((unsigned short)port);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* recv(): copies, PEEK leaves the bytes, partial reads, level-triggered
+ * reporting of what is left, bytes spanning several buffers, EOF. */
+int pc_c_recv(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, sv[2] = {-1, -1};
+    long r;
+    char b[4096];
+    static unsigned char big[20000];
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    NEED_CIO();
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    CHECK(vt->add(p, sv[0], HZ_EV_READ, NULL) == 0, "add");
+    CHECK(vt->recv(p, sv[0], b, 10, 0) == HZ_EAGAIN, "nothing received yet");
+    CHECK(write(sv[1], "hello world", 11) == 11, "write");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && (ev[0].events & HZ_EV_READ), "READ expected (n=%d)", n);
+    CHECK(vt->recv(p, sv[0], b, 5, HZ_IO_PEEK) == 5 && !memcmp(b, "hello", 5), "peek");
+    CHECK(vt->recv(p, sv[0], b, 5, 0) == 5 && !memcmp(b, "hello", 5), "recv after peek");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && (ev[0].events & HZ_EV_READ), "the rest must be reported again (n=%d)", n);
+    CHECK((r = vt->recv(p, sv[0], b, sizeof(b), 0)) == 6 && !memcmp(b, " world", 6),
+          "the rest (%ld)", r);
+    CHECK(vt->recv(p, sv[0], b, 10, 0) == HZ_EAGAIN, "drained");
+    n = vt->wait(p, ev, 16, NEG_MS);
+    CHECK(n == 0, "a drained fd was reported (n=%d)", n);
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = pat(i);
+    CHECK(write(sv[1], big, sizeof(big)) == (ssize_t)sizeof(big), "write big");
+    size_t got = 0;
+    long t0 = now_ms();
+    while (got < sizeof(big) && now_ms() - t0 < POS_MS) {
+        vt->wait(p, ev, 16, 50);
+        while ((r = vt->recv(p, sv[0], b, 1000, 0)) > 0) {
+            for (long k = 0; k < r; k++)
+                CHECK((unsigned char)b[k] == pat(got + (size_t)k), "byte %zu differs",
+                      got + (size_t)k);
+            got += (size_t)r;
+        }
+        CHECK(r == HZ_EAGAIN, "recv gave %ld", r);
+    }
+    CHECK(got == sizeof(big), "%zu of %zu bytes received", got, sizeof(big));
+    close_fd(&sv[1]);
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && (ev[0].events & HZ_EV_READ), "EOF must be reported (n=%d)", n);
+    CHECK(vt->recv(p, sv[0], b, 10, 0) == 0, "EOF");
+    CHECK(vt->remove(p, sv[0]) == 0, "remove");
+    CHECK(vt->close(p, sv[0]) == 0, "close");
+    sv[0] = -1;
+    rc = PC_PASS;
+out:
+    close_pair(sv);
+    vt->destroy(p);
+    return rc;
+}
+
+/* send(): copies in order across the budget (EAGAIN, then WRITE), and
+ * shutdown() then close() still deliver everything queued, then EOF. */
+int pc_c_send_order_close(const hz_poller_vt *vt, pc_ctx *c)
+{
+    enum { TOTAL = 1 << 20 };
+    int rc = PC_FAIL, sv[2] = {-1, -1}, eagain = 0, write_seen = 0, eof = 0;
+    static unsigned char src[TOTAL];
+    unsigned char b[65536];
+    size_t sent = 0, got = 0;
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    NEED_CIO();
+    for (size_t i = 0; i < TOTAL; i++)
+        src[i] = pat(i);
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    CHECK(vt->add(p, sv[0], HZ_EV_READ, NULL) == 0, "add");
+    long t0 = now_ms();
+    while (sent < TOTAL && now_ms() - t0 < 10 * POS_MS) {
+        size_t k = TOTAL - sent < 7777 ? TOTAL - sent : 7777;
+        struct iovec v[2] = {{(void *)(src + sent), k / 2},
+                             {(void *)(src + sent + k / 2), k - k / 2}};
+        long r = vt->send(p, sv[0], v, 2);
+        if (r > 0) {
+            sent += (size_t)r;
+            continue;
+        }
+        CHECK(r == HZ_EAGAIN, "send gave %ld", r);
+        eagain++;
+        CHECK(vt->modify(p, sv[0], HZ_EV_READ | HZ_EV_WRITE, NULL) == 0, "modify");
+        /* The peer reads only once the budget is used: WRITE must follow. */
+        for (int round = 0; round < 100; round++) {
+            ssize_t m = read(sv[1], b, sizeof(b));
+            for (ssize_t q = 0; q < m; q++)
+                CHECK(b[q] == pat(got + (size_t)q), "byte %zu differs", got + (size_t)q);
+            if (m > 0)
+                got += (size_t)m;
+            int n = vt->wait(p, ev, 16, 20);
+            if (count_fd(ev, n, sv[0], NULL)) {
+                write_seen++;
+                break;
+            }
+        }
+        CHECK(vt->modify(p, sv[0], HZ_EV_READ, NULL) == 0, "modify");
+    }
+    CHECK(sent == TOTAL, "only %zu of %d bytes taken", sent, TOTAL);
+    CHECK(eagain > 0, "a 1 MiB write never met the budget");
+    CHECK(write_seen > 0, "WRITE never reported after EAGAIN");
+    CHECK(vt->shutdown(p, sv[0]) == 0, "shutdown");
+    CHECK(vt->remove(p, sv[0]) == 0, "remove");
+    CHECK(vt->close(p, sv[0]) == 0, "close");
+    sv[0] = -1;
+    t0 = now_ms();
+    while (!eof && now_ms() - t0 < 10 * POS_MS) {
+        ssize_t m = read(sv[1], b, sizeof(b));
+        if (m > 0) {
+            for (ssize_t q = 0; q < m; q++)
+                CHECK(b[q] == pat(got + (size_t)q), "byte %zu differs", got + (size_t)q);
+            got += (size_t)m;
+            continue;
+        }
+        if (m == 0) {
+            eof = 1;
+            break;
+        }
+        vt->wait(p, ev, 16, 20); /* the poller writes during wait() */
+    }
+    CHECK(got == TOTAL, "the peer got %zu of %d bytes", got, TOTAL);
+    CHECK(eof, "no EOF after the close");
+    rc = PC_PASS;
+out:
+    close_pair(sv);
+    vt->destroy(p);
+    return rc;
+}
+
+/* accept(): multishot accepting, EAGAIN when none, pause and restart with
+ * modify(), and remove() closing what was accepted but not taken. */
+int pc_c_accept(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, n, port = 0, lfd = -1, tag, cl[5] = {-1, -1, -1, -1, -1},
+        fds[5] = {-1, -1, -1, -1, -1};
+    int nacc = 0;
+    char b;
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    NEED_CIO();
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    CHECK((lfd = tcp_listener(&port)) >= 0, "listener: %s", strerror(errno));
+    CHECK(vt->add(p, lfd, HZ_EV_READ | HZ_EV_ACCEPT, &tag) == 0, "add listener");
+    n = vt->wait(p, ev, 16, NEG_MS);
+    CHECK(n == 0, "no connection yet (n=%d)", n);
+    CHECK(vt->accept(p, lfd) == HZ_EAGAIN, "accept without a connection");
+    for (int i = 0; i < 3; i++)
+        CHECK((cl[i] = tcp_connect(port)) >= 0, "connect: %s", strerror(errno));
+    long t0 = now_ms();
+    while (nacc < 3 && now_ms() - t0 < POS_MS) {
+        n = vt->wait(p, ev, 16, 50);
+        CHECK(n >= 0, "wait");
+        if (n)
+            CHECK(ev[0].fd == lfd && ev[0].udata == &tag && (ev[0].events & HZ_EV_READ),
+                  "READ on the listener (events 0x%x)", ev[0].events);
+        int fd;
+        while ((fd = vt->accept(p, lfd)) >= 0)
+            fds[nacc++] = fd;
+        CHECK(fd == HZ_EAGAIN, "accept gave %d", fd);
+    }
+    CHECK(nacc == 3, "%d of 3 connections accepted", nacc);
+    /* An accepted fd is an ordinary connection for the same poller. */
+    CHECK(vt->add(p, fds[0], HZ_EV_READ, NULL) == 0, "add accepted");
+    CHECK(write(cl[0], "z", 1) == 1, "write");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].fd == fds[0], "READ on the accepted fd (n=%d)", n);
+    CHECK(vt->recv(p, fds[0], &b, 1, 0) == 1 && b == 'z', "recv on the accepted fd");
+    CHECK(vt->remove(p, fds[0]) == 0, "remove accepted");
+    CHECK(vt->close(p, fds[0]) == 0, "close accepted");
+    fds[0] = -1;
+    /* Paused: nothing is reported, the kernel keeps the backlog. */
+    CHECK(vt->modify(p, lfd, 0, &tag) == 0, "pause");
+    CHECK((cl[3] = tcp_connect(port)) >= 0, "connect");
+    n = vt->wait(p, ev, 16, 2 * NEG_MS);
+    CHECK(n == 0, "a paused listener was reported (n=%d)", n);
+    CHECK(vt->modify(p, lfd, HZ_EV_READ | HZ_EV_ACCEPT, &tag) == 0, "restart");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].fd == lfd, "READ after the restart (n=%d)", n);
+    CHECK((fds[3] = vt->accept(p, lfd)) >= 0, "accept after the restart");
+    /* Accepted and never taken: remove() closes it (the client sees EOF). */
+    CHECK((cl[4] = tcp_connect(port)) >= 0, "connect");
+    n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && ev[0].fd == lfd, "READ for the last one (n=%d)", n);
+    CHECK(vt->remove(p, lfd) == 0, "remove listener");
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(cl[4], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    CHECK(read(cl[4], &b, 1) == 0, "a connection accepted and dropped must see EOF");
+    CHECK(vt->close(p, lfd) == 0, "close listener");
+    lfd = -1;
+    rc = PC_PASS;
+out:
+    for (int i = 0; i < 5; i++) {
+        close_fd(&cl[i]);
+        close_fd(&fds[i]);
+    }
+    close_fd(&lfd);
+    vt->destroy(p);
+    return rc;
+}
+
+/* destroy() (optionally after quiesce()) with operations outstanding:
+ * receives armed, a send blocked on a full socket, a closed fd still
+ * draining, a listener with an accepted fd not taken. Nothing leaks: no
+ * memory, no descriptor (run under ASan in CI). */
+static int destroy_inflight(const hz_poller_vt *vt, pc_ctx *c, int quiesce)
+{
+    enum { NP = 16 };
+    int rc = PC_FAIL, n, port = 0, lfd = -1, cl = -1, pr[NP][2], blk[2] = {-1, -1};
+    int drn[2] = {-1, -1}, before;
+    hz_count_alloc ca;
+    hz_poller *p = NULL;
+    hz_poll_event ev[64];
+    static const char chunk[65536];
+    for (int i = 0; i < NP; i++)
+        pr[i][0] = pr[i][1] = -1;
+    NEED_CIO();
+    hz_count_alloc_init(&ca);
+    before = lowest_free_fd();
+    CHECK(vt->create(&p, &ca.iface) == 0, "create");
+    CHECK((lfd = tcp_listener(&port)) >= 0, "listener");
+    CHECK(vt->add(p, lfd, HZ_EV_READ | HZ_EV_ACCEPT, NULL) == 0, "add listener");
+    for (int i = 0; i < NP; i++) {
+        CHECK(make_pair(pr[i]) == 0, "socketpair");
+        CHECK(vt->add(p, pr[i][0], HZ_EV_READ, NULL) == 0, "add");
+        if (i & 1)
+            CHECK(write(pr[i][1], "abc", 3) == 3, "write"); /* received, never read */
+    }
+    CHECK(make_pair(blk) == 0 && make_pair(drn) == 0, "socketpair");
+    CHECK(vt->add(p, blk[0], HZ_EV_READ, NULL) == 0 && vt->add(p, drn[0], HZ_EV_READ, NULL) == 0,
+          "add");
+    CHECK((cl = tcp_connect(port)) >= 0, "connect");
+    for (int i = 0; i < 3; i++) { /* more than a socket buffer: a send stays in flight */
+        struct iovec v = {.iov_base = (void *)chunk, .iov_len = sizeof(chunk)};
+        CHECK(vt->send(p, blk[0], &v, 1) > 0, "send");
+        CHECK(vt->send(p, drn[0], &v, 1) > 0, "send");
+    }
+    n = vt->wait(p, ev, 64, 100);
+    CHECK(n > 0, "wait (n=%d)", n);
+    n = vt->wait(p, ev, 64, 20);
+    CHECK(vt->shutdown(p, drn[0]) == 0, "shutdown");
+    CHECK(vt->remove(p, drn[0]) == 0, "remove");
+    CHECK(vt->close(p, drn[0]) == 0, "close with output queued");
+    drn[0] = -1; /* the poller's to close now */
+    if (quiesce)
+        vt->quiesce(p, 50);
+    vt->destroy(p);
+    p = NULL;
+    CHECK(atomic_load(&ca.live_blocks) == 0, "%ld blocks leaked", atomic_load(&ca.live_blocks));
+    CHECK(atomic_load(&ca.size_mismatches) == 0, "free() told a wrong size");
+    close_fd(&lfd);
+    close_fd(&cl);
+    close_pair(blk);
+    close_pair(drn);
+    for (int i = 0; i < NP; i++)
+        close_pair(pr[i]);
+    CHECK(lowest_free_fd() == before, "a descriptor leaked (lowest free %d, was %d)",
+          lowest_free_fd(), before);
+    rc = PC_PASS;
+out:
+    vt->destroy(p);
+    close_fd(&lfd);
+    close_fd(&cl);
+    close_pair(blk);
+    close_pair(drn);
+    for (int i = 0; i < NP; i++)
+        close_pair(pr[i]);
+    return rc;
+}
+
+int pc_c_destroy_inflight(const hz_poller_vt *vt, pc_ctx *c)
+{
+    return destroy_inflight(vt, c, 0);
+}
+
+int pc_c_quiesce_inflight(const hz_poller_vt *vt, pc_ctx *c)
+{
+    return destroy_inflight(vt, c, 1);
+}
+
+/* Idle connections hold no receive buffer: the poller's memory does not
+ * grow with connections that received and were read (the buffers are the
+ * ring's, shared by all). */
+int pc_c_idle_no_buffer(const hz_poller_vt *vt, pc_ctx *c)
+{
+    enum { NP = 64 };
+    int rc = PC_FAIL, pr[NP][2], done = 0;
+    long base;
+    char b[512];
+    hz_count_alloc ca;
+    hz_poller *p = NULL;
+    hz_poll_event ev[NP];
+    for (int i = 0; i < NP; i++)
+        pr[i][0] = pr[i][1] = -1;
+    NEED_CIO();
+    hz_count_alloc_init(&ca);
+    CHECK(vt->create(&p, &ca.iface) == 0, "create");
+    for (int i = 0; i < NP; i++)
+        CHECK(make_pair(pr[i]) == 0, "socketpair");
+    vt->wait(p, ev, NP, 0);
+    base = atomic_load(&ca.live_bytes);
+    for (int i = 0; i < NP; i++)
+        CHECK(vt->add(p, pr[i][0], HZ_EV_READ, NULL) == 0, "add");
+    for (int i = 0; i < NP; i++)
+        CHECK(write(pr[i][1], "GET / HTTP/1.1\r\n\r\n", 18) == 18, "write");
+    long t0 = now_ms();
+    while (done < NP && now_ms() - t0 < POS_MS) {
+        int n = vt->wait(p, ev, NP, 50);
+        for (int i = 0; i < n; i++)
+            if (vt->recv(p, ev[i].fd, b, sizeof(b), 0) == 18)
+                done++;
+    }
+    CHECK(done == NP, "%d of %d requests read", done, NP);
+    CHECK(vt->wait(p, ev, NP, NEG_MS) == 0, "all were read");
+    CHECK(atomic_load(&ca.live_bytes) == base,
+          "idle connections cost %ld bytes of poller memory (%d connections)",
+          atomic_load(&ca.live_bytes) - base, NP);
+    rc = PC_PASS;
+out:
+    vt->destroy(p);
+    for (int i = 0; i < NP; i++)
+        close_pair(pr[i]);
+    return rc;
+}
+
 #define PC(name)                                                                                   \
     {                                                                                              \
 #name, pc_##name                                                                           \
@@ -1010,6 +1480,12 @@ const pc_case pc_cases[] = {
     PC(create_enomem),
     PC(counting_no_leak),
     PC(add_enomem_keeps_poller),
+    PC(c_recv),
+    PC(c_send_order_close),
+    PC(c_accept),
+    PC(c_destroy_inflight),
+    PC(c_quiesce_inflight),
+    PC(c_idle_no_buffer),
     {NULL, NULL},
 };
 const unsigned pc_ncases = sizeof(pc_cases) / sizeof(pc_cases[0]) - 1;

@@ -49,7 +49,8 @@ Test(poller, table_lists_the_default_first)
     size_t n = 0;
     while (hz_pollers[n])
         n++;
-    cr_assert_eq(n, (size_t)(HZ_HAVE_POLLER_EPOLL + HZ_HAVE_POLLER_KQUEUE),
+    cr_assert_eq(n,
+                 (size_t)(HZ_HAVE_POLLER_EPOLL + HZ_HAVE_POLLER_KQUEUE + HZ_HAVE_POLLER_IO_URING),
                  "hz_pollers[] must list every poller compiled in");
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++)
@@ -77,3 +78,10 @@ POLLER_TEST(eintr, 30)
 POLLER_TEST(create_enomem, 30)
 POLLER_TEST(counting_no_leak, 20)
 POLLER_TEST(add_enomem_keeps_poller, 20)
+/* The completion section (skipped by readiness pollers). */
+POLLER_TEST(c_recv, 20)
+POLLER_TEST(c_send_order_close, 60)
+POLLER_TEST(c_accept, 20)
+POLLER_TEST(c_destroy_inflight, 30)
+POLLER_TEST(c_quiesce_inflight, 30)
+POLLER_TEST(c_idle_no_buffer, 20)

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <criterion/criterion.h>
+#include <httpz/backend.h>
 #include "itest.h"
 #include "test_alloc.h"
 
@@ -117,6 +118,46 @@ Test(stop, destroy_with_open_connections_leaks_nothing, .timeout = 30)
     for (int i = 0; i < 6; i++) {
         cr_assert_eq(it_wait_closed(&c[i], 3000), 1, "connection %d closed", i);
         it_close(&c[i]);
+    }
+}
+
+/* Every poller compiled in (epoll and io_uring in an HZ_POLLER=io_uring
+ * build): a stop whose deadline cuts a response the client does not read,
+ * and a destroy right after, with the receive of a pipelined request and
+ * the output still in flight in a completion poller (cancelled at the
+ * loop's end, then freed: ASan and the counting allocator check it). */
+Test(stop, stop_and_destroy_cancel_io_in_flight_on_every_poller, .timeout = 60)
+{
+    for (int k = 0; hz_pollers[k]; k++) {
+        hz_count_alloc ca;
+        hz_count_alloc_init(&ca);
+        hz_config cfg;
+        hz_config_init(&cfg);
+        cfg.loops = 1;
+        cfg.allocator = &ca.iface;
+        cfg.poller = hz_pollers[k];
+        it_server s;
+        it_start(&s, &cfg);
+        it_conn c, idle;
+        cr_assert_eq(it_connect(&c, s.port), 0);
+        cr_assert_eq(it_connect(&idle, s.port), 0);
+        it_sends(&c, "GET /large?kb=65536 HTTP/1.1\r\nHost: t\r\n\r\n"
+                     "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        cr_assert_gt(it_read_atleast(&c, 1, 5000), 0, "%s: the response started",
+                     hz_pollers[k]->name);
+        long long t0 = it_now_ms();
+        hz_server_stop(s.srv, 200);
+        cr_assert_eq(hz_server_wait(s.srv), 0);
+        long long dt = it_now_ms() - t0;
+        cr_assert(dt < 5000, "%s: stopped after %lld ms", hz_pollers[k]->name, dt);
+        hz_server_destroy(s.srv);
+        cr_assert_eq(atomic_load(&ca.live_blocks), 0, "%s: %ld blocks leaked", hz_pollers[k]->name,
+                     (long)atomic_load(&ca.live_blocks));
+        cr_assert_eq(atomic_load(&ca.size_mismatches), 0);
+        cr_assert_eq(it_wait_closed(&idle, 3000), 1, "%s: idle connection closed",
+                     hz_pollers[k]->name);
+        it_close(&c);
+        it_close(&idle);
     }
 }
 
