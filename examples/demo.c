@@ -289,7 +289,9 @@ static void usage(FILE *f)
             "  --cert F --key F     PEM certificate chain and key for HTTPS (default: a\n"
             "                       self-signed one made once in ./.demo-tls/)\n"
             "  --access-log FILE    append the access log to FILE instead of stdout\n"
-            "  --quiet              no access log\n",
+            "  --quiet              no access log\n"
+            "  --h2c                HTTP/2 with prior knowledge on the plain port too\n"
+            "                       (HTTPS offers HTTP/2 by ALPN when built with it)\n",
             HZ_DEMO_DOCS);
 }
 
@@ -299,6 +301,7 @@ int main(int argc, char **argv)
     long port = 8080, loops = 0, header_ms = 5000;
     const char *root_dir = HZ_DEMO_DOCS;
     int quiet = 0;
+    int h2c = 0; /* --h2c: HTTP/2 with prior knowledge on the plain port */
     const char *log_path = NULL;
     long tls_port = HZ_HAVE_TLS ? 8443 : 0;
     int tls_port_set = 0;
@@ -311,6 +314,10 @@ int main(int argc, char **argv)
         }
         if (!strcmp(a, "--quiet")) {
             quiet = 1;
+            continue;
+        }
+        if (!strcmp(a, "--h2c")) {
+            h2c = 1;
             continue;
         }
         if (i + 1 >= argc) {
@@ -401,7 +408,13 @@ int main(int argc, char **argv)
     }
     if (rc < 0)
         fprintf(stderr, "demo: --root %s: %s (no /static/)\n", root_dir, hz_strerror(rc));
-    rc = hz_server_listen(g_srv, addr, (int)port, NULL);
+    hz_listener_config lc;
+    hz_listener_config_init(&lc);
+    lc.addr = addr;
+    lc.port = (int)port;
+    if (h2c)
+        lc.protocols = HZ_PROTO_HTTP1 | HZ_PROTO_HTTP2;
+    rc = hz_server_listen_with(g_srv, &lc);
     if (rc < 0) {
         fprintf(stderr, "demo: listen %s:%ld: %s\n", addr, port, hz_strerror(rc));
         hz_server_destroy(g_srv);

@@ -31,7 +31,13 @@ enum hz__mslot {
     HZ__MS_ALOG_DROPPED, /* access-log file lines lost */
     HZ__MS_LAT_SUM,      /* ns */
     HZ__MS_LAT,          /* + bucket; the last is +Inf */
-    HZ__MS_COUNT = HZ__MS_LAT + HZ_METRICS_LAT_BUCKETS + 1
+    /* HTTP/2 (core/http2) */
+    HZ__MS_H2_CONNS = HZ__MS_LAT + HZ_METRICS_LAT_BUCKETS + 1,
+    HZ__MS_H2_STREAMS,
+    HZ__MS_H2_RESETS, /* streams the client reset before their response ended */
+    HZ__MS_H2_CALM,   /* connections ended with GOAWAY ENHANCE_YOUR_CALM */
+    HZ__MS_H2_PROTO,  /* connections ended with another GOAWAY error */
+    HZ__MS_COUNT
 };
 
 typedef struct hz__metrics { /* owner: embedded in its loop; written by that loop only */

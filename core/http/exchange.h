@@ -112,7 +112,8 @@ struct hz_req {               /* owner: the protocol's exchange that embeds it *
     const char *raw;
     const hz__route_rec *rec; /* borrowed: the server's */
     hz__route_match match;
-    uint8_t sink;        /* hz__sink */
+    uint8_t sink;         /* hz__sink */
+    uint8_t http_version; /* 20 on HTTP/2; 0: the head's (HTTP/1.x) */
     uint32_t body_start; /* rel. raw: first body byte */
     uint32_t body_len;   /* buffered: decoded bytes at body_start */
     /* response */

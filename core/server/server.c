@@ -14,6 +14,7 @@
 #include "exec.h"
 #include "accesslog.h"
 #include "fmt.h"
+#include "h2.h"
 
 #define HZ__LISTEN_BACKLOG 1024
 
@@ -60,6 +61,10 @@ static int server_accept(hz__loop *loop, int fd, void *ud)
     }
     hz__conn *c = hz__conn_new(loop, fd);
     int rc = c ? 0 : HZ_ENOMEM;
+    if (c && (l->protocols & HZ_PROTO_HTTP2)) {
+        c->h2_listener = 1;
+        c->h2_ok = !l->tls; /* prior knowledge; on TLS, ALPN decides */
+    }
     if (c && l->tls && (rc = hz__tls_conn_attach(c, l)) < 0) {
         hz__free(&srv->a, c, sizeof(*c));
     } else if (c) {
@@ -102,6 +107,11 @@ static void config_defaults(hz_config *cfg)
     cfg->access_log_file.format = HZ_ACCESS_LOG_COMBINED;
     cfg->access_log_file.buffer = 64 * 1024;
     cfg->access_log_file.flush_ms = 1000;
+    cfg->http2.max_concurrent_streams = 100;
+    cfg->http2.initial_window = 65535;
+    cfg->http2.conn_output_buffer = 256 * 1024;
+    cfg->http2.max_control_frames = 1000;
+    cfg->http2.max_resets = 200;
 }
 
 void hz_config_init_sized(hz_config *cfg, size_t size)
@@ -207,6 +217,9 @@ int hz_server_create(hz_server **out, const hz_config *user_cfg)
     srv->a = *a;
     srv->pv = pv;
     srv->on_accept = server_accept;
+#if HZ_HAVE_HTTP2
+    srv->h2_takeover = hz__h2_takeover;
+#endif
     atomic_init(&srv->nconns, 0);
     atomic_init(&srv->stop_requested, 0);
     atomic_init(&srv->stop_deadline_ms, 0);
@@ -350,9 +363,11 @@ int hz_server_listen_with(hz_server *srv, const hz_listener_config *user_lc)
     const hz_tls_config *tls = lc.tls;
     if (port < 0 || port > 65535 || (lc.protocols & ~(unsigned)(HZ_PROTO_HTTP1 | HZ_PROTO_HTTP2)))
         return HZ_EINVAL;
-    unsigned protocols = lc.protocols ? lc.protocols : HZ_PROTO_HTTP1;
-    if (protocols & HZ_PROTO_HTTP2)
-        return HZ_ENOTSUP; /* not compiled in yet */
+    /* The default: HTTP/1.1, plus HTTP/2 by ALPN on TLS when built with it. */
+    unsigned protocols =
+        lc.protocols ? lc.protocols : HZ_PROTO_HTTP1 | (HZ_HAVE_HTTP2 && tls ? HZ_PROTO_HTTP2 : 0);
+    if ((protocols & HZ_PROTO_HTTP2) && !HZ_HAVE_HTTP2)
+        return HZ_ENOTSUP; /* not compiled in */
     if (srv->started)
         return HZ_ESTATE;
     struct sockaddr_storage ss;
@@ -418,6 +433,7 @@ int hz_server_listen_with(hz_server *srv, const hz_listener_config *user_lc)
         return rc;
     }
     l->nsocks = nsocks;
+    l->protocols = protocols; /* before the TLS setup: it picks the ALPN list */
     if (tls && (rc = hz__tls_listener_init(srv, l, tls)) < 0) {
         for (i = 0; i < nsocks; i++)
             close(l->socks[i].fd);

@@ -6,7 +6,7 @@
 Reads every `#include "..."` in ROOT/core/*/ and ROOT/backends/*/, maps the
 including file and the included header to their folders and fails on:
   - an edge from a lower core folder to a higher one
-    (order: common < proto < event < http < http1 < server);
+    (order: common < proto < event < http < http1 < http2 < server);
   - any core header included from core/handler/ or backends/ (they are
     written against the public <httpz/...> headers only; backends/common/
     holds what the backends share, itself on the public headers only);
@@ -21,7 +21,7 @@ import os
 import re
 import sys
 
-ORDER = ["common", "proto", "event", "http", "http1", "server"]
+ORDER = ["common", "proto", "event", "http", "http1", "http2", "server"]
 PUBLIC_ONLY = ["handler"]  # plus every backends/<name>
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 SOURCE_EXT = (".c", ".h", ".h.in")
