@@ -186,10 +186,11 @@ static void h2_goaway(hz__h2 *h, uint32_t code)
     if (h->calm)
         return;
     h->calm = 1;
-    hz__m_add(&h->c->loop->metrics,
-              code == NGHTTP2_ENHANCE_YOUR_CALM ? HZ__MS_H2_CALM : HZ__MS_H2_PROTO, 1);
     hz__conn_why(h->c, HZ_CLOSE_ERROR);
-    nghttp2_session_terminate_session(h->ng, code);
+    /* Queued as a GOAWAY of our own: terminate_session would be replaced
+     * by nghttp2's PROTOCOL_ERROR when input stops inside a header block. */
+    nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ng),
+                          code, NULL, 0);
 }
 
 /* ---- streams ------------------------------------------------------------------ */
@@ -1039,7 +1040,17 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 {
-    (void)ud;
+    hz__h2 *h = ud;
+    if (fr->hd.type == NGHTTP2_GOAWAY && fr->goaway.error_code != NGHTTP2_NO_ERROR) {
+        /* Ours (abuse) or nghttp2's (protocol, compression, flow-control
+         * errors): counted once here, and the connection closes after it. */
+        hz__m_add(&h->c->loop->metrics,
+                  fr->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM ? HZ__MS_H2_CALM
+                                                                     : HZ__MS_H2_PROTO,
+                  1);
+        h->calm = 1;
+        hz__conn_why(h->c, HZ_CLOSE_ERROR);
+    }
     if ((fr->hd.type == NGHTTP2_DATA || fr->hd.type == NGHTTP2_HEADERS) &&
         (fr->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
         h2s *s = nghttp2_session_get_stream_user_data(ng, fr->hd.stream_id);
