@@ -535,6 +535,7 @@ static int h2_send_source(hz_req *ex, int status, int64_t length, const hz_body_
     s->src_wait = 0;
     s->src_left = length;
     s->h->nsrc++;
+    ex->body_bytes = length > 0 ? (uint64_t)length : 0; /* unknown: counted as read */
     int rc = res_head(s, status, length, 1);
     s->res_done = 1; /* the source is the whole body */
     if (rc < 0 || s->no_body)
