@@ -928,3 +928,34 @@ Test(tls_clients, tls_not_compiled)
 }
 
 #endif
+
+/* HTTP/2 over TLS (ALPN h2, docs/http2.md): curl --http2 gets HTTP/2 on the
+ * default listener, two requests on one connection, and a streamed 8 MiB
+ * body through TLS records, flow control and backpressure. */
+Test(tls_clients, curl_http2_alpn)
+{
+    need_tools();
+    if (!HZ_HAVE_HTTP2)
+        cr_skip_test("built without HTTP/2");
+    tsrv s;
+    start(&s, 0);
+    const char *ca = path_of("a", "crt");
+    char *out;
+    int rc = run(&out,
+                 "timeout 30 curl -sS --http2 --max-time 20 --cacert %s --resolve "
+                 "localhost:%d:127.0.0.1 -w 'v=%%{http_version} n=%%{num_connects} "
+                 "code=%%{http_code}\\n' -o /dev/null https://localhost:%d/hello -o /dev/null "
+                 "https://localhost:%d/hello",
+                 ca, s.port, s.port, s.port);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "v=2 n=1 code=200\nv=2 n=0 code=200\n"), "%s", out);
+    free(out);
+    rc = run(&out,
+             "timeout 30 curl -sS --http2 --max-time 20 --cacert %s --resolve "
+             "localhost:%d:127.0.0.1 'https://localhost:%d/stream?kb=8192' | wc -c",
+             ca, s.port, s.port);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert_eq(atol(out), 8192 * 1024, "%s", out);
+    free(out);
+    stop(&s);
+}
