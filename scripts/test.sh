@@ -18,6 +18,8 @@ export HZ_ROOT=$root
 hz_need_packages build-essential cmake pkg-config clang libclang-rt-14-dev llvm \
     libcriterion-dev libmbedtls-dev libssl-dev libcurl4-openssl-dev curl openssl \
     python3 valgrind clang-format doxygen abigail-tools || exit 1
+# HTTP/2: the library, h2load/nghttp and the scripted frame-level clients.
+hz_need_packages libnghttp2-dev nghttp2-client python3-h2 || exit 1
 
 total_pass=0
 total_fail=0
