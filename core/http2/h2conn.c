@@ -406,7 +406,18 @@ static int res_head(h2s *s, int status, int64_t len, int body)
     hz__h2 *h = s->h;
     s->no_body = ex->head.method == HZ__M_HEAD || status < 200 || status == 204 || status == 304;
     ex->status = status;
-    nghttp2_nv nv[HZ__RES_HDRS_MAX / 8 + 4];
+    /* :status, date, server, content-length and one per user field line:
+     * on the stack for the usual few, else from the allocator. */
+    size_t nh = 0;
+    for (uint32_t i = ex->hdrs.off; ex->hdrs.data && i < ex->hdrs.len; i++)
+        nh += ex->hdrs.data[i] == '\n';
+    nghttp2_nv nv_stack[32];
+    size_t nv_cap = nh + 4;
+    nghttp2_nv *nv = nv_cap <= 32 ? nv_stack : hz__alloc(&srv->a, sizeof(*nv) * nv_cap);
+    if (!nv) {
+        hz__buf_release(&ex->hdrs, &loop->bufs);
+        return HZ_ENOMEM;
+    }
     size_t n = 0;
     char st[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
                   (char)('0' + status % 10), 0};
@@ -427,7 +438,7 @@ static int res_head(h2s *s, int status, int64_t len, int body)
         NV("server", 6, srv->server_hdr + 8, srv->server_hdr_len - 10);
     char *p = ex->hdrs.data ? ex->hdrs.data + ex->hdrs.off : NULL;
     char *end = p ? ex->hdrs.data + ex->hdrs.len : NULL;
-    while (p && p < end && n < sizeof(nv) / sizeof(nv[0]) - 1) {
+    while (p && p < end && n < nv_cap - 1) {
         char *colon = memchr(p, ':', (size_t)(end - p));
         char *eol = colon ? memchr(colon, '\r', (size_t)(end - colon)) : NULL;
         if (!eol)
@@ -446,6 +457,8 @@ static int res_head(h2s *s, int status, int64_t len, int body)
     prd.source.ptr = s;
     prd.read_callback = data_read;
     int rc = nghttp2_submit_response(h->ng, s->id, nv, n, body && !s->no_body ? &prd : NULL);
+    if (nv != nv_stack)
+        hz__free(&srv->a, nv, sizeof(*nv) * nv_cap);
     hz__buf_release(&ex->hdrs, &loop->bufs);
     s->res_started = 1;
     if (rc < 0)
