@@ -143,8 +143,8 @@ struct hz_server {            /* owner: the caller of hz_server_create */
     /* set by server.c when built with HTTP/2: turns an HTTP/1.1 connection
      * that received the HTTP/2 preface into an HTTP/2 one (core/http2) */
     int (*h2_takeover)(struct hz__conn *c);
-    hz__route_rec *routes;    /* owns: list of route options */
-    hz__listener *listeners;  /* owns: nlisteners entries */
+    hz__route_rec *routes;   /* owns: list of route options */
+    hz__listener *listeners; /* owns: nlisteners entries */
     unsigned nlisteners;
     hz__loop *loops; /* owns: nloops entries */
     unsigned nloops;
