@@ -345,6 +345,10 @@ static int listen_https(const char *addr, long port, int explicit_port, const ch
 /* The plain-HTTP listeners: systemd's sockets (all but "https"), or
  * --listen-fd, or --unix, or --addr/--port. Returns the index of the last
  * one, or -1 after saying why. */
+/* --h2c: the plain listeners also take HTTP/2 with prior knowledge
+ * (0: the default, HTTP/1.1). */
+static unsigned g_plain_protocols;
+
 static int listen_all(const char *addr, long port, const char *unix_path, long listen_fd,
                       const hz_listen_fd *sd, int nsd)
 {
@@ -354,6 +358,7 @@ static int listen_all(const char *addr, long port, const char *unix_path, long l
         if (!strcmp(sd[i].name, "https"))
             continue; /* main: listen_https */
         hz_listener_config_init(&lc);
+        lc.protocols = g_plain_protocols;
         lc.fd = sd[i].fd;
         if ((idx = hz_server_listen_with(g_srv, &lc)) < 0) {
             fprintf(stderr, "demo: LISTEN_FDS fd %d (%s): %s\n", sd[i].fd, sd[i].name,
@@ -366,6 +371,7 @@ static int listen_all(const char *addr, long port, const char *unix_path, long l
     if (nsd)
         return idx < 0 ? 0 : idx;
     hz_listener_config_init(&lc);
+    lc.protocols = g_plain_protocols;
     if (listen_fd >= 0) {
         lc.fd = (int)listen_fd;
     } else if (unix_path) {
@@ -404,7 +410,9 @@ static void usage(FILE *f)
             "  --unix PATH          HTTP on a Unix-domain socket instead of --addr/--port\n"
             "  --listen-fd N        HTTP on inherited listening socket N instead of --port\n"
             "  (LISTEN_FDS/LISTEN_PID set by systemd: serve those sockets, HTTPS on the\n"
-            "  one named \"https\", instead of --port and --tls-port)\n",
+            "  one named \"https\", instead of --port and --tls-port)\n"
+            "  --h2c                HTTP/2 with prior knowledge on the plain port too\n"
+            "                       (HTTPS offers HTTP/2 by ALPN when built with it)\n",
             HZ_DEMO_DOCS, HZ_DEMO_WWW);
 }
 
@@ -415,6 +423,7 @@ int main(int argc, char **argv)
     const char *root_dir = HZ_DEMO_DOCS;
     const char *www_dir = HZ_DEMO_WWW;
     int quiet = 0;
+    int h2c = 0; /* --h2c: HTTP/2 with prior knowledge on the plain port */
     const char *log_path = NULL;
     long tls_port = HZ_HAVE_TLS ? 8443 : 0;
     int tls_port_set = 0;
@@ -436,6 +445,10 @@ int main(int argc, char **argv)
         }
         if (!strcmp(a, "--quiet")) {
             quiet = 1;
+            continue;
+        }
+        if (!strcmp(a, "--h2c")) {
+            h2c = 1;
             continue;
         }
         if (i + 1 >= argc) {
@@ -545,6 +558,8 @@ int main(int argc, char **argv)
     }
     if (rc < 0)
         fprintf(stderr, "demo: --root %s: %s (no /static/)\n", root_dir, hz_strerror(rc));
+    if (h2c)
+        g_plain_protocols = HZ_PROTO_HTTP1 | HZ_PROTO_HTTP2;
     if ((rc = listen_all(addr, port, unix_path, listen_fd, sd, nsd)) < 0) {
         hz_server_destroy(g_srv);
         return 1;

@@ -25,6 +25,8 @@ hz_need_packages build-essential cmake pkg-config clang libclang-rt-14-dev llvm 
 hz_need_packages chromium libnss3-tools nodejs ||
     echo "httpz: the browser tests will be skipped" >&2
 command -v npm >/dev/null 2>&1 || hz_need_packages npm || true
+# HTTP/2: the library, h2load/nghttp and the scripted frame-level clients.
+hz_need_packages libnghttp2-dev nghttp2-client python3-h2 || exit 1
 
 total_pass=0
 total_fail=0

@@ -9,6 +9,7 @@ static const hz_build_info build_info = {
     .poller = HZ_POLLER_NAME,
     .tls = HZ_TLS_NAME,
     .executor = HZ_EXECUTOR_NAME,
+    .http2 = HZ_HTTP2_NAME,
 };
 
 const hz_build_info *hz_version_info(void)

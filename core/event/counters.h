@@ -39,7 +39,13 @@ enum hz__mslot {
     HZ__MS_WS_BYTES_IN,
     HZ__MS_WS_BYTES_OUT,
     HZ__MS_WS_CLOSE, /* + HZ_WS_CLOSE_* */
-    HZ__MS_COUNT = HZ__MS_WS_CLOSE + HZ_WS_CLOSE_KINDS
+    /* HTTP/2 (core/http2) */
+    HZ__MS_H2_CONNS = HZ__MS_WS_CLOSE + HZ_WS_CLOSE_KINDS,
+    HZ__MS_H2_STREAMS,
+    HZ__MS_H2_RESETS, /* streams the client reset before their response ended */
+    HZ__MS_H2_CALM,   /* connections ended with GOAWAY ENHANCE_YOUR_CALM */
+    HZ__MS_H2_PROTO,  /* connections ended with another GOAWAY error */
+    HZ__MS_COUNT
 };
 
 typedef struct hz__metrics { /* owner: embedded in its loop; written by that loop only */

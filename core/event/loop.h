@@ -51,6 +51,8 @@ struct hz__io {          /* owner: the embedding object */
     unsigned linked : 1; /* on the open list */
 };
 
+struct hz__conn; /* a protocol's connection (core/http1) */
+
 /** The server layer's accept hook: takes the accepted descriptor (< 0:
  *  the loop closes it). ud is the listener's (hz__lsock.ud). */
 typedef int (*hz__accept_fn)(hz__loop *loop, int fd, void *ud);
@@ -152,8 +154,11 @@ struct hz_server {            /* owner: the caller of hz_server_create */
     hz__parse_limits plimits; /* from cfg.limits */
     hz__router *router;       /* owns */
     hz__accept_fn on_accept;  /* set by server.c: an accepted fd to a protocol */
-    hz__route_rec *routes;    /* owns: list of route options */
-    hz__listener *listeners;  /* owns: nlisteners entries */
+    /* set by server.c when built with HTTP/2: turns an HTTP/1.1 connection
+     * that received the HTTP/2 preface into an HTTP/2 one (core/http2) */
+    int (*h2_takeover)(struct hz__conn *c);
+    hz__route_rec *routes;   /* owns: list of route options */
+    hz__listener *listeners; /* owns: nlisteners entries */
     unsigned nlisteners;
     hz__loop *loops; /* owns: nloops entries */
     unsigned nloops;

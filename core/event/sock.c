@@ -372,6 +372,16 @@ const hz__transport_vt hz__transport_tls = {
     .has_input = tls_has_input,
 };
 
+const char *hz__tls_sock_alpn(hz__sock *s)
+{
+    if (s->tp != &hz__transport_tls)
+        return NULL;
+    tls_sock *t = s->ctx;
+    if (t->handshaking || !t->vt->alpn_selected)
+        return NULL;
+    return t->vt->alpn_selected(t->s);
+}
+
 int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_tls_vt *vt, hz_tls_ctx *ctx,
                         uint64_t deadline, hz__tls_handshake_fn on_handshake)
 {

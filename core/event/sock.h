@@ -79,4 +79,8 @@ HZ__HIDDEN int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_
                                    hz_tls_ctx *ctx, uint64_t deadline,
                                    hz__tls_handshake_fn on_handshake);
 
+/** The ALPN protocol the TLS handshake of s chose, or NULL (none, not
+ *  TLS, or the handshake is not over). */
+HZ__HIDDEN const char *hz__tls_sock_alpn(hz__sock *s);
+
 #endif /* HZ__SOCK_H */

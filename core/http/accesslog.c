@@ -89,11 +89,13 @@ void hz__accesslog_emit(hz__loop *loop, const hz__alog_req *r, uint64_t duration
     const hz__req_head *h = r->head;
     e.method = in_view(r, h->method_off, h->method_len);
     e.target = in_view(r, h->target_off, h->target_len);
-    e.version = ex->head.head_len ? 10 + (ex->head.version_minor ? 1 : 0) : 0;
+    e.version = ex->http_version    ? ex->http_version
+                : ex->head.head_len ? 10 + (ex->head.version_minor ? 1 : 0)
+                                    : 0;
     e.status = ex->status;
     e.bytes = r->no_body ? 0 : ex->body_bytes;
     e.duration_ns = duration_ns;
-    if (ex->head.head_len) {
+    if (ex->head.head_len || ex->http_version) {
         e.user_agent = header_view(r, "User-Agent");
         e.referer = header_view(r, "Referer");
     } else {
@@ -378,6 +380,8 @@ long hz_access_log_combined(const hz_access_entry *e, char *buf, size_t len)
         hz__sb_str(&w, " HTTP/1.0");
     else if (e->version == 11)
         hz__sb_str(&w, " HTTP/1.1");
+    else if (e->version == 20)
+        hz__sb_str(&w, " HTTP/2.0");
     hz__sb_str(&w, "\" ");
     hz__sb_u64(&w, (uint64_t)(e->status > 0 ? e->status : 0));
     hz__sb_put(&w, " ", 1);
@@ -463,8 +467,9 @@ long hz_access_log_json(const hz_access_entry *e, char *buf, size_t len)
     json_str(&w,
              e->version == 10   ? "HTTP/1.0"
              : e->version == 11 ? "HTTP/1.1"
+             : e->version == 20 ? "HTTP/2.0"
                                 : "",
-             e->version == 10 || e->version == 11 ? 8 : 0);
+             e->version == 10 || e->version == 11 || e->version == 20 ? 8 : 0);
     json_key(&w, "status", 0);
     hz__sb_u64(&w, (uint64_t)(e->status > 0 ? e->status : 0));
     json_key(&w, "bytes", 0);

@@ -150,10 +150,11 @@ struct hz_req {               /* owner: the protocol's exchange that embeds it *
     const char *raw;
     const hz__route_rec *rec; /* borrowed: the server's */
     hz__route_match match;
-    uint8_t sink;        /* hz__sink */
-    void *user;          /* borrowed: hz_req_set_user's pointer (zeroed when taken) */
-    uint32_t body_start; /* rel. raw: first body byte */
-    uint32_t body_len;   /* buffered: decoded bytes at body_start */
+    uint8_t sink;         /* hz__sink */
+    uint8_t http_version; /* 20 on HTTP/2; 0: the head's (HTTP/1.x) */
+    void *user;           /* borrowed: hz_req_set_user's pointer (zeroed when taken) */
+    uint32_t body_start;  /* rel. raw: first body byte */
+    uint32_t body_len;    /* buffered: decoded bytes at body_start */
     /* response */
     struct hz_res res;
     hz__buf hdrs; /* owns: user header lines */

@@ -116,6 +116,11 @@ int hz__metrics_snapshot(const hz_server *srv, hz_metrics *dst, size_t size, siz
     out->ws_bytes_out = sum[HZ__MS_WS_BYTES_OUT];
     for (unsigned k = 0; k < HZ_WS_CLOSE_KINDS; k++)
         out->ws_close[k] = sum[HZ__MS_WS_CLOSE + k];
+    out->http2_connections = sum[HZ__MS_H2_CONNS];
+    out->http2_streams = sum[HZ__MS_H2_STREAMS];
+    out->http2_peer_resets = sum[HZ__MS_H2_RESETS];
+    out->http2_goaway_calm = sum[HZ__MS_H2_CALM];
+    out->http2_protocol_errors = sum[HZ__MS_H2_PROTO];
     memcpy(dst, &snap, size);
     return 0;
 }
@@ -244,6 +249,19 @@ long hz__metrics_render(const hz_metrics *m, size_t size, size_t min, char *buf,
     if (HAS(access_log_dropped))
         scalar(&w, "httpz_access_log_dropped_total", "counter",
                "Access-log file lines lost to write errors or a full pipe.", m->access_log_dropped);
+    if (HAS(http2_protocol_errors)) {
+        scalar(&w, "httpz_http2_connections_total", "counter", "Connections that spoke HTTP/2.",
+               m->http2_connections);
+        scalar(&w, "httpz_http2_streams_total", "counter", "HTTP/2 request streams opened.",
+               m->http2_streams);
+        scalar(&w, "httpz_http2_peer_resets_total", "counter",
+               "HTTP/2 streams reset by the client before their response ended.",
+               m->http2_peer_resets);
+        family(&w, "httpz_http2_goaway_total", "counter",
+               "HTTP/2 connections closed for an error, by GOAWAY code.");
+        sample(&w, "httpz_http2_goaway_total", "code", "enhance_your_calm", m->http2_goaway_calm);
+        sample(&w, "httpz_http2_goaway_total", "code", "protocol", m->http2_protocol_errors);
+    }
     if (HAS(exec_queue_depth))
         scalar(&w, "httpz_executor_queue_depth", "gauge", "Jobs waiting in the executor queue.",
                m->exec_queue_depth);

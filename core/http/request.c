@@ -58,6 +58,8 @@ hz_str hz_req_query(const hz_req *req)
 
 int hz_req_version(const hz_req *req)
 {
+    if (req->http_version)
+        return req->http_version;
     return 10 + (req->head.version_minor ? 1 : 0);
 }
 

@@ -879,6 +879,30 @@ static int pipeline_full(const hz__conn *c)
            pending >= srv->cfg.output_buffer;
 }
 
+/* A connection allowed to speak HTTP/2 whose first bytes are (so far) the
+ * connection preface (RFC 9113 §3.4) is handed to core/http2 through the
+ * server's hook. 1: waiting for more of the preface or taken over (stop
+ * processing here); 0: HTTP/1.1 (h2_ok cleared). */
+__attribute__((noinline)) static int conn_h2_sniff(hz__conn *c)
+{
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    size_t n = hz__buf_pending(&c->in);
+    size_t k = n < sizeof(preface) - 1 ? n : sizeof(preface) - 1;
+    if (memcmp(c->in.data + c->in.off, preface, k) != 0 || !c->loop->srv->h2_takeover) {
+        c->h2_ok = 0;
+        return 0;
+    }
+    if (k < sizeof(preface) - 1) {
+        if (c->rd_eof)
+            hz__conn_close(c);
+        return 1;
+    }
+    c->h2_ok = 0;
+    if (c->loop->srv->h2_takeover(c) < 0)
+        hz__conn_close(c);
+    return 1;
+}
+
 /* Runs the state machine over the buffered input as far as it goes. */
 static void conn_process_once(hz__conn *c)
 {
@@ -892,6 +916,8 @@ static void conn_process_once(hz__conn *c)
             if (c->close_after || c->lingering)
                 return;
             if (!hz__buf_pending(&c->in))
+                return;
+            if (HZ__UNLIKELY(c->h2_ok) && conn_h2_sniff(c))
                 return;
             /* The pipelining bound: responses queued ahead of the socket. */
             if (pipeline_full(c))
@@ -1101,7 +1127,7 @@ void hz__conn_process(hz__conn *c)
     int round;
     for (round = 0; round < HZ__RUN_ROUNDS; round++) {
         conn_process_once(c);
-        if (c->closing)
+        if (c->closing || HZ__UNLIKELY(c->h2 != NULL))
             break;
         if (hz__conn_has_output(c) && !c->wblocked && hz__conn_flush(c) < 0)
             break;
@@ -1115,6 +1141,10 @@ void hz__conn_process(hz__conn *c)
     c->in_process = 0;
     if (c->closing)
         return;
+    if (HZ__UNLIKELY(c->h2 != NULL)) {
+        hz__loop_ready(c->loop, c); /* taken over: HTTP/2's io.vt runs it */
+        return;
+    }
     if (round == HZ__RUN_ROUNDS)
         hz__loop_ready(c->loop, c); /* fairness: continue next iteration */
     hz__conn_after_io(c);

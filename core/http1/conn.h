@@ -121,6 +121,14 @@ struct hz__conn {      /* owner: its loop; freed only by the reap step */
     unsigned registered : 1; /* in the poller */
     uint64_t id;             /* unique per server (metrics.c) */
     uint8_t close_why;       /* first HZ_CLOSE_* cause + 1; 0 = derive at close */
+    /* HTTP/2 (core/http2): h2_ok lets the connection turn into HTTP/2 when
+     * its first bytes are the connection preface (a plain listener with
+     * HZ_PROTO_HTTP2, or ALPN "h2"); h2_listener: its listener offers
+     * HTTP/2 (ALPN decides after the handshake). Once taken over, h2 holds
+     * the session and io.vt is HTTP/2's. */
+    unsigned h2_ok : 1;
+    unsigned h2_listener : 1;
+    struct hz__h2 *h2; /* owns (core/http2); NULL on HTTP/1.1 */
 };
 
 /* conn.c */

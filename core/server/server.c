@@ -15,6 +15,7 @@
 #include "exec.h"
 #include "accesslog.h"
 #include "fmt.h"
+#include "h2.h"
 
 /* The smallest size each config struct ever had: its last field in the
  * first release with size fields (0.2). Fields appended later are not
@@ -59,6 +60,10 @@ static int server_accept(hz__loop *loop, int fd, void *ud)
     }
     hz__conn *c = hz__conn_new(loop, fd);
     int rc = c ? 0 : HZ_ENOMEM;
+    if (c && (l->protocols & HZ_PROTO_HTTP2)) {
+        c->h2_listener = 1;
+        c->h2_ok = !l->tls; /* prior knowledge; on TLS, ALPN decides */
+    }
     if (c && l->tls && (rc = hz__tls_conn_attach(c, l)) < 0) {
         hz__free(&srv->a, c, sizeof(*c));
     } else if (c) {
@@ -106,6 +111,11 @@ static void config_defaults(hz_config *cfg)
     cfg->compression.min_size = 256;
     cfg->compression.window_bits = 15;
     cfg->max_websockets = 10000;
+    cfg->http2.max_concurrent_streams = 100;
+    cfg->http2.initial_window = 65535;
+    cfg->http2.conn_output_buffer = 256 * 1024;
+    cfg->http2.max_control_frames = 1000;
+    cfg->http2.max_resets = 200;
 }
 
 void hz_config_init_sized(hz_config *cfg, size_t size)
@@ -212,6 +222,9 @@ int hz_server_create(hz_server **out, const hz_config *user_cfg)
     srv->a = *a;
     srv->pv = pv;
     srv->on_accept = server_accept;
+#if HZ_HAVE_HTTP2
+    srv->h2_takeover = hz__h2_takeover;
+#endif
     atomic_init(&srv->nconns, 0);
     atomic_init(&srv->stop_requested, 0);
     atomic_init(&srv->stop_deadline_ms, 0);
@@ -332,9 +345,11 @@ int hz_server_listen_with(hz_server *srv, const hz_listener_config *user_lc)
     const hz_tls_config *tls = lc.tls;
     if (port < 0 || port > 65535 || (lc.protocols & ~(unsigned)(HZ_PROTO_HTTP1 | HZ_PROTO_HTTP2)))
         return HZ_EINVAL;
-    unsigned protocols = lc.protocols ? lc.protocols : HZ_PROTO_HTTP1;
-    if (protocols & HZ_PROTO_HTTP2)
-        return HZ_ENOTSUP; /* not compiled in yet */
+    /* The default: HTTP/1.1, plus HTTP/2 by ALPN on TLS when built with it. */
+    unsigned protocols =
+        lc.protocols ? lc.protocols : HZ_PROTO_HTTP1 | (HZ_HAVE_HTTP2 && tls ? HZ_PROTO_HTTP2 : 0);
+    if ((protocols & HZ_PROTO_HTTP2) && !HZ_HAVE_HTTP2)
+        return HZ_ENOTSUP; /* not compiled in */
     if (srv->started)
         return HZ_ESTATE;
     int reuseport = 0;
@@ -348,12 +363,12 @@ int hz_server_listen_with(hz_server *srv, const hz_listener_config *user_lc)
     int rc = hz__listen_open(l, &lc, &srv->a, (int)srv->nlisteners, reuseport ? srv->nloops : 1);
     if (rc < 0)
         return rc;
+    l->protocols = protocols; /* before the TLS setup: it picks the ALPN list */
     if (tls && (rc = hz__tls_listener_init(srv, l, tls)) < 0) {
         hz__listen_close(l, &srv->a);
         return rc;
     }
     l->has_tls = tls != NULL;
-    l->protocols = protocols;
     hz__listener *ls = hz__realloc(&srv->a, srv->listeners, sizeof(*ls) * srv->nlisteners,
                                    sizeof(*ls) * (srv->nlisteners + 1));
     if (!ls) {

@@ -41,6 +41,14 @@ static int tls_config_import(hz_tls_config *full, const hz_tls_config *user)
     return hz__cfg_import(full, sizeof(*full), user, HZ__TLS_CONFIG_SIZE_MIN);
 }
 
+/* A listener serving HTTP/2 offers it first by ALPN when the ALPN list is
+ * the default one (a list the user set is taken as given). */
+static void tls_alpn_for(const hz__listener *l, hz_tls_config *cfg)
+{
+    if ((l->protocols & HZ_PROTO_HTTP2) && cfg->alpn && strcmp(cfg->alpn, "http/1.1") == 0)
+        cfg->alpn = "h2,http/1.1";
+}
+
 /* ------------------------------------------------------------------------ */
 /* Listeners                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -51,6 +59,7 @@ int hz__tls_listener_init(hz_server *srv, hz__listener *l, const hz_tls_config *
     int rc = tls_config_import(&cfg, user_cfg);
     if (rc < 0)
         return rc;
+    tls_alpn_for(l, &cfg);
     const hz_tls_vt *vt = srv->cfg.tls;
 #if HZ_HAVE_TLS
     if (!vt)
@@ -85,6 +94,7 @@ int hz_server_tls_reload(hz_server *srv, int idx, const hz_tls_config *cfg)
     int rc = tls_config_import(&full, cfg);
     if (rc < 0)
         return rc;
+    tls_alpn_for(l, &full);
     return l->tls_vt->ctx_reload(l->tls, &full);
 }
 
@@ -119,9 +129,13 @@ static void tls_conn_handshake(hz__sock *s, int ok)
     hz__conn *c = (hz__conn *)((char *)s - offsetof(hz__conn, sock));
     hz__metrics_tls(c->loop, ok > 0);
     atomic_fetch_sub(&c->loop->srv->tls_handshakes, 1);
-    if (ok > 0)
+    if (ok > 0) {
         c->last_io = c->loop->now;
-    else if (ok == HZ__TLS_NOT_TLS)
+        if (c->h2_listener) { /* RFC 9113 §3.3: over TLS, only when ALPN chose h2 */
+            const char *p = hz__tls_sock_alpn(s);
+            c->h2_ok = p && strcmp(p, "h2") == 0;
+        }
+    } else if (ok == HZ__TLS_NOT_TLS)
         tls_plain_reject(c);
 }
 

@@ -91,6 +91,7 @@ typedef struct hz_build_info {
     const char *poller;   /**< backend compiled in: "epoll" or "kqueue" */
     const char *tls;      /**< "mbedtls", "openssl" or "none" */
     const char *executor; /**< "pool" */
+    const char *http2;    /**< "nghttp2 1.52.0" (its version) or "none" (HZ_HAVE_HTTP2) */
 } hz_build_info;
 
 /** The library's version and the backends it was built with (static data,
@@ -287,6 +288,24 @@ typedef struct hz_compress_config {
                              compressor's memory, docs/compression.md); default 15 */
 } hz_compress_config;
 
+/** HTTP/2 settings (hz_config.http2; used when built with HTTP/2 and a
+ *  listener serves it). docs/http2.md maps each to the protocol. */
+typedef struct hz_http2_config {
+    unsigned max_concurrent_streams; /**< SETTINGS_MAX_CONCURRENT_STREAMS; 100 */
+    uint32_t initial_window;         /**< request-body window per stream, bytes
+                                        (SETTINGS_INITIAL_WINDOW_SIZE); 65535 */
+    size_t conn_output_buffer;       /**< response bytes buffered across a
+                                        connection's streams before hz_res_write
+                                        says HZ_EAGAIN; 256 KiB */
+    unsigned max_control_frames;     /**< SETTINGS, PING, PRIORITY, RST_STREAM,
+                                        WINDOW_UPDATE and empty DATA frames a
+                                        client may send per second [GOAWAY
+                                        ENHANCE_YOUR_CALM]; 1000 */
+    unsigned max_resets;             /**< streams a client may reset per second
+                                        before their response ended (rapid
+                                        reset) [GOAWAY ENHANCE_YOUR_CALM]; 200 */
+} hz_http2_config;
+
 /** The server configuration: fill it with hz_config_init() first, then
  *  change fields; hz_server_create() copies it. docs/configuration.md
  *  lists every field with its default. */
@@ -323,6 +342,7 @@ typedef struct hz_config {
     unsigned max_websockets;        /**< open WebSocket connections, all loops (they
                                        also count in max_connections); an upgrade
                                        past it is answered 503; default 10000 */
+    hz_http2_config http2;          /**< HTTP/2 limits (docs/http2.md) */
 } hz_config;
 
 /** The library side of hz_config_init(): fills the first size bytes of cfg
@@ -1147,6 +1167,15 @@ typedef struct hz_metrics {
     /** @} */
     uint64_t ws_close[HZ_WS_CLOSE_KINDS]; /**< closed connections by the close code
                                              that ended them (hz_ws_close_kind) */
+    /* HTTP/2 (docs/http2.md); requests above count both protocols */
+    uint64_t http2_connections;     /**< connections that turned HTTP/2 */
+    uint64_t http2_streams;         /**< request streams opened by clients */
+    uint64_t http2_peer_resets;     /**< streams the client reset (RST_STREAM)
+                                       before their response ended */
+    uint64_t http2_goaway_calm;     /**< connections closed with GOAWAY
+                                       ENHANCE_YOUR_CALM (floods, rapid reset) */
+    uint64_t http2_protocol_errors; /**< connections closed with another
+                                       GOAWAY error (protocol, compression) */
 } hz_metrics;
 
 /** Fills the first `size` bytes of *out (the caller's sizeof(hz_metrics))

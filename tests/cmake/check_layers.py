@@ -6,8 +6,8 @@
 Reads every `#include "..."` in ROOT/core/*/ and ROOT/backends/*/, maps the
 including file and the included header to their folders and fails on:
   - an edge from a lower core folder to a higher one
-    (order: common < proto < event < http < http1 | ws < server; http1 and
-    ws are siblings: neither may use the other);
+    (order: common < proto < event < http < http1 | ws < http2 < server;
+    http1 and ws are siblings: neither may use the other);
   - any core header included from core/handler/ or backends/ (they are
     written against the public <httpz/...> headers only; backends/common/
     holds what the backends share, itself on the public headers only);
@@ -22,7 +22,7 @@ import os
 import re
 import sys
 
-ORDER = ["common", "proto", "event", "http", "http1", "server"]
+ORDER = ["common", "proto", "event", "http", "http1", "http2", "server"]
 SIBLINGS = {"ws": "http1"}  # same rank as its sibling: no edge either way
 PUBLIC_ONLY = ["handler"]  # plus every backends/<name>
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

@@ -173,6 +173,8 @@ static void h_ignore(hz_req *req, hz_res *res, void *ud)
     hz_res_send(res, 200, "ignored", 7);
 }
 
+unsigned it_protocols = 0;
+
 void it_start(it_server *s, hz_config *cfg)
 {
     hz_config def;
@@ -199,7 +201,10 @@ void it_start(it_server *s, hz_config *cfg)
     cr_assert_eq(hz_route(s->srv, "GET", "/big", h_big, NULL), 0);
     cr_assert_eq(hz_route_with(s->srv, "POST", "/small", h_body, NULL, &small), 0);
     cr_assert_eq(hz_route_with(s->srv, "POST", "/ignore", h_ignore, NULL, &stream), 0);
-    int idx = hz_server_listen(s->srv, "127.0.0.1", 0, NULL);
+    hz_listener_config lc;
+    hz_listener_config_init(&lc);
+    lc.protocols = it_protocols;
+    int idx = hz_server_listen_with(s->srv, &lc);
     cr_assert_geq(idx, 0);
     s->port = hz_server_port(s->srv, idx);
     cr_assert_gt(s->port, 0);

@@ -27,6 +27,8 @@ extern atomic_int it_done_fail; /* exchanges aborted */
  *           POST /small      body limit 1 KiB
  *           POST /ignore     streamed route that answers without reading */
 void it_start(it_server *s, hz_config *cfg);
+/* HZ_PROTO_* of the listener it_start opens (0: the default). */
+extern unsigned it_protocols;
 void it_stop(it_server *s); /* graceful stop (1 s) + destroy */
 
 typedef struct it_conn {

@@ -100,7 +100,8 @@ Test(prometheus, every_line_parses)
             ntyped++;
             continue;
         }
-        size_t nl = strspn(l, "abcdefghijklmnopqrstuvwxyz_");
+        /* Metric names: [a-zA-Z_:][a-zA-Z0-9_:]* (ours: lowercase). */
+        size_t nl = strspn(l, "abcdefghijklmnopqrstuvwxyz_0123456789");
         cr_assert_gt(nl, 0, "%s", l);
         const char *p = l + nl;
         if (*p == '{') {

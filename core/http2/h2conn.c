@@ -1,0 +1,1654 @@
+/* h2conn.c - the HTTP/2 connection: nghttp2 session, streams, dispatch,
+ * the response writer of a stream (its hz__res_ops), limits, timeouts,
+ * flood accounting and graceful stop. See h2.h and docs/http2.md. */
+#include <string.h>
+#include <strings.h>
+#include "h2.h"
+#include "metrics.h"
+#include "accesslog.h"
+#include "fmt.h"
+
+#if HZ_HAVE_HTTP2
+#include <nghttp2/nghttp2.h>
+
+#define H2_READ_CHUNK 16384u
+#define H2_READ_BUDGET (256u * 1024u) /* bytes read per event, for fairness */
+#define H2_OUT_HIGH (64u * 1024u)     /* frames serialized ahead of the socket */
+#define H2_SEND_BUDGET (1u << 20)     /* bytes written per run, for fairness */
+#define H2_MAX_CONT 32u               /* CONTINUATION frames per header block */
+#define H2_HDR_ABUSE 4u               /* header list this many times the limit: reset */
+
+typedef struct h2s h2s;
+typedef struct hz__h2 hz__h2;
+
+struct hz__h2 {          /* owner: its conn (c->h2) */
+    hz__conn *c;         /* borrowed: owns this */
+    nghttp2_session *ng; /* owns */
+    h2s *streams;        /* owns: open streams, doubly linked */
+    unsigned nstreams;
+    uint64_t obytes;    /* response body bytes buffered in streams */
+    unsigned nsrc;      /* streams pulling a body source that is not waiting */
+    uint64_t last_data; /* ms: last DATA produced (zero-window stall) */
+    uint64_t hdr_since; /* ms: a header block is open since; 0 = none */
+    uint64_t win_start; /* ms: start of the flood-count window */
+    uint32_t nctrl;     /* control frames in this window */
+    uint32_t nresets;   /* early resets by the peer in this window */
+    uint32_t ncont;     /* CONTINUATION frames of the open header block */
+    uint8_t stop_step;  /* 0; 1: shutdown notice + PING sent; 2: final GOAWAY */
+    uint8_t tkind;      /* what the conn timer stands for (enum h2_tkind) */
+    unsigned calm : 1;  /* a GOAWAY for abuse or error is queued: close after it */
+    unsigned in_ng : 1; /* inside nghttp2 (mem_recv / mem_send) */
+    unsigned in_run : 1;
+};
+
+enum h2_tkind { H2_T_NONE = 0, H2_T_WRITE, H2_T_STALL, H2_T_HEADER, H2_T_BODY, H2_T_IDLE };
+
+struct h2s {          /* owner: its hz__h2 (list) */
+    struct hz_req r;  /* first: the neutral exchange */
+    hz__h2 *h;        /* borrowed: the connection's session; NULL once detached */
+    h2s *prev, *next; /* borrowed: the connection's list */
+    int32_t id;
+    hz__buf req;       /* owns: method, path, fields, then a buffered body (r.raw) */
+    hz__buf bq;        /* owns: streamed body bytes not delivered yet */
+    hz__buf ob;        /* owns: response body bytes not framed yet */
+    uint32_t hbytes;   /* header list bytes (RFC 9113 §6.5.2 cost) */
+    uint32_t ncookies; /* cookie fields seen */
+    uint64_t body_limit;
+    uint64_t body_total; /* request body bytes received */
+    uint64_t body_last;  /* ms: last request body bytes */
+    hz_body_chunk_fn on_chunk;
+    hz_body_end_fn on_end;
+    void *body_ud; /* borrowed: the user's */
+    hz_body_source src;
+    int64_t src_left;
+    unsigned hdr_over : 1;  /* header list or field count over the limits: 431 */
+    unsigned hdrs_done : 1; /* the request's header block ended */
+    unsigned req_ended : 1; /* END_STREAM received */
+    unsigned dispatched : 1;
+    unsigned streamed : 1; /* HZ_ROUTE_STREAM_BODY: body to on_chunk */
+    unsigned discard : 1;  /* the body is dropped (answered already) */
+    unsigned res_started : 1;
+    unsigned res_done : 1; /* the handler ended the response */
+    unsigned fin_sent : 1; /* our END_STREAM went out */
+    unsigned finished : 1; /* counted, on_done called */
+    unsigned closed : 1;   /* nghttp2 closed the stream */
+    unsigned no_body : 1;
+    unsigned deferred : 1; /* the data provider said DEFERRED */
+    unsigned drain_wait : 1;
+    unsigned paused : 1;
+    unsigned body_wanted : 1;
+    unsigned end_called : 1;
+    unsigned src_on : 1;
+    unsigned src_wait : 1;
+    unsigned server_set : 1;
+    unsigned want_continue : 1;
+    unsigned peer_reset : 1;
+};
+
+#define H2S(ex) ((h2s *)(ex))
+
+static const hz__res_ops h2_res_ops;
+static const hz__io_vt h2_io_vt;
+static void h2_run(hz__conn *c);
+static void h2_close(hz__conn *c);
+static void h2_timer_fn(hz__timer *t);
+
+/* ---- nghttp2 memory through the server's allocator ------------------------ */
+
+/* nghttp2 frees without a size: each block carries its size in front. */
+#define H2_MEM_HDR 16u
+
+static void *h2_malloc(size_t n, void *ud)
+{
+    const hz_allocator *a = ud;
+    char *p = hz__alloc(a, n + H2_MEM_HDR);
+    if (!p)
+        return NULL;
+    memcpy(p, &n, sizeof(n));
+    return p + H2_MEM_HDR;
+}
+
+static void h2_free(void *ptr, void *ud)
+{
+    if (!ptr)
+        return;
+    char *p = (char *)ptr - H2_MEM_HDR;
+    size_t n;
+    memcpy(&n, p, sizeof(n));
+    hz__free((const hz_allocator *)ud, p, n + H2_MEM_HDR);
+}
+
+static void *h2_calloc(size_t k, size_t n, void *ud)
+{
+    if (n && k > SIZE_MAX / n)
+        return NULL;
+    void *p = h2_malloc(k * n, ud);
+    if (p)
+        memset(p, 0, k * n);
+    return p;
+}
+
+static void *h2_realloc(void *ptr, size_t n, void *ud)
+{
+    if (!ptr)
+        return h2_malloc(n, ud);
+    if (!n) {
+        h2_free(ptr, ud);
+        return NULL;
+    }
+    size_t old;
+    memcpy(&old, (char *)ptr - H2_MEM_HDR, sizeof(old));
+    void *q = h2_malloc(n, ud);
+    if (!q)
+        return NULL;
+    memcpy(q, ptr, old < n ? old : n);
+    h2_free(ptr, ud);
+    return q;
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static uint8_t method_id(const char *m, size_t n)
+{
+    static const struct {
+        const char *s;
+        uint8_t id;
+    } t[] = {{"GET", HZ__M_GET},     {"HEAD", HZ__M_HEAD},       {"POST", HZ__M_POST},
+             {"PUT", HZ__M_PUT},     {"DELETE", HZ__M_DELETE},   {"OPTIONS", HZ__M_OPTIONS},
+             {"PATCH", HZ__M_PATCH}, {"CONNECT", HZ__M_CONNECT}, {"TRACE", HZ__M_TRACE}};
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (strlen(t[i].s) == n && memcmp(t[i].s, m, n) == 0)
+            return t[i].id;
+    return HZ__M_OTHER;
+}
+
+/* Queues c for a run at the end of this iteration, unless one is going on. */
+static void h2_kick(hz__conn *c)
+{
+    if (c->h2 && !c->h2->in_run && !c->closing)
+        hz__loop_ready(c->loop, c);
+}
+
+static void h2_resume_data(h2s *s)
+{
+    if (s->deferred && s->h && !s->closed) {
+        s->deferred = 0;
+        nghttp2_session_resume_data(s->h->ng, s->id);
+    }
+    if (s->h)
+        h2_kick(s->h->c);
+}
+
+/* Ends the session for abuse or a protocol error: GOAWAY with code, then
+ * the connection closes once it is written. */
+static void h2_goaway(hz__h2 *h, uint32_t code)
+{
+    if (h->calm)
+        return;
+    h->calm = 1;
+    hz__conn_why(h->c, HZ_CLOSE_ERROR);
+    /* Queued as a GOAWAY of our own: terminate_session would be replaced
+     * by nghttp2's PROTOCOL_ERROR when input stops inside a header block. */
+    nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ng),
+                          code, NULL, 0);
+}
+
+/* ---- streams ------------------------------------------------------------------ */
+
+static h2s *stream_new(hz__h2 *h, int32_t id)
+{
+    hz__loop *loop = h->c->loop;
+    hz_server *srv = loop->srv;
+    h2s *s = hz__calloc(&srv->a, sizeof(*s));
+    if (!s)
+        return NULL;
+    uint32_t cap = srv->plimits.header_count ? srv->plimits.header_count : 1;
+    s->r.fields = hz__alloc(&srv->a, sizeof(*s->r.fields) * cap);
+    if (!s->r.fields) {
+        hz__free(&srv->a, s, sizeof(*s));
+        return NULL;
+    }
+    s->r.nfields_cap = cap;
+    s->r.loop = loop;
+    s->r.conn = h->c;
+    s->r.res.ex = &s->r;
+    s->r.res.ops = &h2_res_ops;
+    s->r.http_version = 20;
+    s->r.head.fields = s->r.fields;
+    s->r.head.version_minor = 1;
+    atomic_init(&s->r.cancelled, 0);
+    s->h = h;
+    s->id = id;
+    s->body_last = loop->now;
+    s->next = h->streams;
+    if (h->streams)
+        h->streams->prev = s;
+    h->streams = s;
+    h->nstreams++;
+    hz__metrics_req_begin(&s->r);
+    hz__m_add(&loop->metrics, HZ__MS_H2_STREAMS, 1);
+    return s;
+}
+
+static void stream_free(hz__loop *loop, h2s *s)
+{
+    hz_server *srv = loop->srv;
+    hz__buf_release(&s->req, &loop->bufs);
+    hz__buf_release(&s->bq, &loop->bufs);
+    hz__buf_release(&s->ob, &loop->bufs);
+    hz__buf_release(&s->r.hdrs, &loop->bufs);
+    hz__free(&srv->a, s->r.fields, sizeof(*s->r.fields) * s->r.nfields_cap);
+    hz__free(&srv->a, s, sizeof(*s));
+}
+
+static void src_done(h2s *s, int status)
+{
+    if (!s->src_on)
+        return;
+    hz_body_source src = s->src;
+    s->src_on = 0;
+    if (!s->src_wait && s->h)
+        s->h->nsrc--;
+    s->src_wait = 0;
+    memset(&s->src, 0, sizeof(s->src));
+    hz__conn *c = s->r.conn;
+    if (c)
+        c->refs++;
+    src.done(src.ud, status);
+    if (c)
+        c->refs--;
+}
+
+/* The exchange ends without a complete response (reset or connection
+ * gone): the user's callbacks learn it once, like an HTTP/1.1 disconnect. */
+static void stream_abort(h2s *s, int err)
+{
+    hz_req *ex = &s->r;
+    atomic_store(&ex->cancelled, 1);
+    src_done(s, err);
+    if (s->body_wanted && !s->end_called && s->on_end) {
+        s->end_called = 1;
+        s->on_end(ex, err, s->body_ud);
+    }
+    if (hz__timer_armed(&ex->after)) {
+        hz__timer_cancel(&ex->loop->wheel, &ex->after);
+        ex->refs--;
+        if (ex->after_fn)
+            ex->after_fn(&ex->res, HZ_ECANCELED, ex->after_ud);
+    }
+    if (ex->on_done) {
+        hz_done_fn fn = ex->on_done;
+        ex->on_done = NULL;
+        fn(&ex->res, err, ex->done_ud);
+    }
+}
+
+static __attribute__((noinline)) void alog_emit(hz__conn *c, h2s *s, uint64_t dur)
+{
+    hz__alog_req r = {
+        .ex = &s->r,
+        .head = &s->r.head,
+        .bytes = s->req.data,
+        .avail = s->req.len,
+        .conn_id = c->id,
+        .request_seq = (uint32_t)s->id,
+        .peer_fd = c->sock.fd,
+        .tls = c->sock.tp != &hz__transport_socket && c->sock.fd >= 0,
+        .no_body = s->no_body,
+    };
+    hz__accesslog_emit(c->loop, &r, dur);
+}
+
+/* The response went out whole: counted, logged, on_done. */
+static void stream_finish(hz__conn *c, h2s *s)
+{
+    hz_req *ex = &s->r;
+    s->finished = 1;
+    if (ex->m_begun) {
+        ex->m_begun = 0;
+        uint64_t dur = hz__now_ns() - ex->m_t0;
+        hz__metrics_req_done(&c->loop->metrics, dur, ex->status, ex->head.method);
+        if (HZ__UNLIKELY(c->loop->srv->alog != NULL))
+            alog_emit(c, s, dur);
+    }
+    if (s->body_wanted && !s->end_called && s->on_end && s->closed) {
+        s->end_called = 1;
+        s->on_end(ex, HZ_ECLOSED, s->body_ud);
+    }
+    if (ex->on_done) {
+        hz_done_fn fn = ex->on_done;
+        ex->on_done = NULL;
+        fn(&ex->res, 0, ex->done_ud);
+    }
+}
+
+/* Takes s off its connection; freed now unless a holder remains. */
+static void stream_detach(hz__h2 *h, h2s *s)
+{
+    hz__loop *loop = h->c->loop;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        h->streams = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    h->nstreams--;
+    h->obytes -= hz__buf_pending(&s->ob);
+    if (s->src_on && !s->src_wait)
+        h->nsrc--;
+    s->src_on = 0;
+    s->h = NULL;
+    s->r.conn = NULL;
+    s->r.raw = NULL;
+    if (s->r.m_begun) {
+        s->r.m_begun = 0;
+        hz__m_add(&loop->metrics, HZ__MS_REQ_ABORTED, 1);
+    }
+    if (!s->r.refs)
+        stream_free(loop, s);
+}
+
+/* ---- responses (the stream's hz__res_ops) -------------------------------------- */
+
+static int h2_live(const hz_req *ex)
+{
+    const h2s *s = (const h2s *)ex;
+    if (!s->h || s->closed || !ex->conn || ex->conn->closing)
+        return HZ_ECLOSED;
+    return 0;
+}
+
+static int h2_set_header(hz_req *ex, const char *name, size_t nl, const char *value, size_t vl,
+                         int kind)
+{
+    h2s *s = H2S(ex);
+    if (h2_live(ex) < 0)
+        return HZ_ECLOSED;
+    if (s->res_started)
+        return HZ_ESTATE;
+    if (kind == HZ__HDR_DROP || kind == HZ__HDR_CONNECTION || kind == HZ__HDR_CONN_CLOSE)
+        return 0; /* connection-specific: not in HTTP/2 (RFC 9113 §8.2.2) */
+    if (kind == HZ__HDR_SERVER)
+        s->server_set = 1;
+    if (hz__buf_pending(&ex->hdrs) + HZ__RES_HDR_COST(nl, vl) > HZ__RES_HDRS_MAX)
+        return HZ_ERANGE;
+    if (hz__buf_reserve(&ex->hdrs, &ex->loop->bufs, nl + vl + 4, UINT32_MAX) < 0)
+        return HZ_ENOMEM;
+    char *p = ex->hdrs.data + ex->hdrs.len;
+    for (size_t i = 0; i < nl; i++) /* HTTP/2 field names are lowercase */
+        p[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+    memcpy(p + nl, ": ", 2);
+    memcpy(p + nl + 2, value, vl);
+    memcpy(p + nl + 2 + vl, "\r\n", 2);
+    ex->hdrs.len += (uint32_t)(nl + vl + 4);
+    return 0;
+}
+
+/* Whether a user field must not appear in HTTP/2 (RFC 9113 §8.2.2). */
+static int conn_specific(const char *n, size_t nl)
+{
+    return (nl == 10 && memcmp(n, "keep-alive", 10) == 0) ||
+           (nl == 16 && memcmp(n, "proxy-connection", 16) == 0) ||
+           (nl == 17 && memcmp(n, "transfer-encoding", 17) == 0) ||
+           (nl == 7 && memcmp(n, "upgrade", 7) == 0);
+}
+
+static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                         nghttp2_data_source *src, void *ud);
+
+/* Submits the response head; body: with a data provider. len: the
+ * content-length to announce, or -1. */
+static int res_head(h2s *s, int status, int64_t len, int body)
+{
+    hz_req *ex = &s->r;
+    hz__loop *loop = ex->loop;
+    hz_server *srv = loop->srv;
+    hz__h2 *h = s->h;
+    s->no_body = ex->head.method == HZ__M_HEAD || status < 200 || status == 204 || status == 304;
+    ex->status = status;
+    /* :status, date, server, content-length and one per user field line:
+     * on the stack for the usual few, else from the allocator. */
+    size_t nh = 0;
+    for (uint32_t i = ex->hdrs.off; ex->hdrs.data && i < ex->hdrs.len; i++)
+        nh += ex->hdrs.data[i] == '\n';
+    nghttp2_nv nv_stack[32];
+    size_t nv_cap = nh + 4;
+    nghttp2_nv *nv = nv_cap <= 32 ? nv_stack : hz__alloc(&srv->a, sizeof(*nv) * nv_cap);
+    if (!nv) {
+        hz__buf_release(&ex->hdrs, &loop->bufs);
+        return HZ_ENOMEM;
+    }
+    size_t n = 0;
+    char st[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
+                  (char)('0' + status % 10), 0};
+#define NV(nm, nml, v, vl)                                                                         \
+    do {                                                                                           \
+        nv[n].name = (uint8_t *)(nm);                                                              \
+        nv[n].namelen = (nml);                                                                     \
+        nv[n].value = (uint8_t *)(v);                                                              \
+        nv[n].valuelen = (vl);                                                                     \
+        nv[n].flags = NGHTTP2_NV_FLAG_NONE;                                                        \
+        n++;                                                                                       \
+    } while (0)
+    NV(":status", 7, st, 3);
+    /* loop->date is "Date: <value>\r\n"; the Server line likewise. */
+    if (loop->date_len > 8)
+        NV("date", 4, loop->date + 6, loop->date_len - 8);
+    if (!s->server_set && srv->server_hdr && srv->server_hdr_len > 10)
+        NV("server", 6, srv->server_hdr + 8, srv->server_hdr_len - 10);
+    char *p = ex->hdrs.data ? ex->hdrs.data + ex->hdrs.off : NULL;
+    char *end = p ? ex->hdrs.data + ex->hdrs.len : NULL;
+    while (p && p < end && n < nv_cap - 1) {
+        char *colon = memchr(p, ':', (size_t)(end - p));
+        char *eol = colon ? memchr(colon, '\r', (size_t)(end - colon)) : NULL;
+        if (!eol)
+            break;
+        if (!conn_specific(p, (size_t)(colon - p)))
+            NV(p, (size_t)(colon - p), colon + 2, (size_t)(eol - colon - 2));
+        p = eol + 2;
+    }
+    char cl[24];
+    if (len >= 0 && status >= 200 && status != 204 && status != 304) {
+        size_t k = hz__fmt_u64(cl, (uint64_t)len);
+        NV("content-length", 14, cl, k);
+    }
+#undef NV
+    nghttp2_data_provider prd;
+    prd.source.ptr = s;
+    prd.read_callback = data_read;
+    int rc = nghttp2_submit_response(h->ng, s->id, nv, n, body && !s->no_body ? &prd : NULL);
+    if (nv != nv_stack)
+        hz__free(&srv->a, nv, sizeof(*nv) * nv_cap);
+    hz__buf_release(&ex->hdrs, &loop->bufs);
+    s->res_started = 1;
+    if (rc < 0)
+        return HZ_ECLOSED; /* the stream is gone in nghttp2 */
+    if (!body || s->no_body)
+        s->res_done = 1;
+    h->last_data = loop->now;
+    h2_kick(h->c);
+    return 0;
+}
+
+static int h2_send(hz_req *ex, int status, const void *body, size_t len)
+{
+    h2s *s = H2S(ex);
+    if (h2_live(ex) < 0)
+        return HZ_ECLOSED;
+    if (s->res_started)
+        return HZ_ESTATE;
+    int no_body = ex->head.method == HZ__M_HEAD || status < 200 || status == 204 || status == 304;
+    if (!no_body && len) {
+        if (hz__buf_append(&s->ob, &ex->loop->bufs, body, len) < 0)
+            return HZ_ENOMEM;
+        s->h->obytes += len;
+    }
+    ex->body_bytes = len;
+    int rc = res_head(s, status, (int64_t)len, len > 0);
+    s->res_done = 1;
+    return rc;
+}
+
+static int h2_start(hz_req *ex, int status)
+{
+    h2s *s = H2S(ex);
+    if (h2_live(ex) < 0)
+        return HZ_ECLOSED;
+    if (s->res_started)
+        return HZ_ESTATE;
+    return res_head(s, status, -1, 1);
+}
+
+static int h2_write(hz_req *ex, const void *buf, size_t len)
+{
+    h2s *s = H2S(ex);
+    if (h2_live(ex) < 0)
+        return HZ_ECLOSED;
+    if (!s->res_started || s->res_done)
+        return HZ_ESTATE;
+    if (s->no_body)
+        return 0;
+    hz__h2 *h = s->h;
+    const hz_config *cfg = &ex->loop->srv->cfg;
+    if (hz__buf_pending(&s->ob) >= cfg->output_buffer ||
+        h->obytes >= cfg->http2.conn_output_buffer) {
+        s->drain_wait = 1;
+        return HZ_EAGAIN;
+    }
+    if (hz__buf_append(&s->ob, &ex->loop->bufs, buf, len) < 0)
+        return HZ_ENOMEM;
+    h->obytes += len;
+    ex->body_bytes += len;
+    h2_resume_data(s);
+    return 0;
+}
+
+static int h2_end(hz_req *ex)
+{
+    h2s *s = H2S(ex);
+    if (h2_live(ex) < 0)
+        return HZ_ECLOSED;
+    if (!s->res_started || s->res_done)
+        return HZ_ESTATE;
+    s->res_done = 1;
+    s->drain_wait = 0;
+    h2_resume_data(s);
+    return 0;
+}
+
+static int h2_send_source(hz_req *ex, int status, int64_t length, const hz_body_source *src)
+{
+    h2s *s = H2S(ex);
+    if (h2_live(ex) < 0)
+        return HZ_ECLOSED;
+    if (s->res_started)
+        return HZ_ESTATE;
+    s->src = *src;
+    s->src_on = 1;
+    s->src_wait = 0;
+    s->src_left = length;
+    s->h->nsrc++;
+    ex->body_bytes = length > 0 ? (uint64_t)length : 0; /* unknown: counted as read */
+    int rc = res_head(s, status, length, 1);
+    s->res_done = 1; /* the source is the whole body */
+    if (rc < 0 || s->no_body)
+        src_done(s, rc < 0 ? HZ_ECLOSED : 0);
+    return rc;
+}
+
+static int h2_resume(hz_req *ex)
+{
+    h2s *s = H2S(ex);
+    if (!s->src_on)
+        return HZ_ESTATE;
+    if (s->src_wait) {
+        s->src_wait = 0;
+        if (s->h)
+            s->h->nsrc++;
+        h2_resume_data(s);
+    }
+    return 0;
+}
+
+/* DATA for stream id: the buffered bytes, then the source, then the end. */
+static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                         nghttp2_data_source *src, void *ud)
+{
+    (void)ng;
+    (void)id;
+    hz__h2 *h = ud;
+    h2s *s = src->ptr;
+    size_t pend = hz__buf_pending(&s->ob);
+    if (pend) {
+        size_t k = pend < len ? pend : len;
+        memcpy(buf, s->ob.data + s->ob.off, k);
+        s->ob.off += (uint32_t)k;
+        h->obytes -= k;
+        if (!hz__buf_pending(&s->ob))
+            s->ob.off = s->ob.len = 0;
+        if (!hz__buf_pending(&s->ob) && s->res_done && !s->src_on)
+            *flags |= NGHTTP2_DATA_FLAG_EOF;
+        h->last_data = h->c->loop->now;
+        return (ssize_t)k;
+    }
+    if (s->src_on && !s->src_wait) {
+        size_t want = len;
+        if (s->src_left >= 0 && (uint64_t)s->src_left < want)
+            want = (size_t)s->src_left;
+        long n = want ? s->src.read(s->src.ud, buf, want) : 0;
+        if (n > 0 && (size_t)n <= want) {
+            if (s->src_left > 0)
+                s->src_left -= n;
+            else
+                s->r.body_bytes += (uint64_t)n;
+            if (s->src_left == 0)
+                *flags |= NGHTTP2_DATA_FLAG_EOF; /* done runs in the sweep */
+            h->last_data = h->c->loop->now;
+            return n;
+        }
+        if (n == 0 && s->src_left <= 0) {
+            *flags |= NGHTTP2_DATA_FLAG_EOF;
+            s->src_left = 0;
+            return 0;
+        }
+        if (n == HZ_EAGAIN) {
+            s->src_wait = 1;
+            h->nsrc--;
+            s->deferred = 1;
+            return NGHTTP2_ERR_DEFERRED;
+        }
+        /* Shorter than announced, or an error: the body cannot complete. */
+        src_done(s, n == 0 ? HZ_EIO : n > 0 ? HZ_EINVAL : (int)n);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM */
+    }
+    if (s->res_done && !s->src_on) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return 0;
+    }
+    s->deferred = 1;
+    return NGHTTP2_ERR_DEFERRED;
+}
+
+static void h2_after_fire(hz__timer *t)
+{
+    hz_req *ex = (hz_req *)((char *)t - offsetof(hz_req, after));
+    hz__conn *c = ex->conn;
+    ex->refs--;
+    if (c)
+        c->refs++;
+    ex->after_fn(&ex->res, 0, ex->after_ud);
+    if (c) {
+        c->refs--;
+        h2_kick(c);
+    } else if (!ex->refs) {
+        stream_free(ex->loop, H2S(ex)); /* detached while the timer was pending */
+    }
+}
+
+static int h2_after(hz_req *ex, unsigned ms, hz_after_fn fn, void *ud)
+{
+    if (hz__timer_armed(&ex->after))
+        return HZ_EBUSY;
+    hz__timer_init(&ex->after, h2_after_fire);
+    ex->after_fn = fn;
+    ex->after_ud = ud;
+    ex->refs++;
+    hz__timer_arm(&ex->loop->wheel, &ex->after, ex->loop->now + ms);
+    return 0;
+}
+
+/* 100 Continue, once, before the final head (RFC 9113 §8.1). */
+static void h2_continue(h2s *s)
+{
+    if (!s->want_continue || s->res_started || !s->h)
+        return;
+    s->want_continue = 0;
+    nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)"100", 7, 3, NGHTTP2_NV_FLAG_NONE};
+    nghttp2_submit_headers(s->h->ng, NGHTTP2_FLAG_NONE, s->id, NULL, &nv, 1, NULL);
+    h2_kick(s->h->c);
+}
+
+static int h2_on_body(hz_req *ex, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end, void *ud)
+{
+    h2s *s = H2S(ex);
+    if (!s->streamed)
+        return HZ_ESTATE;
+    if (s->body_wanted)
+        return HZ_ESTATE;
+    s->body_wanted = 1;
+    s->on_chunk = on_chunk;
+    s->on_end = on_end;
+    s->body_ud = ud;
+    s->body_last = ex->loop->now;
+    h2_continue(s);
+    h2_kick(ex->conn);
+    return 0;
+}
+
+static int h2_resume_body(hz_req *ex)
+{
+    h2s *s = H2S(ex);
+    if (s->paused) {
+        s->paused = 0;
+        s->body_last = ex->loop->now;
+        h2_kick(ex->conn);
+    }
+    return 0;
+}
+
+static const hz__res_ops h2_res_ops = {
+    .set_header = h2_set_header,
+    .send = h2_send,
+    .start = h2_start,
+    .write = h2_write,
+    .end = h2_end,
+    .send_source = h2_send_source,
+    .resume = h2_resume,
+    .on_body = h2_on_body,
+    .resume_body = h2_resume_body,
+    .after = h2_after,
+    .live = h2_live,
+    .on_loop = 1,
+};
+
+/* An answer the library makes (404, 413, 431, 500 ...), or a reset when
+ * the response has begun. */
+static void stream_error(h2s *s, int status)
+{
+    if (!s->h || s->closed)
+        return;
+    s->discard = 1;
+    if (s->res_started) {
+        nghttp2_submit_rst_stream(s->h->ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
+        h2_kick(s->h->c);
+        return;
+    }
+    if (s->dispatched)
+        stream_abort(s, HZ_ECANCELED);
+    hz__buf_release(&s->r.hdrs, &s->r.loop->bufs);
+    s->server_set = 0;
+    s->want_continue = 0;
+    hz__res_answer(&s->r, &h2_res_ops, status, NULL);
+}
+
+/* ---- requests ------------------------------------------------------------------ */
+
+/* Appends bytes to the request buffer; their offset in *off. */
+static int req_put(h2s *s, const void *p, size_t n, uint32_t *off)
+{
+    *off = s->req.len;
+    return hz__buf_append(&s->req, &s->r.loop->bufs, p, n);
+}
+
+static int add_field(h2s *s, const char *name, size_t nl, const uint8_t *v, size_t vl)
+{
+    hz__req_head *hd = &s->r.head;
+    if (hd->nfields >= s->r.nfields_cap) {
+        s->hdr_over = 1;
+        return 0;
+    }
+    hz__field *f = &s->r.fields[hd->nfields];
+    if (req_put(s, name, nl, &f->name_off) < 0 || req_put(s, v, vl, &f->value_off) < 0)
+        return -1;
+    f->name_len = (uint32_t)nl;
+    f->value_len = (uint32_t)vl;
+    hd->nfields++;
+    return 0;
+}
+
+/* RFC 9113 §8.2.3: cookie crumbs are joined with "; " for HTTP/1.1-style
+ * consumers (hz_req_header returns the first field of a name). */
+static int join_cookies(h2s *s)
+{
+    hz__req_head *hd = &s->r.head;
+    uint32_t first = UINT32_MAX, start = s->req.len, total = 0;
+    for (uint32_t i = 0; i < hd->nfields; i++) {
+        hz__field *f = &s->r.fields[i];
+        if (f->name_len != 6 || memcmp(s->req.data + f->name_off, "cookie", 6) != 0)
+            continue;
+        if (first == UINT32_MAX)
+            first = i;
+        total += f->value_len + 2;
+    }
+    if (hz__buf_reserve(&s->req, &s->r.loop->bufs, total, UINT32_MAX) < 0)
+        return -1;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < hd->nfields; i++) {
+        hz__field *f = &s->r.fields[i];
+        if (f->name_len == 6 && memcmp(s->req.data + f->name_off, "cookie", 6) == 0) {
+            if (s->req.len > start)
+                hz__buf_append(&s->req, &s->r.loop->bufs, "; ", 2);
+            hz__buf_append(&s->req, &s->r.loop->bufs, s->req.data + f->value_off, f->value_len);
+            if (i != first)
+                continue;
+        }
+        s->r.fields[k++] = *f;
+    }
+    hd->nfields = k;
+    s->r.fields[first].value_off = start;
+    s->r.fields[first].value_len = s->req.len - start;
+    return 0;
+}
+
+/* The request's header block is complete: check it, route it, and
+ * dispatch it now (no body, or a streamed route) or once the body is in. */
+static void stream_routed(hz__conn *c, h2s *s)
+{
+    hz_server *srv = c->loop->srv;
+    hz_req *ex = &s->r;
+    hz__req_head *hd = &ex->head;
+    s->hdrs_done = 1;
+    if (s->hdr_over) {
+        hz__m_add(&c->loop->metrics, HZ__MS_PARSE + HZ__PE_HEAD_TOO_LARGE, 1);
+        stream_error(s, 431);
+        return;
+    }
+    if (!hd->method_len || !hd->target_len) { /* CONNECT without :path, ... */
+        stream_error(s, hd->method == HZ__M_CONNECT ? 405 : 400);
+        return;
+    }
+    if (s->ncookies > 1 && join_cookies(s) < 0) {
+        stream_error(s, 503);
+        return;
+    }
+    if (s->want_continue && s->req_ended)
+        s->want_continue = 0;
+    const char *b = s->req.data;
+    int st = hz__router_match(srv->router, b + hd->method_off, hd->method_len, b + hd->path_off,
+                              hd->path_len, &ex->match);
+    if (st != 0 || !ex->match.route) {
+        s->discard = 1;
+        ex->raw = s->req.data;
+        hz__res_answer(ex, &h2_res_ops, st ? st : 404,
+                       st == 405 || st == 204 ? ex->match.allow : NULL);
+        return;
+    }
+    ex->rec = ex->match.route->ud;
+    s->streamed = (ex->rec->flags & HZ_ROUTE_STREAM_BODY) != 0;
+    s->body_limit = ex->rec->body_limit ? ex->rec->body_limit
+                                        : (s->streamed ? srv->cfg.limits.body_streamed
+                                                       : srv->cfg.limits.body_buffered);
+    if (hd->body_kind == HZ__BODY_LENGTH && s->body_limit && hd->content_length > s->body_limit) {
+        s->discard = 1;
+        ex->raw = s->req.data;
+        hz__res_answer(ex, &h2_res_ops, 413, NULL);
+        return;
+    }
+    if (s->streamed || s->req_ended) {
+        s->dispatched = 1;
+        ex->sink = s->streamed ? HZ__SINK_STREAM : HZ__SINK_BUFFER;
+        ex->body_start = s->req.len;
+        ex->body_len = 0;
+        return; /* dispatched by the run (not inside nghttp2) */
+    }
+    ex->sink = HZ__SINK_BUFFER;
+    ex->body_start = s->req.len;
+    h2_continue(s);
+}
+
+static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
+{
+    hz__h2 *h = ud;
+    if (fr->hd.type != NGHTTP2_HEADERS || fr->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    h2s *s = stream_new(h, fr->hd.stream_id);
+    if (!s)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM: out of memory */
+    nghttp2_session_set_stream_user_data(ng, fr->hd.stream_id, s);
+    return 0;
+}
+
+static int on_header(nghttp2_session *ng, const nghttp2_frame *fr, const uint8_t *name, size_t nl,
+                     const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+{
+    (void)flags;
+    (void)ud;
+    if (fr->hd.type != NGHTTP2_HEADERS || fr->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0; /* trailers: ignored (RFC 9110 §6.5.1 allows it) */
+    h2s *s = nghttp2_session_get_stream_user_data(ng, fr->hd.stream_id);
+    if (!s)
+        return 0;
+    const hz_server *srv = s->r.loop->srv;
+    uint64_t limit = (uint64_t)srv->plimits.header_bytes + srv->plimits.request_line;
+    s->hbytes += (uint32_t)(nl + vl + 32 > UINT32_MAX / 2 ? UINT32_MAX / 2 : nl + vl + 32);
+    if (s->hbytes > limit) {
+        s->hdr_over = 1;
+        /* Far past it (an HPACK bomb): reset now instead of decoding on. */
+        if (s->hbytes > limit * H2_HDR_ABUSE)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        return 0;
+    }
+    if (s->hdr_over)
+        return 0;
+    if (vl > srv->plimits.field_size) {
+        s->hdr_over = 1;
+        return 0;
+    }
+    hz__req_head *hd = &s->r.head;
+    int rc = 0;
+    if (nl && name[0] == ':') {
+        if (nl == 7 && memcmp(name, ":method", 7) == 0) {
+            rc = req_put(s, value, vl, &hd->method_off);
+            hd->method_len = (uint32_t)vl;
+            hd->method = method_id((const char *)value, vl);
+        } else if (nl == 5 && memcmp(name, ":path", 5) == 0) {
+            rc = req_put(s, value, vl, &hd->target_off);
+            hd->target_len = (uint32_t)vl;
+            hd->path_off = hd->target_off;
+            const uint8_t *q = memchr(value, '?', vl);
+            hd->path_len = q ? (uint32_t)(q - value) : (uint32_t)vl;
+            hd->target_form = vl == 1 && value[0] == '*' ? HZ__TF_ASTERISK : HZ__TF_ORIGIN;
+        } else if (nl == 10 && memcmp(name, ":authority", 10) == 0) {
+            rc = add_field(s, "host", 4, value, vl);
+            hd->host_off = s->req.len - (uint32_t)vl;
+            hd->host_len = (uint32_t)vl;
+        }
+        return rc < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
+    }
+    if (nl == 4 && memcmp(name, "host", 4) == 0 && hd->host_len)
+        return 0; /* :authority stands for it (RFC 9113 §8.3.1) */
+    if (nl == 14 && memcmp(name, "content-length", 14) == 0) {
+        uint64_t v = 0;
+        for (size_t i = 0; i < vl && v < (UINT64_MAX / 10 - 10); i++)
+            v = v * 10 + (uint64_t)(value[i] - '0'); /* digits: nghttp2 checked */
+        hd->content_length = v;
+        hd->body_kind = HZ__BODY_LENGTH;
+    } else if (nl == 6 && memcmp(name, "expect", 6) == 0) {
+        if (vl == 12 && strncasecmp((const char *)value, "100-continue", 12) == 0)
+            s->want_continue = 1;
+    } else if (nl == 6 && memcmp(name, "cookie", 6) == 0) {
+        s->ncookies++;
+    }
+    if (add_field(s, (const char *)name, nl, value, vl) < 0)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    return 0;
+}
+
+/* Flood accounting: every frame's header passes here first. */
+static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
+{
+    (void)ng;
+    hz__h2 *h = ud;
+    hz__conn *c = h->c;
+    const hz_config *cfg = &c->loop->srv->cfg;
+    if (c->loop->now - h->win_start >= 1000) {
+        h->win_start = c->loop->now;
+        h->nctrl = 0;
+        h->nresets = 0;
+    }
+    switch (hd->type) {
+    case NGHTTP2_HEADERS:
+        h->ncont = 0;
+        h->hdr_since = (hd->flags & NGHTTP2_FLAG_END_HEADERS) ? 0 : c->loop->now;
+        break;
+    case NGHTTP2_CONTINUATION:
+        if (++h->ncont > H2_MAX_CONT) {
+            h2_goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
+        if (hd->flags & NGHTTP2_FLAG_END_HEADERS)
+            h->hdr_since = 0;
+        break;
+    case NGHTTP2_DATA:
+        if (hd->length != 0 || (hd->flags & NGHTTP2_FLAG_END_STREAM))
+            break;
+        /* an empty DATA frame counts as a control frame here */
+        __attribute__((fallthrough));
+    case NGHTTP2_SETTINGS:
+    case NGHTTP2_PING:
+    case NGHTTP2_PRIORITY:
+    case NGHTTP2_RST_STREAM:
+    case NGHTTP2_WINDOW_UPDATE:
+    default:
+        if (cfg->http2.max_control_frames && ++h->nctrl > cfg->http2.max_control_frames) {
+            h2_goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
+        break;
+    }
+    return 0;
+}
+
+static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data,
+                         size_t len, void *ud)
+{
+    (void)flags;
+    hz__h2 *h = ud;
+    h2s *s = nghttp2_session_get_stream_user_data(ng, id);
+    if (!s || s->discard || s->closed) {
+        nghttp2_session_consume(ng, id, len);
+        return 0;
+    }
+    s->body_total += len;
+    s->body_last = h->c->loop->now;
+    if (s->body_limit && s->body_total > s->body_limit) {
+        nghttp2_session_consume(ng, id, len);
+        stream_error(s, 413);
+        return 0;
+    }
+    if (s->streamed) {
+        /* Held, unconsumed: the window opens as the handler takes it. */
+        if (hz__buf_append(&s->bq, &h->c->loop->bufs, data, len) < 0)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        return 0;
+    }
+    nghttp2_session_consume(ng, id, len);
+    if (hz__buf_append(&s->req, &h->c->loop->bufs, data, len) < 0)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    return 0;
+}
+
+static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
+{
+    hz__h2 *h = ud;
+    hz__conn *c = h->c;
+    switch (fr->hd.type) {
+    case NGHTTP2_HEADERS:
+    case NGHTTP2_DATA: {
+        h2s *s = nghttp2_session_get_stream_user_data(ng, fr->hd.stream_id);
+        if (!s)
+            break;
+        if (fr->hd.flags & NGHTTP2_FLAG_END_STREAM)
+            s->req_ended = 1;
+        if (fr->hd.type == NGHTTP2_HEADERS && fr->headers.cat == NGHTTP2_HCAT_REQUEST) {
+            if (!s->req_ended && s->r.head.body_kind != HZ__BODY_LENGTH)
+                s->r.head.body_kind = HZ__BODY_CHUNKED; /* length unknown */
+            stream_routed(c, s);
+        } else if (s->req_ended && s->hdrs_done && !s->dispatched && !s->discard && s->r.rec) {
+            s->dispatched = 1; /* a buffered body is complete */
+            s->r.body_len = s->req.len - s->r.body_start;
+        }
+        break;
+    }
+    case NGHTTP2_RST_STREAM: {
+        h2s *s = nghttp2_session_get_stream_user_data(ng, fr->hd.stream_id);
+        if (s && !s->fin_sent) {
+            s->peer_reset = 1;
+            hz__m_add(&c->loop->metrics, HZ__MS_H2_RESETS, 1);
+            const hz_config *cfg = &c->loop->srv->cfg;
+            if (cfg->http2.max_resets && ++h->nresets > cfg->http2.max_resets) {
+                h2_goaway(h, NGHTTP2_ENHANCE_YOUR_CALM); /* rapid reset */
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+            }
+        }
+        break;
+    }
+    case NGHTTP2_PING:
+        if ((fr->hd.flags & NGHTTP2_FLAG_ACK) && h->stop_step == 1) {
+            /* A round trip after the notice: the final GOAWAY names the
+             * last stream we will process (RFC 9113 §6.8). */
+            h->stop_step = 2;
+            nghttp2_submit_goaway(ng, NGHTTP2_FLAG_NONE,
+                                  nghttp2_session_get_last_proc_stream_id(ng), NGHTTP2_NO_ERROR,
+                                  NULL, 0);
+        }
+        break;
+    case NGHTTP2_GOAWAY:
+        c->rd_eof = 1; /* the client sends no new streams; finish ours */
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
+{
+    hz__h2 *h = ud;
+    if (fr->hd.type == NGHTTP2_GOAWAY && fr->goaway.error_code != NGHTTP2_NO_ERROR) {
+        /* Ours (abuse) or nghttp2's (protocol, compression, flow-control
+         * errors): counted once here, and the connection closes after it. */
+        hz__m_add(&h->c->loop->metrics,
+                  fr->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM ? HZ__MS_H2_CALM
+                                                                     : HZ__MS_H2_PROTO,
+                  1);
+        h->calm = 1;
+        hz__conn_why(h->c, HZ_CLOSE_ERROR);
+    }
+    if ((fr->hd.type == NGHTTP2_DATA || fr->hd.type == NGHTTP2_HEADERS) &&
+        (fr->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        h2s *s = nghttp2_session_get_stream_user_data(ng, fr->hd.stream_id);
+        if (s) {
+            s->fin_sent = 1;
+            /* Answered before the body arrived: stop it (RFC 9113 §8.1). */
+            if (!s->req_ended)
+                nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+        }
+    }
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
+{
+    (void)code;
+    (void)ud;
+    h2s *s = nghttp2_session_get_stream_user_data(ng, id);
+    if (s)
+        s->closed = 1; /* the sweep ends it, outside nghttp2 */
+    return 0;
+}
+
+/* ---- the run: deliver, dispatch, sweep, write ------------------------------------ */
+
+static void stream_deliver(hz__conn *c, h2s *s)
+{
+    hz__h2 *h = c->h2;
+    while (s->body_wanted && !s->paused && !s->end_called && s->h && !s->closed) {
+        size_t n = hz__buf_pending(&s->bq);
+        if (n) {
+            int rc = s->on_chunk(&s->r, s->bq.data + s->bq.off, n, s->body_ud);
+            if (!s->h || s->closed)
+                return;
+            if (rc == HZ_EAGAIN) {
+                s->paused = 1;
+                return;
+            }
+            if (rc < 0) {
+                s->discard = 1;
+                nghttp2_session_consume(h->ng, s->id, n);
+                hz__buf_release(&s->bq, &c->loop->bufs);
+                if (!s->res_started)
+                    stream_error(s, 500);
+                else if (!s->res_done)
+                    stream_error(s, 500);
+                return;
+            }
+            nghttp2_session_consume(h->ng, s->id, n);
+            s->bq.off = s->bq.len = 0;
+            continue;
+        }
+        if (s->req_ended) {
+            s->end_called = 1;
+            s->on_end(&s->r, 0, s->body_ud);
+        }
+        return;
+    }
+}
+
+static void stream_dispatch(hz__conn *c, h2s *s)
+{
+    hz_req *ex = &s->r;
+    ex->raw = s->req.data; /* fixed from now on: the buffer no longer grows */
+    if (ex->sink == HZ__SINK_BUFFER)
+        ex->body_len = s->req.len - ex->body_start;
+    s->body_last = c->loop->now;
+    /* Executor routes run inline on HTTP/2 (docs/http2.md). */
+    c->refs++;
+    ex->rec->fn(ex, &ex->res, ex->rec->ud);
+    c->refs--;
+}
+
+/* A writer refused with HZ_EAGAIN may go on: its stream and the
+ * connection are below half their budgets. */
+static int drain_ready(const hz__h2 *h, const h2s *s)
+{
+    const hz_config *cfg = &h->c->loop->srv->cfg;
+    return s->drain_wait && s->r.on_drain && !s->closed &&
+           hz__buf_pending(&s->ob) < cfg->output_buffer / 2 &&
+           h->obytes < cfg->http2.conn_output_buffer / 2;
+}
+
+/* One pass over the streams outside nghttp2: dispatch what is ready,
+ * deliver bodies, call drain callbacks, finish and free closed streams. */
+static void h2_streams(hz__conn *c)
+{
+    hz__h2 *h = c->h2;
+    h2s *next;
+    for (h2s *s = h->streams; s && !c->closing; s = next) {
+        next = s->next;
+        if (s->dispatched && !s->r.raw && !s->closed)
+            stream_dispatch(c, s);
+        if (c->closing)
+            return;
+        next = s->next; /* the handler may have closed others */
+        if (s->streamed && s->dispatched && !s->closed)
+            stream_deliver(c, s);
+        if (drain_ready(h, s)) {
+            s->drain_wait = 0;
+            c->refs++;
+            s->r.on_drain(&s->r.res, s->r.drain_ud);
+            c->refs--;
+        }
+        if (s->fin_sent && !s->finished) {
+            if (s->src_on)
+                src_done(s, 0);
+            stream_finish(c, s);
+        }
+        if (s->closed) {
+            next = s->next;
+            if (!s->finished && s->r.m_begun && s->dispatched)
+                stream_abort(s, HZ_ECLOSED);
+            else if (!s->finished)
+                src_done(s, HZ_ECLOSED);
+            next = s->next;
+            stream_detach(h, s);
+        }
+    }
+}
+
+/* Writes c->out. 0, or < 0 after closing. */
+static int out_write(hz__conn *c, size_t *progress)
+{
+    while (hz__buf_pending(&c->out)) {
+        long n = c->sock.tp->send(&c->sock, c->out.data + c->out.off, hz__buf_pending(&c->out));
+        if (n > 0) {
+            c->out.off += (uint32_t)n;
+            *progress += (size_t)n;
+            continue;
+        }
+        if (n == HZ_EAGAIN || n == 0) {
+            c->wblocked = 1;
+            return 0;
+        }
+        h2_close(c);
+        return (int)n;
+    }
+    c->out.off = c->out.len = 0;
+    return 0;
+}
+
+/* Serializes frames into c->out and writes them, as far as the socket
+ * takes them (bounded per run). 0, or < 0 after closing. */
+static int h2_flush(hz__conn *c)
+{
+    hz__h2 *h = c->h2;
+    size_t progress = 0;
+    int rc = 0;
+    while (!c->wblocked && progress < H2_SEND_BUDGET) {
+        if (out_write(c, &progress) < 0)
+            return HZ_ECLOSED;
+        if (c->wblocked)
+            break;
+        while (hz__buf_pending(&c->out) < H2_OUT_HIGH) {
+            const uint8_t *p;
+            h->in_ng = 1;
+            ssize_t n = nghttp2_session_mem_send(h->ng, &p);
+            h->in_ng = 0;
+            if (n < 0) {
+                hz__conn_why(c, HZ_CLOSE_ERROR);
+                h2_close(c);
+                return HZ_ECLOSED;
+            }
+            if (n == 0)
+                break;
+            if (hz__buf_append(&c->out, &c->loop->bufs, p, (size_t)n) < 0) {
+                h2_close(c);
+                return HZ_ECLOSED;
+            }
+        }
+        if (!hz__buf_pending(&c->out))
+            break;
+    }
+    if (progress) {
+        c->last_io = c->loop->now;
+        hz__m_add(&c->loop->metrics, HZ__MS_BYTES_OUT, progress);
+    }
+    if (progress >= H2_SEND_BUDGET && !c->wblocked)
+        hz__loop_ready(c->loop, c); /* fairness: go on next iteration */
+    return rc;
+}
+
+/* Feeds bytes to the session. 0, or < 0 when the session is over. */
+static int h2_feed(hz__conn *c, const uint8_t *p, size_t n)
+{
+    hz__h2 *h = c->h2;
+    h->in_ng = 1;
+    ssize_t rc = nghttp2_session_mem_recv(h->ng, p, n);
+    h->in_ng = 0;
+    if (rc < 0) {
+        if (!h->calm) {
+            /* A protocol error nghttp2 could not answer itself (bad
+             * preface, flooded ACK queue): GOAWAY if it can still go. */
+            h2_goaway(h, rc == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM
+                                                   : NGHTTP2_PROTOCOL_ERROR);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+static void h2_read(hz__conn *c)
+{
+    uint8_t buf[H2_READ_CHUNK];
+    size_t total = 0;
+    while (total < H2_READ_BUDGET && !c->closing && !c->h2->calm) {
+        long n = c->sock.tp->recv(&c->sock, buf, sizeof(buf));
+        if (n > 0) {
+            total += (size_t)n;
+            hz__m_add(&c->loop->metrics, HZ__MS_BYTES_IN, (uint64_t)n);
+            if (h2_feed(c, buf, (size_t)n) < 0)
+                return;
+            if ((size_t)n < sizeof(buf))
+                return;
+            continue;
+        }
+        if (n == 0) {
+            c->rd_eof = 1;
+            return;
+        }
+        if (n == HZ_EAGAIN) {
+            if (c->sock.want_write)
+                c->wblocked = 1;
+            return;
+        }
+        h2_close(c);
+        return;
+    }
+    if (total >= H2_READ_BUDGET)
+        hz__loop_ready(c->loop, c); /* fairness: read on next iteration */
+}
+
+static int h2_has_stream_output(const hz__h2 *h)
+{
+    return h->obytes > 0 || h->nsrc > 0;
+}
+
+static void h2_update_timer(hz__conn *c)
+{
+    hz__h2 *h = c->h2;
+    hz__loop *loop = c->loop;
+    const hz_timeouts *to = &loop->srv->cfg.timeouts;
+    uint8_t kind = H2_T_NONE;
+    uint64_t at = 0;
+    if (c->wblocked && hz__buf_pending(&c->out)) {
+        if (to->write) {
+            kind = H2_T_WRITE;
+            at = c->last_io + to->write;
+        }
+    } else if (h2_has_stream_output(h) && to->write) {
+        kind = H2_T_STALL; /* data waits for a flow-control window */
+        at = h->last_data + to->write;
+    } else if (h->hdr_since && to->header) {
+        kind = H2_T_HEADER;
+        at = h->hdr_since + to->header;
+    } else if (h->nstreams) {
+        uint64_t idle = to->body_idle;
+        if (idle) {
+            for (const h2s *s = h->streams; s; s = s->next) {
+                int waiting = !s->req_ended && !s->discard && !s->closed && !s->paused &&
+                              (!s->streamed || s->body_wanted);
+                if (waiting && (!at || s->body_last + idle < at))
+                    at = s->body_last + idle;
+            }
+            if (at)
+                kind = H2_T_BODY;
+        }
+    } else if (to->keepalive) {
+        kind = H2_T_IDLE;
+        at = c->last_io + to->keepalive;
+    }
+    h->tkind = kind;
+    if (kind == H2_T_NONE)
+        hz__timer_cancel(&loop->wheel, &c->timer);
+    else
+        hz__timer_arm(&loop->wheel, &c->timer, at);
+}
+
+static void h2_timer_fn(hz__timer *t)
+{
+    hz__conn *c = (hz__conn *)((char *)t - offsetof(hz__conn, timer));
+    hz__h2 *h = c->h2;
+    hz__loop *loop = c->loop;
+    const hz_timeouts *to = &loop->srv->cfg.timeouts;
+    switch (h->tkind) {
+    case H2_T_WRITE:
+    case H2_T_STALL:
+        hz__metrics_timeout(loop, HZ_TIMEOUT_WRITE);
+        hz__conn_why(c, HZ_CLOSE_TIMEOUT);
+        h2_close(c);
+        return;
+    case H2_T_HEADER:
+        hz__metrics_timeout(loop, HZ_TIMEOUT_HEADER);
+        hz__conn_why(c, HZ_CLOSE_TIMEOUT);
+        h2_close(c);
+        return;
+    case H2_T_IDLE:
+        hz__metrics_timeout(loop, HZ_TIMEOUT_KEEPALIVE);
+        hz__conn_why(c, HZ_CLOSE_TIMEOUT);
+        nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE,
+                              nghttp2_session_get_last_proc_stream_id(h->ng), NGHTTP2_NO_ERROR,
+                              NULL, 0);
+        h->calm = 1; /* close once written */
+        break;
+    case H2_T_BODY:
+        for (h2s *s = h->streams; s; s = s->next) {
+            int waiting = !s->req_ended && !s->discard && !s->closed && !s->paused &&
+                          (!s->streamed || s->body_wanted);
+            if (waiting && loop->now >= s->body_last + to->body_idle) {
+                hz__metrics_timeout(loop, HZ_TIMEOUT_BODY);
+                stream_error(s, 408);
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    h2_run(c);
+}
+
+static void h2_after_io(hz__conn *c)
+{
+    hz__h2 *h = c->h2;
+    hz__loop *loop = c->loop;
+    if (c->closing)
+        return;
+    int idle_out = !hz__buf_pending(&c->out) && !nghttp2_session_want_write(h->ng);
+    /* Done: after a GOAWAY of ours is out, the peer's FIN, or when the
+     * session wants nothing more. */
+    if (idle_out && (h->calm || (!nghttp2_session_want_read(h->ng) && !h2_has_stream_output(h)) ||
+                     (c->rd_eof && !h->nstreams) || (h->stop_step == 2 && !h->nstreams))) {
+        h2_close(c);
+        return;
+    }
+    if (c->rd_eof && idle_out && !h2_has_stream_output(h)) {
+        /* The peer is gone for writing too in practice: nothing can finish. */
+        int pending_async = 0;
+        for (h2s *s = h->streams; s; s = s->next)
+            if (s->dispatched && !s->res_done)
+                pending_async = 1;
+        if (!pending_async) {
+            h2_close(c);
+            return;
+        }
+    }
+    unsigned want = (!c->rd_eof && !h->calm ? HZ_EV_READ : 0) | (c->wblocked ? HZ_EV_WRITE : 0);
+    if (want != c->interest) {
+        if (c->registered && loop->pv->modify(loop->poller, c->sock.fd, want, &c->io) < 0) {
+            h2_close(c);
+            return;
+        }
+        c->interest = want;
+    }
+    h2_update_timer(c);
+    if (c->sock.tp->has_input && !c->rd_eof && c->sock.tp->has_input(&c->sock))
+        hz__loop_ready(loop, c);
+    if (!hz__buf_pending(&c->out) && c->out.data)
+        hz__buf_release(&c->out, &loop->bufs);
+}
+
+static void h2_run(hz__conn *c)
+{
+    hz__h2 *h = c->h2;
+    if (c->closing || h->in_run || h->in_ng)
+        return;
+    h->in_run = 1;
+    int again = 0;
+    for (int round = 0; round < 4 && !c->closing; round++) {
+        h2_streams(c);
+        if (c->closing)
+            break;
+        if (!c->wblocked && h2_flush(c) < 0)
+            break;
+        /* Flushing may have finished or closed streams, or made room for a
+         * writer: sweep again. */
+        again = 0;
+        for (h2s *s = h->streams; s; s = s->next)
+            if ((s->fin_sent && !s->finished) || s->closed || drain_ready(h, s) ||
+                (s->dispatched && !s->r.raw && !s->closed))
+                again = 1;
+        if (!again)
+            break;
+    }
+    h->in_run = 0;
+    if (again && !c->closing)
+        hz__loop_ready(c->loop, c); /* fairness: the rest next iteration */
+    h2_after_io(c);
+}
+
+/* ---- the connection's io vtable ------------------------------------------------- */
+
+static void h2_on_event(hz__io *io, unsigned events)
+{
+    hz__conn *c = (hz__conn *)io;
+    if (c->closing)
+        return;
+    if ((events & (HZ_EV_ERR | HZ_EV_HUP)) && !(c->interest & HZ_EV_READ)) {
+        h2_close(c);
+        return;
+    }
+    if (events & HZ_EV_WRITE) {
+        c->wblocked = 0;
+        c->sock.want_write = 0;
+    }
+    if (events & (HZ_EV_READ | HZ_EV_ERR | HZ_EV_HUP))
+        h2_read(c);
+    h2_run(c);
+}
+
+static void h2_on_ready(hz__io *io)
+{
+    hz__conn *c = (hz__conn *)io;
+    if (c->closing)
+        return;
+    hz__h2 *h = c->h2;
+    /* Bytes the HTTP/1.1 side read before the takeover (the preface on). */
+    if (hz__buf_pending(&c->in)) {
+        size_t n = hz__buf_pending(&c->in);
+        const uint8_t *p = (const uint8_t *)c->in.data + c->in.off;
+        c->in.off = c->in.len = 0;
+        int rc = h2_feed(c, p, n);
+        hz__buf_release(&c->in, &c->loop->bufs);
+        (void)rc;
+    } else if (!h->calm && !c->rd_eof && c->sock.tp->has_input && c->sock.tp->has_input(&c->sock)) {
+        h2_read(c);
+    }
+    h2_run(c);
+}
+
+/* Graceful stop, step one: GOAWAY with the largest stream id (no new
+ * streams, RFC 9113 §6.8) and a PING; its ACK brings the final GOAWAY. */
+static void h2_on_stop(hz__io *io)
+{
+    hz__conn *c = (hz__conn *)io;
+    hz__h2 *h = c->h2;
+    if (c->closing || h->stop_step)
+        return;
+    hz__conn_why(c, HZ_CLOSE_SHUTDOWN);
+    if (!h->nstreams) {
+        h->stop_step = 2;
+        nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE,
+                              nghttp2_session_get_last_proc_stream_id(h->ng), NGHTTP2_NO_ERROR,
+                              NULL, 0);
+        h->calm = 1;
+    } else {
+        h->stop_step = 1;
+        nghttp2_submit_shutdown_notice(h->ng);
+        nghttp2_submit_ping(h->ng, NGHTTP2_FLAG_NONE, NULL);
+    }
+    h2_run(c);
+}
+
+static void h2_close_io(hz__io *io)
+{
+    hz__conn *c = (hz__conn *)io;
+    hz__h2 *h = c->h2;
+    if (c->closing)
+        return;
+    c->refs++;
+    hz__conn_close(c); /* transport, timer, metrics, the loop's list */
+    for (h2s *s = h->streams; s; s = s->next) {
+        if (s->finished)
+            continue;
+        if (s->fin_sent && !hz__buf_pending(&c->out)) {
+            if (s->src_on)
+                src_done(s, 0);
+            stream_finish(c, s);
+        } else if (s->dispatched) {
+            stream_abort(s, HZ_ECLOSED);
+        } else {
+            src_done(s, HZ_ECLOSED);
+        }
+    }
+    while (h->streams)
+        stream_detach(h, h->streams);
+    c->refs--;
+}
+
+static int h2_busy(const hz__io *io)
+{
+    return ((const hz__conn *)io)->refs != 0;
+}
+
+static void h2_free_io(hz__io *io)
+{
+    hz__conn *c = (hz__conn *)io;
+    hz__h2 *h = c->h2;
+    if (h) {
+        while (h->streams)
+            stream_detach(h, h->streams);
+        nghttp2_session_del(h->ng);
+        hz__free(&c->loop->srv->a, h, sizeof(*h));
+        c->h2 = NULL;
+    }
+    hz__conn_free(c);
+}
+
+static const hz__io_vt h2_io_vt = {
+    .on_event = h2_on_event,
+    .on_ready = h2_on_ready,
+    .on_stop = h2_on_stop,
+    .close = h2_close_io,
+    .busy = h2_busy,
+    .free = h2_free_io,
+};
+
+/* hz__conn_close is HTTP/1.1's: on an HTTP/2 connection the streams end
+ * too, so every close path here (timers, write errors) comes this way. */
+static void h2_close(hz__conn *c)
+{
+    h2_close_io(&c->io);
+}
+
+int hz__h2_takeover(hz__conn *c)
+{
+    hz__loop *loop = c->loop;
+    hz_server *srv = loop->srv;
+    const hz_config *cfg = &srv->cfg;
+    hz__h2 *h = hz__calloc(&srv->a, sizeof(*h));
+    if (!h)
+        return HZ_ENOMEM;
+    h->c = c;
+    nghttp2_session_callbacks *cb;
+    nghttp2_option *opt;
+    if (nghttp2_session_callbacks_new(&cb) != 0) {
+        hz__free(&srv->a, h, sizeof(*h));
+        return HZ_ENOMEM;
+    }
+    if (nghttp2_option_new(&opt) != 0) {
+        nghttp2_session_callbacks_del(cb);
+        hz__free(&srv->a, h, sizeof(*h));
+        return HZ_ENOMEM;
+    }
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    /* The request-body windows open only as bodies are consumed. */
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    nghttp2_option_set_max_outbound_ack(opt, 1000);
+    nghttp2_option_set_max_settings(opt, 32);
+    nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
+    nghttp2_mem mem = {(void *)&srv->a, h2_malloc, h2_free, h2_calloc, h2_realloc};
+    int rc = nghttp2_session_server_new3(&h->ng, cb, h, opt, &mem);
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_option_del(opt);
+    if (rc != 0) {
+        hz__free(&srv->a, h, sizeof(*h));
+        return HZ_ENOMEM;
+    }
+    uint32_t win = cfg->http2.initial_window;
+    if (win > 0x7fffffffu)
+        win = 0x7fffffffu;
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+         cfg->http2.max_concurrent_streams ? cfg->http2.max_concurrent_streams : 100},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, win},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+         (uint32_t)(srv->plimits.header_bytes + srv->plimits.request_line)},
+    };
+    nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
+    /* The connection window: a few streams' worth, still bounded. */
+    nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0,
+                                          (int32_t)(win > 0x1fffffffu ? 0x7fffffffu : win * 4));
+    hz__timer_cancel(&loop->wheel, &c->timer);
+    hz__timer_init(&c->timer, h2_timer_fn);
+    c->h2 = h;
+    c->io.vt = &h2_io_vt;
+    h->win_start = h->last_data = loop->now;
+    hz__m_add(&loop->metrics, HZ__MS_H2_CONNS, 1);
+    hz__loop_ready(loop, c);
+    return 0;
+}
+
+#else /* !HZ_HAVE_HTTP2 */
+
+int hz__h2_takeover(hz__conn *c)
+{
+    (void)c;
+    return HZ_ENOTSUP;
+}
+
+#endif /* HZ_HAVE_HTTP2 */

@@ -1,0 +1,210 @@
+/* fuzz_h2_conn.c - libFuzzer target: arbitrary bytes after the HTTP/2
+ * connection preface, through the real connection (core/http1's sniffing,
+ * the takeover, core/http2 over nghttp2) on the in-memory transport
+ * (core/event/memio.c) with a virtual clock.
+ *
+ * Input: 2 control bytes, then the client's bytes (sent after the preface).
+ *   [0] bits 0-1 read size: 0 all, 1 one byte, 2 7 bytes, 3 61 bytes
+ *       bit 2    advance the clock between reads (fires the timeouts)
+ *       bit 3    end with EOF from the client
+ *   [1] write size per send: 0 = unlimited, else 13 * value bytes
+ *
+ * Invariants (abort on violation): nothing is sent after close; the server
+ * closes within the timeouts once input stops; every block of the counting
+ * allocator (nghttp2's included) is freed after destroy, with its size. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "conn.h"
+#include "loop.h"
+#include "memio.h"
+#include "../tests/support/test_alloc.h"
+
+#define FZ_CHECK(cond, what)                                                                       \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_h2_conn: invariant violated: %s (%s:%d)\n", what, __FILE__,      \
+                    __LINE__);                                                                     \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static hz_req *g_paused;
+
+static void h_any(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    hz_str p = hz_req_path(req);
+    if (p.len > 5 && memcmp(p.ptr, "/slow", 5) == 0) {
+        hz_res_after(res, 50, NULL, NULL) == 0 ? (void)0 : (void)hz_res_send(res, 200, "x", 1);
+        return;
+    }
+    if (p.len > 4 && memcmp(p.ptr, "/big", 4) == 0) {
+        static char blk[20000];
+        hz_res_start(res, 200);
+        while (hz_res_write(res, blk, sizeof(blk)) == 0)
+            ;
+        hz_res_end(res);
+        return;
+    }
+    hz_str b = hz_req_body(req);
+    hz_res_set_header(res, "X-Len", "1");
+    hz_res_send(res, 200, b.ptr, b.len);
+}
+
+static unsigned g_npause;
+
+static int s_chunk(hz_req *req, const void *data, size_t len, void *ud)
+{
+    (void)data;
+    /* Every other odd-sized piece pauses; the driver resumes it. */
+    if ((len & 1) && (g_npause++ & 1) == 0) {
+        g_paused = req;
+        return HZ_EAGAIN;
+    }
+    return hz_res_write(ud, "c", 1) == HZ_EAGAIN ? 0 : 0;
+}
+
+static void s_end(hz_req *req, int status, void *ud)
+{
+    if (g_paused == req)
+        g_paused = NULL;
+    if (status == 0)
+        hz_res_end(ud);
+}
+
+static void h_stream(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    hz_res_start(res, 200);
+    FZ_CHECK(hz_req_on_body(req, s_chunk, s_end, res) == 0, "hz_req_on_body");
+}
+
+static void run_ready(hz__loop *loop)
+{
+    for (int pass = 0; pass < 64 && loop->ready; pass++) {
+        hz__io *io = loop->ready;
+        loop->ready = NULL;
+        while (io) {
+            hz__io *next = io->qnext;
+            io->queued = 0;
+            io->qnext = NULL;
+            io->vt->on_ready(io);
+            io = next;
+        }
+    }
+}
+
+static void resume_paused(hz__loop *loop, hz__memio *m)
+{
+    if (g_paused && !m->closed) {
+        hz_req *p = g_paused;
+        g_paused = NULL;
+        hz_req_resume(p);
+        run_ready(loop);
+    }
+}
+
+static void step(hz__loop *loop, hz__conn *c, hz__memio *m)
+{
+    for (int round = 0; round < 8 && !m->closed; round++) {
+        unsigned ev = 0;
+        if ((c->interest & HZ_EV_READ) && (m->in_off < m->in_len || m->eof))
+            ev |= HZ_EV_READ;
+        if (c->interest & HZ_EV_WRITE)
+            ev |= HZ_EV_WRITE;
+        if (!ev)
+            break;
+        c->io.vt->on_event(&c->io, ev); /* HTTP/1.1's, then HTTP/2's */
+        run_ready(loop);
+        resume_paused(loop, m);
+    }
+    resume_paused(loop, m);
+}
+
+static void advance(hz__loop *loop, uint64_t ms)
+{
+    loop->now += ms;
+    hz__wheel_advance(&loop->wheel, loop->now);
+    run_ready(loop);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    if (size < 2 || size > 65536)
+        return 0;
+    unsigned mode = data[0];
+    size_t wsize = (size_t)data[1] * 13;
+    data += 2;
+    size -= 2;
+    char *in = malloc(sizeof(preface) - 1 + size + 1);
+    memcpy(in, preface, sizeof(preface) - 1);
+    memcpy(in + sizeof(preface) - 1, data, size);
+    size_t in_len = sizeof(preface) - 1 + size;
+
+    g_paused = NULL;
+    g_npause = 0;
+    hz_count_alloc ca;
+    hz_count_alloc_init(&ca);
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cfg.allocator = &ca.iface;
+    cfg.output_buffer = 4096;
+    cfg.limits.header_bytes = 4096;
+    cfg.limits.body_buffered = 16384;
+    cfg.http2.max_concurrent_streams = 8;
+    cfg.http2.conn_output_buffer = 16384;
+    cfg.http2.max_control_frames = 200;
+    cfg.http2.max_resets = 20;
+    hz_server *srv;
+    FZ_CHECK(hz_server_create(&srv, &cfg) == 0, "hz_server_create");
+    hz_route_opts so;
+    hz_route_opts_init(&so);
+    so.flags = HZ_ROUTE_STREAM_BODY;
+    FZ_CHECK(hz_route_with(srv, NULL, "/stream", h_stream, NULL, &so) == 0, "route");
+    FZ_CHECK(hz_route(srv, NULL, "/*", h_any, NULL) == 0, "route");
+    if (!srv->h2_takeover) { /* built without HTTP/2 */
+        hz_server_destroy(srv);
+        free(in);
+        return 0;
+    }
+
+    hz__memio m;
+    memset(&m, 0, sizeof(m));
+    m.in = in;
+    m.in_len = in_len;
+    m.max_read = (size_t[]){0, 1, 7, 61}[mode & 3];
+    m.max_write = wsize;
+    m.out_max = 1u << 20;
+    m.a = &ca.iface;
+    hz__loop *loop = &srv->loops[0];
+    hz__conn *c = NULL;
+    FZ_CHECK(hz__conn_attach(loop, &hz__transport_mem, &m, &c) == 0, "hz__conn_attach");
+    c->h2_ok = 1; /* a plain listener with HZ_PROTO_HTTP2 */
+
+    for (int i = 0; i < 4096 && !m.closed && m.in_off < m.in_len; i++) {
+        size_t before = m.in_off;
+        step(loop, c, &m);
+        if (mode & 4)
+            advance(loop, 1 + (unsigned)(i % 7) * 300);
+        if (m.in_off == before)
+            advance(loop, 100); /* the server waits: let time pass */
+    }
+    m.eof = (mode & 8) != 0;
+    for (int i = 0; i < 60 && !m.closed; i++) {
+        step(loop, c, &m);
+        advance(loop, i < 20 ? 10 : 3000);
+    }
+    FZ_CHECK(m.closed, "the connection outlived every timeout");
+    size_t sent = m.sent;
+    hz_server_destroy(srv);
+    FZ_CHECK(m.sent == sent, "bytes sent after close");
+    hz__memio_free(&m);
+    free(in);
+    FZ_CHECK(atomic_load(&ca.live_blocks) == 0, "memory not returned (live blocks)");
+    FZ_CHECK(atomic_load(&ca.size_mismatches) == 0, "free with a wrong size");
+    return 0;
+}

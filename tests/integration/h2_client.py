@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+"""h2_client.py - scripted HTTP/2 clients for tests/integration/test_http2.c.
+
+    h2_client.py PORT MODE
+
+Speaks HTTP/2 with prior knowledge to 127.0.0.1:PORT, frame by frame (the
+hpack package of python3-h2 encodes the header blocks), and checks what the
+server answers. Prints one line and exits 0 when the server behaved as
+expected, 1 otherwise, 77 when python3-h2/hpack is missing. Every mode is
+bounded in frames and in time.
+"""
+import socket
+import struct
+import sys
+import time
+
+try:
+    import hpack
+except ImportError:  # pragma: no cover
+    print("SKIP: python3-h2 (hpack) not installed")
+    sys.exit(77)
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, PRIORITY, RST, SETTINGS, PUSH, PING, GOAWAY, WUPD, CONT = range(10)
+END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
+CALM, PROTOCOL_ERROR, REFUSED = 0xB, 0x1, 0x7
+
+
+def frame(ftype, flags, sid, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(">I", sid) + payload
+
+
+class Conn:
+    def __init__(self, port, settings=b""):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.enc = hpack.Encoder()
+        self.dec = hpack.Decoder()
+        self.buf = b""
+        self.closed = False
+        self.s.sendall(PREFACE + frame(SETTINGS, 0, 0, settings))
+
+    def send(self, b):
+        try:
+            self.s.sendall(b)
+            return True
+        except OSError:
+            return False
+
+    def req(self, sid, path, method="GET", end=True, extra=()):
+        hdrs = [(":method", method), (":path", path), (":scheme", "http"),
+                (":authority", "127.0.0.1")] + list(extra)
+        hb = self.enc.encode(hdrs)
+        fl = END_STREAM if end else 0
+        if len(hb) <= 16384:
+            return frame(HEADERS, END_HEADERS | fl, sid, hb)
+        out = frame(HEADERS, fl, sid, hb[:16384])
+        hb = hb[16384:]
+        while hb:
+            out += frame(CONT, END_HEADERS if len(hb) <= 16384 else 0, sid, hb[:16384])
+            hb = hb[16384:]
+        return out
+
+    def read_frame(self, deadline):
+        while True:
+            if len(self.buf) >= 9:
+                ln = struct.unpack(">I", b"\0" + self.buf[:3])[0]
+                if len(self.buf) >= 9 + ln:
+                    t, fl = self.buf[3], self.buf[4]
+                    sid = struct.unpack(">I", self.buf[5:9])[0] & 0x7FFFFFFF
+                    p = self.buf[9:9 + ln]
+                    self.buf = self.buf[9 + ln:]
+                    if t == SETTINGS and not fl & ACK:
+                        self.send(frame(SETTINGS, ACK, 0))
+                    return t, fl, sid, p
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.s.settimeout(left)
+            try:
+                d = self.s.recv(65536)
+            except socket.timeout:
+                return None
+            except OSError:
+                d = b""
+            if not d:
+                self.closed = True
+                return None
+            self.buf += d
+
+    def responses(self, want, timeout=10, window=True):
+        """Reads until `want` streams ended; returns {sid: (status, body)}."""
+        got, bodies, status = {}, {}, {}
+        deadline = time.monotonic() + timeout
+        while len(got) < want:
+            f = self.read_frame(deadline)
+            if f is None:
+                break
+            t, fl, sid, p = f
+            if t == HEADERS:
+                for k, v in self.dec.decode(p):
+                    if k in (b":status", ":status"):
+                        st = int(v)
+                        if st >= 200:
+                            status[sid] = st
+            elif t == DATA:
+                bodies[sid] = bodies.get(sid, b"") + p
+                if window and p:
+                    self.send(frame(WUPD, 0, 0, struct.pack(">I", len(p))) +
+                              frame(WUPD, 0, sid, struct.pack(">I", len(p))))
+            elif t == RST:
+                # After a complete response, RST NO_ERROR only stops the
+                # request body (RFC 9113 §8.1): the response stands.
+                got.setdefault(sid, ("rst", struct.unpack(">I", p)[0]))
+                continue
+            elif t == GOAWAY:
+                self.goaway = struct.unpack(">II", p[:8])
+            if t in (HEADERS, DATA) and fl & END_STREAM:
+                got[sid] = (status.get(sid), bodies.get(sid, b""))
+        return got
+
+    def settle(self, timeout=0.5):
+        """Reads (and ACKs) the server's SETTINGS before a header block is
+        sent in pieces: an ACK inside a block is a protocol error."""
+        deadline = time.monotonic() + timeout
+        while True:
+            f = self.read_frame(deadline)
+            if f is None or (f[0] == SETTINGS and f[1] & ACK):
+                return
+
+    def wait_goaway(self, timeout=10):
+        """Reads frames until a GOAWAY (returns its error code) or close."""
+        deadline = time.monotonic() + timeout
+        code = None
+        while True:
+            f = self.read_frame(deadline)
+            if f is None:
+                return code
+            if f[0] == GOAWAY:
+                code = struct.unpack(">I", f[3][4:8])[0]
+
+    def wait_closed(self, timeout):
+        deadline = time.monotonic() + timeout
+        while not self.closed and time.monotonic() < deadline:
+            if self.read_frame(deadline) is None and not self.closed:
+                return False
+        return self.closed
+
+
+def ok(msg):
+    print("OK " + msg)
+    sys.exit(0)
+
+
+def fail(msg):
+    print("FAIL " + msg)
+    sys.exit(1)
+
+
+def expect_calm(c, what, sent, codes=(CALM,)):
+    code = c.wait_goaway(10)
+    if code not in codes:
+        fail("%s: GOAWAY code %r after %d frames (want ENHANCE_YOUR_CALM)" % (what, code, sent))
+    if not c.wait_closed(5):
+        fail("%s: not closed after GOAWAY" % what)
+    ok("%s: GOAWAY %#x and close" % (what, code))
+
+
+def flood(c, what, one, n=5000, codes=(CALM,)):
+    sent = 0
+    chunk = one * 100
+    for _ in range(n // 100):
+        if not c.send(chunk):
+            break
+        sent += 100
+    expect_calm(c, what, sent, codes)
+
+
+def main():
+    port, mode = int(sys.argv[1]), sys.argv[2]
+    c = Conn(port)
+    if mode == "multiplex":
+        # 9 interleaved POST bodies on one connection, echoed back whole.
+        n, parts = 9, 4
+        out = b""
+        for i in range(n):
+            out += c.req(1 + 2 * i, "/body", "POST", end=False)
+        for k in range(parts):
+            for i in range(n):
+                data = (b"%d-%d;" % (i, k)) * 50
+                out += frame(DATA, END_STREAM if k == parts - 1 else 0, 1 + 2 * i, data)
+        c.send(out)
+        got = c.responses(n)
+        for i in range(n):
+            exp = b"".join((b"%d-%d;" % (i, k)) * 50 for k in range(parts))
+            if got.get(1 + 2 * i) != (200, exp):
+                fail("stream %d: %r" % (1 + 2 * i, got.get(1 + 2 * i, "missing")[:2]))
+        ok("%d interleaved bodies echoed" % n)
+    if mode == "stream_echo":
+        # A streamed route echoing 1 MiB sent in 16 KiB frames: the client
+        # only gets window for more as the server consumes (and echoes).
+        body = bytes(range(256)) * 4096
+        c.send(c.req(1, "/stream", "POST", end=False))
+        sent, got, deadline = 0, b"", time.monotonic() + 20
+        window = 65535
+        status = None
+        while time.monotonic() < deadline:
+            while sent < len(body) and window >= 16384:
+                piece = body[sent:sent + 16384]
+                sent += len(piece)
+                window -= len(piece)
+                c.send(frame(DATA, END_STREAM if sent == len(body) else 0, 1, piece))
+            f = c.read_frame(deadline)
+            if f is None:
+                break
+            t, fl, sid, p = f
+            if t == WUPD and sid == 1:
+                window += struct.unpack(">I", p)[0]
+            elif t == HEADERS:
+                status = dict(c.dec.decode(p)).get(":status")
+            elif t == DATA:
+                got += p
+                if p:
+                    c.send(frame(WUPD, 0, 0, struct.pack(">I", len(p))) +
+                           frame(WUPD, 0, 1, struct.pack(">I", len(p))))
+                if fl & END_STREAM:
+                    break
+            elif t in (RST, GOAWAY):
+                fail("frame %d during echo" % t)
+        if got != body or status != "200":
+            fail("echo: status %r, %d of %d bytes" % (status, len(got), len(body)))
+        ok("1 MiB streamed echo with flow control both ways")
+    if mode == "small_window":
+        # Server -> client flow control: a 64 KiB client window, opened as
+        # the client reads, carries 1 MiB.
+        c.send(c.req(1, "/big?kb=1024"))
+        got = c.responses(1, 20)
+        if got.get(1, (0, b""))[0] != 200 or len(got[1][1]) != 1024 * 1024:
+            fail("big: %r" % (got.get(1, ("missing",))[0],))
+        ok("1 MiB through a 64 KiB window")
+    if mode == "reset":
+        # A reset stream is cancelled; the connection serves the next one.
+        c.send(c.req(1, "/slow?ms=2000") + frame(RST, 0, 1, struct.pack(">I", 0x8)))
+        time.sleep(0.2)
+        c.send(c.req(3, "/"))
+        got = c.responses(1)
+        if got.get(3) != (200, b"hello"):
+            fail("after reset: %r" % got)
+        ok("reset stream cancelled, next served")
+    if mode == "limits":
+        big = [("x-big", "a" * 8000)] * 6
+        c.settle()
+        c.send(c.req(1, "/", extra=big))
+        c.send(c.req(3, "/small", "POST", end=False, extra=[("content-length", "2000")]))
+        c.send(c.req(5, "/nothere"))
+        got = c.responses(3)
+        s1 = got.get(1, (None,))[0]
+        if s1 != 431 and got.get(1, (None,))[0] != "rst":
+            fail("header list: %r" % (got.get(1),))
+        if got.get(3, (None,))[0] != 413:
+            fail("body limit: %r" % (got.get(3),))
+        if got.get(5, (None,))[0] != 404:
+            fail("404: %r" % (got.get(5),))
+        ok("431, 413, 404")
+    if mode == "max_streams":
+        # The test server allows 2 concurrent streams: the third is refused.
+        c.responses(0, 1)  # read and ack the server's SETTINGS
+        c.send(c.req(1, "/slow?ms=1500") + c.req(3, "/slow?ms=1500") + c.req(5, "/slow?ms=1500"))
+        got = c.responses(3, 10)
+        if got.get(5) != ("rst", REFUSED) or got.get(1, (0,))[0] != 200:
+            fail("max streams: %r" % got)
+        ok("third concurrent stream refused")
+    if mode == "rapid_reset":
+        out = b""
+        for i in range(3000):
+            out += c.req(1 + 2 * i, "/slow?ms=5000") + frame(RST, 0, 1 + 2 * i, struct.pack(">I", 8))
+        c.send(out)
+        expect_calm(c, "rapid reset", 3000)
+    if mode == "continuation":
+        hb = c.enc.encode([(":method", "GET"), (":path", "/"), (":scheme", "http"),
+                           (":authority", "x")])
+        c.send(frame(HEADERS, END_STREAM, 1, hb))
+        # Each CONTINUATION repeats one indexed field (accept-encoding).
+        # nghttp2 may end it first with PROTOCOL_ERROR: either closes it.
+        flood(c, "CONTINUATION flood", frame(CONT, 0, 1, b"\x90"), 10000, (CALM, PROTOCOL_ERROR))
+    if mode == "hpack_bomb":
+        # One 4 KiB entry in the dynamic table, then a block naming it
+        # 4000 times (16 MB decoded from 4 KB): the stream is refused.
+        big = "b" * 4000
+        hb = c.enc.encode([(":method", "GET"), (":path", "/"), (":scheme", "http"),
+                           (":authority", "x"), ("x-bomb", big)])
+        # x-bomb is now dynamic index 62 (most recent): 0xbe repeated.
+        c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, hb + b"\xbe" * 4000))
+        got = c.responses(1, 10)
+        r = got.get(1)
+        if not r or (r[0] != 431 and r[0] != "rst"):
+            fail("hpack bomb: %r" % (r,))
+        c.send(c.req(3, "/"))
+        got = c.responses(1, 10)
+        if got.get(3) != (200, b"hello"):
+            fail("after the bomb: %r" % got)
+        ok("HPACK bomb refused (%r), connection still serves" % (r[0],))
+    if mode == "settings_flood":
+        flood(c, "SETTINGS flood", frame(SETTINGS, 0, 0))
+    if mode == "ping_flood":
+        flood(c, "PING flood", frame(PING, 0, 0, b"12345678"))
+    if mode == "priority_flood":
+        flood(c, "PRIORITY flood", frame(PRIORITY, 0, 1, struct.pack(">IB", 0, 15)))
+    if mode == "empty_data_flood":
+        c.send(c.req(1, "/stream", "POST", end=False))
+        flood(c, "empty DATA flood", frame(DATA, 0, 1))
+    if mode == "zero_window":
+        # Window 0: the response can never flow; the write timeout (1 s in
+        # the test server) closes the connection.
+        c = Conn(port, struct.pack(">HI", 4, 0))
+        c.send(c.req(1, "/large?kb=256"))
+        t0 = time.monotonic()
+        if not c.wait_closed(10):
+            fail("zero window: still open")
+        ok("zero-window stall closed after %.1f s" % (time.monotonic() - t0))
+    if mode == "slow_read":
+        # Never read: the socket fills, the write timeout closes.
+        c.send(c.req(1, "/large?kb=262144"))
+        t0 = time.monotonic()
+        time.sleep(3)
+        c.s.settimeout(0.5)
+        closed = False
+        try:
+            while time.monotonic() - t0 < 20:
+                d = c.s.recv(1 << 20)
+                if not d:
+                    closed = True
+                    break
+        except OSError:
+            closed = True
+        if not closed:
+            fail("slow read: still open")
+        ok("slow reader closed")
+    if mode == "stream_ids":
+        # The largest stream id is served; reusing a lower one is a
+        # connection error (RFC 9113 §5.1.1).
+        c.send(c.req(0x7FFFFFFF, "/"))
+        got = c.responses(1)
+        if got.get(0x7FFFFFFF) != (200, b"hello"):
+            fail("max id: %r" % got)
+        # No id is left: a lower one is not served (nghttp2 ignores or
+        # refuses it) and the connection ends with GOAWAY and close.
+        c.send(c.req(3, "/"))
+        got = c.responses(1, 3)
+        if got.get(3, (None,))[0] == 200:
+            fail("id reuse served: %r" % got)
+        code = getattr(c, "goaway", (None, None))[1]
+        if code is None:
+            code = c.wait_goaway(5)
+        if code is None or not c.wait_closed(5):
+            fail("id space end: GOAWAY %r, closed %r" % (code, c.closed))
+        ok("stream id space end: GOAWAY %r" % code)
+    if mode == "header_timeout":
+        hb = c.enc.encode([(":method", "GET"), (":path", "/")])
+        c.settle()
+        c.send(frame(HEADERS, 0, 1, hb))  # no END_HEADERS, nothing more
+        t0 = time.monotonic()
+        if not c.wait_closed(10):
+            fail("header timeout: still open")
+        ok("incomplete header block closed after %.1f s" % (time.monotonic() - t0))
+    if mode == "idle":
+        t0 = time.monotonic()
+        code = c.wait_goaway(10)
+        if code != 0 or not c.wait_closed(5):
+            fail("idle: GOAWAY %r" % code)
+        ok("idle connection: GOAWAY NO_ERROR after %.1f s" % (time.monotonic() - t0))
+    if mode == "graceful":
+        # The test stops the server while /slow runs: GOAWAY first, the
+        # response still arrives, then the connection closes.
+        c.send(c.req(1, "/slow?ms=800"))
+        deadline = time.monotonic() + 10
+        goaways, status = [], None
+        while True:
+            f = c.read_frame(deadline)
+            if f is None:
+                break
+            t, fl, sid, p = f
+            if t == GOAWAY:
+                goaways.append(struct.unpack(">II", p[:8]))
+            elif t == HEADERS and sid == 1:
+                status = dict(c.dec.decode(p)).get(":status")
+            elif t == PING and not fl & ACK:
+                c.send(frame(PING, ACK, 0, p))
+        if status != "200" or not goaways or goaways[0][0] != 0x7FFFFFFF:
+            fail("graceful: status %r goaways %r" % (status, goaways))
+        if goaways[-1] != (1, 0):
+            fail("graceful: final GOAWAY %r" % (goaways[-1],))
+        ok("graceful stop: GOAWAY %r, response, close" % goaways)
+    fail("unknown mode " + mode)
+
+
+if __name__ == "__main__":
+    main()
