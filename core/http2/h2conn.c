@@ -236,6 +236,7 @@ static void stream_free(hz__loop *loop, h2s *s)
     hz__buf_release(&s->req, &loop->bufs);
     hz__buf_release(&s->bq, &loop->bufs);
     hz__buf_release(&s->ob, &loop->bufs);
+    hz__zf_release(&s->r);
     hz__buf_release(&s->r.hdrs, &loop->bufs);
     hz__free(&srv->a, s->r.fields, sizeof(*s->r.fields) * s->r.nfields_cap);
     hz__free(&srv->a, s, sizeof(*s));
@@ -276,6 +277,8 @@ static void stream_abort(h2s *s, int err)
         if (ex->after_fn)
             ex->after_fn(&ex->res, HZ_ECANCELED, ex->after_ud);
     }
+    if (ex->async)
+        hz__async_ex_end(ex, err);
     if (ex->on_done) {
         hz_done_fn fn = ex->on_done;
         ex->on_done = NULL;
@@ -315,6 +318,8 @@ static void stream_finish(hz__conn *c, h2s *s)
         s->end_called = 1;
         s->on_end(ex, HZ_ECLOSED, s->body_ud);
     }
+    if (ex->async)
+        hz__async_ex_end(ex, 0);
     if (ex->on_done) {
         hz_done_fn fn = ex->on_done;
         ex->on_done = NULL;
@@ -696,6 +701,20 @@ static int h2_resume_body(hz_req *ex)
     return 0;
 }
 
+static void stream_error(h2s *s, int status);
+
+/* Ends an exchange that cannot complete (a detached response's deadline or
+ * release mid-stream): status answered if nothing went out yet, else the
+ * stream is reset, so a cut body is never taken for a whole one. */
+static int h2_abort(hz_req *ex, int status, int why)
+{
+    (void)why; /* the connection lives on: nothing to count as its close */
+    if (h2_live(ex) < 0)
+        return HZ_ECLOSED;
+    stream_error(H2S(ex), status);
+    return 0;
+}
+
 static const hz__res_ops h2_res_ops = {
     .set_header = h2_set_header,
     .send = h2_send,
@@ -709,6 +728,7 @@ static const hz__res_ops h2_res_ops = {
     .after = h2_after,
     .live = h2_live,
     .on_loop = 1,
+    .abort = h2_abort,
 };
 
 /* An answer the library makes (404, 413, 431, 500 ...), or a reset when
@@ -824,6 +844,7 @@ static void stream_routed(hz__conn *c, h2s *s)
         return;
     }
     ex->rec = ex->match.route->ud;
+    hz__zf_dispatch(ex);
     s->streamed = (ex->rec->flags & HZ_ROUTE_STREAM_BODY) != 0;
     s->body_limit = ex->rec->body_limit ? ex->rec->body_limit
                                         : (s->streamed ? srv->cfg.limits.body_streamed
