@@ -113,11 +113,13 @@ static long sse_event(char *buf, size_t len)
          (unsigned long long)m.requests, (unsigned long long)m.requests_in_flight,
          (unsigned long long)m.requests_aborted, (unsigned long long)m.bytes_in,
          (unsigned long long)m.bytes_out);
-    /* The protocol mix the metrics can tell today: connections over TLS
-     * and in plain text (HTTP/2 and WebSocket add their own keys). */
+    /* The protocol mix, connections since the start: over TLS and in plain
+     * text, those that turned HTTP/2 and the WebSocket upgrades. */
     uint64_t tls = m.tls_handshakes_ok + m.tls_handshakes_failed;
-    jcat(buf, len, &n, ",\"proto\":{\"https\":%llu,\"http\":%llu}", (unsigned long long)tls,
-         (unsigned long long)(m.conn_accepted > tls ? m.conn_accepted - tls : 0));
+    jcat(buf, len, &n, ",\"proto\":{\"https\":%llu,\"http\":%llu,\"h2\":%llu,\"ws\":%llu}",
+         (unsigned long long)tls,
+         (unsigned long long)(m.conn_accepted > tls ? m.conn_accepted - tls : 0),
+         (unsigned long long)m.http2_connections, (unsigned long long)m.ws_opened);
     jarr(buf, len, &n, "status", m.status_class, 5);
     jarr(buf, len, &n, "method", m.method, HZ_METHOD_KINDS);
     jcat(buf, len, &n, ",\"lat_le\":[");

@@ -237,9 +237,12 @@ async function stepLive(page) {
     conns: window.hzStatus.last.conn_open,
     lat: window.hzStatus.last.lat_count - window.hzStatus.first.lat_count,
     https: window.hzStatus.last.proto.https,
+    h2: window.hzStatus.last.proto.h2,
   }));
   check(st.conns >= 1 && st.lat > 50 && st.https >= 1,
     `open connections ${st.conns}, ${st.lat} latencies counted, ${st.https} TLS connections`);
+  // The protocol mix counts this page's own connection as HTTP/2 over h2.
+  check(args.proto !== 'h2' || st.h2 >= 1, `${st.h2} HTTP/2 connections in the protocol mix`);
   await page.waitForFunction(() => !document.getElementById('load').disabled, null, { timeout: 16000 });
 }
 
