@@ -904,8 +904,10 @@ Test(compress, memory_per_compressing_stream)
         if (i == 2)
             break;
         /* zlib 15/8: 256 KiB + 6 KiB of state; brotli q5: its 1 MiB hash
-         * table (the window is small); plus the connection's own buffers */
-        cr_assert_lt(peak, i == 0 ? 600 * 1024 : 1500 * 1024, "%s: %ld bytes", codings[i], peak);
+         * table (the window is small); plus the connection's own buffers
+         * (and what a completion poller queues for the socket) */
+        cr_assert_lt(peak, (i == 0 ? 600 * 1024 : 1500 * 1024) + IT_POLLER_OUT_QUEUE,
+                     "%s: %ld bytes", codings[i], peak);
     }
     fprintf(stderr, "compress: per compressing stream: gzip %ld, br %ld bytes\n",
             peaks[0] - peaks[2], peaks[1] ? peaks[1] - peaks[2] : 0);
