@@ -4,7 +4,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/deps.sh"
-hz_need_packages build-essential cmake pkg-config libmbedtls-dev libssl-dev
+# The libraries of the default build: TLS, HTTP/2 (nghttp2), WebSocket
+# compression and gzip (zlib), brotli.
+hz_need_packages build-essential cmake pkg-config libmbedtls-dev libssl-dev libnghttp2-dev \
+    zlib1g-dev libbrotli-dev
 build="$root/build/demo"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHZ_BUILD_TESTS=OFF \
       -DHZ_BUILD_BENCH=OFF >/dev/null
