@@ -593,6 +593,10 @@ int main(int argc, char **argv)
                hz_server_port(g_srv, rc), v->poller, v->tls);
     fflush(stdout);
     rc = hz_server_run(g_srv);
+    /* A second signal (timeout(1), a supervisor) must not reach the
+     * server once destroyed. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
     hz_server_destroy(g_srv);
     printf("demo: stopped\n");
     return rc < 0 ? 1 : 0;

@@ -258,6 +258,10 @@ int main(int argc, char **argv)
     printf("items_json listening on 127.0.0.1:%d\n", hz_server_port(g_srv, rc));
     fflush(stdout);
     rc = hz_server_run(g_srv);
+    /* A second signal (timeout(1), a supervisor) must not reach the
+     * server once destroyed. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
     hz_server_destroy(g_srv);
     for (size_t i = 0; i < g_items.n; i++)
         free(g_items.v[i].name);
