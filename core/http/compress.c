@@ -46,6 +46,7 @@ typedef struct zc {
 #endif
 } zc;
 
+#if HZ_HAVE_GZIP || HZ_HAVE_BROTLI /* the codecs' memory, counted */
 static void *zc_alloc(zc *c, size_t n)
 {
     char *p = hz__alloc(&c->a, n + ZC_HDR);
@@ -66,6 +67,7 @@ static void zc_free_block(zc *c, void *q)
     c->mem -= n + ZC_HDR;
     hz__free(&c->a, p, n + ZC_HDR);
 }
+#endif
 
 #if HZ_HAVE_GZIP
 static voidpf zc_zalloc(voidpf op, uInt items, uInt size)
@@ -159,6 +161,7 @@ static void zc_end(zc *c)
 static int zc_run(zc *c, const unsigned char **in, size_t *inl, unsigned char **out, size_t *outl,
                   int op)
 {
+    (void)c; /* unused when built without any coding (the cross builds) */
 #if HZ_HAVE_GZIP
     if (c->coding == HZ_CODING_GZIP) {
         int fin = 0;

@@ -67,7 +67,7 @@ cross_expect_file() {
 cross_macos() {
     local arch=$1 want=$2 dir="$HZ_ROOT/build/cross-macos-$1"
     hz_build "$dir" -DCMAKE_TOOLCHAIN_FILE="$HZ_ROOT/cmake/toolchains/zig-macos-$arch.cmake" \
-        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHZ_TLS=none -DHZ_BUILD_TESTS=OFF \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHZ_TLS=none -DHZ_HTTP2=none -DHZ_BUILD_TESTS=OFF \
         -DHZ_BUILD_CHECKS=ON -DHZ_BUILD_BENCH=OFF -DHZ_BUILD_EXAMPLES=ON || return 1
     grep -q "poller=kqueue" "$dir.configure.log" || {
         echo "cross: macOS $arch did not select kqueue" >&2
@@ -156,7 +156,7 @@ cross_demo_aarch64() {
 cross_aarch64() {
     local dir="$HZ_ROOT/build/cross-aarch64"
     hz_build "$dir" -DCMAKE_TOOLCHAIN_FILE="$HZ_ROOT/cmake/toolchains/aarch64-linux-gnu.cmake" \
-        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHZ_TLS=mbedtls -DHZ_BUILD_TESTS=OFF \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHZ_TLS=mbedtls -DHZ_HTTP2=none -DHZ_BUILD_TESTS=OFF \
         -DHZ_BUILD_CHECKS=ON -DHZ_BUILD_BENCH=OFF -DHZ_BUILD_EXAMPLES=ON || return 1
     echo "Linux aarch64 ($(aarch64-linux-gnu-gcc -dumpversion), mbedTLS):"
     cross_expect_file "$dir/tests/backend/poller_check" "ELF 64-bit.*aarch64" &&

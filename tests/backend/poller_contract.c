@@ -1112,7 +1112,7 @@ static int tcp_listener(int *port)
 static int tcp_connect(int port)
 {
     struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
     memset(&a, 0, sizeof(a));
