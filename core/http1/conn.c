@@ -7,7 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include "conn.h"
-#include "exec.h"
+#include "h1exec.h"
 
 #define HZ__READ_BUDGET (256u * 1024u) /* bytes read per event, for fairness */
 #define HZ__LINGER_MS 2000u
@@ -639,7 +639,7 @@ static void ex_dispatch(hz__conn *c, struct hz_req *ex)
     ex->raw = c->in.data + HZ__H1(ex)->base; /* fixed from now on: in_movable() */
     /* Executor routes: the response comes back through hz__loop_post. */
     if (HZ__UNLIKELY(hz__exec_wanted(c->loop->srv, rec))) {
-        hz__exec_dispatch(c, ex);
+        hz__exec_dispatch(&hz__h1_exec, c, ex);
         return;
     }
     c->refs++;

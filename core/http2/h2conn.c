@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 #include "h2.h"
+#include "exec.h"
 #include "metrics.h"
 #include "accesslog.h"
 #include "fmt.h"
@@ -344,7 +345,8 @@ static void stream_detach(hz__h2 *h, h2s *s)
     s->src_on = 0;
     s->h = NULL;
     s->r.conn = NULL;
-    s->r.raw = NULL;
+    if (!s->r.exec) /* a job's handler may still read; its completion clears it */
+        s->r.raw = NULL;
     if (s->r.m_begun) {
         s->r.m_begun = 0;
         hz__m_add(&loop->metrics, HZ__MS_REQ_ABORTED, 1);
@@ -751,6 +753,62 @@ static void stream_error(h2s *s, int status)
     hz__res_answer(&s->r, &h2_res_ops, status, NULL);
 }
 
+/* ---- executor handlers (the hooks of core/http/exec.c) ------------------------ */
+
+/* The job holds the connection so its pointer stays valid; the stream
+ * (ex->refs) and its request bytes outlive a reset or a close. */
+static void h2x_hold(hz__conn *c, int delta)
+{
+    c->refs += (unsigned)delta;
+}
+
+static int h2x_current(const hz_req *ex, hz__conn *c)
+{
+    const h2s *s = (const h2s *)ex;
+    return s->h && !s->closed && !s->res_started && !s->discard && !c->closing;
+}
+
+static int h2x_owned(const hz_req *ex, hz__conn *c)
+{
+    (void)c;
+    return ((const h2s *)ex)->h != NULL; /* stream_detach frees it */
+}
+
+static void h2x_release(hz__loop *loop, hz_req *ex)
+{
+    stream_free(loop, H2S(ex));
+}
+
+static void h2x_fail(hz_req *ex, hz__conn *c, int status)
+{
+    stream_error(H2S(ex), status);
+    h2_kick(c);
+}
+
+/* Nothing to pin: the request's bytes are the stream's (held). */
+static int h2x_deadline(hz_req *ex, hz__conn *c, hz__buf *pinned)
+{
+    (void)pinned;
+    return h2x_current(ex, c);
+}
+
+static void h2x_replayed(hz_req *ex, hz__conn *c)
+{
+    (void)ex;
+    h2_kick(c);
+}
+
+static const hz__exec_proto h2_exec = {
+    .ops = &h2_res_ops,
+    .hold = h2x_hold,
+    .current = h2x_current,
+    .owned = h2x_owned,
+    .release = h2x_release,
+    .fail = h2x_fail,
+    .deadline = h2x_deadline,
+    .replayed = h2x_replayed,
+};
+
 /* ---- requests ------------------------------------------------------------------ */
 
 /* Appends bytes to the request buffer; their offset in *off. */
@@ -1153,7 +1211,12 @@ static void stream_dispatch(hz__conn *c, h2s *s)
     if (ex->sink == HZ__SINK_BUFFER)
         ex->body_len = s->req.len - ex->body_start;
     s->body_last = c->loop->now;
-    /* Executor routes run inline on HTTP/2 (docs/http2.md). */
+    /* Executor routes: the response comes back through hz__loop_post; the
+     * stream keeps the request's bytes (s->req) while the job holds it. */
+    if (HZ__UNLIKELY(hz__exec_wanted(c->loop->srv, ex->rec))) {
+        hz__exec_dispatch(&h2_exec, c, ex);
+        return;
+    }
     c->refs++;
     ex->rec->fn(ex, &ex->res, ex->rec->ud);
     c->refs--;

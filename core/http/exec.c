@@ -1,23 +1,23 @@
-/* exec.c - handlers on the executor: dispatch, load shedding, the handler
- * deadline, EOF watch, the response recorded on the worker and replayed on
- * the loop (see exec.h for the model). */
-#include <errno.h>
+/* exec.c - handlers on the executor, for every protocol: dispatch, load
+ * shedding, the handler deadline, the response recorded on the worker and
+ * replayed on the loop through the protocol's table (see exec.h). What
+ * differs per protocol comes through its hz__exec_proto hooks. */
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include "exec.h"
+#include "metrics.h"
 
 enum { STAGE_NONE = 0, STAGE_STREAM, STAGE_DONE };
 
-struct hz__exec_job {   /* owner: its loop; freed by exec_done() */
-    hz__post post;      /* first: the completion message is the job */
-    hz__timer deadline; /* timeouts.handler; loop only */
-    hz__loop *loop;     /* borrowed: does not end while the job is in flight */
-    hz__conn *c;        /* borrowed: held by c->refs until exec_done() */
-    struct hz_req *ex;  /* borrowed: held by ex->refs until exec_done() */
-    hz__buf pinned;     /* owns: c->in, taken over at a timeout; loop only */
-    int timed_out;      /* loop only */
-    int peer_data;      /* pipelined bytes seen: stop the EOF watch; loop only */
+struct hz__exec_job {           /* owner: its loop; freed by exec_done() */
+    hz__post post;              /* first: the completion message is the job */
+    hz__timer deadline;         /* timeouts.handler; loop only */
+    hz__loop *loop;             /* borrowed: does not end while the job is in flight */
+    const hz__exec_proto *p;    /* borrowed: static */
+    hz__conn *c;                /* borrowed: held through p->hold until exec_done() */
+    struct hz_req *ex;          /* borrowed: held by ex->refs until exec_done() */
+    hz__buf pinned;             /* owns: what p->deadline took over; loop only */
+    struct hz__exec_job_view v; /* loop only */
     /* Written on the worker, read on the loop after the post. */
     int run_status; /* the executor's: 0 or HZ_ECANCELED */
     int stage;      /* STAGE_* */
@@ -53,21 +53,22 @@ static void exec_free(hz__loop *loop, hz__exec_job *j)
 }
 
 /* The executor would not take the job: answer now, keep the connection. */
-static void exec_shed(struct hz_req *ex)
+static void exec_shed(const hz__exec_proto *p, hz__conn *c, struct hz_req *ex)
 {
     hz_res_set_header(&ex->res, "Retry-After", "1");
     if (hz__res_answer(ex, ex->res.ops, 503, NULL) < 0 && ex->conn)
-        hz__res_error(ex->conn, 503);
+        p->fail(ex, c, 503);
 }
 
 static void exec_replay(hz__exec_job *j, struct hz_req *ex, hz__conn *c)
 {
+    const hz__exec_proto *p = j->p;
     if (j->run_status != 0) { /* cancelled by the executor's shutdown */
-        exec_shed(ex);
+        exec_shed(p, c, ex);
         return;
     }
     if (j->failed || j->stage != STAGE_DONE) {
-        hz__res_error(c, 500); /* the handler returned without a response */
+        p->fail(ex, c, 500); /* the handler returned without a response */
         return;
     }
     /* Every field passed hz__res_header_check when the handler set it, so
@@ -94,8 +95,8 @@ static void exec_replay(hz__exec_job *j, struct hz_req *ex, hz__conn *c)
     } else if (rc == 0) {
         rc = ops->send(ex, j->status, j->body, j->body_len);
     }
-    if (rc < 0 && !c->closing)
-        hz__res_error(c, 500);
+    if (rc < 0)
+        p->fail(ex, c, 500);
 }
 
 /* The handler returned (or the executor cancelled the job): runs on the
@@ -103,45 +104,39 @@ static void exec_replay(hz__exec_job *j, struct hz_req *ex, hz__conn *c)
 static void exec_done(hz__loop *loop, hz__post *msg)
 {
     hz__exec_job *j = (hz__exec_job *)msg;
+    const hz__exec_proto *p = j->p;
     hz__conn *c = j->c;
     struct hz_req *ex = j->ex;
     loop->exec_inflight--;
     hz__timer_cancel(&loop->wheel, &j->deadline);
     ex->exec = NULL;
-    ex->res.ops = &hz__h1_res_ops; /* the worker is done with the recorder */
+    ex->res.ops = p->ops; /* the worker is done with the recorder */
     if (!ex->conn)
         ex->raw = NULL; /* detached: the views end with the job */
     ex->refs--;
-    c->refs--;
-    if (!j->timed_out && !c->closing && c->ex == ex) {
-        c->refs++;
+    if (!j->v.timed_out && p->current(ex, c)) {
         exec_replay(j, ex, c);
-        c->refs--;
-        if (!c->closing && !c->in_process)
-            hz__loop_ready(loop, c);
-    } else if (c->ex != ex && !ex->refs) {
-        /* Answered without it (timeout): the exchange is the job's to free.
-         * A closed connection still holding it frees it when reaped. */
-        hz__ex_release(loop, ex);
+        p->replayed(ex, c);
+    } else if (!ex->refs && !p->owned(ex, c)) {
+        /* Answered without it (timeout, reset, closed): the exchange is
+         * the job's to free. One still held by its protocol is freed there. */
+        p->release(loop, ex);
     }
+    p->hold(c, -1);
     exec_free(loop, j);
 }
 
-/* The handler overran timeouts.handler: 503 + close now; the worker keeps
- * reading the request from the buffer the job takes over. */
+/* The handler overran timeouts.handler: 503 now (the protocol's way); the
+ * worker keeps reading the request from what the job holds. */
 static void exec_deadline_fn(hz__timer *t)
 {
     hz__exec_job *j = (hz__exec_job *)((char *)t - offsetof(hz__exec_job, deadline));
-    hz__conn *c = j->c;
-    if (c->closing || c->ex != j->ex)
+    if (!j->p->deadline(j->ex, j->c, &j->pinned))
         return;
-    j->timed_out = 1;
+    j->v.timed_out = 1;
     atomic_store(&j->ex->cancelled, 1);
-    j->pinned = c->in;
-    memset(&c->in, 0, sizeof(c->in));
-    hz__metrics_timeout(c->loop, HZ_TIMEOUT_HANDLER);
-    hz__conn_why(c, HZ_CLOSE_TIMEOUT);
-    hz__res_error(c, 503);
+    hz__metrics_timeout(j->loop, HZ_TIMEOUT_HANDLER);
+    j->p->fail(j->ex, j->c, 503);
 }
 
 /* On the worker. */
@@ -158,18 +153,19 @@ static void exec_run(void *arg, int status)
     hz__loop_post(j->loop, &j->post);
 }
 
-void hz__exec_dispatch(hz__conn *c, struct hz_req *ex)
+void hz__exec_dispatch(const hz__exec_proto *p, hz__conn *c, struct hz_req *ex)
 {
-    hz__loop *loop = c->loop;
+    hz__loop *loop = ex->loop;
     hz_server *srv = loop->srv;
     const hz_executor *x = srv->cfg.executor;
     hz__exec_job *j = hz__calloc(&srv->a, sizeof(*j));
     if (!j) {
-        exec_shed(ex);
+        exec_shed(p, c, ex);
         return;
     }
     j->post.fn = exec_done;
     j->loop = loop;
+    j->p = p;
     j->c = c;
     j->ex = ex;
     hz__timer_init(&j->deadline, exec_deadline_fn);
@@ -180,43 +176,24 @@ void hz__exec_dispatch(hz__conn *c, struct hz_req *ex)
      * executor's queue publishes this before the worker reads it. */
     ex->res.ops = &exec_res_ops;
     ex->refs++;
-    c->refs++;
+    p->hold(c, 1);
     loop->exec_inflight++;
     int rc = x->vt->submit(x->self, exec_run, j);
     if (rc < 0) { /* HZ_EBUSY (full) or HZ_ECANCELED (shut down): shed */
         loop->exec_inflight--;
-        c->refs--;
+        p->hold(c, -1);
         ex->refs--;
         ex->exec = NULL;
-        ex->res.ops = &hz__h1_res_ops;
+        ex->res.ops = p->ops;
         hz__timer_cancel(&loop->wheel, &j->deadline);
         exec_free(loop, j);
-        exec_shed(ex);
+        exec_shed(p, c, ex);
     }
 }
 
-int hz__exec_watching(const struct hz_req *ex)
+struct hz__exec_job_view *hz__exec_view(const hz_req *ex)
 {
-    const hz__exec_job *j = ex->exec;
-    return j && !j->peer_data && !j->timed_out;
-}
-
-void hz__exec_peek(hz__conn *c)
-{
-    hz__exec_job *j = c->ex ? c->ex->exec : NULL;
-    if (!j || c->sock.fd < 0) {
-        if (j)
-            j->peer_data = 1;
-        return;
-    }
-    /* Through the transport: a completion poller holds the received bytes. */
-    long n = hz__sock_peek(&c->sock);
-    if (n == 0 || (n < 0 && n != HZ_EAGAIN)) {
-        hz__conn_close(c); /* gone: ex_abort marks the request cancelled */
-        return;
-    }
-    if (n > 0)
-        j->peer_data = 1; /* pipelined input: read it after the response */
+    return &ex->exec->v;
 }
 
 /* ---- worker side ------------------------------------------------------------ */
