@@ -170,6 +170,72 @@ def main():
             r.until(lambda: c.closed, 10)
         ok("stop: s1=%s goaways=%r closed=%d" % (r.status.get(1), r.goaways, c.closed))
 
+    if mode.startswith("nowindow"):
+        # Streams whose responses the client never lets through (no
+        # WINDOW_UPDATE): the server must stop producing, not buffer on.
+        n = int(mode.split(":")[1])
+        r.window = False
+        for i in range(n):
+            get(c, 1 + 2 * i, "/flood")
+        print("sent", flush=True)
+        r.until(lambda: c.closed, 30)
+        got = sum(len(b) for b in r.body.values())
+        ok("nowindow: %d data bytes before the close" % got)
+
+    if mode == "bodyidle":
+        # A buffered body that stalls after 3 of 10 bytes: 408 on the
+        # stream after timeouts.body_idle, the connection goes on.
+        c.send(c.req(1, "/body", method="POST", end=False, extra=[("content-length", "10")]) +
+               frame(DATA, 0, 1, b"abc"))
+        t0 = time.monotonic()
+        if not r.wait([1], 15):
+            fail("no answer to a stalled body")
+        dt = time.monotonic() - t0
+        if r.status.get(1) != 408:
+            fail("stalled body: status %r rst %r (want 408)" % (r.status.get(1), r.rst.get(1)))
+        if dt < 0.3:
+            fail("408 after %.3f s, before timeouts.body_idle" % dt)
+        get(c, 3, "/ping")
+        if not r.wait([3]) or r.status.get(3) != 200 or r.goaways:
+            fail("connection not usable after the 408: %r %r" % (r.status, r.goaways))
+        ok("stalled body: 408 after %.2f s, connection kept" % dt)
+
+    if mode == "bodyidle_started":
+        # The handler answered at once (streamed route) and waits for the
+        # body, which stalls: once the response began, only a reset is left.
+        c.send(c.req(1, "/echo", method="POST", end=False) + frame(DATA, 0, 1, b"abc"))
+        if not r.wait([1], 15):
+            fail("no reset of a stalled body")
+        if r.status.get(1) != 200 or 1 not in r.rst:
+            fail("stalled body after the head: status %r rst %r" % (r.status.get(1), r.rst.get(1)))
+        get(c, 3, "/ping")
+        if not r.wait([3]) or r.status.get(3) != 200:
+            fail("connection not usable after the reset")
+        ok("stalled body after the head: RST_STREAM %#x" % r.rst[1])
+
+    if mode.startswith("trailers"):
+        # Request trailers after the body (HEADERS with END_STREAM): not
+        # part of the request the handler sees; n: the trailer's value size.
+        n = int(mode.split(":")[1])
+        c.send(c.req(1, "/body", method="POST", end=False) + frame(DATA, 0, 1, b"hello"))
+        hb = c.enc.encode([("x-trailer", "t" * n)])
+        if len(hb) <= 16384:
+            c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, hb))
+        else:
+            out = frame(HEADERS, END_STREAM, 1, hb[:16384])
+            hb = hb[16384:]
+            while hb:
+                out += frame(9, END_HEADERS if len(hb) <= 16384 else 0, 1, hb[:16384])
+                hb = hb[16384:]
+            c.send(out)
+        if not r.wait([1]):
+            fail("no answer to a request with trailers")
+        get(c, 3, "/ping")
+        if not r.wait([3]) or r.status.get(3) != 200:
+            fail("connection not usable after trailers")
+        ok("trailers:%d: status %r body %r rst %r" % (n, r.status.get(1), r.body.get(1),
+                                                     r.rst.get(1)))
+
     fail("unknown mode " + mode)
 
 
