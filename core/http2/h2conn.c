@@ -84,6 +84,8 @@ struct h2s {          /* owner: its hz__h2 (list) */
     unsigned server_set : 1;
     unsigned want_continue : 1;
     unsigned peer_reset : 1;
+    unsigned trailer_over : 1; /* the trailer section over limits.trailer_bytes: 431 */
+    uint64_t tbytes;           /* trailer section bytes (the same cost as hbytes) */
 };
 
 #define H2S(ex) ((h2s *)(ex))
@@ -942,12 +944,24 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *fr, const uint8_t
 {
     (void)flags;
     (void)ud;
-    if (fr->hd.type != NGHTTP2_HEADERS || fr->headers.cat != NGHTTP2_HCAT_REQUEST)
-        return 0; /* trailers: ignored (RFC 9110 §6.5.1 allows it) */
+    if (fr->hd.type != NGHTTP2_HEADERS)
+        return 0;
     h2s *s = nghttp2_session_get_stream_user_data(ng, fr->hd.stream_id);
     if (!s)
         return 0;
     const hz_server *srv = s->r.loop->srv;
+    if (fr->headers.cat != NGHTTP2_HCAT_REQUEST) {
+        /* Trailers: not kept (RFC 9110 §6.5.1 allows it), but bounded like
+         * HTTP/1.1's trailer section: 431, a reset far past it. */
+        uint32_t lim = srv->plimits.trailer_bytes;
+        s->tbytes += nl + vl + 32;
+        if (lim && s->tbytes > lim) {
+            s->trailer_over = 1;
+            if (s->tbytes > (uint64_t)lim * H2_HDR_ABUSE)
+                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        }
+        return 0;
+    }
     uint64_t limit = (uint64_t)srv->plimits.header_bytes + srv->plimits.request_line;
     s->hbytes += (uint32_t)(nl + vl + 32 > UINT32_MAX / 2 ? UINT32_MAX / 2 : nl + vl + 32);
     if (s->hbytes > limit) {
@@ -1093,6 +1107,9 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
             if (!s->req_ended && s->r.head.body_kind != HZ__BODY_LENGTH)
                 s->r.head.body_kind = HZ__BODY_CHUNKED; /* length unknown */
             stream_routed(c, s);
+        } else if (s->trailer_over && !s->discard) {
+            hz__m_add(&c->loop->metrics, HZ__MS_PARSE + HZ__PE_TRAILER_TOO_LARGE, 1);
+            stream_error(s, 431);
         } else if (s->req_ended && s->hdrs_done && !s->dispatched && !s->discard && s->r.rec) {
             s->dispatched = 1; /* a buffered body is complete */
             s->r.body_len = s->req.len - s->r.body_start;

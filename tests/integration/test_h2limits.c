@@ -288,3 +288,25 @@ Test(h2limits, request_trailers_are_not_part_of_the_request)
     cr_expect(strstr(out, "status 200 body b'hello|absent'") != NULL, "%s", out);
     finish();
 }
+
+/* Past limits.trailer_bytes (8 KiB by default): 431 as on HTTP/1.1, the
+ * handler not called; far past it (4x): the stream is reset. */
+Test(h2limits, request_trailers_over_the_limit_431)
+{
+    need();
+    start(0);
+    char out[4096];
+    run("trailers:20000", out, sizeof(out));
+    cr_expect(strstr(out, "status 431") != NULL, "%s", out);
+    finish();
+}
+
+Test(h2limits, request_trailers_far_over_the_limit_reset)
+{
+    need();
+    start(0);
+    char out[4096];
+    run("trailers:40000", out, sizeof(out));
+    cr_expect(strstr(out, "status None") != NULL && strstr(out, "rst None") == NULL, "%s", out);
+    finish();
+}
