@@ -234,4 +234,33 @@ HZ__HIDDEN int hz__zf_send_source(hz_req *ex, int status, int64_t length,
  *  an exchange ends, when ex->async is set. thread: loop. */
 HZ__HIDDEN void hz__async_ex_end(hz_req *ex, int status);
 
+/* ---- the end of an exchange, for every protocol -------------------------- */
+
+/** The exchange ended (status 0: its response is complete; < 0: aborted):
+ *  a detached handle learns it first (it unhooks itself, so a second call
+ *  does nothing), then the user's on_done runs, once. The caller holds its
+ *  connection across the call (user code runs). thread: loop. */
+static inline void hz__ex_ended(hz_req *ex, int status)
+{
+    if (HZ__UNLIKELY(ex->async != NULL))
+        hz__async_ex_end(ex, status);
+    if (ex->on_done) {
+        hz_done_fn fn = ex->on_done;
+        ex->on_done = NULL;
+        fn(&ex->res, status, ex->done_ud);
+    }
+}
+
+/** An aborted exchange's pending hz_res_after timer: cancelled (its
+ *  reference dropped) and its callback told HZ_ECANCELED. thread: loop. */
+static inline void hz__ex_after_cancel(hz_req *ex)
+{
+    if (hz__timer_armed(&ex->after)) {
+        hz__timer_cancel(&ex->loop->wheel, &ex->after);
+        ex->refs--;
+        if (ex->after_fn)
+            ex->after_fn(&ex->res, HZ_ECANCELED, ex->after_ud);
+    }
+}
+
 #endif /* HZ__EXCHANGE_H */

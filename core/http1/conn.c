@@ -134,7 +134,6 @@ int hz__conn_start(hz__conn *c)
  * (only the rest of the request body is lost). */
 static void ex_abort_as(struct hz_req *ex, int err, int done_status)
 {
-    hz__loop *loop = ex->loop;
     atomic_store(&ex->cancelled, 1);
     if (ex->async)
         hz__async_ex_end(ex, done_status);
@@ -148,17 +147,8 @@ static void ex_abort_as(struct hz_req *ex, int err, int done_status)
         HZ__H1(ex)->end_called = 1;
         HZ__H1(ex)->on_end(ex, err, HZ__H1(ex)->body_ud);
     }
-    if (hz__timer_armed(&ex->after)) {
-        hz__timer_cancel(&loop->wheel, &ex->after);
-        ex->refs--;
-        if (ex->after_fn)
-            ex->after_fn(&ex->res, HZ_ECANCELED, ex->after_ud);
-    }
-    if (ex->on_done) {
-        hz__done_fn fn = ex->on_done;
-        ex->on_done = NULL;
-        fn(&ex->res, done_status, ex->done_ud);
-    }
+    hz__ex_after_cancel(ex);
+    hz__ex_ended(ex, done_status); /* the handle was told first, above */
 }
 
 static void ex_abort(struct hz_req *ex, int err)
@@ -836,13 +826,9 @@ static void ex_finish(hz__conn *c, struct hz_req *ex)
 {
     hz__loop *loop = c->loop;
     hz__metrics_req_end(c, ex);
-    if (HZ__UNLIKELY(ex->async))
-        hz__async_ex_end(ex, 0);
-    if (ex->on_done) {
-        hz__done_fn fn = ex->on_done;
-        ex->on_done = NULL;
+    if (HZ__UNLIKELY(ex->async != NULL) || ex->on_done) {
         c->refs++;
-        fn(&ex->res, 0, ex->done_ud);
+        hz__ex_ended(ex, 0);
         c->refs--;
     }
     if (c->closing)

@@ -274,19 +274,8 @@ static void stream_abort(h2s *s, int err)
         s->end_called = 1;
         s->on_end(ex, err, s->body_ud);
     }
-    if (hz__timer_armed(&ex->after)) {
-        hz__timer_cancel(&ex->loop->wheel, &ex->after);
-        ex->refs--;
-        if (ex->after_fn)
-            ex->after_fn(&ex->res, HZ_ECANCELED, ex->after_ud);
-    }
-    if (ex->async)
-        hz__async_ex_end(ex, err);
-    if (ex->on_done) {
-        hz_done_fn fn = ex->on_done;
-        ex->on_done = NULL;
-        fn(&ex->res, err, ex->done_ud);
-    }
+    hz__ex_after_cancel(ex);
+    hz__ex_ended(ex, err);
 }
 
 static __attribute__((noinline)) void alog_emit(hz__conn *c, h2s *s, uint64_t dur)
@@ -321,13 +310,7 @@ static void stream_finish(hz__conn *c, h2s *s)
         s->end_called = 1;
         s->on_end(ex, HZ_ECLOSED, s->body_ud);
     }
-    if (ex->async)
-        hz__async_ex_end(ex, 0);
-    if (ex->on_done) {
-        hz_done_fn fn = ex->on_done;
-        ex->on_done = NULL;
-        fn(&ex->res, 0, ex->done_ud);
-    }
+    hz__ex_ended(ex, 0);
 }
 
 /* Takes s off its connection; freed now unless a holder remains. */
