@@ -29,6 +29,7 @@ class Reader:
         self.window = window
         self.status, self.body, self.done, self.rst = {}, {}, set(), {}
         self.trailers = {}
+        self.headers = {}
         self.goaways = []
         self.data_frames = 0
 
@@ -44,6 +45,7 @@ class Reader:
             if ":status" in d:
                 if int(d[":status"]) >= 200:
                     self.status[sid] = int(d[":status"])
+                    self.headers[sid] = d
             else:
                 self.trailers[sid] = d
         elif t == DATA:
@@ -131,6 +133,26 @@ def main():
             fail("held stream: %r %r" % (r.status.get(1), r.body.get(1)))
         ok("held executor stream did not block streams %d, %d nor another connection" %
            (nxt, nxt + 2))
+
+    if mode == "shed":
+        # One worker, a queue of one: with stream 1 on the worker, of two
+        # more executor streams one waits in the queue and one is refused.
+        get(c, 1, "/x/gate")
+        nxt = inside_at_least(c, r, 1, 3)
+        get(c, nxt, "/x/gate")
+        get(c, nxt + 2, "/x/gate")
+        if not r.until(lambda: nxt in r.done or nxt + 2 in r.done):
+            fail("no stream refused with the queue full")
+        shed = nxt if nxt in r.done else nxt + 2
+        kept = nxt + 2 if shed == nxt else nxt
+        if r.status.get(shed) != 503 or r.headers[shed].get("retry-after") != "1":
+            fail("refused stream: %r %r" % (r.status.get(shed), r.headers.get(shed)))
+        get(c, nxt + 4, "/open")
+        if not r.wait([1, kept, nxt + 4]):
+            fail("held and queued streams not answered once the gate opened")
+        if r.status.get(1) != 200 or r.status.get(kept) != 200:
+            fail("after the gate: %r" % r.status)
+        ok("queue full: stream %d 503 + retry-after, the others served" % shed)
 
     if mode == "deadline":
         get(c, 1, "/x/gate")

@@ -3,7 +3,8 @@
  * an executor route answers; a handler held on a worker blocks neither the
  * connection's other streams nor another connection; the handler deadline
  * answers 503 on the stream; RST_STREAM cancels the handler (it sees
- * hz_req_cancelled); stop with a stream on a worker, graceful and cut at
+ * hz_req_cancelled); queue full: 503 + retry-after on one stream; stop with
+ * a stream on a worker, graceful and cut at
  * the drain deadline. Every test ends with a counting allocator back at
  * zero. Handlers wait in a gate (mutex + condition variable) the client
  * opens through an inline route; deadlines only turn hangs into failures.
@@ -157,7 +158,7 @@ static void need(void)
         cr_skip_test("python3-h2 not installed");
 }
 
-static void start(uint32_t handler_ms)
+static void start_pool(unsigned threads, unsigned queue, uint32_t handler_ms)
 {
     pthread_mutex_lock(&mu);
     inside = open_gate = finished = saw_cancel = 0;
@@ -166,8 +167,8 @@ static void start(uint32_t handler_ms)
     hz_count_alloc_init(&CA);
     hz_executor_pool_options po;
     hz_executor_pool_options_init(&po);
-    po.threads = 4;
-    po.queue_cap = 64;
+    po.threads = threads;
+    po.queue_cap = queue;
     cr_assert_eq(hz_executor_pool_create(&EXR, &po, &CA.iface), 0);
     hz_config cfg;
     hz_config_init(&cfg);
@@ -192,6 +193,11 @@ static void start(uint32_t handler_ms)
     cr_assert_geq(idx, 0);
     port = hz_server_port(srv, idx);
     cr_assert_eq(hz_server_start(srv), 0);
+}
+
+static void start(uint32_t handler_ms)
+{
+    start_pool(4, 64, handler_ms);
 }
 
 /* Stops the server (unless the test did) and the pool: nothing left. */
@@ -313,4 +319,15 @@ Test(h2exec, stop_deadline_cancels_the_executor_stream)
     cr_expect_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, "s1=None") != NULL, "%s", out);
     finish(1);
+}
+
+/* The executor refuses (queue full): 503 + retry-after on that stream, the
+ * connection and its other streams go on. */
+Test(h2exec, queue_full_sheds_one_stream)
+{
+    need();
+    start_pool(1, 1, 0);
+    run("shed");
+    cr_expect_eq(wait_for(&finished, 2), 2);
+    finish(0);
 }
