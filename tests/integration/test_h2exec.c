@@ -4,11 +4,11 @@
  * connection's other streams nor another connection; the handler deadline
  * answers 503 on the stream; RST_STREAM cancels the handler (it sees
  * hz_req_cancelled); queue full: 503 + retry-after on one stream; stop with
- * a stream on a worker, graceful and cut at
- * the drain deadline. Every test ends with a counting allocator back at
- * zero. Handlers wait in a gate (mutex + condition variable) the client
- * opens through an inline route; deadlines only turn hangs into failures.
- * Skipped without HTTP/2 or python3-h2. */
+ * a stream on a worker, graceful and cut at the drain deadline. Every test
+ * ends with a counting allocator back at zero. Handlers wait in a gate
+ * (mutex + condition variable) the client opens through an inline route;
+ * deadlines only turn hangs into failures. Skipped without HTTP/2 or
+ * python3-h2. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
