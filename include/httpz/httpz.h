@@ -304,6 +304,9 @@ typedef struct hz_http2_config {
     unsigned max_resets;             /**< streams a client may reset per second
                                         before their response ended (rapid
                                         reset) [GOAWAY ENHANCE_YOUR_CALM]; 200 */
+    int websocket;                   /**< 1: WebSockets over HTTP/2 (RFC 8441):
+                                        SETTINGS_ENABLE_CONNECT_PROTOCOL is sent
+                                        and extended CONNECT accepted; default 1 */
 } hz_http2_config;
 
 /** The server configuration: fill it with hz_config_init() first, then
@@ -1176,6 +1179,8 @@ typedef struct hz_metrics {
                                        ENHANCE_YOUR_CALM (floods, rapid reset) */
     uint64_t http2_protocol_errors; /**< connections closed with another
                                        GOAWAY error (protocol, compression) */
+    uint64_t ws_over_http2;         /**< WebSockets opened on an HTTP/2 stream
+                                       (RFC 8441; also counted in ws_opened) */
 } hz_metrics;
 
 /** Fills the first `size` bytes of *out (the caller's sizeof(hz_metrics))
