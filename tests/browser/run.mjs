@@ -413,6 +413,10 @@ async function stepWebSocket(page, port, ca) {
     log(`WebSocket carrier: ${m.wsH2 > 0 ? 'an HTTP/2 stream (RFC 8441)' : 'HTTP/1.1 upgrade'} (httpz_websocket_http2_opened_total ${m.wsH2})`);
   if (args.proto === 'http/1.1' && !Number.isNaN(m.wsH2))
     check(m.wsH2 === 0, `no WebSocket over HTTP/2 with --disable-http2 (${m.wsH2})`);
+  // Chromium opens WebSockets as RFC 8441 streams of the page's h2
+  // connection when the server advertises it (this demo does).
+  if (args.proto === 'h2' && !Number.isNaN(m.wsH2))
+    check(m.wsH2 >= 1, `the WebSocket went over the page's HTTP/2 connection (RFC 8441): ${m.wsH2}`);
 }
 
 // ---- main ---------------------------------------------------------------------------
