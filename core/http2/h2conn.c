@@ -1575,8 +1575,8 @@ static void h2_update_timer(hz__conn *c)
         uint64_t idle = to->body_idle;
         if (idle) {
             for (const h2s *s = h->streams; s; s = s->next) {
-                int waiting = !s->req_ended && !s->discard && !s->closed && !s->paused && !s->wsx &&
-                              (!s->streamed || s->body_wanted);
+                int waiting = !s->req_ended && !s->discard && !s->closed && !s->paused &&
+                              !(s->wsx && s->dispatched) && (!s->streamed || s->body_wanted);
                 if (waiting && (!at || s->body_last + idle < at))
                     at = s->body_last + idle;
             }
@@ -1622,8 +1622,8 @@ static void h2_timer_fn(hz__timer *t)
         break;
     case H2_T_BODY:
         for (h2s *s = h->streams; s; s = s->next) {
-            int waiting = !s->req_ended && !s->discard && !s->closed && !s->paused && !s->wsx &&
-                          (!s->streamed || s->body_wanted);
+            int waiting = !s->req_ended && !s->discard && !s->closed && !s->paused &&
+                          !(s->wsx && s->dispatched) && (!s->streamed || s->body_wanted);
             if (waiting && loop->now >= s->body_last + to->body_idle) {
                 hz__metrics_timeout(loop, HZ_TIMEOUT_BODY);
                 stream_error(s, 408);
