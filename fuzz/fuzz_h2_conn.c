@@ -9,9 +9,13 @@
  *       bit 3    end with EOF from the client
  *   [1] write size per send: 0 = unlimited, else 13 * value bytes
  *
+ * GET /ws (and an RFC 8441 extended CONNECT to it) is a WebSocket echo
+ * with permessage-deflate and a 1 s idle timeout (so it ends by itself).
+ *
  * Invariants (abort on violation): nothing is sent after close; the server
  * closes within the timeouts once input stops; every block of the counting
  * allocator (nghttp2's included) is freed after destroy, with its size. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +55,27 @@ static void h_any(hz_req *req, hz_res *res, void *ud)
     hz_str b = hz_req_body(req);
     hz_res_set_header(res, "X-Len", "1");
     hz_res_send(res, 200, b.ptr, b.len);
+}
+
+static void ws_echo(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
+{
+    (void)ud;
+    hz_ws_send(ws, op, d, len, fin ? 0 : HZ_WS_MORE);
+}
+
+static void h_ws(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {.on_message = ws_echo};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.compression = 1;
+    o.stream = 1;
+    o.max_message = 8192;
+    o.output_budget = 4096;
+    o.idle_timeout_ms = 1000;
+    o.close_timeout_ms = 1000;
+    hz_ws_accept(req, res, &cb, &o, NULL);
 }
 
 static unsigned g_npause;
@@ -165,6 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hz_route_opts_init(&so);
     so.flags = HZ_ROUTE_STREAM_BODY;
     FZ_CHECK(hz_route_with(srv, NULL, "/stream", h_stream, NULL, &so) == 0, "route");
+    FZ_CHECK(hz_route(srv, "GET", "/ws", h_ws, NULL) == 0, "route");
     FZ_CHECK(hz_route(srv, NULL, "/*", h_any, NULL) == 0, "route");
     if (!srv->h2_takeover) { /* built without HTTP/2 */
         hz_server_destroy(srv);
@@ -181,6 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     m.out_max = 1u << 20;
     m.a = &ca.iface;
     hz__loop *loop = &srv->loops[0];
+    loop->thread = pthread_self(); /* WebSocket sends come from the loop's thread */
     hz__conn *c = NULL;
     FZ_CHECK(hz__conn_attach(loop, &hz__transport_mem, &m, &c) == 0, "hz__conn_attach");
     c->h2_ok = 1; /* a plain listener with HZ_PROTO_HTTP2 */

@@ -45,6 +45,7 @@ enum hz__mslot {
     HZ__MS_H2_RESETS, /* streams the client reset before their response ended */
     HZ__MS_H2_CALM,   /* connections ended with GOAWAY ENHANCE_YOUR_CALM */
     HZ__MS_H2_PROTO,  /* connections ended with another GOAWAY error */
+    HZ__MS_WS_H2,     /* WebSockets opened on an HTTP/2 stream (RFC 8441) */
     HZ__MS_COUNT
 };
 

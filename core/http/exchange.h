@@ -56,6 +56,11 @@ typedef struct hz__handover {
     int registered;    /* the fd is in the poller */
     unsigned interest; /* HZ_EV_* registered */
     uint64_t conn_id;  /* the connection's id (metrics, logs) */
+    /* A carrier that is not a connection of its own (an HTTP/2 stream,
+     * RFC 8441): sock is then the stream's byte transport (fd -1, never in
+     * the poller), and the receiver stores itself in *peer so the carrier
+     * can notify it (data, writable, gone). NULL for a socket. */
+    void **peer; /* borrowed: the carrier's slot */
 } hz__handover;
 
 /** Called on the loop once the upgrading exchange completes in order (after

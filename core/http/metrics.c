@@ -121,6 +121,7 @@ int hz__metrics_snapshot(const hz_server *srv, hz_metrics *dst, size_t size, siz
     out->http2_peer_resets = sum[HZ__MS_H2_RESETS];
     out->http2_goaway_calm = sum[HZ__MS_H2_CALM];
     out->http2_protocol_errors = sum[HZ__MS_H2_PROTO];
+    out->ws_over_http2 = sum[HZ__MS_WS_H2];
     memcpy(dst, &snap, size);
     return 0;
 }
@@ -262,6 +263,9 @@ long hz__metrics_render(const hz_metrics *m, size_t size, size_t min, char *buf,
         sample(&w, "httpz_http2_goaway_total", "code", "enhance_your_calm", m->http2_goaway_calm);
         sample(&w, "httpz_http2_goaway_total", "code", "protocol", m->http2_protocol_errors);
     }
+    if (HAS(ws_over_http2))
+        scalar(&w, "httpz_websocket_http2_opened_total", "counter",
+               "WebSocket connections opened on an HTTP/2 stream (RFC 8441).", m->ws_over_http2);
     if (HAS(exec_queue_depth))
         scalar(&w, "httpz_executor_queue_depth", "gauge", "Jobs waiting in the executor queue.",
                m->exec_queue_depth);

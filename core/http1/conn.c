@@ -809,6 +809,7 @@ static void conn_handover(hz__conn *c, struct hz_req *ex)
     h.registered = c->registered;
     h.interest = c->interest;
     h.conn_id = c->id;
+    h.peer = NULL; /* a socket: the receiver polls it */
     c->ex = NULL;
     ex->conn = NULL;
     if (!ex->exec)

@@ -8,6 +8,7 @@
 #include "metrics.h"
 #include "accesslog.h"
 #include "fmt.h"
+#include "ws_conn.h"
 
 #if HZ_HAVE_HTTP2
 #include <nghttp2/nghttp2.h>
@@ -40,6 +41,7 @@ struct hz__h2 {          /* owner: its conn (c->h2) */
     unsigned calm : 1;  /* a GOAWAY for abuse or error is queued: close after it */
     unsigned in_ng : 1; /* inside nghttp2 (mem_recv / mem_send) */
     unsigned in_run : 1;
+    unsigned sock_eof : 1; /* the transport's EOF (not a GOAWAY): WebSockets are gone */
 };
 
 enum h2_tkind { H2_T_NONE = 0, H2_T_WRITE, H2_T_STALL, H2_T_HEADER, H2_T_BODY, H2_T_IDLE };
@@ -85,7 +87,16 @@ struct h2s {          /* owner: its hz__h2 (list) */
     unsigned want_continue : 1;
     unsigned peer_reset : 1;
     unsigned trailer_over : 1; /* the trailer section over limits.trailer_bytes: 431 */
-    uint64_t tbytes;           /* trailer section bytes (the same cost as hbytes) */
+    /* RFC 8441: an extended CONNECT for a WebSocket, its handover and pipe */
+    unsigned wsx : 1;     /* :method CONNECT + :protocol websocket */
+    unsigned xproto : 1;  /* :protocol something else */
+    unsigned ws_end : 1;  /* the WebSocket ended its side: END_STREAM after ob */
+    unsigned ws_wblk : 1; /* the pipe said HZ_EAGAIN: notify HZ_EV_WRITE */
+    uint64_t tbytes;      /* trailer section bytes (the same cost as hbytes) */
+    hz__upgrade_fn up_fn; /* the accepted upgrade, handed over by the sweep */
+    void *up_ud;          /* borrowed: up_fn's */
+    void *ws;             /* borrowed: the hz_ws on this stream while attached (its
+                             hz__handover.peer slot; cleared by its close) */
 };
 
 #define H2S(ex) ((h2s *)(ex))
@@ -317,6 +328,14 @@ static void stream_finish(hz__conn *c, h2s *s)
 static void stream_detach(hz__h2 *h, h2s *s)
 {
     hz__loop *loop = h->c->loop;
+    if (s->up_fn) { /* accepted, never handed over */
+        hz__upgrade_fn fn = s->up_fn;
+        s->up_fn = NULL;
+        fn(NULL, s->up_ud);
+    }
+    if (s->ws) /* the WebSocket ends with the stream (1006 unless it closed) */
+        hz__ws_pipe_notify(s->ws, HZ_EV_HUP);
+    s->ws = NULL;
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -702,6 +721,139 @@ static int h2_abort(hz_req *ex, int status, int why)
     return 0;
 }
 
+/* ---- RFC 8441: a WebSocket on the stream -------------------------------------- */
+
+/* The stream as the WebSocket's byte transport (ws_conn.h "seam"): sock->ctx
+ * is the stream, NULL once released. Its DATA bytes wait in s->bq
+ * unconsumed, so the stream window closes while the WebSocket reads
+ * nothing; its frames queue in s->ob under the stream's and connection's
+ * output budgets. */
+static long ws_pipe_recv(hz__sock *k, void *buf, size_t len)
+{
+    h2s *s = k->ctx;
+    if (!s || !s->h)
+        return HZ_ECLOSED;
+    size_t n = hz__buf_pending(&s->bq);
+    if (!n)
+        return s->req_ended || s->closed ? 0 : HZ_EAGAIN;
+    if (n > len)
+        n = len;
+    memcpy(buf, s->bq.data + s->bq.off, n);
+    s->bq.off += (uint32_t)n;
+    if (!hz__buf_pending(&s->bq))
+        hz__buf_release(&s->bq, &s->r.loop->bufs);
+    nghttp2_session_consume(s->h->ng, s->id, n); /* WINDOW_UPDATE on the run */
+    h2_kick(s->h->c);
+    return (long)n;
+}
+
+static long ws_pipe_writev(hz__sock *k, const struct iovec *iov, int cnt)
+{
+    h2s *s = k->ctx;
+    if (!s || h2_live(&s->r) < 0 || s->ws_end)
+        return HZ_ECLOSED;
+    hz__h2 *h = s->h;
+    const hz_config *cfg = &s->r.loop->srv->cfg;
+    size_t pend = hz__buf_pending(&s->ob);
+    size_t room = pend < cfg->output_buffer ? cfg->output_buffer - pend : 0;
+    size_t croom =
+        h->obytes < cfg->http2.conn_output_buffer ? cfg->http2.conn_output_buffer - h->obytes : 0;
+    if (croom < room)
+        room = croom;
+    if (!room) {
+        s->ws_wblk = 1;
+        return HZ_EAGAIN;
+    }
+    if (s->ob.off)
+        hz__buf_compact(&s->ob);
+    size_t took = 0;
+    for (int i = 0; i < cnt && took < room; i++) {
+        size_t n = iov[i].iov_len < room - took ? iov[i].iov_len : room - took;
+        if (n && hz__buf_append(&s->ob, &s->r.loop->bufs, iov[i].iov_base, n) < 0)
+            break;
+        took += n;
+    }
+    if (!took)
+        return HZ_ENOMEM;
+    h->obytes += took;
+    h2_resume_data(s);
+    return (long)took;
+}
+
+static long ws_pipe_send(hz__sock *k, const void *buf, size_t len)
+{
+    struct iovec v = {(void *)buf, len};
+    return ws_pipe_writev(k, &v, 1);
+}
+
+/* Graceful: END_STREAM once ob is framed (data_read's EOF). */
+static int ws_pipe_shutdown(hz__sock *k)
+{
+    h2s *s = k->ctx;
+    if (!s || s->ws_end)
+        return 0;
+    s->ws_end = 1;
+    s->res_done = 1;
+    h2_resume_data(s);
+    return 0;
+}
+
+/* The WebSocket lets go of the stream: reset it unless it was ended. */
+static void ws_pipe_close(hz__sock *k)
+{
+    h2s *s = k->ctx;
+    k->ctx = NULL;
+    if (!s)
+        return;
+    s->ws = NULL;
+    s->ws_wblk = 0;
+    if (s->h && !s->closed && !s->ws_end && !s->h->c->closing) {
+        s->ws_end = 1;
+        nghttp2_submit_rst_stream(s->h->ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+        h2_kick(s->h->c);
+    }
+}
+
+static int ws_pipe_has_input(hz__sock *k)
+{
+    const h2s *s = k->ctx;
+    return s && s->h && (hz__buf_pending(&s->bq) || s->req_ended);
+}
+
+static const hz__transport_vt ws_pipe_tp = {
+    .recv = ws_pipe_recv,
+    .send = ws_pipe_send,
+    .writev = ws_pipe_writev,
+    .shutdown = ws_pipe_shutdown,
+    .close = ws_pipe_close,
+    .has_input = ws_pipe_has_input,
+};
+
+/* hz_ws_accept on an extended CONNECT: the head goes now (200 without
+ * END_STREAM, RFC 8441 §5), the WebSocket takes the stream in the sweep
+ * after the handler returned (ws_open). */
+static int h2_upgrade(hz_req *ex, int status, hz__upgrade_fn fn, void *ud)
+{
+    h2s *s = H2S(ex);
+    if (h2_live(ex) < 0)
+        return HZ_ECLOSED;
+    if (!s->wsx)
+        return HZ_ENOTSUP;
+    if (s->res_started || s->up_fn || s->ws)
+        return HZ_ESTATE;
+    int rc = res_head(s, status, -1, 1);
+    if (rc < 0)
+        return rc;
+    s->up_fn = fn;
+    s->up_ud = ud;
+    return 0;
+}
+
+static int h2_secure(const hz_req *ex)
+{
+    return hz__conn_secure(ex);
+}
+
 static const hz__res_ops h2_res_ops = {
     .set_header = h2_set_header,
     .send = h2_send,
@@ -716,6 +868,8 @@ static const hz__res_ops h2_res_ops = {
     .live = h2_live,
     .on_loop = 1,
     .abort = h2_abort,
+    .upgrade = h2_upgrade,
+    .secure = h2_secure,
 };
 
 /* An answer the library makes (404, 413, 431, 500 ...), or a reset when
@@ -876,9 +1030,15 @@ static void stream_routed(hz__conn *c, h2s *s)
     }
     if (s->want_continue && s->req_ended)
         s->want_continue = 0;
+    if (s->xproto) { /* an extended CONNECT for a protocol we do not speak */
+        stream_error(s, 501);
+        return;
+    }
     const char *b = s->req.data;
-    int st = hz__router_match(srv->router, b + hd->method_off, hd->method_len, b + hd->path_off,
-                              hd->path_len, &ex->match);
+    /* A WebSocket's CONNECT is routed like HTTP/1.1's upgrading GET. */
+    int st =
+        hz__router_match(srv->router, s->wsx ? "GET" : b + hd->method_off,
+                         s->wsx ? 3 : hd->method_len, b + hd->path_off, hd->path_len, &ex->match);
     if (st != 0 || !ex->match.route) {
         s->discard = 1;
         ex->raw = s->req.data;
@@ -888,7 +1048,7 @@ static void stream_routed(hz__conn *c, h2s *s)
     }
     ex->rec = ex->match.route->ud;
     hz__zf_dispatch(ex);
-    s->streamed = (ex->rec->flags & HZ_ROUTE_STREAM_BODY) != 0;
+    s->streamed = !s->wsx && (ex->rec->flags & HZ_ROUTE_STREAM_BODY) != 0;
     s->body_limit = ex->rec->body_limit ? ex->rec->body_limit
                                         : (s->streamed ? srv->cfg.limits.body_streamed
                                                        : srv->cfg.limits.body_buffered);
@@ -898,9 +1058,9 @@ static void stream_routed(hz__conn *c, h2s *s)
         hz__res_answer(ex, &h2_res_ops, 413, NULL);
         return;
     }
-    if (s->streamed || s->req_ended) {
+    if (s->streamed || s->req_ended || s->wsx) {
         s->dispatched = 1;
-        ex->sink = s->streamed ? HZ__SINK_STREAM : HZ__SINK_BUFFER;
+        ex->sink = s->streamed ? HZ__SINK_STREAM : s->wsx ? HZ__SINK_DISCARD : HZ__SINK_BUFFER;
         ex->body_start = s->req.len;
         ex->body_len = 0;
         return; /* dispatched by the run (not inside nghttp2) */
@@ -978,6 +1138,15 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *fr, const uint8_t
             rc = add_field(s, "host", 4, value, vl);
             hd->host_off = s->req.len - (uint32_t)vl;
             hd->host_len = (uint32_t)vl;
+        } else if (nl == 9 && memcmp(name, ":protocol", 9) == 0) {
+            /* RFC 8441 (nghttp2 lets it through only on a CONNECT, and only
+             * after our SETTINGS_ENABLE_CONNECT_PROTOCOL): kept as a field
+             * under its own name for hz_ws_is_upgrade and the handler. */
+            if (vl == 9 && memcmp(value, "websocket", 9) == 0)
+                s->wsx = 1;
+            else
+                s->xproto = 1;
+            rc = add_field(s, ":protocol", 9, value, vl);
         }
         return rc < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
     }
@@ -1055,6 +1224,20 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
         nghttp2_session_consume(ng, id, len);
         return 0;
     }
+    if (s->wsx) {
+        /* WebSocket bytes (the first ones may come before the handler ran):
+         * held unconsumed until the WebSocket reads them, dropped once the
+         * upgrade was refused or the WebSocket let go. */
+        if ((s->res_started && !s->up_fn && !s->ws) || s->ws_end) {
+            nghttp2_session_consume(ng, id, len);
+            return 0;
+        }
+        if (hz__buf_append(&s->bq, &h->c->loop->bufs, data, len) < 0)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        if (s->ws)
+            hz__ws_pipe_notify(s->ws, HZ_EV_READ); /* only queues it */
+        return 0;
+    }
     s->body_total += len;
     s->body_last = h->c->loop->now;
     if (s->body_limit && s->body_total > s->body_limit) {
@@ -1084,8 +1267,11 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
         h2s *s = nghttp2_session_get_stream_user_data(ng, fr->hd.stream_id);
         if (!s)
             break;
-        if (fr->hd.flags & NGHTTP2_FLAG_END_STREAM)
+        if (fr->hd.flags & NGHTTP2_FLAG_END_STREAM) {
             s->req_ended = 1;
+            if (s->ws)
+                hz__ws_pipe_notify(s->ws, HZ_EV_READ); /* the end: its recv says 0 */
+        }
         if (fr->hd.type == NGHTTP2_HEADERS && fr->headers.cat == NGHTTP2_HCAT_REQUEST) {
             if (!s->req_ended && s->r.head.body_kind != HZ__BODY_LENGTH)
                 s->r.head.body_kind = HZ__BODY_CHUNKED; /* length unknown */
@@ -1222,6 +1408,37 @@ static void stream_dispatch(hz__conn *c, h2s *s)
     c->refs--;
 }
 
+/* The accepted WebSocket takes the stream (RFC 8441): the exchange is
+ * complete (counted with its 200, logged, on_done), and the stream becomes
+ * the WebSocket's byte transport (ws_pipe_tp). */
+static void stream_ws_open(hz__conn *c, h2s *s)
+{
+    hz__upgrade_fn fn = s->up_fn;
+    s->up_fn = NULL;
+    stream_finish(c, s);
+    hz__handover ho;
+    memset(&ho, 0, sizeof(ho));
+    ho.loop = c->loop;
+    ho.sock.tp = &ws_pipe_tp;
+    ho.sock.ctx = s;
+    ho.sock.fd = -1;
+    ho.conn_id = c->id;
+    ho.peer = &s->ws;
+    c->refs++;
+    fn(&ho, s->up_ud);
+    c->refs--;
+    hz__m_add(&c->loop->metrics, HZ__MS_WS_H2, 1);
+}
+
+/* The WebSocket on s was refused room (HZ_EAGAIN) and may go on: its
+ * stream and the connection are below half their budgets. */
+static int ws_writable(const hz__h2 *h, const h2s *s)
+{
+    const hz_config *cfg = &h->c->loop->srv->cfg;
+    return s->ws && s->ws_wblk && hz__buf_pending(&s->ob) < cfg->output_buffer / 2 &&
+           h->obytes < cfg->http2.conn_output_buffer / 2;
+}
+
 /* A writer refused with HZ_EAGAIN may go on: its stream and the
  * connection are below half their budgets. */
 static int drain_ready(const hz__h2 *h, const h2s *s)
@@ -1245,6 +1462,17 @@ static void h2_streams(hz__conn *c)
         if (c->closing)
             return;
         next = s->next; /* the handler may have closed others */
+        if (HZ__UNLIKELY(s->wsx)) {
+            if (s->up_fn && !s->closed)
+                stream_ws_open(c, s);
+            if (ws_writable(h, s)) {
+                s->ws_wblk = 0;
+                hz__ws_pipe_notify(s->ws, HZ_EV_WRITE); /* only queues it */
+            }
+            if (c->closing)
+                return;
+            next = s->next;
+        }
         if (s->streamed && s->dispatched && !s->closed)
             stream_deliver(c, s);
         if (drain_ready(h, s)) {
@@ -1368,6 +1596,7 @@ static void h2_read(hz__conn *c)
         }
         if (n == 0) {
             c->rd_eof = 1;
+            c->h2->sock_eof = 1;
             return;
         }
         if (n == HZ_EAGAIN) {
@@ -1410,7 +1639,7 @@ static void h2_update_timer(hz__conn *c)
         if (idle) {
             for (const h2s *s = h->streams; s; s = s->next) {
                 int waiting = !s->req_ended && !s->discard && !s->closed && !s->paused &&
-                              (!s->streamed || s->body_wanted);
+                              !(s->wsx && s->dispatched) && (!s->streamed || s->body_wanted);
                 if (waiting && (!at || s->body_last + idle < at))
                     at = s->body_last + idle;
             }
@@ -1457,7 +1686,7 @@ static void h2_timer_fn(hz__timer *t)
     case H2_T_BODY:
         for (h2s *s = h->streams; s; s = s->next) {
             int waiting = !s->req_ended && !s->discard && !s->closed && !s->paused &&
-                          (!s->streamed || s->body_wanted);
+                          !(s->wsx && s->dispatched) && (!s->streamed || s->body_wanted);
             if (waiting && loop->now >= s->body_last + to->body_idle) {
                 hz__metrics_timeout(loop, HZ_TIMEOUT_BODY);
                 stream_error(s, 408);
@@ -1488,7 +1717,7 @@ static void h2_after_io(hz__conn *c)
         /* The peer is gone for writing too in practice: nothing can finish. */
         int pending_async = 0;
         for (h2s *s = h->streams; s; s = s->next)
-            if (s->dispatched && !s->res_done)
+            if (s->dispatched && !s->res_done && !(s->wsx && h->sock_eof))
                 pending_async = 1;
         if (!pending_async) {
             h2_close(c);
@@ -1528,7 +1757,8 @@ static void h2_run(hz__conn *c)
         again = 0;
         for (h2s *s = h->streams; s; s = s->next)
             if ((s->fin_sent && !s->finished) || s->closed || drain_ready(h, s) ||
-                (s->dispatched && !s->r.raw && !s->closed))
+                (s->dispatched && !s->r.raw && !s->closed) || ws_writable(h, s) ||
+                (s->up_fn && !s->closed))
                 again = 1;
         if (!again)
             break;
@@ -1712,8 +1942,12 @@ int hz__h2_takeover(hz__conn *c)
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, win},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
          (uint32_t)(srv->plimits.header_bytes + srv->plimits.request_line)},
+        /* RFC 8441 WebSockets: nghttp2 accepts :protocol only once this
+         * local setting was submitted. Last, so it can be left out. */
+        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
     };
-    nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
+    size_t niv = sizeof(iv) / sizeof(iv[0]) - (cfg->http2.websocket ? 0 : 1);
+    nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, niv);
     /* The connection window: a few streams' worth, still bounded. */
     nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0,
                                           (int32_t)(win > 0x1fffffffu ? 0x7fffffffu : win * 4));

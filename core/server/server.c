@@ -116,6 +116,7 @@ static void config_defaults(hz_config *cfg)
     cfg->http2.conn_output_buffer = 256 * 1024;
     cfg->http2.max_control_frames = 1000;
     cfg->http2.max_resets = 200;
+    cfg->http2.websocket = 1;
 }
 
 void hz_config_init_sized(hz_config *cfg, size_t size)

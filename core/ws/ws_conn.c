@@ -469,10 +469,22 @@ int hz_ws_send_msg(hz_ws *ws, hz_ws_msg *m)
 
 /* ---- the upgrade ------------------------------------------------------------- */
 
+/* RFC 8441 §4: HTTP/2's extended CONNECT; its :protocol pseudo-header
+ * is a field of the request (core/http2 keeps it under that name). */
+static int is_ext_connect(const hz_req *req)
+{
+    if (hz_req_version(req) != 20 || req->head.method != HZ__M_CONNECT)
+        return 0;
+    hz_str p = hz_req_header(req, ":protocol");
+    return p.len == 9 && strncasecmp(p.ptr, "websocket", 9) == 0;
+}
+
 int hz_ws_is_upgrade(const hz_req *req)
 {
     hz_str up = hz_req_header(req, "upgrade");
-    return up.ptr && hz__ws_list_has(up.ptr, up.len, "websocket");
+    if (up.ptr)
+        return hz__ws_list_has(up.ptr, up.len, "websocket");
+    return is_ext_connect(req);
 }
 
 int hz_ws_origin_ok(const hz_req *req, const char *const *allowed, size_t n)
@@ -531,33 +543,48 @@ int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb, const hz_w
     if (!o.output_budget || !o.close_timeout_ms)
         return HZ_EINVAL;
 
-    /* §4.2.1: the request. */
-    hz__ws_hs_req hr;
-    memset(&hr, 0, sizeof(hr));
-    hr.method = hz_req_method(req);
-    hr.version_minor = hz_req_version(req) == 11 ? 1 : 0;
-    hr.connection = hz_req_header(req, "connection");
-    hr.upgrade = hz_req_header(req, "upgrade");
-    hr.version = hz_req_header(req, "sec-websocket-version");
-    size_t nf = hz_req_header_count(req);
-    for (size_t i = 0; i < nf; i++) {
-        hz_str n, v;
-        if (hz_req_header_at(req, i, &n, &v) == 0 && n.len == 17 &&
-            strncasecmp(n.ptr, "sec-websocket-key", 17) == 0) {
-            if (!hr.key_count)
-                hr.key = v;
-            hr.key_count++;
-        }
-    }
-    hz__ws_hs_err e = hz__ws_handshake_check(&hr);
-    if (e != HZ__WS_HS_OK) {
-        refuse(res, hz__ws_hs_status(e), e);
-        return HZ_EINVAL;
-    }
+    /* RFC 8441 §5: over HTTP/2 the request is an extended CONNECT with no
+     * key and the answer a 200 without Sec-WebSocket-Accept. */
+    int h2 = hz_req_version(req) == 20;
     char accept[HZ__WS_ACCEPT_LEN + 1];
-    if (hz__ws_accept(hr.key.ptr, hr.key.len, accept) < 0) {
-        refuse(res, 400, HZ__WS_HS_KEY);
-        return HZ_EINVAL;
+    if (h2) {
+        hz_str v = hz_req_header(req, "sec-websocket-version");
+        if (!is_ext_connect(req)) {
+            refuse(res, 400, HZ__WS_HS_OK);
+            return HZ_EINVAL;
+        }
+        if (v.len != 2 || memcmp(v.ptr, "13", 2) != 0) {
+            refuse(res, hz__ws_hs_status(HZ__WS_HS_VERSION), HZ__WS_HS_VERSION);
+            return HZ_EINVAL;
+        }
+    } else {
+        /* §4.2.1: the request. */
+        hz__ws_hs_req hr;
+        memset(&hr, 0, sizeof(hr));
+        hr.method = hz_req_method(req);
+        hr.version_minor = hz_req_version(req) == 11 ? 1 : 0;
+        hr.connection = hz_req_header(req, "connection");
+        hr.upgrade = hz_req_header(req, "upgrade");
+        hr.version = hz_req_header(req, "sec-websocket-version");
+        size_t nf = hz_req_header_count(req);
+        for (size_t i = 0; i < nf; i++) {
+            hz_str n, v;
+            if (hz_req_header_at(req, i, &n, &v) == 0 && n.len == 17 &&
+                strncasecmp(n.ptr, "sec-websocket-key", 17) == 0) {
+                if (!hr.key_count)
+                    hr.key = v;
+                hr.key_count++;
+            }
+        }
+        hz__ws_hs_err e = hz__ws_handshake_check(&hr);
+        if (e != HZ__WS_HS_OK) {
+            refuse(res, hz__ws_hs_status(e), e);
+            return HZ_EINVAL;
+        }
+        if (hz__ws_accept(hr.key.ptr, hr.key.len, accept) < 0) {
+            refuse(res, 400, HZ__WS_HS_KEY);
+            return HZ_EINVAL;
+        }
     }
 
     /* Subprotocol (§4.2.2 5.5). */
@@ -642,6 +669,20 @@ int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb, const hz_w
         memcpy(ws->protocol, pname, ws->protocol_size);
     }
 
+    if (h2) {
+        /* The carrier's own head (200, no END_STREAM) carries these and the
+         * handler's fields; the first queued bytes are frames. */
+        if ((pname && hz_res_set_header(res, "Sec-WebSocket-Protocol", pname) < 0) ||
+            (pmd_on && hz_res_set_header(res, "Sec-WebSocket-Extensions", ext) < 0))
+            goto nomem;
+        int rc = res->ops->upgrade(req, 200, ws_handover, ws);
+        if (rc < 0) {
+            ws_handover(NULL, ws);
+            hz__res_answer(req, res->ops, rc == HZ_ESTATE ? 400 : 500, NULL);
+            return rc;
+        }
+        return 0;
+    }
     /* The 101 head (§4.2.2 5), with the handler's own fields. */
     size_t uhl = hz__buf_pending(&req->hdrs);
     size_t cap101 = 160 + HZ__WS_ACCEPT_LEN + (pname ? ws->protocol_size + 32 : 0) +
@@ -704,6 +745,10 @@ static void ws_handover(hz__handover *h, void *ud)
         return;
     }
     hz__sock_move(&ws->sock, &h->sock);
+    if (h->peer) {
+        ws->pipe = 1;
+        *h->peer = ws;
+    }
     ws->in = h->in;
     ws->conn_id = h->conn_id;
     ws->registered = (unsigned)h->registered;
@@ -803,11 +848,19 @@ static void ws_close_transport(hz_ws *ws, unsigned code)
         why = HZ_CLOSE_PEER;
     else
         why = HZ_CLOSE_ERROR;
-    hz__m_add(&loop->metrics, HZ__MS_CLOSED + why, 1);
     hz__m_add(&loop->metrics, HZ__MS_WS_CLOSED, 1);
-    /* Counted before the peer can see the close. */
-    atomic_fetch_sub(&loop->srv->nconns, 1);
     atomic_fetch_sub(&loop->srv->nws, 1);
+    if (HZ__UNLIKELY(ws->pipe)) {
+        /* The connection lives on: nothing of it to count. Everything
+         * queued went to the carrier: end the stream after it (like TCP's
+         * FIN after the last byte), else it is cut off (a reset). */
+        if (!ws->qhead && why != HZ_CLOSE_ERROR)
+            ws->sock.tp->shutdown(&ws->sock);
+    } else {
+        hz__m_add(&loop->metrics, HZ__MS_CLOSED + why, 1);
+        /* Counted before the peer can see the close. */
+        atomic_fetch_sub(&loop->srv->nconns, 1);
+    }
     ws->sock.tp->close(&ws->sock);
     while (ws->qhead) {
         hz__ws_chunk *c = ws->qhead;
@@ -820,6 +873,24 @@ static void ws_close_transport(hz_ws *ws, unsigned code)
     hz__buf_release(&ws->msg, &loop->bufs);
     hz__loop_unlink(loop, &ws->io);
     ws_notify(ws, code, NULL, 0);
+}
+
+void hz__ws_pipe_notify(hz_ws *ws, unsigned events)
+{
+    if (atomic_load(&ws->state) != HZ__WS_OPEN)
+        return;
+    if (events & HZ_EV_HUP) {
+        ws->rd_eof = 1;
+        if (!ws->why)
+            ws->why =
+                (uint8_t)((ws->close_sent && ws->close_rcvd ? HZ_CLOSE_NORMAL : HZ_CLOSE_PEER) + 1);
+        ws_close_transport(ws, ws->close_rcvd ? ws->close_code : 1006);
+        return;
+    }
+    if (events & HZ_EV_WRITE)
+        ws->wblocked = 0;
+    if (!ws->in_process)
+        hz__loop_queue(ws->loop, &ws->io);
 }
 
 /* The peer broke the protocol (§7.1.7): our close frame with the code of

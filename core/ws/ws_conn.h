@@ -74,7 +74,27 @@ struct hz_ws {               /* owner: its refs (the loop's until reaped, retain
     unsigned stopping : 1;
     unsigned failed : 1; /* we failed the connection (1002/1007/1009) */
     unsigned lingering : 1;
+    unsigned pipe : 1; /* carried by another protocol's stream (RFC 8441), not a socket */
     /* failed, close written, FIN sent: draining input */ /* counted for the graceful stop */
 };
+
+/* The byte-transport seam. A WebSocket reads and writes through
+ * ws->sock's hz__transport_vt: a socket (or TLS over one) after an
+ * HTTP/1.1 upgrade, the default and unchanged path; or a "pipe" carrier
+ * handed over with hz__handover.peer set (an HTTP/2 stream, core/http2):
+ * recv takes bytes the carrier holds (the carrier's flow control opens as
+ * they are taken), writev returns the bytes accepted or HZ_EAGAIN (then
+ * the carrier notifies HZ_EV_WRITE), has_input says bytes or the end wait,
+ * shutdown ends the stream gracefully after what was accepted, close
+ * releases the carrier (an abort unless shutdown came first). A pipe is
+ * never in the poller: the carrier notifies instead. */
+
+/** The carrier's notification: HZ_EV_READ (bytes or the end arrived),
+ *  HZ_EV_WRITE (room again after HZ_EAGAIN), both only queue ws on its
+ *  loop (safe from inside the carrier's parser); HZ_EV_HUP (the carrier is
+ *  gone: reset or its connection died) closes ws now (on_close: 1006
+ *  unless the closing handshake was done); ws calls its transport's close
+ *  during it. thread: ws's loop. */
+HZ__HIDDEN void hz__ws_pipe_notify(hz_ws *ws, unsigned events);
 
 #endif /* HZ__WS_CONN_H */

@@ -304,6 +304,9 @@ typedef struct hz_http2_config {
     unsigned max_resets;             /**< streams a client may reset per second
                                         before their response ended (rapid
                                         reset) [GOAWAY ENHANCE_YOUR_CALM]; 200 */
+    int websocket;                   /**< 1: WebSockets over HTTP/2 (RFC 8441):
+                                        SETTINGS_ENABLE_CONNECT_PROTOCOL is sent
+                                        and extended CONNECT accepted; default 1 */
 } hz_http2_config;
 
 /** The server configuration: fill it with hz_config_init() first, then
@@ -996,7 +999,8 @@ static inline void hz_ws_options_init(hz_ws_options *opts)
     hz_ws_options_init_sized(opts, sizeof(*opts));
 }
 
-/** 1 when req asks for a WebSocket (an Upgrade: websocket field), else 0.
+/** 1 when req asks for a WebSocket (an Upgrade: websocket field, or over
+ *  HTTP/2 an extended CONNECT with :protocol websocket, RFC 8441), else 0.
  *  thread: loop, or an executor worker. */
 HZ_API int hz_ws_is_upgrade(const hz_req *req);
 
@@ -1011,7 +1015,10 @@ HZ_API int hz_ws_origin_ok(const hz_req *req, const char *const *allowed, size_t
  *  the executor): checks the handshake (RFC 6455 §4.2.1), picks the
  *  subprotocol and permessage-deflate, and answers 101; the connection
  *  then belongs to the WebSocket, whose callbacks cb (copied) get ud.
- *  Headers set on res before (Set-Cookie) go with the 101. On failure the
+ *  Headers set on res before (Set-Cookie) go with the 101. Over HTTP/2
+ *  (RFC 8441 extended CONNECT) the answer is a 200 without
+ *  Sec-WebSocket-Accept and the stream carries the WebSocket
+ *  (docs/websocket.md). On failure the
  *  refusal is already answered and the handler has nothing more to do:
  *  HZ_EINVAL (not a valid upgrade: 400, 405 or 426), HZ_EBUSY
  *  (cfg.max_websockets: 503), HZ_ENOMEM (503), HZ_ESTATE (a response was
@@ -1176,6 +1183,8 @@ typedef struct hz_metrics {
                                        ENHANCE_YOUR_CALM (floods, rapid reset) */
     uint64_t http2_protocol_errors; /**< connections closed with another
                                        GOAWAY error (protocol, compression) */
+    uint64_t ws_over_http2;         /**< WebSockets opened on an HTTP/2 stream
+                                       (RFC 8441; also counted in ws_opened) */
 } hz_metrics;
 
 /** Fills the first `size` bytes of *out (the caller's sizeof(hz_metrics))

@@ -202,6 +202,7 @@ function metrics(port, ca) {
         resolve({
           s3xx: num(/^httpz_responses_total\{code="3xx"\} (\d+)$/m),
           aborted: num(/^httpz_requests_aborted_total (\d+)$/m),
+          wsH2: num(/^httpz_websocket_http2_opened_total (\d+)$/m),
         });
       });
     }).on('error', reject);
@@ -387,7 +388,7 @@ async function stepForm(page) {
     `form: fields back decoded (${out.replace(/\n/g, ' ').slice(0, 120)})`);
 }
 
-async function stepWebSocket(page) {
+async function stepWebSocket(page, port, ca) {
   if (!has.ws) {
     notTested.push('WebSocket (the demo has no /ws/echo)');
     return;
@@ -404,6 +405,18 @@ async function stepWebSocket(page) {
   const shown = await page.$$eval('#ws-log li', (lis) => lis.length);
   check(got.length === msgs.length && msgs.every((m, i) => got[i] === m) && state === 'open' && shown === 4,
     `WebSocket: ${got.length} of ${msgs.length} messages echoed in order, socket ${state}, ${shown} lines shown`);
+  // Which carrier the browser chose: an RFC 8441 stream of the page's h2
+  // connection (the server advertises SETTINGS_ENABLE_CONNECT_PROTOCOL), or
+  // a connection of its own with an HTTP/1.1 upgrade.
+  const m = await metrics(port, ca);
+  if (!Number.isNaN(m.wsH2))
+    log(`WebSocket carrier: ${m.wsH2 > 0 ? 'an HTTP/2 stream (RFC 8441)' : 'HTTP/1.1 upgrade'} (httpz_websocket_http2_opened_total ${m.wsH2})`);
+  if (args.proto === 'http/1.1' && !Number.isNaN(m.wsH2))
+    check(m.wsH2 === 0, `no WebSocket over HTTP/2 with --disable-http2 (${m.wsH2})`);
+  // Chromium opens WebSockets as RFC 8441 streams of the page's h2
+  // connection when the server advertises it (this demo does).
+  if (args.proto === 'h2' && !Number.isNaN(m.wsH2))
+    check(m.wsH2 >= 1, `the WebSocket went over the page's HTTP/2 connection (RFC 8441): ${m.wsH2}`);
 }
 
 // ---- main ---------------------------------------------------------------------------
@@ -443,7 +456,7 @@ try {
   await stepAbort(page, port, certs.ca);
   await stepUpload(page);
   await stepForm(page);
-  await stepWebSocket(page);
+  await stepWebSocket(page, port, certs.ca);
 
   // The screenshot (README's picture): the status page after a little load.
   // Three more events with traffic, so the chart has something to show.

@@ -1,0 +1,488 @@
+#!/usr/bin/env python3
+"""ws_h2_client.py - WebSockets over HTTP/2 (RFC 8441) for test_ws_h2.c.
+
+    ws_h2_client.py PORT MODE [--tls]
+
+Speaks HTTP/2 with prior knowledge (or TLS with ALPN h2 under --tls) to
+127.0.0.1:PORT, opens WebSockets with extended CONNECT and exchanges
+masked frames built here by hand in DATA frames (hpack from python3-h2
+encodes the header blocks). Prints one line and exits 0 when the server
+behaved as expected, 1 otherwise, 77 when hpack is missing. Every mode is
+bounded in frames and in time.
+"""
+import os
+import socket
+import ssl
+import struct
+import sys
+import time
+
+try:
+    import hpack
+except ImportError:  # pragma: no cover
+    print("SKIP: python3-h2 (hpack) not installed")
+    sys.exit(77)
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, PRIORITY, RST, SETTINGS, PUSH, PING, GOAWAY, WUPD, CONT = range(10)
+END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
+CANCEL = 0x8
+ENABLE_CONNECT_PROTOCOL = 0x8
+TEXT, BINARY, CLOSE, WPING, WPONG = 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+def frame(ftype, flags, sid, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(">I", sid) + payload
+
+
+def wsframe(op, payload=b"", fin=True, mask=True):
+    """A client frame (masked unless told otherwise)."""
+    b0 = (0x80 if fin else 0) | op
+    n = len(payload)
+    if n < 126:
+        hdr = bytes([b0, (0x80 if mask else 0) | n])
+    elif n < 65536:
+        hdr = bytes([b0, (0x80 if mask else 0) | 126]) + struct.pack(">H", n)
+    else:
+        hdr = bytes([b0, (0x80 if mask else 0) | 127]) + struct.pack(">Q", n)
+    if not mask:
+        return hdr + payload
+    key = os.urandom(4)
+    return hdr + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def wsparse(buf):
+    """Server frames (unmasked) from buf: ([(op, fin, payload)], rest)."""
+    out = []
+    while len(buf) >= 2:
+        op, fin = buf[0] & 0x0F, bool(buf[0] & 0x80)
+        n, p = buf[1] & 0x7F, 2
+        if buf[1] & 0x80:
+            raise ValueError("masked server frame")
+        if n == 126:
+            if len(buf) < 4:
+                break
+            n, p = struct.unpack(">H", buf[2:4])[0], 4
+        elif n == 127:
+            if len(buf) < 10:
+                break
+            n, p = struct.unpack(">Q", buf[2:10])[0], 10
+        if len(buf) < p + n:
+            break
+        out.append((op, fin, buf[p:p + n]))
+        buf = buf[p + n:]
+    return out, buf
+
+
+class Stream:
+    def __init__(self):
+        self.status = None
+        self.headers = {}
+        self.raw = b""       # WebSocket bytes not parsed yet
+        self.frames = []     # parsed server frames
+        self.body = b""      # a refusal's body
+        self.ended = False   # END_STREAM from the server
+        self.reset = None    # RST_STREAM code
+
+
+class Conn:
+    def __init__(self, port, tls=False, window=True):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.set_alpn_protocols(["h2"])
+            s = ctx.wrap_socket(s, server_hostname="localhost")
+            if s.selected_alpn_protocol() != "h2":
+                fail("ALPN chose %r" % s.selected_alpn_protocol())
+        self.s = s
+        self.enc = hpack.Encoder()
+        self.dec = hpack.Decoder()
+        self.buf = b""
+        self.closed = False
+        self.window = window  # WINDOW_UPDATE for every DATA byte read
+        self.settings = {}
+        self.streams = {}
+        self.goaway = None
+        self.pending = []  # [sid, bytes, end]: DATA waiting for window
+        self.cwin = 65535  # our send windows: connection, streams
+        self.swin = {}
+        self.initial = 65535
+        self.send(PREFACE + frame(SETTINGS, 0, 0))
+
+    def send(self, b):
+        try:
+            self.s.sendall(b)
+            return True
+        except OSError:
+            return False
+
+    def headers(self, sid, hdrs, end=False):
+        self.streams.setdefault(sid, Stream())
+        return frame(HEADERS, END_HEADERS | (END_STREAM if end else 0), sid, self.enc.encode(hdrs))
+
+    def connect(self, sid, path, extra=(), proto="websocket"):
+        h = [(":method", "CONNECT"), (":protocol", proto), (":scheme", "http"),
+             (":path", path), (":authority", "127.0.0.1"),
+             ("sec-websocket-version", "13")] + list(extra)
+        if proto is None:
+            h = [x for x in h if x[0] not in (":protocol", ":scheme", ":path")]
+        return self.headers(sid, h)
+
+    def get(self, sid, path):
+        return self.headers(sid, [(":method", "GET"), (":path", path), (":scheme", "http"),
+                                  (":authority", "127.0.0.1")], end=True)
+
+    def ws(self, sid, data, end=False):
+        """Queues WebSocket bytes for sid; they leave in DATA frames of at
+        most 16,384 bytes as the server's flow-control windows allow (the
+        server opens them only as its WebSocket reads). Returns b"" so it
+        composes with the frames sent at once."""
+        self.pending.append([sid, data, end])
+        self.pump()
+        return b""
+
+    def pump(self):
+        while self.pending:
+            sid, data, end = self.pending[0]
+            win = min(self.cwin, self.swin.get(sid, self.initial))
+            n = min(len(data), 16384, max(win, 0))
+            if data and n <= 0:
+                return
+            last = n == len(data)
+            if not self.send(frame(DATA, END_STREAM if end and last else 0, sid, data[:n])):
+                self.pending = []
+                return
+            self.cwin -= n
+            self.swin[sid] = self.swin.get(sid, self.initial) - n
+            if last:
+                self.pending.pop(0)
+            else:
+                self.pending[0][1] = data[n:]
+
+    def read_frame(self, deadline):
+        while True:
+            if len(self.buf) >= 9:
+                ln = struct.unpack(">I", b"\0" + self.buf[:3])[0]
+                if len(self.buf) >= 9 + ln:
+                    t, fl = self.buf[3], self.buf[4]
+                    sid = struct.unpack(">I", self.buf[5:9])[0] & 0x7FFFFFFF
+                    p = self.buf[9:9 + ln]
+                    self.buf = self.buf[9 + ln:]
+                    self.handle(t, fl, sid, p)
+                    return t, fl, sid, p
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.s.settimeout(left)
+            try:
+                d = self.s.recv(65536)
+            except socket.timeout:
+                return None
+            except OSError:
+                d = b""
+            if not d:
+                self.closed = True
+                return None
+            self.buf += d
+
+    def handle(self, t, fl, sid, p):
+        if t == SETTINGS and not fl & ACK:
+            for i in range(0, len(p) - 5, 6):
+                k, v = struct.unpack(">HI", p[i:i + 6])
+                self.settings[k] = v
+                if k == 4:
+                    for x in self.swin:
+                        self.swin[x] += v - self.initial
+                    self.initial = v
+            self.send(frame(SETTINGS, ACK, 0))
+        elif t == WUPD:
+            inc = struct.unpack(">I", p)[0] & 0x7FFFFFFF
+            if sid == 0:
+                self.cwin += inc
+            else:
+                self.swin[sid] = self.swin.get(sid, self.initial) + inc
+            self.pump()
+        elif t == GOAWAY:
+            self.goaway = struct.unpack(">II", p[:8])
+        elif t == PING and not fl & ACK:
+            self.send(frame(PING, ACK, 0, p))
+        st = self.streams.get(sid)
+        if st is None or sid == 0:
+            return
+        if t == HEADERS:
+            for k, v in self.dec.decode(p):
+                k = k.decode() if isinstance(k, bytes) else k
+                v = v.decode() if isinstance(v, bytes) else v
+                if k == ":status":
+                    st.status = int(v)
+                else:
+                    st.headers[k] = v
+        elif t == DATA:
+            if st.status == 200:
+                st.raw += p
+                fr, st.raw = wsparse(st.raw)
+                st.frames += fr
+            else:
+                st.body += p
+            if self.window and p:
+                self.send(frame(WUPD, 0, 0, struct.pack(">I", len(p))) +
+                          frame(WUPD, 0, sid, struct.pack(">I", len(p))))
+        elif t == RST:
+            st.reset = struct.unpack(">I", p)[0]
+        if t in (HEADERS, DATA) and fl & END_STREAM:
+            st.ended = True
+
+    def until(self, cond, timeout=10):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if self.read_frame(deadline) is None:
+                return cond()
+        return True
+
+    def open_ws(self, sid, path="/ws/echo", extra=()):
+        self.send(self.connect(sid, path, extra))
+        st = self.streams[sid]
+        if not self.until(lambda: st.status is not None or st.reset is not None):
+            fail("stream %d: no answer to the extended CONNECT" % sid)
+        if st.status != 200:
+            fail("stream %d: status %r reset %r" % (sid, st.status, st.reset))
+        if st.ended:
+            fail("stream %d: 200 with END_STREAM" % sid)
+        for bad in ("sec-websocket-accept", "upgrade", "connection"):
+            if bad in st.headers:
+                fail("stream %d: %s in the 200" % (sid, bad))
+        return st
+
+    def next_msg(self, sid, timeout=10):
+        st = self.streams[sid]
+        if not self.until(lambda: st.frames or st.ended or st.reset is not None, timeout):
+            fail("stream %d: no frame" % sid)
+        if not st.frames:
+            fail("stream %d: ended (reset %r) without a frame" % (sid, st.reset))
+        return st.frames.pop(0)
+
+    def echo(self, sid, op, payload):
+        self.send(self.ws(sid, wsframe(op, payload)))
+        got = self.next_msg(sid)
+        if got != (op, True, payload):
+            fail("stream %d: echo %r, want %r" % (sid, got[:2] + (got[2][:40],), (op, payload[:40])))
+
+    def close_ws(self, sid, code=1000, reason=b"bye"):
+        """Client-initiated closing handshake: the echoed code, then END_STREAM."""
+        self.send(self.ws(sid, wsframe(CLOSE, struct.pack(">H", code) + reason)))
+        st = self.streams[sid]
+        op, _, p = self.next_msg(sid)
+        if op != CLOSE or struct.unpack(">H", p[:2])[0] != code:
+            fail("stream %d: close answer %r %r" % (sid, op, p))
+        if not self.until(lambda: st.ended or st.reset is not None):
+            fail("stream %d: no END_STREAM after the close" % sid)
+        if not st.ended:
+            fail("stream %d: reset %r instead of END_STREAM" % (sid, st.reset))
+        self.send(self.ws(sid, b"", end=True))
+
+    def alive(self, sid):
+        """A normal request on the same connection still works."""
+        self.send(self.get(sid, "/"))
+        st = self.streams[sid]
+        if not self.until(lambda: st.ended or st.reset is not None) or st.status != 200:
+            fail("GET / on stream %d: %r %r" % (sid, st.status, st.reset))
+
+
+def ok(msg):
+    print("OK " + msg)
+    sys.exit(0)
+
+
+def fail(msg):
+    print("FAIL " + msg)
+    sys.exit(1)
+
+
+def main():
+    port, mode = int(sys.argv[1]), sys.argv[2]
+    tls = "--tls" in sys.argv[3:]
+    c = Conn(port, tls=tls, window=(mode != "slow"))
+    if not c.until(lambda: c.settings, 5):
+        fail("no SETTINGS")
+    if mode == "nosettings":
+        if c.settings.get(ENABLE_CONNECT_PROTOCOL):
+            fail("SETTINGS_ENABLE_CONNECT_PROTOCOL sent: %r" % c.settings)
+        c.send(c.connect(1, "/ws/echo"))
+        st = c.streams[1]
+        c.until(lambda: st.ended or st.reset is not None or c.goaway or c.closed, 5)
+        if st.status == 200:
+            fail("extended CONNECT accepted without the setting")
+        ok("no SETTINGS_ENABLE_CONNECT_PROTOCOL; CONNECT refused (%r %r %r)" %
+           (st.status, st.reset, c.goaway))
+    if c.settings.get(ENABLE_CONNECT_PROTOCOL) != 1:
+        fail("SETTINGS_ENABLE_CONNECT_PROTOCOL not 1: %r" % c.settings)
+    if mode == "echo":
+        c.open_ws(1, "/ws/echo")
+        c.echo(1, TEXT, b"hello over h2")
+        c.echo(1, BINARY, bytes(range(256)) * 240)  # 61,440 bytes: 4 DATA frames
+        for i in range(8):  # 8 x 61 KB: the window opens only as the server reads
+            c.echo(1, BINARY, bytes([i]) * 61440)
+        c.send(c.ws(1, wsframe(WPING, b"p1")))
+        if c.next_msg(1) != (WPONG, True, b"p1"):
+            fail("no pong")
+        c.close_ws(1)
+        c.alive(3)
+        ok("echo text/binary, ping, close handshake%s" % (" (TLS)" if tls else ""))
+    if mode == "deflate":
+        st = c.open_ws(1, "/ws/echo", [("sec-websocket-extensions", "permessage-deflate"),
+                                       ("sec-websocket-protocol", "x, chat")])
+        if "permessage-deflate" not in st.headers.get("sec-websocket-extensions", ""):
+            fail("no permessage-deflate in %r" % st.headers)
+        if st.headers.get("sec-websocket-protocol") != "chat":
+            fail("subprotocol %r" % st.headers)
+        ok("permessage-deflate and subprotocol negotiated: %r" % st.headers)
+    if mode == "multi":
+        c.open_ws(1, "/ws/echo")
+        c.open_ws(3, "/ws/echo")
+        out = b""
+        for i in range(20):
+            out += c.ws(1, wsframe(TEXT, b"one %d" % i)) + c.ws(3, wsframe(TEXT, b"three %d" % i))
+        out += c.get(5, "/") + c.get(7, "/")
+        c.send(out)
+        for i in range(20):
+            for sid, w in ((1, b"one %d" % i), (3, b"three %d" % i)):
+                m = c.next_msg(sid)
+                if m != (TEXT, True, w):
+                    fail("stream %d message %d: %r" % (sid, i, m))
+        for sid in (5, 7):
+            st = c.streams[sid]
+            if not c.until(lambda: st.ended) or st.status != 200:
+                fail("GET on %d: %r" % (sid, st.status))
+        c.close_ws(1)
+        c.echo(3, TEXT, b"still here")
+        c.close_ws(3)
+        ok("two WebSockets and two GETs on one connection")
+    if mode == "refuse":
+        c.send(c.connect(1, "/ws/refuse"))
+        st = c.streams[1]
+        c.until(lambda: st.ended or st.reset is not None)
+        if st.status != 403 or not st.ended:
+            fail("refused: %r ended %r" % (st.status, st.ended))
+        c.send(c.connect(3, "/ws/echo", proto="chat"))
+        st3 = c.streams[3]
+        c.until(lambda: st3.ended or st3.reset is not None)
+        if st3.status == 200:
+            fail(":protocol chat accepted")
+        c.send(c.connect(5, "/ws/echo", proto=None))  # a plain CONNECT
+        st5 = c.streams[5]
+        c.until(lambda: st5.ended or st5.reset is not None)
+        if st5.status == 200:
+            fail("plain CONNECT accepted")
+        c.send(c.headers(7, [(":method", "CONNECT"), (":protocol", "websocket"),
+                             (":scheme", "http"), (":path", "/ws/echo"),
+                             (":authority", "127.0.0.1"), ("sec-websocket-version", "8")]))
+        st7 = c.streams[7]
+        c.until(lambda: st7.ended or st7.reset is not None)
+        if st7.status not in (400, 426):
+            fail("version 8: %r" % st7.status)
+        c.send(c.connect(9, "/nows"))
+        st9 = c.streams[9]
+        c.until(lambda: st9.ended or st9.reset is not None)
+        if st9.status != 404:
+            fail("unknown path: %r" % st9.status)
+        c.alive(11)
+        ok("refusals: 403, :protocol chat %r, plain CONNECT %r/%r, version 8 %r, 404" %
+           (st3.status, st5.status, st5.reset, st7.status))
+    if mode == "rst":
+        c.open_ws(1, "/ws/echo")
+        c.echo(1, TEXT, b"before reset")
+        c.send(frame(RST, 0, 1, struct.pack(">I", CANCEL)))
+        c.open_ws(3, "/ws/echo")
+        c.echo(3, TEXT, b"after reset")
+        c.alive(5)
+        c.close_ws(3)
+        ok("RST_STREAM of a WebSocket; the connection goes on")
+    if mode == "invalid":
+        c.open_ws(1, "/ws/echo")
+        c.open_ws(3, "/ws/echo")
+        c.send(c.ws(1, wsframe(TEXT, b"unmasked", mask=False)))
+        op, _, p = c.next_msg(1)
+        if op != CLOSE or struct.unpack(">H", p[:2])[0] != 1002:
+            fail("invalid frame: %r %r" % (op, p))
+        st = c.streams[1]
+        if not c.until(lambda: st.ended or st.reset is not None):
+            fail("stream 1 not ended after 1002")
+        c.echo(3, TEXT, b"other stream fine")
+        c.alive(5)
+        c.close_ws(3)
+        ok("unmasked frame: 1002 on its stream only (ended %r, reset %r)" % (st.ended, st.reset))
+    if mode == "slow":
+        # /ws/flood sends FLOOD_N messages of 16 KiB; we read without
+        # opening any window for a while (the server must stop at the
+        # window), then open windows and read all of it.
+        st = c.open_ws(1, "/ws/flood")
+        got = 0
+        c.until(lambda: False, 1.5)  # read what the initial windows allow
+        held = len(st.raw) + sum(len(f[2]) for f in st.frames)
+        if held > 70000 * 2:
+            fail("%d bytes arrived past a 65,535-byte window" % held)
+        print("held", held, flush=True)
+        c.window = True
+        c.send(frame(WUPD, 0, 0, struct.pack(">I", 1 << 30)) +
+               frame(WUPD, 0, 1, struct.pack(">I", 1 << 30)))
+        n = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3].isdigit() else 256
+        deadline = time.monotonic() + 60
+        while got < n and time.monotonic() < deadline:
+            op, fin, p = c.next_msg(1, 20)
+            if op == BINARY and len(p) == 16384:
+                got += 1
+            elif op == CLOSE:
+                break
+        if got != n:
+            fail("flood: %d of %d messages" % (got, n))
+        c.close_ws(1)
+        ok("slow reader: %d bytes before any WINDOW_UPDATE, then %d messages" % (held, got))
+    if mode == "ping":
+        c.open_ws(1, "/ws/ping")
+        op, _, _ = c.next_msg(1, 5)
+        if op != WPING:
+            fail("want a ping, got %r" % op)
+        pings = 1
+        op, _, p = c.next_msg(1, 5)  # no input from us: the idle timeout
+        while op == WPING and pings < 50:  # every 100 ms until then
+            pings += 1
+            op, _, p = c.next_msg(1, 5)
+        if op != CLOSE or struct.unpack(">H", p[:2])[0] != 1001:
+            fail("want close 1001, got %r %r" % (op, p))
+        c.send(c.ws(1, wsframe(CLOSE, struct.pack(">H", 1001))))
+        st = c.streams[1]
+        if not c.until(lambda: st.ended or st.reset is not None):
+            fail("not ended after the idle close")
+        ok("keep-alive pings (%d), then idle close 1001" % pings)
+    if mode == "cap":
+        c.open_ws(1, "/ws/echo")
+        c.send(c.connect(3, "/ws/echo"))
+        st = c.streams[3]
+        c.until(lambda: st.ended or st.reset is not None)
+        if st.status != 503:
+            fail("second WebSocket past max_websockets: %r" % st.status)
+        c.close_ws(1)
+        ok("max_websockets: 503 on the second")
+    if mode == "stop":
+        # The server is stopped while this WebSocket is open: close 1001.
+        c.open_ws(1, "/ws/echo")
+        print("open", flush=True)
+        op, _, p = c.next_msg(1, 20)
+        if op != CLOSE or struct.unpack(">H", p[:2])[0] != 1001:
+            fail("want close 1001 at stop, got %r %r" % (op, p))
+        c.send(c.ws(1, wsframe(CLOSE, struct.pack(">H", 1001)), end=True))
+        st = c.streams[1]
+        c.until(lambda: st.ended or st.reset is not None or c.closed)
+        ok("graceful stop: close 1001 (ended %r)" % st.ended)
+    if mode == "hold":
+        # Opens one WebSocket, echoes once, then leaves without a word.
+        c.open_ws(1, "/ws/echo")
+        c.echo(1, TEXT, b"x")
+        ok("opened and dropped")
+    fail("unknown mode " + mode)
+
+
+if __name__ == "__main__":
+    main()
