@@ -888,11 +888,16 @@ __attribute__((noinline)) static int conn_h2_sniff(hz__conn *c)
     static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     size_t n = hz__buf_pending(&c->in);
     size_t k = n < sizeof(preface) - 1 ? n : sizeof(preface) - 1;
-    if (memcmp(c->in.data + c->in.off, preface, k) != 0 || !c->loop->srv->h2_takeover) {
+    /* On TLS, h2_ok means ALPN chose h2: the connection is HTTP/2 whatever
+     * it sends (RFC 9113 §3.3), and a bad preface is HTTP/2's connection
+     * error (GOAWAY, §3.4), not an HTTP/1.1 request. */
+    int alpn = c->sock.tp != &hz__transport_socket;
+    int match = memcmp(c->in.data + c->in.off, preface, k) == 0;
+    if ((!match && !alpn) || !c->loop->srv->h2_takeover) {
         c->h2_ok = 0;
         return 0;
     }
-    if (k < sizeof(preface) - 1) {
+    if (match && k < sizeof(preface) - 1) {
         if (c->rd_eof)
             hz__conn_close(c);
         return 1;
