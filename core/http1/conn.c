@@ -908,6 +908,26 @@ __attribute__((noinline)) static int conn_h2_sniff(hz__conn *c)
     return 1;
 }
 
+/* Whether a head that failed to parse is rather a bad HTTP/2 connection
+ * preface: the first line on a plain port that also takes HTTP/2 with
+ * prior knowledge, not ending in an HTTP-version. An HTTP/1.1 400 would be
+ * garbage to such a client: the caller closes instead (RFC 9113 §3.4 lets
+ * the GOAWAY go). */
+__attribute__((noinline)) static int h2c_bad_preface(const hz__conn *c, struct hz_req *ex)
+{
+    if (c->nrequests || c->sock.tp != &hz__transport_socket)
+        return 0;
+    const char *p = c->in.data + HZ__H1(ex)->base;
+    size_t n = c->in.len - HZ__H1(ex)->base;
+    const char *eol = memchr(p, '\n', n);
+    if (!eol)
+        return 0; /* a line too long: HTTP/1.1's answer */
+    size_t k = (size_t)(eol - p);
+    if (k && p[k - 1] == '\r')
+        k--;
+    return k < 9 || memcmp(p + k - 9, " HTTP/", 6) != 0 || p[k - 2] != '.';
+}
+
 /* Runs the state machine over the buffered input as far as it goes. */
 static void conn_process_once(hz__conn *c)
 {
@@ -966,6 +986,11 @@ static void conn_process_once(hz__conn *c)
             }
             if (rc < 0) {
                 hz__metrics_parse_error(c, HZ__H1(ex)->parser.error);
+                if (HZ__UNLIKELY(c->h2_listener) && h2c_bad_preface(c, ex)) {
+                    hz__conn_why(c, HZ_CLOSE_ERROR);
+                    hz__conn_close(c);
+                    return;
+                }
                 int st = hz__perr_status(HZ__H1(ex)->parser.error);
                 hz__res_error(c, st ? st : 400);
                 continue;
