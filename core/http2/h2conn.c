@@ -1700,6 +1700,12 @@ int hz__h2_takeover(hz__conn *c)
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_settings(opt, 32);
     nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
+#ifdef HZ__NGHTTP2_MAX_CONTINUATIONS
+    /* nghttp2's cap (8 by default) would end the session first with
+     * PROTOCOL_ERROR; ours (H2_MAX_CONT, in on_begin_frame) answers
+     * ENHANCE_YOUR_CALM and is the same with every nghttp2. */
+    nghttp2_option_set_max_continuations(opt, H2_MAX_CONT + 1);
+#endif
     nghttp2_mem mem = {(void *)&srv->a, h2_malloc, h2_free, h2_calloc, h2_realloc};
     int rc = nghttp2_session_server_new3(&h->ng, cb, h, opt, &mem);
     nghttp2_session_callbacks_del(cb);
