@@ -910,9 +910,11 @@ __attribute__((noinline)) static int conn_h2_sniff(hz__conn *c)
 
 /* Whether a head that failed to parse is rather a bad HTTP/2 connection
  * preface: the first line on a plain port that also takes HTTP/2 with
- * prior knowledge, not ending in an HTTP-version. An HTTP/1.1 400 would be
- * garbage to such a client: the caller closes instead (RFC 9113 §3.4 lets
- * the GOAWAY go). */
+ * prior knowledge, three words of which the last is no HTTP-version at
+ * all (not even a malformed "HTTP/..."). An HTTP/1.1 400 would be garbage
+ * to such a client: the caller closes instead (RFC 9113 §3.4 lets the
+ * GOAWAY go). Lines HTTP/1.1 could mean (a bad version, a missing one)
+ * still get their 400. */
 __attribute__((noinline)) static int h2c_bad_preface(const hz__conn *c, struct hz_req *ex)
 {
     if (c->nrequests || c->sock.tp != &hz__transport_socket)
@@ -922,10 +924,24 @@ __attribute__((noinline)) static int h2c_bad_preface(const hz__conn *c, struct h
     const char *eol = memchr(p, '\n', n);
     if (!eol)
         return 0; /* a line too long: HTTP/1.1's answer */
-    size_t k = (size_t)(eol - p);
+    size_t k = (size_t)(eol - p), words = 0, last = 0;
     if (k && p[k - 1] == '\r')
         k--;
-    return k < 9 || memcmp(p + k - 9, " HTTP/", 6) != 0 || p[k - 2] != '.';
+    for (size_t i = 0; i < k; i++) {
+        if (p[i] == ' ' && (i == 0 || p[i - 1] == ' '))
+            return 0; /* empty word */
+        if (i == 0 || p[i - 1] == ' ') {
+            words++;
+            last = i;
+        }
+    }
+    if (words != 3 || p[k - 1] == ' ')
+        return 0;
+    static const char v[] = "http/";
+    for (size_t i = 0; i < 5; i++)
+        if (last + i >= k || (p[last + i] | 0x20) != v[i])
+            return 1;
+    return 0;
 }
 
 /* Runs the state machine over the buffered input as far as it goes. */
