@@ -175,8 +175,38 @@ def flood(c, what, one, n=5000, codes=(CALM,)):
     expect_calm(c, what, sent, codes)
 
 
+def raw_exchange(port, data, timeout=5):
+    """Sends data on a new connection; returns all it gets until close."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(data)
+    got = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            return got, False
+        except OSError:
+            b = b""
+        if not b:
+            return got, True
+        got += b
+    return got, False
+
+
 def main():
     port, mode = int(sys.argv[1]), sys.argv[2]
+    if mode == "bad_preface":
+        # An h2c port: a line that is no request line at all closes without
+        # an HTTP/1.1 answer (a bad HTTP/2 preface); a bad HTTP version is
+        # still HTTP/1.1's 400.
+        got, closed = raw_exchange(port, b"INVALID CONNECTION PREFACE\r\n\r\n")
+        if got or not closed:
+            fail("bad preface: got %r, closed=%s" % (got[:40], closed))
+        got, closed = raw_exchange(port, b"GET / HTTP/1\r\nHost: x\r\n\r\n")
+        if not got.startswith(b"HTTP/1.1 400"):
+            fail("bad version: got %r" % got[:40])
+        ok("bad preface closed, bad version 400")
     c = Conn(port)
     if mode == "multiplex":
         # 9 interleaved POST bodies on one connection, echoed back whole.

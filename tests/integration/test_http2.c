@@ -207,6 +207,10 @@ Test(http2, continuation_limit_32_served_33_calm)
 {
     run_mode("continuation_limit", 0);
 }
+Test(http2, h2c_bad_preface_closes_bad_version_400)
+{
+    run_mode("bad_preface", 0);
+}
 Test(http2, attack_hpack_bomb)
 {
     run_mode("hpack_bomb", 0);
