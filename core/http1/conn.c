@@ -875,11 +875,16 @@ __attribute__((noinline)) static int conn_h2_sniff(hz__conn *c)
     static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     size_t n = hz__buf_pending(&c->in);
     size_t k = n < sizeof(preface) - 1 ? n : sizeof(preface) - 1;
-    if (memcmp(c->in.data + c->in.off, preface, k) != 0 || !c->loop->srv->h2_takeover) {
+    /* On TLS, h2_ok means ALPN chose h2: the connection is HTTP/2 whatever
+     * it sends (RFC 9113 §3.3), and a bad preface is HTTP/2's connection
+     * error (GOAWAY, §3.4), not an HTTP/1.1 request. */
+    int alpn = c->sock.tp != &hz__transport_socket;
+    int match = memcmp(c->in.data + c->in.off, preface, k) == 0;
+    if ((!match && !alpn) || !c->loop->srv->h2_takeover) {
         c->h2_ok = 0;
         return 0;
     }
-    if (k < sizeof(preface) - 1) {
+    if (match && k < sizeof(preface) - 1) {
         if (c->rd_eof)
             hz__conn_close(c);
         return 1;
@@ -888,6 +893,42 @@ __attribute__((noinline)) static int conn_h2_sniff(hz__conn *c)
     if (c->loop->srv->h2_takeover(c) < 0)
         hz__conn_close(c);
     return 1;
+}
+
+/* Whether a head that failed to parse is rather a bad HTTP/2 connection
+ * preface: the first line on a plain port that also takes HTTP/2 with
+ * prior knowledge, three words of which the last is no HTTP-version at
+ * all (not even a malformed "HTTP/..."). An HTTP/1.1 400 would be garbage
+ * to such a client: the caller closes instead (RFC 9113 §3.4 lets the
+ * GOAWAY go). Lines HTTP/1.1 could mean (a bad version, a missing one)
+ * still get their 400. */
+__attribute__((noinline)) static int h2c_bad_preface(const hz__conn *c, struct hz_req *ex)
+{
+    if (c->nrequests || c->sock.tp != &hz__transport_socket)
+        return 0;
+    const char *p = c->in.data + HZ__H1(ex)->base;
+    size_t n = c->in.len - HZ__H1(ex)->base;
+    const char *eol = memchr(p, '\n', n);
+    if (!eol)
+        return 0; /* a line too long: HTTP/1.1's answer */
+    size_t k = (size_t)(eol - p), words = 0, last = 0;
+    if (k && p[k - 1] == '\r')
+        k--;
+    for (size_t i = 0; i < k; i++) {
+        if (p[i] == ' ' && (i == 0 || p[i - 1] == ' '))
+            return 0; /* empty word */
+        if (i == 0 || p[i - 1] == ' ') {
+            words++;
+            last = i;
+        }
+    }
+    if (words != 3 || p[k - 1] == ' ')
+        return 0;
+    static const char v[] = "http/";
+    for (size_t i = 0; i < 5; i++)
+        if (last + i >= k || (p[last + i] | 0x20) != v[i])
+            return 1;
+    return 0;
 }
 
 /* Runs the state machine over the buffered input as far as it goes. */
@@ -948,6 +989,11 @@ static void conn_process_once(hz__conn *c)
             }
             if (rc < 0) {
                 hz__metrics_parse_error(c, HZ__H1(ex)->parser.error);
+                if (HZ__UNLIKELY(c->h2_listener) && h2c_bad_preface(c, ex)) {
+                    hz__conn_why(c, HZ_CLOSE_ERROR);
+                    hz__conn_close(c);
+                    return;
+                }
                 int st = hz__perr_status(HZ__H1(ex)->parser.error);
                 hz__res_error(c, st ? st : 400);
                 continue;

@@ -36,6 +36,9 @@ struct hz__h2 {          /* owner: its conn (c->h2) */
     uint32_t nctrl;     /* control frames in this window */
     uint32_t nresets;   /* early resets by the peer in this window */
     uint32_t ncont;     /* CONTINUATION frames of the open header block */
+    uint32_t last_sid;  /* the highest stream id a client HEADERS opened */
+    uint32_t gap_lo[4]; /* recent ranges of client stream ids skipped, */
+    uint32_t gap_hi[4]; /* never opened: [gap_lo, gap_hi]; 0 = none */
     uint8_t stop_step;  /* 0; 1: shutdown notice + PING sent; 2: final GOAWAY */
     uint8_t tkind;      /* what the conn timer stands for (enum h2_tkind) */
     unsigned calm : 1;  /* a GOAWAY for abuse or error is queued: close after it */
@@ -65,6 +68,7 @@ struct h2s {          /* owner: its hz__h2 (list) */
     hz_body_source src;
     int64_t src_left;
     unsigned hdr_over : 1;  /* header list or field count over the limits: 431 */
+    unsigned bad_req : 1;   /* :path or :authority HTTP/1.1 would refuse: 400 */
     unsigned hdrs_done : 1; /* the request's header block ended */
     unsigned req_ended : 1; /* END_STREAM received */
     unsigned dispatched : 1;
@@ -973,6 +977,29 @@ static int add_field(h2s *s, const char *name, size_t nl, const uint8_t *v, size
     return 0;
 }
 
+/* Whether :path holds what HTTP/1.1's origin-form may (the same bytes
+ * get a 400 there): VCHARs with valid %XX escapes, no '#' fragment, no
+ * bytes RFC 3986 leaves out of a path or a query. nghttp2 checked the
+ * leading '/' (or "*" for OPTIONS). */
+static int path_valid(const uint8_t *p, size_t n)
+{
+    int query = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned k = hz__chr_class[p[i]];
+        if (p[i] == '?')
+            query = 1;
+        else if (k & C_TARGET) {
+            if (k & (query ? C_NOT_QUERY : C_NOT_PATH))
+                return 0;
+        } else if (p[i] == '%' && n - i > 2 && (hz__chr_class[p[i + 1]] & C_HEX) &&
+                   (hz__chr_class[p[i + 2]] & C_HEX))
+            i += 2;
+        else
+            return 0;
+    }
+    return 1;
+}
+
 /* RFC 9113 §8.2.3: cookie crumbs are joined with "; " for HTTP/1.1-style
  * consumers (hz_req_header returns the first field of a name). */
 static int join_cookies(h2s *s)
@@ -1018,6 +1045,11 @@ static void stream_routed(hz__conn *c, h2s *s)
     if (s->hdr_over) {
         hz__m_add(&c->loop->metrics, HZ__MS_PARSE + HZ__PE_HEAD_TOO_LARGE, 1);
         stream_error(s, 431);
+        return;
+    }
+    if (s->bad_req) {
+        hz__m_add(&c->loop->metrics, HZ__MS_PARSE + HZ__PE_TARGET, 1);
+        stream_error(s, 400);
         return;
     }
     if (!hd->method_len || !hd->target_len) { /* CONNECT without :path, ... */
@@ -1134,7 +1166,11 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *fr, const uint8_t
             const uint8_t *q = memchr(value, '?', vl);
             hd->path_len = q ? (uint32_t)(q - value) : (uint32_t)vl;
             hd->target_form = vl == 1 && value[0] == '*' ? HZ__TF_ASTERISK : HZ__TF_ORIGIN;
+            if (hd->target_form == HZ__TF_ORIGIN && !path_valid(value, vl))
+                s->bad_req = 1;
         } else if (nl == 10 && memcmp(name, ":authority", 10) == 0) {
+            if (!hz__authority_valid(value, vl))
+                s->bad_req = 1; /* userinfo, ... (RFC 9113 §8.3.1) */
             rc = add_field(s, "host", 4, value, vl);
             hd->host_off = s->req.len - (uint32_t)vl;
             hd->host_len = (uint32_t)vl;
@@ -1152,6 +1188,8 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *fr, const uint8_t
     }
     if (nl == 4 && memcmp(name, "host", 4) == 0 && hd->host_len)
         return 0; /* :authority stands for it (RFC 9113 §8.3.1) */
+    if (nl == 4 && memcmp(name, "host", 4) == 0 && !hz__authority_valid(value, vl))
+        s->bad_req = 1;
     if (nl == 14 && memcmp(name, "content-length", 14) == 0) {
         uint64_t v = 0;
         for (size_t i = 0; i < vl && v < (UINT64_MAX / 10 - 10); i++)
@@ -1169,6 +1207,32 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *fr, const uint8_t
     return 0;
 }
 
+/* Whether a client HEADERS uses an id it skipped: opening stream n closes
+ * every idle stream below it (RFC 9113 §5.1.1), so a later HEADERS there
+ * is a connection error. nghttp2 ignores HEADERS with a lower id, as it
+ * cannot tell a never-opened stream from one it forgot after closing (a
+ * late trailer); the skipped ranges are remembered here (the last four). */
+static int stream_id_reused(hz__h2 *h, uint32_t id)
+{
+    if (!(id & 1u))
+        return 0; /* stream 0 and even ids: nghttp2's connection errors */
+    if (id > h->last_sid) {
+        uint32_t from = h->last_sid ? h->last_sid + 2 : 1;
+        if (id > from) {
+            memmove(h->gap_lo + 1, h->gap_lo, sizeof(h->gap_lo) - sizeof(h->gap_lo[0]));
+            memmove(h->gap_hi + 1, h->gap_hi, sizeof(h->gap_hi) - sizeof(h->gap_hi[0]));
+            h->gap_lo[0] = from;
+            h->gap_hi[0] = id - 2;
+        }
+        h->last_sid = id;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(h->gap_lo) / sizeof(h->gap_lo[0]); i++)
+        if (h->gap_lo[i] && id >= h->gap_lo[i] && id <= h->gap_hi[i])
+            return 1;
+    return 0;
+}
+
 /* Flood accounting: every frame's header passes here first. */
 static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
 {
@@ -1183,6 +1247,10 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
     }
     switch (hd->type) {
     case NGHTTP2_HEADERS:
+        if (stream_id_reused(h, (uint32_t)hd->stream_id)) {
+            h2_goaway(h, NGHTTP2_PROTOCOL_ERROR);
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
         h->ncont = 0;
         h->hdr_since = (hd->flags & NGHTTP2_FLAG_END_HEADERS) ? 0 : c->loop->now;
         break;
@@ -1925,6 +1993,12 @@ int hz__h2_takeover(hz__conn *c)
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_settings(opt, 32);
     nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
+#ifdef HZ__NGHTTP2_MAX_CONTINUATIONS
+    /* nghttp2's cap (8 by default) would end the session first with
+     * PROTOCOL_ERROR; ours (H2_MAX_CONT, in on_begin_frame) answers
+     * ENHANCE_YOUR_CALM and is the same with every nghttp2. */
+    nghttp2_option_set_max_continuations(opt, H2_MAX_CONT + 1);
+#endif
     nghttp2_mem mem = {(void *)&srv->a, h2_malloc, h2_free, h2_calloc, h2_realloc};
     int rc = nghttp2_session_server_new3(&h->ng, cb, h, opt, &mem);
     nghttp2_session_callbacks_del(cb);

@@ -634,6 +634,11 @@ static int valid_authority(const unsigned char *s, size_t n, int host_required, 
     return 1;
 }
 
+int hz__authority_valid(const void *s, size_t n)
+{
+    return valid_authority(s, n, 0, 0);
+}
+
 /* Classifies the complete target (its bytes are already known to be VCHARs
  * with valid %XX escapes) against the method. q: index + 1 of the first '?',
  * or 0; bad: scan_target saw a byte the path or the query may not hold

@@ -86,6 +86,10 @@ HZ__HIDDEN size_t hz__scan_token(const void *s, size_t len);
  *  SP, VCHAR, obs-text): no CR, LF, other CTLs or DEL. */
 HZ__HIDDEN size_t hz__scan_field_value(const void *s, size_t len);
 
+/** Whether s[0, n) is a valid Host value / :authority: uri-host [":" port]
+ *  without userinfo (RFC 9110 §7.2, §4.2.4); empty is valid. thread: any. */
+HZ__HIDDEN int hz__authority_valid(const void *s, size_t n);
+
 HZ__HIDDEN int hz__perr_status(hz__perr e);
 /** A short name ("CL_AND_TE") and a description, for logs and metrics. */
 HZ__HIDDEN const char *hz__perr_name(hz__perr e);
