@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <httpz/httpz.h>
+#include "support/fz_split.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -76,6 +77,11 @@ typedef struct result {
     const char *err;
 } result;
 
+static int form_feed(void *f, const void *data, size_t len)
+{
+    return hz_form_feed(f, data, len);
+}
+
 static result run(unsigned cfg, const char *body, size_t len, rec *r, uint32_t seed, int mode)
 {
     static hz_form f;
@@ -97,28 +103,7 @@ static result run(unsigned cfg, const char *body, size_t len, rec *r, uint32_t s
         f.max_header = 60;
         f.flags = HZ_URL_ALLOW_NUL;
     }
-    result res = {0, NULL};
-    size_t at = 0;
-    while (at < len) {
-        size_t n = len - at;
-        if (mode == 1) {
-            seed = seed * 1103515245u + 12345u;
-            n = 1 + (seed >> 16) % (n < 97 ? n : 97);
-        } else if (mode == 2) {
-            n = 1;
-        }
-        char *piece = malloc(n); /* its own buffer, so a read past it is caught */
-        if (!piece)
-            abort();
-        memcpy(piece, body + at, n);
-        int rc = hz_form_feed(&f, piece, n);
-        free(piece);
-        at += n;
-        if (rc < 0) {
-            res.rc = rc;
-            break;
-        }
-    }
+    result res = {fz_split_feed(body, len, seed, mode, form_feed, &f), NULL};
     if (res.rc == 0)
         res.rc = hz_form_finish(&f);
     res.err = hz_form_error(&f);
