@@ -26,3 +26,18 @@ int fz_split_feed(const char *body, size_t len, uint32_t seed, int mode, fz_feed
     }
     return 0;
 }
+
+void fz_log_put(fz_log *l, const void *p, size_t n)
+{
+    if (l->len + n > l->cap)
+        abort(); /* more output than the input can explain */
+    memcpy(l->log + l->len, p, n);
+    l->len += n;
+}
+
+void fz_log_str(fz_log *l, hz_str s)
+{
+    if (s.ptr)
+        fz_log_put(l, s.ptr, s.len);
+    fz_log_put(l, s.ptr ? "|" : "-|", s.ptr ? 1 : 2);
+}
