@@ -63,23 +63,6 @@ static void on_signal(int sig)
     hz_server_stop(g_srv, 5000); /* async-signal-safe */
 }
 
-static long query_num(const hz_req *req, const char *key, long def, long max)
-{
-    hz_str q = hz_req_query(req);
-    size_t kl = strlen(key);
-    for (size_t i = 0; q.ptr && i + kl + 1 <= q.len; i++) {
-        if ((i == 0 || q.ptr[i - 1] == '&') && !memcmp(q.ptr + i, key, kl) &&
-            q.ptr[i + kl] == '=') {
-            long v = 0;
-            for (size_t j = i + kl + 1; j < q.len && q.ptr[j] >= '0' && q.ptr[j] <= '9'; j++)
-                if (v < max)
-                    v = v * 10 + (q.ptr[j] - '0');
-            return v > max ? max : v;
-        }
-    }
-    return def;
-}
-
 static void root_post(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
@@ -148,7 +131,7 @@ static void slow_done(hz_res *res, int status, void *ud)
 static void slow(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
-    hz_res_after(res, (unsigned)query_num(req, "ms", 1000, 60000), slow_done, NULL);
+    hz_res_after(res, (unsigned)demo_query_num(req, "ms", 1000, 60000), slow_done, NULL);
 }
 
 /* /large: writes until the output budget is full, continues on drain. */
@@ -188,7 +171,7 @@ static void large(hz_req *req, hz_res *res, void *ud)
         hz_res_send(res, 503, NULL, 0);
         return;
     }
-    st->left = (size_t)query_num(req, "mb", 16, 1024) << 20;
+    st->left = (size_t)demo_query_num(req, "mb", 16, 1024) << 20;
     hz_res_on_done(res, large_done, st);
     hz_res_on_drain(res, large_pump, st);
     hz_res_set_header(res, "Content-Type", "application/octet-stream");

@@ -41,8 +41,7 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* The value of key in the query string as a number in [0, max], or def. */
-static long web_query_num(const hz_req *req, const char *key, long def, long max)
+long demo_query_num(const hz_req *req, const char *key, long def, long max)
 {
     hz_str q = hz_req_query(req);
     size_t kl = strlen(key);
@@ -222,7 +221,7 @@ static void stream(hz_req *req, hz_res *res, void *ud)
         hz_res_send(res, 200, NULL, 0);
         return;
     }
-    long size = web_query_num(req, "size", 1024, 65536);
+    long size = demo_query_num(req, "size", 1024, 65536);
     if (size < 32)
         size = 32;
     stream_state *st = malloc(sizeof(*st) + (size_t)size);
@@ -230,8 +229,8 @@ static void stream(hz_req *req, hz_res *res, void *ud)
         hz_res_send(res, 503, NULL, 0);
         return;
     }
-    st->n = web_query_num(req, "n", 8, 1000);
-    st->ms = web_query_num(req, "ms", 250, 10000);
+    st->n = demo_query_num(req, "n", 8, 1000);
+    st->ms = demo_query_num(req, "ms", 250, 10000);
     st->size = size;
     st->i = 0;
     if (hz_res_on_done(res, stream_done, st) < 0) {

@@ -16,6 +16,12 @@ int demo_web_routes(hz_server *srv, const char *www);
  *  it from the signal handler that stops the server). */
 void demo_web_stop(void);
 
+/** The value of key in req's query string as a decimal number in [0, max]
+ *  (a larger one gives max, digits stop at the first other byte), or def
+ *  when key is not there. Shared by the demo's routes (demo.c). thread: the
+ *  handler's. */
+long demo_query_num(const hz_req *req, const char *key, long def, long max);
+
 /** Frees what demo_web_routes made; after hz_server_destroy. NULL-safe. */
 void demo_web_free(void);
 

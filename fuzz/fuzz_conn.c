@@ -26,8 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "conn.h"
-#include "loop.h"
+#include "fz_conn.h"
 #include "../tests/support/test_alloc.h"
 
 #define FZ_OUT_MAX (1u << 22)
@@ -35,104 +34,15 @@
 #define FZ_BIG_PIECES 12
 #define FZ_BIG_PIECE 700
 
-#define FZ_CHECK(cond, what)                                                                       \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_conn: invariant violated: %s (%s:%d)\n", what, __FILE__,         \
-                    __LINE__);                                                                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+const char fz_target[] = "fuzz_conn";
 
-/* ---- in-memory transport -------------------------------------------------- */
+static fz_tp g_tp;
+static uint32_t g_nreq; /* requests the connection parsed (read at close) */
 
-typedef struct mem_tp {
-    const uint8_t *in; /* borrowed: the current segment */
-    size_t in_len, in_off;
-    int eof;       /* the client has half-closed */
-    size_t budget; /* bytes the client reads this step (SIZE_MAX: all) */
-    char *out;     /* borrowed: g_out, the captured output */
-    size_t out_len;
-    int fin, closed; /* the server shut down writing / closed */
-    int abrupt;      /* closed without a FIN first */
-    uint32_t nreq;   /* requests the connection parsed (read at close) */
-} mem_tp;
-
-static mem_tp g_tp;
-static char g_out[FZ_OUT_MAX];
-
-static long mt_recv(hz__sock *s, void *buf, size_t len)
+static void record_nreq(hz__sock *s)
 {
-    mem_tp *t = s->ctx;
-    FZ_CHECK(!t->closed, "read after close");
-    if (t->in_off < t->in_len) {
-        size_t n = t->in_len - t->in_off;
-        if (n > len)
-            n = len;
-        memcpy(buf, t->in + t->in_off, n);
-        t->in_off += n;
-        return (long)n;
-    }
-    return t->eof ? 0 : HZ_EAGAIN;
+    g_nreq = ((hz__conn *)((char *)s - offsetof(hz__conn, sock)))->nrequests;
 }
-
-static long mt_send(hz__sock *s, const void *buf, size_t len)
-{
-    mem_tp *t = s->ctx;
-    FZ_CHECK(!t->closed, "send after close");
-    FZ_CHECK(!t->fin, "send after FIN");
-    if (!len)
-        return 0;
-    if (!t->budget)
-        return HZ_EAGAIN;
-    size_t n = len < t->budget ? len : t->budget;
-    if (t->budget != SIZE_MAX)
-        t->budget -= n;
-    if (t->out_len + n <= FZ_OUT_MAX) {
-        memcpy(t->out + t->out_len, buf, n);
-        t->out_len += n;
-    }
-    return (long)n;
-}
-
-static long mt_writev(hz__sock *s, const struct iovec *iov, int iovcnt)
-{
-    long total = 0;
-    for (int i = 0; i < iovcnt; i++) {
-        long n = mt_send(s, iov[i].iov_base, iov[i].iov_len);
-        if (n < 0)
-            return total ? total : n;
-        total += n;
-        if ((size_t)n < iov[i].iov_len)
-            break;
-    }
-    return total;
-}
-
-static int mt_shutdown(hz__sock *s)
-{
-    mem_tp *t = s->ctx;
-    FZ_CHECK(!t->closed, "shutdown after close");
-    t->fin = 1;
-    return 0;
-}
-
-static void mt_close(hz__sock *s)
-{
-    mem_tp *t = s->ctx;
-    FZ_CHECK(!t->closed, "closed twice");
-    t->closed = 1;
-    t->abrupt = !t->fin;
-    t->nreq = ((hz__conn *)((char *)s - offsetof(hz__conn, sock)))->nrequests;
-}
-
-static const hz__transport_vt mem_transport = {
-    .recv = mt_recv,
-    .send = mt_send,
-    .writev = mt_writev,
-    .shutdown = mt_shutdown,
-    .close = mt_close,
-};
 
 /* ---- handlers ------------------------------------------------------------- */
 
@@ -254,57 +164,28 @@ static void h_stream(hz_req *req, hz_res *res, void *ud)
 
 /* ---- the driver ----------------------------------------------------------- */
 
-static uint32_t rnd(uint32_t *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return *s >> 16;
-}
-
-static void run_ready(hz__loop *loop)
-{
-    /* Like loop.c's run_ready: queued connections run once per pass. */
-    for (int pass = 0; pass < 64 && loop->ready; pass++) {
-        hz__io *io = loop->ready;
-        loop->ready = NULL;
-        while (io) {
-            hz__io *next = io->qnext;
-            io->queued = 0;
-            io->qnext = NULL;
-            io->vt->on_ready(io);
-            io = next;
-        }
-    }
-}
-
 /* One poller round: the events a level-triggered poller would report. */
 static void step_io(hz__loop *loop, hz__conn *c)
 {
-    for (int round = 0; round < 8 && !g_tp.closed; round++) {
+    for (int round = 0; round < 8 && !g_tp.m.closed; round++) {
         unsigned ev = 0;
-        if ((c->interest & HZ_EV_READ) && (g_tp.in_off < g_tp.in_len || g_tp.eof))
+        if ((c->interest & HZ_EV_READ) && (g_tp.m.in_off < g_tp.m.in_len || g_tp.m.eof))
             ev |= HZ_EV_READ;
         if ((c->interest & HZ_EV_WRITE) && g_tp.budget)
             ev |= HZ_EV_WRITE;
         if (!ev)
             break;
         hz__conn_on_event(c, ev);
-        run_ready(loop);
-        if (g_paused && !g_tp.closed) {
+        fz_run_ready(loop);
+        if (g_paused && !g_tp.m.closed) {
             hz_req_resume(g_paused);
-            run_ready(loop);
+            fz_run_ready(loop);
         }
     }
-    if (g_paused && !g_tp.closed) {
+    if (g_paused && !g_tp.m.closed) {
         hz_req_resume(g_paused);
-        run_ready(loop);
+        fz_run_ready(loop);
     }
-}
-
-static void advance(hz__loop *loop, uint64_t ms)
-{
-    loop->now += ms;
-    hz__wheel_advance(&loop->wheel, loop->now);
-    run_ready(loop);
 }
 
 static size_t find_crlf2(const char *p, size_t n)
@@ -486,12 +367,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size -= 4;
 
     memset(g_piece, 'b', sizeof(g_piece));
-    memset(&g_tp, 0, sizeof(g_tp));
+    fz_tp_reset(&g_tp, FZ_OUT_MAX);
+    g_tp.on_close = record_nreq;
     memset(g_is_head, 0, sizeof(g_is_head));
     g_seq = 0;
+    g_nreq = 0;
     g_paused = NULL;
     g_big = NULL;
-    g_tp.out = g_out;
 
     hz_count_alloc_init(&ca);
     hz_config_init(&cfg);
@@ -512,10 +394,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     hz__loop *loop = &srv->loops[0];
     hz__conn *c = NULL;
-    FZ_CHECK(hz__conn_attach(loop, &mem_transport, &g_tp, &c) == 0, "hz__conn_attach");
+    FZ_CHECK(hz__conn_attach(loop, &fz_transport, &g_tp, &c) == 0, "hz__conn_attach");
 
     size_t off = 0;
-    while (off < size && !g_tp.closed) {
+    while (off < size && !g_tp.m.closed) {
         size_t len;
         switch (mode & 3) {
         case 0:
@@ -525,46 +407,46 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             len = 1;
             break;
         default:
-            len = 1 + rnd(&seed) % ((mode & 3) == 2 ? 16 : 512);
+            len = 1 + fz_rnd(&seed) % ((mode & 3) == 2 ? 16 : 512);
             break;
         }
         if (len > size - off)
             len = size - off;
-        g_tp.in = data + off;
-        g_tp.in_len = len;
-        g_tp.in_off = 0;
+        g_tp.m.in = (const char *)data + off;
+        g_tp.m.in_len = len;
+        g_tp.m.in_off = 0;
         g_tp.budget = wcap;
         step_io(loop, c);
-        off += g_tp.in_off;
-        if (g_tp.in_off < len && !g_tp.closed) {
+        off += g_tp.m.in_off;
+        if (g_tp.m.in_off < len && !g_tp.m.closed) {
             /* The server did not want it all now (pipelining bound, paused
              * body): let the client read and time pass, then offer again. */
             g_tp.budget = SIZE_MAX;
             step_io(loop, c);
-            advance(loop, 1);
+            fz_advance(loop, 1);
         }
         if (mode & 4)
-            advance(loop, steps_ms[rnd(&seed) % HZ__ARRAY_LEN(steps_ms)]);
+            fz_advance(loop, steps_ms[fz_rnd(&seed) % HZ__ARRAY_LEN(steps_ms)]);
     }
     /* The end: the client reads everything, maybe half-closes, time passes
      * (async answers, then the timeouts) until the connection is closed. */
-    g_tp.in_len = g_tp.in_off = 0;
-    g_tp.eof = (mode & 8) != 0;
-    for (int i = 0; i < 40 && !g_tp.closed; i++) {
+    g_tp.m.in_len = g_tp.m.in_off = 0;
+    g_tp.m.eof = (mode & 8) != 0;
+    for (int i = 0; i < 40 && !g_tp.m.closed; i++) {
         g_tp.budget = SIZE_MAX;
         step_io(loop, c);
-        advance(loop, i < 20 ? 10 : 3000);
+        fz_advance(loop, i < 20 ? 10 : 3000);
     }
-    uint32_t nreq = g_tp.closed ? g_tp.nreq : c->nrequests;
-    int abrupt = g_tp.closed && g_tp.abrupt;
+    uint32_t nreq = g_tp.m.closed ? g_nreq : c->nrequests;
+    int abrupt = g_tp.m.closed && g_tp.abrupt;
     hz_server_destroy(srv);
-    FZ_CHECK(g_tp.closed, "destroy closes the connection");
+    FZ_CHECK(g_tp.m.closed, "destroy closes the connection");
     if (!abrupt)
         abrupt = g_tp.abrupt;
     if (getenv("HZ_FUZZ_CONN_DUMP")) /* debugging: what the client saw */
         fprintf(stderr, "--- %u dispatched, %u parsed, %s\n%.*s\n---\n", g_seq, nreq,
-                abrupt ? "abrupt close" : "clean close", (int)g_tp.out_len, g_tp.out);
-    check_output(g_tp.out, g_tp.out_len, nreq, abrupt);
+                abrupt ? "abrupt close" : "clean close", (int)g_tp.m.out_len, g_tp.m.out);
+    check_output(g_tp.m.out, g_tp.m.out_len, nreq, abrupt);
     FZ_CHECK(atomic_load(&ca.live_blocks) == 0, "memory not returned (live blocks)");
     FZ_CHECK(atomic_load(&ca.size_mismatches) == 0, "free with a wrong size");
     return 0;

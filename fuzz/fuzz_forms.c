@@ -9,31 +9,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <httpz/httpz.h>
+#include "support/fz_split.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct rec {
-    char *log; /* owns */
-    size_t len, cap;
+    fz_log out; /* first: the log */
     uint64_t seen;
 } rec;
 
 static void put(rec *r, const void *p, size_t n)
 {
-    if (r->len + n > r->cap)
-        abort(); /* more output than the input can explain */
-    memcpy(r->log + r->len, p, n);
-    r->len += n;
+    fz_log_put(&r->out, p, n);
 }
 
 static void put_str(rec *r, hz_str s)
 {
-    if (s.ptr) {
-        if (s.ptr[s.len] != 0)
-            abort(); /* documented: NUL-terminated */
-        put(r, s.ptr, s.len);
-    }
-    put(r, s.ptr ? "|" : "-|", s.ptr ? 1 : 2);
+    if (s.ptr && s.ptr[s.len] != 0)
+        abort(); /* documented: NUL-terminated */
+    fz_log_str(&r->out, s);
 }
 
 static int on_field(void *ud, const hz_form_field *f)
@@ -76,10 +70,15 @@ typedef struct result {
     const char *err;
 } result;
 
+static int form_feed(void *f, const void *data, size_t len)
+{
+    return hz_form_feed(f, data, len);
+}
+
 static result run(unsigned cfg, const char *body, size_t len, rec *r, uint32_t seed, int mode)
 {
     static hz_form f;
-    r->len = 0;
+    r->out.len = 0;
     r->seen = 0;
     const char *ct =
         (cfg & 1) ? "multipart/form-data; boundary=XyZ" : "application/x-www-form-urlencoded";
@@ -97,28 +96,7 @@ static result run(unsigned cfg, const char *body, size_t len, rec *r, uint32_t s
         f.max_header = 60;
         f.flags = HZ_URL_ALLOW_NUL;
     }
-    result res = {0, NULL};
-    size_t at = 0;
-    while (at < len) {
-        size_t n = len - at;
-        if (mode == 1) {
-            seed = seed * 1103515245u + 12345u;
-            n = 1 + (seed >> 16) % (n < 97 ? n : 97);
-        } else if (mode == 2) {
-            n = 1;
-        }
-        char *piece = malloc(n); /* its own buffer, so a read past it is caught */
-        if (!piece)
-            abort();
-        memcpy(piece, body + at, n);
-        int rc = hz_form_feed(&f, piece, n);
-        free(piece);
-        at += n;
-        if (rc < 0) {
-            res.rc = rc;
-            break;
-        }
-    }
+    result res = {fz_split_feed(body, len, seed, mode, form_feed, &f), NULL};
     if (res.rc == 0)
         res.rc = hz_form_finish(&f);
     res.err = hz_form_error(&f);
@@ -140,20 +118,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* every byte of output comes from the input, plus fixed framing per
      * field (a field needs at least one input byte) */
     size_t cap = 16 * len + 64;
-    rec a = {malloc(cap), 0, cap, 0}, b = {malloc(cap), 0, cap, 0};
-    if (!a.log || !b.log)
+    rec a = {{malloc(cap), 0, cap}, 0}, b = {{malloc(cap), 0, cap}, 0};
+    if (!a.out.log || !b.out.log)
         abort();
     result ra = run(cfg, body, len, &a, 0, 0);
     for (int mode = 1; mode <= 2; mode++) {
         result rb = run(cfg, body, len, &b, seed, mode);
         if (rb.rc != ra.rc || rb.err != ra.err)
             abort();
-        if (ra.rc == 0 && (b.len != a.len || memcmp(a.log, b.log, a.len)))
+        if (ra.rc == 0 && (b.out.len != a.out.len || memcmp(a.out.log, b.out.log, a.out.len)))
             abort();
-        if (memcmp(a.log, b.log, a.len < b.len ? a.len : b.len))
+        if (memcmp(a.out.log, b.out.log, a.out.len < b.out.len ? a.out.len : b.out.len))
             abort();
     }
-    free(a.log);
-    free(b.log);
+    free(a.out.log);
+    free(b.out.log);
     return 0;
 }

@@ -20,19 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "conn.h"
-#include "loop.h"
-#include "memio.h"
+#include "fz_conn.h"
 #include "../tests/support/test_alloc.h"
 
-#define FZ_CHECK(cond, what)                                                                       \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_h2_conn: invariant violated: %s (%s:%d)\n", what, __FILE__,      \
-                    __LINE__);                                                                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+const char fz_target[] = "fuzz_h2_conn";
 
 static hz_req *g_paused;
 
@@ -106,28 +97,13 @@ static void h_stream(hz_req *req, hz_res *res, void *ud)
     FZ_CHECK(hz_req_on_body(req, s_chunk, s_end, res) == 0, "hz_req_on_body");
 }
 
-static void run_ready(hz__loop *loop)
-{
-    for (int pass = 0; pass < 64 && loop->ready; pass++) {
-        hz__io *io = loop->ready;
-        loop->ready = NULL;
-        while (io) {
-            hz__io *next = io->qnext;
-            io->queued = 0;
-            io->qnext = NULL;
-            io->vt->on_ready(io);
-            io = next;
-        }
-    }
-}
-
 static void resume_paused(hz__loop *loop, hz__memio *m)
 {
     if (g_paused && !m->closed) {
         hz_req *p = g_paused;
         g_paused = NULL;
         hz_req_resume(p);
-        run_ready(loop);
+        fz_run_ready(loop);
     }
 }
 
@@ -142,17 +118,10 @@ static void step(hz__loop *loop, hz__conn *c, hz__memio *m)
         if (!ev)
             break;
         c->io.vt->on_event(&c->io, ev); /* HTTP/1.1's, then HTTP/2's */
-        run_ready(loop);
+        fz_run_ready(loop);
         resume_paused(loop, m);
     }
     resume_paused(loop, m);
-}
-
-static void advance(hz__loop *loop, uint64_t ms)
-{
-    loop->now += ms;
-    hz__wheel_advance(&loop->wheel, loop->now);
-    run_ready(loop);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -216,14 +185,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t before = m.in_off;
         step(loop, c, &m);
         if (mode & 4)
-            advance(loop, 1 + (unsigned)(i % 7) * 300);
+            fz_advance(loop, 1 + (unsigned)(i % 7) * 300);
         if (m.in_off == before)
-            advance(loop, 100); /* the server waits: let time pass */
+            fz_advance(loop, 100); /* the server waits: let time pass */
     }
     m.eof = (mode & 8) != 0;
     for (int i = 0; i < 60 && !m.closed; i++) {
         step(loop, c, &m);
-        advance(loop, i < 20 ? 10 : 3000);
+        fz_advance(loop, i < 20 ? 10 : 3000);
     }
     FZ_CHECK(m.closed, "the connection outlived every timeout");
     size_t sent = m.sent;

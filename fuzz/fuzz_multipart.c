@@ -7,27 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <httpz/httpz.h>
+#include "support/fz_split.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-typedef struct rec {
-    char *log; /* owns */
-    size_t len, cap;
-} rec;
+typedef fz_log rec;
 
 static void put(rec *r, const void *p, size_t n)
 {
-    if (r->len + n > r->cap)
-        abort(); /* more output than the input can explain */
-    memcpy(r->log + r->len, p, n);
-    r->len += n;
+    fz_log_put(r, p, n);
 }
 
 static void put_str(rec *r, hz_str s)
 {
-    if (s.ptr)
-        put(r, s.ptr, s.len);
-    put(r, s.ptr ? "|" : "-|", s.ptr ? 1 : 2);
+    fz_log_str(r, s);
 }
 
 static int on_part(void *ud, const hz_multipart_part *p)
@@ -62,36 +55,19 @@ typedef struct result {
     const char *err;
 } result;
 
-/* Parses body split into pieces of the sizes the step function gives. */
+static int mp_feed(void *mp, const void *data, size_t len)
+{
+    return hz_multipart_feed(mp, data, len);
+}
+
+/* Parses body split into pieces of the sizes fz_split_feed gives. */
 static result run(const char *body, size_t len, rec *r, uint32_t seed, int mode)
 {
     static hz_multipart mp;
     r->len = 0;
     if (hz_multipart_init(&mp, "XyZ", 3, &cbs, r) != 0)
         abort();
-    result res = {0, NULL};
-    size_t at = 0;
-    while (at < len) {
-        size_t n = len - at;
-        if (mode == 1) {
-            seed = seed * 1103515245u + 12345u;
-            n = 1 + (seed >> 16) % (n < 97 ? n : 97);
-        } else if (mode == 2) {
-            n = 1;
-        }
-        /* each piece in its own buffer, so a read past it is caught */
-        char *piece = malloc(n);
-        if (!piece)
-            abort();
-        memcpy(piece, body + at, n);
-        int rc = hz_multipart_feed(&mp, piece, n);
-        free(piece);
-        at += n;
-        if (rc < 0) {
-            res.rc = rc;
-            break;
-        }
-    }
+    result res = {fz_split_feed(body, len, seed, mode, mp_feed, &mp), NULL};
     if (res.rc == 0)
         res.rc = hz_multipart_finish(&mp);
     res.err = hz_multipart_error(&mp);

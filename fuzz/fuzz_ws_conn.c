@@ -1,7 +1,7 @@
 /* fuzz_ws_conn.c - libFuzzer target: a whole WebSocket connection (the
  * HTTP/1.1 upgrade, the hand-over to core/ws, then arbitrary client bytes
- * as frames) over an in-memory transport with a virtual clock, like
- * fuzz_conn.c. The server is created, never started; its loop is stepped
+ * as frames) over the checked in-memory transport of fuzz/support/fz_conn.c
+ * with a virtual clock, like fuzz_conn.c. The server is created, never started; its loop is stepped
  * by hand.
  *
  * Input: 4 control bytes, then the client's bytes after the upgrade.
@@ -27,101 +27,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "conn.h"
-#include "loop.h"
+#include "fz_conn.h"
 #include "ws_conn.h"
 #include "../tests/support/test_alloc.h"
 
 #define FZ_OUT_MAX (1u << 22)
 
-#define FZ_CHECK(cond, what)                                                                       \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_ws_conn: invariant violated: %s (%s:%d)\n", what, __FILE__,      \
-                    __LINE__);                                                                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+const char fz_target[] = "fuzz_ws_conn";
 
-typedef struct mem_tp {
-    const uint8_t *in; /* borrowed: the current segment */
-    size_t in_len, in_off;
-    int eof;
-    size_t budget; /* bytes the client reads this step (SIZE_MAX: all) */
-    size_t out_len;
-    int fin, closed;
-} mem_tp;
-
-static mem_tp g_tp;
-static uint8_t g_out[FZ_OUT_MAX];
-
-static long mt_recv(hz__sock *s, void *buf, size_t len)
-{
-    mem_tp *t = s->ctx;
-    FZ_CHECK(!t->closed, "read after close");
-    if (t->in_off < t->in_len) {
-        size_t n = t->in_len - t->in_off;
-        if (n > len)
-            n = len;
-        memcpy(buf, t->in + t->in_off, n);
-        t->in_off += n;
-        return (long)n;
-    }
-    return t->eof ? 0 : HZ_EAGAIN;
-}
-
-static long mt_send(hz__sock *s, const void *buf, size_t len)
-{
-    mem_tp *t = s->ctx;
-    FZ_CHECK(!t->closed, "send after close");
-    FZ_CHECK(!t->fin, "send after FIN");
-    if (!len)
-        return 0;
-    if (!t->budget)
-        return HZ_EAGAIN;
-    size_t n = len < t->budget ? len : t->budget;
-    if (t->budget != SIZE_MAX)
-        t->budget -= n;
-    if (t->out_len + n <= FZ_OUT_MAX)
-        memcpy(g_out + t->out_len, buf, n);
-    t->out_len += n;
-    return (long)n;
-}
-
-static long mt_writev(hz__sock *s, const struct iovec *iov, int iovcnt)
-{
-    long total = 0;
-    for (int i = 0; i < iovcnt; i++) {
-        long n = mt_send(s, iov[i].iov_base, iov[i].iov_len);
-        if (n < 0)
-            return total ? total : n;
-        total += n;
-        if ((size_t)n < iov[i].iov_len)
-            break;
-    }
-    return total;
-}
-
-static int mt_shutdown(hz__sock *s)
-{
-    ((mem_tp *)s->ctx)->fin = 1;
-    return 0;
-}
-
-static void mt_close(hz__sock *s)
-{
-    mem_tp *t = s->ctx;
-    FZ_CHECK(!t->closed, "closed twice");
-    t->closed = 1;
-}
-
-static const hz__transport_vt mem_transport = {
-    .recv = mt_recv,
-    .send = mt_send,
-    .writev = mt_writev,
-    .shutdown = mt_shutdown,
-    .close = mt_close,
-};
+static fz_tp g_tp;
 
 /* ---- the application ------------------------------------------------------------- */
 
@@ -179,73 +93,47 @@ static void h_ws(hz_req *req, hz_res *res, void *ud)
 
 /* ---- the driver -------------------------------------------------------------------- */
 
-static uint32_t rnd(uint32_t *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return *s >> 16;
-}
-
-static void run_ready(hz__loop *loop)
-{
-    for (int pass = 0; pass < 64 && loop->ready; pass++) {
-        hz__io *io = loop->ready;
-        loop->ready = NULL;
-        while (io) {
-            hz__io *next = io->qnext;
-            io->queued = 0;
-            io->qnext = NULL;
-            io->vt->on_ready(io);
-            io = next;
-        }
-    }
-}
-
 /* The open object (the HTTP/1.1 connection, then the WebSocket) and its
  * interest, as a level-triggered poller would see them. */
 static void step_io(hz__loop *loop)
 {
-    for (int round = 0; round < 8 && !g_tp.closed; round++) {
+    for (int round = 0; round < 8 && !g_tp.m.closed; round++) {
         hz__io *io = loop->ios;
         if (!io)
             break;
         unsigned interest = g_ws && &g_ws->io == io ? g_ws->interest : ((hz__conn *)io)->interest;
         unsigned ev = 0;
-        if ((interest & HZ_EV_READ) && (g_tp.in_off < g_tp.in_len || g_tp.eof))
+        if ((interest & HZ_EV_READ) && (g_tp.m.in_off < g_tp.m.in_len || g_tp.m.eof))
             ev |= HZ_EV_READ;
         if ((interest & HZ_EV_WRITE) && g_tp.budget)
             ev |= HZ_EV_WRITE;
         if (!ev)
             break;
         io->vt->on_event(io, ev);
-        run_ready(loop);
+        fz_run_ready(loop);
     }
     if (loop->reap)
         hz__loop_run_pending(loop);
 }
 
-static void advance(hz__loop *loop, uint64_t ms)
-{
-    loop->now += ms;
-    hz__wheel_advance(&loop->wheel, loop->now);
-    run_ready(loop);
-}
-
 /* The output: the 101 head, then frames a strict client accepts. */
 static void check_output(int compressed)
 {
-    size_t n = g_tp.out_len < FZ_OUT_MAX ? g_tp.out_len : FZ_OUT_MAX;
+    const uint8_t *out = (const uint8_t *)g_tp.m.out;
+    size_t n = g_tp.m.out_len;
+    int cut = g_tp.m.sent > n; /* more than FZ_OUT_MAX sent */
     static const char h101[] = "HTTP/1.1 101 Switching Protocols\r\n";
-    if (n < sizeof(h101) - 1 || memcmp(g_out, h101, sizeof(h101) - 1) != 0)
+    if (n < sizeof(h101) - 1 || memcmp(out, h101, sizeof(h101) - 1) != 0)
         return; /* refused (or nothing written): an HTTP answer, fuzz_conn's business */
     size_t hl = 0;
     for (size_t i = 0; i + 3 < n; i++)
-        if (!memcmp(g_out + i, "\r\n\r\n", 4)) {
+        if (!memcmp(out + i, "\r\n\r\n", 4)) {
             hl = i + 4;
             break;
         }
     if (!hl)
         return; /* cut short by a small write window and a timeout */
-    int agreed = memmem(g_out, hl, "permessage-deflate", 18) != NULL;
+    int agreed = memmem(out, hl, "permessage-deflate", 18) != NULL;
     FZ_CHECK(!agreed || compressed, "deflate agreed without an offer");
     hz__ws_parser p;
     hz__ws_parser_cfg cfg;
@@ -258,8 +146,8 @@ static void check_output(int compressed)
     int closed = 0;
     while (off < n) {
         hz__ws_event ev;
-        long r = hz__ws_parse_copy(&p, g_out + off, n - off, tmp, sizeof(tmp), &ev);
-        FZ_CHECK(r >= 0 || g_tp.out_len > FZ_OUT_MAX, "server frames parse");
+        long r = hz__ws_parse_copy(&p, out + off, n - off, tmp, sizeof(tmp), &ev);
+        FZ_CHECK(r >= 0 || cut, "server frames parse");
         if (r < 0)
             break;
         off += (size_t)r;
@@ -313,47 +201,47 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(in + rl + pl + 2, data, size);
     size_t total = rl + pl + 2 + size;
 
-    memset(&g_tp, 0, sizeof(g_tp));
+    fz_tp_reset(&g_tp, FZ_OUT_MAX);
     g_ws = NULL;
     g_closes = g_msgs = 0;
     hz__conn *c;
-    FZ_CHECK(hz__conn_attach(loop, &mem_transport, &g_tp, &c) == 0, "attach");
+    FZ_CHECK(hz__conn_attach(loop, &fz_transport, &g_tp, &c) == 0, "attach");
 
     size_t pos = 0;
-    while (pos < total && !g_tp.closed) {
+    while (pos < total && !g_tp.m.closed) {
         size_t seg = total - pos;
         if (split == 1)
             seg = 1;
         else if (split >= 2)
-            seg = 1 + rnd(&seed) % (seg < 97 ? seg : 97);
-        g_tp.in = in + pos;
-        g_tp.in_len = seg;
-        g_tp.in_off = 0;
+            seg = 1 + fz_rnd(&seed) % (seg < 97 ? seg : 97);
+        g_tp.m.in = (const char *)in + pos;
+        g_tp.m.in_len = seg;
+        g_tp.m.in_off = 0;
         g_tp.budget = window;
         step_io(loop);
-        pos += g_tp.in_off;
-        if (!g_tp.in_off) {
+        pos += g_tp.m.in_off;
+        if (!g_tp.m.in_off) {
             /* Not read (paused by the budget): let output drain and time pass. */
             g_tp.budget = SIZE_MAX;
             step_io(loop);
-            advance(loop, clock ? 1 + rnd(&seed) % 120 : 10);
-            g_tp.in = in + pos;
-            g_tp.in_len = total - pos < seg ? total - pos : seg;
-            g_tp.in_off = 0;
+            fz_advance(loop, clock ? 1 + fz_rnd(&seed) % 120 : 10);
+            g_tp.m.in = (const char *)in + pos;
+            g_tp.m.in_len = total - pos < seg ? total - pos : seg;
+            g_tp.m.in_off = 0;
             step_io(loop);
-            pos += g_tp.in_off;
-            if (!g_tp.in_off)
+            pos += g_tp.m.in_off;
+            if (!g_tp.m.in_off)
                 break;
         }
         if (clock)
-            advance(loop, rnd(&seed) % 60);
+            fz_advance(loop, fz_rnd(&seed) % 60);
     }
-    g_tp.in_len = g_tp.in_off = 0;
-    g_tp.eof = eof;
-    for (int i = 0; i < 20 && !g_tp.closed; i++) {
+    g_tp.m.in_len = g_tp.m.in_off = 0;
+    g_tp.m.eof = eof;
+    for (int i = 0; i < 20 && !g_tp.m.closed; i++) {
         g_tp.budget = window;
         step_io(loop);
-        advance(loop, 100);
+        fz_advance(loop, 100);
     }
     hz_server_destroy(srv);
     check_output(offer);

@@ -12,6 +12,9 @@ set(_hz_helper_src ${PROJECT_SOURCE_DIR}/core/proto/url.c ${PROJECT_SOURCE_DIR}/
 # fuzz_forms: the streaming form decoder over both media types (fuzz/corpus/forms).
 foreach(_hz_fuzz url query multipart forms)
   add_executable(fuzz_${_hz_fuzz} ${CMAKE_CURRENT_LIST_DIR}/fuzz_${_hz_fuzz}.c ${_hz_helper_src})
+  if(_hz_fuzz MATCHES "^(multipart|forms)$") # the split-and-feed loop
+    target_sources(fuzz_${_hz_fuzz} PRIVATE ${CMAKE_CURRENT_LIST_DIR}/support/fz_split.c)
+  endif()
   target_include_directories(fuzz_${_hz_fuzz} PRIVATE
     ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include
     ${HZ_CORE_INCLUDES} ${PROJECT_BINARY_DIR}/core)

@@ -6,6 +6,7 @@
 # Each stage builds one configuration in build/<stage> and runs its tests.
 #   HZ_STAGES="gcc asan"   run only these stages (default: all)
 #   HZ_JOBS=N              build/test parallelism (default: nproc)
+#   HZ_BACKGROUND=0        run the background stages (fuzz) in line instead
 # Prints per-stage results and a closing "total: N passed, M failed" line
 # counting the ctest tests of every stage; exits non-zero if anything failed.
 set -uo pipefail
@@ -61,8 +62,8 @@ hz_count() {
     total_fail=$((total_fail + $2))
 }
 
-# hz_build BUILD_DIR [cmake args...]: configures and builds one configuration.
-hz_build() {
+# hz_configure BUILD_DIR [cmake args...]: configures one configuration.
+hz_configure() {
     local dir=$1
     shift
     cmake -S "$root" -B "$dir" -DHZ_WERROR=ON "$@" >"$dir.configure.log" 2>&1 || {
@@ -70,16 +71,79 @@ hz_build() {
         cat "$dir.configure.log"
         return 1
     }
-    cmake --build "$dir" -j"$HZ_JOBS" >"$dir.build.log" 2>&1 || {
+}
+
+# hz_build BUILD_DIR [cmake args...]: configures and builds one configuration.
+hz_build() {
+    local dir=$1
+    shift
+    hz_configure "$dir" "$@" && hz_build_targets "$dir"
+}
+
+# hz_build_targets BUILD_DIR [target...]: builds these targets (default: all).
+hz_build_targets() {
+    local dir=$1
+    shift
+    local t=()
+    [ $# -gt 0 ] && t=(--target "$@")
+    cmake --build "$dir" -j"$HZ_JOBS" "${t[@]}" >"$dir.build.log" 2>&1 || {
         grep -E -B2 -A6 "error|Error" "$dir.build.log" | head -n 80
         return 1
     }
 }
 
-# hz_stage NAME FUNCTION: runs a stage unless HZ_STAGES excludes it.
+# hz_build_tests BUILD_DIR [ctest args...]: builds only what the tests these
+# ctest arguments select run: every target of the build tree named on
+# their command lines (test executables, the demo a script drives). For the
+# second configurations of a stage, which run a subset of the suite.
+hz_build_tests() {
+    local dir=$1 targets
+    shift
+    cmake --build "$dir" --target help >"$dir/targets.txt" 2>&1 || {
+        cat "$dir/targets.txt"
+        return 1
+    }
+    targets=$( (cd "$dir" && ctest --show-only=json-v1 "$@") | python3 -c '
+import json, os, re, sys
+d = sys.argv[1].rstrip("/") + "/"
+with open(d + "targets.txt") as fh:
+    known = {m.group(1) for m in re.finditer(r"^\.\.\. (\S+)", fh.read(), re.M)}
+names = {os.path.basename(w) for t in json.load(sys.stdin)["tests"]
+         for w in t.get("command", []) if w.startswith(d)}
+print(" ".join(sorted(names & known)))' "$dir") || return 1
+    if [ -z "$targets" ]; then
+        echo "httpz: no test selected by: ctest $*" >&2
+        return 1
+    fi
+    hz_build_targets "$dir" $targets
+}
+
+# hz_stage NAME FUNCTION [background]: runs a stage unless HZ_STAGES
+# excludes it. A background stage runs beside the stages after it, niced, so
+# it takes only the CPU they leave idle (integration tests waiting on
+# timeouts, valgrind's single thread): its output goes to build/NAME.stage.log
+# and is printed, with its counts, where hz_join waits for it.
+bg_names=()
+bg_pids=()
 hz_stage() {
-    local name=$1 fn=$2
+    local name=$1 fn=$2 mode=${3:-}
     if [ -n "${HZ_STAGES:-}" ] && ! grep -qw -- "$name" <<<"$HZ_STAGES"; then
+        return 0
+    fi
+    if [ "$mode" = background ] && [ "${HZ_BACKGROUND:-1}" != 0 ]; then
+        local log="$root/build/$name.stage.log"
+        echo
+        echo "=== stage $name: started in the background (log: $log) ==="
+        (
+            t0=$SECONDS p0=$total_pass f0=$total_fail
+            renice -n 10 -p $BASHPID >/dev/null 2>&1
+            "$fn" >"$log" 2>&1
+            rc=$?
+            echo "$rc $((total_pass - p0)) $((total_fail - f0)) $((SECONDS - t0))" >"$log.result"
+        ) &
+        stage_results+=("$name") # filled in by hz_join
+        bg_names+=("$name")
+        bg_pids+=($!)
         return 0
     fi
     echo
@@ -93,10 +157,39 @@ hz_stage() {
     fi
 }
 
+# hz_join: waits for the background stages, prints their output and adds
+# their counts and verdicts.
+hz_join() {
+    local i j name log rc pass fail secs
+    for i in "${!bg_names[@]}"; do
+        name=${bg_names[$i]}
+        log="$root/build/$name.stage.log"
+        wait "${bg_pids[$i]}"
+        echo
+        echo "=== stage $name (ran in the background) ==="
+        cat "$log"
+        read -r rc pass fail secs <"$log.result" 2>/dev/null || {
+            rc=1 pass=0 fail=1 secs=0
+        }
+        total_pass=$((total_pass + pass))
+        total_fail=$((total_fail + fail))
+        for j in "${!stage_results[@]}"; do
+            [ "${stage_results[$j]}" = "$name" ] || continue
+            if [ "$rc" -eq 0 ]; then
+                stage_results[$j]="$name: ok ($secs s, in the background)"
+            else
+                stage_results[$j]="$name: FAILED ($secs s, in the background)"
+                failed_stages+=("$name")
+            fi
+        done
+    done
+}
+
 mkdir -p "$root/build"
 for f in "$root"/scripts/stages/*.sh; do
     . "$f"
 done
+hz_join
 
 echo
 echo "=== summary ==="

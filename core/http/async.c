@@ -154,37 +154,6 @@ static void apply_failed(hz_async *h, int rc)
         ops->abort(ex, 500, HZ_CLOSE_ERROR);
 }
 
-/* The calls a handler would make on the loop: through the compression
- * filter when the exchange has it on (exchange.h), else the protocol's ops,
- * as response.c does. */
-static int ex_set_header(hz_req *ex, const char *n, size_t nl, const char *v, size_t vl, int kind)
-{
-    if (ex->zmode)
-        return hz__zf_set_header(ex, n, nl, v, vl, kind);
-    return ex->res.ops->set_header(ex, n, nl, v, vl, kind);
-}
-
-static int ex_send(hz_req *ex, int status, const void *body, size_t len)
-{
-    return ex->zmode ? hz__zf_send(ex, status, body, len)
-                     : ex->res.ops->send(ex, status, body, len);
-}
-
-static int ex_start(hz_req *ex, int status)
-{
-    return ex->zmode ? hz__zf_start(ex, status) : ex->res.ops->start(ex, status);
-}
-
-static int ex_write(hz_req *ex, const void *buf, size_t len)
-{
-    return ex->zmode ? hz__zf_write(ex, buf, len) : ex->res.ops->write(ex, buf, len);
-}
-
-static int ex_end(hz_req *ex)
-{
-    return ex->zmode ? hz__zf_end(ex) : ex->res.ops->end(ex);
-}
-
 static int apply_headers(hz_req *ex, const amsg *m)
 {
     int rc = 0;
@@ -195,7 +164,7 @@ static int apply_headers(hz_req *ex, const amsg *m)
         const char *value = name + nl + 1;
         size_t vl = strlen(value);
         off += nl + vl + 2;
-        rc = ex_set_header(ex, name, nl, value, vl, kind);
+        rc = hz__ex_set_header(ex, name, nl, value, vl, kind);
     }
     return rc;
 }
@@ -222,15 +191,15 @@ static void pump(hz_async *h)
         case M_START:
             rc = apply_headers(ex, m);
             if (rc == 0)
-                rc = m->kind == M_SEND ? ex_send(ex, m->status, m->data, m->len)
-                                       : ex_start(ex, m->status);
+                rc = m->kind == M_SEND ? hz__ex_send(ex, m->status, m->data, m->len)
+                                       : hz__ex_start(ex, m->status);
             if (rc == 0) {
                 h->started = 1;
                 h->finished = m->kind == M_SEND;
             }
             break;
         case M_WRITE:
-            rc = ex_write(ex, m->data, m->len);
+            rc = hz__ex_write(ex, m->data, m->len);
             if (rc == HZ_EAGAIN) {
                 /* The protocol's own budget is full: its drain resumes. */
                 m->next = h->pend;
@@ -252,7 +221,7 @@ static void pump(hz_async *h)
             pthread_mutex_unlock(&h->mu);
             break;
         case M_END:
-            rc = ex_end(ex);
+            rc = hz__ex_end(ex);
             if (rc == 0)
                 h->finished = 1;
             break;

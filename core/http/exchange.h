@@ -232,6 +232,41 @@ HZ__HIDDEN int hz__zf_write(hz_req *ex, const void *buf, size_t len);
 HZ__HIDDEN int hz__zf_end(hz_req *ex);
 HZ__HIDDEN int hz__zf_send_source(hz_req *ex, int status, int64_t length,
                                   const hz_body_source *src);
+/* The response calls after their argument checks: through the compression
+ * filter when ex->zmode is on, else the protocol's ops. The hz_res_*
+ * functions (response.c) and the async handle's loop side (async.c) both
+ * end here. Inline: the plaintext hot path passes here. */
+static inline int hz__ex_set_header(hz_req *ex, const char *name, size_t nl, const char *value,
+                                    size_t vl, int kind)
+{
+    if (HZ__UNLIKELY(ex->zmode))
+        return hz__zf_set_header(ex, name, nl, value, vl, kind);
+    return ex->res.ops->set_header(ex, name, nl, value, vl, kind);
+}
+static inline int hz__ex_send(hz_req *ex, int status, const void *body, size_t len)
+{
+    if (HZ__UNLIKELY(ex->zmode))
+        return hz__zf_send(ex, status, body, len);
+    return ex->res.ops->send(ex, status, body, len);
+}
+static inline int hz__ex_start(hz_req *ex, int status)
+{
+    if (HZ__UNLIKELY(ex->zmode))
+        return hz__zf_start(ex, status);
+    return ex->res.ops->start(ex, status);
+}
+static inline int hz__ex_write(hz_req *ex, const void *buf, size_t len)
+{
+    if (HZ__UNLIKELY(ex->zmode))
+        return hz__zf_write(ex, buf, len);
+    return ex->res.ops->write(ex, buf, len);
+}
+static inline int hz__ex_end(hz_req *ex)
+{
+    if (HZ__UNLIKELY(ex->zmode))
+        return hz__zf_end(ex);
+    return ex->res.ops->end(ex);
+}
 /** The exchange ended (status 0: its response is complete; < 0: aborted):
  *  a detached response (hz_res_detach) learns it here, before the user's
  *  on_done runs, so the handle is cancelled (or finished) by the time the

@@ -168,57 +168,41 @@ int hz_res_set_header(hz_res *res, const char *name, const char *value)
         return kind;
     if (kind == HZ__HDR_DROP) /* still an error after the head, like any field */
         return ops->set_header(ex, NULL, 0, NULL, 0, kind);
-    if (HZ__UNLIKELY(ex->zmode))
-        return hz__zf_set_header(ex, name, nl, value, vl, kind);
-    return ops->set_header(ex, name, nl, value, vl, kind);
+    return hz__ex_set_header(ex, name, nl, value, vl, kind);
 }
 
 int hz_res_send(hz_res *res, int status, const void *body, size_t len)
 {
     if (!res)
         return HZ_EINVAL;
-    hz_req *ex = res->ex;
-    const hz__res_ops *ops = res->ops;
     if (status < 200 || status > 999 || (!body && len))
         return HZ_EINVAL;
-    if (HZ__UNLIKELY(ex->zmode))
-        return hz__zf_send(ex, status, body, len);
-    return ops->send(ex, status, body, len);
+    return hz__ex_send(res->ex, status, body, len);
 }
 
 int hz_res_start(hz_res *res, int status)
 {
     if (!res)
         return HZ_EINVAL;
-    hz_req *ex = res->ex;
-    const hz__res_ops *ops = res->ops;
     if (status < 200 || status > 999)
         return HZ_EINVAL;
-    if (HZ__UNLIKELY(ex->zmode))
-        return hz__zf_start(ex, status);
-    return ops->start(ex, status);
+    return hz__ex_start(res->ex, status);
 }
 
 int hz_res_write(hz_res *res, const void *buf, size_t len)
 {
     if (!res)
         return HZ_EINVAL;
-    hz_req *ex = res->ex;
-    const hz__res_ops *ops = res->ops;
     if (!buf && len)
         return HZ_EINVAL;
-    if (HZ__UNLIKELY(ex->zmode))
-        return hz__zf_write(ex, buf, len);
-    return ops->write(ex, buf, len);
+    return hz__ex_write(res->ex, buf, len);
 }
 
 int hz_res_end(hz_res *res)
 {
     if (!res)
         return HZ_EINVAL;
-    if (HZ__UNLIKELY(res->ex->zmode))
-        return hz__zf_end(res->ex);
-    return res->ops->end(res->ex);
+    return hz__ex_end(res->ex);
 }
 
 int hz_res_send_source(hz_res *res, int status, int64_t length, const hz_body_source *src)

@@ -40,14 +40,16 @@ EOF
     chmod +x "$dir/vg-wrap.sh"
     rm -rf "$dir/vglogs"
     mkdir -p "$dir/vglogs"
-    CC=gcc hz_build "$dir" -DCMAKE_BUILD_TYPE=Debug -DHZ_SANITIZE= -DHZ_BUILD_BENCH=OFF \
-        -DCMAKE_CROSSCOMPILING_EMULATOR="$dir/vg-wrap.sh" || {
+    # Only the selected tests' programs and the demo are built.
+    local sel=(-L integration -LE "stress|conformance"
+        -R "${HZ_VALGRIND_TESTS:-integration_test_(allocfail|keepalive|limits|pipeline|exec|regress|timeouts)}")
+    CC=gcc hz_configure "$dir" -DCMAKE_BUILD_TYPE=Debug -DHZ_SANITIZE= -DHZ_BUILD_BENCH=OFF \
+        -DCMAKE_CROSSCOMPILING_EMULATOR="$dir/vg-wrap.sh" &&
+        hz_build_tests "$dir" "${sel[@]}" && hz_build_targets "$dir" demo || {
         hz_count 0 1
         return 1
     }
-    hz_ctest "$dir" -L integration -LE "stress|conformance" \
-        -R "${HZ_VALGRIND_TESTS:-integration_test_(allocfail|keepalive|limits|pipeline|exec|regress|timeouts)}" \
-        --timeout 900 || rc=1
+    hz_ctest "$dir" "${sel[@]}" --timeout 900 || rc=1
 
     # The demo under valgrind: curl, h1probe (when ../shared is there), SIGTERM.
     local log="$dir/demo-valgrind.log" out="$dir/demo.out" pid port="" bad=0

@@ -19,6 +19,7 @@
 #include <criterion/parameterized.h>
 #include <httpz/backend.h>
 #include "test_alloc.h"
+#include "test_wait.h"
 #include "custom_executor.h"
 
 #define WAIT_MS 10000 /* a deadline that only a hang crosses */
@@ -126,44 +127,20 @@ static void tally_init(void)
     hz_count_alloc_init(&CA);
 }
 
-static struct timespec deadline_in(int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /* Waits (T.mu held) until *counter >= n or the deadline; returns the value. */
 static int wait_locked(const int *counter, int n)
 {
-    struct timespec dl = deadline_in(WAIT_MS);
-    while (*counter < n) {
-        if (pthread_cond_timedwait(&T.cv, &T.mu, &dl) == ETIMEDOUT)
-            break;
-    }
-    return *counter;
+    return hz_test_wait_locked(&T.mu, &T.cv, counter, n, WAIT_MS);
 }
 
 static int wait_for(const int *counter, int n)
 {
-    pthread_mutex_lock(&T.mu);
-    int v = wait_locked(counter, n);
-    pthread_mutex_unlock(&T.mu);
-    return v;
+    return hz_test_wait_for(&T.mu, &T.cv, counter, n, WAIT_MS);
 }
 
 static int read_locked(const int *counter)
 {
-    pthread_mutex_lock(&T.mu);
-    int v = *counter;
-    pthread_mutex_unlock(&T.mu);
-    return v;
+    return hz_test_read(&T.mu, counter);
 }
 
 /* A job's argument, allocated from the counting allocator and freed by the
@@ -237,7 +214,7 @@ static void gate_job(void *arg, int status)
     if (status == 0) {
         T.inside++;
         pthread_cond_broadcast(&T.cv);
-        struct timespec dl = deadline_in(WAIT_MS);
+        struct timespec dl = hz_test_deadline_in(WAIT_MS);
         while (!T.open && pthread_cond_timedwait(&T.cv, &T.mu, &dl) != ETIMEDOUT) {
         }
     }
@@ -379,7 +356,7 @@ ParameterizedTest(exec_impl *impl, executor, shutdown_with_queued_jobs_runs_each
 
     /* Poll submit() until shutdown has begun: the queue is full, so until
      * then the answer is HZ_EBUSY; it must never accept the job. */
-    struct timespec dl = deadline_in(WAIT_MS), now;
+    struct timespec dl = hz_test_deadline_in(WAIT_MS), now;
     int rc;
     for (;;) {
         rc = EX.vt->submit(EX.self, never_run, NULL);

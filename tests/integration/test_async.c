@@ -22,6 +22,7 @@
 #include <criterion/criterion.h>
 #include "itest.h"
 #include "test_alloc.h"
+#include "test_wait.h"
 
 #define WAIT_MS 20000
 
@@ -51,44 +52,19 @@ static int drained;        /* hz_async drain callbacks */
 static int blocked;        /* /block holds the loop thread ... */
 static int unblock;        /* ... until this is set */
 
-static struct timespec deadline_in(int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 static int wait_for(const int *v, int n)
 {
-    struct timespec dl = deadline_in(WAIT_MS);
-    pthread_mutex_lock(&mu);
-    while (*v < n && pthread_cond_timedwait(&cv, &mu, &dl) != ETIMEDOUT) {
-    }
-    int r = *v;
-    pthread_mutex_unlock(&mu);
-    return r;
+    return hz_test_wait_for(&mu, &cv, v, n, WAIT_MS);
 }
 
 static void bump(int *v)
 {
-    pthread_mutex_lock(&mu);
-    (*v)++;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    hz_test_bump(&mu, &cv, v);
 }
 
 static int get(const int *v)
 {
-    pthread_mutex_lock(&mu);
-    int r = *v;
-    pthread_mutex_unlock(&mu);
-    return r;
+    return hz_test_read(&mu, v);
 }
 
 static void reset(void)
@@ -192,7 +168,7 @@ static int stream_body(hz_async *h)
         rc = hz_async_write(h, piece, sizeof(piece));
         if (rc == HZ_EAGAIN) {
             /* A drain after the refusal, or cancellation, ends the wait. */
-            struct timespec dl = deadline_in(WAIT_MS);
+            struct timespec dl = hz_test_deadline_in(WAIT_MS);
             pthread_mutex_lock(&mu);
             while (drained == seen && !hz_async_cancelled(h) &&
                    pthread_cond_timedwait(&cv, &mu, &dl) != ETIMEDOUT) {

@@ -19,6 +19,7 @@
 #include <httpz/backend.h>
 #include "itest.h"
 #include "test_alloc.h"
+#include "test_wait.h"
 
 #define WAIT_MS 10000
 
@@ -36,37 +37,15 @@ static int busy;       /* of which refused with HZ_EBUSY */
 static int notsup_ok;  /* loop-only calls refused with HZ_ENOTSUP on a worker */
 static int hdr_rc[5];  /* hz_res_set_header results in h_hdrs */
 
-static struct timespec deadline_in(int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /* Waits until *v >= n (deadline WAIT_MS); returns *v. */
 static int wait_for(const int *v, int n)
 {
-    struct timespec dl = deadline_in(WAIT_MS);
-    pthread_mutex_lock(&mu);
-    while (*v < n && pthread_cond_timedwait(&cv, &mu, &dl) != ETIMEDOUT) {
-    }
-    int r = *v;
-    pthread_mutex_unlock(&mu);
-    return r;
+    return hz_test_wait_for(&mu, &cv, v, n, WAIT_MS);
 }
 
 static int read_locked(const int *v)
 {
-    pthread_mutex_lock(&mu);
-    int r = *v;
-    pthread_mutex_unlock(&mu);
-    return r;
+    return hz_test_read(&mu, v);
 }
 
 static void open_the_gate(void)
@@ -93,10 +72,10 @@ static void h_gate(hz_req *req, hz_res *res, void *ud)
     pthread_mutex_lock(&mu);
     inside++;
     pthread_cond_broadcast(&cv);
-    struct timespec dl = deadline_in(WAIT_MS);
+    struct timespec dl = hz_test_deadline_in(WAIT_MS);
     while (!open_gate && !hz_req_cancelled(req)) {
         /* Cancellation is a flag, not a signal on cv: re-check it often. */
-        struct timespec tick = deadline_in(5);
+        struct timespec tick = hz_test_deadline_in(5);
         if (tick.tv_sec > dl.tv_sec || (tick.tv_sec == dl.tv_sec && tick.tv_nsec > dl.tv_nsec))
             break;
         pthread_cond_timedwait(&cv, &mu, &tick);
@@ -122,7 +101,7 @@ static void h_hold(hz_req *req, hz_res *res, void *ud)
     pthread_mutex_lock(&mu);
     inside++;
     pthread_cond_broadcast(&cv);
-    struct timespec dl = deadline_in(WAIT_MS);
+    struct timespec dl = hz_test_deadline_in(WAIT_MS);
     while (!open_gate && pthread_cond_timedwait(&cv, &mu, &dl) != ETIMEDOUT) {
     }
     pthread_mutex_unlock(&mu);
@@ -454,7 +433,7 @@ Test(exec, stop_waits_for_running_handlers, .timeout = 60)
     hz_server_stop(srv, 0);
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, wait_thread, NULL), 0);
-    struct timespec dl = deadline_in(300);
+    struct timespec dl = hz_test_deadline_in(300);
     pthread_mutex_lock(&mu);
     while (!atomic_load(&waited) && pthread_cond_timedwait(&cv, &mu, &dl) != ETIMEDOUT) {
     }

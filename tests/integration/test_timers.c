@@ -14,6 +14,7 @@
 #include <criterion/criterion.h>
 #include <httpz/httpz.h>
 #include "test_alloc.h"
+#include "test_wait.h"
 
 #define WAIT_MS 20000
 
@@ -28,36 +29,14 @@ typedef struct tstate {
     int threads_differ; /* calls seen on more than one thread */
 } tstate;
 
-static struct timespec deadline_in(int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 static int wait_count(tstate *s, int n)
 {
-    struct timespec dl = deadline_in(WAIT_MS);
-    pthread_mutex_lock(&mu);
-    while (s->count < n && pthread_cond_timedwait(&cv, &mu, &dl) != ETIMEDOUT) {
-    }
-    int r = s->count;
-    pthread_mutex_unlock(&mu);
-    return r;
+    return hz_test_wait_for(&mu, &cv, &s->count, n, WAIT_MS);
 }
 
 static int count_of(tstate *s)
 {
-    pthread_mutex_lock(&mu);
-    int r = s->count;
-    pthread_mutex_unlock(&mu);
-    return r;
+    return hz_test_read(&mu, &s->count);
 }
 
 static void tick(hz_server *srv, uint64_t id, void *ud)
