@@ -356,6 +356,29 @@ long hz__ws_parse_copy(hz__ws_parser *p, const uint8_t *in, size_t len, uint8_t 
     return parse(p, in, len, out, cap, ev);
 }
 
+int hz__ws_peek_frame(const hz__ws_parser *p, const uint8_t *buf, size_t len, uint64_t *plen,
+                      int *whole)
+{
+    if (p->state != ST_HEADER || p->hdr_len || len < 2)
+        return 0;
+    unsigned len7 = buf[1] & 0x7f;
+    unsigned ext = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
+    unsigned hl = 2 + ext + (buf[1] & 0x80 ? 4 : 0);
+    if (len < hl)
+        return 0;
+    uint64_t n = len7;
+    if (ext) {
+        n = 0;
+        for (unsigned k = 0; k < ext; k++)
+            n = n << 8 | buf[2 + k];
+    }
+    unsigned op = buf[0] & 0x0f;
+    *plen = n;
+    *whole = (buf[0] & 0x80) && !(buf[0] & 0x40) && !p->msg_op &&
+             (op == HZ__WS_OP_TEXT || op == HZ__WS_OP_BINARY);
+    return (int)hl;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Writers                                                                   */
 /* ------------------------------------------------------------------------ */
