@@ -8,6 +8,8 @@ int hz__bufcache_init(hz__bufcache *bc, const hz_allocator *a, unsigned max)
     bc->n = 0;
     bc->max = max;
     bc->blocks = NULL;
+    bc->big = NULL;
+    bc->big_cap = 0;
     if (max) {
         bc->blocks = hz__alloc(a, sizeof(void *) * max);
         if (!bc->blocks)
@@ -18,6 +20,10 @@ int hz__bufcache_init(hz__bufcache *bc, const hz_allocator *a, unsigned max)
 
 void hz__bufcache_free(hz__bufcache *bc)
 {
+    if (bc->big)
+        hz__free(bc->a, bc->big, bc->big_cap);
+    bc->big = NULL;
+    bc->big_cap = 0;
     if (!bc->blocks)
         return;
     for (unsigned i = 0; i < bc->n; i++)
@@ -46,6 +52,13 @@ int hz__buf_reserve(hz__buf *b, hz__bufcache *bc, size_t extra, size_t max)
         if (!b->data)
             return HZ_ENOMEM;
         b->cap = HZ__BUF_BLOCK;
+        return 0;
+    }
+    if (!b->data && bc->big && need <= bc->big_cap && bc->big_cap <= max) {
+        b->data = bc->big;
+        b->cap = bc->big_cap;
+        bc->big = NULL;
+        bc->big_cap = 0;
         return 0;
     }
     size_t ncap = b->cap ? b->cap : HZ__BUF_BLOCK;
@@ -88,10 +101,16 @@ void hz__buf_compact(hz__buf *b)
 void hz__buf_release(hz__buf *b, hz__bufcache *bc)
 {
     if (b->data) {
-        if (b->cap == HZ__BUF_BLOCK && bc->n < bc->max)
+        if (b->cap == HZ__BUF_BLOCK && bc->n < bc->max) {
             bc->blocks[bc->n++] = b->data;
-        else
+        } else if (b->cap > HZ__BUF_BLOCK && b->cap <= HZ__BUF_BIG_MAX && b->cap > bc->big_cap) {
+            if (bc->big) /* the bigger one is kept: it serves more */
+                hz__free(bc->a, bc->big, bc->big_cap);
+            bc->big = b->data;
+            bc->big_cap = b->cap;
+        } else {
             hz__free(bc->a, b->data, b->cap);
+        }
     }
     b->data = NULL;
     b->off = b->len = b->cap = 0;

@@ -965,3 +965,28 @@ Test(ws_handshake, origins)
     cr_assert(!SAME("http://example.com", "example.com:x", 0));
 #undef SAME
 }
+
+/* The word and vector steps of hz__ws_mask against the byte rule of §5.3,
+ * for every length around the step sizes and every key offset, out of
+ * place and in place. */
+Test(ws, mask_matches_the_byte_rule)
+{
+    static const uint8_t mk[4] = {0xa5, 0x3c, 0x0f, 0xe1};
+    uint8_t src[200], dst[200], ref[200];
+    for (size_t i = 0; i < sizeof(src); i++)
+        src[i] = (uint8_t)(i * 31 + 7);
+    for (size_t len = 0; len <= 160; len++) {
+        for (uint64_t off = 0; off < 8; off++) {
+            for (size_t i = 0; i < len; i++)
+                ref[i] = src[i] ^ mk[(off + i) & 3];
+            memset(dst, 0, sizeof(dst));
+            hz__ws_mask(dst, src, len, mk, off);
+            cr_assert(memcmp(dst, ref, len) == 0, "len %zu offset %u", len, (unsigned)off);
+            cr_assert_eq(dst[len], 0, "wrote past len %zu", len);
+            memcpy(dst, src, len);
+            hz__ws_mask(dst, dst, len, mk, off);
+            cr_assert(memcmp(dst, ref, len) == 0, "in place, len %zu offset %u", len,
+                      (unsigned)off);
+        }
+    }
+}
