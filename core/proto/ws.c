@@ -397,8 +397,13 @@ int hz__ws_peek_frame(const hz__ws_parser *p, const uint8_t *buf, size_t len, ui
     }
     unsigned op = buf[0] & 0x0f;
     *plen = n;
-    *whole = (buf[0] & 0x80) && !(buf[0] & 0x40) && !p->msg_op &&
-             (op == HZ__WS_OP_TEXT || op == HZ__WS_OP_BINARY);
+    /* Only a header the parser will take: a refused one is parsed (and
+     * failed) at once rather than after its payload. */
+    unsigned masked = buf[1] >> 7;
+    *whole = (buf[0] & 0xf0) == 0x80 && !p->msg_op &&
+             (op == HZ__WS_OP_TEXT || op == HZ__WS_OP_BINARY) &&
+             masked == (p->cfg.role == HZ__WS_SERVER) && (len7 != 126 || n >= 126) &&
+             (len7 != 127 || (n > 0xffff && !(n >> 63)));
     return (int)hl;
 }
 

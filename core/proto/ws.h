@@ -172,7 +172,8 @@ HZ__HIDDEN long hz__ws_parse_copy(hz__ws_parser *p, const uint8_t *in, size_t le
  *  that whole header: returns the header's length (2-14), with the
  *  payload length in *plen and *whole set when the frame is a whole
  *  message the parser hands out as one piece once all of it is in the
- *  input (FIN, TEXT or BINARY, RSV1 clear, no message open). 0 otherwise
+ *  input (FIN, TEXT or BINARY, no RSV bit, no message open, masked as
+ *  the role wants, the length in its shortest form). 0 otherwise
  *  (mid-frame, or the header is not all in). Nothing is checked nor
  *  consumed: hz__ws_parse still judges the frame, so a caller that waits
  *  for the rest must bound *plen itself. thread: any. */
