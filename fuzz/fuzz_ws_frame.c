@@ -11,7 +11,8 @@
  * kind; what is accepted must satisfy what the connection layer relies on
  * (text is UTF-8, close codes are sendable, control payloads fit). The
  * UTF-8 validator is also checked on the stream itself: fed whole, split
- * and byte by byte it stops at the same byte. */
+ * and byte by byte it stops at the same byte. A frame hz__ws_peek_frame
+ * calls whole, once all of it is in, must come out as one whole message. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,8 +131,21 @@ static void parse(const hz__ws_parser_cfg *cfg, const uint8_t *in, size_t len, i
         size_t at = 0;
         while (at < n) {
             hz__ws_event ev;
+            /* hz__ws_peek_frame's "whole" (the connection reads such a
+             * frame whole before parsing it): all of it in, within the
+             * limits, the parser hands it out as one whole message. */
+            uint64_t pl = 0;
+            int wh = 0, hl = cap ? 0 : hz__ws_peek_frame(&p, piece + at, n - at, &pl, &wh);
+            int sure = hl > 0 && wh && pl <= n - at - (size_t)hl &&
+                       (!cfg->max_frame || pl <= cfg->max_frame) &&
+                       (!cfg->max_message || pl <= cfg->max_message);
             long rc = cap ? hz__ws_parse_copy(&p, piece + at, n - at, out, cap, &ev)
                           : hz__ws_parse(&p, piece + at, n - at, &ev);
+            if (sure) {
+                CHECK(rc >= 0 || p.error == HZ__WS_E_UTF8);
+                CHECK(rc < 0 || (ev.type == HZ__WS_EV_DATA && ev.first && ev.msg_end &&
+                                 ev.len == pl && (size_t)rc == (size_t)hl + pl));
+            }
             if (rc < 0) {
                 CHECK(rc == HZ_EPROTO);
                 CHECK(p.error != HZ__WS_E_NONE && p.error < HZ__WS_E_COUNT);

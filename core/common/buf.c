@@ -8,6 +8,8 @@ int hz__bufcache_init(hz__bufcache *bc, const hz_allocator *a, unsigned max)
     bc->n = 0;
     bc->max = max;
     bc->blocks = NULL;
+    bc->big = NULL;
+    bc->big_cap = 0;
     if (max) {
         bc->blocks = hz__alloc(a, sizeof(void *) * max);
         if (!bc->blocks)
@@ -18,6 +20,10 @@ int hz__bufcache_init(hz__bufcache *bc, const hz_allocator *a, unsigned max)
 
 void hz__bufcache_free(hz__bufcache *bc)
 {
+    if (bc->big)
+        hz__free(bc->a, bc->big, bc->big_cap);
+    bc->big = NULL;
+    bc->big_cap = 0;
     if (!bc->blocks)
         return;
     for (unsigned i = 0; i < bc->n; i++)
@@ -34,6 +40,28 @@ static void *block_get(hz__bufcache *bc)
     return hz__alloc(bc->a, HZ__BUF_BLOCK);
 }
 
+/* Out of line: the paths of standard blocks stay as short as they were. */
+__attribute__((noinline)) static int big_get(hz__buf *b, hz__bufcache *bc)
+{
+    b->data = bc->big;
+    b->cap = bc->big_cap;
+    bc->big = NULL;
+    bc->big_cap = 0;
+    return 0;
+}
+
+__attribute__((noinline)) static void release_other(hz__bufcache *bc, char *data, uint32_t cap)
+{
+    if (cap > HZ__BUF_BLOCK && cap <= HZ__BUF_BIG_MAX && cap > bc->big_cap) {
+        if (bc->big) /* the bigger one is kept: it serves more */
+            hz__free(bc->a, bc->big, bc->big_cap);
+        bc->big = data;
+        bc->big_cap = cap;
+    } else {
+        hz__free(bc->a, data, cap);
+    }
+}
+
 int hz__buf_reserve(hz__buf *b, hz__bufcache *bc, size_t extra, size_t max)
 {
     size_t need = (size_t)b->len + extra;
@@ -41,12 +69,16 @@ int hz__buf_reserve(hz__buf *b, hz__bufcache *bc, size_t extra, size_t max)
         return 0;
     if (need > max || need > UINT32_MAX)
         return HZ_ERANGE;
-    if (!b->data && need <= HZ__BUF_BLOCK) {
-        b->data = block_get(bc);
-        if (!b->data)
-            return HZ_ENOMEM;
-        b->cap = HZ__BUF_BLOCK;
-        return 0;
+    if (!b->data) {
+        if (need <= HZ__BUF_BLOCK) {
+            b->data = block_get(bc);
+            if (!b->data)
+                return HZ_ENOMEM;
+            b->cap = HZ__BUF_BLOCK;
+            return 0;
+        }
+        if (bc->big && need <= bc->big_cap && bc->big_cap <= max)
+            return big_get(b, bc);
     }
     size_t ncap = b->cap ? b->cap : HZ__BUF_BLOCK;
     while (ncap < need)
@@ -91,7 +123,7 @@ void hz__buf_release(hz__buf *b, hz__bufcache *bc)
         if (b->cap == HZ__BUF_BLOCK && bc->n < bc->max)
             bc->blocks[bc->n++] = b->data;
         else
-            hz__free(bc->a, b->data, b->cap);
+            release_other(bc, b->data, b->cap);
     }
     b->data = NULL;
     b->off = b->len = b->cap = 0;

@@ -12,11 +12,18 @@
 /** Standard block size: what a connection gets first, and what the cache holds. */
 #define HZ__BUF_BLOCK 4096u
 
+/** A bigger buffer given back is kept (one at most, the biggest up to
+ *  this), so a connection that reads or writes large messages one at a
+ *  time does not allocate one per message. */
+#define HZ__BUF_BIG_MAX (64u * 1024u)
+
 /** Free standard-size blocks kept for reuse (owner: a loop; single-threaded). */
 typedef struct hz__bufcache {
     const hz_allocator *a; /* borrowed: the server's; outlives the cache */
     void **blocks;         /* owns: array of max blocks, each owned */
     unsigned n, max;
+    char *big;        /* owns: a spare buffer of big_cap bytes (> a block), or NULL */
+    uint32_t big_cap; /* its size */
 } hz__bufcache;
 
 /** Bytes [off, len) of data are pending; [len, cap) is free space. */

@@ -167,6 +167,19 @@ HZ__HIDDEN long hz__ws_parse(hz__ws_parser *p, uint8_t *buf, size_t len, hz__ws_
 HZ__HIDDEN long hz__ws_parse_copy(hz__ws_parser *p, const uint8_t *in, size_t len, uint8_t *out,
                                   size_t cap, hz__ws_event *ev);
 
+/** Looks ahead at the frame that starts at buf[0..len) when p stands
+ *  between frames (no byte of the next header taken yet) and buf holds
+ *  that whole header: returns the header's length (2-14), with the
+ *  payload length in *plen and *whole set when the frame is a whole
+ *  message the parser hands out as one piece once all of it is in the
+ *  input (FIN, TEXT or BINARY, no RSV bit, no message open, masked as
+ *  the role wants, the length in its shortest form). 0 otherwise
+ *  (mid-frame, or the header is not all in). Nothing is checked nor
+ *  consumed: hz__ws_parse still judges the frame, so a caller that waits
+ *  for the rest must bound *plen itself. thread: any. */
+HZ__HIDDEN int hz__ws_peek_frame(const hz__ws_parser *p, const uint8_t *buf, size_t len,
+                                 uint64_t *plen, int *whole);
+
 /** XORs src[0..len) with the masking key (§5.3) into dst (which may equal
  *  src), where src[0] is byte `offset` of the payload. thread: any. */
 HZ__HIDDEN void hz__ws_mask(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],

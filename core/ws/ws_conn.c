@@ -10,10 +10,13 @@
 #include "metrics.h"
 
 #define WS_READ_ROOM 16384u        /* bytes read at a time */
+#define WS_WHOLE_MAX 65536u        /* whole frames up to this are read before parsing */
 #define WS_IOV_MAX 64              /* iovecs per writev */
 #define WS_WRITE_BUDGET (1u << 20) /* bytes written per flush, for fairness */
 #define WS_INFLATE_STEP 16384u     /* output room per inflate call */
 #define WS_OP_RAW 0xff             /* a chunk of bytes that are not a frame (the 101) */
+#define WS_DIRECT_MIN 1024u        /* payloads this big go to the socket uncopied */
+#define WS_PACK_ROOM (HZ__BUF_BLOCK - sizeof(hz__ws_chunk)) /* frame bytes in a packed block */
 
 /* One frame queued for the peer (or, while posted, a send from another
  * thread on its way to the loop). */
@@ -31,6 +34,7 @@ struct hz__ws_chunk {
     uint8_t op;             /* HZ__WS_OP_* as asked, or WS_OP_RAW */
     uint8_t flags;          /* HZ_WS_MORE, HZ_WS_NO_COMPRESS */
     uint8_t hlen;           /* header bytes (0 for RAW) */
+    uint8_t pack;           /* RAW: whole small frames packed in a loop buffer block */
     uint8_t hdr[HZ__WS_HEADER_MAX];
     uint8_t data[];
 };
@@ -121,6 +125,11 @@ static void chunk_free(hz_ws *ws, hz__ws_chunk *c)
 {
     if (c->shared)
         hz_ws_msg_release(c->shared);
+    if (c->pack) { /* back to the loop's cache (loop thread) */
+        hz__buf b = {.data = (char *)c, .cap = HZ__BUF_BLOCK};
+        hz__buf_release(&b, &ws->loop->bufs);
+        return;
+    }
     hz__free(&ws->a, c, c->size);
 }
 
@@ -179,6 +188,7 @@ static int chunk_deflate(hz_ws *ws, hz__ws_chunk **cp)
     if (!z)
         return HZ_ENOMEM;
     memcpy(z, c, sizeof(*z));
+    z->pack = 0;
     z->size = size;
     z->payload = z->data;
     z->shared = NULL;
@@ -309,6 +319,162 @@ static int send_chunk(hz_ws *ws, hz__ws_chunk *c)
     return 0;
 }
 
+/* ---- the fast paths (loop thread) ---------------------------------------------- */
+
+/* Whether a data frame can skip the chunk path: on the loop, open, and
+ * nothing queued ahead of it (order) nor a write failure pending. */
+static int fast_ok(const hz_ws *ws)
+{
+    return !ws->qhead && !ws->wbroken && !ws->close_sent &&
+           atomic_load(&ws->state) == HZ__WS_OPEN && on_loop(ws);
+}
+
+/* Whether chunk_frame would compress this message (the chunk path). */
+static int will_compress(const hz_ws *ws, size_t len, unsigned flags)
+{
+    return !ws->frag_out && ws->pmd && !(flags & (HZ_WS_MORE | HZ_WS_NO_COMPRESS)) &&
+           len >= ws->compress_min;
+}
+
+/* The header of an uncompressed data frame as chunk_frame would make it:
+ * its length, or 0 when the message is to be compressed (chunk path). */
+static int frame_head(hz_ws *ws, unsigned op, size_t len, unsigned flags, uint8_t *hdr)
+{
+    unsigned fl = 0;
+    if (will_compress(ws, len, flags))
+        return 0;
+    if (ws->frag_out)
+        op = HZ__WS_OP_CONT;
+    if (!(flags & HZ_WS_MORE))
+        fl |= HZ__WS_FIN;
+    int h = hz__ws_write_header(hdr, op, fl, len, NULL);
+    if (h <= 0)
+        return 0;
+    ws->frag_out = (flags & HZ_WS_MORE) != 0;
+    return h;
+}
+
+static void count_out(hz_ws *ws, size_t len, unsigned flags)
+{
+    if (!(flags & HZ_WS_MORE))
+        hz__m_add(&ws->loop->metrics, HZ__MS_WS_MSG_OUT, 1);
+    hz__m_add(&ws->loop->metrics, HZ__MS_WS_BYTES_OUT, len);
+}
+
+/* Makes sure the flush runs: at the end of this processing round, or on
+ * the loop's ready list. */
+static void flush_soon(hz_ws *ws)
+{
+    if (!ws->in_process)
+        hz__loop_queue(ws->loop, &ws->io);
+}
+
+/* A big frame with an empty queue: header and payload in one writev, and
+ * only what the socket did not take is queued: copied (or, for a shared
+ * message m, referenced). cost: the budget taken for it. 1: not for this
+ * path (left to the chunk path, nothing changed), 0: sent. */
+static int send_direct(hz_ws *ws, unsigned op, const void *data, size_t len, unsigned flags,
+                       hz_ws_msg *m, size_t cost)
+{
+    uint8_t hdr[HZ__WS_HEADER_MAX];
+    int hl;
+    if (!fast_ok(ws))
+        return 1;
+    if (m) {
+        hl = m->hlen;
+        memcpy(hdr, m->hdr, (size_t)hl);
+        data = m->data;
+        len = m->len;
+    } else if ((hl = frame_head(ws, op, len, flags, hdr)) == 0) {
+        return 1;
+    }
+    count_out(ws, len, flags);
+    struct iovec iov[2] = {{hdr, (size_t)hl}, {(void *)(uintptr_t)data, len}};
+    long w = ws->sock.tp->writev(&ws->sock, iov, 2);
+    if (w == HZ_EAGAIN || w == 0) {
+        ws->wblocked = 1;
+        w = 0;
+    } else if (w < 0) {
+        /* Closed from ws_after_io, not inside the caller's send. */
+        ws->wbroken = 1;
+        budget_put(ws, cost);
+        flush_soon(ws);
+        return 0;
+    } else {
+        ws->last_tx = ws->loop->now;
+        hz__m_add(&ws->loop->metrics, HZ__MS_BYTES_OUT, (uint64_t)w);
+    }
+    size_t done = (size_t)w, skip = done > (size_t)hl ? done - (size_t)hl : 0;
+    if (done == (size_t)hl + len) {
+        budget_put(ws, cost);
+        return 0;
+    }
+    /* The rest, as raw bytes: the header's unwritten part, then the
+     * payload's. */
+    hz__ws_chunk *c =
+        chunk_new(ws, WS_OP_RAW, m ? NULL : (const uint8_t *)data + skip, m ? 0 : len - skip, 0);
+    if (!c) { /* half a frame went out: the stream is broken */
+        ws->wbroken = 1;
+        budget_put(ws, cost);
+        flush_soon(ws);
+        return 0;
+    }
+    if (done < (size_t)hl) {
+        c->hlen = (uint8_t)((size_t)hl - done);
+        memcpy(c->hdr, hdr + done, c->hlen);
+    }
+    if (m) {
+        atomic_fetch_add(&m->refs, 1);
+        c->shared = m;
+        c->payload = m->data + skip;
+        c->plen = len - skip;
+    }
+    c->cost = c->hlen + c->plen;
+    budget_put(ws, cost - c->cost);
+    queue_push(ws, c);
+    flush_soon(ws);
+    return 0;
+}
+
+/* A small frame: appended to the queue's last block of packed frames (a
+ * block of the loop's buffer cache: no allocation in steady state, and a
+ * backlog of small messages costs about its bytes), written with the rest
+ * of the queue at the end of the round. 1: not for this path, 0: queued,
+ * HZ_ENOMEM. */
+static int send_packed(hz_ws *ws, unsigned op, const void *data, size_t len, unsigned flags,
+                       size_t cost)
+{
+    if (ws->wbroken || ws->close_sent || atomic_load(&ws->state) != HZ__WS_OPEN ||
+        will_compress(ws, len, flags) || !on_loop(ws))
+        return 1;
+    hz__ws_chunk *t = ws->qtail;
+    if (!t || !t->pack || t->plen + cost > WS_PACK_ROOM) {
+        /* A fresh block: its chunk is made here (not chunk_new: the
+         * cache's block, and empty). */
+        hz__buf b = {0};
+        if (hz__buf_reserve(&b, &ws->loop->bufs, HZ__BUF_BLOCK, HZ__BUF_BLOCK) < 0)
+            return HZ_ENOMEM;
+        t = (hz__ws_chunk *)(void *)b.data;
+        memset(t, 0, sizeof(*t));
+        t->size = HZ__BUF_BLOCK;
+        t->op = WS_OP_RAW;
+        t->pack = 1;
+        t->ws = ws;
+        t->payload = t->data;
+        queue_push(ws, t);
+    }
+    uint8_t *p = t->data + t->plen;
+    int hl = frame_head(ws, op, len, flags, p); /* not 0: checked above */
+    if (len)
+        memcpy(p + hl, data, len);
+    t->plen += (size_t)hl + len;
+    t->cost += (size_t)hl + len;
+    budget_put(ws, cost - ((size_t)hl + len));
+    count_out(ws, len, flags);
+    flush_soon(ws);
+    return 0;
+}
+
 /* Checks, takes budget and sends. Control frames (ping, close) pass the
  * budget: they are small and the peer must see them. */
 static int ws_send_op(hz_ws *ws, unsigned op, const void *data, size_t len, unsigned flags,
@@ -324,6 +490,17 @@ static int ws_send_op(hz_ws *ws, unsigned op, const void *data, size_t len, unsi
             return rc;
     } else {
         atomic_fetch_add(&ws->queued, len + HZ__WS_HEADER_MAX);
+    }
+    if (!control) {
+        size_t cost = len + HZ__WS_HEADER_MAX;
+        int rc = len >= WS_DIRECT_MIN ? send_direct(ws, op, data, len, flags, NULL, cost) : 1;
+        if (rc == 1 && cost <= WS_PACK_ROOM)
+            rc = send_packed(ws, op, data, len, flags, cost);
+        if (rc <= 0) {
+            if (rc < 0)
+                budget_put(ws, cost);
+            return rc;
+        }
     }
     hz__ws_chunk *c = chunk_new(ws, op, data, len, flags);
     if (!c) {
@@ -452,6 +629,8 @@ int hz_ws_send_msg(hz_ws *ws, hz_ws_msg *m)
     int rc = budget_take(ws, cost);
     if (rc < 0)
         return rc;
+    if (m->len >= WS_DIRECT_MIN && send_direct(ws, m->op, NULL, 0, 0, m, cost) == 0)
+        return 0;
     hz__ws_chunk *c = chunk_new(ws, m->op, NULL, 0, 0);
     if (!c) {
         budget_put(ws, cost);
@@ -1024,6 +1203,35 @@ static void on_control(hz_ws *ws, const hz__ws_event *ev)
     }
 }
 
+/* A whole message in one frame that is not all in yet: its size on the
+ * wire, to be read before it is parsed, so on_message gets it straight
+ * from the input instead of a copy assembled in ws->msg. 0: parse what is
+ * there. Bounded (WS_WHOLE_MAX, max_frame): a frame the parser refuses
+ * from its header is parsed at once. */
+static size_t ws_frame_wait(const hz_ws *ws)
+{
+    size_t pend = hz__buf_pending(&ws->in);
+    uint64_t plen;
+    int whole;
+    if (ws->stream || pend < 2)
+        return 0;
+    int hl = hz__ws_peek_frame(&ws->parser, (const uint8_t *)ws->in.data + ws->in.off, pend, &plen,
+                               &whole);
+    if (hl <= 0 || !whole || plen > WS_WHOLE_MAX ||
+        (ws->parser.cfg.max_frame && plen > ws->parser.cfg.max_frame) ||
+        (ws->parser.cfg.max_message && plen > ws->parser.cfg.max_message))
+        return 0;
+    size_t total = (size_t)plen + (size_t)hl;
+    return total > pend ? total : 0;
+}
+
+/* Input to parse now: pending bytes, unless they are the start of a
+ * whole frame still coming. */
+static int ws_input_ready(const hz_ws *ws)
+{
+    return hz__buf_pending(&ws->in) && !ws_frame_wait(ws);
+}
+
 /* Parses and dispatches what ws->in holds, while the output budget allows
  * (an echo must not outrun a peer that does not read). */
 static void ws_parse_input(hz_ws *ws)
@@ -1035,6 +1243,8 @@ static void ws_parse_input(hz_ws *ws)
         }
         if (atomic_load(&ws->queued) >= ws->budget)
             break;
+        if (ws_frame_wait(ws))
+            break; /* the rest of a whole frame: read it first */
         hz__ws_event ev;
         long n = hz__ws_parse(&ws->parser, (uint8_t *)ws->in.data + ws->in.off,
                               hz__buf_pending(&ws->in), &ev);
@@ -1061,10 +1271,17 @@ static void ws_parse_input(hz_ws *ws)
 static int ws_read(hz_ws *ws)
 {
     hz__loop *loop = ws->loop;
-    if (ws->in.off && ws->in.cap - ws->in.len < WS_READ_ROOM / 4)
+    /* Room for the rest of a whole frame (read in one go), else a
+     * reasonable read; bytes move only when the room is short. */
+    size_t want = ws_frame_wait(ws);
+    want = want ? want - hz__buf_pending(&ws->in) : WS_READ_ROOM / 4;
+    size_t extra = !ws->in.data && want < WS_READ_ROOM + HZ__WS_HEADER_MAX
+                       ? WS_READ_ROOM + HZ__WS_HEADER_MAX /* a 16 KiB frame in one read */
+                       : want;
+    if (ws->in.off && ws->in.cap - ws->in.len < want)
         hz__buf_compact(&ws->in);
-    if (ws->in.cap - ws->in.len < WS_READ_ROOM / 4 &&
-        hz__buf_reserve(&ws->in, &loop->bufs, WS_READ_ROOM, WS_READ_ROOM * 2) < 0 &&
+    if (ws->in.cap - ws->in.len < want &&
+        hz__buf_reserve(&ws->in, &loop->bufs, extra, 2 * (WS_WHOLE_MAX + WS_READ_ROOM)) < 0 &&
         ws->in.cap == ws->in.len) {
         ws_close_transport(ws, 1006);
         return -1;
@@ -1269,6 +1486,11 @@ static void ws_after_io(hz_ws *ws)
     hz__loop *loop = ws->loop;
     if (atomic_load(&ws->state) != HZ__WS_OPEN)
         return;
+    if (ws->wbroken) { /* a direct write failed, or could not keep its rest */
+        ws->why = HZ_CLOSE_ERROR + 1;
+        ws_close_transport(ws, 1006);
+        return;
+    }
     if ((ws->qhead || (ws->close_sent && ws->close_rcvd)) && !ws->wblocked && ws_flush(ws) < 0)
         return;
     unsigned want = (ws_wants_read(ws) ? HZ_EV_READ : 0) |
@@ -1284,7 +1506,7 @@ static void ws_after_io(hz_ws *ws)
     /* TLS may hold decrypted bytes the poller cannot announce; input left
      * in the buffer (paused by the budget) resumes once output drained. */
     if (ws_wants_read(ws) &&
-        (hz__buf_pending(&ws->in) || (ws->sock.tp->has_input && ws->sock.tp->has_input(&ws->sock))))
+        (ws_input_ready(ws) || (ws->sock.tp->has_input && ws->sock.tp->has_input(&ws->sock))))
         hz__loop_queue(loop, &ws->io);
     /* An idle connection holds no buffers. */
     if (ws->in.data && !hz__buf_pending(&ws->in))
@@ -1300,7 +1522,7 @@ static void ws_process(hz_ws *ws)
     ws->in_process = 1;
     ws->depth++;
     ws_parse_input(ws);
-    if (atomic_load(&ws->state) == HZ__WS_OPEN && ws_wants_read(ws) && !hz__buf_pending(&ws->in) &&
+    if (atomic_load(&ws->state) == HZ__WS_OPEN && ws_wants_read(ws) && !ws_input_ready(ws) &&
         ws->sock.tp->has_input && ws->sock.tp->has_input(&ws->sock) && ws_read(ws) > 0)
         ws_parse_input(ws);
     ws->depth--;
@@ -1336,7 +1558,7 @@ static void ws_io_ready(hz__io *io)
     hz_ws *ws = (hz_ws *)io;
     if (atomic_load(&ws->state) != HZ__WS_OPEN)
         return;
-    if (!hz__buf_pending(&ws->in) && ws_wants_read(ws) && ws->sock.tp->has_input &&
+    if (!ws_input_ready(ws) && ws_wants_read(ws) && ws->sock.tp->has_input &&
         ws->sock.tp->has_input(&ws->sock) && ws_read(ws) < 0)
         return;
     ws_process(ws);

@@ -265,6 +265,7 @@ static void h_deflate(hz_req *req, hz_res *res, void *ud)
 }
 
 static hz_count_alloc g_alloc;
+static void h_bigb(hz_req *req, hz_res *res, void *ud);
 
 static void start(it_server *s, unsigned max_ws)
 {
@@ -290,6 +291,7 @@ static void start(it_server *s, unsigned max_ws)
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/bcast", h_bcast, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/stream", h_stream, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/deflate", h_deflate, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/bigb", h_bigb, NULL), 0);
     int idx = hz_server_listen(s->srv, "127.0.0.1", 0, NULL);
     cr_assert_geq(idx, 0);
     s->port = hz_server_port(s->srv, idx);
@@ -1034,4 +1036,253 @@ Test(websocket, failed_peer_still_sending_reads_the_close)
     expect_close(&c, 1009);
     it_close(&c);
     stop(&s);
+}
+
+/* ---- the data path: whole frames from the input, direct writes -------------- */
+
+/* Sends f[0..n) in two writes cut at k, far enough apart in time that the
+ * server reads them separately (not synchronisation: any cut is valid). */
+static void send_split(it_conn *c, const uint8_t *f, size_t n, size_t k)
+{
+    cr_assert_eq(it_send(c, f, k), 0);
+    usleep(1000);
+    cr_assert_eq(it_send(c, f + k, n - k), 0);
+}
+
+/* A masked frame (b0, payload p of len bytes) into out; its length. */
+static size_t build_frame(uint8_t *out, unsigned b0, const uint8_t *p, size_t len)
+{
+    static const uint8_t key[4] = {0x9a, 0x0b, 0x7c, 0x3d};
+    size_t n = 0;
+    out[n++] = (uint8_t)b0;
+    if (len < 126) {
+        out[n++] = 0x80 | (uint8_t)len;
+    } else {
+        out[n++] = 0x80 | 126;
+        out[n++] = (uint8_t)(len >> 8);
+        out[n++] = (uint8_t)len;
+    }
+    memcpy(out + n, key, 4);
+    n += 4;
+    for (size_t i = 0; i < len; i++)
+        out[n + i] = p[i] ^ key[i & 3];
+    return n + len;
+}
+
+static void expect_echo(it_conn *c, const uint8_t *p, size_t len, const char *what, size_t k)
+{
+    frame f;
+    cr_assert_eq(read_frame(c, &f, 5000), 0, "%s cut at %zu: no echo", what, k);
+    cr_assert_eq(f.b0, 0x82, "%s cut at %zu", what, k);
+    cr_assert_eq(f.len, len, "%s cut at %zu: %zu bytes", what, k, f.len);
+    cr_assert(memcmp(f.data, p, len) == 0, "%s cut at %zu: payload differs", what, k);
+    free(f.data);
+}
+
+/* A whole message in one frame waits in the read buffer until all of it
+ * is in, wherever the reads cut it (header, length, key, payload), and is
+ * echoed intact; a cut frame followed by the next one too. */
+Test(websocket, whole_frame_cut_at_every_byte)
+{
+    it_server s;
+    it_conn c;
+    static uint8_t p[16384], fr[2 * (16384 + 8)];
+    for (size_t i = 0; i < sizeof(p); i++)
+        p[i] = (uint8_t)(i * 7 + (i >> 8));
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/echo", NULL, NULL);
+    size_t n = build_frame(fr, 0x82, p, 300);
+    for (size_t k = 1; k < n; k++) {
+        send_split(&c, fr, n, k);
+        expect_echo(&c, p, 300, "300-byte frame", k);
+    }
+    /* 16 KiB: the cuts around the header and a few in the payload. */
+    n = build_frame(fr, 0x82, p, sizeof(p));
+    static const size_t cuts[] = {1, 2, 3, 4, 5, 7, 8, 9, 100, 4095, 4096, 8192, 16383, 16391};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        send_split(&c, fr, n, cuts[i]);
+        expect_echo(&c, p, sizeof(p), "16 KiB frame", cuts[i]);
+    }
+    /* Two frames back to back, cut inside the second one. */
+    size_t n2 = n + build_frame(fr + n, 0x82, p + 1, sizeof(p) - 1);
+    send_split(&c, fr, n2, n + 6);
+    expect_echo(&c, p, sizeof(p), "first of two", n + 6);
+    expect_echo(&c, p + 1, sizeof(p) - 1, "second of two", n + 6);
+    it_close(&c);
+    stop(&s);
+}
+
+/* An echo of 16 KiB messages to a peer that does not read: each echo is
+ * written straight from the message until the socket takes no more, and
+ * only the rest is queued; reading stops over the budget, memory stays
+ * bounded, and every echo arrives intact and in order once the peer
+ * reads. */
+Test(websocket, big_echo_to_slow_reader_direct_writes)
+{
+    it_server s;
+    it_conn c;
+    static uint8_t p[16384], fr[16384 + 8];
+    start(&s, 100);
+    long base = atomic_load(&g_alloc.live_bytes);
+    ws_open(&c, s.port, "/ws/slow", NULL, NULL);
+    long peak = 0;
+    int sent = 0;
+    for (; sent < 4096; sent++) { /* 64 MiB at most */
+        struct pollfd q = {.fd = c.fd, .events = POLLOUT};
+        if (poll(&q, 1, 300) <= 0)
+            break;
+        memset(p, sent & 0xff, sizeof(p));
+        p[0] = (uint8_t)(sent >> 8);
+        size_t n = build_frame(fr, 0x82, p, sizeof(p));
+        cr_assert_eq(it_send(&c, fr, n), 0);
+        long live = atomic_load(&g_alloc.live_bytes);
+        if (live > peak)
+            peak = live;
+    }
+    cr_assert_lt(sent, 4096, "the server must stop reading");
+    /* Connection state and its read buffer (64 KiB each at most), the
+     * queue (budget + one message). */
+    cr_assert_lt(peak - base, 65536 + 2 * 65536 + FLOOD_BUDGET + 16384 + 64 + IT_POLLER_OUT_QUEUE,
+                 "grew by %ld", peak - base);
+    for (int i = 0; i < sent; i++) {
+        frame f;
+        cr_assert_eq(read_frame(&c, &f, 5000), 0, "echo %d of %d", i, sent);
+        cr_assert_eq(f.len, sizeof(p));
+        cr_assert_eq(f.data[0], (uint8_t)(i >> 8), "echo %d out of order", i);
+        for (size_t j = 1; j < f.len; j++)
+            if (f.data[j] != (uint8_t)(i & 0xff))
+                cr_assert_fail("echo %d: byte %zu is %u", i, j, f.data[j]);
+        free(f.data);
+    }
+    it_close(&c);
+    stop(&s);
+}
+
+/* A big shared message sent many times to a slow reader: written from the
+ * message itself (the rest of a cut write references it), all intact. */
+#define BIGB_N 200
+#define BIGB_LEN 40000
+static hz_ws_msg *g_bigb;
+static atomic_int g_bigb_sent;
+
+static void bigb_more(hz_ws *ws, void *ud)
+{
+    (void)ud;
+    while (atomic_load(&g_bigb_sent) < BIGB_N) {
+        int rc = hz_ws_send_msg(ws, g_bigb);
+        if (rc == HZ_EAGAIN)
+            return;
+        cr_assert_eq(rc, 0);
+        atomic_fetch_add(&g_bigb_sent, 1);
+    }
+}
+
+static void h_bigb(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {.on_open = bigb_more, .on_drain = bigb_more};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.output_budget = 3 * BIGB_LEN;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
+Test(websocket, big_shared_message_to_slow_reader)
+{
+    it_server s;
+    it_conn c;
+    static uint8_t p[BIGB_LEN];
+    for (size_t i = 0; i < sizeof(p); i++)
+        p[i] = (uint8_t)(i * 13 + 5);
+    atomic_store(&g_bigb_sent, 0);
+    cr_assert_eq(hz_ws_msg_create(&g_bigb, NULL, HZ_WS_BINARY, p, sizeof(p)), 0);
+    start(&s, 100);
+    ws_open(&c, s.port, "/ws/bigb", NULL, NULL);
+    for (int i = 0; i < BIGB_N; i++) {
+        frame f;
+        if (i % 40 == 0)
+            usleep(50000); /* let the socket fill: cut writes, refusals */
+        cr_assert_eq(read_frame(&c, &f, 5000), 0, "message %d", i);
+        cr_assert_eq(f.b0, 0x82);
+        cr_assert_eq(f.len, sizeof(p));
+        cr_assert(memcmp(f.data, p, sizeof(p)) == 0, "message %d differs", i);
+        free(f.data);
+    }
+    it_close(&c);
+    stop(&s);
+    hz_ws_msg_release(g_bigb);
+}
+
+/* ---- hz_ws_accept on an executor worker ---------------------------------------- */
+
+static atomic_int g_exec_rc;
+
+static void h_exec_ws(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {.on_message = echo_msg};
+    atomic_store(&g_exec_rc, hz_ws_accept(req, res, &cb, NULL, NULL));
+}
+
+static void h_exec_plain(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req, (void)ud;
+    hz_res_send(res, 200, "ok", 2);
+}
+
+/* The documented refusal: a WebSocket cannot be taken over from a worker,
+ * so the upgrade is answered 500 (HZ_ENOTSUP) and the HTTP/1.1
+ * connection goes on (the next request is served); nothing leaks. */
+Test(websocket, accept_on_executor_worker_is_refused_with_500)
+{
+    hz_executor pool;
+    hz_executor_pool_options po;
+    hz_count_alloc_init(&g_alloc);
+    hz_executor_pool_options_init(&po);
+    po.threads = 1;
+    cr_assert_eq(hz_executor_pool_create(&pool, &po, &g_alloc.iface), 0);
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.loops = 1;
+    cfg.allocator = &g_alloc.iface;
+    cfg.executor = &pool;
+    hz_server *srv;
+    cr_assert_eq(hz_server_create(&srv, &cfg), 0);
+    hz_route_opts ro;
+    hz_route_opts_init(&ro);
+    ro.flags = HZ_ROUTE_EXECUTOR;
+    cr_assert_eq(hz_route_with(srv, "GET", "/ws/exec", h_exec_ws, NULL, &ro), 0);
+    cr_assert_eq(hz_route(srv, "GET", "/plain", h_exec_plain, NULL), 0);
+    int idx = hz_server_listen(srv, "127.0.0.1", 0, NULL);
+    cr_assert_geq(idx, 0);
+    int port = hz_server_port(srv, idx);
+    cr_assert_eq(hz_server_start(srv), 0);
+    atomic_store(&g_exec_rc, 0);
+
+    it_conn c;
+    it_resp r;
+    char req[1024];
+    cr_assert_eq(it_connect(&c, port), 0);
+    for (int round = 0; round < 2; round++) {
+        upgrade_req(req, sizeof(req), "/ws/exec", NULL);
+        cr_assert_eq(it_sends(&c, req), 0);
+        cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
+        cr_assert_eq(r.status, 500, "status %d: %s", r.status, r.head);
+        it_resp_free(&r);
+        cr_assert_eq(atomic_load(&g_exec_rc), HZ_ENOTSUP);
+        /* Still HTTP/1.1 on the same connection. */
+        cr_assert_eq(it_sends(&c, "GET /plain HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+        cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
+        cr_assert_eq(r.status, 200);
+        cr_assert_str_eq(r.body, "ok");
+        it_resp_free(&r);
+    }
+    it_close(&c);
+    hz_server_stop(srv, 1000);
+    hz_server_wait(srv);
+    hz_server_destroy(srv);
+    hz_executor_pool_destroy(&pool);
+    cr_assert_eq(atomic_load(&g_alloc.live_blocks), 0, "leaked %ld blocks",
+                 atomic_load(&g_alloc.live_blocks));
+    cr_assert_eq(atomic_load(&g_alloc.size_mismatches), 0);
 }

@@ -965,3 +965,77 @@ Test(ws_handshake, origins)
     cr_assert(!SAME("http://example.com", "example.com:x", 0));
 #undef SAME
 }
+
+/* The word and vector steps of hz__ws_mask against the byte rule of §5.3,
+ * for every length around the step sizes and every key offset, out of
+ * place and in place. */
+Test(ws, mask_matches_the_byte_rule)
+{
+    static const uint8_t mk[4] = {0xa5, 0x3c, 0x0f, 0xe1};
+    uint8_t src[200], dst[200], ref[200];
+    for (size_t i = 0; i < sizeof(src); i++)
+        src[i] = (uint8_t)(i * 31 + 7);
+    for (size_t len = 0; len <= 160; len++) {
+        for (uint64_t off = 0; off < 8; off++) {
+            for (size_t i = 0; i < len; i++)
+                ref[i] = src[i] ^ mk[(off + i) & 3];
+            memset(dst, 0, sizeof(dst));
+            hz__ws_mask(dst, src, len, mk, off);
+            cr_assert(memcmp(dst, ref, len) == 0, "len %zu offset %u", len, (unsigned)off);
+            cr_assert_eq(dst[len], 0, "wrote past len %zu", len);
+            memcpy(dst, src, len);
+            hz__ws_mask(dst, dst, len, mk, off);
+            cr_assert(memcmp(dst, ref, len) == 0, "in place, len %zu offset %u", len,
+                      (unsigned)off);
+        }
+    }
+}
+
+/* hz__ws_peek_frame: the size of the next frame from its header alone,
+ * and "whole" only for a header the parser takes as a whole message. */
+Test(ws, peek_frame)
+{
+    hz__ws_parser p;
+    hz__ws_parser_cfg cfg = {HZ__WS_SERVER, 0, 0, 0};
+    hz__ws_parser_init(&p, &cfg);
+    uint64_t n = 0;
+    int whole = 0;
+    /* masked binary, 16-bit length 300: 8 header bytes */
+    uint8_t h[16] = {0x82, 0x80 | 126, 0x01, 0x2c, 1, 2, 3, 4};
+    for (size_t k = 0; k < 8; k++)
+        cr_assert_eq(hz__ws_peek_frame(&p, h, k, &n, &whole), 0, "%zu bytes", k);
+    cr_assert_eq(hz__ws_peek_frame(&p, h, 8, &n, &whole), 8);
+    cr_assert_eq(n, 300);
+    cr_assert_eq(whole, 1);
+    h[1] = 0x80 | 5; /* 7-bit length: 6 header bytes */
+    cr_assert_eq(hz__ws_peek_frame(&p, h, 6, &n, &whole), 6);
+    cr_assert(n == 5 && whole == 1);
+    static const struct {
+        uint8_t b0, b1, b2, b3;
+    } no[] = {
+        {0x02, 0x85, 0, 0},       /* no FIN: the first of fragments */
+        {0x80, 0x85, 0, 0},       /* continuation */
+        {0x89, 0x85, 0, 0},       /* ping */
+        {0xc2, 0x85, 0, 0},       /* RSV1 (compressed, or refused) */
+        {0xa2, 0x85, 0, 0},       /* RSV2 */
+        {0x82, 0x05, 0, 0},       /* unmasked from a client */
+        {0x82, 0x80 | 126, 0, 5}, /* length not in its shortest form */
+    };
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        uint8_t f[14] = {no[i].b0, no[i].b1, no[i].b2, no[i].b3};
+        whole = 1;
+        cr_assert_gt(hz__ws_peek_frame(&p, f, sizeof(f), &n, &whole), 0, "case %zu", i);
+        cr_assert_eq(whole, 0, "case %zu", i);
+    }
+    /* Mid-header (the parser took a byte): nothing to peek. */
+    hz__ws_event ev;
+    uint8_t one = 0x82;
+    cr_assert_eq(hz__ws_parse(&p, &one, 1, &ev), 1);
+    cr_assert_eq(hz__ws_peek_frame(&p, h, 8, &n, &whole), 0);
+    /* A message open: a new TEXT/BINARY frame is not a whole message. */
+    hz__ws_parser_init(&p, &cfg);
+    uint8_t frag[] = {0x02, 0x81, 1, 2, 3, 4, 'x' ^ 1};
+    cr_assert_eq(hz__ws_parse(&p, frag, sizeof(frag), &ev), (long)sizeof(frag));
+    cr_assert_gt(hz__ws_peek_frame(&p, h, 6, &n, &whole), 0);
+    cr_assert_eq(whole, 0);
+}
