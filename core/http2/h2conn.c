@@ -25,6 +25,7 @@ struct hz__h2 {          /* owner: its conn (c->h2) */
     hz__conn *c;         /* borrowed: owns this */
     nghttp2_session *ng; /* owns */
     h2s *streams;        /* owns: open streams, doubly linked */
+    h2s *cur;            /* borrowed: the stream of the header block being read */
     unsigned nstreams;
     uint64_t obytes;    /* response body bytes buffered in streams */
     unsigned nsrc;      /* streams pulling a body source that is not waiting */
@@ -53,6 +54,8 @@ struct h2s {          /* owner: its hz__h2 (list) */
     hz__buf ob;        /* owns: response body bytes not framed yet */
     uint32_t hbytes;   /* header list bytes (RFC 9113 §6.5.2 cost) */
     uint32_t ncookies; /* cookie fields seen */
+    char st[4];        /* :status value, referenced by the queued HEADERS (no copy) */
+    char cl[24];       /* content-length value, likewise */
     uint64_t body_limit;
     uint64_t body_total; /* request body bytes received */
     uint64_t body_last;  /* ms: last request body bytes */
@@ -199,15 +202,14 @@ static h2s *stream_new(hz__h2 *h, int32_t id)
 {
     hz__loop *loop = h->c->loop;
     hz_server *srv = loop->srv;
-    h2s *s = hz__calloc(&srv->a, sizeof(*s));
+    uint32_t cap = srv->plimits.header_count ? srv->plimits.header_count : 1;
+    /* The field table follows the stream in one block: one allocation per
+     * stream, and only the stream itself is zeroed. */
+    h2s *s = hz__alloc(&srv->a, sizeof(*s) + sizeof(*s->r.fields) * cap);
     if (!s)
         return NULL;
-    uint32_t cap = srv->plimits.header_count ? srv->plimits.header_count : 1;
-    s->r.fields = hz__alloc(&srv->a, sizeof(*s->r.fields) * cap);
-    if (!s->r.fields) {
-        hz__free(&srv->a, s, sizeof(*s));
-        return NULL;
-    }
+    memset(s, 0, sizeof(*s));
+    s->r.fields = (hz__field *)(void *)(s + 1);
     s->r.nfields_cap = cap;
     s->r.loop = loop;
     s->r.conn = h->c;
@@ -238,8 +240,7 @@ static void stream_free(hz__loop *loop, h2s *s)
     hz__buf_release(&s->ob, &loop->bufs);
     hz__zf_release(&s->r);
     hz__buf_release(&s->r.hdrs, &loop->bufs);
-    hz__free(&srv->a, s->r.fields, sizeof(*s->r.fields) * s->r.nfields_cap);
-    hz__free(&srv->a, s, sizeof(*s));
+    hz__free(&srv->a, s, sizeof(*s) + sizeof(*s->r.fields) * s->r.nfields_cap);
 }
 
 static void src_done(h2s *s, int status)
@@ -338,6 +339,8 @@ static void stream_detach(hz__h2 *h, h2s *s)
     if (s->next)
         s->next->prev = s->prev;
     h->nstreams--;
+    if (h->cur == s)
+        h->cur = NULL;
     h->obytes -= hz__buf_pending(&s->ob);
     if (s->src_on && !s->src_wait)
         h->nsrc--;
@@ -414,8 +417,10 @@ static int res_head(h2s *s, int status, int64_t len, int body)
     /* :status, date, server, content-length and one per user field line:
      * on the stack for the usual few, else from the allocator. */
     size_t nh = 0;
-    for (uint32_t i = ex->hdrs.off; ex->hdrs.data && i < ex->hdrs.len; i++)
-        nh += ex->hdrs.data[i] == '\n';
+    for (const char *q = ex->hdrs.data ? ex->hdrs.data + ex->hdrs.off : NULL,
+                    *qe = q ? ex->hdrs.data + ex->hdrs.len : NULL;
+         q && (q = memchr(q, '\n', (size_t)(qe - q))) != NULL; q++)
+        nh++;
     nghttp2_nv nv_stack[32];
     size_t nv_cap = nh + 4;
     nghttp2_nv *nv = nv_cap <= 32 ? nv_stack : hz__alloc(&srv->a, sizeof(*nv) * nv_cap);
@@ -424,18 +429,24 @@ static int res_head(h2s *s, int status, int64_t len, int body)
         return HZ_ENOMEM;
     }
     size_t n = 0;
-    char st[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
-                  (char)('0' + status % 10), 0};
+    s->st[0] = (char)('0' + status / 100 % 10);
+    s->st[1] = (char)('0' + status / 10 % 10);
+    s->st[2] = (char)('0' + status % 10);
+    /* No copies in nghttp2: every name is lowercase already (constants, or
+     * lowered by h2_set_header) and every name and value outlives the
+     * queued HEADERS frame: constants, the server's and the loop's Date
+     * strings (rewritten in place, same length), s->st, s->cl and
+     * ex->hdrs, which on_frame_send releases once the frame is out. */
 #define NV(nm, nml, v, vl)                                                                         \
     do {                                                                                           \
         nv[n].name = (uint8_t *)(nm);                                                              \
         nv[n].namelen = (nml);                                                                     \
         nv[n].value = (uint8_t *)(v);                                                              \
         nv[n].valuelen = (vl);                                                                     \
-        nv[n].flags = NGHTTP2_NV_FLAG_NONE;                                                        \
+        nv[n].flags = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;                \
         n++;                                                                                       \
     } while (0)
-    NV(":status", 7, st, 3);
+    NV(":status", 7, s->st, 3);
     /* loop->date is "Date: <value>\r\n"; the Server line likewise. */
     if (loop->date_len > 8)
         NV("date", 4, loop->date + 6, loop->date_len - 8);
@@ -452,10 +463,9 @@ static int res_head(h2s *s, int status, int64_t len, int body)
             NV(p, (size_t)(colon - p), colon + 2, (size_t)(eol - colon - 2));
         p = eol + 2;
     }
-    char cl[24];
     if (len >= 0 && status >= 200 && status != 204 && status != 304) {
-        size_t k = hz__fmt_u64(cl, (uint64_t)len);
-        NV("content-length", 14, cl, k);
+        size_t k = hz__fmt_u64(s->cl, (uint64_t)len);
+        NV("content-length", 14, s->cl, k);
     }
 #undef NV
     nghttp2_data_provider prd;
@@ -464,10 +474,11 @@ static int res_head(h2s *s, int status, int64_t len, int body)
     int rc = nghttp2_submit_response(h->ng, s->id, nv, n, body && !s->no_body ? &prd : NULL);
     if (nv != nv_stack)
         hz__free(&srv->a, nv, sizeof(*nv) * nv_cap);
-    hz__buf_release(&ex->hdrs, &loop->bufs);
     s->res_started = 1;
-    if (rc < 0)
+    if (rc < 0) {
+        hz__buf_release(&ex->hdrs, &loop->bufs);
         return HZ_ECLOSED; /* the stream is gone in nghttp2 */
+    }
     if (!body || s->no_body)
         s->res_done = 1;
     h->last_data = loop->now;
@@ -867,6 +878,17 @@ static void stream_routed(hz__conn *c, h2s *s)
     h2_continue(s);
 }
 
+/* The stream of id: the one whose header block is being read without a
+ * lookup in nghttp2's map (once per field line otherwise), as long as
+ * nghttp2 has it open (it forgets a stream once closed). */
+static h2s *stream_of(nghttp2_session *ng, void *ud, int32_t id)
+{
+    h2s *s = ((hz__h2 *)ud)->cur;
+    if (s && s->id == id && !s->closed)
+        return s;
+    return nghttp2_session_get_stream_user_data(ng, id);
+}
+
 static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 {
     hz__h2 *h = ud;
@@ -876,6 +898,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *fr, void *
     if (!s)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM: out of memory */
     nghttp2_session_set_stream_user_data(ng, fr->hd.stream_id, s);
+    h->cur = s;
     return 0;
 }
 
@@ -883,10 +906,9 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *fr, const uint8_t
                      const uint8_t *value, size_t vl, uint8_t flags, void *ud)
 {
     (void)flags;
-    (void)ud;
     if (fr->hd.type != NGHTTP2_HEADERS || fr->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0; /* trailers: ignored (RFC 9110 §6.5.1 allows it) */
-    h2s *s = nghttp2_session_get_stream_user_data(ng, fr->hd.stream_id);
+    h2s *s = stream_of(ng, ud, fr->hd.stream_id);
     if (!s)
         return 0;
     const hz_server *srv = s->r.loop->srv;
@@ -1026,7 +1048,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
     switch (fr->hd.type) {
     case NGHTTP2_HEADERS:
     case NGHTTP2_DATA: {
-        h2s *s = nghttp2_session_get_stream_user_data(ng, fr->hd.stream_id);
+        h2s *s = stream_of(ng, h, fr->hd.stream_id);
         if (!s)
             break;
         if (fr->hd.flags & NGHTTP2_FLAG_END_STREAM)
@@ -1085,6 +1107,13 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
                   1);
         h->calm = 1;
         hz__conn_why(h->c, HZ_CLOSE_ERROR);
+    }
+    if (fr->hd.type == NGHTTP2_HEADERS) {
+        /* The response head is encoded: the field lines it pointed into
+         * (NGHTTP2_NV_FLAG_NO_COPY_*, res_head) may go. */
+        h2s *s = nghttp2_session_get_stream_user_data(ng, fr->hd.stream_id);
+        if (s && s->res_started)
+            hz__buf_release(&s->r.hdrs, &h->c->loop->bufs);
     }
     if ((fr->hd.type == NGHTTP2_DATA || fr->hd.type == NGHTTP2_HEADERS) &&
         (fr->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
