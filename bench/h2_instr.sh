@@ -36,8 +36,10 @@ mkdir -p "$work/docs"
 printf 'Hello, World!' > "$work/plain.txt"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
     -keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1
+# user root: workers that dropped to nobody could not write callgrind's
+# output file, which is created (root-owned) when the process starts.
 cat > "$work/nginx.conf" <<NG
-worker_processes 1; daemon off; pid $work/nginx.pid; error_log /dev/null;
+user root; worker_processes 1; daemon off; pid $work/nginx.pid; error_log /dev/null;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
   server { listen 127.0.0.1:19443 ssl http2; ssl_certificate $work/cert.pem;
@@ -47,6 +49,7 @@ http { access_log off; keepalive_requests 1000000;
            location = /plaintext { return 200 "Hello, World!"; } } }
 NG
 cat > "$work/h2o.conf" <<H2
+user: root
 num-threads: 1
 listen: {port: 20443, host: 127.0.0.1, ssl: {certificate-file: $work/cert.pem, key-file: $work/key.pem}}
 listen: {port: 20080, host: 127.0.0.1}

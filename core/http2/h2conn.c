@@ -20,6 +20,7 @@
 
 typedef struct h2s h2s;
 typedef struct hz__h2 hz__h2;
+typedef struct hz__h2pool hz__h2pool;
 
 struct hz__h2 {          /* owner: its conn (c->h2) */
     hz__conn *c;         /* borrowed: owns this */
@@ -98,16 +99,51 @@ static void h2_timer_fn(hz__timer *t);
 
 /* ---- nghttp2 memory through the server's allocator ------------------------ */
 
-/* nghttp2 frees without a size: each block carries its size in front. */
+/* nghttp2 frees without a size: each block carries its size in front (the
+ * bytes taken from the allocator, header included). nghttp2 allocates a
+ * few small blocks per stream (stream, outbound items, header buffers):
+ * blocks up to H2_POOL_MAXSZ are rounded up to a power of two and the loop
+ * keeps up to H2_POOL_KEEP spare ones per size, like HTTP/1.1's spare
+ * exchanges (loop->ex_free), and up to as many spare streams. */
 #define H2_MEM_HDR 16u
+#define H2_POOL_MINSZ 64u
+#define H2_POOL_MAXSZ 1024u
+#define H2_POOL_CLASSES 5u /* 64, 128, 256, 512, 1024 */
+#define H2_POOL_KEEP 64u
+
+struct hz__h2pool {                 /* owner: its loop (loop->h2pool) */
+    void *blk[H2_POOL_CLASSES];     /* owns: spare blocks, linked through their first word */
+    unsigned nblk[H2_POOL_CLASSES]; /* spare blocks per class */
+    h2s *streams;                   /* owns: spare streams, linked through next */
+    unsigned nstreams;
+};
+
+static unsigned pool_class(size_t sz)
+{
+    unsigned k = 0;
+    for (size_t c = H2_POOL_MINSZ; c < sz; c <<= 1)
+        k++;
+    return k;
+}
 
 static void *h2_malloc(size_t n, void *ud)
 {
-    const hz_allocator *a = ud;
-    char *p = hz__alloc(a, n + H2_MEM_HDR);
-    if (!p)
+    hz__loop *loop = ud;
+    hz__h2pool *pool = loop->h2pool;
+    size_t sz = n + H2_MEM_HDR;
+    char *p = NULL;
+    if (sz <= H2_POOL_MAXSZ) {
+        unsigned k = pool_class(sz);
+        sz = (size_t)H2_POOL_MINSZ << k;
+        if (pool && pool->blk[k]) {
+            p = pool->blk[k];
+            memcpy(&pool->blk[k], p, sizeof(void *));
+            pool->nblk[k]--;
+        }
+    }
+    if (!p && !(p = hz__alloc(&loop->srv->a, sz)))
         return NULL;
-    memcpy(p, &n, sizeof(n));
+    memcpy(p, &sz, sizeof(sz));
     return p + H2_MEM_HDR;
 }
 
@@ -115,10 +151,21 @@ static void h2_free(void *ptr, void *ud)
 {
     if (!ptr)
         return;
+    hz__loop *loop = ud;
+    hz__h2pool *pool = loop->h2pool;
     char *p = (char *)ptr - H2_MEM_HDR;
-    size_t n;
-    memcpy(&n, p, sizeof(n));
-    hz__free((const hz_allocator *)ud, p, n + H2_MEM_HDR);
+    size_t sz;
+    memcpy(&sz, p, sizeof(sz));
+    if (sz <= H2_POOL_MAXSZ && pool && !loop->stopping) {
+        unsigned k = pool_class(sz);
+        if (pool->nblk[k] < H2_POOL_KEEP) {
+            memcpy(p, &pool->blk[k], sizeof(void *));
+            pool->blk[k] = p;
+            pool->nblk[k]++;
+            return;
+        }
+    }
+    hz__free(&loop->srv->a, p, sz);
 }
 
 static void *h2_calloc(size_t k, size_t n, void *ud)
@@ -141,6 +188,7 @@ static void *h2_realloc(void *ptr, size_t n, void *ud)
     }
     size_t old;
     memcpy(&old, (char *)ptr - H2_MEM_HDR, sizeof(old));
+    old -= H2_MEM_HDR;
     void *q = h2_malloc(n, ud);
     if (!q)
         return NULL;
@@ -203,11 +251,17 @@ static h2s *stream_new(hz__h2 *h, int32_t id)
     hz__loop *loop = h->c->loop;
     hz_server *srv = loop->srv;
     uint32_t cap = srv->plimits.header_count ? srv->plimits.header_count : 1;
-    /* The field table follows the stream in one block: one allocation per
-     * stream, and only the stream itself is zeroed. */
-    h2s *s = hz__alloc(&srv->a, sizeof(*s) + sizeof(*s->r.fields) * cap);
-    if (!s)
+    /* The field table follows the stream in one block (a spare one from
+     * the loop's pool when there is one); only the stream is zeroed. */
+    hz__h2pool *pool = loop->h2pool;
+    h2s *s;
+    if (pool && pool->streams) {
+        s = pool->streams;
+        pool->streams = s->next;
+        pool->nstreams--;
+    } else if (!(s = hz__alloc(&srv->a, sizeof(*s) + sizeof(*s->r.fields) * cap))) {
         return NULL;
+    }
     memset(s, 0, sizeof(*s));
     s->r.fields = (hz__field *)(void *)(s + 1);
     s->r.nfields_cap = cap;
@@ -240,6 +294,13 @@ static void stream_free(hz__loop *loop, h2s *s)
     hz__buf_release(&s->ob, &loop->bufs);
     hz__zf_release(&s->r);
     hz__buf_release(&s->r.hdrs, &loop->bufs);
+    hz__h2pool *pool = loop->h2pool;
+    if (pool && pool->nstreams < H2_POOL_KEEP && !loop->stopping) {
+        s->next = pool->streams;
+        pool->streams = s;
+        pool->nstreams++;
+        return;
+    }
     hz__free(&srv->a, s, sizeof(*s) + sizeof(*s->r.fields) * s->r.nfields_cap);
 }
 
@@ -1629,11 +1690,36 @@ static void h2_close(hz__conn *c)
     h2_close_io(&c->io);
 }
 
+void hz__h2_pool_free(hz__loop *loop)
+{
+    hz__h2pool *pool = loop->h2pool;
+    if (!pool)
+        return;
+    const hz_allocator *a = &loop->srv->a;
+    uint32_t cap = loop->srv->plimits.header_count ? loop->srv->plimits.header_count : 1;
+    loop->h2pool = NULL;
+    for (unsigned k = 0; k < H2_POOL_CLASSES; k++) {
+        while (pool->blk[k]) {
+            void *p = pool->blk[k];
+            memcpy(&pool->blk[k], p, sizeof(void *));
+            hz__free(a, p, (size_t)H2_POOL_MINSZ << k);
+        }
+    }
+    while (pool->streams) {
+        h2s *s = pool->streams;
+        pool->streams = s->next;
+        hz__free(a, s, sizeof(*s) + sizeof(*s->r.fields) * cap);
+    }
+    hz__free(a, pool, sizeof(*pool));
+}
+
 int hz__h2_takeover(hz__conn *c)
 {
     hz__loop *loop = c->loop;
     hz_server *srv = loop->srv;
     const hz_config *cfg = &srv->cfg;
+    if (!loop->h2pool)
+        loop->h2pool = hz__calloc(&srv->a, sizeof(*loop->h2pool)); /* NULL: no pooling */
     hz__h2 *h = hz__calloc(&srv->a, sizeof(*h));
     if (!h)
         return HZ_ENOMEM;
@@ -1661,7 +1747,7 @@ int hz__h2_takeover(hz__conn *c)
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_settings(opt, 32);
     nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
-    nghttp2_mem mem = {(void *)&srv->a, h2_malloc, h2_free, h2_calloc, h2_realloc};
+    nghttp2_mem mem = {loop, h2_malloc, h2_free, h2_calloc, h2_realloc};
     int rc = nghttp2_session_server_new3(&h->ng, cb, h, opt, &mem);
     nghttp2_session_callbacks_del(cb);
     nghttp2_option_del(opt);
@@ -1699,6 +1785,11 @@ int hz__h2_takeover(hz__conn *c)
 {
     (void)c;
     return HZ_ENOTSUP;
+}
+
+void hz__h2_pool_free(hz__loop *loop)
+{
+    (void)loop;
 }
 
 #endif /* HZ_HAVE_HTTP2 */
