@@ -65,9 +65,11 @@ NG
     rows nginx https://127.0.0.1:19443 http://127.0.0.1:19080 "${pids[-1]}"
 fi
 if [ "$H2O" = 1 ] && command -v h2o >/dev/null; then
-    cat > "$work/h2o.conf" <<H2
+    # ocsp-update-interval 0: no OCSP fetcher (a perl child of h2o, counted as
+# its CPU; there is no network here anyway)
+cat > "$work/h2o.conf" <<H2
 num-threads: 1
-listen: {port: 20443, host: 127.0.0.1, ssl: {certificate-file: $work/cert.pem, key-file: $work/key.pem}}
+listen: {port: 20443, host: 127.0.0.1, ssl: {certificate-file: $work/cert.pem, key-file: $work/key.pem, ocsp-update-interval: 0}}
 listen: {port: 20080, host: 127.0.0.1}
 hosts:
   default:

@@ -48,10 +48,12 @@ http { access_log off; keepalive_requests 1000000;
   server { listen 127.0.0.1:19080 http2;
            location = /plaintext { return 200 "Hello, World!"; } } }
 NG
+# ocsp-update-interval 0: no OCSP fetcher (a perl child of h2o, counted as
+# its CPU; there is no network here anyway)
 cat > "$work/h2o.conf" <<H2
 user: root
 num-threads: 1
-listen: {port: 20443, host: 127.0.0.1, ssl: {certificate-file: $work/cert.pem, key-file: $work/key.pem}}
+listen: {port: 20443, host: 127.0.0.1, ssl: {certificate-file: $work/cert.pem, key-file: $work/key.pem, ocsp-update-interval: 0}}
 listen: {port: 20080, host: 127.0.0.1}
 hosts:
   default:
