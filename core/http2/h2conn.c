@@ -1171,9 +1171,11 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
     }
     if (fr->hd.type == NGHTTP2_HEADERS) {
         /* The response head is encoded: the field lines it pointed into
-         * (NGHTTP2_NV_FLAG_NO_COPY_*, res_head) may go. */
+         * (NGHTTP2_NV_FLAG_NO_COPY_*, res_head) may go. Recognised by its
+         * :status pointing at s->st: a 100 Continue sent after the head
+         * was queued must not release them. */
         h2s *s = nghttp2_session_get_stream_user_data(ng, fr->hd.stream_id);
-        if (s && s->res_started)
+        if (s && fr->headers.nvlen && fr->headers.nva[0].value == (uint8_t *)s->st)
             hz__buf_release(&s->r.hdrs, &h->c->loop->bufs);
     }
     if ((fr->hd.type == NGHTTP2_DATA || fr->hd.type == NGHTTP2_HEADERS) &&
