@@ -23,6 +23,7 @@ work=$(mktemp -d /tmp/hz-h2bench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
+chmod 755 "$work" # h2o run as root drops to nobody: it must read the files
 mkdir -p "$work/docs"
 head -c 65536 /dev/urandom > "$work/docs/64k.bin"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
@@ -50,7 +51,7 @@ if [ "$NGINX" = 1 ] && command -v nginx >/dev/null; then
     cat > "$work/nginx.conf" <<NG
 worker_processes 1; daemon off; pid $work/nginx.pid; error_log /dev/null;
 events { worker_connections 4096; }
-http { access_log off;
+http { access_log off; keepalive_requests 1000000;
   server { listen 127.0.0.1:19443 ssl http2; ssl_certificate $work/cert.pem;
            ssl_certificate_key $work/key.pem; root $work/docs;
            location = /plaintext { return 200 "Hello, World!"; }
@@ -64,9 +65,11 @@ NG
     rows nginx https://127.0.0.1:19443 http://127.0.0.1:19080 "${pids[-1]}"
 fi
 if [ "$H2O" = 1 ] && command -v h2o >/dev/null; then
-    cat > "$work/h2o.conf" <<H2
+    # ocsp-update-interval 0: no OCSP fetcher (a perl child of h2o, counted as
+# its CPU; there is no network here anyway)
+cat > "$work/h2o.conf" <<H2
 num-threads: 1
-listen: {port: 20443, host: 127.0.0.1, ssl: {certificate-file: $work/cert.pem, key-file: $work/key.pem}}
+listen: {port: 20443, host: 127.0.0.1, ssl: {certificate-file: $work/cert.pem, key-file: $work/key.pem, ocsp-update-interval: 0}}
 listen: {port: 20080, host: 127.0.0.1}
 hosts:
   default:

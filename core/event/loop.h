@@ -131,7 +131,8 @@ struct hz__loop {   /* owner: its server */
     hz__io *reap;           /* borrowed: closed objects waiting to be freed */
     struct hz_req *ex_free; /* owns: spare exchanges */
     unsigned nex_free;
-    hz__lreg *lregs; /* owns: one per listener socket this loop polls */
+    struct hz__h2pool *h2pool; /* owns: core/http2's spare blocks (h2conn.c); NULL: none */
+    hz__lreg *lregs;           /* owns: one per listener socket this loop polls */
     unsigned nlregs;
     pthread_mutex_t qlock;   /* guards qhead/qtail: the only cross-thread state */
     hz__post *qhead, *qtail; /* borrowed: queued messages */

@@ -20,4 +20,9 @@
  *  thread: c's loop. */
 HZ__HIDDEN int hz__h2_takeover(hz__conn *c);
 
+/** Frees the loop's spare HTTP/2 blocks (loop->h2pool) once its
+ *  connections are gone: the server's destroy path.
+ *  thread: the loop's, or any once the loop thread has ended. */
+HZ__HIDDEN void hz__h2_pool_free(hz__loop *loop);
+
 #endif /* HZ__H2_H */

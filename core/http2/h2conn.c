@@ -22,11 +22,13 @@
 
 typedef struct h2s h2s;
 typedef struct hz__h2 hz__h2;
+typedef struct hz__h2pool hz__h2pool;
 
 struct hz__h2 {          /* owner: its conn (c->h2) */
     hz__conn *c;         /* borrowed: owns this */
     nghttp2_session *ng; /* owns */
     h2s *streams;        /* owns: open streams, doubly linked */
+    h2s *cur;            /* borrowed: the stream of the header block being read */
     unsigned nstreams;
     uint64_t obytes;    /* response body bytes buffered in streams */
     unsigned nsrc;      /* streams pulling a body source that is not waiting */
@@ -59,6 +61,8 @@ struct h2s {          /* owner: its hz__h2 (list) */
     hz__buf ob;        /* owns: response body bytes not framed yet */
     uint32_t hbytes;   /* header list bytes (RFC 9113 §6.5.2 cost) */
     uint32_t ncookies; /* cookie fields seen */
+    char st[4];        /* :status value, referenced by the queued HEADERS (no copy) */
+    char cl[24];       /* content-length value, likewise */
     uint64_t body_limit;
     uint64_t body_total; /* request body bytes received */
     uint64_t body_last;  /* ms: last request body bytes */
@@ -113,16 +117,51 @@ static void h2_timer_fn(hz__timer *t);
 
 /* ---- nghttp2 memory through the server's allocator ------------------------ */
 
-/* nghttp2 frees without a size: each block carries its size in front. */
+/* nghttp2 frees without a size: each block carries its size in front (the
+ * bytes taken from the allocator, header included). nghttp2 allocates a
+ * few small blocks per stream (stream, outbound items, header buffers):
+ * blocks up to H2_POOL_MAXSZ are rounded up to a power of two and the loop
+ * keeps up to H2_POOL_KEEP spare ones per size, like HTTP/1.1's spare
+ * exchanges (loop->ex_free), and up to as many spare streams. */
 #define H2_MEM_HDR 16u
+#define H2_POOL_MINSZ 64u
+#define H2_POOL_MAXSZ 1024u
+#define H2_POOL_CLASSES 5u /* 64, 128, 256, 512, 1024 */
+#define H2_POOL_KEEP 64u
+
+struct hz__h2pool {                 /* owner: its loop (loop->h2pool) */
+    void *blk[H2_POOL_CLASSES];     /* owns: spare blocks, linked through their first word */
+    unsigned nblk[H2_POOL_CLASSES]; /* spare blocks per class */
+    h2s *streams;                   /* owns: spare streams, linked through next */
+    unsigned nstreams;
+};
+
+static unsigned pool_class(size_t sz)
+{
+    unsigned k = 0;
+    for (size_t c = H2_POOL_MINSZ; c < sz; c <<= 1)
+        k++;
+    return k;
+}
 
 static void *h2_malloc(size_t n, void *ud)
 {
-    const hz_allocator *a = ud;
-    char *p = hz__alloc(a, n + H2_MEM_HDR);
-    if (!p)
+    hz__loop *loop = ud;
+    hz__h2pool *pool = loop->h2pool;
+    size_t sz = n + H2_MEM_HDR;
+    char *p = NULL;
+    if (sz <= H2_POOL_MAXSZ) {
+        unsigned k = pool_class(sz);
+        sz = (size_t)H2_POOL_MINSZ << k;
+        if (pool && pool->blk[k]) {
+            p = pool->blk[k];
+            memcpy(&pool->blk[k], p, sizeof(void *));
+            pool->nblk[k]--;
+        }
+    }
+    if (!p && !(p = hz__alloc(&loop->srv->a, sz)))
         return NULL;
-    memcpy(p, &n, sizeof(n));
+    memcpy(p, &sz, sizeof(sz));
     return p + H2_MEM_HDR;
 }
 
@@ -130,10 +169,21 @@ static void h2_free(void *ptr, void *ud)
 {
     if (!ptr)
         return;
+    hz__loop *loop = ud;
+    hz__h2pool *pool = loop->h2pool;
     char *p = (char *)ptr - H2_MEM_HDR;
-    size_t n;
-    memcpy(&n, p, sizeof(n));
-    hz__free((const hz_allocator *)ud, p, n + H2_MEM_HDR);
+    size_t sz;
+    memcpy(&sz, p, sizeof(sz));
+    if (sz <= H2_POOL_MAXSZ && pool && !loop->stopping) {
+        unsigned k = pool_class(sz);
+        if (pool->nblk[k] < H2_POOL_KEEP) {
+            memcpy(p, &pool->blk[k], sizeof(void *));
+            pool->blk[k] = p;
+            pool->nblk[k]++;
+            return;
+        }
+    }
+    hz__free(&loop->srv->a, p, sz);
 }
 
 static void *h2_calloc(size_t k, size_t n, void *ud)
@@ -156,6 +206,7 @@ static void *h2_realloc(void *ptr, size_t n, void *ud)
     }
     size_t old;
     memcpy(&old, (char *)ptr - H2_MEM_HDR, sizeof(old));
+    old -= H2_MEM_HDR;
     void *q = h2_malloc(n, ud);
     if (!q)
         return NULL;
@@ -217,15 +268,20 @@ static h2s *stream_new(hz__h2 *h, int32_t id)
 {
     hz__loop *loop = h->c->loop;
     hz_server *srv = loop->srv;
-    h2s *s = hz__calloc(&srv->a, sizeof(*s));
-    if (!s)
-        return NULL;
     uint32_t cap = srv->plimits.header_count ? srv->plimits.header_count : 1;
-    s->r.fields = hz__alloc(&srv->a, sizeof(*s->r.fields) * cap);
-    if (!s->r.fields) {
-        hz__free(&srv->a, s, sizeof(*s));
+    /* The field table follows the stream in one block (a spare one from
+     * the loop's pool when there is one); only the stream is zeroed. */
+    hz__h2pool *pool = loop->h2pool;
+    h2s *s;
+    if (pool && pool->streams) {
+        s = pool->streams;
+        pool->streams = s->next;
+        pool->nstreams--;
+    } else if (!(s = hz__alloc(&srv->a, sizeof(*s) + sizeof(*s->r.fields) * cap))) {
         return NULL;
     }
+    memset(s, 0, sizeof(*s));
+    s->r.fields = (hz__field *)(void *)(s + 1);
     s->r.nfields_cap = cap;
     s->r.loop = loop;
     s->r.conn = h->c;
@@ -256,8 +312,14 @@ static void stream_free(hz__loop *loop, h2s *s)
     hz__buf_release(&s->ob, &loop->bufs);
     hz__zf_release(&s->r);
     hz__buf_release(&s->r.hdrs, &loop->bufs);
-    hz__free(&srv->a, s->r.fields, sizeof(*s->r.fields) * s->r.nfields_cap);
-    hz__free(&srv->a, s, sizeof(*s));
+    hz__h2pool *pool = loop->h2pool;
+    if (pool && pool->nstreams < H2_POOL_KEEP && !loop->stopping) {
+        s->next = pool->streams;
+        pool->streams = s;
+        pool->nstreams++;
+        return;
+    }
+    hz__free(&srv->a, s, sizeof(*s) + sizeof(*s->r.fields) * s->r.nfields_cap);
 }
 
 static void src_done(h2s *s, int status)
@@ -347,6 +409,8 @@ static void stream_detach(hz__h2 *h, h2s *s)
     if (s->next)
         s->next->prev = s->prev;
     h->nstreams--;
+    if (h->cur == s)
+        h->cur = NULL;
     h->obytes -= hz__buf_pending(&s->ob);
     if (s->src_on && !s->src_wait)
         h->nsrc--;
@@ -424,8 +488,10 @@ static int res_head(h2s *s, int status, int64_t len, int body)
     /* :status, date, server, content-length and one per user field line:
      * on the stack for the usual few, else from the allocator. */
     size_t nh = 0;
-    for (uint32_t i = ex->hdrs.off; ex->hdrs.data && i < ex->hdrs.len; i++)
-        nh += ex->hdrs.data[i] == '\n';
+    for (const char *q = ex->hdrs.data ? ex->hdrs.data + ex->hdrs.off : NULL,
+                    *qe = q ? ex->hdrs.data + ex->hdrs.len : NULL;
+         q && (q = memchr(q, '\n', (size_t)(qe - q))) != NULL; q++)
+        nh++;
     nghttp2_nv nv_stack[32];
     size_t nv_cap = nh + 4;
     nghttp2_nv *nv = nv_cap <= 32 ? nv_stack : hz__alloc(&srv->a, sizeof(*nv) * nv_cap);
@@ -434,18 +500,24 @@ static int res_head(h2s *s, int status, int64_t len, int body)
         return HZ_ENOMEM;
     }
     size_t n = 0;
-    char st[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
-                  (char)('0' + status % 10), 0};
+    s->st[0] = (char)('0' + status / 100 % 10);
+    s->st[1] = (char)('0' + status / 10 % 10);
+    s->st[2] = (char)('0' + status % 10);
+    /* No copies in nghttp2: every name is lowercase already (constants, or
+     * lowered by h2_set_header) and every name and value outlives the
+     * queued HEADERS frame: constants, the server's and the loop's Date
+     * strings (rewritten in place, same length), s->st, s->cl and
+     * ex->hdrs, which on_frame_send releases once the frame is out. */
 #define NV(nm, nml, v, vl)                                                                         \
     do {                                                                                           \
         nv[n].name = (uint8_t *)(nm);                                                              \
         nv[n].namelen = (nml);                                                                     \
         nv[n].value = (uint8_t *)(v);                                                              \
         nv[n].valuelen = (vl);                                                                     \
-        nv[n].flags = NGHTTP2_NV_FLAG_NONE;                                                        \
+        nv[n].flags = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;                \
         n++;                                                                                       \
     } while (0)
-    NV(":status", 7, st, 3);
+    NV(":status", 7, s->st, 3);
     /* loop->date is "Date: <value>\r\n"; the Server line likewise. */
     if (loop->date_len > 8)
         NV("date", 4, loop->date + 6, loop->date_len - 8);
@@ -462,10 +534,9 @@ static int res_head(h2s *s, int status, int64_t len, int body)
             NV(p, (size_t)(colon - p), colon + 2, (size_t)(eol - colon - 2));
         p = eol + 2;
     }
-    char cl[24];
     if (len >= 0 && status >= 200 && status != 204 && status != 304) {
-        size_t k = hz__fmt_u64(cl, (uint64_t)len);
-        NV("content-length", 14, cl, k);
+        size_t k = hz__fmt_u64(s->cl, (uint64_t)len);
+        NV("content-length", 14, s->cl, k);
     }
 #undef NV
     nghttp2_data_provider prd;
@@ -474,10 +545,11 @@ static int res_head(h2s *s, int status, int64_t len, int body)
     int rc = nghttp2_submit_response(h->ng, s->id, nv, n, body && !s->no_body ? &prd : NULL);
     if (nv != nv_stack)
         hz__free(&srv->a, nv, sizeof(*nv) * nv_cap);
-    hz__buf_release(&ex->hdrs, &loop->bufs);
     s->res_started = 1;
-    if (rc < 0)
+    if (rc < 0) {
+        hz__buf_release(&ex->hdrs, &loop->bufs);
         return HZ_ECLOSED; /* the stream is gone in nghttp2 */
+    }
     if (!body || s->no_body)
         s->res_done = 1;
     h->last_data = loop->now;
@@ -1102,6 +1174,17 @@ static void stream_routed(hz__conn *c, h2s *s)
     h2_continue(s);
 }
 
+/* The stream of id: the one whose header block is being read without a
+ * lookup in nghttp2's map (once per field line otherwise), as long as
+ * nghttp2 has it open (it forgets a stream once closed). */
+static h2s *stream_of(nghttp2_session *ng, void *ud, int32_t id)
+{
+    h2s *s = ((hz__h2 *)ud)->cur;
+    if (s && s->id == id && !s->closed)
+        return s;
+    return nghttp2_session_get_stream_user_data(ng, id);
+}
+
 static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 {
     hz__h2 *h = ud;
@@ -1111,6 +1194,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *fr, void *
     if (!s)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM: out of memory */
     nghttp2_session_set_stream_user_data(ng, fr->hd.stream_id, s);
+    h->cur = s;
     return 0;
 }
 
@@ -1118,10 +1202,9 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *fr, const uint8_t
                      const uint8_t *value, size_t vl, uint8_t flags, void *ud)
 {
     (void)flags;
-    (void)ud;
     if (fr->hd.type != NGHTTP2_HEADERS)
         return 0;
-    h2s *s = nghttp2_session_get_stream_user_data(ng, fr->hd.stream_id);
+    h2s *s = stream_of(ng, ud, fr->hd.stream_id);
     if (!s)
         return 0;
     const hz_server *srv = s->r.loop->srv;
@@ -1332,7 +1415,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
     switch (fr->hd.type) {
     case NGHTTP2_HEADERS:
     case NGHTTP2_DATA: {
-        h2s *s = nghttp2_session_get_stream_user_data(ng, fr->hd.stream_id);
+        h2s *s = stream_of(ng, h, fr->hd.stream_id);
         if (!s)
             break;
         if (fr->hd.flags & NGHTTP2_FLAG_END_STREAM) {
@@ -1397,6 +1480,15 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
                   1);
         h->calm = 1;
         hz__conn_why(h->c, HZ_CLOSE_ERROR);
+    }
+    if (fr->hd.type == NGHTTP2_HEADERS) {
+        /* The response head is encoded: the field lines it pointed into
+         * (NGHTTP2_NV_FLAG_NO_COPY_*, res_head) may go. Recognised by its
+         * :status pointing at s->st: a 100 Continue sent after the head
+         * was queued must not release them. */
+        h2s *s = nghttp2_session_get_stream_user_data(ng, fr->hd.stream_id);
+        if (s && fr->headers.nvlen && fr->headers.nva[0].value == (uint8_t *)s->st)
+            hz__buf_release(&s->r.hdrs, &h->c->loop->bufs);
     }
     if ((fr->hd.type == NGHTTP2_DATA || fr->hd.type == NGHTTP2_HEADERS) &&
         (fr->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
@@ -1961,11 +2053,36 @@ static void h2_close(hz__conn *c)
     h2_close_io(&c->io);
 }
 
+void hz__h2_pool_free(hz__loop *loop)
+{
+    hz__h2pool *pool = loop->h2pool;
+    if (!pool)
+        return;
+    const hz_allocator *a = &loop->srv->a;
+    uint32_t cap = loop->srv->plimits.header_count ? loop->srv->plimits.header_count : 1;
+    loop->h2pool = NULL;
+    for (unsigned k = 0; k < H2_POOL_CLASSES; k++) {
+        while (pool->blk[k]) {
+            void *p = pool->blk[k];
+            memcpy(&pool->blk[k], p, sizeof(void *));
+            hz__free(a, p, (size_t)H2_POOL_MINSZ << k);
+        }
+    }
+    while (pool->streams) {
+        h2s *s = pool->streams;
+        pool->streams = s->next;
+        hz__free(a, s, sizeof(*s) + sizeof(*s->r.fields) * cap);
+    }
+    hz__free(a, pool, sizeof(*pool));
+}
+
 int hz__h2_takeover(hz__conn *c)
 {
     hz__loop *loop = c->loop;
     hz_server *srv = loop->srv;
     const hz_config *cfg = &srv->cfg;
+    if (!loop->h2pool)
+        loop->h2pool = hz__calloc(&srv->a, sizeof(*loop->h2pool)); /* NULL: no pooling */
     hz__h2 *h = hz__calloc(&srv->a, sizeof(*h));
     if (!h)
         return HZ_ENOMEM;
@@ -1999,7 +2116,7 @@ int hz__h2_takeover(hz__conn *c)
      * ENHANCE_YOUR_CALM and is the same with every nghttp2. */
     nghttp2_option_set_max_continuations(opt, H2_MAX_CONT + 1);
 #endif
-    nghttp2_mem mem = {(void *)&srv->a, h2_malloc, h2_free, h2_calloc, h2_realloc};
+    nghttp2_mem mem = {loop, h2_malloc, h2_free, h2_calloc, h2_realloc};
     int rc = nghttp2_session_server_new3(&h->ng, cb, h, opt, &mem);
     nghttp2_session_callbacks_del(cb);
     nghttp2_option_del(opt);
@@ -2041,6 +2158,11 @@ int hz__h2_takeover(hz__conn *c)
 {
     (void)c;
     return HZ_ENOTSUP;
+}
+
+void hz__h2_pool_free(hz__loop *loop)
+{
+    (void)loop;
 }
 
 #endif /* HZ_HAVE_HTTP2 */

@@ -154,6 +154,7 @@ void hz_server_destroy(hz_server *srv)
                 continue; /* never initialised */
             hz__loop_close_all(&srv->loops[i]);
             hz__ex_pool_free(&srv->loops[i]);
+            hz__h2_pool_free(&srv->loops[i]);
             hz__loop_fini(&srv->loops[i]);
         }
         hz__free(&srv->a, srv->loops, sizeof(*srv->loops) * srv->nloops);
