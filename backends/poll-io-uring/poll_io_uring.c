@@ -76,10 +76,16 @@
 #define UR_BGID 0          /* the buffer group */
 #define UR_IN_MAX 8u       /* buffers a connection may hold unread: then its receive pauses */
 #define UR_OUT_BLOCK 16384 /* an output block (bigger writes get a block of their size) */
-#define UR_OUT_BUDGET (256u * 1024u) /* output bytes queued per fd: then send() says EAGAIN */
-#define UR_OBLK_CACHE 64             /* spare standard blocks kept per poller */
-#define UR_DRAIN_MS 10000            /* a closed fd's queued output: the longest wait */
-#define UR_QUIESCE_CANCEL_MS 2000    /* waiting for cancelled operations to complete */
+/* Output bytes queued per fd (then send() says EAGAIN). User memory where
+ * epoll's output waits in the kernel: the core counts it in the
+ * connection's output budget (queued()). One send is in flight per fd and
+ * must find the kernel's buffer not yet drained, or the connection sends
+ * stop-and-wait: one 16 KiB block made a peer with a small receive window
+ * 4x slower (tests/integration/test_streaming.c), four keep the pipe full. */
+#define UR_OUT_BUDGET (4u * UR_OUT_BLOCK)
+#define UR_OBLK_CACHE 64          /* spare standard blocks kept per poller */
+#define UR_DRAIN_MS 10000         /* a closed fd's queued output: the longest wait */
+#define UR_QUIESCE_CANCEL_MS 2000 /* waiting for cancelled operations to complete */
 #define UR_INITIAL_SLOTS 1024
 
 enum { K_RECV = 1, K_ACCEPT = 2, K_SEND = 3, K_WAKE = 4, K_CANCEL = 5 };
@@ -797,6 +803,12 @@ static long ur_send(hz_poller *p, int fd, const struct iovec *iov, int iovcnt)
     return (long)taken;
 }
 
+static size_t ur_queued(hz_poller *p, int fd)
+{
+    const ur_slot *s = slot_of(p, fd, ST(S_OPEN) | ST(S_DETACHED));
+    return s ? s->out_bytes : 0;
+}
+
 static int ur_shutdown(hz_poller *p, int fd)
 {
     ur_slot *s = slot_of(p, fd, ST(S_OPEN) | ST(S_DETACHED));
@@ -1329,4 +1341,5 @@ HZ_API const hz_poller_vt hz_poller_io_uring = {
     .shutdown = ur_shutdown,
     .close = ur_close,
     .quiesce = ur_quiesce,
+    .queued = ur_queued,
 };

@@ -876,7 +876,7 @@ static int pipeline_full(const hz__conn *c)
     if (!pending)
         return 0;
     return (srv->cfg.max_pipelined && c->nqueued >= srv->cfg.max_pipelined) ||
-           pending >= srv->cfg.output_buffer;
+           pending + hz__sock_held(&c->sock, srv->cfg.output_buffer / 2) >= srv->cfg.output_buffer;
 }
 
 /* A connection allowed to speak HTTP/2 whose first bytes are (so far) the
@@ -937,7 +937,8 @@ static void conn_process_once(hz__conn *c)
             c->ex = ex;
         }
         if (HZ__H1(ex)->drain_wait && ex->on_drain && !c->wblocked &&
-            hz__buf_pending(&c->out) <= srv->cfg.output_buffer / 2) {
+            hz__buf_pending(&c->out) + hz__sock_held(&c->sock, srv->cfg.output_buffer / 2) <=
+                srv->cfg.output_buffer / 2) {
             HZ__H1(ex)->drain_wait = 0;
             c->refs++;
             ex->on_drain(&ex->res, ex->drain_ud);
