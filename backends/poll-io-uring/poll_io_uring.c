@@ -117,8 +117,6 @@ typedef struct ur_slot {
     int in_head, in_tail;      /* received buffers (ids), in order; -1: none */
     unsigned in_n;             /* buffers held */
     int err;                   /* HZ_E*: the connection failed (after its input) */
-    int batch_idx;             /* this fd's entry in the current batch */
-    unsigned batch_gen;        /* == p->gen: batch_idx is valid */
     uint64_t drain_until;      /* S_CLOSING: ms */
     uint8_t state;             /* S_* */
     uint8_t interest;          /* HZ_EV_READ | WRITE | ACCEPT */
@@ -614,7 +612,6 @@ static int ur_add(hz_poller *p, int fd, unsigned events, void *udata)
     s->in_drain = drain & 1;
     s->gen = gen;
     s->in_head = s->in_tail = -1;
-    s->batch_gen = p->gen - 1;
     s->udata = udata;
     s->interest = (uint8_t)(events & (HZ_EV_READ | HZ_EV_WRITE | HZ_EV_ACCEPT));
     s->state = S_OPEN;
@@ -1227,8 +1224,6 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
         unsigned ev = slot_events(s);
         if (!ev)
             continue; /* pruned before the next wait */
-        s->batch_gen = p->gen;
-        s->batch_idx = j;
         out[j++] = (hz_poll_event){.udata = s->udata, .fd = fd, .events = ev};
     }
     p->batch_len = j;

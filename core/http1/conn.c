@@ -868,15 +868,20 @@ static void ex_finish(hz__conn *c, struct hz_req *ex)
     c->last_io = loop->now;
 }
 
-/* Enough responses wait for the socket: parse no further request. */
-static int pipeline_full(const hz__conn *c)
+/* Enough responses wait for the socket (and a completion poller's queue,
+ * which counts in the budget): parse no further request. Out of line, so
+ * the common case (nothing waits) stays inlined in the callers. */
+static HZ__NOINLINE int pipeline_full_slow(const hz__conn *c, size_t pending)
 {
     const hz_server *srv = c->loop->srv;
-    size_t pending = hz__buf_pending(&c->out);
-    if (!pending)
-        return 0;
     return (srv->cfg.max_pipelined && c->nqueued >= srv->cfg.max_pipelined) ||
            pending + hz__sock_held(&c->sock, srv->cfg.output_buffer / 2) >= srv->cfg.output_buffer;
+}
+
+static inline int pipeline_full(const hz__conn *c)
+{
+    size_t pending = hz__buf_pending(&c->out);
+    return pending && pipeline_full_slow(c, pending);
 }
 
 /* A connection allowed to speak HTTP/2 whose first bytes are (so far) the
