@@ -14,6 +14,7 @@
 #define HZ__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define HZ__LIKELY(x) __builtin_expect(!!(x), 1)
 #define HZ__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define HZ__NOINLINE __attribute__((noinline))
 
 /* Allocation through an instance; size 0 is rounded to 1 so allocators never
  * see it. Inline for the core's hot paths; backends call the exported

@@ -114,6 +114,12 @@ static int cio_shutdown(hz__sock *s)
     return io->pv->shutdown(io->p, s->fd);
 }
 
+static size_t cio_queued(const hz__sock *s)
+{
+    const hz__cio *io = s->ctx;
+    return s->fd >= 0 ? io->pv->queued(io->p, s->fd) : 0;
+}
+
 static void cio_close(hz__sock *s)
 {
     const hz__cio *io = s->ctx;
@@ -128,6 +134,7 @@ const hz__transport_vt hz__transport_cio = {
     .writev = cio_writev,
     .shutdown = cio_shutdown,
     .close = cio_close,
+    .queued = cio_queued,
 };
 
 void hz__sock_init_cio(hz__sock *s, const hz__cio *cio, int fd)
@@ -346,6 +353,13 @@ static void tls_close(hz__sock *s)
     sock_close(s);
 }
 
+/* The records a completion poller holds for the peer. */
+static size_t tls_queued(const hz__sock *s)
+{
+    tls_sock *t = s->ctx;
+    return t && t->raw.tp == &hz__transport_cio ? cio_queued(&t->raw) : 0;
+}
+
 static uint64_t tls_handshake_deadline(hz__sock *s)
 {
     const tls_sock *t = s->ctx;
@@ -370,6 +384,7 @@ const hz__transport_vt hz__transport_tls = {
     .close = tls_close,
     .handshake_deadline = tls_handshake_deadline,
     .has_input = tls_has_input,
+    .queued = tls_queued,
 };
 
 const char *hz__tls_sock_alpn(hz__sock *s)

@@ -24,6 +24,10 @@ typedef struct hz__transport_vt {
     /* Optional. Input to read without a READ event: TLS holds decrypted
      * bytes, or a step that waited for writability can run again. */
     int (*has_input)(hz__sock *s);
+    /* Optional. Output the transport took and the kernel did not yet: a
+     * completion poller's queue (user memory where a socket's waits in the
+     * kernel), which the owners count in their output budgets. */
+    size_t (*queued)(const hz__sock *s);
 } hz__transport_vt;
 
 struct hz__sock {               /* owner: embedded in its connection */
@@ -62,6 +66,20 @@ HZ__HIDDEN void hz__sock_init_cio(hz__sock *s, const hz__cio *cio, int fd);
  *  too) without taking it: 1 (a byte waits), 0 (end of stream), HZ_EAGAIN
  *  (nothing yet) or < 0; HZ_EINVAL without a socket. */
 HZ__HIDDEN long hz__sock_peek(hz__sock *s);
+
+/** What an owner counts in its output budget for the transport's queue
+ *  (tp->queued), at most cap. Owners pass half their budget (or less): an
+ *  owner whose own buffer is empty is then always under half its budget,
+ *  so its drain never waits for an event only the poller's queue could
+ *  give (it reports WRITE while it has room, not when it empties). A
+ *  readiness socket's transport has no queue: 0, and no call. */
+static inline size_t hz__sock_held(const hz__sock *s, size_t cap)
+{
+    if (HZ__LIKELY(!s->tp->queued))
+        return 0;
+    size_t q = s->tp->queued(s);
+    return q < cap ? q : cap;
+}
 
 /** Called once when a TLS handshake ends: ok = 1 done, 0 failed or closed
  *  before the end, HZ__TLS_NOT_TLS when the client's first byte cannot

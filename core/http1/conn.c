@@ -855,15 +855,20 @@ static void ex_finish(hz__conn *c, struct hz_req *ex)
     c->last_io = loop->now;
 }
 
-/* Enough responses wait for the socket: parse no further request. */
-static int pipeline_full(const hz__conn *c)
+/* Enough responses wait for the socket (and a completion poller's queue,
+ * which counts in the budget): parse no further request. Out of line, so
+ * the common case (nothing waits) stays inlined in the callers. */
+static HZ__NOINLINE int pipeline_full_slow(const hz__conn *c, size_t pending)
 {
     const hz_server *srv = c->loop->srv;
-    size_t pending = hz__buf_pending(&c->out);
-    if (!pending)
-        return 0;
     return (srv->cfg.max_pipelined && c->nqueued >= srv->cfg.max_pipelined) ||
-           pending >= srv->cfg.output_buffer;
+           pending + hz__sock_held(&c->sock, srv->cfg.output_buffer / 2) >= srv->cfg.output_buffer;
+}
+
+static inline int pipeline_full(const hz__conn *c)
+{
+    size_t pending = hz__buf_pending(&c->out);
+    return pending && pipeline_full_slow(c, pending);
 }
 
 /* A connection allowed to speak HTTP/2 whose first bytes are (so far) the
@@ -965,7 +970,8 @@ static void conn_process_once(hz__conn *c)
             c->ex = ex;
         }
         if (HZ__H1(ex)->drain_wait && ex->on_drain && !c->wblocked &&
-            hz__buf_pending(&c->out) <= srv->cfg.output_buffer / 2) {
+            hz__buf_pending(&c->out) + hz__sock_held(&c->sock, srv->cfg.output_buffer / 2) <=
+                srv->cfg.output_buffer / 2) {
             HZ__H1(ex)->drain_wait = 0;
             c->refs++;
             ex->on_drain(&ex->res, ex->drain_ud);

@@ -597,8 +597,11 @@ static int h2_write(hz_req *ex, const void *buf, size_t len)
         return 0;
     hz__h2 *h = s->h;
     const hz_config *cfg = &ex->loop->srv->cfg;
+    /* A completion poller's queue counts in the connection's budget (a
+     * quarter at most, so drain_ready never waits for it alone). */
     if (hz__buf_pending(&s->ob) >= cfg->output_buffer ||
-        h->obytes >= cfg->http2.conn_output_buffer) {
+        h->obytes + hz__sock_held(&h->c->sock, cfg->http2.conn_output_buffer / 4) >=
+            cfg->http2.conn_output_buffer) {
         s->drain_wait = 1;
         return HZ_EAGAIN;
     }
@@ -1606,7 +1609,8 @@ static int drain_ready(const hz__h2 *h, const h2s *s)
     const hz_config *cfg = &h->c->loop->srv->cfg;
     return s->drain_wait && s->r.on_drain && !s->closed &&
            hz__buf_pending(&s->ob) < cfg->output_buffer / 2 &&
-           h->obytes < cfg->http2.conn_output_buffer / 2;
+           h->obytes + hz__sock_held(&h->c->sock, cfg->http2.conn_output_buffer / 4) <
+               cfg->http2.conn_output_buffer / 2;
 }
 
 /* One pass over the streams outside nghttp2: dispatch what is ready,

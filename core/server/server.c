@@ -201,7 +201,8 @@ int hz_server_create(hz_server **out, const hz_config *user_cfg)
     if (pv->abi != HZ_BACKEND_ABI)
         return HZ_EABI;
     if ((pv->caps & HZ_POLLER_CAP_COMPLETION) &&
-        (!pv->accept || !pv->recv || !pv->send || !pv->shutdown || !pv->close || !pv->quiesce))
+        (!pv->accept || !pv->recv || !pv->send || !pv->shutdown || !pv->close || !pv->quiesce ||
+         !pv->queued))
         return HZ_EINVAL;
     unsigned nloops = cfg->loops ? cfg->loops : online_cores();
     if (nloops > 1024 || cfg->output_buffer < 1024 || cfg->limits.header_count == 0 ||

@@ -1310,6 +1310,22 @@ static int ws_read(hz_ws *ws)
 
 /* ---- writing --------------------------------------------------------------------- */
 
+/* A completion poller's queue counts in the budget as it stood at the
+ * last flush or event (capped at half the budget, so a drain never waits
+ * for it alone: the poller reports WRITE while it has room, not when its
+ * queue empties). */
+static void ws_held_update(hz_ws *ws)
+{
+    size_t held = hz__sock_held(&ws->sock, ws->budget / 2);
+    if (HZ__UNLIKELY(held != ws->held)) {
+        if (held > ws->held)
+            atomic_fetch_add(&ws->queued, held - ws->held);
+        else
+            budget_put(ws, ws->held - held);
+        ws->held = held;
+    }
+}
+
 /* Writes the queue. 0, or < 0 after closing. */
 static int ws_flush(hz_ws *ws)
 {
@@ -1390,6 +1406,7 @@ static int ws_flush(hz_ws *ws)
             ws->sock.tp->shutdown(&ws->sock);
         }
     }
+    ws_held_update(ws);
     if (atomic_load(&ws->drain_wanted) && atomic_load(&ws->queued) <= ws->budget / 2 &&
         atomic_exchange(&ws->drain_wanted, 0)) {
         if (ws->cb.on_drain && !ws->close_sent) {
@@ -1493,6 +1510,8 @@ static void ws_after_io(hz_ws *ws)
     }
     if ((ws->qhead || (ws->close_sent && ws->close_rcvd)) && !ws->wblocked && ws_flush(ws) < 0)
         return;
+    if (HZ__UNLIKELY(ws->held))
+        ws_held_update(ws);
     unsigned want = (ws_wants_read(ws) ? HZ_EV_READ : 0) |
                     (ws->wblocked || ws->sock.want_write ? HZ_EV_WRITE : 0);
     if (want != ws->interest) {

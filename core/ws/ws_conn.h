@@ -51,6 +51,7 @@ struct hz_ws {               /* owner: its refs (the loop's until reaped, retain
     char *protocol;          /* owns (NUL-terminated), or NULL */
     size_t protocol_size;    /* bytes allocated for it */
     size_t budget;           /* output budget */
+    size_t held;             /* of queued: the transport's queue (hz__sock_held), loop thread */
     size_t compress_min;     /* shorter messages go uncompressed */
     uint32_t ping_ms, idle_ms, close_ms;
     uint64_t last_rx;        /* ms: the last bytes from the peer */

@@ -202,6 +202,11 @@ typedef struct hz_poller_vt {
      *  operation in flight and waits for the kernel to give their buffers
      *  back, so destroy() (on any thread) frees nothing still in use. */
     void (*quiesce)(hz_poller *p, int timeout_ms);
+    /** Output bytes of fd that send() took and the kernel has not taken
+     *  yet (0 for an unknown fd). The core counts them in the connection's
+     *  output budget, as if they were still its own buffer: with readiness
+     *  pollers the same bytes wait in the kernel instead. */
+    size_t (*queued)(hz_poller *p, int fd);
 } hz_poller_vt;
 
 #if HZ_HAVE_POLLER_EPOLL

@@ -15,7 +15,63 @@
 # (https: handshake deadlines; streaming: a 60 s backpressure transfer),
 # stop (its EMFILE test lowers RLIMIT_NOFILE, and valgrind keeps descriptors
 # of its own) and the conformance run, which the demo part covers; the
-# stress tests never run here.
+# stress tests never run here. The demo then runs a second time built with
+# the io_uring poller (HZ_POLLER=io_uring; only the demo is built).
+# The demo of build dir $1 under valgrind (options $2): curl, h1probe (when
+# ../shared is there), SIGTERM. 0 when it served, stopped and was clean.
+vg_demo() {
+    local dir=$1 vgopts=$2 log="$1/demo-valgrind.log" out="$1/demo.out" pid port="" bad=0
+    rm -f "$log" "$out"
+    valgrind $vgopts --error-exitcode=99 --log-file="$log" \
+        "$dir/examples/demo" --addr 127.0.0.1 --port 0 --loops 2 --quiet >"$out" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 300); do
+        port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$out")
+        [ -n "$port" ] && break
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then
+        echo "valgrind: the demo did not start"
+        cat "$out" "$log"
+        kill -TERM $pid 2>/dev/null
+        wait $pid 2>/dev/null
+        return 1
+    fi
+    curl -fsS "http://127.0.0.1:$port/" >/dev/null || bad=1
+    curl -fsS -d 'hello valgrind' "http://127.0.0.1:$port/" >/dev/null || bad=1
+    curl -fsS "http://127.0.0.1:$port/large" >/dev/null || bad=1
+    curl -fsS "http://127.0.0.1:$port/slow?ms=50" >/dev/null || bad=1
+    curl -fsS -T "$HZ_ROOT/README.md" "http://127.0.0.1:$port/echo" >/dev/null || bad=1
+    curl -fsS -H 'Transfer-Encoding: chunked' -d 'chunked body' "http://127.0.0.1:$port/echo" \
+        >/dev/null || bad=1
+    curl -sS "http://127.0.0.1:$port/x" "http://127.0.0.1:$port/plaintext" >/dev/null # 404 + reuse
+    # Forms decoded as they stream (examples/demo_forms.c): files, fields, a bad escape.
+    curl -fsS -F a=1 -F "f=@$HZ_ROOT/README.md" -F "g=@$HZ_ROOT/LICENSE" \
+        "http://127.0.0.1:$port/upload" >/dev/null || bad=1
+    curl -fsS --data-urlencode 'q=a&b c' "http://127.0.0.1:$port/form" >/dev/null || bad=1
+    curl -sS -d 'a=%G1' "http://127.0.0.1:$port/form" >/dev/null
+    local conf=${HZ_CONFORMANCE_DIR:-$HZ_ROOT/../shared/conformance}
+    if [ -f "$conf/h1probe.py" ]; then
+        python3 "$conf/h1probe.py" 127.0.0.1 "$port" --set public \
+            --skip slow --timeout 5 --close-wait 5 >"$dir/h1probe.log" 2>&1
+        tail -n 1 "$dir/h1probe.log"
+    fi
+    kill -TERM $pid
+    wait $pid
+    local drc=$?
+    if [ $drc -ne 0 ] || ! grep -q "ERROR SUMMARY: 0 errors" "$log"; then
+        echo "valgrind: demo exited with $drc"
+        grep -E "ERROR SUMMARY|definitely lost" "$log"
+        bad=1
+    fi
+    if [ $bad -ne 0 ]; then
+        echo "valgrind: demo FAILED (log: $log)"
+        return 1
+    fi
+    echo "valgrind: demo ok, $3 ($(grep -E 'ERROR SUMMARY' "$log" | head -1 | sed 's/^==[0-9]*== //'))"
+}
+
 stage_valgrind() {
     local dir="$HZ_ROOT/build/valgrind" rc=0
     local vgopts="--tool=memcheck --trace-children=yes --leak-check=full \
@@ -51,60 +107,27 @@ EOF
     }
     hz_ctest "$dir" "${sel[@]}" --timeout 900 || rc=1
 
-    # The demo under valgrind: curl, h1probe (when ../shared is there), SIGTERM.
-    local log="$dir/demo-valgrind.log" out="$dir/demo.out" pid port="" bad=0
-    rm -f "$log" "$out"
-    valgrind $vgopts --error-exitcode=99 --log-file="$log" \
-        "$dir/examples/demo" --addr 127.0.0.1 --port 0 --loops 2 --quiet >"$out" 2>&1 &
-    pid=$!
-    for _ in $(seq 1 300); do
-        port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$out")
-        [ -n "$port" ] && break
-        kill -0 $pid 2>/dev/null || break
-        sleep 0.1
-    done
-    if [ -z "$port" ]; then
-        echo "valgrind: the demo did not start"
-        cat "$out" "$log"
-        kill -TERM $pid 2>/dev/null
-        wait $pid 2>/dev/null
+    if vg_demo "$dir" "$vgopts" epoll; then hz_count 1 0; else
         hz_count 0 1
-        return 1
+        rc=1
     fi
-    curl -fsS "http://127.0.0.1:$port/" >/dev/null || bad=1
-    curl -fsS -d 'hello valgrind' "http://127.0.0.1:$port/" >/dev/null || bad=1
-    curl -fsS "http://127.0.0.1:$port/large" >/dev/null || bad=1
-    curl -fsS "http://127.0.0.1:$port/slow?ms=50" >/dev/null || bad=1
-    curl -fsS -T "$HZ_ROOT/README.md" "http://127.0.0.1:$port/echo" >/dev/null || bad=1
-    curl -fsS -H 'Transfer-Encoding: chunked' -d 'chunked body' "http://127.0.0.1:$port/echo" \
-        >/dev/null || bad=1
-    curl -sS "http://127.0.0.1:$port/x" "http://127.0.0.1:$port/plaintext" >/dev/null # 404 + reuse
-    # Forms decoded as they stream (examples/demo_forms.c): files, fields, a bad escape.
-    curl -fsS -F a=1 -F "f=@$HZ_ROOT/README.md" -F "g=@$HZ_ROOT/LICENSE" \
-        "http://127.0.0.1:$port/upload" >/dev/null || bad=1
-    curl -fsS --data-urlencode 'q=a&b c' "http://127.0.0.1:$port/form" >/dev/null || bad=1
-    curl -sS -d 'a=%G1' "http://127.0.0.1:$port/form" >/dev/null
-    local conf=${HZ_CONFORMANCE_DIR:-$HZ_ROOT/../shared/conformance}
-    if [ -f "$conf/h1probe.py" ]; then
-        python3 "$conf/h1probe.py" 127.0.0.1 "$port" --set public \
-            --skip slow --timeout 5 --close-wait 5 >"$dir/h1probe.log" 2>&1
-        tail -n 1 "$dir/h1probe.log"
+    # The io_uring poller's demo too (its own Debug build, only the demo):
+    # the backend caps its waits under valgrind so the stop signal arrives
+    # (backends/poll-io-uring, UR_VALGRIND_WAIT_MS).
+    if [ -f /usr/include/liburing.h ]; then
+        local udir="$HZ_ROOT/build/valgrind-io-uring"
+        mkdir -p "$udir"
+        if CC=gcc cmake -S "$HZ_ROOT" -B "$udir" -DHZ_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
+            -DHZ_SANITIZE= -DHZ_BUILD_BENCH=OFF -DHZ_POLLER=io_uring >"$udir.configure.log" 2>&1 &&
+            cmake --build "$udir" -j"$HZ_JOBS" --target demo >"$udir.build.log" 2>&1 &&
+            vg_demo "$udir" "$vgopts" io_uring; then
+            hz_count 1 0
+        else
+            echo "valgrind: io_uring demo FAILED (logs: $udir.*.log, $udir/demo-valgrind.log)"
+            hz_count 0 1
+            rc=1
+        fi
     fi
-    kill -TERM $pid
-    wait $pid
-    local drc=$?
-    if [ $drc -ne 0 ] || ! grep -q "ERROR SUMMARY: 0 errors" "$log"; then
-        echo "valgrind: demo exited with $drc"
-        grep -E "ERROR SUMMARY|definitely lost" "$log"
-        bad=1
-    fi
-    if [ $bad -ne 0 ]; then
-        echo "valgrind: demo FAILED (log: $log)"
-        hz_count 0 1
-        return 1
-    fi
-    echo "valgrind: demo ok ($(grep -E 'ERROR SUMMARY' "$log" | head -1 | sed 's/^==[0-9]*== //'))"
-    hz_count 1 0
     return $rc
 }
 hz_stage valgrind stage_valgrind

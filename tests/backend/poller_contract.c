@@ -268,10 +268,12 @@ int pc_meta(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(vt->create && vt->destroy && vt->add && vt->modify && vt->remove && vt->wait && vt->wake,
           "no poller slot is optional");
     if (is_cio(vt))
-        CHECK(vt->accept && vt->recv && vt->send && vt->shutdown && vt->close && vt->quiesce,
+        CHECK(vt->accept && vt->recv && vt->send && vt->shutdown && vt->close && vt->quiesce &&
+                  vt->queued,
               "a completion poller fills every completion slot");
     else
-        CHECK(!vt->accept && !vt->recv && !vt->send && !vt->shutdown && !vt->close && !vt->quiesce,
+        CHECK(!vt->accept && !vt->recv && !vt->send && !vt->shutdown && !vt->close &&
+                  !vt->quiesce && !vt->queued,
               "completion slots without HZ_POLLER_CAP_COMPLETION");
     vt->destroy(NULL); /* NULL-safe */
     rc = PC_PASS;
@@ -1200,13 +1202,19 @@ int pc_c_send_order_close(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
     CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
     CHECK(vt->add(p, sv[0], HZ_EV_READ, NULL) == 0, "add");
+    CHECK(vt->queued(p, sv[0]) == 0, "queued before any send");
+    CHECK(vt->queued(p, sv[1]) == 0, "queued of an fd never added");
     long t0 = now_ms();
     while (sent < TOTAL && now_ms() - t0 < 10 * POS_MS) {
         size_t k = TOTAL - sent < 7777 ? TOTAL - sent : 7777;
         struct iovec v[2] = {{(void *)(src + sent), k / 2},
                              {(void *)(src + sent + k / 2), k - k / 2}};
+        size_t q0 = vt->queued(p, sv[0]);
         long r = vt->send(p, sv[0], v, 2);
         if (r > 0) {
+            /* What send() took is queued until a wait() hands it over. */
+            CHECK(vt->queued(p, sv[0]) == q0 + (size_t)r, "queued %zu after %zu + %ld",
+                  vt->queued(p, sv[0]), q0, r);
             sent += (size_t)r;
             continue;
         }
@@ -1231,6 +1239,17 @@ int pc_c_send_order_close(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(sent == TOTAL, "only %zu of %d bytes taken", sent, TOTAL);
     CHECK(eagain > 0, "a 1 MiB write never met the budget");
     CHECK(write_seen > 0, "WRITE never reported after EAGAIN");
+    /* The peer reads on: the queue empties (the kernel took everything). */
+    t0 = now_ms();
+    while (vt->queued(p, sv[0]) && now_ms() - t0 < 10 * POS_MS) {
+        ssize_t m = read(sv[1], b, sizeof(b));
+        for (ssize_t q = 0; q < m; q++)
+            CHECK(b[q] == pat(got + (size_t)q), "byte %zu differs", got + (size_t)q);
+        if (m > 0)
+            got += (size_t)m;
+        vt->wait(p, ev, 16, 20);
+    }
+    CHECK(vt->queued(p, sv[0]) == 0, "%zu bytes still queued", vt->queued(p, sv[0]));
     CHECK(vt->shutdown(p, sv[0]) == 0, "shutdown");
     CHECK(vt->remove(p, sv[0]) == 0, "remove");
     CHECK(vt->close(p, sv[0]) == 0, "close");
@@ -1361,11 +1380,21 @@ static int destroy_inflight(const hz_poller_vt *vt, pc_ctx *c, int quiesce)
     CHECK(vt->add(p, blk[0], HZ_EV_READ, NULL) == 0 && vt->add(p, drn[0], HZ_EV_READ, NULL) == 0,
           "add");
     CHECK((cl = tcp_connect(port)) >= 0, "connect");
-    for (int i = 0; i < 3; i++) { /* more than a socket buffer: a send stays in flight */
+    /* More than a socket buffer (1 MiB each, through the poller's queue
+     * as it empties): a send stays in flight. */
+    size_t qb = 0, qd = 0;
+    for (int i = 0; i < 200 && (qb < (1u << 20) || qd < (1u << 20)); i++) {
         struct iovec v = {.iov_base = (void *)chunk, .iov_len = sizeof(chunk)};
-        CHECK(vt->send(p, blk[0], &v, 1) > 0, "send");
-        CHECK(vt->send(p, drn[0], &v, 1) > 0, "send");
+        long r = 0;
+        while (qb < (1u << 20) && (r = vt->send(p, blk[0], &v, 1)) > 0)
+            qb += (size_t)r;
+        CHECK(qb >= (1u << 20) || r == HZ_EAGAIN, "send: %ld", r);
+        while (qd < (1u << 20) && (r = vt->send(p, drn[0], &v, 1)) > 0)
+            qd += (size_t)r;
+        CHECK(qd >= (1u << 20) || r == HZ_EAGAIN, "send: %ld", r);
+        vt->wait(p, ev, 64, 10);
     }
+    CHECK(qb > 0 && qd > 0, "nothing taken");
     n = vt->wait(p, ev, 64, 100);
     CHECK(n > 0, "wait (n=%d)", n);
     n = vt->wait(p, ev, 64, 20);

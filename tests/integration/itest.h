@@ -8,15 +8,6 @@
 #include <stddef.h>
 #include <httpz/httpz.h>
 
-/* Output a completion poller queues per connection in user space (the
- * io_uring backend's UR_OUT_BUDGET), which under epoll waits in the
- * kernel's send buffer instead: memory bounds on a stalled reader add it. */
-#if HZ_POLLER_IS_IO_URING
-#define IT_POLLER_OUT_QUEUE (256 * 1024)
-#else
-#define IT_POLLER_OUT_QUEUE 0
-#endif
-
 typedef struct it_server {
     hz_server *srv;
     int port;
