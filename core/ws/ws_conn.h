@@ -75,7 +75,7 @@ struct hz_ws {               /* owner: its refs (the loop's until reaped, retain
     unsigned stopping : 1;
     unsigned failed : 1; /* we failed the connection (1002/1007/1009) */
     unsigned lingering : 1;
-    unsigned pipe : 1; /* carried by another protocol's stream (RFC 8441), not a socket */
+    unsigned pipe : 1;    /* carried by another protocol's stream (RFC 8441), not a socket */
     unsigned wbroken : 1; /* a direct write failed: close from ws_after_io */
     /* failed, close written, FIN sent: draining input */ /* counted for the graceful stop */
 };
