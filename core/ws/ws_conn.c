@@ -325,8 +325,10 @@ static int send_chunk(hz_ws *ws, hz__ws_chunk *c)
  * nothing queued ahead of it (order) nor a write failure pending. */
 static int fast_ok(const hz_ws *ws)
 {
-    return !ws->qhead && !ws->wbroken && !ws->close_sent &&
-           atomic_load(&ws->state) == HZ__WS_OPEN && on_loop(ws);
+    /* on_loop first: the other fields are the loop's, and another
+     * thread must not read them (TSan). */
+    return on_loop(ws) && !ws->qhead && !ws->wbroken && !ws->close_sent &&
+           atomic_load(&ws->state) == HZ__WS_OPEN;
 }
 
 /* Whether chunk_frame would compress this message (the chunk path). */
@@ -444,9 +446,9 @@ static int send_direct(hz_ws *ws, unsigned op, const void *data, size_t len, uns
 static int send_packed(hz_ws *ws, unsigned op, const void *data, size_t len, unsigned flags,
                        size_t cost)
 {
-    if (ws->wbroken || ws->close_sent || atomic_load(&ws->state) != HZ__WS_OPEN ||
-        will_compress(ws, len, flags) || !on_loop(ws))
-        return 1;
+    if (!on_loop(ws) || ws->wbroken || ws->close_sent || atomic_load(&ws->state) != HZ__WS_OPEN ||
+        will_compress(ws, len, flags))
+        return 1; /* on_loop first: the other fields are the loop's */
     hz__ws_chunk *t = ws->qtail;
     if (!t || !t->pack || t->plen + cost > WS_PACK_ROOM) {
         /* A fresh block: its chunk is made here (not chunk_new: the
