@@ -1217,6 +1217,11 @@ static size_t ws_frame_wait(const hz_ws *ws)
     int whole;
     if (ws->stream || pend < 2)
         return 0;
+    /* A short frame (7-bit length) all in: nothing to wait for, whatever
+     * the parser's state (the common small message, without a peek). */
+    unsigned len7 = ((const uint8_t *)ws->in.data)[ws->in.off + 1] & 0x7f;
+    if (len7 < 126 && pend >= 2 + 4 + (size_t)len7)
+        return 0;
     int hl = hz__ws_peek_frame(&ws->parser, (const uint8_t *)ws->in.data + ws->in.off, pend, &plen,
                                &whole);
     if (hl <= 0 || !whole || plen > WS_WHOLE_MAX ||

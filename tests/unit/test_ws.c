@@ -1039,3 +1039,84 @@ Test(ws, peek_frame)
     cr_assert_gt(hz__ws_peek_frame(&p, h, 6, &n, &whole), 0);
     cr_assert_eq(whole, 0);
 }
+
+/* The whole-header path (ws.c: a header all in the input is taken at
+ * once, its masking key copied) against the byte-by-byte one: a stream of
+ * small masked frames with control frames between fragments, then each
+ * header error and each bad UTF-8 position placed right after a good
+ * frame, so the whole run meets them in its fast path and the split runs
+ * (parse_all: every cut, byte by byte) in the slow one. */
+Test(ws, whole_header_path_matches_bytewise)
+{
+    uint8_t pl[64];
+    for (size_t i = 0; i < sizeof(pl); i++)
+        pl[i] = (uint8_t)('a' + i % 26);
+    bytes b = {0};
+    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 64, 1);
+    frame(&b, HZ__WS_OP_TEXT, 0, pl, 10, 1);
+    frame(&b, HZ__WS_OP_PING, HZ__WS_FIN, "p", 1, 1);
+    frame(&b, HZ__WS_OP_CONT, 0, pl, 0, 1);
+    frame(&b, HZ__WS_OP_PONG, HZ__WS_FIN, "", 0, 1);
+    frame(&b, HZ__WS_OP_CONT, HZ__WS_FIN, pl + 10, 54, 1);
+    frame(&b, HZ__WS_OP_TEXT, HZ__WS_FIN, pl, 64, 1);
+    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 0, 1);
+    run r = parse_all(&server, b.p, b.len);
+    cr_assert_eq(r.rc, 0, "error %s", hz__ws_err_name(r.err));
+    char want[512];
+    int wl = snprintf(want, sizeof(want),
+                      "FM2 len=64:%.64s\nFC9 code=0 len=1:p\nFC10 code=0 len=0:\n"
+                      "FM1 len=64:%.64s\nFM1 len=64:%.64s\nFM2 len=0:\n",
+                      (const char *)pl, (const char *)pl, (const char *)pl);
+    cr_assert_eq(r.log.len, (size_t)wl, "transcript:\n%.*s", (int)r.log.len, r.log.p);
+    cr_assert(!memcmp(r.log.p, want, (size_t)wl));
+    run_free(&r);
+    free(b.p);
+
+    /* header errors at byte 0, byte 1 and the extended length, each after
+     * a good frame */
+    static const struct {
+        const char *hdr;
+        size_t len;
+        hz__ws_err err;
+    } bad[] = {
+        {"\xc2\x80\0\0\0\0", 6, HZ__WS_E_RSV},
+        {"\x83\x80\0\0\0\0", 6, HZ__WS_E_OPCODE},
+        {"\x80\x80\0\0\0\0", 6, HZ__WS_E_CONTINUATION_UNEXPECTED},
+        {"\x82\x00", 2, HZ__WS_E_UNMASKED},
+        {"\x89\xfe\x00\x7e\0\0\0\0", 8, HZ__WS_E_CONTROL_TOO_LONG},
+        {"\x82\xfe\x00\x7d\0\0\0\0", 8, HZ__WS_E_LENGTH_NOT_MINIMAL},
+        {"\x82\xff\0\0\0\0\0\0\xff\xff\0\0\0\0", 14, HZ__WS_E_LENGTH_NOT_MINIMAL},
+        {"\x82\xff\x80\0\0\0\0\0\0\0\0\0\0\0", 14, HZ__WS_E_LENGTH_MSB},
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        b = (bytes){0};
+        frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 3, 1);
+        put(&b, bad[k].hdr, bad[k].len);
+        expect_err_log(&server, &b, bad[k].err, "FM2 len=3:abc\n");
+        free(b.p);
+    }
+    /* limits judged from a whole header */
+    hz__ws_parser_cfg lim = {HZ__WS_SERVER, 10, 0, 0};
+    b = (bytes){0};
+    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 10, 1);
+    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 11, 1);
+    expect_err_log(&lim, &b, HZ__WS_E_FRAME_TOO_BIG, "FM2 len=10:abcdefghij\n");
+    free(b.p);
+    /* a bad UTF-8 byte at each position of a 64-byte text frame */
+    for (size_t at = 0; at < 64; at++) {
+        uint8_t t[64];
+        memcpy(t, pl, sizeof(t));
+        t[at] = 0xff;
+        b = (bytes){0};
+        frame(&b, HZ__WS_OP_TEXT, HZ__WS_FIN, pl, 2, 1);
+        frame(&b, HZ__WS_OP_TEXT, HZ__WS_FIN, t, 64, 1);
+        expect_err_log(&server, &b, HZ__WS_E_UTF8, "FM1 len=2:ab\n");
+        free(b.p);
+    }
+    /* after a close frame, a whole header is AFTER_CLOSE at its byte 0 */
+    b = (bytes){0};
+    frame(&b, HZ__WS_OP_CLOSE, HZ__WS_FIN, "", 0, 1);
+    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 3, 1);
+    expect_err_log(&server, &b, HZ__WS_E_AFTER_CLOSE, "C8 code=0 len=0:\n");
+    free(b.p);
+}
