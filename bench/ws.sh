@@ -9,6 +9,10 @@
 # npm install --prefix /tmp/wsnode ws@8 && NODE_PATH=/tmp/wsnode/node_modules.
 # The demo offers compression on /ws/echo, but the load client does not ask
 # for it, so the echo numbers are uncompressed on both servers.
+# REPS=n runs each size n times (httpz and ws alternately, with the ratio
+# of their CPU per message after each pair: on a shared machine the ratio
+# in the same run is the figure to read); SIZES="64" picks sizes; NO_IDLE=1
+# skips the idle-memory part.
 set -euo pipefail
 demo=$1 secs=${2:-10}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,11 +30,18 @@ pids+=($!); hz_pid=$!
 np=$(port)
 taskset -c 0 node "$shared/ws_server.js" "$np" & pids+=($!); node_pid=$!
 wait_port "$hp"; wait_port "$np"
-for size in 64 16384; do
-    echo "== $size bytes, 64 connections, ${secs}s"
-    echo -n "httpz  "; "$shared/ws.sh" "ws://127.0.0.1:$hp/ws/echo" "$hz_pid" 64 "$size" "$secs"
-    echo -n "ws     "; "$shared/ws.sh" "ws://127.0.0.1:$np/" "$node_pid" 64 "$size" "$secs"
+us() { sed -n 's/.*srv_us_msg=\([0-9.]*\).*/\1/p'; }
+for size in ${SIZES:-64 16384}; do
+    for rep in $(seq "${REPS:-1}"); do
+        echo "== $size bytes, 64 connections, ${secs}s (run $rep)"
+        a=$("$shared/ws.sh" "ws://127.0.0.1:$hp/ws/echo" "$hz_pid" 64 "$size" "$secs")
+        echo "httpz  $a"
+        b=$("$shared/ws.sh" "ws://127.0.0.1:$np/" "$node_pid" 64 "$size" "$secs")
+        echo "ws     $b"
+        python3 -c "a, b = float('$(echo "$a" | us)' or 0), float('$(echo "$b" | us)' or 0); print(f'ratio  {a / b:.3f}' if b else 'ratio  -')"
+    done
 done
+[ -n "${NO_IDLE:-}" ] && exit 0
 echo "== idle WebSocket connections (httpz demo)"
 python3 "$here/ws_idle.py" "127.0.0.1:$hp" --pid "$hz_pid" -n 2000
 python3 "$here/ws_idle.py" "127.0.0.1:$hp" --pid "$hz_pid" -n 2000 --deflate

@@ -300,13 +300,15 @@ static long parse(hz__ws_parser *p, const uint8_t *in, size_t len, uint8_t *out,
                  * bytes that carry a check (0, 1, the extended length) go
                  * through header_byte as one by one, the masking key,
                  * which has none, is copied. Same verdicts, fewer steps. */
-                size_t checked = hl - (in[i + 1] & 0x80 ? 4 : 0);
+                int masked = in[i + 1] >> 7;
+                size_t checked = hl - (masked ? 4 : 0);
                 for (size_t k = 0; k < checked; k++) {
                     hz__ws_err e = header_byte(p, in[i + k]);
                     if (e != HZ__WS_E_NONE)
                         return fail(p, e);
                 }
-                memcpy(p->hdr + checked, in + i + checked, hl - checked);
+                if (masked)
+                    memcpy(p->hdr + checked, in + i + checked, 4);
                 p->hdr_len = (uint8_t)hl;
                 i += hl;
             } else {
