@@ -292,6 +292,29 @@ static long parse(hz__ws_parser *p, const uint8_t *in, size_t len, uint8_t *out,
     size_t i = 0;
     if (p->state == ST_FAILED)
         return HZ_EPROTO;
+    /* The usual frame, all in the input: a server reading a small masked
+     * TEXT or BINARY message in one frame (FIN, no RSV bit), no message
+     * open, within the limits. Handed out in one step, leaving the parser
+     * as the general path would (between frames, no message); any other
+     * frame, or one not all in, takes the general path below. */
+    if (!out && len >= 6 && p->state == ST_HEADER && !p->hdr_len && !p->msg_op &&
+        (in[0] == 0x81 || in[0] == 0x82) && (in[1] & 0x80) && (in[1] & 0x7f) < 126 &&
+        p->cfg.role == HZ__WS_SERVER) {
+        size_t n = in[1] & 0x7f;
+        if (len - 6 >= n && (!p->cfg.max_frame || n <= p->cfg.max_frame) &&
+            (!p->cfg.max_message || n <= p->cfg.max_message)) {
+            uint8_t *dst = (uint8_t *)(uintptr_t)(in + 6);
+            hz__ws_mask(dst, dst, n, in + 2, 0);
+            if (in[0] == 0x81 && !hz__utf8_valid(dst, n))
+                return fail(p, HZ__WS_E_UTF8); /* §8.1 */
+            ev->type = HZ__WS_EV_DATA;
+            ev->opcode = in[0] & 0x0f;
+            ev->first = ev->frame_end = ev->msg_end = 1;
+            ev->data = dst;
+            ev->len = n;
+            return (long)(6 + n);
+        }
+    }
     while (i < len) {
         if (p->state == ST_HEADER || p->state == ST_CLOSED) {
             size_t hl = p->hdr_len == 0 && len - i >= 2 ? header_size(in[i + 1]) : 0;

@@ -1040,8 +1040,10 @@ Test(ws, peek_frame)
     cr_assert_eq(whole, 0);
 }
 
-/* The whole-header path (ws.c: a header all in the input is taken at
- * once, its masking key copied) against the byte-by-byte one: a stream of
+/* The whole-frame path (ws.c: a small masked single-frame message all in
+ * the input, handed out in one step) and the whole-header path (a header
+ * all in the input taken at once, its masking key copied) against the
+ * byte-by-byte one: a stream of
  * small masked frames with control frames between fragments, then each
  * header error and each bad UTF-8 position placed right after a good
  * frame, so the whole run meets them in its fast path and the split runs
@@ -1101,6 +1103,27 @@ Test(ws, whole_header_path_matches_bytewise)
     frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 10, 1);
     frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 11, 1);
     expect_err_log(&lim, &b, HZ__WS_E_FRAME_TOO_BIG, "FM2 len=10:abcdefghij\n");
+    hz__ws_parser_cfg limm = {HZ__WS_SERVER, 0, 10, 0};
+    expect_err_log(&limm, &b, HZ__WS_E_MESSAGE_TOO_BIG, "FM2 len=10:abcdefghij\n");
+    free(b.p);
+    /* nor a server unmasked ones */
+    b = (bytes){0};
+    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 3, 1);
+    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 10, 0);
+    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 10, 1); /* the first all in, key or not */
+    expect_err_log(&server, &b, HZ__WS_E_UNMASKED, "FM2 len=3:abc\n");
+    free(b.p);
+    /* a client does not take masked frames, however whole */
+    b = (bytes){0};
+    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 3, 0);
+    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 3, 1);
+    expect_err_log(&client, &b, HZ__WS_E_MASKED, "FM2 len=3:abc\n");
+    free(b.p);
+    /* a whole frame after the first of a fragmented message */
+    b = (bytes){0};
+    frame(&b, HZ__WS_OP_BINARY, 0, pl, 3, 1);
+    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 3, 1);
+    expect_err_log(&server, &b, HZ__WS_E_MESSAGE_UNFINISHED, "F");
     free(b.p);
     /* a bad UTF-8 byte at each position of a 64-byte text frame */
     for (size_t at = 0; at < 64; at++) {
