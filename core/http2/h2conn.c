@@ -1901,6 +1901,8 @@ static void h2_after_io(hz__conn *c)
         hz__loop_ready(loop, c);
     if (!hz__buf_pending(&c->out) && c->out.data)
         hz__buf_release(&c->out, &loop->bufs);
+    if (idle_out && !h->nstreams)
+        hz__sock_idle(&c->sock); /* no stream, nothing to send: TLS drops its buffers */
 }
 
 static void h2_run(hz__conn *c)
