@@ -761,6 +761,11 @@ static const hz_tls_vt hz_tls_mbedtls = {
     .alpn_selected = mbed_alpn_selected,
     .version = mbed_version,
     .server_name = mbed_server_name,
+    /* .idle: none. mbedTLS 2.28 allocates its record buffers in
+     * mbedtls_ssl_setup() and frees them only in mbedtls_ssl_free(); it has
+     * no call that drops them from a live session (its
+     * MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH only resizes them once, after the
+     * handshake). */
 };
 
 const hz_tls_vt *const hz_tls_default = &hz_tls_mbedtls;

@@ -319,10 +319,12 @@ static int snap_create(hz_tls_ctx *ctx, const hz_tls_config *cfg, hz_tls_snap **
      * end of stream (as with mbedTLS; HTTP framing catches truncation). */
     SSL_CTX_set_options(sc, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
-    /* Partial writes let the core account per record; buffers are released
-     * while a connection idles. */
-    SSL_CTX_set_mode(sc, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                             SSL_MODE_RELEASE_BUFFERS);
+    /* Partial writes let the core account per record. The record buffers
+     * are released by osl_idle when the connection idles, not with
+     * SSL_MODE_RELEASE_BUFFERS: that mode frees and retakes them around
+     * every record, and a bulk transfer's malloc/free of ~17 KiB blocks
+     * made glibc trim and regrow the heap (a brk pair per record). */
+    SSL_CTX_set_mode(sc, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     /* Resumption uses stateless tickets only: no server-side cache growing
      * with the number of clients. The ticket keys are the SSL_CTX's own, so
      * a reload (a new SSL_CTX) starts new keys; the timeout bounds a
@@ -602,6 +604,16 @@ static const char *osl_server_name(hz_tls_session *s)
     return SSL_get_servername(s->ssl, TLSEXT_NAMETYPE_host_name);
 }
 
+/* SSL_free_buffers refuses (and keeps them) while a buffer holds data. The
+ * SSL_has_pending check first keeps a received partial record away from
+ * it as well (CVE-2024-4741 freed that one in OpenSSL < 3.0.14). */
+static void osl_idle(hz_tls_session *s)
+{
+    if (s->failed || !s->done || SSL_has_pending(s->ssl))
+        return;
+    (void)SSL_free_buffers(s->ssl);
+}
+
 static const hz_tls_vt hz_tls_openssl = {
     .abi = HZ_BACKEND_ABI,
     .name = "openssl",
@@ -619,6 +631,7 @@ static const hz_tls_vt hz_tls_openssl = {
     .alpn_selected = osl_alpn_selected,
     .version = osl_version,
     .server_name = osl_server_name,
+    .idle = osl_idle,
 };
 
 const hz_tls_vt *const hz_tls_default = &hz_tls_openssl;

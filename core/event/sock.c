@@ -376,6 +376,14 @@ static int tls_has_input(hz__sock *s)
     return !t->handshaking && t->vt->pending(t->s) > 0;
 }
 
+/* Only between records: a step waiting for writability holds its record. */
+static void tls_idle(hz__sock *s)
+{
+    tls_sock *t = s->ctx;
+    if (t && !t->handshaking && !t->retry_on_write && t->vt->idle)
+        t->vt->idle(t->s);
+}
+
 const hz__transport_vt hz__transport_tls = {
     .recv = tls_recv,
     .send = tls_send,
@@ -385,6 +393,7 @@ const hz__transport_vt hz__transport_tls = {
     .handshake_deadline = tls_handshake_deadline,
     .has_input = tls_has_input,
     .queued = tls_queued,
+    .idle = tls_idle,
 };
 
 const char *hz__tls_sock_alpn(hz__sock *s)

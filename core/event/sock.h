@@ -28,6 +28,9 @@ typedef struct hz__transport_vt {
      * completion poller's queue (user memory where a socket's waits in the
      * kernel), which the owners count in their output budgets. */
     size_t (*queued)(const hz__sock *s);
+    /* Optional (NULL for sockets). The owner holds nothing in flight: the
+     * transport may drop buffers it can take again (hz_tls_vt.idle). */
+    void (*idle)(hz__sock *s);
 } hz__transport_vt;
 
 struct hz__sock {               /* owner: embedded in its connection */
@@ -79,6 +82,14 @@ static inline size_t hz__sock_held(const hz__sock *s, size_t cap)
         return 0;
     size_t q = s->tp->queued(s);
     return q < cap ? q : cap;
+}
+
+/** The owner of s went idle (no request, no output waiting) and dropped its
+ *  own buffers: the transport may drop its too. A socket's: no call. */
+static inline void hz__sock_idle(hz__sock *s)
+{
+    if (s->tp->idle)
+        s->tp->idle(s);
 }
 
 /** Called once when a TLS handshake ends: ok = 1 done, 0 failed or closed

@@ -1150,6 +1150,8 @@ void hz__conn_after_io(hz__conn *c)
         hz__buf_release(&c->in, &loop->bufs);
     if (!hz__buf_pending(&c->out) && c->out.data)
         hz__buf_release(&c->out, &loop->bufs);
+    if (c->sock.tp->idle && !c->ex && !c->in.data && !c->out.data)
+        c->sock.tp->idle(&c->sock); /* and so does TLS (hz__sock_idle; plain: one test) */
 }
 
 void hz__conn_process(hz__conn *c)

@@ -1543,6 +1543,8 @@ static void ws_after_io(hz_ws *ws)
         hz__buf_release(&ws->in, &loop->bufs);
     if (ws->msg.data && !hz__buf_pending(&ws->msg) && !ws->parser.msg_op)
         hz__buf_release(&ws->msg, &loop->bufs);
+    if (!ws->in.data && !ws->msg.data && !ws->qhead && !ws->wblocked)
+        hz__sock_idle(&ws->sock); /* and so does TLS (its record buffers) */
 }
 
 static void ws_process(hz_ws *ws)

@@ -29,8 +29,8 @@ extern "C" {
 #endif
 
 /** ABI number every vtable must carry in its abi field (2: the poller's
- *  completion slots were appended). */
-#define HZ_BACKEND_ABI 2u
+ *  completion slots were appended; 3: hz_tls_vt.idle). */
+#define HZ_BACKEND_ABI 3u
 
 /* ------------------------------------------------------------------------ */
 /* Allocator                                                                 */
@@ -298,6 +298,13 @@ typedef struct hz_tls_vt {
     /** The SNI host name the client sent (valid for the session's life), or
      *  NULL. Optional (may be NULL). */
     const char *(*server_name)(hz_tls_session *s);
+    /** The connection has nothing in flight (no request, no output waiting):
+     *  drop the buffers the library can take again on the next read or
+     *  write. A session holding bytes (a partial record, unread plaintext,
+     *  output not yet sent) keeps them: it is a hint, never an error. The
+     *  core calls it each time the connection goes idle, so it must be cheap
+     *  when there is nothing to drop. Optional (may be NULL). */
+    void (*idle)(hz_tls_session *s);
 } hz_tls_vt;
 
 #if HZ_HAVE_TLS

@@ -601,6 +601,69 @@ Test(tls, pending_after_partial_read)
     fixture_close(&f);
 }
 
+/* The optional idle slot drops what the library can take again, keeps
+ * what holds data, and the session goes on: after an exchange, with
+ * unread plaintext held, with half a record received, and with a record
+ * waiting for a writable transport. */
+Test(tls, idle_keeps_held_data)
+{
+    if (!VT->idle)
+        cr_skip_test("%s has no idle slot", VT->name);
+    fixture f;
+    fixture_open(&f, "idle.test");
+    peer p;
+    peer_open(&p, f.ctx, NULL);
+    handshake_ok(&p);
+    VT->idle(p.s);
+    server_to_client(&p, (const unsigned char *)"after idle", 10);
+    client_to_server(&p, (const unsigned char *)"client after idle", 17, 4096);
+    VT->idle(p.s);
+    VT->idle(p.s); /* twice: nothing left to drop */
+    size_t len = 16384;
+    unsigned char *buf = pattern(len);
+    unsigned char got[16384];
+    /* Unread plaintext held by the library. */
+    cr_assert_eq(SSL_write(p.ssl, buf, (int)len), (int)len);
+    cr_assert_eq(VT->read(p.s, got, 100), 100);
+    VT->idle(p.s);
+    cr_assert_eq(VT->pending(p.s), len - 100);
+    cr_assert_eq(VT->read(p.s, got + 100, len - 100), (long)(len - 100));
+    cr_assert(memcmp(got, buf, len) == 0, "held plaintext lost");
+    /* Half a record received: the library must keep it. */
+    cr_assert_eq(SSL_write(p.ssl, buf, 3000), 3000);
+    size_t wire = BIO_ctrl_pending(p.to_server);
+    unsigned char *raw = malloc(wire);
+    cr_assert(raw);
+    cr_assert_eq(BIO_read(p.to_server, raw, (int)wire), (int)wire);
+    cr_assert_eq(BIO_write(p.to_server, raw, (int)(wire / 2)), (int)(wire / 2));
+    cr_assert_eq(VT->read(p.s, got, sizeof(got)), HZ_TLS_WANT_READ);
+    VT->idle(p.s);
+    cr_assert_eq(BIO_write(p.to_server, raw + wire / 2, (int)(wire - wire / 2)),
+                 (int)(wire - wire / 2));
+    cr_assert_eq(VT->read(p.s, got, sizeof(got)), 3000);
+    cr_assert(memcmp(got, buf, 3000) == 0, "half-received record lost");
+    free(raw);
+    /* A record waiting for the transport: retried with the same bytes. */
+    p.fail = HZ_EAGAIN;
+    cr_assert_eq(VT->write(p.s, buf, 5000), HZ_TLS_WANT_WRITE);
+    VT->idle(p.s);
+    p.fail = 0;
+    long n = VT->write(p.s, buf, 5000);
+    cr_assert_eq(n, 5000, "write: %ld", n);
+    int r = SSL_read(p.ssl, got, 5000);
+    cr_assert_eq(r, 5000, "client read: %d", r);
+    cr_assert(memcmp(got, buf, 5000) == 0, "pending record lost");
+    /* And bulk data both ways once more. */
+    VT->idle(p.s);
+    unsigned char *big = pattern(1u << 18);
+    server_to_client(&p, big, 1u << 18);
+    client_to_server(&p, big, 1u << 18, 7000);
+    free(big);
+    free(buf);
+    peer_close(&p);
+    fixture_close(&f);
+}
+
 /* ------------------------------------------------------------------------ */
 /* ALPN                                                                      */
 /* ------------------------------------------------------------------------ */

@@ -2,6 +2,7 @@
  * certificate chain and host name) and raw sockets against an in-process
  * server with the TLS backend compiled in. Certificates are made at run
  * time with the openssl command-line tool in a temporary directory. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <httpz/backend.h>
 #include "itest.h"
 
 #if HZ_HAVE_TLS
@@ -231,6 +233,106 @@ Test(https, keepalive_big_and_post)
     curl_slist_free_all(r);
     stop(&s);
 }
+
+/* The compiled-in TLS backend with its idle slot counted: the core must
+ * call it when a connection goes idle (HTTP/1.1 keep-alive between
+ * requests, HTTP/2 with no stream left), and the session must serve the
+ * next request after it (OpenSSL dropped its record buffers then). */
+static atomic_uint g_idle_calls;
+static hz_tls_vt g_counting_vt;
+
+static void counting_idle(hz_tls_session *s)
+{
+    atomic_fetch_add(&g_idle_calls, 1);
+    if (hz_tls_default->idle)
+        hz_tls_default->idle(s);
+}
+
+/* Waits (bounded) until the server's loop has called idle more than
+ * `after` times: the response reaches the client before the loop's
+ * after-I/O step runs. */
+static void wait_idle_after(unsigned after, const char *what)
+{
+    long long end = it_now_ms() + 5000;
+    while (atomic_load(&g_idle_calls) <= after && it_now_ms() < end)
+        usleep(1000);
+    cr_assert_gt(atomic_load(&g_idle_calls), after, "no idle call after %s", what);
+}
+
+/* The previous transfer of h reused its connection. */
+static void assert_reused(CURL *h)
+{
+    long nconn = -1;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
+    cr_assert_eq(nconn, 0, "a new connection: the idle one was not reused");
+}
+
+static void idle_round(long http_version, long want_version)
+{
+    mkcert("i", "i.test");
+    hz_tls_config t = tls_of("i", NULL, NULL);
+    g_counting_vt = *hz_tls_default;
+    g_counting_vt.idle = counting_idle;
+    atomic_store(&g_idle_calls, 0);
+    hz_config cfg;
+    hz_config_init(&cfg);
+    cfg.tls = &g_counting_vt;
+    tsrv s;
+    start(&s, &cfg, &t);
+    struct curl_slist *r;
+    CURL *h = client(&r, "i.test", s.port, path_of("i", "crt"));
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, http_version);
+    sink k = {0};
+    size_t n = 300000;
+    char *body = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        body[i] = (char)(i * 7);
+    /* Twice through: small, > 64 KiB, a request body of many records, each
+     * on the connection the previous one left idle. */
+    for (int round = 0; round < 2; round++) {
+        unsigned before = atomic_load(&g_idle_calls);
+        cr_assert_eq(fetch(h, "i.test", s.port, "/", &k, NULL, 0), CURLE_OK);
+        cr_assert_str_eq(k.p, "hello");
+        long ver = 0;
+        curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &ver);
+        cr_assert_eq(ver, want_version);
+        if (round)
+            assert_reused(h);
+        wait_idle_after(before, "a small response");
+
+        before = atomic_load(&g_idle_calls);
+        cr_assert_eq(fetch(h, "i.test", s.port, "/big", &k, NULL, 0), CURLE_OK);
+        assert_reused(h);
+        cr_assert_eq(k.n, 1u << 20);
+        for (size_t i = 0; i < k.n; i += 4099)
+            cr_assert_eq(k.p[i], (char)('a' + i % 26));
+        wait_idle_after(before, "a 1 MiB response");
+
+        before = atomic_load(&g_idle_calls);
+        cr_assert_eq(fetch(h, "i.test", s.port, "/echo", &k, body, n), CURLE_OK);
+        assert_reused(h);
+        cr_assert_eq(k.n, n);
+        cr_assert(memcmp(k.p, body, n) == 0);
+        wait_idle_after(before, "a 300 kB request body");
+    }
+    free(body);
+    free(k.p);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(r);
+    stop(&s);
+}
+
+Test(https, idle_hook_between_http1_requests)
+{
+    idle_round(CURL_HTTP_VERSION_1_1, CURL_HTTP_VERSION_1_1);
+}
+
+#if HZ_HAVE_HTTP2
+Test(https, idle_hook_after_http2_streams)
+{
+    idle_round(CURL_HTTP_VERSION_2TLS, CURL_HTTP_VERSION_2_0);
+}
+#endif
 
 Test(https, sni_picks_the_certificate)
 {
