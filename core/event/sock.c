@@ -385,6 +385,7 @@ const hz__transport_vt hz__transport_tls = {
     .handshake_deadline = tls_handshake_deadline,
     .has_input = tls_has_input,
     .queued = tls_queued,
+    .is_tls = 1,
 };
 
 const char *hz__tls_sock_alpn(hz__sock *s)

@@ -28,6 +28,10 @@ typedef struct hz__transport_vt {
      * completion poller's queue (user memory where a socket's waits in the
      * kernel), which the owners count in their output budgets. */
     size_t (*queued)(const hz__sock *s);
+    /* 1: the bytes are encrypted on the wire (TLS, whatever moves the
+     * ciphertext: a socket or a completion poller). Asked through
+     * hz__sock_is_tls, never by comparing transport pointers. */
+    unsigned is_tls : 1;
 } hz__transport_vt;
 
 struct hz__sock {               /* owner: embedded in its connection */
@@ -79,6 +83,12 @@ static inline size_t hz__sock_held(const hz__sock *s, size_t cap)
         return 0;
     size_t q = s->tp->queued(s);
     return q < cap ? q : cap;
+}
+
+/** Whether the connection on s is TLS: its transport says so. */
+static inline int hz__sock_is_tls(const hz__sock *s)
+{
+    return s->tp->is_tls;
 }
 
 /** Called once when a TLS handshake ends: ok = 1 done, 0 failed or closed

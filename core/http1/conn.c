@@ -784,7 +784,7 @@ int hz__conn_upgrade(struct hz_req *ex, int status, hz__upgrade_fn fn, void *ud)
 int hz__conn_secure(const struct hz_req *ex)
 {
     const hz__conn *c = ex->conn;
-    return c && c->sock.tp == &hz__transport_tls;
+    return c && hz__sock_is_tls(&c->sock);
 }
 
 /* The upgrading exchange completed in order: the connection leaves the
@@ -883,7 +883,7 @@ __attribute__((noinline)) static int conn_h2_sniff(hz__conn *c)
     /* On TLS, h2_ok means ALPN chose h2: the connection is HTTP/2 whatever
      * it sends (RFC 9113 §3.3), and a bad preface is HTTP/2's connection
      * error (GOAWAY, §3.4), not an HTTP/1.1 request. */
-    int alpn = c->sock.tp == &hz__transport_tls;
+    int alpn = hz__sock_is_tls(&c->sock);
     int match = memcmp(c->in.data + c->in.off, preface, k) == 0;
     if ((!match && !alpn) || !c->loop->srv->h2_takeover) {
         c->h2_ok = 0;
@@ -909,7 +909,7 @@ __attribute__((noinline)) static int conn_h2_sniff(hz__conn *c)
  * still get their 400. */
 __attribute__((noinline)) static int h2c_bad_preface(const hz__conn *c, struct hz_req *ex)
 {
-    if (c->nrequests || c->sock.tp == &hz__transport_tls)
+    if (c->nrequests || hz__sock_is_tls(&c->sock))
         return 0;
     const char *p = c->in.data + HZ__H1(ex)->base;
     size_t n = c->in.len - HZ__H1(ex)->base;

@@ -365,7 +365,7 @@ static __attribute__((noinline)) void alog_emit(hz__conn *c, h2s *s, uint64_t du
         .conn_id = c->id,
         .request_seq = (uint32_t)s->id,
         .peer_fd = c->sock.fd,
-        .tls = c->sock.tp == &hz__transport_tls,
+        .tls = hz__sock_is_tls(&c->sock),
         .no_body = s->no_body,
     };
     hz__accesslog_emit(c->loop, &r, dur);
