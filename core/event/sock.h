@@ -85,6 +85,16 @@ static inline size_t hz__sock_held(const hz__sock *s, size_t cap)
     return q < cap ? q : cap;
 }
 
+/** The cap every owner applies to hz__sock_held: what it counts of the
+ *  transport's queue against an output budget, at most half of it (its
+ *  drain runs at or under half). An owner whose drain waits for strictly
+ *  less than half (HTTP/2's connection budget) passes that half as budget,
+ *  so the queue alone never holds it at the mark: a quarter. */
+static inline size_t hz__sock_held_in(const hz__sock *s, size_t budget)
+{
+    return hz__sock_held(s, budget / 2);
+}
+
 /** Whether the connection on s is TLS: its transport says so. */
 static inline int hz__sock_is_tls(const hz__sock *s)
 {

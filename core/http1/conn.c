@@ -862,7 +862,7 @@ static HZ__NOINLINE int pipeline_full_slow(const hz__conn *c, size_t pending)
 {
     const hz_server *srv = c->loop->srv;
     return (srv->cfg.max_pipelined && c->nqueued >= srv->cfg.max_pipelined) ||
-           pending + hz__sock_held(&c->sock, srv->cfg.output_buffer / 2) >= srv->cfg.output_buffer;
+           pending + hz__sock_held_in(&c->sock, srv->cfg.output_buffer) >= srv->cfg.output_buffer;
 }
 
 static inline int pipeline_full(const hz__conn *c)
@@ -970,7 +970,7 @@ static void conn_process_once(hz__conn *c)
             c->ex = ex;
         }
         if (HZ__H1(ex)->drain_wait && ex->on_drain && !c->wblocked &&
-            hz__buf_pending(&c->out) + hz__sock_held(&c->sock, srv->cfg.output_buffer / 2) <=
+            hz__buf_pending(&c->out) + hz__sock_held_in(&c->sock, srv->cfg.output_buffer) <=
                 srv->cfg.output_buffer / 2) {
             HZ__H1(ex)->drain_wait = 0;
             c->refs++;

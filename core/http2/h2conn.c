@@ -600,7 +600,7 @@ static int h2_write(hz_req *ex, const void *buf, size_t len)
     /* A completion poller's queue counts in the connection's budget (a
      * quarter at most, so drain_ready never waits for it alone). */
     if (hz__buf_pending(&s->ob) >= cfg->output_buffer ||
-        h->obytes + hz__sock_held(&h->c->sock, cfg->http2.conn_output_buffer / 4) >=
+        h->obytes + hz__sock_held_in(&h->c->sock, cfg->http2.conn_output_buffer / 2) >=
             cfg->http2.conn_output_buffer) {
         s->drain_wait = 1;
         return HZ_EAGAIN;
@@ -1609,7 +1609,7 @@ static int drain_ready(const hz__h2 *h, const h2s *s)
     const hz_config *cfg = &h->c->loop->srv->cfg;
     return s->drain_wait && s->r.on_drain && !s->closed &&
            hz__buf_pending(&s->ob) < cfg->output_buffer / 2 &&
-           h->obytes + hz__sock_held(&h->c->sock, cfg->http2.conn_output_buffer / 4) <
+           h->obytes + hz__sock_held_in(&h->c->sock, cfg->http2.conn_output_buffer / 2) <
                cfg->http2.conn_output_buffer / 2;
 }
 
