@@ -7,6 +7,8 @@
  * and idle timeout, max_websockets, the graceful stop, the switch off,
  * and the metrics. Every server is checked for leaks at its end. */
 #include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,94 +180,101 @@ static hz_metrics metrics(const it_server *s)
     return m;
 }
 
+/* ---- the cases ---------------------------------------------------------------- */
+
+/* A metric a case checks: where it is in hz_metrics (a uint64_t), its value. */
+typedef struct want {
+    size_t off;
+    uint64_t v;
+    const char *what; /* NULL: the end of the list */
+} want;
+#define WANT(field, val)                                                                           \
+    {                                                                                              \
+        offsetof(hz_metrics, field), (val), #field                                                 \
+    }
+
+/* One scripted session: a server (max_ws: 0 = the default; tls; the
+ * extended CONNECT switched off with ws_off), the client's mode, then the
+ * server's on_close calls (closes; the last with last_code, 0: any) and the
+ * metrics in wants. */
+typedef struct ws_case {
+    const char *mode;
+    unsigned max_ws;
+    int tls, ws_off;
+    int closes, last_code;
+    want wants[5];
+} ws_case;
+
+static void run_case(const ws_case *c)
+{
+    h2s_need();
+    it_server s;
+    start(&s, c->max_ws, c->tls, !c->ws_off);
+    run(&s, c->mode);
+    if (c->closes)
+        itws_wait_closes(c->closes);
+    if (c->last_code)
+        cr_expect_eq(atomic_load(&itws_last_code), c->last_code, "%s: last close %d", c->mode,
+                     atomic_load(&itws_last_code));
+    hz_metrics m = metrics(&s);
+    for (const want *w = c->wants; w < c->wants + 5 && w->what; w++) {
+        uint64_t got;
+        memcpy(&got, (const char *)&m + w->off, sizeof(got));
+        cr_expect_eq(got, w->v, "%s: %s is %llu, want %llu", c->mode, w->what,
+                     (unsigned long long)got, (unsigned long long)w->v);
+    }
+    stop(&s);
+}
+
 TestSuite(ws_h2, .timeout = 240);
 
 Test(ws_h2, echo_and_close_handshake)
 {
-    h2s_need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "echo");
-    itws_wait_closes(1);
-    cr_expect_eq(atomic_load(&itws_last_code), 1000);
+    run_case(&(ws_case){.mode = "echo",
+                        .closes = 1,
+                        .last_code = 1000,
+                        .wants = {WANT(ws_over_http2, 1), WANT(ws_opened, 1),
+                                  WANT(ws_close[HZ_WS_CLOSE_1000], 1),
+                                  WANT(ws_messages_in, 10)}}); /* text, binary, 8 binaries */
     cr_expect_eq(atomic_load(&g_upgrade_seen), 1, "hz_ws_is_upgrade and the accessors");
-    hz_metrics m = metrics(&s);
-    cr_expect_eq(m.ws_over_http2, 1);
-    cr_expect_eq(m.ws_opened, 1);
-    cr_expect_eq(m.ws_close[HZ_WS_CLOSE_1000], 1);
-    cr_expect_eq(m.ws_messages_in, 10); /* text, binary, 8 binaries */
-    stop(&s);
 }
 
 Test(ws_h2, negotiation)
 {
-    h2s_need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "deflate");
-    stop(&s);
+    run_case(&(ws_case){.mode = "deflate"});
 }
 
 Test(ws_h2, multiplexed_with_requests)
 {
-    h2s_need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "multi");
-    itws_wait_closes(2);
-    cr_expect_eq(metrics(&s).ws_over_http2, 2);
-    stop(&s);
+    run_case(&(ws_case){.mode = "multi", .closes = 2, .wants = {WANT(ws_over_http2, 2)}});
 }
 
 Test(ws_h2, refusals)
 {
-    h2s_need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "refuse");
-    hz_metrics m = metrics(&s);
-    cr_expect_eq(m.ws_opened, 0);
-    cr_expect_eq(m.ws_over_http2, 0);
-    stop(&s);
+    run_case(&(ws_case){.mode = "refuse", .wants = {WANT(ws_opened, 0), WANT(ws_over_http2, 0)}});
 }
 
 Test(ws_h2, client_reset_gives_1006)
 {
-    h2s_need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "rst");
-    itws_wait_closes(2);
-    hz_metrics m = metrics(&s);
-    cr_expect_eq(m.ws_close[HZ_WS_CLOSE_1006], 1, "the reset one");
-    cr_expect_eq(m.ws_close[HZ_WS_CLOSE_1000], 1, "the closed one");
-    cr_expect_eq(m.ws_open, 0);
-    stop(&s);
+    run_case(&(ws_case){.mode = "rst",
+                        .closes = 2,
+                        .wants = {WANT(ws_close[HZ_WS_CLOSE_1006], 1), /* the reset one */
+                                  WANT(ws_close[HZ_WS_CLOSE_1000], 1), /* the closed one */
+                                  WANT(ws_open, 0)}});
 }
 
 Test(ws_h2, connection_dropped_gives_1006)
 {
-    h2s_need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "hold");
-    itws_wait_closes(1);
-    cr_expect_eq(atomic_load(&itws_last_code), 1006);
-    cr_expect_eq(metrics(&s).ws_open, 0);
-    stop(&s);
+    run_case(
+        &(ws_case){.mode = "hold", .closes = 1, .last_code = 1006, .wants = {WANT(ws_open, 0)}});
 }
 
 Test(ws_h2, invalid_frame_fails_only_its_stream)
 {
-    h2s_need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "invalid");
-    itws_wait_closes(2);
-    hz_metrics m = metrics(&s);
-    cr_expect_eq(m.ws_close[HZ_WS_CLOSE_1002], 1);
-    cr_expect_eq(m.http2_protocol_errors, 0);
-    stop(&s);
+    run_case(
+        &(ws_case){.mode = "invalid",
+                   .closes = 2,
+                   .wants = {WANT(ws_close[HZ_WS_CLOSE_1002], 1), WANT(http2_protocol_errors, 0)}});
 }
 
 Test(ws_h2, slow_reader_memory_bounded)
@@ -289,32 +298,17 @@ Test(ws_h2, slow_reader_memory_bounded)
 
 Test(ws_h2, ping_and_idle_timeout)
 {
-    h2s_need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "ping");
-    itws_wait_closes(1);
-    cr_expect_eq(atomic_load(&itws_last_code), 1001);
-    stop(&s);
+    run_case(&(ws_case){.mode = "ping", .closes = 1, .last_code = 1001});
 }
 
 Test(ws_h2, max_websockets)
 {
-    h2s_need();
-    it_server s;
-    start(&s, 1, 0, 1);
-    run(&s, "cap");
-    stop(&s);
+    run_case(&(ws_case){.mode = "cap", .max_ws = 1});
 }
 
 Test(ws_h2, switched_off)
 {
-    h2s_need();
-    it_server s;
-    start(&s, 0, 0, 0);
-    run(&s, "nosettings");
-    cr_expect_eq(metrics(&s).ws_opened, 0);
-    stop(&s);
+    run_case(&(ws_case){.mode = "nosettings", .ws_off = 1, .wants = {WANT(ws_opened, 0)}});
 }
 
 Test(ws_h2, graceful_stop_sends_1001)
@@ -339,14 +333,9 @@ Test(ws_h2, graceful_stop_sends_1001)
 #if HZ_HAVE_TLS
 Test(ws_h2, echo_over_tls)
 {
-    h2s_need();
     if (system("openssl version >/dev/null 2>&1") != 0)
         cr_skip_test("no openssl CLI");
-    it_server s;
-    start(&s, 0, 1, 1);
-    run(&s, "echo --tls");
-    itws_wait_closes(1);
-    cr_expect_eq(metrics(&s).ws_over_http2, 1);
-    stop(&s);
+    run_case(
+        &(ws_case){.mode = "echo --tls", .tls = 1, .closes = 1, .wants = {WANT(ws_over_http2, 1)}});
 }
 #endif
