@@ -11,13 +11,15 @@
 
 /* ---- the server side ---------------------------------------------------------- */
 
-atomic_int itws_closes, itws_last_code, itws_opens;
+atomic_int itws_closes, itws_last_code, itws_opens, itws_flood_sent, itws_flood_calls;
 
 void itws_reset(void)
 {
     atomic_store(&itws_closes, 0);
     atomic_store(&itws_last_code, 0);
     atomic_store(&itws_opens, 0);
+    atomic_store(&itws_flood_sent, 0);
+    atomic_store(&itws_flood_calls, 0);
 }
 
 void itws_on_close(hz_ws *ws, unsigned code, const char *r, size_t len, void *ud)
@@ -56,6 +58,23 @@ void itws_pump(hz_ws *ws, atomic_int *sent, int n, hz_ws_msg *msg, const void *d
         cr_assert_eq(rc, 0);
         atomic_fetch_add(sent, 1);
     }
+}
+
+static void flood_more(hz_ws *ws, void *ud)
+{
+    static char blk[ITWS_FLOOD_MSG];
+    atomic_fetch_add(&itws_flood_calls, 1);
+    itws_pump(ws, &itws_flood_sent, *(const int *)ud, NULL, blk, sizeof(blk));
+}
+
+void itws_h_flood(hz_req *req, hz_res *res, void *ud)
+{
+    static const hz_ws_callbacks cb = {
+        .on_open = flood_more, .on_drain = flood_more, .on_close = itws_on_close};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.output_budget = ITWS_FLOOD_BUDGET;
+    hz_ws_accept(req, res, &cb, &o, ud);
 }
 
 void it_config_counted(hz_config *cfg, hz_count_alloc *ca)
@@ -162,7 +181,7 @@ void it_ws_send(it_conn *c, unsigned b0, const void *p, size_t len, int mask)
 
 /* Reads exactly n bytes: first what c->buf holds (the bytes after the
  * 101), then straight from the socket, so a long stream is not moved
- * around in c->buf it_ws_frame after frame. 0, or -1 on timeout or EOF. */
+ * around in c->buf frame after frame. 0, or -1 on timeout or EOF. */
 static int read_exact(it_conn *c, uint8_t *dst, size_t n, long long end)
 {
     size_t got = 0;
@@ -186,7 +205,7 @@ static int read_exact(it_conn *c, uint8_t *dst, size_t n, long long end)
     return 0;
 }
 
-/* Reads one server it_ws_frame (unmasked); -1 on timeout or EOF. */
+/* Reads one server frame (unmasked); -1 on timeout or EOF. */
 int it_ws_read(it_conn *c, it_ws_frame *f, int timeout_ms)
 {
     long long end = it_now_ms() + timeout_ms;
@@ -222,12 +241,12 @@ unsigned it_ws_close_code(const it_ws_frame *f)
     return f->len >= 2 ? (unsigned)f->data[0] << 8 | f->data[1] : 0;
 }
 
-/* Expects a close it_ws_frame with code, then the TCP connection closed. */
+/* Expects a close frame with code, then the TCP connection closed. */
 void it_ws_expect_close(it_conn *c, unsigned code)
 {
     it_ws_frame f;
     for (;;) {
-        cr_assert_eq(it_ws_read(c, &f, 3000), 0, "no close it_ws_frame");
+        cr_assert_eq(it_ws_read(c, &f, 3000), 0, "no close frame");
         if ((f.b0 & 0x0f) != 0x9 && (f.b0 & 0x0f) != 0xa)
             break;
         free(f.data);

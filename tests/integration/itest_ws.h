@@ -33,6 +33,15 @@ void itws_wait_closes(int n);
  *  output budget refuses (HZ_EAGAIN: the next on_drain goes on). */
 void itws_pump(hz_ws *ws, atomic_int *sent, int n, hz_ws_msg *msg, const void *data, size_t len);
 
+/* The flood route (itws_h_flood, ud: a const int *, how many messages):
+ * binary messages of ITWS_FLOOD_MSG bytes sent as fast as an output budget
+ * of ITWS_FLOOD_BUDGET allows, resumed by each on_drain. */
+#define ITWS_FLOOD_MSG 16384
+#define ITWS_FLOOD_BUDGET 32768
+extern atomic_int itws_flood_sent;  /* messages sent; zeroed by itws_reset */
+extern atomic_int itws_flood_calls; /* on_open + on_drain calls; likewise */
+void itws_h_flood(hz_req *req, hz_res *res, void *ud);
+
 /** hz_config_init with one loop and ca (initialised here) as the allocator. */
 void it_config_counted(hz_config *cfg, hz_count_alloc *ca);
 /** Asserts that every block went back to ca, with the size it had. */

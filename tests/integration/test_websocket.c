@@ -19,8 +19,6 @@
 
 /* ---- the server ------------------------------------------------------------ */
 
-static atomic_int g_drains;
-
 static void h_echo(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
@@ -80,32 +78,12 @@ static void h_ping(hz_req *req, hz_res *res, void *ud)
     hz_ws_accept(req, res, &cb, &o, NULL);
 }
 
-/* Flood: sends 16 KiB messages until refused, then on each drain; the
- * total is FLOOD_N messages (64 MiB: more than the kernel's socket
- * buffers hold). Output budget 32 KiB. */
+/* Flood (itws_h_flood): FLOOD_N messages of 16 KiB (64 MiB: more than the
+ * kernel's socket buffers hold). */
 #define FLOOD_N 4096
-#define FLOOD_MSG 16384
-#define FLOOD_BUDGET 32768
-static atomic_int g_flood_sent;
-
-static void flood_more(hz_ws *ws, void *ud)
-{
-    static char blk[FLOOD_MSG];
-    (void)ud;
-    atomic_fetch_add(&g_drains, 1);
-    itws_pump(ws, &g_flood_sent, FLOOD_N, NULL, blk, sizeof(blk));
-}
-
-static void h_flood(hz_req *req, hz_res *res, void *ud)
-{
-    (void)ud;
-    static const hz_ws_callbacks cb = {
-        .on_open = flood_more, .on_drain = flood_more, .on_close = itws_on_close};
-    hz_ws_options o;
-    hz_ws_options_init(&o);
-    o.output_budget = FLOOD_BUDGET;
-    hz_ws_accept(req, res, &cb, &o, NULL);
-}
+#define FLOOD_MSG ITWS_FLOOD_MSG
+#define FLOOD_BUDGET ITWS_FLOOD_BUDGET
+static const int g_flood_n = FLOOD_N;
 
 /* Echo with a small budget: reading pauses while the echo is not read. */
 static void h_slow(hz_req *req, hz_res *res, void *ud)
@@ -248,14 +226,12 @@ static void start(it_server *s, unsigned max_ws)
     it_config_counted(&cfg, &g_alloc);
     cfg.max_websockets = max_ws;
     itws_reset();
-    atomic_store(&g_drains, 0);
-    atomic_store(&g_flood_sent, 0);
     cr_assert_eq(hz_server_create(&s->srv, &cfg), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/echo", h_echo, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/close", h_close, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/origin", h_origin, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/ping", h_ping, NULL), 0);
-    cr_assert_eq(hz_route(s->srv, "GET", "/ws/flood", h_flood, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/flood", itws_h_flood, (void *)&g_flood_n), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/slow", h_slow, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/thread", h_thread, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/bcast", h_bcast, NULL), 0);
@@ -348,7 +324,7 @@ Test(websocket, byte_by_byte)
     it_ws_frame f;
     start(&s, 100);
     it_ws_open(&c, s.port, "/ws/echo", NULL, NULL);
-    /* A it_ws_frame trickled one byte per write still arrives whole. */
+    /* A frame trickled one byte per write still arrives whole. */
     uint8_t fr[] = {0x81, 0x83, 1, 2, 3, 4, 'a' ^ 1, 'b' ^ 2, 'c' ^ 3};
     for (size_t i = 0; i < sizeof(fr); i++) {
         cr_assert_eq(it_send(&c, fr + i, 1), 0);
@@ -557,7 +533,7 @@ Test(websocket, pipelined_request_before_upgrade_and_leftover_bytes)
     char req[1024];
     start(&s, 100);
     cr_assert_eq(it_connect(&c, s.port), 0);
-    /* A request for a missing path, the upgrade, and a it_ws_frame, in one write:
+    /* A request for a missing path, the upgrade, and a frame, in one write:
      * the 404 comes first, then the 101, then the echo. */
     it_ws_upgrade_req(req, sizeof(req), "/ws/echo", NULL);
     char all[2048];
@@ -620,7 +596,7 @@ Test(websocket, slow_reader_backpressure)
         long live = atomic_load(&g_alloc.live_bytes);
         if (live > peak)
             peak = live;
-        int n = atomic_load(&g_flood_sent);
+        int n = atomic_load(&itws_flood_sent);
         if (n != last) {
             last = n;
             still = it_now_ms();
@@ -638,9 +614,36 @@ Test(websocket, slow_reader_backpressure)
         cr_assert_eq(f.len, FLOOD_MSG);
         free(f.data);
     }
-    cr_assert_gt(atomic_load(&g_drains), 1);
+    cr_assert_gt(atomic_load(&itws_flood_calls), 1);
     it_close(&c);
     stop(&s);
+}
+
+/* A peer that writes without reading: send_one(c, i) while the socket
+ * takes more within 300 ms, at most max times. The server's live bytes are
+ * sampled after each send: their highest in *peak. Returns the sends. */
+static int send_until_stalled(it_conn *c, int max, void (*send_one)(it_conn *c, int i), long *peak)
+{
+    int sent = 0;
+    *peak = 0;
+    for (; sent < max; sent++) {
+        struct pollfd q = {.fd = c->fd, .events = POLLOUT};
+        if (poll(&q, 1, 300) <= 0)
+            break;
+        send_one(c, sent);
+        long live = atomic_load(&g_alloc.live_bytes);
+        if (live > *peak)
+            *peak = live;
+    }
+    return sent;
+}
+
+/* 64 KiB binary messages of zeros. */
+static void send_64k(it_conn *c, int i)
+{
+    static char blk[65536];
+    (void)i;
+    it_ws_send(c, 0x82, blk, sizeof(blk), 1);
 }
 
 /* An echo peer that sends without reading: the server stops reading once
@@ -651,21 +654,11 @@ Test(websocket, slow_reader_echo_pauses_input)
     it_server s;
     it_conn c;
     it_ws_frame f;
-    static char blk[65536];
     start(&s, 100);
     long base = atomic_load(&g_alloc.live_bytes);
     it_ws_open(&c, s.port, "/ws/slow", NULL, NULL);
-    long peak = 0;
-    int sent = 0;
-    for (; sent < 1024; sent++) { /* 64 MiB at most */
-        struct pollfd p = {.fd = c.fd, .events = POLLOUT};
-        if (poll(&p, 1, 300) <= 0)
-            break;
-        it_ws_send(&c, 0x82, blk, sizeof(blk), 1);
-        long live = atomic_load(&g_alloc.live_bytes);
-        if (live > peak)
-            peak = live;
-    }
+    long peak;
+    int sent = send_until_stalled(&c, 1024, send_64k, &peak); /* 64 MiB at most */
     cr_assert_lt(sent, 1024, "the server must stop reading");
     /* Connection state, the read buffer and a message being assembled
      * (64 KiB each at most), the queue (budget + one message). */
@@ -673,7 +666,7 @@ Test(websocket, slow_reader_echo_pauses_input)
                  peak - base);
     for (int i = 0; i < sent; i++) {
         cr_assert_eq(it_ws_read(&c, &f, 5000), 0, "echo %d of %d", i, sent);
-        cr_assert_eq(f.len, sizeof(blk));
+        cr_assert_eq(f.len, 65536);
         free(f.data);
     }
     it_close(&c);
@@ -816,9 +809,9 @@ Test(websocket, compression_and_opt_out)
     stop(&s);
 }
 
-/* A peer failed mid-it_ws_frame (1009 from the header) keeps sending: the server
- * writes its close it_ws_frame, sends FIN and drops the rest of the input, so the
- * peer can finish its write and still read the close it_ws_frame (an immediate
+/* A peer failed mid-frame (1009 from the header) keeps sending: the server
+ * writes its close frame, sends FIN and drops the rest of the input, so the
+ * peer can finish its write and still read the close frame (an immediate
  * close with unread input would reset the connection and lose it). */
 Test(websocket, failed_peer_still_sending_reads_the_close)
 {
@@ -846,7 +839,7 @@ static void send_split(it_conn *c, const uint8_t *f, size_t n, size_t k)
     cr_assert_eq(it_send(c, f + k, n - k), 0);
 }
 
-/* A masked it_ws_frame (b0, payload p of len bytes) into out; its length. */
+/* A masked frame (b0, payload p of len bytes) into out; its length. */
 static size_t build_frame(uint8_t *out, unsigned b0, const uint8_t *p, size_t len)
 {
     static const uint8_t key[4] = {0x9a, 0x0b, 0x7c, 0x3d};
@@ -876,9 +869,9 @@ static void expect_echo(it_conn *c, const uint8_t *p, size_t len, const char *wh
     free(f.data);
 }
 
-/* A whole message in one it_ws_frame waits in the read buffer until all of it
+/* A whole message in one frame waits in the read buffer until all of it
  * is in, wherever the reads cut it (header, length, key, payload), and is
- * echoed intact; a cut it_ws_frame followed by the next one too. */
+ * echoed intact; a cut frame followed by the next one too. */
 Test(websocket, whole_frame_cut_at_every_byte)
 {
     it_server s;
@@ -891,14 +884,14 @@ Test(websocket, whole_frame_cut_at_every_byte)
     size_t n = build_frame(fr, 0x82, p, 300);
     for (size_t k = 1; k < n; k++) {
         send_split(&c, fr, n, k);
-        expect_echo(&c, p, 300, "300-byte it_ws_frame", k);
+        expect_echo(&c, p, 300, "300-byte frame", k);
     }
     /* 16 KiB: the cuts around the header and a few in the payload. */
     n = build_frame(fr, 0x82, p, sizeof(p));
     static const size_t cuts[] = {1, 2, 3, 4, 5, 7, 8, 9, 100, 4095, 4096, 8192, 16383, 16391};
     for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
         send_split(&c, fr, n, cuts[i]);
-        expect_echo(&c, p, sizeof(p), "16 KiB it_ws_frame", cuts[i]);
+        expect_echo(&c, p, sizeof(p), "16 KiB frame", cuts[i]);
     }
     /* Two frames back to back, cut inside the second one. */
     size_t n2 = n + build_frame(fr + n, 0x82, p + 1, sizeof(p) - 1);
@@ -907,6 +900,16 @@ Test(websocket, whole_frame_cut_at_every_byte)
     expect_echo(&c, p + 1, sizeof(p) - 1, "second of two", n + 6);
     it_close(&c);
     stop(&s);
+}
+
+/* Message i of 16 KiB: its number's high byte, then its low byte repeated. */
+static void send_numbered_16k(it_conn *c, int i)
+{
+    static uint8_t p[16384], fr[16384 + 8];
+    memset(p, i & 0xff, sizeof(p));
+    p[0] = (uint8_t)(i >> 8);
+    size_t n = build_frame(fr, 0x82, p, sizeof(p));
+    cr_assert_eq(it_send(c, fr, n), 0);
 }
 
 /* An echo of 16 KiB messages to a peer that does not read: each echo is
@@ -918,24 +921,11 @@ Test(websocket, big_echo_to_slow_reader_direct_writes)
 {
     it_server s;
     it_conn c;
-    static uint8_t p[16384], fr[16384 + 8];
     start(&s, 100);
     long base = atomic_load(&g_alloc.live_bytes);
     it_ws_open(&c, s.port, "/ws/slow", NULL, NULL);
-    long peak = 0;
-    int sent = 0;
-    for (; sent < 4096; sent++) { /* 64 MiB at most */
-        struct pollfd q = {.fd = c.fd, .events = POLLOUT};
-        if (poll(&q, 1, 300) <= 0)
-            break;
-        memset(p, sent & 0xff, sizeof(p));
-        p[0] = (uint8_t)(sent >> 8);
-        size_t n = build_frame(fr, 0x82, p, sizeof(p));
-        cr_assert_eq(it_send(&c, fr, n), 0);
-        long live = atomic_load(&g_alloc.live_bytes);
-        if (live > peak)
-            peak = live;
-    }
+    long peak;
+    int sent = send_until_stalled(&c, 4096, send_numbered_16k, &peak); /* 64 MiB at most */
     cr_assert_lt(sent, 4096, "the server must stop reading");
     /* Connection state and its read buffer (64 KiB each at most), the
      * queue (budget + one message). */
@@ -944,7 +934,7 @@ Test(websocket, big_echo_to_slow_reader_direct_writes)
     for (int i = 0; i < sent; i++) {
         it_ws_frame f;
         cr_assert_eq(it_ws_read(&c, &f, 5000), 0, "echo %d of %d", i, sent);
-        cr_assert_eq(f.len, sizeof(p));
+        cr_assert_eq(f.len, 16384);
         cr_assert_eq(f.data[0], (uint8_t)(i >> 8), "echo %d out of order", i);
         for (size_t j = 1; j < f.len; j++)
             if (f.data[j] != (uint8_t)(i & 0xff))

@@ -58,29 +58,9 @@ static void h_root(hz_req *req, hz_res *res, void *ud)
     hz_res_send(res, 200, "hello", 5);
 }
 
-/* Flood: FLOOD_N messages of 16 KiB, sent as fast as the budget allows. */
+/* Flood (itws_h_flood): FLOOD_N messages of 16 KiB. */
 #define FLOOD_N 256
-#define FLOOD_MSG 16384
-#define FLOOD_BUDGET 32768
-static atomic_int g_flood_sent;
-
-static void flood_more(hz_ws *ws, void *ud)
-{
-    static char blk[FLOOD_MSG];
-    (void)ud;
-    itws_pump(ws, &g_flood_sent, FLOOD_N, NULL, blk, sizeof(blk));
-}
-
-static void h_flood(hz_req *req, hz_res *res, void *ud)
-{
-    (void)ud;
-    static const hz_ws_callbacks cb = {
-        .on_open = flood_more, .on_drain = flood_more, .on_close = itws_on_close};
-    hz_ws_options o;
-    hz_ws_options_init(&o);
-    o.output_budget = FLOOD_BUDGET;
-    hz_ws_accept(req, res, &cb, &o, NULL);
-}
+static const int g_flood_n = FLOOD_N;
 
 static void h_ping(hz_req *req, hz_res *res, void *ud)
 {
@@ -110,12 +90,11 @@ static void start(it_server *s, unsigned max_ws, int tls, int ws_on)
     cfg.http2.websocket = ws_on;
     itws_reset();
     atomic_store(&g_upgrade_seen, 0);
-    atomic_store(&g_flood_sent, 0);
     cr_assert_eq(hz_server_create(&s->srv, &cfg), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/", h_root, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/echo", h_echo, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/refuse", h_refuse, NULL), 0);
-    cr_assert_eq(hz_route(s->srv, "GET", "/ws/flood", h_flood, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/flood", itws_h_flood, (void *)&g_flood_n), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/ping", h_ping, NULL), 0);
     const hz_tls_config *tp = NULL;
 #if HZ_HAVE_TLS
@@ -287,7 +266,7 @@ Test(ws_h2, slow_reader_memory_bounded)
     long base = atomic_load(&g_alloc.live_bytes);
     run(&s, "slow");
     itws_wait_closes(1);
-    cr_expect_eq(atomic_load(&g_flood_sent), FLOOD_N);
+    cr_expect_eq(atomic_load(&itws_flood_sent), FLOOD_N);
     /* 4 MiB went through; what was held at once is about the budget + the
      * stream's output buffer + nghttp2's session, far under 1 MiB. */
     long peak = atomic_load(&g_alloc.peak_bytes) - base;
