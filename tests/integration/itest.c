@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <criterion/criterion.h>
 #include "itest.h"
+#include "test_alloc.h"
 
 atomic_int it_calls;
 atomic_int it_done_ok;
@@ -467,4 +468,35 @@ int it_wait_closed(it_conn *c, int timeout_ms)
             return 0;
         c->len = 0; /* discard whatever arrives meanwhile */
     }
+}
+
+void it_config_counted(hz_config *cfg, hz_count_alloc *ca)
+{
+    hz_config_init(cfg);
+    cfg->loops = 1;
+    hz_count_alloc_init(ca);
+    cfg->allocator = &ca->iface;
+}
+
+void it_assert_no_leaks(const hz_count_alloc *ca)
+{
+    cr_assert_eq(atomic_load(&ca->live_blocks), 0, "leaked %ld blocks",
+                 atomic_load(&ca->live_blocks));
+    cr_assert_eq(atomic_load(&ca->size_mismatches), 0);
+}
+
+void it_expect_no_leaks(const hz_count_alloc *ca)
+{
+    cr_expect_eq(atomic_load(&ca->live_blocks), 0, "leaked %ld blocks",
+                 atomic_load(&ca->live_blocks));
+    cr_expect_eq(atomic_load(&ca->size_mismatches), 0);
+}
+
+int it_route_flags(hz_server *s, const char *method, const char *path, hz_handler_fn fn, void *ud,
+                   unsigned flags)
+{
+    hz_route_opts o;
+    hz_route_opts_init(&o);
+    o.flags = flags;
+    return hz_route_with(s, method, path, fn, ud, &o);
 }

@@ -77,21 +77,6 @@ void itws_h_flood(hz_req *req, hz_res *res, void *ud)
     hz_ws_accept(req, res, &cb, &o, ud);
 }
 
-void it_config_counted(hz_config *cfg, hz_count_alloc *ca)
-{
-    hz_config_init(cfg);
-    cfg->loops = 1;
-    hz_count_alloc_init(ca);
-    cfg->allocator = &ca->iface;
-}
-
-void it_assert_no_leaks(const hz_count_alloc *ca)
-{
-    cr_assert_eq(atomic_load(&ca->live_blocks), 0, "leaked %ld blocks",
-                 atomic_load(&ca->live_blocks));
-    cr_assert_eq(atomic_load(&ca->size_mismatches), 0);
-}
-
 /* ---- a raw client (HTTP/1.1 upgrade) ------------------------------------------ */
 
 const char IT_WS_KEY[] = "dGhlIHNhbXBsZSBub25jZQ==";

@@ -1,8 +1,8 @@
 /* itest_ws.h - what the WebSocket integration tests share (test_websocket
  * over HTTP/1.1, test_ws_h2 over HTTP/2): callbacks that count opens and
  * closes and echo, a sender that goes on until the output budget refuses,
- * the counting-allocator server and its leak check, and a raw HTTP/1.1
- * client that upgrades and speaks frames. */
+ * the flood route, and a raw HTTP/1.1 client that upgrades and speaks
+ * frames. */
 #ifndef HZ_ITEST_WS_H
 #define HZ_ITEST_WS_H
 
@@ -41,11 +41,6 @@ void itws_pump(hz_ws *ws, atomic_int *sent, int n, hz_ws_msg *msg, const void *d
 extern atomic_int itws_flood_sent;  /* messages sent; zeroed by itws_reset */
 extern atomic_int itws_flood_calls; /* on_open + on_drain calls; likewise */
 void itws_h_flood(hz_req *req, hz_res *res, void *ud);
-
-/** hz_config_init with one loop and ca (initialised here) as the allocator. */
-void it_config_counted(hz_config *cfg, hz_count_alloc *ca);
-/** Asserts that every block went back to ca, with the size it had. */
-void it_assert_no_leaks(const hz_count_alloc *ca);
 
 /* ---- a raw client (HTTP/1.1 upgrade) ------------------------------------------ */
 

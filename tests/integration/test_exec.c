@@ -210,9 +210,7 @@ static void finish(void)
     hz_server_destroy(srv);
     if (!inner_down)
         inner.vt->shutdown(inner.self);
-    cr_expect_eq(atomic_load(&CA.live_blocks), 0, "leaked %ld blocks",
-                 (long)atomic_load(&CA.live_blocks));
-    cr_expect_eq(atomic_load(&CA.size_mismatches), 0);
+    it_expect_no_leaks(&CA);
 }
 
 static void get(it_conn *c, const char *path)

@@ -118,9 +118,7 @@ static void finish(int stopped)
     hz_server_wait(srv);
     hz_server_destroy(srv);
     EXR.vt->shutdown(EXR.self);
-    cr_expect_eq(atomic_load(&CA.live_blocks), 0, "leaked %ld blocks",
-                 (long)atomic_load(&CA.live_blocks));
-    cr_expect_eq(atomic_load(&CA.size_mismatches), 0);
+    it_expect_no_leaks(&CA);
 }
 
 static FILE *script_open(const char *mode)

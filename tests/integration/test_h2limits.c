@@ -147,11 +147,8 @@ static void start(uint32_t body_idle)
     accepted = 0;
     paused = body_ended = 0;
     pthread_mutex_unlock(&mu);
-    hz_count_alloc_init(&CA);
     hz_config cfg;
-    hz_config_init(&cfg);
-    cfg.loops = 1;
-    cfg.allocator = &CA.iface;
+    it_config_counted(&cfg, &CA);
     cfg.output_buffer = STREAM_BUDGET;
     cfg.http2.conn_output_buffer = CONN_BUDGET;
     cfg.timeouts.write = 30000; /* the stall timer stays out of the way */
@@ -174,9 +171,7 @@ static void finish(void)
     hz_server_stop(srv, 300);
     hz_server_wait(srv);
     hz_server_destroy(srv);
-    cr_expect_eq(atomic_load(&CA.live_blocks), 0, "leaked %ld blocks",
-                 (long)atomic_load(&CA.live_blocks));
-    cr_expect_eq(atomic_load(&CA.size_mismatches), 0);
+    it_expect_no_leaks(&CA);
 }
 
 static FILE *script_open(const char *mode)
