@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fz_conn.h"
+#include "fz_rand.h"
 
 void fz_fail(const char *what, const char *file, int line)
 {
@@ -91,6 +92,5 @@ void fz_advance(hz__loop *loop, uint64_t ms)
 
 uint32_t fz_rnd(uint32_t *s)
 {
-    *s = *s * 1103515245u + 12345u;
-    return *s >> 16;
+    return fz_lcg(s);
 }
