@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "parser.h"
+#include "support/fz_rand.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,14 +31,6 @@ typedef struct result {
     size_t data_len;
 } result;
 
-static uint32_t next_rand(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
-
 static void decode(const hz__parse_limits *lim, const uint8_t *in, size_t len, uint32_t seed,
                    int bytewise, result *r)
 {
@@ -52,7 +45,7 @@ static void decode(const hz__parse_limits *lim, const uint8_t *in, size_t len, u
         else if (seed == 0)
             avail = len;
         else
-            avail += next_rand(&seed) % 48;
+            avail += fz_xorshift32(&seed) % 48;
         if (avail > len)
             avail = len;
         for (;;) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "parser.h"
+#include "support/fz_rand.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,14 +31,6 @@ typedef struct run {
     hz__field fields[100];
 } run;
 
-static uint32_t next_rand(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
-
 /* Feeds growing prefixes; step 0 means "one piece". */
 static void parse(const hz__parse_limits *lim, const uint8_t *req, size_t len, uint32_t seed,
                   int bytewise, run *r)
@@ -53,7 +46,7 @@ static void parse(const hz__parse_limits *lim, const uint8_t *req, size_t len, u
         else if (seed == 0)
             have = len;
         else
-            have += next_rand(&seed) % 64;
+            have += fz_xorshift32(&seed) % 64;
         if (have > len)
             have = len;
         char *copy = malloc(have ? have : 1);

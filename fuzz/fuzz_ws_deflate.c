@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ws_deflate.h"
+#include "support/fz_rand.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -65,14 +66,6 @@ static const hz_allocator_vt counting_vt = {
 static const hz_allocator counting = {&counting_vt, NULL};
 
 #if HZ_HAVE_WS_DEFLATE
-static uint32_t next_rand(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
-
 typedef struct buf {
     uint8_t *p;
     size_t len, cap;
@@ -95,7 +88,7 @@ static void put(buf *b, const void *p, size_t n)
 static int inflate_msg(hz__pmd *z, const uint8_t *in, size_t len, uint32_t seed, buf *out,
                        hz__ws_err *err, uint64_t limit)
 {
-    size_t cap = seed ? 1 + next_rand(&seed) % 64 : 1 << 16;
+    size_t cap = seed ? 1 + fz_xorshift32(&seed) % 64 : 1 << 16;
     uint8_t *o = malloc(cap);
     size_t off = 0;
     int rc;
@@ -103,7 +96,7 @@ static int inflate_msg(hz__pmd *z, const uint8_t *in, size_t len, uint32_t seed,
     for (int rounds = 0;; rounds++) {
         size_t n = len - off;
         if (seed && n)
-            n = 1 + next_rand(&seed) % (n < 50 ? n : 50);
+            n = 1 + fz_xorshift32(&seed) % (n < 50 ? n : 50);
         int fin = off + n == len;
         size_t used, made;
         rc = hz__pmd_inflate(z, in + off, n, fin, o, cap, &used, &made);
@@ -128,7 +121,7 @@ static int inflate_msg(hz__pmd *z, const uint8_t *in, size_t len, uint32_t seed,
 
 static int deflate_msg(hz__pmd *z, const uint8_t *in, size_t len, uint32_t seed, buf *out)
 {
-    size_t cap = 16 + next_rand(&seed) % 64;
+    size_t cap = 16 + fz_xorshift32(&seed) % 64;
     uint8_t *o = malloc(cap);
     size_t off = 0;
     int rc;
@@ -136,7 +129,7 @@ static int deflate_msg(hz__pmd *z, const uint8_t *in, size_t len, uint32_t seed,
     for (;;) {
         size_t n = len - off;
         if (n)
-            n = 1 + next_rand(&seed) % (n < 300 ? n : 300);
+            n = 1 + fz_xorshift32(&seed) % (n < 300 ? n : 300);
         int fin = off + n == len;
         size_t used, made;
         rc = hz__pmd_deflate(z, in + off, n, fin, o, cap, &used, &made);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ws.h"
+#include "support/fz_rand.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -50,14 +51,6 @@ typedef struct run {
     buf msg; /* the data message being assembled */
     int in_msg;
 } run;
-
-static uint32_t next_rand(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
 
 static void record(run *r, const hz__ws_event *ev, const hz__ws_parser_cfg *cfg)
 {
@@ -122,7 +115,7 @@ static void parse(const hz__ws_parser_cfg *cfg, const uint8_t *in, size_t len, i
         if (mode == 2)
             n = 1;
         else if (mode == 1)
-            n = 1 + next_rand(&seed) % 97;
+            n = 1 + fz_xorshift32(&seed) % 97;
         if (n > len - off)
             n = len - off;
         uint8_t *piece = malloc(n);
@@ -190,7 +183,7 @@ static void utf8_agree(const uint8_t *s, size_t len, uint32_t seed)
     size_t whole = hz__utf8_feed(&u, s, len);
     int complete = whole == len && hz__utf8_complete(&u);
     CHECK(hz__utf8_valid(s, len) == complete);
-    size_t cut = len ? next_rand(&seed) % (len + 1) : 0;
+    size_t cut = len ? fz_xorshift32(&seed) % (len + 1) : 0;
     hz__utf8_init(&u);
     size_t r = hz__utf8_feed(&u, s, cut);
     if (r == cut)

@@ -193,21 +193,6 @@ void hz__loop_unlink(hz__loop *loop, hz__io *io)
     loop->reap = io;
 }
 
-static void run_ready(hz__loop *loop)
-{
-    /* Only the objects queued so far: those queued while these run wait
-     * for the next iteration (whose poll does not block). */
-    hz__io *io = loop->ready;
-    loop->ready = NULL;
-    while (io) {
-        hz__io *next = io->qnext;
-        io->queued = 0;
-        io->qnext = NULL;
-        io->vt->on_ready(io);
-        io = next;
-    }
-}
-
 static void reap(hz__loop *loop)
 {
     hz__io **pp = &loop->reap;
@@ -228,7 +213,7 @@ void hz__loop_run_pending(hz__loop *loop)
     loop->now = hz__now_ms();
     loop->wake_ns = hz__now_ns();
     hz__wheel_advance(&loop->wheel, loop->now);
-    run_ready(loop);
+    hz__loop_run_ready(loop);
     reap(loop);
 }
 
@@ -421,7 +406,7 @@ static inline __attribute__((always_inline)) void loop_iterate(hz__loop *loop, i
     }
     hz__wheel_advance(&loop->wheel, loop->now);
     if (loop->ready)
-        run_ready(loop);
+        hz__loop_run_ready(loop);
     if (loop->reap)
         reap(loop);
 }
@@ -448,7 +433,7 @@ void *hz__loop_main(void *arg)
     hz__timer_cancel(&loop->wheel, &loop->stop_timer);
     run_posts(loop);
     while (loop->ready)
-        run_ready(loop);
+        hz__loop_run_ready(loop);
     reap(loop);
     /* A completion poller still holds output the connections consider
      * written, and operations in the kernel: finish them on this thread

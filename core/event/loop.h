@@ -201,6 +201,23 @@ HZ__HIDDEN void *hz__loop_main(void *arg);
 /** Queues io for its on_ready at the end of this iteration (no I/O event
  *  needed). Idempotent while queued. */
 HZ__HIDDEN void hz__loop_queue(hz__loop *loop, hz__io *io);
+
+/** Runs the objects queued so far, once each (their on_ready); those they
+ *  queue wait for the next call. The loop calls it at the end of each
+ *  iteration; the fuzz targets, which step a loop by hand, call it too.
+ *  Inline: the loop's per-iteration path keeps no extra call. */
+static inline void hz__loop_run_ready(hz__loop *loop)
+{
+    hz__io *io = loop->ready;
+    loop->ready = NULL;
+    while (io) {
+        hz__io *next = io->qnext;
+        io->queued = 0;
+        io->qnext = NULL;
+        io->vt->on_ready(io);
+        io = next;
+    }
+}
 /** Puts io on the loop's open list (stopped and closed with the loop). */
 HZ__HIDDEN void hz__loop_link(hz__loop *loop, hz__io *io);
 /** Takes io off the open list and hands it to the reap step, which frees

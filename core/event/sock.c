@@ -394,6 +394,7 @@ const hz__transport_vt hz__transport_tls = {
     .has_input = tls_has_input,
     .queued = tls_queued,
     .idle = tls_idle,
+    .is_tls = 1,
 };
 
 const char *hz__tls_sock_alpn(hz__sock *s)

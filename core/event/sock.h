@@ -31,6 +31,10 @@ typedef struct hz__transport_vt {
     /* Optional (NULL for sockets). The owner holds nothing in flight: the
      * transport may drop buffers it can take again (hz_tls_vt.idle). */
     void (*idle)(hz__sock *s);
+    /* 1: the bytes are encrypted on the wire (TLS, whatever moves the
+     * ciphertext: a socket or a completion poller). Asked through
+     * hz__sock_is_tls, never by comparing transport pointers. */
+    unsigned is_tls : 1;
 } hz__transport_vt;
 
 struct hz__sock {               /* owner: embedded in its connection */
@@ -90,6 +94,22 @@ static inline void hz__sock_idle(hz__sock *s)
 {
     if (s->tp->idle)
         s->tp->idle(s);
+}
+
+/** The cap every owner applies to hz__sock_held: what it counts of the
+ *  transport's queue against an output budget, at most half of it (its
+ *  drain runs at or under half). An owner whose drain waits for strictly
+ *  less than half (HTTP/2's connection budget) passes that half as budget,
+ *  so the queue alone never holds it at the mark: a quarter. */
+static inline size_t hz__sock_held_in(const hz__sock *s, size_t budget)
+{
+    return hz__sock_held(s, budget / 2);
+}
+
+/** Whether the connection on s is TLS: its transport says so. */
+static inline int hz__sock_is_tls(const hz__sock *s)
+{
+    return s->tp->is_tls;
 }
 
 /** Called once when a TLS handshake ends: ok = 1 done, 0 failed or closed

@@ -784,7 +784,7 @@ int hz__conn_upgrade(struct hz_req *ex, int status, hz__upgrade_fn fn, void *ud)
 int hz__conn_secure(const struct hz_req *ex)
 {
     const hz__conn *c = ex->conn;
-    return c && c->sock.tp == &hz__transport_tls;
+    return c && hz__sock_is_tls(&c->sock);
 }
 
 /* The upgrading exchange completed in order: the connection leaves the
@@ -862,7 +862,7 @@ static HZ__NOINLINE int pipeline_full_slow(const hz__conn *c, size_t pending)
 {
     const hz_server *srv = c->loop->srv;
     return (srv->cfg.max_pipelined && c->nqueued >= srv->cfg.max_pipelined) ||
-           pending + hz__sock_held(&c->sock, srv->cfg.output_buffer / 2) >= srv->cfg.output_buffer;
+           pending + hz__sock_held_in(&c->sock, srv->cfg.output_buffer) >= srv->cfg.output_buffer;
 }
 
 static inline int pipeline_full(const hz__conn *c)
@@ -883,7 +883,7 @@ __attribute__((noinline)) static int conn_h2_sniff(hz__conn *c)
     /* On TLS, h2_ok means ALPN chose h2: the connection is HTTP/2 whatever
      * it sends (RFC 9113 §3.3), and a bad preface is HTTP/2's connection
      * error (GOAWAY, §3.4), not an HTTP/1.1 request. */
-    int alpn = c->sock.tp == &hz__transport_tls;
+    int alpn = hz__sock_is_tls(&c->sock);
     int match = memcmp(c->in.data + c->in.off, preface, k) == 0;
     if ((!match && !alpn) || !c->loop->srv->h2_takeover) {
         c->h2_ok = 0;
@@ -909,7 +909,7 @@ __attribute__((noinline)) static int conn_h2_sniff(hz__conn *c)
  * still get their 400. */
 __attribute__((noinline)) static int h2c_bad_preface(const hz__conn *c, struct hz_req *ex)
 {
-    if (c->nrequests || c->sock.tp == &hz__transport_tls)
+    if (c->nrequests || hz__sock_is_tls(&c->sock))
         return 0;
     const char *p = c->in.data + HZ__H1(ex)->base;
     size_t n = c->in.len - HZ__H1(ex)->base;
@@ -970,7 +970,7 @@ static void conn_process_once(hz__conn *c)
             c->ex = ex;
         }
         if (HZ__H1(ex)->drain_wait && ex->on_drain && !c->wblocked &&
-            hz__buf_pending(&c->out) + hz__sock_held(&c->sock, srv->cfg.output_buffer / 2) <=
+            hz__buf_pending(&c->out) + hz__sock_held_in(&c->sock, srv->cfg.output_buffer) <=
                 srv->cfg.output_buffer / 2) {
             HZ__H1(ex)->drain_wait = 0;
             c->refs++;

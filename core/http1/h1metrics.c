@@ -85,7 +85,7 @@ static __attribute__((noinline)) void alog_emit(hz__conn *c, struct hz_req *ex, 
         .conn_id = c->id,
         .request_seq = c->nrequests,
         .peer_fd = c->sock.fd,
-        .tls = c->sock.tp == &hz__transport_tls && c->sock.fd >= 0,
+        .tls = hz__sock_is_tls(&c->sock) && c->sock.fd >= 0,
         .no_body = x->no_body,
     };
     if (ex->raw) {

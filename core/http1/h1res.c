@@ -221,7 +221,7 @@ static int h1_write(hz_req *ex, const void *buf, size_t len)
     size_t budget = c->loop->srv->cfg.output_buffer;
     /* A completion poller's queue counts (hz__sock_held): the same total
      * as with epoll, where those bytes wait in the kernel. */
-    if (hz__buf_pending(&c->out) + hz__sock_held(&c->sock, budget / 2) >= budget) {
+    if (hz__buf_pending(&c->out) + hz__sock_held_in(&c->sock, budget) >= budget) {
         HZ__H1(ex)->drain_wait = 1;
         return HZ_EAGAIN;
     }

@@ -379,7 +379,7 @@ static __attribute__((noinline)) void alog_emit(hz__conn *c, h2s *s, uint64_t du
         .conn_id = c->id,
         .request_seq = (uint32_t)s->id,
         .peer_fd = c->sock.fd,
-        .tls = c->sock.tp == &hz__transport_tls,
+        .tls = hz__sock_is_tls(&c->sock),
         .no_body = s->no_body,
     };
     hz__accesslog_emit(c->loop, &r, dur);
@@ -614,7 +614,7 @@ static int h2_write(hz_req *ex, const void *buf, size_t len)
     /* A completion poller's queue counts in the connection's budget (a
      * quarter at most, so drain_ready never waits for it alone). */
     if (hz__buf_pending(&s->ob) >= cfg->output_buffer ||
-        h->obytes + hz__sock_held(&h->c->sock, cfg->http2.conn_output_buffer / 4) >=
+        h->obytes + hz__sock_held_in(&h->c->sock, cfg->http2.conn_output_buffer / 2) >=
             cfg->http2.conn_output_buffer) {
         s->drain_wait = 1;
         return HZ_EAGAIN;
@@ -1623,7 +1623,7 @@ static int drain_ready(const hz__h2 *h, const h2s *s)
     const hz_config *cfg = &h->c->loop->srv->cfg;
     return s->drain_wait && s->r.on_drain && !s->closed &&
            hz__buf_pending(&s->ob) < cfg->output_buffer / 2 &&
-           h->obytes + hz__sock_held(&h->c->sock, cfg->http2.conn_output_buffer / 4) <
+           h->obytes + hz__sock_held_in(&h->c->sock, cfg->http2.conn_output_buffer / 2) <
                cfg->http2.conn_output_buffer / 2;
 }
 

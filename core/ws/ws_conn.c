@@ -1323,7 +1323,7 @@ static int ws_read(hz_ws *ws)
  * queue empties). */
 static void ws_held_update(hz_ws *ws)
 {
-    size_t held = hz__sock_held(&ws->sock, ws->budget / 2);
+    size_t held = hz__sock_held_in(&ws->sock, ws->budget);
     if (HZ__UNLIKELY(held != ws->held)) {
         if (held > ws->held)
             atomic_fetch_add(&ws->queued, held - ws->held);

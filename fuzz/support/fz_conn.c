@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fz_conn.h"
+#include "fz_rand.h"
 
 void fz_fail(const char *what, const char *file, int line)
 {
@@ -76,18 +77,10 @@ void fz_tp_reset(fz_tp *t, size_t out_max)
 
 void fz_run_ready(hz__loop *loop)
 {
-    /* Like loop.c's run_ready: queued connections run once per pass. */
-    for (int pass = 0; pass < 64 && loop->ready; pass++) {
-        hz__io *io = loop->ready;
-        loop->ready = NULL;
-        while (io) {
-            hz__io *next = io->qnext;
-            io->queued = 0;
-            io->qnext = NULL;
-            io->vt->on_ready(io);
-            io = next;
-        }
-    }
+    /* The loop's own pass, repeated while passes queue more (bounded: a
+     * connection that queues itself forever is the target's finding). */
+    for (int pass = 0; pass < 64 && loop->ready; pass++)
+        hz__loop_run_ready(loop);
 }
 
 void fz_advance(hz__loop *loop, uint64_t ms)
@@ -99,6 +92,5 @@ void fz_advance(hz__loop *loop, uint64_t ms)
 
 uint32_t fz_rnd(uint32_t *s)
 {
-    *s = *s * 1103515245u + 12345u;
-    return *s >> 16;
+    return fz_lcg(s);
 }

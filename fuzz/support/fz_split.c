@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fz_split.h"
+#include "fz_rand.h"
 
 int fz_split_feed(const char *body, size_t len, uint32_t seed, int mode, fz_feed_fn feed, void *dec)
 {
@@ -9,8 +10,7 @@ int fz_split_feed(const char *body, size_t len, uint32_t seed, int mode, fz_feed
     while (at < len) {
         size_t n = len - at;
         if (mode == 1) {
-            seed = seed * 1103515245u + 12345u;
-            n = 1 + (seed >> 16) % (n < 97 ? n : 97);
+            n = 1 + fz_lcg(&seed) % (n < 97 ? n : 97);
         } else if (mode == 2) {
             n = 1;
         }

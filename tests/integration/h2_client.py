@@ -10,6 +10,7 @@ expected, 1 otherwise, 77 when python3-h2/hpack is missing. Every mode is
 bounded in frames and in time.
 """
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -31,8 +32,21 @@ def frame(ftype, flags, sid, payload=b""):
 
 
 class Conn:
-    def __init__(self, port, settings=b""):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    """One client connection (ws_h2_client.py and h2_exec.py build on it):
+    the preface and SETTINGS sent, frames read one at a time, each passed
+    to handle() first."""
+
+    def __init__(self, port, settings=b"", tls=False):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if tls:  # TLS with ALPN h2, the server's certificate not checked
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.set_alpn_protocols(["h2"])
+            s = ctx.wrap_socket(s, server_hostname="localhost")
+            if s.selected_alpn_protocol() != "h2":
+                fail("ALPN chose %r" % s.selected_alpn_protocol())
+        self.s = s
         self.enc = hpack.Encoder()
         self.dec = hpack.Decoder()
         self.buf = b""
@@ -69,8 +83,7 @@ class Conn:
                     sid = struct.unpack(">I", self.buf[5:9])[0] & 0x7FFFFFFF
                     p = self.buf[9:9 + ln]
                     self.buf = self.buf[9 + ln:]
-                    if t == SETTINGS and not fl & ACK:
-                        self.send(frame(SETTINGS, ACK, 0))
+                    self.handle(t, fl, sid, p)
                     return t, fl, sid, p
             left = deadline - time.monotonic()
             if left <= 0:
@@ -86,6 +99,11 @@ class Conn:
                 self.closed = True
                 return None
             self.buf += d
+
+    def handle(self, t, fl, sid, p):
+        """Called with every frame read: ACKs the server's SETTINGS."""
+        if t == SETTINGS and not fl & ACK:
+            self.send(frame(SETTINGS, ACK, 0))
 
     def responses(self, want, timeout=10, window=True):
         """Reads until `want` streams ended; returns {sid: (status, body)}."""

@@ -1,5 +1,6 @@
 /* itest.c - see itest.h. */
 #include <errno.h>
+#include <stdarg.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <criterion/criterion.h>
 #include "itest.h"
+#include "test_alloc.h"
 
 atomic_int it_calls;
 atomic_int it_done_ok;
@@ -467,4 +470,61 @@ int it_wait_closed(it_conn *c, int timeout_ms)
             return 0;
         c->len = 0; /* discard whatever arrives meanwhile */
     }
+}
+
+void it_config_counted(hz_config *cfg, hz_count_alloc *ca)
+{
+    hz_config_init(cfg);
+    cfg->loops = 1;
+    hz_count_alloc_init(ca);
+    cfg->allocator = &ca->iface;
+}
+
+void it_assert_no_leaks(const hz_count_alloc *ca)
+{
+    cr_assert_eq(atomic_load(&ca->live_blocks), 0, "leaked %ld blocks",
+                 atomic_load(&ca->live_blocks));
+    cr_assert_eq(atomic_load(&ca->size_mismatches), 0);
+}
+
+void it_expect_no_leaks(const hz_count_alloc *ca)
+{
+    cr_expect_eq(atomic_load(&ca->live_blocks), 0, "leaked %ld blocks",
+                 atomic_load(&ca->live_blocks));
+    cr_expect_eq(atomic_load(&ca->size_mismatches), 0);
+}
+
+int it_route_flags(hz_server *s, const char *method, const char *path, hz_handler_fn fn, void *ud,
+                   unsigned flags)
+{
+    hz_route_opts o;
+    hz_route_opts_init(&o);
+    o.flags = flags;
+    return hz_route_with(s, method, path, fn, ud, &o);
+}
+
+int it_run(char **out, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p, "popen %s", cmd);
+    size_t cap = 4096, n = 0, k;
+    char *b = malloc(cap);
+    while ((k = fread(b + n, 1, cap - n - 1, p)) > 0) {
+        n += k;
+        if (cap - n < 1024)
+            b = realloc(b, cap *= 2);
+    }
+    b[n] = 0;
+    int st = pclose(p);
+    if (out)
+        *out = b;
+    else
+        free(b);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

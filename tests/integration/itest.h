@@ -69,4 +69,25 @@ long it_read_atleast(it_conn *c, size_t min, int timeout_ms);
 /** Monotonic ms. */
 long long it_now_ms(void);
 
+/* test_alloc.h's counting allocator (that header includes
+ * <httpz/backend.h>, which some tests must not see). */
+typedef struct hz_count_alloc hz_count_alloc;
+
+/** hz_config_init with one loop and ca (initialised here) as the allocator. */
+void it_config_counted(hz_config *cfg, hz_count_alloc *ca);
+/** Asserts that every block went back to ca, with the size it had. */
+void it_assert_no_leaks(const hz_count_alloc *ca);
+/** The same as expectations (cr_expect): the test goes on to its other checks. */
+void it_expect_no_leaks(const hz_count_alloc *ca);
+/** Runs the command fmt makes through the shell (stderr joined to stdout);
+ *  returns its exit status (-1 when it did not exit). *out gets the output
+ *  (malloc'd, NUL-terminated) unless out is NULL. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
+int it_run(char **out, const char *fmt, ...);
+/** hz_route_with with only the flags set. */
+int it_route_flags(hz_server *s, const char *method, const char *path, hz_handler_fn fn, void *ud,
+                   unsigned flags);
+
 #endif

@@ -9,16 +9,6 @@
 #include <httpz/backend.h>
 #include "itest.h"
 
-/* hz_route_with with only the flags set. */
-static int route_flags(hz_server *s, const char *method, const char *path, hz_handler_fn fn,
-                       void *ud, unsigned flags)
-{
-    hz_route_opts o;
-    hz_route_opts_init(&o);
-    o.flags = flags;
-    return hz_route_with(s, method, path, fn, ud, &o);
-}
-
 #define IO_MS 5000
 #define MAX_LINES 16
 
@@ -241,8 +231,8 @@ static void setup_odd(void)
     cfg.executor = &g_exec;
     cfg.timeouts.handler = 200;
     cr_assert_eq(hz_server_create(&g_srv, &cfg), 0);
-    cr_assert_eq(route_flags(g_srv, "GET", "/overrun", h_overrun, NULL, HZ_ROUTE_EXECUTOR), 0);
-    cr_assert_eq(route_flags(g_srv, "POST", "/early", h_early, NULL, HZ_ROUTE_STREAM_BODY), 0);
+    cr_assert_eq(it_route_flags(g_srv, "GET", "/overrun", h_overrun, NULL, HZ_ROUTE_EXECUTOR), 0);
+    cr_assert_eq(it_route_flags(g_srv, "POST", "/early", h_early, NULL, HZ_ROUTE_STREAM_BODY), 0);
     int idx = hz_server_listen(g_srv, "127.0.0.1", 0, NULL);
     cr_assert_geq(idx, 0);
     g_port = hz_server_port(g_srv, idx);

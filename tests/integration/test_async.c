@@ -246,11 +246,9 @@ static void server_start(it_server *s, hz_config *cfg)
     cr_assert_eq(hz_route(s->srv, "GET", "/stream", h_detach, (void *)(intptr_t)M_STREAM), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/forget", h_detach, (void *)(intptr_t)M_FORGET), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/hang", h_hang, NULL), 0);
-    hz_route_opts zo;
-    hz_route_opts_init(&zo);
-    zo.flags = HZ_ROUTE_COMPRESS;
-    cr_assert_eq(
-        hz_route_with(s->srv, "GET", "/zstream", h_detach, (void *)(intptr_t)M_STREAM, &zo), 0);
+    cr_assert_eq(it_route_flags(s->srv, "GET", "/zstream", h_detach, (void *)(intptr_t)M_STREAM,
+                                HZ_ROUTE_COMPRESS),
+                 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/block", h_block, NULL), 0);
     int idx = hz_server_listen(s->srv, "127.0.0.1", 0, NULL);
     cr_assert_geq(idx, 0);
@@ -264,14 +262,6 @@ static void server_stop(it_server *s)
     hz_server_wait(s->srv);
     hz_server_destroy(s->srv);
     s->srv = NULL;
-}
-
-static void config(hz_config *cfg, hz_count_alloc *ca, unsigned loops)
-{
-    hz_count_alloc_init(ca);
-    hz_config_init(cfg);
-    cfg->loops = loops;
-    cfg->allocator = &ca->iface;
 }
 
 static void check_pattern(const char *p, size_t n)
@@ -329,7 +319,8 @@ Test(async, many_requests_completed_from_user_threads, .timeout = 120)
     reset();
     hz_count_alloc ca;
     hz_config cfg;
-    config(&cfg, &ca, 2);
+    it_config_counted(&cfg, &ca);
+    cfg.loops = 2;
     cfg.output_buffer = 64 * 1024; /* streamed answers meet backpressure */
     it_server s;
     server_start(&s, &cfg);
@@ -362,7 +353,8 @@ Test(async, clients_gone_before_the_answer_cancel_the_handle, .timeout = 120)
     reset();
     hz_count_alloc ca;
     hz_config cfg;
-    config(&cfg, &ca, 2);
+    it_config_counted(&cfg, &ca);
+    cfg.loops = 2;
     it_server s;
     server_start(&s, &cfg);
     pthread_mutex_lock(&mu);
@@ -411,7 +403,7 @@ Test(async, handler_deadline_answers_503_and_cancels, .timeout = 60)
     reset();
     hz_count_alloc ca;
     hz_config cfg;
-    config(&cfg, &ca, 1);
+    it_config_counted(&cfg, &ca);
     cfg.timeouts.handler = 300;
     it_server s;
     server_start(&s, &cfg);
@@ -456,7 +448,7 @@ Test(async, release_without_answer_is_500_and_misuse_is_refused, .timeout = 60)
     reset();
     hz_count_alloc ca;
     hz_config cfg;
-    config(&cfg, &ca, 1);
+    it_config_counted(&cfg, &ca);
     it_server s;
     server_start(&s, &cfg);
     workers w;
@@ -504,7 +496,7 @@ Test(async, handle_outlives_a_destroyed_server, .timeout = 60)
     reset();
     hz_count_alloc ca;
     hz_config cfg;
-    config(&cfg, &ca, 1);
+    it_config_counted(&cfg, &ca);
     it_server s;
     server_start(&s, &cfg);
     it_conn c;
@@ -530,7 +522,7 @@ Test(async, write_budget_refuses_then_drains, .timeout = 60)
     reset();
     hz_count_alloc ca;
     hz_config cfg;
-    config(&cfg, &ca, 1);
+    it_config_counted(&cfg, &ca);
     cfg.output_buffer = 16384;
     it_server s;
     server_start(&s, &cfg);
@@ -710,7 +702,7 @@ Test(async, detached_answers_are_compressed_like_loop_ones, .timeout = 60)
     reset();
     hz_count_alloc ca;
     hz_config cfg;
-    config(&cfg, &ca, 1);
+    it_config_counted(&cfg, &ca);
     it_server s;
     server_start(&s, &cfg);
     workers w;

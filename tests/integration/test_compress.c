@@ -322,10 +322,7 @@ static char *g_a, *g_b; /* the static files' contents */
 
 static int route_flags(const char *path, hz_handler_fn fn, void *ud, unsigned flags)
 {
-    hz_route_opts o;
-    hz_route_opts_init(&o);
-    o.flags = flags;
-    return hz_route_with(srv, "GET", path, fn, ud, &o);
+    return it_route_flags(srv, "GET", path, fn, ud, flags);
 }
 
 static void write_file(const char *name, const void *p, size_t n)

@@ -17,106 +17,49 @@
 #include <time.h>
 #include <criterion/criterion.h>
 #include <httpz/backend.h>
+#include "exec_gate.h"
 #include "itest.h"
 #include "test_alloc.h"
 #include "test_wait.h"
 
-#define WAIT_MS 10000
-
 /* ---- server-side state ----------------------------------------------------- */
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int inside;     /* handlers currently in the gate */
-static int open_gate;  /* 1: handlers may leave the gate */
-static int finished;   /* handlers returned */
-static int saw_cancel; /* handlers that saw hz_req_cancelled() */
-static int late_rc;    /* what hz_res_send returned after cancellation */
-static int submits;    /* executor submissions (wrapper) */
-static int busy;       /* of which refused with HZ_EBUSY */
-static int notsup_ok;  /* loop-only calls refused with HZ_ENOTSUP on a worker */
-static int hdr_rc[5];  /* hz_res_set_header results in h_hdrs */
-
-/* Waits until *v >= n (deadline WAIT_MS); returns *v. */
-static int wait_for(const int *v, int n)
-{
-    return hz_test_wait_for(&mu, &cv, v, n, WAIT_MS);
-}
+/* The gate's (exec_gate.h) counters, and these, under it_gate_mu. */
+static int submits;   /* executor submissions (wrapper) */
+static int busy;      /* of which refused with HZ_EBUSY */
+static int notsup_ok; /* loop-only calls refused with HZ_ENOTSUP on a worker */
+static int hdr_rc[5]; /* hz_res_set_header results in h_hdrs */
 
 static int read_locked(const int *v)
 {
-    return hz_test_read(&mu, v);
-}
-
-static void open_the_gate(void)
-{
-    pthread_mutex_lock(&mu);
-    open_gate = 1;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    return hz_test_read(&it_gate_mu, v);
 }
 
 static void state_reset(void)
 {
-    pthread_mutex_lock(&mu);
-    inside = open_gate = finished = saw_cancel = submits = busy = notsup_ok = 0;
-    late_rc = 1;
-    pthread_mutex_unlock(&mu);
+    it_gate_reset();
+    pthread_mutex_lock(&it_gate_mu);
+    submits = busy = notsup_ok = 0;
+    pthread_mutex_unlock(&it_gate_mu);
 }
 
-/* Blocks in the gate until it opens or the request is abandoned, then
- * answers (or records what answering an abandoned request gives). */
-static void h_gate(hz_req *req, hz_res *res, void *ud)
-{
-    (void)ud;
-    pthread_mutex_lock(&mu);
-    inside++;
-    pthread_cond_broadcast(&cv);
-    struct timespec dl = hz_test_deadline_in(WAIT_MS);
-    while (!open_gate && !hz_req_cancelled(req)) {
-        /* Cancellation is a flag, not a signal on cv: re-check it often. */
-        struct timespec tick = hz_test_deadline_in(5);
-        if (tick.tv_sec > dl.tv_sec || (tick.tv_sec == dl.tv_sec && tick.tv_nsec > dl.tv_nsec))
-            break;
-        pthread_cond_timedwait(&cv, &mu, &tick);
-    }
-    pthread_mutex_unlock(&mu);
-    int cancelled = hz_req_cancelled(req);
-    int rc = hz_res_send(res, 200, "ok", 2);
-    pthread_mutex_lock(&mu);
-    if (cancelled) {
-        saw_cancel++;
-        late_rc = rc;
-    }
-    finished++;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
-
-/* Like h_gate, but deaf to cancellation: only the gate ends it. */
+/* Like it_gate_handler, but deaf to cancellation: only the gate ends it. */
 static void h_hold(hz_req *req, hz_res *res, void *ud)
 {
     (void)req;
     (void)ud;
-    pthread_mutex_lock(&mu);
-    inside++;
-    pthread_cond_broadcast(&cv);
-    struct timespec dl = hz_test_deadline_in(WAIT_MS);
-    while (!open_gate && pthread_cond_timedwait(&cv, &mu, &dl) != ETIMEDOUT) {
+    pthread_mutex_lock(&it_gate_mu);
+    it_gate_entered++;
+    pthread_cond_broadcast(&it_gate_cv);
+    struct timespec dl = hz_test_deadline_in(IT_GATE_WAIT_MS);
+    while (!it_gate_opened && pthread_cond_timedwait(&it_gate_cv, &it_gate_mu, &dl) != ETIMEDOUT) {
     }
-    pthread_mutex_unlock(&mu);
+    pthread_mutex_unlock(&it_gate_mu);
     hz_res_send(res, 200, "held", 4);
-    pthread_mutex_lock(&mu);
-    finished++;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
-
-static void h_ping(hz_req *req, hz_res *res, void *ud)
-{
-    (void)req;
-    (void)ud;
-    hz_res_send(res, 200, "pong", 4);
+    pthread_mutex_lock(&it_gate_mu);
+    it_gate_finished++;
+    pthread_cond_broadcast(&it_gate_cv);
+    pthread_mutex_unlock(&it_gate_mu);
 }
 
 /* Echoes the body and a header through the collected streaming calls. */
@@ -138,11 +81,11 @@ static void h_echo(hz_req *req, hz_res *res, void *ud)
     hz_res_write(res, b.ptr, b.len);
     hz_res_write(res, "]", 1);
     hz_res_end(res);
-    pthread_mutex_lock(&mu);
+    pthread_mutex_lock(&it_gate_mu);
     notsup_ok += ns;
-    finished++;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    it_gate_finished++;
+    pthread_cond_broadcast(&it_gate_cv);
+    pthread_mutex_unlock(&it_gate_mu);
 }
 
 /* Header fields the loop refuses must be refused at the call on a worker
@@ -158,11 +101,11 @@ static void h_hdrs(hz_req *req, hz_res *res, void *ud)
     rc[3] = hz_res_set_header(res, "X-Good", "yes");
     rc[4] = hz_res_set_header(res, "Connection", "close");
     hz_res_send(res, 200, "hdr", 3);
-    pthread_mutex_lock(&mu);
+    pthread_mutex_lock(&it_gate_mu);
     memcpy(hdr_rc, rc, sizeof(rc));
-    finished++;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    it_gate_finished++;
+    pthread_cond_broadcast(&it_gate_cv);
+    pthread_mutex_unlock(&it_gate_mu);
 }
 
 static void h_silent(hz_req *req, hz_res *res, void *ud)
@@ -180,12 +123,12 @@ static int cnt_submit(void *self, hz_job_fn fn, void *arg)
 {
     (void)self;
     int rc = inner.vt->submit(inner.self, fn, arg);
-    pthread_mutex_lock(&mu);
+    pthread_mutex_lock(&it_gate_mu);
     submits++;
     if (rc == HZ_EBUSY)
         busy++;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    pthread_cond_broadcast(&it_gate_cv);
+    pthread_mutex_unlock(&it_gate_mu);
     return rc;
 }
 
@@ -240,12 +183,12 @@ static void start_with(unsigned threads, unsigned queue, uint32_t handler_ms, in
     ro.flags = ex;
     hz_route_opts_init(&ping);
     ping.flags = all ? HZ_ROUTE_INLINE : 0;
-    cr_assert_eq(hz_route_with(srv, "GET", "/gate", h_gate, NULL, &ro), 0);
+    cr_assert_eq(hz_route_with(srv, "GET", "/gate", it_gate_handler, NULL, &ro), 0);
     cr_assert_eq(hz_route_with(srv, "GET", "/hold", h_hold, NULL, &ro), 0);
     cr_assert_eq(hz_route_with(srv, "POST", "/echo/:id", h_echo, NULL, &ro), 0);
     cr_assert_eq(hz_route_with(srv, "GET", "/silent", h_silent, NULL, &ro), 0);
     cr_assert_eq(hz_route_with(srv, "GET", "/hdrs", h_hdrs, NULL, &ro), 0);
-    cr_assert_eq(hz_route_with(srv, "GET", "/ping", h_ping, NULL, &ping), 0);
+    cr_assert_eq(hz_route_with(srv, "GET", "/ping", it_pong, NULL, &ping), 0);
     int idx = hz_server_listen(srv, "127.0.0.1", 0, NULL);
     cr_assert_geq(idx, 0);
     port = hz_server_port(srv, idx);
@@ -261,15 +204,13 @@ static void start(unsigned threads, unsigned queue, uint32_t handler_ms, int all
 /* Stops the server and the executor; nothing may be left allocated. */
 static void finish(void)
 {
-    open_the_gate();
+    it_gate_open();
     hz_server_stop(srv, 2000);
     hz_server_wait(srv);
     hz_server_destroy(srv);
     if (!inner_down)
         inner.vt->shutdown(inner.self);
-    cr_expect_eq(atomic_load(&CA.live_blocks), 0, "leaked %ld blocks",
-                 (long)atomic_load(&CA.live_blocks));
-    cr_expect_eq(atomic_load(&CA.size_mismatches), 0);
+    it_expect_no_leaks(&CA);
 }
 
 static void get(it_conn *c, const char *path)
@@ -290,8 +231,8 @@ Test(exec, blocking_handlers_run_in_parallel_and_the_loop_stays_free, .timeout =
         cr_assert_eq(it_connect(&c[i], port), 0);
         get(&c[i], "/gate");
     }
-    /* All N handlers are inside at once: N workers, not one after another. */
-    cr_assert_eq(wait_for(&inside, N), N);
+    /* All N handlers are it_gate_entered at once: N workers, not one after another. */
+    cr_assert_eq(it_gate_wait(&it_gate_entered, N), N);
     /* The loop still answers inline routes while every worker is busy. */
     cr_assert_eq(it_connect(&p, port), 0);
     get(&p, "/ping");
@@ -300,7 +241,7 @@ Test(exec, blocking_handlers_run_in_parallel_and_the_loop_stays_free, .timeout =
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "pong");
     it_resp_free(&r);
-    open_the_gate();
+    it_gate_open();
     for (int i = 0; i < N; i++) {
         cr_assert_eq(it_read_response(&c[i], &r, 0, 5000), 0);
         cr_assert_eq(r.status, 200);
@@ -320,14 +261,14 @@ Test(exec, full_queue_answers_503_retry_after_and_keeps_the_connection, .timeout
     it_resp r;
     cr_assert_eq(it_connect(&a, port), 0);
     get(&a, "/gate");
-    cr_assert_eq(wait_for(&inside, 1), 1); /* the only worker is held */
+    cr_assert_eq(it_gate_wait(&it_gate_entered, 1), 1); /* the only worker is held */
     cr_assert_eq(it_connect(&b, port), 0);
     get(&b, "/gate");
-    cr_assert_eq(wait_for(&submits, 2), 2); /* b waits in the queue of 1 */
+    cr_assert_eq(it_gate_wait(&submits, 2), 2); /* b waits in the queue of 1 */
     cr_assert_eq(read_locked(&busy), 0);
     cr_assert_eq(it_connect(&c, port), 0);
     get(&c, "/gate");
-    cr_assert_eq(wait_for(&busy, 1), 1);
+    cr_assert_eq(it_gate_wait(&busy, 1), 1);
     cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
     cr_assert_eq(r.status, 503);
     cr_assert_str_eq(it_header(&r, "Retry-After"), "1");
@@ -338,15 +279,15 @@ Test(exec, full_queue_answers_503_retry_after_and_keeps_the_connection, .timeout
     cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
     cr_assert_eq(r.status, 200);
     it_resp_free(&r);
-    open_the_gate();
+    it_gate_open();
     cr_assert_eq(it_read_response(&a, &r, 0, 5000), 0);
     cr_assert_eq(r.status, 200);
     it_resp_free(&r);
     cr_assert_eq(it_read_response(&b, &r, 0, 5000), 0);
     cr_assert_eq(r.status, 200);
     it_resp_free(&r);
-    cr_assert_eq(wait_for(&finished, 2), 2);
-    cr_assert_eq(read_locked(&finished), 2, "the refused request never ran");
+    cr_assert_eq(it_gate_wait(&it_gate_finished, 2), 2);
+    cr_assert_eq(read_locked(&it_gate_finished), 2, "the refused request never ran");
     it_close(&a);
     it_close(&b);
     it_close(&c);
@@ -360,7 +301,7 @@ Test(exec, handler_deadline_answers_503_closes_and_drops_the_late_answer, .timeo
     it_resp r;
     cr_assert_eq(it_connect(&c, port), 0);
     get(&c, "/gate");
-    cr_assert_eq(wait_for(&inside, 1), 1);
+    cr_assert_eq(it_gate_wait(&it_gate_entered, 1), 1);
     /* The gate stays shut: only the 200 ms deadline can answer. */
     cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
     cr_assert_eq(r.status, 503);
@@ -368,9 +309,9 @@ Test(exec, handler_deadline_answers_503_closes_and_drops_the_late_answer, .timeo
     it_resp_free(&r);
     cr_assert(it_wait_closed(&c, 5000), "closed after the 503");
     /* The handler learns it was abandoned; its answer goes nowhere. */
-    cr_assert_eq(wait_for(&finished, 1), 1);
-    cr_assert_eq(read_locked(&saw_cancel), 1);
-    cr_assert_eq(read_locked(&late_rc), HZ_ECANCELED);
+    cr_assert_eq(it_gate_wait(&it_gate_finished, 1), 1);
+    cr_assert_eq(read_locked(&it_gate_saw_cancel), 1);
+    cr_assert_eq(read_locked(&it_gate_late_rc), HZ_ECANCELED);
     it_close(&c);
     finish();
 }
@@ -382,12 +323,12 @@ Test(exec, handler_within_its_deadline_is_answered, .timeout = 60)
     it_resp r;
     cr_assert_eq(it_connect(&c, port), 0);
     get(&c, "/gate");
-    cr_assert_eq(wait_for(&inside, 1), 1);
-    open_the_gate();
+    cr_assert_eq(it_gate_wait(&it_gate_entered, 1), 1);
+    it_gate_open();
     cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
     cr_assert_eq(r.status, 200);
     it_resp_free(&r);
-    cr_assert_eq(read_locked(&saw_cancel), 0);
+    cr_assert_eq(read_locked(&it_gate_saw_cancel), 0);
     it_close(&c);
     finish();
 }
@@ -398,11 +339,11 @@ Test(exec, client_gone_mid_handler_cancels_the_request, .timeout = 60)
     it_conn c;
     cr_assert_eq(it_connect(&c, port), 0);
     get(&c, "/gate");
-    cr_assert_eq(wait_for(&inside, 1), 1);
+    cr_assert_eq(it_gate_wait(&it_gate_entered, 1), 1);
     it_close(&c); /* the gate stays shut: only the disconnect can end it */
-    cr_assert_eq(wait_for(&finished, 1), 1);
-    cr_assert_eq(read_locked(&saw_cancel), 1);
-    cr_assert_eq(read_locked(&late_rc), HZ_ECANCELED);
+    cr_assert_eq(it_gate_wait(&it_gate_finished, 1), 1);
+    cr_assert_eq(read_locked(&it_gate_saw_cancel), 1);
+    cr_assert_eq(read_locked(&it_gate_late_rc), HZ_ECANCELED);
     finish();
 }
 
@@ -412,10 +353,10 @@ static void *wait_thread(void *arg)
 {
     (void)arg;
     hz_server_wait(srv);
-    pthread_mutex_lock(&mu);
-    atomic_store(&waited, finished + 1);
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    pthread_mutex_lock(&it_gate_mu);
+    atomic_store(&waited, it_gate_finished + 1);
+    pthread_cond_broadcast(&it_gate_cv);
+    pthread_mutex_unlock(&it_gate_mu);
     return NULL;
 }
 
@@ -425,7 +366,7 @@ Test(exec, stop_waits_for_running_handlers, .timeout = 60)
     it_conn c;
     cr_assert_eq(it_connect(&c, port), 0);
     get(&c, "/hold");
-    cr_assert_eq(wait_for(&inside, 1), 1);
+    cr_assert_eq(it_gate_wait(&it_gate_entered, 1), 1);
     atomic_store(&waited, 0);
     /* Deadline 0: the connection is force-closed at once, yet the loop
      * must not end (and free what the job holds) before the handler
@@ -434,15 +375,16 @@ Test(exec, stop_waits_for_running_handlers, .timeout = 60)
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, wait_thread, NULL), 0);
     struct timespec dl = hz_test_deadline_in(300);
-    pthread_mutex_lock(&mu);
-    while (!atomic_load(&waited) && pthread_cond_timedwait(&cv, &mu, &dl) != ETIMEDOUT) {
+    pthread_mutex_lock(&it_gate_mu);
+    while (!atomic_load(&waited) &&
+           pthread_cond_timedwait(&it_gate_cv, &it_gate_mu, &dl) != ETIMEDOUT) {
     }
-    pthread_mutex_unlock(&mu);
+    pthread_mutex_unlock(&it_gate_mu);
     cr_assert_eq(atomic_load(&waited), 0, "hz_server_wait returned with a handler running");
-    open_the_gate();
+    it_gate_open();
     pthread_join(th, NULL);
-    /* waited = finished + 1 at the moment hz_server_wait returned */
-    cr_assert_eq(atomic_load(&waited), 2, "the handler had not finished");
+    /* waited = it_gate_finished + 1 at the moment hz_server_wait returned */
+    cr_assert_eq(atomic_load(&waited), 2, "the handler had not it_gate_finished");
     it_close(&c);
     finish();
 }
@@ -463,10 +405,10 @@ Test(exec, job_cancelled_by_executor_shutdown_gets_503, .timeout = 60)
     it_resp r;
     cr_assert_eq(it_connect(&a, port), 0);
     get(&a, "/hold");
-    cr_assert_eq(wait_for(&inside, 1), 1);
+    cr_assert_eq(it_gate_wait(&it_gate_entered, 1), 1);
     cr_assert_eq(it_connect(&b, port), 0);
     get(&b, "/gate");
-    cr_assert_eq(wait_for(&submits, 2), 2);
+    cr_assert_eq(it_gate_wait(&submits, 2), 2);
     pthread_t th;
     inner_down = 1;
     cr_assert_eq(pthread_create(&th, NULL, shutdown_inner, NULL), 0);
@@ -475,8 +417,8 @@ Test(exec, job_cancelled_by_executor_shutdown_gets_503, .timeout = 60)
     cr_assert_eq(r.status, 503);
     cr_assert_str_eq(it_header(&r, "Retry-After"), "1");
     it_resp_free(&r);
-    cr_assert_eq(read_locked(&finished), 0, "the cancelled handler never ran");
-    open_the_gate();
+    cr_assert_eq(read_locked(&it_gate_finished), 0, "the cancelled handler never ran");
+    it_gate_open();
     cr_assert_eq(it_read_response(&a, &r, 0, 5000), 0);
     cr_assert_eq(r.status, 200);
     it_resp_free(&r);
@@ -519,11 +461,11 @@ Test(exec, header_refused_on_the_loop_is_refused_at_the_call_on_a_worker, .timeo
     cr_assert_eq(it_connect(&c, port), 0);
     get(&c, "/hdrs");
     cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
-    cr_assert_eq(wait_for(&finished, 1), 1);
-    pthread_mutex_lock(&mu);
+    cr_assert_eq(it_gate_wait(&it_gate_finished, 1), 1);
+    pthread_mutex_lock(&it_gate_mu);
     int rc[5];
     memcpy(rc, hdr_rc, sizeof(rc));
-    pthread_mutex_unlock(&mu);
+    pthread_mutex_unlock(&it_gate_mu);
     cr_expect_eq(rc[0], HZ_EINVAL, "X(Y: %d", rc[0]);
     cr_expect_eq(rc[1], HZ_EINVAL, "control byte: %d", rc[1]);
     cr_expect_eq(rc[2], HZ_EINVAL, "Content-Length: %d", rc[2]);

@@ -142,35 +142,6 @@ static void need_tools(void)
         cr_skip_test("curl or timeout not installed");
 }
 
-/* Runs cmd (stderr joined) and returns its exit status; *out (malloc'd)
- * gets the output. */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static int
-run(char **out, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p, "popen %s", cmd);
-    size_t cap = 4096, n = 0, k;
-    char *b = malloc(cap);
-    while ((k = fread(b + n, 1, cap - n - 1, p)) > 0) {
-        n += k;
-        if (cap - n < 1024)
-            b = realloc(b, cap *= 2);
-    }
-    b[n] = 0;
-    int st = pclose(p);
-    *out = b;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 #define CURL "timeout 60 curl -sS --max-time 50"
 
 /* Writes len pseudo-random bytes to g_dir/name and returns their SHA-256. */
@@ -210,11 +181,11 @@ Test(forms, curl_upload_several_files_and_fields)
     make_file("big.bin", 6u << 20, hb); /* 6 MiB: many body chunks */
     make_file("empty.dat", 0, hc);
     char *out;
-    int rc = run(&out,
-                 CURL " -F 'title=Hello \"world\"' -F f1=@%s/a.txt -F "
-                      "'f2=@%s/big.bin;type=application/octet-stream' -F f3=@%s/empty.dat "
-                      "-F 'note=line1\nline2 \\ \xc3\xa4' http://127.0.0.1:%d/upload",
-                 g_dir, g_dir, g_dir, g_port);
+    int rc = it_run(&out,
+                    CURL " -F 'title=Hello \"world\"' -F f1=@%s/a.txt -F "
+                         "'f2=@%s/big.bin;type=application/octet-stream' -F f3=@%s/empty.dat "
+                         "-F 'note=line1\nline2 \\ \xc3\xa4' http://127.0.0.1:%d/upload",
+                    g_dir, g_dir, g_dir, g_port);
     cr_assert_eq(rc, 0, "%s", out);
     char want[2048];
     snprintf(want, sizeof want,
@@ -227,10 +198,10 @@ Test(forms, curl_upload_several_files_and_fields)
     cr_assert_str_eq(out, want);
     free(out);
     /* The answer's type. */
-    rc = run(&out,
-             CURL " -o /dev/null -w '%%{http_code} %%{content_type}' -F f=@%s/a.txt "
-                  "http://127.0.0.1:%d/upload",
-             g_dir, g_port);
+    rc = it_run(&out,
+                CURL " -o /dev/null -w '%%{http_code} %%{content_type}' -F f=@%s/a.txt "
+                     "http://127.0.0.1:%d/upload",
+                g_dir, g_port);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_str_eq(out, "200 application/json");
     free(out);
@@ -240,10 +211,11 @@ Test(forms, curl_data_urlencode)
 {
     need_tools();
     char *out;
-    int rc = run(&out,
-                 CURL " --data-urlencode 'q=a&b=c d+e%%' --data-urlencode 'u=\xc3\xa4\xe2\x82\xac' "
-                      "--data-urlencode 'empty=' -d 'plain' http://127.0.0.1:%d/form",
-                 g_port);
+    int rc =
+        it_run(&out,
+               CURL " --data-urlencode 'q=a&b=c d+e%%' --data-urlencode 'u=\xc3\xa4\xe2\x82\xac' "
+                    "--data-urlencode 'empty=' -d 'plain' http://127.0.0.1:%d/form",
+               g_port);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_str_eq(
         out, "{\"fields\":{\"q\":\"a&b=c d+e%\",\"u\":\"\xc3\xa4\xe2\x82\xac\",\"empty\":\"\","
@@ -255,7 +227,7 @@ Test(forms, curl_data_urlencode)
 static char *status_of(const char *args)
 {
     char *out;
-    int rc = run(&out, CURL " -w ' %%{http_code}' %s", args);
+    int rc = it_run(&out, CURL " -w ' %%{http_code}' %s", args);
     cr_assert_eq(rc, 0, "%s", out);
     return out;
 }

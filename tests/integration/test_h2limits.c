@@ -9,18 +9,18 @@
  *   - request trailers: not part of the request (no API shows them), the
  *     body and the response unaffected.
  * Skipped without HTTP/2 or python3-h2. */
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <criterion/criterion.h>
 #include <httpz/backend.h>
+#include "exec_gate.h"
+#include "h2_support.h"
 #include "itest.h"
 #include "test_alloc.h"
+#include "test_wait.h"
 
 #ifndef HZ_H2_EXEC
 #define HZ_H2_EXEC "h2_exec.py"
@@ -40,15 +40,7 @@ static int body_ended; /* /echo's on_end calls with an error */
 
 static int wait_for(const int *v, int n)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += WAIT_MS / 1000;
-    pthread_mutex_lock(&mu);
-    while (*v < n && pthread_cond_timedwait(&cv, &mu, &dl) != ETIMEDOUT) {
-    }
-    int r = *v;
-    pthread_mutex_unlock(&mu);
-    return r;
+    return hz_test_wait_for(&mu, &cv, v, n, WAIT_MS);
 }
 
 typedef struct flood {
@@ -145,24 +137,9 @@ static void h_echo(hz_req *req, hz_res *res, void *ud)
     hz_res_write(res, "x", 1);
 }
 
-static void h_ping(hz_req *req, hz_res *res, void *ud)
-{
-    (void)req;
-    (void)ud;
-    hz_res_send(res, 200, "pong", 4);
-}
-
 static hz_count_alloc CA;
 static hz_server *srv;
 static int port;
-
-static void need(void)
-{
-    if (!HZ_HAVE_HTTP2)
-        cr_skip_test("built without HTTP/2");
-    if (system("/usr/bin/python3 -c 'import hpack' >/dev/null 2>&1") != 0)
-        cr_skip_test("python3-h2 not installed");
-}
 
 static void start(uint32_t body_idle)
 {
@@ -170,11 +147,8 @@ static void start(uint32_t body_idle)
     accepted = 0;
     paused = body_ended = 0;
     pthread_mutex_unlock(&mu);
-    hz_count_alloc_init(&CA);
     hz_config cfg;
-    hz_config_init(&cfg);
-    cfg.loops = 1;
-    cfg.allocator = &CA.iface;
+    it_config_counted(&cfg, &CA);
     cfg.output_buffer = STREAM_BUDGET;
     cfg.http2.conn_output_buffer = CONN_BUDGET;
     cfg.timeouts.write = 30000; /* the stall timer stays out of the way */
@@ -187,13 +161,8 @@ static void start(uint32_t body_idle)
     cr_assert_eq(hz_route(srv, "GET", "/flood", h_flood, NULL), 0);
     cr_assert_eq(hz_route(srv, "POST", "/body", h_body, NULL), 0);
     cr_assert_eq(hz_route_with(srv, "POST", "/echo", h_echo, NULL, &st), 0);
-    cr_assert_eq(hz_route(srv, "GET", "/ping", h_ping, NULL), 0);
-    hz_listener_config lc;
-    hz_listener_config_init(&lc);
-    lc.protocols = HZ_PROTO_HTTP1 | HZ_PROTO_HTTP2;
-    int idx = hz_server_listen_with(srv, &lc);
-    cr_assert_geq(idx, 0);
-    port = hz_server_port(srv, idx);
+    cr_assert_eq(hz_route(srv, "GET", "/ping", it_pong, NULL), 0);
+    port = h2s_listen(srv, NULL);
     cr_assert_eq(hz_server_start(srv), 0);
 }
 
@@ -202,31 +171,17 @@ static void finish(void)
     hz_server_stop(srv, 300);
     hz_server_wait(srv);
     hz_server_destroy(srv);
-    cr_expect_eq(atomic_load(&CA.live_blocks), 0, "leaked %ld blocks",
-                 (long)atomic_load(&CA.live_blocks));
-    cr_expect_eq(atomic_load(&CA.size_mismatches), 0);
+    it_expect_no_leaks(&CA);
 }
 
 static FILE *script_open(const char *mode)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "timeout 60 /usr/bin/python3 %s %d %s 2>&1", HZ_H2_EXEC, port, mode);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p);
-    return p;
-}
-
-static int script_close(FILE *p, char *out, size_t cap)
-{
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return h2s_script_open(HZ_H2_EXEC, port, mode, 60);
 }
 
 static void run(const char *mode, char *out, size_t cap)
 {
-    int rc = script_close(script_open(mode), out, cap);
+    int rc = h2s_script_run(HZ_H2_EXEC, port, mode, 60, out, cap);
     cr_expect_eq(rc, 0, "%s: %s", mode, out);
 }
 
@@ -234,7 +189,7 @@ TestSuite(h2limits, .timeout = 120);
 
 Test(h2limits, conn_output_budget_pauses_every_stream)
 {
-    need();
+    h2s_need();
     start(0);
     char mode[32];
     snprintf(mode, sizeof(mode), "nowindow:%d", NSTREAMS);
@@ -256,13 +211,13 @@ Test(h2limits, conn_output_budget_pauses_every_stream)
     cr_expect_lt(peak, 4L << 20, "peak %ld bytes", peak);
     finish(); /* the stop closes the connection: the script ends */
     char out[4096];
-    int rc = script_close(p, out, sizeof(out));
+    int rc = h2s_script_close(p, out, sizeof(out));
     cr_expect_eq(rc, 0, "%s", out);
 }
 
 Test(h2limits, body_idle_408_before_the_response)
 {
-    need();
+    h2s_need();
     start(400);
     char out[4096];
     run("bodyidle", out, sizeof(out));
@@ -271,7 +226,7 @@ Test(h2limits, body_idle_408_before_the_response)
 
 Test(h2limits, body_idle_reset_after_the_response_began)
 {
-    need();
+    h2s_need();
     start(400);
     char out[4096];
     run("bodyidle_started", out, sizeof(out));
@@ -281,7 +236,7 @@ Test(h2limits, body_idle_reset_after_the_response_began)
 
 Test(h2limits, request_trailers_are_not_part_of_the_request)
 {
-    need();
+    h2s_need();
     start(0);
     char out[4096];
     run("trailers:16", out, sizeof(out));
@@ -293,7 +248,7 @@ Test(h2limits, request_trailers_are_not_part_of_the_request)
  * handler not called; far past it (4x): the stream is reset. */
 Test(h2limits, request_trailers_over_the_limit_431)
 {
-    need();
+    h2s_need();
     start(0);
     char out[4096];
     run("trailers:20000", out, sizeof(out));
@@ -303,7 +258,7 @@ Test(h2limits, request_trailers_over_the_limit_431)
 
 Test(h2limits, request_trailers_far_over_the_limit_reset)
 {
-    need();
+    h2s_need();
     start(0);
     char out[4096];
     run("trailers:40000", out, sizeof(out));

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <httpz/httpz.h>
 #include <httpz/backend.h>
+#include "h2_support.h"
 #include "itest.h"
 
 #ifndef HZ_H2_CLIENT
@@ -69,24 +70,6 @@ static int have(const char *cmd)
     return system(b) == 0;
 }
 
-/* The system python first: python3-h2 is a Debian package, and a python3
- * earlier on PATH (pyenv) may not see it. */
-static const char *python(void)
-{
-    static const char *py;
-    if (!py)
-        py = system("/usr/bin/python3 -c 'import hpack' >/dev/null 2>&1") == 0 ? "/usr/bin/python3"
-                                                                               : "python3";
-    return py;
-}
-
-static int have_hpack(void)
-{
-    char b[128];
-    snprintf(b, sizeof(b), "%s -c 'import hpack' >/dev/null 2>&1", python());
-    return system(b) == 0;
-}
-
 static void need_h2(void)
 {
     if (!HZ_HAVE_HTTP2)
@@ -110,29 +93,13 @@ static void start(it_server *s, unsigned max_streams)
     it_start(s, &cfg);
 }
 
-/* Runs the script's mode against s; its output line is in out. */
-static int script(it_server *s, const char *mode, char *out, size_t cap)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "timeout 60 %s %s %d %s 2>&1", python(), HZ_H2_CLIENT, s->port,
-             mode);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void run_mode(const char *mode, unsigned max_streams)
 {
-    need_h2();
-    if (!have_hpack())
-        cr_skip_test("python3-h2 not installed");
+    h2s_need();
     it_server s;
     start(&s, max_streams);
     char out[4096];
-    int rc = script(&s, mode, out, sizeof(out));
+    int rc = h2s_script_run(HZ_H2_CLIENT, s.port, mode, 60, out, sizeof(out));
     cr_expect_eq(rc, 0, "%s: %s", mode, out);
     /* A normal client is still served, over HTTP/2 and HTTP/1.1. */
     if (have("curl --version")) {
@@ -311,15 +278,13 @@ static void *stop_later(void *arg)
 
 Test(http2, graceful_stop_two_goaways)
 {
-    need_h2();
-    if (!have_hpack())
-        cr_skip_test("python3-h2 not installed");
+    h2s_need();
     it_server s;
     start(&s, 0);
     pthread_t t;
     pthread_create(&t, NULL, stop_later, &s);
     char out[4096];
-    int rc = script(&s, "graceful", out, sizeof(out));
+    int rc = h2s_script_run(HZ_H2_CLIENT, s.port, "graceful", 60, out, sizeof(out));
     pthread_join(t, NULL);
     cr_expect_eq(rc, 0, "graceful: %s", out);
     hz_server_wait(s.srv);

@@ -18,16 +18,6 @@
 #include <httpz/backend.h>
 #include "itest.h"
 
-/* hz_route_with with only the flags set. */
-static int route_flags(hz_server *s, const char *method, const char *path, hz_handler_fn fn,
-                       void *ud, unsigned flags)
-{
-    hz_route_opts o;
-    hz_route_opts_init(&o);
-    o.flags = flags;
-    return hz_route_with(s, method, path, fn, ud, &o);
-}
-
 #define IO_MS 10000
 
 /* ---- what the sources saw (server threads write, the test reads) ---------- */
@@ -218,12 +208,12 @@ static void setup(void)
     cr_assert_eq(hz_route(srv, "GET", "/fail", h_src, (void *)(intptr_t)'f'), 0);
     cr_assert_eq(hz_route(srv, "GET", "/short", h_src, (void *)(intptr_t)'h'), 0);
     cr_assert_eq(
-        route_flags(srv, "GET", "/worker", h_src, (void *)(intptr_t)'k', HZ_ROUTE_EXECUTOR), 0);
+        it_route_flags(srv, "GET", "/worker", h_src, (void *)(intptr_t)'k', HZ_ROUTE_EXECUTOR), 0);
+    cr_assert_eq(it_route_flags(srv, "GET", "/worker-stream", h_src, (void *)(intptr_t)'s',
+                                HZ_ROUTE_EXECUTOR),
+                 0);
     cr_assert_eq(
-        route_flags(srv, "GET", "/worker-stream", h_src, (void *)(intptr_t)'s', HZ_ROUTE_EXECUTOR),
-        0);
-    cr_assert_eq(
-        route_flags(srv, "GET", "/worker-late", h_src, (void *)(intptr_t)'l', HZ_ROUTE_EXECUTOR),
+        it_route_flags(srv, "GET", "/worker-late", h_src, (void *)(intptr_t)'l', HZ_ROUTE_EXECUTOR),
         0);
     int idx = hz_server_listen(srv, "127.0.0.1", 0, NULL);
     cr_assert_geq(idx, 0);

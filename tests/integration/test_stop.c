@@ -88,11 +88,9 @@ Test(stop, deadline_force_closes_what_is_left, .timeout = 30)
 Test(stop, destroy_with_open_connections_leaks_nothing, .timeout = 30)
 {
     hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
     hz_config cfg;
-    hz_config_init(&cfg);
+    it_config_counted(&cfg, &ca);
     cfg.loops = 2;
-    cfg.allocator = &ca.iface;
     it_server s;
     it_start(&s, &cfg);
     it_conn c[6];
@@ -130,11 +128,8 @@ Test(stop, stop_and_destroy_cancel_io_in_flight_on_every_poller, .timeout = 60)
 {
     for (int k = 0; hz_pollers[k]; k++) {
         hz_count_alloc ca;
-        hz_count_alloc_init(&ca);
         hz_config cfg;
-        hz_config_init(&cfg);
-        cfg.loops = 1;
-        cfg.allocator = &ca.iface;
+        it_config_counted(&cfg, &ca);
         cfg.poller = hz_pollers[k];
         it_server s;
         it_start(&s, &cfg);
@@ -164,11 +159,9 @@ Test(stop, stop_and_destroy_cancel_io_in_flight_on_every_poller, .timeout = 60)
 Test(stop, destroy_without_start_and_null, .timeout = 10)
 {
     hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
     hz_config cfg;
-    hz_config_init(&cfg);
+    it_config_counted(&cfg, &ca);
     cfg.loops = 3;
-    cfg.allocator = &ca.iface;
     hz_server *srv;
     cr_assert_eq(hz_server_create(&srv, &cfg), 0);
     cr_assert_geq(hz_server_listen(srv, "::1", 0, NULL), 0, "IPv6 literal");
@@ -265,12 +258,10 @@ Test(stop, emfile_pauses_accepting_without_spinning, .timeout = 30)
 Test(stop, shared_listener_without_reuseport_serves_and_stops, .timeout = 30)
 {
     hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
     hz_config cfg;
-    hz_config_init(&cfg);
+    it_config_counted(&cfg, &ca);
     cfg.loops = 3;
     cfg.reuse_port = 0; /* one listening socket polled by every loop */
-    cfg.allocator = &ca.iface;
     it_server s;
     it_start(&s, &cfg);
     it_conn c[12];

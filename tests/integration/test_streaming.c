@@ -22,11 +22,8 @@ static void check_pattern(const char *p, size_t n)
 Test(streaming, large_response_with_backpressure_keeps_memory_bounded, .timeout = 60)
 {
     hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
     hz_config cfg;
-    hz_config_init(&cfg);
-    cfg.loops = 1;
-    cfg.allocator = &ca.iface;
+    it_config_counted(&cfg, &ca);
     cfg.output_buffer = 64 * 1024;
     it_server s;
     it_start(&s, &cfg);
@@ -85,11 +82,8 @@ static void *send_body(void *arg)
 Test(streaming, streamed_body_is_echoed_while_it_arrives, .timeout = 60)
 {
     hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
     hz_config cfg;
-    hz_config_init(&cfg);
-    cfg.loops = 1;
-    cfg.allocator = &ca.iface;
+    it_config_counted(&cfg, &ca);
     it_server s;
     it_start(&s, &cfg);
     long base = atomic_load(&ca.live_bytes);

@@ -79,39 +79,6 @@ static void teardown(void)
     (void)system(cmd);
 }
 
-/* Runs cmd through the shell (stderr joined to stdout) and returns its exit
- * status (-1 when it did not exit); *out gets the output (malloc'd). */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static int
-run(char **out, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p, "popen %s", cmd);
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap);
-    size_t k;
-    while ((k = fread(b + n, 1, cap - n - 1, p)) > 0) {
-        n += k;
-        if (cap - n < 1024)
-            b = realloc(b, cap *= 2);
-    }
-    b[n] = '\0';
-    int st = pclose(p);
-    if (out)
-        *out = b;
-    else
-        free(b);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* ------------------------------------------------------------------------ */
 /* The server                                                                */
 /* ------------------------------------------------------------------------ */
@@ -379,25 +346,26 @@ Test(tls_clients, curl_keepalive_stream_and_post)
     const char *ca = path_of("a", "crt");
     char *out;
     /* Two URLs in one curl run: the second reuses the TLS connection. */
-    int rc = run(&out,
-                 "%s -w 'n=%%{num_connects} code=%%{http_code} ssl=%%{ssl_verify_result}\\n' "
-                 "-o /dev/null https://localhost:%d/hello -o /dev/null https://localhost:%d/hello",
-                 curl_base(ca, s.port), s.port, s.port);
+    int rc =
+        it_run(&out,
+               "%s -w 'n=%%{num_connects} code=%%{http_code} ssl=%%{ssl_verify_result}\\n' "
+               "-o /dev/null https://localhost:%d/hello -o /dev/null https://localhost:%d/hello",
+               curl_base(ca, s.port), s.port, s.port);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "n=1 code=200 ssl=0\nn=0 code=200 ssl=0\n"), "%s", out);
     free(out);
     /* The IP address SAN verifies too. */
-    rc = run(&out, "%s https://127.0.0.1:%d/hello", curl_base(ca, s.port), s.port);
+    rc = it_run(&out, "%s https://127.0.0.1:%d/hello", curl_base(ca, s.port), s.port);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_str_eq(out, "hello");
     free(out);
 
     /* 8 MiB streamed (chunked) through TLS records and backpressure. */
-    rc = run(&out, "%s -D %s/h.txt -o %s/big.bin 'https://localhost:%d/stream?kb=8192'",
-             curl_base(ca, s.port), g_dir, g_dir, s.port);
+    rc = it_run(&out, "%s -D %s/h.txt -o %s/big.bin 'https://localhost:%d/stream?kb=8192'",
+                curl_base(ca, s.port), g_dir, g_dir, s.port);
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
-    rc = run(&out, "grep -ci '^transfer-encoding: chunked' %s/h.txt", g_dir);
+    rc = it_run(&out, "grep -ci '^transfer-encoding: chunked' %s/h.txt", g_dir);
     cr_assert_eq(rc, 0, "not chunked");
     free(out);
     char p[128];
@@ -422,15 +390,16 @@ Test(tls_clients, curl_keepalive_stream_and_post)
     for (size_t i = 0; i < (600u << 10); i++)
         fputc((int)((i * 31 + 7) & 0xff), f);
     fclose(f);
-    rc = run(&out,
-             "%s -H 'Content-Type: application/octet-stream' --data-binary @%s -o %s/back.bin "
-             "https://localhost:%d/echo && cmp %s %s/back.bin",
-             curl_base(ca, s.port), p, g_dir, s.port, p, g_dir);
+    rc = it_run(&out,
+                "%s -H 'Content-Type: application/octet-stream' --data-binary @%s -o %s/back.bin "
+                "https://localhost:%d/echo && cmp %s %s/back.bin",
+                curl_base(ca, s.port), p, g_dir, s.port, p, g_dir);
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
 
     /* A client that does not trust the certificate fails (curl exit 60). */
-    rc = run(&out, "%s https://localhost:%d/hello", curl_base(path_of("b", "crt"), s.port), s.port);
+    rc = it_run(&out, "%s https://localhost:%d/hello", curl_base(path_of("b", "crt"), s.port),
+                s.port);
     cr_assert_eq(rc, 60, "%s", out);
     free(out);
     stop(&s);
@@ -442,10 +411,10 @@ Test(tls_clients, curl_keepalive_stream_and_post)
 
 static int s_client(char **out, int port, const char *alpn, const char *sni, const char *ca)
 {
-    return run(out,
-               "timeout 20 openssl s_client -connect 127.0.0.1:%d -alpn %s -servername %s "
-               "-CAfile %s -verify_return_error </dev/null",
-               port, alpn, sni, ca);
+    return it_run(out,
+                  "timeout 20 openssl s_client -connect 127.0.0.1:%d -alpn %s -servername %s "
+                  "-CAfile %s -verify_return_error </dev/null",
+                  port, alpn, sni, ca);
 }
 
 static int failed_grew(const hz_metrics *m, const void *arg)
@@ -539,12 +508,13 @@ Test(tls_clients, reload_on_live_server)
     /* New handshakes: the new certificate (curl trusting only it works,
      * trusting only the old one fails verification). */
     char *out;
-    int rc =
-        run(&out, "%s https://localhost:%d/hello", curl_base(path_of("a2", "crt"), s.port), s.port);
+    int rc = it_run(&out, "%s https://localhost:%d/hello", curl_base(path_of("a2", "crt"), s.port),
+                    s.port);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_str_eq(out, "hello");
     free(out);
-    rc = run(&out, "%s https://localhost:%d/hello", curl_base(path_of("a", "crt"), s.port), s.port);
+    rc = it_run(&out, "%s https://localhost:%d/hello", curl_base(path_of("a", "crt"), s.port),
+                s.port);
     cr_assert_eq(rc, 60, "%s", out);
     free(out);
     /* SNI entries were replaced too: b.test still answers with its own. */
@@ -683,10 +653,10 @@ Test(tls_clients, wrong_protocol_on_each_port)
     hz_metrics before = metrics(&s);
     char *out;
     long long t0 = it_now_ms();
-    int rc = run(&out,
-                 "timeout 20 openssl s_client -connect 127.0.0.1:%d -servername localhost "
-                 "</dev/null",
-                 s.plain_port);
+    int rc = it_run(&out,
+                    "timeout 20 openssl s_client -connect 127.0.0.1:%d -servername localhost "
+                    "</dev/null",
+                    s.plain_port);
     cr_assert_neq(rc, 0, "%s", out);
     cr_assert_neq(rc, 124, "s_client hung");
     cr_assert(it_now_ms() - t0 < 10000);
@@ -694,8 +664,8 @@ Test(tls_clients, wrong_protocol_on_each_port)
     cr_assert(metrics_until(&s, bad_request_counted, &before), "400 and a parse error counted");
 
     /* Both ports still serve. */
-    rc = run(&out, "%s https://localhost:%d/hello http://127.0.0.1:%d/hello",
-             curl_base(path_of("a", "crt"), s.port), s.port, s.plain_port);
+    rc = it_run(&out, "%s https://localhost:%d/hello http://127.0.0.1:%d/hello",
+                curl_base(path_of("a", "crt"), s.port), s.port, s.plain_port);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_str_eq(out, "hellohello");
     free(out);
@@ -714,13 +684,13 @@ Test(tls_clients, wrong_protocol_on_each_port)
 static int s_resume(int port, const char *ver, const char *sess_in, const char *sess_out)
 {
     char *out;
-    int rc =
-        run(&out,
-            "printf 'GET /hello HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' "
-            "| timeout 20 openssl s_client -connect 127.0.0.1:%d -servername localhost %s "
-            "-CAfile %s -verify_return_error -ign_eof %s %s %s %s",
-            port, ver, path_of("a", "crt"), sess_in ? "-sess_in" : "", sess_in ? sess_in : "",
-            sess_out ? "-sess_out" : "", sess_out ? sess_out : "");
+    int rc = it_run(
+        &out,
+        "printf 'GET /hello HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' "
+        "| timeout 20 openssl s_client -connect 127.0.0.1:%d -servername localhost %s "
+        "-CAfile %s -verify_return_error -ign_eof %s %s %s %s",
+        port, ver, path_of("a", "crt"), sess_in ? "-sess_in" : "", sess_in ? sess_in : "",
+        sess_out ? "-sess_out" : "", sess_out ? sess_out : "");
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "\r\n\r\nhello"), "no response: %s", out);
     int reused = strstr(out, "\nReused, ") != NULL;
@@ -875,8 +845,8 @@ Test(tls_clients, demo_self_signed_certificate)
     cr_assert_eq(stat(key, &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0600, "key mode %o", (unsigned)(st.st_mode & 0777));
     char *out;
-    int rc = run(&out, "%s https://localhost:%d/plaintext https://127.0.0.1:%d/plaintext",
-                 curl_base(cert, port), port, port);
+    int rc = it_run(&out, "%s https://localhost:%d/plaintext https://127.0.0.1:%d/plaintext",
+                    curl_base(cert, port), port, port);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_str_eq(out, "Hello, World!Hello, World!");
     free(out);
@@ -891,7 +861,7 @@ Test(tls_clients, demo_self_signed_certificate)
     X509 *first = load_cert(cert);
     pid = demo_start(port, log, sizeof(log));
     cr_assert(strstr(log, "using the self-signed certificate"), "%s", log);
-    rc = run(&out, "%s https://localhost:%d/plaintext", curl_base(cert, port), port);
+    rc = it_run(&out, "%s https://localhost:%d/plaintext", curl_base(cert, port), port);
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
     demo_stop(pid);
@@ -907,7 +877,7 @@ Test(tls_clients, demo_self_signed_certificate)
     fclose(f);
     pid = demo_start(port, log, sizeof(log));
     cr_assert(strstr(log, "does not load: making a new one"), "%s", log);
-    rc = run(&out, "%s https://localhost:%d/plaintext", curl_base(cert, port), port);
+    rc = it_run(&out, "%s https://localhost:%d/plaintext", curl_base(cert, port), port);
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
     demo_stop(pid);
@@ -941,19 +911,19 @@ Test(tls_clients, curl_http2_alpn)
     start(&s, 0);
     const char *ca = path_of("a", "crt");
     char *out;
-    int rc = run(&out,
-                 "timeout 30 curl -sS --http2 --max-time 20 --cacert %s --resolve "
-                 "localhost:%d:127.0.0.1 -w 'v=%%{http_version} n=%%{num_connects} "
-                 "code=%%{http_code}\\n' -o /dev/null https://localhost:%d/hello -o /dev/null "
-                 "https://localhost:%d/hello",
-                 ca, s.port, s.port, s.port);
+    int rc = it_run(&out,
+                    "timeout 30 curl -sS --http2 --max-time 20 --cacert %s --resolve "
+                    "localhost:%d:127.0.0.1 -w 'v=%%{http_version} n=%%{num_connects} "
+                    "code=%%{http_code}\\n' -o /dev/null https://localhost:%d/hello -o /dev/null "
+                    "https://localhost:%d/hello",
+                    ca, s.port, s.port, s.port);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "v=2 n=1 code=200\nv=2 n=0 code=200\n"), "%s", out);
     free(out);
-    rc = run(&out,
-             "timeout 30 curl -sS --http2 --max-time 20 --cacert %s --resolve "
-             "localhost:%d:127.0.0.1 'https://localhost:%d/stream?kb=8192' | wc -c",
-             ca, s.port, s.port);
+    rc = it_run(&out,
+                "timeout 30 curl -sS --http2 --max-time 20 --cacert %s --resolve "
+                "localhost:%d:127.0.0.1 'https://localhost:%d/stream?kb=8192' | wc -c",
+                ca, s.port, s.port);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_eq(atol(out), 8192 * 1024, "%s", out);
     free(out);

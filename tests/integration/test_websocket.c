@@ -14,37 +14,16 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include "itest.h"
+#include "itest_ws.h"
 #include "test_alloc.h"
 
 /* ---- the server ------------------------------------------------------------ */
-
-static atomic_int g_closes, g_last_code, g_drains, g_opens;
-
-static void on_close(hz_ws *ws, unsigned code, const char *r, size_t len, void *ud)
-{
-    (void)ws, (void)r, (void)len, (void)ud;
-    atomic_store(&g_last_code, (int)code);
-    atomic_fetch_add(&g_closes, 1);
-}
-
-static void echo_msg(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
-{
-    (void)fin, (void)ud;
-    int rc = hz_ws_send(ws, op, d, len, 0);
-    cr_assert_eq(rc, 0, "echo send: %d", rc);
-}
-
-static void echo_open(hz_ws *ws, void *ud)
-{
-    (void)ws, (void)ud;
-    atomic_fetch_add(&g_opens, 1);
-}
 
 static void h_echo(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
     static const hz_ws_callbacks cb = {
-        .on_open = echo_open, .on_message = echo_msg, .on_close = on_close};
+        .on_open = itws_on_open, .on_message = itws_echo, .on_close = itws_on_close};
     static const char *const protos[] = {"chat.v2", "chat"};
     hz_ws_options o;
     hz_ws_options_init(&o);
@@ -68,7 +47,7 @@ static void close_msg(hz_ws *ws, int op, const void *d, size_t len, int fin, voi
 static void h_close(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
-    static const hz_ws_callbacks cb = {.on_message = close_msg, .on_close = on_close};
+    static const hz_ws_callbacks cb = {.on_message = close_msg, .on_close = itws_on_close};
     hz_ws_options o;
     hz_ws_options_init(&o);
     o.close_timeout_ms = 300;
@@ -83,14 +62,14 @@ static void h_origin(hz_req *req, hz_res *res, void *ud)
         hz_res_send(res, 403, "no", 2);
         return;
     }
-    static const hz_ws_callbacks cb = {.on_message = echo_msg};
+    static const hz_ws_callbacks cb = {.on_message = itws_echo};
     hz_ws_accept(req, res, &cb, NULL, NULL);
 }
 
 static void h_ping(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
-    static const hz_ws_callbacks cb = {.on_message = echo_msg, .on_close = on_close};
+    static const hz_ws_callbacks cb = {.on_message = itws_echo, .on_close = itws_on_close};
     hz_ws_options o;
     hz_ws_options_init(&o);
     o.ping_interval_ms = 100;
@@ -99,44 +78,18 @@ static void h_ping(hz_req *req, hz_res *res, void *ud)
     hz_ws_accept(req, res, &cb, &o, NULL);
 }
 
-/* Flood: sends 16 KiB messages until refused, then on each drain; the
- * total is FLOOD_N messages (64 MiB: more than the kernel's socket
- * buffers hold). Output budget 32 KiB. */
+/* Flood (itws_h_flood): FLOOD_N messages of 16 KiB (64 MiB: more than the
+ * kernel's socket buffers hold). */
 #define FLOOD_N 4096
-#define FLOOD_MSG 16384
-#define FLOOD_BUDGET 32768
-static atomic_int g_flood_sent;
-
-static void flood_more(hz_ws *ws, void *ud)
-{
-    static char blk[FLOOD_MSG];
-    (void)ud;
-    atomic_fetch_add(&g_drains, 1);
-    while (atomic_load(&g_flood_sent) < FLOOD_N) {
-        int rc = hz_ws_send(ws, HZ_WS_BINARY, blk, sizeof(blk), 0);
-        if (rc == HZ_EAGAIN)
-            return;
-        cr_assert_eq(rc, 0);
-        atomic_fetch_add(&g_flood_sent, 1);
-    }
-}
-
-static void h_flood(hz_req *req, hz_res *res, void *ud)
-{
-    (void)ud;
-    static const hz_ws_callbacks cb = {
-        .on_open = flood_more, .on_drain = flood_more, .on_close = on_close};
-    hz_ws_options o;
-    hz_ws_options_init(&o);
-    o.output_budget = FLOOD_BUDGET;
-    hz_ws_accept(req, res, &cb, &o, NULL);
-}
+#define FLOOD_MSG ITWS_FLOOD_MSG
+#define FLOOD_BUDGET ITWS_FLOOD_BUDGET
+static const int g_flood_n = FLOOD_N;
 
 /* Echo with a small budget: reading pauses while the echo is not read. */
 static void h_slow(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
-    static const hz_ws_callbacks cb = {.on_message = echo_msg, .on_close = on_close};
+    static const hz_ws_callbacks cb = {.on_message = itws_echo, .on_close = itws_on_close};
     hz_ws_options o;
     hz_ws_options_init(&o);
     o.output_budget = FLOOD_BUDGET;
@@ -203,7 +156,7 @@ static void h_thread(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
     static const hz_ws_callbacks cb = {
-        .on_open = thread_open, .on_drain = thread_drain, .on_close = on_close};
+        .on_open = thread_open, .on_drain = thread_drain, .on_close = itws_on_close};
     hz_ws_options o;
     hz_ws_options_init(&o);
     o.output_budget = 4096; /* refusals happen */
@@ -270,22 +223,15 @@ static void h_bigb(hz_req *req, hz_res *res, void *ud);
 static void start(it_server *s, unsigned max_ws)
 {
     hz_config cfg;
-    hz_config_init(&cfg);
-    cfg.loops = 1;
+    it_config_counted(&cfg, &g_alloc);
     cfg.max_websockets = max_ws;
-    hz_count_alloc_init(&g_alloc);
-    cfg.allocator = &g_alloc.iface;
-    atomic_store(&g_closes, 0);
-    atomic_store(&g_last_code, 0);
-    atomic_store(&g_drains, 0);
-    atomic_store(&g_opens, 0);
-    atomic_store(&g_flood_sent, 0);
+    itws_reset();
     cr_assert_eq(hz_server_create(&s->srv, &cfg), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/echo", h_echo, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/close", h_close, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/origin", h_origin, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/ping", h_ping, NULL), 0);
-    cr_assert_eq(hz_route(s->srv, "GET", "/ws/flood", h_flood, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/flood", itws_h_flood, (void *)&g_flood_n), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/slow", h_slow, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/thread", h_thread, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/bcast", h_bcast, NULL), 0);
@@ -302,180 +248,7 @@ static void stop(it_server *s)
 {
     it_stop(s);
     /* Every connection, buffer, chunk and zlib stream was given back. */
-    cr_assert_eq(atomic_load(&g_alloc.live_blocks), 0, "leaked %ld blocks",
-                 atomic_load(&g_alloc.live_blocks));
-    cr_assert_eq(atomic_load(&g_alloc.size_mismatches), 0);
-}
-
-/* ---- a raw client ------------------------------------------------------------ */
-
-static const char KEY[] = "dGhlIHNhbXBsZSBub25jZQ==";
-
-static void upgrade_req(char *buf, size_t cap, const char *path, const char *extra)
-{
-    snprintf(buf, cap,
-             "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-             "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
-             path, KEY, extra ? extra : "");
-}
-
-/* Reads a response head (it_read_response takes 1xx for interim). */
-static int read_head(it_conn *c, it_resp *r, int timeout_ms)
-{
-    long long end = it_now_ms() + timeout_ms;
-    memset(r, 0, sizeof(*r));
-    for (;;) {
-        char *e = c->len ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL;
-        if (e) {
-            size_t hl = (size_t)(e - c->buf) + 4;
-            cr_assert_lt(hl, sizeof(r->head));
-            memcpy(r->head, c->buf, hl);
-            r->head[hl] = 0;
-            memmove(c->buf, c->buf + hl, c->len - hl);
-            c->len -= hl;
-            r->body = malloc(1);
-            r->body[0] = 0;
-            return sscanf(r->head, "HTTP/1.1 %d", &r->status) == 1 ? 0 : -1;
-        }
-        long long left = end - it_now_ms();
-        size_t before = c->len;
-        if (left <= 0)
-            return -1;
-        it_read_atleast(c, c->len + 1, (int)left);
-        if (c->len == before)
-            return -1;
-    }
-}
-
-/* Connects and upgrades; the 101 is consumed. */
-static void ws_open(it_conn *c, int port, const char *path, const char *extra, it_resp *out)
-{
-    char req[1024];
-    it_resp r;
-    cr_assert_eq(it_connect(c, port), 0);
-    upgrade_req(req, sizeof(req), path, extra);
-    cr_assert_eq(it_sends(c, req), 0);
-    cr_assert_eq(read_head(c, &r, 3000), 0);
-    cr_assert_eq(r.status, 101, "status %d: %s", r.status, r.head);
-    cr_assert_str_eq(it_header(&r, "sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-    if (out)
-        *out = r;
-    else
-        it_resp_free(&r);
-}
-
-/* Sends one masked (or, with mask 0, unmasked) frame. */
-static void send_frame(it_conn *c, unsigned b0, const void *p, size_t len, int mask)
-{
-    uint8_t h[14], key[4] = {0x12, 0x34, 0x56, 0x78};
-    size_t n = 0;
-    h[n++] = (uint8_t)b0;
-    uint8_t m = mask ? 0x80 : 0;
-    if (len < 126) {
-        h[n++] = m | (uint8_t)len;
-    } else if (len < 65536) {
-        h[n++] = m | 126;
-        h[n++] = (uint8_t)(len >> 8);
-        h[n++] = (uint8_t)len;
-    } else {
-        h[n++] = m | 127;
-        for (int i = 7; i >= 0; i--)
-            h[n++] = (uint8_t)((uint64_t)len >> (8 * i));
-    }
-    if (mask) {
-        memcpy(h + n, key, 4);
-        n += 4;
-    }
-    uint8_t *buf = malloc(n + len + 1);
-    memcpy(buf, h, n);
-    for (size_t i = 0; i < len; i++)
-        buf[n + i] = ((const uint8_t *)p)[i] ^ (mask ? key[i & 3] : 0);
-    cr_assert_eq(it_send(c, buf, n + len), 0);
-    free(buf);
-}
-
-typedef struct frame {
-    unsigned b0;
-    uint8_t *data; /* malloc'd */
-    size_t len;
-} frame;
-
-/* Reads exactly n bytes: first what c->buf holds (the bytes after the
- * 101), then straight from the socket, so a long stream is not moved
- * around in c->buf frame after frame. 0, or -1 on timeout or EOF. */
-static int read_exact(it_conn *c, uint8_t *dst, size_t n, long long end)
-{
-    size_t got = 0;
-    if (c->len) {
-        size_t k = c->len < n ? c->len : n;
-        memcpy(dst, c->buf, k);
-        memmove(c->buf, c->buf + k, c->len - k);
-        c->len -= k;
-        got = k;
-    }
-    while (got < n) {
-        long long left = end - it_now_ms();
-        struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-            return -1;
-        ssize_t r = recv(c->fd, dst + got, n - got, 0);
-        if (r <= 0)
-            return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
-
-/* Reads one server frame (unmasked); -1 on timeout or EOF. */
-static int read_frame(it_conn *c, frame *f, int timeout_ms)
-{
-    long long end = it_now_ms() + timeout_ms;
-    uint8_t h[10];
-    if (read_exact(c, h, 2, end) < 0)
-        return -1;
-    cr_assert_eq(h[1] & 0x80, 0, "server frames are not masked");
-    size_t len = h[1] & 0x7f;
-    if (len == 126) {
-        if (read_exact(c, h + 2, 2, end) < 0)
-            return -1;
-        len = (size_t)h[2] << 8 | h[3];
-    } else if (len == 127) {
-        if (read_exact(c, h + 2, 8, end) < 0)
-            return -1;
-        len = 0;
-        for (int i = 0; i < 8; i++)
-            len = len << 8 | h[2 + i];
-    }
-    f->b0 = h[0];
-    f->len = len;
-    f->data = malloc(len + 1);
-    f->data[len] = 0;
-    if (read_exact(c, f->data, len, end) < 0) {
-        free(f->data);
-        return -1;
-    }
-    return 0;
-}
-
-static unsigned close_code_of(const frame *f)
-{
-    return f->len >= 2 ? (unsigned)f->data[0] << 8 | f->data[1] : 0;
-}
-
-/* Expects a close frame with code, then the TCP connection closed. */
-static void expect_close(it_conn *c, unsigned code)
-{
-    frame f;
-    for (;;) {
-        cr_assert_eq(read_frame(c, &f, 3000), 0, "no close frame");
-        if ((f.b0 & 0x0f) != 0x9 && (f.b0 & 0x0f) != 0xa)
-            break;
-        free(f.data);
-    }
-    cr_assert_eq(f.b0, 0x88, "frame 0x%x, not a close", f.b0);
-    cr_assert_eq(close_code_of(&f), code, "close code %u", close_code_of(&f));
-    free(f.data);
-    cr_assert(it_wait_closed(c, 3000), "TCP still open after the close");
+    it_assert_no_leaks(&g_alloc);
 }
 
 TestSuite(websocket, .timeout = 60);
@@ -485,58 +258,58 @@ Test(websocket, upgrade_and_echo)
     it_server s;
     it_conn c;
     it_resp r;
-    frame f;
+    it_ws_frame f;
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/echo", "Sec-WebSocket-Protocol: x, chat\r\n", &r);
+    it_ws_open(&c, s.port, "/ws/echo", "Sec-WebSocket-Protocol: x, chat\r\n", &r);
     cr_assert_str_eq(it_header(&r, "sec-websocket-protocol"), "chat");
     cr_assert_str_eq(it_header(&r, "set-cookie"), "s=1");
     cr_assert_str_eq(it_header(&r, "sec-websocket-extensions"), "", "not offered: not used");
     it_resp_free(&r);
-    send_frame(&c, 0x81, "hello", 5, 1);
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    it_ws_send(&c, 0x81, "hello", 5, 1);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x81);
     cr_assert_str_eq((char *)f.data, "hello");
     free(f.data);
     char big[20000];
     for (size_t i = 0; i < sizeof(big); i++)
         big[i] = (char)i;
-    send_frame(&c, 0x82, big, sizeof(big), 1);
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    it_ws_send(&c, 0x82, big, sizeof(big), 1);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x82);
     cr_assert_eq(f.len, sizeof(big));
     cr_assert_eq(memcmp(f.data, big, sizeof(big)), 0);
     free(f.data);
     /* Client closes: echoed, then the server closes TCP. */
-    send_frame(&c, 0x88, "\x03\xe8", 2, 1);
-    expect_close(&c, 1000);
+    it_ws_send(&c, 0x88, "\x03\xe8", 2, 1);
+    it_ws_expect_close(&c, 1000);
     it_close(&c);
     stop(&s);
-    cr_assert_eq(atomic_load(&g_last_code), 1000);
-    cr_assert_eq(atomic_load(&g_opens), 1);
+    cr_assert_eq(atomic_load(&itws_last_code), 1000);
+    cr_assert_eq(atomic_load(&itws_opens), 1);
 }
 
 Test(websocket, fragments_with_interleaved_pings)
 {
     it_server s;
     it_conn c;
-    frame f;
+    it_ws_frame f;
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/echo", NULL, NULL);
-    send_frame(&c, 0x01, "frag", 4, 1);         /* text, not FIN */
-    send_frame(&c, 0x89, "p1", 2, 1);           /* ping between fragments */
-    send_frame(&c, 0x00, "ment", 4, 1);         /* continuation */
-    send_frame(&c, 0x8a, "unsolicited", 11, 1); /* a pong is ignored */
-    send_frame(&c, 0x89, "", 0, 1);
-    send_frame(&c, 0x80, "ed \xc3\xa9", 5, 1); /* FIN, UTF-8 across frames */
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    it_ws_open(&c, s.port, "/ws/echo", NULL, NULL);
+    it_ws_send(&c, 0x01, "frag", 4, 1);         /* text, not FIN */
+    it_ws_send(&c, 0x89, "p1", 2, 1);           /* ping between fragments */
+    it_ws_send(&c, 0x00, "ment", 4, 1);         /* continuation */
+    it_ws_send(&c, 0x8a, "unsolicited", 11, 1); /* a pong is ignored */
+    it_ws_send(&c, 0x89, "", 0, 1);
+    it_ws_send(&c, 0x80, "ed \xc3\xa9", 5, 1); /* FIN, UTF-8 across frames */
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x8a, "pong first");
     cr_assert_str_eq((char *)f.data, "p1");
     free(f.data);
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x8a);
     cr_assert_eq(f.len, 0);
     free(f.data);
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x81);
     cr_assert_str_eq((char *)f.data, "fragmented \xc3\xa9");
     free(f.data);
@@ -548,16 +321,16 @@ Test(websocket, byte_by_byte)
 {
     it_server s;
     it_conn c;
-    frame f;
+    it_ws_frame f;
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/echo", NULL, NULL);
+    it_ws_open(&c, s.port, "/ws/echo", NULL, NULL);
     /* A frame trickled one byte per write still arrives whole. */
     uint8_t fr[] = {0x81, 0x83, 1, 2, 3, 4, 'a' ^ 1, 'b' ^ 2, 'c' ^ 3};
     for (size_t i = 0; i < sizeof(fr); i++) {
         cr_assert_eq(it_send(&c, fr + i, 1), 0);
         usleep(2000); /* separate segments, not synchronisation */
     }
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_str_eq((char *)f.data, "abc");
     free(f.data);
     it_close(&c);
@@ -570,13 +343,13 @@ static void expect_fail(const char *what, unsigned b0, const void *p, size_t len
     it_server s;
     it_conn c;
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/echo", NULL, NULL);
-    send_frame(&c, b0, p, len, mask);
-    expect_close(&c, code);
+    it_ws_open(&c, s.port, "/ws/echo", NULL, NULL);
+    it_ws_send(&c, b0, p, len, mask);
+    it_ws_expect_close(&c, code);
     it_close(&c);
     stop(&s);
-    cr_assert_eq(atomic_load(&g_last_code), (int)code, "%s: on_close got %d", what,
-                 atomic_load(&g_last_code));
+    cr_assert_eq(atomic_load(&itws_last_code), (int)code, "%s: itws_on_close got %d", what,
+                 atomic_load(&itws_last_code));
 }
 
 Test(websocket, unmasked_frame_1002)
@@ -617,11 +390,11 @@ Test(websocket, message_too_big_1009)
     it_conn c;
     static char part[30000];
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/echo", NULL, NULL);
-    send_frame(&c, 0x02, part, sizeof(part), 1);
-    send_frame(&c, 0x00, part, sizeof(part), 1);
-    send_frame(&c, 0x80, part, sizeof(part), 1); /* 90000 > 65536 */
-    expect_close(&c, 1009);
+    it_ws_open(&c, s.port, "/ws/echo", NULL, NULL);
+    it_ws_send(&c, 0x02, part, sizeof(part), 1);
+    it_ws_send(&c, 0x00, part, sizeof(part), 1);
+    it_ws_send(&c, 0x80, part, sizeof(part), 1); /* 90000 > 65536 */
+    it_ws_expect_close(&c, 1009);
     it_close(&c);
     stop(&s);
 }
@@ -630,19 +403,19 @@ Test(websocket, server_closes_first)
 {
     it_server s;
     it_conn c;
-    frame f;
+    it_ws_frame f;
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/close", NULL, NULL);
-    send_frame(&c, 0x81, "x", 1, 1);
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    it_ws_open(&c, s.port, "/ws/close", NULL, NULL);
+    it_ws_send(&c, 0x81, "x", 1, 1);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x88);
-    cr_assert_eq(close_code_of(&f), 4000);
+    cr_assert_eq(it_ws_close_code(&f), 4000);
     cr_assert_eq(f.len, 5);
     cr_assert_eq(memcmp(f.data + 2, "bye", 3), 0);
     free(f.data);
     /* Our answer ends it: the server closes TCP, at once (not by the
      * close timeout). */
-    send_frame(&c, 0x88, "\x0f\xa0", 2, 1);
+    it_ws_send(&c, 0x88, "\x0f\xa0", 2, 1);
     cr_assert(it_wait_closed(&c, 3000));
     it_close(&c);
     hz_metrics m;
@@ -651,18 +424,18 @@ Test(websocket, server_closes_first)
     cr_assert_eq(m.conn_closed[HZ_CLOSE_TIMEOUT], 0);
     cr_assert_eq(m.ws_close[HZ_WS_CLOSE_OTHER], 1, "4000 is counted as other");
     stop(&s);
-    cr_assert_eq(atomic_load(&g_last_code), 4000);
+    cr_assert_eq(atomic_load(&itws_last_code), 4000);
 }
 
 Test(websocket, close_timeout)
 {
     it_server s;
     it_conn c;
-    frame f;
+    it_ws_frame f;
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/close", NULL, NULL);
-    send_frame(&c, 0x81, "x", 1, 1);
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    it_ws_open(&c, s.port, "/ws/close", NULL, NULL);
+    it_ws_send(&c, 0x81, "x", 1, 1);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x88);
     free(f.data);
     /* No answer: the server gives up after close_timeout_ms (300). */
@@ -681,24 +454,24 @@ Test(websocket, ping_keepalive_and_idle_timeout)
 {
     it_server s;
     it_conn c;
-    frame f;
+    it_ws_frame f;
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/ping", NULL, NULL);
+    it_ws_open(&c, s.port, "/ws/ping", NULL, NULL);
     /* Silent peer: pings every 100 ms, then the idle close at 500 ms. */
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x89, "a keep-alive ping");
     free(f.data);
-    send_frame(&c, 0x8a, "", 0, 1); /* pong: alive */
+    it_ws_send(&c, 0x8a, "", 0, 1); /* pong: alive */
     int pings = 1;
     for (;;) {
-        cr_assert_eq(read_frame(&c, &f, 3000), 0);
+        cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
         if (f.b0 != 0x89)
             break;
         pings++;
         free(f.data);
     }
     cr_assert_eq(f.b0, 0x88);
-    cr_assert_eq(close_code_of(&f), 1001);
+    cr_assert_eq(it_ws_close_code(&f), 1001);
     free(f.data);
     cr_assert_geq(pings, 2);
     cr_assert(it_wait_closed(&c, 3000), "close_timeout after the idle close");
@@ -718,7 +491,7 @@ Test(websocket, refusals)
     snprintf(req, sizeof(req),
              "GET /ws/echo HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 12\r\n\r\n",
-             KEY);
+             IT_WS_KEY);
     cr_assert_eq(it_sends(&c, req), 0);
     cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
     cr_assert_eq(r.status, 426);
@@ -740,13 +513,13 @@ Test(websocket, refusals)
     it_close(&c);
     /* Origins. */
     cr_assert_eq(it_connect(&c, s.port), 0);
-    upgrade_req(req, sizeof(req), "/ws/origin", "Origin: https://evil.example\r\n");
+    it_ws_upgrade_req(req, sizeof(req), "/ws/origin", "Origin: https://evil.example\r\n");
     cr_assert_eq(it_sends(&c, req), 0);
     cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
     cr_assert_eq(r.status, 403);
     it_resp_free(&r);
     it_close(&c);
-    ws_open(&c, s.port, "/ws/origin", "Origin: https://GOOD.example:443\r\n", NULL);
+    it_ws_open(&c, s.port, "/ws/origin", "Origin: https://GOOD.example:443\r\n", NULL);
     it_close(&c);
     stop(&s);
 }
@@ -756,13 +529,13 @@ Test(websocket, pipelined_request_before_upgrade_and_leftover_bytes)
     it_server s;
     it_conn c;
     it_resp r;
-    frame f;
+    it_ws_frame f;
     char req[1024];
     start(&s, 100);
     cr_assert_eq(it_connect(&c, s.port), 0);
     /* A request for a missing path, the upgrade, and a frame, in one write:
      * the 404 comes first, then the 101, then the echo. */
-    upgrade_req(req, sizeof(req), "/ws/echo", NULL);
+    it_ws_upgrade_req(req, sizeof(req), "/ws/echo", NULL);
     char all[2048];
     int n = snprintf(all, sizeof(all), "GET /none HTTP/1.1\r\nHost: a\r\n\r\n%s", req);
     memcpy(all + n, "\x81\x82\0\0\0\0ok", 8);
@@ -770,10 +543,10 @@ Test(websocket, pipelined_request_before_upgrade_and_leftover_bytes)
     cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
     cr_assert_eq(r.status, 404);
     it_resp_free(&r);
-    cr_assert_eq(read_head(&c, &r, 3000), 0);
+    cr_assert_eq(it_ws_read_head(&c, &r, 3000), 0);
     cr_assert_eq(r.status, 101);
     it_resp_free(&r);
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_str_eq((char *)f.data, "ok");
     free(f.data);
     it_close(&c);
@@ -787,19 +560,19 @@ Test(websocket, connection_cap_503)
     it_resp r;
     char req[1024];
     start(&s, 1);
-    ws_open(&a, s.port, "/ws/echo", NULL, NULL);
+    it_ws_open(&a, s.port, "/ws/echo", NULL, NULL);
     cr_assert_eq(it_connect(&b, s.port), 0);
-    upgrade_req(req, sizeof(req), "/ws/echo", NULL);
+    it_ws_upgrade_req(req, sizeof(req), "/ws/echo", NULL);
     cr_assert_eq(it_sends(&b, req), 0);
     cr_assert_eq(it_read_response(&b, &r, 0, 3000), 0);
     cr_assert_eq(r.status, 503);
     it_resp_free(&r);
     it_close(&b);
     /* Once the first is gone, there is room again. */
-    send_frame(&a, 0x88, "", 0, 1);
-    expect_close(&a, 0);
+    it_ws_send(&a, 0x88, "", 0, 1);
+    it_ws_expect_close(&a, 0);
     it_close(&a);
-    ws_open(&b, s.port, "/ws/echo", NULL, NULL);
+    it_ws_open(&b, s.port, "/ws/echo", NULL, NULL);
     it_close(&b);
     stop(&s);
 }
@@ -811,10 +584,10 @@ Test(websocket, slow_reader_backpressure)
 {
     it_server s;
     it_conn c;
-    frame f;
+    it_ws_frame f;
     start(&s, 100);
     long base = atomic_load(&g_alloc.live_bytes);
-    ws_open(&c, s.port, "/ws/flood", NULL, NULL);
+    it_ws_open(&c, s.port, "/ws/flood", NULL, NULL);
     /* Wait until the flood stalls: no progress for 300 ms. */
     long peak = 0;
     int last = -1;
@@ -823,7 +596,7 @@ Test(websocket, slow_reader_backpressure)
         long live = atomic_load(&g_alloc.live_bytes);
         if (live > peak)
             peak = live;
-        int n = atomic_load(&g_flood_sent);
+        int n = atomic_load(&itws_flood_sent);
         if (n != last) {
             last = n;
             still = it_now_ms();
@@ -837,13 +610,40 @@ Test(websocket, slow_reader_backpressure)
     cr_assert_lt(peak - base, 65536 + FLOOD_BUDGET + FLOOD_MSG + 64, "grew by %ld bytes",
                  peak - base);
     for (int i = 0; i < FLOOD_N; i++) {
-        cr_assert_eq(read_frame(&c, &f, 5000), 0, "message %d", i);
+        cr_assert_eq(it_ws_read(&c, &f, 5000), 0, "message %d", i);
         cr_assert_eq(f.len, FLOOD_MSG);
         free(f.data);
     }
-    cr_assert_gt(atomic_load(&g_drains), 1);
+    cr_assert_gt(atomic_load(&itws_flood_calls), 1);
     it_close(&c);
     stop(&s);
+}
+
+/* A peer that writes without reading: send_one(c, i) while the socket
+ * takes more within 300 ms, at most max times. The server's live bytes are
+ * sampled after each send: their highest in *peak. Returns the sends. */
+static int send_until_stalled(it_conn *c, int max, void (*send_one)(it_conn *c, int i), long *peak)
+{
+    int sent = 0;
+    *peak = 0;
+    for (; sent < max; sent++) {
+        struct pollfd q = {.fd = c->fd, .events = POLLOUT};
+        if (poll(&q, 1, 300) <= 0)
+            break;
+        send_one(c, sent);
+        long live = atomic_load(&g_alloc.live_bytes);
+        if (live > *peak)
+            *peak = live;
+    }
+    return sent;
+}
+
+/* 64 KiB binary messages of zeros. */
+static void send_64k(it_conn *c, int i)
+{
+    static char blk[65536];
+    (void)i;
+    it_ws_send(c, 0x82, blk, sizeof(blk), 1);
 }
 
 /* An echo peer that sends without reading: the server stops reading once
@@ -853,30 +653,20 @@ Test(websocket, slow_reader_echo_pauses_input)
 {
     it_server s;
     it_conn c;
-    frame f;
-    static char blk[65536];
+    it_ws_frame f;
     start(&s, 100);
     long base = atomic_load(&g_alloc.live_bytes);
-    ws_open(&c, s.port, "/ws/slow", NULL, NULL);
-    long peak = 0;
-    int sent = 0;
-    for (; sent < 1024; sent++) { /* 64 MiB at most */
-        struct pollfd p = {.fd = c.fd, .events = POLLOUT};
-        if (poll(&p, 1, 300) <= 0)
-            break;
-        send_frame(&c, 0x82, blk, sizeof(blk), 1);
-        long live = atomic_load(&g_alloc.live_bytes);
-        if (live > peak)
-            peak = live;
-    }
+    it_ws_open(&c, s.port, "/ws/slow", NULL, NULL);
+    long peak;
+    int sent = send_until_stalled(&c, 1024, send_64k, &peak); /* 64 MiB at most */
     cr_assert_lt(sent, 1024, "the server must stop reading");
     /* Connection state, the read buffer and a message being assembled
      * (64 KiB each at most), the queue (budget + one message). */
     cr_assert_lt(peak - base, 65536 + 2 * 65536 + FLOOD_BUDGET + 65536 + 64, "grew by %ld",
                  peak - base);
     for (int i = 0; i < sent; i++) {
-        cr_assert_eq(read_frame(&c, &f, 5000), 0, "echo %d of %d", i, sent);
-        cr_assert_eq(f.len, sizeof(blk));
+        cr_assert_eq(it_ws_read(&c, &f, 5000), 0, "echo %d of %d", i, sent);
+        cr_assert_eq(f.len, 65536);
         free(f.data);
     }
     it_close(&c);
@@ -887,23 +677,23 @@ Test(websocket, send_from_another_thread)
 {
     it_server s;
     it_conn c;
-    frame f;
+    it_ws_frame f;
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/thread", NULL, NULL);
+    it_ws_open(&c, s.port, "/ws/thread", NULL, NULL);
     char want[64];
     for (int i = 0; i < THREAD_N; i++) {
-        cr_assert_eq(read_frame(&c, &f, 5000), 0, "message %d", i);
+        cr_assert_eq(it_ws_read(&c, &f, 5000), 0, "message %d", i);
         snprintf(want, sizeof(want), "msg %d", i);
         cr_assert_str_eq((char *)f.data, want);
         free(f.data);
         if (i % 500 == 0)
             usleep(20000); /* let the 4 KiB budget fill: refusals and drains */
     }
-    cr_assert_eq(read_frame(&c, &f, 5000), 0);
+    cr_assert_eq(it_ws_read(&c, &f, 5000), 0);
     cr_assert_eq(f.b0, 0x88);
-    cr_assert_eq(close_code_of(&f), 1000);
+    cr_assert_eq(it_ws_close_code(&f), 1000);
     free(f.data);
-    send_frame(&c, 0x88, "\x03\xe8", 2, 1);
+    it_ws_send(&c, 0x88, "\x03\xe8", 2, 1);
     cr_assert(it_wait_closed(&c, 3000));
     pthread_join(g_t.th, NULL);
     it_close(&c);
@@ -914,11 +704,11 @@ Test(websocket, shared_message)
 {
     it_server s;
     it_conn c;
-    frame f;
+    it_ws_frame f;
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/bcast", NULL, NULL);
+    it_ws_open(&c, s.port, "/ws/bcast", NULL, NULL);
     for (int i = 0; i < 3; i++) {
-        cr_assert_eq(read_frame(&c, &f, 3000), 0);
+        cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
         cr_assert_eq(f.b0, 0x81);
         cr_assert_str_eq((char *)f.data, "shared!");
         free(f.data);
@@ -931,27 +721,27 @@ Test(websocket, streamed_pieces)
 {
     it_server s;
     it_conn c;
-    frame f;
+    it_ws_frame f;
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/stream", NULL, NULL);
-    send_frame(&c, 0x02, "ab", 2, 1);
-    send_frame(&c, 0x80, "cd", 2, 1);
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    it_ws_open(&c, s.port, "/ws/stream", NULL, NULL);
+    it_ws_send(&c, 0x02, "ab", 2, 1);
+    it_ws_send(&c, 0x80, "cd", 2, 1);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x02, "first fragment");
     cr_assert_str_eq((char *)f.data, "ab");
     free(f.data);
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x80, "continuation with FIN");
     cr_assert_str_eq((char *)f.data, "cd");
     free(f.data);
     /* Text with a character cut between the fragments: the last piece
      * alone is not UTF-8, yet it ends a valid message. */
-    send_frame(&c, 0x01, "\xc3", 1, 1);
-    send_frame(&c, 0x80, "\xa9", 1, 1);
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    it_ws_send(&c, 0x01, "\xc3", 1, 1);
+    it_ws_send(&c, 0x80, "\xa9", 1, 1);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x01);
     free(f.data);
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x80);
     cr_assert(f.data[0] == 0xa9, "the last piece");
     free(f.data);
@@ -963,15 +753,15 @@ Test(websocket, graceful_stop_sends_1001)
 {
     it_server s;
     it_conn c;
-    frame f;
+    it_ws_frame f;
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/echo", NULL, NULL);
+    it_ws_open(&c, s.port, "/ws/echo", NULL, NULL);
     hz_server_stop(s.srv, 2000);
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x88);
-    cr_assert_eq(close_code_of(&f), 1001);
+    cr_assert_eq(it_ws_close_code(&f), 1001);
     free(f.data);
-    send_frame(&c, 0x88, "\x03\xe9", 2, 1);
+    it_ws_send(&c, 0x88, "\x03\xe9", 2, 1);
     cr_assert(it_wait_closed(&c, 3000));
     long long t0 = it_now_ms();
     hz_server_wait(s.srv);
@@ -988,30 +778,30 @@ Test(websocket, compression_and_opt_out)
     it_server s;
     it_conn c;
     it_resp r;
-    frame f;
+    it_ws_frame f;
     static char big[4000];
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/deflate",
-            "Sec-WebSocket-Extensions: x-unknown, permessage-deflate; client_max_window_bits\r\n",
-            &r);
+    it_ws_open(
+        &c, s.port, "/ws/deflate",
+        "Sec-WebSocket-Extensions: x-unknown, permessage-deflate; client_max_window_bits\r\n", &r);
     /* The first acceptable offer; our window as configured. */
     cr_assert_str_eq(it_header(&r, "sec-websocket-extensions"),
                      "permessage-deflate; server_max_window_bits=10");
     it_resp_free(&r);
     memset(big, 'a', sizeof(big));
-    send_frame(&c, 0x81, big, sizeof(big), 1);
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    it_ws_send(&c, 0x81, big, sizeof(big), 1);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0xc1, "compressed: RSV1");
     cr_assert_lt(f.len, 100, "4000 'a' compress well");
     free(f.data);
-    send_frame(&c, 0x81, "tiny", 4, 1);
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    it_ws_send(&c, 0x81, "tiny", 4, 1);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x81, "under compress_min: plain");
     cr_assert_str_eq((char *)f.data, "tiny");
     free(f.data);
     memcpy(big, "raw", 3);
-    send_frame(&c, 0x81, big, sizeof(big), 1);
-    cr_assert_eq(read_frame(&c, &f, 3000), 0);
+    it_ws_send(&c, 0x81, big, sizeof(big), 1);
+    cr_assert_eq(it_ws_read(&c, &f, 3000), 0);
     cr_assert_eq(f.b0, 0x81, "opted out: plain");
     cr_assert_eq(f.len, sizeof(big));
     free(f.data);
@@ -1028,12 +818,12 @@ Test(websocket, failed_peer_still_sending_reads_the_close)
     it_server s;
     it_conn c;
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/echo", NULL, NULL);
+    it_ws_open(&c, s.port, "/ws/echo", NULL, NULL);
     size_t n = 8u << 20; /* over max_frame (32 KiB), and more than socket buffers hold */
     uint8_t *p = calloc(1, n);
-    send_frame(&c, 0x82, p, n, 1); /* the server fails it at the header */
+    it_ws_send(&c, 0x82, p, n, 1); /* the server fails it at the header */
     free(p);
-    expect_close(&c, 1009);
+    it_ws_expect_close(&c, 1009);
     it_close(&c);
     stop(&s);
 }
@@ -1071,8 +861,8 @@ static size_t build_frame(uint8_t *out, unsigned b0, const uint8_t *p, size_t le
 
 static void expect_echo(it_conn *c, const uint8_t *p, size_t len, const char *what, size_t k)
 {
-    frame f;
-    cr_assert_eq(read_frame(c, &f, 5000), 0, "%s cut at %zu: no echo", what, k);
+    it_ws_frame f;
+    cr_assert_eq(it_ws_read(c, &f, 5000), 0, "%s cut at %zu: no echo", what, k);
     cr_assert_eq(f.b0, 0x82, "%s cut at %zu", what, k);
     cr_assert_eq(f.len, len, "%s cut at %zu: %zu bytes", what, k, f.len);
     cr_assert(memcmp(f.data, p, len) == 0, "%s cut at %zu: payload differs", what, k);
@@ -1090,7 +880,7 @@ Test(websocket, whole_frame_cut_at_every_byte)
     for (size_t i = 0; i < sizeof(p); i++)
         p[i] = (uint8_t)(i * 7 + (i >> 8));
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/echo", NULL, NULL);
+    it_ws_open(&c, s.port, "/ws/echo", NULL, NULL);
     size_t n = build_frame(fr, 0x82, p, 300);
     for (size_t k = 1; k < n; k++) {
         send_split(&c, fr, n, k);
@@ -1112,6 +902,16 @@ Test(websocket, whole_frame_cut_at_every_byte)
     stop(&s);
 }
 
+/* Message i of 16 KiB: its number's high byte, then its low byte repeated. */
+static void send_numbered_16k(it_conn *c, int i)
+{
+    static uint8_t p[16384], fr[16384 + 8];
+    memset(p, i & 0xff, sizeof(p));
+    p[0] = (uint8_t)(i >> 8);
+    size_t n = build_frame(fr, 0x82, p, sizeof(p));
+    cr_assert_eq(it_send(c, fr, n), 0);
+}
+
 /* An echo of 16 KiB messages to a peer that does not read: each echo is
  * written straight from the message until the socket takes no more, and
  * only the rest is queued; reading stops over the budget, memory stays
@@ -1121,33 +921,20 @@ Test(websocket, big_echo_to_slow_reader_direct_writes)
 {
     it_server s;
     it_conn c;
-    static uint8_t p[16384], fr[16384 + 8];
     start(&s, 100);
     long base = atomic_load(&g_alloc.live_bytes);
-    ws_open(&c, s.port, "/ws/slow", NULL, NULL);
-    long peak = 0;
-    int sent = 0;
-    for (; sent < 4096; sent++) { /* 64 MiB at most */
-        struct pollfd q = {.fd = c.fd, .events = POLLOUT};
-        if (poll(&q, 1, 300) <= 0)
-            break;
-        memset(p, sent & 0xff, sizeof(p));
-        p[0] = (uint8_t)(sent >> 8);
-        size_t n = build_frame(fr, 0x82, p, sizeof(p));
-        cr_assert_eq(it_send(&c, fr, n), 0);
-        long live = atomic_load(&g_alloc.live_bytes);
-        if (live > peak)
-            peak = live;
-    }
+    it_ws_open(&c, s.port, "/ws/slow", NULL, NULL);
+    long peak;
+    int sent = send_until_stalled(&c, 4096, send_numbered_16k, &peak); /* 64 MiB at most */
     cr_assert_lt(sent, 4096, "the server must stop reading");
     /* Connection state and its read buffer (64 KiB each at most), the
      * queue (budget + one message). */
     cr_assert_lt(peak - base, 65536 + 2 * 65536 + FLOOD_BUDGET + 16384 + 64, "grew by %ld",
                  peak - base);
     for (int i = 0; i < sent; i++) {
-        frame f;
-        cr_assert_eq(read_frame(&c, &f, 5000), 0, "echo %d of %d", i, sent);
-        cr_assert_eq(f.len, sizeof(p));
+        it_ws_frame f;
+        cr_assert_eq(it_ws_read(&c, &f, 5000), 0, "echo %d of %d", i, sent);
+        cr_assert_eq(f.len, 16384);
         cr_assert_eq(f.data[0], (uint8_t)(i >> 8), "echo %d out of order", i);
         for (size_t j = 1; j < f.len; j++)
             if (f.data[j] != (uint8_t)(i & 0xff))
@@ -1168,13 +955,7 @@ static atomic_int g_bigb_sent;
 static void bigb_more(hz_ws *ws, void *ud)
 {
     (void)ud;
-    while (atomic_load(&g_bigb_sent) < BIGB_N) {
-        int rc = hz_ws_send_msg(ws, g_bigb);
-        if (rc == HZ_EAGAIN)
-            return;
-        cr_assert_eq(rc, 0);
-        atomic_fetch_add(&g_bigb_sent, 1);
-    }
+    itws_pump(ws, &g_bigb_sent, BIGB_N, g_bigb, NULL, 0);
 }
 
 static void h_bigb(hz_req *req, hz_res *res, void *ud)
@@ -1197,12 +978,12 @@ Test(websocket, big_shared_message_to_slow_reader)
     atomic_store(&g_bigb_sent, 0);
     cr_assert_eq(hz_ws_msg_create(&g_bigb, NULL, HZ_WS_BINARY, p, sizeof(p)), 0);
     start(&s, 100);
-    ws_open(&c, s.port, "/ws/bigb", NULL, NULL);
+    it_ws_open(&c, s.port, "/ws/bigb", NULL, NULL);
     for (int i = 0; i < BIGB_N; i++) {
-        frame f;
+        it_ws_frame f;
         if (i % 40 == 0)
             usleep(50000); /* let the socket fill: cut writes, refusals */
-        cr_assert_eq(read_frame(&c, &f, 5000), 0, "message %d", i);
+        cr_assert_eq(it_ws_read(&c, &f, 5000), 0, "message %d", i);
         cr_assert_eq(f.b0, 0x82);
         cr_assert_eq(f.len, sizeof(p));
         cr_assert(memcmp(f.data, p, sizeof(p)) == 0, "message %d differs", i);
@@ -1220,7 +1001,7 @@ static atomic_int g_exec_rc;
 static void h_exec_ws(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
-    static const hz_ws_callbacks cb = {.on_message = echo_msg};
+    static const hz_ws_callbacks cb = {.on_message = itws_echo};
     atomic_store(&g_exec_rc, hz_ws_accept(req, res, &cb, NULL, NULL));
 }
 
@@ -1264,7 +1045,7 @@ Test(websocket, accept_on_executor_worker_is_refused_with_500)
     char req[1024];
     cr_assert_eq(it_connect(&c, port), 0);
     for (int round = 0; round < 2; round++) {
-        upgrade_req(req, sizeof(req), "/ws/exec", NULL);
+        it_ws_upgrade_req(req, sizeof(req), "/ws/exec", NULL);
         cr_assert_eq(it_sends(&c, req), 0);
         cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
         cr_assert_eq(r.status, 500, "status %d: %s", r.status, r.head);
@@ -1282,7 +1063,5 @@ Test(websocket, accept_on_executor_worker_is_refused_with_500)
     hz_server_wait(srv);
     hz_server_destroy(srv);
     hz_executor_pool_destroy(&pool);
-    cr_assert_eq(atomic_load(&g_alloc.live_blocks), 0, "leaked %ld blocks",
-                 atomic_load(&g_alloc.live_blocks));
-    cr_assert_eq(atomic_load(&g_alloc.size_mismatches), 0);
+    it_assert_no_leaks(&g_alloc);
 }

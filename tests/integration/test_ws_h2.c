@@ -7,47 +7,30 @@
  * and idle timeout, max_websockets, the graceful stop, the switch off,
  * and the metrics. Every server is checked for leaks at its end. */
 #include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
+#include "h2_support.h"
 #include "itest.h"
+#include "itest_ws.h"
 #include "test_alloc.h"
 
 #ifndef HZ_WS_H2_CLIENT
 #define HZ_WS_H2_CLIENT "ws_h2_client.py"
 #endif
 
-static atomic_int g_closes, g_last_code, g_opens, g_upgrade_seen;
+static atomic_int g_upgrade_seen;
 static hz_count_alloc g_alloc;
-
-static void on_close(hz_ws *ws, unsigned code, const char *r, size_t len, void *ud)
-{
-    (void)ws, (void)r, (void)len, (void)ud;
-    atomic_store(&g_last_code, (int)code);
-    atomic_fetch_add(&g_closes, 1);
-}
-
-static void on_open(hz_ws *ws, void *ud)
-{
-    (void)ws, (void)ud;
-    atomic_fetch_add(&g_opens, 1);
-}
-
-static void echo_msg(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
-{
-    (void)fin, (void)ud;
-    int rc = hz_ws_send(ws, op, d, len, 0);
-    cr_assert_eq(rc, 0, "echo send: %d", rc);
-}
 
 static void h_echo(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
     static const hz_ws_callbacks cb = {
-        .on_open = on_open, .on_message = echo_msg, .on_close = on_close};
+        .on_open = itws_on_open, .on_message = itws_echo, .on_close = itws_on_close};
     static const char *const protos[] = {"chat"};
     /* The request reads like an HTTP/1.1 upgrade. */
     hz_str p = hz_req_path(req);
@@ -75,40 +58,14 @@ static void h_root(hz_req *req, hz_res *res, void *ud)
     hz_res_send(res, 200, "hello", 5);
 }
 
-/* Flood: FLOOD_N messages of 16 KiB, sent as fast as the budget allows. */
+/* Flood (itws_h_flood): FLOOD_N messages of 16 KiB. */
 #define FLOOD_N 256
-#define FLOOD_MSG 16384
-#define FLOOD_BUDGET 32768
-static atomic_int g_flood_sent;
-
-static void flood_more(hz_ws *ws, void *ud)
-{
-    static char blk[FLOOD_MSG];
-    (void)ud;
-    while (atomic_load(&g_flood_sent) < FLOOD_N) {
-        int rc = hz_ws_send(ws, HZ_WS_BINARY, blk, sizeof(blk), 0);
-        if (rc == HZ_EAGAIN)
-            return;
-        cr_assert_eq(rc, 0);
-        atomic_fetch_add(&g_flood_sent, 1);
-    }
-}
-
-static void h_flood(hz_req *req, hz_res *res, void *ud)
-{
-    (void)ud;
-    static const hz_ws_callbacks cb = {
-        .on_open = flood_more, .on_drain = flood_more, .on_close = on_close};
-    hz_ws_options o;
-    hz_ws_options_init(&o);
-    o.output_budget = FLOOD_BUDGET;
-    hz_ws_accept(req, res, &cb, &o, NULL);
-}
+static const int g_flood_n = FLOOD_N;
 
 static void h_ping(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
-    static const hz_ws_callbacks cb = {.on_message = echo_msg, .on_close = on_close};
+    static const hz_ws_callbacks cb = {.on_message = itws_echo, .on_close = itws_on_close};
     hz_ws_options o;
     hz_ws_options_init(&o);
     o.ping_interval_ms = 100;
@@ -126,28 +83,20 @@ static char g_dir[64];
 static void start(it_server *s, unsigned max_ws, int tls, int ws_on)
 {
     hz_config cfg;
-    hz_config_init(&cfg);
-    cfg.loops = 1;
+    it_config_counted(&cfg, &g_alloc);
     cfg.timeouts.write = 5000;
     if (max_ws)
         cfg.max_websockets = max_ws;
     cfg.http2.websocket = ws_on;
-    hz_count_alloc_init(&g_alloc);
-    cfg.allocator = &g_alloc.iface;
-    atomic_store(&g_closes, 0);
-    atomic_store(&g_last_code, 0);
-    atomic_store(&g_opens, 0);
+    itws_reset();
     atomic_store(&g_upgrade_seen, 0);
-    atomic_store(&g_flood_sent, 0);
     cr_assert_eq(hz_server_create(&s->srv, &cfg), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/", h_root, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/echo", h_echo, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/refuse", h_refuse, NULL), 0);
-    cr_assert_eq(hz_route(s->srv, "GET", "/ws/flood", h_flood, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/flood", itws_h_flood, (void *)&g_flood_n), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/ping", h_ping, NULL), 0);
-    hz_listener_config lc;
-    hz_listener_config_init(&lc);
-    lc.protocols = HZ_PROTO_HTTP1 | HZ_PROTO_HTTP2;
+    const hz_tls_config *tp = NULL;
 #if HZ_HAVE_TLS
     hz_tls_config t;
     char crt[128], key[128];
@@ -166,23 +115,19 @@ static void start(it_server *s, unsigned max_ws, int tls, int ws_on)
         t.certs[0].cert_file = crt;
         t.certs[0].key_file = key;
         t.ncerts = 1;
-        lc.tls = &t;
+        tp = &t;
     }
 #else
     (void)tls;
 #endif
-    int idx = hz_server_listen_with(s->srv, &lc);
-    cr_assert_geq(idx, 0, "listen: %d", idx);
-    s->port = hz_server_port(s->srv, idx);
+    s->port = h2s_listen(s->srv, tp);
     cr_assert_eq(hz_server_start(s->srv), 0);
 }
 
 static void stop(it_server *s)
 {
     it_stop(s);
-    cr_assert_eq(atomic_load(&g_alloc.live_blocks), 0, "leaked %ld blocks",
-                 atomic_load(&g_alloc.live_blocks));
-    cr_assert_eq(atomic_load(&g_alloc.size_mismatches), 0);
+    it_assert_no_leaks(&g_alloc);
 #if HZ_HAVE_TLS
     if (g_dir[0]) {
         char cmd[128];
@@ -195,58 +140,16 @@ static void stop(it_server *s)
 
 /* ---- the client ------------------------------------------------------------ */
 
-/* The system python first: python3-h2 is a Debian package, and a python3
- * earlier on PATH (pyenv) may not see it. */
-static const char *python(void)
-{
-    static const char *py;
-    if (!py)
-        py = system("/usr/bin/python3 -c 'import hpack' >/dev/null 2>&1") == 0 ? "/usr/bin/python3"
-                                                                               : "python3";
-    return py;
-}
-
-static void need(void)
-{
-    if (!HZ_HAVE_HTTP2)
-        cr_skip_test("built without HTTP/2");
-    char b[128];
-    snprintf(b, sizeof(b), "%s -c 'import hpack' >/dev/null 2>&1", python());
-    if (system(b) != 0)
-        cr_skip_test("python3-h2 not installed");
-}
-
 static FILE *script_open(const it_server *s, const char *mode)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "timeout 90 %s %s %d %s 2>&1", python(), HZ_WS_H2_CLIENT, s->port,
-             mode);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p);
-    return p;
-}
-
-static int script_close(FILE *p, char *out, size_t cap)
-{
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return h2s_script_open(HZ_WS_H2_CLIENT, s->port, mode, 90);
 }
 
 static void run(const it_server *s, const char *mode)
 {
     char out[4096];
-    int rc = script_close(script_open(s, mode), out, sizeof(out));
+    int rc = h2s_script_run(HZ_WS_H2_CLIENT, s->port, mode, 90, out, sizeof(out));
     cr_assert_eq(rc, 0, "%s: %s", mode, out);
-}
-
-/* Waits (bounded) for the loop to have counted n closes. */
-static void wait_closes(int n)
-{
-    for (int i = 0; i < 500 && atomic_load(&g_closes) < n; i++)
-        usleep(10000);
-    cr_assert_geq(atomic_load(&g_closes), n, "closes %d, want %d", atomic_load(&g_closes), n);
 }
 
 static hz_metrics metrics(const it_server *s)
@@ -256,107 +159,114 @@ static hz_metrics metrics(const it_server *s)
     return m;
 }
 
+/* ---- the cases ---------------------------------------------------------------- */
+
+/* A metric a case checks: where it is in hz_metrics (a uint64_t), its value. */
+typedef struct want {
+    size_t off;
+    uint64_t v;
+    const char *what; /* NULL: the end of the list */
+} want;
+#define WANT(field, val)                                                                           \
+    {                                                                                              \
+        offsetof(hz_metrics, field), (val), #field                                                 \
+    }
+
+/* One scripted session: a server (max_ws: 0 = the default; tls; the
+ * extended CONNECT switched off with ws_off), the client's mode, then the
+ * server's on_close calls (closes; the last with last_code, 0: any) and the
+ * metrics in wants. */
+typedef struct ws_case {
+    const char *mode;
+    unsigned max_ws;
+    int tls, ws_off;
+    int closes, last_code;
+    want wants[5];
+} ws_case;
+
+static void run_case(const ws_case *c)
+{
+    h2s_need();
+    it_server s;
+    start(&s, c->max_ws, c->tls, !c->ws_off);
+    run(&s, c->mode);
+    if (c->closes)
+        itws_wait_closes(c->closes);
+    if (c->last_code)
+        cr_expect_eq(atomic_load(&itws_last_code), c->last_code, "%s: last close %d", c->mode,
+                     atomic_load(&itws_last_code));
+    hz_metrics m = metrics(&s);
+    for (const want *w = c->wants; w < c->wants + 5 && w->what; w++) {
+        uint64_t got;
+        memcpy(&got, (const char *)&m + w->off, sizeof(got));
+        cr_expect_eq(got, w->v, "%s: %s is %llu, want %llu", c->mode, w->what,
+                     (unsigned long long)got, (unsigned long long)w->v);
+    }
+    stop(&s);
+}
+
 TestSuite(ws_h2, .timeout = 240);
 
 Test(ws_h2, echo_and_close_handshake)
 {
-    need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "echo");
-    wait_closes(1);
-    cr_expect_eq(atomic_load(&g_last_code), 1000);
+    run_case(&(ws_case){.mode = "echo",
+                        .closes = 1,
+                        .last_code = 1000,
+                        .wants = {WANT(ws_over_http2, 1), WANT(ws_opened, 1),
+                                  WANT(ws_close[HZ_WS_CLOSE_1000], 1),
+                                  WANT(ws_messages_in, 10)}}); /* text, binary, 8 binaries */
     cr_expect_eq(atomic_load(&g_upgrade_seen), 1, "hz_ws_is_upgrade and the accessors");
-    hz_metrics m = metrics(&s);
-    cr_expect_eq(m.ws_over_http2, 1);
-    cr_expect_eq(m.ws_opened, 1);
-    cr_expect_eq(m.ws_close[HZ_WS_CLOSE_1000], 1);
-    cr_expect_eq(m.ws_messages_in, 10); /* text, binary, 8 binaries */
-    stop(&s);
 }
 
 Test(ws_h2, negotiation)
 {
-    need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "deflate");
-    stop(&s);
+    run_case(&(ws_case){.mode = "deflate"});
 }
 
 Test(ws_h2, multiplexed_with_requests)
 {
-    need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "multi");
-    wait_closes(2);
-    cr_expect_eq(metrics(&s).ws_over_http2, 2);
-    stop(&s);
+    run_case(&(ws_case){.mode = "multi", .closes = 2, .wants = {WANT(ws_over_http2, 2)}});
 }
 
 Test(ws_h2, refusals)
 {
-    need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "refuse");
-    hz_metrics m = metrics(&s);
-    cr_expect_eq(m.ws_opened, 0);
-    cr_expect_eq(m.ws_over_http2, 0);
-    stop(&s);
+    run_case(&(ws_case){.mode = "refuse", .wants = {WANT(ws_opened, 0), WANT(ws_over_http2, 0)}});
 }
 
 Test(ws_h2, client_reset_gives_1006)
 {
-    need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "rst");
-    wait_closes(2);
-    hz_metrics m = metrics(&s);
-    cr_expect_eq(m.ws_close[HZ_WS_CLOSE_1006], 1, "the reset one");
-    cr_expect_eq(m.ws_close[HZ_WS_CLOSE_1000], 1, "the closed one");
-    cr_expect_eq(m.ws_open, 0);
-    stop(&s);
+    run_case(&(ws_case){.mode = "rst",
+                        .closes = 2,
+                        .wants = {WANT(ws_close[HZ_WS_CLOSE_1006], 1), /* the reset one */
+                                  WANT(ws_close[HZ_WS_CLOSE_1000], 1), /* the closed one */
+                                  WANT(ws_open, 0)}});
 }
 
 Test(ws_h2, connection_dropped_gives_1006)
 {
-    need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "hold");
-    wait_closes(1);
-    cr_expect_eq(atomic_load(&g_last_code), 1006);
-    cr_expect_eq(metrics(&s).ws_open, 0);
-    stop(&s);
+    run_case(
+        &(ws_case){.mode = "hold", .closes = 1, .last_code = 1006, .wants = {WANT(ws_open, 0)}});
 }
 
 Test(ws_h2, invalid_frame_fails_only_its_stream)
 {
-    need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "invalid");
-    wait_closes(2);
-    hz_metrics m = metrics(&s);
-    cr_expect_eq(m.ws_close[HZ_WS_CLOSE_1002], 1);
-    cr_expect_eq(m.http2_protocol_errors, 0);
-    stop(&s);
+    run_case(
+        &(ws_case){.mode = "invalid",
+                   .closes = 2,
+                   .wants = {WANT(ws_close[HZ_WS_CLOSE_1002], 1), WANT(http2_protocol_errors, 0)}});
 }
 
 Test(ws_h2, slow_reader_memory_bounded)
 {
-    need();
+    h2s_need();
     it_server s;
     start(&s, 0, 0, 1);
     /* The server's own state before the client (a completion poller's
      * receive buffer ring is part of it) is not the connection's. */
     long base = atomic_load(&g_alloc.live_bytes);
     run(&s, "slow");
-    wait_closes(1);
-    cr_expect_eq(atomic_load(&g_flood_sent), FLOOD_N);
+    itws_wait_closes(1);
+    cr_expect_eq(atomic_load(&itws_flood_sent), FLOOD_N);
     /* 4 MiB went through; what was held at once is about the budget + the
      * stream's output buffer + nghttp2's session, far under 1 MiB. */
     long peak = atomic_load(&g_alloc.peak_bytes) - base;
@@ -367,37 +277,22 @@ Test(ws_h2, slow_reader_memory_bounded)
 
 Test(ws_h2, ping_and_idle_timeout)
 {
-    need();
-    it_server s;
-    start(&s, 0, 0, 1);
-    run(&s, "ping");
-    wait_closes(1);
-    cr_expect_eq(atomic_load(&g_last_code), 1001);
-    stop(&s);
+    run_case(&(ws_case){.mode = "ping", .closes = 1, .last_code = 1001});
 }
 
 Test(ws_h2, max_websockets)
 {
-    need();
-    it_server s;
-    start(&s, 1, 0, 1);
-    run(&s, "cap");
-    stop(&s);
+    run_case(&(ws_case){.mode = "cap", .max_ws = 1});
 }
 
 Test(ws_h2, switched_off)
 {
-    need();
-    it_server s;
-    start(&s, 0, 0, 0);
-    run(&s, "nosettings");
-    cr_expect_eq(metrics(&s).ws_opened, 0);
-    stop(&s);
+    run_case(&(ws_case){.mode = "nosettings", .ws_off = 1, .wants = {WANT(ws_opened, 0)}});
 }
 
 Test(ws_h2, graceful_stop_sends_1001)
 {
-    need();
+    h2s_need();
     it_server s;
     start(&s, 0, 0, 1);
     FILE *p = script_open(&s, "stop");
@@ -406,26 +301,20 @@ Test(ws_h2, graceful_stop_sends_1001)
     cr_assert_str_eq(line, "open\n", "%s", line);
     hz_server_stop(s.srv, 3000);
     char out[4096];
-    int rc = script_close(p, out, sizeof(out));
+    int rc = h2s_script_close(p, out, sizeof(out));
     cr_expect_eq(rc, 0, "stop: %s", out);
     hz_server_wait(s.srv);
-    cr_expect_eq(atomic_load(&g_last_code), 1001);
+    cr_expect_eq(atomic_load(&itws_last_code), 1001);
     hz_server_destroy(s.srv);
-    cr_assert_eq(atomic_load(&g_alloc.live_blocks), 0, "leaked %ld blocks",
-                 atomic_load(&g_alloc.live_blocks));
+    it_assert_no_leaks(&g_alloc);
 }
 
 #if HZ_HAVE_TLS
 Test(ws_h2, echo_over_tls)
 {
-    need();
     if (system("openssl version >/dev/null 2>&1") != 0)
         cr_skip_test("no openssl CLI");
-    it_server s;
-    start(&s, 0, 1, 1);
-    run(&s, "echo --tls");
-    wait_closes(1);
-    cr_expect_eq(metrics(&s).ws_over_http2, 1);
-    stop(&s);
+    run_case(
+        &(ws_case){.mode = "echo --tls", .tls = 1, .closes = 1, .wants = {WANT(ws_over_http2, 1)}});
 }
 #endif

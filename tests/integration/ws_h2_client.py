@@ -11,28 +11,18 @@ behaved as expected, 1 otherwise, 77 when hpack is missing. Every mode is
 bounded in frames and in time.
 """
 import os
-import socket
-import ssl
 import struct
 import sys
 import time
 
-try:
-    import hpack
-except ImportError:  # pragma: no cover
-    print("SKIP: python3-h2 (hpack) not installed")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import h2_client  # noqa: E402  (exits 77 without hpack)
+from h2_client import (frame, ok, fail, DATA, HEADERS, RST, SETTINGS, PING, GOAWAY,  # noqa: E402
+                       WUPD, END_STREAM, END_HEADERS, ACK)
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-DATA, HEADERS, PRIORITY, RST, SETTINGS, PUSH, PING, GOAWAY, WUPD, CONT = range(10)
-END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
 CANCEL = 0x8
 ENABLE_CONNECT_PROTOCOL = 0x8
 TEXT, BINARY, CLOSE, WPING, WPONG = 0x1, 0x2, 0x8, 0x9, 0xA
-
-
-def frame(ftype, flags, sid, payload=b""):
-    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(">I", sid) + payload
 
 
 def wsframe(op, payload=b"", fin=True, mask=True):
@@ -85,22 +75,12 @@ class Stream:
         self.reset = None    # RST_STREAM code
 
 
-class Conn:
+class Conn(h2_client.Conn):
+    """h2_client's connection that tracks the server's SETTINGS, both
+    flow-control windows and a Stream per stream id, and parses the
+    WebSocket frames of a 200's DATA."""
+
     def __init__(self, port, tls=False, window=True):
-        s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        if tls:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            ctx.set_alpn_protocols(["h2"])
-            s = ctx.wrap_socket(s, server_hostname="localhost")
-            if s.selected_alpn_protocol() != "h2":
-                fail("ALPN chose %r" % s.selected_alpn_protocol())
-        self.s = s
-        self.enc = hpack.Encoder()
-        self.dec = hpack.Decoder()
-        self.buf = b""
-        self.closed = False
         self.window = window  # WINDOW_UPDATE for every DATA byte read
         self.settings = {}
         self.streams = {}
@@ -109,14 +89,7 @@ class Conn:
         self.cwin = 65535  # our send windows: connection, streams
         self.swin = {}
         self.initial = 65535
-        self.send(PREFACE + frame(SETTINGS, 0, 0))
-
-    def send(self, b):
-        try:
-            self.s.sendall(b)
-            return True
-        except OSError:
-            return False
+        super().__init__(port, tls=tls)
 
     def headers(self, sid, hdrs, end=False):
         self.streams.setdefault(sid, Stream())
@@ -160,32 +133,6 @@ class Conn:
                 self.pending.pop(0)
             else:
                 self.pending[0][1] = data[n:]
-
-    def read_frame(self, deadline):
-        while True:
-            if len(self.buf) >= 9:
-                ln = struct.unpack(">I", b"\0" + self.buf[:3])[0]
-                if len(self.buf) >= 9 + ln:
-                    t, fl = self.buf[3], self.buf[4]
-                    sid = struct.unpack(">I", self.buf[5:9])[0] & 0x7FFFFFFF
-                    p = self.buf[9:9 + ln]
-                    self.buf = self.buf[9 + ln:]
-                    self.handle(t, fl, sid, p)
-                    return t, fl, sid, p
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            self.s.settimeout(left)
-            try:
-                d = self.s.recv(65536)
-            except socket.timeout:
-                return None
-            except OSError:
-                d = b""
-            if not d:
-                self.closed = True
-                return None
-            self.buf += d
 
     def handle(self, t, fl, sid, p):
         if t == SETTINGS and not fl & ACK:
@@ -288,16 +235,6 @@ class Conn:
         st = self.streams[sid]
         if not self.until(lambda: st.ended or st.reset is not None) or st.status != 200:
             fail("GET / on stream %d: %r %r" % (sid, st.status, st.reset))
-
-
-def ok(msg):
-    print("OK " + msg)
-    sys.exit(0)
-
-
-def fail(msg):
-    print("FAIL " + msg)
-    sys.exit(1)
 
 
 def main():
