@@ -1,7 +1,21 @@
 /* park.c - parked connections: per-loop chunks of 32-byte records in
  * deadline order (park.h). */
 #include <stddef.h>
+#include <stdlib.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include "loop.h"
+
+/* Parking frees a connection object, but glibc keeps a freed block that is
+ * not at the top of its heap in the process (a hole between live blocks
+ * stays resident): the memory a park saves would only show once reused.
+ * So a while after a batch was parked (and the reap step freed the
+ * objects) the free pages are given back with malloc_trim, at most once
+ * per HZ__PARK_TRIM_MS per loop, and only with the default allocator (an
+ * application's allocator manages its own memory). */
+#define HZ__PARK_TRIM_MIN 64u  /* records parked since the last trim */
+#define HZ__PARK_TRIM_MS 1000u /* the least time between trims */
 
 static hz__parked *rec(hz__parkset *ps, uint32_t idx)
 {
@@ -9,6 +23,18 @@ static hz__parked *rec(hz__parkset *ps, uint32_t idx)
 }
 
 static void park_timer_fn(hz__timer *t);
+
+static void park_trim_fn(hz__timer *t)
+{
+    hz__loop *loop = (hz__loop *)((char *)t - offsetof(hz__loop, park.trim));
+    loop->park.since_trim = 0;
+#if defined(__GLIBC__)
+    if (loop->srv->a.vt == &hz_allocator_default_vt)
+        malloc_trim(0);
+#else
+    (void)loop;
+#endif
+}
 
 void hz__park_init(hz__loop *loop)
 {
@@ -19,12 +45,15 @@ void hz__park_init(hz__loop *loop)
     ps->count = 0;
     ps->ops = NULL;
     hz__timer_init(&ps->timer, park_timer_fn);
+    hz__timer_init(&ps->trim, park_trim_fn);
+    ps->since_trim = 0;
 }
 
 void hz__park_fini(hz__loop *loop)
 {
     hz__parkset *ps = &loop->park;
     hz__timer_cancel(&loop->wheel, &ps->timer);
+    hz__timer_cancel(&loop->wheel, &ps->trim);
     for (uint32_t i = 0; i < ps->nchunks; i++)
         hz__free(&loop->srv->a, ps->chunks[i], sizeof(hz__parked) * HZ__PARK_CHUNK);
     if (ps->chunks)
@@ -97,6 +126,8 @@ long hz__park_put(hz__loop *loop, const hz__park_ops *ops, const hz__parked *r)
     ps->ops = ops;
     if (ps->head == idx)
         rearm(loop);
+    if (++ps->since_trim >= HZ__PARK_TRIM_MIN && !hz__timer_armed(&ps->trim))
+        hz__timer_arm(&loop->wheel, &ps->trim, loop->now + HZ__PARK_TRIM_MS);
     return (long)idx;
 }
 

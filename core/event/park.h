@@ -50,6 +50,8 @@ typedef struct hz__parkset { /* owner: embedded in its loop */
     uint32_t count;          /* records in use */
     const hz__park_ops *ops; /* borrowed: static; set by the first hz__park_put */
     hz__timer timer;         /* the head's deadline */
+    hz__timer trim;          /* returns the parked connections\' memory (park.c) */
+    uint32_t since_trim;     /* records put since the last trim */
 } hz__parkset;
 
 /** The poller udata of a parked record (odd: told apart from an hz__io). */
