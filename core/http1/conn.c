@@ -340,7 +340,9 @@ int hz__conn_flush_with(hz__conn *c, const void *body, size_t len, size_t *taken
 
 /* ---- timers ---------------------------------------------------------------- */
 
-static void conn_update_timer(hz__conn *c)
+/* Inlined: it runs after every request (an out-of-line call here cost
+ * about 10 instructions per keep-alive request once it gained a caller). */
+static inline __attribute__((always_inline)) void conn_update_timer(hz__conn *c)
 {
     hz__loop *loop = c->loop;
     const hz_timeouts *to = &loop->srv->cfg.timeouts;
