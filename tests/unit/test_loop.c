@@ -215,3 +215,75 @@ Test(loop, stopping_calls_on_stop_then_closes_what_is_left_at_the_deadline)
     fake_fini(&a);
     fake_fini(&b);
 }
+
+/* ---- parked records (park.h) ---------------------------------------------- */
+
+static int park_order[400], park_n, park_expired, park_woken;
+
+static void pk_wake(hz__loop *l, const hz__parked *r, unsigned events)
+{
+    (void)l;
+    (void)events;
+    park_woken++;
+    park_order[park_n++] = r->fd;
+}
+
+static void pk_expire(hz__loop *l, const hz__parked *r)
+{
+    cr_assert_leq(r->deadline, l->now, "expired before its deadline");
+    park_expired++;
+    park_order[park_n++] = r->fd;
+}
+
+static void pk_close(hz__loop *l, const hz__parked *r)
+{
+    (void)l;
+    park_order[park_n++] = r->fd;
+}
+
+static const hz__park_ops pk_ops = {.wake = pk_wake, .expire = pk_expire, .close = pk_close};
+
+Test(loop, parked_records_leave_in_deadline_order_across_chunks)
+{
+    enum { N = 300 }; /* more than two chunks */
+    long idx[N];
+    park_n = park_expired = park_woken = 0;
+    uint64_t t0 = loop->now;
+    for (int i = 0; i < N; i++) {
+        /* deadlines out of order: a permutation of t0 + 1000 + 0..N-1 ms */
+        hz__parked r = {.deadline = t0 + 1000 + (uint64_t)((i * 7) % N),
+                        .id = (uint64_t)i,
+                        .fd = (i * 7) % N,
+                        .n = 1};
+        idx[i] = hz__park_put(loop, &pk_ops, &r);
+        cr_assert_geq(idx[i], 0);
+        cr_assert(hz__park_is(hz__park_udata((uint32_t)idx[i])));
+    }
+    cr_assert_eq(loop->park.count, N);
+    /* A wake in the middle: record i = 10 (fd 70) leaves at once. */
+    hz__park_event(loop, hz__park_udata((uint32_t)idx[10]), HZ_EV_READ);
+    cr_assert_eq(park_woken, 1);
+    cr_assert_eq(park_order[0], 70);
+    /* The first 100 ms of deadlines expire (fd 70's is gone), in order,
+     * none early. */
+    loop->now = t0 + 1000 + 99;
+    hz__wheel_advance(&loop->wheel, loop->now);
+    cr_assert_eq(park_expired, 99);
+    for (int k = 1, want = 0; k < park_n; k++, want++) {
+        if (want == 70)
+            want++;
+        cr_assert_eq(park_order[k], want, "expired %d at %d", park_order[k], k);
+    }
+    /* The rest go at a stop, still in deadline order, fd 70 excepted. */
+    int from = park_n;
+    hz__park_close_all(loop);
+    cr_assert_eq(park_n, N);
+    int want = 100;
+    for (int k = from; k < park_n; k++, want++) {
+        if (want == 70)
+            want++;
+        cr_assert_eq(park_order[k], want);
+    }
+    cr_assert_eq(loop->park.count, 0);
+    cr_assert_not(hz__timer_armed(&loop->park.timer));
+}
