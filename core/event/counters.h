@@ -46,6 +46,9 @@ enum hz__mslot {
     HZ__MS_H2_CALM,   /* connections ended with GOAWAY ENHANCE_YOUR_CALM */
     HZ__MS_H2_PROTO,  /* connections ended with another GOAWAY error */
     HZ__MS_WS_H2,     /* WebSockets opened on an HTTP/2 stream (RFC 8441) */
+    /* Parked idle connections (park.h): parked, and left the parked set */
+    HZ__MS_PARKED,
+    HZ__MS_UNPARKED,
     HZ__MS_COUNT
 };
 

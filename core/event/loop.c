@@ -58,6 +58,7 @@ int hz__loop_init(hz__loop *loop, hz_server *srv, unsigned idx)
     loop->wake_ns = hz__now_ns();
     hz__wheel_init(&loop->wheel, loop->now);
     hz__timer_init(&loop->stop_timer, stop_timer_fn);
+    hz__park_init(loop);
     hz__loop_update_date(loop);
     if ((rc = hz__bufcache_init(&loop->bufs, &srv->a, HZ__BUFCACHE_MAX)) < 0)
         return rc;
@@ -91,6 +92,7 @@ static void reap(hz__loop *loop);
 
 void hz__loop_close_all(hz__loop *loop)
 {
+    hz__park_close_all(loop);
     while (loop->ios)
         loop->ios->vt->close(loop->ios);
     loop->ready = NULL; /* nothing runs any more: everything is reapable */
@@ -106,6 +108,7 @@ void hz__loop_fini(hz__loop *loop)
     /* Connections are normally gone (the thread closes them on exit); a
      * loop that never ran has none. */
     hz__loop_close_all(loop);
+    hz__park_fini(loop);
     if (loop->lregs)
         hz__free(&loop->srv->a, loop->lregs, sizeof(*loop->lregs) * loop->nlregs);
     loop->lregs = NULL;
@@ -374,6 +377,7 @@ static void loop_begin_stop(hz__loop *loop)
     loop->stopping = 1;
     for (unsigned i = 0; i < loop->nlregs; i++)
         lreg_unregister(loop, &loop->lregs[i]);
+    hz__park_close_all(loop); /* idle: closed at once, as on_stop does */
     hz__io *io = loop->ios;
     while (io) {
         hz__io *next = io->next; /* on_stop may close (unlink) io */
@@ -399,6 +403,10 @@ static inline __attribute__((always_inline)) void loop_iterate(hz__loop *loop, i
             continue; /* dropped by remove() earlier in this batch */
         if (ev[i].events & HZ_EV_WAKE) {
             run_posts(loop);
+            continue;
+        }
+        if (HZ__UNLIKELY(hz__park_is(ev[i].udata))) {
+            hz__park_event(loop, ev[i].udata, ev[i].events);
             continue;
         }
         hz__io *io = ev[i].udata;

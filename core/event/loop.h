@@ -15,6 +15,7 @@
 #include "parser.h"
 #include "counters.h"
 #include "sock.h"
+#include "park.h"
 
 typedef struct hz__loop hz__loop;
 typedef struct hz__router hz__router;
@@ -143,6 +144,7 @@ struct hz__loop {   /* owner: its server */
     char date[40];           /* "Date: ...\r\n" */
     unsigned date_len;
     hz__metrics metrics; /* owns: written by this loop only, read by hz_server_metrics */
+    hz__parkset park;    /* owns: parked idle connections (park.h) */
     /* The poller's batch: remove() blanks entries of the last wait()'s array
      * at any time until the next wait(), so it outlives each iteration. */
     hz_poll_event events[HZ__LOOP_EVENTS];

@@ -122,6 +122,7 @@ int hz__metrics_snapshot(const hz_server *srv, hz_metrics *dst, size_t size, siz
     out->http2_goaway_calm = sum[HZ__MS_H2_CALM];
     out->http2_protocol_errors = sum[HZ__MS_H2_PROTO];
     out->ws_over_http2 = sum[HZ__MS_WS_H2];
+    out->conn_parked = sub0(sum[HZ__MS_PARKED], sum[HZ__MS_UNPARKED]);
     memcpy(dst, &snap, size);
     return 0;
 }
@@ -266,6 +267,9 @@ long hz__metrics_render(const hz_metrics *m, size_t size, size_t min, char *buf,
     if (HAS(ws_over_http2))
         scalar(&w, "httpz_websocket_http2_opened_total", "counter",
                "WebSocket connections opened on an HTTP/2 stream (RFC 8441).", m->ws_over_http2);
+    if (HAS(conn_parked))
+        scalar(&w, "httpz_connections_parked", "gauge",
+               "Idle keep-alive connections parked as a small record (also open).", m->conn_parked);
     if (HAS(exec_queue_depth))
         scalar(&w, "httpz_executor_queue_depth", "gauge", "Jobs waiting in the executor queue.",
                m->exec_queue_depth);

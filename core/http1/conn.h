@@ -29,7 +29,14 @@ enum hz__tkind {
     HZ__T_KEEPALIVE, /* idle between requests -> close */
     HZ__T_LINGER,    /* discarding input after our FIN -> close */
     HZ__T_HANDSHAKE, /* TLS handshake (hook) -> close */
+    HZ__T_PARK,      /* idle HZ__PARK_MS between requests -> park (then keep-alive) */
 };
+
+/** An idle keep-alive connection is parked (core/event/park.h) this long
+ *  after its last request, when its keep-alive timeout is at least twice
+ *  that: long enough that a busy connection never parks, short enough
+ *  that idle ones hold a 32-byte record most of their idle time. */
+#define HZ__PARK_MS 1000u
 
 enum hz__phase {
     HZ__PH_HEAD = 0,  /* reading the head */

@@ -1185,6 +1185,9 @@ typedef struct hz_metrics {
                                        GOAWAY error (protocol, compression) */
     uint64_t ws_over_http2;         /**< WebSockets opened on an HTTP/2 stream
                                        (RFC 8441; also counted in ws_opened) */
+    uint64_t conn_parked;           /**< gauge: idle keep-alive connections parked as a
+                                       small record (docs/architecture.md; counted in
+                                       conn_open too) */
 } hz_metrics;
 
 /** Fills the first `size` bytes of *out (the caller's sizeof(hz_metrics))

@@ -82,7 +82,8 @@ Test(version, reports_version_and_backends)
     cr_assert_str_eq(v->poller, HZ_POLLER_NAME);
     cr_assert_str_eq(v->tls, HZ_TLS_NAME);
     cr_assert_str_eq(v->executor, "pool");
-    cr_assert(strcmp(v->poller, "epoll") == 0 || strcmp(v->poller, "kqueue") == 0);
+    cr_assert(strcmp(v->poller, "epoll") == 0 || strcmp(v->poller, "kqueue") == 0 ||
+              strcmp(v->poller, "io_uring") == 0);
     cr_assert(strcmp(v->tls, "mbedtls") == 0 || strcmp(v->tls, "openssl") == 0 ||
               strcmp(v->tls, "none") == 0);
 }

@@ -1,9 +1,13 @@
 /* test_loop.c - the event layer's dispatch table (hz__io): poller events,
  * the ready list, reaping and stopping reach the objects through their
  * hz__io_vt, whatever protocol is behind them. The objects here are fakes
- * over pipes; the loop is a server's loop 0 that is not running. */
+ * over socket pairs; the loop is a server's loop 0 that is not running.
+ * On a completion poller (io_uring) the poller receives the bytes itself:
+ * a fake then drains them with pv->recv and closes with pv->close, as the
+ * core's transport does, and READ means "received bytes wait". */
 #include <stdatomic.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <criterion/criterion.h>
 #include "loop.h"
 
@@ -25,7 +29,12 @@ static void f_event(hz__io *io, unsigned events)
     f->events++;
     f->last_events = (int)events;
     char b[16];
-    (void)!read(f->fds[0], b, sizeof(b));
+    if (f->loop->pv->caps & HZ_POLLER_CAP_COMPLETION) {
+        while (f->loop->pv->recv(f->loop->poller, f->fds[0], b, sizeof(b), 0) > 0)
+            ;
+    } else {
+        (void)!read(f->fds[0], b, sizeof(b));
+    }
     if (f->drop)
         f->loop->pv->remove(f->loop->poller, f->drop->fds[0]);
 }
@@ -96,12 +105,15 @@ static void fake_init(fake *f)
     memset(f, 0, sizeof(*f));
     f->io.vt = &fake_vt;
     f->loop = loop;
-    cr_assert_eq(pipe(f->fds), 0);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, f->fds), 0);
 }
 
 static void fake_fini(fake *f)
 {
-    close(f->fds[0]);
+    if (loop->pv->caps & HZ_POLLER_CAP_COMPLETION)
+        loop->pv->close(loop->poller, f->fds[0]); /* it may have been registered */
+    else
+        close(f->fds[0]);
     close(f->fds[1]);
 }
 
@@ -202,4 +214,76 @@ Test(loop, stopping_calls_on_stop_then_closes_what_is_left_at_the_deadline)
     cr_assert_null(loop->ios);
     fake_fini(&a);
     fake_fini(&b);
+}
+
+/* ---- parked records (park.h) ---------------------------------------------- */
+
+static int park_order[400], park_n, park_expired, park_woken;
+
+static void pk_wake(hz__loop *l, const hz__parked *r, unsigned events)
+{
+    (void)l;
+    (void)events;
+    park_woken++;
+    park_order[park_n++] = r->fd;
+}
+
+static void pk_expire(hz__loop *l, const hz__parked *r)
+{
+    cr_assert_leq(r->deadline, l->now, "expired before its deadline");
+    park_expired++;
+    park_order[park_n++] = r->fd;
+}
+
+static void pk_close(hz__loop *l, const hz__parked *r)
+{
+    (void)l;
+    park_order[park_n++] = r->fd;
+}
+
+static const hz__park_ops pk_ops = {.wake = pk_wake, .expire = pk_expire, .close = pk_close};
+
+Test(loop, parked_records_leave_in_deadline_order_across_chunks)
+{
+    enum { N = 300 }; /* more than two chunks */
+    long idx[N];
+    park_n = park_expired = park_woken = 0;
+    uint64_t t0 = loop->now;
+    for (int i = 0; i < N; i++) {
+        /* deadlines out of order: a permutation of t0 + 1000 + 0..N-1 ms */
+        hz__parked r = {.deadline = t0 + 1000 + (uint64_t)((i * 7) % N),
+                        .id = (uint64_t)i,
+                        .fd = (i * 7) % N,
+                        .n = 1};
+        idx[i] = hz__park_put(loop, &pk_ops, &r);
+        cr_assert_geq(idx[i], 0);
+        cr_assert(hz__park_is(hz__park_udata((uint32_t)idx[i])));
+    }
+    cr_assert_eq(loop->park.count, N);
+    /* A wake in the middle: record i = 10 (fd 70) leaves at once. */
+    hz__park_event(loop, hz__park_udata((uint32_t)idx[10]), HZ_EV_READ);
+    cr_assert_eq(park_woken, 1);
+    cr_assert_eq(park_order[0], 70);
+    /* The first 100 ms of deadlines expire (fd 70's is gone), in order,
+     * none early. */
+    loop->now = t0 + 1000 + 99;
+    hz__wheel_advance(&loop->wheel, loop->now);
+    cr_assert_eq(park_expired, 99);
+    for (int k = 1, want = 0; k < park_n; k++, want++) {
+        if (want == 70)
+            want++;
+        cr_assert_eq(park_order[k], want, "expired %d at %d", park_order[k], k);
+    }
+    /* The rest go at a stop, still in deadline order, fd 70 excepted. */
+    int from = park_n;
+    hz__park_close_all(loop);
+    cr_assert_eq(park_n, N);
+    int want = 100;
+    for (int k = from; k < park_n; k++, want++) {
+        if (want == 70)
+            want++;
+        cr_assert_eq(park_order[k], want);
+    }
+    cr_assert_eq(loop->park.count, 0);
+    cr_assert_not(hz__timer_armed(&loop->park.timer));
 }
