@@ -7,6 +7,8 @@
 #   HZ_STAGES="gcc asan"   run only these stages (default: all)
 #   HZ_JOBS=N              build/test parallelism (default: nproc)
 #   HZ_BACKGROUND=0        run the background stages (fuzz) in line instead
+#   HZ_WAIT_JOBS=N         parallelism of the tests labelled "wait", run
+#                          beside the others (default HZ_JOBS; 0: in line)
 #   CMAKE_GENERATOR=...    the build tool of every configuration (default
 #                          Ninja: one build graph for several targets)
 # Prints per-stage results and a closing "total: N passed, M failed" line
