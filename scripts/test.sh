@@ -61,7 +61,7 @@ hz_ctest_counts() {
 
 # hz_ctest BUILD_DIR [ctest args...]: runs ctest, adds its counts to the totals.
 # The selected tests labelled "wait" (they spend their time waiting on
-# timeouts and sleeping peers, on little CPU: the h1probe shards, slowloris)
+# timeouts and quiet peers, on little CPU: the h1probe shards)
 # run in a second ctest at the same time, HZ_WAIT_JOBS (default HZ_JOBS) at
 # once, so they do not hold one of the HZ_JOBS slots of the CPU-bound tests.
 # Its output follows the first one's. Not with -R/-E among the arguments
