@@ -121,7 +121,7 @@ EOF
 
     # The two demos run at the same time: valgrind runs each one's threads
     # one at a time, on one core, and h1probe spends most of its run
-    # waiting, so one after the other they left a core idle for two minutes.
+    # waiting, so one after the other they left the other core idle.
     vg_demo "$dir" "$vgopts" epoll >"$dir/demo-stage.log" 2>&1 &
     local epid=$! upid=""
     if [ -n "$udir" ] && [ $urc -eq 0 ]; then
