@@ -7,6 +7,10 @@
 #   HZ_STAGES="gcc asan"   run only these stages (default: all)
 #   HZ_JOBS=N              build/test parallelism (default: nproc)
 #   HZ_BACKGROUND=0        run the background stages (fuzz) in line instead
+#   HZ_WAIT_JOBS=N         parallelism of the tests labelled "wait", run
+#                          beside the others (default HZ_JOBS; 0: in line)
+#   CMAKE_GENERATOR=...    the build tool of every configuration (default
+#                          Ninja: one build graph for several targets)
 # Prints per-stage results and a closing "total: N passed, M failed" line
 # counting the ctest tests of every stage; exits non-zero if anything failed.
 set -uo pipefail
@@ -18,7 +22,13 @@ export HZ_ROOT=$root
 
 hz_need_packages build-essential cmake pkg-config clang libclang-rt-14-dev llvm \
     libcriterion-dev libmbedtls-dev libssl-dev libcurl4-openssl-dev curl openssl \
-    python3 python3-websockets valgrind clang-format doxygen abigail-tools libcjson-dev libbrotli-dev brotli liburing-dev || exit 1
+    python3 python3-websockets valgrind clang-format doxygen abigail-tools libcjson-dev libbrotli-dev brotli liburing-dev \
+    ninja-build || exit 1
+# Ninja, not make: CMake's Makefiles build the targets named in one
+# `cmake --build --target a b c` one after another (.NOTPARALLEL), each
+# re-checking the library, so the subset builds of hz_build_tests ran
+# mostly on one core; Ninja builds them as one graph.
+export CMAKE_GENERATOR=${CMAKE_GENERATOR:-Ninja}
 # The browser tests (tests/browser, ctest -L browser): Chromium, certutil (to
 # trust the run's test CA) and node with npm; each build tree gets its npm
 # packages (tests/browser/package-lock.json) when the tests first run there.
@@ -34,23 +44,56 @@ total_fail=0
 stage_results=()
 failed_stages=()
 
-# hz_ctest BUILD_DIR [ctest args...]: runs ctest, adds its counts to the totals.
-hz_ctest() {
-    local dir=$1
-    shift
-    local log="$dir/ctest.log"
-    (cd "$dir" && ctest --output-on-failure -j"$HZ_JOBS" "$@") 2>&1 | tee "$log"
-    local rc=${PIPESTATUS[0]}
+# hz_ctest_counts LOG RC: adds the counts of one ctest run to the totals.
+hz_ctest_counts() {
     local line
-    line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -1)
+    line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$1" | tail -1)
     if [ -n "$line" ]; then
         local failed total
         failed=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")
         total=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$line")
         total_pass=$((total_pass + total - failed))
         total_fail=$((total_fail + failed))
-    elif [ "$rc" -ne 0 ]; then
+    elif [ "$2" -ne 0 ]; then
         total_fail=$((total_fail + 1))
+    fi
+}
+
+# hz_ctest BUILD_DIR [ctest args...]: runs ctest, adds its counts to the totals.
+# The selected tests labelled "wait" (they spend their time waiting on
+# timeouts and quiet peers, on little CPU: the h1probe shards)
+# run in a second ctest at the same time, HZ_WAIT_JOBS (default HZ_JOBS) at
+# once, so they do not hold one of the HZ_JOBS slots of the CPU-bound tests.
+# Its output follows the first one's. Not with -R/-E among the arguments
+# (the split uses them); HZ_WAIT_JOBS=0 runs everything in one ctest.
+hz_ctest() {
+    local dir=$1
+    shift
+    local log="$dir/ctest.log" wlog="$dir/ctest-wait.log" wait_re="" wpid="" wrc=0
+    rm -f "$wlog"
+    if [ "${HZ_WAIT_JOBS:-1}" != 0 ] && ! grep -qwE -- "-R|-E" <<<"$*"; then
+        wait_re=$( (cd "$dir" && ctest --show-only=json-v1 "$@") 2>/dev/null | python3 -c '
+import json, re, sys
+names = [t["name"] for t in json.load(sys.stdin)["tests"]
+         if any(p["name"] == "LABELS" and "wait" in p["value"] for p in t.get("properties", []))]
+print("^(" + "|".join(re.escape(n) for n in names) + ")$" if names else "")')
+    fi
+    if [ -n "$wait_re" ]; then
+        (cd "$dir" && ctest --output-on-failure -j"${HZ_WAIT_JOBS:-$HZ_JOBS}" -R "$wait_re" \
+            "$@" >"$wlog" 2>&1) &
+        wpid=$!
+        (cd "$dir" && ctest --output-on-failure -j"$HZ_JOBS" -E "$wait_re" "$@") 2>&1 | tee "$log"
+    else
+        (cd "$dir" && ctest --output-on-failure -j"$HZ_JOBS" "$@") 2>&1 | tee "$log"
+    fi
+    local rc=${PIPESTATUS[0]}
+    hz_ctest_counts "$log" "$rc"
+    if [ -n "$wpid" ]; then
+        wait "$wpid" || wrc=$?
+        echo "--- the tests labelled wait, run beside those above:"
+        cat "$wlog"
+        hz_ctest_counts "$wlog" "$wrc"
+        [ "$rc" -ne 0 ] || rc=$wrc
     fi
     return "$rc"
 }
@@ -62,10 +105,20 @@ hz_count() {
     total_fail=$((total_fail + $2))
 }
 
+# hz_same_generator BUILD_DIR: a build tree left by another generator
+# (make before Ninja) cannot be configured again: start it afresh.
+hz_same_generator() {
+    local cache="$1/CMakeCache.txt" old
+    [ -f "$cache" ] || return 0
+    old=$(sed -n 's/^CMAKE_GENERATOR:INTERNAL=//p' "$cache")
+    [ "$old" = "${CMAKE_GENERATOR:-Unix Makefiles}" ] || rm -rf "$1"
+}
+
 # hz_configure BUILD_DIR [cmake args...]: configures one configuration.
 hz_configure() {
     local dir=$1
     shift
+    hz_same_generator "$dir"
     cmake -S "$root" -B "$dir" -DHZ_WERROR=ON "$@" >"$dir.configure.log" 2>&1 || {
         mkdir -p "$dir"
         cat "$dir.configure.log"
@@ -106,8 +159,9 @@ hz_build_tests() {
     targets=$( (cd "$dir" && ctest --show-only=json-v1 "$@") | python3 -c '
 import glob, json, os, re, sys
 d = sys.argv[1].rstrip("/") + "/"
-with open(d + "targets.txt") as fh:
-    known = {m.group(1) for m in re.finditer(r"^\.\.\. (\S+)", fh.read(), re.M)}
+with open(d + "targets.txt") as fh:  # make: "... name", Ninja: "name: phony"
+    known = {m.group(1) or m.group(2)
+             for m in re.finditer(r"^(?:\.\.\. (\S+)|([\w.+-]+): phony)", fh.read(), re.M)}
 # ctest leaves out the command of a test whose executable is not built yet,
 # so the commands come from the CTestTestfile.cmake files themselves.
 selected = {t["name"] for t in json.load(sys.stdin)["tests"]}
