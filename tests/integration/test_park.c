@@ -34,6 +34,20 @@ static int wait_parked(const it_server *s, uint64_t want, int timeout_ms)
     return 0;
 }
 
+/* The loop closes the socket before it counts the close, so a client that
+ * saw the close waits for the count. */
+static int wait_closed_count(const it_server *s, unsigned why, uint64_t want, int timeout_ms)
+{
+    long long end = it_now_ms() + timeout_ms;
+    do {
+        hz_metrics m = metrics(s);
+        if (m.conn_closed[why] == want && m.conn_open == 0)
+            return 1;
+        usleep(5000); /* a polling interval, not a synchronisation */
+    } while (it_now_ms() < end);
+    return 0;
+}
+
 static void get_ok(it_conn *c, int want_close)
 {
     it_resp r;
@@ -131,6 +145,7 @@ Test(park, the_keepalive_timeout_closes_a_parked_connection_on_time, .timeout = 
      * loaded machine: not at the park time, not much later. */
     cr_assert_geq(dt, 2900, "closed after %lld ms", dt);
     cr_assert_leq(dt, 3000 + 2000, "closed after %lld ms", dt);
+    cr_assert(wait_closed_count(&s, HZ_CLOSE_TIMEOUT, 1, 5000));
     hz_metrics m = metrics(&s);
     cr_assert_eq(m.timeouts[HZ_TIMEOUT_KEEPALIVE], 1);
     cr_assert_eq(m.conn_closed[HZ_CLOSE_TIMEOUT], 1);
@@ -177,9 +192,7 @@ Test(park, a_peer_close_while_parked_closes_the_connection, .timeout = 60)
     get_ok(&c, 0);
     cr_assert(wait_parked(&s, 1, 10000));
     it_close(&c);
-    long long end = it_now_ms() + 10000;
-    while (metrics(&s).conn_open && it_now_ms() < end)
-        usleep(5000);
+    cr_assert(wait_closed_count(&s, HZ_CLOSE_PEER, 1, 10000));
     hz_metrics m = metrics(&s);
     cr_assert_eq(m.conn_open, 0);
     cr_assert_eq(m.conn_parked, 0);
