@@ -10,26 +10,9 @@ connection holds: the session, and the record buffers unless the backend
 drops them at idle (hz_tls_vt.idle).
 Last line: TLSIDLE n=.. alive=.. rss_before_kib=.. rss_after_kib=.. kib_per_conn=..
 """
-import argparse, os, resource, socket, ssl, time
+import argparse, resource, socket, ssl, time
 
-
-def rss_kib(pid):
-    pids = [pid]
-    for d in os.listdir('/proc'):
-        if d.isdigit():
-            try:
-                with open(f'/proc/{d}/stat') as f:
-                    if int(f.read().split(') ')[1].split()[1]) == pid:
-                        pids.append(int(d))
-            except (OSError, IndexError, ValueError):
-                pass
-    total = 0
-    for p in pids:
-        with open(f'/proc/{p}/status') as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    total += int(line.split()[1])
-    return total
+from ws_idle import rss_kib  # the server tree's RSS, the same measure
 
 
 def get(s, host, path):

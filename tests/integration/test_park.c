@@ -22,30 +22,43 @@ static hz_metrics metrics(const it_server *s)
     return m;
 }
 
-/* Polls until want connections are parked (or the deadline): 1 if so. */
-static int wait_parked(const it_server *s, uint64_t want, int timeout_ms)
+/* Polls the metrics until ok(m, arg, want) holds (or the deadline): 1 if so. */
+typedef int metrics_ok_fn(const hz_metrics *m, unsigned arg, uint64_t want);
+
+static int wait_metrics(const it_server *s, metrics_ok_fn *ok, unsigned arg, uint64_t want,
+                        int timeout_ms)
 {
     long long end = it_now_ms() + timeout_ms;
     do {
-        if (metrics(s).conn_parked == want)
+        hz_metrics m = metrics(s);
+        if (ok(&m, arg, want))
             return 1;
         usleep(5000); /* a polling interval, not a synchronisation */
     } while (it_now_ms() < end);
     return 0;
 }
 
+static int parked_is(const hz_metrics *m, unsigned unused, uint64_t want)
+{
+    (void)unused;
+    return m->conn_parked == want;
+}
+
 /* The loop closes the socket before it counts the close, so a client that
  * saw the close waits for the count. */
+static int closed_is(const hz_metrics *m, unsigned why, uint64_t want)
+{
+    return m->conn_closed[why] == want && m->conn_open == 0;
+}
+
+static int wait_parked(const it_server *s, uint64_t want, int timeout_ms)
+{
+    return wait_metrics(s, parked_is, 0, want, timeout_ms);
+}
+
 static int wait_closed_count(const it_server *s, unsigned why, uint64_t want, int timeout_ms)
 {
-    long long end = it_now_ms() + timeout_ms;
-    do {
-        hz_metrics m = metrics(s);
-        if (m.conn_closed[why] == want && m.conn_open == 0)
-            return 1;
-        usleep(5000); /* a polling interval, not a synchronisation */
-    } while (it_now_ms() < end);
-    return 0;
+    return wait_metrics(s, closed_is, why, want, timeout_ms);
 }
 
 static void get_ok(it_conn *c, int want_close)
@@ -79,6 +92,16 @@ static void on_access(const hz_access_entry *e, void *ud)
         atomic_store(&log_ids[i], e->conn_id);
         atomic_store(&log_seq[i], e->request_seq);
     }
+}
+
+/* A server parking after keepalive_ms and one connection it served once. */
+static void start_served(it_server *s, it_conn *c, unsigned keepalive_ms)
+{
+    hz_config cfg;
+    cfg_park(&cfg, keepalive_ms);
+    it_start(s, &cfg);
+    cr_assert_eq(it_connect(c, s->port), 0);
+    get_ok(c, 0);
 }
 
 Test(park, idle_connections_park_and_are_served_again, .timeout = 60)
@@ -130,13 +153,9 @@ Test(park, idle_connections_park_and_are_served_again, .timeout = 60)
 
 Test(park, the_keepalive_timeout_closes_a_parked_connection_on_time, .timeout = 60)
 {
-    hz_config cfg;
-    cfg_park(&cfg, 3000);
     it_server s;
-    it_start(&s, &cfg);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
-    get_ok(&c, 0);
+    start_served(&s, &c, 3000);
     long long t0 = it_now_ms(); /* the response is in: the idle time started before */
     cr_assert(wait_parked(&s, 1, 10000));
     cr_assert_eq(it_wait_closed(&c, 15000), 1);
@@ -157,13 +176,9 @@ Test(park, the_keepalive_timeout_closes_a_parked_connection_on_time, .timeout = 
 
 Test(park, a_short_keepalive_timeout_does_not_park, .timeout = 30)
 {
-    hz_config cfg;
-    cfg_park(&cfg, 1500); /* below twice the park time */
     it_server s;
-    it_start(&s, &cfg);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
-    get_ok(&c, 0);
+    start_served(&s, &c, 1500); /* below twice the park time */
     /* Watch the gauge until the timeout closes it: never parked. */
     uint64_t most = 0;
     long long end = it_now_ms() + 10000;
@@ -183,13 +198,9 @@ Test(park, a_short_keepalive_timeout_does_not_park, .timeout = 30)
 
 Test(park, a_peer_close_while_parked_closes_the_connection, .timeout = 60)
 {
-    hz_config cfg;
-    cfg_park(&cfg, 30000);
     it_server s;
-    it_start(&s, &cfg);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
-    get_ok(&c, 0);
+    start_served(&s, &c, 30000);
     cr_assert(wait_parked(&s, 1, 10000));
     it_close(&c);
     cr_assert(wait_closed_count(&s, HZ_CLOSE_PEER, 1, 10000));
