@@ -1011,20 +1011,30 @@ HZ_API int hz_ws_is_upgrade(const hz_req *req);
  *  browser); else 0. thread: loop, or an executor worker. */
 HZ_API int hz_ws_origin_ok(const hz_req *req, const char *const *allowed, size_t n);
 
-/** Accepts req as a WebSocket from its route handler (run inline, not on
- *  the executor): checks the handshake (RFC 6455 §4.2.1), picks the
- *  subprotocol and permessage-deflate, and answers 101; the connection
- *  then belongs to the WebSocket, whose callbacks cb (copied) get ud.
+/** Accepts req as a WebSocket from its route handler: checks the
+ *  handshake (RFC 6455 §4.2.1), picks the subprotocol and
+ *  permessage-deflate, and answers 101; the connection then belongs to the
+ *  WebSocket, whose callbacks cb (copied) get ud, on the loop.
  *  Headers set on res before (Set-Cookie) go with the 101. Over HTTP/2
  *  (RFC 8441 extended CONNECT) the answer is a 200 without
  *  Sec-WebSocket-Accept and the stream carries the WebSocket
  *  (docs/websocket.md). On failure the
  *  refusal is already answered and the handler has nothing more to do:
  *  HZ_EINVAL (not a valid upgrade: 400, 405 or 426), HZ_EBUSY
- *  (cfg.max_websockets: 503), HZ_ENOMEM (503), HZ_ESTATE (a response was
- *  started, or the request has a body: 400 when still possible),
- *  HZ_ENOTSUP (on an executor worker: 500), HZ_ECLOSED. opts NULL:
- *  defaults. thread: loop. */
+ *  (cfg.max_websockets, or the server stopping: 503), HZ_ENOMEM (503),
+ *  HZ_ESTATE (a response was started, or the request has a body: 400 when
+ *  still possible), HZ_ECLOSED, HZ_ECANCELED (on a worker: the request
+ *  was abandoned). opts NULL: defaults.
+ *  On an executor worker (HZ_ROUTE_EXECUTOR) the handshake is checked
+ *  and the options negotiated at the call (the refusals above are answered
+ *  the same way), but the accept is made on the loop when the response is
+ *  replayed: 0 then means "recorded", not "open". The replay answers 503
+ *  (as on the loop) when max_websockets was reached meanwhile or the
+ *  server is stopping, and answers nothing when the client left or the
+ *  handler deadline answered 503 first; in each of these cases on_open
+ *  never runs, no callback is called and everything is freed. Only
+ *  on_open tells that the WebSocket opened. thread: loop, or the
+ *  executor worker running the handler. */
 HZ_API int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb,
                         const hz_ws_options *opts, void *ud);
 

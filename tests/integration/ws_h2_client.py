@@ -275,6 +275,55 @@ def main():
         if st.headers.get("sec-websocket-protocol") != "chat":
             fail("subprotocol %r" % st.headers)
         ok("permessage-deflate and subprotocol negotiated: %r" % st.headers)
+    if mode == "exec":
+        # test_ws_exec: the accept was recorded on an executor worker.
+        st = c.open_ws(1, "/ws/echo", [("sec-websocket-extensions", "permessage-deflate"),
+                                       ("sec-websocket-protocol", "x, chat")])
+        if "permessage-deflate" not in st.headers.get("sec-websocket-extensions", ""):
+            fail("no permessage-deflate in %r" % st.headers)
+        if st.headers.get("sec-websocket-protocol") != "chat":
+            fail("subprotocol %r" % st.headers)
+        if st.headers.get("x-exec") != "worker":
+            fail("no x-exec field in %r" % st.headers)
+        c.echo(1, TEXT, b"hello from a worker's accept")
+        c.echo(1, BINARY, bytes(range(40)))  # under compress_min: sent as is
+        c.close_ws(1)
+        c.alive(3)
+        ok("accept from a worker: 200 with its fields, echo, close, GET")
+    if mode == "execrst":
+        # test_ws_exec: the client resets the stream after the worker
+        # recorded the accept, before the replay (the handler is held until
+        # it sees the cancellation). GET /x/entered and /x/cancelled answer
+        # 200 once the test's counter is set (202 before); polled with a
+        # bound in time.
+        sid = [1]
+
+        def count(path):
+            sid[0] += 2
+            c.send(c.get(sid[0], path))
+            st = c.streams[sid[0]]
+            if not c.until(lambda: st.ended or st.reset is not None) or st.status not in (200, 202):
+                fail("GET %s: %r %r" % (path, st.status, st.reset))
+            return st.status == 200
+
+        def poll(path):
+            deadline = time.monotonic() + 10
+            while not count(path):
+                if time.monotonic() > deadline:
+                    fail("%s stayed 0" % path)
+
+        c.send(c.connect(1, "/ws/held"))
+        poll("/x/entered")
+        c.send(frame(RST, 0, 1, struct.pack(">I", CANCEL)))
+        poll("/x/cancelled")
+        st1 = c.streams[1]
+        if st1.status is not None:
+            fail("stream 1 answered %r after its reset" % st1.status)
+        sid[0] += 2
+        c.open_ws(sid[0], "/ws/echo")
+        c.echo(sid[0], TEXT, b"after the reset")
+        c.close_ws(sid[0])
+        ok("RST_STREAM before the replay: nothing opened; the connection goes on")
     if mode == "multi":
         c.open_ws(1, "/ws/echo")
         c.open_ws(3, "/ws/echo")
