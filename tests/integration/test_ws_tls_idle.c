@@ -3,8 +3,10 @@
  * idle slot counted, a raw OpenSSL client. The hook must be called at
  * least once while the WebSocket is idle (not necessarily at once: the
  * core may delay it), and the WebSocket must keep working after it (the
- * backend may have dropped its record buffers). Every server ends with its
- * counting allocator back at zero. Skipped without TLS. */
+ * backend may have dropped its record buffers). Also wss with the accept
+ * made from an executor worker, whose origin check must know the
+ * connection is TLS. Every server ends with its counting allocator back at
+ * zero. Skipped without TLS. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
 #endif
@@ -47,7 +49,23 @@ static void h_echo(hz_req *req, hz_res *res, void *ud)
     hz_ws_accept(req, res, &cb, NULL, NULL);
 }
 
-static hz_server *start(int *port)
+/* On an executor worker: the origin must be the server as reached over
+ * TLS (https), which the worker learns from what the loop recorded. */
+static void h_worker(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {
+        .on_open = itws_on_open, .on_message = itws_echo, .on_close = itws_on_close};
+    if (!hz_ws_origin_ok(req, NULL, 0)) {
+        hz_res_send(res, 403, "origin", 6);
+        return;
+    }
+    hz_ws_accept(req, res, &cb, NULL, NULL);
+}
+
+static hz_executor EXR;
+
+static hz_server *start(int *port, int exec)
 {
     snprintf(g_dir, sizeof(g_dir), "/tmp/hz-wstls-XXXXXX");
     cr_assert(mkdtemp(g_dir));
@@ -67,9 +85,22 @@ static hz_server *start(int *port)
     hz_config cfg;
     it_config_counted(&cfg, &CA);
     cfg.tls = &g_counting_vt;
+    memset(&EXR, 0, sizeof(EXR));
+    if (exec) {
+        hz_executor_pool_options po;
+        hz_executor_pool_options_init(&po);
+        po.threads = 1;
+        cr_assert_eq(hz_executor_pool_create(&EXR, &po, &CA.iface), 0);
+        cfg.executor = &EXR;
+    }
     hz_server *srv;
     cr_assert_eq(hz_server_create(&srv, &cfg), 0);
     cr_assert_eq(hz_route(srv, "GET", "/ws/echo", h_echo, NULL), 0);
+    hz_route_opts ro;
+    hz_route_opts_init(&ro);
+    ro.flags = HZ_ROUTE_EXECUTOR;
+    if (exec)
+        cr_assert_eq(hz_route_with(srv, "GET", "/ws/worker", h_worker, NULL, &ro), 0);
     hz_tls_config t;
     hz_tls_config_init(&t);
     t.certs[0].cert_file = crt;
@@ -87,6 +118,7 @@ static void finish(hz_server *srv)
     hz_server_stop(srv, 2000);
     hz_server_wait(srv);
     hz_server_destroy(srv);
+    hz_executor_pool_destroy(&EXR);
     it_assert_no_leaks(&CA);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
@@ -132,7 +164,9 @@ static void twrite(tcli *c, const void *p, size_t n)
     cr_assert_eq(SSL_write(c->ssl, p, (int)n), (int)n);
 }
 
-static void tconnect(tcli *c, int port)
+/* Connects over TLS and sends an upgrade for path (extra: more header
+ * lines); returns the answer's status, the head consumed. */
+static int tconnect(tcli *c, int port, const char *path, const char *extra)
 {
     memset(c, 0, sizeof(*c));
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -148,14 +182,16 @@ static void tconnect(tcli *c, int port)
     SSL_set_tlsext_host_name(c->ssl, "localhost");
     cr_assert_eq(SSL_connect(c->ssl), 1, "TLS handshake");
     char req[1024];
-    it_ws_upgrade_req(req, sizeof(req), "/ws/echo", NULL);
+    it_ws_upgrade_req(req, sizeof(req), path, extra);
     twrite(c, req, strlen(req));
     while (!memmem(c->buf, c->len, "\r\n\r\n", 4))
-        cr_assert_eq(tread(c, 5000), 0, "no 101");
-    cr_assert(c->len > 12 && !memcmp(c->buf, "HTTP/1.1 101", 12), "%.*s", (int)c->len, c->buf);
+        cr_assert_eq(tread(c, 5000), 0, "no answer to the upgrade");
+    cr_assert(c->len > 12 && !memcmp(c->buf, "HTTP/1.1 ", 9), "%.*s", (int)c->len, c->buf);
+    int status = atoi((const char *)c->buf + 9);
     unsigned char *e = (unsigned char *)memmem(c->buf, c->len, "\r\n\r\n", 4) + 4;
     c->len -= (size_t)(e - c->buf);
     memmove(c->buf, e, c->len);
+    return status;
 }
 
 static void tclose(tcli *c)
@@ -185,6 +221,18 @@ static void techo(tcli *c, const char *msg)
     memmove(c->buf, c->buf + 2 + n, c->len);
 }
 
+/* The client's close: 1000 echoed, then the connection ends. */
+static void tclose_1000(tcli *c)
+{
+    unsigned char f[8] = {0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2};
+    twrite(c, f, sizeof(f));
+    while (c->len < 4)
+        cr_assert_eq(tread(c, 5000), 0, "no close answer");
+    cr_assert_eq(c->buf[0], 0x88);
+    cr_assert_eq((c->buf[2] << 8) | c->buf[3], 1000);
+    tclose(c);
+}
+
 /* Waits (bounded) until the server's loop called idle more than `after`
  * times; the delay is the core's to choose. */
 static void wait_idle_after(unsigned after, const char *what)
@@ -198,9 +246,9 @@ static void wait_idle_after(unsigned after, const char *what)
 Test(ws_tls_idle, idle_hook_while_websocket_idle)
 {
     int port;
-    hz_server *srv = start(&port);
+    hz_server *srv = start(&port, 0);
     tcli c;
-    tconnect(&c, port);
+    cr_assert_eq(tconnect(&c, port, "/ws/echo", NULL), 101);
     unsigned before = atomic_load(&g_idle_calls);
     techo(&c, "first");
     wait_idle_after(before, "an echo");
@@ -211,14 +259,25 @@ Test(ws_tls_idle, idle_hook_while_websocket_idle)
         wait_idle_after(before, "another echo");
     }
     cr_expect_eq(atomic_load(&itws_opens), 1);
-    /* The client's close: 1000 echoed, then the connection ends. */
-    unsigned char f[8] = {0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2};
-    twrite(&c, f, sizeof(f));
-    while (c.len < 4)
-        cr_assert_eq(tread(&c, 5000), 0, "no close answer");
-    cr_assert_eq(c.buf[0], 0x88);
-    cr_assert_eq((c.buf[2] << 8) | c.buf[3], 1000);
+    tclose_1000(&c);
+    itws_wait_closes(1);
+    finish(srv);
+}
+
+/* wss with the accept made from an executor worker: the origin check there
+ * knows the connection is TLS (https://127.0.0.1 is the server itself,
+ * http://127.0.0.1 is not); the WebSocket echoes. */
+Test(ws_tls_idle, accept_on_worker_over_tls_with_origin_check)
+{
+    int port;
+    hz_server *srv = start(&port, 1);
+    tcli c;
+    cr_assert_eq(tconnect(&c, port, "/ws/worker", "Origin: http://127.0.0.1\r\n"), 403);
     tclose(&c);
+    cr_assert_eq(tconnect(&c, port, "/ws/worker", "Origin: https://127.0.0.1\r\n"), 101);
+    techo(&c, "over wss from a worker's accept");
+    cr_expect_eq(atomic_load(&itws_opens), 1);
+    tclose_1000(&c);
     itws_wait_closes(1);
     finish(srv);
 }
