@@ -449,3 +449,17 @@ Test(ws_exec, stream_reset_before_replay_over_http2)
     cr_expect_eq(atomic_load(&itws_opens), 1, "only the WebSocket after the reset opened");
     finish(0);
 }
+
+/* The handler overruns timeouts.handler after recording the accept, over
+ * HTTP/2: 503 on the stream; the late accept is dropped. */
+Test(ws_exec, handler_deadline_over_http2)
+{
+    h2s_need();
+    start(0, 300, 1);
+    run_h2("execdeadline");
+    cr_assert_eq(it_gate_wait(&it_gate_finished, 1), 1);
+    cr_expect_eq(it_gate_saw_cancel, 1);
+    cr_expect_eq(atomic_load(&g_rc), 0);
+    finish(0);
+    cr_expect_eq(atomic_load(&itws_opens), 0);
+}

@@ -324,6 +324,17 @@ def main():
         c.echo(sid[0], TEXT, b"after the reset")
         c.close_ws(sid[0])
         ok("RST_STREAM before the replay: nothing opened; the connection goes on")
+    if mode == "execdeadline":
+        # test_ws_exec: the handler recorded the accept, then overran
+        # timeouts.handler: 503 on the stream, never a 200; the connection
+        # goes on.
+        c.send(c.connect(1, "/ws/held"))
+        st = c.streams[1]
+        c.until(lambda: st.ended or st.reset is not None)
+        if st.status != 503:
+            fail("held accept past the handler deadline: %r %r" % (st.status, st.reset))
+        c.alive(3)
+        ok("handler deadline after a recorded accept: 503 on the stream")
     if mode == "multi":
         c.open_ws(1, "/ws/echo")
         c.open_ws(3, "/ws/echo")
