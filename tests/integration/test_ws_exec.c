@@ -4,8 +4,9 @@
  * and a field the handler set, then echo) and HTTP/2 (RFC 8441, the
  * scripted ws_h2_client.py); a refusal with an ordinary response from the
  * worker; max_websockets reached between the record and the replay; the
- * client gone before the replay; the handler deadline; a stop while an
- * accept waits for its replay. Handlers that must be held wait in the gate
+ * client gone before the replay (EOF over HTTP/1.1, RST_STREAM over
+ * HTTP/2); the handler deadline (both); a stop while an accept waits for
+ * its replay. Handlers that must be held wait in the gate
  * of exec_gate.h (until the test opens it or the request is abandoned);
  * every server ends with its counting allocator back at zero. */
 #include <pthread.h>
