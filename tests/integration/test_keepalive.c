@@ -13,20 +13,6 @@
 
 #define GET "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 
-/* Starts s with the standard routes (cfg NULL: the defaults) and opens c
- * to it. */
-static void start_conn(it_server *s, hz_config *cfg, it_conn *c)
-{
-    it_start(s, cfg);
-    cr_assert_eq(it_connect(c, s->port), 0);
-}
-
-static void stop_conn(it_server *s, it_conn *c)
-{
-    it_close(c);
-    it_stop(s);
-}
-
 /* Sends req (one request or several) on c and reads the first answer into
  * *r, its head only when head_only: status (0: any). */
 static void ask(it_conn *c, const char *req, it_resp *r, int head_only, int status)
@@ -41,7 +27,7 @@ Test(keepalive, http11_default_keeps_the_connection, .timeout = 20)
 {
     it_server s;
     it_conn c;
-    start_conn(&s, NULL, &c);
+    it_start_conn(&s, NULL, &c);
     for (int i = 0; i < 3; i++) {
         it_resp r;
         ask(&c, GET, &r, 0, 200);
@@ -51,7 +37,7 @@ Test(keepalive, http11_default_keeps_the_connection, .timeout = 20)
         it_resp_free(&r);
     }
     cr_assert_eq(it_wait_closed(&c, 200), 0, "the connection must stay open");
-    stop_conn(&s, &c);
+    it_stop_conn(&s, &c);
 }
 
 Test(keepalive, http10_closes_by_default, .timeout = 20)
@@ -59,20 +45,20 @@ Test(keepalive, http10_closes_by_default, .timeout = 20)
     it_server s;
     it_conn c;
     it_resp r;
-    start_conn(&s, NULL, &c);
+    it_start_conn(&s, NULL, &c);
     ask(&c, "GET / HTTP/1.0\r\n\r\n", &r, 0, 200);
     cr_assert(strncmp(r.head, "HTTP/1.1 ", 9) == 0, "status line is always HTTP/1.1");
     cr_assert(r.conn_close);
     cr_assert_eq(it_wait_closed(&c, 3000), 1);
     it_resp_free(&r);
-    stop_conn(&s, &c);
+    it_stop_conn(&s, &c);
 }
 
 Test(keepalive, http10_keepalive_is_echoed_and_honoured, .timeout = 20)
 {
     it_server s;
     it_conn c;
-    start_conn(&s, NULL, &c);
+    it_start_conn(&s, NULL, &c);
     for (int i = 0; i < 2; i++) {
         it_resp r;
         ask(&c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &r, 0, 200);
@@ -80,7 +66,7 @@ Test(keepalive, http10_keepalive_is_echoed_and_honoured, .timeout = 20)
         it_resp_free(&r);
     }
     cr_assert_eq(it_wait_closed(&c, 200), 0);
-    stop_conn(&s, &c);
+    it_stop_conn(&s, &c);
 }
 
 Test(keepalive, client_connection_close_is_honoured, .timeout = 20)
@@ -88,7 +74,7 @@ Test(keepalive, client_connection_close_is_honoured, .timeout = 20)
     it_server s;
     it_conn c;
     it_resp r;
-    start_conn(&s, NULL, &c);
+    it_start_conn(&s, NULL, &c);
     /* A request pipelined after "close" must not be answered. */
     ask(&c, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" GET, &r, 0, 200);
     cr_assert(r.conn_close);
@@ -96,7 +82,7 @@ Test(keepalive, client_connection_close_is_honoured, .timeout = 20)
     cr_assert_eq(it_wait_closed(&c, 3000), 1);
     cr_assert_eq(c.len, 0, "nothing after the close response");
     cr_assert_eq(atomic_load(&it_calls), 1);
-    stop_conn(&s, &c);
+    it_stop_conn(&s, &c);
 }
 
 Test(keepalive, max_requests_per_conn_closes_from_the_server, .timeout = 20)
@@ -107,7 +93,7 @@ Test(keepalive, max_requests_per_conn_closes_from_the_server, .timeout = 20)
     cfg.max_requests_per_conn = 3;
     it_server s;
     it_conn c;
-    start_conn(&s, &cfg, &c);
+    it_start_conn(&s, &cfg, &c);
     for (int i = 1; i <= 3; i++) {
         it_resp r;
         ask(&c, GET, &r, 0, 200);
@@ -115,7 +101,7 @@ Test(keepalive, max_requests_per_conn_closes_from_the_server, .timeout = 20)
         it_resp_free(&r);
     }
     cr_assert_eq(it_wait_closed(&c, 3000), 1);
-    stop_conn(&s, &c);
+    it_stop_conn(&s, &c);
 }
 
 Test(keepalive, head_sends_no_body, .timeout = 20)
@@ -123,7 +109,7 @@ Test(keepalive, head_sends_no_body, .timeout = 20)
     it_server s;
     it_conn c;
     it_resp r;
-    start_conn(&s, NULL, &c);
+    it_start_conn(&s, NULL, &c);
     ask(&c, "HEAD / HTTP/1.1\r\nHost: t\r\n\r\n" GET, &r, 1, 200);
     cr_assert_str_eq(it_header(&r, "Content-Length"), "5", "HEAD carries GET's length");
     it_resp_free(&r);
@@ -132,7 +118,7 @@ Test(keepalive, head_sends_no_body, .timeout = 20)
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "hello");
     it_resp_free(&r);
-    stop_conn(&s, &c);
+    it_stop_conn(&s, &c);
 }
 
 Test(keepalive, date_and_server_fields, .timeout = 20)
@@ -144,21 +130,21 @@ Test(keepalive, date_and_server_fields, .timeout = 20)
     it_server s;
     it_conn c;
     it_resp r;
-    start_conn(&s, &cfg, &c);
+    it_start_conn(&s, &cfg, &c);
     ask(&c, GET, &r, 0, 0);
     const char *d = it_header(&r, "Date");
     cr_assert_eq(strlen(d), 29, "IMF-fixdate: %s", d);
     cr_assert(strstr(d, " GMT") == d + 25);
     cr_assert_str_eq(it_header(&r, "Server"), "unit/1");
     it_resp_free(&r);
-    stop_conn(&s, &c);
+    it_stop_conn(&s, &c);
 
     cfg.server_header = NULL;
-    start_conn(&s, &cfg, &c);
+    it_start_conn(&s, &cfg, &c);
     ask(&c, GET, &r, 0, 0);
     cr_assert_null(strcasestr(r.head, "\r\nServer:"), "no Server field when NULL");
     it_resp_free(&r);
-    stop_conn(&s, &c);
+    it_stop_conn(&s, &c);
 }
 
 static size_t sink(char *p, size_t n, size_t m, void *ud)

@@ -166,9 +166,8 @@ Test(limits, error_answers_are_text_plain_reason_phrases, .timeout = 30)
 Test(limits, content_length_over_limit_is_413_before_the_body, .timeout = 20)
 {
     it_server s;
-    it_start(&s, NULL);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_start_conn(&s, NULL, &c);
     /* /small allows 1 KiB. Expect: 100-continue must not get a 100. */
     it_sends(&c, "POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n"
                  "Expect: 100-continue\r\n\r\n");
@@ -199,16 +198,14 @@ Test(limits, content_length_over_limit_is_413_before_the_body, .timeout = 20)
     }
     it_sends(&c, "0\r\n\r\n");
     expect_answer(&c, 413, NULL, CLOSES);
-    it_close(&c);
-    it_stop(&s);
+    it_stop_conn(&s, &c);
 }
 
 Test(limits, expect_100_continue_and_417, .timeout = 20)
 {
     it_server s;
-    it_start(&s, NULL);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_start_conn(&s, NULL, &c);
     it_sends(&c, "POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
                  "Expect: 100-continue\r\n\r\n");
     /* The 100 arrives before we send the body. */
@@ -230,31 +227,27 @@ Test(limits, expect_100_continue_and_417, .timeout = 20)
     expect_answer(&c, 417, NULL, CLOSES);
     cr_assert_eq(it_wait_closed(&c, 3000), 1);
     cr_assert_eq(atomic_load(&it_calls), 1, "only the first POST reached its handler");
-    it_close(&c);
-    it_stop(&s);
+    it_stop_conn(&s, &c);
 }
 
 Test(limits, chunked_request_body_is_buffered_contiguously, .timeout = 20)
 {
     it_server s;
-    it_start(&s, NULL);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_start_conn(&s, NULL, &c);
     it_sends(&c, "POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                  "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nTrailer: x\r\n\r\n"
                  "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     expect_answer(&c, 200, "hello world", ANY);
     expect_answer(&c, 0, "hello", ANY); /* the pipelined GET after it */
-    it_close(&c);
-    it_stop(&s);
+    it_stop_conn(&s, &c);
 }
 
 Test(limits, unread_body_is_drained_when_small_else_closed, .timeout = 20)
 {
     it_server s;
-    it_start(&s, NULL);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_start_conn(&s, NULL, &c);
     /* /ignore answers without reading: a small body is drained and the
      * connection stays usable. */
     it_sends(&c, "POST /ignore HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789"
@@ -265,8 +258,7 @@ Test(limits, unread_body_is_drained_when_small_else_closed, .timeout = 20)
     it_sends(&c, "POST /ignore HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n");
     expect_answer(&c, 0, "ignored", CLOSES);
     cr_assert_eq(it_wait_closed(&c, 3000), 1);
-    it_close(&c);
-    it_stop(&s);
+    it_stop_conn(&s, &c);
 }
 
 Test(limits, connection_cap_answers_503, .timeout = 20)
