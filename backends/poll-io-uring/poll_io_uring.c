@@ -167,14 +167,15 @@ struct hz_poller {                /* owner: whoever called create (a loop) */
     int bnext[UR_BUF_COUNT];     /* next buffer of the same connection, -1 */
     unsigned avail;              /* buffers in the ring */
     ur_slot *slots;              /* owns: indexed by fd */
-    size_t nslots;
-    ur_list lvl;       /* fds that may have something to report */
-    ur_list dirty;     /* fds with output to submit */
-    ur_list rearm;     /* fds whose receive waits for buffers */
-    ur_list drain;     /* S_CLOSING fds */
-    unsigned inflight; /* operations that will still complete */
-    int sq_short;      /* an arm() found the submission queue full */
-    ur_oblk *spare;    /* owns: standard blocks kept for reuse */
+    size_t nslots;               /* slots allocated */
+    size_t ninit;                /* slots [0, ninit) initialised (above: untouched memory) */
+    ur_list lvl;                 /* fds that may have something to report */
+    ur_list dirty;               /* fds with output to submit */
+    ur_list rearm;               /* fds whose receive waits for buffers */
+    ur_list drain;               /* S_CLOSING fds */
+    unsigned inflight;           /* operations that will still complete */
+    int sq_short;                /* an arm() found the submission queue full */
+    ur_oblk *spare;              /* owns: standard blocks kept for reuse */
     unsigned nspare;
     ur_oblk *orphans; /* borrowed: blocks in flight for a closed fd (counted only) */
     unsigned norphans;
@@ -454,7 +455,7 @@ static void ur_destroy(hz_poller *p)
         io_uring_queue_exit(&p->ring);
         p->ring_ok = 0;
     }
-    for (size_t fd = 0; fd < p->nslots && p->slots; fd++) {
+    for (size_t fd = 0; fd < p->ninit && p->slots; fd++) {
         ur_slot *s = &p->slots[fd];
         if (s->state == S_CLOSING) {
             s->act->shut_pending = 0;
@@ -499,7 +500,10 @@ static int ur_unsupported(const char *what, int err)
 }
 
 /* Grows the slot table and the fd lists to n entries: all or nothing (new
- * blocks are copied, so a failure leaves the old ones as they were). */
+ * blocks are copied, so a failure leaves the old ones as they were). Only
+ * the initialised slots are copied: the rest is initialised by add() when
+ * an fd number first reaches it, so a big table's memory above the highest
+ * fd number stays untouched (not resident). */
 static int slots_grow(hz_poller *p, size_t n)
 {
     size_t old = p->nslots;
@@ -515,11 +519,8 @@ static int slots_grow(hz_poller *p, size_t n)
         hz_alloc_free(&p->a, s, sizeof(*s) * n);
         return HZ_ENOMEM;
     }
-    if (old)
-        memcpy(s, p->slots, sizeof(*s) * old);
-    memset(s + old, 0, sizeof(*s) * (n - old));
-    for (size_t i = old; i < n; i++)
-        s[i].in_head = s[i].in_tail = -1;
+    if (p->ninit)
+        memcpy(s, p->slots, sizeof(*s) * p->ninit);
     hz_alloc_free(&p->a, p->slots, sizeof(*s) * old);
     p->slots = s;
     /* The lists hold each fd at most once: nslots entries always fit. */
@@ -619,7 +620,7 @@ fail:
 
 static ur_slot *slot_of(hz_poller *p, int fd, unsigned states)
 {
-    if (fd < 0 || (size_t)fd >= p->nslots)
+    if (fd < 0 || (size_t)fd >= p->ninit)
         return NULL;
     ur_slot *s = &p->slots[fd];
     return ((1u << s->state) & states) ? s : NULL;
@@ -637,6 +638,10 @@ static int ur_add(hz_poller *p, int fd, unsigned events, void *udata)
             n *= 2;
         if (slots_grow(p, n) < 0)
             return HZ_ENOMEM;
+    }
+    if ((size_t)fd >= p->ninit) {
+        memset(p->slots + p->ninit, 0, sizeof(*p->slots) * ((size_t)fd + 1 - p->ninit));
+        p->ninit = (size_t)fd + 1;
     }
     ur_slot *s = &p->slots[fd];
     if (s->state == S_OPEN || s->state == S_CLOSING)
