@@ -1241,7 +1241,8 @@ static void rearm_check(hz_poller *p)
 }
 
 /* Submits what is queued and waits for completions (timeout_ms: -1 for
- * ever, 0 not at all). 0 or < 0 (EINTR and timeouts are 0). */
+ * ever, 0 not at all). 0, 1 when the wait ended by its timeout or a
+ * signal, or < 0. */
 static int ur_enter(hz_poller *p, int timeout_ms)
 {
     int rc;
@@ -1253,8 +1254,10 @@ static int ur_enter(hz_poller *p, int timeout_ms)
                                        .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
         rc = io_uring_submit_and_wait_timeout(&p->ring, &cqe, 1, timeout_ms < 0 ? NULL : &ts, NULL);
     }
-    if (rc >= 0 || rc == -ETIME || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY)
+    if (rc >= 0 || rc == -EAGAIN || rc == -EBUSY)
         return 0;
+    if (rc == -ETIME || rc == -EINTR)
+        return 1;
     return hz_err_from_errno(-rc);
 }
 
@@ -1268,22 +1271,39 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
     int rc = ur_enable(p);
     if (rc < 0)
         return rc;
-    arm_wake(p);
-    rearm_check(p);
-    if (lvl_prune(p) || p->woken)
-        timeout_ms = 0;
-    flush_dirty(p);
-    int dl = drain_check(p);
-    if (dl >= 0 && (timeout_ms < 0 || dl < timeout_ms))
-        timeout_ms = dl > 0 ? dl : 0;
-    if (UR_ON_VALGRIND() && (timeout_ms < 0 || timeout_ms > UR_VALGRIND_WAIT_MS))
-        timeout_ms = UR_VALGRIND_WAIT_MS;
-    rc = ur_enter(p, timeout_ms);
-    if (UR_ON_VALGRIND())
-        (void)poll(NULL, 0, 0); /* lets valgrind deliver a pending signal */
-    ur_reap(p);
-    if (rc < 0)
-        return rc;
+    uint64_t start = timeout_ms > 0 ? ur_now_ms() : 0;
+    for (;;) {
+        arm_wake(p);
+        rearm_check(p);
+        int t = timeout_ms;
+        if (lvl_prune(p) || p->woken)
+            t = 0;
+        flush_dirty(p);
+        int dl = drain_check(p);
+        if (dl >= 0 && (t < 0 || dl < t))
+            t = dl > 0 ? dl : 0;
+        if (UR_ON_VALGRIND() && (t < 0 || t > UR_VALGRIND_WAIT_MS))
+            t = UR_VALGRIND_WAIT_MS;
+        rc = ur_enter(p, t);
+        if (UR_ON_VALGRIND())
+            (void)poll(NULL, 0, 0); /* lets valgrind deliver a pending signal */
+        ur_reap(p);
+        if (rc < 0)
+            return rc;
+        if (rc > 0 || t == 0 || p->woken || lvl_prune(p))
+            break;
+        /* Completions with nothing to report: a send's, mostly, which the
+         * kernel completes during the submit, so it would end every wait
+         * at once. Waiting on for the rest of the caller's time saves the
+         * loop an empty iteration (and its timer and clock work). */
+        if (timeout_ms > 0) {
+            uint64_t spent = ur_now_ms() - start;
+            if (spent >= (uint64_t)timeout_ms)
+                break;
+            timeout_ms -= (int)spent;
+            start += spent;
+        }
+    }
     int j = 0;
     if (p->woken) {
         p->woken = 0;
