@@ -71,8 +71,13 @@
 
 #define UR_SQ_ENTRIES 1024
 #define UR_CQ_ENTRIES 8192
-#define UR_BUF_SIZE 4096u  /* one provided receive buffer */
-#define UR_BUF_COUNT 512u  /* buffers in the ring (power of two): 2 MiB */
+#define UR_BUF_SIZE 4096u /* one provided receive buffer */
+#define UR_BUF_COUNT 512u /* buffers in the ring (power of two): 2 MiB */
+/* Buffers given to the ring at first; it doubles when a wait() finds less
+ * than a quarter of them free. The kernel takes buffers in ring order, so
+ * every buffer ever given is touched (resident) soon: a loop serving few
+ * connections at a time keeps 128 KiB resident rather than 2 MiB. */
+#define UR_BUF_INIT 32u
 #define UR_BGID 0          /* the buffer group */
 #define UR_IN_MAX 8u       /* buffers a connection may hold unread: then its receive pauses */
 #define UR_OUT_BLOCK 16384 /* an output block (bigger writes get a block of their size) */
@@ -166,6 +171,7 @@ struct hz_poller {                /* owner: whoever called create (a loop) */
     uint32_t blen[UR_BUF_COUNT]; /* received bytes in buffer i */
     int bnext[UR_BUF_COUNT];     /* next buffer of the same connection, -1 */
     unsigned avail;              /* buffers in the ring */
+    unsigned posted;             /* buffers [0, posted) given to the ring so far */
     ur_slot *slots;              /* owns: indexed by fd */
     size_t nslots;               /* slots allocated */
     size_t ninit;                /* slots [0, ninit) initialised (above: untouched memory) */
@@ -234,6 +240,21 @@ static void ur_cancel(hz_poller *p, uint64_t ud)
     io_uring_prep_cancel64(sqe, ud, 0);
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
     io_uring_sqe_set_data64(sqe, K_CANCEL);
+}
+
+/* Gives the ring n more buffers of the pool (fewer if it has them all). */
+static void pool_grow(hz_poller *p, unsigned n)
+{
+    if (n > UR_BUF_COUNT - p->posted)
+        n = UR_BUF_COUNT - p->posted;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned bid = p->posted + i;
+        io_uring_buf_ring_add(p->br, p->bufs + (size_t)bid * UR_BUF_SIZE, UR_BUF_SIZE,
+                              (unsigned short)bid, io_uring_buf_ring_mask(UR_BUF_COUNT), (int)i);
+    }
+    io_uring_buf_ring_advance(p->br, (int)n);
+    p->posted += n;
+    p->avail += n;
 }
 
 /* Gives buffer bid back to the ring. */
@@ -597,13 +618,9 @@ static int ur_create(hz_poller **out, const hz_allocator *a)
         rc = ur_unsupported("provided buffer rings are missing", -rc);
         goto fail;
     }
-    for (unsigned i = 0; i < UR_BUF_COUNT; i++) {
-        io_uring_buf_ring_add(p->br, p->bufs + (size_t)i * UR_BUF_SIZE, UR_BUF_SIZE,
-                              (unsigned short)i, io_uring_buf_ring_mask(UR_BUF_COUNT), (int)i);
+    for (unsigned i = 0; i < UR_BUF_COUNT; i++)
         p->bnext[i] = -1;
-    }
-    io_uring_buf_ring_advance(p->br, UR_BUF_COUNT);
-    p->avail = UR_BUF_COUNT;
+    pool_grow(p, UR_BUF_INIT);
     p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->wakefd < 0) {
         rc = hz_err_from_errno(errno);
@@ -1274,6 +1291,8 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
     uint64_t start = timeout_ms > 0 ? ur_now_ms() : 0;
     for (;;) {
         arm_wake(p);
+        if (p->avail < p->posted / 4 && p->posted < UR_BUF_COUNT)
+            pool_grow(p, p->posted); /* before the receives want more */
         rearm_check(p);
         int t = timeout_ms;
         if (lvl_prune(p) || p->woken)
@@ -1290,8 +1309,23 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
         ur_reap(p);
         if (rc < 0)
             return rc;
-        if (rc > 0 || t == 0 || p->woken || lvl_prune(p))
-            break;
+        int j = 0;
+        if (p->woken) {
+            p->woken = 0;
+            out[j++] = (hz_poll_event){.udata = NULL, .fd = -1, .events = HZ_EV_WAKE};
+        }
+        for (unsigned i = 0; i < p->lvl.n && j < max; i++) {
+            int fd = p->lvl.v[i];
+            ur_slot *s = &p->slots[fd];
+            unsigned ev = slot_events(s);
+            if (!ev)
+                continue; /* pruned before the next wait */
+            out[j++] = (hz_poll_event){.udata = s->udata, .fd = fd, .events = ev};
+        }
+        if (j || rc > 0 || t == 0) {
+            p->batch_len = j;
+            return j;
+        }
         /* Completions with nothing to report: a send's, mostly, which the
          * kernel completes during the submit, so it would end every wait
          * at once. Waiting on for the rest of the caller's time saves the
@@ -1299,26 +1333,11 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
         if (timeout_ms > 0) {
             uint64_t spent = ur_now_ms() - start;
             if (spent >= (uint64_t)timeout_ms)
-                break;
+                return 0;
             timeout_ms -= (int)spent;
             start += spent;
         }
     }
-    int j = 0;
-    if (p->woken) {
-        p->woken = 0;
-        out[j++] = (hz_poll_event){.udata = NULL, .fd = -1, .events = HZ_EV_WAKE};
-    }
-    for (unsigned i = 0; i < p->lvl.n && j < max; i++) {
-        int fd = p->lvl.v[i];
-        ur_slot *s = &p->slots[fd];
-        unsigned ev = slot_events(s);
-        if (!ev)
-            continue; /* pruned before the next wait */
-        out[j++] = (hz_poll_event){.udata = s->udata, .fd = fd, .events = ev};
-    }
-    p->batch_len = j;
-    return j;
 }
 
 static int ur_wake(hz_poller *p)
