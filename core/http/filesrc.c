@@ -130,6 +130,26 @@ static long fsrc_sendfile(void *ud, int sock, size_t max)
 }
 #endif
 
+int hz__filesrc_is(const hz_body_source *src)
+{
+    return src->read == fsrc_read;
+}
+
+long hz__filesrc_pread(void *ud, void *buf, size_t len)
+{
+    filesrc *f = ud;
+    if (len > f->left)
+        return HZ_EIO; /* never past the promised length */
+    size_t got = 0;
+    while (got < len) {
+        long n = fsrc_read(f, (char *)buf + got, len - got);
+        if (n <= 0)
+            return n < 0 ? n : HZ_EIO;
+        got += (size_t)n;
+    }
+    return (long)got;
+}
+
 static void fsrc_done(void *ud, int status)
 {
     filesrc *f = ud;
