@@ -866,7 +866,7 @@ typedef struct hz_static_config {
                                   sibling is served; 0: never */
     uint64_t compress_max;     /**< files bigger than this are not compressed on the
                                   fly; default 16 MiB */
-    unsigned file_cache;       /**< open files kept per loop (docs/static.md);
+    unsigned file_cache;       /**< open files kept per loop (docs/configuration.md);
                                   default 64; 0: every request opens its file */
     unsigned file_cache_ms;    /**< how long an open file is trusted: a replaced
                                   or deleted file shows within this; default 1000 */
@@ -921,7 +921,7 @@ HZ_API int hz_route_static(hz_server *srv, const char *prefix, hz_static *st);
  *  the loop with the response, not read into memory). */
 HZ_API int hz_res_sendfile(hz_res *res, int status, int fd, uint64_t offset, uint64_t len);
 
-/* The loop's open-file cache (docs/static.md "Open-file cache"): regular
+/* The loop's open-file cache (docs/configuration.md "Open-file cache"): regular
  * files kept open for a short time, per loop thread, as the static handler
  * uses it. An fd these calls return is a reference: give it to
  * hz_res_sendfile (the response gives it back when sent) or back with

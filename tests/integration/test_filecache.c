@@ -1,5 +1,5 @@
 /* test_filecache.c - the loop's open-file cache behind the static handler
- * (hz_static_config.file_cache / file_cache_ms; docs/static.md): a cached
+ * (hz_static_config.file_cache / file_cache_ms; docs/configuration.md): a cached
  * file is served from its open fd, a replaced or deleted file shows once
  * file_cache_ms passed, the table holds at most file_cache open files, a
  * response still sending from an evicted fd completes, and every fd is
