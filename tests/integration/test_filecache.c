@@ -6,6 +6,7 @@
  * closed when the server is destroyed. Open fds are counted by what they
  * point at (/proc/self/fd -> the test's directory). Plain HTTP/1.1. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,5 +224,64 @@ Test(filecache, evicted_fd_lives_until_its_response_is_sent)
     while (fds_in_dir() != 1 && it_now_ms() - t0 < 5000)
         sleep_ms(10);
     cr_expect_eq(fds_in_dir(), 1);
+    finish();
+}
+
+/* The public calls' contract, from a handler on the loop. */
+static char api_log[256];
+
+static void h_api(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/a.txt", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char meta[300] = "meta!", got[8] = "";
+    int miss = hz_req_file_get(req, &S, "k", 1, got, 6);
+    int r0 = hz_req_file_put(req, &S, "k", 1, 0, 1000, fd, meta, 6);   /* max 0 */
+    int r1 = hz_req_file_put(req, &S, "k", 1, 4, 0, fd, meta, 6);      /* ttl 0 */
+    int r2 = hz_req_file_put(req, &S, "k", 1, 4, 1000, fd, meta, 300); /* meta too big */
+    int r3 = hz_req_file_put(req, &S, "k", 1, 4, 60000, fd, meta, 6);  /* cached */
+    int g = hz_req_file_get(req, &S, "k", 1, got, 6);
+    int other = hz_req_file_get(req, &api_log, "k", 1, got + 6, 1); /* another owner */
+    snprintf(api_log, sizeof(api_log), "%d %d %d %d %d %d %s %d", miss, r0, r1, r2, r3, g == fd,
+             got, other);
+    hz_req_file_close(req, g);
+    hz_req_file_close(req, fd);
+    hz_res_send(res, 200, "ok", 2);
+}
+
+Test(filecache, public_calls_contract)
+{
+    start(64, 1000);
+    put_file("a.txt", "one", 3);
+    cr_assert_eq(hz_server_stop(S.srv, 1000), 0);
+    hz_server_wait(S.srv);
+    hz_server_destroy(S.srv);
+    /* a server of its own with the route (routes are added before start) */
+    hz_config cfg;
+    it_config_counted(&cfg, &CA);
+    cfg.loops = 1;
+    cr_assert_eq(hz_server_create(&S.srv, &cfg), 0);
+    cr_assert_eq(hz_route(S.srv, "GET", "/api", h_api, NULL), 0);
+    hz_listener_config lc;
+    hz_listener_config_init(&lc);
+    int idx = hz_server_listen_with(S.srv, &lc);
+    cr_assert_geq(idx, 0);
+    S.port = hz_server_port(S.srv, idx);
+    cr_assert_eq(hz_server_start(S.srv), 0);
+    it_conn c;
+    cr_assert_eq(it_connect(&c, S.port), 0);
+    cr_assert_eq(it_sends(&c, "GET /api HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    it_resp r;
+    cr_assert_eq(it_read_response(&c, &r, 0, 10000), 0);
+    cr_assert_eq(r.status, 200);
+    it_resp_free(&r);
+    it_close(&c);
+    char want[128];
+    snprintf(want, sizeof(want), "%d %d %d %d 0 1 meta! %d", HZ_ENOENT, HZ_EINVAL, HZ_EINVAL,
+             HZ_EINVAL, HZ_ENOENT);
+    cr_expect_str_eq(api_log, want);
+    cr_expect_eq(fds_in_dir(), 1, "the cached entry holds its fd until the server ends");
     finish();
 }
