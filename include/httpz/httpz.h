@@ -911,7 +911,8 @@ HZ_API int hz_route_static(hz_server *srv, const char *prefix, hz_static *st);
 
 /** Sends a response whose body is len bytes of the file fd from offset
  *  (Content-Length: len). The response takes fd over: it is closed when
- *  the body was sent, the connection closed, or on any error here. Plain
+ *  the body was sent, the connection closed, or on any error here (an fd
+ *  of the open-file cache, hz_req_file_get/put, is given back instead). Plain
  *  connections use sendfile() where the OS has it; TLS connections (and
  *  other systems) read the file into the output buffer piece by piece
  *  (a body source, see hz_res_send_source). HEAD requests get the head
