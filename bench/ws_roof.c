@@ -23,6 +23,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include "base64.h"
 #include "sha1.h"
 
@@ -147,19 +150,19 @@ static int handshake(int fd, const uint8_t *p, size_t n)
     return (int)((const uint8_t *)s + 4 - p);
 }
 
-/* Unmasks src[0..n) into dst with key (n counted from the payload start). */
+/* Unmasks src[0..n) into dst with key (n counted from the payload start),
+ * 16 bytes a step where SSE2 is there (every x86-64). */
 static void unmask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4])
 {
-    uint32_t k4;
-    memcpy(&k4, key, 4);
-    uint64_t k8 = (uint64_t)k4 << 32 | k4;
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t v;
-        memcpy(&v, src + i, 8);
-        v ^= k8;
-        memcpy(dst + i, &v, 8);
-    }
+#ifdef __SSE2__
+    int32_t k4;
+    memcpy(&k4, key, 4);
+    __m128i k = _mm_set1_epi32(k4);
+    for (; i + 16 <= n; i += 16)
+        _mm_storeu_si128((__m128i *)(dst + i),
+                         _mm_xor_si128(_mm_loadu_si128((const __m128i *)(src + i)), k));
+#endif
     for (; i < n; i++)
         dst[i] = src[i] ^ key[i & 3];
 }
