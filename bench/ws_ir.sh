@@ -10,7 +10,8 @@
 # bench/ws.sh); kernel instructions are not counted (see bench/README.md).
 # DEMO may also be the WebSocket roof (bench/ws_roof, run with its port and
 # loaded on "/"), for its user-space instructions per message beside ours.
-# SIZES="64" picks sizes.
+# SIZES="64" picks sizes; KEEP=dir keeps each run's profile as
+# dir/callgrind.SIZE (for callgrind_annotate).
 set -euo pipefail
 demo=$1 secs=${2:-20}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +37,7 @@ for size in ${SIZES:-64 16384}; do
     rm -f "$tmp"/cg.*.*
     callgrind_control -d "$pid" >/dev/null 2>&1
     f=$(ls -t "$tmp"/cg.*.* | head -1)
+    [ -n "${KEEP:-}" ] && cp "$f" "$KEEP/callgrind.$size"
     ir=$(sed -n "s/^totals: \([0-9]*\).*/\1/p" "$f" | head -1)
     msgs=$(echo "$out" | sed -n 's/.* msgs=\([0-9]*\).*/\1/p')
     python3 -c "print('size=$size msgs=$msgs ir=$ir ir_per_msg=%.0f' % ($ir/max(1,$msgs)))"
