@@ -349,7 +349,9 @@ static int frame_head(hz_ws *ws, unsigned op, size_t len, unsigned flags, uint8_
         op = HZ__WS_OP_CONT;
     if (!(flags & HZ_WS_MORE))
         fl |= HZ__WS_FIN;
-    int h = hz__ws_write_header(hdr, op, fl, len, NULL);
+    /* A small frame (the usual echo) without the general writer's call. */
+    int h = len < 126 ? hz__ws_write_small_header(hdr, op, fl, len)
+                      : hz__ws_write_header(hdr, op, fl, len, NULL);
     if (h <= 0)
         return 0;
     ws->frag_out = (flags & HZ_WS_MORE) != 0;
