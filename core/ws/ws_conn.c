@@ -1475,6 +1475,8 @@ static void ws_update_timer(hz_ws *ws)
         hz__timer_arm(&loop->wheel, &ws->timer, at);
 }
 
+/* May run before any deadline is due (ws_update_timer keeps an earlier
+ * arming): every check compares its own deadline with now. */
 static void ws_timer_fn(hz__timer *t)
 {
     hz_ws *ws = (hz_ws *)((char *)t - offsetof(hz_ws, timer));
