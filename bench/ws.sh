@@ -13,6 +13,11 @@
 # of their CPU per message after each pair: on a shared machine the ratio
 # in the same run is the figure to read); SIZES="64" picks sizes; NO_IDLE=1
 # skips the idle-memory part.
+# The WebSocket roof (bench/ws_roof.c: one read, unmask, one send per
+# readable event, no validation) runs as a third server in the same run,
+# on CPU 0 like the others, with httpz's ratio to it: the figure that holds
+# across machines. ROOF=path picks its binary (default: bench/ws_roof in the
+# demo's build tree); ROOF=0 leaves it out.
 set -euo pipefail
 demo=$1 secs=${2:-10}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,9 +32,39 @@ trap cleanup EXIT
 hp=$(port)
 (cd "$tmp" && exec taskset -c 0 "$demo" --port "$hp" --tls-port 0 --loops 1 --quiet >/dev/null) &
 pids+=($!); hz_pid=$!
+roof=${ROOF:-$(dirname "$demo")/../bench/ws_roof}
+if [ "$roof" != 0 ]; then
+    [ -x "$roof" ] || { echo "bench/ws.sh: no WebSocket roof at $roof (build target ws_roof, or ROOF=0)"; exit 2; }
+    rp=$(port)
+    taskset -c 0 "$roof" "$rp" & pids+=($!); roof_pid=$!
+    wait_port "$rp"
+fi
 np=$(port)
 taskset -c 0 node "$shared/ws_server.js" "$np" & pids+=($!); node_pid=$!
 wait_port "$hp"; wait_port "$np"
+sysrun() { # NAME URL PID SIZE: syscalls per message over one load run
+    local f=$tmp/perf.$1 ev=raw_syscalls:sys_enter,context-switches k
+    for k in read recvfrom write writev sendto sendmsg epoll_wait epoll_pwait epoll_ctl io_uring_enter; do
+        ev=$ev,syscalls:sys_enter_$k
+    done
+    perf stat -x, -o "$f" -e "$ev" -p "$3" & local perf=$!
+    sleep 0.5 # perf attaches
+    local out; out=$(taskset -c 1 node "$shared/ws_load.js" "$2" 64 "$4" "$secs")
+    kill -INT "$perf"; wait "$perf" || true
+    python3 - "$f" "$1" "$out" <<'PY'
+import re, sys
+m = int(re.search(r'msgs=(\d+)', sys.argv[3]).group(1))
+row = []
+for line in open(sys.argv[1]):
+    p = line.strip().split(',')
+    if len(p) < 3 or not p[0].replace('.', '').isdigit():
+        continue
+    n = float(p[0]); name = p[2].replace('syscalls:sys_enter_', '').replace('raw_syscalls:sys_enter', 'all')
+    if n:
+        row.append(f'{name}={n / m:.3f}')
+print(f'{sys.argv[2]:6} sys/msg msgs={m}', ' '.join(row))
+PY
+}
 us() { sed -n 's/.*srv_us_msg=\([0-9.]*\).*/\1/p'; }
 for size in ${SIZES:-64 16384}; do
     for rep in $(seq "${REPS:-1}"); do
@@ -39,7 +74,17 @@ for size in ${SIZES:-64 16384}; do
         b=$("$shared/ws.sh" "ws://127.0.0.1:$np/" "$node_pid" 64 "$size" "$secs")
         echo "ws     $b"
         python3 -c "a, b = float('$(echo "$a" | us)' or 0), float('$(echo "$b" | us)' or 0); print(f'ratio  {a / b:.3f}' if b else 'ratio  -')"
+        if [ "$roof" != 0 ]; then
+            c=$("$shared/ws.sh" "ws://127.0.0.1:$rp/" "$roof_pid" 64 "$size" "$secs")
+            echo "roof   $c"
+            python3 -c "a, c = float('$(echo "$a" | us)' or 0), float('$(echo "$c" | us)' or 0); print(f'vs roof {a / c:.3f}' if c else 'vs roof -')"
+        fi
     done
+    if [ -n "${SYSCALLS:-}" ]; then
+        sysrun httpz "ws://127.0.0.1:$hp/ws/echo" "$hz_pid" "$size"
+        sysrun ws "ws://127.0.0.1:$np/" "$node_pid" "$size"
+        [ "$roof" != 0 ] && sysrun roof "ws://127.0.0.1:$rp/" "$roof_pid" "$size"
+    fi
 done
 [ -n "${NO_IDLE:-}" ] && exit 0
 echo "== idle WebSocket connections (httpz demo)"

@@ -203,6 +203,18 @@ enum {
 HZ__HIDDEN int hz__ws_write_header(uint8_t *out, unsigned opcode, unsigned flags, uint64_t len,
                                    const uint8_t *mask);
 
+/** hz__ws_write_header for the common server frame, inline: an unmasked
+ *  data frame (opcode 0-2: callers check it) of len < 126 bytes, FIN and
+ *  RSV1 from flags. Always 2 bytes. test_ws_small_header checks it
+ *  against hz__ws_write_header byte for byte. thread: any. */
+static inline int hz__ws_write_small_header(uint8_t *out, unsigned opcode, unsigned flags,
+                                            size_t len)
+{
+    out[0] = (uint8_t)((flags & HZ__WS_FIN ? 0x80 : 0) | (flags & HZ__WS_RSV1 ? 0x40 : 0) | opcode);
+    out[1] = (uint8_t)len;
+    return 2;
+}
+
 /** Writes a close frame's payload (§5.5.1) into out (at least 125 bytes):
  *  code 0 means no status (an empty payload, and reason must be empty),
  *  else a code hz__ws_close_code_valid accepts, then the reason. Returns

@@ -350,7 +350,9 @@ static int frame_head(hz_ws *ws, unsigned op, size_t len, unsigned flags, uint8_
         op = HZ__WS_OP_CONT;
     if (!(flags & HZ_WS_MORE))
         fl |= HZ__WS_FIN;
-    int h = hz__ws_write_header(hdr, op, fl, len, NULL);
+    /* A small frame (the usual echo) without the general writer's call. */
+    int h = len < 126 ? hz__ws_write_small_header(hdr, op, fl, len)
+                      : hz__ws_write_header(hdr, op, fl, len, NULL);
     if (h <= 0)
         return 0;
     ws->frag_out = (flags & HZ_WS_MORE) != 0;
@@ -458,12 +460,20 @@ static int send_packed(hz_ws *ws, unsigned op, const void *data, size_t len, uns
         if (hz__buf_reserve(&b, &ws->loop->bufs, HZ__BUF_BLOCK, HZ__BUF_BLOCK) < 0)
             return HZ_ENOMEM;
         t = (hz__ws_chunk *)(void *)b.data;
-        memset(t, 0, sizeof(*t));
-        t->size = HZ__BUF_BLOCK;
-        t->op = WS_OP_RAW;
-        t->pack = 1;
+        /* The fields a packed block's readers use (queue_push sets next;
+         * post, close_code and hdr are not read for it): cheaper than
+         * clearing the whole header for every echo. */
         t->ws = ws;
+        t->shared = NULL;
         t->payload = t->data;
+        t->plen = 0;
+        t->size = HZ__BUF_BLOCK;
+        t->cost = 0;
+        t->off = 0;
+        t->op = WS_OP_RAW;
+        t->flags = 0;
+        t->hlen = 0;
+        t->pack = 1;
         queue_push(ws, t);
     }
     uint8_t *p = t->data + t->plen;
@@ -1543,12 +1553,18 @@ static void ws_update_timer(hz_ws *ws)
         }
     }
 #undef WS_MIN_AT
-    if (at)
-        hz__timer_arm(&loop->wheel, &ws->timer, at);
-    else
+    /* Armed for no later than at: kept. It may fire early (traffic moved
+     * last_rx on since); ws_timer_fn checks every deadline against now and
+     * arms again. Re-arming for every message cost more than an early
+     * call per idle period. */
+    if (!at)
         hz__timer_cancel(&loop->wheel, &ws->timer);
+    else if (!hz__timer_armed(&ws->timer) || ws->timer.deadline > at)
+        hz__timer_arm(&loop->wheel, &ws->timer, at);
 }
 
+/* May run before any deadline is due (ws_update_timer keeps an earlier
+ * arming): every check compares its own deadline with now. */
 static void ws_timer_fn(hz__timer *t)
 {
     hz_ws *ws = (hz_ws *)((char *)t - offsetof(hz_ws, timer));
