@@ -285,6 +285,22 @@ Test(executor, pool_reports_its_queue_depth)
     cr_assert_not_null(hz_executor_pool_vt.queue_depth, "the pool feeds the metrics gauge");
 }
 
+/* A new executor (impl, cap queued jobs) whose workers are all held in
+ * gates, then cap count_job jobs queued (kids: each submits one child from
+ * inside). Returns the number of workers. */
+static unsigned hold_workers_fill_queue(const exec_impl *impl, int cap, int kids)
+{
+    unsigned nt = impl_threads(impl, 2);
+    create_or_die(impl, nt, (unsigned)cap);
+    occupy_workers(nt, 100);
+    for (int i = 0; i < cap; i++) {
+        job *j = job_new(i);
+        j->submit_kids = kids;
+        cr_assert_eq(EX.vt->submit(EX.self, count_job, j), 0, "job %d", i);
+    }
+    return nt;
+}
+
 ParameterizedTestParameters(executor, full_queue_is_ebusy_and_the_job_never_runs)
 {
     return cr_make_param_array(exec_impl, impls, sizeof(impls) / sizeof(impls[0]));
@@ -294,12 +310,8 @@ ParameterizedTest(exec_impl *impl, executor, full_queue_is_ebusy_and_the_job_nev
                   .timeout = 60)
 {
     enum { CAP = 8 };
-    unsigned nt = impl_threads(impl, 2);
-    create_or_die(impl, nt, CAP);
-    occupy_workers(nt, 100);
     /* The workers are all held, so the queue holds exactly CAP jobs... */
-    for (int i = 0; i < CAP; i++)
-        cr_assert_eq(EX.vt->submit(EX.self, count_job, job_new(i)), 0, "job %d", i);
+    unsigned nt = hold_workers_fill_queue(impl, CAP, 0);
     /* ...and one more crosses the limit. */
     cr_assert_eq(EX.vt->submit(EX.self, never_run, NULL), HZ_EBUSY);
     cr_assert_eq(EX.vt->submit(EX.self, never_run, NULL), HZ_EBUSY);
@@ -343,14 +355,7 @@ ParameterizedTest(exec_impl *impl, executor, shutdown_with_queued_jobs_runs_each
                   .timeout = 60)
 {
     enum { CAP = 16 };
-    unsigned nt = impl_threads(impl, 2);
-    create_or_die(impl, nt, CAP);
-    occupy_workers(nt, 100);
-    for (int i = 0; i < CAP; i++) {
-        job *j = job_new(i);
-        j->submit_kids = 1;
-        cr_assert_eq(EX.vt->submit(EX.self, count_job, j), 0, "job %d", i);
-    }
+    unsigned nt = hold_workers_fill_queue(impl, CAP, 1);
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, shutdown_thread, NULL), 0);
 

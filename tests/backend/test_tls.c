@@ -270,6 +270,16 @@ static void handshake_ok(peer *p)
     cr_assert(cok, "client handshake did not finish");
 }
 
+/* The handshake fails: HZ_ETLS on the server, the client never finishes
+ * (what: named in the messages). */
+static void handshake_refused(peer *p, const char *what)
+{
+    int cok = 1;
+    int rc = handshake(p, &cok);
+    cr_assert_eq(rc, HZ_ETLS, "%s: server %d", what, rc);
+    cr_assert(!cok, "%s: the client must not complete", what);
+}
+
 /* The subject CN of the certificate the client received. */
 static void peer_cn(peer *p, char *buf, int len)
 {
@@ -697,10 +707,7 @@ Test(tls, alpn_mismatch_is_refused)
     peer p;
     copts o = {.alpn = ALPN_H2, .alpn_len = sizeof(ALPN_H2) - 1};
     peer_open(&p, f.ctx, &o);
-    int cok = 1;
-    int rc = handshake(&p, &cok);
-    cr_assert_eq(rc, HZ_ETLS, "server: %d", rc);
-    cr_assert(!cok, "client must not complete");
+    handshake_refused(&p, "h2-only client");
     cr_assert_eq(p.alert, 120, "no_application_protocol alert (RFC 7301 3.2), got %d", p.alert);
     /* Failure is final. */
     cr_assert(VT->handshake(p.s) < 0);
@@ -1018,9 +1025,7 @@ Test(tls, min_version_13_refuses_12_client)
         peer p;
         copts o = {.max_version = TLS1_2_VERSION};
         peer_open(&p, ctx, &o);
-        int cok = 1;
-        cr_assert_eq(handshake(&p, &cok), HZ_ETLS);
-        cr_assert(!cok);
+        handshake_refused(&p, "TLS 1.2 client");
         cr_assert_eq(p.alert, 70, "protocol_version alert, got %d", p.alert);
         peer_close(&p);
         peer_open(&p, ctx, NULL);
@@ -1053,10 +1058,9 @@ Test(tls, weak_ciphers_are_refused, .timeout = 60)
             peer p;
             copts o = {.max_version = TLS1_2_VERSION, .ciphers = weak[i]};
             peer_open(&p, ctx, &o);
-            int cok = 1;
-            int rc = handshake(&p, &cok);
-            cr_assert_eq(rc, HZ_ETLS, "%s accepted with %s", weak[i], k ? "RSA" : "ECDSA");
-            cr_assert(!cok);
+            char what[160];
+            snprintf(what, sizeof(what), "%s with %s", weak[i], k ? "RSA" : "ECDSA");
+            handshake_refused(&p, what);
             peer_close(&p);
         }
         VT->ctx_destroy(ctx);

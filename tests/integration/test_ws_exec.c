@@ -6,14 +6,15 @@
  * worker; max_websockets reached between the record and the replay; the
  * client gone before the replay (EOF over HTTP/1.1, RST_STREAM over
  * HTTP/2); the handler deadline (both); a stop while an accept waits for
- * its replay. Handlers that must be held wait in the gate
- * of exec_gate.h (until the test opens it or the request is abandoned);
- * every server ends with its counting allocator back at zero. */
+ * its replay (both; the cap at the replay also over HTTP/2). Handlers that must be held wait in the
+ * gate of exec_gate.h (until the test opens it or the request is abandoned); every server ends with
+ * its counting allocator back at zero. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <criterion/criterion.h>
 #include "exec_gate.h"
 #include "h2_support.h"
@@ -109,6 +110,14 @@ static void h_count(hz_req *req, hz_res *res, void *ud)
     hz_res_send(res, n ? 200 : 202, NULL, 0);
 }
 
+/* Opens the gate, for ws_h2_client.py's execcap mode (inline). */
+static void h_open(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req, (void)ud;
+    it_gate_open();
+    hz_res_send(res, 200, NULL, 0);
+}
+
 static int g_held = 1;
 
 /* A server with one loop and a 2-thread pool; h2: the listener also
@@ -144,6 +153,7 @@ static void start(unsigned max_ws, uint32_t handler_ms, int h2)
     cr_assert_eq(hz_route(srv, "GET", "/", h_root, NULL), 0);
     cr_assert_eq(hz_route(srv, "GET", "/x/entered", h_count, &it_gate_entered), 0);
     cr_assert_eq(hz_route(srv, "GET", "/x/cancelled", h_count, &it_gate_saw_cancel), 0);
+    cr_assert_eq(hz_route(srv, "GET", "/x/open", h_open, NULL), 0);
     if (h2) {
         port = h2s_listen(srv, NULL);
     } else {
@@ -462,5 +472,60 @@ Test(ws_exec, handler_deadline_over_http2)
     cr_expect_eq(it_gate_saw_cancel, 1);
     cr_expect_eq(atomic_load(&g_rc), 0);
     finish(0);
+    cr_expect_eq(atomic_load(&itws_opens), 0);
+}
+
+/* max_websockets (1) over HTTP/2: stream 1's accept is recorded on the
+ * worker (0), an inline WebSocket on stream 3 takes the slot, then the
+ * gate opens: the replay answers 503 on stream 1, on_open never runs for
+ * it, and the connection and its WebSocket go on. */
+Test(ws_exec, cap_reached_at_replay_over_http2)
+{
+    h2s_need();
+    start(1, 0, 1);
+    run_h2("execcap");
+    cr_expect_eq(atomic_load(&g_rc), 0, "the worker's accept: %d", atomic_load(&g_rc));
+    cr_expect_eq(atomic_load(&g_accepts), 1);
+    cr_assert_eq(it_gate_wait(&it_gate_finished, 1), 1);
+    cr_expect_eq(it_gate_saw_cancel, 0);
+    itws_wait_closes(1);
+    cr_expect_eq(atomic_load(&itws_opens), 1, "only the inline WebSocket opened");
+    hz_metrics m;
+    cr_assert_eq(hz_server_metrics(srv, &m), 0);
+    cr_expect_eq(m.ws_opened, 1);
+    finish(0);
+}
+
+/* A graceful stop while stream 1's accept waits for its replay: the loop
+ * waits for the job, stream 1 gets 503 (or is reset, as the stop path
+ * may), never a 200 (the gate opens once the client saw the GOAWAY: the
+ * loop is stopping by then); the stop ends well within its deadline (the handler
+ * was not cut: no cancellation) with nothing left. */
+Test(ws_exec, stop_while_accept_queued_over_http2)
+{
+    h2s_need();
+    start(0, 0, 1);
+    FILE *p = h2s_script_open(HZ_WS_H2_CLIENT, port, "execstop", 60);
+    char line[256] = "";
+    cr_assert(fgets(line, sizeof(line), p), "script ended early");
+    cr_assert_str_eq(line, "inside\n");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(hz_server_stop(srv, 5000), 0);
+    /* The replay must come after the loop began stopping: its GOAWAY. */
+    cr_assert(fgets(line, sizeof(line), p), "script ended early");
+    cr_assert_str_eq(line, "goaway\n");
+    it_gate_open();
+    char out[4096];
+    int rc = h2s_script_close(p, out, sizeof(out));
+    cr_expect_eq(rc, 0, "%s", out);
+    hz_server_wait(srv);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    cr_expect_lt(ms, 5000, "the stop took %ld ms: %s", ms, out);
+    cr_expect_eq(it_gate_finished, 1);
+    cr_expect_eq(it_gate_saw_cancel, 0, "the stop deadline cut the handler");
+    cr_expect_eq(atomic_load(&g_rc), 0);
+    finish(1);
     cr_expect_eq(atomic_load(&itws_opens), 0);
 }

@@ -324,6 +324,53 @@ def main():
         c.echo(sid[0], TEXT, b"after the reset")
         c.close_ws(sid[0])
         ok("RST_STREAM before the replay: nothing opened; the connection goes on")
+    if mode in ("execcap", "execstop"):
+        # test_ws_exec: stream 1's accept is recorded on a worker and held
+        # in the gate (GET /x/entered answers 200 once it is, 202 before;
+        # polled with a bound in time, never slept on).
+        sid = [1]
+
+        def get_status(path):
+            sid[0] += 2
+            c.send(c.get(sid[0], path))
+            st = c.streams[sid[0]]
+            if not c.until(lambda: st.ended or st.reset is not None) or st.status not in (200, 202):
+                fail("GET %s: %r %r" % (path, st.status, st.reset))
+            return st.status == 200
+
+        deadline = time.monotonic() + 10
+        c.send(c.connect(1, "/ws/held"))
+        st1 = c.streams[1]
+        while not get_status("/x/entered"):
+            if time.monotonic() > deadline:
+                fail("the accept on stream 1 was not recorded")
+        if mode == "execcap":
+            # An inline WebSocket takes the only max_websockets slot, then
+            # GET /x/open lets the held handler return: the replay finds
+            # the cap reached.
+            sid[0] += 2
+            ws = sid[0]
+            c.open_ws(ws, "/ws/inline")
+            get_status("/x/open")
+            if not c.until(lambda: st1.ended or st1.reset is not None):
+                fail("stream 1: no answer after the replay")
+            if st1.status != 503 or not st1.ended:
+                fail("stream 1 past max_websockets at the replay: %r %r" % (st1.status, st1.reset))
+            c.echo(ws, TEXT, b"the one open")
+            c.close_ws(ws)
+            c.alive(sid[0] + 2)
+            ok("cap reached at the replay: 503 on stream 1; the connection goes on")
+        # execstop: the test stops the server now; the GOAWAY tells that
+        # the loop is stopping, then the test opens the gate.
+        print("inside", flush=True)
+        if not c.until(lambda: c.goaway is not None or c.closed, 10) or c.goaway is None:
+            fail("no GOAWAY at stop (stream 1: %r %r)" % (st1.status, st1.reset))
+        print("goaway", flush=True)
+        c.until(lambda: st1.ended or st1.reset is not None or c.closed, 20)
+        if st1.status == 200 or (st1.status != 503 and st1.reset is None):
+            fail("stream 1 at stop: %r %r" % (st1.status, st1.reset))
+        c.until(lambda: c.closed, 10)
+        ok("stop: s1=%r reset=%r goaway=%r closed=%d" % (st1.status, st1.reset, c.goaway, c.closed))
     if mode == "execdeadline":
         # test_ws_exec: the handler recorded the accept, then overran
         # timeouts.handler: 503 on the stream, never a 200; the connection

@@ -235,6 +235,28 @@ static void expect_err(const hz__ws_parser_cfg *cfg, const bytes *in, hz__ws_err
     expect_err_log(cfg, in, err, NULL);
 }
 
+/* One masked client frame of a sequence: opcode, flags, payload. */
+typedef struct fspec {
+    unsigned op, flags;
+    const char *p; /* borrowed: a literal */
+    size_t n;
+} fspec;
+
+/* The frames f[0..nf) fail with err (transcript `log`, NULL: unchecked). */
+static void frames_err(const fspec *f, size_t nf, hz__ws_err err, const char *log)
+{
+    bytes b = {0};
+    for (size_t i = 0; i < nf; i++)
+        frame(&b, f[i].op, f[i].flags, f[i].p, f[i].n, 1);
+    expect_err_log(&server, &b, err, log);
+    free(b.p);
+}
+
+#define FSPECS(...)                                                                                \
+    (const fspec[]){__VA_ARGS__}, sizeof((const fspec[]){__VA_ARGS__}) / sizeof(fspec)
+/* FRAMES_ERR(err, log, {op, flags, payload, len}, ...) */
+#define FRAMES_ERR(err, log, ...) frames_err(FSPECS(__VA_ARGS__), err, log)
+
 static bytes raw(const void *p, size_t n)
 {
     bytes b = {0};
@@ -486,28 +508,15 @@ Test(ws, fragmentation_order)
 {
     bytes b;
     /* continuation first */
-    b = (bytes){0};
-    frame(&b, HZ__WS_OP_CONT, HZ__WS_FIN, "x", 1, 1);
-    expect_err(&server, &b, HZ__WS_E_CONTINUATION_UNEXPECTED);
-    free(b.p);
+    FRAMES_ERR(HZ__WS_E_CONTINUATION_UNEXPECTED, NULL, {HZ__WS_OP_CONT, HZ__WS_FIN, "x", 1});
     /* continuation after a finished message */
-    b = (bytes){0};
-    frame(&b, HZ__WS_OP_TEXT, HZ__WS_FIN, "a", 1, 1);
-    frame(&b, HZ__WS_OP_CONT, HZ__WS_FIN, "b", 1, 1);
-    expect_err_log(&server, &b, HZ__WS_E_CONTINUATION_UNEXPECTED, "FM1 len=1:a\n");
-    free(b.p);
+    FRAMES_ERR(HZ__WS_E_CONTINUATION_UNEXPECTED, "FM1 len=1:a\n",
+               {HZ__WS_OP_TEXT, HZ__WS_FIN, "a", 1}, {HZ__WS_OP_CONT, HZ__WS_FIN, "b", 1});
     /* a new data frame inside a fragmented message, also after a ping */
-    b = (bytes){0};
-    frame(&b, HZ__WS_OP_TEXT, 0, "a", 1, 1);
-    frame(&b, HZ__WS_OP_TEXT, HZ__WS_FIN, "b", 1, 1);
-    expect_err_log(&server, &b, HZ__WS_E_MESSAGE_UNFINISHED, "F");
-    free(b.p);
-    b = (bytes){0};
-    frame(&b, HZ__WS_OP_BINARY, 0, "a", 1, 1);
-    frame(&b, HZ__WS_OP_PING, HZ__WS_FIN, "", 0, 1);
-    frame(&b, HZ__WS_OP_BINARY, 0, "b", 1, 1);
-    expect_err_log(&server, &b, HZ__WS_E_MESSAGE_UNFINISHED, "FC9 code=0 len=0:\n");
-    free(b.p);
+    FRAMES_ERR(HZ__WS_E_MESSAGE_UNFINISHED, "F", {HZ__WS_OP_TEXT, 0, "a", 1},
+               {HZ__WS_OP_TEXT, HZ__WS_FIN, "b", 1});
+    FRAMES_ERR(HZ__WS_E_MESSAGE_UNFINISHED, "FC9 code=0 len=0:\n", {HZ__WS_OP_BINARY, 0, "a", 1},
+               {HZ__WS_OP_PING, HZ__WS_FIN, "", 0}, {HZ__WS_OP_BINARY, 0, "b", 1});
     /* many fragments, some empty */
     b = (bytes){0};
     frame(&b, HZ__WS_OP_BINARY, 0, "", 0, 1);
@@ -654,11 +663,8 @@ Test(ws, close_frames)
         free(b.p);
     }
     /* nothing may follow a close frame */
-    b = (bytes){0};
-    frame(&b, HZ__WS_OP_CLOSE, HZ__WS_FIN, "", 0, 1);
-    frame(&b, HZ__WS_OP_PING, HZ__WS_FIN, "", 0, 1);
-    expect_err_log(&server, &b, HZ__WS_E_AFTER_CLOSE, "C8 code=0 len=0:\n");
-    free(b.p);
+    FRAMES_ERR(HZ__WS_E_AFTER_CLOSE, "C8 code=0 len=0:\n", {HZ__WS_OP_CLOSE, HZ__WS_FIN, "", 0},
+               {HZ__WS_OP_PING, HZ__WS_FIN, "", 0});
     /* ... and a close frame inside a fragmented message ends the reading */
     b = (bytes){0};
     frame(&b, HZ__WS_OP_TEXT, 0, "a", 1, 1);
