@@ -132,4 +132,13 @@ HZ__HIDDEN int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_
  *  TLS, or the handshake is not over). */
 HZ__HIDDEN const char *hz__tls_sock_alpn(hz__sock *s);
 
+/** Encrypted bytes the TLS transport of s holds (records a write made
+ *  that the socket did not take yet; the owner still holds their
+ *  plaintext: docs/architecture.md, "TLS records per send"); 0 when s is
+ *  not TLS. For tests and diagnostics. */
+HZ__HIDDEN size_t hz__tls_sock_held(const hz__sock *s);
+
+/** The most hz__tls_sock_held can be. */
+HZ__HIDDEN size_t hz__tls_sock_held_max(void);
+
 #endif /* HZ__SOCK_H */
