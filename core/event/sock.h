@@ -60,9 +60,9 @@ typedef struct hz__cio {    /* owner: embedded in its loop */
 /** Plain socket transport over fd. */
 HZ__HIDDEN void hz__sock_init(hz__sock *s, int fd);
 
-/** Moves the transport of src into dst (another owner's embedded hz__sock):
- *  the TLS shim points back at its hz__sock, so a plain struct copy would
- *  leave it writing through the old one. src is left closed (fd -1). */
+/** Moves the transport of src into dst (another owner's embedded hz__sock).
+ *  The TLS shim reaches the socket through its own copy, so this is a
+ *  copy; src is left closed (fd -1), so closing it releases nothing. */
 HZ__HIDDEN void hz__sock_move(hz__sock *dst, hz__sock *src);
 
 /** Socket transport over fd whose I/O goes through the completion poller
