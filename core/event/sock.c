@@ -176,6 +176,7 @@ static long raw_peek(hz__sock *raw)
 #define TLS_REC 16384u
 #define TLS_REC_ROOM (16384u + 2048u + 5u + 512u)
 #define TLS_OUT_CAP (4u * (16384u + 64u) + TLS_REC_ROOM)
+#define TLS_OUT_RECS 8u /* records per batch (smaller ones: a max_fragment_length) */
 
 typedef struct tls_sock {              /* owner: its hz__sock (s->ctx) */
     hz__sock raw;                      /* the transport under TLS (socket or cio) */
@@ -191,6 +192,12 @@ typedef struct tls_sock {              /* owner: its hz__sock (s->ctx) */
     size_t out_len, out_sent; /* bytes in out; of them, taken by raw */
     size_t held_plain;        /* the plaintext of out's records: the owner's
                                * retry starts with it (and is no shorter) */
+    /* out's records in order: where each ends in out and the plaintext it
+     * carries, reported as written once it is all sent (write progress
+     * per record, as without gathering). nrec >= 1 while out_len > 0. */
+    uint32_t rec_end[TLS_OUT_RECS];
+    uint16_t rec_plain[TLS_OUT_RECS];
+    unsigned nrec;
     unsigned handshaking : 1;
     unsigned retry_on_write : 1; /* the last step waited for writability */
     unsigned first_seen : 1;     /* the client's first byte was looked at */
@@ -211,6 +218,8 @@ static long tls_io_send(void *ctx, const void *buf, size_t len)
         return HZ_EAGAIN;
     memcpy(t->out + t->out_len, buf, len);
     t->out_len += len;
+    if (!t->gathering)
+        t->rec_end[t->nrec - 1] = (uint32_t)t->out_len; /* it goes with the last */
     return (long)len;
 }
 
@@ -329,22 +338,34 @@ static long tls_write_result(long n)
     return n < 0 ? n : HZ_EIO;
 }
 
-/* Sends what out holds: 1 all gone (out empties), 0 the transport took
- * part or none (it is full: its writability comes as an event), < 0. */
-static long tls_flush(tls_sock *t)
+/* Sends what out holds, in one send: *plain gets the plaintext of the
+ * records now sent in full (dropped from the list). 1 all gone (out
+ * empties), 0 the transport took part or none (it is full: its
+ * writability comes as an event), < 0. */
+static long tls_flush(tls_sock *t, size_t *plain)
 {
     size_t left = t->out_len - t->out_sent;
     long n = t->raw.tp->send(&t->raw, t->out + t->out_sent, left);
-    if (n == HZ_EAGAIN || n == 0)
-        return 0;
-    if (n < 0)
+    *plain = 0;
+    if (n < 0 && n != HZ_EAGAIN)
         return n;
-    if ((size_t)n < left) {
+    if (n > 0)
         t->out_sent += (size_t)n;
-        return 0;
+    unsigned k = 0;
+    while (k < t->nrec && t->rec_end[k] <= t->out_sent)
+        *plain += t->rec_plain[k++];
+    t->held_plain -= *plain;
+    if (t->out_sent == t->out_len) {
+        t->out_len = t->out_sent = 0;
+        t->nrec = 0;
+        return 1;
     }
-    t->out_len = t->out_sent = 0;
-    return 1;
+    if (k) {
+        t->nrec -= k;
+        memmove(t->rec_end, t->rec_end + k, t->nrec * sizeof(t->rec_end[0]));
+        memmove(t->rec_plain, t->rec_plain + k, t->nrec * sizeof(t->rec_plain[0]));
+    }
+    return 0;
 }
 
 /* Drops the iovecs' first n bytes (*i, *off: where the rest starts). */
@@ -390,10 +411,10 @@ static size_t iov_record(const struct iovec *iov, int iovcnt, int i, size_t off,
     return n;
 }
 
-/* More than a record's worth: records into out, then one send. All sent:
- * their plaintext; part: HZ_EAGAIN, out holds the rest and the owner's
- * retry (the same bytes first, as the backends already require) flushes
- * it before anything new (tls_write). */
+/* More than a record's worth: records into out, then one send. The
+ * result: the plaintext of the records sent in full, or HZ_EAGAIN; out
+ * holds the rest and the owner's retry (the same bytes first, as the
+ * backends already require) flushes it before anything new (tls_write). */
 static long tls_gather(tls_sock *t, const struct iovec *iov, int iovcnt)
 {
     if (!t->out) {
@@ -410,7 +431,7 @@ static long tls_gather(tls_sock *t, const struct iovec *iov, int iovcnt)
     int i = 0;
     long n = 0;
     t->gathering = 1;
-    while (TLS_OUT_CAP - t->out_len >= TLS_REC_ROOM) {
+    while (TLS_OUT_CAP - t->out_len >= TLS_REC_ROOM && t->nrec < TLS_OUT_RECS) {
         const char *p = NULL;
         size_t k = iov_record(iov, iovcnt, i, off, rec, &p);
         if (!k)
@@ -419,19 +440,32 @@ static long tls_gather(tls_sock *t, const struct iovec *iov, int iovcnt)
         if (n <= 0)
             break; /* a retry gives the library the same bytes again */
         plain += (size_t)n;
+        t->rec_end[t->nrec] = (uint32_t)t->out_len;
+        t->rec_plain[t->nrec++] = (uint16_t)n;
         iov_skip(iov, iovcnt, &i, &off, (size_t)n);
     }
     t->gathering = 0;
     if (t->out_len) {
-        long f = tls_flush(t);
+        /* Bytes after the last record (the library wrote, then waited). */
+        if (!t->nrec || t->rec_end[t->nrec - 1] < t->out_len) {
+            if (t->nrec == TLS_OUT_RECS)
+                t->rec_end[t->nrec - 1] = (uint32_t)t->out_len;
+            else {
+                t->rec_end[t->nrec] = (uint32_t)t->out_len;
+                t->rec_plain[t->nrec++] = 0;
+            }
+        }
+        t->held_plain = plain;
+        size_t sent;
+        long f = tls_flush(t, &sent);
         if (f < 0)
             return f;
-        if (f == 0) {
-            t->held_plain = plain;
+        if (sent)
+            return (long)sent;
+        if (t->out_len)
             return HZ_EAGAIN;
-        }
     }
-    return plain ? (long)plain : tls_write_result(n);
+    return tls_write_result(n);
 }
 
 /* Every write: out's records first (their plaintext is the start of iov,
@@ -446,13 +480,14 @@ static long tls_write(hz__sock *s, const struct iovec *iov, int iovcnt, size_t t
     if (HZ__UNLIKELY(t->out_len)) {
         if (total < t->held_plain)
             return HZ_EINVAL; /* not the retry the contract asks for */
-        long f = tls_flush(t);
-        if (f <= 0)
-            return f < 0 ? f : HZ_EAGAIN;
-        size_t n = t->held_plain;
-        t->held_plain = 0;
-        if (n)
-            return (long)n;
+        size_t sent;
+        long f = tls_flush(t, &sent);
+        if (f < 0)
+            return f;
+        if (sent)
+            return (long)sent;
+        if (t->out_len)
+            return HZ_EAGAIN;
     }
     if (total == 0)
         return 0;
@@ -490,14 +525,15 @@ static int tls_shutdown(hz__sock *s)
     tls_sock *t = s->ctx;
     /* Owners shut down once their output is taken, so out is empty; if
      * not, close_notify queues behind its records and the FIN waits. */
-    if (t->out_len && tls_flush(t) <= 0) {
+    size_t sent;
+    if (t->out_len && tls_flush(t, &sent) <= 0) {
         if (!t->handshaking)
             (void)t->vt->shutdown(t->s);
         return 0;
     }
     if (!t->handshaking)
         (void)t->vt->shutdown(t->s); /* close_notify, best effort */
-    if (t->out_len && tls_flush(t) <= 0)
+    if (t->out_len && tls_flush(t, &sent) <= 0)
         return 0;
     return t->raw.tp->shutdown(&t->raw);
 }

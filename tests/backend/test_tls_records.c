@@ -324,6 +324,44 @@ Test(tls_records, slow_reader_gets_every_byte)
     wire_close_all(&w);
 }
 
+/* Write progress per record, as without gathering: a socket that takes
+ * two and a half records' ciphertext reports two records written, and the
+ * rest as it goes. */
+Test(tls_records, progress_is_reported_per_record)
+{
+    wire w;
+    wire_open(&w, 0);
+    w.room = 40000; /* > 2 records' ciphertext, < 3 */
+    size_t len = 5 * REC;
+    char *data = pattern(len, 13);
+    long n = w.sock.tp->send(&w.sock, data, len);
+    cr_assert_eq(n, 2 * REC, "send: %ld", n);
+    cr_assert_eq(w.sends, 1);
+    cr_assert_gt(hz__tls_sock_held(&w.sock), 0);
+    size_t off = (size_t)n;
+    cr_assert_eq(w.sock.tp->send(&w.sock, data + off, len - off), HZ_EAGAIN);
+    char *got = malloc(len);
+    size_t rd = 0;
+    for (int round = 0; rd < len; round++) {
+        cr_assert(round < 1000, "no progress");
+        client_read(&w, got, len, &rd, 0);
+        if (off < len) {
+            n = w.sock.tp->send(&w.sock, data + off, len - off);
+            if (n > 0) {
+                cr_assert_eq((size_t)n % REC, 0, "a record reported in part: %ld", n);
+                off += (size_t)n;
+            } else {
+                cr_assert_eq(n, HZ_EAGAIN);
+            }
+        }
+    }
+    cr_assert_eq(off, len);
+    cr_assert(memcmp(got, data, len) == 0);
+    free(got);
+    free(data);
+    wire_close_all(&w);
+}
+
 /* A reader that stops: writes end in HZ_EAGAIN for good, and what the
  * transport took beyond the wire is at most its bound. */
 Test(tls_records, stalled_reader_holds_a_bounded_tail)
