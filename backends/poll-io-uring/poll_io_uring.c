@@ -71,8 +71,13 @@
 
 #define UR_SQ_ENTRIES 1024
 #define UR_CQ_ENTRIES 8192
-#define UR_BUF_SIZE 4096u  /* one provided receive buffer */
-#define UR_BUF_COUNT 512u  /* buffers in the ring (power of two): 2 MiB */
+#define UR_BUF_SIZE 4096u /* one provided receive buffer */
+#define UR_BUF_COUNT 512u /* buffers in the ring (power of two): 2 MiB */
+/* Buffers given to the ring at first; it doubles when a wait() finds less
+ * than a quarter of them free. The kernel takes buffers in ring order, so
+ * every buffer ever given is touched (resident) soon: a loop serving few
+ * connections at a time keeps 128 KiB resident rather than 2 MiB. */
+#define UR_BUF_INIT 32u
 #define UR_BGID 0          /* the buffer group */
 #define UR_IN_MAX 8u       /* buffers a connection may hold unread: then its receive pauses */
 #define UR_OUT_BLOCK 16384 /* an output block (bigger writes get a block of their size) */
@@ -106,29 +111,44 @@ typedef struct ur_lq { /* owner: a listener's slot */
     int err; /* HZ_EMFILE: accepting stopped, reported once by accept() */
 } ur_lq;
 
-typedef struct ur_slot {
-    void *udata;               /* borrowed: the caller's */
+/* The state of an fd while it sends (or listens): output queued or in
+ * flight, a listener's queue. Allocated by the first send(), freed when
+ * modify() or remove() finds the output gone (an idle keep-alive
+ * connection: the core parks it with a modify(), docs/architecture.md
+ * "Parked connections"), so a parked fd costs the poller only its ur_slot
+ * (32 bytes). Received input needs no allocation (buffer ids in the slot). */
+typedef struct ur_act {        /* owner: its slot */
     ur_oblk *out_head;         /* owns: queued output, in order */
     ur_oblk *out_tail;         /* borrowed: the last block of out_head's list */
     ur_lq *lq;                 /* owns: listeners only */
-    unsigned gen;              /* bumped by add(): stale completions are told apart */
-    uint32_t out_bytes;        /* queued output not yet sent */
-    uint32_t in_off;           /* consumed bytes of the first received buffer */
-    int in_head, in_tail;      /* received buffers (ids), in order; -1: none */
-    unsigned in_n;             /* buffers held */
-    int err;                   /* HZ_E*: the connection failed (after its input) */
     uint64_t drain_until;      /* S_CLOSING: ms */
-    uint8_t state;             /* S_* */
-    uint8_t interest;          /* HZ_EV_READ | WRITE | ACCEPT */
-    unsigned listener : 1;     /* registered with HZ_EV_ACCEPT */
-    unsigned armed : 1;        /* the multishot receive or accept is in the kernel */
-    unsigned cancelling : 1;   /* its cancel was queued */
-    unsigned eof : 1;          /* the receive saw the end of the stream */
-    unsigned nobufs : 1;       /* the receive stopped for want of buffers */
+    uint32_t out_bytes;        /* queued output not yet sent */
     unsigned sending : 1;      /* a send is in flight (out_head's) */
     unsigned shut_pending : 1; /* shutdown(SHUT_WR) once the output is sent */
-    unsigned in_lvl : 1, in_dirty : 1, in_rearm : 1, in_drain : 1;
+} ur_act;
+
+/* Indexed by fd, for every fd number the table covers: kept small. */
+typedef struct ur_slot {
+    void *udata;            /* borrowed: the caller's */
+    ur_act *act;            /* owns: NULL while the fd has no output (and is no listener) */
+    uint32_t gen;           /* bumped by add(): stale completions are told apart */
+    int16_t in_head;        /* received buffers (ids), in order; -1: none */
+    int16_t in_tail;        /* the last of them; -1: none */
+    uint16_t in_off;        /* consumed bytes of the first received buffer */
+    uint8_t in_n;           /* buffers held */
+    int8_t err;             /* HZ_E* (all > -128): the connection failed (after its input) */
+    uint8_t state : 2;      /* S_* */
+    uint8_t interest : 2;   /* HZ_EV_READ | HZ_EV_WRITE */
+    uint8_t listener : 1;   /* registered with HZ_EV_ACCEPT */
+    uint8_t armed : 1;      /* the multishot receive or accept is in the kernel */
+    uint8_t cancelling : 1; /* its cancel was queued */
+    uint8_t eof : 1;        /* the receive saw the end of the stream */
+    uint8_t nobufs : 1;     /* the receive stopped for want of buffers */
+    uint8_t in_lvl : 1, in_dirty : 1, in_rearm : 1, in_drain : 1;
 } ur_slot;
+_Static_assert(sizeof(ur_slot) <= 32, "ur_slot is per fd number: keep it small");
+_Static_assert(UR_BUF_COUNT <= 32767 && UR_BUF_SIZE <= 65535 && UR_IN_MAX <= 255,
+               "buffer ids, offsets and counts fit the slot's fields");
 
 /* A list of fds (each at most once, by a flag in its slot); cap = nslots. */
 typedef struct ur_list {
@@ -151,15 +171,17 @@ struct hz_poller {                /* owner: whoever called create (a loop) */
     uint32_t blen[UR_BUF_COUNT]; /* received bytes in buffer i */
     int bnext[UR_BUF_COUNT];     /* next buffer of the same connection, -1 */
     unsigned avail;              /* buffers in the ring */
+    unsigned posted;             /* buffers [0, posted) given to the ring so far */
     ur_slot *slots;              /* owns: indexed by fd */
-    size_t nslots;
-    ur_list lvl;       /* fds that may have something to report */
-    ur_list dirty;     /* fds with output to submit */
-    ur_list rearm;     /* fds whose receive waits for buffers */
-    ur_list drain;     /* S_CLOSING fds */
-    unsigned inflight; /* operations that will still complete */
-    int sq_short;      /* an arm() found the submission queue full */
-    ur_oblk *spare;    /* owns: standard blocks kept for reuse */
+    size_t nslots;               /* slots allocated */
+    size_t ninit;                /* slots [0, ninit) initialised (above: untouched memory) */
+    ur_list lvl;                 /* fds that may have something to report */
+    ur_list dirty;               /* fds with output to submit */
+    ur_list rearm;               /* fds whose receive waits for buffers */
+    ur_list drain;               /* S_CLOSING fds */
+    unsigned inflight;           /* operations that will still complete */
+    int sq_short;                /* an arm() found the submission queue full */
+    ur_oblk *spare;              /* owns: standard blocks kept for reuse */
     unsigned nspare;
     ur_oblk *orphans; /* borrowed: blocks in flight for a closed fd (counted only) */
     unsigned norphans;
@@ -220,6 +242,21 @@ static void ur_cancel(hz_poller *p, uint64_t ud)
     io_uring_sqe_set_data64(sqe, K_CANCEL);
 }
 
+/* Gives the ring n more buffers of the pool (fewer if it has them all). */
+static void pool_grow(hz_poller *p, unsigned n)
+{
+    if (n > UR_BUF_COUNT - p->posted)
+        n = UR_BUF_COUNT - p->posted;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned bid = p->posted + i;
+        io_uring_buf_ring_add(p->br, p->bufs + (size_t)bid * UR_BUF_SIZE, UR_BUF_SIZE,
+                              (unsigned short)bid, io_uring_buf_ring_mask(UR_BUF_COUNT), (int)i);
+    }
+    io_uring_buf_ring_advance(p->br, (int)n);
+    p->posted += n;
+    p->avail += n;
+}
+
 /* Gives buffer bid back to the ring. */
 static void buf_return(hz_poller *p, int bid)
 {
@@ -233,12 +270,43 @@ static void in_drop(hz_poller *p, ur_slot *s)
 {
     while (s->in_head >= 0) {
         int b = s->in_head;
-        s->in_head = p->bnext[b];
+        s->in_head = (int16_t)p->bnext[b];
         buf_return(p, b);
     }
     s->in_tail = -1;
     s->in_n = 0;
     s->in_off = 0;
+}
+
+/* The slot's active state, allocated if it has none: NULL on ENOMEM. */
+static ur_act *act_get(hz_poller *p, ur_slot *s)
+{
+    if (s->act)
+        return s->act;
+    ur_act *a = hz_alloc(&p->a, sizeof(*a));
+    if (!a)
+        return NULL;
+    memset(a, 0, sizeof(*a));
+    s->act = a;
+    return a;
+}
+
+/* Frees the slot's active state when it holds nothing: no output queued
+ * or in flight, no listener queue, no pending shutdown. */
+static void act_release(hz_poller *p, ur_slot *s)
+{
+    ur_act *a = s->act;
+    if (a && !a->out_head && !a->lq && !a->shut_pending) {
+        hz_alloc_free(&p->a, a, sizeof(*a));
+        s->act = NULL;
+    }
+}
+
+/* Frees the slot's active state whatever it holds (its parts are gone). */
+static void act_free(hz_poller *p, ur_slot *s)
+{
+    hz_alloc_free(&p->a, s->act, sizeof(*s->act));
+    s->act = NULL;
 }
 
 static void oblk_free(hz_poller *p, ur_oblk *b)
@@ -277,7 +345,10 @@ static ur_oblk *oblk_new(hz_poller *p, uint32_t cap)
  * freed by its completion. */
 static void out_drop(hz_poller *p, ur_slot *s)
 {
-    ur_oblk *b = s->out_head;
+    ur_act *a = s->act;
+    if (!a)
+        return;
+    ur_oblk *b = a->out_head;
     while (b) {
         ur_oblk *next = b->next;
         if (b->inflight) {
@@ -291,15 +362,15 @@ static void out_drop(hz_poller *p, ur_slot *s)
         }
         b = next;
     }
-    s->out_head = s->out_tail = NULL;
-    s->out_bytes = 0;
-    s->sending = 0;
-    s->shut_pending = 0;
+    a->out_head = a->out_tail = NULL;
+    a->out_bytes = 0;
+    a->sending = 0;
+    a->shut_pending = 0;
 }
 
 static void lq_free(hz_poller *p, ur_slot *s, int close_fds)
 {
-    ur_lq *q = s->lq;
+    ur_lq *q = s->act ? s->act->lq : NULL;
     if (!q)
         return;
     if (close_fds)
@@ -307,7 +378,7 @@ static void lq_free(hz_poller *p, ur_slot *s, int close_fds)
             close(q->fds[(q->head + i) % q->cap]);
     hz_alloc_free(&p->a, q->fds, sizeof(*q->fds) * q->cap);
     hz_alloc_free(&p->a, q, sizeof(*q));
-    s->lq = NULL;
+    s->act->lq = NULL;
 }
 
 /* The multishot receive (or accept, for a listener) when the slot wants
@@ -318,7 +389,7 @@ static void arm(hz_poller *p, int fd)
     if (s->state != S_OPEN || s->armed || !(s->interest & HZ_EV_READ))
         return;
     if (s->listener) {
-        if (s->lq && s->lq->err)
+        if (s->act->lq->err)
             return; /* reported first; modify() restarts */
     } else if (s->eof || s->err || s->in_n >= UR_IN_MAX / 2) {
         return;
@@ -371,11 +442,12 @@ static void disarm(hz_poller *p, int fd)
 static void slot_close_now(hz_poller *p, int fd)
 {
     ur_slot *s = &p->slots[fd];
-    if (s->shut_pending && !s->err)
+    if (s->act && s->act->shut_pending && !s->err)
         shutdown(fd, SHUT_WR);
     in_drop(p, s);
     out_drop(p, s);
     lq_free(p, s, 1);
+    act_free(p, s);
     close(fd);
     s->state = S_FREE;
     s->udata = NULL;
@@ -404,14 +476,15 @@ static void ur_destroy(hz_poller *p)
         io_uring_queue_exit(&p->ring);
         p->ring_ok = 0;
     }
-    for (size_t fd = 0; fd < p->nslots && p->slots; fd++) {
+    for (size_t fd = 0; fd < p->ninit && p->slots; fd++) {
         ur_slot *s = &p->slots[fd];
         if (s->state == S_CLOSING) {
-            s->shut_pending = 0;
+            s->act->shut_pending = 0;
             slot_close_now(p, (int)fd);
-        } else if (s->state != S_FREE) {
+        } else if (s->act) {
             out_drop(p, s);
             lq_free(p, s, 1);
+            act_free(p, s);
         }
     }
     while (p->orphans) {
@@ -448,7 +521,10 @@ static int ur_unsupported(const char *what, int err)
 }
 
 /* Grows the slot table and the fd lists to n entries: all or nothing (new
- * blocks are copied, so a failure leaves the old ones as they were). */
+ * blocks are copied, so a failure leaves the old ones as they were). Only
+ * the initialised slots are copied: the rest is initialised by add() when
+ * an fd number first reaches it, so a big table's memory above the highest
+ * fd number stays untouched (not resident). */
 static int slots_grow(hz_poller *p, size_t n)
 {
     size_t old = p->nslots;
@@ -464,11 +540,8 @@ static int slots_grow(hz_poller *p, size_t n)
         hz_alloc_free(&p->a, s, sizeof(*s) * n);
         return HZ_ENOMEM;
     }
-    if (old)
-        memcpy(s, p->slots, sizeof(*s) * old);
-    memset(s + old, 0, sizeof(*s) * (n - old));
-    for (size_t i = old; i < n; i++)
-        s[i].in_head = s[i].in_tail = -1;
+    if (p->ninit)
+        memcpy(s, p->slots, sizeof(*s) * p->ninit);
     hz_alloc_free(&p->a, p->slots, sizeof(*s) * old);
     p->slots = s;
     /* The lists hold each fd at most once: nslots entries always fit. */
@@ -545,13 +618,9 @@ static int ur_create(hz_poller **out, const hz_allocator *a)
         rc = ur_unsupported("provided buffer rings are missing", -rc);
         goto fail;
     }
-    for (unsigned i = 0; i < UR_BUF_COUNT; i++) {
-        io_uring_buf_ring_add(p->br, p->bufs + (size_t)i * UR_BUF_SIZE, UR_BUF_SIZE,
-                              (unsigned short)i, io_uring_buf_ring_mask(UR_BUF_COUNT), (int)i);
+    for (unsigned i = 0; i < UR_BUF_COUNT; i++)
         p->bnext[i] = -1;
-    }
-    io_uring_buf_ring_advance(p->br, UR_BUF_COUNT);
-    p->avail = UR_BUF_COUNT;
+    pool_grow(p, UR_BUF_INIT);
     p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->wakefd < 0) {
         rc = hz_err_from_errno(errno);
@@ -568,7 +637,7 @@ fail:
 
 static ur_slot *slot_of(hz_poller *p, int fd, unsigned states)
 {
-    if (fd < 0 || (size_t)fd >= p->nslots)
+    if (fd < 0 || (size_t)fd >= p->ninit)
         return NULL;
     ur_slot *s = &p->slots[fd];
     return ((1u << s->state) & states) ? s : NULL;
@@ -587,23 +656,33 @@ static int ur_add(hz_poller *p, int fd, unsigned events, void *udata)
         if (slots_grow(p, n) < 0)
             return HZ_ENOMEM;
     }
+    if ((size_t)fd >= p->ninit) {
+        memset(p->slots + p->ninit, 0, sizeof(*p->slots) * ((size_t)fd + 1 - p->ninit));
+        p->ninit = (size_t)fd + 1;
+    }
     ur_slot *s = &p->slots[fd];
     if (s->state == S_OPEN || s->state == S_CLOSING)
         return HZ_EINVAL;
     ur_lq *lq = NULL;
+    ur_act *la = NULL;
     if (events & HZ_EV_ACCEPT) {
         lq = hz_alloc_zero(&p->a, sizeof(*lq));
-        if (!lq)
+        la = lq ? hz_alloc_zero(&p->a, sizeof(*la)) : NULL;
+        if (!la) {
+            hz_alloc_free(&p->a, lq, sizeof(*lq));
             return HZ_ENOMEM;
+        }
+        la->lq = lq;
     }
-    if (s->state == S_DETACHED) {
+    if (s->state == S_DETACHED && s->act) {
         /* The caller closed the old fd itself and the number came back:
          * what was left of it goes (its completions are stale now). */
         in_drop(p, s);
         out_drop(p, s);
         lq_free(p, s, 1);
+        act_free(p, s);
     }
-    unsigned gen = s->gen + 1;
+    uint32_t gen = s->gen + 1;
     unsigned lvl = s->in_lvl, dirty = s->in_dirty, rearm = s->in_rearm, drain = s->in_drain;
     memset(s, 0, sizeof(*s));
     s->in_lvl = lvl & 1;
@@ -613,10 +692,10 @@ static int ur_add(hz_poller *p, int fd, unsigned events, void *udata)
     s->gen = gen;
     s->in_head = s->in_tail = -1;
     s->udata = udata;
-    s->interest = (uint8_t)(events & (HZ_EV_READ | HZ_EV_WRITE | HZ_EV_ACCEPT));
+    s->interest = events & (HZ_EV_READ | HZ_EV_WRITE);
     s->state = S_OPEN;
-    s->listener = lq != NULL;
-    s->lq = lq;
+    s->listener = la != NULL;
+    s->act = la;
     arm(p, fd);
     lvl_add(p, fd);
     return 0;
@@ -628,17 +707,18 @@ static int ur_modify(hz_poller *p, int fd, unsigned events, void *udata)
     if (!s)
         return HZ_EINVAL;
     s->udata = udata;
-    s->interest =
-        (uint8_t)((events & (HZ_EV_READ | HZ_EV_WRITE)) | (s->listener ? HZ_EV_ACCEPT : 0));
+    s->interest = events & (HZ_EV_READ | HZ_EV_WRITE);
     if (s->listener) {
         if (events & HZ_EV_READ) {
-            s->lq->err = 0; /* restart after EMFILE */
+            s->act->lq->err = 0; /* restart after EMFILE */
             arm(p, fd);
         } else {
             disarm(p, fd); /* paused: the kernel keeps the backlog */
         }
-    } else if (events & HZ_EV_READ) {
-        arm(p, fd);
+    } else {
+        act_release(p, s); /* an idle (parked) connection keeps only its slot */
+        if (events & HZ_EV_READ)
+            arm(p, fd);
     }
     lvl_add(p, fd);
     return 0;
@@ -664,6 +744,7 @@ static int ur_remove(hz_poller *p, int fd)
     in_drop(p, s);
     if (s->listener)
         lq_free(p, s, 1); /* accepted, never handed out: like a closed backlog */
+    act_release(p, s);    /* what stays: output still to send */
     s->udata = NULL;
     s->interest = 0;
     s->state = S_DETACHED;
@@ -677,7 +758,7 @@ static int ur_accept(hz_poller *p, int lfd)
     ur_slot *s = slot_of(p, lfd, ST(S_OPEN));
     if (!s || !s->listener)
         return HZ_EINVAL;
-    ur_lq *q = s->lq;
+    ur_lq *q = s->act->lq;
     if (q->n) {
         int fd = q->fds[q->head];
         q->head = (q->head + 1) % q->cap;
@@ -714,9 +795,9 @@ static long ur_recv(hz_poller *p, int fd, void *buf, size_t len, unsigned flags)
                 k = len - got;
             memcpy((char *)buf + got, p->bufs + (size_t)b * UR_BUF_SIZE + s->in_off, k);
             got += k;
-            s->in_off += (uint32_t)k;
+            s->in_off = (uint16_t)(s->in_off + k);
             if (s->in_off == p->blen[b]) {
-                s->in_head = p->bnext[b];
+                s->in_head = (int16_t)p->bnext[b];
                 if (s->in_head < 0)
                     s->in_tail = -1;
                 s->in_off = 0;
@@ -746,22 +827,25 @@ static long ur_send(hz_poller *p, int fd, const struct iovec *iov, int iovcnt)
         return HZ_EINVAL;
     if (s->err)
         return s->err;
-    if (s->shut_pending)
+    ur_act *a = act_get(p, s);
+    if (!a)
+        return HZ_ENOMEM;
+    if (a->shut_pending)
         return HZ_ECLOSED;
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
     if (!total)
         return 0;
-    if (s->out_bytes >= UR_OUT_BUDGET)
+    if (a->out_bytes >= UR_OUT_BUDGET)
         return HZ_EAGAIN;
-    size_t room = UR_OUT_BUDGET - s->out_bytes;
+    size_t room = UR_OUT_BUDGET - a->out_bytes;
     size_t want = total < room ? total : room;
     size_t taken = 0;
     int i = 0;
     size_t ioff = 0;
     while (taken < want) {
-        ur_oblk *t = s->out_tail;
+        ur_oblk *t = a->out_tail;
         if (!t || t->len == t->cap) {
             size_t need = want - taken;
             ur_oblk *b = oblk_new(p, need > UR_OUT_BLOCK ? (uint32_t)need : UR_OUT_BLOCK);
@@ -771,8 +855,8 @@ static long ur_send(hz_poller *p, int fd, const struct iovec *iov, int iovcnt)
             if (t)
                 t->next = b;
             else
-                s->out_head = b;
-            s->out_tail = t = b;
+                a->out_head = b;
+            a->out_tail = t = b;
         }
         while (taken < want && t->len < t->cap) {
             size_t k = iov[i].iov_len - ioff;
@@ -792,8 +876,8 @@ static long ur_send(hz_poller *p, int fd, const struct iovec *iov, int iovcnt)
     }
     if (!taken)
         return HZ_ENOMEM;
-    s->out_bytes += (uint32_t)taken;
-    if (!s->sending && !s->in_dirty) {
+    a->out_bytes += (uint32_t)taken;
+    if (!a->sending && !s->in_dirty) {
         s->in_dirty = 1;
         list_add(&p->dirty, fd);
     }
@@ -803,14 +887,14 @@ static long ur_send(hz_poller *p, int fd, const struct iovec *iov, int iovcnt)
 static size_t ur_queued(hz_poller *p, int fd)
 {
     const ur_slot *s = slot_of(p, fd, ST(S_OPEN) | ST(S_DETACHED));
-    return s ? s->out_bytes : 0;
+    return s && s->act ? s->act->out_bytes : 0;
 }
 
 static int ur_shutdown(hz_poller *p, int fd)
 {
     ur_slot *s = slot_of(p, fd, ST(S_OPEN) | ST(S_DETACHED));
-    if (s && s->out_head && !s->err) {
-        s->shut_pending = 1;
+    if (s && s->act && s->act->out_head && !s->err) {
+        s->act->shut_pending = 1;
         return 0;
     }
     return shutdown(fd, SHUT_WR) == 0 ? 0 : hz_err_from_errno(errno);
@@ -829,9 +913,9 @@ static int ur_close(hz_poller *p, int fd)
         return 0; /* already ours to close */
     if (s->state == S_OPEN)
         ur_remove(p, fd);
-    if (s->out_head && !s->err) {
+    if (s->act && s->act->out_head && !s->err) {
         s->state = S_CLOSING;
-        s->drain_until = ur_now_ms() + UR_DRAIN_MS;
+        s->act->drain_until = ur_now_ms() + UR_DRAIN_MS;
         if (!s->in_drain) {
             s->in_drain = 1;
             list_add(&p->drain, fd);
@@ -860,13 +944,15 @@ static void on_send(hz_poller *p, ur_oblk *b, int res)
     }
     int fd = b->fd;
     ur_slot *s = &p->slots[fd];
+    ur_act *a = s->act; /* has b in its queue */
     uint32_t sent = b->inflight;
     b->inflight = 0;
-    s->sending = 0;
+    a->sending = 0;
     if (res <= 0) {
-        s->err = res < 0 ? hz_err_from_errno(-res) : HZ_ECLOSED;
-        if (s->err == HZ_ESYS || s->err == HZ_ECANCELED)
-            s->err = HZ_ECLOSED;
+        int err = res < 0 ? hz_err_from_errno(-res) : HZ_ECLOSED;
+        if (err == HZ_ESYS || err == HZ_ECANCELED)
+            err = HZ_ECLOSED;
+        s->err = (int8_t)err;
         out_drop(p, s);
         if (s->state == S_CLOSING)
             slot_close_now(p, fd);
@@ -877,14 +963,14 @@ static void on_send(hz_poller *p, ur_oblk *b, int res)
     if ((uint32_t)res < sent)
         sent = (uint32_t)res; /* MSG_WAITALL stopped short: send the rest */
     b->off += sent;
-    s->out_bytes -= sent;
+    a->out_bytes -= sent;
     if (b->off == b->len) {
-        s->out_head = b->next;
-        if (!s->out_head)
-            s->out_tail = NULL;
+        a->out_head = b->next;
+        if (!a->out_head)
+            a->out_tail = NULL;
         oblk_free(p, b);
     }
-    if (s->out_head) {
+    if (a->out_head) {
         if (!s->in_dirty) {
             s->in_dirty = 1;
             list_add(&p->dirty, fd);
@@ -897,8 +983,8 @@ static void on_send(hz_poller *p, ur_oblk *b, int res)
         slot_close_now(p, fd);
         return;
     }
-    if (s->shut_pending) {
-        s->shut_pending = 0;
+    if (a->shut_pending) {
+        a->shut_pending = 0;
         shutdown(fd, SHUT_WR);
     }
     if (s->interest & HZ_EV_WRITE)
@@ -930,8 +1016,8 @@ static void on_recv(hz_poller *p, int fd, unsigned gen, int res, unsigned flags)
             if (s->in_tail >= 0)
                 p->bnext[s->in_tail] = bid;
             else
-                s->in_head = bid;
-            s->in_tail = bid;
+                s->in_head = (int16_t)bid;
+            s->in_tail = (int16_t)bid;
             s->in_n++;
         } else {
             buf_return(p, bid);
@@ -940,7 +1026,7 @@ static void on_recv(hz_poller *p, int fd, unsigned gen, int res, unsigned flags)
     if (res == 0)
         s->eof = 1;
     else if (res < 0 && res != -ENOBUFS && res != -ECANCELED)
-        s->err = hz_err_from_errno(-res);
+        s->err = (int8_t)hz_err_from_errno(-res);
     if (s->in_n >= UR_IN_MAX && s->armed)
         disarm(p, fd); /* the reader is behind: hold no more buffers for it */
     else if (!s->armed)
@@ -963,7 +1049,7 @@ static void on_accept(hz_poller *p, int fd, unsigned gen, int res, unsigned flag
             close(res); /* accepted for a listener that went away */
         return;
     }
-    ur_lq *q = s->lq;
+    ur_lq *q = s->act->lq;
     if (res >= 0) {
         if (q->n == q->cap) {
             unsigned ncap = q->cap ? q->cap * 2 : 64;
@@ -1044,8 +1130,9 @@ static void flush_dirty(hz_poller *p)
         int fd = p->dirty.v[i];
         ur_slot *s = &p->slots[fd];
         s->in_dirty = 0;
-        ur_oblk *b = s->out_head;
-        if (!b || s->sending || s->err || s->state == S_FREE)
+        ur_act *a = s->act;
+        ur_oblk *b = a ? a->out_head : NULL;
+        if (!b || a->sending || s->err || s->state == S_FREE)
             continue;
         struct io_uring_sqe *sqe = ur_sqe(p);
         if (!sqe) {
@@ -1056,7 +1143,7 @@ static void flush_dirty(hz_poller *p)
         b->inflight = b->len - b->off;
         io_uring_prep_send(sqe, fd, b->data + b->off, b->inflight, MSG_NOSIGNAL | MSG_WAITALL);
         io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)b | K_SEND);
-        s->sending = 1;
+        a->sending = 1;
         p->inflight++;
     }
 }
@@ -1091,14 +1178,15 @@ static unsigned slot_events(const ur_slot *s)
     if (s->state != S_OPEN)
         return 0;
     unsigned ev = 0;
+    const ur_act *a = s->act;
     if (s->listener) {
-        if ((s->interest & HZ_EV_READ) && (s->lq->n || s->lq->err))
+        if ((s->interest & HZ_EV_READ) && (a->lq->n || a->lq->err))
             ev |= HZ_EV_READ;
         return ev;
     }
     if ((s->interest & HZ_EV_READ) && (s->in_head >= 0 || s->eof || s->err))
         ev |= HZ_EV_READ;
-    if ((s->interest & HZ_EV_WRITE) && s->out_bytes < UR_OUT_BUDGET)
+    if ((s->interest & HZ_EV_WRITE) && (!a || a->out_bytes < UR_OUT_BUDGET))
         ev |= HZ_EV_WRITE;
     if (s->err)
         ev |= HZ_EV_ERR;
@@ -1140,14 +1228,14 @@ static int drain_check(hz_poller *p)
             s->in_drain = 0;
             continue;
         }
-        if (now >= s->drain_until) {
+        if (now >= s->act->drain_until) {
             s->in_drain = 0;
-            s->shut_pending = 0;
+            s->act->shut_pending = 0;
             slot_close_now(p, fd); /* the peer did not read: give up */
             continue;
         }
-        if (s->drain_until < next)
-            next = s->drain_until;
+        if (s->act->drain_until < next)
+            next = s->act->drain_until;
         p->drain.v[j++] = fd;
     }
     p->drain.n = j;
@@ -1170,7 +1258,8 @@ static void rearm_check(hz_poller *p)
 }
 
 /* Submits what is queued and waits for completions (timeout_ms: -1 for
- * ever, 0 not at all). 0 or < 0 (EINTR and timeouts are 0). */
+ * ever, 0 not at all). 0, 1 when the wait ended by its timeout or a
+ * signal, or < 0. */
 static int ur_enter(hz_poller *p, int timeout_ms)
 {
     int rc;
@@ -1182,8 +1271,10 @@ static int ur_enter(hz_poller *p, int timeout_ms)
                                        .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
         rc = io_uring_submit_and_wait_timeout(&p->ring, &cqe, 1, timeout_ms < 0 ? NULL : &ts, NULL);
     }
-    if (rc >= 0 || rc == -ETIME || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY)
+    if (rc >= 0 || rc == -EAGAIN || rc == -EBUSY)
         return 0;
+    if (rc == -ETIME || rc == -EINTR)
+        return 1;
     return hz_err_from_errno(-rc);
 }
 
@@ -1197,37 +1288,56 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
     int rc = ur_enable(p);
     if (rc < 0)
         return rc;
-    arm_wake(p);
-    rearm_check(p);
-    if (lvl_prune(p) || p->woken)
-        timeout_ms = 0;
-    flush_dirty(p);
-    int dl = drain_check(p);
-    if (dl >= 0 && (timeout_ms < 0 || dl < timeout_ms))
-        timeout_ms = dl > 0 ? dl : 0;
-    if (UR_ON_VALGRIND() && (timeout_ms < 0 || timeout_ms > UR_VALGRIND_WAIT_MS))
-        timeout_ms = UR_VALGRIND_WAIT_MS;
-    rc = ur_enter(p, timeout_ms);
-    if (UR_ON_VALGRIND())
-        (void)poll(NULL, 0, 0); /* lets valgrind deliver a pending signal */
-    ur_reap(p);
-    if (rc < 0)
-        return rc;
-    int j = 0;
-    if (p->woken) {
-        p->woken = 0;
-        out[j++] = (hz_poll_event){.udata = NULL, .fd = -1, .events = HZ_EV_WAKE};
+    uint64_t start = timeout_ms > 0 ? ur_now_ms() : 0;
+    for (;;) {
+        arm_wake(p);
+        if (p->avail < p->posted / 4 && p->posted < UR_BUF_COUNT)
+            pool_grow(p, p->posted); /* before the receives want more */
+        rearm_check(p);
+        int t = timeout_ms;
+        if (lvl_prune(p) || p->woken)
+            t = 0;
+        flush_dirty(p);
+        int dl = drain_check(p);
+        if (dl >= 0 && (t < 0 || dl < t))
+            t = dl > 0 ? dl : 0;
+        if (UR_ON_VALGRIND() && (t < 0 || t > UR_VALGRIND_WAIT_MS))
+            t = UR_VALGRIND_WAIT_MS;
+        rc = ur_enter(p, t);
+        if (UR_ON_VALGRIND())
+            (void)poll(NULL, 0, 0); /* lets valgrind deliver a pending signal */
+        ur_reap(p);
+        if (rc < 0)
+            return rc;
+        int j = 0;
+        if (p->woken) {
+            p->woken = 0;
+            out[j++] = (hz_poll_event){.udata = NULL, .fd = -1, .events = HZ_EV_WAKE};
+        }
+        for (unsigned i = 0; i < p->lvl.n && j < max; i++) {
+            int fd = p->lvl.v[i];
+            ur_slot *s = &p->slots[fd];
+            unsigned ev = slot_events(s);
+            if (!ev)
+                continue; /* pruned before the next wait */
+            out[j++] = (hz_poll_event){.udata = s->udata, .fd = fd, .events = ev};
+        }
+        if (j || rc > 0 || t == 0) {
+            p->batch_len = j;
+            return j;
+        }
+        /* Completions with nothing to report: a send's, mostly, which the
+         * kernel completes during the submit, so it would end every wait
+         * at once. Waiting on for the rest of the caller's time saves the
+         * loop an empty iteration (and its timer and clock work). */
+        if (timeout_ms > 0) {
+            uint64_t spent = ur_now_ms() - start;
+            if (spent >= (uint64_t)timeout_ms)
+                return 0;
+            timeout_ms -= (int)spent;
+            start += spent;
+        }
     }
-    for (unsigned i = 0; i < p->lvl.n && j < max; i++) {
-        int fd = p->lvl.v[i];
-        ur_slot *s = &p->slots[fd];
-        unsigned ev = slot_events(s);
-        if (!ev)
-            continue; /* pruned before the next wait */
-        out[j++] = (hz_poll_event){.udata = s->udata, .fd = fd, .events = ev};
-    }
-    p->batch_len = j;
-    return j;
 }
 
 static int ur_wake(hz_poller *p)
@@ -1311,7 +1421,7 @@ static void ur_quiesce(hz_poller *p, int timeout_ms)
         ur_slot *s = &p->slots[fd];
         s->in_drain = 0;
         if (s->state == S_CLOSING) {
-            s->shut_pending = 0;
+            s->act->shut_pending = 0;
             slot_close_now(p, fd);
         }
     }

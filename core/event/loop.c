@@ -109,6 +109,7 @@ void hz__loop_fini(hz__loop *loop)
      * loop that never ran has none. */
     hz__loop_close_all(loop);
     hz__park_fini(loop);
+    hz__fcache_free(loop); /* after the connections: their sources gave fds back */
     if (loop->lregs)
         hz__free(&loop->srv->a, loop->lregs, sizeof(*loop->lregs) * loop->nlregs);
     loop->lregs = NULL;

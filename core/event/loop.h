@@ -16,6 +16,7 @@
 #include "counters.h"
 #include "sock.h"
 #include "park.h"
+#include "fcache.h"
 
 typedef struct hz__loop hz__loop;
 typedef struct hz__router hz__router;
@@ -133,6 +134,7 @@ struct hz__loop {   /* owner: its server */
     struct hz_req *ex_free; /* owns: spare exchanges */
     unsigned nex_free;
     struct hz__h2pool *h2pool; /* owns: core/http2's spare blocks (h2conn.c); NULL: none */
+    struct hz__fcache *fcache; /* owns: the open-file cache (fcache.c); NULL until used */
     hz__lreg *lregs;           /* owns: one per listener socket this loop polls */
     unsigned nlregs;
     pthread_mutex_t qlock;   /* guards qhead/qtail: the only cross-thread state */

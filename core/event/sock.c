@@ -74,6 +74,7 @@ const hz__transport_vt hz__transport_socket = {
     .writev = sock_writev,
     .shutdown = sock_shutdown,
     .close = sock_close,
+    .stateless = 1,
 };
 
 void hz__sock_init(hz__sock *s, int fd)
@@ -135,6 +136,7 @@ const hz__transport_vt hz__transport_cio = {
     .shutdown = cio_shutdown,
     .close = cio_close,
     .queued = cio_queued,
+    .stateless = 1,
 };
 
 void hz__sock_init_cio(hz__sock *s, const hz__cio *cio, int fd)

@@ -35,6 +35,12 @@ typedef struct hz__transport_vt {
      * ciphertext: a socket or a completion poller). Asked through
      * hz__sock_is_tls, never by comparing transport pointers. */
     unsigned is_tls : 1;
+    /* 1: the transport keeps no state of its own beyond the fd (a plain
+     * socket, or one whose bytes wait in the poller's per-fd queue): the
+     * owner may drop the connection object and rebuild the transport from
+     * the fd alone (parked connections, park.h). Asked through
+     * hz__sock_parkable, never by comparing transport pointers. */
+    unsigned stateless : 1;
 } hz__transport_vt;
 
 struct hz__sock {               /* owner: embedded in its connection */
@@ -104,6 +110,13 @@ static inline void hz__sock_idle(hz__sock *s)
 static inline size_t hz__sock_held_in(const hz__sock *s, size_t budget)
 {
     return hz__sock_held(s, budget / 2);
+}
+
+/** Whether s holds no transport state of its own, so its owner may park it
+ *  (free the connection object, keep the fd): its transport says so. */
+static inline int hz__sock_parkable(const hz__sock *s)
+{
+    return s->tp->stateless;
 }
 
 /** Whether the connection on s is TLS: its transport says so. */

@@ -90,6 +90,8 @@ struct hz_static {   /* owner: the caller of hz_static_create */
     int precompressed;     /* serve name.br / name.gz siblings */
     int compress;          /* compress on the fly (hz_res_compress) */
     uint64_t compress_max; /* bigger files go out as they are */
+    unsigned file_cache;   /* entries of the loop's open-file cache; 0: off */
+    unsigned file_cache_ms;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -173,6 +175,8 @@ static void static_config_defaults(hz_static_config *cfg)
     cfg->precompressed = 1;
     cfg->compress = 1;
     cfg->compress_max = 16u << 20;
+    cfg->file_cache = 64;
+    cfg->file_cache_ms = 1000;
 }
 
 void hz_static_config_init_sized(hz_static_config *cfg, size_t size)
@@ -242,6 +246,8 @@ int hz_static_create(hz_static **out, const hz_static_config *user_cfg, const hz
     st->precompressed = cfg->precompressed != 0;
     st->compress = cfg->compress != 0;
     st->compress_max = cfg->compress_max;
+    st->file_cache = cfg->file_cache_ms ? cfg->file_cache : 0;
+    st->file_cache_ms = cfg->file_cache_ms;
     st->root_fd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (st->root_fd < 0) {
         rc = errno == ENOENT || errno == ENOTDIR ? HZ_ENOENT
@@ -755,7 +761,7 @@ static void serve_file(const hz_static *st, hz_req *req, hz_res *res, int fd, co
                       ? open_sibling(st, req, rel, sb, &zsb, &enc)
                       : -1;
         if (zfd >= 0) { /* the sibling is the representation: its size, validators, ranges */
-            close(fd);
+            hz_req_file_close(req, fd);
             fd = zfd;
             sb = &zsb;
         } else if (st->compress && (uint64_t)sb->st_size <= st->compress_max) {
@@ -784,7 +790,7 @@ static void serve_file(const hz_static *st, hz_req *req, hz_res *res, int fd, co
             not_modified = (int64_t)sb->st_mtime <= ims;
     }
     if (not_modified) {
-        close(fd);
+        hz_req_file_close(req, fd);
         hz_res_send(res, 304, NULL, 0);
         return;
     }
@@ -809,7 +815,7 @@ static void serve_file(const hz_static *st, hz_req *req, hz_res *res, int fd, co
         }
         int r = use ? parse_range(range, size, &off, &len) : RANGE_NONE;
         if (r == RANGE_UNSAT) {
-            close(fd);
+            hz_req_file_close(req, fd);
             snprintf(crange, sizeof(crange), "bytes */%llu", (unsigned long long)size);
             hz_res_set_header(res, "Content-Range", crange);
             send_status(res, 416);
@@ -874,15 +880,31 @@ void hz_static_handler(hz_req *req, hz_res *res, void *ud)
     }
     char *rel = path + 1;
     int is_dir_path = path[pl - 1] == '/';
-    int fd = open_rel(st, rel);
+    /* The loop's open-file cache: a regular file opened less than
+     * file_cache_ms ago is served from that fd and fstat (a reference,
+     * given back by the response or hz_req_file_close). */
+    struct stat sb;
+    size_t kl = strlen(rel);
+    int fd = st->file_cache && !is_dir_path ? hz_req_file_get(req, st, rel, kl, &sb, sizeof(sb))
+                                            : HZ_ENOENT;
+    if (fd >= 0) {
+        serve_file(st, req, res, fd, &sb, path, rel);
+        return;
+    }
+    fd = open_rel(st, rel);
     if (fd < 0) {
         send_status(res, -fd);
         return;
     }
-    struct stat sb;
     if (fstat(fd, &sb) < 0) {
         close(fd);
         send_status(res, 500);
+        return;
+    }
+    if (st->file_cache && !is_dir_path && S_ISREG(sb.st_mode) &&
+        hz_req_file_put(req, st, rel, kl, st->file_cache, st->file_cache_ms, fd, &sb, sizeof(sb)) ==
+            0) {
+        serve_file(st, req, res, fd, &sb, path, rel);
         return;
     }
     if (S_ISDIR(sb.st_mode)) {

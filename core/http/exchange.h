@@ -303,4 +303,12 @@ static inline void hz__ex_after_cancel(hz_req *ex)
     }
 }
 
+/** Whether src is a file body source of hz_res_sendfile (HTTP/2 then reads
+ *  the file straight into its output with hz__filesrc_pread). thread: loop. */
+HZ__HIDDEN int hz__filesrc_is(const hz_body_source *src);
+/** Reads exactly len bytes of the file source ud (a hz__filesrc_is source's
+ *  ud) into buf and advances it. len, or < 0: HZ_EIO when the file ended
+ *  early (it shrank), another HZ_E* for a read error. thread: loop. */
+HZ__HIDDEN long hz__filesrc_pread(void *ud, void *buf, size_t len);
+
 #endif /* HZ__EXCHANGE_H */

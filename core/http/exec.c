@@ -25,6 +25,7 @@ struct hz__exec_job {           /* owner: its loop; freed by exec_done() */
     int failed;     /* out of memory while recording: answer 500 */
     int conn_close; /* a Connection: close field was set */
     int server_set; /* a Server field was set (it is among the pairs) */
+    int secure;     /* the connection is TLS (set at dispatch, read on the worker) */
     char *hdrs;     /* owns: "name\0value\0" pairs, hdrs_cap bytes */
     size_t hdrs_len, hdrs_cap;
     size_t hdrs_cost;   /* the pairs as header lines, against HZ__RES_HDRS_MAX */
@@ -33,6 +34,8 @@ struct hz__exec_job {           /* owner: its loop; freed by exec_done() */
     hz_body_source src; /* owns while has_src: done runs exactly once */
     char *body;         /* owns: body_cap bytes */
     size_t body_len, body_cap;
+    hz__exec_defer_fn defer; /* a deferred response (hz__exec_defer), or NULL */
+    void *defer_ud;          /* owned by defer until it ran (once, on the loop) */
 };
 
 static const hz__res_ops exec_res_ops;
@@ -42,6 +45,11 @@ static const hz__res_ops exec_res_ops;
 static void exec_free(hz__loop *loop, hz__exec_job *j)
 {
     const hz_allocator *a = &loop->srv->a;
+    if (j->defer) { /* recorded, never replayed: it frees what it holds */
+        hz__exec_defer_fn fn = j->defer;
+        j->defer = NULL;
+        fn(NULL, j->defer_ud);
+    }
     if (j->has_src) { /* recorded, never handed to the connection */
         j->has_src = 0;
         j->src.done(j->src.ud, HZ_ECANCELED);
@@ -87,7 +95,15 @@ static void exec_replay(hz__exec_job *j, struct hz_req *ex, hz__conn *c)
     }
     if (rc == 0 && j->conn_close)
         rc = ops->set_header(ex, NULL, 0, NULL, 0, HZ__HDR_CONN_CLOSE);
-    if (rc == 0 && j->has_src) {
+    if (j->defer) {
+        hz__exec_defer_fn fn = j->defer;
+        j->defer = NULL;
+        if (rc == 0) {
+            fn(ex, j->defer_ud); /* it answers, accepted or refused */
+            return;
+        }
+        fn(NULL, j->defer_ud);
+    } else if (rc == 0 && j->has_src) {
         j->has_src = 0; /* handed over: the connection calls done */
         rc = ops->send_source(ex, j->status, j->src_len, &j->src);
         if (rc < 0)
@@ -168,6 +184,7 @@ void hz__exec_dispatch(const hz__exec_proto *p, hz__conn *c, struct hz_req *ex)
     j->p = p;
     j->c = c;
     j->ex = ex;
+    j->secure = p->ops->secure ? p->ops->secure(ex) : 0;
     hz__timer_init(&j->deadline, exec_deadline_fn);
     if (srv->cfg.timeouts.handler)
         hz__timer_arm(&loop->wheel, &j->deadline, loop->now + srv->cfg.timeouts.handler);
@@ -333,6 +350,24 @@ static int exec_send_source(struct hz_req *ex, int status, int64_t length,
     return 0;
 }
 
+int hz__exec_recording(const hz_res *res)
+{
+    return res->ops == &exec_res_ops;
+}
+
+int hz__exec_defer(struct hz_req *ex, hz__exec_defer_fn fn, void *ud)
+{
+    hz__exec_job *j = ex->exec;
+    if (exec_live(ex) < 0)
+        return HZ_ECANCELED;
+    if (j->stage != STAGE_NONE)
+        return HZ_ESTATE;
+    j->defer = fn;
+    j->defer_ud = ud;
+    j->stage = STAGE_DONE;
+    return 0;
+}
+
 static int exec_resume(struct hz_req *ex)
 {
     (void)ex;
@@ -353,6 +388,12 @@ static int exec_after(hz_req *ex, unsigned ms, hz_after_fn fn, void *ud)
     return HZ_ENOTSUP;
 }
 
+/* What the protocol said at dispatch (hz_ws_origin_ok on a worker). */
+static int exec_secure(const hz_req *ex)
+{
+    return ex->exec->secure;
+}
+
 static const hz__res_ops exec_res_ops = {
     .set_header = exec_set_header,
     .send = exec_send,
@@ -366,4 +407,5 @@ static const hz__res_ops exec_res_ops = {
     .after = exec_after,
     .live = exec_live,
     .on_loop = 0,
+    .secure = exec_secure,
 };

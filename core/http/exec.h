@@ -27,6 +27,10 @@
  *     stream reset or the connection closed): the protocol aborts the
  *     exchange, which marks it cancelled; the late response is dropped;
  *   - stop: a loop does not end while jobs of it are in flight.
+ * A response the worker cannot make by itself (a WebSocket accept) is
+ * recorded as a deferred call (hz__exec_defer): run on the loop at the
+ * replay, after the recorded fields, or with NULL to free it when there is
+ * no replay.
  * What differs per protocol is an hz__exec_proto: a few hooks, called on
  * the loop only, never on the hot path of an inline handler.
  */
@@ -86,5 +90,22 @@ HZ__HIDDEN void hz__exec_dispatch(const hz__exec_proto *p, hz__conn *c, hz_req *
 
 /** The loop-side flags of ex's job (ex->exec must be set). thread: loop. */
 HZ__HIDDEN struct hz__exec_job_view *hz__exec_view(const hz_req *ex);
+
+/** A response decided on the worker and made on the loop (an upgrade:
+ *  core/ws): called once, on the loop, with ex when the replay finds ex
+ *  still the connection's to answer (the recorded fields set already; fn
+ *  answers, whatever it decides), or with ex NULL when it is not (client
+ *  gone, deadline, failure): fn only frees ud then. */
+typedef void (*hz__exec_defer_fn)(hz_req *ex, void *ud);
+
+/** Whether res is the executor's recorder (the handler runs on a worker).
+ *  thread: any. */
+HZ__HIDDEN int hz__exec_recording(const hz_res *res);
+
+/** Records fn as ex's response (in place of hz_res_send & co.): 0, and fn
+ *  owns ud from then on (it runs exactly once, on the loop); HZ_ECANCELED
+ *  (ex abandoned) or HZ_ESTATE (a response was recorded already), and ud
+ *  stays the caller's. thread: the worker running ex's handler. */
+HZ__HIDDEN int hz__exec_defer(hz_req *ex, hz__exec_defer_fn fn, void *ud);
 
 #endif /* HZ__EXEC_H */

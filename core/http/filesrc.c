@@ -19,7 +19,9 @@
 
 typedef struct filesrc { /* owner: the source (freed by fsrc_done) */
     hz_allocator a;      /* copy of the server's (thread-safe with an executor) */
-    int fd;              /* owns */
+    int fd;              /* owns (a reference when loop is set) */
+    hz__loop *loop;      /* borrowed: outlives the source; set: fd is the loop's
+                            open-file cache's reference, given back in done */
     uint64_t off;        /* next byte of the file */
     uint64_t left;       /* bytes not handed out yet */
 } filesrc;
@@ -130,11 +132,34 @@ static long fsrc_sendfile(void *ud, int sock, size_t max)
 }
 #endif
 
+int hz__filesrc_is(const hz_body_source *src)
+{
+    return src->read == fsrc_read;
+}
+
+long hz__filesrc_pread(void *ud, void *buf, size_t len)
+{
+    filesrc *f = ud;
+    if (len > f->left)
+        return HZ_EIO; /* never past the promised length */
+    size_t got = 0;
+    while (got < len) {
+        long n = fsrc_read(f, (char *)buf + got, len - got);
+        if (n <= 0)
+            return n < 0 ? n : HZ_EIO;
+        got += (size_t)n;
+    }
+    return (long)got;
+}
+
 static void fsrc_done(void *ud, int status)
 {
     filesrc *f = ud;
     (void)status;
-    close(f->fd);
+    if (f->loop)
+        hz__fcache_release(f->loop, f->fd);
+    else
+        close(f->fd);
     hz_allocator a = f->a;
     hz__free(&a, f, sizeof(*f));
 }
@@ -143,18 +168,26 @@ int hz_res_sendfile(hz_res *res, int status, int fd, uint64_t offset, uint64_t l
 {
     if (fd < 0)
         return HZ_EINVAL;
-    if (!res || status < 200 || status > 999 || len > (uint64_t)INT64_MAX) {
+    if (!res) {
         close(fd);
+        return HZ_EINVAL;
+    }
+    /* A reference of the loop's open-file cache is given back, not closed
+     * (only the loop has any: the cache is never used on a worker). */
+    hz__loop *cl = res->ops->on_loop && hz__fcache_holds(res->ex->loop, fd) ? res->ex->loop : NULL;
+    if (status < 200 || status > 999 || len > (uint64_t)INT64_MAX) {
+        cl ? hz__fcache_release(cl, fd) : (void)close(fd);
         return HZ_EINVAL;
     }
     const hz_allocator *a = hz__res_alloc(res);
     filesrc *f = hz__alloc(a, sizeof(*f));
     if (!f) {
-        close(fd);
+        cl ? hz__fcache_release(cl, fd) : (void)close(fd);
         return HZ_ENOMEM;
     }
     f->a = *a;
     f->fd = fd;
+    f->loop = cl;
     f->off = offset;
     f->left = len;
     hz_body_source src = {

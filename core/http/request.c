@@ -3,6 +3,7 @@
  * streaming calls, which reach the protocol through its ops table. */
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include "exchange.h"
 #include "loop.h"
 
@@ -149,6 +150,36 @@ void *hz_res_user(const hz_res *res)
 int hz_req_loop(const hz_req *req)
 {
     return (int)req->loop->idx;
+}
+
+int hz_req_file_get(hz_req *req, const void *owner, const char *key, size_t key_len, void *meta,
+                    size_t meta_len)
+{
+    if (!req || !key || (meta_len && !meta))
+        return HZ_EINVAL;
+    if (!req->res.ops->on_loop)
+        return HZ_ENOTSUP;
+    return hz__fcache_get(req->loop, owner, key, key_len, meta, meta_len);
+}
+
+int hz_req_file_put(hz_req *req, const void *owner, const char *key, size_t key_len, unsigned max,
+                    unsigned ttl_ms, int fd, const void *meta, size_t meta_len)
+{
+    if (!req || !key || fd < 0 || (meta_len && !meta))
+        return HZ_EINVAL;
+    if (!req->res.ops->on_loop)
+        return HZ_ENOTSUP;
+    return hz__fcache_put(req->loop, owner, key, key_len, max, ttl_ms, fd, meta, meta_len);
+}
+
+void hz_req_file_close(hz_req *req, int fd)
+{
+    if (fd < 0)
+        return;
+    if (req && req->res.ops->on_loop)
+        hz__fcache_release(req->loop, fd);
+    else
+        close(fd);
 }
 
 int hz_req_on_body(hz_req *req, hz_body_chunk_fn on_chunk, hz_body_end_fn on_end, void *ud)

@@ -1314,9 +1314,7 @@ static int conn_parkable(const hz__conn *c)
            !c->in_process && !c->io.queued && !c->close_after && !c->lingering && !c->rd_eof &&
            !c->wblocked && !c->sock.want_write && c->interest == HZ_EV_READ && !c->in.data &&
            !c->out.data && !c->h2 && !c->h2_ok && !c->h2_listener && !c->close_why &&
-           c->nrequests &&
-           (c->sock.tp == &hz__transport_socket || c->sock.tp == &hz__transport_cio) &&
-           hz__sock_held(&c->sock, 1) == 0;
+           c->nrequests && hz__sock_parkable(&c->sock) && hz__sock_held(&c->sock, 1) == 0;
 }
 
 static void park_wake(hz__loop *loop, const hz__parked *r, unsigned events);

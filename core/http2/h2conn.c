@@ -684,16 +684,24 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
     h2s *s = src->ptr;
     size_t pend = hz__buf_pending(&s->ob);
     if (pend) {
+        /* NO_COPY: send_data copies them from s->ob into c->out, once. */
         size_t k = pend < len ? pend : len;
-        memcpy(buf, s->ob.data + s->ob.off, k);
-        s->ob.off += (uint32_t)k;
-        h->obytes -= k;
-        if (!hz__buf_pending(&s->ob))
-            s->ob.off = s->ob.len = 0;
-        if (!hz__buf_pending(&s->ob) && s->res_done && !s->src_on)
+        *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+        if (k == pend && s->res_done && !s->src_on)
             *flags |= NGHTTP2_DATA_FLAG_EOF;
         h->last_data = h->c->loop->now;
         return (ssize_t)k;
+    }
+    if (s->src_on && !s->src_wait && s->src_left > 0 && hz__filesrc_is(&s->src)) {
+        /* A file of known length: send_data reads it straight into c->out
+         * (a shorter file resets the stream there). */
+        size_t want = (uint64_t)s->src_left < len ? (size_t)s->src_left : len;
+        s->src_left -= (int64_t)want;
+        *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+        if (s->src_left == 0)
+            *flags |= NGHTTP2_DATA_FLAG_EOF; /* done runs in the sweep */
+        h->last_data = h->c->loop->now;
+        return (ssize_t)want;
     }
     if (s->src_on && !s->src_wait) {
         size_t want = len;
@@ -731,6 +739,45 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
     }
     s->deferred = 1;
     return NGHTTP2_ERR_DEFERRED;
+}
+
+/* A DATA frame data_read marked NO_COPY: its header and payload go
+ * straight into c->out, the payload copied once from s->ob or read from
+ * the file. Always the whole frame (never WOULDBLOCK: nghttp2 keeps the
+ * frame's stream pointer across a retry, and the stream may be gone by
+ * then); PAUSE once c->out is full enough, as mem_send's own frames. */
+static int send_data(nghttp2_session *ng, nghttp2_frame *fr, const uint8_t *framehd, size_t length,
+                     nghttp2_data_source *src, void *ud)
+{
+    (void)ng;
+    hz__h2 *h = ud;
+    hz__conn *c = h->c;
+    h2s *s = src->ptr;
+    if (fr->data.padlen) /* we never ask for padding */
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (hz__buf_reserve(&c->out, &c->loop->bufs, 9 + length, UINT32_MAX) < 0)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    char *p = c->out.data + c->out.len;
+    memcpy(p, framehd, 9);
+    size_t pend = hz__buf_pending(&s->ob);
+    if (pend) {
+        if (length > pend)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        memcpy(p + 9, s->ob.data + s->ob.off, length);
+        s->ob.off += (uint32_t)length;
+        h->obytes -= length;
+        if (!hz__buf_pending(&s->ob))
+            s->ob.off = s->ob.len = 0;
+    } else if (length) {
+        long n = s->src_on ? hz__filesrc_pread(s->src.ud, p + 9, length) : HZ_EIO;
+        if (n != (long)length) {
+            /* Nothing of this frame is in c->out: RST_STREAM (INTERNAL_ERROR). */
+            src_done(s, n < 0 ? (int)n : HZ_EIO);
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        }
+    }
+    c->out.len += (uint32_t)(9 + length);
+    return hz__buf_pending(&c->out) >= H2_OUT_HIGH ? NGHTTP2_ERR_PAUSE : 0;
 }
 
 static void h2_after_fire(hz__timer *t)
@@ -2136,6 +2183,7 @@ int hz__h2_takeover(hz__conn *c)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    nghttp2_session_callbacks_set_send_data_callback(cb, send_data);
     /* The request-body windows open only as bodies are consumed. */
     nghttp2_option_set_no_auto_window_update(opt, 1);
     nghttp2_option_set_max_outbound_ack(opt, 1000);

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include "ws_conn.h"
 #include "metrics.h"
+#include "exec.h"
 
 #define WS_READ_ROOM 16384u        /* bytes read at a time */
 #define WS_WHOLE_MAX 65536u        /* whole frames up to this are read before parsing */
@@ -708,16 +709,38 @@ static size_t put_field(char *p, const char *name, const char *value, size_t vl)
     return nl + vl + 4;
 }
 
-int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb, const hz_ws_options *opts,
-                 void *ud)
+/* What hz_ws_accept decided before the connection is touched: the
+ * prepared WebSocket and what its head says. On the loop it lives on the
+ * stack; on an executor worker it is allocated and handed to the job
+ * (hz__exec_defer) until the replay commits or drops it, on the loop. */
+typedef struct ws_pending {
+    hz_ws *ws;                          /* owns: prepared, not yet counted in nws */
+    int h2;                             /* RFC 8441: a 200 on the stream, no accept key */
+    int pmd_on;                         /* permessage-deflate agreed: ext is the answer */
+    char accept[HZ__WS_ACCEPT_LEN + 1]; /* HTTP/1.1: Sec-WebSocket-Accept */
+    char ext[HZ__PMD_RESPONSE_MAX];     /* Sec-WebSocket-Extensions */
+} ws_pending;
+
+/* Frees a prepared WebSocket that never opened (not counted in nws). */
+static void ws_discard(hz_ws *ws)
+{
+    while (ws->qhead) {
+        hz__ws_chunk *c = ws->qhead;
+        ws->qhead = c->next;
+        chunk_free(ws, c);
+    }
+    atomic_store(&ws->state, HZ__WS_DONE);
+    hz_ws_release(ws);
+}
+
+/* Checks the request and the options, negotiates, and makes the WebSocket
+ * (nothing of the connection is touched: this part may run on a worker,
+ * reading the request, answering through whatever res records). A refusal
+ * is answered here; < 0 then. */
+static int ws_prepare(hz_req *req, hz_res *res, const hz_ws_callbacks *cb,
+                      const hz_ws_options *opts, void *ud, ws_pending *pd)
 {
     hz_ws_options o;
-    if (!req || !res || !cb)
-        return HZ_EINVAL;
-    if (!res->ops->upgrade) {
-        hz__res_answer(req, res->ops, 500, NULL);
-        return HZ_ENOTSUP;
-    }
     opts_defaults(&o);
     if (opts && hz_sized_import(&o, sizeof(o), opts, sizeof(o)) < 0)
         return HZ_EINVAL;
@@ -726,9 +749,8 @@ int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb, const hz_w
 
     /* RFC 8441 §5: over HTTP/2 the request is an extended CONNECT with no
      * key and the answer a 200 without Sec-WebSocket-Accept. */
-    int h2 = hz_req_version(req) == 20;
-    char accept[HZ__WS_ACCEPT_LEN + 1];
-    if (h2) {
+    pd->h2 = hz_req_version(req) == 20;
+    if (pd->h2) {
         hz_str v = hz_req_header(req, "sec-websocket-version");
         if (!is_ext_connect(req)) {
             refuse(res, 400, HZ__WS_HS_OK);
@@ -762,7 +784,7 @@ int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb, const hz_w
             refuse(res, hz__ws_hs_status(e), e);
             return HZ_EINVAL;
         }
-        if (hz__ws_accept(hr.key.ptr, hr.key.len, accept) < 0) {
+        if (hz__ws_accept(hr.key.ptr, hr.key.len, pd->accept) < 0) {
             refuse(res, 400, HZ__WS_HS_KEY);
             return HZ_EINVAL;
         }
@@ -781,10 +803,9 @@ int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb, const hz_w
 
     /* permessage-deflate (RFC 7692 §5). */
     hz__pmd_params agreed;
-    char ext[HZ__PMD_RESPONSE_MAX];
-    int pmd_on = 0;
     hz__pmd_cfg pcfg;
     hz__pmd_cfg_init(&pcfg);
+    pd->pmd_on = 0;
     if (o.compression) {
         hz_str offer = hz_req_header(req, "sec-websocket-extensions");
         if (o.server_max_window_bits >= 9 && o.server_max_window_bits <= 15)
@@ -796,26 +817,28 @@ int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb, const hz_w
         if (o.compression_level >= 1 && o.compression_level <= 9)
             pcfg.level = (int8_t)o.compression_level;
         if (offer.ptr) {
-            int rc = hz__pmd_negotiate(offer.ptr, offer.len, &pcfg, &agreed, ext, sizeof(ext));
+            int rc =
+                hz__pmd_negotiate(offer.ptr, offer.len, &pcfg, &agreed, pd->ext, sizeof(pd->ext));
             if (rc == HZ_EINVAL) {
                 refuse(res, 400, HZ__WS_HS_OK);
                 return HZ_EINVAL;
             }
-            pmd_on = rc == 1;
+            pd->pmd_on = rc == 1;
         }
     }
 
     hz__loop *loop = req->loop;
     hz_server *srv = loop->srv;
-    unsigned cap = srv->cfg.max_websockets;
-    if (atomic_fetch_add(&srv->nws, 1) >= cap) {
-        atomic_fetch_sub(&srv->nws, 1);
+    /* Full already: refused before a compression context is made. The
+     * slot itself is taken by ws_commit. */
+    if (atomic_load(&srv->nws) >= srv->cfg.max_websockets) {
         refuse(res, 503, HZ__WS_HS_OK);
         return HZ_EBUSY;
     }
     hz_ws *ws = hz__calloc(&srv->a, sizeof(*ws));
     if (!ws)
         goto nomem;
+    pd->ws = ws;
     ws->io.vt = &ws_io_vt;
     ws->loop = loop;
     ws->a = srv->a;
@@ -837,9 +860,9 @@ int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb, const hz_w
     pc.role = HZ__WS_SERVER;
     pc.max_frame = o.max_frame;
     pc.max_message = o.max_message;
-    pc.rsv1_compressed = (unsigned)pmd_on;
+    pc.rsv1_compressed = (unsigned)pd->pmd_on;
     hz__ws_parser_init(&ws->parser, &pc);
-    if (pmd_on && hz__pmd_create(&ws->pmd, &ws->a, &agreed, 1, &pcfg, o.max_message) < 0)
+    if (pd->pmd_on && hz__pmd_create(&ws->pmd, &ws->a, &agreed, 1, &pcfg, o.max_message) < 0)
         goto nomem;
     const char *pname = proto >= 0 ? o.subprotocols[proto] : NULL;
     if (pname) {
@@ -849,12 +872,42 @@ int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb, const hz_w
             goto nomem;
         memcpy(ws->protocol, pname, ws->protocol_size);
     }
+    return 0;
+nomem:
+    if (ws)
+        ws_discard(ws);
+    pd->ws = NULL;
+    refuse(res, 503, HZ__WS_HS_OK);
+    return HZ_ENOMEM;
+}
 
-    if (h2) {
+/* Takes a slot under max_websockets and answers the upgrade on the
+ * connection (loop thread): the head, then the hand-over. pd->ws is
+ * consumed whatever happens; a refusal is answered here. */
+static int ws_commit(hz_req *req, hz_res *res, ws_pending *pd)
+{
+    hz_ws *ws = pd->ws;
+    hz_server *srv = req->loop->srv;
+    pd->ws = NULL;
+    /* Stopping: a WebSocket would only be closed 1001 at once (and
+     * HTTP/1.1 takes no upgrade then): the same answer as the cap. */
+    if (req->loop->stopping) {
+        ws_discard(ws);
+        refuse(res, 503, HZ__WS_HS_OK);
+        return HZ_EBUSY;
+    }
+    if (atomic_fetch_add(&srv->nws, 1) >= srv->cfg.max_websockets) {
+        atomic_fetch_sub(&srv->nws, 1);
+        ws_discard(ws);
+        refuse(res, 503, HZ__WS_HS_OK);
+        return HZ_EBUSY;
+    }
+    const char *pname = ws->protocol;
+    if (pd->h2) {
         /* The carrier's own head (200, no END_STREAM) carries these and the
          * handler's fields; the first queued bytes are frames. */
         if ((pname && hz_res_set_header(res, "Sec-WebSocket-Protocol", pname) < 0) ||
-            (pmd_on && hz_res_set_header(res, "Sec-WebSocket-Extensions", ext) < 0))
+            (pd->pmd_on && hz_res_set_header(res, "Sec-WebSocket-Extensions", pd->ext) < 0))
             goto nomem;
         int rc = res->ops->upgrade(req, 200, ws_handover, ws);
         if (rc < 0) {
@@ -867,7 +920,7 @@ int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb, const hz_w
     /* The 101 head (§4.2.2 5), with the handler's own fields. */
     size_t uhl = hz__buf_pending(&req->hdrs);
     size_t cap101 = 160 + HZ__WS_ACCEPT_LEN + (pname ? ws->protocol_size + 32 : 0) +
-                    (pmd_on ? sizeof(ext) + 32 : 0) + uhl;
+                    (pd->pmd_on ? sizeof(pd->ext) + 32 : 0) + uhl;
     hz__ws_chunk *h = chunk_new(ws, WS_OP_RAW, NULL, cap101, 0);
     if (!h)
         goto nomem;
@@ -876,11 +929,11 @@ int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb, const hz_w
                              "Upgrade: websocket\r\nConnection: Upgrade\r\n";
     memcpy(p, l1, sizeof(l1) - 1);
     p += sizeof(l1) - 1;
-    p += put_field(p, "Sec-WebSocket-Accept", accept, HZ__WS_ACCEPT_LEN);
+    p += put_field(p, "Sec-WebSocket-Accept", pd->accept, HZ__WS_ACCEPT_LEN);
     if (pname)
         p += put_field(p, "Sec-WebSocket-Protocol", pname, ws->protocol_size - 1);
-    if (pmd_on)
-        p += put_field(p, "Sec-WebSocket-Extensions", ext, strlen(ext));
+    if (pd->pmd_on)
+        p += put_field(p, "Sec-WebSocket-Extensions", pd->ext, strlen(pd->ext));
     if (uhl) {
         memcpy(p, req->hdrs.data + req->hdrs.off, uhl);
         p += uhl;
@@ -901,12 +954,53 @@ int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb, const hz_w
     }
     return 0;
 nomem:
-    if (ws)
-        ws_handover(NULL, ws);
-    else
-        atomic_fetch_sub(&srv->nws, 1);
+    ws_handover(NULL, ws);
     refuse(res, 503, HZ__WS_HS_OK);
     return HZ_ENOMEM;
+}
+
+/* The replay of an accept recorded on a worker (hz__exec_defer), on the
+ * loop: the connection's answer now, or (ex NULL: the client went, the
+ * deadline answered, the server failed the job) nothing but freeing. */
+static void ws_replay(hz_req *ex, void *ud)
+{
+    ws_pending *pd = ud;
+    hz_allocator a = pd->ws->a;
+    if (ex)
+        ws_commit(ex, &ex->res, pd);
+    else
+        ws_discard(pd->ws);
+    hz__free(&a, pd, sizeof(*pd));
+}
+
+int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb, const hz_ws_options *opts,
+                 void *ud)
+{
+    if (!req || !res || !cb)
+        return HZ_EINVAL;
+    if (hz__exec_recording(res)) {
+        /* On an executor worker: decided now, made at the replay. */
+        const hz_allocator *a = &req->loop->srv->a;
+        ws_pending *pd = hz__calloc(a, sizeof(*pd));
+        if (!pd) {
+            refuse(res, 503, HZ__WS_HS_OK);
+            return HZ_ENOMEM;
+        }
+        int rc = ws_prepare(req, res, cb, opts, ud, pd);
+        if (rc == 0 && (rc = hz__exec_defer(req, ws_replay, pd)) == 0)
+            return 0;
+        if (pd->ws)
+            ws_discard(pd->ws);
+        hz__free(a, pd, sizeof(*pd));
+        return rc;
+    }
+    if (!res->ops->upgrade) {
+        hz__res_answer(req, res->ops, 500, NULL);
+        return HZ_ENOTSUP;
+    }
+    ws_pending pd;
+    int rc = ws_prepare(req, res, cb, opts, ud, &pd);
+    return rc < 0 ? rc : ws_commit(req, res, &pd);
 }
 
 /* The HTTP/1.1 connection is ours (h), or went away first (NULL). */
@@ -915,14 +1009,8 @@ static void ws_handover(hz__handover *h, void *ud)
     hz_ws *ws = ud;
     hz__loop *loop = ws->loop;
     if (!h) {
-        while (ws->qhead) {
-            hz__ws_chunk *c = ws->qhead;
-            ws->qhead = c->next;
-            chunk_free(ws, c);
-        }
         atomic_fetch_sub(&loop->srv->nws, 1);
-        atomic_store(&ws->state, HZ__WS_DONE);
-        hz_ws_release(ws);
+        ws_discard(ws);
         return;
     }
     hz__sock_move(&ws->sock, &h->sock);

@@ -866,6 +866,10 @@ typedef struct hz_static_config {
                                   sibling is served; 0: never */
     uint64_t compress_max;     /**< files bigger than this are not compressed on the
                                   fly; default 16 MiB */
+    unsigned file_cache;       /**< open files kept per loop (docs/configuration.md);
+                                  default 64; 0: every request opens its file */
+    unsigned file_cache_ms;    /**< how long an open file is trusted: a replaced
+                                  or deleted file shows within this; default 1000 */
 } hz_static_config;
 
 typedef struct hz_static hz_static; /**< owner: the caller of hz_static_create */
@@ -907,7 +911,8 @@ HZ_API int hz_route_static(hz_server *srv, const char *prefix, hz_static *st);
 
 /** Sends a response whose body is len bytes of the file fd from offset
  *  (Content-Length: len). The response takes fd over: it is closed when
- *  the body was sent, the connection closed, or on any error here. Plain
+ *  the body was sent, the connection closed, or on any error here (an fd
+ *  of the open-file cache, hz_req_file_get/put, is given back instead). Plain
  *  connections use sendfile() where the OS has it; TLS connections (and
  *  other systems) read the file into the output buffer piece by piece
  *  (a body source, see hz_res_send_source). HEAD requests get the head
@@ -916,6 +921,33 @@ HZ_API int hz_route_static(hz_server *srv, const char *prefix, hz_static *st);
  *  connection. thread: loop, or an executor worker (the file is handed to
  *  the loop with the response, not read into memory). */
 HZ_API int hz_res_sendfile(hz_res *res, int status, int fd, uint64_t offset, uint64_t len);
+
+/* The loop's open-file cache (docs/configuration.md "Open-file cache"): regular
+ * files kept open for a short time, per loop thread, as the static handler
+ * uses it. An fd these calls return is a reference: give it to
+ * hz_res_sendfile (the response gives it back when sent) or back with
+ * hz_req_file_close, exactly once. */
+
+/** A reference to the fd cached under (owner, key), its metadata (the
+ *  meta_len bytes given to hz_req_file_put) copied to meta. The fd (>= 0),
+ *  HZ_ENOENT (none, or older than its ttl: then dropped), HZ_ENOTSUP (on an
+ *  executor worker: the cache is the loop's), HZ_EINVAL. thread: loop. */
+HZ_API int hz_req_file_get(hz_req *req, const void *owner, const char *key, size_t key_len,
+                           void *meta, size_t meta_len);
+/** Hands fd, a regular file the caller opened, to the loop's cache under
+ *  (owner, key) for ttl_ms ms with meta_len bytes (at most 256) of metadata;
+ *  the cache then holds at most max entries (dropping expired, then oldest
+ *  ones; an fd is closed once no reference is out). 0: fd is now a
+ *  reference. < 0: not cached, fd stays the caller's: HZ_EINVAL (max or
+ *  ttl_ms 0, key over 4096 bytes, meta over 256), HZ_ENOMEM, HZ_ENOTSUP (on
+ *  an executor worker). owner is compared, never dereferenced. thread: loop. */
+HZ_API int hz_req_file_put(hz_req *req, const void *owner, const char *key, size_t key_len,
+                           unsigned max, unsigned ttl_ms, int fd, const void *meta,
+                           size_t meta_len);
+/** Gives back a reference from hz_req_file_get/put; any other fd is
+ *  closed. thread: loop, or an executor worker (which only ever has plain
+ *  fds: they are closed). */
+HZ_API void hz_req_file_close(hz_req *req, int fd);
 
 /** The Content-Type of a file name by its extension ("text/css; charset=utf-8",
  *  ...), "application/octet-stream" for others. Static string. thread: any. */
@@ -1011,20 +1043,30 @@ HZ_API int hz_ws_is_upgrade(const hz_req *req);
  *  browser); else 0. thread: loop, or an executor worker. */
 HZ_API int hz_ws_origin_ok(const hz_req *req, const char *const *allowed, size_t n);
 
-/** Accepts req as a WebSocket from its route handler (run inline, not on
- *  the executor): checks the handshake (RFC 6455 §4.2.1), picks the
- *  subprotocol and permessage-deflate, and answers 101; the connection
- *  then belongs to the WebSocket, whose callbacks cb (copied) get ud.
+/** Accepts req as a WebSocket from its route handler: checks the
+ *  handshake (RFC 6455 §4.2.1), picks the subprotocol and
+ *  permessage-deflate, and answers 101; the connection then belongs to the
+ *  WebSocket, whose callbacks cb (copied) get ud, on the loop.
  *  Headers set on res before (Set-Cookie) go with the 101. Over HTTP/2
  *  (RFC 8441 extended CONNECT) the answer is a 200 without
  *  Sec-WebSocket-Accept and the stream carries the WebSocket
  *  (docs/websocket.md). On failure the
  *  refusal is already answered and the handler has nothing more to do:
  *  HZ_EINVAL (not a valid upgrade: 400, 405 or 426), HZ_EBUSY
- *  (cfg.max_websockets: 503), HZ_ENOMEM (503), HZ_ESTATE (a response was
- *  started, or the request has a body: 400 when still possible),
- *  HZ_ENOTSUP (on an executor worker: 500), HZ_ECLOSED. opts NULL:
- *  defaults. thread: loop. */
+ *  (cfg.max_websockets, or the server stopping: 503), HZ_ENOMEM (503),
+ *  HZ_ESTATE (a response was started, or the request has a body: 400 when
+ *  still possible), HZ_ECLOSED, HZ_ECANCELED (on a worker: the request
+ *  was abandoned). opts NULL: defaults.
+ *  On an executor worker (HZ_ROUTE_EXECUTOR) the handshake is checked
+ *  and the options negotiated at the call (the refusals above are answered
+ *  the same way), but the accept is made on the loop when the response is
+ *  replayed: 0 then means "recorded", not "open". The replay answers 503
+ *  (as on the loop) when max_websockets was reached meanwhile or the
+ *  server is stopping, and answers nothing when the client left or the
+ *  handler deadline answered 503 first; in each of these cases on_open
+ *  never runs, no callback is called and everything is freed. Only
+ *  on_open tells that the WebSocket opened. thread: loop, or the
+ *  executor worker running the handler. */
 HZ_API int hz_ws_accept(hz_req *req, hz_res *res, const hz_ws_callbacks *cb,
                         const hz_ws_options *opts, void *ud);
 

@@ -60,6 +60,26 @@ static void pc_fail(pc_ctx *c, int line, const char *fmt, ...)
         goto out;                                                                                  \
     } while (0)
 
+/* A helper that returns PC_PASS (0), PC_FAIL or PC_SKIP, with c->msg set by
+ * the helper's own CHECK or SKIP: anything but PC_PASS ends the check. */
+#define TRY(expr)                                                                                  \
+    do {                                                                                           \
+        int try_rc_ = (expr);                                                                      \
+        if (try_rc_ != PC_PASS) {                                                                  \
+            rc = try_rc_;                                                                          \
+            goto out;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+/* The check passes here when cond holds (the rest does not apply). */
+#define PASS_IF(cond)                                                                              \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            rc = PC_PASS;                                                                          \
+            goto out;                                                                              \
+        }                                                                                          \
+    } while (0)
+
 /* ------------------------------------------------------------------------ */
 /* helpers                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -255,6 +275,61 @@ static int ensure_nofile(rlim_t want)
     return setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* NO_ADD as open_pair's events: sv[0] is not registered. */
+#define NO_ADD (~0u)
+
+/* The start of most checks: a poller on the default allocator and a
+ * socketpair, sv[0] registered for events with udata. PC_PASS or PC_FAIL. */
+static int open_pair(const hz_poller_vt *vt, pc_ctx *c, hz_poller **p, int sv[2], unsigned events,
+                     void *udata)
+{
+    CHECK(vt->create(p, &hz_allocator_default) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    if (events != NO_ADD)
+        CHECK(vt->add(*p, sv[0], events, udata) == 0, "add");
+    return PC_PASS;
+out:
+    return PC_FAIL;
+}
+
+/* The end of most checks: closes the pair, destroys the poller, gives rc. */
+static int close_all(const hz_poller_vt *vt, hz_poller *p, int sv[2], int rc)
+{
+    close_pair(sv);
+    vt->destroy(p);
+    return rc;
+}
+
+/* The start of the high-fd checks: a counting allocator, a poller on it, a
+ * socketpair and *hi, a duplicate of sv[0] numbered HIGH_FD or above (a high
+ * fd makes table-based backends grow). PC_PASS, PC_FAIL or PC_SKIP. */
+static int open_high_fd(const hz_poller_vt *vt, pc_ctx *c, hz_count_alloc *ca, hz_poller **p,
+                        int sv[2], int *hi)
+{
+    int rc = PC_FAIL;
+    hz_count_alloc_init(ca);
+    if (ensure_nofile(HIGH_FD + 64) < 0)
+        SKIP("cannot raise RLIMIT_NOFILE to %d: %s", HIGH_FD + 64, strerror(errno));
+    CHECK(vt->create(p, &ca->iface) == 0, "create");
+    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    *hi = fcntl(sv[0], F_DUPFD_CLOEXEC, HIGH_FD);
+    CHECK(*hi >= HIGH_FD, "F_DUPFD: %s", strerror(errno));
+    rc = PC_PASS;
+out:
+    return rc;
+}
+
+/* Destroys *p and checks that it gave back every block it took from ca. */
+static int destroy_no_leak(const hz_poller_vt *vt, pc_ctx *c, hz_poller **p, hz_count_alloc *ca)
+{
+    vt->destroy(*p);
+    *p = NULL;
+    CHECK(atomic_load(&ca->live_blocks) == 0, "%ld blocks leaked", atomic_load(&ca->live_blocks));
+    return PC_PASS;
+out:
+    return PC_FAIL;
+}
+
 /* ------------------------------------------------------------------------ */
 /* the checks                                                                */
 /* ------------------------------------------------------------------------ */
@@ -286,9 +361,7 @@ int pc_readable(const hz_poller_vt *vt, pc_ctx *c)
     int rc = PC_FAIL, n, sv[2] = {-1, -1}, pf[2] = {-1, -1}, tag;
     hz_poller *p = NULL;
     hz_poll_event ev[16];
-    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
-    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
-    CHECK(vt->add(p, sv[0], HZ_EV_READ, &tag) == 0, "add");
+    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, &tag));
     n = vt->wait(p, ev, 16, NEG_MS);
     CHECK(n == 0, "an empty socket was reported (n=%d)", n);
     CHECK(send1(sv[1]) == 0, "write");
@@ -302,10 +375,7 @@ int pc_readable(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(vt->remove(p, sv[0]) == 0, "remove");
 
     /* A pipe's read end too (a completion poller serves sockets only). */
-    if (is_cio(vt)) {
-        rc = PC_PASS;
-        goto out;
-    }
+    PASS_IF(is_cio(vt));
     CHECK(make_pipe(pf) == 0, "pipe: %s", strerror(errno));
     CHECK(vt->add(p, pf[0], HZ_EV_READ, &tag) == 0, "add pipe");
     n = vt->wait(p, ev, 16, NEG_MS);
@@ -316,10 +386,8 @@ int pc_readable(const hz_poller_vt *vt, pc_ctx *c)
           "pipe READ expected (n=%d events 0x%x)", n, n > 0 ? ev[0].events : 0);
     rc = PC_PASS;
 out:
-    close_pair(sv);
     close_pair(pf);
-    vt->destroy(p);
-    return rc;
+    return close_all(vt, p, sv, rc);
 }
 
 int pc_writable(const hz_poller_vt *vt, pc_ctx *c)
@@ -327,9 +395,7 @@ int pc_writable(const hz_poller_vt *vt, pc_ctx *c)
     int rc = PC_FAIL, n, i = 0, sv[2] = {-1, -1}, pf[2] = {-1, -1};
     hz_poller *p = NULL;
     hz_poll_event ev[16];
-    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
-    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
-    CHECK(vt->add(p, sv[0], HZ_EV_WRITE, NULL) == 0, "add");
+    TRY(open_pair(vt, c, &p, sv, HZ_EV_WRITE, NULL));
     n = vt->wait(p, ev, 16, POS_MS);
     CHECK(n == 1 && ev[0].fd == sv[0], "one entry for the socket expected (n=%d)", n);
     CHECK(ev[0].events & HZ_EV_WRITE, "WRITE missing (events 0x%x)", ev[0].events);
@@ -347,10 +413,7 @@ int pc_writable(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(vt->remove(p, sv[0]) == 0, "remove");
 
     /* A pipe's write end (not for a completion poller: sockets only). */
-    if (is_cio(vt)) {
-        rc = PC_PASS;
-        goto out;
-    }
+    PASS_IF(is_cio(vt));
     CHECK(make_pipe(pf) == 0, "pipe: %s", strerror(errno));
     CHECK(vt->add(p, pf[1], HZ_EV_WRITE, NULL) == 0, "add pipe");
     n = vt->wait(p, ev, 16, POS_MS);
@@ -358,10 +421,8 @@ int pc_writable(const hz_poller_vt *vt, pc_ctx *c)
           n);
     rc = PC_PASS;
 out:
-    close_pair(sv);
     close_pair(pf);
-    vt->destroy(p);
-    return rc;
+    return close_all(vt, p, sv, rc);
 }
 
 int pc_level_triggered(const hz_poller_vt *vt, pc_ctx *c)
@@ -370,9 +431,7 @@ int pc_level_triggered(const hz_poller_vt *vt, pc_ctx *c)
     char b;
     hz_poller *p = NULL;
     hz_poll_event ev[16];
-    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
-    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
-    CHECK(vt->add(p, sv[0], HZ_EV_READ, NULL) == 0, "add");
+    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, NULL));
     CHECK(write(sv[1], "ab", 2) == 2, "write");
     for (int round = 0; round < 3; round++) {
         n = vt->wait(p, ev, 16, POS_MS);
@@ -387,9 +446,7 @@ int pc_level_triggered(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(n == 0, "a drained socket was reported (n=%d)", n);
     rc = PC_PASS;
 out:
-    close_pair(sv);
-    vt->destroy(p);
-    return rc;
+    return close_all(vt, p, sv, rc);
 }
 
 int pc_read_write_one_entry(const hz_poller_vt *vt, pc_ctx *c)
@@ -421,10 +478,8 @@ int pc_read_write_one_entry(const hz_poller_vt *vt, pc_ctx *c)
           "one entry per fd expected");
     rc = PC_PASS;
 out:
-    close_pair(a);
     close_pair(b);
-    vt->destroy(p);
-    return rc;
+    return close_all(vt, p, a, rc);
 }
 
 int pc_peer_close(const hz_poller_vt *vt, pc_ctx *c)
@@ -433,9 +488,7 @@ int pc_peer_close(const hz_poller_vt *vt, pc_ctx *c)
     char b;
     hz_poller *p = NULL;
     hz_poll_event ev[16];
-    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
-    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
-    CHECK(vt->add(p, sv[0], HZ_EV_READ, NULL) == 0, "add");
+    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, NULL));
     n = vt->wait(p, ev, 16, NEG_MS);
     CHECK(n == 0, "nothing due yet (n=%d)", n);
     close_fd(&sv[1]);
@@ -446,10 +499,7 @@ int pc_peer_close(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(pc_read(vt, p, sv[0], &b, 1) == 0, "the reader must then see EOF");
     CHECK(vt->remove(p, sv[0]) == 0, "remove");
 
-    if (is_cio(vt)) { /* sockets only */
-        rc = PC_PASS;
-        goto out;
-    }
+    PASS_IF(is_cio(vt)); /* sockets only */
     CHECK(make_pipe(pf) == 0, "pipe: %s", strerror(errno));
     CHECK(vt->add(p, pf[0], HZ_EV_READ, NULL) == 0, "add pipe");
     close_fd(&pf[1]);
@@ -459,10 +509,8 @@ int pc_peer_close(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(read(pf[0], &b, 1) == 0, "the pipe reader must then see EOF");
     rc = PC_PASS;
 out:
-    close_pair(sv);
     close_pair(pf);
-    vt->destroy(p);
-    return rc;
+    return close_all(vt, p, sv, rc);
 }
 
 int pc_peer_close_wakes_writer(const hz_poller_vt *vt, pc_ctx *c)
@@ -470,8 +518,7 @@ int pc_peer_close_wakes_writer(const hz_poller_vt *vt, pc_ctx *c)
     int rc = PC_FAIL, n, sv[2] = {-1, -1};
     hz_poller *p = NULL;
     hz_poll_event ev[16];
-    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
-    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    TRY(open_pair(vt, c, &p, sv, NO_ADD, NULL));
     if (is_cio(vt)) { /* its budget fills through the poller */
         CHECK(vt->add(p, sv[0], HZ_EV_WRITE, NULL) == 0, "add");
         CHECK(pc_fill(vt, p, sv[0]) == 0, "fill");
@@ -489,9 +536,7 @@ int pc_peer_close_wakes_writer(const hz_poller_vt *vt, pc_ctx *c)
           "WRITE, HUP or ERR expected (events 0x%x)", ev[0].events);
     rc = PC_PASS;
 out:
-    close_pair(sv);
-    vt->destroy(p);
-    return rc;
+    return close_all(vt, p, sv, rc);
 }
 
 int pc_modify(const hz_poller_vt *vt, pc_ctx *c)
@@ -499,9 +544,7 @@ int pc_modify(const hz_poller_vt *vt, pc_ctx *c)
     int rc = PC_FAIL, n, sv[2] = {-1, -1}, ta, tb;
     hz_poller *p = NULL;
     hz_poll_event ev[16];
-    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
-    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
-    CHECK(vt->add(p, sv[0], HZ_EV_READ, &ta) == 0, "add");
+    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, &ta));
     CHECK(send1(sv[1]) == 0, "write");
     n = vt->wait(p, ev, 16, POS_MS);
     CHECK(n == 1 && ev[0].events == HZ_EV_READ && ev[0].udata == &ta, "READ with &ta (n=%d)", n);
@@ -529,9 +572,7 @@ int pc_modify(const hz_poller_vt *vt, pc_ctx *c)
           "READ with &tb expected (n=%d events 0x%x)", n, n > 0 ? ev[0].events : 0);
     rc = PC_PASS;
 out:
-    close_pair(sv);
-    vt->destroy(p);
-    return rc;
+    return close_all(vt, p, sv, rc);
 }
 
 int pc_remove_mid_batch(const hz_poller_vt *vt, pc_ctx *c)
@@ -564,10 +605,8 @@ int pc_remove_mid_batch(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(count_fd(ev, n, other, NULL) == 0, "a removed fd was reported");
     rc = PC_PASS;
 out:
-    close_pair(a);
     close_pair(b);
-    vt->destroy(p);
-    return rc;
+    return close_all(vt, p, a, rc);
 }
 
 int pc_remove_then_reuse_fd(const hz_poller_vt *vt, pc_ctx *c)
@@ -575,9 +614,7 @@ int pc_remove_then_reuse_fd(const hz_poller_vt *vt, pc_ctx *c)
     int rc = PC_FAIL, n, old, sv[2] = {-1, -1}, nv[2] = {-1, -1}, t1, t2;
     hz_poller *p = NULL;
     hz_poll_event ev[16];
-    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
-    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
-    CHECK(vt->add(p, sv[0], HZ_EV_READ, &t1) == 0, "add");
+    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, &t1));
     CHECK(send1(sv[1]) == 0, "write");
     /* Removing itself from its own handler blanks its entry too. */
     n = vt->wait(p, ev, 16, POS_MS);
@@ -604,10 +641,8 @@ int pc_remove_then_reuse_fd(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(n == 1 && ev[0].fd == old && ev[0].udata == &t2, "new registration expected (n=%d)", n);
     rc = PC_PASS;
 out:
-    close_pair(sv);
     close_pair(nv);
-    vt->destroy(p);
-    return rc;
+    return close_all(vt, p, sv, rc);
 }
 
 int pc_einval(const hz_poller_vt *vt, pc_ctx *c)
@@ -615,8 +650,7 @@ int pc_einval(const hz_poller_vt *vt, pc_ctx *c)
     int rc = PC_FAIL, r, sv[2] = {-1, -1};
     hz_poller *p = NULL;
     hz_poll_event ev[4];
-    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
-    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
+    TRY(open_pair(vt, c, &p, sv, NO_ADD, NULL));
     CHECK((r = vt->add(p, -1, HZ_EV_READ, NULL)) == HZ_EINVAL, "add(-1) gave %d", r);
     CHECK((r = vt->modify(p, sv[0], HZ_EV_READ, NULL)) == HZ_EINVAL,
           "modify of an unregistered fd gave %d", r);
@@ -637,9 +671,7 @@ int pc_einval(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(r == 1 && (ev[0].events & HZ_EV_WRITE), "WRITE expected (n=%d)", r);
     rc = PC_PASS;
 out:
-    close_pair(sv);
-    vt->destroy(p);
-    return rc;
+    return close_all(vt, p, sv, rc);
 }
 
 typedef struct waker_arg {
@@ -671,9 +703,7 @@ int pc_wake_other_thread(const hz_poller_vt *vt, pc_ctx *c)
     hz_poller *p = NULL;
     hz_poll_event ev[16];
     pthread_t th;
-    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
-    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
-    CHECK(vt->add(p, sv[0], HZ_EV_READ, NULL) == 0, "add");
+    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, NULL));
     /* wait(-1) on an idle poller returns only through the wake. Whether the
      * thread's wake lands before or during wait(), the contract says wait()
      * returns; many rounds make "during" happen too. */
@@ -692,9 +722,7 @@ int pc_wake_other_thread(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(n == 0, "a wake is consumed by the entry that reports it (n=%d)", n);
     rc = PC_PASS;
 out:
-    close_pair(sv);
-    vt->destroy(p);
-    return rc;
+    return close_all(vt, p, sv, rc);
 }
 
 int pc_wake_coalesces(const hz_poller_vt *vt, pc_ctx *c)
@@ -779,9 +807,7 @@ int pc_wake_with_ready_fd(const hz_poller_vt *vt, pc_ctx *c)
     int rc = PC_FAIL, n, i = 0, sv[2] = {-1, -1}, tag;
     hz_poller *p = NULL;
     hz_poll_event ev[16];
-    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
-    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
-    CHECK(vt->add(p, sv[0], HZ_EV_READ, &tag) == 0, "add");
+    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, &tag));
     CHECK(send1(sv[1]) == 0, "write");
     CHECK(vt->wake(p) == 0, "wake");
     n = vt->wait(p, ev, 16, POS_MS);
@@ -793,9 +819,7 @@ int pc_wake_with_ready_fd(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(n == 1 && ev[0].fd == sv[0], "then only the still-readable fd (n=%d)", n);
     rc = PC_PASS;
 out:
-    close_pair(sv);
-    vt->destroy(p);
-    return rc;
+    return close_all(vt, p, sv, rc);
 }
 
 int pc_timeout(const hz_poller_vt *vt, pc_ctx *c)
@@ -804,9 +828,7 @@ int pc_timeout(const hz_poller_vt *vt, pc_ctx *c)
     long t0, dt;
     hz_poller *p = NULL;
     hz_poll_event ev[16];
-    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
-    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
-    CHECK(vt->add(p, sv[0], HZ_EV_READ, NULL) == 0, "add");
+    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, NULL));
     t0 = now_ms();
     n = vt->wait(p, ev, 16, 0);
     dt = now_ms() - t0;
@@ -820,9 +842,7 @@ int pc_timeout(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(dt < 5000, "returned after %ld ms for a 150 ms timeout", dt);
     rc = PC_PASS;
 out:
-    close_pair(sv);
-    vt->destroy(p);
-    return rc;
+    return close_all(vt, p, sv, rc);
 }
 
 int pc_many_fds(const hz_poller_vt *vt, pc_ctx *c)
@@ -1007,29 +1027,19 @@ int pc_counting_no_leak(const hz_poller_vt *vt, pc_ctx *c)
     hz_count_alloc ca;
     hz_poller *p = NULL;
     static hz_poll_event ev[2048];
-    hz_count_alloc_init(&ca);
-    if (ensure_nofile(HIGH_FD + 64) < 0)
-        SKIP("cannot raise RLIMIT_NOFILE to %d: %s", HIGH_FD + 64, strerror(errno));
-    CHECK(vt->create(&p, &ca.iface) == 0, "create");
-    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
     /* A high fd number and a large max make table-based backends grow. */
-    hi = fcntl(sv[0], F_DUPFD_CLOEXEC, HIGH_FD);
-    CHECK(hi >= HIGH_FD, "F_DUPFD: %s", strerror(errno));
+    TRY(open_high_fd(vt, c, &ca, &p, sv, &hi));
     CHECK(vt->add(p, hi, HZ_EV_READ, &ca) == 0, "add of fd %d", hi);
     CHECK(send1(sv[1]) == 0, "write");
     n = vt->wait(p, ev, 2048, POS_MS);
     CHECK(count_fd(ev, n, hi, &i) == 1 && ev[i].udata == &ca, "READ on fd %d (n=%d)", hi, n);
     CHECK(vt->remove(p, hi) == 0, "remove");
-    vt->destroy(p);
-    p = NULL;
-    CHECK(atomic_load(&ca.live_blocks) == 0, "%ld blocks leaked", atomic_load(&ca.live_blocks));
+    TRY(destroy_no_leak(vt, c, &p, &ca));
     CHECK(atomic_load(&ca.size_mismatches) == 0, "free()/realloc() told a wrong size");
     rc = PC_PASS;
 out:
-    vt->destroy(p);
     close_fd(&hi);
-    close_pair(sv);
-    return rc;
+    return close_all(vt, p, sv, rc);
 }
 
 int pc_add_enomem_keeps_poller(const hz_poller_vt *vt, pc_ctx *c)
@@ -1038,13 +1048,7 @@ int pc_add_enomem_keeps_poller(const hz_poller_vt *vt, pc_ctx *c)
     hz_count_alloc ca;
     hz_poller *p = NULL;
     static hz_poll_event ev[2048];
-    hz_count_alloc_init(&ca);
-    if (ensure_nofile(HIGH_FD + 64) < 0)
-        SKIP("cannot raise RLIMIT_NOFILE to %d: %s", HIGH_FD + 64, strerror(errno));
-    CHECK(vt->create(&p, &ca.iface) == 0, "create");
-    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
-    hi = fcntl(sv[0], F_DUPFD_CLOEXEC, HIGH_FD);
-    CHECK(hi >= HIGH_FD, "F_DUPFD: %s", strerror(errno));
+    TRY(open_high_fd(vt, c, &ca, &p, sv, &hi));
     /* From now on every allocation fails. */
     atomic_store(&ca.fail_after, 1);
     atomic_store(&ca.fail_at, atomic_load(&ca.calls) + 1);
@@ -1065,15 +1069,11 @@ int pc_add_enomem_keeps_poller(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(n == 2, "wake and READ expected (n=%d)", n);
     atomic_store(&ca.fail_at, 0);
     CHECK(vt->remove(p, sv[0]) == 0, "remove");
-    vt->destroy(p);
-    p = NULL;
-    CHECK(atomic_load(&ca.live_blocks) == 0, "%ld blocks leaked", atomic_load(&ca.live_blocks));
+    TRY(destroy_no_leak(vt, c, &p, &ca));
     rc = PC_PASS;
 out:
-    vt->destroy(p);
     close_fd(&hi);
-    close_pair(sv);
-    return rc;
+    return close_all(vt, p, sv, rc);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1089,6 +1089,21 @@ out:
 static unsigned char pat(size_t i)
 {
     return (unsigned char)((i * 7u + (i >> 9)) & 0xff);
+}
+
+/* The peer of a sending check reads what fd has into b[0..cap), checks it
+ * against pat() from *got on and adds it to *got; *m gets read()'s result.
+ * PC_PASS, or PC_FAIL on a wrong byte. */
+static int read_pat(pc_ctx *c, int fd, unsigned char *b, size_t cap, size_t *got, ssize_t *m)
+{
+    *m = read(fd, b, cap);
+    for (ssize_t q = 0; q < *m; q++)
+        CHECK(b[q] == pat(*got + (size_t)q), "byte %zu differs", *got + (size_t)q);
+    if (*m > 0)
+        *got += (size_t)*m;
+    return PC_PASS;
+out:
+    return PC_FAIL;
 }
 
 /* A non-blocking TCP listener on 127.0.0.1, port in *port; -1 on failure. */
@@ -1139,9 +1154,7 @@ int pc_c_recv(const hz_poller_vt *vt, pc_ctx *c)
     hz_poller *p = NULL;
     hz_poll_event ev[16];
     NEED_CIO();
-    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
-    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
-    CHECK(vt->add(p, sv[0], HZ_EV_READ, NULL) == 0, "add");
+    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, NULL));
     CHECK(vt->recv(p, sv[0], b, 10, 0) == HZ_EAGAIN, "nothing received yet");
     CHECK(write(sv[1], "hello world", 11) == 11, "write");
     n = vt->wait(p, ev, 16, POS_MS);
@@ -1180,9 +1193,7 @@ int pc_c_recv(const hz_poller_vt *vt, pc_ctx *c)
     sv[0] = -1;
     rc = PC_PASS;
 out:
-    close_pair(sv);
-    vt->destroy(p);
-    return rc;
+    return close_all(vt, p, sv, rc);
 }
 
 /* send(): copies in order across the budget (EAGAIN, then WRITE), and
@@ -1194,14 +1205,13 @@ int pc_c_send_order_close(const hz_poller_vt *vt, pc_ctx *c)
     static unsigned char src[TOTAL];
     unsigned char b[65536];
     size_t sent = 0, got = 0;
+    ssize_t m;
     hz_poller *p = NULL;
     hz_poll_event ev[16];
     NEED_CIO();
     for (size_t i = 0; i < TOTAL; i++)
         src[i] = pat(i);
-    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
-    CHECK(make_pair(sv) == 0, "socketpair: %s", strerror(errno));
-    CHECK(vt->add(p, sv[0], HZ_EV_READ, NULL) == 0, "add");
+    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, NULL));
     CHECK(vt->queued(p, sv[0]) == 0, "queued before any send");
     CHECK(vt->queued(p, sv[1]) == 0, "queued of an fd never added");
     long t0 = now_ms();
@@ -1223,11 +1233,7 @@ int pc_c_send_order_close(const hz_poller_vt *vt, pc_ctx *c)
         CHECK(vt->modify(p, sv[0], HZ_EV_READ | HZ_EV_WRITE, NULL) == 0, "modify");
         /* The peer reads only once the budget is used: WRITE must follow. */
         for (int round = 0; round < 100; round++) {
-            ssize_t m = read(sv[1], b, sizeof(b));
-            for (ssize_t q = 0; q < m; q++)
-                CHECK(b[q] == pat(got + (size_t)q), "byte %zu differs", got + (size_t)q);
-            if (m > 0)
-                got += (size_t)m;
+            TRY(read_pat(c, sv[1], b, sizeof(b), &got, &m));
             int n = vt->wait(p, ev, 16, 20);
             if (count_fd(ev, n, sv[0], NULL)) {
                 write_seen++;
@@ -1242,11 +1248,7 @@ int pc_c_send_order_close(const hz_poller_vt *vt, pc_ctx *c)
     /* The peer reads on: the queue empties (the kernel took everything). */
     t0 = now_ms();
     while (vt->queued(p, sv[0]) && now_ms() - t0 < 10 * POS_MS) {
-        ssize_t m = read(sv[1], b, sizeof(b));
-        for (ssize_t q = 0; q < m; q++)
-            CHECK(b[q] == pat(got + (size_t)q), "byte %zu differs", got + (size_t)q);
-        if (m > 0)
-            got += (size_t)m;
+        TRY(read_pat(c, sv[1], b, sizeof(b), &got, &m));
         vt->wait(p, ev, 16, 20);
     }
     CHECK(vt->queued(p, sv[0]) == 0, "%zu bytes still queued", vt->queued(p, sv[0]));
@@ -1256,13 +1258,9 @@ int pc_c_send_order_close(const hz_poller_vt *vt, pc_ctx *c)
     sv[0] = -1;
     t0 = now_ms();
     while (!eof && now_ms() - t0 < 10 * POS_MS) {
-        ssize_t m = read(sv[1], b, sizeof(b));
-        if (m > 0) {
-            for (ssize_t q = 0; q < m; q++)
-                CHECK(b[q] == pat(got + (size_t)q), "byte %zu differs", got + (size_t)q);
-            got += (size_t)m;
+        TRY(read_pat(c, sv[1], b, sizeof(b), &got, &m));
+        if (m > 0)
             continue;
-        }
         if (m == 0) {
             eof = 1;
             break;
@@ -1273,9 +1271,7 @@ int pc_c_send_order_close(const hz_poller_vt *vt, pc_ctx *c)
     CHECK(eof, "no EOF after the close");
     rc = PC_PASS;
 out:
-    close_pair(sv);
-    vt->destroy(p);
-    return rc;
+    return close_all(vt, p, sv, rc);
 }
 
 /* accept(): multishot accepting, EAGAIN when none, pause and restart with
@@ -1404,18 +1400,8 @@ static int destroy_inflight(const hz_poller_vt *vt, pc_ctx *c, int quiesce)
     drn[0] = -1; /* the poller's to close now */
     if (quiesce)
         vt->quiesce(p, 50);
-    vt->destroy(p);
-    p = NULL;
-    CHECK(atomic_load(&ca.live_blocks) == 0, "%ld blocks leaked", atomic_load(&ca.live_blocks));
+    TRY(destroy_no_leak(vt, c, &p, &ca));
     CHECK(atomic_load(&ca.size_mismatches) == 0, "free() told a wrong size");
-    close_fd(&lfd);
-    close_fd(&cl);
-    close_pair(blk);
-    close_pair(drn);
-    for (int i = 0; i < NP; i++)
-        close_pair(pr[i]);
-    CHECK(lowest_free_fd() == before, "a descriptor leaked (lowest free %d, was %d)",
-          lowest_free_fd(), before);
     rc = PC_PASS;
 out:
     vt->destroy(p);
@@ -1425,6 +1411,12 @@ out:
     close_pair(drn);
     for (int i = 0; i < NP; i++)
         close_pair(pr[i]);
+    /* Needs everything closed, so it comes last, once the rest passed. */
+    if (rc == PC_PASS && lowest_free_fd() != before) {
+        pc_fail(c, __LINE__, "a descriptor leaked (lowest free %d, was %d)", lowest_free_fd(),
+                before);
+        rc = PC_FAIL;
+    }
     return rc;
 }
 

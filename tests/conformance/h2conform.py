@@ -404,6 +404,27 @@ Z8 = b"\0" * 8
 H2SPEC = b"h2spec\0\0"
 
 
+def conn_error_case(cid, desc, data, *codes, handshake=True):
+    """Registers a case that sends the raw bytes data and wants a connection
+    error with one of codes."""
+    def run(c):
+        c.send(data)
+        verify_conn_error(c, *codes)
+    case(cid, desc, handshake)(run)
+
+
+def settings_then_get(c, *settings, body=1):
+    """Skipped unless GET path answers with at least body DATA bytes; else
+    sends SETTINGS (acked) and then the GET on stream 1."""
+    if server_data_len(c.opts) < body:
+        if body == 1:
+            raise Skip("GET %s has no body" % c.opts.path)
+        raise Skip("GET %s has less than %d body bytes" % (c.opts.path, body))
+    c.settings(*settings)
+    verify_settings_ack(c)
+    c.headers(1)
+
+
 # generic/1
 @case("generic/1/1", "Sends a client connection preface", handshake=False)
 def _(c):
@@ -478,22 +499,20 @@ def _(c):
     verify_headers(c, 1)
 
 
-@case("generic/3.2/1", "Sends a HEADERS frame")
-def _(c):
-    c.headers(1)
-    verify_headers(c, 1)
+def headers_answered(**kw):
+    """A request on stream 1 (HEADERS with kw): answered."""
+    def run(c):
+        c.headers(1, **kw)
+        verify_headers(c, 1)
+    return run
 
 
-@case("generic/3.2/2", "Sends a HEADERS frame with padding")
-def _(c):
-    c.headers(1, pad=8)
-    verify_headers(c, 1)
-
-
-@case("generic/3.2/3", "Sends a HEADERS frame with priority")
-def _(c):
-    c.headers(1, priority=prio(0, 255))
-    verify_headers(c, 1)
+for _cid, _desc, _kw in (
+        ("generic/3.2/1", "Sends a HEADERS frame", {}),
+        ("generic/3.2/2", "Sends a HEADERS frame with padding", {"pad": 8}),
+        ("generic/3.2/3", "Sends a HEADERS frame with priority", {"priority": prio(0, 255)}),
+):
+    case(_cid, _desc)(headers_answered(**_kw))
 
 
 def priority_then_headers(sid, dep, weight, excl=False):
@@ -660,10 +679,8 @@ def _(c):
     generic_preface(c)
 
 
-@case("http2/3.5/2", "Sends invalid connection preface", handshake=False)
-def _(c):
-    c.send(b"INVALID CONNECTION PREFACE\r\n\r\n")
-    verify_conn_error(c, PROTOCOL)
+conn_error_case("http2/3.5/2", "Sends invalid connection preface",
+                b"INVALID CONNECTION PREFACE\r\n\r\n", PROTOCOL, handshake=False)
 
 
 # http2/4.1
@@ -674,16 +691,20 @@ def _(c):
     verify_ping_ack(c, Z8)
 
 
-@case("http2/4.1/2", "Sends a frame with undefined flag")
-def _(c):
-    c.send(frame(PING, 0x16, 0, Z8))
-    wait_type(c, PING)
+def ping_answered(data):
+    """The raw bytes data, a PING the server must still answer."""
+    def run(c):
+        c.send(data)
+        wait_type(c, PING)
+    return run
 
 
-@case("http2/4.1/3", "Sends a frame with reserved field bit")
-def _(c):
-    c.send(b"\x00\x00\x08\x06\x16\x80\x00\x00\x00" + Z8)
-    wait_type(c, PING)
+for _cid, _desc, _data in (
+        ("http2/4.1/2", "Sends a frame with undefined flag", frame(PING, 0x16, 0, Z8)),
+        ("http2/4.1/3", "Sends a frame with reserved field bit",
+         b"\x00\x00\x08\x06\x16\x80\x00\x00\x00" + Z8),
+):
+    case(_cid, _desc)(ping_answered(_data))
 
 
 # http2/4.2
@@ -708,10 +729,8 @@ def _(c):
 
 
 # http2/4.3
-@case("http2/4.3/1", "Sends invalid header block fragment")
-def _(c):
-    c.send(b"\x00\x00\x01\x01\x05\x00\x00\x00\x01\x40")
-    verify_conn_error(c, COMPRESSION)
+conn_error_case("http2/4.3/1", "Sends invalid header block fragment",
+                b"\x00\x00\x01\x01\x05\x00\x00\x00\x01\x40", COMPRESSION)
 
 
 @case("http2/4.3/2", "Sends a PRIORITY frame while sending the header blocks")
@@ -777,28 +796,26 @@ def _(c):
     verify_stream_error(c, STREAM_CLOSED, PROTOCOL)
 
 
-@case("http2/5.1/8", "closed: Sends a DATA frame after sending RST_STREAM frame")
-def _(c):
-    c.headers(1, end_stream=False)
-    c.rst(1)
-    c.data(1, b"test")
-    verify_stream_error(c, STREAM_CLOSED)
+def after_rst(send, *codes):
+    """Stream 1 opened and reset by the client, then send(c) on it: a
+    stream error with one of codes."""
+    def run(c):
+        c.headers(1, end_stream=False)
+        c.rst(1)
+        send(c)
+        verify_stream_error(c, *codes)
+    return run
 
 
-@case("http2/5.1/9", "closed: Sends a HEADERS frame after sending RST_STREAM frame")
-def _(c):
-    c.headers(1, end_stream=False)
-    c.rst(1)
-    c.headers(1)
-    verify_stream_error(c, STREAM_CLOSED)
-
-
-@case("http2/5.1/10", "closed: Sends a CONTINUATION frame after sending RST_STREAM frame")
-def _(c):
-    c.headers(1, end_stream=False)
-    c.rst(1)
-    c.cont(1, c.encode(dummy_headers(1)))
-    verify_stream_error(c, STREAM_CLOSED, PROTOCOL)
+for _cid, _desc, _send, _codes in (
+        ("http2/5.1/8", "closed: Sends a DATA frame after sending RST_STREAM frame",
+         lambda c: c.data(1, b"test"), (STREAM_CLOSED,)),
+        ("http2/5.1/9", "closed: Sends a HEADERS frame after sending RST_STREAM frame",
+         lambda c: c.headers(1), (STREAM_CLOSED,)),
+        ("http2/5.1/10", "closed: Sends a CONTINUATION frame after sending RST_STREAM frame",
+         lambda c: c.cont(1, c.encode(dummy_headers(1))), (STREAM_CLOSED, PROTOCOL)),
+):
+    case(_cid, _desc)(after_rst(_send, *_codes))
 
 
 @case("http2/5.1/11", "closed: Sends a DATA frame")
@@ -964,16 +981,13 @@ def _(c):
 
 
 # http2/6.5
-@case("http2/6.5/1", "Sends a SETTINGS frame with ACK flag and payload")
-def _(c):
-    c.send(frame(SETTINGS, ACK, 0, b"\0"))
-    verify_conn_error(c, FRAME_SIZE)
-
-
-@case("http2/6.5/2", "Sends a SETTINGS frame with a stream identifier other than 0x0")
-def _(c):
-    c.send(frame(SETTINGS, 0, 1, settings_payload((S_MAX_STREAMS, 100))))
-    verify_conn_error(c, PROTOCOL)
+for _cid, _desc, _frame, _code in (
+        ("http2/6.5/1", "Sends a SETTINGS frame with ACK flag and payload",
+         frame(SETTINGS, ACK, 0, b"\0"), FRAME_SIZE),
+        ("http2/6.5/2", "Sends a SETTINGS frame with a stream identifier other than 0x0",
+         frame(SETTINGS, 0, 1, settings_payload((S_MAX_STREAMS, 100))), PROTOCOL),
+):
+    conn_error_case(_cid, _desc, _frame, _code)
 
 
 @case("http2/6.5/3", "Sends a SETTINGS frame with a length other than a multiple of 6 octets")
@@ -1035,11 +1049,7 @@ def server_data_len(opts):
 
 @case("http2/6.5.3/1", "Sends multiple values of SETTINGS_INITIAL_WINDOW_SIZE")
 def _(c):
-    if server_data_len(c.opts) < 1:
-        raise Skip("GET %s has no body" % c.opts.path)
-    c.settings((S_INIT_WIN, 100), (S_INIT_WIN, 1))
-    verify_settings_ack(c)
-    c.headers(1)
+    settings_then_get(c, (S_INIT_WIN, 100), (S_INIT_WIN, 1))
     verify_data_len(c, 1)
 
 
@@ -1060,23 +1070,16 @@ def _(c):
     verify_ping_ack(c, H2SPEC)
 
 
-@case("http2/6.7/3", "Sends a PING frame with a stream identifier field value other than 0x0")
-def _(c):
-    c.send(frame(PING, 0, 1, Z8))
-    verify_conn_error(c, PROTOCOL)
-
-
-@case("http2/6.7/4", "Sends a PING frame with a length field value other than 8")
-def _(c):
-    c.send(frame(PING, 0, 0, b"\0" * 6))
-    verify_conn_error(c, FRAME_SIZE)
-
-
-# http2/6.8
-@case("http2/6.8/1", "Sends a GOAWAY frame with a stream identifier other than 0x0")
-def _(c):
-    c.send(frame(GOAWAY, 0, 1, Z8))
-    verify_conn_error(c, PROTOCOL)
+for _cid, _desc, _frame, _code in (
+        ("http2/6.7/3", "Sends a PING frame with a stream identifier field value other than 0x0",
+         frame(PING, 0, 1, Z8), PROTOCOL),
+        ("http2/6.7/4", "Sends a PING frame with a length field value other than 8",
+         frame(PING, 0, 0, b"\0" * 6), FRAME_SIZE),
+        # http2/6.8
+        ("http2/6.8/1", "Sends a GOAWAY frame with a stream identifier other than 0x0",
+         frame(GOAWAY, 0, 1, Z8), PROTOCOL),
+):
+    conn_error_case(_cid, _desc, _frame, _code)
 
 
 # http2/6.9
@@ -1093,19 +1096,13 @@ def _(c):
     verify_stream_error(c, PROTOCOL)
 
 
-@case("http2/6.9/3", "Sends a WINDOW_UPDATE frame with a length other than 4 octets")
-def _(c):
-    c.send(frame(WUPD, 0, 0, b"\0\0\1"))
-    verify_conn_error(c, FRAME_SIZE)
+conn_error_case("http2/6.9/3", "Sends a WINDOW_UPDATE frame with a length other than 4 octets",
+                frame(WUPD, 0, 0, b"\0\0\1"), FRAME_SIZE)
 
 
 @case("http2/6.9.1/1", "Sends SETTINGS frame to set the initial window size to 1 and sends HEADERS frame")
 def _(c):
-    if server_data_len(c.opts) < 1:
-        raise Skip("GET %s has no body" % c.opts.path)
-    c.settings((S_INIT_WIN, 1))
-    verify_settings_ack(c)
-    c.headers(1)
+    settings_then_get(c, (S_INIT_WIN, 1))
     verify_data_len(c, 1)
 
 
@@ -1130,22 +1127,14 @@ def _(c):
 
 @case("http2/6.9.2/1", "Changes SETTINGS_INITIAL_WINDOW_SIZE after sending HEADERS frame")
 def _(c):
-    if server_data_len(c.opts) < 1:
-        raise Skip("GET %s has no body" % c.opts.path)
-    c.settings((S_INIT_WIN, 0))
-    verify_settings_ack(c)
-    c.headers(1)
+    settings_then_get(c, (S_INIT_WIN, 0))
     c.settings((S_INIT_WIN, 1))
     verify_data_len(c, 1)
 
 
 @case("http2/6.9.2/2", "Sends a SETTINGS frame for window size to be negative")
 def _(c):
-    if server_data_len(c.opts) < 5:
-        raise Skip("GET %s has less than 5 body bytes" % c.opts.path)
-    c.settings((S_INIT_WIN, 3))
-    verify_settings_ack(c)
-    c.headers(1)
+    settings_then_get(c, (S_INIT_WIN, 3), body=5)
     wait_type(c, DATA)
     c.settings((S_INIT_WIN, 2))
     verify_settings_ack(c)
@@ -1153,10 +1142,9 @@ def _(c):
     verify_data_len(c, 1)
 
 
-@case("http2/6.9.2/3", "Sends a SETTINGS_INITIAL_WINDOW_SIZE settings with an exceeded maximum window size value")
-def _(c):
-    c.send(frame(SETTINGS, 0, 0, b"\x00\x04\x80\x00\x00\x00"))
-    verify_conn_error(c, FLOW)
+conn_error_case("http2/6.9.2/3",
+                "Sends a SETTINGS_INITIAL_WINDOW_SIZE settings with an exceeded maximum window size value",
+                frame(SETTINGS, 0, 0, b"\x00\x04\x80\x00\x00\x00"), FLOW)
 
 
 # http2/6.10
@@ -1227,12 +1215,19 @@ def _(c):
 
 
 # http2/8.1
-@case("http2/8.1/1", "Sends a second HEADERS frame without the END_STREAM flag")
-def _(c):
-    post(c)
-    c.data(1, b"test", end_stream=False)
-    c.headers(1, [("x-test", "ok")], end_stream=False)
-    verify_stream_error(c, PROTOCOL)
+def _stream_err_trailers(trailers):
+    """A POST with a DATA frame, then a trailer block without END_STREAM:
+    a stream error."""
+    def run(c):
+        post(c)
+        c.data(1, b"test", end_stream=False)
+        c.headers(1, trailers, end_stream=False)
+        verify_stream_error(c, PROTOCOL)
+    return run
+
+
+case("http2/8.1/1", "Sends a second HEADERS frame without the END_STREAM flag")(
+    _stream_err_trailers([("x-test", "ok")]))
 
 
 def _stream_err_headers(hdrs_fn):
@@ -1250,12 +1245,8 @@ case("http2/8.1.2.1/2", "Sends a HEADERS frame that contains the pseudo-header f
     _stream_err_headers(lambda c: c.common() + [(":status", "200")]))
 
 
-@case("http2/8.1.2.1/3", "Sends a HEADERS frame that contains a pseudo-header field as trailers")
-def _(c):
-    post(c)
-    c.data(1, b"test", end_stream=False)
-    c.headers(1, [(":method", "POST")], end_stream=False)
-    verify_stream_error(c, PROTOCOL)
+case("http2/8.1.2.1/3", "Sends a HEADERS frame that contains a pseudo-header field as trailers")(
+    _stream_err_trailers([(":method", "POST")]))
 
 
 case("http2/8.1.2.1/4", "Sends a HEADERS frame that contains a pseudo-header field that appears in a header block after a regular header field")(

@@ -528,3 +528,15 @@ int it_run(char **out, const char *fmt, ...)
         free(b);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+void it_start_conn(it_server *s, hz_config *cfg, it_conn *c)
+{
+    it_start(s, cfg);
+    cr_assert_eq(it_connect(c, s->port), 0);
+}
+
+void it_stop_conn(it_server *s, it_conn *c)
+{
+    it_close(c);
+    it_stop(s);
+}

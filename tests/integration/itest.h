@@ -89,5 +89,9 @@ int it_run(char **out, const char *fmt, ...);
 /** hz_route_with with only the flags set. */
 int it_route_flags(hz_server *s, const char *method, const char *path, hz_handler_fn fn, void *ud,
                    unsigned flags);
+/** it_start(s, cfg), then c connected to it (asserted). */
+void it_start_conn(it_server *s, hz_config *cfg, it_conn *c);
+/** it_close(c), then it_stop(s). */
+void it_stop_conn(it_server *s, it_conn *c);
 
 #endif

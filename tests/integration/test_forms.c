@@ -232,61 +232,65 @@ static char *status_of(const char *args)
     return out;
 }
 
+/* Runs curl with the arguments fmt makes: its body and status (as
+ * status_of gives them) must be want. */
+static void expect_curl(const char *want, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void expect_curl(const char *want, const char *fmt, ...)
+{
+    char cmd[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char *out = status_of(cmd);
+    cr_assert_str_eq(out, want);
+    free(out);
+}
+
+/* Writes (mode "w") or appends ("a") n times the byte ch to path. */
+static void write_bytes(const char *path, const char *mode, int ch, int n)
+{
+    FILE *f = fopen(path, mode);
+    cr_assert(f);
+    for (int i = 0; i < n; i++)
+        fputc(ch, f);
+    fclose(f);
+}
+
 Test(forms, limits_malformed_and_other_types)
 {
     need_tools();
-    char cmd[512], *out;
     /* a bad escape: 400 with the decoder's text */
-    snprintf(cmd, sizeof cmd, "-d 'a=%%G1' http://127.0.0.1:%d/form", g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, "bad percent escape\n 400");
-    free(out);
+    expect_curl("bad percent escape\n 400", "-d 'a=%%G1' http://127.0.0.1:%d/form", g_port);
     /* a value over the demo's 64 KiB per field: 413 */
     char path[128];
     snprintf(path, sizeof path, "%s/v.txt", g_dir);
-    FILE *f = fopen(path, "w");
-    for (int i = 0; i < 65537; i++)
-        fputc('v', f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "--data-urlencode 'big@%s' http://127.0.0.1:%d/form", path, g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, "field value too large\n 413");
-    free(out);
+    write_bytes(path, "w", 'v', 65537);
+    expect_curl("field value too large\n 413", "--data-urlencode 'big@%s' http://127.0.0.1:%d/form",
+                path, g_port);
     /* exactly 64 KiB is fine */
-    f = fopen(path, "w");
-    for (int i = 0; i < 65536; i++)
-        fputc('v', f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "-o /dev/null --data-urlencode 'big@%s' http://127.0.0.1:%d/form",
-             path, g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, " 200");
-    free(out);
+    write_bytes(path, "w", 'v', 65536);
+    expect_curl(" 200", "-o /dev/null --data-urlencode 'big@%s' http://127.0.0.1:%d/form", path,
+                g_port);
     /* 129 fields (the default bound is 128) */
     snprintf(path, sizeof path, "%s/many.txt", g_dir);
-    f = fopen(path, "w");
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
     for (int i = 0; i < 129; i++)
         fprintf(f, "%sk%d=%d", i ? "&" : "", i, i);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "--data-binary @%s http://127.0.0.1:%d/form", path, g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, "too many fields\n 413");
-    free(out);
+    expect_curl("too many fields\n 413", "--data-binary @%s http://127.0.0.1:%d/form", path,
+                g_port);
     /* another media type: 415 */
-    snprintf(cmd, sizeof cmd, "-H 'Content-Type: text/plain' -d x http://127.0.0.1:%d/upload",
-             g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, "send multipart/form-data\n 415");
-    free(out);
-    snprintf(cmd, sizeof cmd, "-F x=y http://127.0.0.1:%d/form", g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, "send application/x-www-form-urlencoded\n 415");
-    free(out);
+    expect_curl("send multipart/form-data\n 415",
+                "-H 'Content-Type: text/plain' -d x http://127.0.0.1:%d/upload", g_port);
+    expect_curl("send application/x-www-form-urlencoded\n 415", "-F x=y http://127.0.0.1:%d/form",
+                g_port);
     /* names and values that are not UTF-8 make no JSON: 400 */
-    snprintf(cmd, sizeof cmd, "-d 'a=%%FF' http://127.0.0.1:%d/form", g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, "names and values must be UTF-8\n 400");
-    free(out);
+    expect_curl("names and values must be UTF-8\n 400", "-d 'a=%%FF' http://127.0.0.1:%d/form",
+                g_port);
 }
 
 /* The demo's body limits (64 MiB for /upload, 1 MiB for /form): one byte
@@ -294,77 +298,67 @@ Test(forms, limits_malformed_and_other_types)
 Test(forms, demo_body_limits)
 {
     need_tools();
-    char path[128], cmd[512], *out;
+    char path[128];
     snprintf(path, sizeof path, "%s/sparse", g_dir);
     FILE *f = fopen(path, "w");
     cr_assert(f);
     cr_assert_eq(ftruncate(fileno(f), (64 << 20) + 1), 0);
     fclose(f);
-    snprintf(cmd, sizeof cmd,
-             "-o /dev/null -X POST -T %s -H 'Content-Type: multipart/form-data; boundary=B' "
-             "http://127.0.0.1:%d/upload",
-             path, g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, " 413");
-    free(out);
+    expect_curl(" 413",
+                "-o /dev/null -X POST -T %s -H 'Content-Type: multipart/form-data; boundary=B' "
+                "http://127.0.0.1:%d/upload",
+                path, g_port);
     /* /form: 1 MiB of '&' (empty pieces, no field) is fine, one more is not */
-    f = fopen(path, "w");
-    for (int i = 0; i < (1 << 20); i++)
-        fputc('&', f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd,
-             "-X POST -T %s -H 'Content-Type: application/x-www-form-urlencoded' "
-             "http://127.0.0.1:%d/form",
-             path, g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, "{\"fields\":{}}\n 200");
-    free(out);
-    f = fopen(path, "a");
-    fputc('&', f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd,
-             "-o /dev/null -X POST -T %s -H 'Content-Type: application/x-www-form-urlencoded' "
-             "http://127.0.0.1:%d/form",
-             path, g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, " 413");
-    free(out);
+    write_bytes(path, "w", '&', 1 << 20);
+    expect_curl("{\"fields\":{}}\n 200",
+                "-X POST -T %s -H 'Content-Type: application/x-www-form-urlencoded' "
+                "http://127.0.0.1:%d/form",
+                path, g_port);
+    write_bytes(path, "a", '&', 1);
+    expect_curl(" 413",
+                "-o /dev/null -X POST -T %s -H 'Content-Type: application/x-www-form-urlencoded' "
+                "http://127.0.0.1:%d/form",
+                path, g_port);
 }
 
 Test(forms, tiny_route_limits)
 {
     need_tools();
-    char ha[65], cmd[512], *out;
+    char ha[65];
     make_file("k1.bin", 1000, ha);
     make_file("k2.bin", 1001, ha);
-    snprintf(cmd, sizeof cmd, "-F a=1 -F f=@%s/k1.bin http://127.0.0.1:%d/tiny", g_dir, g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, "ok 2 200");
-    free(out);
-    snprintf(cmd, sizeof cmd, "-F a=1 -F f=@%s/k2.bin http://127.0.0.1:%d/tiny", g_dir, g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, "file too large 413");
-    free(out);
-    snprintf(cmd, sizeof cmd, "-F a=0123456789 http://127.0.0.1:%d/tiny", g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, "ok 1 200");
-    free(out);
-    snprintf(cmd, sizeof cmd, "-F a=0123456789x http://127.0.0.1:%d/tiny", g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, "field value too large 413");
-    free(out);
-    snprintf(cmd, sizeof cmd, "-F a=1 -F b=2 -F c=3 -F d=4 http://127.0.0.1:%d/tiny", g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, "too many parts 413");
-    free(out);
-    snprintf(cmd, sizeof cmd, "-d 'a=1&b=2&c=3&d=4' http://127.0.0.1:%d/tiny", g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, "too many fields 413");
-    free(out);
-    snprintf(cmd, sizeof cmd, "-d 'x=1' http://127.0.0.1:%d/buffered", g_port);
-    out = status_of(cmd);
-    cr_assert_str_eq(out, "ESTATE 200");
-    free(out);
+    expect_curl("ok 2 200", "-F a=1 -F f=@%s/k1.bin http://127.0.0.1:%d/tiny", g_dir, g_port);
+    expect_curl("file too large 413", "-F a=1 -F f=@%s/k2.bin http://127.0.0.1:%d/tiny", g_dir,
+                g_port);
+    expect_curl("ok 1 200", "-F a=0123456789 http://127.0.0.1:%d/tiny", g_port);
+    expect_curl("field value too large 413", "-F a=0123456789x http://127.0.0.1:%d/tiny", g_port);
+    expect_curl("too many parts 413", "-F a=1 -F b=2 -F c=3 -F d=4 http://127.0.0.1:%d/tiny",
+                g_port);
+    expect_curl("too many fields 413", "-d 'a=1&b=2&c=3&d=4' http://127.0.0.1:%d/tiny", g_port);
+    expect_curl("ESTATE 200", "-d 'x=1' http://127.0.0.1:%d/buffered", g_port);
+}
+
+/* Sends the request s on c: the answer must be status with body. */
+static void send_expect(it_conn *c, const char *s, int status, const char *body)
+{
+    it_resp r;
+    cr_assert_eq(it_sends(c, s), 0);
+    cr_assert_eq(it_read_response(c, &r, 0, 10000), 0);
+    cr_assert_eq(r.status, status);
+    cr_assert_str_eq(r.body, body);
+    it_resp_free(&r);
+}
+
+/* A POST /tiny with a multipart body (boundary B) that claims cl bytes:
+ * the head, then body and tail, into req; returns the length. */
+static int tiny_multipart(char req[512], size_t cl, const char *body, const char *tail)
+{
+    int n = snprintf(req, 512,
+                     "POST /tiny HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+                     "boundary=B\r\nContent-Length: %zu\r\n\r\n%s%s",
+                     cl, body, tail);
+    cr_assert(n > 0 && n < 512);
+    return n;
 }
 
 /* A multipart body cut short by the client, a truncated one (no final
@@ -376,49 +370,25 @@ Test(forms, raw_truncated_malformed_and_abandoned)
     static const char part[] = "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nxyz\r\n";
     char req[512];
     it_conn c;
-    it_resp r;
     /* truncated: the Content-Length body ends before "--B--" */
-    int n = snprintf(req, sizeof req,
-                     "POST /tiny HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
-                     "boundary=B\r\nContent-Length: %zu\r\n\r\n%s",
-                     sizeof part - 1, part);
+    tiny_multipart(req, sizeof part - 1, part, "");
     cr_assert_eq(it_connect(&c, g_port), 0);
-    cr_assert_eq(it_send(&c, req, (size_t)n), 0);
-    cr_assert_eq(it_read_response(&c, &r, 0, 10000), 0);
-    cr_assert_eq(r.status, 400);
-    cr_assert_str_eq(r.body, "body ended before the final boundary delimiter");
-    it_resp_free(&r);
+    send_expect(&c, req, 400, "body ended before the final boundary delimiter");
     /* the connection stays usable after a well-framed 400 */
-    n = snprintf(req, sizeof req,
-                 "POST /tiny HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
-                 "boundary=B\r\nContent-Length: %zu\r\n\r\n%s--B--\r\n",
-                 sizeof part - 1 + 7, part);
-    cr_assert_eq(it_send(&c, req, (size_t)n), 0);
-    cr_assert_eq(it_read_response(&c, &r, 0, 10000), 0);
-    cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(r.body, "ok 1");
-    it_resp_free(&r);
+    tiny_multipart(req, sizeof part - 1 + 7, part, "--B--\r\n");
+    send_expect(&c, req, 200, "ok 1");
     it_close(&c);
     /* malformed mid-body: 400 at once, the rest is not read, then close */
-    n = snprintf(req, sizeof req,
-                 "POST /tiny HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
-                 "boundary=B\r\nContent-Length: 100000\r\n\r\n--B\r\nNo-Colon\r\n\r\n");
+    tiny_multipart(req, 100000, "--B\r\nNo-Colon\r\n\r\n", "");
     cr_assert_eq(it_connect(&c, g_port), 0);
-    cr_assert_eq(it_send(&c, req, (size_t)n), 0);
-    cr_assert_eq(it_read_response(&c, &r, 0, 10000), 0);
-    cr_assert_eq(r.status, 400);
-    cr_assert_str_eq(r.body, "malformed part header line");
-    it_resp_free(&r);
+    send_expect(&c, req, 400, "malformed part header line");
     /* (the answer was queued before the decoder failed the body, so it
      * cannot say Connection: close; the connection closes after it) */
     cr_assert_eq(it_wait_closed(&c, 10000), 1);
     it_close(&c);
     /* abandoned mid-upload: the state is freed once, no answer is due */
     int freed = atomic_load(&g_freed);
-    n = snprintf(req, sizeof req,
-                 "POST /tiny HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
-                 "boundary=B\r\nContent-Length: 100000\r\n\r\n%s",
-                 part);
+    int n = tiny_multipart(req, 100000, part, "");
     cr_assert_eq(it_connect(&c, g_port), 0);
     cr_assert_eq(it_send(&c, req, (size_t)n), 0);
     it_close(&c);
@@ -431,13 +401,9 @@ Test(forms, raw_truncated_malformed_and_abandoned)
     cr_assert_eq(atomic_load(&g_freed), freed + 1);
     /* and the server serves on */
     cr_assert_eq(it_connect(&c, g_port), 0);
-    cr_assert_eq(it_sends(&c, "POST /tiny HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                              "application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\n"
-                              "a=1"),
-                 0);
-    cr_assert_eq(it_read_response(&c, &r, 0, 10000), 0);
-    cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(r.body, "ok 1");
-    it_resp_free(&r);
+    send_expect(&c,
+                "POST /tiny HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                "application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\na=1",
+                200, "ok 1");
     it_close(&c);
 }

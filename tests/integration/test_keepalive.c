@@ -13,82 +13,76 @@
 
 #define GET "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 
+/* Sends req (one request or several) on c and reads the first answer into
+ * *r, its head only when head_only: status (0: any). */
+static void ask(it_conn *c, const char *req, it_resp *r, int head_only, int status)
+{
+    cr_assert_eq(it_sends(c, req), 0);
+    cr_assert_eq(it_read_response(c, r, head_only, 3000), 0, "no answer to: %s", req);
+    if (status)
+        cr_assert_eq(r->status, status);
+}
+
 Test(keepalive, http11_default_keeps_the_connection, .timeout = 20)
 {
     it_server s;
-    it_start(&s, NULL);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_start_conn(&s, NULL, &c);
     for (int i = 0; i < 3; i++) {
         it_resp r;
-        cr_assert_eq(it_sends(&c, GET), 0);
-        cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0, "response %d", i);
-        cr_assert_eq(r.status, 200);
+        ask(&c, GET, &r, 0, 200);
         cr_assert_str_eq(r.body, "hello");
         cr_assert_not(r.conn_close);
         cr_assert_str_eq(it_header(&r, "Content-Length"), "5");
         it_resp_free(&r);
     }
     cr_assert_eq(it_wait_closed(&c, 200), 0, "the connection must stay open");
-    it_close(&c);
-    it_stop(&s);
+    it_stop_conn(&s, &c);
 }
 
 Test(keepalive, http10_closes_by_default, .timeout = 20)
 {
     it_server s;
-    it_start(&s, NULL);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
-    it_sends(&c, "GET / HTTP/1.0\r\n\r\n");
     it_resp r;
-    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
-    cr_assert_eq(r.status, 200);
+    it_start_conn(&s, NULL, &c);
+    ask(&c, "GET / HTTP/1.0\r\n\r\n", &r, 0, 200);
     cr_assert(strncmp(r.head, "HTTP/1.1 ", 9) == 0, "status line is always HTTP/1.1");
     cr_assert(r.conn_close);
     cr_assert_eq(it_wait_closed(&c, 3000), 1);
     it_resp_free(&r);
-    it_close(&c);
-    it_stop(&s);
+    it_stop_conn(&s, &c);
 }
 
 Test(keepalive, http10_keepalive_is_echoed_and_honoured, .timeout = 20)
 {
     it_server s;
-    it_start(&s, NULL);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_start_conn(&s, NULL, &c);
     for (int i = 0; i < 2; i++) {
-        it_sends(&c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
         it_resp r;
-        cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
-        cr_assert_eq(r.status, 200);
+        ask(&c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &r, 0, 200);
         cr_assert_str_eq(it_header(&r, "Connection"), "keep-alive");
         it_resp_free(&r);
     }
     cr_assert_eq(it_wait_closed(&c, 200), 0);
-    it_close(&c);
-    it_stop(&s);
+    it_stop_conn(&s, &c);
 }
 
 Test(keepalive, client_connection_close_is_honoured, .timeout = 20)
 {
     it_server s;
-    it_start(&s, NULL);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
-    /* A request pipelined after "close" must not be answered. */
-    it_sends(&c, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" GET);
     it_resp r;
-    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
-    cr_assert_eq(r.status, 200);
+    it_start_conn(&s, NULL, &c);
+    /* A request pipelined after "close" must not be answered. */
+    ask(&c, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" GET, &r, 0, 200);
     cr_assert(r.conn_close);
     it_resp_free(&r);
     cr_assert_eq(it_wait_closed(&c, 3000), 1);
     cr_assert_eq(c.len, 0, "nothing after the close response");
     cr_assert_eq(atomic_load(&it_calls), 1);
-    it_close(&c);
-    it_stop(&s);
+    it_stop_conn(&s, &c);
 }
 
 Test(keepalive, max_requests_per_conn_closes_from_the_server, .timeout = 20)
@@ -98,32 +92,25 @@ Test(keepalive, max_requests_per_conn_closes_from_the_server, .timeout = 20)
     cfg.loops = 1;
     cfg.max_requests_per_conn = 3;
     it_server s;
-    it_start(&s, &cfg);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_start_conn(&s, &cfg, &c);
     for (int i = 1; i <= 3; i++) {
-        it_sends(&c, GET);
         it_resp r;
-        cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
-        cr_assert_eq(r.status, 200);
+        ask(&c, GET, &r, 0, 200);
         cr_assert_eq(r.conn_close, i == 3, "request %d", i);
         it_resp_free(&r);
     }
     cr_assert_eq(it_wait_closed(&c, 3000), 1);
-    it_close(&c);
-    it_stop(&s);
+    it_stop_conn(&s, &c);
 }
 
 Test(keepalive, head_sends_no_body, .timeout = 20)
 {
     it_server s;
-    it_start(&s, NULL);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
-    it_sends(&c, "HEAD / HTTP/1.1\r\nHost: t\r\n\r\n" GET);
     it_resp r;
-    cr_assert_eq(it_read_response(&c, &r, 1, 3000), 0);
-    cr_assert_eq(r.status, 200);
+    it_start_conn(&s, NULL, &c);
+    ask(&c, "HEAD / HTTP/1.1\r\nHost: t\r\n\r\n" GET, &r, 1, 200);
     cr_assert_str_eq(it_header(&r, "Content-Length"), "5", "HEAD carries GET's length");
     it_resp_free(&r);
     /* The next bytes must be the GET's response, not a body. */
@@ -131,8 +118,7 @@ Test(keepalive, head_sends_no_body, .timeout = 20)
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "hello");
     it_resp_free(&r);
-    it_close(&c);
-    it_stop(&s);
+    it_stop_conn(&s, &c);
 }
 
 Test(keepalive, date_and_server_fields, .timeout = 20)
@@ -142,29 +128,23 @@ Test(keepalive, date_and_server_fields, .timeout = 20)
     cfg.loops = 1;
     cfg.server_header = "unit/1";
     it_server s;
-    it_start(&s, &cfg);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
-    it_sends(&c, GET);
     it_resp r;
-    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    it_start_conn(&s, &cfg, &c);
+    ask(&c, GET, &r, 0, 0);
     const char *d = it_header(&r, "Date");
     cr_assert_eq(strlen(d), 29, "IMF-fixdate: %s", d);
     cr_assert(strstr(d, " GMT") == d + 25);
     cr_assert_str_eq(it_header(&r, "Server"), "unit/1");
     it_resp_free(&r);
-    it_close(&c);
-    it_stop(&s);
+    it_stop_conn(&s, &c);
 
     cfg.server_header = NULL;
-    it_start(&s, &cfg);
-    cr_assert_eq(it_connect(&c, s.port), 0);
-    it_sends(&c, GET);
-    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
+    it_start_conn(&s, &cfg, &c);
+    ask(&c, GET, &r, 0, 0);
     cr_assert_null(strcasestr(r.head, "\r\nServer:"), "no Server field when NULL");
     it_resp_free(&r);
-    it_close(&c);
-    it_stop(&s);
+    it_stop_conn(&s, &c);
 }
 
 static size_t sink(char *p, size_t n, size_t m, void *ud)

@@ -37,6 +37,41 @@ static void expect_error(it_server *s, const char *req, int status)
     it_close(&c);
 }
 
+enum { ANY = -1, STAYS_OPEN = 0, CLOSES = 1 }; /* expect_answer's closes */
+
+/* Reads the next answer on c: status (0: any), body (NULL: any) and
+ * Connection: close present or not (closes: ANY, STAYS_OPEN, CLOSES). */
+static void expect_answer(it_conn *c, int status, const char *body, int closes)
+{
+    it_resp r;
+    cr_assert_eq(it_read_response(c, &r, 0, 3000), 0);
+    if (status)
+        cr_assert_eq(r.status, status);
+    if (body)
+        cr_assert_str_eq(r.body, body);
+    if (closes != ANY)
+        cr_assert_eq(r.conn_close, closes, "Connection: close %s", closes ? "missing" : "given");
+    it_resp_free(&r);
+}
+
+/* On a new connection, the head (or part of one) req gets the library's own
+ * answer: status, its reason phrase as text/plain, within timeout_ms. */
+static void expect_reason(int port, const char *req, int status, const char *phrase, int timeout_ms)
+{
+    it_conn c;
+    it_resp r;
+    cr_assert_eq(it_connect(&c, port), 0);
+    cr_assert_eq(it_sends(&c, req), 0);
+    cr_assert_eq(it_read_response(&c, &r, 0, timeout_ms), 0);
+    cr_assert_eq(r.status, status);
+    cr_assert_str_eq(r.body, phrase);
+    char what[8];
+    snprintf(what, sizeof(what), "%d", status);
+    expect_text_plain(&r, what);
+    it_resp_free(&r);
+    it_close(&c);
+}
+
 Test(limits, parse_errors_answer_their_status_and_close, .timeout = 60)
 {
     hz_config cfg;
@@ -121,33 +156,18 @@ Test(limits, error_answers_are_text_plain_reason_phrases, .timeout = 30)
     it_resp_free(&r);
     it_close(&c);
     /* 413 from the body limit, answered by the connection. */
-    cr_assert_eq(it_connect(&c, s.port), 0);
-    cr_assert_eq(it_sends(&c, "POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n"),
-                 0);
-    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
-    cr_assert_eq(r.status, 413);
-    cr_assert_str_eq(r.body, "Content Too Large");
-    expect_text_plain(&r, "413");
-    it_resp_free(&r);
-    it_close(&c);
+    expect_reason(s.port, "POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n", 413,
+                  "Content Too Large", 3000);
     /* 408: half a head, then the header timeout. */
-    cr_assert_eq(it_connect(&c, s.port), 0);
-    cr_assert_eq(it_sends(&c, "GET / HTTP/1.1\r\nHo"), 0);
-    cr_assert_eq(it_read_response(&c, &r, 0, 5000), 0);
-    cr_assert_eq(r.status, 408);
-    cr_assert_str_eq(r.body, "Request Timeout");
-    expect_text_plain(&r, "408");
-    it_resp_free(&r);
-    it_close(&c);
+    expect_reason(s.port, "GET / HTTP/1.1\r\nHo", 408, "Request Timeout", 5000);
     it_stop(&s);
 }
 
 Test(limits, content_length_over_limit_is_413_before_the_body, .timeout = 20)
 {
     it_server s;
-    it_start(&s, NULL);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_start_conn(&s, NULL, &c);
     /* /small allows 1 KiB. Expect: 100-continue must not get a 100. */
     it_sends(&c, "POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n"
                  "Expect: 100-continue\r\n\r\n");
@@ -167,10 +187,7 @@ Test(limits, content_length_over_limit_is_413_before_the_body, .timeout = 20)
     /* Within the limit it works, and a chunked body over it is 413 too. */
     cr_assert_eq(it_connect(&c, s.port), 0);
     it_sends(&c, "POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nabcd");
-    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
-    cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(r.body, "abcd");
-    it_resp_free(&r);
+    expect_answer(&c, 200, "abcd", ANY);
     it_sends(&c, "POST /small HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
     char chunk[700];
     memset(chunk, 'z', sizeof(chunk));
@@ -180,20 +197,15 @@ Test(limits, content_length_over_limit_is_413_before_the_body, .timeout = 20)
         it_sends(&c, "\r\n");
     }
     it_sends(&c, "0\r\n\r\n");
-    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
-    cr_assert_eq(r.status, 413);
-    cr_assert(r.conn_close);
-    it_resp_free(&r);
-    it_close(&c);
-    it_stop(&s);
+    expect_answer(&c, 413, NULL, CLOSES);
+    it_stop_conn(&s, &c);
 }
 
 Test(limits, expect_100_continue_and_417, .timeout = 20)
 {
     it_server s;
-    it_start(&s, NULL);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_start_conn(&s, NULL, &c);
     it_sends(&c, "POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
                  "Expect: 100-continue\r\n\r\n");
     /* The 100 arrives before we send the body. */
@@ -203,80 +215,50 @@ Test(limits, expect_100_continue_and_417, .timeout = 20)
     cr_assert(c.len >= 12 && !memcmp(c.buf, "HTTP/1.1 100", 12), "got a 100 Continue");
     c.len = 0;
     it_sends(&c, "hello");
-    it_resp r;
-    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
-    cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(r.body, "hello");
-    it_resp_free(&r);
+    expect_answer(&c, 200, "hello", ANY);
     it_close(&c);
 
     cr_assert_eq(it_connect(&c, s.port), 0);
     it_sends(&c, "GET / HTTP/1.1\r\nHost: t\r\nExpect: something-else\r\n\r\n");
-    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
-    cr_assert_eq(r.status, 417);
-    cr_assert_not(r.conn_close, "no body: the connection stays usable");
-    it_resp_free(&r);
+    expect_answer(&c, 417, NULL, STAYS_OPEN); /* no body: the connection stays usable */
     /* With a body the client may be holding back: answer, then close. */
     it_sends(&c, "POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
                  "Expect: something-else\r\n\r\n");
-    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
-    cr_assert_eq(r.status, 417);
-    cr_assert(r.conn_close);
-    it_resp_free(&r);
+    expect_answer(&c, 417, NULL, CLOSES);
     cr_assert_eq(it_wait_closed(&c, 3000), 1);
     cr_assert_eq(atomic_load(&it_calls), 1, "only the first POST reached its handler");
-    it_close(&c);
-    it_stop(&s);
+    it_stop_conn(&s, &c);
 }
 
 Test(limits, chunked_request_body_is_buffered_contiguously, .timeout = 20)
 {
     it_server s;
-    it_start(&s, NULL);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_start_conn(&s, NULL, &c);
     it_sends(&c, "POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                  "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nTrailer: x\r\n\r\n"
                  "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-    it_resp r;
-    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
-    cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(r.body, "hello world");
-    it_resp_free(&r);
-    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0, "the pipelined GET after it");
-    cr_assert_str_eq(r.body, "hello");
-    it_resp_free(&r);
-    it_close(&c);
-    it_stop(&s);
+    expect_answer(&c, 200, "hello world", ANY);
+    expect_answer(&c, 0, "hello", ANY); /* the pipelined GET after it */
+    it_stop_conn(&s, &c);
 }
 
 Test(limits, unread_body_is_drained_when_small_else_closed, .timeout = 20)
 {
     it_server s;
-    it_start(&s, NULL);
     it_conn c;
-    cr_assert_eq(it_connect(&c, s.port), 0);
+    it_start_conn(&s, NULL, &c);
     /* /ignore answers without reading: a small body is drained and the
      * connection stays usable. */
     it_sends(&c, "POST /ignore HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789"
                  "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-    it_resp r;
-    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
-    cr_assert_str_eq(r.body, "ignored");
-    cr_assert_not(r.conn_close);
-    it_resp_free(&r);
-    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
-    cr_assert_str_eq(r.body, "hello");
-    it_resp_free(&r);
+    expect_answer(&c, 0, "ignored", STAYS_OPEN);
+    expect_answer(&c, 0, "hello", ANY);
     /* A large one is not worth draining: Connection: close. */
     it_sends(&c, "POST /ignore HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n");
-    cr_assert_eq(it_read_response(&c, &r, 0, 3000), 0);
-    cr_assert_str_eq(r.body, "ignored");
-    cr_assert(r.conn_close);
-    it_resp_free(&r);
+    expect_answer(&c, 0, "ignored", CLOSES);
     cr_assert_eq(it_wait_closed(&c, 3000), 1);
-    it_close(&c);
-    it_stop(&s);
+    it_stop_conn(&s, &c);
 }
 
 Test(limits, connection_cap_answers_503, .timeout = 20)

@@ -245,6 +245,60 @@ static void check_body(const it_resp *r, size_t n)
             cr_assert_fail("byte %zu differs", i);
 }
 
+/* The source's done ran once (teardown checks that no second one follows),
+ * with status. */
+static void expect_done(int status)
+{
+    cr_assert_eq(wait_done(), 1);
+    cr_assert_eq(locked(&done_status), status, "done: %s", hz_err_name(locked(&done_status)));
+}
+
+/* GET target on c: a whole 200 response in *r whose body is the first n
+ * bytes of pattern() (the caller checks its framing, then calls done_ok). */
+static void get_ok(it_conn *c, it_resp *r, const char *target, size_t n)
+{
+    get(c, target, "GET");
+    cr_assert_eq(it_read_response(c, r, 0, IO_MS), 0);
+    cr_assert_eq(r->status, 200);
+    check_body(r, n);
+}
+
+static void done_ok(it_resp *r)
+{
+    it_resp_free(r);
+    expect_done(0);
+}
+
+/* The next request on a kept-alive c, for a fresh source: a whole response
+ * with the first n bytes of pattern() (chunked, when want_chunked), and its
+ * source's done. */
+static void next_ok(it_conn *c, const char *target, size_t n, int want_chunked)
+{
+    it_resp r;
+    reset();
+    get(c, target, "GET");
+    cr_assert_eq(it_read_response(c, &r, 0, IO_MS), 0);
+    if (want_chunked)
+        cr_assert(r.chunked);
+    check_body(&r, n);
+    it_resp_free(&r);
+    cr_assert_eq(wait_done(), 1);
+}
+
+/* GET target on a new connection, whose source ends short of its promised
+ * length: the body is cut, then the close, and done learns HZ_EIO. */
+static void cut_body_closes(const char *target)
+{
+    it_conn c;
+    it_resp r;
+    cr_assert_eq(it_connect(&c, port), 0);
+    get(&c, target, "GET");
+    cr_assert_neq(it_read_response(&c, &r, 0, IO_MS), 0);
+    cr_assert_eq(it_wait_closed(&c, IO_MS), 1);
+    expect_done(HZ_EIO);
+    it_close(&c);
+}
+
 /* ---- tests -------------------------------------------------------------------- */
 
 TestSuite(source, .init = setup, .fini = teardown, .timeout = 60);
@@ -254,22 +308,12 @@ Test(source, known_length_through_the_budget)
     it_conn c;
     it_resp r;
     cr_assert_eq(it_connect(&c, port), 0);
-    get(&c, "/known?n=1000000", "GET");
-    cr_assert_eq(it_read_response(&c, &r, 0, IO_MS), 0);
-    cr_assert_eq(r.status, 200);
+    get_ok(&c, &r, "/known?n=1000000", 1000000);
     cr_assert_str_eq(it_header(&r, "Content-Length"), "1000000");
     cr_assert_eq(r.chunked, 0);
-    check_body(&r, 1000000);
-    it_resp_free(&r);
-    cr_assert_eq(wait_done(), 1);
-    cr_assert_eq(locked(&done_status), 0);
+    done_ok(&r);
     /* Keep-alive: the connection serves the next request. */
-    reset();
-    get(&c, "/known?n=5", "GET");
-    cr_assert_eq(it_read_response(&c, &r, 0, IO_MS), 0);
-    check_body(&r, 5);
-    it_resp_free(&r);
-    cr_assert_eq(wait_done(), 1);
+    next_ok(&c, "/known?n=5", 5, 0);
     it_close(&c);
 }
 
@@ -278,23 +322,12 @@ Test(source, unknown_length_is_chunked)
     it_conn c;
     it_resp r;
     cr_assert_eq(it_connect(&c, port), 0);
-    get(&c, "/stream?n=100001", "GET");
-    cr_assert_eq(it_read_response(&c, &r, 0, IO_MS), 0);
-    cr_assert_eq(r.status, 200);
+    get_ok(&c, &r, "/stream?n=100001", 100001);
     cr_assert(r.chunked);
     cr_assert_str_eq(it_header(&r, "Content-Length"), "");
-    check_body(&r, 100001);
-    it_resp_free(&r);
-    cr_assert_eq(wait_done(), 1);
-    cr_assert_eq(locked(&done_status), 0);
+    done_ok(&r);
     /* An empty streamed body: the last chunk alone. */
-    reset();
-    get(&c, "/stream?n=0", "GET");
-    cr_assert_eq(it_read_response(&c, &r, 0, IO_MS), 0);
-    cr_assert(r.chunked);
-    cr_assert_eq(r.body_len, 0);
-    it_resp_free(&r);
-    cr_assert_eq(wait_done(), 1);
+    next_ok(&c, "/stream?n=0", 0, 1);
     it_close(&c);
 }
 
@@ -303,42 +336,21 @@ Test(source, eagain_waits_for_resume)
     it_conn c;
     it_resp r;
     cr_assert_eq(it_connect(&c, port), 0);
-    get(&c, "/again?n=200000", "GET");
-    cr_assert_eq(it_read_response(&c, &r, 0, IO_MS), 0);
-    cr_assert_eq(r.status, 200);
-    check_body(&r, 200000);
-    it_resp_free(&r);
-    cr_assert_eq(wait_done(), 1);
-    cr_assert_eq(locked(&done_status), 0);
+    get_ok(&c, &r, "/again?n=200000", 200000);
+    done_ok(&r);
     cr_assert_gt(locked(&eagains), 3, "the source paused several times");
     it_close(&c);
 }
 
+/* The head promised 300000 bytes, the source fails after half of them. */
 Test(source, error_mid_body_closes_and_reports_once)
 {
-    it_conn c;
-    it_resp r;
-    cr_assert_eq(it_connect(&c, port), 0);
-    get(&c, "/fail?n=300000", "GET");
-    /* The head promised 300000 bytes: the body is cut, then the close. */
-    cr_assert_neq(it_read_response(&c, &r, 0, IO_MS), 0);
-    cr_assert_eq(it_wait_closed(&c, IO_MS), 1);
-    cr_assert_eq(wait_done(), 1);
-    cr_assert_eq(locked(&done_status), HZ_EIO);
-    it_close(&c);
+    cut_body_closes("/fail?n=300000");
 }
 
 Test(source, short_body_closes_and_reports_eio)
 {
-    it_conn c;
-    it_resp r;
-    cr_assert_eq(it_connect(&c, port), 0);
-    get(&c, "/short?n=1000", "GET"); /* claims 2000 */
-    cr_assert_neq(it_read_response(&c, &r, 0, IO_MS), 0);
-    cr_assert_eq(it_wait_closed(&c, IO_MS), 1);
-    cr_assert_eq(wait_done(), 1);
-    cr_assert_eq(locked(&done_status), HZ_EIO);
-    it_close(&c);
+    cut_body_closes("/short?n=1000"); /* claims 2000 */
 }
 
 Test(source, client_gone_mid_body_reports_once)
@@ -351,8 +363,7 @@ Test(source, client_gone_mid_body_reports_once)
      * the deadline, which is long enough for the whole GiB (done, 0). */
     cr_assert_gt(it_read_atleast(&c, 64 * 1024, IO_MS), 0);
     it_close(&c);
-    cr_assert_eq(wait_done(), 1);
-    cr_assert_eq(locked(&done_status), HZ_ECLOSED, "done: %s", hz_err_name(locked(&done_status)));
+    expect_done(HZ_ECLOSED);
 }
 
 static void setup_write_timeout(void)
@@ -372,8 +383,7 @@ Test(source, stalled_reader_write_timeout_reports_once, .init = setup_write_time
     int small = 4096;
     setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
     get(&c, "/known?n=1073741824", "GET");
-    cr_assert_eq(wait_done(), 1);
-    cr_assert_eq(locked(&done_status), HZ_ECLOSED, "done: %s", hz_err_name(locked(&done_status)));
+    expect_done(HZ_ECLOSED);
     it_close(&c);
 }
 
@@ -386,9 +396,7 @@ Test(source, head_gets_no_read)
     cr_assert_eq(it_read_response(&c, &r, 1, IO_MS), 0);
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(it_header(&r, "Content-Length"), "777");
-    it_resp_free(&r);
-    cr_assert_eq(wait_done(), 1);
-    cr_assert_eq(locked(&done_status), 0);
+    done_ok(&r);
     cr_assert_eq(locked(&reads), 0);
     it_close(&c);
 }
@@ -398,22 +406,11 @@ Test(source, executor_handler_hands_its_source_to_the_loop)
     it_conn c;
     it_resp r;
     cr_assert_eq(it_connect(&c, port), 0);
-    get(&c, "/worker?n=500000", "GET");
-    cr_assert_eq(it_read_response(&c, &r, 0, IO_MS), 0);
-    cr_assert_eq(r.status, 200);
+    get_ok(&c, &r, "/worker?n=500000", 500000);
     cr_assert_str_eq(it_header(&r, "Content-Length"), "500000");
-    check_body(&r, 500000);
-    it_resp_free(&r);
-    cr_assert_eq(wait_done(), 1);
-    cr_assert_eq(locked(&done_status), 0);
+    done_ok(&r);
     cr_assert_eq(locked(&done_on_worker), 0, "the callbacks run on the loop");
-    reset();
-    get(&c, "/worker-stream?n=70000", "GET");
-    cr_assert_eq(it_read_response(&c, &r, 0, IO_MS), 0);
-    cr_assert(r.chunked);
-    check_body(&r, 70000);
-    it_resp_free(&r);
-    cr_assert_eq(wait_done(), 1);
+    next_ok(&c, "/worker-stream?n=70000", 70000, 1);
     it_close(&c);
 }
 
@@ -429,8 +426,7 @@ Test(source, dropped_executor_response_cancels_its_source)
     cr_assert_eq(it_read_response(&c, &r, 0, IO_MS), 0);
     cr_assert_eq(r.status, 503);
     it_resp_free(&r);
-    cr_assert_eq(wait_done(), 1);
-    cr_assert_eq(locked(&done_status), HZ_ECANCELED);
+    expect_done(HZ_ECANCELED);
     cr_assert_eq(locked(&reads), 0);
     cr_assert_eq(locked(&done_on_worker), 0);
     it_close(&c);
@@ -453,7 +449,6 @@ Test(source, unknown_length_to_http10_is_close_delimited)
         if ((unsigned char)c.buf[hl + i] != pattern(i))
             cr_assert_fail("byte %zu differs", i);
     cr_assert_eq(it_wait_closed(&c, IO_MS), 1, "the close ends the body");
-    cr_assert_eq(wait_done(), 1);
-    cr_assert_eq(locked(&done_status), 0);
+    expect_done(0);
     it_close(&c);
 }

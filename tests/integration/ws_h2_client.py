@@ -275,6 +275,66 @@ def main():
         if st.headers.get("sec-websocket-protocol") != "chat":
             fail("subprotocol %r" % st.headers)
         ok("permessage-deflate and subprotocol negotiated: %r" % st.headers)
+    if mode == "exec":
+        # test_ws_exec: the accept was recorded on an executor worker.
+        st = c.open_ws(1, "/ws/echo", [("sec-websocket-extensions", "permessage-deflate"),
+                                       ("sec-websocket-protocol", "x, chat")])
+        if "permessage-deflate" not in st.headers.get("sec-websocket-extensions", ""):
+            fail("no permessage-deflate in %r" % st.headers)
+        if st.headers.get("sec-websocket-protocol") != "chat":
+            fail("subprotocol %r" % st.headers)
+        if st.headers.get("x-exec") != "worker":
+            fail("no x-exec field in %r" % st.headers)
+        c.echo(1, TEXT, b"hello from a worker's accept")
+        c.echo(1, BINARY, bytes(range(40)))  # under compress_min: sent as is
+        c.close_ws(1)
+        c.alive(3)
+        ok("accept from a worker: 200 with its fields, echo, close, GET")
+    if mode == "execrst":
+        # test_ws_exec: the client resets the stream after the worker
+        # recorded the accept, before the replay (the handler is held until
+        # it sees the cancellation). GET /x/entered and /x/cancelled answer
+        # 200 once the test's counter is set (202 before); polled with a
+        # bound in time.
+        sid = [1]
+
+        def count(path):
+            sid[0] += 2
+            c.send(c.get(sid[0], path))
+            st = c.streams[sid[0]]
+            if not c.until(lambda: st.ended or st.reset is not None) or st.status not in (200, 202):
+                fail("GET %s: %r %r" % (path, st.status, st.reset))
+            return st.status == 200
+
+        def poll(path):
+            deadline = time.monotonic() + 10
+            while not count(path):
+                if time.monotonic() > deadline:
+                    fail("%s stayed 0" % path)
+
+        c.send(c.connect(1, "/ws/held"))
+        poll("/x/entered")
+        c.send(frame(RST, 0, 1, struct.pack(">I", CANCEL)))
+        poll("/x/cancelled")
+        st1 = c.streams[1]
+        if st1.status is not None:
+            fail("stream 1 answered %r after its reset" % st1.status)
+        sid[0] += 2
+        c.open_ws(sid[0], "/ws/echo")
+        c.echo(sid[0], TEXT, b"after the reset")
+        c.close_ws(sid[0])
+        ok("RST_STREAM before the replay: nothing opened; the connection goes on")
+    if mode == "execdeadline":
+        # test_ws_exec: the handler recorded the accept, then overran
+        # timeouts.handler: 503 on the stream, never a 200; the connection
+        # goes on.
+        c.send(c.connect(1, "/ws/held"))
+        st = c.streams[1]
+        c.until(lambda: st.ended or st.reset is not None)
+        if st.status != 503:
+            fail("held accept past the handler deadline: %r %r" % (st.status, st.reset))
+        c.alive(3)
+        ok("handler deadline after a recorded accept: 503 on the stream")
     if mode == "multi":
         c.open_ws(1, "/ws/echo")
         c.open_ws(3, "/ws/echo")

@@ -1097,34 +1097,42 @@ Test(ws, whole_header_path_matches_bytewise)
         expect_err_log(&server, &b, bad[k].err, "FM2 len=3:abc\n");
         free(b.p);
     }
-    /* limits judged from a whole header */
-    hz__ws_parser_cfg lim = {HZ__WS_SERVER, 10, 0, 0};
-    b = (bytes){0};
-    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 10, 1);
-    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 11, 1);
-    expect_err_log(&lim, &b, HZ__WS_E_FRAME_TOO_BIG, "FM2 len=10:abcdefghij\n");
-    hz__ws_parser_cfg limm = {HZ__WS_SERVER, 0, 10, 0};
-    expect_err_log(&limm, &b, HZ__WS_E_MESSAGE_TOO_BIG, "FM2 len=10:abcdefghij\n");
-    free(b.p);
-    /* nor a server unmasked ones */
-    b = (bytes){0};
-    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 3, 1);
-    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 10, 0);
-    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 10, 1); /* the first all in, key or not */
-    expect_err_log(&server, &b, HZ__WS_E_UNMASKED, "FM2 len=3:abc\n");
-    free(b.p);
-    /* a client does not take masked frames, however whole */
-    b = (bytes){0};
-    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 3, 0);
-    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 3, 1);
-    expect_err_log(&client, &b, HZ__WS_E_MASKED, "FM2 len=3:abc\n");
-    free(b.p);
-    /* a whole frame after the first of a fragmented message */
-    b = (bytes){0};
-    frame(&b, HZ__WS_OP_BINARY, 0, pl, 3, 1);
-    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 3, 1);
-    expect_err_log(&server, &b, HZ__WS_E_MESSAGE_UNFINISHED, "F");
-    free(b.p);
+    /* frames of pl (each its first len bytes), one after the other, the
+     * last of them bad as a whole frame */
+    static const hz__ws_parser_cfg lim = {HZ__WS_SERVER, 10, 0, 0};
+    static const hz__ws_parser_cfg limm = {HZ__WS_SERVER, 0, 10, 0};
+    enum { B = HZ__WS_OP_BINARY, C = HZ__WS_OP_CLOSE, FIN = HZ__WS_FIN };
+    static const char log3[] = "FM2 len=3:abc\n", log10[] = "FM2 len=10:abcdefghij\n";
+    static const struct {
+        const hz__ws_parser_cfg *cfg;
+        hz__ws_err err;
+        const char *log;
+        size_t nf;
+        struct {
+            unsigned op, flags;
+            size_t len;
+            int masked;
+        } f[3];
+    } seq[] = {
+        /* limits judged from a whole header */
+        {&lim, HZ__WS_E_FRAME_TOO_BIG, log10, 2, {{B, FIN, 10, 1}, {B, FIN, 11, 1}}},
+        {&limm, HZ__WS_E_MESSAGE_TOO_BIG, log10, 2, {{B, FIN, 10, 1}, {B, FIN, 11, 1}}},
+        /* nor a server unmasked ones (the last: the first all in, key or not) */
+        {&server, HZ__WS_E_UNMASKED, log3, 3, {{B, FIN, 3, 1}, {B, FIN, 10, 0}, {B, FIN, 10, 1}}},
+        /* a client does not take masked frames, however whole */
+        {&client, HZ__WS_E_MASKED, log3, 2, {{B, FIN, 3, 0}, {B, FIN, 3, 1}}},
+        /* a whole frame after the first of a fragmented message */
+        {&server, HZ__WS_E_MESSAGE_UNFINISHED, "F", 2, {{B, 0, 3, 1}, {B, FIN, 3, 1}}},
+        /* after a close frame, a whole header is AFTER_CLOSE at its byte 0 */
+        {&server, HZ__WS_E_AFTER_CLOSE, "C8 code=0 len=0:\n", 2, {{C, FIN, 0, 1}, {B, FIN, 3, 1}}},
+    };
+    for (size_t k = 0; k < sizeof(seq) / sizeof(seq[0]); k++) {
+        b = (bytes){0};
+        for (size_t i = 0; i < seq[k].nf; i++)
+            frame(&b, seq[k].f[i].op, seq[k].f[i].flags, pl, seq[k].f[i].len, seq[k].f[i].masked);
+        expect_err_log(seq[k].cfg, &b, seq[k].err, seq[k].log);
+        free(b.p);
+    }
     /* a bad UTF-8 byte at each position of a 64-byte text frame */
     for (size_t at = 0; at < 64; at++) {
         uint8_t t[64];
@@ -1136,10 +1144,4 @@ Test(ws, whole_header_path_matches_bytewise)
         expect_err_log(&server, &b, HZ__WS_E_UTF8, "FM1 len=2:ab\n");
         free(b.p);
     }
-    /* after a close frame, a whole header is AFTER_CLOSE at its byte 0 */
-    b = (bytes){0};
-    frame(&b, HZ__WS_OP_CLOSE, HZ__WS_FIN, "", 0, 1);
-    frame(&b, HZ__WS_OP_BINARY, HZ__WS_FIN, pl, 3, 1);
-    expect_err_log(&server, &b, HZ__WS_E_AFTER_CLOSE, "C8 code=0 len=0:\n");
-    free(b.p);
 }
