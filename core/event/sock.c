@@ -166,39 +166,71 @@ static long raw_peek(hz__sock *raw)
 
 /* ---- TLS ------------------------------------------------------------------- */
 
+/* Records per send (docs/architecture.md, "TLS records per send"): a write
+ * of more than one record's plaintext is encrypted record by record into
+ * out and leaves in one send. TLS_REC_ROOM: the most one record can take
+ * (2^14 plaintext + 2048 expansion + header, RFC 5246 §6.2.3; TLS 1.3's
+ * is smaller) plus room for a post-handshake message riding along; a
+ * record is encrypted only while that much is free, so the shim never
+ * refuses one. TLS_OUT_CAP bounds what a connection holds: room for five
+ * full AEAD records (80 KiB of plaintext: a 64 KiB response with its
+ * frames), four of a cipher with more expansion. */
+#define TLS_REC 16384u
+#define TLS_REC_ROOM (16384u + 2048u + 5u + 512u)
+#define TLS_OUT_CAP (4u * (16384u + 64u) + TLS_REC_ROOM)
+#define TLS_OUT_RECS 8u /* records per batch (smaller ones: a max_fragment_length) */
+
 typedef struct tls_sock {              /* owner: its hz__sock (s->ctx) */
     hz__sock raw;                      /* the transport under TLS (socket or cio) */
     hz_tls_session *s;                 /* owns */
     const hz_tls_vt *vt;               /* borrowed: static */
     const hz_allocator *a;             /* borrowed: outlives the socket */
-    hz_tls_io io;                      /* the session's shim: the raw socket */
+    hz_tls_io io;                      /* the session's shim: raw, through out */
     hz__tls_handshake_fn on_handshake; /* the owner's, called once */
     uint64_t deadline;                 /* ms: end of the handshake time; 0 = none */
+    /* Records encrypted and not yet sent (TLS_OUT_CAP bytes; NULL until a
+     * write spans records, dropped when idle). out_len == 0: nothing held. */
+    char *out;                /* owns (a) */
+    size_t out_len, out_sent; /* bytes in out; of them, taken by raw */
+    size_t held_plain;        /* the plaintext of out's records: the owner's
+                               * retry starts with it (and is no shorter) */
+    /* out's records in order: where each ends in out and the plaintext it
+     * carries, reported as written once it is all sent (write progress
+     * per record, as without gathering). nrec >= 1 while out_len > 0. */
+    uint32_t rec_end[TLS_OUT_RECS];
+    uint16_t rec_plain[TLS_OUT_RECS];
+    unsigned nrec;
     unsigned handshaking : 1;
     unsigned retry_on_write : 1; /* the last step waited for writability */
     unsigned first_seen : 1;     /* the client's first byte was looked at */
+    unsigned gathering : 1;      /* the library's records go into out */
 } tls_sock;
 
+/* The shim (ctx: the tls_sock): the library's records go straight to the
+ * transport under TLS, or into out while gathering, and behind out's
+ * records while some wait (a record made during a read, an alert, must
+ * not pass them). HZ_EAGAIN when out has no room: the library holds the
+ * record and the caller retries, as with a full socket. */
 static long tls_io_send(void *ctx, const void *buf, size_t len)
 {
-    return sock_send(ctx, buf, len);
+    tls_sock *t = ctx;
+    if (HZ__LIKELY(!t->gathering && !t->out_len))
+        return t->raw.tp->send(&t->raw, buf, len);
+    if (!t->out || TLS_OUT_CAP - t->out_len < len)
+        return HZ_EAGAIN;
+    memcpy(t->out + t->out_len, buf, len);
+    t->out_len += len;
+    if (!t->gathering)
+        t->rec_end[t->nrec - 1] = (uint32_t)t->out_len; /* it goes with the last */
+    return (long)len;
 }
 
+/* The library reads through the transport under TLS (a completion
+ * poller's received records too). */
 static long tls_io_recv(void *ctx, void *buf, size_t len)
 {
-    return sock_recv(ctx, buf, len);
-}
-
-/* The shim over a completion poller's socket (ctx: the tls_sock's raw):
- * the TLS library reads the records the poller received. */
-static long tls_io_send_cio(void *ctx, const void *buf, size_t len)
-{
-    return cio_send(ctx, buf, len);
-}
-
-static long tls_io_recv_cio(void *ctx, void *buf, size_t len)
-{
-    return cio_recv(ctx, buf, len);
+    tls_sock *t = ctx;
+    return t->raw.tp->recv(&t->raw, buf, len);
 }
 
 static void tls_handshake_over(hz__sock *s, tls_sock *t, int ok)
@@ -298,13 +330,9 @@ static long tls_recv(hz__sock *s, void *buf, size_t len)
     return n >= 0 ? n : tls_result(s, t, n);
 }
 
-static long tls_send(hz__sock *s, const void *buf, size_t len)
+/* A backend's write result for the owner. */
+static long tls_write_result(long n)
 {
-    tls_sock *t = s->ctx;
-    long rc = tls_handshake(s, t);
-    if (rc != 0)
-        return rc;
-    long n = t->vt->write(t->s, buf, len);
     if (n > 0)
         return n;
     if (n == HZ_TLS_WANT_READ || n == HZ_TLS_WANT_WRITE)
@@ -312,28 +340,203 @@ static long tls_send(hz__sock *s, const void *buf, size_t len)
     return n < 0 ? n : HZ_EIO;
 }
 
-/* TLS cannot scatter: up to one record's worth is gathered and written as
- * one record (a response head and the start of its body share it). A retry
- * after HZ_EAGAIN starts with the same bytes, as the backends require. */
-static long tls_writev(hz__sock *s, const struct iovec *iov, int iovcnt)
+/* Sends what out holds, in one send: *plain gets the plaintext of the
+ * records now sent in full (dropped from the list). 1 all gone (out
+ * empties), 0 the transport took part or none (it is full: its
+ * writability comes as an event), < 0. */
+static long tls_flush(tls_sock *t, size_t *plain)
 {
-    char rec[16384];
+    size_t left = t->out_len - t->out_sent;
+    long n = t->raw.tp->send(&t->raw, t->out + t->out_sent, left);
+    *plain = 0;
+    if (n < 0 && n != HZ_EAGAIN)
+        return n;
+    if (n > 0)
+        t->out_sent += (size_t)n;
+    unsigned k = 0;
+    while (k < t->nrec && t->rec_end[k] <= t->out_sent)
+        *plain += t->rec_plain[k++];
+    t->held_plain -= *plain;
+    if (t->out_sent == t->out_len) {
+        t->out_len = t->out_sent = 0;
+        t->nrec = 0;
+        return 1;
+    }
+    if (k) {
+        t->nrec -= k;
+        memmove(t->rec_end, t->rec_end + k, t->nrec * sizeof(t->rec_end[0]));
+        memmove(t->rec_plain, t->rec_plain + k, t->nrec * sizeof(t->rec_plain[0]));
+    }
+    return 0;
+}
+
+/* Drops the iovecs' first n bytes (*i, *off: where the rest starts). */
+static void iov_skip(const struct iovec *iov, int iovcnt, int *i, size_t *off, size_t n)
+{
+    while (*i < iovcnt && n) {
+        size_t k = iov[*i].iov_len - *off;
+        if (n < k) {
+            *off += n;
+            return;
+        }
+        n -= k;
+        (*i)++;
+        *off = 0;
+    }
+}
+
+/* The next record's plaintext from (i, off): a pointer into the iovecs
+ * when one piece holds it, else gathered into rec. Its length (0: none). */
+static size_t iov_record(const struct iovec *iov, int iovcnt, int i, size_t off, char *rec,
+                         const char **p)
+{
+    while (i < iovcnt && off == iov[i].iov_len) {
+        i++;
+        off = 0;
+    }
+    if (i == iovcnt)
+        return 0;
+    size_t k = iov[i].iov_len - off;
+    if (k >= TLS_REC || i + 1 == iovcnt) {
+        *p = (const char *)iov[i].iov_base + off;
+        return k < TLS_REC ? k : TLS_REC;
+    }
     size_t n = 0;
-    for (int i = 0; i < iovcnt && n < sizeof(rec); i++) {
-        size_t k = iov[i].iov_len < sizeof(rec) - n ? iov[i].iov_len : sizeof(rec) - n;
-        memcpy(rec + n, iov[i].iov_base, k);
+    for (; i < iovcnt && n < TLS_REC; i++, off = 0) {
+        k = iov[i].iov_len - off;
+        if (k > TLS_REC - n)
+            k = TLS_REC - n;
+        memcpy(rec + n, (const char *)iov[i].iov_base + off, k);
         n += k;
     }
-    if (n == 0)
+    *p = rec;
+    return n;
+}
+
+/* More than a record's worth: records into out, then one send. The
+ * result: the plaintext of the records sent in full, or HZ_EAGAIN; out
+ * holds the rest and the owner's retry (the same bytes first, as the
+ * backends already require) flushes it before anything new (tls_write). */
+static long tls_gather(tls_sock *t, const struct iovec *iov, int iovcnt)
+{
+    if (!t->out) {
+        t->out = hz__alloc(t->a, TLS_OUT_CAP);
+        if (!t->out) { /* one record, as without a buffer */
+            char rec[TLS_REC];
+            const char *p = NULL;
+            size_t k = iov_record(iov, iovcnt, 0, 0, rec, &p);
+            return tls_write_result(t->vt->write(t->s, p, k));
+        }
+    }
+    char rec[TLS_REC];
+    size_t plain = 0, off = 0;
+    int i = 0;
+    long n = 0;
+    t->gathering = 1;
+    while (TLS_OUT_CAP - t->out_len >= TLS_REC_ROOM && t->nrec < TLS_OUT_RECS) {
+        const char *p = NULL;
+        size_t k = iov_record(iov, iovcnt, i, off, rec, &p);
+        if (!k)
+            break;
+        n = t->vt->write(t->s, p, k);
+        if (n <= 0)
+            break; /* a retry gives the library the same bytes again */
+        plain += (size_t)n;
+        t->rec_end[t->nrec] = (uint32_t)t->out_len;
+        t->rec_plain[t->nrec++] = (uint16_t)n;
+        iov_skip(iov, iovcnt, &i, &off, (size_t)n);
+    }
+    t->gathering = 0;
+    if (t->out_len) {
+        /* Bytes after the last record (the library wrote, then waited). */
+        if (!t->nrec || t->rec_end[t->nrec - 1] < t->out_len) {
+            if (t->nrec == TLS_OUT_RECS)
+                t->rec_end[t->nrec - 1] = (uint32_t)t->out_len;
+            else {
+                t->rec_end[t->nrec] = (uint32_t)t->out_len;
+                t->rec_plain[t->nrec++] = 0;
+            }
+        }
+        t->held_plain = plain;
+        size_t sent;
+        long f = tls_flush(t, &sent);
+        if (f < 0)
+            return f;
+        if (sent)
+            return (long)sent;
+        if (t->out_len)
+            return HZ_EAGAIN;
+    }
+    return tls_write_result(n);
+}
+
+/* Every write: out's records first (their plaintext is the start of iov,
+ * reported once they are all sent), then one record straight through the
+ * shim, or several gathered. */
+static long tls_write(hz__sock *s, const struct iovec *iov, int iovcnt, size_t total)
+{
+    tls_sock *t = s->ctx;
+    long rc = tls_handshake(s, t);
+    if (rc != 0)
+        return rc;
+    if (HZ__UNLIKELY(t->out_len)) {
+        if (total < t->held_plain)
+            return HZ_EINVAL; /* not the retry the contract asks for */
+        size_t sent;
+        long f = tls_flush(t, &sent);
+        if (f < 0)
+            return f;
+        if (sent)
+            return (long)sent;
+        if (t->out_len)
+            return HZ_EAGAIN;
+    }
+    if (total == 0)
         return 0;
-    return tls_send(s, rec, n);
+    if (total <= TLS_REC) {
+        if (iovcnt == 1)
+            return tls_write_result(t->vt->write(t->s, iov[0].iov_base, total));
+        /* TLS cannot scatter: a response head and its body share a record. */
+        char rec[TLS_REC];
+        size_t n = 0;
+        for (int i = 0; i < iovcnt; i++) {
+            memcpy(rec + n, iov[i].iov_base, iov[i].iov_len);
+            n += iov[i].iov_len;
+        }
+        return tls_write_result(t->vt->write(t->s, rec, n));
+    }
+    return tls_gather(t, iov, iovcnt);
+}
+
+static long tls_send(hz__sock *s, const void *buf, size_t len)
+{
+    struct iovec v = {.iov_base = (void *)buf, .iov_len = len};
+    return tls_write(s, &v, 1, len);
+}
+
+static long tls_writev(hz__sock *s, const struct iovec *iov, int iovcnt)
+{
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    return tls_write(s, iov, iovcnt, total);
 }
 
 static int tls_shutdown(hz__sock *s)
 {
     tls_sock *t = s->ctx;
+    /* Owners shut down once their output is taken, so out is empty; if
+     * not, close_notify queues behind its records and the FIN waits. */
+    size_t sent;
+    if (t->out_len && tls_flush(t, &sent) <= 0) {
+        if (!t->handshaking)
+            (void)t->vt->shutdown(t->s);
+        return 0;
+    }
     if (!t->handshaking)
         (void)t->vt->shutdown(t->s); /* close_notify, best effort */
+    if (t->out_len && tls_flush(t, &sent) <= 0)
+        return 0;
     return t->raw.tp->shutdown(&t->raw);
 }
 
@@ -344,6 +547,8 @@ static void tls_close(hz__sock *s)
         tls_handshake_over(s, t, 0); /* closed mid-handshake (timeout, peer) */
         t->vt->session_destroy(t->s);
         hz__sock raw = t->raw;
+        if (t->out)
+            hz__free(t->a, t->out, TLS_OUT_CAP);
         hz__free(t->a, t, sizeof(*t));
         s->ctx = NULL;
         if (raw.tp == &hz__transport_cio) {
@@ -378,11 +583,18 @@ static int tls_has_input(hz__sock *s)
     return !t->handshaking && t->vt->pending(t->s) > 0;
 }
 
-/* Only between records: a step waiting for writability holds its record. */
+/* Only between records: a step waiting for writability holds its record,
+ * and out its records (owners idle with nothing in flight: never, then). */
 static void tls_idle(hz__sock *s)
 {
     tls_sock *t = s->ctx;
-    if (t && !t->handshaking && !t->retry_on_write && t->vt->idle)
+    if (!t || t->handshaking || t->retry_on_write || t->out_len)
+        return;
+    if (t->out) {
+        hz__free(t->a, t->out, TLS_OUT_CAP);
+        t->out = NULL;
+    }
+    if (t->vt->idle)
         t->vt->idle(t->s);
 }
 
@@ -419,15 +631,9 @@ int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_tls_vt *vt,
     t->a = a;
     t->on_handshake = on_handshake;
     t->raw = *s;
-    if (s->tp == &hz__transport_cio) {
-        t->io.send = tls_io_send_cio;
-        t->io.recv = tls_io_recv_cio;
-        t->io.io_ctx = &t->raw;
-    } else {
-        t->io.send = tls_io_send;
-        t->io.recv = tls_io_recv;
-        t->io.io_ctx = s;
-    }
+    t->io.send = tls_io_send;
+    t->io.recv = tls_io_recv;
+    t->io.io_ctx = t;
     int rc = vt->session_create(ctx, &t->io, &t->s);
     if (rc < 0) {
         hz__free(a, t, sizeof(*t));
@@ -442,11 +648,7 @@ int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_tls_vt *vt,
 
 void hz__sock_move(hz__sock *dst, hz__sock *src)
 {
-    *dst = *src;
-    /* A TLS shim over a plain socket reaches it through its owner's
-     * hz__sock; over the completion transport, through its own copy. */
-    if (dst->tp == &hz__transport_tls && ((tls_sock *)dst->ctx)->io.io_ctx == src)
-        ((tls_sock *)dst->ctx)->io.io_ctx = dst;
+    *dst = *src; /* a TLS shim reaches the socket through its own copy (raw) */
     src->ctx = NULL;
     src->fd = -1;
     src->want_write = 0;
@@ -457,4 +659,17 @@ long hz__sock_peek(hz__sock *s)
     if (s->tp == &hz__transport_tls)
         return s->ctx ? raw_peek(&((tls_sock *)s->ctx)->raw) : HZ_EINVAL;
     return raw_peek(s);
+}
+
+size_t hz__tls_sock_held(const hz__sock *s)
+{
+    if (s->tp != &hz__transport_tls || !s->ctx)
+        return 0;
+    const tls_sock *t = s->ctx;
+    return t->out_len - t->out_sent;
+}
+
+size_t hz__tls_sock_held_max(void)
+{
+    return TLS_OUT_CAP;
 }

@@ -66,9 +66,9 @@ typedef struct hz__cio {    /* owner: embedded in its loop */
 /** Plain socket transport over fd. */
 HZ__HIDDEN void hz__sock_init(hz__sock *s, int fd);
 
-/** Moves the transport of src into dst (another owner's embedded hz__sock):
- *  the TLS shim points back at its hz__sock, so a plain struct copy would
- *  leave it writing through the old one. src is left closed (fd -1). */
+/** Moves the transport of src into dst (another owner's embedded hz__sock).
+ *  The TLS shim reaches the socket through its own copy, so this is a
+ *  copy; src is left closed (fd -1), so closing it releases nothing. */
 HZ__HIDDEN void hz__sock_move(hz__sock *dst, hz__sock *src);
 
 /** Socket transport over fd whose I/O goes through the completion poller
@@ -144,5 +144,14 @@ HZ__HIDDEN int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_
 /** The ALPN protocol the TLS handshake of s chose, or NULL (none, not
  *  TLS, or the handshake is not over). */
 HZ__HIDDEN const char *hz__tls_sock_alpn(hz__sock *s);
+
+/** Encrypted bytes the TLS transport of s holds (records a write made
+ *  that the socket did not take yet; the owner still holds their
+ *  plaintext: docs/architecture.md, "TLS records per send"); 0 when s is
+ *  not TLS. For tests and diagnostics. */
+HZ__HIDDEN size_t hz__tls_sock_held(const hz__sock *s);
+
+/** The most hz__tls_sock_held can be. */
+HZ__HIDDEN size_t hz__tls_sock_held_max(void);
 
 #endif /* HZ__SOCK_H */
