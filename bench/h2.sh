@@ -7,6 +7,7 @@
 #   DEMO=build/examples/demo   the demo to run (built with HZ_HTTP2=nghttp2)
 #   DURATION=10                seconds per row
 #   NGINX=1 H2O=1              0: skip that anchor
+#   ROWS='tls h2c tls-64k'     the rows to run (tls-64k alone: the file row)
 # Needs: apt-get install nghttp2-client (h2load); nginx-light and h2o for
 # the anchors; openssl for nginx's certificate.
 set -euo pipefail
@@ -49,14 +50,16 @@ export PATH="$work/bin:$PATH"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
     -keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1
 
+ROWS=${ROWS:-tls h2c tls-64k}
+want() { case " $ROWS " in *" $1 "*) return 0 ;; esac; return 1; }
 rows() { # name tls_base h2c_base pid
     local name=$1 tls=$2 h2c=$3 pid=$4
     for cm in "16 10" "64 32"; do
         set -- $cm
-        [ -n "$tls" ] && echo "$name tls $("$shared/h2.sh" "$tls/plaintext" "$pid" "$1" "$2" "$DURATION")"
-        [ -n "$h2c" ] && echo "$name h2c $("$shared/h2.sh" "$h2c/plaintext" "$pid" "$1" "$2" "$DURATION")"
+        want tls && echo "$name tls $("$shared/h2.sh" "$tls/plaintext" "$pid" "$1" "$2" "$DURATION")"
+        want h2c && echo "$name h2c $("$shared/h2.sh" "$h2c/plaintext" "$pid" "$1" "$2" "$DURATION")"
     done
-    [ -n "$tls" ] && echo "$name tls-64k $("$shared/h2.sh" "$tls/static/64k.bin" "$pid" 16 10 "$DURATION")"
+    want tls-64k && echo "$name tls-64k $("$shared/h2.sh" "$tls/static/64k.bin" "$pid" 16 10 "$DURATION")"
     return 0
 }
 
