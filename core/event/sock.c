@@ -370,6 +370,20 @@ static long tls_flush(tls_sock *t, size_t *plain)
     return 0;
 }
 
+/* A write's answer while out holds records: the plaintext of those now
+ * sent, HZ_EAGAIN while some remain, 0 once out is empty with nothing to
+ * report (the write goes on), < 0. */
+static long tls_flush_held(tls_sock *t)
+{
+    size_t sent;
+    long f = tls_flush(t, &sent);
+    if (f < 0)
+        return f;
+    if (sent)
+        return (long)sent;
+    return t->out_len ? HZ_EAGAIN : 0;
+}
+
 /* Drops the iovecs' first n bytes (*i, *off: where the rest starts). */
 static void iov_skip(const struct iovec *iov, int iovcnt, int *i, size_t *off, size_t n)
 {
@@ -458,14 +472,9 @@ static long tls_gather(tls_sock *t, const struct iovec *iov, int iovcnt)
             }
         }
         t->held_plain = plain;
-        size_t sent;
-        long f = tls_flush(t, &sent);
-        if (f < 0)
-            return f;
-        if (sent)
-            return (long)sent;
-        if (t->out_len)
-            return HZ_EAGAIN;
+        long r = tls_flush_held(t);
+        if (r != 0)
+            return r;
     }
     return tls_write_result(n);
 }
@@ -482,14 +491,9 @@ static long tls_write(hz__sock *s, const struct iovec *iov, int iovcnt, size_t t
     if (HZ__UNLIKELY(t->out_len)) {
         if (total < t->held_plain)
             return HZ_EINVAL; /* not the retry the contract asks for */
-        size_t sent;
-        long f = tls_flush(t, &sent);
-        if (f < 0)
-            return f;
-        if (sent)
-            return (long)sent;
-        if (t->out_len)
-            return HZ_EAGAIN;
+        long r = tls_flush_held(t);
+        if (r != 0)
+            return r;
     }
     if (total == 0)
         return 0;
@@ -528,14 +532,10 @@ static int tls_shutdown(hz__sock *s)
     /* Owners shut down once their output is taken, so out is empty; if
      * not, close_notify queues behind its records and the FIN waits. */
     size_t sent;
-    if (t->out_len && tls_flush(t, &sent) <= 0) {
-        if (!t->handshaking)
-            (void)t->vt->shutdown(t->s);
-        return 0;
-    }
+    int held = t->out_len && tls_flush(t, &sent) <= 0;
     if (!t->handshaking)
         (void)t->vt->shutdown(t->s); /* close_notify, best effort */
-    if (t->out_len && tls_flush(t, &sent) <= 0)
+    if (held || (t->out_len && tls_flush(t, &sent) <= 0))
         return 0;
     return t->raw.tp->shutdown(&t->raw);
 }

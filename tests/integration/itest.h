@@ -93,5 +93,9 @@ int it_route_flags(hz_server *s, const char *method, const char *path, hz_handle
 void it_start_conn(it_server *s, hz_config *cfg, it_conn *c);
 /** it_close(c), then it_stop(s). */
 void it_stop_conn(it_server *s, it_conn *c);
+/** A fresh self-signed P-256 certificate for cn (also its DNS
+ *  subjectAltName) written to key and crt by the openssl CLI: 0, or the
+ *  CLI's failure (the caller asserts or skips). */
+int it_make_cert(const char *key, const char *crt, const char *cn);
 
 #endif

@@ -17,17 +17,6 @@
 
 static char g_dir[64];
 
-static void mkcert(const char *name, const char *cn)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-             "-keyout %s/%s.key -out %s/%s.crt -days 2 -subj /CN=%s "
-             "-addext subjectAltName=DNS:%s >/dev/null 2>&1",
-             g_dir, name, g_dir, name, cn, cn);
-    cr_assert_eq(system(cmd), 0, "openssl req failed");
-}
-
 static const char *path_of(const char *name, const char *ext)
 {
     static char bufs[8][128];
@@ -35,6 +24,12 @@ static const char *path_of(const char *name, const char *ext)
     char *b = bufs[k++ & 7];
     snprintf(b, 128, "%s/%s.%s", g_dir, name, ext);
     return b;
+}
+
+static void mkcert(const char *name, const char *cn)
+{
+    cr_assert_eq(it_make_cert(path_of(name, "key"), path_of(name, "crt"), cn), 0,
+                 "openssl req failed");
 }
 
 static void setup(void)

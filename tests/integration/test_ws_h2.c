@@ -105,12 +105,7 @@ static void start(it_server *s, unsigned max_ws, int tls, int ws_on)
         cr_assert(mkdtemp(g_dir));
         snprintf(crt, sizeof(crt), "%s/c.crt", g_dir);
         snprintf(key, sizeof(key), "%s/c.key", g_dir);
-        char cmd[512];
-        snprintf(cmd, sizeof(cmd),
-                 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-                 "-keyout %s -out %s -days 2 -subj /CN=localhost >/dev/null 2>&1",
-                 key, crt);
-        cr_assert_eq(system(cmd), 0, "openssl req failed");
+        cr_assert_eq(it_make_cert(key, crt, "localhost"), 0, "openssl req failed");
         hz_tls_config_init(&t);
         t.certs[0].cert_file = crt;
         t.certs[0].key_file = key;

@@ -69,14 +69,10 @@ static hz_server *start(int *port, int exec)
 {
     snprintf(g_dir, sizeof(g_dir), "/tmp/hz-wstls-XXXXXX");
     cr_assert(mkdtemp(g_dir));
-    char crt[128], key[128], cmd[512];
+    char crt[128], key[128];
     snprintf(crt, sizeof(crt), "%s/c.crt", g_dir);
     snprintf(key, sizeof(key), "%s/c.key", g_dir);
-    snprintf(cmd, sizeof(cmd),
-             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-             "-keyout %s -out %s -days 2 -subj /CN=localhost >/dev/null 2>&1",
-             key, crt);
-    if (system(cmd) != 0)
+    if (it_make_cert(key, crt, "localhost") != 0)
         cr_skip_test("openssl req failed (no openssl CLI?)");
     g_counting_vt = *hz_tls_default;
     g_counting_vt.idle = counting_idle;
