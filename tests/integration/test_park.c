@@ -94,6 +94,18 @@ static void on_access(const hz_access_entry *e, void *ud)
     }
 }
 
+/* Connects n clients to s, each served once, then waits up to timeout_ms
+ * until all n are parked. */
+static void serve_until_parked(it_server *s, it_conn *c, int n, int timeout_ms)
+{
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(it_connect(&c[i], s->port), 0);
+        get_ok(&c[i], 0);
+    }
+    cr_assert(wait_parked(s, (uint64_t)n, timeout_ms), "parked %llu of %d",
+              (unsigned long long)metrics(s).conn_parked, n);
+}
+
 /* A server parking after keepalive_ms and one connection it served once. */
 static void start_served(it_server *s, it_conn *c, unsigned keepalive_ms)
 {
@@ -114,12 +126,7 @@ Test(park, idle_connections_park_and_are_served_again, .timeout = 60)
     it_server s;
     it_start(&s, &cfg);
     static it_conn c[NCONN];
-    for (int i = 0; i < NCONN; i++) {
-        cr_assert_eq(it_connect(&c[i], s.port), 0);
-        get_ok(&c[i], 0);
-    }
-    cr_assert(wait_parked(&s, NCONN, 20000), "parked %llu of %d",
-              (unsigned long long)metrics(&s).conn_parked, NCONN);
+    serve_until_parked(&s, c, NCONN, 20000);
     hz_metrics m = metrics(&s);
     cr_assert_eq(m.conn_open, NCONN, "parked connections are open");
     for (int i = 0; i < NCONN; i++)
@@ -219,11 +226,7 @@ Test(park, max_connections_counts_parked_connections, .timeout = 60)
     it_server s;
     it_start(&s, &cfg);
     it_conn c[4];
-    for (int i = 0; i < 4; i++) {
-        cr_assert_eq(it_connect(&c[i], s.port), 0);
-        get_ok(&c[i], 0);
-    }
-    cr_assert(wait_parked(&s, 4, 10000));
+    serve_until_parked(&s, c, 4, 10000);
     it_conn x;
     cr_assert_eq(it_connect(&x, s.port), 0);
     it_resp r;
@@ -245,11 +248,7 @@ Test(park, a_graceful_stop_closes_parked_connections, .timeout = 60)
     it_server s;
     it_start(&s, &cfg);
     static it_conn c[NCONN];
-    for (int i = 0; i < NCONN; i++) {
-        cr_assert_eq(it_connect(&c[i], s.port), 0);
-        get_ok(&c[i], 0);
-    }
-    cr_assert(wait_parked(&s, NCONN, 20000));
+    serve_until_parked(&s, c, NCONN, 20000);
     long long t0 = it_now_ms();
     hz_server_stop(s.srv, 10000);
     hz_server_wait(s.srv);
@@ -273,11 +272,7 @@ Test(park, destroy_after_stop_deadline_zero_frees_parked_connections, .timeout =
     it_server s;
     it_start(&s, &cfg);
     it_conn c[8];
-    for (int i = 0; i < 8; i++) {
-        cr_assert_eq(it_connect(&c[i], s.port), 0);
-        get_ok(&c[i], 0);
-    }
-    cr_assert(wait_parked(&s, 8, 10000));
+    serve_until_parked(&s, c, 8, 10000);
     hz_server_stop(s.srv, 0);
     hz_server_wait(s.srv);
     hz_server_destroy(s.srv); /* ASan / valgrind: nothing leaks */
