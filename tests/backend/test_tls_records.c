@@ -225,6 +225,53 @@ static char *pattern(size_t len, unsigned seed)
     return p;
 }
 
+/* A payload sent to a reader that takes little at a time: the records the
+ * wire does not take are held. */
+typedef struct xfer { /* owner: the test */
+    wire w;           /* room: the reader's window */
+    char *data;       /* owns: len bytes of pattern(len, seed) */
+    char *got;        /* owns: what the client read (len + 1 bytes) */
+    size_t len;
+    size_t off; /* bytes the transport reported sent */
+    size_t rd;  /* bytes the client read */
+} xfer;
+
+static void xfer_open(xfer *x, size_t room, size_t len, unsigned seed)
+{
+    wire_open(&x->w, 0);
+    x->w.room = room;
+    x->len = len;
+    x->data = pattern(len, seed);
+    x->got = malloc(len + 1);
+    cr_assert(x->got);
+    x->off = x->rd = 0;
+}
+
+static void xfer_close(xfer *x)
+{
+    free(x->got);
+    free(x->data);
+    wire_close_all(&x->w); /* frees any held records (ASan/valgrind: no leak) */
+}
+
+/* Sends the rest of the payload once: a count moves off, anything else
+ * must be HZ_EAGAIN. Returns what the send returned. */
+static long xfer_send_rest(xfer *x)
+{
+    long n = x->w.sock.tp->send(&x->w.sock, x->data + x->off, x->len - x->off);
+    if (n > 0)
+        x->off += (size_t)n;
+    else
+        cr_assert_eq(n, HZ_EAGAIN, "send: %ld", n);
+    return n;
+}
+
+/* The client reads up to max bytes of the payload (all it can: max = 0). */
+static void xfer_read(xfer *x, size_t max)
+{
+    client_read(&x->w, x->got, x->len, &x->rd, max);
+}
+
 TestSuite(tls_records, .timeout = 120);
 
 /* 64 KiB is four records: one send, as one buffer and as head + body. */
@@ -285,43 +332,37 @@ Test(tls_records, several_records_one_send_tls12)
  * each time), every byte arrives in order, and what is held stays bounded. */
 Test(tls_records, slow_reader_gets_every_byte)
 {
-    wire w;
-    wire_open(&w, 0);
-    w.room = 20000;
-    size_t len = 1u << 20;
-    char *data = pattern(len, 7);
-    char *got = malloc(len);
-    size_t off = 0, rd = 0, held_seen = 0;
+    xfer x;
+    xfer_open(&x, 20000, 1u << 20, 7);
+    size_t held_seen = 0;
     long eagain = 0;
-    for (int round = 0; rd < len; round++) {
+    for (int round = 0; x.rd < x.len; round++) {
         cr_assert(round < 100000, "no progress");
-        if (off < len) {
-            size_t left = len - off;
+        if (x.off < x.len) {
+            size_t left = x.len - x.off;
             size_t cut = left > 3 ? (size_t)round % (left < 300 ? left : 300) : 0;
-            struct iovec iov[2] = {{data + off, cut}, {data + off + cut, left - cut}};
-            long n = w.sock.tp->writev(&w.sock, iov, 2);
+            struct iovec iov[2] = {{x.data + x.off, cut}, {x.data + x.off + cut, left - cut}};
+            long n = x.w.sock.tp->writev(&x.w.sock, iov, 2);
             if (n > 0) {
                 cr_assert_leq((size_t)n, left);
-                off += (size_t)n;
+                x.off += (size_t)n;
             } else {
                 cr_assert_eq(n, HZ_EAGAIN, "writev: %ld", n);
                 eagain++;
             }
-            size_t h = hz__tls_sock_held(&w.sock);
+            size_t h = hz__tls_sock_held(&x.w.sock);
             cr_assert_leq(h, hz__tls_sock_held_max());
             if (h > held_seen)
                 held_seen = h;
         }
-        client_read(&w, got, len, &rd, 7000);
+        xfer_read(&x, 7000);
     }
-    cr_assert_eq(off, len);
-    cr_assert(memcmp(got, data, len) == 0, "payload corrupted");
+    cr_assert_eq(x.off, x.len);
+    cr_assert(memcmp(x.got, x.data, x.len) == 0, "payload corrupted");
     cr_assert_gt(held_seen, REC, "the slow reader never made the transport hold records");
     cr_assert_gt(eagain, 0);
-    cr_assert_eq(hz__tls_sock_held(&w.sock), 0);
-    free(got);
-    free(data);
-    wire_close_all(&w);
+    cr_assert_eq(hz__tls_sock_held(&x.w.sock), 0);
+    xfer_close(&x);
 }
 
 /* Write progress per record, as without gathering: a socket that takes
@@ -329,103 +370,72 @@ Test(tls_records, slow_reader_gets_every_byte)
  * rest as it goes. */
 Test(tls_records, progress_is_reported_per_record)
 {
-    wire w;
-    wire_open(&w, 0);
-    w.room = 40000; /* > 2 records' ciphertext, < 3 */
-    size_t len = 5 * REC;
-    char *data = pattern(len, 13);
-    long n = w.sock.tp->send(&w.sock, data, len);
+    xfer x;
+    xfer_open(&x, 40000, 5 * REC, 13); /* room > 2 records' ciphertext, < 3 */
+    long n = x.w.sock.tp->send(&x.w.sock, x.data, x.len);
     cr_assert_eq(n, 2 * REC, "send: %ld", n);
-    cr_assert_eq(w.sends, 1);
-    cr_assert_gt(hz__tls_sock_held(&w.sock), 0);
-    size_t off = (size_t)n;
-    cr_assert_eq(w.sock.tp->send(&w.sock, data + off, len - off), HZ_EAGAIN);
-    char *got = malloc(len);
-    size_t rd = 0;
-    for (int round = 0; rd < len; round++) {
+    cr_assert_eq(x.w.sends, 1);
+    cr_assert_gt(hz__tls_sock_held(&x.w.sock), 0);
+    x.off = (size_t)n;
+    cr_assert_eq(x.w.sock.tp->send(&x.w.sock, x.data + x.off, x.len - x.off), HZ_EAGAIN);
+    for (int round = 0; x.rd < x.len; round++) {
         cr_assert(round < 1000, "no progress");
-        client_read(&w, got, len, &rd, 0);
-        if (off < len) {
-            n = w.sock.tp->send(&w.sock, data + off, len - off);
-            if (n > 0) {
+        xfer_read(&x, 0);
+        if (x.off < x.len) {
+            n = xfer_send_rest(&x);
+            if (n > 0)
                 cr_assert_eq((size_t)n % REC, 0, "a record reported in part: %ld", n);
-                off += (size_t)n;
-            } else {
-                cr_assert_eq(n, HZ_EAGAIN);
-            }
         }
     }
-    cr_assert_eq(off, len);
-    cr_assert(memcmp(got, data, len) == 0);
-    free(got);
-    free(data);
-    wire_close_all(&w);
+    cr_assert_eq(x.off, x.len);
+    cr_assert(memcmp(x.got, x.data, x.len) == 0);
+    xfer_close(&x);
 }
 
 /* A reader that stops: writes end in HZ_EAGAIN for good, and what the
  * transport took beyond the wire is at most its bound. */
 Test(tls_records, stalled_reader_holds_a_bounded_tail)
 {
-    wire w;
-    wire_open(&w, 0);
-    w.room = 50000;
-    size_t len = 4u << 20;
-    char *data = pattern(len, 3);
-    size_t off = 0;
+    xfer x;
+    xfer_open(&x, 50000, 4u << 20, 3);
     int eagain_in_a_row = 0;
     for (int i = 0; i < 10000 && eagain_in_a_row < 20; i++) {
-        long n = w.sock.tp->send(&w.sock, data + off, len - off);
-        if (n > 0) {
-            off += (size_t)n;
+        if (xfer_send_rest(&x) > 0)
             eagain_in_a_row = 0;
-        } else {
-            cr_assert_eq(n, HZ_EAGAIN);
+        else
             eagain_in_a_row++;
-        }
-        cr_assert_leq(hz__tls_sock_held(&w.sock), hz__tls_sock_held_max());
+        cr_assert_leq(hz__tls_sock_held(&x.w.sock), hz__tls_sock_held_max());
     }
     cr_assert_eq(eagain_in_a_row, 20, "the stalled reader's writes never blocked");
-    cr_assert_lt(off, w.room, "the owner was told more was sent than the wire took");
-    cr_assert_gt(hz__tls_sock_held(&w.sock), 0);
-    cr_assert_leq(w.wire_bytes, w.room);
-    free(data);
-    wire_close_all(&w); /* frees the held records (ASan/valgrind: no leak) */
+    cr_assert_lt(x.off, x.w.room, "the owner was told more was sent than the wire took");
+    cr_assert_gt(hz__tls_sock_held(&x.w.sock), 0);
+    cr_assert_leq(x.w.wire_bytes, x.w.room);
+    xfer_close(&x); /* with records still held */
 }
 
 /* A retry must start with the held records' plaintext: a shorter one is
  * refused, not sent past. Going idle keeps the held records. */
 Test(tls_records, held_records_survive_idle_and_refuse_a_short_retry)
 {
-    wire w;
-    wire_open(&w, 0);
-    w.room = 1000;
-    size_t len = 200000;
-    char *data = pattern(len, 5);
-    long n = w.sock.tp->send(&w.sock, data, len);
+    xfer x;
+    xfer_open(&x, 1000, 200000, 5);
+    long n = x.w.sock.tp->send(&x.w.sock, x.data, x.len);
     cr_assert_eq(n, HZ_EAGAIN, "send: %ld", n);
-    size_t held = hz__tls_sock_held(&w.sock);
+    size_t held = hz__tls_sock_held(&x.w.sock);
     cr_assert_gt(held, 2 * REC);
-    cr_assert_eq(w.sock.tp->send(&w.sock, data, 10), HZ_EINVAL);
-    w.sock.tp->idle(&w.sock);
-    cr_assert_eq(hz__tls_sock_held(&w.sock), held);
-    char *got = malloc(len);
-    size_t off = 0, rd = 0;
-    for (int round = 0; rd < len; round++) {
+    cr_assert_eq(x.w.sock.tp->send(&x.w.sock, x.data, 10), HZ_EINVAL);
+    x.w.sock.tp->idle(&x.w.sock);
+    cr_assert_eq(hz__tls_sock_held(&x.w.sock), held);
+    for (int round = 0; x.rd < x.len; round++) {
         cr_assert(round < 100000, "no progress");
-        if (off < len) {
-            n = w.sock.tp->send(&w.sock, data + off, len - off);
-            if (n > 0)
-                off += (size_t)n;
-            else
-                cr_assert_eq(n, HZ_EAGAIN);
-            w.sock.tp->idle(&w.sock); /* between writes: must not drop records */
+        if (x.off < x.len) {
+            xfer_send_rest(&x);
+            x.w.sock.tp->idle(&x.w.sock); /* between writes: must not drop records */
         }
-        client_read(&w, got, len, &rd, 3000);
+        xfer_read(&x, 3000);
     }
-    cr_assert(memcmp(got, data, len) == 0, "payload corrupted");
-    free(got);
-    free(data);
-    wire_close_all(&w);
+    cr_assert(memcmp(x.got, x.data, x.len) == 0, "payload corrupted");
+    xfer_close(&x);
 }
 
 /* The owner shuts down once everything is taken: all the bytes, then
@@ -434,50 +444,35 @@ Test(tls_records, held_records_survive_idle_and_refuse_a_short_retry)
  * is not sent ahead of them. */
 Test(tls_records, close_notify_after_held_records)
 {
-    wire w;
-    wire_open(&w, 0);
-    w.room = 30000;
-    size_t len = 300000;
-    char *data = pattern(len, 9);
-    char *got = malloc(len + 1);
-    size_t off = 0, rd = 0;
-    for (int round = 0; off < len; round++) {
+    xfer x;
+    xfer_open(&x, 30000, 300000, 9);
+    for (int round = 0; x.off < x.len; round++) {
         cr_assert(round < 100000, "no progress");
-        long n = w.sock.tp->send(&w.sock, data + off, len - off);
-        if (n > 0)
-            off += (size_t)n;
-        else
-            cr_assert_eq(n, HZ_EAGAIN);
-        if (off < len)
-            client_read(&w, got, len, &rd, 5000);
+        xfer_send_rest(&x);
+        if (x.off < x.len)
+            xfer_read(&x, 5000);
     }
-    cr_assert_eq(hz__tls_sock_held(&w.sock), 0);
-    w.room = 0;
-    cr_assert_eq(w.sock.tp->shutdown(&w.sock), 0);
-    cr_assert_eq(w.shutdowns, 1);
-    client_read(&w, got, len, &rd, 0);
-    cr_assert_eq(rd, len);
-    cr_assert(memcmp(got, data, len) == 0);
+    cr_assert_eq(hz__tls_sock_held(&x.w.sock), 0);
+    x.w.room = 0;
+    cr_assert_eq(x.w.sock.tp->shutdown(&x.w.sock), 0);
+    cr_assert_eq(x.w.shutdowns, 1);
+    xfer_read(&x, 0);
+    cr_assert_eq(x.rd, x.len);
+    cr_assert(memcmp(x.got, x.data, x.len) == 0);
     char b[1];
-    int r = SSL_read(w.ssl, b, 1);
+    int r = SSL_read(x.w.ssl, b, 1);
     cr_assert_eq(r, 0);
-    cr_assert_eq(SSL_get_error(w.ssl, r), SSL_ERROR_ZERO_RETURN, "no close_notify");
-    free(got);
-    free(data);
-    wire_close_all(&w);
+    cr_assert_eq(SSL_get_error(x.w.ssl, r), SSL_ERROR_ZERO_RETURN, "no close_notify");
+    xfer_close(&x);
 }
 
 Test(tls_records, shutdown_with_held_records_keeps_the_fin)
 {
-    wire w;
-    wire_open(&w, 0);
-    w.room = 1000;
-    size_t len = 100000;
-    char *data = pattern(len, 11);
-    cr_assert_eq(w.sock.tp->send(&w.sock, data, len), HZ_EAGAIN);
-    cr_assert_gt(hz__tls_sock_held(&w.sock), 0);
-    cr_assert_eq(w.sock.tp->shutdown(&w.sock), 0);
-    cr_assert_eq(w.shutdowns, 0, "FIN sent ahead of held records");
-    free(data);
-    wire_close_all(&w);
+    xfer x;
+    xfer_open(&x, 1000, 100000, 11);
+    cr_assert_eq(x.w.sock.tp->send(&x.w.sock, x.data, x.len), HZ_EAGAIN);
+    cr_assert_gt(hz__tls_sock_held(&x.w.sock), 0);
+    cr_assert_eq(x.w.sock.tp->shutdown(&x.w.sock), 0);
+    cr_assert_eq(x.w.shutdowns, 0, "FIN sent ahead of held records");
+    xfer_close(&x);
 }
