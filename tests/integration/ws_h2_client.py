@@ -237,6 +237,95 @@ class Conn(h2_client.Conn):
             fail("GET / on stream %d: %r %r" % (sid, st.status, st.reset))
 
 
+def open_negotiated(c):
+    """Stream 1's WebSocket offering permessage-deflate and the subprotocols
+    "x, chat": both must be chosen (deflate and exec modes)."""
+    st = c.open_ws(1, "/ws/echo", [("sec-websocket-extensions", "permessage-deflate"),
+                                   ("sec-websocket-protocol", "x, chat")])
+    if "permessage-deflate" not in st.headers.get("sec-websocket-extensions", ""):
+        fail("no permessage-deflate in %r" % st.headers)
+    if st.headers.get("sec-websocket-protocol") != "chat":
+        fail("subprotocol %r" % st.headers)
+    return st
+
+
+class Gate:
+    """test_ws_exec's gate seen through its inline routes: GET /x/entered
+    and /x/cancelled answer 200 once the test's counter is set (202
+    before), GET /x/open opens the gate. Each GET takes the next client
+    stream after sid."""
+
+    def __init__(self, c, sid):
+        self.c, self.sid = c, sid
+
+    def next_sid(self):
+        self.sid += 2
+        return self.sid
+
+    def get(self, path):
+        """True on 200, False on 202."""
+        c, sid = self.c, self.next_sid()
+        c.send(c.get(sid, path))
+        st = c.streams[sid]
+        if not c.until(lambda: st.ended or st.reset is not None) or st.status not in (200, 202):
+            fail("GET %s: %r %r" % (path, st.status, st.reset))
+        return st.status == 200
+
+    def wait(self, path, what=None):
+        """Polls path until 200, bounded in time (never slept on)."""
+        deadline = time.monotonic() + 10
+        while not self.get(path):
+            if time.monotonic() > deadline:
+                fail(what or "%s stayed 0" % path)
+
+
+def exec_held(c, mode):
+    """test_ws_exec's modes around stream 1's accept, recorded on a worker
+    and held in the gate: execrst resets the stream (the handler is held
+    until it sees the cancellation), execcap lets an inline WebSocket take
+    the only max_websockets slot first, execstop waits for the test to
+    stop the server."""
+    g = Gate(c, 1)
+    c.send(c.connect(1, "/ws/held"))
+    st1 = c.streams[1]
+    g.wait("/x/entered", "the accept on stream 1 was not recorded")
+    if mode == "execrst":
+        c.send(frame(RST, 0, 1, struct.pack(">I", CANCEL)))
+        g.wait("/x/cancelled")
+        if st1.status is not None:
+            fail("stream 1 answered %r after its reset" % st1.status)
+        ws = g.next_sid()
+        c.open_ws(ws, "/ws/echo")
+        c.echo(ws, TEXT, b"after the reset")
+        c.close_ws(ws)
+        ok("RST_STREAM before the replay: nothing opened; the connection goes on")
+    if mode == "execcap":
+        # GET /x/open lets the held handler return once the inline
+        # WebSocket took the slot: the replay finds the cap reached.
+        ws = g.next_sid()
+        c.open_ws(ws, "/ws/inline")
+        g.get("/x/open")
+        if not c.until(lambda: st1.ended or st1.reset is not None):
+            fail("stream 1: no answer after the replay")
+        if st1.status != 503 or not st1.ended:
+            fail("stream 1 past max_websockets at the replay: %r %r" % (st1.status, st1.reset))
+        c.echo(ws, TEXT, b"the one open")
+        c.close_ws(ws)
+        c.alive(g.next_sid())
+        ok("cap reached at the replay: 503 on stream 1; the connection goes on")
+    # execstop: the test stops the server now; the GOAWAY tells that the
+    # loop is stopping, then the test opens the gate.
+    print("inside", flush=True)
+    if not c.until(lambda: c.goaway is not None or c.closed, 10) or c.goaway is None:
+        fail("no GOAWAY at stop (stream 1: %r %r)" % (st1.status, st1.reset))
+    print("goaway", flush=True)
+    c.until(lambda: st1.ended or st1.reset is not None or c.closed, 20)
+    if st1.status == 200 or (st1.status != 503 and st1.reset is None):
+        fail("stream 1 at stop: %r %r" % (st1.status, st1.reset))
+    c.until(lambda: c.closed, 10)
+    ok("stop: s1=%r reset=%r goaway=%r closed=%d" % (st1.status, st1.reset, c.goaway, c.closed))
+
+
 def main():
     port, mode = int(sys.argv[1]), sys.argv[2]
     tls = "--tls" in sys.argv[3:]
@@ -268,21 +357,11 @@ def main():
         c.alive(3)
         ok("echo text/binary, ping, close handshake%s" % (" (TLS)" if tls else ""))
     if mode == "deflate":
-        st = c.open_ws(1, "/ws/echo", [("sec-websocket-extensions", "permessage-deflate"),
-                                       ("sec-websocket-protocol", "x, chat")])
-        if "permessage-deflate" not in st.headers.get("sec-websocket-extensions", ""):
-            fail("no permessage-deflate in %r" % st.headers)
-        if st.headers.get("sec-websocket-protocol") != "chat":
-            fail("subprotocol %r" % st.headers)
+        st = open_negotiated(c)
         ok("permessage-deflate and subprotocol negotiated: %r" % st.headers)
     if mode == "exec":
         # test_ws_exec: the accept was recorded on an executor worker.
-        st = c.open_ws(1, "/ws/echo", [("sec-websocket-extensions", "permessage-deflate"),
-                                       ("sec-websocket-protocol", "x, chat")])
-        if "permessage-deflate" not in st.headers.get("sec-websocket-extensions", ""):
-            fail("no permessage-deflate in %r" % st.headers)
-        if st.headers.get("sec-websocket-protocol") != "chat":
-            fail("subprotocol %r" % st.headers)
+        st = open_negotiated(c)
         if st.headers.get("x-exec") != "worker":
             fail("no x-exec field in %r" % st.headers)
         c.echo(1, TEXT, b"hello from a worker's accept")
@@ -290,87 +369,8 @@ def main():
         c.close_ws(1)
         c.alive(3)
         ok("accept from a worker: 200 with its fields, echo, close, GET")
-    if mode == "execrst":
-        # test_ws_exec: the client resets the stream after the worker
-        # recorded the accept, before the replay (the handler is held until
-        # it sees the cancellation). GET /x/entered and /x/cancelled answer
-        # 200 once the test's counter is set (202 before); polled with a
-        # bound in time.
-        sid = [1]
-
-        def count(path):
-            sid[0] += 2
-            c.send(c.get(sid[0], path))
-            st = c.streams[sid[0]]
-            if not c.until(lambda: st.ended or st.reset is not None) or st.status not in (200, 202):
-                fail("GET %s: %r %r" % (path, st.status, st.reset))
-            return st.status == 200
-
-        def poll(path):
-            deadline = time.monotonic() + 10
-            while not count(path):
-                if time.monotonic() > deadline:
-                    fail("%s stayed 0" % path)
-
-        c.send(c.connect(1, "/ws/held"))
-        poll("/x/entered")
-        c.send(frame(RST, 0, 1, struct.pack(">I", CANCEL)))
-        poll("/x/cancelled")
-        st1 = c.streams[1]
-        if st1.status is not None:
-            fail("stream 1 answered %r after its reset" % st1.status)
-        sid[0] += 2
-        c.open_ws(sid[0], "/ws/echo")
-        c.echo(sid[0], TEXT, b"after the reset")
-        c.close_ws(sid[0])
-        ok("RST_STREAM before the replay: nothing opened; the connection goes on")
-    if mode in ("execcap", "execstop"):
-        # test_ws_exec: stream 1's accept is recorded on a worker and held
-        # in the gate (GET /x/entered answers 200 once it is, 202 before;
-        # polled with a bound in time, never slept on).
-        sid = [1]
-
-        def get_status(path):
-            sid[0] += 2
-            c.send(c.get(sid[0], path))
-            st = c.streams[sid[0]]
-            if not c.until(lambda: st.ended or st.reset is not None) or st.status not in (200, 202):
-                fail("GET %s: %r %r" % (path, st.status, st.reset))
-            return st.status == 200
-
-        deadline = time.monotonic() + 10
-        c.send(c.connect(1, "/ws/held"))
-        st1 = c.streams[1]
-        while not get_status("/x/entered"):
-            if time.monotonic() > deadline:
-                fail("the accept on stream 1 was not recorded")
-        if mode == "execcap":
-            # An inline WebSocket takes the only max_websockets slot, then
-            # GET /x/open lets the held handler return: the replay finds
-            # the cap reached.
-            sid[0] += 2
-            ws = sid[0]
-            c.open_ws(ws, "/ws/inline")
-            get_status("/x/open")
-            if not c.until(lambda: st1.ended or st1.reset is not None):
-                fail("stream 1: no answer after the replay")
-            if st1.status != 503 or not st1.ended:
-                fail("stream 1 past max_websockets at the replay: %r %r" % (st1.status, st1.reset))
-            c.echo(ws, TEXT, b"the one open")
-            c.close_ws(ws)
-            c.alive(sid[0] + 2)
-            ok("cap reached at the replay: 503 on stream 1; the connection goes on")
-        # execstop: the test stops the server now; the GOAWAY tells that
-        # the loop is stopping, then the test opens the gate.
-        print("inside", flush=True)
-        if not c.until(lambda: c.goaway is not None or c.closed, 10) or c.goaway is None:
-            fail("no GOAWAY at stop (stream 1: %r %r)" % (st1.status, st1.reset))
-        print("goaway", flush=True)
-        c.until(lambda: st1.ended or st1.reset is not None or c.closed, 20)
-        if st1.status == 200 or (st1.status != 503 and st1.reset is None):
-            fail("stream 1 at stop: %r %r" % (st1.status, st1.reset))
-        c.until(lambda: c.closed, 10)
-        ok("stop: s1=%r reset=%r goaway=%r closed=%d" % (st1.status, st1.reset, c.goaway, c.closed))
+    if mode in ("execrst", "execcap", "execstop"):
+        exec_held(c, mode)
     if mode == "execdeadline":
         # test_ws_exec: the handler recorded the accept, then overran
         # timeouts.handler: 503 on the stream, never a 200; the connection
