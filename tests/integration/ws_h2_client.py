@@ -188,6 +188,14 @@ class Conn(h2_client.Conn):
                 return cond()
         return True
 
+    def ask(self, sid, block):
+        """Sends block (a header block on sid) and waits, bounded in time,
+        until the stream ends or is reset; returns its Stream."""
+        self.send(block)
+        st = self.streams[sid]
+        self.until(lambda: st.ended or st.reset is not None)
+        return st
+
     def open_ws(self, sid, path="/ws/echo", extra=()):
         self.send(self.connect(sid, path, extra))
         st = self.streams[sid]
@@ -375,9 +383,7 @@ def main():
         # test_ws_exec: the handler recorded the accept, then overran
         # timeouts.handler: 503 on the stream, never a 200; the connection
         # goes on.
-        c.send(c.connect(1, "/ws/held"))
-        st = c.streams[1]
-        c.until(lambda: st.ended or st.reset is not None)
+        st = c.ask(1, c.connect(1, "/ws/held"))
         if st.status != 503:
             fail("held accept past the handler deadline: %r %r" % (st.status, st.reset))
         c.alive(3)
@@ -404,31 +410,22 @@ def main():
         c.close_ws(3)
         ok("two WebSockets and two GETs on one connection")
     if mode == "refuse":
-        c.send(c.connect(1, "/ws/refuse"))
-        st = c.streams[1]
-        c.until(lambda: st.ended or st.reset is not None)
+        st = c.ask(1, c.connect(1, "/ws/refuse"))
         if st.status != 403 or not st.ended:
             fail("refused: %r ended %r" % (st.status, st.ended))
-        c.send(c.connect(3, "/ws/echo", proto="chat"))
-        st3 = c.streams[3]
-        c.until(lambda: st3.ended or st3.reset is not None)
+        st3 = c.ask(3, c.connect(3, "/ws/echo", proto="chat"))
         if st3.status == 200:
             fail(":protocol chat accepted")
-        c.send(c.connect(5, "/ws/echo", proto=None))  # a plain CONNECT
-        st5 = c.streams[5]
-        c.until(lambda: st5.ended or st5.reset is not None)
+        st5 = c.ask(5, c.connect(5, "/ws/echo", proto=None))  # a plain CONNECT
         if st5.status == 200:
             fail("plain CONNECT accepted")
-        c.send(c.headers(7, [(":method", "CONNECT"), (":protocol", "websocket"),
-                             (":scheme", "http"), (":path", "/ws/echo"),
-                             (":authority", "127.0.0.1"), ("sec-websocket-version", "8")]))
-        st7 = c.streams[7]
-        c.until(lambda: st7.ended or st7.reset is not None)
+        st7 = c.ask(7, c.headers(7, [(":method", "CONNECT"), (":protocol", "websocket"),
+                                     (":scheme", "http"), (":path", "/ws/echo"),
+                                     (":authority", "127.0.0.1"),
+                                     ("sec-websocket-version", "8")]))
         if st7.status not in (400, 426):
             fail("version 8: %r" % st7.status)
-        c.send(c.connect(9, "/nows"))
-        st9 = c.streams[9]
-        c.until(lambda: st9.ended or st9.reset is not None)
+        st9 = c.ask(9, c.connect(9, "/nows"))
         if st9.status != 404:
             fail("unknown path: %r" % st9.status)
         c.alive(11)
@@ -502,9 +499,7 @@ def main():
         ok("keep-alive pings (%d), then idle close 1001" % pings)
     if mode == "cap":
         c.open_ws(1, "/ws/echo")
-        c.send(c.connect(3, "/ws/echo"))
-        st = c.streams[3]
-        c.until(lambda: st.ended or st.reset is not None)
+        st = c.ask(3, c.connect(3, "/ws/echo"))
         if st.status != 503:
             fail("second WebSocket past max_websockets: %r" % st.status)
         c.close_ws(1)
