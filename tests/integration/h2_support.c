@@ -1,4 +1,5 @@
 /* h2_support.c - see h2_support.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <criterion/criterion.h>
@@ -50,6 +51,28 @@ int h2s_script_close(FILE *p, char *out, size_t cap)
     out[n] = 0;
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void h2s_script_expect(FILE *p, const char *want)
+{
+    char line[256] = "", w[256];
+    snprintf(w, sizeof(w), "%s\n", want);
+    cr_assert(fgets(line, sizeof(line), p), "script ended early (before \"%s\")", want);
+    cr_assert_str_eq(line, w);
+}
+
+FILE *h2s_script_at(const char *script, int port, const char *mode, int timeout_s,
+                    const char *line)
+{
+    FILE *p = h2s_script_open(script, port, mode, timeout_s);
+    h2s_script_expect(p, line);
+    return p;
+}
+
+void h2s_script_done(FILE *p, char *out, size_t cap)
+{
+    int rc = h2s_script_close(p, out, cap);
+    cr_expect_eq(rc, 0, "%s", out);
 }
 
 int h2s_script_run(const char *script, int port, const char *mode, int timeout_s, char *out,

@@ -29,6 +29,20 @@ FILE *h2s_script_open(const char *script, int port, const char *mode, int timeou
  *  bytes), waits for it; returns its exit status, -1 when it did not exit. */
 int h2s_script_close(FILE *p, char *out, size_t cap);
 
+/** Reads p's next output line and asserts that it is want and a newline: the
+ *  scripts print such a line when they reach a point the test waits for
+ *  ("inside": the request is held in exec_gate.h's gate). */
+void h2s_script_expect(FILE *p, const char *want);
+
+/** h2s_script_open, then h2s_script_expect(p, line): the script runs and
+ *  has reached that point. */
+FILE *h2s_script_at(const char *script, int port, const char *mode, int timeout_s,
+                    const char *line);
+
+/** h2s_script_close, expecting (cr_expect) exit status 0 with out in the
+ *  message. */
+void h2s_script_done(FILE *p, char *out, size_t cap);
+
 /** h2s_script_open + h2s_script_close: the exit status, the output in out. */
 int h2s_script_run(const char *script, int port, const char *mode, int timeout_s, char *out,
                    size_t cap);
