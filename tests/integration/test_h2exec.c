@@ -77,26 +77,12 @@ static int port;
 
 static void start_pool(unsigned threads, unsigned queue, uint32_t handler_ms)
 {
-    it_gate_reset();
-    hz_count_alloc_init(&CA);
-    hz_executor_pool_options po;
-    hz_executor_pool_options_init(&po);
-    po.threads = threads;
-    po.queue_cap = queue;
-    cr_assert_eq(hz_executor_pool_create(&EXR, &po, &CA.iface), 0);
-    hz_config cfg;
-    hz_config_init(&cfg);
-    cfg.loops = 1;
-    cfg.allocator = &CA.iface;
-    cfg.executor = &EXR;
-    cfg.timeouts.handler = handler_ms;
-    cr_assert_eq(hz_server_create(&srv, &cfg), 0);
-    hz_route_opts ro;
-    hz_route_opts_init(&ro);
-    ro.flags = HZ_ROUTE_EXECUTOR;
-    cr_assert_eq(hz_route_with(srv, "GET", "/x/gate", it_gate_handler, NULL, &ro), 0);
-    cr_assert_eq(hz_route_with(srv, "GET", "/x/fast", h_fast, NULL, &ro), 0);
-    cr_assert_eq(hz_route_with(srv, "GET", "/x/cancelled", h_cancelled, NULL, &ro), 0);
+    it_exec_create(&srv, &EXR, &CA, threads, queue, handler_ms, 0);
+    cr_assert_eq(it_route_flags(srv, "GET", "/x/gate", it_gate_handler, NULL, HZ_ROUTE_EXECUTOR),
+                 0);
+    cr_assert_eq(it_route_flags(srv, "GET", "/x/fast", h_fast, NULL, HZ_ROUTE_EXECUTOR), 0);
+    cr_assert_eq(it_route_flags(srv, "GET", "/x/cancelled", h_cancelled, NULL, HZ_ROUTE_EXECUTOR),
+                 0);
     cr_assert_eq(hz_route(srv, "GET", "/ping", it_pong, NULL), 0);
     cr_assert_eq(hz_route(srv, "GET", "/inside", h_inside, NULL), 0);
     cr_assert_eq(hz_route(srv, "GET", "/open", h_open, NULL), 0);
@@ -104,30 +90,28 @@ static void start_pool(unsigned threads, unsigned queue, uint32_t handler_ms)
     cr_assert_eq(hz_server_start(srv), 0);
 }
 
-static void start(uint32_t handler_ms)
-{
-    start_pool(4, 64, handler_ms);
-}
-
 /* Stops the server (unless the test did) and the pool: nothing left. */
 static void finish(int stopped)
 {
-    it_gate_open();
-    if (!stopped)
-        hz_server_stop(srv, 2000);
-    hz_server_wait(srv);
-    hz_server_destroy(srv);
-    EXR.vt->shutdown(EXR.self);
+    it_exec_finish(srv, &EXR, stopped);
     it_expect_no_leaks(&CA);
 }
 
-static FILE *script_open(const char *mode)
+/* A server and h2_exec.py's stop mode, once its stream 1 is held in the
+ * gate (the test then stops the server). */
+static FILE *start_held_stream(void)
 {
-    return h2s_script_open(HZ_H2_EXEC, port, mode, 60);
+    h2s_need();
+    start_pool(4, 64, 0);
+    return h2s_script_at(HZ_H2_EXEC, port, "stop", 60, "inside");
 }
 
-static void run(const char *mode)
+/* A server (start_pool's arguments) and h2_exec.py's mode run against it
+ * to its end. */
+static void run(unsigned threads, unsigned queue, uint32_t handler_ms, const char *mode)
 {
+    h2s_need();
+    start_pool(threads, queue, handler_ms);
     char out[4096];
     int rc = h2s_script_run(HZ_H2_EXEC, port, mode, 60, out, sizeof(out));
     cr_expect_eq(rc, 0, "%s: %s", mode, out);
@@ -137,17 +121,13 @@ TestSuite(h2exec, .timeout = 120);
 
 Test(h2exec, executor_route_answers)
 {
-    h2s_need();
-    start(0);
-    run("fast");
+    run(4, 64, 0, "fast");
     finish(0);
 }
 
 Test(h2exec, held_handler_blocks_no_other_stream_nor_connection)
 {
-    h2s_need();
-    start(0);
-    run("noblock");
+    run(4, 64, 0, "noblock");
     cr_expect_eq(it_gate_wait(&it_gate_finished, 1), 1);
     cr_expect_eq(it_gate_saw_cancel, 0);
     finish(0);
@@ -157,9 +137,7 @@ Test(h2exec, held_handler_blocks_no_other_stream_nor_connection)
  * it (hz_req_cancelled) and whose late answer is refused. */
 static void expect_cancelled(const char *mode, uint32_t handler_ms)
 {
-    h2s_need();
-    start(handler_ms);
-    run(mode);
+    run(4, 64, handler_ms, mode);
     cr_expect_eq(it_gate_wait(&it_gate_saw_cancel, 1), 1, "%s", mode);
     cr_expect_eq(it_gate_wait(&it_gate_finished, 1), 1, "%s", mode);
     cr_expect_lt(it_gate_late_rc, 0, "%s: late hz_res_send returned %d", mode, it_gate_late_rc);
@@ -179,17 +157,11 @@ Test(h2exec, rst_stream_cancels_the_handler)
 /* Graceful: the stop waits for the handler, whose response still goes out. */
 Test(h2exec, stop_waits_for_the_executor_stream)
 {
-    h2s_need();
-    start(0);
-    FILE *p = script_open("stop");
-    char line[256] = "";
-    cr_assert(fgets(line, sizeof(line), p), "script ended early");
-    cr_assert_str_eq(line, "inside\n");
+    FILE *p = start_held_stream();
     cr_assert_eq(hz_server_stop(srv, 5000), 0);
     it_gate_open();
     char out[4096];
-    int rc = h2s_script_close(p, out, sizeof(out));
-    cr_expect_eq(rc, 0, "%s", out);
+    h2s_script_done(p, out, sizeof(out));
     cr_expect(strstr(out, "s1=200") != NULL, "%s", out);
     cr_expect_eq(it_gate_saw_cancel, 0);
     finish(1);
@@ -199,19 +171,13 @@ Test(h2exec, stop_waits_for_the_executor_stream)
  * which sees the cancellation; the loop ends only after the job did. */
 Test(h2exec, stop_deadline_cancels_the_executor_stream)
 {
-    h2s_need();
-    start(0);
-    FILE *p = script_open("stop");
-    char line[256] = "";
-    cr_assert(fgets(line, sizeof(line), p), "script ended early");
-    cr_assert_str_eq(line, "inside\n");
+    FILE *p = start_held_stream();
     cr_assert_eq(hz_server_stop(srv, 300), 0);
     hz_server_wait(srv);
     cr_expect_eq(it_gate_saw_cancel, 1);
     cr_expect_eq(it_gate_finished, 1);
     char out[4096];
-    int rc = h2s_script_close(p, out, sizeof(out));
-    cr_expect_eq(rc, 0, "%s", out);
+    h2s_script_done(p, out, sizeof(out));
     cr_expect(strstr(out, "s1=None") != NULL, "%s", out);
     finish(1);
 }
@@ -220,9 +186,7 @@ Test(h2exec, stop_deadline_cancels_the_executor_stream)
  * connection and its other streams go on. */
 Test(h2exec, queue_full_sheds_one_stream)
 {
-    h2s_need();
-    start_pool(1, 1, 0);
-    run("shed");
+    run(1, 1, 0, "shed");
     cr_expect_eq(it_gate_wait(&it_gate_finished, 2), 2);
     finish(0);
 }
