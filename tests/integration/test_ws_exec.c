@@ -60,27 +60,8 @@ static void h_ws(hz_req *req, hz_res *res, void *ud)
     if (atomic_load(&g_rc) == 0)
         atomic_store(&g_late, hz_res_send(res, 200, "x", 1));
     atomic_fetch_add(&g_accepts, 1);
-    if (!ud)
-        return;
-    pthread_mutex_lock(&it_gate_mu);
-    it_gate_entered++;
-    pthread_cond_broadcast(&it_gate_cv);
-    while (!it_gate_opened && !hz_req_cancelled(req)) {
-        /* Cancellation is a flag, not a signal on the cv: re-check it often. */
-        struct timespec tick;
-        clock_gettime(CLOCK_REALTIME, &tick);
-        tick.tv_nsec += 5000000;
-        if (tick.tv_nsec >= 1000000000) {
-            tick.tv_sec++;
-            tick.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&it_gate_cv, &it_gate_mu, &tick);
-    }
-    if (hz_req_cancelled(req))
-        it_gate_saw_cancel++;
-    it_gate_finished++;
-    pthread_cond_broadcast(&it_gate_cv);
-    pthread_mutex_unlock(&it_gate_mu);
+    if (ud)
+        it_gate_leave(it_gate_hold(req), NULL);
 }
 
 /* The same accept on the loop (an inline route). */
@@ -124,31 +105,14 @@ static int g_held = 1;
  * speaks HTTP/2 (prior knowledge). */
 static void start(unsigned max_ws, uint32_t handler_ms, int h2)
 {
-    it_gate_reset();
     itws_reset();
     atomic_store(&g_rc, 1);
     atomic_store(&g_worker, 0);
     atomic_store(&g_accepts, 0);
     atomic_store(&g_late, 1);
-    hz_count_alloc_init(&CA);
-    hz_executor_pool_options po;
-    hz_executor_pool_options_init(&po);
-    po.threads = 2;
-    cr_assert_eq(hz_executor_pool_create(&EXR, &po, &CA.iface), 0);
-    hz_config cfg;
-    hz_config_init(&cfg);
-    cfg.loops = 1;
-    cfg.allocator = &CA.iface;
-    cfg.executor = &EXR;
-    cfg.timeouts.handler = handler_ms;
-    if (max_ws)
-        cfg.max_websockets = max_ws;
-    cr_assert_eq(hz_server_create(&srv, &cfg), 0);
-    hz_route_opts ro;
-    hz_route_opts_init(&ro);
-    ro.flags = HZ_ROUTE_EXECUTOR;
-    cr_assert_eq(hz_route_with(srv, "GET", "/ws/echo", h_ws, NULL, &ro), 0);
-    cr_assert_eq(hz_route_with(srv, "GET", "/ws/held", h_ws, &g_held, &ro), 0);
+    it_exec_create(&srv, &EXR, &CA, 2, 0, handler_ms, max_ws);
+    cr_assert_eq(it_route_flags(srv, "GET", "/ws/echo", h_ws, NULL, HZ_ROUTE_EXECUTOR), 0);
+    cr_assert_eq(it_route_flags(srv, "GET", "/ws/held", h_ws, &g_held, HZ_ROUTE_EXECUTOR), 0);
     cr_assert_eq(hz_route(srv, "GET", "/ws/inline", h_ws_inline, NULL), 0);
     cr_assert_eq(hz_route(srv, "GET", "/", h_root, NULL), 0);
     cr_assert_eq(hz_route(srv, "GET", "/x/entered", h_count, &it_gate_entered), 0);
@@ -164,26 +128,42 @@ static void start(unsigned max_ws, uint32_t handler_ms, int h2)
     cr_assert_eq(hz_server_start(srv), 0);
 }
 
+static hz_metrics metrics(void)
+{
+    hz_metrics m;
+    cr_assert_eq(hz_server_metrics(srv, &m), 0);
+    return m;
+}
+
 /* Stops the server (unless the test did) and the pool: nothing left. */
 static void finish(int stopped)
 {
-    it_gate_open();
-    if (!stopped)
-        hz_server_stop(srv, 2000);
-    hz_server_wait(srv);
-    hz_server_destroy(srv);
-    hz_executor_pool_destroy(&EXR);
+    it_exec_finish(srv, &EXR, stopped);
     it_assert_no_leaks(&CA);
+}
+
+/* Connects c and sends an upgrade for path (extra: more header lines). */
+static void send_upgrade(it_conn *c, const char *path, const char *extra)
+{
+    char req[1024];
+    cr_assert_eq(it_connect(c, port), 0);
+    it_ws_upgrade_req(req, sizeof(req), path, extra);
+    cr_assert_eq(it_sends(c, req), 0);
+}
+
+/* An upgrade for /ws/held, once its handler recorded the accept and is
+ * held in the gate. */
+static void upgrade_held(it_conn *c, const char *extra)
+{
+    send_upgrade(c, "/ws/held", extra);
+    cr_assert_eq(it_gate_wait(&it_gate_entered, 1), 1, "the accept was not recorded");
 }
 
 /* Sends an upgrade for path (extra: more header lines) and reads the
  * answer's head. */
 static void upgrade(it_conn *c, const char *path, const char *extra, it_resp *r)
 {
-    char req[1024];
-    cr_assert_eq(it_connect(c, port), 0);
-    it_ws_upgrade_req(req, sizeof(req), path, extra);
-    cr_assert_eq(it_sends(c, req), 0);
+    send_upgrade(c, path, extra);
     cr_assert_eq(it_ws_read_head(c, r, 5000), 0, "no answer to the upgrade on %s", path);
 }
 
@@ -243,9 +223,7 @@ Test(ws_exec, accept_over_http1_then_echo)
     it_close(&c);
     itws_wait_closes(1);
     cr_expect_eq(atomic_load(&itws_last_code), 1000);
-    hz_metrics m;
-    cr_assert_eq(hz_server_metrics(srv, &m), 0);
-    cr_expect_eq(m.ws_opened, 1);
+    cr_expect_eq(metrics().ws_opened, 1);
     finish(0);
 }
 
@@ -305,11 +283,7 @@ Test(ws_exec, cap_reached_at_replay)
     start(1, 0, 0);
     it_conn a, b, d;
     it_resp r;
-    char req[1024];
-    cr_assert_eq(it_connect(&a, port), 0);
-    it_ws_upgrade_req(req, sizeof(req), "/ws/held", NULL);
-    cr_assert_eq(it_sends(&a, req), 0);
-    cr_assert_eq(it_gate_wait(&it_gate_entered, 1), 1, "the accept was not recorded");
+    upgrade_held(&a, NULL);
     cr_expect_eq(atomic_load(&g_rc), 0);
     it_ws_open(&b, port, "/ws/inline", NULL, NULL); /* takes the only slot */
     it_gate_open();
@@ -341,13 +315,7 @@ Test(ws_exec, client_gone_before_replay)
 {
     start(0, 0, 0);
     it_conn a;
-    char req[1024];
-    cr_assert_eq(it_connect(&a, port), 0);
-    it_ws_upgrade_req(req, sizeof(req), "/ws/held",
-                      "Sec-WebSocket-Extensions: "
-                      "permessage-deflate\r\n");
-    cr_assert_eq(it_sends(&a, req), 0);
-    cr_assert_eq(it_gate_wait(&it_gate_entered, 1), 1);
+    upgrade_held(&a, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
     cr_expect_eq(atomic_load(&g_rc), 0);
     it_close(&a);
     cr_assert_eq(it_gate_wait(&it_gate_saw_cancel, 1), 1, "the handler saw no cancellation");
@@ -389,16 +357,12 @@ Test(ws_exec, stop_while_accept_queued)
     start(0, 0, 0);
     it_conn a, idle;
     it_resp r;
-    char req[1024];
     /* An idle keep-alive connection: closed when the loop begins stopping. */
     cr_assert_eq(it_connect(&idle, port), 0);
     cr_assert_eq(it_sends(&idle, "GET / HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
     cr_assert_eq(it_read_response(&idle, &r, 0, 5000), 0);
     it_resp_free(&r);
-    cr_assert_eq(it_connect(&a, port), 0);
-    it_ws_upgrade_req(req, sizeof(req), "/ws/held", NULL);
-    cr_assert_eq(it_sends(&a, req), 0);
-    cr_assert_eq(it_gate_wait(&it_gate_entered, 1), 1);
+    upgrade_held(&a, NULL);
     cr_assert_eq(hz_server_stop(srv, 5000), 0);
     cr_assert_eq(it_wait_closed(&idle, 5000), 1, "the loop did not begin stopping");
     it_close(&idle);
@@ -413,8 +377,12 @@ Test(ws_exec, stop_while_accept_queued)
 
 /* ---- HTTP/2 (RFC 8441) ------------------------------------------------------ */
 
-static void run_h2(const char *mode)
+/* A server speaking HTTP/2 too (start's max_ws and handler_ms), and
+ * ws_h2_client.py's mode run against it to its end. */
+static void run_h2(unsigned max_ws, uint32_t handler_ms, const char *mode)
 {
+    h2s_need();
+    start(max_ws, handler_ms, 1);
     char out[4096];
     int rc = h2s_script_run(HZ_WS_H2_CLIENT, port, mode, 90, out, sizeof(out));
     cr_assert_eq(rc, 0, "%s: %s", mode, out);
@@ -425,16 +393,12 @@ static void run_h2(const char *mode)
  * close handshake and a normal request on the connection. */
 Test(ws_exec, accept_over_http2_then_echo)
 {
-    h2s_need();
-    start(0, 0, 1);
-    run_h2("exec");
+    run_h2(0, 0, "exec");
     itws_wait_closes(1);
     cr_expect_eq(atomic_load(&g_rc), 0);
     cr_expect_eq(atomic_load(&g_worker), 1);
     cr_expect_eq(atomic_load(&itws_opens), 1);
-    hz_metrics m;
-    cr_assert_eq(hz_server_metrics(srv, &m), 0);
-    cr_expect_eq(m.ws_over_http2, 1);
+    cr_expect_eq(metrics().ws_over_http2, 1);
     finish(0);
 }
 
@@ -442,9 +406,7 @@ Test(ws_exec, accept_over_http2_then_echo)
  * stream. */
 Test(ws_exec, cap_over_http2)
 {
-    h2s_need();
-    start(1, 0, 1);
-    run_h2("cap");
+    run_h2(1, 0, "cap");
     finish(0);
 }
 
@@ -452,9 +414,7 @@ Test(ws_exec, cap_over_http2)
  * learns it, the WebSocket never opens, the connection goes on. */
 Test(ws_exec, stream_reset_before_replay_over_http2)
 {
-    h2s_need();
-    start(0, 0, 1);
-    run_h2("execrst");
+    run_h2(0, 0, "execrst");
     cr_expect_eq(it_gate_wait(&it_gate_finished, 1), 1);
     itws_wait_closes(1);
     cr_expect_eq(atomic_load(&itws_opens), 1, "only the WebSocket after the reset opened");
@@ -465,9 +425,7 @@ Test(ws_exec, stream_reset_before_replay_over_http2)
  * HTTP/2: 503 on the stream; the late accept is dropped. */
 Test(ws_exec, handler_deadline_over_http2)
 {
-    h2s_need();
-    start(0, 300, 1);
-    run_h2("execdeadline");
+    run_h2(0, 300, "execdeadline");
     cr_assert_eq(it_gate_wait(&it_gate_finished, 1), 1);
     cr_expect_eq(it_gate_saw_cancel, 1);
     cr_expect_eq(atomic_load(&g_rc), 0);
@@ -481,18 +439,14 @@ Test(ws_exec, handler_deadline_over_http2)
  * it, and the connection and its WebSocket go on. */
 Test(ws_exec, cap_reached_at_replay_over_http2)
 {
-    h2s_need();
-    start(1, 0, 1);
-    run_h2("execcap");
+    run_h2(1, 0, "execcap");
     cr_expect_eq(atomic_load(&g_rc), 0, "the worker's accept: %d", atomic_load(&g_rc));
     cr_expect_eq(atomic_load(&g_accepts), 1);
     cr_assert_eq(it_gate_wait(&it_gate_finished, 1), 1);
     cr_expect_eq(it_gate_saw_cancel, 0);
     itws_wait_closes(1);
     cr_expect_eq(atomic_load(&itws_opens), 1, "only the inline WebSocket opened");
-    hz_metrics m;
-    cr_assert_eq(hz_server_metrics(srv, &m), 0);
-    cr_expect_eq(m.ws_opened, 1);
+    cr_expect_eq(metrics().ws_opened, 1);
     finish(0);
 }
 
@@ -505,24 +459,17 @@ Test(ws_exec, stop_while_accept_queued_over_http2)
 {
     h2s_need();
     start(0, 0, 1);
-    FILE *p = h2s_script_open(HZ_WS_H2_CLIENT, port, "execstop", 60);
-    char line[256] = "";
-    cr_assert(fgets(line, sizeof(line), p), "script ended early");
-    cr_assert_str_eq(line, "inside\n");
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    FILE *p = h2s_script_at(HZ_WS_H2_CLIENT, port, "execstop", 60, "inside");
+    long long t0 = it_now_ms();
     cr_assert_eq(hz_server_stop(srv, 5000), 0);
     /* The replay must come after the loop began stopping: its GOAWAY. */
-    cr_assert(fgets(line, sizeof(line), p), "script ended early");
-    cr_assert_str_eq(line, "goaway\n");
+    h2s_script_expect(p, "goaway");
     it_gate_open();
     char out[4096];
-    int rc = h2s_script_close(p, out, sizeof(out));
-    cr_expect_eq(rc, 0, "%s", out);
+    h2s_script_done(p, out, sizeof(out));
     hz_server_wait(srv);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-    cr_expect_lt(ms, 5000, "the stop took %ld ms: %s", ms, out);
+    long long ms = it_now_ms() - t0;
+    cr_expect_lt(ms, 5000, "the stop took %lld ms: %s", ms, out);
     cr_expect_eq(it_gate_finished, 1);
     cr_expect_eq(it_gate_saw_cancel, 0, "the stop deadline cut the handler");
     cr_expect_eq(atomic_load(&g_rc), 0);
