@@ -351,28 +351,119 @@ static unsigned char *pattern(size_t len)
     return b;
 }
 
-/* One ECDSA certificate, a context, the counting allocator. */
+/* What a test changes in the context's config before ctx_create (arg: the
+ * test's, from spec.arg). */
+typedef void cfg_hook(hz_tls_config *cfg, const void *arg);
+
+/* What differs between the tests' context/session pairs. */
+typedef struct spec {
+    const char *cn;   /* the fresh certificate's CN */
+    int rsa;          /* RSA 2048 instead of ECDSA P-256 */
+    int chain;        /* signed by a fresh root ("root.test"), sent along */
+    const tcert *use; /* borrowed: this certificate instead of a fresh one */
+    cfg_hook *hook;   /* edits the config (NULL: the defaults) */
+    const void *arg;  /* hook's */
+    copts client;     /* tls_pair_open's client */
+} spec;
+
+/* One certificate, a context, the counting allocator. */
 typedef struct fixture {
     hz_count_alloc ca;
-    tcert cert;
+    tcert cert; /* the context's (empty with spec.use) */
+    tcert root; /* its issuer with spec.chain */
     hz_tls_ctx *ctx;
 } fixture;
 
-static void fixture_open(fixture *f, const char *cn)
+static void fixture_with(fixture *f, const spec *s)
 {
     hz_count_alloc_init(&f->ca);
-    f->cert = make_cert(cn, 0, NULL);
-    hz_tls_config cfg = config_of(&f->cert, NULL, 1);
+    memset(&f->cert, 0, sizeof(f->cert));
+    memset(&f->root, 0, sizeof(f->root));
+    if (s->chain)
+        f->root = make_cert("root.test", 0, NULL);
+    if (!s->use)
+        f->cert = make_cert(s->cn, s->rsa, s->chain ? &f->root : NULL);
+    hz_tls_config cfg = config_of(s->use ? s->use : &f->cert, NULL, 1);
+    if (s->hook)
+        s->hook(&cfg, s->arg);
     int rc = VT->ctx_create(&f->ctx, &cfg, &f->ca.iface);
     cr_assert_eq(rc, 0, "ctx_create: %d (%s)", rc, hz_strerror(rc));
+}
+
+static void fixture_open(fixture *f, const char *cn)
+{
+    fixture_with(f, &(spec){.cn = cn});
 }
 
 static void fixture_close(fixture *f)
 {
     VT->ctx_destroy(f->ctx);
-    free_cert(&f->cert);
+    if (f->cert.x509)
+        free_cert(&f->cert);
+    if (f->root.x509)
+        free_cert(&f->root);
     cr_assert_eq(atomic_load(&f->ca.live_blocks), 0, "hz allocations leaked");
     cr_assert_eq(atomic_load(&f->ca.size_mismatches), 0);
+}
+
+/* A context as s says and a session of it with s->client over a fresh
+ * pipe, not yet shaken hands. */
+static void tls_pair_open(fixture *f, peer *p, const spec *s)
+{
+    fixture_with(f, s);
+    peer_open(p, f->ctx, &s->client);
+}
+
+/* tls_pair_open, then both handshakes, which must succeed. */
+static void tls_pair_up(fixture *f, peer *p, const spec *s)
+{
+    tls_pair_open(f, p, s);
+    handshake_ok(p);
+}
+
+static void tls_pair_close(fixture *f, peer *p)
+{
+    peer_close(p);
+    fixture_close(f);
+}
+
+/* ctx_create(cfg) fails with want, leaving no context and nothing allocated. */
+static void expect_create(const hz_tls_config *cfg, int want)
+{
+    hz_count_alloc ca;
+    hz_count_alloc_init(&ca);
+    hz_tls_ctx *ctx = (hz_tls_ctx *)&ca;
+    int rc = VT->ctx_create(&ctx, cfg, &ca.iface);
+    cr_assert_eq(rc, want, "ctx_create: %d (%s), want %d", rc, hz_err_name(rc), want);
+    cr_assert_null(ctx);
+    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+}
+
+static void set_alpn(hz_tls_config *cfg, const void *arg)
+{
+    cfg->alpn = arg;
+}
+
+static void set_ciphers(hz_tls_config *cfg, const void *arg)
+{
+    cfg->ciphers = arg;
+}
+
+static void set_min_version(hz_tls_config *cfg, const void *arg)
+{
+    cfg->min_version = *(const unsigned *)arg;
+}
+
+static void set_key_pem(hz_tls_config *cfg, const void *arg)
+{
+    cfg->certs[0].key_pem = arg;
+}
+
+/* arg: the certificate and key files (const char *[2]) instead of PEM. */
+static void from_files(hz_tls_config *cfg, const void *arg)
+{
+    const char *const *files = arg;
+    cfg->certs[0] = (hz_tls_cert){.cert_file = files[0], .key_file = files[1]};
 }
 
 static const char ALPN_H11[] = "\x08http/1.1";
@@ -419,11 +510,8 @@ Test(tls, config_defaults)
 Test(tls, handshake_tls12)
 {
     fixture f;
-    fixture_open(&f, "v12.test");
     peer p;
-    copts o = {.max_version = TLS1_2_VERSION};
-    peer_open(&p, f.ctx, &o);
-    handshake_ok(&p);
+    tls_pair_up(&f, &p, &(spec){.cn = "v12.test", .client = {.max_version = TLS1_2_VERSION}});
     cr_assert_eq(SSL_version(p.ssl), TLS1_2_VERSION);
     if (VT->version)
         cr_assert_eq(VT->version(p.s), HZ_TLS_V1_2);
@@ -432,16 +520,14 @@ Test(tls, handshake_tls12)
     const char *name = SSL_CIPHER_get_name(c);
     cr_assert(strncmp(name, "ECDHE-", 6) == 0, "cipher %s", name);
     cr_assert(strstr(name, "GCM") || strstr(name, "CHACHA20"), "cipher %s", name);
-    peer_close(&p);
-    fixture_close(&f);
+    tls_pair_close(&f, &p);
 }
 
 Test(tls, handshake_default_version)
 {
     fixture f;
-    fixture_open(&f, "v13.test");
     peer p;
-    peer_open(&p, f.ctx, NULL);
+    tls_pair_open(&f, &p, &(spec){.cn = "v13.test"});
     cr_assert_eq(VT->pending(p.s), 0);
     if (VT->version)
         cr_assert_eq(VT->version(p.s), 0, "no version before the handshake");
@@ -453,22 +539,17 @@ Test(tls, handshake_default_version)
     char cn[64];
     peer_cn(&p, cn, sizeof(cn));
     cr_assert_str_eq(cn, "v13.test");
-    peer_close(&p);
-    fixture_close(&f);
+    tls_pair_close(&f, &p);
 }
 
 Test(tls, handshake_rsa_certificate, .timeout = 60)
 {
-    hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
-    tcert rsa = make_cert("rsa.test", 1, NULL);
-    hz_tls_config cfg = config_of(&rsa, NULL, 1);
-    hz_tls_ctx *ctx;
-    cr_assert_eq(VT->ctx_create(&ctx, &cfg, &ca.iface), 0);
+    fixture f;
+    fixture_with(&f, &(spec){.cn = "rsa.test", .rsa = 1});
     for (int v = 0; v < 2; v++) {
         peer p;
         copts o = {.max_version = v ? TLS1_2_VERSION : 0};
-        peer_open(&p, ctx, &o);
+        peer_open(&p, f.ctx, &o);
         handshake_ok(&p);
         char cn[64];
         peer_cn(&p, cn, sizeof(cn));
@@ -478,60 +559,42 @@ Test(tls, handshake_rsa_certificate, .timeout = 60)
                 strncmp(SSL_CIPHER_get_name(SSL_get_current_cipher(p.ssl)), "ECDHE-RSA-", 10) == 0);
         peer_close(&p);
     }
-    VT->ctx_destroy(ctx);
-    free_cert(&rsa);
-    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+    fixture_close(&f);
 }
 
 Test(tls, sends_the_whole_chain)
 {
-    hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
-    tcert root = make_cert("root.test", 0, NULL);
-    tcert leaf = make_cert("leaf.test", 0, &root);
-    hz_tls_config cfg = config_of(&leaf, NULL, 1);
-    hz_tls_ctx *ctx;
-    cr_assert_eq(VT->ctx_create(&ctx, &cfg, &ca.iface), 0);
+    fixture f;
     peer p;
-    peer_open(&p, ctx, NULL);
-    handshake_ok(&p);
+    tls_pair_up(&f, &p, &(spec){.cn = "leaf.test", .chain = 1});
     STACK_OF(X509) *chain = SSL_get_peer_cert_chain(p.ssl);
     cr_assert(chain);
     cr_assert_eq(sk_X509_num(chain), 2, "leaf and intermediate");
     char cn[64];
     peer_cn(&p, cn, sizeof(cn));
     cr_assert_str_eq(cn, "leaf.test");
-    peer_close(&p);
-    VT->ctx_destroy(ctx);
-    free_cert(&leaf);
-    free_cert(&root);
-    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+    tls_pair_close(&f, &p);
 }
 
 Test(tls, data_both_ways_small)
 {
     fixture f;
-    fixture_open(&f, "data.test");
     peer p;
-    peer_open(&p, f.ctx, NULL);
-    handshake_ok(&p);
+    tls_pair_up(&f, &p, &(spec){.cn = "data.test"});
     server_to_client(&p, (const unsigned char *)"hello from server", 17);
     client_to_server(&p, (const unsigned char *)"hello from client", 17, 4096);
     /* Nothing more to read: WANT_READ, and nothing held. */
     char buf[16];
     cr_assert_eq(VT->read(p.s, buf, sizeof(buf)), HZ_TLS_WANT_READ);
     cr_assert_eq(VT->pending(p.s), 0);
-    peer_close(&p);
-    fixture_close(&f);
+    tls_pair_close(&f, &p);
 }
 
 Test(tls, data_large_with_backpressure)
 {
     fixture f;
-    fixture_open(&f, "large.test");
     peer p;
-    peer_open(&p, f.ctx, NULL);
-    handshake_ok(&p);
+    tls_pair_up(&f, &p, &(spec){.cn = "large.test"});
     /* 1 MiB through a pipe that holds 5000 bytes: many records, and many
      * WANT_WRITE retries with the same buffer. */
     p.cap = 5000;
@@ -541,8 +604,7 @@ Test(tls, data_large_with_backpressure)
     p.cap = 0;
     client_to_server(&p, buf, len, 7000);
     free(buf);
-    peer_close(&p);
-    fixture_close(&f);
+    tls_pair_close(&f, &p);
 }
 
 /* A write that hit WANT_WRITE is retried with a buffer that has grown
@@ -551,10 +613,8 @@ Test(tls, data_large_with_backpressure)
 Test(tls, retry_with_grown_buffer)
 {
     fixture f;
-    fixture_open(&f, "retry.test");
     peer p;
-    peer_open(&p, f.ctx, NULL);
-    handshake_ok(&p);
+    tls_pair_up(&f, &p, &(spec){.cn = "retry.test"});
     unsigned char *buf = pattern(40000);
     p.fail = HZ_EAGAIN; /* transport full */
     long n = VT->write(p.s, buf, 100);
@@ -578,17 +638,14 @@ Test(tls, retry_with_grown_buffer)
     cr_assert(memcmp(got, buf, len) == 0, "stream corrupted");
     free(got);
     free(buf);
-    peer_close(&p);
-    fixture_close(&f);
+    tls_pair_close(&f, &p);
 }
 
 Test(tls, pending_after_partial_read)
 {
     fixture f;
-    fixture_open(&f, "pending.test");
     peer p;
-    peer_open(&p, f.ctx, NULL);
-    handshake_ok(&p);
+    tls_pair_up(&f, &p, &(spec){.cn = "pending.test"});
     /* One full 16 KiB record from the client. */
     size_t len = 16384;
     unsigned char *buf = pattern(len);
@@ -607,8 +664,7 @@ Test(tls, pending_after_partial_read)
     cr_assert_eq(VT->pending(p.s), 0);
     cr_assert(memcmp(got, buf, len) == 0);
     free(buf);
-    peer_close(&p);
-    fixture_close(&f);
+    tls_pair_close(&f, &p);
 }
 
 /* The optional idle slot drops what the library can take again, keeps
@@ -620,10 +676,8 @@ Test(tls, idle_keeps_held_data)
     if (!VT->idle)
         cr_skip_test("%s has no idle slot", VT->name);
     fixture f;
-    fixture_open(&f, "idle.test");
     peer p;
-    peer_open(&p, f.ctx, NULL);
-    handshake_ok(&p);
+    tls_pair_up(&f, &p, &(spec){.cn = "idle.test"});
     VT->idle(p.s);
     server_to_client(&p, (const unsigned char *)"after idle", 10);
     client_to_server(&p, (const unsigned char *)"client after idle", 17, 4096);
@@ -670,8 +724,7 @@ Test(tls, idle_keeps_held_data)
     client_to_server(&p, big, 1u << 18, 7000);
     free(big);
     free(buf);
-    peer_close(&p);
-    fixture_close(&f);
+    tls_pair_close(&f, &p);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -703,10 +756,10 @@ Test(tls, alpn_selects_http11)
 Test(tls, alpn_mismatch_is_refused)
 {
     fixture f;
-    fixture_open(&f, "alpn.test");
     peer p;
-    copts o = {.alpn = ALPN_H2, .alpn_len = sizeof(ALPN_H2) - 1};
-    peer_open(&p, f.ctx, &o);
+    tls_pair_open(
+        &f, &p,
+        &(spec){.cn = "alpn.test", .client = {.alpn = ALPN_H2, .alpn_len = sizeof(ALPN_H2) - 1}});
     handshake_refused(&p, "h2-only client");
     cr_assert_eq(p.alert, 120, "no_application_protocol alert (RFC 7301 3.2), got %d", p.alert);
     /* Failure is final. */
@@ -714,51 +767,39 @@ Test(tls, alpn_mismatch_is_refused)
     char buf[8];
     cr_assert(VT->read(p.s, buf, sizeof(buf)) < 0);
     cr_assert_eq(VT->shutdown(p.s), 0, "shutdown after failure is a no-op");
-    peer_close(&p);
-    fixture_close(&f);
+    tls_pair_close(&f, &p);
 }
 
 Test(tls, no_alpn_client_is_accepted)
 {
     fixture f;
-    fixture_open(&f, "alpn.test");
     peer p;
-    peer_open(&p, f.ctx, NULL);
-    handshake_ok(&p);
+    tls_pair_up(&f, &p, &(spec){.cn = "alpn.test"});
     cr_assert_null(VT->alpn_selected(p.s));
-    peer_close(&p);
-    fixture_close(&f);
+    tls_pair_close(&f, &p);
 }
 
 Test(tls, alpn_server_preference_and_off)
 {
-    hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
-    tcert c = make_cert("alpn2.test", 0, NULL);
-    hz_tls_config cfg = config_of(&c, NULL, 1);
     static const char offer[] = "\x08http/1.1\x06x-test";
-    /* Our order wins over the client's. */
-    cfg.alpn = "x-test,http/1.1";
-    hz_tls_ctx *ctx;
-    cr_assert_eq(VT->ctx_create(&ctx, &cfg, &ca.iface), 0);
+    fixture f;
     peer p;
-    copts o = {.alpn = offer, .alpn_len = sizeof(offer) - 1};
-    peer_open(&p, ctx, &o);
-    handshake_ok(&p);
+    /* Our order wins over the client's. */
+    tls_pair_up(&f, &p,
+                &(spec){.cn = "alpn2.test",
+                        .hook = set_alpn,
+                        .arg = "x-test,http/1.1",
+                        .client = {.alpn = offer, .alpn_len = sizeof(offer) - 1}});
     cr_assert_str_eq(VT->alpn_selected(p.s), "x-test");
-    peer_close(&p);
-    VT->ctx_destroy(ctx);
+    tls_pair_close(&f, &p);
     /* "" turns ALPN off: any offer is ignored, nothing is selected. */
-    cfg.alpn = "";
-    cr_assert_eq(VT->ctx_create(&ctx, &cfg, &ca.iface), 0);
-    copts h2 = {.alpn = ALPN_H2, .alpn_len = sizeof(ALPN_H2) - 1};
-    peer_open(&p, ctx, &h2);
-    handshake_ok(&p);
+    tls_pair_up(&f, &p,
+                &(spec){.cn = "alpn2.test",
+                        .hook = set_alpn,
+                        .arg = "",
+                        .client = {.alpn = ALPN_H2, .alpn_len = sizeof(ALPN_H2) - 1}});
     cr_assert_null(VT->alpn_selected(p.s));
-    peer_close(&p);
-    VT->ctx_destroy(ctx);
-    free_cert(&c);
-    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+    tls_pair_close(&f, &p);
 }
 
 /* RFC 7301 §3.1: a protocol name is 1 to 255 bytes. */
@@ -975,20 +1016,17 @@ static void *reload_thread(void *arg)
  * handshake gets one of the two certificates whole (TSan checks the rest). */
 Test(tls, reload_concurrent_with_sessions, .timeout = 120)
 {
-    hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
-    tcert a = make_cert("a.test", 0, NULL), b = make_cert("b.test", 0, NULL);
-    hz_tls_config cfg = config_of(&a, NULL, 1);
-    hz_tls_ctx *ctx;
-    cr_assert_eq(VT->ctx_create(&ctx, &cfg, &ca.iface), 0);
-    reloader r = {.ctx = ctx, .rounds = 40};
+    fixture f;
+    fixture_open(&f, "a.test");
+    tcert b = make_cert("b.test", 0, NULL);
+    reloader r = {.ctx = f.ctx, .rounds = 40};
     r.cfg[0] = config_of(&b, NULL, 1);
-    r.cfg[1] = config_of(&a, NULL, 1);
+    r.cfg[1] = config_of(&f.cert, NULL, 1);
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, reload_thread, &r), 0);
     for (int i = 0; i < 40; i++) {
         peer p;
-        peer_open(&p, ctx, NULL);
+        peer_open(&p, f.ctx, NULL);
         handshake_ok(&p);
         char cn[64];
         peer_cn(&p, cn, sizeof(cn));
@@ -998,10 +1036,8 @@ Test(tls, reload_concurrent_with_sessions, .timeout = 120)
     }
     cr_assert_eq(pthread_join(th, NULL), 0);
     cr_assert_eq(r.failures, 0);
-    VT->ctx_destroy(ctx);
-    free_cert(&a);
+    fixture_close(&f);
     free_cert(&b);
-    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1010,40 +1046,35 @@ Test(tls, reload_concurrent_with_sessions, .timeout = 120)
 
 Test(tls, min_version_13_refuses_12_client)
 {
-    hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
-    tcert c = make_cert("v13only.test", 0, NULL);
-    hz_tls_config cfg = config_of(&c, NULL, 1);
-    cfg.min_version = HZ_TLS_V1_3;
-    hz_tls_ctx *ctx = (hz_tls_ctx *)&ca; /* must be reset to NULL on failure */
-    int rc = VT->ctx_create(&ctx, &cfg, &ca.iface);
+    static const unsigned v13 = HZ_TLS_V1_3;
     if (!(VT->caps & HZ_TLS_CAP_TLS13)) {
-        cr_assert_eq(rc, HZ_ENOTSUP, "TLS 1.3 minimum without TLS 1.3: %d", rc);
-        cr_assert_null(ctx);
-    } else {
-        cr_assert_eq(rc, 0);
-        peer p;
-        copts o = {.max_version = TLS1_2_VERSION};
-        peer_open(&p, ctx, &o);
-        handshake_refused(&p, "TLS 1.2 client");
-        cr_assert_eq(p.alert, 70, "protocol_version alert, got %d", p.alert);
-        peer_close(&p);
-        peer_open(&p, ctx, NULL);
-        handshake_ok(&p);
-        cr_assert_eq(SSL_version(p.ssl), TLS1_3_VERSION);
-        peer_close(&p);
-        VT->ctx_destroy(ctx);
+        /* TLS 1.3 minimum without TLS 1.3: HZ_ENOTSUP, no context. */
+        tcert c = make_cert("v13only.test", 0, NULL);
+        hz_tls_config cfg = config_of(&c, NULL, 1);
+        set_min_version(&cfg, &v13);
+        expect_create(&cfg, HZ_ENOTSUP);
+        free_cert(&c);
+        return;
     }
-    free_cert(&c);
-    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+    fixture f;
+    peer p;
+    tls_pair_open(&f, &p,
+                  &(spec){.cn = "v13only.test",
+                          .hook = set_min_version,
+                          .arg = &v13,
+                          .client = {.max_version = TLS1_2_VERSION}});
+    handshake_refused(&p, "TLS 1.2 client");
+    cr_assert_eq(p.alert, 70, "protocol_version alert, got %d", p.alert);
+    peer_close(&p);
+    peer_open(&p, f.ctx, NULL);
+    handshake_ok(&p);
+    cr_assert_eq(SSL_version(p.ssl), TLS1_3_VERSION);
+    tls_pair_close(&f, &p);
 }
 
 /* The default TLS 1.2 list has no static-RSA key exchange, no CBC, no SHA-1. */
 Test(tls, weak_ciphers_are_refused, .timeout = 60)
 {
-    hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
-    tcert ec = make_cert("ec.test", 0, NULL), rsa = make_cert("rsa.test", 1, NULL);
     const char *weak[] = {
         ("ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA256:"
          "ECDHE-RSA-AES128-SHA"),              /* CBC */
@@ -1051,49 +1082,39 @@ Test(tls, weak_ciphers_are_refused, .timeout = 60)
         "DHE-RSA-AES128-GCM-SHA256",           /* finite-field DHE */
     };
     for (int k = 0; k < 2; k++) {
-        hz_tls_config cfg = config_of(k ? &rsa : &ec, NULL, 1);
-        hz_tls_ctx *ctx;
-        cr_assert_eq(VT->ctx_create(&ctx, &cfg, &ca.iface), 0);
+        fixture f;
+        fixture_with(&f, &(spec){.cn = k ? "rsa.test" : "ec.test", .rsa = k});
         for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
             peer p;
             copts o = {.max_version = TLS1_2_VERSION, .ciphers = weak[i]};
-            peer_open(&p, ctx, &o);
+            peer_open(&p, f.ctx, &o);
             char what[160];
             snprintf(what, sizeof(what), "%s with %s", weak[i], k ? "RSA" : "ECDSA");
             handshake_refused(&p, what);
             peer_close(&p);
         }
-        VT->ctx_destroy(ctx);
+        fixture_close(&f);
     }
-    free_cert(&ec);
-    free_cert(&rsa);
-    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
 }
 
 Test(tls, custom_cipher_list)
 {
-    hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
-    tcert c = make_cert("ciphers.test", 0, NULL);
-    hz_tls_config cfg = config_of(&c, NULL, 1);
-    hz_tls_ctx *ctx = NULL;
-    cfg.ciphers = "NOT-A-CIPHER";
-    cr_assert_eq(VT->ctx_create(&ctx, &cfg, &ca.iface), HZ_EINVAL);
-    cr_assert_null(ctx);
     /* The one name both backends spell differently. */
-    cfg.ciphers = strcmp(VT->name, "mbedtls") == 0 ? "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"
-                                                   : "ECDHE-ECDSA-AES256-GCM-SHA384";
-    cr_assert_eq(VT->ctx_create(&ctx, &cfg, &ca.iface), 0);
+    const char *name = strcmp(VT->name, "mbedtls") == 0 ? "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"
+                                                        : "ECDHE-ECDSA-AES256-GCM-SHA384";
+    fixture f;
     peer p;
-    copts o = {.max_version = TLS1_2_VERSION};
-    peer_open(&p, ctx, &o);
-    handshake_ok(&p);
+    tls_pair_up(&f, &p,
+                &(spec){.cn = "ciphers.test",
+                        .hook = set_ciphers,
+                        .arg = name,
+                        .client = {.max_version = TLS1_2_VERSION}});
     cr_assert_str_eq(SSL_CIPHER_get_name(SSL_get_current_cipher(p.ssl)),
                      "ECDHE-ECDSA-AES256-GCM-SHA384");
-    peer_close(&p);
-    VT->ctx_destroy(ctx);
-    free_cert(&c);
-    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+    hz_tls_config bad = config_of(&f.cert, NULL, 1);
+    set_ciphers(&bad, "NOT-A-CIPHER");
+    expect_create(&bad, HZ_EINVAL);
+    tls_pair_close(&f, &p);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1129,26 +1150,22 @@ Test(tls, garbage_instead_of_client_hello)
 Test(tls, garbage_record_after_handshake)
 {
     fixture f;
-    fixture_open(&f, "garbage.test");
     peer p;
-    peer_open(&p, f.ctx, NULL);
-    handshake_ok(&p);
+    tls_pair_up(&f, &p, &(spec){.cn = "garbage.test"});
     BIO_write(p.to_server, GARBAGE, (int)sizeof(GARBAGE) - 1);
     char buf[256];
     long n = VT->read(p.s, buf, sizeof(buf));
     cr_assert(n < 0 && !is_want(n), "read: %ld", n);
     cr_assert_eq(VT->pending(p.s), 0);
     cr_assert(VT->write(p.s, "x", 1) < 0, "no writes after a fatal error");
-    peer_close(&p);
-    fixture_close(&f);
+    tls_pair_close(&f, &p);
 }
 
 Test(tls, client_closes_mid_handshake)
 {
     fixture f;
-    fixture_open(&f, "midway.test");
     peer p;
-    peer_open(&p, f.ctx, NULL);
+    tls_pair_open(&f, &p, &(spec){.cn = "midway.test"});
     cr_assert_eq(SSL_do_handshake(p.ssl), -1); /* ClientHello out, waits */
     int rc = VT->handshake(p.s);
     cr_assert(is_want(rc), "after ClientHello: %d", rc);
@@ -1157,31 +1174,26 @@ Test(tls, client_closes_mid_handshake)
     rc = VT->handshake(p.s);
     cr_assert_eq(rc, HZ_ECLOSED, "handshake: %d (%s)", rc, hz_strerror(rc));
     cr_assert(VT->handshake(p.s) < 0, "failure is final");
-    peer_close(&p);
-    fixture_close(&f);
+    tls_pair_close(&f, &p);
 }
 
 Test(tls, transport_error_is_passed_through)
 {
     fixture f;
-    fixture_open(&f, "ioerr.test");
     peer p;
-    peer_open(&p, f.ctx, NULL);
+    tls_pair_open(&f, &p, &(spec){.cn = "ioerr.test"});
     cr_assert_eq(SSL_do_handshake(p.ssl), -1);
     p.fail = HZ_EIO;
     int rc = VT->handshake(p.s);
     cr_assert_eq(rc, HZ_EIO, "handshake: %d", rc);
-    peer_close(&p);
-    fixture_close(&f);
+    tls_pair_close(&f, &p);
 }
 
 Test(tls, close_notify_reads_zero)
 {
     fixture f;
-    fixture_open(&f, "close.test");
     peer p;
-    peer_open(&p, f.ctx, NULL);
-    handshake_ok(&p);
+    tls_pair_up(&f, &p, &(spec){.cn = "close.test"});
     client_to_server(&p, (const unsigned char *)"last words", 10, 64);
     cr_assert(SSL_shutdown(p.ssl) >= 0);
     char buf[64];
@@ -1191,17 +1203,14 @@ Test(tls, close_notify_reads_zero)
     int r = SSL_read(p.ssl, buf, sizeof(buf));
     cr_assert_eq(r, 0);
     cr_assert_eq(SSL_get_error(p.ssl, r), SSL_ERROR_ZERO_RETURN);
-    peer_close(&p);
-    fixture_close(&f);
+    tls_pair_close(&f, &p);
 }
 
 Test(tls, shutdown_waits_for_a_writable_transport)
 {
     fixture f;
-    fixture_open(&f, "close.test");
     peer p;
-    peer_open(&p, f.ctx, NULL);
-    handshake_ok(&p);
+    tls_pair_up(&f, &p, &(spec){.cn = "close.test"});
     p.fail = HZ_EAGAIN; /* transport full */
     cr_assert_eq(VT->shutdown(p.s), HZ_TLS_WANT_WRITE);
     p.fail = 0;
@@ -1212,38 +1221,23 @@ Test(tls, shutdown_waits_for_a_writable_transport)
     char buf[8];
     int r = SSL_read(p.ssl, buf, sizeof(buf));
     cr_assert_eq(SSL_get_error(p.ssl, r), SSL_ERROR_ZERO_RETURN);
-    peer_close(&p);
-    fixture_close(&f);
+    tls_pair_close(&f, &p);
 }
 
 Test(tls, transport_eof_reads_zero)
 {
     fixture f;
-    fixture_open(&f, "eof.test");
     peer p;
-    peer_open(&p, f.ctx, NULL);
-    handshake_ok(&p);
+    tls_pair_up(&f, &p, &(spec){.cn = "eof.test"});
     p.eof = 1;
     char buf[64];
     cr_assert_eq(VT->read(p.s, buf, sizeof(buf)), 0);
-    peer_close(&p);
-    fixture_close(&f);
+    tls_pair_close(&f, &p);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Configuration                                                             */
 /* ------------------------------------------------------------------------ */
-
-static void expect_create(const hz_tls_config *cfg, int want)
-{
-    hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
-    hz_tls_ctx *ctx = (hz_tls_ctx *)&ca;
-    int rc = VT->ctx_create(&ctx, cfg, &ca.iface);
-    cr_assert_eq(rc, want, "ctx_create: %d (%s), want %d", rc, hz_err_name(rc), want);
-    cr_assert_null(ctx);
-    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
-}
 
 Test(tls, bad_pem_is_etls)
 {
@@ -1292,23 +1286,16 @@ Test(tls, key_formats, .timeout = 60)
     for (int i = 0; i < 2; i++) {
         char *trad = key_pem_of(certs[i].key, 1, NULL);
         cr_assert(strncmp(trad, begin[i], strlen(begin[i])) == 0, "%.40s", trad);
-        hz_tls_config cfg = config_of(&certs[i], NULL, 1);
-        cfg.certs[0].key_pem = trad;
-        hz_count_alloc ca;
-        hz_count_alloc_init(&ca);
-        hz_tls_ctx *ctx;
-        cr_assert_eq(VT->ctx_create(&ctx, &cfg, &ca.iface), 0);
+        fixture f;
         peer p;
-        peer_open(&p, ctx, NULL);
-        handshake_ok(&p);
-        peer_close(&p);
-        VT->ctx_destroy(ctx);
-        cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+        tls_pair_up(&f, &p, &(spec){.use = &certs[i], .hook = set_key_pem, .arg = trad});
+        tls_pair_close(&f, &p);
         free(trad);
 
         char *enc = key_pem_of(certs[i].key, 0, "secret");
         cr_assert(strstr(enc, "ENCRYPTED"));
-        cfg.certs[0].key_pem = enc;
+        hz_tls_config cfg = config_of(&certs[i], NULL, 1);
+        set_key_pem(&cfg, enc);
         expect_create(&cfg, HZ_ETLS);
         free(enc);
     }
@@ -1370,25 +1357,17 @@ Test(tls, certificates_from_files)
     write_file(key, c.key_pem);
     write_file(bad, "garbage\n");
 
-    hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
-    hz_tls_config cfg;
-    hz_tls_config_init(&cfg);
-    cfg.ncerts = 1;
-    cfg.certs[0].cert_file = crt;
-    cfg.certs[0].key_file = key;
-    hz_tls_ctx *ctx;
-    cr_assert_eq(VT->ctx_create(&ctx, &cfg, &ca.iface), 0);
+    const char *files[2] = {crt, key};
+    fixture f;
     peer p;
-    peer_open(&p, ctx, NULL);
-    handshake_ok(&p);
+    tls_pair_up(&f, &p, &(spec){.use = &c, .hook = from_files, .arg = files});
     char cn[64];
     peer_cn(&p, cn, sizeof(cn));
     cr_assert_str_eq(cn, "file.test");
-    peer_close(&p);
-    VT->ctx_destroy(ctx);
-    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+    tls_pair_close(&f, &p);
 
+    hz_tls_config cfg = config_of(&c, NULL, 1);
+    from_files(&cfg, files);
     cfg.certs[0].key_file = bad;
     expect_create(&cfg, HZ_ETLS);
     cfg.certs[0].key_file = key;
