@@ -356,22 +356,22 @@ static unsigned char *pattern(size_t len)
 typedef void cfg_hook(hz_tls_config *cfg, const void *arg);
 
 /* What differs between the tests' context/session pairs. */
-typedef struct spec {
-    const char *cn;   /* the fresh certificate's CN */
+typedef struct spec { /* owner: the test */
+    const char *cn;   /* borrowed: the fresh certificate's CN */
     int rsa;          /* RSA 2048 instead of ECDSA P-256 */
     int chain;        /* signed by a fresh root ("root.test"), sent along */
     const tcert *use; /* borrowed: this certificate instead of a fresh one */
     cfg_hook *hook;   /* edits the config (NULL: the defaults) */
-    const void *arg;  /* hook's */
+    const void *arg;  /* borrowed: hook's */
     copts client;     /* tls_pair_open's client */
 } spec;
 
 /* One certificate, a context, the counting allocator. */
-typedef struct fixture {
+typedef struct fixture { /* owner: the test */
     hz_count_alloc ca;
-    tcert cert; /* the context's (empty with spec.use) */
-    tcert root; /* its issuer with spec.chain */
-    hz_tls_ctx *ctx;
+    tcert cert;      /* the context's (empty with spec.use) */
+    tcert root;      /* its issuer with spec.chain */
+    hz_tls_ctx *ctx; /* owns */
 } fixture;
 
 static void fixture_with(fixture *f, const spec *s)
