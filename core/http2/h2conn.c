@@ -46,6 +46,7 @@ struct hz__h2 {          /* owner: its conn (c->h2) */
     h2s *cur;            /* borrowed: the stream of the header block being read */
     unsigned nstreams;
     uint64_t obytes;    /* response body bytes buffered in streams */
+    uint64_t rabytes;   /* file bytes read ahead into streams' ob (h2_fill) */
     unsigned nsrc;      /* streams pulling a body source that is not waiting */
     uint64_t last_data; /* ms: last DATA produced (zero-window stall) */
     uint64_t hdr_since; /* ms: a header block is open since; 0 = none */
@@ -122,6 +123,7 @@ struct h2s {          /* owner: its hz__h2 (list) */
     unsigned peer_reset : 1;
     unsigned trailer_over : 1; /* the trailer section over limits.trailer_bytes: 431 */
     unsigned src_fail : 1;     /* the file ended early under h2_fill: reset, no more DATA */
+    unsigned ob_ra : 1;        /* ob holds file bytes h2_fill read ahead (h->rabytes) */
     /* RFC 8441: an extended CONNECT for a WebSocket, its handover and pipe */
     unsigned wsx : 1;     /* :method CONNECT + :protocol websocket */
     unsigned xproto : 1;  /* :protocol something else */
@@ -155,12 +157,16 @@ static void h2_timer_fn(hz__timer *t);
 #define H2_POOL_MAXSZ 1024u
 #define H2_POOL_CLASSES 5u /* 64, 128, 256, 512, 1024 */
 #define H2_POOL_KEEP 64u
+#define H2_RA_MAX (64u * 1024u) /* file bytes read ahead per stream at most (h2_fill) */
+#define H2_RA_KEEP 16u          /* spare read-ahead buffers per loop */
 
 struct hz__h2pool {                 /* owner: its loop (loop->h2pool) */
     void *blk[H2_POOL_CLASSES];     /* owns: spare blocks, linked through their first word */
     unsigned nblk[H2_POOL_CLASSES]; /* spare blocks per class */
     h2s *streams;                   /* owns: spare streams, linked through next */
     unsigned nstreams;
+    char *ra[H2_RA_KEEP]; /* owns: spare H2_RA_MAX-byte stream buffers (read-ahead) */
+    unsigned nra;
 };
 
 static unsigned pool_class(size_t sz)
@@ -336,6 +342,11 @@ static void stream_free(hz__loop *loop, h2s *s)
     hz_server *srv = loop->srv;
     hz__buf_release(&s->req, &loop->bufs);
     hz__buf_release(&s->bq, &loop->bufs);
+    hz__h2pool *rp = loop->h2pool;
+    if (s->ob.cap == H2_RA_MAX && rp && rp->nra < H2_RA_KEEP && !loop->stopping) {
+        rp->ra[rp->nra++] = s->ob.data; /* malloc and a heap trim per response otherwise */
+        memset(&s->ob, 0, sizeof(s->ob));
+    }
     hz__buf_release(&s->ob, &loop->bufs);
     hz__zf_release(&s->r);
     hz__buf_release(&s->r.hdrs, &loop->bufs);
@@ -438,7 +449,10 @@ static void stream_detach(hz__h2 *h, h2s *s)
     h->nstreams--;
     if (h->cur == s)
         h->cur = NULL;
-    h->obytes -= hz__buf_pending(&s->ob);
+    if (s->ob_ra)
+        h->rabytes -= hz__buf_pending(&s->ob);
+    else
+        h->obytes -= hz__buf_pending(&s->ob);
     if (s->src_on && !s->src_wait)
         h->nsrc--;
     s->src_on = 0;
@@ -702,8 +716,9 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
         /* NO_COPY: send_data copies them from s->ob into c->out, once. */
         size_t k = pend < len ? pend : len;
         *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-        if (k == pend && s->res_done && !s->src_on)
-            *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (k == pend && ((s->res_done && !s->src_on) || (s->ob_ra && s->src_left == 0)))
+            *flags |=
+                NGHTTP2_DATA_FLAG_EOF; /* a file read ahead to its end: done runs in the sweep */
         h->last_data = h->c->loop->now;
         return (ssize_t)k;
     }
@@ -790,6 +805,40 @@ static int pad_frame(hz__conn *c, uint32_t at, uint32_t len, int32_t id)
     return 0;
 }
 
+/* How much of s's file h2_fill reads ahead into s->ob, behind its frames
+ * of this run (ob's room reserved): what the windows let the stream send
+ * next, up to H2_RA_MAX, within the connection's read-ahead budget
+ * (conn_output_buffer, apart from the writers' one). A 64 KiB file is then
+ * one preadv, at the price of copying the read-ahead part out of ob once:
+ * nghttp2 (RFC 7540 priorities) sends the streams' frames in turn, so the
+ * frames of one stream are rarely together in c->out. */
+static size_t ra_len(hz__h2 *h, h2s *s)
+{
+    if (s->src_left <= 0 || hz__buf_pending(&s->ob))
+        return 0;
+    int32_t sw = nghttp2_session_get_stream_remote_window_size(h->ng, s->id);
+    int32_t cw = nghttp2_session_get_remote_window_size(h->ng);
+    int64_t ra = sw < cw ? sw : cw;
+    if (ra > (int64_t)H2_RA_MAX)
+        ra = H2_RA_MAX;
+    if (ra > s->src_left)
+        ra = s->src_left;
+    uint64_t cap = h->c->loop->srv->cfg.http2.conn_output_buffer;
+    if (ra <= 0 || h->rabytes + (uint64_t)ra > cap)
+        return 0;
+    s->ob.off = s->ob.len = 0;
+    hz__h2pool *pool = h->c->loop->h2pool;
+    if (!s->ob.data && pool && pool->nra) {
+        s->ob.data = pool->ra[--pool->nra];
+        s->ob.cap = H2_RA_MAX;
+    } else if (s->ob.cap < H2_RA_MAX) {
+        /* One size, so the buffer can go back to the pool. */
+        if (hz__buf_reserve(&s->ob, &h->c->loop->bufs, H2_RA_MAX, H2_RA_MAX) < 0)
+            return 0;
+    }
+    return (size_t)ra;
+}
+
 /* Reads the payloads of the file DATA frames send_data left in c->out: one
  * preadv per stream for all its frames of this run, wherever they sit
  * (nghttp2 interleaves streams and control frames). A file that ends early
@@ -807,14 +856,25 @@ static int h2_fill(hz__h2 *h)
         if (st[i])
             continue;
         h2s *s = h->holes[i].s;
-        struct iovec iov[H2_HOLES];
+        struct iovec iov[H2_HOLES + 1];
         int k = 0;
         for (uint32_t j = i; j < n; j++)
             if (h->holes[j].s == s) {
                 iov[k].iov_base = c->out.data + h->holes[j].at + 9;
                 iov[k++].iov_len = h->holes[j].len;
             }
+        size_t ra = s->src_on ? ra_len(h, s) : 0;
+        if (ra) {
+            iov[k].iov_base = s->ob.data + s->ob.len;
+            iov[k++].iov_len = ra;
+        }
         long got = s->src_on ? hz__filesrc_preadv(s->src.ud, iov, k) : HZ_EIO;
+        if (got >= 0 && ra) {
+            s->ob.len += (uint32_t)ra;
+            s->ob_ra = 1;
+            s->src_left -= (int64_t)ra;
+            h->rabytes += ra;
+        }
         for (uint32_t j = i; j < n; j++)
             if (h->holes[j].s == s)
                 st[j] = got < 0 ? 2 : 1;
@@ -868,9 +928,14 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *fr, const uint8_t *fram
             return NGHTTP2_ERR_CALLBACK_FAILURE;
         memcpy(p + 9, s->ob.data + s->ob.off, length);
         s->ob.off += (uint32_t)length;
-        h->obytes -= length;
-        if (!hz__buf_pending(&s->ob))
+        if (s->ob_ra)
+            h->rabytes -= length;
+        else
+            h->obytes -= length;
+        if (!hz__buf_pending(&s->ob)) {
             s->ob.off = s->ob.len = 0;
+            s->ob_ra = 0;
+        }
     } else if (length) {
         h->holes[h->nholes++] = (h2_hole){.s = s, .at = c->out.len, .len = (uint32_t)length};
     }
@@ -2255,6 +2320,8 @@ void hz__h2_pool_free(hz__loop *loop)
         pool->streams = s->next;
         hz__free(a, s, sizeof(*s) + sizeof(*s->r.fields) * cap);
     }
+    while (pool->nra)
+        hz__free(a, pool->ra[--pool->nra], H2_RA_MAX);
     hz__free(a, pool, sizeof(*pool));
 }
 
