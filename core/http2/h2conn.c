@@ -844,8 +844,10 @@ static size_t ra_len(hz__h2 *h, h2s *s)
  * (nghttp2 interleaves streams and control frames). A file that ends early
  * or fails: its frames become padding (pad_frame), END_STREAM is withdrawn
  * and the stream reset (INTERNAL_ERROR), so the exchange ends as aborted,
- * as when send_data read each frame itself. 0, or < 0 (out of memory). */
-static int h2_fill(hz__h2 *h)
+ * as when send_data read each frame itself. no_ra: a stream whose next frame
+ * is promised but not yet a hole (send_data with a full table) reads no
+ * ahead. 0, or < 0 (out of memory). */
+static int h2_fill(hz__h2 *h, const h2s *no_ra)
 {
     hz__conn *c = h->c;
     uint32_t n = h->nholes;
@@ -863,7 +865,7 @@ static int h2_fill(hz__h2 *h)
                 iov[k].iov_base = c->out.data + h->holes[j].at + 9;
                 iov[k++].iov_len = h->holes[j].len;
             }
-        size_t ra = s->src_on ? ra_len(h, s) : 0;
+        size_t ra = s->src_on && s != no_ra ? ra_len(h, s) : 0;
         if (ra) {
             iov[k].iov_base = s->ob.data + s->ob.len;
             iov[k++].iov_len = ra;
@@ -911,7 +913,8 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *fr, const uint8_t *fram
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     size_t pend = hz__buf_pending(&s->ob);
     if (!pend && length) {
-        if (h->nholes == H2_HOLES && h2_fill(h) < 0)
+        /* No read-ahead for s: the bytes after its holes are this frame's. */
+        if (h->nholes == H2_HOLES && h2_fill(h, s) < 0)
             return NGHTTP2_ERR_CALLBACK_FAILURE;
         if (!s->src_on || s->src_fail) {
             /* Nothing of this frame is in c->out: RST_STREAM (INTERNAL_ERROR). */
@@ -1938,7 +1941,7 @@ static int h2_flush(hz__conn *c)
                 return HZ_ECLOSED;
             }
         }
-        if (h->nholes && h2_fill(h) < 0) { /* before any of c->out is written */
+        if (h->nholes && h2_fill(h, NULL) < 0) { /* before any of c->out is written */
             h2_close(c);
             return HZ_ECLOSED;
         }

@@ -23,6 +23,11 @@ Modes:
               next response arrive before a WINDOW_UPDATE is needed)
   reset       the client resets one of four 1 MiB streams after its first
               DATA frame: the other three whole, the next request served
+  full        fifteen streams with 1,000-byte windows and one with 1 MiB
+              send in one run: the sixteen-entry table of unread frames
+              fills (one frame of each) while the big stream's second frame
+              is promised (no read-ahead may take its bytes); every body
+              byte for byte
 """
 import os
 import struct
@@ -218,6 +223,52 @@ def reset(port, tls):
     ok("reset: one of four streams cancelled, three whole, the next served")
 
 
+def full(port, tls):
+    c = Client(port, tls, settings=struct.pack(">HI", 4, 1000), window=False)
+    sids = [1 + 2 * i for i in range(16)]
+    for sid in sids:
+        c.send(c.req(sid, "/f/%d.bin" % BIG))
+    bodies = {sid: b"" for sid in sids}
+    ended = set()
+
+    def take(f):
+        t, fl, sid, p = f
+        if t == GOAWAY or (t == RST and sid in bodies):
+            fail("full: frame %d on stream %d" % (t, sid))
+        if t == DATA and sid in bodies:
+            bodies[sid] += data_of(fl, p)
+            if fl & END_STREAM:
+                ended.add(sid)
+
+    deadline = time.monotonic() + 60
+    while any(len(b) < 1000 for b in bodies.values()):
+        f = c.read_frame(deadline)
+        if f is None:
+            fail("full: first frames, %r" % {s: len(b) for s, b in bodies.items()})
+        take(f)
+    # One batch: 1,000 more for fifteen streams, 1 MiB (the rest of its
+    # file) for the last one.
+    c.send(frame(WUPD, 0, 0, struct.pack(">I", 1 << 24)) +
+           b"".join(frame(WUPD, 0, sid, struct.pack(">I", 1000)) for sid in sids[:-1]) +
+           frame(WUPD, 0, sids[-1], struct.pack(">I", 1 << 20)))
+    while len(bodies[sids[-1]]) < BIG or any(len(bodies[s]) < 2000 for s in sids[:-1]):
+        f = c.read_frame(deadline)
+        if f is None:
+            fail("full: second run, %r" % {s: len(b) for s, b in bodies.items()})
+        take(f)
+    c.send(frame(WUPD, 0, 0, struct.pack(">I", 1 << 24)) +
+           b"".join(frame(WUPD, 0, sid, struct.pack(">I", 1 << 21)) for sid in sids))
+    while len(ended) < len(sids):
+        f = c.read_frame(deadline)
+        if f is None:
+            fail("full: timeout, %r" % {s: len(b) for s, b in bodies.items()})
+        take(f)
+    for sid, b in bodies.items():
+        if b != content(BIG):
+            fail("full: stream %d differs (%d bytes)" % (sid, len(b)))
+    ok("full: 16 streams, a full table of unread frames mid-run, bodies whole")
+
+
 def main():
     port, mode, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     tls = "--tls" in sys.argv[4:]
@@ -229,6 +280,8 @@ def main():
         cut(port, tls, d)
     if mode == "reset":
         reset(port, tls)
+    if mode == "full":
+        full(port, tls)
     fail("unknown mode " + mode)
 
 

@@ -128,3 +128,8 @@ Test(h2file_batch, stream_reset_mid_file_others_whole)
 {
     both("reset");
 }
+
+Test(h2file_batch, full_table_of_unread_frames_mid_run_keeps_order)
+{
+    both("full");
+}
