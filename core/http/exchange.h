@@ -310,5 +310,10 @@ HZ__HIDDEN int hz__filesrc_is(const hz_body_source *src);
  *  ud) into buf and advances it. len, or < 0: HZ_EIO when the file ended
  *  early (it shrank), another HZ_E* for a read error. thread: loop. */
 HZ__HIDDEN long hz__filesrc_pread(void *ud, void *buf, size_t len);
+struct iovec;
+/** hz__filesrc_pread into n pieces at once (one preadv where the file
+ *  system gives it all): exactly their total, or < 0 as hz__filesrc_pread;
+ *  iov may be changed. thread: loop. */
+HZ__HIDDEN long hz__filesrc_preadv(void *ud, struct iovec *iov, int n);
 
 #endif /* HZ__EXCHANGE_H */

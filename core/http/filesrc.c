@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include "internal.h"
 #include "exchange.h"
 #if HZ_HAVE_SENDFILE_LINUX
@@ -148,6 +149,40 @@ long hz__filesrc_pread(void *ud, void *buf, size_t len)
         if (n <= 0)
             return n < 0 ? n : HZ_EIO;
         got += (size_t)n;
+    }
+    return (long)got;
+}
+
+long hz__filesrc_preadv(void *ud, struct iovec *iov, int n)
+{
+    filesrc *f = ud;
+    size_t want = 0;
+    for (int i = 0; i < n; i++)
+        want += iov[i].iov_len;
+    if (want > f->left)
+        return HZ_EIO; /* never past the promised length */
+    size_t got = 0;
+    while (n > 0) {
+        ssize_t r = preadv(f->fd, iov, n, (off_t)f->off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? hz__err_from_errno(errno) : HZ_EIO; /* shrank */
+        f->off += (uint64_t)r;
+        f->left -= (uint64_t)r;
+        got += (size_t)r;
+        /* A short read (a signal, a file system that reads piecewise): go on
+         * after the last byte read; iov is the caller's to change. */
+        size_t k = (size_t)r;
+        while (n > 0 && k >= iov->iov_len) {
+            k -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + k;
+            iov->iov_len -= k;
+        }
     }
     return (long)got;
 }

@@ -3,6 +3,7 @@
  * flood accounting and graceful stop. See h2.h and docs/http2.md. */
 #include <string.h>
 #include <strings.h>
+#include <sys/uio.h>
 #include "h2.h"
 #include "exec.h"
 #include "metrics.h"
@@ -29,6 +30,15 @@ typedef struct h2s h2s;
 typedef struct hz__h2 hz__h2;
 typedef struct hz__h2pool hz__h2pool;
 
+/* A file DATA frame in c->out whose payload is read later (h2_fill): the
+ * frames of a run of c->out are read with one preadv per stream. */
+#define H2_HOLES 16u
+typedef struct h2_hole {
+    h2s *s;      /* borrowed: the stream (detached only by the sweep, after the fill) */
+    uint32_t at; /* the frame header's offset in c->out.data */
+    uint32_t len;
+} h2_hole;
+
 struct hz__h2 {          /* owner: its conn (c->h2) */
     hz__conn *c;         /* borrowed: owns this */
     nghttp2_session *ng; /* owns */
@@ -36,6 +46,7 @@ struct hz__h2 {          /* owner: its conn (c->h2) */
     h2s *cur;            /* borrowed: the stream of the header block being read */
     unsigned nstreams;
     uint64_t obytes;    /* response body bytes buffered in streams */
+    uint64_t rabytes;   /* file bytes read ahead into streams' ob (h2_fill) */
     unsigned nsrc;      /* streams pulling a body source that is not waiting */
     uint64_t last_data; /* ms: last DATA produced (zero-window stall) */
     uint64_t hdr_since; /* ms: a header block is open since; 0 = none */
@@ -53,6 +64,8 @@ struct hz__h2 {          /* owner: its conn (c->h2) */
     unsigned in_ng : 1; /* inside nghttp2 (mem_recv / mem_send) */
     unsigned in_run : 1;
     unsigned sock_eof : 1; /* the transport's EOF (not a GOAWAY): WebSockets are gone */
+    uint32_t nholes;
+    h2_hole holes[H2_HOLES]; /* file payloads send_data left for h2_fill */
 };
 
 enum h2_tkind {
@@ -109,6 +122,8 @@ struct h2s {          /* owner: its hz__h2 (list) */
     unsigned want_continue : 1;
     unsigned peer_reset : 1;
     unsigned trailer_over : 1; /* the trailer section over limits.trailer_bytes: 431 */
+    unsigned src_fail : 1;     /* the file ended early under h2_fill: reset, no more DATA */
+    unsigned ob_ra : 1;        /* ob holds file bytes h2_fill read ahead (h->rabytes) */
     /* RFC 8441: an extended CONNECT for a WebSocket, its handover and pipe */
     unsigned wsx : 1;     /* :method CONNECT + :protocol websocket */
     unsigned xproto : 1;  /* :protocol something else */
@@ -142,12 +157,16 @@ static void h2_timer_fn(hz__timer *t);
 #define H2_POOL_MAXSZ 1024u
 #define H2_POOL_CLASSES 5u /* 64, 128, 256, 512, 1024 */
 #define H2_POOL_KEEP 64u
+#define H2_RA_MAX (64u * 1024u) /* file bytes read ahead per stream at most (h2_fill) */
+#define H2_RA_KEEP 16u          /* spare read-ahead buffers per loop */
 
 struct hz__h2pool {                 /* owner: its loop (loop->h2pool) */
     void *blk[H2_POOL_CLASSES];     /* owns: spare blocks, linked through their first word */
     unsigned nblk[H2_POOL_CLASSES]; /* spare blocks per class */
     h2s *streams;                   /* owns: spare streams, linked through next */
     unsigned nstreams;
+    char *ra[H2_RA_KEEP]; /* owns: spare H2_RA_MAX-byte stream buffers (read-ahead) */
+    unsigned nra;
 };
 
 static unsigned pool_class(size_t sz)
@@ -323,6 +342,11 @@ static void stream_free(hz__loop *loop, h2s *s)
     hz_server *srv = loop->srv;
     hz__buf_release(&s->req, &loop->bufs);
     hz__buf_release(&s->bq, &loop->bufs);
+    hz__h2pool *rp = loop->h2pool;
+    if (s->ob.cap == H2_RA_MAX && rp && rp->nra < H2_RA_KEEP && !loop->stopping) {
+        rp->ra[rp->nra++] = s->ob.data; /* malloc and a heap trim per response otherwise */
+        memset(&s->ob, 0, sizeof(s->ob));
+    }
     hz__buf_release(&s->ob, &loop->bufs);
     hz__zf_release(&s->r);
     hz__buf_release(&s->r.hdrs, &loop->bufs);
@@ -425,7 +449,10 @@ static void stream_detach(hz__h2 *h, h2s *s)
     h->nstreams--;
     if (h->cur == s)
         h->cur = NULL;
-    h->obytes -= hz__buf_pending(&s->ob);
+    if (s->ob_ra)
+        h->rabytes -= hz__buf_pending(&s->ob);
+    else
+        h->obytes -= hz__buf_pending(&s->ob);
     if (s->src_on && !s->src_wait)
         h->nsrc--;
     s->src_on = 0;
@@ -682,13 +709,16 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
     (void)id;
     hz__h2 *h = ud;
     h2s *s = src->ptr;
+    if (HZ__UNLIKELY(s->src_fail))
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM is queued */
     size_t pend = hz__buf_pending(&s->ob);
     if (pend) {
         /* NO_COPY: send_data copies them from s->ob into c->out, once. */
         size_t k = pend < len ? pend : len;
         *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-        if (k == pend && s->res_done && !s->src_on)
-            *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (k == pend && ((s->res_done && !s->src_on) || (s->ob_ra && s->src_left == 0)))
+            *flags |=
+                NGHTTP2_DATA_FLAG_EOF; /* a file read ahead to its end: done runs in the sweep */
         h->last_data = h->c->loop->now;
         return (ssize_t)k;
     }
@@ -741,11 +771,137 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
     return NGHTTP2_ERR_DEFERRED;
 }
 
+/* Rewrites the unread file DATA frame at `at` (payload len) as DATA frames
+ * of padding only (RFC 9113 §6.1: padding counts for flow control, so the
+ * peer's windows stay in step with nghttp2's) without END_STREAM: the peer
+ * gets none of the bytes the file did not hold. The pad length field is
+ * one byte, so a frame pads at most 256 bytes: c->out grows by 9 bytes per
+ * extra frame, everything behind moves (a rare path). */
+static int pad_frame(hz__conn *c, uint32_t at, uint32_t len, int32_t id)
+{
+    uint32_t k = (len + 255u) / 256u, extra = 9u * (k - 1u);
+    if (hz__buf_reserve(&c->out, &c->loop->bufs, extra, UINT32_MAX) < 0)
+        return HZ_ENOMEM;
+    uint8_t *p = (uint8_t *)c->out.data + at;
+    uint32_t end = at + 9u + len;
+    memmove(p + 9u + len + extra, p + 9u + len, c->out.len - end);
+    c->out.len += extra;
+    for (uint32_t left = len; left;) {
+        uint32_t m = left < 256u ? left : 256u;
+        p[0] = 0;
+        p[1] = (uint8_t)(m >> 8);
+        p[2] = (uint8_t)m;
+        p[3] = NGHTTP2_DATA;
+        p[4] = NGHTTP2_FLAG_PADDED;
+        p[5] = (uint8_t)((uint32_t)id >> 24);
+        p[6] = (uint8_t)((uint32_t)id >> 16);
+        p[7] = (uint8_t)((uint32_t)id >> 8);
+        p[8] = (uint8_t)id;
+        p[9] = (uint8_t)(m - 1u);
+        memset(p + 10, 0, m - 1u);
+        p += 9u + m;
+        left -= m;
+    }
+    return 0;
+}
+
+/* How much of s's file h2_fill reads ahead into s->ob, behind its frames
+ * of this run (ob's room reserved): what the windows let the stream send
+ * next, up to H2_RA_MAX, within the connection's read-ahead budget
+ * (conn_output_buffer, apart from the writers' one). A 64 KiB file is then
+ * one preadv, at the price of copying the read-ahead part out of ob once:
+ * nghttp2 (RFC 7540 priorities) sends the streams' frames in turn, so the
+ * frames of one stream are rarely together in c->out. */
+static size_t ra_len(hz__h2 *h, h2s *s)
+{
+    if (s->src_left <= 0 || hz__buf_pending(&s->ob))
+        return 0;
+    int32_t sw = nghttp2_session_get_stream_remote_window_size(h->ng, s->id);
+    int32_t cw = nghttp2_session_get_remote_window_size(h->ng);
+    int64_t ra = sw < cw ? sw : cw;
+    if (ra > (int64_t)H2_RA_MAX)
+        ra = H2_RA_MAX;
+    if (ra > s->src_left)
+        ra = s->src_left;
+    uint64_t cap = h->c->loop->srv->cfg.http2.conn_output_buffer;
+    if (ra <= 0 || h->rabytes + (uint64_t)ra > cap)
+        return 0;
+    s->ob.off = s->ob.len = 0;
+    hz__h2pool *pool = h->c->loop->h2pool;
+    if (!s->ob.data && pool && pool->nra) {
+        s->ob.data = pool->ra[--pool->nra];
+        s->ob.cap = H2_RA_MAX;
+    } else if (s->ob.cap < H2_RA_MAX) {
+        /* One size, so the buffer can go back to the pool. */
+        if (hz__buf_reserve(&s->ob, &h->c->loop->bufs, H2_RA_MAX, H2_RA_MAX) < 0)
+            return 0;
+    }
+    return (size_t)ra;
+}
+
+/* Reads the payloads of the file DATA frames send_data left in c->out: one
+ * preadv per stream for all its frames of this run, wherever they sit
+ * (nghttp2 interleaves streams and control frames). A file that ends early
+ * or fails: its frames become padding (pad_frame), END_STREAM is withdrawn
+ * and the stream reset (INTERNAL_ERROR), so the exchange ends as aborted,
+ * as when send_data read each frame itself. no_ra: a stream whose next frame
+ * is promised but not yet a hole (send_data with a full table) reads no
+ * ahead. 0, or < 0 (out of memory). */
+static int h2_fill(hz__h2 *h, const h2s *no_ra)
+{
+    hz__conn *c = h->c;
+    uint32_t n = h->nholes;
+    uint8_t st[H2_HOLES] = {0}; /* 1: read, 2: failed */
+    int failed = 0;
+    h->nholes = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (st[i])
+            continue;
+        h2s *s = h->holes[i].s;
+        struct iovec iov[H2_HOLES + 1];
+        int k = 0;
+        for (uint32_t j = i; j < n; j++)
+            if (h->holes[j].s == s) {
+                iov[k].iov_base = c->out.data + h->holes[j].at + 9;
+                iov[k++].iov_len = h->holes[j].len;
+            }
+        size_t ra = s->src_on && s != no_ra ? ra_len(h, s) : 0;
+        if (ra) {
+            iov[k].iov_base = s->ob.data + s->ob.len;
+            iov[k++].iov_len = ra;
+        }
+        long got = s->src_on ? hz__filesrc_preadv(s->src.ud, iov, k) : HZ_EIO;
+        if (got >= 0 && ra) {
+            s->ob.len += (uint32_t)ra;
+            s->ob_ra = 1;
+            s->src_left -= (int64_t)ra;
+            h->rabytes += ra;
+        }
+        for (uint32_t j = i; j < n; j++)
+            if (h->holes[j].s == s)
+                st[j] = got < 0 ? 2 : 1;
+        if (got < 0) {
+            failed = 1;
+            s->src_fail = 1;
+            s->fin_sent = 0; /* the END_STREAM nghttp2 framed does not go out */
+            src_done(s, (int)got);
+            nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
+        }
+    }
+    if (HZ__UNLIKELY(failed))
+        for (uint32_t j = n; j-- > 0;) /* from the back: earlier offsets stay */
+            if (st[j] == 2 && pad_frame(c, h->holes[j].at, h->holes[j].len, h->holes[j].s->id) < 0)
+                return HZ_ENOMEM;
+    return 0;
+}
+
 /* A DATA frame data_read marked NO_COPY: its header and payload go
- * straight into c->out, the payload copied once from s->ob or read from
- * the file. Always the whole frame (never WOULDBLOCK: nghttp2 keeps the
- * frame's stream pointer across a retry, and the stream may be gone by
- * then); PAUSE once c->out is full enough, as mem_send's own frames. */
+ * straight into c->out, the payload copied once from s->ob or, for a file,
+ * left as a hole that h2_fill reads before c->out is written (one preadv
+ * for all of a stream's frames in the run). Always the whole frame (never
+ * WOULDBLOCK: nghttp2 keeps the frame's stream pointer across a retry, and
+ * the stream may be gone by then); PAUSE once c->out is full enough, as
+ * mem_send's own frames. */
 static int send_data(nghttp2_session *ng, nghttp2_frame *fr, const uint8_t *framehd, size_t length,
                      nghttp2_data_source *src, void *ud)
 {
@@ -755,26 +911,36 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *fr, const uint8_t *fram
     h2s *s = src->ptr;
     if (fr->data.padlen) /* we never ask for padding */
         return NGHTTP2_ERR_CALLBACK_FAILURE;
+    size_t pend = hz__buf_pending(&s->ob);
+    if (!pend && length) {
+        /* No read-ahead for s: the bytes after its holes are this frame's. */
+        if (h->nholes == H2_HOLES && h2_fill(h, s) < 0)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        if (!s->src_on || s->src_fail) {
+            /* Nothing of this frame is in c->out: RST_STREAM (INTERNAL_ERROR). */
+            src_done(s, HZ_EIO);
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        }
+    }
     if (hz__buf_reserve(&c->out, &c->loop->bufs, 9 + length, UINT32_MAX) < 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     char *p = c->out.data + c->out.len;
     memcpy(p, framehd, 9);
-    size_t pend = hz__buf_pending(&s->ob);
     if (pend) {
         if (length > pend)
             return NGHTTP2_ERR_CALLBACK_FAILURE;
         memcpy(p + 9, s->ob.data + s->ob.off, length);
         s->ob.off += (uint32_t)length;
-        h->obytes -= length;
-        if (!hz__buf_pending(&s->ob))
+        if (s->ob_ra)
+            h->rabytes -= length;
+        else
+            h->obytes -= length;
+        if (!hz__buf_pending(&s->ob)) {
             s->ob.off = s->ob.len = 0;
-    } else if (length) {
-        long n = s->src_on ? hz__filesrc_pread(s->src.ud, p + 9, length) : HZ_EIO;
-        if (n != (long)length) {
-            /* Nothing of this frame is in c->out: RST_STREAM (INTERNAL_ERROR). */
-            src_done(s, n < 0 ? (int)n : HZ_EIO);
-            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+            s->ob_ra = 0;
         }
+    } else if (length) {
+        h->holes[h->nholes++] = (h2_hole){.s = s, .at = c->out.len, .len = (uint32_t)length};
     }
     c->out.len += (uint32_t)(9 + length);
     return hz__buf_pending(&c->out) >= H2_OUT_HIGH ? NGHTTP2_ERR_PAUSE : 0;
@@ -1762,6 +1928,7 @@ static int h2_flush(hz__conn *c)
             ssize_t n = nghttp2_session_mem_send(h->ng, &p);
             h->in_ng = 0;
             if (n < 0) {
+                h->nholes = 0;
                 hz__conn_why(c, HZ_CLOSE_ERROR);
                 h2_close(c);
                 return HZ_ECLOSED;
@@ -1769,9 +1936,14 @@ static int h2_flush(hz__conn *c)
             if (n == 0)
                 break;
             if (hz__buf_append(&c->out, &c->loop->bufs, p, (size_t)n) < 0) {
+                h->nholes = 0;
                 h2_close(c);
                 return HZ_ECLOSED;
             }
+        }
+        if (h->nholes && h2_fill(h, NULL) < 0) { /* before any of c->out is written */
+            h2_close(c);
+            return HZ_ECLOSED;
         }
         if (!hz__buf_pending(&c->out))
             break;
@@ -2151,6 +2323,8 @@ void hz__h2_pool_free(hz__loop *loop)
         pool->streams = s->next;
         hz__free(a, s, sizeof(*s) + sizeof(*s->r.fields) * cap);
     }
+    while (pool->nra)
+        hz__free(a, pool->ra[--pool->nra], H2_RA_MAX);
     hz__free(a, pool, sizeof(*pool));
 }
 

@@ -39,6 +39,20 @@ def content(n):
     return bytes((i * 7 + n) % 251 for i in range(n))
 
 
+PADDED = 0x8
+
+
+def data_of(fl, p):
+    """A DATA frame's data: without the pad length field and the padding
+    (RFC 9113 §6.1; a server may pad, e.g. to keep flow control in step
+    when it cannot send the bytes it framed)."""
+    if fl & PADDED:
+        if not p or p[0] >= len(p):
+            fail("DATA: bad padding")
+        return p[1:len(p) - p[0]]
+    return p
+
+
 class Client(h2_client.Conn):
     """Reads frames, records every DATA frame per stream, opens windows
     when asked to (by exactly what arrived)."""
@@ -79,7 +93,7 @@ class Client(h2_client.Conn):
                     r["hdrs"][k] = v
                 r["status"] = int(r["hdrs"].get(":status", "0"))
             elif t == DATA:
-                r["body"] += p
+                r["body"] += data_of(fl, p)
                 r["frames"].append(len(p))
                 if len(p) > 16384:
                     fail("stream %d: DATA of %d bytes" % (sid, len(p)))
@@ -157,7 +171,7 @@ def main():
                 fail("window: DATA of %d over the windows (%d, %d)" % (len(p), swin, cwin))
             swin -= len(p)
             cwin -= len(p)
-            body += p
+            body += data_of(fl, p)
             if fl & END_STREAM:
                 break
             if swin == 0:
@@ -185,7 +199,7 @@ def main():
             if f is None:
                 fail("truncate: timeout after %d bytes" % len(body))
             if f[0] == DATA and f[2] == 1:
-                body += f[3]
+                body += data_of(f[1], f[3])
         os.truncate(path, 20000)
         c.send(frame(WUPD, 0, 0, struct.pack(">I", 1 << 24)) +
                frame(WUPD, 0, 1, struct.pack(">I", 1 << 24)))
@@ -197,7 +211,7 @@ def main():
             if sid != 1:
                 continue
             if t == DATA:
-                body += p
+                body += data_of(fl, p)
                 if fl & END_STREAM:
                     end = "end"
             elif t == RST:
