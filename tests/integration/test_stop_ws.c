@@ -44,6 +44,8 @@
 #define PROMPT_MS 2000
 /* The deadline of the attempts whose client never answers. */
 #define SILENT_DEADLINE_MS 600
+/* The WebSocket close timeout of the mute attempts (their deadline: 5 s). */
+#define MUTE_CLOSE_MS 300
 
 enum carrier { C_H1, C_H2C, C_H2TLS, C_COUNT };
 static const char *const carrier_name[] = {"http/1.1", "h2c", "h2 over TLS"};
@@ -62,11 +64,12 @@ enum leave {
     L_HALF,   /* shutdown(SHUT_WR) at the stop, reads on */
     L_RST,    /* SO_LINGER 0 close (a reset), then the stop */
     L_SILENT, /* neither reads nor closes: the deadline ends it */
+    L_MUTE,   /* reads, never answers the close frame: its timeout ends it */
     L_COUNT
 };
 static const char *const leave_name[] = {"before", "same",       "early",  "notice",
                                          "goaway", "goaway+ack", "polite", "coop",
-                                         "half",   "rst",        "silent"};
+                                         "half",   "rst",        "silent", "mute"};
 
 static hz_count_alloc CA;
 static hz_executor EXR;
@@ -93,12 +96,16 @@ static void on_close(hz_ws *ws, unsigned code, const char *r, size_t len, void *
     atomic_fetch_add(&g_closes, 1);
 }
 
+/* ud: NULL, or the close timeout (a const uint32_t *). */
 static void h_ws(hz_req *req, hz_res *res, void *ud)
 {
-    (void)ud;
     static const hz_ws_callbacks cb = {
         .on_open = on_open, .on_message = itws_echo, .on_close = on_close};
-    hz_ws_accept(req, res, &cb, NULL, NULL);
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    if (ud)
+        o.close_timeout_ms = *(const uint32_t *)ud;
+    hz_ws_accept(req, res, &cb, &o, NULL);
 }
 
 static void hold_cb(hz_res *res, int status, void *ud)
@@ -156,6 +163,9 @@ static hz_server *start(enum carrier k, int *port)
     cr_assert_eq(hz_route(srv, "GET", "/ws", h_ws, NULL), 0);
     cr_assert_eq(it_route_flags(srv, "GET", "/wsx", h_ws, NULL, HZ_ROUTE_EXECUTOR), 0);
     cr_assert_eq(hz_route(srv, "GET", "/hold", h_hold, NULL), 0);
+    static const uint32_t mute_ms = MUTE_CLOSE_MS;
+    cr_assert_eq(hz_route(srv, "GET", "/wsq", h_ws, (void *)&mute_ms), 0);
+    cr_assert_eq(it_route_flags(srv, "GET", "/wsqx", h_ws, (void *)&mute_ms, HZ_ROUTE_EXECUTOR), 0);
     hz_listener_config lc;
     hz_listener_config_init(&lc);
     lc.addr = "127.0.0.1";
@@ -419,7 +429,7 @@ typedef struct session {
 /* Sends the WebSocket request (and the plain one beside it). */
 static void open_requests(session *s, const attempt *a, int port)
 {
-    const char *path = a->exec ? "/wsx" : "/ws";
+    const char *path = a->how == L_MUTE ? (a->exec ? "/wsqx" : "/wsq") : a->exec ? "/wsx" : "/ws";
     cli_open(&s->ws, a->k, port);
     if (a->k == C_H1) {
         char req[1024];
@@ -511,7 +521,8 @@ static void h2_goaway(session *s)
  * frame; HTTP/1.1: the close frame) or, with until_end, until the server
  * ended the WebSocket (HTTP/2: END_STREAM or RST_STREAM on its stream;
  * HTTP/1.1: the connection's close). Answers PINGs and the close frame
- * when coop. 1 when it came. */
+ * (coop: ANSWER_PINGS, ANSWER_CLOSE). 1 when it came. */
+enum { ANSWER_PINGS = 1, ANSWER_CLOSE = 2 };
 static int read_notice(session *s, const attempt *a, int coop, int until_end)
 {
     long long end = it_now_ms() + 5000;
@@ -524,7 +535,7 @@ static int read_notice(session *s, const attempt *a, int coop, int until_end)
             if (s->ws.len >= 2 && s->ws.buf[0] == 0x88) {
                 if (!until_end)
                     return 1;
-                if (coop && !replied) {
+                if ((coop & ANSWER_CLOSE) && !replied) {
                     ws_close_reply(s, a);
                     replied = 1;
                 }
@@ -543,7 +554,7 @@ static int read_notice(session *s, const attempt *a, int coop, int until_end)
         int notice = 0;
         if (f.type == F_GOAWAY)
             notice = 1;
-        if (f.type == F_PING && !(f.flags & FL_ACK) && coop)
+        if (f.type == F_PING && !(f.flags & FL_ACK) && (coop & ANSWER_PINGS))
             h2_frame(&s->ws, F_PING, FL_ACK, 0, f.p, f.len);
         if (f.type == F_DATA && f.sid == WS_SID) {
             size_t k = f.len < sizeof(s->wsb) - s->wsl ? f.len : sizeof(s->wsb) - s->wsl;
@@ -551,7 +562,7 @@ static int read_notice(session *s, const attempt *a, int coop, int until_end)
             s->wsl += k;
             if (s->wsl >= 2 && s->wsb[0] == 0x88) {
                 notice = 1;
-                if (coop && !replied) {
+                if ((coop & ANSWER_CLOSE) && !replied) {
                     ws_close_reply(s, a);
                     replied = 1;
                 }
@@ -641,6 +652,13 @@ static long long run_attempt(const attempt *a)
         t0 = it_now_ms();
         hz_server_stop(srv, deadline);
         break;
+    case L_MUTE:
+        /* Reads (HTTP/2: answers PINGs) until the WebSocket ends, but
+         * never answers its close frame; stays connected. */
+        t0 = it_now_ms();
+        hz_server_stop(srv, deadline);
+        cr_assert(read_notice(&s, a, ANSWER_PINGS, 1), "the close timeout did not end it");
+        break;
     case L_NOTICE:
     case L_GOAWAY:
     case L_GWACK:
@@ -649,7 +667,8 @@ static long long run_attempt(const attempt *a)
         t0 = it_now_ms();
         hz_server_stop(srv, deadline);
         if (a->how == L_COOP) {
-            cr_assert(read_notice(&s, a, 1, 1), "the server did not end the WebSocket");
+            cr_assert(read_notice(&s, a, ANSWER_PINGS | ANSWER_CLOSE, 1),
+                      "the server did not end the WebSocket");
         } else {
             cr_assert(read_notice(&s, a, 0, 0), "no notice of the stop");
             if (a->how == L_POLITE)
@@ -682,8 +701,10 @@ static long long run_attempt(const attempt *a)
 static int check_attempt(const attempt *a)
 {
     long long dt = run_attempt(a);
-    long long limit = a->how == L_SILENT ? SILENT_DEADLINE_MS + PROMPT_MS : PROMPT_MS;
-    if (dt < limit)
+    /* The timeout that must end a client that stays: not before it (the
+     * wheel's 10 ms granularity aside), and promptly after it. */
+    long long wait = a->how == L_SILENT ? SILENT_DEADLINE_MS : a->how == L_MUTE ? MUTE_CLOSE_MS : 0;
+    if (dt >= wait - 20 && dt < wait + PROMPT_MS)
         return 1;
     fprintf(stderr, "%s WebSocket accepted on the %s%s, client %s: the stop took %lld ms\n",
             carrier_name[a->k], a->exec ? "executor" : "loop",
@@ -718,7 +739,7 @@ static void matrix(const enum leave *modes, size_t nmodes, int iters)
         for (int exec = 0; exec < 2; exec++)
             for (int plain = 0; plain < 2; plain++)
                 for (size_t m = 0; m < nmodes; m++)
-                    for (int i = 0; i < iters; i++) {
+                    for (int i = 0; i < iters && !(plain && modes[m] == L_MUTE); i++) {
                         attempt a = {(enum carrier)k, exec, plain, modes[m]};
                         if (!check_attempt(&a))
                             failed++;
@@ -756,8 +777,10 @@ Test(stop_ws, client_leaves_with_the_stop, .timeout = 240)
     matrix(m, sizeof(m) / sizeof(m[0]), race_iters());
 }
 
-Test(stop_ws, silent_client_ends_at_the_deadline, .timeout = 120)
+/* Silent: at the stop's deadline; mute: at the WebSocket's close timeout
+ * (the plain request beside it holds the stop to the deadline: left out). */
+Test(stop_ws, silent_client_ends_at_the_deadline_or_close_timeout, .timeout = 120)
 {
-    static const enum leave m[] = {L_SILENT};
+    static const enum leave m[] = {L_SILENT, L_MUTE};
     matrix(m, sizeof(m) / sizeof(m[0]), 1);
 }
