@@ -108,11 +108,23 @@ static void h_ws(hz_req *req, hz_res *res, void *ud)
     hz_ws_accept(req, res, &cb, &o, NULL);
 }
 
+static atomic_int g_held;       /* /hold handlers called */
+static atomic_int g_hold_ended; /* their exchanges ended (on_done) */
+static atomic_int g_hold_fired; /* hz_res_after callbacks: their status */
+
 static void hold_cb(hz_res *res, int status, void *ud)
 {
     (void)ud;
+    atomic_store(&g_hold_fired, status == 0 ? 1 : status);
     if (status == 0)
         hz_res_send(res, 200, "late", 4);
+}
+
+static void hold_done(hz_res *res, int status, void *ud)
+{
+    (void)res;
+    (void)ud;
+    atomic_store(&g_hold_ended, status == 0 ? 1 : status);
 }
 
 /* A plain request that stays in flight (the stop lets it finish; its
@@ -121,7 +133,9 @@ static void h_hold(hz_req *req, hz_res *res, void *ud)
 {
     (void)req;
     (void)ud;
+    hz_res_on_done(res, hold_done, NULL);
     hz_res_after(res, 30000, hold_cb, NULL);
+    atomic_fetch_add(&g_held, 1);
 }
 
 static void make_cert(void)
@@ -150,6 +164,9 @@ static hz_server *start(enum carrier k, int *port)
 {
     atomic_store(&g_opens, 0);
     atomic_store(&g_closes, 0);
+    atomic_store(&g_held, 0);
+    atomic_store(&g_hold_ended, 0);
+    atomic_store(&g_hold_fired, 0);
     hz_config cfg;
     it_config_counted(&cfg, &CA);
     hz_executor_pool_options po;
@@ -415,6 +432,7 @@ typedef struct attempt {
     int exec;  /* the accept on an executor worker */
     int plain; /* a plain request in flight beside the WebSocket */
     enum leave how;
+    int no_ws; /* the plain request alone */
 } attempt;
 
 typedef struct session {
@@ -434,7 +452,8 @@ static void open_requests(session *s, const attempt *a, int port)
     if (a->k == C_H1) {
         char req[1024];
         it_ws_upgrade_req(req, sizeof(req), path, NULL);
-        cli_write(&s->ws, req, strlen(req));
+        if (!a->no_ws)
+            cli_write(&s->ws, req, strlen(req));
         if (a->plain) {
             cli_open(&s->extra, C_H1, port);
             s->have_extra = 1;
@@ -465,6 +484,8 @@ static void open_requests(session *s, const attempt *a, int port)
         n += hpack_lit(hb + n, ":authority", "localhost");
         h2_frame(&s->ws, F_HEADERS, FL_END_HEADERS | FL_END_STREAM, PLAIN_SID, hb, n);
     }
+    if (a->no_ws)
+        return;
     n = hpack_lit(hb, ":method", "CONNECT");
     n += hpack_lit(hb + n, ":protocol", "websocket");
     n += hpack_lit(hb + n, ":scheme", scheme);
@@ -740,7 +761,7 @@ static void matrix(const enum leave *modes, size_t nmodes, int iters)
             for (int plain = 0; plain < 2; plain++)
                 for (size_t m = 0; m < nmodes; m++)
                     for (int i = 0; i < iters && !(plain && modes[m] == L_MUTE); i++) {
-                        attempt a = {(enum carrier)k, exec, plain, modes[m]};
+                        attempt a = {(enum carrier)k, exec, plain, modes[m], 0};
                         if (!check_attempt(&a))
                             failed++;
                         ran++;
@@ -783,4 +804,53 @@ Test(stop_ws, silent_client_ends_at_the_deadline_or_close_timeout, .timeout = 12
 {
     static const enum leave m[] = {L_SILENT, L_MUTE};
     matrix(m, sizeof(m) / sizeof(m[0]), 1);
+}
+
+/* Without a stop: a client (a plain request, nothing written to it since)
+ * that leaves while its response waits for
+ * hz_res_after's timer is noticed at once (HTTP/1.1: the EOF watch;
+ * HTTP/2: the transport's EOF closes the connection), the exchange aborted
+ * and the timer's callback told HZ_ECANCELED, long before the timer. */
+static void gone_while_after_pending(enum carrier k)
+{
+    int port;
+    hz_server *srv = start(k, &port);
+    session s;
+    memset(&s, 0, sizeof(s));
+    s.extra.fd = -1;
+    attempt a = {k, 0, 1, L_BEFORE, 1};
+    open_requests(&s, &a, port);
+    long long end = it_now_ms() + 5000;
+    while (atomic_load(&g_held) < 1 && it_now_ms() < end)
+        poll(NULL, 0, 1);
+    cr_assert_eq(atomic_load(&g_held), 1, "/hold not called");
+    long long t0 = it_now_ms();
+    cli_gone(s.have_extra ? &s.extra : &s.ws, 0);
+    while (!atomic_load(&g_hold_ended) && it_now_ms() - t0 < 5000)
+        poll(NULL, 0, 1);
+    long long dt = it_now_ms() - t0;
+    cr_expect_lt(atomic_load(&g_hold_ended), 0, "the exchange was not aborted (%d)",
+                 atomic_load(&g_hold_ended));
+    cr_expect_eq(atomic_load(&g_hold_fired), HZ_ECANCELED);
+    cr_expect_lt(dt, PROMPT_MS, "noticed after %lld ms", dt);
+    hz_server_stop(srv, 0);
+    hz_server_wait(srv);
+    cli_free(&s.ws);
+    if (s.have_extra)
+        cli_free(&s.extra);
+    hz_server_destroy(srv);
+    hz_executor_pool_destroy(&EXR);
+    it_assert_no_leaks(&CA);
+}
+
+Test(stop_ws, http1_client_gone_while_after_pending, .timeout = 60)
+{
+    gone_while_after_pending(C_H1);
+}
+
+Test(stop_ws, h2c_client_gone_while_after_pending, .timeout = 60)
+{
+    if (skip_carrier(C_H2C))
+        cr_skip_test("built without HTTP/2");
+    gone_while_after_pending(C_H2C);
 }
