@@ -190,8 +190,8 @@ static hz_server *start(enum carrier k, int *port)
     lc.protocols = HZ_PROTO_HTTP1 | (k == C_H1 ? 0 : HZ_PROTO_HTTP2);
 #if HZ_HAVE_TLS
     hz_tls_config t;
+    char crt[128], key[128];
     if (k == C_H2TLS) {
-        char crt[128], key[128];
         snprintf(crt, sizeof(crt), "%s/c.crt", g_dir);
         snprintf(key, sizeof(key), "%s/c.key", g_dir);
         hz_tls_config_init(&t);
