@@ -138,6 +138,7 @@ static void h_hold(hz_req *req, hz_res *res, void *ud)
     atomic_fetch_add(&g_held, 1);
 }
 
+#if HZ_HAVE_TLS
 static void make_cert(void)
 {
     if (g_have_cert)
@@ -149,6 +150,7 @@ static void make_cert(void)
     snprintf(key, sizeof(key), "%s/c.key", g_dir);
     g_have_cert = it_make_cert(key, crt, "localhost") == 0 ? 1 : -1;
 }
+#endif
 
 static void drop_cert(void)
 {
