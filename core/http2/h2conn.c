@@ -52,7 +52,6 @@ struct hz__h2 {          /* owner: its conn (c->h2) */
     unsigned calm : 1;  /* a GOAWAY for abuse or error is queued: close after it */
     unsigned in_ng : 1; /* inside nghttp2 (mem_recv / mem_send) */
     unsigned in_run : 1;
-    unsigned sock_eof : 1; /* the transport's EOF (not a GOAWAY): the client is gone */
 };
 
 enum h2_tkind {
@@ -1826,7 +1825,6 @@ static void h2_read(hz__conn *c)
         }
         if (n == 0) {
             c->rd_eof = 1;
-            c->h2->sock_eof = 1;
             return;
         }
         if (n == HZ_EAGAIN) {
@@ -1956,7 +1954,7 @@ static void h2_after_io(hz__conn *c)
         h2_close(c);
         return;
     }
-    if (h->sock_eof && idle_out) {
+    if (c->rd_eof && idle_out) {
         /* The transport's EOF: the client is gone (HTTP/2 has no half
          * close of its own), as HTTP/1.1 takes an EOF while a response is
          * pending (its async and executor EOF watches). Nothing can
