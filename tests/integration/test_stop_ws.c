@@ -856,3 +856,42 @@ Test(stop_ws, h2c_client_gone_while_after_pending, .timeout = 60)
         cr_skip_test("built without HTTP/2");
     gone_while_after_pending(C_H2C);
 }
+
+/* The client's GOAWAY only says it opens no new streams: its WebSocket
+ * (an open stream) goes on both ways. The server used to stop reading at
+ * the GOAWAY: the next message was never read, and the transport's EOF
+ * after it never seen. */
+Test(stop_ws, h2_websocket_goes_on_after_client_goaway, .timeout = 60)
+{
+    if (skip_carrier(C_H2C))
+        cr_skip_test("built without HTTP/2");
+    int port;
+    hz_server *srv = start(C_H2C, &port);
+    session s;
+    memset(&s, 0, sizeof(s));
+    s.extra.fd = -1;
+    attempt a = {C_H2C, 0, 0, L_GOAWAY, 0};
+    open_requests(&s, &a, port);
+    await_open(&s, &a);
+    h2_goaway(&s);
+    static const uint8_t msg[] = {0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2}; /* "hi" */
+    h2_frame(&s.ws, F_DATA, 0, WS_SID, msg, sizeof(msg));
+    h2f f;
+    int echoed = 0;
+    while (!echoed && h2_next(&s.ws, &f, &s.fprev, 5000))
+        echoed = f.type == F_DATA && f.sid == WS_SID && f.len == 4 && f.p[0] == 0x81 &&
+                 f.p[1] == 2 && !memcmp(f.p + 2, "hi", 2);
+    cr_expect(echoed, "no echo after the client's GOAWAY");
+    /* And the client leaving now is seen: the WebSocket closes (1006). */
+    long long t0 = it_now_ms();
+    cli_gone(&s.ws, 0);
+    while (atomic_load(&g_closes) < 1 && it_now_ms() - t0 < 5000)
+        poll(NULL, 0, 1);
+    cr_expect_eq(atomic_load(&g_closes), 1, "the WebSocket did not see the client go");
+    cr_expect_lt(it_now_ms() - t0, PROMPT_MS);
+    hz_server_stop(srv, 0);
+    hz_server_wait(srv);
+    hz_server_destroy(srv);
+    hz_executor_pool_destroy(&EXR);
+    it_assert_no_leaks(&CA);
+}
