@@ -7,8 +7,12 @@
  * ways around hz_server_stop(srv, 5000): the time from the stop to
  * hz_server_wait's return must be well under the deadline (a connection
  * the server did not see go would hold it to the 5 s deadline or the
- * WebSocket's 5 s close timeout). A client that never answers must end
- * at the (short) deadline. Every server ends with its counting allocator
+ * WebSocket's 5 s close timeout). A client that reads nothing must end at
+ * the (short) deadline, one that never answers the close frame at the
+ * WebSocket's close timeout. Without a stop: a client leaving while its
+ * response waits for hz_res_after is noticed (HTTP/1.1, h2c), and an
+ * HTTP/2 WebSocket goes on after the client's GOAWAY. HZ_STOP_WS_ITERS
+ * repeats the racy cases. Every server ends with its counting allocator
  * at zero. The clients are raw (frames built here; HPACK literals without
  * indexing), so each step is under the test's control. */
 #ifndef _GNU_SOURCE
