@@ -1067,6 +1067,15 @@ static void conn_process_once(hz__conn *c)
 /* A detached response (hz_res_detach) with the whole request read: the
  * loop only watches for the client going away, without reading (the views
  * into c->in stay put). */
+/* The response comes later, from a detached handle (hz_res_detach) or
+ * hz_res_after's timer, and nothing is read meanwhile: the connection
+ * watches for the client's EOF, so a client that left is noticed (the
+ * exchange aborted, a graceful stop not held to its deadline). */
+static inline int ex_later(const struct hz_req *ex)
+{
+    return ex->async || hz__timer_armed(&ex->after);
+}
+
 static int async_watching(const struct hz_req *ex)
 {
     return HZ__H1(ex)->phase == HZ__PH_DONE && !HZ__H1(ex)->res_started && !HZ__H1(ex)->peer_data;
@@ -1102,7 +1111,7 @@ static int conn_wants_read(const hz__conn *c)
         return 0;
     if (ex && ex->exec)
         return hz__exec_watching(ex); /* EOF watch only (hz__exec_peek) */
-    if (HZ__UNLIKELY(ex && ex->async) && async_watching(ex))
+    if (HZ__UNLIKELY(ex && ex_later(ex)) && async_watching(ex))
         return 1;
     if (!ex) {
         if (c->close_after)
@@ -1226,7 +1235,7 @@ void hz__conn_on_event(hz__conn *c, unsigned events)
         }
         if (c->ex && c->ex->exec)
             hz__exec_peek(c); /* a worker reads the buffer: only watch for EOF */
-        else if (HZ__UNLIKELY(c->ex && c->ex->async) && async_watching(c->ex))
+        else if (HZ__UNLIKELY(c->ex && ex_later(c->ex)) && async_watching(c->ex))
             async_peek(c);
         else if (conn_read(c) < 0)
             return;

@@ -63,7 +63,6 @@ struct hz__h2 {          /* owner: its conn (c->h2) */
     unsigned calm : 1;  /* a GOAWAY for abuse or error is queued: close after it */
     unsigned in_ng : 1; /* inside nghttp2 (mem_recv / mem_send) */
     unsigned in_run : 1;
-    unsigned sock_eof : 1; /* the transport's EOF (not a GOAWAY): WebSockets are gone */
     uint32_t nholes;
     h2_hole holes[H2_HOLES]; /* file payloads send_data left for h2_fill */
 };
@@ -1690,7 +1689,12 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
         }
         break;
     case NGHTTP2_GOAWAY:
-        c->rd_eof = 1; /* the client sends no new streams; finish ours */
+        /* The client opens no new streams; the open ones go on both ways
+         * (RFC 9113 §6.8), so reading goes on: their DATA (a WebSocket's
+         * close frame), WINDOW_UPDATEs, and the transport's EOF, which a
+         * client leaving after its GOAWAY sends next and which must not go
+         * unseen. nghttp2_session_want_read turns 0 once no stream is
+         * left, and h2_after_io closes then. */
         break;
     default:
         break;
@@ -1993,7 +1997,6 @@ static void h2_read(hz__conn *c)
         }
         if (n == 0) {
             c->rd_eof = 1;
-            c->h2->sock_eof = 1;
             return;
         }
         if (n == HZ_EAGAIN) {
@@ -2123,16 +2126,16 @@ static void h2_after_io(hz__conn *c)
         h2_close(c);
         return;
     }
-    if (c->rd_eof && idle_out && !h2_has_stream_output(h)) {
-        /* The peer is gone for writing too in practice: nothing can finish. */
-        int pending_async = 0;
-        for (h2s *s = h->streams; s; s = s->next)
-            if (s->dispatched && !s->res_done && !(s->wsx && h->sock_eof))
-                pending_async = 1;
-        if (!pending_async) {
-            h2_close(c);
-            return;
-        }
+    if (c->rd_eof && idle_out) {
+        /* The transport's EOF: the client is gone (HTTP/2 has no half
+         * close of its own), as HTTP/1.1 takes an EOF while a response is
+         * pending (its async and executor EOF watches). Nothing can
+         * finish: no WINDOW_UPDATE can come for data that waits for one,
+         * and a response produced later would go to nobody. Kept open, the
+         * connection would wait for a later write to fail (read interest
+         * is off after the EOF), or a graceful stop for its deadline. */
+        h2_close(c);
+        return;
     }
     unsigned want = (!c->rd_eof && !h->calm ? HZ_EV_READ : 0) | (c->wblocked ? HZ_EV_WRITE : 0);
     if (want != c->interest) {

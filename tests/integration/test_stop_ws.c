@@ -1,0 +1,901 @@
+/* test_stop_ws.c - a graceful stop ends as soon as the last connection is
+ * gone, whatever protocol carried a WebSocket. Each attempt starts a
+ * server, opens a WebSocket (HTTP/1.1 upgrade, RFC 8441 over h2c, RFC 8441
+ * over TLS with ALPN h2), accepted on the loop or on an executor worker,
+ * with or without a plain request in flight beside it (a second stream, or
+ * a second HTTP/1.1 connection), then the client leaves in one of several
+ * ways around hz_server_stop(srv, 5000): the time from the stop to
+ * hz_server_wait's return must be well under the deadline (a connection
+ * the server did not see go would hold it to the 5 s deadline or the
+ * WebSocket's 5 s close timeout). A client that reads nothing must end at
+ * the (short) deadline, one that never answers the close frame at the
+ * WebSocket's close timeout. Without a stop: a client leaving while its
+ * response waits for hz_res_after is noticed (HTTP/1.1, h2c), and an
+ * HTTP/2 WebSocket goes on after the client's GOAWAY. HZ_STOP_WS_ITERS
+ * repeats the racy cases. Every server ends with its counting allocator
+ * at zero. The clients are raw (frames built here; HPACK literals without
+ * indexing), so each step is under the test's control. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include <httpz/backend.h>
+#include "itest.h"
+#include "itest_ws.h"
+#include "test_alloc.h"
+
+#if HZ_HAVE_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
+
+/* A stop whose clients have all left must end well before this. */
+#define STOP_DEADLINE_MS 5000
+/* What "promptly" means here: generous for valgrind and TSan on 2 cores,
+ * far below the deadline and the WebSocket close timeout (both 5 s). */
+#define PROMPT_MS 2000
+/* The deadline of the attempts whose client never answers. */
+#define SILENT_DEADLINE_MS 600
+/* The WebSocket close timeout of the mute attempts (their deadline: 5 s). */
+#define MUTE_CLOSE_MS 300
+
+enum carrier { C_H1, C_H2C, C_H2TLS, C_COUNT };
+static const char *const carrier_name[] = {"http/1.1", "h2c", "h2 over TLS"};
+
+/* How the client leaves. */
+enum leave {
+    L_BEFORE, /* closes, then the stop */
+    L_SAME,   /* closes while the stop is made (a barrier between them) */
+    L_EARLY,  /* sends the request and closes at the stop, no answer awaited */
+    L_NOTICE, /* closes once GOAWAY or the 1001 close frame arrived */
+    L_GOAWAY, /* HTTP/2: answers the notice with GOAWAY and closes */
+    L_GWACK,  /* HTTP/2: GOAWAY and PING, closes once the PING is acked
+               * (the server has read its GOAWAY before the EOF comes) */
+    L_POLITE, /* answers the 1001 with a close frame (and GOAWAY), closes */
+    L_COOP,   /* answers PINGs and the 1001, leaves once the WebSocket ended */
+    L_HALF,   /* shutdown(SHUT_WR) at the stop, reads on */
+    L_RST,    /* SO_LINGER 0 close (a reset), then the stop */
+    L_SILENT, /* neither reads nor closes: the deadline ends it */
+    L_MUTE,   /* reads, never answers the close frame: its timeout ends it */
+    L_COUNT
+};
+static const char *const leave_name[] = {"before", "same",       "early",  "notice",
+                                         "goaway", "goaway+ack", "polite", "coop",
+                                         "half",   "rst",        "silent", "mute"};
+
+static hz_count_alloc CA;
+static hz_executor EXR;
+static atomic_int g_opens, g_closes;
+static char g_dir[64];
+static int g_have_cert;
+
+/* ---- the server ------------------------------------------------------------ */
+
+static void on_open(hz_ws *ws, void *ud)
+{
+    (void)ws;
+    (void)ud;
+    atomic_fetch_add(&g_opens, 1);
+}
+
+static void on_close(hz_ws *ws, unsigned code, const char *r, size_t len, void *ud)
+{
+    (void)ws;
+    (void)code;
+    (void)r;
+    (void)len;
+    (void)ud;
+    atomic_fetch_add(&g_closes, 1);
+}
+
+/* ud: NULL, or the close timeout (a const uint32_t *). */
+static void h_ws(hz_req *req, hz_res *res, void *ud)
+{
+    static const hz_ws_callbacks cb = {
+        .on_open = on_open, .on_message = itws_echo, .on_close = on_close};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    if (ud)
+        o.close_timeout_ms = *(const uint32_t *)ud;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
+static atomic_int g_held;       /* /hold handlers called */
+static atomic_int g_hold_ended; /* their exchanges ended (on_done) */
+static atomic_int g_hold_fired; /* hz_res_after callbacks: their status */
+
+static void hold_cb(hz_res *res, int status, void *ud)
+{
+    (void)ud;
+    atomic_store(&g_hold_fired, status == 0 ? 1 : status);
+    if (status == 0)
+        hz_res_send(res, 200, "late", 4);
+}
+
+static void hold_done(hz_res *res, int status, void *ud)
+{
+    (void)res;
+    (void)ud;
+    atomic_store(&g_hold_ended, status == 0 ? 1 : status);
+}
+
+/* A plain request that stays in flight (the stop lets it finish; its
+ * client leaving aborts it). */
+static void h_hold(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    hz_res_on_done(res, hold_done, NULL);
+    hz_res_after(res, 30000, hold_cb, NULL);
+    atomic_fetch_add(&g_held, 1);
+}
+
+#if HZ_HAVE_TLS
+static void make_cert(void)
+{
+    if (g_have_cert)
+        return;
+    snprintf(g_dir, sizeof(g_dir), "/tmp/hz-stopws-XXXXXX");
+    cr_assert(mkdtemp(g_dir));
+    char crt[128], key[128];
+    snprintf(crt, sizeof(crt), "%s/c.crt", g_dir);
+    snprintf(key, sizeof(key), "%s/c.key", g_dir);
+    g_have_cert = it_make_cert(key, crt, "localhost") == 0 ? 1 : -1;
+}
+#endif
+
+static void drop_cert(void)
+{
+    if (g_have_cert) {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
+        (void)system(cmd);
+        g_have_cert = 0;
+    }
+}
+
+static hz_server *start(enum carrier k, int *port)
+{
+    atomic_store(&g_opens, 0);
+    atomic_store(&g_closes, 0);
+    atomic_store(&g_held, 0);
+    atomic_store(&g_hold_ended, 0);
+    atomic_store(&g_hold_fired, 0);
+    hz_config cfg;
+    it_config_counted(&cfg, &CA);
+    hz_executor_pool_options po;
+    hz_executor_pool_options_init(&po);
+    po.threads = 1;
+    memset(&EXR, 0, sizeof(EXR));
+    cr_assert_eq(hz_executor_pool_create(&EXR, &po, &CA.iface), 0);
+    cfg.executor = &EXR;
+    hz_server *srv;
+    cr_assert_eq(hz_server_create(&srv, &cfg), 0);
+    cr_assert_eq(hz_route(srv, "GET", "/ws", h_ws, NULL), 0);
+    cr_assert_eq(it_route_flags(srv, "GET", "/wsx", h_ws, NULL, HZ_ROUTE_EXECUTOR), 0);
+    cr_assert_eq(hz_route(srv, "GET", "/hold", h_hold, NULL), 0);
+    static const uint32_t mute_ms = MUTE_CLOSE_MS;
+    cr_assert_eq(hz_route(srv, "GET", "/wsq", h_ws, (void *)&mute_ms), 0);
+    cr_assert_eq(it_route_flags(srv, "GET", "/wsqx", h_ws, (void *)&mute_ms, HZ_ROUTE_EXECUTOR), 0);
+    hz_listener_config lc;
+    hz_listener_config_init(&lc);
+    lc.addr = "127.0.0.1";
+    lc.port = 0;
+    lc.protocols = HZ_PROTO_HTTP1 | (k == C_H1 ? 0 : HZ_PROTO_HTTP2);
+#if HZ_HAVE_TLS
+    hz_tls_config t;
+    char crt[128], key[128];
+    if (k == C_H2TLS) {
+        snprintf(crt, sizeof(crt), "%s/c.crt", g_dir);
+        snprintf(key, sizeof(key), "%s/c.key", g_dir);
+        hz_tls_config_init(&t);
+        t.certs[0].cert_file = crt;
+        t.certs[0].key_file = key;
+        t.ncerts = 1;
+        lc.tls = &t;
+    }
+#endif
+    int idx = hz_server_listen_with(srv, &lc);
+    cr_assert_geq(idx, 0, "listen: %d", idx);
+    *port = hz_server_port(srv, idx);
+    cr_assert_eq(hz_server_start(srv), 0);
+    return srv;
+}
+
+/* ---- a raw client: TCP or TLS ------------------------------------------------ */
+
+typedef struct cli {
+    int fd;
+    int h2;
+#if HZ_HAVE_TLS
+    SSL_CTX *ctx;
+    SSL *ssl;
+#endif
+    uint8_t buf[65536];
+    size_t len;
+    int eof; /* the server closed (EOF or reset) */
+} cli;
+
+static int tcp_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+static void cli_open(cli *c, enum carrier k, int port)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = tcp_connect(port);
+    c->h2 = k != C_H1;
+#if HZ_HAVE_TLS
+    if (k == C_H2TLS) {
+        c->ctx = SSL_CTX_new(TLS_client_method());
+        cr_assert(c->ctx);
+        SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL); /* a throwaway self-signed cert */
+        static const unsigned char alpn[] = "\x02h2";
+        SSL_CTX_set_alpn_protos(c->ctx, alpn, sizeof(alpn) - 1);
+        c->ssl = SSL_new(c->ctx);
+        SSL_set_fd(c->ssl, c->fd);
+        SSL_set_tlsext_host_name(c->ssl, "localhost");
+        cr_assert_eq(SSL_connect(c->ssl), 1, "TLS handshake");
+        const unsigned char *got;
+        unsigned gotlen;
+        SSL_get0_alpn_selected(c->ssl, &got, &gotlen);
+        cr_assert(gotlen == 2 && !memcmp(got, "h2", 2), "ALPN h2 not chosen");
+    }
+#endif
+}
+
+/* Closes what is left of the client (a no-op after cli_gone). */
+static void cli_free(cli *c)
+{
+#if HZ_HAVE_TLS
+    if (c->ssl)
+        SSL_free(c->ssl);
+    if (c->ctx)
+        SSL_CTX_free(c->ctx);
+    c->ssl = NULL;
+    c->ctx = NULL;
+#endif
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+/* The client leaves: a plain close (FIN; no close_notify over TLS, as a
+ * process that exits), or a reset. */
+static void cli_gone(cli *c, int rst)
+{
+    if (rst) {
+        struct linger lg = {1, 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
+    close(c->fd);
+    c->fd = -1;
+    cli_free(c);
+}
+
+static void cli_write(cli *c, const void *p, size_t n)
+{
+#if HZ_HAVE_TLS
+    if (c->ssl) {
+        /* A blocking socket: SSL_write writes all of it or fails. */
+        cr_assert_eq(SSL_write(c->ssl, p, (int)n), (int)n);
+        return;
+    }
+#endif
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t w = send(c->fd, b, n, MSG_NOSIGNAL);
+        cr_assert_gt(w, 0, "client send");
+        b += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Reads more within timeout_ms: 1, or 0 (EOF, reset, the deadline). */
+static int cli_fill(cli *c, int timeout_ms)
+{
+    long long end = it_now_ms() + timeout_ms;
+    if (c->len == sizeof(c->buf) || c->eof)
+        return 0;
+    for (;;) {
+        short ev = POLLIN;
+#if HZ_HAVE_TLS
+        if (c->ssl) {
+            int n = SSL_read(c->ssl, c->buf + c->len, (int)(sizeof(c->buf) - c->len));
+            if (n > 0) {
+                c->len += (size_t)n;
+                return 1;
+            }
+            int e = SSL_get_error(c->ssl, n);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                c->eof = 1;
+                return 0;
+            }
+            ev = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+        } else
+#endif
+        {
+            ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
+            if (n > 0) {
+                c->len += (size_t)n;
+                return 1;
+            }
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+                c->eof = 1;
+                return 0;
+            }
+        }
+        long long left = end - it_now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {.fd = c->fd, .events = ev};
+        poll(&p, 1, (int)left);
+    }
+}
+
+static void cli_consume(cli *c, size_t n)
+{
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+}
+
+/* ---- HTTP/2 frames ------------------------------------------------------------- */
+
+enum { F_DATA = 0, F_HEADERS = 1, F_RST = 3, F_SETTINGS = 4, F_PING = 6, F_GOAWAY = 7 };
+enum { FL_END_STREAM = 1, FL_ACK = 1, FL_END_HEADERS = 4 };
+#define WS_SID 3u
+#define PLAIN_SID 1u
+
+static void h2_frame(cli *c, unsigned type, unsigned flags, uint32_t sid, const void *p, size_t n)
+{
+    uint8_t f[9 + 512];
+    cr_assert_leq(n, sizeof(f) - 9);
+    f[0] = (uint8_t)(n >> 16);
+    f[1] = (uint8_t)(n >> 8);
+    f[2] = (uint8_t)n;
+    f[3] = (uint8_t)type;
+    f[4] = (uint8_t)flags;
+    f[5] = (uint8_t)(sid >> 24);
+    f[6] = (uint8_t)(sid >> 16);
+    f[7] = (uint8_t)(sid >> 8);
+    f[8] = (uint8_t)sid;
+    if (n)
+        memcpy(f + 9, p, n);
+    cli_write(c, f, 9 + n);
+}
+
+/* A header field as an HPACK literal without indexing, new name (RFC 7541
+ * §6.2.2), lengths under 127, no Huffman. */
+static size_t hpack_lit(uint8_t *o, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value), k = 0;
+    o[k++] = 0;
+    o[k++] = (uint8_t)nl;
+    memcpy(o + k, name, nl);
+    k += nl;
+    o[k++] = (uint8_t)vl;
+    memcpy(o + k, value, vl);
+    return k + vl;
+}
+
+typedef struct h2f {
+    unsigned type, flags;
+    uint32_t sid;
+    size_t len;
+    const uint8_t *p; /* into the client's buffer until the next call */
+} h2f;
+
+/* The next frame within timeout_ms (the previous one consumed): 1, or 0. */
+static int h2_next(cli *c, h2f *f, size_t *prev, int timeout_ms)
+{
+    if (*prev) {
+        cli_consume(c, *prev);
+        *prev = 0;
+    }
+    long long end = it_now_ms() + timeout_ms;
+    for (;;) {
+        if (c->len >= 9) {
+            size_t n = ((size_t)c->buf[0] << 16) | ((size_t)c->buf[1] << 8) | c->buf[2];
+            if (c->len >= 9 + n) {
+                f->len = n;
+                f->type = c->buf[3];
+                f->flags = c->buf[4];
+                f->sid = ((uint32_t)(c->buf[5] & 0x7f) << 24) | ((uint32_t)c->buf[6] << 16) |
+                         ((uint32_t)c->buf[7] << 8) | c->buf[8];
+                f->p = c->buf + 9;
+                *prev = 9 + n;
+                return 1;
+            }
+        }
+        long long left = end - it_now_ms();
+        if (left <= 0 || !cli_fill(c, (int)left))
+            return 0;
+    }
+}
+
+/* ---- one attempt ------------------------------------------------------------------ */
+
+typedef struct attempt {
+    enum carrier k;
+    int exec;  /* the accept on an executor worker */
+    int plain; /* a plain request in flight beside the WebSocket */
+    enum leave how;
+    int no_ws; /* the plain request alone */
+} attempt;
+
+typedef struct session {
+    cli ws;    /* the WebSocket's connection */
+    cli extra; /* HTTP/1.1: the plain request's connection */
+    int have_extra;
+    size_t fprev;    /* HTTP/2: the frame to consume before the next */
+    uint8_t wsb[64]; /* HTTP/2: WebSocket bytes from DATA frames */
+    size_t wsl;
+} session;
+
+/* Sends the WebSocket request (and the plain one beside it). */
+static void open_requests(session *s, const attempt *a, int port)
+{
+    const char *path = a->how == L_MUTE ? (a->exec ? "/wsqx" : "/wsq") : a->exec ? "/wsx" : "/ws";
+    cli_open(&s->ws, a->k, port);
+    if (a->k == C_H1) {
+        char req[1024];
+        it_ws_upgrade_req(req, sizeof(req), path, NULL);
+        if (!a->no_ws)
+            cli_write(&s->ws, req, strlen(req));
+        if (a->plain) {
+            cli_open(&s->extra, C_H1, port);
+            s->have_extra = 1;
+            static const char g[] = "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n";
+            cli_write(&s->extra, g, sizeof(g) - 1);
+        }
+        return;
+    }
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    cli_write(&s->ws, preface, sizeof(preface) - 1);
+    h2_frame(&s->ws, F_SETTINGS, 0, 0, NULL, 0);
+    /* Extended CONNECT needs the server's SETTINGS (ENABLE_CONNECT_PROTOCOL)
+     * acknowledged first: the server applies them at our ACK. */
+    h2f f;
+    int seen = 0;
+    while (!seen) {
+        cr_assert(h2_next(&s->ws, &f, &s->fprev, 5000), "no SETTINGS from the server");
+        seen = f.type == F_SETTINGS && !(f.flags & FL_ACK);
+    }
+    h2_frame(&s->ws, F_SETTINGS, FL_ACK, 0, NULL, 0);
+    const char *scheme = a->k == C_H2TLS ? "https" : "http";
+    uint8_t hb[512];
+    size_t n;
+    if (a->plain) {
+        n = hpack_lit(hb, ":method", "GET");
+        n += hpack_lit(hb + n, ":scheme", scheme);
+        n += hpack_lit(hb + n, ":path", "/hold");
+        n += hpack_lit(hb + n, ":authority", "localhost");
+        h2_frame(&s->ws, F_HEADERS, FL_END_HEADERS | FL_END_STREAM, PLAIN_SID, hb, n);
+    }
+    if (a->no_ws)
+        return;
+    n = hpack_lit(hb, ":method", "CONNECT");
+    n += hpack_lit(hb + n, ":protocol", "websocket");
+    n += hpack_lit(hb + n, ":scheme", scheme);
+    n += hpack_lit(hb + n, ":path", path);
+    n += hpack_lit(hb + n, ":authority", "localhost");
+    n += hpack_lit(hb + n, "sec-websocket-version", "13");
+    h2_frame(&s->ws, F_HEADERS, FL_END_HEADERS, WS_SID, hb, n);
+}
+
+/* Waits for the answer to the WebSocket request (101, or 200 on its
+ * stream) and for the server's on_open. */
+static void await_open(session *s, const attempt *a)
+{
+    if (a->k == C_H1) {
+        while (!memmem(s->ws.buf, s->ws.len, "\r\n\r\n", 4))
+            cr_assert(cli_fill(&s->ws, 5000), "no answer to the upgrade");
+        cr_assert(!memcmp(s->ws.buf, "HTTP/1.1 101", 12), "%.*s", (int)s->ws.len, s->ws.buf);
+        uint8_t *e = (uint8_t *)memmem(s->ws.buf, s->ws.len, "\r\n\r\n", 4) + 4;
+        cli_consume(&s->ws, (size_t)(e - s->ws.buf));
+    } else {
+        h2f f;
+        for (;;) {
+            cr_assert(h2_next(&s->ws, &f, &s->fprev, 5000), "no answer to the CONNECT");
+            if (f.type == F_HEADERS && f.sid == WS_SID)
+                break;
+            cr_assert(!(f.type == F_RST && f.sid == WS_SID), "CONNECT reset");
+        }
+        /* nghttp2 sends :status 200 as the static table's entry 8. */
+        cr_assert(f.len > 0 && f.p[0] == 0x88, "not 200 (first byte %#x)", f.len ? f.p[0] : 0);
+        cr_assert(!(f.flags & FL_END_STREAM));
+    }
+    long long end = it_now_ms() + 5000;
+    while (atomic_load(&g_opens) < 1 && it_now_ms() < end)
+        poll(NULL, 0, 1);
+    cr_assert_eq(atomic_load(&g_opens), 1, "the server's WebSocket did not open");
+}
+
+static void ws_close_reply(session *s, const attempt *a)
+{
+    static const uint8_t cf[] = {0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe9 ^ 2}; /* 1001 */
+    if (a->k == C_H1)
+        cli_write(&s->ws, cf, sizeof(cf));
+    else
+        h2_frame(&s->ws, F_DATA, 0, WS_SID, cf, sizeof(cf));
+}
+
+static void h2_goaway(session *s)
+{
+    uint8_t g[8] = {0}; /* last stream 0, NO_ERROR */
+    h2_frame(&s->ws, F_GOAWAY, 0, 0, g, sizeof(g));
+}
+
+/* Reads until the stop's notice (HTTP/2: GOAWAY or the WebSocket's close
+ * frame; HTTP/1.1: the close frame) or, with until_end, until the server
+ * ended the WebSocket (HTTP/2: END_STREAM or RST_STREAM on its stream;
+ * HTTP/1.1: the connection's close). Answers PINGs and the close frame
+ * (coop: ANSWER_PINGS, ANSWER_CLOSE). 1 when it came. */
+enum { ANSWER_PINGS = 1, ANSWER_CLOSE = 2 };
+static int read_notice(session *s, const attempt *a, int coop, int until_end)
+{
+    long long end = it_now_ms() + 5000;
+    int replied = 0;
+    for (;;) {
+        long long left = end - it_now_ms();
+        if (left <= 0)
+            return 0;
+        if (a->k == C_H1) {
+            if (s->ws.len >= 2 && s->ws.buf[0] == 0x88) {
+                if (!until_end)
+                    return 1;
+                if ((coop & ANSWER_CLOSE) && !replied) {
+                    ws_close_reply(s, a);
+                    replied = 1;
+                }
+            }
+            if (s->ws.len >= 2 && s->ws.buf[0] != 0x88) /* a data frame: skip it */
+                cli_consume(&s->ws, s->ws.len < 2u + (s->ws.buf[1] & 0x7fu)
+                                        ? s->ws.len
+                                        : 2u + (s->ws.buf[1] & 0x7fu));
+            if (!cli_fill(&s->ws, (int)left))
+                return s->ws.eof && until_end;
+            continue;
+        }
+        h2f f;
+        if (!h2_next(&s->ws, &f, &s->fprev, (int)left))
+            return s->ws.eof && until_end;
+        int notice = 0;
+        if (f.type == F_GOAWAY)
+            notice = 1;
+        if (f.type == F_PING && !(f.flags & FL_ACK) && (coop & ANSWER_PINGS))
+            h2_frame(&s->ws, F_PING, FL_ACK, 0, f.p, f.len);
+        if (f.type == F_DATA && f.sid == WS_SID) {
+            size_t k = f.len < sizeof(s->wsb) - s->wsl ? f.len : sizeof(s->wsb) - s->wsl;
+            memcpy(s->wsb + s->wsl, f.p, k);
+            s->wsl += k;
+            if (s->wsl >= 2 && s->wsb[0] == 0x88) {
+                notice = 1;
+                if ((coop & ANSWER_CLOSE) && !replied) {
+                    ws_close_reply(s, a);
+                    replied = 1;
+                }
+            }
+        }
+        if (notice && !until_end)
+            return 1;
+        if (until_end && f.sid == WS_SID &&
+            (f.type == F_RST || (f.type == F_DATA && (f.flags & FL_END_STREAM))))
+            return 1;
+    }
+}
+
+/* GOAWAY, then a PING: its ACK says the server has read the GOAWAY. */
+static void goaway_acked(session *s)
+{
+    static const uint8_t data[8] = {'s', 't', 'o', 'p', 'w', 's', 0, 1};
+    h2_goaway(s);
+    h2_frame(&s->ws, F_PING, 0, 0, data, sizeof(data));
+    h2f f;
+    for (;;) {
+        cr_assert(h2_next(&s->ws, &f, &s->fprev, 5000), "no PING ACK");
+        if (f.type == F_PING && (f.flags & FL_ACK) && f.len == 8 && !memcmp(f.p, data, 8))
+            return;
+    }
+}
+
+typedef struct racer {
+    pthread_barrier_t *bar;
+    session *s;
+} racer;
+
+static void *race_leave(void *arg)
+{
+    racer *r = arg;
+    pthread_barrier_wait(r->bar);
+    cli_gone(&r->s->ws, 0);
+    if (r->s->have_extra)
+        cli_gone(&r->s->extra, 0);
+    return NULL;
+}
+
+/* One attempt: the stop's duration in ms (to hz_server_wait's return). */
+static long long run_attempt(const attempt *a)
+{
+    int port;
+    hz_server *srv = start(a->k, &port);
+    session s;
+    memset(&s, 0, sizeof(s));
+    s.extra.fd = -1;
+    open_requests(&s, a, port);
+    if (a->how != L_EARLY)
+        await_open(&s, a);
+    unsigned deadline = a->how == L_SILENT ? SILENT_DEADLINE_MS : STOP_DEADLINE_MS;
+    long long t0 = 0;
+    switch (a->how) {
+    case L_BEFORE:
+    case L_RST:
+        cli_gone(&s.ws, a->how == L_RST);
+        if (s.have_extra)
+            cli_gone(&s.extra, a->how == L_RST);
+        t0 = it_now_ms();
+        hz_server_stop(srv, deadline);
+        break;
+    case L_SAME:
+    case L_EARLY: {
+        pthread_barrier_t bar;
+        pthread_barrier_init(&bar, NULL, 2);
+        racer r = {&bar, &s};
+        pthread_t th;
+        cr_assert_eq(pthread_create(&th, NULL, race_leave, &r), 0);
+        pthread_barrier_wait(&bar);
+        t0 = it_now_ms();
+        hz_server_stop(srv, deadline);
+        pthread_join(th, NULL);
+        pthread_barrier_destroy(&bar);
+        break;
+    }
+    case L_HALF:
+        t0 = it_now_ms();
+        hz_server_stop(srv, deadline);
+        shutdown(s.ws.fd, SHUT_WR);
+        if (s.have_extra)
+            shutdown(s.extra.fd, SHUT_WR);
+        break;
+    case L_SILENT:
+        t0 = it_now_ms();
+        hz_server_stop(srv, deadline);
+        break;
+    case L_MUTE:
+        /* Reads (HTTP/2: answers PINGs) until the WebSocket ends, but
+         * never answers its close frame; stays connected. */
+        t0 = it_now_ms();
+        hz_server_stop(srv, deadline);
+        cr_assert(read_notice(&s, a, ANSWER_PINGS, 1), "the close timeout did not end it");
+        break;
+    case L_NOTICE:
+    case L_GOAWAY:
+    case L_GWACK:
+    case L_POLITE:
+    case L_COOP:
+        t0 = it_now_ms();
+        hz_server_stop(srv, deadline);
+        if (a->how == L_COOP) {
+            cr_assert(read_notice(&s, a, ANSWER_PINGS | ANSWER_CLOSE, 1),
+                      "the server did not end the WebSocket");
+        } else {
+            cr_assert(read_notice(&s, a, 0, 0), "no notice of the stop");
+            if (a->how == L_POLITE)
+                ws_close_reply(&s, a);
+            if (a->k != C_H1 && (a->how == L_GOAWAY || a->how == L_POLITE))
+                h2_goaway(&s);
+            if (a->k != C_H1 && a->how == L_GWACK)
+                goaway_acked(&s);
+        }
+        cli_gone(&s.ws, 0);
+        if (s.have_extra)
+            cli_gone(&s.extra, 0);
+        break;
+    default:
+        cr_assert_fail("leave mode");
+    }
+    hz_server_wait(srv);
+    long long dt = it_now_ms() - t0;
+    /* Half-closed and silent clients are still there: now they go. */
+    cli_free(&s.ws);
+    if (s.have_extra)
+        cli_free(&s.extra);
+    hz_server_destroy(srv);
+    hz_executor_pool_destroy(&EXR);
+    it_assert_no_leaks(&CA);
+    return dt;
+}
+
+/* 1 when the stop of attempt a ended in time; else says why on stderr. */
+static int check_attempt(const attempt *a)
+{
+    long long dt = run_attempt(a);
+    /* The timeout that must end a client that stays: not before it (the
+     * wheel's 10 ms granularity aside), and promptly after it. */
+    long long wait = a->how == L_SILENT ? SILENT_DEADLINE_MS : a->how == L_MUTE ? MUTE_CLOSE_MS : 0;
+    if (dt >= wait - 20 && dt < wait + PROMPT_MS)
+        return 1;
+    fprintf(stderr, "%s WebSocket accepted on the %s%s, client %s: the stop took %lld ms\n",
+            carrier_name[a->k], a->exec ? "executor" : "loop",
+            a->plain ? " (a plain request open too)" : "", leave_name[a->how], dt);
+    return 0;
+}
+
+static int skip_carrier(enum carrier k)
+{
+#if !HZ_HAVE_HTTP2
+    if (k != C_H1)
+        return 1;
+#endif
+    if (k == C_H2TLS) {
+#if HZ_HAVE_TLS
+        make_cert();
+        return g_have_cert < 0;
+#else
+        return 1;
+#endif
+    }
+    return 0;
+}
+
+/* Every carrier x accept x plain for the given leave modes, once each. */
+static void matrix(const enum leave *modes, size_t nmodes, int iters)
+{
+    int ran = 0, failed = 0;
+    for (int k = 0; k < C_COUNT; k++) {
+        if (skip_carrier((enum carrier)k))
+            continue;
+        for (int exec = 0; exec < 2; exec++)
+            for (int plain = 0; plain < 2; plain++)
+                for (size_t m = 0; m < nmodes; m++)
+                    for (int i = 0; i < iters && !(plain && modes[m] == L_MUTE); i++) {
+                        attempt a = {(enum carrier)k, exec, plain, modes[m], 0};
+                        if (!check_attempt(&a))
+                            failed++;
+                        ran++;
+                    }
+    }
+    drop_cert();
+    cr_assert_gt(ran, 0);
+    cr_assert_eq(failed, 0, "%d of %d stops took too long (listed above)", failed, ran);
+}
+
+/* Iterations of the racy modes: HZ_STOP_WS_ITERS for a longer hunt. */
+static int race_iters(void)
+{
+    const char *e = getenv("HZ_STOP_WS_ITERS");
+    int n = e ? atoi(e) : 3;
+    return n > 0 ? n : 1;
+}
+
+Test(stop_ws, client_gone_before_or_by_reset, .timeout = 120)
+{
+    static const enum leave m[] = {L_BEFORE, L_RST, L_HALF};
+    matrix(m, sizeof(m) / sizeof(m[0]), 1);
+}
+
+Test(stop_ws, client_answers_the_notice, .timeout = 120)
+{
+    static const enum leave m[] = {L_NOTICE, L_GOAWAY, L_GWACK, L_POLITE, L_COOP};
+    matrix(m, sizeof(m) / sizeof(m[0]), 1);
+}
+
+Test(stop_ws, client_leaves_with_the_stop, .timeout = 240)
+{
+    static const enum leave m[] = {L_SAME, L_EARLY};
+    matrix(m, sizeof(m) / sizeof(m[0]), race_iters());
+}
+
+/* Silent: at the stop's deadline; mute: at the WebSocket's close timeout
+ * (the plain request beside it holds the stop to the deadline: left out). */
+Test(stop_ws, silent_client_ends_at_the_deadline_or_close_timeout, .timeout = 120)
+{
+    static const enum leave m[] = {L_SILENT, L_MUTE};
+    matrix(m, sizeof(m) / sizeof(m[0]), 1);
+}
+
+/* Without a stop: a client (a plain request, nothing written to it since)
+ * that leaves while its response waits for
+ * hz_res_after's timer is noticed at once (HTTP/1.1: the EOF watch;
+ * HTTP/2: the transport's EOF closes the connection), the exchange aborted
+ * and the timer's callback told HZ_ECANCELED, long before the timer. */
+static void gone_while_after_pending(enum carrier k)
+{
+    int port;
+    hz_server *srv = start(k, &port);
+    session s;
+    memset(&s, 0, sizeof(s));
+    s.extra.fd = -1;
+    attempt a = {k, 0, 1, L_BEFORE, 1};
+    open_requests(&s, &a, port);
+    long long end = it_now_ms() + 5000;
+    while (atomic_load(&g_held) < 1 && it_now_ms() < end)
+        poll(NULL, 0, 1);
+    cr_assert_eq(atomic_load(&g_held), 1, "/hold not called");
+    long long t0 = it_now_ms();
+    cli_gone(s.have_extra ? &s.extra : &s.ws, 0);
+    while (!atomic_load(&g_hold_ended) && it_now_ms() - t0 < 5000)
+        poll(NULL, 0, 1);
+    long long dt = it_now_ms() - t0;
+    cr_expect_lt(atomic_load(&g_hold_ended), 0, "the exchange was not aborted (%d)",
+                 atomic_load(&g_hold_ended));
+    cr_expect_eq(atomic_load(&g_hold_fired), HZ_ECANCELED);
+    cr_expect_lt(dt, PROMPT_MS, "noticed after %lld ms", dt);
+    hz_server_stop(srv, 0);
+    hz_server_wait(srv);
+    cli_free(&s.ws);
+    if (s.have_extra)
+        cli_free(&s.extra);
+    hz_server_destroy(srv);
+    hz_executor_pool_destroy(&EXR);
+    it_assert_no_leaks(&CA);
+}
+
+Test(stop_ws, http1_client_gone_while_after_pending, .timeout = 60)
+{
+    gone_while_after_pending(C_H1);
+}
+
+Test(stop_ws, h2c_client_gone_while_after_pending, .timeout = 60)
+{
+    if (skip_carrier(C_H2C))
+        cr_skip_test("built without HTTP/2");
+    gone_while_after_pending(C_H2C);
+}
+
+/* The client's GOAWAY only says it opens no new streams: its WebSocket
+ * (an open stream) goes on both ways. The server used to stop reading at
+ * the GOAWAY: the next message was never read, and the transport's EOF
+ * after it never seen. */
+Test(stop_ws, h2_websocket_goes_on_after_client_goaway, .timeout = 60)
+{
+    if (skip_carrier(C_H2C))
+        cr_skip_test("built without HTTP/2");
+    int port;
+    hz_server *srv = start(C_H2C, &port);
+    session s;
+    memset(&s, 0, sizeof(s));
+    s.extra.fd = -1;
+    attempt a = {C_H2C, 0, 0, L_GOAWAY, 0};
+    open_requests(&s, &a, port);
+    await_open(&s, &a);
+    h2_goaway(&s);
+    static const uint8_t msg[] = {0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2}; /* "hi" */
+    h2_frame(&s.ws, F_DATA, 0, WS_SID, msg, sizeof(msg));
+    h2f f;
+    int echoed = 0;
+    while (!echoed && h2_next(&s.ws, &f, &s.fprev, 5000))
+        echoed = f.type == F_DATA && f.sid == WS_SID && f.len == 4 && f.p[0] == 0x81 &&
+                 f.p[1] == 2 && !memcmp(f.p + 2, "hi", 2);
+    cr_expect(echoed, "no echo after the client's GOAWAY");
+    /* And the client leaving now is seen: the WebSocket closes (1006). */
+    long long t0 = it_now_ms();
+    cli_gone(&s.ws, 0);
+    while (atomic_load(&g_closes) < 1 && it_now_ms() - t0 < 5000)
+        poll(NULL, 0, 1);
+    cr_expect_eq(atomic_load(&g_closes), 1, "the WebSocket did not see the client go");
+    cr_expect_lt(it_now_ms() - t0, PROMPT_MS);
+    hz_server_stop(srv, 0);
+    hz_server_wait(srv);
+    hz_server_destroy(srv);
+    hz_executor_pool_destroy(&EXR);
+    it_assert_no_leaks(&CA);
+}
