@@ -92,6 +92,11 @@
 #define UR_DRAIN_MS 10000         /* a closed fd's queued output: the longest wait */
 #define UR_QUIESCE_CANCEL_MS 2000 /* waiting for cancelled operations to complete */
 #define UR_INITIAL_SLOTS 1024
+/* Entries one wait() reports at most. The responses to a batch's requests
+ * are submitted by the next wait(), so a batch of 256 would hold the first
+ * one's response until the 256th request was handled (epoll's sends go at
+ * once); batches of 64 send them sooner, for one more enter per 64. */
+#define UR_REPORT_MAX 64
 
 enum { K_RECV = 1, K_ACCEPT = 2, K_SEND = 3, K_WAKE = 4, K_CANCEL = 5, K_SENDF = 6 };
 enum { S_FREE = 0, S_OPEN, S_DETACHED, S_CLOSING };
@@ -1291,6 +1296,25 @@ static int lvl_prune(hz_poller *p)
     return any;
 }
 
+static void reverse(int *v, unsigned n)
+{
+    for (unsigned i = 0, k = n ? n - 1 : 0; i < k; i++, k--) {
+        int t = v[i];
+        v[i] = v[k];
+        v[k] = t;
+    }
+}
+
+/* Puts the level list's entries from k on first: a wait() that reported
+ * only some fds reports the others first the next time, so fds that stay
+ * readable (a pipelining client) cannot keep the rest out of the batches. */
+static void lvl_rotate(hz_poller *p, unsigned k)
+{
+    reverse(p->lvl.v, k);
+    reverse(p->lvl.v + k, p->lvl.n - k);
+    reverse(p->lvl.v, p->lvl.n);
+}
+
 /* Closes the S_CLOSING fds whose output did not go in time; returns the ms
  * to the next such deadline (-1: none). */
 static int drain_check(hz_poller *p)
@@ -1399,7 +1423,9 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
             p->woken = 0;
             out[j++] = (hz_poll_event){.udata = NULL, .fd = -1, .events = HZ_EV_WAKE};
         }
-        for (unsigned i = 0; i < p->lvl.n && j < max; i++) {
+        int cap = max < UR_REPORT_MAX ? max : UR_REPORT_MAX;
+        unsigned i = 0;
+        for (; i < p->lvl.n && j < cap; i++) {
             int fd = p->lvl.v[i];
             ur_slot *s = &p->slots[fd];
             unsigned ev = slot_events(s);
@@ -1407,6 +1433,8 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
                 continue; /* pruned before the next wait */
             out[j++] = (hz_poll_event){.udata = s->udata, .fd = fd, .events = ev};
         }
+        if (i < p->lvl.n)
+            lvl_rotate(p, i);
         if (j || rc > 0 || (t == 0 && !forced)) {
             p->batch_len = j;
             return j;

@@ -1582,6 +1582,54 @@ out:
     return close_all(vt, p, sv, rc);
 }
 
+/* Batches are fair: with more fds readable than one wait() may report and
+ * every one of them staying readable (each read takes a byte of many), every
+ * fd is reported within a few waits; the first ones cannot keep the rest
+ * out (epoll re-queues a reported level-triggered fd at the end; a poller
+ * keeping its own list must rotate it). */
+int pc_fair_batches(const hz_poller_vt *vt, pc_ctx *c)
+{
+    enum { NP = 40, MAXEV = 16, WAITS = 2 * ((NP + MAXEV - 1) / MAXEV) };
+    int rc = PC_FAIL, pr[NP][2], seen[NP] = {0}, nseen = 0;
+    char b[4096];
+    hz_poller *p = NULL;
+    hz_poll_event ev[MAXEV];
+    for (int i = 0; i < NP; i++)
+        pr[i][0] = pr[i][1] = -1;
+    memset(b, 'x', sizeof(b));
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    for (int i = 0; i < NP; i++) {
+        CHECK(make_pair(pr[i]) == 0, "socketpair");
+        CHECK(vt->add(p, pr[i][0], HZ_EV_READ, (void *)(intptr_t)(i + 1)) == 0, "add");
+        CHECK(write(pr[i][1], b, 2000) == 2000, "write");
+    }
+    /* Let every fd's bytes arrive (a completion poller receives them in
+     * the background of its waits) before counting. */
+    for (int w = 0; w < 20; w++) {
+        int n = vt->wait(p, ev, MAXEV, 20);
+        CHECK(n >= 0, "wait %d", n);
+    }
+    for (int w = 0; w < WAITS && nseen < NP; w++) {
+        int n = vt->wait(p, ev, MAXEV, POS_MS);
+        CHECK(n > 0 && n <= MAXEV, "wait gave %d", n);
+        for (int k = 0; k < n; k++) {
+            int i = (int)(intptr_t)ev[k].udata - 1;
+            CHECK(i >= 0 && i < NP && (ev[k].events & HZ_EV_READ), "entry %d", k);
+            CHECK(pc_read(vt, p, pr[i][0], b, 1) == 1, "read one byte of fd %d", i);
+            if (!seen[i]++)
+                nseen++;
+        }
+    }
+    CHECK(nseen == NP, "%d of %d readable fds reported in %d waits of %d entries", nseen, NP, WAITS,
+          MAXEV);
+    rc = PC_PASS;
+out:
+    vt->destroy(p);
+    for (int i = 0; i < NP; i++)
+        close_pair(pr[i]);
+    return rc;
+}
+
 #define PC(name)                                                                                   \
     {                                                                                              \
 #name, pc_##name                                                                           \
@@ -1616,6 +1664,7 @@ const pc_case pc_cases[] = {
     PC(c_idle_no_buffer),
     PC(c_send_no_completion),
     PC(c_send_error),
+    PC(fair_batches),
     {NULL, NULL},
 };
 const unsigned pc_ncases = sizeof(pc_cases) / sizeof(pc_cases[0]) - 1;
