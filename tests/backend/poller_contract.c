@@ -1582,6 +1582,42 @@ out:
     return close_all(vt, p, sv, rc);
 }
 
+/* A send is accounted by the wait() that submitted it even when that
+ * wait's completions queue more work (here: a reader 64 KiB behind, whose
+ * receive the poller pauses): queued() is 0 when wait() returns and the
+ * peer has the bytes. */
+int pc_c_send_while_behind(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, sv[2] = {-1, -1};
+    static char in[65536];
+    char b[256];
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    NEED_CIO();
+    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, NULL));
+    int big = 1 << 20;
+    CHECK(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)) == 0, "SO_SNDBUF");
+    CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)) == 0, "SO_RCVBUF");
+    CHECK(write(sv[1], in, sizeof(in)) == (ssize_t)sizeof(in), "the peer's 64 KiB");
+    struct iovec v = {(void *)"HTTP/1.1 200 OK\r\n\r\n", 19};
+    CHECK(vt->send(p, sv[0], &v, 1) == 19, "send");
+    int n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && (ev[0].events & HZ_EV_READ), "READ expected (n=%d)", n);
+    CHECK(vt->queued(p, sv[0]) == 0, "%zu bytes still queued after the wait", vt->queued(p, sv[0]));
+    CHECK(read(sv[1], b, sizeof(b)) == 19, "the peer has the response");
+    long got = 0, t0 = now_ms();
+    while (got < (long)sizeof(in) && now_ms() - t0 < POS_MS) {
+        long r;
+        while ((r = vt->recv(p, sv[0], b, sizeof(b), 0)) > 0)
+            got += r;
+        vt->wait(p, ev, 16, 20);
+    }
+    CHECK(got == (long)sizeof(in), "%ld of %zu bytes received", got, sizeof(in));
+    rc = PC_PASS;
+out:
+    return close_all(vt, p, sv, rc);
+}
+
 /* Batches are fair: with more fds readable than one wait() may report and
  * every one of them staying readable (each read takes a byte of many), every
  * fd is reported within a few waits; the first ones cannot keep the rest
@@ -1664,6 +1700,7 @@ const pc_case pc_cases[] = {
     PC(c_idle_no_buffer),
     PC(c_send_no_completion),
     PC(c_send_error),
+    PC(c_send_while_behind),
     PC(fair_batches),
     {NULL, NULL},
 };

@@ -66,5 +66,6 @@ int pc_c_quiesce_inflight(const hz_poller_vt *vt, pc_ctx *c);
 int pc_c_idle_no_buffer(const hz_poller_vt *vt, pc_ctx *c);
 int pc_c_send_no_completion(const hz_poller_vt *vt, pc_ctx *c);
 int pc_c_send_error(const hz_poller_vt *vt, pc_ctx *c);
+int pc_c_send_while_behind(const hz_poller_vt *vt, pc_ctx *c);
 
 #endif
