@@ -854,6 +854,25 @@ static long ur_send(hz_poller *p, int fd, const struct iovec *iov, int iovcnt)
         total += iov[i].iov_len;
     if (!total)
         return 0;
+    if (!a->out_tail && total <= UR_OUT_BLOCK) {
+        /* Nothing queued (the usual response): one block, filled whole. */
+        ur_oblk *b = oblk_new(p, UR_OUT_BLOCK);
+        if (b) {
+            for (int i = 0; i < iovcnt; i++) {
+                if (iov[i].iov_len)
+                    memcpy(b->data + b->len, iov[i].iov_base, iov[i].iov_len);
+                b->len += (uint32_t)iov[i].iov_len;
+            }
+            b->fd = fd;
+            a->out_head = a->out_tail = b;
+            a->out_bytes = (uint32_t)total;
+            if (!s->in_dirty) {
+                s->in_dirty = 1;
+                list_add(&p->dirty, fd);
+            }
+            return (long)total;
+        }
+    }
     if (a->out_bytes >= UR_OUT_BUDGET)
         return HZ_EAGAIN;
     size_t room = UR_OUT_BUDGET - a->out_bytes;
@@ -1175,10 +1194,23 @@ static void fast_done(hz_poller *p)
     p->fast_urgent = 0;
     while (b) {
         ur_oblk *next = b->fnext;
-        int res = b->fdone ? b->fres : (int)b->inflight;
         b->fnext = NULL;
-        b->fast = b->fdone = 0;
-        send_done(p, b, res, 1);
+        b->fast = 0;
+        ur_slot *s = &p->slots[b->fd];
+        if (!b->fdone && !b->orphan && !b->next && b->off + b->inflight == b->len &&
+            s->state == S_OPEN && !(s->interest & HZ_EV_WRITE) && !s->act->shut_pending) {
+            /* The usual response: all sent, nothing after it, nobody to
+             * tell (send_done()'s outcome, shortened). */
+            ur_act *a = s->act;
+            a->out_bytes -= b->inflight;
+            a->out_head = a->out_tail = NULL;
+            a->sending = 0;
+            oblk_free(p, b);
+        } else {
+            int res = b->fdone ? b->fres : (int)b->inflight;
+            b->fdone = 0;
+            send_done(p, b, res, 1);
+        }
         b = next;
     }
 }
