@@ -18,7 +18,10 @@
  * fallback: a kernel without them fails create() with HZ_ENOTSUP and a
  * message on stderr, never a silent switch to epoll. Everything else used
  * (multishot accept 5.19, multishot receive 6.0, buffer rings 5.19,
- * EXT_ARG timeouts 5.11, CQE_SKIP 5.17) is older than DEFER_TASKRUN.
+ * EXT_ARG timeouts 5.11, CQE_SKIP 5.17, a send with MSG_DONTWAIT failing
+ * with EAGAIN instead of waiting in the kernel, 5.x) is older than
+ * DEFER_TASKRUN. Fast sends (flush_dirty(), fast_done()) rely on that
+ * last one: run during the submit, silent when they sent everything.
  * The ring is created disabled and enabled by the first wait(), so its
  * single issuer is the loop thread rather than the thread that built the
  * server.
@@ -92,16 +95,25 @@
 #define UR_DRAIN_MS 10000         /* a closed fd's queued output: the longest wait */
 #define UR_QUIESCE_CANCEL_MS 2000 /* waiting for cancelled operations to complete */
 #define UR_INITIAL_SLOTS 1024
+/* Entries one wait() reports at most. The responses to a batch's requests
+ * are submitted by the next wait(), so a batch of 256 would hold the first
+ * one's response until the 256th request was handled (epoll's sends go at
+ * once); batches of 64 send them sooner, for one more enter per 64. */
+#define UR_REPORT_MAX 64
 
-enum { K_RECV = 1, K_ACCEPT = 2, K_SEND = 3, K_WAKE = 4, K_CANCEL = 5 };
+enum { K_RECV = 1, K_ACCEPT = 2, K_SEND = 3, K_WAKE = 4, K_CANCEL = 5, K_SENDF = 6 };
 enum { S_FREE = 0, S_OPEN, S_DETACHED, S_CLOSING };
 
 typedef struct ur_oblk {    /* owner: its slot's output queue, or the poller's orphans */
     struct ur_oblk *next;   /* owns: the next block of the queue */
+    struct ur_oblk *fnext;  /* borrowed: the next block of the poller's fast-send list */
     int fd;                 /* the slot it belongs to (while not an orphan) */
     uint32_t cap, off, len; /* [off, len) not yet sent */
     uint32_t inflight;      /* bytes of the send in flight from off, 0 = none */
+    int32_t fres;           /* a fast send's failure CQE result (fdone set) */
     unsigned orphan : 1;    /* its slot let go while in flight: freed at the CQE */
+    unsigned fast : 1;      /* the send in flight is a fast one (MSG_DONTWAIT, no CQE on success) */
+    unsigned fdone : 1;     /* the fast send's failure CQE was reaped (fres) */
     char data[];
 } ur_oblk;
 
@@ -125,6 +137,7 @@ typedef struct ur_act {        /* owner: its slot */
     uint32_t out_bytes;        /* queued output not yet sent */
     unsigned sending : 1;      /* a send is in flight (out_head's) */
     unsigned shut_pending : 1; /* shutdown(SHUT_WR) once the output is sent */
+    unsigned slow : 1;         /* the socket was full: the next send waits in the kernel */
 } ur_act;
 
 /* Indexed by fd, for every fd number the table covers: kept small. */
@@ -185,6 +198,9 @@ struct hz_poller {                /* owner: whoever called create (a loop) */
     unsigned nspare;
     ur_oblk *orphans; /* borrowed: blocks in flight for a closed fd (counted only) */
     unsigned norphans;
+    ur_oblk *fast;        /* borrowed: blocks of fast sends submitted, not yet accounted */
+    int fast_urgent;      /* a fast send's end has something to report or to send next */
+    unsigned fast_seq;    /* the SQ tail after the last fast send: submitted once the head passes */
     unsigned gen;         /* batch generation */
     hz_poll_event *batch; /* borrowed: the array of the last wait() */
     int batch_len;
@@ -335,9 +351,9 @@ static ur_oblk *oblk_new(hz_poller *p, uint32_t cap)
             return NULL;
         b->cap = cap;
     }
-    b->next = NULL;
+    b->next = b->fnext = NULL;
     b->off = b->len = b->inflight = 0;
-    b->orphan = 0;
+    b->orphan = b->fast = b->fdone = 0;
     return b;
 }
 
@@ -356,7 +372,8 @@ static void out_drop(hz_poller *p, ur_slot *s)
             b->next = p->orphans;
             p->orphans = b;
             p->norphans++;
-            ur_cancel(p, (uint64_t)(uintptr_t)b | K_SEND);
+            if (!b->fast) /* a fast send is over when its enter returns */
+                ur_cancel(p, (uint64_t)(uintptr_t)b | K_SEND);
         } else {
             oblk_free(p, b);
         }
@@ -459,6 +476,7 @@ static void slot_close_now(hz_poller *p, int fd)
 /* ---- create / destroy ------------------------------------------------------------ */
 
 static void ur_reap_all(hz_poller *p);
+static void fast_done(hz_poller *p);
 static int ur_drain_inflight(hz_poller *p, int ms);
 
 static void ur_destroy(hz_poller *p)
@@ -470,9 +488,11 @@ static void ur_destroy(hz_poller *p)
          * here: it works when this thread is the ring's issuer (or the
          * ring never ran); elsewhere the issuer thread has left the ring
          * and the kernel fails what is left instead of running it. */
-        if (!p->quiesced && p->inflight)
+        if (!p->quiesced && (p->inflight || p->fast))
             ur_drain_inflight(p, UR_QUIESCE_CANCEL_MS);
         ur_reap_all(p); /* accepted fds already posted are closed */
+        fast_done(p);
+        p->fast = NULL; /* never submitted: out_drop() below frees those blocks */
         io_uring_queue_exit(&p->ring);
         p->ring_ok = 0;
     }
@@ -837,6 +857,25 @@ static long ur_send(hz_poller *p, int fd, const struct iovec *iov, int iovcnt)
         total += iov[i].iov_len;
     if (!total)
         return 0;
+    if (!a->out_tail && total <= UR_OUT_BLOCK) {
+        /* Nothing queued (the usual response): one block, filled whole. */
+        ur_oblk *b = oblk_new(p, UR_OUT_BLOCK);
+        if (b) {
+            for (int i = 0; i < iovcnt; i++) {
+                if (iov[i].iov_len)
+                    memcpy(b->data + b->len, iov[i].iov_base, iov[i].iov_len);
+                b->len += (uint32_t)iov[i].iov_len;
+            }
+            b->fd = fd;
+            a->out_head = a->out_tail = b;
+            a->out_bytes = (uint32_t)total;
+            if (!s->in_dirty) {
+                s->in_dirty = 1;
+                list_add(&p->dirty, fd);
+            }
+            return (long)total;
+        }
+    }
     if (a->out_bytes >= UR_OUT_BUDGET)
         return HZ_EAGAIN;
     size_t room = UR_OUT_BUDGET - a->out_bytes;
@@ -928,9 +967,10 @@ static int ur_close(hz_poller *p, int fd)
 
 /* ---- completions ---------------------------------------------------------------- */
 
-static void on_send(hz_poller *p, ur_oblk *b, int res)
+/* The end of b's send: res bytes sent or an error. fast: a MSG_DONTWAIT
+ * send, for which EAGAIN or a short count means the socket is full. */
+static void send_done(hz_poller *p, ur_oblk *b, int res, int fast)
 {
-    p->inflight--;
     if (b->orphan) {
         for (ur_oblk **pp = &p->orphans; *pp; pp = &(*pp)->next) {
             if (*pp == b) {
@@ -948,7 +988,7 @@ static void on_send(hz_poller *p, ur_oblk *b, int res)
     uint32_t sent = b->inflight;
     b->inflight = 0;
     a->sending = 0;
-    if (res <= 0) {
+    if (res <= 0 && !(fast && res == -EAGAIN)) {
         int err = res < 0 ? hz_err_from_errno(-res) : HZ_ECLOSED;
         if (err == HZ_ESYS || err == HZ_ECANCELED)
             err = HZ_ECLOSED;
@@ -960,8 +1000,16 @@ static void on_send(hz_poller *p, ur_oblk *b, int res)
             lvl_add(p, fd);
         return;
     }
-    if ((uint32_t)res < sent)
-        sent = (uint32_t)res; /* MSG_WAITALL stopped short: send the rest */
+    uint32_t took = res > 0 ? (uint32_t)res : 0;
+    if (took < sent) {
+        /* MSG_WAITALL stopped short, or a fast send found the socket full
+         * (EAGAIN: nothing taken): the rest goes as a send the kernel holds
+         * until there is room. */
+        sent = took;
+        a->slow = 1;
+    } else {
+        a->slow = 0;
+    }
     b->off += sent;
     a->out_bytes -= sent;
     if (b->off == b->len) {
@@ -1081,8 +1129,15 @@ static void on_cqe(hz_poller *p, const struct io_uring_cqe *cqe)
     unsigned kind = (unsigned)(ud & 7u);
     switch (kind) {
     case K_SEND:
-        on_send(p, (ur_oblk *)(uintptr_t)(ud & ~(uint64_t)7u), cqe->res);
+        p->inflight--;
+        send_done(p, (ur_oblk *)(uintptr_t)(ud & ~(uint64_t)7u), cqe->res, 0);
         break;
+    case K_SENDF: { /* a fast send failed or fell short: fast_done() handles it */
+        ur_oblk *b = (ur_oblk *)(uintptr_t)(ud & ~(uint64_t)7u);
+        b->fres = cqe->res;
+        b->fdone = 1;
+        break;
+    }
     case K_RECV:
         on_recv(p, (int)((ud >> 3) & 0x1fffffffu), (unsigned)(ud >> 32), cqe->res, cqe->flags);
         break;
@@ -1119,6 +1174,50 @@ static void ur_reap_all(hz_poller *p)
     }
 }
 
+/* Accounts the fast sends once the enter that submitted them returned:
+ * the kernel ran each during the submit (MSG_DONTWAIT never waits) and
+ * posted a completion only if it failed or fell short (CQE_SKIP_SUCCESS),
+ * so after every posted completion is reaped, one without a completion
+ * sent all its bytes. Call after ur_reap(). */
+static void fast_done(hz_poller *p)
+{
+    /* Not every fast send submitted yet (an enter that failed)? SQEs
+     * queued since, by the completions just reaped, do not matter. */
+    if (!p->fast || (int)(io_uring_smp_load_acquire(p->ring.sq.khead) - p->fast_seq) < 0)
+        return;
+    /* A completion the CQ had no room for waits in the kernel's overflow
+     * list: bring those in before taking silence for success. */
+    while (io_uring_cq_has_overflow(&p->ring)) {
+        if (io_uring_get_events(&p->ring) < 0)
+            break;
+        ur_reap(p);
+    }
+    ur_oblk *b = p->fast;
+    p->fast = NULL;
+    p->fast_urgent = 0;
+    while (b) {
+        ur_oblk *next = b->fnext;
+        b->fnext = NULL;
+        b->fast = 0;
+        ur_slot *s = &p->slots[b->fd];
+        if (!b->fdone && !b->orphan && !b->next && b->off + b->inflight == b->len &&
+            s->state == S_OPEN && !(s->interest & HZ_EV_WRITE) && !s->act->shut_pending) {
+            /* The usual response: all sent, nothing after it, nobody to
+             * tell (send_done()'s outcome, shortened). */
+            ur_act *a = s->act;
+            a->out_bytes -= b->inflight;
+            a->out_head = a->out_tail = NULL;
+            a->sending = 0;
+            oblk_free(p, b);
+        } else {
+            int res = b->fdone ? b->fres : (int)b->inflight;
+            b->fdone = 0;
+            send_done(p, b, res, 1);
+        }
+        b = next;
+    }
+}
+
 /* ---- the iteration -------------------------------------------------------------- */
 
 /* Prepares one send per fd with queued output and none in flight. */
@@ -1141,10 +1240,29 @@ static void flush_dirty(hz_poller *p)
             continue;
         }
         b->inflight = b->len - b->off;
-        io_uring_prep_send(sqe, fd, b->data + b->off, b->inflight, MSG_NOSIGNAL | MSG_WAITALL);
-        io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)b | K_SEND);
         a->sending = 1;
-        p->inflight++;
+        if (a->slow) { /* the socket was full: the kernel waits for room */
+            io_uring_prep_send(sqe, fd, b->data + b->off, b->inflight, MSG_NOSIGNAL | MSG_WAITALL);
+            io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)b | K_SEND);
+            p->inflight++;
+            continue;
+        }
+        /* Fast: done or failed by the time the enter returns, with no
+         * completion when it sent everything (fast_done()). */
+        io_uring_prep_send(sqe, fd, b->data + b->off, b->inflight,
+                           MSG_NOSIGNAL | MSG_WAITALL | MSG_DONTWAIT);
+        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+        io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)b | K_SENDF);
+        b->fast = 1;
+        b->fdone = 0;
+        b->fnext = p->fast;
+        p->fast = b;
+        p->fast_seq = p->ring.sq.sqe_tail;
+        /* Its end matters before the next wait only if it lets the core
+         * write (WRITE wanted), finishes a close or shutdown, or leaves
+         * more to send: then the enter does not sleep. */
+        if ((s->interest & HZ_EV_WRITE) || s->state != S_OPEN || a->shut_pending || b->next)
+            p->fast_urgent = 1;
     }
 }
 
@@ -1211,6 +1329,25 @@ static int lvl_prune(hz_poller *p)
     }
     p->lvl.n = j;
     return any;
+}
+
+static void reverse(int *v, unsigned n)
+{
+    for (unsigned i = 0, k = n ? n - 1 : 0; i < k; i++, k--) {
+        int t = v[i];
+        v[i] = v[k];
+        v[k] = t;
+    }
+}
+
+/* Puts the level list's entries from k on first: a wait() that reported
+ * only some fds reports the others first the next time, so fds that stay
+ * readable (a pipelining client) cannot keep the rest out of the batches. */
+static void lvl_rotate(hz_poller *p, unsigned k)
+{
+    reverse(p->lvl.v, k);
+    reverse(p->lvl.v + k, p->lvl.n - k);
+    reverse(p->lvl.v, p->lvl.n);
 }
 
 /* Closes the S_CLOSING fds whose output did not go in time; returns the ms
@@ -1303,10 +1440,17 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
             t = dl > 0 ? dl : 0;
         if (UR_ON_VALGRIND() && (t < 0 || t > UR_VALGRIND_WAIT_MS))
             t = UR_VALGRIND_WAIT_MS;
+        /* A fast send whose end must be seen before sleeping: submit
+         * without waiting, account, then wait (another round) if nothing
+         * is to report. */
+        int forced = t != 0 && p->fast_urgent;
+        if (forced)
+            t = 0;
         rc = ur_enter(p, t);
         if (UR_ON_VALGRIND())
             (void)poll(NULL, 0, 0); /* lets valgrind deliver a pending signal */
         ur_reap(p);
+        fast_done(p);
         if (rc < 0)
             return rc;
         int j = 0;
@@ -1314,7 +1458,9 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
             p->woken = 0;
             out[j++] = (hz_poll_event){.udata = NULL, .fd = -1, .events = HZ_EV_WAKE};
         }
-        for (unsigned i = 0; i < p->lvl.n && j < max; i++) {
+        int cap = max < UR_REPORT_MAX ? max : UR_REPORT_MAX;
+        unsigned i = 0;
+        for (; i < p->lvl.n && j < cap; i++) {
             int fd = p->lvl.v[i];
             ur_slot *s = &p->slots[fd];
             unsigned ev = slot_events(s);
@@ -1322,7 +1468,9 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
                 continue; /* pruned before the next wait */
             out[j++] = (hz_poll_event){.udata = s->udata, .fd = fd, .events = ev};
         }
-        if (j || rc > 0 || t == 0) {
+        if (i < p->lvl.n)
+            lvl_rotate(p, i);
+        if (j || rc > 0 || (t == 0 && !forced)) {
             p->batch_len = j;
             return j;
         }
@@ -1375,11 +1523,12 @@ static int ur_drain_inflight(hz_poller *p, int ms)
         io_uring_sqe_set_data64(sqe, K_CANCEL);
     }
     uint64_t end = ur_now_ms() + (uint64_t)ms;
-    while (p->inflight) {
+    while (p->inflight || p->fast) {
         int rc = io_uring_submit_and_get_events(&p->ring);
         if (rc == -EEXIST)
             return HZ_EINVAL; /* another thread is the issuer */
         ur_reap(p);
+        fast_done(p);
         if (!p->inflight || ur_now_ms() >= end)
             break;
         struct io_uring_cqe *cqe;
@@ -1410,9 +1559,12 @@ static void ur_quiesce(hz_poller *p, int timeout_ms)
         int t = (int)(end - now);
         if (t > 100)
             t = 100;
+        if (p->fast)
+            t = 0; /* fast sends end during the enter, mostly without a completion */
         if (ur_enter(p, t) < 0)
             break;
         ur_reap(p);
+        fast_done(p);
     }
     ur_drain_inflight(p, UR_QUIESCE_CANCEL_MS);
     /* What is left of closed connections goes now. */

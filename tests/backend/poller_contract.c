@@ -1475,6 +1475,197 @@ out:
     return rc;
 }
 
+/* Queued output leaves within one wait() even though a send that the
+ * socket takes at once posts no completion to end the wait (io_uring's
+ * fast sends): every queued block goes, WRITE after a full budget comes
+ * without waiting out the timeout, and a lone response is on the wire when
+ * wait() returns. */
+int pc_c_send_no_completion(const hz_poller_vt *vt, pc_ctx *c)
+{
+    enum { CHUNK = 10000, TOTAL = 1 << 19 };
+    int rc = PC_FAIL, sv[2] = {-1, -1}, n, idx;
+    static unsigned char src[TOTAL];
+    unsigned char b[65536];
+    size_t sent = 0, got = 0;
+    ssize_t m;
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    NEED_CIO();
+    for (size_t i = 0; i < sizeof(src); i++)
+        src[i] = pat(i);
+    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, NULL));
+    int big = 1 << 20; /* room for the whole budget in the socket */
+    CHECK(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)) == 0, "SO_SNDBUF");
+    CHECK(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)) == 0, "SO_RCVBUF");
+    /* Fill the budget (the poller queues; nothing is submitted yet). */
+    for (int round = 0; round < 3; round++) {
+        size_t before = sent;
+        for (;;) {
+            CHECK(sent + CHUNK <= TOTAL, "the budget took %zu bytes", sent);
+            struct iovec v = {(void *)(src + sent), CHUNK};
+            long r = vt->send(p, sv[0], &v, 1);
+            if (r == HZ_EAGAIN)
+                break;
+            CHECK(r > 0, "send gave %ld", r);
+            sent += (size_t)r;
+        }
+        CHECK(sent - before >= 16384, "only %zu bytes queued before EAGAIN", sent - before);
+        if (round == 0) {
+            /* One wait with nothing to report hands over every block. */
+            n = vt->wait(p, ev, 16, 300);
+            CHECK(n == 0, "nothing to report (n=%d)", n);
+            CHECK(vt->queued(p, sv[0]) == 0, "%zu bytes still queued after the wait",
+                  vt->queued(p, sv[0]));
+        } else {
+            /* WRITE wanted with the budget used: reported as soon as the
+             * kernel took the bytes, not at the end of a long timeout. */
+            CHECK(vt->modify(p, sv[0], HZ_EV_READ | HZ_EV_WRITE, NULL) == 0, "modify");
+            long t0 = now_ms();
+            n = vt->wait(p, ev, 16, 10 * POS_MS);
+            CHECK(count_fd(ev, n, sv[0], &idx) == 1 && (ev[idx].events & HZ_EV_WRITE),
+                  "WRITE expected (n=%d)", n);
+            CHECK(now_ms() - t0 < POS_MS, "WRITE came after %ld ms", now_ms() - t0);
+            CHECK(vt->modify(p, sv[0], HZ_EV_READ, NULL) == 0, "modify");
+            long t1 = now_ms();
+            while (vt->queued(p, sv[0]) && now_ms() - t1 < POS_MS)
+                vt->wait(p, ev, 16, 50);
+            CHECK(vt->queued(p, sv[0]) == 0, "%zu bytes still queued", vt->queued(p, sv[0]));
+        }
+        while (got < sent) {
+            TRY(read_pat(c, sv[1], b, sizeof(b), &got, &m));
+            CHECK(m > 0, "the peer has %zu of %zu bytes", got, sent);
+        }
+    }
+    /* A lone small response: on the wire when wait() returns. */
+    {
+        struct iovec v = {(void *)(src + sent), 100};
+        CHECK(vt->send(p, sv[0], &v, 1) == 100, "send 100");
+        sent += 100;
+        n = vt->wait(p, ev, 16, NEG_MS);
+        CHECK(n == 0, "nothing to report (n=%d)", n);
+        TRY(read_pat(c, sv[1], b, sizeof(b), &got, &m));
+        CHECK(got == sent, "the peer has %zu of %zu bytes", got, sent);
+    }
+    rc = PC_PASS;
+out:
+    return close_all(vt, p, sv, rc);
+}
+
+/* A send to a peer that is gone fails on the connection: reported by
+ * wait(), and the next send() gives the error, not EAGAIN or success. */
+int pc_c_send_error(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, sv[2] = {-1, -1}, n, idx;
+    long r = 0;
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    NEED_CIO();
+    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, NULL));
+    close_fd(&sv[1]);
+    struct iovec v = {(void *)"HTTP/1.1 200 OK\r\n\r\n", 19};
+    CHECK(vt->send(p, sv[0], &v, 1) == 19, "the first send is queued");
+    long t0 = now_ms();
+    int seen = 0;
+    while (now_ms() - t0 < POS_MS) {
+        n = vt->wait(p, ev, 16, 50);
+        if (count_fd(ev, n, sv[0], &idx))
+            seen |= (int)ev[idx].events;
+        r = vt->send(p, sv[0], &v, 1);
+        if (r < 0 && r != HZ_EAGAIN)
+            break;
+    }
+    CHECK(r < 0 && r != HZ_EAGAIN, "send after the failure gave %ld", r);
+    CHECK(seen & (HZ_EV_READ | HZ_EV_ERR), "the failure was not reported (events %x)", seen);
+    CHECK(vt->queued(p, sv[0]) == 0, "%zu bytes queued on a failed fd", vt->queued(p, sv[0]));
+    rc = PC_PASS;
+out:
+    return close_all(vt, p, sv, rc);
+}
+
+/* A send is accounted by the wait() that submitted it even when that
+ * wait's completions queue more work (here: a reader 64 KiB behind, whose
+ * receive the poller pauses): queued() is 0 when wait() returns and the
+ * peer has the bytes. */
+int pc_c_send_while_behind(const hz_poller_vt *vt, pc_ctx *c)
+{
+    int rc = PC_FAIL, sv[2] = {-1, -1};
+    static char in[65536];
+    char b[256];
+    hz_poller *p = NULL;
+    hz_poll_event ev[16];
+    NEED_CIO();
+    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, NULL));
+    int big = 1 << 20;
+    CHECK(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)) == 0, "SO_SNDBUF");
+    CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)) == 0, "SO_RCVBUF");
+    CHECK(write(sv[1], in, sizeof(in)) == (ssize_t)sizeof(in), "the peer's 64 KiB");
+    struct iovec v = {(void *)"HTTP/1.1 200 OK\r\n\r\n", 19};
+    CHECK(vt->send(p, sv[0], &v, 1) == 19, "send");
+    int n = vt->wait(p, ev, 16, POS_MS);
+    CHECK(n == 1 && (ev[0].events & HZ_EV_READ), "READ expected (n=%d)", n);
+    CHECK(vt->queued(p, sv[0]) == 0, "%zu bytes still queued after the wait", vt->queued(p, sv[0]));
+    CHECK(read(sv[1], b, sizeof(b)) == 19, "the peer has the response");
+    long got = 0, t0 = now_ms();
+    while (got < (long)sizeof(in) && now_ms() - t0 < POS_MS) {
+        long r;
+        while ((r = vt->recv(p, sv[0], b, sizeof(b), 0)) > 0)
+            got += r;
+        vt->wait(p, ev, 16, 20);
+    }
+    CHECK(got == (long)sizeof(in), "%ld of %zu bytes received", got, sizeof(in));
+    rc = PC_PASS;
+out:
+    return close_all(vt, p, sv, rc);
+}
+
+/* Batches are fair: with more fds readable than one wait() may report and
+ * every one of them staying readable (each read takes a byte of many), every
+ * fd is reported within a few waits; the first ones cannot keep the rest
+ * out (epoll re-queues a reported level-triggered fd at the end; a poller
+ * keeping its own list must rotate it). */
+int pc_fair_batches(const hz_poller_vt *vt, pc_ctx *c)
+{
+    enum { NP = 40, MAXEV = 16, WAITS = 2 * ((NP + MAXEV - 1) / MAXEV) };
+    int rc = PC_FAIL, pr[NP][2], seen[NP] = {0}, nseen = 0;
+    char b[4096];
+    hz_poller *p = NULL;
+    hz_poll_event ev[MAXEV];
+    for (int i = 0; i < NP; i++)
+        pr[i][0] = pr[i][1] = -1;
+    memset(b, 'x', sizeof(b));
+    CHECK(vt->create(&p, &hz_allocator_default) == 0, "create");
+    for (int i = 0; i < NP; i++) {
+        CHECK(make_pair(pr[i]) == 0, "socketpair");
+        CHECK(vt->add(p, pr[i][0], HZ_EV_READ, (void *)(intptr_t)(i + 1)) == 0, "add");
+        CHECK(write(pr[i][1], b, 2000) == 2000, "write");
+    }
+    /* Let every fd's bytes arrive (a completion poller receives them in
+     * the background of its waits) before counting. */
+    for (int w = 0; w < 20; w++) {
+        int n = vt->wait(p, ev, MAXEV, 20);
+        CHECK(n >= 0, "wait %d", n);
+    }
+    for (int w = 0; w < WAITS && nseen < NP; w++) {
+        int n = vt->wait(p, ev, MAXEV, POS_MS);
+        CHECK(n > 0 && n <= MAXEV, "wait gave %d", n);
+        for (int k = 0; k < n; k++) {
+            int i = (int)(intptr_t)ev[k].udata - 1;
+            CHECK(i >= 0 && i < NP && (ev[k].events & HZ_EV_READ), "entry %d", k);
+            CHECK(pc_read(vt, p, pr[i][0], b, 1) == 1, "read one byte of fd %d", i);
+            if (!seen[i]++)
+                nseen++;
+        }
+    }
+    CHECK(nseen == NP, "%d of %d readable fds reported in %d waits of %d entries", nseen, NP, WAITS,
+          MAXEV);
+    rc = PC_PASS;
+out:
+    vt->destroy(p);
+    for (int i = 0; i < NP; i++)
+        close_pair(pr[i]);
+    return rc;
+}
+
 #define PC(name)                                                                                   \
     {                                                                                              \
 #name, pc_##name                                                                           \
@@ -1507,6 +1698,10 @@ const pc_case pc_cases[] = {
     PC(c_destroy_inflight),
     PC(c_quiesce_inflight),
     PC(c_idle_no_buffer),
+    PC(c_send_no_completion),
+    PC(c_send_error),
+    PC(c_send_while_behind),
+    PC(fair_batches),
     {NULL, NULL},
 };
 const unsigned pc_ncases = sizeof(pc_cases) / sizeof(pc_cases[0]) - 1;

@@ -56,6 +56,7 @@ int pc_eintr(const hz_poller_vt *vt, pc_ctx *c);
 int pc_create_enomem(const hz_poller_vt *vt, pc_ctx *c);
 int pc_counting_no_leak(const hz_poller_vt *vt, pc_ctx *c);
 int pc_add_enomem_keeps_poller(const hz_poller_vt *vt, pc_ctx *c);
+int pc_fair_batches(const hz_poller_vt *vt, pc_ctx *c);
 /* The completion section: skipped by pollers without HZ_POLLER_CAP_COMPLETION. */
 int pc_c_recv(const hz_poller_vt *vt, pc_ctx *c);
 int pc_c_send_order_close(const hz_poller_vt *vt, pc_ctx *c);
@@ -63,5 +64,8 @@ int pc_c_accept(const hz_poller_vt *vt, pc_ctx *c);
 int pc_c_destroy_inflight(const hz_poller_vt *vt, pc_ctx *c);
 int pc_c_quiesce_inflight(const hz_poller_vt *vt, pc_ctx *c);
 int pc_c_idle_no_buffer(const hz_poller_vt *vt, pc_ctx *c);
+int pc_c_send_no_completion(const hz_poller_vt *vt, pc_ctx *c);
+int pc_c_send_error(const hz_poller_vt *vt, pc_ctx *c);
+int pc_c_send_while_behind(const hz_poller_vt *vt, pc_ctx *c);
 
 #endif

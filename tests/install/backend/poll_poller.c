@@ -196,8 +196,8 @@ static int pp_wait(hz_poller *p, hz_poll_event *ev, int max, int timeout_ms)
         } /* several wakes: one entry */
         ev[k++] = (hz_poll_event){.udata = NULL, .fd = -1, .events = HZ_EV_WAKE};
     }
-    unsigned nfd = p->n - 1;
-    for (unsigned j = 0; j < nfd && k < max; j++) {
+    unsigned nfd = p->n - 1, j = 0;
+    for (; j < nfd && k < max; j++) {
         unsigned i = 1 + (p->next + j) % nfd;
         short re = p->pfd[i].revents;
         unsigned e = ((re & POLLIN) ? HZ_EV_READ : 0) | ((re & POLLOUT) ? HZ_EV_WRITE : 0) |
@@ -206,8 +206,8 @@ static int pp_wait(hz_poller *p, hz_poll_event *ev, int max, int timeout_ms)
         if (e)
             ev[k++] = (hz_poll_event){.udata = p->udata[i], .fd = p->pfd[i].fd, .events = e};
     }
-    if (nfd)
-        p->next = (p->next + 1) % nfd;
+    if (nfd) /* stopped short: the fds not reached come first next time */
+        p->next = (p->next + (j < nfd ? j : 1)) % nfd;
     p->nbatch = k;
     return k;
 }
