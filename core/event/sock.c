@@ -178,7 +178,8 @@ static long raw_peek(hz__sock *raw)
 #define TLS_REC 16384u
 #define TLS_REC_ROOM (16384u + 2048u + 5u + 512u)
 #define TLS_OUT_CAP (4u * (16384u + 64u) + TLS_REC_ROOM)
-#define TLS_OUT_RECS 8u /* records per batch (smaller ones: a max_fragment_length) */
+#define TLS_OUT_RECS 8u        /* records per batch (smaller ones: a max_fragment_length) */
+#define TLS_DROPPED UINT64_MAX /* tls_sock.quiet_since: buffers dropped, no I/O since */
 
 typedef struct tls_sock {              /* owner: its hz__sock (s->ctx) */
     hz__sock raw;                      /* the transport under TLS (socket or cio) */
@@ -200,6 +201,9 @@ typedef struct tls_sock {              /* owner: its hz__sock (s->ctx) */
     uint32_t rec_end[TLS_OUT_RECS];
     uint16_t rec_plain[TLS_OUT_RECS];
     unsigned nrec;
+    /* ms: the owner's idle points found nothing in flight since (no read
+     * or write since); 0: I/O since; TLS_DROPPED: buffers dropped since. */
+    uint64_t quiet_since;
     unsigned handshaking : 1;
     unsigned retry_on_write : 1; /* the last step waited for writability */
     unsigned first_seen : 1;     /* the client's first byte was looked at */
@@ -323,6 +327,7 @@ static long tls_recv(hz__sock *s, void *buf, size_t len)
 {
     tls_sock *t = s->ctx;
     t->retry_on_write = 0;
+    t->quiet_since = 0; /* I/O: a drop waits for another quiet period */
     long rc = tls_handshake(s, t);
     if (rc != 0)
         return rc;
@@ -485,6 +490,7 @@ static long tls_gather(tls_sock *t, const struct iovec *iov, int iovcnt)
 static long tls_write(hz__sock *s, const struct iovec *iov, int iovcnt, size_t total)
 {
     tls_sock *t = s->ctx;
+    t->quiet_since = 0; /* I/O: a drop waits for another quiet period */
     long rc = tls_handshake(s, t);
     if (rc != 0)
         return rc;
@@ -584,18 +590,48 @@ static int tls_has_input(hz__sock *s)
 }
 
 /* Only between records: a step waiting for writability holds its record,
- * and out its records (owners idle with nothing in flight: never, then). */
-static void tls_idle(hz__sock *s)
+ * and out its records (owners idle with nothing in flight: never, then).
+ * 1: dropped. */
+static int tls_drop(tls_sock *t)
 {
-    tls_sock *t = s->ctx;
-    if (!t || t->handshaking || t->retry_on_write || t->out_len)
-        return;
+    if (t->handshaking || t->retry_on_write || t->out_len)
+        return 0;
     if (t->out) {
         hz__free(t->a, t->out, TLS_OUT_CAP);
         t->out = NULL;
     }
     if (t->vt->idle)
         t->vt->idle(t->s);
+    return 1;
+}
+
+static void tls_idle(hz__sock *s)
+{
+    tls_sock *t = s->ctx;
+    if (t)
+        tls_drop(t);
+}
+
+/* The one delayed drop for every owner (hz__sock_idle): the first idle
+ * point after I/O starts the clock, the owner's timer brings it back, and
+ * the drop happens once per quiet period; tls_recv and tls_write reset it. */
+static uint64_t tls_quiet(hz__sock *s, uint64_t now)
+{
+    tls_sock *t = s->ctx;
+    if (!t || t->quiet_since == TLS_DROPPED)
+        return 0;
+    if (!t->quiet_since || now < t->quiet_since) {
+        t->quiet_since = now ? now : 1;
+        return t->quiet_since + HZ__SOCK_IDLE_MS;
+    }
+    if (now - t->quiet_since < HZ__SOCK_IDLE_MS)
+        return t->quiet_since + HZ__SOCK_IDLE_MS;
+    if (!tls_drop(t)) { /* mid-step: try again a period later, never spin */
+        t->quiet_since = now;
+        return now + HZ__SOCK_IDLE_MS;
+    }
+    t->quiet_since = TLS_DROPPED;
+    return 0;
 }
 
 const hz__transport_vt hz__transport_tls = {
@@ -608,6 +644,7 @@ const hz__transport_vt hz__transport_tls = {
     .has_input = tls_has_input,
     .queued = tls_queued,
     .idle = tls_idle,
+    .quiet = tls_quiet,
     .is_tls = 1,
 };
 
