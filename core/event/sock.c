@@ -178,8 +178,7 @@ static long raw_peek(hz__sock *raw)
 #define TLS_REC 16384u
 #define TLS_REC_ROOM (16384u + 2048u + 5u + 512u)
 #define TLS_OUT_CAP (4u * (16384u + 64u) + TLS_REC_ROOM)
-#define TLS_OUT_RECS 8u        /* records per batch (smaller ones: a max_fragment_length) */
-#define TLS_DROPPED UINT64_MAX /* tls_sock.quiet_since: buffers dropped, no I/O since */
+#define TLS_OUT_RECS 8u /* records per batch (smaller ones: a max_fragment_length) */
 
 typedef struct tls_sock {              /* owner: its hz__sock (s->ctx) */
     hz__sock raw;                      /* the transport under TLS (socket or cio) */
@@ -201,13 +200,18 @@ typedef struct tls_sock {              /* owner: its hz__sock (s->ctx) */
     uint32_t rec_end[TLS_OUT_RECS];
     uint16_t rec_plain[TLS_OUT_RECS];
     unsigned nrec;
-    /* ms: the owner's idle points found nothing in flight since (no read
-     * or write since); 0: I/O since; TLS_DROPPED: buffers dropped since. */
-    uint64_t quiet_since;
+    /* tls_quiet's clock (ms, low 32 bits: only differences under a few
+     * seconds are taken): the idle point that began this quiet period,
+     * and the last one that began one after a write (has_last). */
+    uint32_t quiet_since, last_quiet;
     unsigned handshaking : 1;
     unsigned retry_on_write : 1; /* the last step waited for writability */
     unsigned first_seen : 1;     /* the client's first byte was looked at */
     unsigned gathering : 1;      /* the library's records go into out */
+    unsigned busy : 1;           /* a read or write since the last idle point */
+    unsigned wrote : 1;          /* the owner wrote (tls_write) at least once */
+    unsigned has_last : 1;       /* last_quiet is set */
+    unsigned dropped : 1;        /* dropped in this quiet period */
 } tls_sock;
 
 /* The shim (ctx: the tls_sock): the library's records go straight to the
@@ -327,7 +331,7 @@ static long tls_recv(hz__sock *s, void *buf, size_t len)
 {
     tls_sock *t = s->ctx;
     t->retry_on_write = 0;
-    t->quiet_since = 0; /* I/O: a drop waits for another quiet period */
+    t->busy = 1; /* a drop waits for another quiet period */
     long rc = tls_handshake(s, t);
     if (rc != 0)
         return rc;
@@ -490,7 +494,8 @@ static long tls_gather(tls_sock *t, const struct iovec *iov, int iovcnt)
 static long tls_write(hz__sock *s, const struct iovec *iov, int iovcnt, size_t total)
 {
     tls_sock *t = s->ctx;
-    t->quiet_since = 0; /* I/O: a drop waits for another quiet period */
+    t->busy = 1; /* a drop waits for another quiet period */
+    t->wrote = 1;
     long rc = tls_handshake(s, t);
     if (rc != 0)
         return rc;
@@ -612,25 +617,44 @@ static void tls_idle(hz__sock *s)
         tls_drop(t);
 }
 
-/* The one delayed drop for every owner (hz__sock_idle): the first idle
- * point after I/O starts the clock, the owner's timer brings it back, and
- * the drop happens once per quiet period; tls_recv and tls_write reset it. */
+/* The one delayed drop for every owner (hz__sock_idle). A quiet period
+ * begins at the first idle point after a read or write; the buffers go
+ * HZ__SOCK_IDLE_MS into it (the owner's timer brings it back), once. Only
+ * for a client seen coming back quickly, though: when the last quiet
+ * period after a write began less than that before this one (back-to-back
+ * requests, messages, batches of streams). Otherwise (the first response,
+ * the first after a pause) they go at once: nothing says yet that the
+ * client comes back soon, and many never do (one request, an idle pool),
+ * whose buffers would otherwise all be live for that long (~34 KiB per
+ * connection opened in those 100 ms: a heap high-water mark). A busy
+ * connection pays one free and malloc per burst instead of per request. */
 static uint64_t tls_quiet(hz__sock *s, uint64_t now)
 {
     tls_sock *t = s->ctx;
-    if (!t || t->quiet_since == TLS_DROPPED)
+    if (!t)
         return 0;
-    if (!t->quiet_since || now < t->quiet_since) {
-        t->quiet_since = now ? now : 1;
-        return t->quiet_since + HZ__SOCK_IDLE_MS;
+    uint32_t n = (uint32_t)now;
+    if (t->busy) { /* a new quiet period */
+        int quick = t->has_last && (uint32_t)(n - t->last_quiet) < HZ__SOCK_IDLE_MS;
+        t->busy = 0;
+        t->dropped = 0;
+        t->quiet_since = n;
+        if (t->wrote) {
+            t->last_quiet = n;
+            t->has_last = 1;
+        }
+        if (quick)
+            return now + HZ__SOCK_IDLE_MS;
+    } else if (t->dropped) {
+        return 0;
+    } else if ((uint32_t)(n - t->quiet_since) < HZ__SOCK_IDLE_MS) {
+        return now + (HZ__SOCK_IDLE_MS - (uint32_t)(n - t->quiet_since));
     }
-    if (now - t->quiet_since < HZ__SOCK_IDLE_MS)
-        return t->quiet_since + HZ__SOCK_IDLE_MS;
     if (!tls_drop(t)) { /* mid-step: try again a period later, never spin */
-        t->quiet_since = now;
+        t->quiet_since = n;
         return now + HZ__SOCK_IDLE_MS;
     }
-    t->quiet_since = TLS_DROPPED;
+    t->dropped = 1;
     return 0;
 }
 
@@ -677,6 +701,7 @@ int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_tls_vt *vt,
         return rc;
     }
     t->handshaking = 1;
+    t->busy = 1; /* no quiet period yet */
     t->deadline = deadline;
     s->tp = &hz__transport_tls;
     s->ctx = t;
