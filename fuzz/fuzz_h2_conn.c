@@ -49,7 +49,17 @@ static void write_all(int fd, const char *p, size_t n)
     FZ_CHECK(ftruncate(fd, (off_t)n) == 0, "ftruncate");
 }
 
-/* Once per process: the directory, a.txt and t.bin, the static handler. */
+static void files_cleanup(void)
+{
+    char p[96];
+    snprintf(p, sizeof(p), "%s/a.txt", g_dir);
+    unlink(p);
+    unlink(g_tpath);
+    rmdir(g_dir);
+}
+
+/* Once per process: the directory, a.txt and t.bin, the static handler
+ * (removed at exit; the handler and the fd live as long as the process). */
 static void files_init(void)
 {
     if (g_st)
@@ -58,6 +68,7 @@ static void files_init(void)
         g_fbody[i] = (char)('a' + i % 23);
     snprintf(g_dir, sizeof(g_dir), "/tmp/fz-h2-XXXXXX");
     FZ_CHECK(mkdtemp(g_dir) != NULL, "mkdtemp");
+    atexit(files_cleanup);
     char a[96];
     snprintf(a, sizeof(a), "%s/a.txt", g_dir);
     int fd = open(a, O_RDWR | O_CREAT | O_TRUNC, 0600);
