@@ -391,7 +391,7 @@ static inline __attribute__((always_inline)) void conn_update_timer(hz__conn *c)
         /* The idle point (no request, no buffers): the transport's drop
          * deadline when earlier (TLS; a socket has no slot: one branch). */
         if (HZ__UNLIKELY(c->sock.tp->quiet != NULL) && !c->in.data && !c->out.data) {
-            uint64_t drop = c->sock.tp->quiet(&c->sock, loop->now);
+            uint64_t drop = hz__sock_idle(&c->sock, loop->now);
             if (drop && (!at || drop < at)) {
                 kind = HZ__T_SOCK_IDLE;
                 at = drop;
