@@ -12,20 +12,103 @@
  * GET /ws (and an RFC 8441 extended CONNECT to it) is a WebSocket echo
  * with permessage-deflate and a 1 s idle timeout (so it ends by itself).
  *
+ * File sources (the NO_COPY send_data path and the loop's open-file cache;
+ * the in-memory transport has no socket, so files go through the body
+ * source): /s/a.txt (and /s/, its directory) is the static handler over a
+ * temp directory made once, with a short file_cache_ms; /tfile serves
+ * t.bin through hz_req_file_get/put and hz_res_sendfile from an offset the
+ * path picks, and /cut truncates t.bin (a later or a running /tfile reads
+ * short: the connection closes), restored for every input.
+ *
  * Invariants (abort on violation): nothing is sent after close; the server
  * closes within the timeouts once input stops; every block of the counting
  * allocator (nghttp2's included) is freed after destroy, with its size. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "fz_conn.h"
 #include "../tests/support/test_alloc.h"
 
 const char fz_target[] = "fuzz_h2_conn";
 
 static hz_req *g_paused;
+
+/* Past the output buffer (4096), yet small: the driver's last steps must
+ * see a slow reader (13-byte writes) take every stream's file, or the
+ * connection still legitimately making progress looks like a hang. */
+#define FZ_FILE_LEN 6000u
+static char g_dir[64], g_tpath[96];
+static int g_tfd = -1; /* t.bin, read-write: /cut truncates it */
+static hz_static *g_st;
+static char g_fbody[FZ_FILE_LEN];
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    FZ_CHECK(pwrite(fd, p, n, 0) == (ssize_t)n, "pwrite");
+    FZ_CHECK(ftruncate(fd, (off_t)n) == 0, "ftruncate");
+}
+
+static void files_cleanup(void)
+{
+    char p[96];
+    snprintf(p, sizeof(p), "%s/a.txt", g_dir);
+    unlink(p);
+    unlink(g_tpath);
+    rmdir(g_dir);
+}
+
+/* Once per process: the directory, a.txt and t.bin, the static handler
+ * (removed at exit; the handler and the fd live as long as the process). */
+static void files_init(void)
+{
+    if (g_st)
+        return;
+    for (size_t i = 0; i < FZ_FILE_LEN; i++)
+        g_fbody[i] = (char)('a' + i % 23);
+    snprintf(g_dir, sizeof(g_dir), "/tmp/fz-h2-XXXXXX");
+    FZ_CHECK(mkdtemp(g_dir) != NULL, "mkdtemp");
+    atexit(files_cleanup);
+    char a[96];
+    snprintf(a, sizeof(a), "%s/a.txt", g_dir);
+    int fd = open(a, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    FZ_CHECK(fd >= 0, "open a.txt");
+    write_all(fd, g_fbody, FZ_FILE_LEN);
+    close(fd);
+    snprintf(g_tpath, sizeof(g_tpath), "%s/t.bin", g_dir);
+    g_tfd = open(g_tpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    FZ_CHECK(g_tfd >= 0, "open t.bin");
+    hz_static_config sc;
+    hz_static_config_init(&sc);
+    sc.root = g_dir;
+    sc.index = "a.txt";
+    sc.compress = 0;
+    sc.precompressed = 0;
+    sc.file_cache = 2;
+    sc.file_cache_ms = 50; /* the virtual clock expires entries mid-input */
+    FZ_CHECK(hz_static_create(&g_st, &sc, NULL) == 0, "hz_static_create");
+}
+
+/* /tfile[...]: t.bin through the loop's cache, from an offset the path's
+ * length picks, to the length it had when made (not after a /cut). */
+static void h_tfile(hz_req *req, hz_res *res)
+{
+    static const char key[] = "t";
+    int fd = hz_req_file_get(req, &g_tfd, key, 1, NULL, 0);
+    if (fd < 0) {
+        fd = open(g_tpath, O_RDONLY);
+        if (fd < 0) {
+            hz_res_send(res, 500, "open", 4);
+            return;
+        }
+        (void)hz_req_file_put(req, &g_tfd, key, 1, 2, 30, fd, NULL, 0); /* else ours */
+    }
+    uint64_t off = (hz_req_path(req).len * 997u) % FZ_FILE_LEN;
+    (void)hz_res_sendfile(res, 200, fd, off, FZ_FILE_LEN - off);
+}
 
 static void h_any(hz_req *req, hz_res *res, void *ud)
 {
@@ -41,6 +124,15 @@ static void h_any(hz_req *req, hz_res *res, void *ud)
         while (hz_res_write(res, blk, sizeof(blk)) == 0)
             ;
         hz_res_end(res);
+        return;
+    }
+    if (p.len >= 6 && memcmp(p.ptr, "/tfile", 6) == 0) {
+        h_tfile(req, res);
+        return;
+    }
+    if (p.len >= 4 && memcmp(p.ptr, "/cut", 4) == 0) {
+        FZ_CHECK(ftruncate(g_tfd, FZ_FILE_LEN / 3) == 0, "ftruncate");
+        hz_res_send(res, 200, "cut", 3);
         return;
     }
     hz_str b = hz_req_body(req);
@@ -138,6 +230,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(in + sizeof(preface) - 1, data, size);
     size_t in_len = sizeof(preface) - 1 + size;
 
+    files_init();
+    write_all(g_tfd, g_fbody, FZ_FILE_LEN); /* whole again after a /cut */
     g_paused = NULL;
     g_npause = 0;
     hz_count_alloc ca;
@@ -160,6 +254,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     so.flags = HZ_ROUTE_STREAM_BODY;
     FZ_CHECK(hz_route_with(srv, NULL, "/stream", h_stream, NULL, &so) == 0, "route");
     FZ_CHECK(hz_route(srv, "GET", "/ws", h_ws, NULL) == 0, "route");
+    FZ_CHECK(hz_route_static(srv, "/s/", g_st) == 0, "route");
     FZ_CHECK(hz_route(srv, NULL, "/*", h_any, NULL) == 0, "route");
     if (!srv->h2_takeover) { /* built without HTTP/2 */
         hz_server_destroy(srv);
@@ -190,9 +285,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fz_advance(loop, 100); /* the server waits: let time pass */
     }
     m.eof = (mode & 8) != 0;
-    for (int i = 0; i < 60 && !m.closed; i++) {
+    /* Sixty steps without progress (then the timeouts close it); a slow
+     * reader still taking the files' bytes 13 at a time is progress, not
+     * a hang: more steps for it (bounded). */
+    for (int i = 0, idle = 0; idle < 60 && i < 4096 && !m.closed; i++) {
+        size_t before = m.sent;
         step(loop, c, &m);
-        fz_advance(loop, i < 20 ? 10 : 3000);
+        if (m.sent != before) {
+            fz_advance(loop, 10);
+            continue;
+        }
+        fz_advance(loop, idle < 20 ? 10 : 3000);
+        idle++;
     }
     FZ_CHECK(m.closed, "the connection outlived every timeout");
     size_t sent = m.sent;

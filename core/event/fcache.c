@@ -105,7 +105,8 @@ int hz__fcache_get(hz__loop *loop, const void *owner, const char *key, size_t kl
             ent_drop(loop, fc, e);
             return HZ_ENOENT;
         }
-        memcpy(meta, e->data, meta_len);
+        if (meta_len) /* meta may be NULL then (memcpy's NULL is undefined) */
+            memcpy(meta, e->data, meta_len);
         e->refs++;
         return e->fd;
     }
@@ -160,7 +161,8 @@ int hz__fcache_put(hz__loop *loop, const void *owner, const char *key, size_t kl
     e->refs = 1;
     e->meta_len = (uint16_t)meta_len;
     e->klen = (uint32_t)klen;
-    memcpy(e->data, meta, meta_len);
+    if (meta_len) /* meta may be NULL then */
+        memcpy(e->data, meta, meta_len);
     memcpy(e->data + meta_len, key, klen);
     fcent **b = &fc->buckets[h & fc->mask];
     e->hnext = *b;

@@ -200,10 +200,18 @@ typedef struct tls_sock {              /* owner: its hz__sock (s->ctx) */
     uint32_t rec_end[TLS_OUT_RECS];
     uint16_t rec_plain[TLS_OUT_RECS];
     unsigned nrec;
+    /* tls_quiet's clock (ms, low 32 bits: only differences under a few
+     * seconds are taken): the idle point that began this quiet period,
+     * and the last one that began one after a write (has_last). */
+    uint32_t quiet_since, last_quiet;
     unsigned handshaking : 1;
     unsigned retry_on_write : 1; /* the last step waited for writability */
     unsigned first_seen : 1;     /* the client's first byte was looked at */
     unsigned gathering : 1;      /* the library's records go into out */
+    unsigned busy : 1;           /* a read or write since the last idle point */
+    unsigned wrote : 1;          /* the owner wrote (tls_write) at least once */
+    unsigned has_last : 1;       /* last_quiet is set */
+    unsigned dropped : 1;        /* dropped in this quiet period */
 } tls_sock;
 
 /* The shim (ctx: the tls_sock): the library's records go straight to the
@@ -323,6 +331,7 @@ static long tls_recv(hz__sock *s, void *buf, size_t len)
 {
     tls_sock *t = s->ctx;
     t->retry_on_write = 0;
+    t->busy = 1; /* a drop waits for another quiet period */
     long rc = tls_handshake(s, t);
     if (rc != 0)
         return rc;
@@ -485,6 +494,8 @@ static long tls_gather(tls_sock *t, const struct iovec *iov, int iovcnt)
 static long tls_write(hz__sock *s, const struct iovec *iov, int iovcnt, size_t total)
 {
     tls_sock *t = s->ctx;
+    t->busy = 1; /* a drop waits for another quiet period */
+    t->wrote = 1;
     long rc = tls_handshake(s, t);
     if (rc != 0)
         return rc;
@@ -584,18 +595,67 @@ static int tls_has_input(hz__sock *s)
 }
 
 /* Only between records: a step waiting for writability holds its record,
- * and out its records (owners idle with nothing in flight: never, then). */
-static void tls_idle(hz__sock *s)
+ * and out its records (owners idle with nothing in flight: never, then).
+ * 1: dropped. */
+static int tls_drop(tls_sock *t)
 {
-    tls_sock *t = s->ctx;
-    if (!t || t->handshaking || t->retry_on_write || t->out_len)
-        return;
+    if (t->handshaking || t->retry_on_write || t->out_len)
+        return 0;
     if (t->out) {
         hz__free(t->a, t->out, TLS_OUT_CAP);
         t->out = NULL;
     }
     if (t->vt->idle)
         t->vt->idle(t->s);
+    return 1;
+}
+
+static void tls_idle(hz__sock *s)
+{
+    tls_sock *t = s->ctx;
+    if (t)
+        tls_drop(t);
+}
+
+/* The one delayed drop for every owner (hz__sock_idle). A quiet period
+ * begins at the first idle point after a read or write; the buffers go
+ * HZ__SOCK_IDLE_MS into it (the owner's timer brings it back), once. Only
+ * for a client seen coming back quickly, though: when the last quiet
+ * period after a write began less than that before this one (back-to-back
+ * requests, messages, batches of streams). Otherwise (the first response,
+ * the first after a pause) they go at once: nothing says yet that the
+ * client comes back soon, and many never do (one request, an idle pool),
+ * whose buffers would otherwise all be live for that long (~34 KiB per
+ * connection opened in those 100 ms: a heap high-water mark). A busy
+ * connection pays one free and malloc per burst instead of per request. */
+static uint64_t tls_quiet(hz__sock *s, uint64_t now)
+{
+    tls_sock *t = s->ctx;
+    if (!t)
+        return 0;
+    uint32_t n = (uint32_t)now;
+    if (t->busy) { /* a new quiet period */
+        int quick = t->has_last && (uint32_t)(n - t->last_quiet) < HZ__SOCK_IDLE_MS;
+        t->busy = 0;
+        t->dropped = 0;
+        t->quiet_since = n;
+        if (t->wrote) {
+            t->last_quiet = n;
+            t->has_last = 1;
+        }
+        if (quick)
+            return now + HZ__SOCK_IDLE_MS;
+    } else if (t->dropped) {
+        return 0;
+    } else if ((uint32_t)(n - t->quiet_since) < HZ__SOCK_IDLE_MS) {
+        return now + (HZ__SOCK_IDLE_MS - (uint32_t)(n - t->quiet_since));
+    }
+    if (!tls_drop(t)) { /* mid-step: try again a period later, never spin */
+        t->quiet_since = n;
+        return now + HZ__SOCK_IDLE_MS;
+    }
+    t->dropped = 1;
+    return 0;
 }
 
 const hz__transport_vt hz__transport_tls = {
@@ -608,6 +668,7 @@ const hz__transport_vt hz__transport_tls = {
     .has_input = tls_has_input,
     .queued = tls_queued,
     .idle = tls_idle,
+    .quiet = tls_quiet,
     .is_tls = 1,
 };
 
@@ -640,6 +701,7 @@ int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_tls_vt *vt,
         return rc;
     }
     t->handshaking = 1;
+    t->busy = 1; /* no quiet period yet */
     t->deadline = deadline;
     s->tp = &hz__transport_tls;
     s->ctx = t;

@@ -28,9 +28,12 @@ typedef struct hz__transport_vt {
      * completion poller's queue (user memory where a socket's waits in the
      * kernel), which the owners count in their output budgets. */
     size_t (*queued)(const hz__sock *s);
-    /* Optional (NULL for sockets). The owner holds nothing in flight: the
-     * transport may drop buffers it can take again (hz_tls_vt.idle). */
+    /* Optional (NULL for sockets). Drops now the buffers the transport can
+     * take again (hz_tls_vt.idle), unless some hold data in flight. Owners
+     * do not call it: they go through hz__sock_idle, which delays it. */
     void (*idle)(hz__sock *s);
+    /* Optional, with idle. The owner's idle point (see hz__sock_idle). */
+    uint64_t (*quiet)(hz__sock *s, uint64_t now);
     /* 1: the bytes are encrypted on the wire (TLS, whatever moves the
      * ciphertext: a socket or a completion poller). Asked through
      * hz__sock_is_tls, never by comparing transport pointers. */
@@ -94,12 +97,23 @@ static inline size_t hz__sock_held(const hz__sock *s, size_t cap)
     return q < cap ? q : cap;
 }
 
-/** The owner of s went idle (no request, no output waiting) and dropped its
- *  own buffers: the transport may drop its too. A socket's: no call. */
-static inline void hz__sock_idle(hz__sock *s)
+/** How long a transport waits, quiet, before it drops its buffers (ms).
+ *  Not at once: a keep-alive client sends its next request, a WebSocket
+ *  peer its next message, an HTTP/2 client its next batch within
+ *  microseconds, and dropping and retaking the TLS buffers each time cost
+ *  a free and a malloc of them per request (and heap trims). */
+#define HZ__SOCK_IDLE_MS 100u
+
+/** The owner's idle point: the owner of s holds nothing in flight at now
+ *  (no request, no output waiting; it dropped its own buffers). The
+ *  transport drops its buffers once it has been quiet (idle points only,
+ *  no read or write) for HZ__SOCK_IDLE_MS. Returns when the owner must
+ *  call again, still idle, for that (its timer no later than this), or 0:
+ *  nothing to wait for (dropped already, or a socket: no call, 0). Any
+ *  read or write starts the wait again. */
+static inline uint64_t hz__sock_idle(hz__sock *s, uint64_t now)
 {
-    if (s->tp->idle)
-        s->tp->idle(s);
+    return s->tp->quiet ? s->tp->quiet(s, now) : 0;
 }
 
 /** The cap every owner applies to hz__sock_held: what it counts of the

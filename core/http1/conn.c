@@ -388,6 +388,15 @@ static inline __attribute__((always_inline)) void conn_update_timer(hz__conn *c)
                 at = c->last_io + HZ__PARK_MS;
             }
         }
+        /* The idle point (no request, no buffers): the transport's drop
+         * deadline when earlier (TLS; a socket has no slot: one branch). */
+        if (HZ__UNLIKELY(c->sock.tp->quiet != NULL) && !c->in.data && !c->out.data) {
+            uint64_t drop = hz__sock_idle(&c->sock, loop->now);
+            if (drop && (!at || drop < at)) {
+                kind = HZ__T_SOCK_IDLE;
+                at = drop;
+            }
+        }
     }
     c->tkind = kind;
     if (kind == HZ__T_NONE)
@@ -431,6 +440,9 @@ static void conn_timer_fn(hz__timer *t)
         if (conn_park(c))
             return;           /* c is gone: a parked record holds the connection */
         conn_update_timer(c); /* past the park time: the keep-alive timeout */
+        return;
+    case HZ__T_SOCK_IDLE:
+        conn_update_timer(c); /* still idle: the transport drops, then the next deadline */
         return;
     case HZ__T_WRITE:
     case HZ__T_KEEPALIVE:
@@ -1163,18 +1175,17 @@ void hz__conn_after_io(hz__conn *c)
         }
         c->interest = want;
     }
+    /* Idle connections hold no buffers (and the transport drops its own
+     * some time later: conn_update_timer is the idle point). */
+    if (!c->ex && !hz__buf_pending(&c->in) && c->in.data)
+        hz__buf_release(&c->in, &loop->bufs);
+    if (!hz__buf_pending(&c->out) && c->out.data)
+        hz__buf_release(&c->out, &loop->bufs);
     conn_update_timer(c);
     /* Read what the transport holds before the loop sleeps on the socket. */
     if (c->sock.tp->has_input && !c->lingering && conn_wants_read(c) &&
         c->sock.tp->has_input(&c->sock))
         hz__loop_ready(loop, c);
-    /* Idle connections hold no buffers. */
-    if (!c->ex && !hz__buf_pending(&c->in) && c->in.data)
-        hz__buf_release(&c->in, &loop->bufs);
-    if (!hz__buf_pending(&c->out) && c->out.data)
-        hz__buf_release(&c->out, &loop->bufs);
-    if (c->sock.tp->idle && !c->ex && !c->in.data && !c->out.data)
-        c->sock.tp->idle(&c->sock); /* and so does TLS (hz__sock_idle; plain: one test) */
 }
 
 void hz__conn_process(hz__conn *c)

@@ -30,6 +30,7 @@ enum hz__tkind {
     HZ__T_LINGER,    /* discarding input after our FIN -> close */
     HZ__T_HANDSHAKE, /* TLS handshake (hook) -> close */
     HZ__T_PARK,      /* idle HZ__PARK_MS between requests -> park (then keep-alive) */
+    HZ__T_SOCK_IDLE, /* the transport's quiet deadline (hz__sock_idle) -> drop, go on */
 };
 
 /** An idle keep-alive connection is parked (core/event/park.h) this long

@@ -20,11 +20,6 @@
 #define H2_SEND_BUDGET (1u << 20)     /* bytes written per run, for fairness */
 #define H2_MAX_CONT 32u               /* CONTINUATION frames per header block */
 #define H2_HDR_ABUSE 4u               /* header list this many times the limit: reset */
-/* A connection without streams this long after its last write lets TLS
- * drop its record buffers (hz__sock_idle). Not at once: a client between
- * two batches of streams comes back within microseconds, and freeing and
- * retaking ~34 KiB per batch made glibc trim and regrow its heap. */
-#define H2_TLS_IDLE_MS 100u
 
 typedef struct h2s h2s;
 typedef struct hz__h2 hz__h2;
@@ -50,7 +45,6 @@ struct hz__h2 {          /* owner: its conn (c->h2) */
     unsigned nsrc;      /* streams pulling a body source that is not waiting */
     uint64_t last_data; /* ms: last DATA produced (zero-window stall) */
     uint64_t hdr_since; /* ms: a header block is open since; 0 = none */
-    uint64_t idled_io;  /* c->last_io when hz__sock_idle last ran: not again until a write */
     uint64_t win_start; /* ms: start of the flood-count window */
     uint32_t nctrl;     /* control frames in this window */
     uint32_t nresets;   /* early resets by the peer in this window */
@@ -73,7 +67,7 @@ enum h2_tkind {
     H2_T_STALL,
     H2_T_HEADER,
     H2_T_BODY,
-    H2_T_TLS_IDLE,
+    H2_T_SOCK_IDLE, /* the transport's quiet deadline (hz__sock_idle) */
     H2_T_IDLE
 };
 
@@ -2046,15 +2040,22 @@ static void h2_update_timer(hz__conn *c)
             if (at)
                 kind = H2_T_BODY;
         }
-    } else if (h->idled_io != c->last_io && c->sock.tp->idle &&
-               (!to->keepalive || H2_TLS_IDLE_MS < to->keepalive)) {
-        kind = H2_T_TLS_IDLE;
-        at = c->last_io + H2_TLS_IDLE_MS;
-        if (at <= loop->now) /* found busy when it fired: try again later, never spin */
-            at = loop->now + H2_TLS_IDLE_MS;
-    } else if (to->keepalive) {
-        kind = H2_T_IDLE;
-        at = c->last_io + to->keepalive;
+    } else {
+        if (to->keepalive) {
+            kind = H2_T_IDLE;
+            at = c->last_io + to->keepalive;
+        }
+        /* The idle point (no stream, nothing to send): the transport's
+         * drop deadline when earlier (TLS; 0 for a socket). A client
+         * between two batches of streams comes back within microseconds:
+         * the transport waits (HZ__SOCK_IDLE_MS) before it drops. */
+        if (!hz__buf_pending(&c->out) && !nghttp2_session_want_write(h->ng)) {
+            uint64_t drop = hz__sock_idle(&c->sock, loop->now);
+            if (drop && (!at || drop < at)) {
+                kind = H2_T_SOCK_IDLE;
+                at = drop;
+            }
+        }
     }
     h->tkind = kind;
     if (kind == H2_T_NONE)
@@ -2081,12 +2082,7 @@ static void h2_timer_fn(hz__timer *t)
         hz__conn_why(c, HZ_CLOSE_TIMEOUT);
         h2_close(c);
         return;
-    case H2_T_TLS_IDLE:
-        /* Still nothing in flight (else the run below moves last_io). */
-        if (!hz__buf_pending(&c->out) && !nghttp2_session_want_write(h->ng)) {
-            h->idled_io = c->last_io;
-            hz__sock_idle(&c->sock);
-        }
+    case H2_T_SOCK_IDLE: /* the run's h2_update_timer drops, still idle */
         break;
     case H2_T_IDLE:
         hz__metrics_timeout(loop, HZ_TIMEOUT_KEEPALIVE);

@@ -1552,6 +1552,14 @@ static void ws_update_timer(hz_ws *ws)
             WS_MIN_AT(base + ws->ping_ms);
         }
     }
+    /* The idle point: nothing buffered or queued. The transport's drop
+     * deadline (TLS; 0 for a socket), checked again by ws_timer_fn's
+     * ws_after_io. */
+    if (!ws->in.data && !ws->msg.data && !ws->qhead && !ws->wblocked) {
+        uint64_t drop = hz__sock_idle(&ws->sock, loop->now);
+        if (drop)
+            WS_MIN_AT(drop);
+    }
 #undef WS_MIN_AT
     /* Armed for no later than at: kept. It may fire early (traffic moved
      * last_rx on since); ws_timer_fn checks every deadline against now and
@@ -1636,19 +1644,18 @@ static void ws_after_io(hz_ws *ws)
         }
         ws->interest = want;
     }
+    /* An idle connection holds no buffers (and the transport drops its
+     * own some time later: ws_update_timer is the idle point). */
+    if (ws->in.data && !hz__buf_pending(&ws->in))
+        hz__buf_release(&ws->in, &loop->bufs);
+    if (ws->msg.data && !hz__buf_pending(&ws->msg) && !ws->parser.msg_op)
+        hz__buf_release(&ws->msg, &loop->bufs);
     ws_update_timer(ws);
     /* TLS may hold decrypted bytes the poller cannot announce; input left
      * in the buffer (paused by the budget) resumes once output drained. */
     if (ws_wants_read(ws) &&
         (ws_input_ready(ws) || (ws->sock.tp->has_input && ws->sock.tp->has_input(&ws->sock))))
         hz__loop_queue(loop, &ws->io);
-    /* An idle connection holds no buffers. */
-    if (ws->in.data && !hz__buf_pending(&ws->in))
-        hz__buf_release(&ws->in, &loop->bufs);
-    if (ws->msg.data && !hz__buf_pending(&ws->msg) && !ws->parser.msg_op)
-        hz__buf_release(&ws->msg, &loop->bufs);
-    if (!ws->in.data && !ws->msg.data && !ws->qhead && !ws->wblocked)
-        hz__sock_idle(&ws->sock); /* and so does TLS (its record buffers) */
 }
 
 static void ws_process(hz_ws *ws)
