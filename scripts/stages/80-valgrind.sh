@@ -14,16 +14,23 @@
 # default leaves out the suites that valgrind's 20-50x slowdown breaks
 # (https: handshake deadlines; streaming: a 60 s backpressure transfer),
 # stop (its EMFILE test lowers RLIMIT_NOFILE, and valgrind keeps descriptors
-# of its own) and the conformance run, which the demo part covers; the
-# stress tests never run here. The demo then runs a second time built with
+# of its own), http2 and h2file (their idle and write deadlines end streams
+# at that speed) and the conformance run, which the demo part covers; the
+# stress tests never run here. HTTP/2 runs as h2limits (every limit and
+# attack) and as the demo's h2c, h2-over-TLS and h2load traffic; WebSocket
+# as the demo's echo over ws:// and wss://. The demo then runs a second time built with
 # the io_uring poller (HZ_POLLER=io_uring; only the demo is built).
 # The demo of build dir $1 under valgrind (options $2): curl, h1probe (when
 # ../shared is there), SIGTERM. 0 when it served, stopped and was clean.
 vg_demo() {
-    local dir=$1 vgopts=$2 log="$1/demo-valgrind.log" out="$1/demo.out" pid port="" bad=0
+    local dir=$1 vgopts=$2 log="$1/demo-valgrind.log" out="$1/demo.out" pid port="" tport bad=0
     rm -f "$log" "$out"
-    valgrind $vgopts --error-exitcode=99 --log-file="$log" \
-        "$dir/examples/demo" --addr 127.0.0.1 --port 0 --loops 2 --quiet >"$out" 2>&1 &
+    # HTTPS on a port picked here (an ephemeral one is not printed); the
+    # demo runs in its build dir, where it writes its self-signed pair.
+    tport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    (cd "$dir" && exec valgrind $vgopts --error-exitcode=99 --log-file="$log" \
+        "$dir/examples/demo" --addr 127.0.0.1 --port 0 --tls-port "$tport" --h2c --loops 2 \
+        --quiet) >"$out" 2>&1 &
     pid=$!
     for _ in $(seq 1 300); do
         port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$out")
@@ -51,6 +58,7 @@ vg_demo() {
         "http://127.0.0.1:$port/upload" >/dev/null || bad=1
     curl -fsS --data-urlencode 'q=a&b c' "http://127.0.0.1:$port/form" >/dev/null || bad=1
     curl -sS -d 'a=%G1' "http://127.0.0.1:$port/form" >/dev/null
+    vg_demo_h2_ws "$port" "$tport" || bad=1
     local conf=${HZ_CONFORMANCE_DIR:-$HZ_ROOT/../shared/conformance}
     if [ -f "$conf/h1probe.py" ]; then
         python3 "$conf/h1probe.py" 127.0.0.1 "$port" --set public \
@@ -70,6 +78,54 @@ vg_demo() {
         return 1
     fi
     echo "valgrind: demo ok, $3 ($(grep -E 'ERROR SUMMARY' "$log" | head -1 | sed 's/^==[0-9]*== //'))"
+}
+
+# HTTP/2 (h2c with prior knowledge and h2 over TLS) and WebSocket traffic
+# for the demo under valgrind: ports $1 (plain) and $2 (TLS). 0 when every
+# exchange came back as sent.
+vg_demo_h2_ws() {
+    local port=$1 tport=$2 bad=0 v
+    v=$(curl -fsS --http2-prior-knowledge -o /dev/null -w '%{http_version}' \
+        "http://127.0.0.1:$port/large") && [ "$v" = 2 ] || bad=1
+    [ "$(curl -fsS --http2-prior-knowledge -d 'hello h2' "http://127.0.0.1:$port/echo")" = \
+        'hello h2' ] || bad=1
+    curl -fsS --http2-prior-knowledge -T "$HZ_ROOT/README.md" "http://127.0.0.1:$port/echo" |
+        cmp -s - "$HZ_ROOT/README.md" || bad=1
+    # A 404 and a 200 as two streams of one connection (nghttp: curl 7.88
+    # fails a second request on a reused prior-knowledge connection, to
+    # h2o as well).
+    if command -v nghttp >/dev/null; then
+        nghttp -n "http://127.0.0.1:$port/x" "http://127.0.0.1:$port/plaintext" || bad=1
+    fi
+    v=$(curl -fsSk --http2 -o /dev/null -w '%{http_version}' "https://127.0.0.1:$tport/large") &&
+        [ "$v" = 2 ] || bad=1
+    if command -v h2load >/dev/null; then
+        h2load -n 200 -c 4 -m 8 "http://127.0.0.1:$port/plaintext" 2>&1 |
+            grep -q '200 succeeded' || bad=1
+    fi
+    # WebSocket echo over HTTP/1.1 and over TLS: a small, a 100 kB and a
+    # binary message, then a normal close.
+    local py=python3 # the Debian python3-websockets, where PATH has another python3
+    "$py" -c 'import websockets' 2>/dev/null || py=/usr/bin/python3
+    "$py" - "$port" "$tport" <<'PY' || bad=1
+import asyncio, os, ssl, sys
+import websockets
+
+async def echo(url, **kw):
+    async with websockets.connect(url, max_size=None, **kw) as ws:
+        for msg in ("hello", "x" * 100000, os.urandom(3000)):
+            await ws.send(msg)
+            if await asyncio.wait_for(ws.recv(), 60) != msg:
+                raise SystemExit("websocket echo differs at " + url)
+
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+asyncio.run(echo("ws://127.0.0.1:%s/ws/echo" % sys.argv[1]))
+asyncio.run(echo("wss://127.0.0.1:%s/ws/echo" % sys.argv[2], ssl=ctx))
+PY
+    [ $bad -eq 0 ] || echo "valgrind: HTTP/2 or WebSocket traffic failed"
+    return $bad
 }
 
 stage_valgrind() {
@@ -98,7 +154,7 @@ EOF
     mkdir -p "$dir/vglogs"
     # Only the selected tests' programs and the demo are built.
     local sel=(-L integration -LE "stress|conformance"
-        -R "${HZ_VALGRIND_TESTS:-integration_test_(allocfail|keepalive|limits|pipeline|exec|regress|timeouts)}")
+        -R "${HZ_VALGRIND_TESTS:-integration_test_(allocfail|keepalive|limits|pipeline|exec|regress|timeouts|h2limits)}")
     CC=gcc hz_configure "$dir" -DCMAKE_BUILD_TYPE=Debug -DHZ_SANITIZE= -DHZ_BUILD_BENCH=OFF \
         -DCMAKE_CROSSCOMPILING_EMULATOR="$dir/vg-wrap.sh" &&
         hz_build_tests "$dir" "${sel[@]}" && hz_build_targets "$dir" demo || {

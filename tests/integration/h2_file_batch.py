@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """h2_file_batch.py - the batched file reads of HTTP/2 DATA (one preadv per
 stream and run of output, read-ahead into the stream) for
-tests/integration/test_h2file_batch.c.
+tests/integration/test_h2file.c (suite h2file_batch).
 
     h2_file_batch.py PORT MODE DIR [--tls]
 

@@ -3,6 +3,12 @@
  * into place): sizes around the frame boundaries, ranges, small windows,
  * a file cut while its response waits (RST_STREAM, the connection lives
  * on), over h2c and TLS, compared byte for byte by h2_file.py (python3-h2).
+ * Suite h2file_batch: the DATA read in batches (h2conn.c h2_fill: the
+ * frames of a run of output read with one preadv per stream, plus a
+ * read-ahead into the stream): streams interleaved with each other and with
+ * control frames, uneven windows, a file cut under two streams of one run
+ * (padding keeps the connection window in step), a stream reset mid-file,
+ * by h2_file_batch.py.
  * Skipped without HTTP/2 or python3-h2. */
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +23,9 @@
 
 #ifndef HZ_H2_FILE
 #define HZ_H2_FILE "h2_file.py"
+#endif
+#ifndef HZ_H2_FILE_BATCH
+#define HZ_H2_FILE_BATCH "h2_file_batch.py"
 #endif
 
 static hz_server *srv;
@@ -90,15 +99,9 @@ static void finish(void)
     (void)system(cmd);
 }
 
-static void run(const char *mode, int tls)
-{
-    char arg[160], out[4096];
-    snprintf(arg, sizeof(arg), "%s %s%s", mode, dir, tls ? " --tls" : "");
-    int rc = h2s_script_run(HZ_H2_FILE, port, arg, 90, out, sizeof(out));
-    cr_expect_eq(rc, 0, "%s%s: %s", mode, tls ? " (TLS)" : "", out);
-}
-
-static void both(const char *mode)
+/* mode of script (h2_file.py, h2_file_batch.py) over h2c, then TLS, each
+ * against a fresh server over the same files. */
+static void both_with(const char *script, const char *mode, int timeout_s)
 {
     h2s_need();
     for (int tls = 0; tls < 2; tls++) {
@@ -107,9 +110,22 @@ static void both(const char *mode)
             break;
 #endif
         start(tls);
-        run(mode, tls);
+        char arg[160], out[4096];
+        snprintf(arg, sizeof(arg), "%s %s%s", mode, dir, tls ? " --tls" : "");
+        int rc = h2s_script_run(script, port, arg, timeout_s, out, sizeof(out));
+        cr_expect_eq(rc, 0, "%s%s: %s", mode, tls ? " (TLS)" : "", out);
         finish();
     }
+}
+
+static void both(const char *mode)
+{
+    both_with(HZ_H2_FILE, mode, 90);
+}
+
+static void batch(const char *mode)
+{
+    both_with(HZ_H2_FILE_BATCH, mode, 120);
 }
 
 TestSuite(h2file, .timeout = 240);
@@ -132,4 +148,31 @@ Test(h2file, small_windows_bound_every_data_frame)
 Test(h2file, file_cut_mid_response_resets_the_stream_only)
 {
     both("truncate");
+}
+
+TestSuite(h2file_batch, .timeout = 300);
+
+Test(h2file_batch, streams_interleaved_with_each_other_and_pings_byte_for_byte)
+{
+    batch("interleave");
+}
+
+Test(h2file_batch, uneven_windows_bound_the_reads)
+{
+    batch("uneven");
+}
+
+Test(h2file_batch, file_cut_under_two_streams_of_a_run_keeps_the_window_in_step)
+{
+    batch("cut");
+}
+
+Test(h2file_batch, stream_reset_mid_file_others_whole)
+{
+    batch("reset");
+}
+
+Test(h2file_batch, full_table_of_unread_frames_mid_run_keeps_order)
+{
+    batch("full");
 }
