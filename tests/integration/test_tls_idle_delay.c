@@ -6,18 +6,10 @@
  * messages) after each drop, over HTTP/1.1, HTTP/2 and wss. The compiled-in backend's table
  * with its idle slot counted (the drop calls it once per drop). Skipped
  * without TLS. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* memmem */
-#endif
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -28,7 +20,7 @@
 #include "test_alloc.h"
 
 #if HZ_HAVE_TLS
-#include <openssl/ssl.h>
+#include "itest_wss.h"
 
 #define D ((long long)HZ__SOCK_IDLE_MS)
 #define BURST 40
@@ -308,114 +300,13 @@ Test(tls_idle_delay, http2_streams)
 }
 #endif
 
-/* ---- wss: a raw OpenSSL WebSocket client ------------------------------------------ */
-
-typedef struct tcli {
-    int fd;
-    SSL_CTX *ctx;
-    SSL *ssl;
-    unsigned char *buf;
-    size_t len, cap;
-} tcli;
-
-static int tread(tcli *c, int timeout_ms)
-{
-    long long end = it_now_ms() + timeout_ms;
-    for (;;) {
-        if (c->len == c->cap) {
-            c->cap = c->cap ? 2 * c->cap : 65536;
-            c->buf = realloc(c->buf, c->cap);
-        }
-        int n = SSL_read(c->ssl, c->buf + c->len, (int)(c->cap - c->len));
-        if (n > 0) {
-            c->len += (size_t)n;
-            return 0;
-        }
-        int e = SSL_get_error(c->ssl, n);
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-            return -1;
-        long long left = end - it_now_ms();
-        if (left <= 0)
-            return -1;
-        struct pollfd p = {.fd = c->fd, .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT};
-        poll(&p, 1, (int)left);
-    }
-}
-
-static void twrite(tcli *c, const void *p, size_t n)
-{
-    cr_assert_eq(SSL_write(c->ssl, p, (int)n), (int)n); /* blocking: all or fail */
-}
-
-static void tconnect(tcli *c, int port)
-{
-    memset(c, 0, sizeof(*c));
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert_geq(c->fd, 0);
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(c->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    c->ctx = SSL_CTX_new(TLS_client_method());
-    cr_assert(c->ctx);
-    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
-    c->ssl = SSL_new(c->ctx);
-    SSL_set_fd(c->ssl, c->fd);
-    SSL_set_tlsext_host_name(c->ssl, "localhost");
-    cr_assert_eq(SSL_connect(c->ssl), 1, "TLS handshake");
-    char req[1024];
-    it_ws_upgrade_req(req, sizeof(req), "/ws", NULL);
-    twrite(c, req, strlen(req));
-    unsigned char *e;
-    while (!c->len || !(e = memmem(c->buf, c->len, "\r\n\r\n", 4)))
-        cr_assert_eq(tread(c, 5000), 0, "no answer to the upgrade");
-    cr_assert(c->len > 12 && !memcmp(c->buf, "HTTP/1.1 101", 12), "%.*s", (int)c->len, c->buf);
-    e += 4;
-    c->len -= (size_t)(e - c->buf);
-    memmove(c->buf, e, c->len);
-}
-
-/* A masked binary message of n bytes, and its echo (unmasked). */
-static void techo(tcli *c, const unsigned char *msg, size_t n)
-{
-    unsigned char *f = malloc(n + 14), key[4] = {9, 8, 7, 6};
-    size_t h = 2;
-    f[0] = 0x82;
-    if (n < 126) {
-        f[1] = (unsigned char)(0x80 | n);
-    } else if (n < 65536) {
-        f[1] = 0x80 | 126;
-        f[2] = (unsigned char)(n >> 8);
-        f[3] = (unsigned char)n;
-        h = 4;
-    } else {
-        f[1] = 0x80 | 127;
-        for (int i = 0; i < 8; i++)
-            f[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
-        h = 10;
-    }
-    memcpy(f + h, key, 4);
-    for (size_t i = 0; i < n; i++)
-        f[h + 4 + i] = msg[i] ^ key[i & 3];
-    twrite(c, f, h + 4 + n);
-    free(f);
-    size_t eh = n < 126 ? 2 : n < 65536 ? 4 : 10;
-    while (c->len < eh + n)
-        cr_assert_eq(tread(c, 10000), 0, "no echo of %zu bytes", n);
-    cr_assert_eq(c->buf[0], 0x82);
-    cr_assert(memcmp(c->buf + eh, msg, n) == 0, "echo of %zu bytes differs", n);
-    c->len -= eh + n;
-    memmove(c->buf, c->buf + eh + n, c->len);
-}
-
 Test(tls_idle_delay, wss_echo)
 {
     int port;
     hz_server *srv = start(&port);
-    tcli c;
+    it_wss c;
     unsigned before = atomic_load(&g_drops);
-    tconnect(&c, port);
+    cr_assert_eq(it_wss_connect(&c, port, "/ws", NULL), 101);
     cr_assert_gt(settle(), before, "no drop after the upgrade");
 
     const unsigned char small[] = "hello, quiet world";
@@ -423,7 +314,7 @@ Test(tls_idle_delay, wss_echo)
     unsigned at_second = 0;
     for (int i = 0; i < BURST; i++) {
         sent[i] = it_now_ms();
-        techo(&c, small, sizeof(small));
+        it_wss_echo(&c, 2, small, sizeof(small), 10000);
         done[i] = it_now_ms();
         if (i == 1)
             at_second = atomic_load(&g_drops);
@@ -437,14 +328,11 @@ Test(tls_idle_delay, wss_echo)
     size_t sizes[] = {sizeof(small), BODY, BIG - 64}; /* under the 1 MiB message limit */
     for (size_t k = 0; k < 3; k++) {
         before = atomic_load(&g_drops);
-        techo(&c, k ? big : small, sizes[k]);
+        it_wss_echo(&c, 2, k ? big : small, sizes[k], 10000);
         expect_one_drop(before, 0, 0, k == 0 ? "a small message" : "a large message");
     }
     free(big);
-    SSL_free(c.ssl);
-    SSL_CTX_free(c.ctx);
-    close(c.fd);
-    free(c.buf);
+    it_wss_free(&c);
     finish(srv);
 }
 

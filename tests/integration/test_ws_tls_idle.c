@@ -7,17 +7,10 @@
  * made from an executor worker, whose origin check must know the
  * connection is TLS. Every server ends with its counting allocator back at
  * zero. Skipped without TLS. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* memmem */
-#endif
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include <httpz/backend.h>
@@ -26,8 +19,7 @@
 #include "test_alloc.h"
 
 #if HZ_HAVE_TLS
-#include <openssl/err.h>
-#include <openssl/ssl.h>
+#include "itest_wss.h"
 
 static hz_count_alloc CA;
 static atomic_uint g_idle_calls;
@@ -121,112 +113,10 @@ static void finish(hz_server *srv)
     (void)system(cmd);
 }
 
-/* ---- a raw TLS WebSocket client ------------------------------------------- */
-
-typedef struct tcli {
-    int fd;
-    SSL_CTX *ctx;
-    SSL *ssl;
-    unsigned char buf[4096];
-    size_t len;
-} tcli;
-
-/* Reads at least one more byte within timeout_ms: 0, or -1. */
-static int tread(tcli *c, int timeout_ms)
+/* A text message and its echo. */
+static void echo_text(it_wss *c, const char *msg)
 {
-    long long end = it_now_ms() + timeout_ms;
-    for (;;) {
-        if (c->len == sizeof(c->buf))
-            return -1;
-        int n = SSL_read(c->ssl, c->buf + c->len, (int)(sizeof(c->buf) - c->len));
-        if (n > 0) {
-            c->len += (size_t)n;
-            return 0;
-        }
-        int e = SSL_get_error(c->ssl, n);
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-            return -1;
-        long long left = end - it_now_ms();
-        if (left <= 0)
-            return -1;
-        struct pollfd p = {.fd = c->fd, .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT};
-        poll(&p, 1, (int)left);
-    }
-}
-
-static void twrite(tcli *c, const void *p, size_t n)
-{
-    /* A blocking socket: SSL_write writes all of it or fails. */
-    cr_assert_eq(SSL_write(c->ssl, p, (int)n), (int)n);
-}
-
-/* Connects over TLS and sends an upgrade for path (extra: more header
- * lines); returns the answer's status, the head consumed. */
-static int tconnect(tcli *c, int port, const char *path, const char *extra)
-{
-    memset(c, 0, sizeof(*c));
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert_geq(c->fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(c->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    c->ctx = SSL_CTX_new(TLS_client_method());
-    cr_assert(c->ctx);
-    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL); /* a throwaway self-signed cert */
-    c->ssl = SSL_new(c->ctx);
-    SSL_set_fd(c->ssl, c->fd);
-    SSL_set_tlsext_host_name(c->ssl, "localhost");
-    cr_assert_eq(SSL_connect(c->ssl), 1, "TLS handshake");
-    char req[1024];
-    it_ws_upgrade_req(req, sizeof(req), path, extra);
-    twrite(c, req, strlen(req));
-    while (!memmem(c->buf, c->len, "\r\n\r\n", 4))
-        cr_assert_eq(tread(c, 5000), 0, "no answer to the upgrade");
-    cr_assert(c->len > 12 && !memcmp(c->buf, "HTTP/1.1 ", 9), "%.*s", (int)c->len, c->buf);
-    int status = atoi((const char *)c->buf + 9);
-    unsigned char *e = (unsigned char *)memmem(c->buf, c->len, "\r\n\r\n", 4) + 4;
-    c->len -= (size_t)(e - c->buf);
-    memmove(c->buf, e, c->len);
-    return status;
-}
-
-static void tclose(tcli *c)
-{
-    SSL_free(c->ssl);
-    SSL_CTX_free(c->ctx);
-    close(c->fd);
-}
-
-/* Sends a masked text frame of msg (< 126 bytes) and expects its echo. */
-static void techo(tcli *c, const char *msg)
-{
-    size_t n = strlen(msg);
-    unsigned char f[2 + 4 + 125], key[4] = {1, 2, 3, 4};
-    f[0] = 0x81;
-    f[1] = (unsigned char)(0x80 | n);
-    memcpy(f + 2, key, 4);
-    for (size_t i = 0; i < n; i++)
-        f[6 + i] = (unsigned char)msg[i] ^ key[i & 3];
-    twrite(c, f, 6 + n);
-    while (c->len < 2 || c->len < 2 + (size_t)(c->buf[1] & 0x7f))
-        cr_assert_eq(tread(c, 5000), 0, "no echo of %s", msg);
-    cr_assert_eq(c->buf[0], 0x81);
-    cr_assert_eq(c->buf[1], n);
-    cr_assert_eq(memcmp(c->buf + 2, msg, n), 0);
-    c->len -= 2 + n;
-    memmove(c->buf, c->buf + 2 + n, c->len);
-}
-
-/* The client's close: 1000 echoed, then the connection ends. */
-static void tclose_1000(tcli *c)
-{
-    unsigned char f[8] = {0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2};
-    twrite(c, f, sizeof(f));
-    while (c->len < 4)
-        cr_assert_eq(tread(c, 5000), 0, "no close answer");
-    cr_assert_eq(c->buf[0], 0x88);
-    cr_assert_eq((c->buf[2] << 8) | c->buf[3], 1000);
-    tclose(c);
+    it_wss_echo(c, 1, msg, strlen(msg), 5000);
 }
 
 /* Waits (bounded) until the server's loop called idle more than `after`
@@ -243,19 +133,19 @@ Test(ws_tls_idle, idle_hook_while_websocket_idle)
 {
     int port;
     hz_server *srv = start(&port, 0);
-    tcli c;
-    cr_assert_eq(tconnect(&c, port, "/ws/echo", NULL), 101);
+    it_wss c;
+    cr_assert_eq(it_wss_connect(&c, port, "/ws/echo", NULL), 101);
     unsigned before = atomic_load(&g_idle_calls);
-    techo(&c, "first");
+    echo_text(&c, "first");
     wait_idle_after(before, "an echo");
     /* The session serves on after the hook (buffers dropped or not). */
     for (int round = 0; round < 3; round++) {
         before = atomic_load(&g_idle_calls);
-        techo(&c, round == 0 ? "second" : round == 1 ? "third" : "fourth");
+        echo_text(&c, round == 0 ? "second" : round == 1 ? "third" : "fourth");
         wait_idle_after(before, "another echo");
     }
     cr_expect_eq(atomic_load(&itws_opens), 1);
-    tclose_1000(&c);
+    it_wss_close_1000(&c);
     itws_wait_closes(1);
     finish(srv);
 }
@@ -267,13 +157,13 @@ Test(ws_tls_idle, accept_on_worker_over_tls_with_origin_check)
 {
     int port;
     hz_server *srv = start(&port, 1);
-    tcli c;
-    cr_assert_eq(tconnect(&c, port, "/ws/worker", "Origin: http://127.0.0.1\r\n"), 403);
-    tclose(&c);
-    cr_assert_eq(tconnect(&c, port, "/ws/worker", "Origin: https://127.0.0.1\r\n"), 101);
-    techo(&c, "over wss from a worker's accept");
+    it_wss c;
+    cr_assert_eq(it_wss_connect(&c, port, "/ws/worker", "Origin: http://127.0.0.1\r\n"), 403);
+    it_wss_free(&c);
+    cr_assert_eq(it_wss_connect(&c, port, "/ws/worker", "Origin: https://127.0.0.1\r\n"), 101);
+    echo_text(&c, "over wss from a worker's accept");
     cr_expect_eq(atomic_load(&itws_opens), 1);
-    tclose_1000(&c);
+    it_wss_close_1000(&c);
     itws_wait_closes(1);
     finish(srv);
 }

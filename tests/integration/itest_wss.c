@@ -1,0 +1,138 @@
+/* itest_wss.c - see itest_wss.h. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
+#include "itest_wss.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include "itest.h"
+#include "itest_ws.h"
+
+int it_wss_read(it_wss *c, int timeout_ms)
+{
+    long long end = it_now_ms() + timeout_ms;
+    for (;;) {
+        if (c->len == c->cap) {
+            c->cap = c->cap ? 2 * c->cap : 65536;
+            c->buf = realloc(c->buf, c->cap);
+            cr_assert(c->buf);
+        }
+        int n = SSL_read(c->ssl, c->buf + c->len, (int)(c->cap - c->len));
+        if (n > 0) {
+            c->len += (size_t)n;
+            return 0;
+        }
+        int e = SSL_get_error(c->ssl, n);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+            return -1;
+        long long left = end - it_now_ms();
+        if (left <= 0)
+            return -1;
+        struct pollfd p = {.fd = c->fd, .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT};
+        poll(&p, 1, (int)left);
+    }
+}
+
+void it_wss_write(it_wss *c, const void *p, size_t n)
+{
+    /* A blocking socket: SSL_write writes all of it or fails. */
+    cr_assert_eq(SSL_write(c->ssl, p, (int)n), (int)n);
+}
+
+static void take(it_wss *c, size_t n)
+{
+    c->len -= n;
+    memmove(c->buf, c->buf + n, c->len);
+}
+
+int it_wss_connect(it_wss *c, int port, const char *path, const char *extra)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(c->fd, 0);
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(c->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    c->ctx = SSL_CTX_new(TLS_client_method());
+    cr_assert(c->ctx);
+    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
+    c->ssl = SSL_new(c->ctx);
+    SSL_set_fd(c->ssl, c->fd);
+    SSL_set_tlsext_host_name(c->ssl, "localhost");
+    cr_assert_eq(SSL_connect(c->ssl), 1, "TLS handshake");
+    char req[1024];
+    it_ws_upgrade_req(req, sizeof(req), path, extra);
+    it_wss_write(c, req, strlen(req));
+    unsigned char *e;
+    while (!c->len || !(e = memmem(c->buf, c->len, "\r\n\r\n", 4)))
+        cr_assert_eq(it_wss_read(c, 5000), 0, "no answer to the upgrade");
+    cr_assert(c->len > 12 && !memcmp(c->buf, "HTTP/1.1 ", 9), "%.*s", (int)c->len, c->buf);
+    int status = atoi((const char *)c->buf + 9);
+    take(c, (size_t)(e + 4 - c->buf));
+    return status;
+}
+
+void it_wss_echo(it_wss *c, int op, const void *msg, size_t n, int timeout_ms)
+{
+    unsigned char *f = malloc(n + 14), key[4] = {9, 8, 7, 6};
+    cr_assert(f);
+    size_t h = 2;
+    f[0] = (unsigned char)(0x80 | op);
+    if (n < 126) {
+        f[1] = (unsigned char)(0x80 | n);
+    } else if (n < 65536) {
+        f[1] = 0x80 | 126;
+        f[2] = (unsigned char)(n >> 8);
+        f[3] = (unsigned char)n;
+        h = 4;
+    } else {
+        f[1] = 0x80 | 127;
+        for (int i = 0; i < 8; i++)
+            f[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+        h = 10;
+    }
+    memcpy(f + h, key, 4);
+    for (size_t i = 0; i < n; i++)
+        f[h + 4 + i] = ((const unsigned char *)msg)[i] ^ key[i & 3];
+    it_wss_write(c, f, h + 4 + n);
+    free(f);
+    /* The echo: unmasked, the shortest length form. */
+    size_t eh = n < 126 ? 2 : n < 65536 ? 4 : 10;
+    while (c->len < eh + n)
+        cr_assert_eq(it_wss_read(c, timeout_ms), 0, "no echo of %zu bytes", n);
+    cr_assert_eq(c->buf[0], 0x80 | op);
+    cr_assert_eq(c->buf[1], n < 126 ? n : n < 65536 ? 126 : 127, "echo length form");
+    cr_assert(memcmp(c->buf + eh, msg, n) == 0, "echo of %zu bytes differs", n);
+    take(c, eh + n);
+}
+
+void it_wss_close_1000(it_wss *c)
+{
+    unsigned char f[8] = {0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2};
+    it_wss_write(c, f, sizeof(f));
+    while (c->len < 4)
+        cr_assert_eq(it_wss_read(c, 5000), 0, "no close answer");
+    cr_assert_eq(c->buf[0], 0x88);
+    cr_assert_eq((c->buf[2] << 8) | c->buf[3], 1000);
+    it_wss_free(c);
+}
+
+void it_wss_free(it_wss *c)
+{
+    SSL_free(c->ssl);
+    SSL_CTX_free(c->ctx);
+    close(c->fd);
+    free(c->buf);
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+}
