@@ -10,7 +10,9 @@
 #              kernel side, which callgrind does not see (this VM has no
 #              hardware counters, so `perf stat -e instructions:k` reads
 #              "not supported")
-# Rows: h2c and TLS /plaintext at -c C -m M.
+# Rows: h2c and TLS /plaintext at -c C -m M; tls-64k and h2c-64k: a 64 KiB
+# static file (callgrind counts every byte AES-GCM and memcpy touch, the
+# same for each server; the kernel's copies are in sys/req's calls only).
 #   DEMO=build/examples/demo  SERVERS="httpz h2o nginx"  ROWS="h2c tls"
 #   N1=4000 N2=24000  C=16 M=10
 # Needs: valgrind, perf, h2load (nghttp2-client), h2o, nginx-light, openssl.
@@ -34,6 +36,8 @@ trap cleanup EXIT
 chmod 1777 "$work"
 mkdir -p "$work/docs"
 printf 'Hello, World!' > "$work/plain.txt"
+head -c 65536 /dev/urandom > "$work/docs/64k.bin"
+chmod 644 "$work/docs/64k.bin"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
     -keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1
 # user root: workers that dropped to nobody could not write callgrind's
@@ -44,9 +48,11 @@ events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
   server { listen 127.0.0.1:19443 ssl http2; ssl_certificate $work/cert.pem;
            ssl_certificate_key $work/key.pem;
-           location = /plaintext { return 200 "Hello, World!"; } }
+           location = /plaintext { return 200 "Hello, World!"; }
+           location /static/ { alias $work/docs/; } }
   server { listen 127.0.0.1:19080 http2;
-           location = /plaintext { return 200 "Hello, World!"; } } }
+           location = /plaintext { return 200 "Hello, World!"; }
+           location /static/ { alias $work/docs/; } } }
 NG
 # ocsp-update-interval 0: no OCSP fetcher (a perl child of h2o, counted as
 # its CPU; there is no network here anyway)
@@ -59,6 +65,7 @@ hosts:
   default:
     paths:
       /plaintext: {file.file: $work/plain.txt}
+      /static: {file.dir: $work/docs}
 H2
 
 port() { # server row
@@ -68,14 +75,20 @@ port() { # server row
     h2o:h2c) echo 20080 ;; h2o:tls) echo 20443 ;;
     esac
 }
-url() { [ "$2" = tls ] && echo "https://127.0.0.1:$(port "$1" tls)/plaintext" ||
-    echo "http://127.0.0.1:$(port "$1" h2c)/plaintext"; }
+url() { # server row
+    case "$2" in
+    tls) echo "https://127.0.0.1:$(port "$1" tls)/plaintext" ;;
+    h2c) echo "http://127.0.0.1:$(port "$1" h2c)/plaintext" ;;
+    tls-64k) echo "https://127.0.0.1:$(port "$1" tls)/static/64k.bin" ;;
+    h2c-64k) echo "http://127.0.0.1:$(port "$1" h2c)/static/64k.bin" ;;
+    esac
+}
 
 start() { # server prefix...: starts it in the background, spid
     local name=$1
     shift
     case "$name" in
-    httpz) "$@" "$DEMO" --port 18080 --tls-port 18443 --h2c --loops 1 --quiet --header-timeout 60000 \
+    httpz) "$@" "$DEMO" --port 18080 --tls-port 18443 --h2c --loops 1 --quiet --header-timeout 60000 --root "$work/docs" \
         --cert "$work/cert.pem" --key "$work/key.pem" >/dev/null 2>&1 & ;;
     nginx) "$@" nginx -c "$work/nginx.conf" -e /dev/null >/dev/null 2>&1 & ;;
     h2o) "$@" h2o -c "$work/h2o.conf" >/dev/null 2>&1 & ;;
@@ -108,7 +121,7 @@ instr() { # server row n: user-space instructions of a fresh server serving n re
     stop
     [ "$ok" = "$3" ] || { echo "bench: $1 $2 served $ok of $3" >&2; exit 1; }
     # one count per process: its totals line (summary is the same number)
-    awk '/^totals:/{s+=$2} END{print s}' "$work"/cg.*
+    awk '/^totals:/{s+=$2} END{printf "%.0f\n", s}' "$work"/cg.*
 }
 
 syscalls() { # server row: syscalls per request over an N2 run
@@ -136,6 +149,6 @@ for name in $SERVERS; do
         a=$(instr "$name" "$row" "$N1")
         b=$(instr "$name" "$row" "$N2")
         s=$(syscalls "$name" "$row")
-        printf '%-6s %-4s %3s %2s %9d %8s\n' "$name" "$row" "$C" "$M" $(((b - a) / (N2 - N1))) "$s"
+        printf '%-6s %-7s %3s %2s %9d %8s\n' "$name" "$row" "$C" "$M" $(((b - a) / (N2 - N1))) "$s"
     done
 done
