@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,6 +16,53 @@
 #include <criterion/criterion.h>
 #include "itest.h"
 #include "itest_ws.h"
+
+atomic_uint it_tls_idle_calls;
+
+void it_tls_dir_make(it_tls_dir *d, const char *tag)
+{
+    snprintf(d->dir, sizeof(d->dir), "/tmp/hz-%s-XXXXXX", tag);
+    cr_assert(mkdtemp(d->dir));
+    snprintf(d->crt, sizeof(d->crt), "%s/c.crt", d->dir);
+    snprintf(d->key, sizeof(d->key), "%s/c.key", d->dir);
+    if (it_make_cert(d->key, d->crt, "localhost") != 0)
+        cr_skip_test("openssl req failed (no openssl CLI?)");
+}
+
+void it_tls_dir_remove(const it_tls_dir *d)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
+    (void)system(cmd);
+}
+
+int it_tls_listen(hz_server *srv, const it_tls_dir *d)
+{
+    hz_tls_config t;
+    hz_tls_config_init(&t);
+    t.certs[0].cert_file = d->crt;
+    t.certs[0].key_file = d->key;
+    t.ncerts = 1;
+    int idx = hz_server_listen(srv, "127.0.0.1", 0, &t);
+    cr_assert_geq(idx, 0, "listen: %d", idx);
+    return hz_server_port(srv, idx);
+}
+
+static void counting_idle(hz_tls_session *s)
+{
+    atomic_fetch_add(&it_tls_idle_calls, 1);
+    if (hz_tls_default->idle)
+        hz_tls_default->idle(s);
+}
+
+const hz_tls_vt *it_tls_counting_vt(void)
+{
+    static hz_tls_vt vt;
+    vt = *hz_tls_default;
+    vt.idle = counting_idle;
+    atomic_store(&it_tls_idle_calls, 0);
+    return &vt;
+}
 
 int it_wss_read(it_wss *c, int timeout_ms)
 {

@@ -1,12 +1,42 @@
-/* itest_wss.h - a raw OpenSSL WebSocket client over TLS (wss, HTTP/1.1
- * upgrade) for the tests that watch what the server's TLS transport does
- * while a WebSocket idles (test_ws_tls_idle, test_tls_idle_delay), whatever
- * the server's TLS backend. Blocking socket, bounded reads. */
+/* itest_wss.h - what the tests that watch the server's TLS transport while
+ * a connection idles share (test_ws_tls_idle, test_tls_idle_delay): the
+ * server's side (a self-signed pair in a temporary directory, a TLS
+ * listener on it, the backend's idle slot counted) and a raw OpenSSL
+ * WebSocket client over TLS (wss, HTTP/1.1 upgrade; blocking socket,
+ * bounded reads), whatever the server's TLS backend. */
 #ifndef HZ_ITEST_WSS_H
 #define HZ_ITEST_WSS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <httpz/backend.h>
 #include <openssl/ssl.h>
+
+/* ---- the server's side ---------------------------------------------------------- */
+
+typedef struct it_tls_dir {
+    char dir[64], crt[128], key[128];
+} it_tls_dir;
+
+/** Makes /tmp/hz-<tag>-XXXXXX holding a self-signed localhost pair c.crt /
+ *  c.key; skips the test (cr_skip_test) when the openssl CLI fails. */
+void it_tls_dir_make(it_tls_dir *d, const char *tag);
+
+/** Removes d's directory and what is in it. */
+void it_tls_dir_remove(const it_tls_dir *d);
+
+/** Listens over TLS with d's pair on 127.0.0.1:0 (asserts); the port. */
+int it_tls_listen(hz_server *srv, const it_tls_dir *d);
+
+/** Raised by it_tls_counting_vt()'s idle slot. */
+extern atomic_uint it_tls_idle_calls;
+
+/** The compiled-in backend's table whose idle slot counts into
+ *  it_tls_idle_calls (zeroed here), then calls the backend's own when it
+ *  has one: for hz_config.tls. */
+const hz_tls_vt *it_tls_counting_vt(void);
+
+/* ---- the client ------------------------------------------------------------------ */
 
 typedef struct it_wss {
     int fd;

@@ -28,16 +28,7 @@
 #define BODY 300000u
 
 static hz_count_alloc CA;
-static atomic_uint g_drops;
-static hz_tls_vt g_counting_vt;
-static char g_dir[64], g_crt[128], g_key[128];
-
-static void counting_idle(hz_tls_session *s)
-{
-    atomic_fetch_add(&g_drops, 1);
-    if (hz_tls_default->idle)
-        hz_tls_default->idle(s);
-}
+static it_tls_dir g_tls;
 
 static void h_small(hz_req *req, hz_res *res, void *ud)
 {
@@ -74,34 +65,19 @@ static void h_ws(hz_req *req, hz_res *res, void *ud)
 
 static hz_server *start(int *port)
 {
-    snprintf(g_dir, sizeof(g_dir), "/tmp/hz-tlsq-XXXXXX");
-    cr_assert(mkdtemp(g_dir));
-    snprintf(g_crt, sizeof(g_crt), "%s/c.crt", g_dir);
-    snprintf(g_key, sizeof(g_key), "%s/c.key", g_dir);
-    if (it_make_cert(g_key, g_crt, "localhost") != 0)
-        cr_skip_test("openssl req failed (no openssl CLI?)");
-    g_counting_vt = *hz_tls_default;
-    g_counting_vt.idle = counting_idle;
-    atomic_store(&g_drops, 0);
+    it_tls_dir_make(&g_tls, "tlsq");
     itws_reset();
     hz_config cfg;
     it_config_counted(&cfg, &CA);
     cfg.loops = 1;
-    cfg.tls = &g_counting_vt;
+    cfg.tls = it_tls_counting_vt();
     hz_server *srv;
     cr_assert_eq(hz_server_create(&srv, &cfg), 0);
     cr_assert_eq(hz_route(srv, "GET", "/", h_small, NULL), 0);
     cr_assert_eq(hz_route(srv, "GET", "/big", h_big, NULL), 0);
     cr_assert_eq(hz_route(srv, "POST", "/echo", h_echo, NULL), 0);
     cr_assert_eq(hz_route(srv, "GET", "/ws", h_ws, NULL), 0);
-    hz_tls_config t;
-    hz_tls_config_init(&t);
-    t.certs[0].cert_file = g_crt;
-    t.certs[0].key_file = g_key;
-    t.ncerts = 1;
-    int idx = hz_server_listen(srv, "127.0.0.1", 0, &t);
-    cr_assert_geq(idx, 0, "listen: %d", idx);
-    *port = hz_server_port(srv, idx);
+    *port = it_tls_listen(srv, &g_tls);
     cr_assert_eq(hz_server_start(srv), 0);
     return srv;
 }
@@ -112,20 +88,18 @@ static void finish(hz_server *srv)
     hz_server_wait(srv);
     hz_server_destroy(srv);
     it_assert_no_leaks(&CA);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-    (void)system(cmd);
+    it_tls_dir_remove(&g_tls);
 }
 
 /* Waits (bounded) until no drop came for three periods: the count then. */
 static unsigned settle(void)
 {
     long long end = it_now_ms() + 10000;
-    unsigned n = atomic_load(&g_drops);
+    unsigned n = atomic_load(&it_tls_idle_calls);
     long long since = it_now_ms();
     while (it_now_ms() - since < 3 * D && it_now_ms() < end) {
         usleep(2000);
-        unsigned m = atomic_load(&g_drops);
+        unsigned m = atomic_load(&it_tls_idle_calls);
         if (m != n) {
             n = m;
             since = it_now_ms();
@@ -142,10 +116,10 @@ static unsigned settle(void)
 static void expect_one_drop(unsigned before, long long sent_ms, int delayed, const char *what)
 {
     long long end = it_now_ms() + 10000;
-    while (atomic_load(&g_drops) == before && it_now_ms() < end)
+    while (atomic_load(&it_tls_idle_calls) == before && it_now_ms() < end)
         usleep(1000);
     long long at = it_now_ms();
-    cr_assert_eq(atomic_load(&g_drops), before + 1, "no single drop after %s", what);
+    cr_assert_eq(atomic_load(&it_tls_idle_calls), before + 1, "no single drop after %s", what);
     /* The loop's clock is read once per iteration (it may lag by a few
      * ms), and both are whole ms: half of D tells a delay from none. */
     if (delayed)
@@ -162,7 +136,7 @@ static void expect_one_drop(unsigned before, long long sent_ms, int delayed, con
 static void expect_no_drop(unsigned at_second, const long long *sent, const long long *done, int n,
                            const char *what)
 {
-    unsigned got = atomic_load(&g_drops);
+    unsigned got = atomic_load(&it_tls_idle_calls);
     long long worst = it_now_ms() - sent[n - 1];
     for (int i = 0; i + 1 < n; i++)
         if (done[i + 1] - sent[i] > worst)
@@ -225,7 +199,7 @@ static void curl_round(long http_version, long want_version)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CURL *h = curl_easy_init();
     cr_assert(h);
-    curl_easy_setopt(h, CURLOPT_CAINFO, g_crt);
+    curl_easy_setopt(h, CURLOPT_CAINFO, g_tls.crt);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, http_version);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
@@ -234,7 +208,7 @@ static void curl_round(long http_version, long want_version)
     for (size_t i = 0; i < BODY; i++)
         body[i] = (char)(i * 7);
 
-    unsigned before = atomic_load(&g_drops);
+    unsigned before = atomic_load(&it_tls_idle_calls);
     fetch(h, port, "/", &k, NULL, 0);
     long ver = 0;
     curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &ver);
@@ -248,7 +222,7 @@ static void curl_round(long http_version, long want_version)
         fetch(h, port, "/", &k, NULL, 0);
         done[i] = it_now_ms();
         if (i == 1)
-            at_second = atomic_load(&g_drops);
+            at_second = atomic_load(&it_tls_idle_calls);
         assert_reused(h);
         cr_assert(k.n == 5 && !memcmp(k.p, "hello", 5));
     }
@@ -258,13 +232,13 @@ static void curl_round(long http_version, long want_version)
     /* After a pause: at once (no quick return seen). The session serves
      * on after a drop (OpenSSL takes its buffers again). */
     for (int round = 0; round < 2; round++) {
-        before = atomic_load(&g_drops);
+        before = atomic_load(&it_tls_idle_calls);
         fetch(h, port, "/", &k, NULL, 0);
         assert_reused(h);
         cr_assert(k.n == 5 && !memcmp(k.p, "hello", 5));
         expect_one_drop(before, 0, 0, "a small response");
 
-        before = atomic_load(&g_drops);
+        before = atomic_load(&it_tls_idle_calls);
         fetch(h, port, "/big", &k, NULL, 0);
         assert_reused(h);
         cr_assert_eq(k.n, BIG);
@@ -272,7 +246,7 @@ static void curl_round(long http_version, long want_version)
             cr_assert_eq(k.p[i], (char)('a' + i % 26));
         expect_one_drop(before, 0, 0, "a 1 MiB response");
 
-        before = atomic_load(&g_drops);
+        before = atomic_load(&it_tls_idle_calls);
         fetch(h, port, "/echo", &k, body, BODY);
         assert_reused(h);
         cr_assert_eq(k.n, BODY);
@@ -305,7 +279,7 @@ Test(tls_idle_delay, wss_echo)
     int port;
     hz_server *srv = start(&port);
     it_wss c;
-    unsigned before = atomic_load(&g_drops);
+    unsigned before = atomic_load(&it_tls_idle_calls);
     cr_assert_eq(it_wss_connect(&c, port, "/ws", NULL), 101);
     cr_assert_gt(settle(), before, "no drop after the upgrade");
 
@@ -317,7 +291,7 @@ Test(tls_idle_delay, wss_echo)
         it_wss_echo(&c, 2, small, sizeof(small), 10000);
         done[i] = it_now_ms();
         if (i == 1)
-            at_second = atomic_load(&g_drops);
+            at_second = atomic_load(&it_tls_idle_calls);
     }
     expect_no_drop(at_second, sent, done, BURST, "messages");
     expect_one_drop(at_second, sent[BURST - 1], 1, "a burst of messages");
@@ -327,7 +301,7 @@ Test(tls_idle_delay, wss_echo)
         big[i] = (unsigned char)(i * 13);
     size_t sizes[] = {sizeof(small), BODY, BIG - 64}; /* under the 1 MiB message limit */
     for (size_t k = 0; k < 3; k++) {
-        before = atomic_load(&g_drops);
+        before = atomic_load(&it_tls_idle_calls);
         it_wss_echo(&c, 2, k ? big : small, sizes[k], 10000);
         expect_one_drop(before, 0, 0, k == 0 ? "a small message" : "a large message");
     }

@@ -22,16 +22,7 @@
 #include "itest_wss.h"
 
 static hz_count_alloc CA;
-static atomic_uint g_idle_calls;
-static hz_tls_vt g_counting_vt;
-static char g_dir[64];
-
-static void counting_idle(hz_tls_session *s)
-{
-    atomic_fetch_add(&g_idle_calls, 1);
-    if (hz_tls_default->idle)
-        hz_tls_default->idle(s);
-}
+static it_tls_dir g_tls;
 
 static void h_echo(hz_req *req, hz_res *res, void *ud)
 {
@@ -59,20 +50,11 @@ static hz_executor EXR;
 
 static hz_server *start(int *port, int exec)
 {
-    snprintf(g_dir, sizeof(g_dir), "/tmp/hz-wstls-XXXXXX");
-    cr_assert(mkdtemp(g_dir));
-    char crt[128], key[128];
-    snprintf(crt, sizeof(crt), "%s/c.crt", g_dir);
-    snprintf(key, sizeof(key), "%s/c.key", g_dir);
-    if (it_make_cert(key, crt, "localhost") != 0)
-        cr_skip_test("openssl req failed (no openssl CLI?)");
-    g_counting_vt = *hz_tls_default;
-    g_counting_vt.idle = counting_idle;
-    atomic_store(&g_idle_calls, 0);
+    it_tls_dir_make(&g_tls, "wstls");
     itws_reset();
     hz_config cfg;
     it_config_counted(&cfg, &CA);
-    cfg.tls = &g_counting_vt;
+    cfg.tls = it_tls_counting_vt();
     memset(&EXR, 0, sizeof(EXR));
     if (exec) {
         hz_executor_pool_options po;
@@ -89,14 +71,7 @@ static hz_server *start(int *port, int exec)
     ro.flags = HZ_ROUTE_EXECUTOR;
     if (exec)
         cr_assert_eq(hz_route_with(srv, "GET", "/ws/worker", h_worker, NULL, &ro), 0);
-    hz_tls_config t;
-    hz_tls_config_init(&t);
-    t.certs[0].cert_file = crt;
-    t.certs[0].key_file = key;
-    t.ncerts = 1;
-    int idx = hz_server_listen(srv, "127.0.0.1", 0, &t);
-    cr_assert_geq(idx, 0, "listen: %d", idx);
-    *port = hz_server_port(srv, idx);
+    *port = it_tls_listen(srv, &g_tls);
     cr_assert_eq(hz_server_start(srv), 0);
     return srv;
 }
@@ -108,9 +83,7 @@ static void finish(hz_server *srv)
     hz_server_destroy(srv);
     hz_executor_pool_destroy(&EXR);
     it_assert_no_leaks(&CA);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-    (void)system(cmd);
+    it_tls_dir_remove(&g_tls);
 }
 
 /* A text message and its echo. */
@@ -124,9 +97,9 @@ static void echo_text(it_wss *c, const char *msg)
 static void wait_idle_after(unsigned after, const char *what)
 {
     long long end = it_now_ms() + 10000;
-    while (atomic_load(&g_idle_calls) <= after && it_now_ms() < end)
+    while (atomic_load(&it_tls_idle_calls) <= after && it_now_ms() < end)
         usleep(2000);
-    cr_assert_gt(atomic_load(&g_idle_calls), after, "no idle call after %s", what);
+    cr_assert_gt(atomic_load(&it_tls_idle_calls), after, "no idle call after %s", what);
 }
 
 Test(ws_tls_idle, idle_hook_while_websocket_idle)
@@ -135,12 +108,12 @@ Test(ws_tls_idle, idle_hook_while_websocket_idle)
     hz_server *srv = start(&port, 0);
     it_wss c;
     cr_assert_eq(it_wss_connect(&c, port, "/ws/echo", NULL), 101);
-    unsigned before = atomic_load(&g_idle_calls);
+    unsigned before = atomic_load(&it_tls_idle_calls);
     echo_text(&c, "first");
     wait_idle_after(before, "an echo");
     /* The session serves on after the hook (buffers dropped or not). */
     for (int round = 0; round < 3; round++) {
-        before = atomic_load(&g_idle_calls);
+        before = atomic_load(&it_tls_idle_calls);
         echo_text(&c, round == 0 ? "second" : round == 1 ? "third" : "fourth");
         wait_idle_after(before, "another echo");
     }
