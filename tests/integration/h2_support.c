@@ -61,8 +61,7 @@ void h2s_script_expect(FILE *p, const char *want)
     cr_assert_str_eq(line, w);
 }
 
-FILE *h2s_script_at(const char *script, int port, const char *mode, int timeout_s,
-                    const char *line)
+FILE *h2s_script_at(const char *script, int port, const char *mode, int timeout_s, const char *line)
 {
     FILE *p = h2s_script_open(script, port, mode, timeout_s);
     h2s_script_expect(p, line);
