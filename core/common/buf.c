@@ -50,6 +50,22 @@ __attribute__((noinline)) static int big_get(hz__buf *b, hz__bufcache *bc)
     return 0;
 }
 
+/* A block outgrown moves into the spare big buffer: one copy of at most a
+ * block, where growing it by doubling would realloc (and copy) up to five
+ * times on the way to a big buffer's size. */
+__attribute__((noinline)) static int block_to_big(hz__buf *b, hz__bufcache *bc)
+{
+    char *block = b->data;
+    uint32_t len = b->len;
+    big_get(b, bc);
+    memcpy(b->data, block, len); /* [0, len): off stays valid */
+    if (bc->n < bc->max)
+        bc->blocks[bc->n++] = block;
+    else
+        hz__free(bc->a, block, HZ__BUF_BLOCK);
+    return 0;
+}
+
 __attribute__((noinline)) static void release_other(hz__bufcache *bc, char *data, uint32_t cap)
 {
     if (cap > HZ__BUF_BLOCK && cap <= HZ__BUF_BIG_MAX && cap > bc->big_cap) {
@@ -79,6 +95,8 @@ int hz__buf_reserve(hz__buf *b, hz__bufcache *bc, size_t extra, size_t max)
         }
         if (bc->big && need <= bc->big_cap && bc->big_cap <= max)
             return big_get(b, bc);
+    } else if (b->cap == HZ__BUF_BLOCK && bc->big && need <= bc->big_cap && bc->big_cap <= max) {
+        return block_to_big(b, bc);
     }
     size_t ncap = b->cap ? b->cap : HZ__BUF_BLOCK;
     while (ncap < need)

@@ -14,8 +14,10 @@
 
 /** A bigger buffer given back is kept (one at most, the biggest up to
  *  this), so a connection that reads or writes large messages one at a
- *  time does not allocate one per message. */
-#define HZ__BUF_BIG_MAX (64u * 1024u)
+ *  time does not allocate one per message, and a block outgrown moves into
+ *  it instead of growing by reallocs. 128 KiB: an HTTP/2 connection's
+ *  output run (64 KiB of frames plus the frame that crossed it). */
+#define HZ__BUF_BIG_MAX (128u * 1024u)
 
 /** Free standard-size blocks kept for reuse (owner: a loop; single-threaded). */
 typedef struct hz__bufcache {

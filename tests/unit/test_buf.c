@@ -70,3 +70,45 @@ Test(buf, allocation_failure_leaves_the_buffer_intact)
     hz__bufcache_free(&bc);
     cr_assert_eq(atomic_load(&ca.live_blocks), 0);
 }
+
+/* A block outgrown moves into the loop's spare big buffer (its pending
+ * bytes and offset kept, the block back in the cache) instead of growing
+ * by reallocs; a 128 KiB buffer given back is kept as that spare. */
+Test(buf, outgrown_block_moves_into_the_spare)
+{
+    hz_count_alloc ca;
+    hz_count_alloc_init(&ca);
+    hz__bufcache bc;
+    cr_assert_eq(hz__bufcache_init(&bc, &ca.iface, 2), 0);
+    hz__buf big = {0};
+    cr_assert_eq(hz__buf_reserve(&big, &bc, 100000, 1u << 20), 0);
+    cr_assert_eq(big.cap, 128u * 1024u);
+    char *spare = big.data;
+    hz__buf_release(&big, &bc);
+    cr_assert_eq(bc.big, spare, "a 128 KiB buffer is kept as the spare");
+    hz__buf b = {0};
+    cr_assert_eq(hz__buf_append(&b, &bc, "headers", 7), 0);
+    cr_assert_eq(b.cap, HZ__BUF_BLOCK);
+    b.off = 3;
+    long allocs = atomic_load(&ca.allocs);
+    cr_assert_eq(hz__buf_reserve(&b, &bc, 20000, UINT32_MAX), 0);
+    cr_assert_eq(b.data, spare, "the outgrown block moved into the spare");
+    cr_assert_eq(b.cap, 128u * 1024u);
+    cr_assert_eq(atomic_load(&ca.allocs), allocs, "no allocation");
+    cr_assert_eq(b.off, 3);
+    cr_assert_eq(b.len, 7);
+    cr_assert(!memcmp(b.data + b.off, "ders", 4));
+    cr_assert_eq(bc.n, 1, "the block went back to the cache");
+    cr_assert_null(bc.big);
+    /* Without a spare (taken), a block grows as before. */
+    hz__buf c = {0};
+    cr_assert_eq(hz__buf_append(&c, &bc, "x", 1), 0);
+    cr_assert_eq(hz__buf_reserve(&c, &bc, 9000, UINT32_MAX), 0);
+    cr_assert_eq(c.cap, 16384u);
+    cr_assert_eq(c.data[0], 'x');
+    hz__buf_release(&c, &bc);
+    hz__buf_release(&b, &bc);
+    hz__bufcache_free(&bc);
+    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+    cr_assert_eq(atomic_load(&ca.size_mismatches), 0);
+}
