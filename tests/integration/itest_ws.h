@@ -38,6 +38,11 @@ void itws_pump(hz_ws *ws, atomic_int *sent, int n, hz_ws_msg *msg, const void *d
  * of ITWS_FLOOD_BUDGET allows, resumed by each on_drain. */
 #define ITWS_FLOOD_MSG 16384
 #define ITWS_FLOOD_BUDGET 32768
+/* What a completion poller may hold for a socket beyond what the core
+ * counts in its budget: the core counts at most half the budget of the
+ * poller's queue (hz__sock_held_in), and io_uring's queue takes up to
+ * 64 KiB per socket. A readiness poller's bytes wait in the kernel. */
+#define ITWS_POLLER_UNCOUNTED (65536 - ITWS_FLOOD_BUDGET / 2)
 extern atomic_int itws_flood_sent;  /* messages sent; zeroed by itws_reset */
 extern atomic_int itws_flood_calls; /* on_open + on_drain calls; likewise */
 void itws_h_flood(hz_req *req, hz_res *res, void *ud);
