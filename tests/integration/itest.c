@@ -59,7 +59,7 @@ static void h_root(hz_req *req, hz_res *res, void *ud)
     hz_res_send(res, 200, "hello", 5);
 }
 
-static void h_body(hz_req *req, hz_res *res, void *ud)
+void it_h_echo(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
     atomic_fetch_add(&it_calls, 1);
@@ -155,7 +155,7 @@ static void h_large(hz_req *req, hz_res *res, void *ud)
     large_pump(res, st);
 }
 
-static void h_big(hz_req *req, hz_res *res, void *ud)
+void it_h_big(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
     atomic_fetch_add(&it_calls, 1);
@@ -197,12 +197,12 @@ void it_start(it_server *s, hz_config *cfg)
     hz_route_opts_init(&stream);
     stream.flags = HZ_ROUTE_STREAM_BODY;
     cr_assert_eq(hz_route(s->srv, "GET", "/", h_root, NULL), 0);
-    cr_assert_eq(hz_route(s->srv, "POST", "/body", h_body, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "POST", "/body", it_h_echo, NULL), 0);
     cr_assert_eq(hz_route_with(s->srv, "POST", "/stream", h_stream, NULL, &stream), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/slow", h_slow, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/large", h_large, NULL), 0);
-    cr_assert_eq(hz_route(s->srv, "GET", "/big", h_big, NULL), 0);
-    cr_assert_eq(hz_route_with(s->srv, "POST", "/small", h_body, NULL, &small), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/big", it_h_big, NULL), 0);
+    cr_assert_eq(hz_route_with(s->srv, "POST", "/small", it_h_echo, NULL, &small), 0);
     cr_assert_eq(hz_route_with(s->srv, "POST", "/ignore", h_ignore, NULL, &stream), 0);
     hz_listener_config lc;
     hz_listener_config_init(&lc);
@@ -222,18 +222,23 @@ void it_stop(it_server *s)
     s->srv = NULL;
 }
 
+int it_connect_fd(int fd, int port)
+{
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+}
+
 int it_connect(it_conn *c, int port)
 {
     memset(c, 0, sizeof(*c));
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     if (c->fd < 0)
         return -1;
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    if (it_connect_fd(c->fd, port) < 0) {
         close(c->fd);
         c->fd = -1;
         return -1;
@@ -550,4 +555,38 @@ int it_make_cert(const char *key, const char *crt, const char *cn)
              ">/dev/null 2>&1",
              key, crt, cn, cn);
     return system(cmd);
+}
+
+size_t it_sink_write(char *d, size_t sz, size_t nm, void *ud)
+{
+    it_sink *k = ud;
+    size_t len = sz * nm;
+    if (k->n + len + 1 > k->cap) {
+        /* Geometric growth: ASan's realloc always copies. */
+        size_t cap = k->cap ? k->cap : 4096;
+        while (k->n + len + 1 > cap)
+            cap *= 2;
+        char *p = realloc(k->p, cap);
+        if (!p)
+            return 0; /* libcurl fails the transfer */
+        k->p = p;
+        k->cap = cap;
+    }
+    memcpy(k->p + k->n, d, len);
+    k->n += len;
+    k->p[k->n] = '\0';
+    return len;
+}
+
+void it_sink_reset(it_sink *k)
+{
+    k->n = 0;
+    if (k->p)
+        k->p[0] = '\0';
+}
+
+void it_sink_free(it_sink *k)
+{
+    free(k->p);
+    memset(k, 0, sizeof(*k));
 }

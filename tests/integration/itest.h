@@ -47,6 +47,9 @@ typedef struct it_resp {
 } it_resp;
 
 int it_connect(it_conn *c, int port); /* 0 or -1 */
+/** Connects fd (a TCP socket, its options set by the caller) to
+ *  127.0.0.1:port: connect()'s result. */
+int it_connect_fd(int fd, int port);
 void it_close(it_conn *c);
 int it_send(it_conn *c, const void *p, size_t n);
 int it_sends(it_conn *c, const char *s);
@@ -93,6 +96,25 @@ int it_route_flags(hz_server *s, const char *method, const char *path, hz_handle
 void it_start_conn(it_server *s, hz_config *cfg, it_conn *c);
 /** it_close(c), then it_stop(s). */
 void it_stop_conn(it_server *s, it_conn *c);
+/* The standard routes' handlers, for servers with routes of their own:
+ * it_h_big sends N KiB ('a' + i % 26; ?kb=N, 1024 by default) with one
+ * hz_res_send, it_h_echo the buffered request body. Both count in
+ * it_calls (it_h_big in the it_done_* counters too). */
+void it_h_big(hz_req *req, hz_res *res, void *ud);
+void it_h_echo(hz_req *req, hz_res *res, void *ud);
+
+/* A response body collected by libcurl: CURLOPT_WRITEFUNCTION it_sink_write
+ * with CURLOPT_WRITEDATA an it_sink (zeroed at first). */
+typedef struct it_sink {
+    char *p; /* owns: malloc'd, NUL-terminated once anything arrived */
+    size_t n, cap;
+} it_sink;
+size_t it_sink_write(char *d, size_t sz, size_t nm, void *ud);
+/** Empties k for the next transfer (its memory kept). */
+void it_sink_reset(it_sink *k);
+/** Frees k's memory (k is then empty). */
+void it_sink_free(it_sink *k);
+
 /** A fresh self-signed P-256 certificate for cn (also its DNS
  *  subjectAltName) written to key and crt by the openssl CLI: 0, or the
  *  CLI's failure (the caller asserts or skips). */

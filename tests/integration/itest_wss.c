@@ -3,7 +3,6 @@
 #define _GNU_SOURCE /* memmem */
 #endif
 #include "itest_wss.h"
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -19,13 +18,18 @@
 
 atomic_uint it_tls_idle_calls;
 
-void it_tls_dir_make(it_tls_dir *d, const char *tag)
+int it_tls_dir_init(it_tls_dir *d, const char *tag, const char *cn)
 {
     snprintf(d->dir, sizeof(d->dir), "/tmp/hz-%s-XXXXXX", tag);
     cr_assert(mkdtemp(d->dir));
     snprintf(d->crt, sizeof(d->crt), "%s/c.crt", d->dir);
     snprintf(d->key, sizeof(d->key), "%s/c.key", d->dir);
-    if (it_make_cert(d->key, d->crt, "localhost") != 0)
+    return it_make_cert(d->key, d->crt, cn) == 0 ? 0 : -1;
+}
+
+void it_tls_dir_make(it_tls_dir *d, const char *tag)
+{
+    if (it_tls_dir_init(d, tag, "localhost") != 0)
         cr_skip_test("openssl req failed (no openssl CLI?)");
 }
 
@@ -62,6 +66,56 @@ const hz_tls_vt *it_tls_counting_vt(void)
     vt.idle = counting_idle;
     atomic_store(&it_tls_idle_calls, 0);
     return &vt;
+}
+
+void it_tls_wait_idle_after(unsigned after, const char *what)
+{
+    long long end = it_now_ms() + 10000;
+    while (atomic_load(&it_tls_idle_calls) <= after && it_now_ms() < end)
+        usleep(1000);
+    cr_assert_gt(atomic_load(&it_tls_idle_calls), after, "no idle call after %s", what);
+}
+
+void it_tls_setup(it_tls_dir *d, const char *tag, hz_config *cfg, hz_count_alloc *ca)
+{
+    it_tls_dir_make(d, tag);
+    itws_reset();
+    it_config_counted(cfg, ca);
+    cfg->tls = it_tls_counting_vt();
+}
+
+int it_tls_start(hz_server *srv, const it_tls_dir *d)
+{
+    int port = it_tls_listen(srv, d);
+    cr_assert_eq(hz_server_start(srv), 0);
+    return port;
+}
+
+void it_tls_finish(hz_server *srv, hz_executor *ex, const hz_count_alloc *ca, const it_tls_dir *d)
+{
+    hz_server_stop(srv, 2000);
+    hz_server_wait(srv);
+    hz_server_destroy(srv);
+    if (ex)
+        hz_executor_pool_destroy(ex);
+    it_assert_no_leaks(ca);
+    it_tls_dir_remove(d);
+}
+
+SSL *it_tls_client(int fd, const char *sni, const char *alpn, SSL_CTX **ctx)
+{
+    *ctx = SSL_CTX_new(TLS_client_method());
+    cr_assert(*ctx);
+    SSL_CTX_set_verify(*ctx, SSL_VERIFY_NONE, NULL);
+    if (alpn)
+        cr_assert_eq(
+            SSL_CTX_set_alpn_protos(*ctx, (const unsigned char *)alpn, (unsigned)strlen(alpn)), 0);
+    SSL *ssl = SSL_new(*ctx);
+    cr_assert(ssl);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, sni);
+    cr_assert_eq(SSL_connect(ssl), 1, "TLS handshake");
+    return ssl;
 }
 
 int it_wss_read(it_wss *c, int timeout_ms)
@@ -108,16 +162,8 @@ int it_wss_connect(it_wss *c, int port, const char *path, const char *extra)
     cr_assert_geq(c->fd, 0);
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(c->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    c->ctx = SSL_CTX_new(TLS_client_method());
-    cr_assert(c->ctx);
-    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
-    c->ssl = SSL_new(c->ctx);
-    SSL_set_fd(c->ssl, c->fd);
-    SSL_set_tlsext_host_name(c->ssl, "localhost");
-    cr_assert_eq(SSL_connect(c->ssl), 1, "TLS handshake");
+    cr_assert_eq(it_connect_fd(c->fd, port), 0);
+    c->ssl = it_tls_client(c->fd, "localhost", NULL, &c->ctx);
     char req[1024];
     it_ws_upgrade_req(req, sizeof(req), path, extra);
     it_wss_write(c, req, strlen(req));

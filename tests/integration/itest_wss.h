@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <httpz/backend.h>
 #include <openssl/ssl.h>
+#include "test_alloc.h"
 
 /* ---- the server's side ---------------------------------------------------------- */
 
@@ -18,8 +19,13 @@ typedef struct it_tls_dir {
     char dir[64], crt[128], key[128];
 } it_tls_dir;
 
-/** Makes /tmp/hz-<tag>-XXXXXX holding a self-signed localhost pair c.crt /
- *  c.key; skips the test (cr_skip_test) when the openssl CLI fails. */
+/** Makes /tmp/hz-<tag>-XXXXXX holding a self-signed pair c.crt / c.key for
+ *  the host name cn: 0, or -1 when the openssl CLI failed (the directory
+ *  is made either way: it_tls_dir_remove). */
+int it_tls_dir_init(it_tls_dir *d, const char *tag, const char *cn);
+
+/** it_tls_dir_init for localhost; skips the test (cr_skip_test) when the
+ *  openssl CLI fails. */
 void it_tls_dir_make(it_tls_dir *d, const char *tag);
 
 /** Removes d's directory and what is in it. */
@@ -36,7 +42,37 @@ extern atomic_uint it_tls_idle_calls;
  *  has one: for hz_config.tls. */
 const hz_tls_vt *it_tls_counting_vt(void);
 
+/** Waits (10 s at most) until it_tls_idle_calls exceeds after; asserts it
+ *  did ("no idle call after <what>"). The core chooses when: the response
+ *  may reach the client before the loop's after-I/O step, or a drop be
+ *  delayed. */
+void it_tls_wait_idle_after(unsigned after, const char *what);
+
+/* A server counting its TLS drops, in three steps: it_tls_setup, then
+ * the caller sets more of cfg, creates the server and adds its routes,
+ * then it_tls_start; it_tls_finish at the end. */
+
+/** Makes d (tag; it_tls_dir_make), resets the itest_ws counters, and fills
+ *  cfg: one loop, ca as its counting allocator, it_tls_counting_vt(). */
+void it_tls_setup(it_tls_dir *d, const char *tag, hz_config *cfg, hz_count_alloc *ca);
+
+/** Listens over TLS with d's pair (it_tls_listen) and starts srv
+ *  (asserted): the port. */
+int it_tls_start(hz_server *srv, const it_tls_dir *d);
+
+/** Stops srv (2 s deadline), waits for and destroys it, destroys ex unless
+ *  NULL (after the server: its workers may hold the server's memory),
+ *  asserts every block went back to ca and removes d. */
+void it_tls_finish(hz_server *srv, hz_executor *ex, const hz_count_alloc *ca, const it_tls_dir *d);
+
 /* ---- the client ------------------------------------------------------------------ */
+
+/** A client TLS session over fd (connected): no certificate verification
+ *  (a throwaway self-signed one), SNI sni, ALPN alpn (the protocol list in
+ *  its wire format, NUL-terminated) unless NULL; the handshake done
+ *  (asserted). *ctx gets its context: the caller frees the session, then
+ *  the context. */
+SSL *it_tls_client(int fd, const char *sni, const char *alpn, SSL_CTX **ctx);
 
 typedef struct it_wss {
     int fd;

@@ -725,20 +725,6 @@ Test(compress_budget, stalled_reader, .init = setup_small_budget, .fini = teardo
 }
 
 /* libcurl as `curl --compressed`: every coding it knows, decoded by curl */
-typedef struct sink {
-    char *p;
-    size_t n;
-} sink;
-
-static size_t on_data(char *d, size_t sz, size_t nm, void *ud)
-{
-    sink *k = ud;
-    k->p = realloc(k->p, k->n + sz * nm + 1);
-    memcpy(k->p + k->n, d, sz * nm);
-    k->n += sz * nm;
-    return sz * nm;
-}
-
 static size_t on_head(char *d, size_t sz, size_t nm, void *ud)
 {
     char *ce = ud;
@@ -747,14 +733,14 @@ static size_t on_head(char *d, size_t sz, size_t nm, void *ud)
     return sz * nm;
 }
 
-static void curl_get(const char *path, sink *k, char *ce)
+static void curl_get(const char *path, it_sink *k, char *ce)
 {
     CURL *h = curl_easy_init();
     char url[256];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* every coding libcurl has */
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, it_sink_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, k);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_head);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, ce);
@@ -771,7 +757,7 @@ Test(compress, curl_compressed)
     curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
     int curl_br = (v->features & CURL_VERSION_BROTLI) != 0;
     for (size_t i = 0; i < 5; i++) {
-        sink k = {0};
+        it_sink k = {0};
         char ce[32] = "";
         curl_get(paths[i], &k, ce);
         char *want = text(lens[i], seeds[i]);
@@ -780,7 +766,7 @@ Test(compress, curl_compressed)
         const char *expect = curl_br && (hz_compress_codings() & HZ_CODING_BR) ? "br" : "gzip";
         cr_assert_str_eq(ce, expect, "%s: coding '%s'", paths[i], ce);
         free(want);
-        free(k.p);
+        it_sink_free(&k);
     }
 }
 

@@ -12,6 +12,9 @@
 #include <curl/curl.h>
 #include <httpz/backend.h>
 #include "itest.h"
+#if HZ_HAVE_TLS
+#include "itest_wss.h"
+#endif
 
 #if HZ_HAVE_TLS
 
@@ -54,25 +57,6 @@ static void hello(hz_req *req, hz_res *res, void *ud)
     hz_res_send(res, 200, "hello", 5);
 }
 
-static void big(hz_req *req, hz_res *res, void *ud)
-{
-    (void)req;
-    (void)ud;
-    size_t n = 1u << 20;
-    char *b = malloc(n);
-    for (size_t i = 0; i < n; i++)
-        b[i] = (char)('a' + i % 26);
-    hz_res_send(res, 200, b, n);
-    free(b);
-}
-
-static void echo(hz_req *req, hz_res *res, void *ud)
-{
-    (void)ud;
-    hz_str b = hz_req_body(req);
-    hz_res_send(res, 200, b.ptr, b.len);
-}
-
 typedef struct tsrv {
     hz_server *srv;
     int tls_idx, plain_idx;
@@ -105,8 +89,8 @@ static void start(tsrv *s, hz_config *cfg, const hz_tls_config *tls)
     cfg->loops = 1;
     cr_assert_eq(hz_server_create(&s->srv, cfg), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/", hello, NULL), 0);
-    cr_assert_eq(hz_route(s->srv, "GET", "/big", big, NULL), 0);
-    cr_assert_eq(hz_route(s->srv, "POST", "/echo", echo, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/big", it_h_big, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "POST", "/echo", it_h_echo, NULL), 0);
     s->tls_idx = hz_server_listen(s->srv, "127.0.0.1", 0, tls);
     cr_assert(s->tls_idx >= 0, "listen: %d", s->tls_idx);
     s->port = hz_server_port(s->srv, s->tls_idx);
@@ -121,21 +105,6 @@ static void stop(tsrv *s)
     hz_server_stop(s->srv, 1000);
     hz_server_wait(s->srv);
     hz_server_destroy(s->srv);
-}
-
-typedef struct sink {
-    char *p;
-    size_t n;
-} sink;
-
-static size_t on_data(char *d, size_t sz, size_t nm, void *ud)
-{
-    sink *k = ud;
-    k->p = realloc(k->p, k->n + sz * nm + 1);
-    memcpy(k->p + k->n, d, sz * nm);
-    k->n += sz * nm;
-    k->p[k->n] = '\0';
-    return sz * nm;
 }
 
 /* A curl handle for https://host:port, trusting ca, resolving host to
@@ -155,13 +124,13 @@ static CURL *client(struct curl_slist **res, const char *host, int port, const c
 }
 
 /* GET or POST https://host:port/path; returns the curl code, fills k. */
-static CURLcode fetch(CURL *h, const char *host, int port, const char *path, sink *k,
+static CURLcode fetch(CURL *h, const char *host, int port, const char *path, it_sink *k,
                       const char *post, size_t post_len)
 {
     char url[256];
     snprintf(url, sizeof(url), "https://%s:%d%s", host, port, path);
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, it_sink_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, k);
     if (post) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
@@ -169,9 +138,7 @@ static CURLcode fetch(CURL *h, const char *host, int port, const char *path, sin
     } else {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
-    free(k->p);
-    k->p = NULL;
-    k->n = 0;
+    it_sink_reset(k);
     return curl_easy_perform(h);
 }
 
@@ -180,11 +147,11 @@ static CURLcode get_once(const char *host, int port, const char *ca)
 {
     struct curl_slist *r;
     CURL *h = client(&r, host, port, ca);
-    sink k = {0};
+    it_sink k = {0};
     CURLcode rc = fetch(h, host, port, "/", &k, NULL, 0);
     if (rc == CURLE_OK)
         cr_assert_str_eq(k.p, "hello");
-    free(k.p);
+    it_sink_free(&k);
     curl_easy_cleanup(h);
     curl_slist_free_all(r);
     return rc;
@@ -200,7 +167,7 @@ Test(https, keepalive_big_and_post)
     start(&s, NULL, &t);
     struct curl_slist *r;
     CURL *h = client(&r, "a.test", s.port, path_of("a", "crt"));
-    sink k = {0};
+    it_sink k = {0};
     cr_assert_eq(fetch(h, "a.test", s.port, "/", &k, NULL, 0), CURLE_OK);
     cr_assert_str_eq(k.p, "hello");
     long ver = 0;
@@ -223,7 +190,7 @@ Test(https, keepalive_big_and_post)
     cr_assert_eq(k.n, n);
     cr_assert(memcmp(k.p, body, n) == 0);
     free(body);
-    free(k.p);
+    it_sink_free(&k);
     curl_easy_cleanup(h);
     curl_slist_free_all(r);
     stop(&s);
@@ -232,27 +199,8 @@ Test(https, keepalive_big_and_post)
 /* The compiled-in TLS backend with its idle slot counted: the core must
  * call it when a connection goes idle (HTTP/1.1 keep-alive between
  * requests, HTTP/2 with no stream left), and the session must serve the
- * next request after it (OpenSSL dropped its record buffers then). */
-static atomic_uint g_idle_calls;
-static hz_tls_vt g_counting_vt;
-
-static void counting_idle(hz_tls_session *s)
-{
-    atomic_fetch_add(&g_idle_calls, 1);
-    if (hz_tls_default->idle)
-        hz_tls_default->idle(s);
-}
-
-/* Waits (bounded) until the server's loop has called idle more than
- * `after` times: the response reaches the client before the loop's
- * after-I/O step runs. */
-static void wait_idle_after(unsigned after, const char *what)
-{
-    long long end = it_now_ms() + 5000;
-    while (atomic_load(&g_idle_calls) <= after && it_now_ms() < end)
-        usleep(1000);
-    cr_assert_gt(atomic_load(&g_idle_calls), after, "no idle call after %s", what);
-}
+ * next request after it (OpenSSL dropped its record buffers then):
+ * it_tls_counting_vt. */
 
 /* The previous transfer of h reused its connection. */
 static void assert_reused(CURL *h)
@@ -266,18 +214,15 @@ static void idle_round(long http_version, long want_version)
 {
     mkcert("i", "i.test");
     hz_tls_config t = tls_of("i", NULL, NULL);
-    g_counting_vt = *hz_tls_default;
-    g_counting_vt.idle = counting_idle;
-    atomic_store(&g_idle_calls, 0);
     hz_config cfg;
     hz_config_init(&cfg);
-    cfg.tls = &g_counting_vt;
+    cfg.tls = it_tls_counting_vt();
     tsrv s;
     start(&s, &cfg, &t);
     struct curl_slist *r;
     CURL *h = client(&r, "i.test", s.port, path_of("i", "crt"));
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, http_version);
-    sink k = {0};
+    it_sink k = {0};
     size_t n = 300000;
     char *body = malloc(n);
     for (size_t i = 0; i < n; i++)
@@ -285,7 +230,7 @@ static void idle_round(long http_version, long want_version)
     /* Twice through: small, > 64 KiB, a request body of many records, each
      * on the connection the previous one left idle. */
     for (int round = 0; round < 2; round++) {
-        unsigned before = atomic_load(&g_idle_calls);
+        unsigned before = atomic_load(&it_tls_idle_calls);
         cr_assert_eq(fetch(h, "i.test", s.port, "/", &k, NULL, 0), CURLE_OK);
         cr_assert_str_eq(k.p, "hello");
         long ver = 0;
@@ -293,25 +238,25 @@ static void idle_round(long http_version, long want_version)
         cr_assert_eq(ver, want_version);
         if (round)
             assert_reused(h);
-        wait_idle_after(before, "a small response");
+        it_tls_wait_idle_after(before, "a small response");
 
-        before = atomic_load(&g_idle_calls);
+        before = atomic_load(&it_tls_idle_calls);
         cr_assert_eq(fetch(h, "i.test", s.port, "/big", &k, NULL, 0), CURLE_OK);
         assert_reused(h);
         cr_assert_eq(k.n, 1u << 20);
         for (size_t i = 0; i < k.n; i += 4099)
             cr_assert_eq(k.p[i], (char)('a' + i % 26));
-        wait_idle_after(before, "a 1 MiB response");
+        it_tls_wait_idle_after(before, "a 1 MiB response");
 
-        before = atomic_load(&g_idle_calls);
+        before = atomic_load(&it_tls_idle_calls);
         cr_assert_eq(fetch(h, "i.test", s.port, "/echo", &k, body, n), CURLE_OK);
         assert_reused(h);
         cr_assert_eq(k.n, n);
         cr_assert(memcmp(k.p, body, n) == 0);
-        wait_idle_after(before, "a 300 kB request body");
+        it_tls_wait_idle_after(before, "a 300 kB request body");
     }
     free(body);
-    free(k.p);
+    it_sink_free(&k);
     curl_easy_cleanup(h);
     curl_slist_free_all(r);
     stop(&s);
@@ -357,7 +302,7 @@ Test(https, reload_swaps_certificate_without_dropping)
     start(&s, NULL, &t1);
     struct curl_slist *r;
     CURL *h = client(&r, "r.test", s.port, path_of("one", "crt"));
-    sink k = {0};
+    it_sink k = {0};
     cr_assert_eq(fetch(h, "r.test", s.port, "/", &k, NULL, 0), CURLE_OK);
     cr_assert_neq(get_once("r.test", s.port, path_of("two", "crt")), CURLE_OK);
 
@@ -380,7 +325,7 @@ Test(https, reload_swaps_certificate_without_dropping)
     bad.certs[0].key_file = path_of("one", "key");
     cr_assert_eq(hz_server_tls_reload(s.srv, s.tls_idx, &bad), HZ_ETLS);
     cr_assert_eq(get_once("r.test", s.port, path_of("two", "crt")), CURLE_OK);
-    free(k.p);
+    it_sink_free(&k);
     curl_easy_cleanup(h);
     curl_slist_free_all(r);
     stop(&s);

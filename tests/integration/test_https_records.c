@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -19,11 +17,12 @@
 #include "itest.h"
 
 #if HZ_HAVE_TLS
+#include "itest_wss.h"
 
 #define BIG (8u << 20) /* beyond a loopback socket's buffers on both sides */
 
-static char g_dir[64];
-static char *g_body; /* BIG bytes of a pattern */
+static it_tls_dir g_tls; /* a pair for r.test */
+static char *g_body;     /* BIG bytes of a pattern */
 
 static char byte_at(size_t i)
 {
@@ -32,12 +31,7 @@ static char byte_at(size_t i)
 
 static void setup(void)
 {
-    snprintf(g_dir, sizeof(g_dir), "/tmp/hz-rec-XXXXXX");
-    cr_assert(mkdtemp(g_dir));
-    char key[128], crt[128];
-    snprintf(key, sizeof(key), "%s/r.key", g_dir);
-    snprintf(crt, sizeof(crt), "%s/r.crt", g_dir);
-    cr_assert_eq(it_make_cert(key, crt, "r.test"), 0, "openssl req failed");
+    cr_assert_eq(it_tls_dir_init(&g_tls, "rec", "r.test"), 0, "openssl req failed");
     g_body = malloc(BIG);
     cr_assert(g_body);
     for (size_t i = 0; i < BIG; i++)
@@ -47,9 +41,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-    (void)system(cmd);
+    it_tls_dir_remove(&g_tls);
     free(g_body);
     curl_global_cleanup();
 }
@@ -66,18 +58,10 @@ static void big(hz_req *req, hz_res *res, void *ud)
 typedef struct rsrv {
     hz_server *srv;
     int port;
-    char crt[96], key[96];
 } rsrv;
 
 static void start(rsrv *s, uint32_t write_timeout)
 {
-    snprintf(s->crt, sizeof(s->crt), "%s/r.crt", g_dir);
-    snprintf(s->key, sizeof(s->key), "%s/r.key", g_dir);
-    hz_tls_config t;
-    hz_tls_config_init(&t);
-    t.certs[0].cert_file = s->crt;
-    t.certs[0].key_file = s->key;
-    t.ncerts = 1;
     hz_config cfg;
     hz_config_init(&cfg);
     cfg.loops = 1;
@@ -85,10 +69,7 @@ static void start(rsrv *s, uint32_t write_timeout)
         cfg.timeouts.write = write_timeout;
     cr_assert_eq(hz_server_create(&s->srv, &cfg), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/big", big, NULL), 0);
-    int idx = hz_server_listen(s->srv, "127.0.0.1", 0, &t);
-    cr_assert(idx >= 0, "listen: %d", idx);
-    s->port = hz_server_port(s->srv, idx);
-    cr_assert_eq(hz_server_start(s->srv), 0);
+    s->port = it_tls_start(s->srv, &g_tls);
 }
 
 static void stop(rsrv *s)
@@ -114,16 +95,8 @@ static void tcli_open(tcli *c, int port)
     setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
     struct timeval tv = {.tv_sec = 20};
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(c->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    c->ctx = SSL_CTX_new(TLS_client_method());
-    cr_assert(c->ctx);
-    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
-    c->ssl = SSL_new(c->ctx);
-    SSL_set_fd(c->ssl, c->fd);
-    SSL_set_tlsext_host_name(c->ssl, "r.test");
-    cr_assert_eq(SSL_connect(c->ssl), 1, "TLS handshake");
+    cr_assert_eq(it_connect_fd(c->fd, port), 0);
+    c->ssl = it_tls_client(c->fd, "r.test", NULL, &c->ctx);
 }
 
 static void tcli_close(tcli *c)
@@ -204,22 +177,6 @@ Test(https_records, stalled_reader_meets_the_write_timeout, .timeout = 60)
 }
 
 #if HZ_HAVE_HTTP2
-typedef struct sink {
-    char *p;
-    size_t n, cap;
-} sink;
-
-static size_t on_data(char *d, size_t sz, size_t nm, void *ud)
-{
-    sink *k = ud;
-    size_t len = sz * nm;
-    if (k->n + len > k->cap)
-        return 0;
-    memcpy(k->p + k->n, d, len);
-    k->n += len;
-    return len;
-}
-
 /* HTTP/2 to a reader held to 16 MB/s, with small reads: the body intact,
  * twice on one connection. */
 Test(https_records, http2_slow_reader_gets_every_byte, .timeout = 120)
@@ -232,18 +189,18 @@ Test(https_records, http2_slow_reader_gets_every_byte, .timeout = 120)
     snprintf(url, sizeof(url), "https://r.test:%d/big", s.port);
     snprintf(res, sizeof(res), "r.test:%d:127.0.0.1", s.port);
     struct curl_slist *rl = curl_slist_append(NULL, res);
-    sink k = {.p = malloc(BIG + 1), .cap = BIG + 1};
+    it_sink k = {0};
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_RESOLVE, rl);
-    curl_easy_setopt(h, CURLOPT_CAINFO, s.crt);
+    curl_easy_setopt(h, CURLOPT_CAINFO, g_tls.crt);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(h, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)(16 << 20));
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 1024L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 60000L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, it_sink_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &k);
     for (int round = 0; round < 2; round++) {
-        k.n = 0;
+        it_sink_reset(&k);
         cr_assert_eq(curl_easy_perform(h), CURLE_OK);
         long ver = 0;
         curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &ver);
@@ -254,7 +211,7 @@ Test(https_records, http2_slow_reader_gets_every_byte, .timeout = 120)
     long nconn = -1;
     curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
     cr_assert_eq(nconn, 0, "the second request reused the connection");
-    free(k.p);
+    it_sink_free(&k);
     curl_easy_cleanup(h);
     curl_slist_free_all(rl);
     stop(&s);

@@ -18,9 +18,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
 #endif
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,6 +37,7 @@
 #if HZ_HAVE_TLS
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include "itest_wss.h"
 #endif
 
 /* A stop whose clients have all left must end well before this. */
@@ -78,8 +77,10 @@ static const char *const leave_name[] = {"before", "same",       "early",  "noti
 static hz_count_alloc CA;
 static hz_executor EXR;
 static atomic_int g_opens, g_closes;
-static char g_dir[64];
-static int g_have_cert;
+#if HZ_HAVE_TLS
+static it_tls_dir g_tls;
+#endif
+static int g_have_cert; /* 1 made, -1 failed (no openssl CLI), 0 not tried */
 
 /* ---- the server ------------------------------------------------------------ */
 
@@ -145,25 +146,18 @@ static void h_hold(hz_req *req, hz_res *res, void *ud)
 #if HZ_HAVE_TLS
 static void make_cert(void)
 {
-    if (g_have_cert)
-        return;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/hz-stopws-XXXXXX");
-    cr_assert(mkdtemp(g_dir));
-    char crt[128], key[128];
-    snprintf(crt, sizeof(crt), "%s/c.crt", g_dir);
-    snprintf(key, sizeof(key), "%s/c.key", g_dir);
-    g_have_cert = it_make_cert(key, crt, "localhost") == 0 ? 1 : -1;
+    if (!g_have_cert)
+        g_have_cert = it_tls_dir_init(&g_tls, "stopws", "localhost") == 0 ? 1 : -1;
 }
 #endif
 
 static void drop_cert(void)
 {
-    if (g_have_cert) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-        (void)system(cmd);
-        g_have_cert = 0;
-    }
+#if HZ_HAVE_TLS
+    if (g_have_cert)
+        it_tls_dir_remove(&g_tls);
+#endif
+    g_have_cert = 0;
 }
 
 static hz_server *start(enum carrier k, int *port)
@@ -196,13 +190,10 @@ static hz_server *start(enum carrier k, int *port)
     lc.protocols = HZ_PROTO_HTTP1 | (k == C_H1 ? 0 : HZ_PROTO_HTTP2);
 #if HZ_HAVE_TLS
     hz_tls_config t;
-    char crt[128], key[128];
     if (k == C_H2TLS) {
-        snprintf(crt, sizeof(crt), "%s/c.crt", g_dir);
-        snprintf(key, sizeof(key), "%s/c.key", g_dir);
         hz_tls_config_init(&t);
-        t.certs[0].cert_file = crt;
-        t.certs[0].key_file = key;
+        t.certs[0].cert_file = g_tls.crt;
+        t.certs[0].key_file = g_tls.key;
         t.ncerts = 1;
         lc.tls = &t;
     }
@@ -232,9 +223,7 @@ static int tcp_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert_geq(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(it_connect_fd(fd, port), 0);
     return fd;
 }
 
@@ -245,15 +234,7 @@ static void cli_open(cli *c, enum carrier k, int port)
     c->h2 = k != C_H1;
 #if HZ_HAVE_TLS
     if (k == C_H2TLS) {
-        c->ctx = SSL_CTX_new(TLS_client_method());
-        cr_assert(c->ctx);
-        SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL); /* a throwaway self-signed cert */
-        static const unsigned char alpn[] = "\x02h2";
-        SSL_CTX_set_alpn_protos(c->ctx, alpn, sizeof(alpn) - 1);
-        c->ssl = SSL_new(c->ctx);
-        SSL_set_fd(c->ssl, c->fd);
-        SSL_set_tlsext_host_name(c->ssl, "localhost");
-        cr_assert_eq(SSL_connect(c->ssl), 1, "TLS handshake");
+        c->ssl = it_tls_client(c->fd, "localhost", "\x02h2", &c->ctx);
         const unsigned char *got;
         unsigned gotlen;
         SSL_get0_alpn_selected(c->ssl, &got, &gotlen);
@@ -501,6 +482,31 @@ static void open_requests(session *s, const attempt *a, int port)
     h2_frame(&s->ws, F_HEADERS, FL_END_HEADERS, WS_SID, hb, n);
 }
 
+/* Starts a server for a's carrier and sends a's requests on a fresh
+ * session: the server. */
+static hz_server *session_open(session *s, const attempt *a)
+{
+    int port;
+    hz_server *srv = start(a->k, &port);
+    memset(s, 0, sizeof(*s));
+    s->extra.fd = -1;
+    open_requests(s, a, port);
+    return srv;
+}
+
+/* After hz_server_wait: closes what is left of the session's clients,
+ * destroys the server and the executor, and asserts that every block went
+ * back to the counting allocator. */
+static void session_close(session *s, hz_server *srv)
+{
+    cli_free(&s->ws);
+    if (s->have_extra)
+        cli_free(&s->extra);
+    hz_server_destroy(srv);
+    hz_executor_pool_destroy(&EXR);
+    it_assert_no_leaks(&CA);
+}
+
 /* Waits for the answer to the WebSocket request (101, or 200 on its
  * stream) and for the server's on_open. */
 static void await_open(session *s, const attempt *a)
@@ -635,12 +641,8 @@ static void *race_leave(void *arg)
 /* One attempt: the stop's duration in ms (to hz_server_wait's return). */
 static long long run_attempt(const attempt *a)
 {
-    int port;
-    hz_server *srv = start(a->k, &port);
     session s;
-    memset(&s, 0, sizeof(s));
-    s.extra.fd = -1;
-    open_requests(&s, a, port);
+    hz_server *srv = session_open(&s, a);
     if (a->how != L_EARLY)
         await_open(&s, a);
     unsigned deadline = a->how == L_SILENT ? SILENT_DEADLINE_MS : STOP_DEADLINE_MS;
@@ -715,12 +717,7 @@ static long long run_attempt(const attempt *a)
     hz_server_wait(srv);
     long long dt = it_now_ms() - t0;
     /* Half-closed and silent clients are still there: now they go. */
-    cli_free(&s.ws);
-    if (s.have_extra)
-        cli_free(&s.extra);
-    hz_server_destroy(srv);
-    hz_executor_pool_destroy(&EXR);
-    it_assert_no_leaks(&CA);
+    session_close(&s, srv);
     return dt;
 }
 
@@ -819,13 +816,9 @@ Test(stop_ws, silent_client_ends_at_the_deadline_or_close_timeout, .timeout = 12
  * and the timer's callback told HZ_ECANCELED, long before the timer. */
 static void gone_while_after_pending(enum carrier k)
 {
-    int port;
-    hz_server *srv = start(k, &port);
     session s;
-    memset(&s, 0, sizeof(s));
-    s.extra.fd = -1;
     attempt a = {k, 0, 1, L_BEFORE, 1};
-    open_requests(&s, &a, port);
+    hz_server *srv = session_open(&s, &a);
     long long end = it_now_ms() + 5000;
     while (atomic_load(&g_held) < 1 && it_now_ms() < end)
         poll(NULL, 0, 1);
@@ -841,12 +834,7 @@ static void gone_while_after_pending(enum carrier k)
     cr_expect_lt(dt, PROMPT_MS, "noticed after %lld ms", dt);
     hz_server_stop(srv, 0);
     hz_server_wait(srv);
-    cli_free(&s.ws);
-    if (s.have_extra)
-        cli_free(&s.extra);
-    hz_server_destroy(srv);
-    hz_executor_pool_destroy(&EXR);
-    it_assert_no_leaks(&CA);
+    session_close(&s, srv);
 }
 
 Test(stop_ws, http1_client_gone_while_after_pending, .timeout = 60)
@@ -869,13 +857,9 @@ Test(stop_ws, h2_websocket_goes_on_after_client_goaway, .timeout = 60)
 {
     if (skip_carrier(C_H2C))
         cr_skip_test("built without HTTP/2");
-    int port;
-    hz_server *srv = start(C_H2C, &port);
     session s;
-    memset(&s, 0, sizeof(s));
-    s.extra.fd = -1;
     attempt a = {C_H2C, 0, 0, L_GOAWAY, 0};
-    open_requests(&s, &a, port);
+    hz_server *srv = session_open(&s, &a);
     await_open(&s, &a);
     h2_goaway(&s);
     static const uint8_t msg[] = {0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2}; /* "hi" */
@@ -895,7 +879,5 @@ Test(stop_ws, h2_websocket_goes_on_after_client_goaway, .timeout = 60)
     cr_expect_lt(it_now_ms() - t0, PROMPT_MS);
     hz_server_stop(srv, 0);
     hz_server_wait(srv);
-    hz_server_destroy(srv);
-    hz_executor_pool_destroy(&EXR);
-    it_assert_no_leaks(&CA);
+    session_close(&s, srv);
 }

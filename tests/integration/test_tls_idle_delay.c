@@ -24,7 +24,7 @@
 
 #define D ((long long)HZ__SOCK_IDLE_MS)
 #define BURST 40
-#define BIG (1u << 20)
+#define BIG (1u << 20) /* it_h_big's size (GET /big) */
 #define BODY 300000u
 
 static hz_count_alloc CA;
@@ -37,24 +37,6 @@ static void h_small(hz_req *req, hz_res *res, void *ud)
     hz_res_send(res, 200, "hello", 5);
 }
 
-static void h_big(hz_req *req, hz_res *res, void *ud)
-{
-    (void)req;
-    (void)ud;
-    char *b = malloc(BIG);
-    for (size_t i = 0; i < BIG; i++)
-        b[i] = (char)('a' + i % 26);
-    hz_res_send(res, 200, b, BIG);
-    free(b);
-}
-
-static void h_echo(hz_req *req, hz_res *res, void *ud)
-{
-    (void)ud;
-    hz_str b = hz_req_body(req);
-    hz_res_send(res, 200, b.ptr, b.len);
-}
-
 static void h_ws(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
@@ -65,30 +47,21 @@ static void h_ws(hz_req *req, hz_res *res, void *ud)
 
 static hz_server *start(int *port)
 {
-    it_tls_dir_make(&g_tls, "tlsq");
-    itws_reset();
     hz_config cfg;
-    it_config_counted(&cfg, &CA);
-    cfg.loops = 1;
-    cfg.tls = it_tls_counting_vt();
+    it_tls_setup(&g_tls, "tlsq", &cfg, &CA);
     hz_server *srv;
     cr_assert_eq(hz_server_create(&srv, &cfg), 0);
     cr_assert_eq(hz_route(srv, "GET", "/", h_small, NULL), 0);
-    cr_assert_eq(hz_route(srv, "GET", "/big", h_big, NULL), 0);
-    cr_assert_eq(hz_route(srv, "POST", "/echo", h_echo, NULL), 0);
+    cr_assert_eq(hz_route(srv, "GET", "/big", it_h_big, NULL), 0);
+    cr_assert_eq(hz_route(srv, "POST", "/echo", it_h_echo, NULL), 0);
     cr_assert_eq(hz_route(srv, "GET", "/ws", h_ws, NULL), 0);
-    *port = it_tls_listen(srv, &g_tls);
-    cr_assert_eq(hz_server_start(srv), 0);
+    *port = it_tls_start(srv, &g_tls);
     return srv;
 }
 
 static void finish(hz_server *srv)
 {
-    hz_server_stop(srv, 2000);
-    hz_server_wait(srv);
-    hz_server_destroy(srv);
-    it_assert_no_leaks(&CA);
-    it_tls_dir_remove(&g_tls);
+    it_tls_finish(srv, NULL, &CA, &g_tls);
 }
 
 /* Waits (bounded) until no drop came for three periods: the count then. */
@@ -151,26 +124,12 @@ static void expect_no_drop(unsigned at_second, const long long *sent, const long
 
 /* ---- HTTP/1.1 and HTTP/2: libcurl reusing one connection ---------------------------- */
 
-typedef struct sink {
-    char *p;
-    size_t n;
-} sink;
-
-static size_t on_data(char *d, size_t sz, size_t nm, void *ud)
-{
-    sink *k = ud;
-    k->p = realloc(k->p, k->n + sz * nm + 1);
-    memcpy(k->p + k->n, d, sz * nm);
-    k->n += sz * nm;
-    return sz * nm;
-}
-
-static void fetch(CURL *h, int port, const char *path, sink *k, const char *post, size_t len)
+static void fetch(CURL *h, int port, const char *path, it_sink *k, const char *post, size_t len)
 {
     char url[128];
     snprintf(url, sizeof(url), "https://localhost:%d%s", port, path);
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, it_sink_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, k);
     if (post) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
@@ -178,7 +137,7 @@ static void fetch(CURL *h, int port, const char *path, sink *k, const char *post
     } else {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
-    k->n = 0;
+    it_sink_reset(k);
     cr_assert_eq(curl_easy_perform(h), CURLE_OK, "GET %s", path);
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -203,7 +162,7 @@ static void curl_round(long http_version, long want_version)
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, http_version);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    sink k = {0};
+    it_sink k = {0};
     char *body = malloc(BODY);
     for (size_t i = 0; i < BODY; i++)
         body[i] = (char)(i * 7);
@@ -254,7 +213,7 @@ static void curl_round(long http_version, long want_version)
         expect_one_drop(before, 0, 0, "a 300 kB request body");
     }
     free(body);
-    free(k.p);
+    it_sink_free(&k);
     curl_easy_cleanup(h);
     curl_global_cleanup();
     finish(srv);

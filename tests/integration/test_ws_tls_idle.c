@@ -50,11 +50,8 @@ static hz_executor EXR;
 
 static hz_server *start(int *port, int exec)
 {
-    it_tls_dir_make(&g_tls, "wstls");
-    itws_reset();
     hz_config cfg;
-    it_config_counted(&cfg, &CA);
-    cfg.tls = it_tls_counting_vt();
+    it_tls_setup(&g_tls, "wstls", &cfg, &CA);
     memset(&EXR, 0, sizeof(EXR));
     if (exec) {
         hz_executor_pool_options po;
@@ -71,35 +68,19 @@ static hz_server *start(int *port, int exec)
     ro.flags = HZ_ROUTE_EXECUTOR;
     if (exec)
         cr_assert_eq(hz_route_with(srv, "GET", "/ws/worker", h_worker, NULL, &ro), 0);
-    *port = it_tls_listen(srv, &g_tls);
-    cr_assert_eq(hz_server_start(srv), 0);
+    *port = it_tls_start(srv, &g_tls);
     return srv;
 }
 
 static void finish(hz_server *srv)
 {
-    hz_server_stop(srv, 2000);
-    hz_server_wait(srv);
-    hz_server_destroy(srv);
-    hz_executor_pool_destroy(&EXR);
-    it_assert_no_leaks(&CA);
-    it_tls_dir_remove(&g_tls);
+    it_tls_finish(srv, &EXR, &CA, &g_tls);
 }
 
 /* A text message and its echo. */
 static void echo_text(it_wss *c, const char *msg)
 {
     it_wss_echo(c, 1, msg, strlen(msg), 5000);
-}
-
-/* Waits (bounded) until the server's loop called idle more than `after`
- * times; the delay is the core's to choose. */
-static void wait_idle_after(unsigned after, const char *what)
-{
-    long long end = it_now_ms() + 10000;
-    while (atomic_load(&it_tls_idle_calls) <= after && it_now_ms() < end)
-        usleep(2000);
-    cr_assert_gt(atomic_load(&it_tls_idle_calls), after, "no idle call after %s", what);
 }
 
 Test(ws_tls_idle, idle_hook_while_websocket_idle)
@@ -110,12 +91,12 @@ Test(ws_tls_idle, idle_hook_while_websocket_idle)
     cr_assert_eq(it_wss_connect(&c, port, "/ws/echo", NULL), 101);
     unsigned before = atomic_load(&it_tls_idle_calls);
     echo_text(&c, "first");
-    wait_idle_after(before, "an echo");
+    it_tls_wait_idle_after(before, "an echo");
     /* The session serves on after the hook (buffers dropped or not). */
     for (int round = 0; round < 3; round++) {
         before = atomic_load(&it_tls_idle_calls);
         echo_text(&c, round == 0 ? "second" : round == 1 ? "third" : "fourth");
-        wait_idle_after(before, "another echo");
+        it_tls_wait_idle_after(before, "another echo");
     }
     cr_expect_eq(atomic_load(&itws_opens), 1);
     it_wss_close_1000(&c);
