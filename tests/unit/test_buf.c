@@ -5,12 +5,34 @@
 #include "buf.h"
 #include "test_alloc.h"
 
+/* Each test's allocator and block cache (a test runs in a process of its
+ * own). */
+static hz_count_alloc ca;
+static hz__bufcache bc;
+
+/* A cache of up to max blocks on ca: a counting allocator, or with
+ * fail_at > 0 one that fails that allocation (1-based) and every one
+ * after it. */
+static void cache_open(unsigned max, long fail_at)
+{
+    if (fail_at > 0)
+        hz_fail_alloc_init(&ca, fail_at, 1);
+    else
+        hz_count_alloc_init(&ca);
+    cr_assert_eq(hz__bufcache_init(&bc, &ca.iface, max), 0);
+}
+
+/* Frees the cache; every block went back, with the size it had. */
+static void cache_close(void)
+{
+    hz__bufcache_free(&bc);
+    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+    cr_assert_eq(atomic_load(&ca.size_mismatches), 0);
+}
+
 Test(buf, append_reserve_compact_release)
 {
-    hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
-    hz__bufcache bc;
-    cr_assert_eq(hz__bufcache_init(&bc, &ca.iface, 2), 0);
+    cache_open(2, 0);
     hz__buf b = {0};
     cr_assert_eq(hz__buf_append(&b, &bc, "hello", 5), 0);
     cr_assert_eq(b.cap, HZ__BUF_BLOCK);
@@ -28,17 +50,12 @@ Test(buf, append_reserve_compact_release)
     hz__buf_release(&b, &bc);
     cr_assert_null(b.data);
     cr_assert_eq(bc.n, 0, "odd-sized blocks are freed, not cached");
-    hz__bufcache_free(&bc);
-    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
-    cr_assert_eq(atomic_load(&ca.size_mismatches), 0);
+    cache_close();
 }
 
 Test(buf, cache_reuses_blocks_up_to_its_max)
 {
-    hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
-    hz__bufcache bc;
-    cr_assert_eq(hz__bufcache_init(&bc, &ca.iface, 2), 0);
+    cache_open(2, 0);
     hz__buf b[3] = {{0}};
     for (int i = 0; i < 3; i++)
         cr_assert_eq(hz__buf_append(&b[i], &bc, "x", 1), 0);
@@ -51,24 +68,19 @@ Test(buf, cache_reuses_blocks_up_to_its_max)
     cr_assert_eq(atomic_load(&ca.allocs), allocs, "cached blocks reused, no new allocation");
     for (int i = 0; i < 2; i++)
         hz__buf_release(&b[i], &bc);
-    hz__bufcache_free(&bc);
-    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+    cache_close();
 }
 
 Test(buf, allocation_failure_leaves_the_buffer_intact)
 {
-    hz_count_alloc ca;
-    hz_fail_alloc_init(&ca, 3, 1); /* cache array, first block, then fail */
-    hz__bufcache bc;
-    cr_assert_eq(hz__bufcache_init(&bc, &ca.iface, 1), 0);
+    cache_open(1, 3); /* the cache array, the first block, then failures */
     hz__buf b = {0};
     cr_assert_eq(hz__buf_append(&b, &bc, "abc", 3), 0);
     cr_assert_eq(hz__buf_reserve(&b, &bc, 10000, 1u << 20), HZ_ENOMEM);
     cr_assert_eq(b.len, 3);
     cr_assert(!memcmp(b.data, "abc", 3));
     hz__buf_release(&b, &bc);
-    hz__bufcache_free(&bc);
-    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
+    cache_close();
 }
 
 /* A block outgrown moves into the loop's spare big buffer (its pending
@@ -76,10 +88,7 @@ Test(buf, allocation_failure_leaves_the_buffer_intact)
  * by reallocs; a 128 KiB buffer given back is kept as that spare. */
 Test(buf, outgrown_block_moves_into_the_spare)
 {
-    hz_count_alloc ca;
-    hz_count_alloc_init(&ca);
-    hz__bufcache bc;
-    cr_assert_eq(hz__bufcache_init(&bc, &ca.iface, 2), 0);
+    cache_open(2, 0);
     hz__buf big = {0};
     cr_assert_eq(hz__buf_reserve(&big, &bc, 100000, 1u << 20), 0);
     cr_assert_eq(big.cap, 128u * 1024u);
@@ -108,7 +117,5 @@ Test(buf, outgrown_block_moves_into_the_spare)
     cr_assert_eq(c.data[0], 'x');
     hz__buf_release(&c, &bc);
     hz__buf_release(&b, &bc);
-    hz__bufcache_free(&bc);
-    cr_assert_eq(atomic_load(&ca.live_blocks), 0);
-    cr_assert_eq(atomic_load(&ca.size_mismatches), 0);
+    cache_close();
 }
