@@ -1086,6 +1086,25 @@ out:
             SKIP("not a completion poller");                                                       \
     } while (0)
 
+/* The start of the completion checks that use one socketpair: skipped
+ * for a poller without completions, else open_pair with sv[0] registered
+ * for READ; with roomy, both sockets' send and receive buffers at 1 MiB
+ * (room in the socket for a whole output budget, or for a peer far ahead
+ * of the reader). PC_PASS, PC_FAIL or PC_SKIP. */
+static int open_cio_pair(const hz_poller_vt *vt, pc_ctx *c, hz_poller **p, int sv[2], int roomy)
+{
+    int rc = PC_FAIL, big = 1 << 20;
+    NEED_CIO();
+    TRY(open_pair(vt, c, p, sv, HZ_EV_READ, NULL));
+    for (int i = 0; roomy && i < 2; i++) {
+        CHECK(setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)) == 0, "SO_SNDBUF");
+        CHECK(setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)) == 0, "SO_RCVBUF");
+    }
+    rc = PC_PASS;
+out:
+    return rc;
+}
+
 static unsigned char pat(size_t i)
 {
     return (unsigned char)((i * 7u + (i >> 9)) & 0xff);
@@ -1153,8 +1172,7 @@ int pc_c_recv(const hz_poller_vt *vt, pc_ctx *c)
     static unsigned char big[20000];
     hz_poller *p = NULL;
     hz_poll_event ev[16];
-    NEED_CIO();
-    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, NULL));
+    TRY(open_cio_pair(vt, c, &p, sv, 0));
     CHECK(vt->recv(p, sv[0], b, 10, 0) == HZ_EAGAIN, "nothing received yet");
     CHECK(write(sv[1], "hello world", 11) == 11, "write");
     n = vt->wait(p, ev, 16, POS_MS);
@@ -1208,10 +1226,9 @@ int pc_c_send_order_close(const hz_poller_vt *vt, pc_ctx *c)
     ssize_t m;
     hz_poller *p = NULL;
     hz_poll_event ev[16];
-    NEED_CIO();
+    TRY(open_cio_pair(vt, c, &p, sv, 0));
     for (size_t i = 0; i < TOTAL; i++)
         src[i] = pat(i);
-    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, NULL));
     CHECK(vt->queued(p, sv[0]) == 0, "queued before any send");
     CHECK(vt->queued(p, sv[1]) == 0, "queued of an fd never added");
     long t0 = now_ms();
@@ -1490,13 +1507,9 @@ int pc_c_send_no_completion(const hz_poller_vt *vt, pc_ctx *c)
     ssize_t m;
     hz_poller *p = NULL;
     hz_poll_event ev[16];
-    NEED_CIO();
+    TRY(open_cio_pair(vt, c, &p, sv, 1)); /* room for the whole budget in the socket */
     for (size_t i = 0; i < sizeof(src); i++)
         src[i] = pat(i);
-    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, NULL));
-    int big = 1 << 20; /* room for the whole budget in the socket */
-    CHECK(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)) == 0, "SO_SNDBUF");
-    CHECK(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)) == 0, "SO_RCVBUF");
     /* Fill the budget (the poller queues; nothing is submitted yet). */
     for (int round = 0; round < 3; round++) {
         size_t before = sent;
@@ -1559,8 +1572,7 @@ int pc_c_send_error(const hz_poller_vt *vt, pc_ctx *c)
     long r = 0;
     hz_poller *p = NULL;
     hz_poll_event ev[16];
-    NEED_CIO();
-    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, NULL));
+    TRY(open_cio_pair(vt, c, &p, sv, 0));
     close_fd(&sv[1]);
     struct iovec v = {(void *)"HTTP/1.1 200 OK\r\n\r\n", 19};
     CHECK(vt->send(p, sv[0], &v, 1) == 19, "the first send is queued");
@@ -1593,11 +1605,7 @@ int pc_c_send_while_behind(const hz_poller_vt *vt, pc_ctx *c)
     char b[256];
     hz_poller *p = NULL;
     hz_poll_event ev[16];
-    NEED_CIO();
-    TRY(open_pair(vt, c, &p, sv, HZ_EV_READ, NULL));
-    int big = 1 << 20;
-    CHECK(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)) == 0, "SO_SNDBUF");
-    CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)) == 0, "SO_RCVBUF");
+    TRY(open_cio_pair(vt, c, &p, sv, 1)); /* room for the peer's 64 KiB */
     CHECK(write(sv[1], in, sizeof(in)) == (ssize_t)sizeof(in), "the peer's 64 KiB");
     struct iovec v = {(void *)"HTTP/1.1 200 OK\r\n\r\n", 19};
     CHECK(vt->send(p, sv[0], &v, 1) == 19, "send");
