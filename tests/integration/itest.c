@@ -168,6 +168,14 @@ void it_h_big(hz_req *req, hz_res *res, void *ud)
     free(p);
 }
 
+void it_assert_big_body(const char *p, size_t n, size_t want)
+{
+    cr_assert_eq(n, want, "a body of %zu bytes, %zu expected", n, want);
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != (char)('a' + i % 26))
+            cr_assert_fail("byte %zu of the body differs", i);
+}
+
 static void h_ignore(hz_req *req, hz_res *res, void *ud)
 {
     (void)req;
@@ -589,4 +597,26 @@ void it_sink_free(it_sink *k)
 {
     free(k->p);
     memset(k, 0, sizeof(*k));
+}
+
+CURLcode it_curl_fetch(CURL *h, const char *url, it_sink *k, const char *post, size_t len)
+{
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, it_sink_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, k);
+    if (post) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)len);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    it_sink_reset(k);
+    return curl_easy_perform(h);
+}
+
+void it_curl_assert_reused(CURL *h, const char *what)
+{
+    long nconn = -1;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
+    cr_assert_eq(nconn, 0, "%s: a new connection, the previous one not reused", what);
 }

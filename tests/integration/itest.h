@@ -6,6 +6,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <curl/curl.h>
 #include <httpz/httpz.h>
 
 typedef struct it_server {
@@ -102,6 +103,8 @@ void it_stop_conn(it_server *s, it_conn *c);
  * it_calls (it_h_big in the it_done_* counters too). */
 void it_h_big(hz_req *req, hz_res *res, void *ud);
 void it_h_echo(hz_req *req, hz_res *res, void *ud);
+/** Asserts that p[0..n) is it_h_big's body of want bytes. */
+void it_assert_big_body(const char *p, size_t n, size_t want);
 
 /* A response body collected by libcurl: CURLOPT_WRITEFUNCTION it_sink_write
  * with CURLOPT_WRITEDATA an it_sink (zeroed at first). */
@@ -114,6 +117,12 @@ size_t it_sink_write(char *d, size_t sz, size_t nm, void *ud);
 void it_sink_reset(it_sink *k);
 /** Frees k's memory (k is then empty). */
 void it_sink_free(it_sink *k);
+/** One transfer on h: GET url, or POST of post[0..len) unless post is
+ *  NULL, the body into k (emptied first): curl_easy_perform's result. */
+CURLcode it_curl_fetch(CURL *h, const char *url, it_sink *k, const char *post, size_t len);
+/** Asserts that h's last transfer reused a connection (none opened for
+ *  it); what names the transfer in the failure. */
+void it_curl_assert_reused(CURL *h, const char *what);
 
 /** A fresh self-signed P-256 certificate for cn (also its DNS
  *  subjectAltName) written to key and crt by the openssl CLI: 0, or the

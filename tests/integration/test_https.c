@@ -129,17 +129,7 @@ static CURLcode fetch(CURL *h, const char *host, int port, const char *path, it_
 {
     char url[256];
     snprintf(url, sizeof(url), "https://%s:%d%s", host, port, path);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, it_sink_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, k);
-    if (post) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)post_len);
-    } else {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    }
-    it_sink_reset(k);
-    return curl_easy_perform(h);
+    return it_curl_fetch(h, url, k, post, post_len);
 }
 
 /* One GET with a fresh connection: the curl result. */
@@ -175,12 +165,8 @@ Test(https, keepalive_big_and_post)
     cr_assert_eq(ver, CURL_HTTP_VERSION_1_1);
     /* Keep-alive: the same TLS connection. */
     cr_assert_eq(fetch(h, "a.test", s.port, "/big", &k, NULL, 0), CURLE_OK);
-    long nconn = -1;
-    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
-    cr_assert_eq(nconn, 0, "reused the connection");
-    cr_assert_eq(k.n, 1u << 20);
-    for (size_t i = 0; i < k.n; i += 4099)
-        cr_assert_eq(k.p[i], (char)('a' + i % 26));
+    it_curl_assert_reused(h, "GET /big after GET /");
+    it_assert_big_body(k.p, k.n, 1u << 20);
     /* A body of many records. */
     size_t n = 300000;
     char *body = malloc(n);
@@ -201,14 +187,6 @@ Test(https, keepalive_big_and_post)
  * requests, HTTP/2 with no stream left), and the session must serve the
  * next request after it (OpenSSL dropped its record buffers then):
  * it_tls_counting_vt. */
-
-/* The previous transfer of h reused its connection. */
-static void assert_reused(CURL *h)
-{
-    long nconn = -1;
-    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
-    cr_assert_eq(nconn, 0, "a new connection: the idle one was not reused");
-}
 
 static void idle_round(long http_version, long want_version)
 {
@@ -237,20 +215,18 @@ static void idle_round(long http_version, long want_version)
         curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &ver);
         cr_assert_eq(ver, want_version);
         if (round)
-            assert_reused(h);
+            it_curl_assert_reused(h, "a small response");
         it_tls_wait_idle_after(before, "a small response");
 
         before = atomic_load(&it_tls_idle_calls);
         cr_assert_eq(fetch(h, "i.test", s.port, "/big", &k, NULL, 0), CURLE_OK);
-        assert_reused(h);
-        cr_assert_eq(k.n, 1u << 20);
-        for (size_t i = 0; i < k.n; i += 4099)
-            cr_assert_eq(k.p[i], (char)('a' + i % 26));
+        it_curl_assert_reused(h, "a 1 MiB response");
+        it_assert_big_body(k.p, k.n, 1u << 20);
         it_tls_wait_idle_after(before, "a 1 MiB response");
 
         before = atomic_load(&it_tls_idle_calls);
         cr_assert_eq(fetch(h, "i.test", s.port, "/echo", &k, body, n), CURLE_OK);
-        assert_reused(h);
+        it_curl_assert_reused(h, "a 300 kB request body");
         cr_assert_eq(k.n, n);
         cr_assert(memcmp(k.p, body, n) == 0);
         it_tls_wait_idle_after(before, "a 300 kB request body");
@@ -316,9 +292,7 @@ Test(https, reload_swaps_certificate_without_dropping)
     cr_assert_neq(get_once("r.test", s.port, path_of("one", "crt")), CURLE_OK);
     /* ...the open connection keeps working. */
     cr_assert_eq(fetch(h, "r.test", s.port, "/", &k, NULL, 0), CURLE_OK);
-    long nconn = -1;
-    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
-    cr_assert_eq(nconn, 0, "same connection as before the reload");
+    it_curl_assert_reused(h, "GET / after the reload");
 
     /* A broken configuration is refused and changes nothing. */
     hz_tls_config bad = t2;

@@ -128,27 +128,10 @@ static void fetch(CURL *h, int port, const char *path, it_sink *k, const char *p
 {
     char url[128];
     snprintf(url, sizeof(url), "https://localhost:%d%s", port, path);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, it_sink_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, k);
-    if (post) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)len);
-    } else {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    }
-    it_sink_reset(k);
-    cr_assert_eq(curl_easy_perform(h), CURLE_OK, "GET %s", path);
+    cr_assert_eq(it_curl_fetch(h, url, k, post, len), CURLE_OK, "GET %s", path);
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     cr_assert_eq(code, 200);
-}
-
-static void assert_reused(CURL *h)
-{
-    long nconn = -1;
-    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
-    cr_assert_eq(nconn, 0, "a new connection: the quiet one was not reused");
 }
 
 static void curl_round(long http_version, long want_version)
@@ -182,7 +165,7 @@ static void curl_round(long http_version, long want_version)
         done[i] = it_now_ms();
         if (i == 1)
             at_second = atomic_load(&it_tls_idle_calls);
-        assert_reused(h);
+        it_curl_assert_reused(h, "a request of a burst");
         cr_assert(k.n == 5 && !memcmp(k.p, "hello", 5));
     }
     expect_no_drop(at_second, sent, done, BURST, "requests");
@@ -193,21 +176,19 @@ static void curl_round(long http_version, long want_version)
     for (int round = 0; round < 2; round++) {
         before = atomic_load(&it_tls_idle_calls);
         fetch(h, port, "/", &k, NULL, 0);
-        assert_reused(h);
+        it_curl_assert_reused(h, "a small response");
         cr_assert(k.n == 5 && !memcmp(k.p, "hello", 5));
         expect_one_drop(before, 0, 0, "a small response");
 
         before = atomic_load(&it_tls_idle_calls);
         fetch(h, port, "/big", &k, NULL, 0);
-        assert_reused(h);
-        cr_assert_eq(k.n, BIG);
-        for (size_t i = 0; i < k.n; i += 4099)
-            cr_assert_eq(k.p[i], (char)('a' + i % 26));
+        it_curl_assert_reused(h, "a 1 MiB response");
+        it_assert_big_body(k.p, k.n, BIG);
         expect_one_drop(before, 0, 0, "a 1 MiB response");
 
         before = atomic_load(&it_tls_idle_calls);
         fetch(h, port, "/echo", &k, body, BODY);
-        assert_reused(h);
+        it_curl_assert_reused(h, "a 300 kB request body");
         cr_assert_eq(k.n, BODY);
         cr_assert(memcmp(k.p, body, BODY) == 0);
         expect_one_drop(before, 0, 0, "a 300 kB request body");
