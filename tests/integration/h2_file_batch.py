@@ -134,7 +134,11 @@ def uneven(port, tls):
 def cut(port, tls, d):
     path = os.path.join(d, "trunc.bin")
     c = Client(port, tls, settings=struct.pack(">HI", 4, 16384), window=False)
-    c.send(c.req(1, "/f/trunc.bin") + c.req(3, "/f/trunc.bin"))
+    # Incremental (RFC 9218 `priority: i`): the server turns between the
+    # two streams frame by frame, so both are cut within one run; without
+    # it the first stream would take the whole connection window alone.
+    inc = [("priority", "u=3, i")]
+    c.send(c.req(1, "/f/trunc.bin", extra=inc) + c.req(3, "/f/trunc.bin", extra=inc))
     body = {1: b"", 3: b""}
     got = 0  # payload bytes received (padding counts: flow control)
     deadline = time.monotonic() + 30
