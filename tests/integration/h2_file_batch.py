@@ -29,6 +29,9 @@ Modes:
               fills (one frame of each) while the big stream's second frame
               is promised (no read-ahead may take its bytes); every body
               byte for byte
+  order       two 1 MiB + 7 streams with RFC 9218 `priority` fields: by
+              default (u=3) all of the first, then the second; both
+              incremental (i) in turn; u=1 before u=5 whatever the order
 """
 import os
 import struct
@@ -276,6 +279,49 @@ def full(port, tls):
     ok("full: 16 streams, a full table of unread frames mid-run, bodies whole")
 
 
+def order(port, tls):
+    """RFC 9218 priorities (the server sends SETTINGS_NO_RFC7540_PRIORITIES):
+    DATA frames in the order of the requests' `priority` fields."""
+    def run(reqs):
+        c = Client(port, tls, settings=struct.pack(">HI", 4, 1 << 30), window=False)
+        big_windows(c)
+        c.send(b"".join(c.req(sid, "/f/%d.bin" % BIG, extra=ex) for sid, ex in reqs))
+        seq, bodies = [], {sid: b"" for sid, _ in reqs}
+        ended = set()
+        deadline = time.monotonic() + 60
+        while len(ended) < len(reqs):
+            f = c.read_frame(deadline)
+            if f is None:
+                fail("order: timeout, %r" % {s: len(b) for s, b in bodies.items()})
+            t, fl, sid, p = f
+            if t == GOAWAY or (t == RST and sid in bodies):
+                fail("order: frame %d on stream %d" % (t, sid))
+            if t == DATA and sid in bodies:
+                bodies[sid] += data_of(fl, p)
+                seq.append(sid)
+                if fl & END_STREAM:
+                    ended.add(sid)
+        for sid, b in bodies.items():
+            if b != content(BIG):
+                fail("order: stream %d differs (%d bytes)" % (sid, len(b)))
+        return seq
+
+    def runs(seq):  # stream ids in the order their frames came, repeats merged
+        return [s for i, s in enumerate(seq) if i == 0 or seq[i - 1] != s]
+
+    r = runs(run([(1, ()), (3, ())]))
+    if r != [1, 3]:
+        fail("order: default (u=3, not incremental): want all of 1 then 3, got %r" % r[:8])
+    inc = [("priority", "u=3, i")]
+    r = runs(run([(1, inc), (3, inc)]))
+    if len(r) < 8:
+        fail("order: both incremental: want the streams' frames in turn, got %r" % r[:8])
+    r = runs(run([(1, [("priority", "u=5")]), (3, [("priority", "u=1")])]))
+    if r != [3, 1]:
+        fail("order: u=1 before u=5: want all of 3 then 1, got %r" % r[:8])
+    ok("order: default one stream after the other, incremental in turn, urgency first")
+
+
 def main():
     port, mode, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     tls = "--tls" in sys.argv[4:]
@@ -289,6 +335,8 @@ def main():
         reset(port, tls)
     if mode == "full":
         full(port, tls)
+    if mode == "order":
+        order(port, tls)
     fail("unknown mode " + mode)
 
 
