@@ -858,13 +858,21 @@ static int h2_fill(hz__h2 *h, const h2s *no_ra)
             continue;
         h2s *s = h->holes[i].s;
         struct iovec iov[H2_HOLES + 1];
-        int k = 0;
+        int k = 0, turned = 0;
         for (uint32_t j = i; j < n; j++)
             if (h->holes[j].s == s) {
                 iov[k].iov_base = c->out.data + h->holes[j].at + 9;
                 iov[k++].iov_len = h->holes[j].len;
+                turned = 0;
+            } else {
+                turned = 1;
             }
-        size_t ra = s->src_on && s != no_ra ? ra_len(h, s) : 0;
+        /* Read ahead only for a stream the scheduler turned away from
+         * within the run (another stream's frame after its last one): an
+         * incremental stream (RFC 9218) or, before nghttp2 1.48, any. A
+         * stream whose frames end the run is where the next run goes on
+         * (RFC 9218, not incremental): its next frames are read in place. */
+        size_t ra = s->src_on && s != no_ra && turned ? ra_len(h, s) : 0;
         if (ra) {
             iov[k].iov_base = s->ob.data + s->ob.len;
             iov[k++].iov_len = ra;

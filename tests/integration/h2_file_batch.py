@@ -12,8 +12,10 @@ otherwise, 77 without python3-h2's hpack.
 Modes:
   interleave  twelve streams (two of 1 MiB + 7) at once with PINGs
               between them, once with the default windows replenished frame
-              by frame (small runs) and once with 1 GiB windows (read-ahead):
-              every body byte for byte
+              by frame (small runs), and with 1 GiB windows twice: by default
+              (RFC 9218: one stream's frames after the other, read in place)
+              and incremental (`priority: i`, the streams in turn: the
+              read-ahead): every body byte for byte
   uneven      stream windows of 40,000 bytes (frames not on 16 KiB bounds)
               and a connection window opened in 7,000-byte steps
   cut         two streams of one file wait after their first frame; the file
@@ -73,18 +75,23 @@ def interleave(port, tls):
     # Two 1 MiB files among ten smaller ones: the client's WINDOW_UPDATEs
     # (two per frame) and PINGs stay below http2.max_control_frames (1000/s).
     files = [65536, BIG, 65536, 16385, 65536, BIG] + [65536, 16385] * 3
-    for big in (False, True):
+    # 1 GiB windows: each stream's frames back to back (RFC 9218, not
+    # incremental), then in turn (incremental: the read-ahead's case).
+    for big, extra in ((False, ()), (True, ()), (True, (("priority", "u=3, i"),))):
         if big:
             c = PingClient(port, tls, settings=struct.pack(">HI", 4, 1 << 30), window=False)
             big_windows(c)
         else:
             c = PingClient(port, tls)
-        reqs = {1 + 2 * i: ("/f/%d.bin" % n, ()) for i, n in enumerate(files)}
+        reqs = {1 + 2 * i: ("/f/%d.bin" % n, extra) for i, n in enumerate(files)}
         got = c.fetch(reqs, timeout=60)
         for i, n in enumerate(files):
-            check_whole("%s windows, stream %d (%d)" % ("1 GiB" if big else "default", 1 + 2 * i, n),
+            check_whole("%s windows%s, stream %d (%d)" % ("1 GiB" if big else "default",
+                                                         " incremental" if extra else "",
+                                                         1 + 2 * i, n),
                         got[1 + 2 * i], n)
-    ok("interleave: 12 streams (two of 1 MiB) byte for byte with PINGs between, default and 1 GiB windows")
+    ok("interleave: 12 streams (two of 1 MiB) byte for byte with PINGs between, default and 1 GiB "
+       "windows, incremental or not")
 
 
 def uneven(port, tls):
