@@ -1981,8 +1981,9 @@ static uint32_t scan_be31(const uint8_t *b)
     return ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]) & 0x7fffffffu;
 }
 
-/* One client frame head (h2_scan): the GOAWAY code of a violation, or 0. */
-static uint32_t scan_frame(hz__h2 *h, const uint8_t *f, size_t hlen)
+/* One client frame head (h2_scan; a PRIORITY frame's 5-byte payload
+ * follows it): the GOAWAY code of a violation, or 0. */
+static uint32_t scan_frame(hz__h2 *h, const uint8_t *f)
 {
     uint32_t sid = scan_be31(f + 5);
     switch (f[3]) {
@@ -2007,7 +2008,7 @@ static uint32_t scan_frame(hz__h2 *h, const uint8_t *f, size_t hlen)
             h->rx_ended |= (uint64_t)1 << ((h->rx_max - sid) / 2u);
         return 0;
     case NGHTTP2_PRIORITY:
-        if (sid == 0 || (hlen == 13 && scan_be31(f + 9) == sid))
+        if (sid == 0 || (scan_need(f) == 13 && scan_be31(f + 9) == sid))
             return NGHTTP2_PROTOCOL_ERROR;
         return 0;
     default:
@@ -2029,20 +2030,23 @@ static uint32_t scan_frame(hz__h2 *h, const uint8_t *f, size_t hlen)
 static uint32_t h2_scan(hz__h2 *h, const uint8_t *p, size_t n, size_t *ok)
 {
     size_t i = 0;
-    while (i < n) {
+    for (;;) {
         if (h->rx_skip) {
-            size_t k = n - i < h->rx_skip ? n - i : h->rx_skip;
-            i += k;
-            h->rx_skip -= (uint32_t)k;
-            continue;
+            if (h->rx_skip >= n - i) {
+                h->rx_skip -= (uint32_t)(n - i);
+                return 0;
+            }
+            i += h->rx_skip;
+            h->rx_skip = 0;
         }
+        if (i == n)
+            return 0;
         const uint8_t *f = p + i;
-        size_t at = i, hlen;
-        if (HZ__LIKELY(!h->rx_hn && n - i >= 9 && n - i >= scan_need(f))) {
-            hlen = scan_need(f);
-            i += hlen;
+        size_t at = i, hlen = 9;
+        if (HZ__LIKELY(!h->rx_hn && n - i >= 13)) {
+            i += 9; /* a PRIORITY frame's dependency, if any, is at f + 9 */
         } else {
-            /* A head split across reads: gathered in rx_hd. */
+            /* A head split across reads (or near the end): gathered in rx_hd. */
             if (h->rx_hn)
                 at = 0; /* begun in an earlier read, already fed */
             for (;;) {
@@ -2061,13 +2065,14 @@ static uint32_t h2_scan(hz__h2 *h, const uint8_t *p, size_t n, size_t *ok)
             h->rx_hn = 0;
         }
         h->rx_skip = ((uint32_t)f[0] << 16 | (uint32_t)f[1] << 8 | f[2]) - (uint32_t)(hlen - 9);
-        uint32_t err = scan_frame(h, f, hlen);
-        if (HZ__UNLIKELY(err)) {
-            *ok = at;
-            return err;
+        if (f[3] <= NGHTTP2_RST_STREAM) { /* DATA, HEADERS, PRIORITY, RST_STREAM */
+            uint32_t err = scan_frame(h, f);
+            if (HZ__UNLIKELY(err)) {
+                *ok = at;
+                return err;
+            }
         }
     }
-    return 0;
 }
 
 /* Feeds bytes to the session. 0, or < 0 when the session is over. */
