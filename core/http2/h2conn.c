@@ -156,6 +156,12 @@ static void h2_timer_fn(hz__timer *t);
 #define H2_POOL_MAXSZ 1024u
 #define H2_POOL_CLASSES 5u /* 64, 128, 256, 512, 1024 */
 #define H2_POOL_KEEP 64u
+/* Spare blocks of up to 256 bytes (classes 0-2: nghttp2's stream and
+ * outbound items) kept per loop: under RFC 9218 nghttp2 frees a stream's
+ * blocks when it closes, a connection's batch at once, so many streams'
+ * blocks wait here for the next requests (more than H2_POOL_KEEP at
+ * c64 m32). 256 x (64 + 128 + 256) bytes = 112 KiB at most. */
+#define H2_POOL_KEEP_SMALL 256u
 #define H2_RA_MAX (64u * 1024u) /* file bytes read ahead per stream at most (h2_fill) */
 #define H2_RA_KEEP 16u          /* spare read-ahead buffers per loop */
 
@@ -208,7 +214,7 @@ static void h2_free(void *ptr, void *ud)
     memcpy(&sz, p, sizeof(sz));
     if (sz <= H2_POOL_MAXSZ && pool && !loop->stopping) {
         unsigned k = pool_class(sz);
-        if (pool->nblk[k] < H2_POOL_KEEP) {
+        if (pool->nblk[k] < (k <= 2 ? H2_POOL_KEEP_SMALL : H2_POOL_KEEP)) {
             memcpy(p, &pool->blk[k], sizeof(void *));
             pool->blk[k] = p;
             pool->nblk[k]++;
