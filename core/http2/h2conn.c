@@ -874,7 +874,7 @@ static int h2_fill(hz__h2 *h, const h2s *no_ra)
                 turned = 1;
             }
         /* Read ahead only for a stream the scheduler turned away from
-         * within the run (another stream's frame after its last one): an
+         * within the run (another stream's file frame after its last): an
          * incremental stream (RFC 9218) or, before nghttp2 1.48, any. A
          * stream whose frames end the run is where the next run goes on
          * (RFC 9218, not incremental): its next frames are read in place. */
