@@ -59,6 +59,12 @@ struct hz__h2 {          /* owner: its conn (c->h2) */
     unsigned in_run : 1;
     uint32_t nholes;
     h2_hole holes[H2_HOLES]; /* file payloads send_data left for h2_fill */
+    /* The client's frame heads as they arrive (h2_scan). */
+    uint32_t rx_skip;  /* bytes before the next frame head: the preface, then payloads */
+    uint32_t rx_max;   /* the highest odd stream id a client HEADERS named */
+    uint64_t rx_ended; /* bit k: the client ended stream rx_max - 2k (END_STREAM, RST) */
+    uint8_t rx_hn;     /* bytes of a frame head split across reads, in rx_hd */
+    uint8_t rx_hd[13]; /* the head, and a PRIORITY frame's stream dependency */
 };
 
 enum h2_tkind {
@@ -150,6 +156,12 @@ static void h2_timer_fn(hz__timer *t);
 #define H2_POOL_MAXSZ 1024u
 #define H2_POOL_CLASSES 5u /* 64, 128, 256, 512, 1024 */
 #define H2_POOL_KEEP 64u
+/* Spare blocks of up to 256 bytes (classes 0-2: nghttp2's stream and
+ * outbound items) kept per loop: under RFC 9218 nghttp2 frees a stream's
+ * blocks when it closes, a connection's batch at once, so many streams'
+ * blocks wait here for the next requests (more than H2_POOL_KEEP at
+ * c64 m32). 256 x (64 + 128 + 256) bytes = 112 KiB at most. */
+#define H2_POOL_KEEP_SMALL 256u
 #define H2_RA_MAX (64u * 1024u) /* file bytes read ahead per stream at most (h2_fill) */
 #define H2_RA_KEEP 16u          /* spare read-ahead buffers per loop */
 
@@ -202,7 +214,7 @@ static void h2_free(void *ptr, void *ud)
     memcpy(&sz, p, sizeof(sz));
     if (sz <= H2_POOL_MAXSZ && pool && !loop->stopping) {
         unsigned k = pool_class(sz);
-        if (pool->nblk[k] < H2_POOL_KEEP) {
+        if (pool->nblk[k] < (k <= 2 ? H2_POOL_KEEP_SMALL : H2_POOL_KEEP)) {
             memcpy(p, &pool->blk[k], sizeof(void *));
             pool->blk[k] = p;
             pool->nblk[k]++;
@@ -852,13 +864,21 @@ static int h2_fill(hz__h2 *h, const h2s *no_ra)
             continue;
         h2s *s = h->holes[i].s;
         struct iovec iov[H2_HOLES + 1];
-        int k = 0;
+        int k = 0, turned = 0;
         for (uint32_t j = i; j < n; j++)
             if (h->holes[j].s == s) {
                 iov[k].iov_base = c->out.data + h->holes[j].at + 9;
                 iov[k++].iov_len = h->holes[j].len;
+                turned = 0;
+            } else {
+                turned = 1;
             }
-        size_t ra = s->src_on && s != no_ra ? ra_len(h, s) : 0;
+        /* Read ahead only for a stream the scheduler turned away from
+         * within the run (another stream's file frame after its last): an
+         * incremental stream (RFC 9218) or, before nghttp2 1.48, any. A
+         * stream whose frames end the run is where the next run goes on
+         * (RFC 9218, not incremental): its next frames are read in place. */
+        size_t ra = s->src_on && s != no_ra && turned ? ra_len(h, s) : 0;
         if (ra) {
             iov[k].iov_base = s->ob.data + s->ob.len;
             iov[k++].iov_len = ra;
@@ -1955,12 +1975,120 @@ static int h2_flush(hz__conn *c)
     return rc;
 }
 
+/* The bytes of a frame head h2_scan looks at: 9, and 4 more of a
+ * PRIORITY frame (its stream dependency). */
+static size_t scan_need(const uint8_t *f)
+{
+    return f[3] == NGHTTP2_PRIORITY && !f[0] && !f[1] && f[2] == 5 ? 13u : 9u;
+}
+
+static uint32_t scan_be31(const uint8_t *b)
+{
+    return ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]) & 0x7fffffffu;
+}
+
+/* One client frame head (h2_scan; a PRIORITY frame's 5-byte payload
+ * follows it): the GOAWAY code of a violation, or 0. */
+static uint32_t scan_frame(hz__h2 *h, const uint8_t *f)
+{
+    uint32_t sid = scan_be31(f + 5);
+    switch (f[3]) {
+    case NGHTTP2_HEADERS:
+    case NGHTTP2_DATA:
+        if (!(sid & 1u))
+            return 0; /* stream 0, even ids: nghttp2's connection errors */
+        if (sid > h->rx_max) {
+            if (f[3] == NGHTTP2_DATA)
+                return 0; /* an idle stream: nghttp2's PROTOCOL_ERROR */
+            uint32_t d = (sid - h->rx_max) / 2u;
+            h->rx_ended = d < 64u ? h->rx_ended << d : 0;
+            h->rx_max = sid;
+        } else if (h->rx_max - sid < 128u && (h->rx_ended >> ((h->rx_max - sid) / 2u) & 1u)) {
+            return NGHTTP2_STREAM_CLOSED;
+        }
+        if ((f[4] & NGHTTP2_FLAG_END_STREAM) && h->rx_max - sid < 128u)
+            h->rx_ended |= (uint64_t)1 << ((h->rx_max - sid) / 2u);
+        return 0;
+    case NGHTTP2_RST_STREAM:
+        if ((sid & 1u) && sid <= h->rx_max && h->rx_max - sid < 128u)
+            h->rx_ended |= (uint64_t)1 << ((h->rx_max - sid) / 2u);
+        return 0;
+    case NGHTTP2_PRIORITY:
+        if (sid == 0 || (scan_need(f) == 13 && scan_be31(f + 9) == sid))
+            return NGHTTP2_PROTOCOL_ERROR;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* The client's frame heads as they arrive, before nghttp2 reads them: what
+ * nghttp2 no longer checks once it keeps no closed streams, which it does
+ * under RFC 9218 priorities (we send SETTINGS_NO_RFC7540_PRIORITIES): DATA
+ * or HEADERS on a stream the client ended with END_STREAM or RST_STREAM
+ * (RFC 9113 §5.1: STREAM_CLOSED), and a PRIORITY frame on stream 0 (§6.3)
+ * or depending on itself (RFC 7540 §5.3.1), both PROTOCOL_ERROR. Each is
+ * answered as a connection error (§5.4.1 lets a stream error be one): only
+ * the client's own frames decide, so no race with our resets or ends can
+ * trip it. The client's ended streams are a bitmap of the 64 ids below the
+ * highest (nghttp2 kept about as many closed streams). The code for
+ * GOAWAY and *ok, the bytes before the offending frame; 0 otherwise. */
+static uint32_t h2_scan(hz__h2 *h, const uint8_t *p, size_t n, size_t *ok)
+{
+    size_t i = 0;
+    for (;;) {
+        if (h->rx_skip) {
+            if (h->rx_skip >= n - i) {
+                h->rx_skip -= (uint32_t)(n - i);
+                return 0;
+            }
+            i += h->rx_skip;
+            h->rx_skip = 0;
+        }
+        if (i == n)
+            return 0;
+        const uint8_t *f = p + i;
+        size_t at = i, hlen = 9;
+        if (HZ__LIKELY(!h->rx_hn && n - i >= 13)) {
+            i += 9; /* a PRIORITY frame's dependency, if any, is at f + 9 */
+        } else {
+            /* A head split across reads (or near the end): gathered in rx_hd. */
+            if (h->rx_hn)
+                at = 0; /* begun in an earlier read, already fed */
+            for (;;) {
+                size_t need = h->rx_hn < 9 ? 9u : scan_need(h->rx_hd);
+                if (h->rx_hn == need)
+                    break;
+                if (i == n)
+                    return 0;
+                size_t k = need - h->rx_hn < n - i ? need - h->rx_hn : n - i;
+                memcpy(h->rx_hd + h->rx_hn, p + i, k);
+                h->rx_hn = (uint8_t)(h->rx_hn + k);
+                i += k;
+            }
+            f = h->rx_hd;
+            hlen = h->rx_hn;
+            h->rx_hn = 0;
+        }
+        h->rx_skip = ((uint32_t)f[0] << 16 | (uint32_t)f[1] << 8 | f[2]) - (uint32_t)(hlen - 9);
+        if (f[3] <= NGHTTP2_RST_STREAM) { /* DATA, HEADERS, PRIORITY, RST_STREAM */
+            uint32_t err = scan_frame(h, f);
+            if (HZ__UNLIKELY(err)) {
+                *ok = at;
+                return err;
+            }
+        }
+    }
+}
+
 /* Feeds bytes to the session. 0, or < 0 when the session is over. */
 static int h2_feed(hz__conn *c, const uint8_t *p, size_t n)
 {
     hz__h2 *h = c->h2;
+    size_t ok = n;
+    uint32_t err = h2_scan(h, p, n, &ok);
     h->in_ng = 1;
-    ssize_t rc = nghttp2_session_mem_recv(h->ng, p, n);
+    ssize_t rc = ok ? nghttp2_session_mem_recv(h->ng, p, ok) : 0;
     h->in_ng = 0;
     if (rc < 0) {
         if (!h->calm) {
@@ -1969,6 +2097,10 @@ static int h2_feed(hz__conn *c, const uint8_t *p, size_t n)
             h2_goaway(h, rc == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM
                                                    : NGHTTP2_PROTOCOL_ERROR);
         }
+        return -1;
+    }
+    if (HZ__UNLIKELY(err)) {
+        h2_goaway(h, err);
         return -1;
     }
     return 0;
@@ -2338,6 +2470,7 @@ int hz__h2_takeover(hz__conn *c)
     if (!h)
         return HZ_ENOMEM;
     h->c = c;
+    h->rx_skip = NGHTTP2_CLIENT_MAGIC_LEN; /* the preface comes first (h2_scan) */
     nghttp2_session_callbacks *cb;
     nghttp2_option *opt;
     if (nghttp2_session_callbacks_new(&cb) != 0) {
@@ -2385,6 +2518,14 @@ int hz__h2_takeover(hz__conn *c)
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, win},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
          (uint32_t)(srv->plimits.header_bytes + srv->plimits.request_line)},
+#if NGHTTP2_VERSION_NUM >= 0x013000
+        /* RFC 9218 scheduling: nghttp2 then sends a stream's DATA frames
+         * back to back (non-incremental, the default) instead of turning
+         * between streams per frame, so a file's frames of one run are
+         * read with one preadv, in place (h2_fill). It then keeps no
+         * closed streams; h2_scan checks what that leaves unchecked. */
+        {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+#endif
         /* RFC 8441 WebSockets: nghttp2 accepts :protocol only once this
          * local setting was submitted. Last, so it can be left out. */
         {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},

@@ -12,8 +12,10 @@ otherwise, 77 without python3-h2's hpack.
 Modes:
   interleave  twelve streams (two of 1 MiB + 7) at once with PINGs
               between them, once with the default windows replenished frame
-              by frame (small runs) and once with 1 GiB windows (read-ahead):
-              every body byte for byte
+              by frame (small runs), and with 1 GiB windows twice: by default
+              (RFC 9218: one stream's frames after the other, read in place)
+              and incremental (`priority: i`, the streams in turn: the
+              read-ahead): every body byte for byte
   uneven      stream windows of 40,000 bytes (frames not on 16 KiB bounds)
               and a connection window opened in 7,000-byte steps
   cut         two streams of one file wait after their first frame; the file
@@ -29,6 +31,9 @@ Modes:
               fills (one frame of each) while the big stream's second frame
               is promised (no read-ahead may take its bytes); every body
               byte for byte
+  order       two 1 MiB + 7 streams with RFC 9218 `priority` fields: by
+              default (u=3) all of the first, then the second; both
+              incremental (i) in turn; u=1 before u=5 whatever the order
 """
 import os
 import struct
@@ -70,18 +75,23 @@ def interleave(port, tls):
     # Two 1 MiB files among ten smaller ones: the client's WINDOW_UPDATEs
     # (two per frame) and PINGs stay below http2.max_control_frames (1000/s).
     files = [65536, BIG, 65536, 16385, 65536, BIG] + [65536, 16385] * 3
-    for big in (False, True):
+    # 1 GiB windows: each stream's frames back to back (RFC 9218, not
+    # incremental), then in turn (incremental: the read-ahead's case).
+    for big, extra in ((False, ()), (True, ()), (True, (("priority", "u=3, i"),))):
         if big:
             c = PingClient(port, tls, settings=struct.pack(">HI", 4, 1 << 30), window=False)
             big_windows(c)
         else:
             c = PingClient(port, tls)
-        reqs = {1 + 2 * i: ("/f/%d.bin" % n, ()) for i, n in enumerate(files)}
+        reqs = {1 + 2 * i: ("/f/%d.bin" % n, extra) for i, n in enumerate(files)}
         got = c.fetch(reqs, timeout=60)
         for i, n in enumerate(files):
-            check_whole("%s windows, stream %d (%d)" % ("1 GiB" if big else "default", 1 + 2 * i, n),
+            check_whole("%s windows%s, stream %d (%d)" % ("1 GiB" if big else "default",
+                                                         " incremental" if extra else "",
+                                                         1 + 2 * i, n),
                         got[1 + 2 * i], n)
-    ok("interleave: 12 streams (two of 1 MiB) byte for byte with PINGs between, default and 1 GiB windows")
+    ok("interleave: 12 streams (two of 1 MiB) byte for byte with PINGs between, default and 1 GiB "
+       "windows, incremental or not")
 
 
 def uneven(port, tls):
@@ -134,7 +144,11 @@ def uneven(port, tls):
 def cut(port, tls, d):
     path = os.path.join(d, "trunc.bin")
     c = Client(port, tls, settings=struct.pack(">HI", 4, 16384), window=False)
-    c.send(c.req(1, "/f/trunc.bin") + c.req(3, "/f/trunc.bin"))
+    # Incremental (RFC 9218 `priority: i`): the server turns between the
+    # two streams frame by frame, so both are cut within one run; without
+    # it the first stream would take the whole connection window alone.
+    inc = [("priority", "u=3, i")]
+    c.send(c.req(1, "/f/trunc.bin", extra=inc) + c.req(3, "/f/trunc.bin", extra=inc))
     body = {1: b"", 3: b""}
     got = 0  # payload bytes received (padding counts: flow control)
     deadline = time.monotonic() + 30
@@ -272,6 +286,49 @@ def full(port, tls):
     ok("full: 16 streams, a full table of unread frames mid-run, bodies whole")
 
 
+def order(port, tls):
+    """RFC 9218 priorities (the server sends SETTINGS_NO_RFC7540_PRIORITIES):
+    DATA frames in the order of the requests' `priority` fields."""
+    def run(reqs):
+        c = Client(port, tls, settings=struct.pack(">HI", 4, 1 << 30), window=False)
+        big_windows(c)
+        c.send(b"".join(c.req(sid, "/f/%d.bin" % BIG, extra=ex) for sid, ex in reqs))
+        seq, bodies = [], {sid: b"" for sid, _ in reqs}
+        ended = set()
+        deadline = time.monotonic() + 60
+        while len(ended) < len(reqs):
+            f = c.read_frame(deadline)
+            if f is None:
+                fail("order: timeout, %r" % {s: len(b) for s, b in bodies.items()})
+            t, fl, sid, p = f
+            if t == GOAWAY or (t == RST and sid in bodies):
+                fail("order: frame %d on stream %d" % (t, sid))
+            if t == DATA and sid in bodies:
+                bodies[sid] += data_of(fl, p)
+                seq.append(sid)
+                if fl & END_STREAM:
+                    ended.add(sid)
+        for sid, b in bodies.items():
+            if b != content(BIG):
+                fail("order: stream %d differs (%d bytes)" % (sid, len(b)))
+        return seq
+
+    def runs(seq):  # stream ids in the order their frames came, repeats merged
+        return [s for i, s in enumerate(seq) if i == 0 or seq[i - 1] != s]
+
+    r = runs(run([(1, ()), (3, ())]))
+    if r != [1, 3]:
+        fail("order: default (u=3, not incremental): want all of 1 then 3, got %r" % r[:8])
+    inc = [("priority", "u=3, i")]
+    r = runs(run([(1, inc), (3, inc)]))
+    if len(r) < 8:
+        fail("order: both incremental: want the streams' frames in turn, got %r" % r[:8])
+    r = runs(run([(1, [("priority", "u=5")]), (3, [("priority", "u=1")])]))
+    if r != [3, 1]:
+        fail("order: u=1 before u=5: want all of 3 then 1, got %r" % r[:8])
+    ok("order: default one stream after the other, incremental in turn, urgency first")
+
+
 def main():
     port, mode, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     tls = "--tls" in sys.argv[4:]
@@ -285,6 +342,8 @@ def main():
         reset(port, tls)
     if mode == "full":
         full(port, tls)
+    if mode == "order":
+        order(port, tls)
     fail("unknown mode " + mode)
 
 

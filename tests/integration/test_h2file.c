@@ -176,3 +176,8 @@ Test(h2file_batch, full_table_of_unread_frames_mid_run_keeps_order)
 {
     batch("full");
 }
+
+Test(h2file_batch, priority_fields_order_the_streams)
+{
+    batch("order");
+}

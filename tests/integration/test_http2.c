@@ -159,6 +159,10 @@ Test(http2, limits_431_413_404)
 {
     run_mode("limits", 0);
 }
+Test(http2, frames_on_closed_streams_split_heads)
+{
+    run_mode("closed_streams", 0);
+}
 Test(http2, max_concurrent_streams)
 {
     run_mode("max_streams", 2);
