@@ -100,6 +100,16 @@
  * one's response until the 256th request was handled (epoll's sends go at
  * once); batches of 64 send them sooner, for one more enter per 64. */
 #define UR_REPORT_MAX 64
+/* The batching window (us): a wait() that would sleep while at least two
+ * answered peers are expected to send waits for up to that many
+ * completions, but takes what came once this long passed (and if nothing
+ * came, waits on for one as usual). A reply to a request that arrives in
+ * the window waits for the rest of it; in return each io_uring_enter and
+ * each wake-up of the loop (and, with DEFER_TASKRUN, none of the peers'
+ * sends) serves a batch of requests. docs/architecture.md, "Batching". */
+#ifndef UR_BATCH_US
+#define UR_BATCH_US 50
+#endif
 
 enum { K_RECV = 1, K_ACCEPT = 2, K_SEND = 3, K_WAKE = 4, K_CANCEL = 5, K_SENDF = 6 };
 enum { S_FREE = 0, S_OPEN, S_DETACHED, S_CLOSING };
@@ -158,6 +168,7 @@ typedef struct ur_slot {
     uint8_t eof : 1;        /* the receive saw the end of the stream */
     uint8_t nobufs : 1;     /* the receive stopped for want of buffers */
     uint8_t in_lvl : 1, in_dirty : 1, in_rearm : 1, in_drain : 1;
+    uint8_t answered : 1; /* its answer went whole to the kernel, no input since (nanswered) */
 } ur_slot;
 _Static_assert(sizeof(ur_slot) <= 32, "ur_slot is per fd number: keep it small");
 _Static_assert(UR_BUF_COUNT <= 32767 && UR_BUF_SIZE <= 65535 && UR_IN_MAX <= 255,
@@ -185,6 +196,7 @@ struct hz_poller {                /* owner: whoever called create (a loop) */
     int bnext[UR_BUF_COUNT];     /* next buffer of the same connection, -1 */
     unsigned avail;              /* buffers in the ring */
     unsigned posted;             /* buffers [0, posted) given to the ring so far */
+    int dry;                     /* a receive found the ring empty since the last wait() */
     ur_slot *slots;              /* owns: indexed by fd */
     size_t nslots;               /* slots allocated */
     size_t ninit;                /* slots [0, ninit) initialised (above: untouched memory) */
@@ -201,6 +213,9 @@ struct hz_poller {                /* owner: whoever called create (a loop) */
     ur_oblk *fast;        /* borrowed: blocks of fast sends submitted, not yet accounted */
     int fast_urgent;      /* a fast send's end has something to report or to send next */
     unsigned fast_seq;    /* the SQ tail after the last fast send: submitted once the head passes */
+    unsigned nanswered;   /* slots with answered set: peers whose next bytes may come soon */
+    unsigned batch_miss;  /* batching windows in a row that caught fewer than two entries */
+    unsigned batch_skip;  /* waits left to make without a window */
     unsigned gen;         /* batch generation */
     hz_poll_event *batch; /* borrowed: the array of the last wait() */
     int batch_len;
@@ -231,6 +246,24 @@ static void lvl_add(hz_poller *p, int fd)
     if (!s->in_lvl) {
         s->in_lvl = 1;
         list_add(&p->lvl, fd);
+    }
+}
+
+static void ans_clear(hz_poller *p, ur_slot *s)
+{
+    if (s->answered) {
+        s->answered = 0;
+        p->nanswered--;
+    }
+}
+
+/* The fd's answer was submitted (or sent) whole and nothing of the peer's
+ * is unread: its peer may talk next (a request after a response). */
+static void ans_set(hz_poller *p, ur_slot *s)
+{
+    if (!s->answered && s->in_head < 0 && (s->interest & HZ_EV_READ) && !s->eof && !s->err) {
+        s->answered = 1;
+        p->nanswered++;
     }
 }
 
@@ -466,6 +499,7 @@ static void slot_close_now(hz_poller *p, int fd)
     lq_free(p, s, 1);
     act_free(p, s);
     close(fd);
+    ans_clear(p, s);
     s->state = S_FREE;
     s->udata = NULL;
     s->interest = 0;
@@ -702,6 +736,7 @@ static int ur_add(hz_poller *p, int fd, unsigned events, void *udata)
         lq_free(p, s, 1);
         act_free(p, s);
     }
+    ans_clear(p, s);
     uint32_t gen = s->gen + 1;
     unsigned lvl = s->in_lvl, dirty = s->in_dirty, rearm = s->in_rearm, drain = s->in_drain;
     memset(s, 0, sizeof(*s));
@@ -728,6 +763,7 @@ static int ur_modify(hz_poller *p, int fd, unsigned events, void *udata)
         return HZ_EINVAL;
     s->udata = udata;
     s->interest = events & (HZ_EV_READ | HZ_EV_WRITE);
+    ans_clear(p, s);
     if (s->listener) {
         if (events & HZ_EV_READ) {
             s->act->lq->err = 0; /* restart after EMFILE */
@@ -762,6 +798,7 @@ static int ur_remove(hz_poller *p, int fd)
     batch_blank(p, fd);
     disarm(p, fd);
     in_drop(p, s);
+    ans_clear(p, s);
     if (s->listener)
         lq_free(p, s, 1); /* accepted, never handed out: like a closed backlog */
     act_release(p, s);    /* what stays: output still to send */
@@ -1034,6 +1071,8 @@ static void send_done(hz_poller *p, ur_oblk *b, int res, int fast)
     if (a->shut_pending) {
         a->shut_pending = 0;
         shutdown(fd, SHUT_WR);
+    } else if (s->state == S_OPEN) {
+        ans_set(p, s);
     }
     if (s->interest & HZ_EV_WRITE)
         lvl_add(p, fd);
@@ -1055,6 +1094,7 @@ static void on_recv(hz_poller *p, int fd, unsigned gen, int res, unsigned flags)
             buf_return(p, bid); /* the fd was removed: nobody reads this */
         return;
     }
+    ans_clear(p, s);
     if (bid >= 0) {
         p->avail--;
         if (res > 0) {
@@ -1073,7 +1113,9 @@ static void on_recv(hz_poller *p, int fd, unsigned gen, int res, unsigned flags)
     }
     if (res == 0)
         s->eof = 1;
-    else if (res < 0 && res != -ENOBUFS && res != -ECANCELED)
+    else if (res == -ENOBUFS)
+        p->dry = 1; /* more receives at once than buffers: the pool grows */
+    else if (res < 0 && res != -ECANCELED)
         s->err = (int8_t)hz_err_from_errno(-res);
     if (s->in_n >= UR_IN_MAX && s->armed)
         disarm(p, fd); /* the reader is behind: hold no more buffers for it */
@@ -1209,6 +1251,7 @@ static void fast_done(hz_poller *p)
             a->out_head = a->out_tail = NULL;
             a->sending = 0;
             oblk_free(p, b);
+            ans_set(p, s);
         } else {
             int res = b->fdone ? b->fres : (int)b->inflight;
             b->fdone = 0;
@@ -1241,7 +1284,9 @@ static void flush_dirty(hz_poller *p)
         }
         b->inflight = b->len - b->off;
         a->sending = 1;
-        if (a->slow) { /* the socket was full: the kernel waits for room */
+        if (!b->next && !a->shut_pending && s->state == S_OPEN)
+            ans_set(p, s); /* its peer's next request may follow this answer */
+        if (a->slow) {     /* the socket was full: the kernel waits for room */
             io_uring_prep_send(sqe, fd, b->data + b->off, b->inflight, MSG_NOSIGNAL | MSG_WAITALL);
             io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)b | K_SEND);
             p->inflight++;
@@ -1394,25 +1439,42 @@ static void rearm_check(hz_poller *p)
     }
 }
 
-/* Submits what is queued and waits for completions (timeout_ms: -1 for
- * ever, 0 not at all). 0, 1 when the wait ended by its timeout or a
- * signal, or < 0. */
-static int ur_enter(hz_poller *p, int timeout_ms)
+/* Submits what is queued and waits until wait_nr completions are posted
+ * or timeout_us passed (-1: for ever, 0: no wait). 0, 1 when the wait
+ * ended by its timeout, 2 by a signal, or < 0. */
+static int ur_enter(hz_poller *p, long long timeout_us, unsigned wait_nr)
 {
     int rc;
-    if (timeout_ms == 0) {
+    if (timeout_us == 0) {
         rc = io_uring_submit_and_get_events(&p->ring);
     } else {
         struct io_uring_cqe *cqe;
-        struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
-                                       .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
-        rc = io_uring_submit_and_wait_timeout(&p->ring, &cqe, 1, timeout_ms < 0 ? NULL : &ts, NULL);
+        struct __kernel_timespec ts = {.tv_sec = timeout_us / 1000000,
+                                       .tv_nsec = (timeout_us % 1000000) * 1000};
+        rc = io_uring_submit_and_wait_timeout(&p->ring, &cqe, wait_nr, timeout_us < 0 ? NULL : &ts,
+                                              NULL);
     }
     if (rc >= 0 || rc == -EAGAIN || rc == -EBUSY)
         return 0;
-    if (rc == -ETIME || rc == -EINTR)
+    if (rc == -ETIME)
         return 1;
+    if (rc == -EINTR)
+        return 2;
     return hz_err_from_errno(-rc);
+}
+
+/* A wait() that tried a batching window reports j entries. A window that
+ * caught fewer than two only delayed the one it caught (a single active
+ * peer beside answered idle ones): skip the next 2, 4 .. 64 chances. */
+static void batch_score(hz_poller *p, int j)
+{
+    if (j >= 2) {
+        p->batch_miss = 0;
+        return;
+    }
+    if (p->batch_miss < 6)
+        p->batch_miss++;
+    p->batch_skip = 1u << p->batch_miss;
 }
 
 static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
@@ -1426,10 +1488,12 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
     if (rc < 0)
         return rc;
     uint64_t start = timeout_ms > 0 ? ur_now_ms() : 0;
+    int tried = 0; /* this wait() tried a batching window */
     for (;;) {
         arm_wake(p);
-        if (p->avail < p->posted / 4 && p->posted < UR_BUF_COUNT)
+        if ((p->dry || p->avail < p->posted / 4) && p->posted < UR_BUF_COUNT)
             pool_grow(p, p->posted); /* before the receives want more */
+        p->dry = 0;
         rearm_check(p);
         int t = timeout_ms;
         if (lvl_prune(p) || p->woken)
@@ -1446,7 +1510,24 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
         int forced = t != 0 && p->fast_urgent;
         if (forced)
             t = 0;
-        rc = ur_enter(p, t);
+        /* Batching: peers that were answered are likely to send next, so
+         * a wait that would sleep waits for up to that many completions,
+         * but for at most UR_BATCH_US before it takes what came (see
+         * UR_BATCH_US; batch_skip backs off where windows catch little). */
+        long long tus = t < 0 ? -1 : (long long)t * 1000;
+        unsigned nr = 1;
+        int window = 0;
+        if (t != 0 && !tried && p->nanswered >= 2 && UR_BATCH_US > 0) {
+            if (p->batch_skip) {
+                p->batch_skip--;
+            } else {
+                nr = p->nanswered < UR_REPORT_MAX ? p->nanswered : UR_REPORT_MAX;
+                if (tus < 0 || tus > UR_BATCH_US)
+                    tus = UR_BATCH_US;
+                window = tried = 1;
+            }
+        }
+        rc = ur_enter(p, tus, nr);
         if (UR_ON_VALGRIND())
             (void)poll(NULL, 0, 0); /* lets valgrind deliver a pending signal */
         ur_reap(p);
@@ -1470,7 +1551,9 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
         }
         if (i < p->lvl.n)
             lvl_rotate(p, i);
-        if (j || rc > 0 || (t == 0 && !forced)) {
+        if (j || rc == 2 || (rc == 1 && !window) || (t == 0 && !forced)) {
+            if (tried)
+                batch_score(p, j);
             p->batch_len = j;
             return j;
         }
@@ -1561,7 +1644,7 @@ static void ur_quiesce(hz_poller *p, int timeout_ms)
             t = 100;
         if (p->fast)
             t = 0; /* fast sends end during the enter, mostly without a completion */
-        if (ur_enter(p, t) < 0)
+        if (ur_enter(p, (long long)t * 1000, 1) < 0)
             break;
         ur_reap(p);
         fast_done(p);
