@@ -6,7 +6,9 @@
  * report lasts its timeout (the window's own expiry is not the caller's
  * timeout), a request that arrives after the window is reported at once,
  * and one busy connection beside answered idle ones is not slowed to the
- * window's pace for ever. Runs over every poller in hz_pollers[]; a
+ * window's pace for ever; and a served connection that is closed is
+ * closed for real (the io_uring poller keeps a served socket in the ring's
+ * file table for its sends). Runs over every poller in hz_pollers[]; a
  * readiness poller (no send/recv slots) is driven with read()/write() on
  * the fds. A file of its own, beside the shared contract checks
  * (poller_contract.c). */
@@ -46,6 +48,9 @@ static void bt_open(bt *t, int idx)
     memset(t, 0, sizeof(*t));
     t->vt = hz_pollers[idx];
     cr_assert_eq(t->vt->create(&t->p, &hz_allocator_default), 0, "create");
+    /* A loop's connections are added while it runs (after its first wait()). */
+    hz_poll_event ev[1];
+    cr_assert_geq(t->vt->wait(t->p, ev, 1, 0), 0, "wait");
     for (int i = 0; i < NC; i++) {
         cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, t->sv[i]),
                      0, "socketpair: %s", strerror(errno));
@@ -57,7 +62,9 @@ static void bt_open(bt *t, int idx)
 static void bt_close(bt *t)
 {
     for (int i = 0; i < NC; i++) {
-        if (completion(t))
+        if (t->sv[i][0] < 0)
+            ;
+        else if (completion(t))
             t->vt->close(t->p, t->sv[i][0]);
         else {
             t->vt->remove(t->p, t->sv[i][0]);
@@ -282,5 +289,44 @@ ParameterizedTest(int *idx, poller_batch, burst_all_reported, .timeout = 60)
     bt_answer_all(&t);
     for (int round = 0; round < 50; round++)
         bt_burst(&t, round);
+    bt_close(&t);
+}
+
+ParameterizedTestParameters(poller_batch, served_then_closed_peer_sees_eof)
+{
+    return poller_params();
+}
+
+/* Served connections are closed for real: after close() (a completion
+ * poller's) or remove() and the caller's own close(2), and the next
+ * wait(), each peer reads the end of the stream. */
+ParameterizedTest(int *idx, poller_batch, served_then_closed_peer_sees_eof, .timeout = 60)
+{
+    bt t;
+    bt_open(&t, *idx);
+    bt_answer_all(&t);
+    bt_burst(&t, 0);
+    for (int i = 0; i < NC; i++) {
+        if (completion(&t) && i % 2) {
+            cr_assert_eq(t.vt->close(t.p, t.sv[i][0]), 0, "close");
+        } else {
+            cr_assert_eq(t.vt->remove(t.p, t.sv[i][0]), 0, "remove");
+            close(t.sv[i][0]);
+        }
+        t.sv[i][0] = -1;
+    }
+    static hz_poll_event ev[NC + 1];
+    for (int i = 0; i < NC; i++) {
+        long t0 = now_ms();
+        for (;;) {
+            cr_assert_geq(t.vt->wait(t.p, ev, NC + 1, 10), 0, "wait");
+            char c;
+            ssize_t n = read(t.sv[i][1], &c, 1);
+            if (n == 0)
+                break;
+            cr_assert(n < 0 && errno == EAGAIN, "%s: peer %d read %zd", t.vt->name, i, n);
+            cr_assert_lt(now_ms() - t0, WAIT_MS, "%s: peer %d never saw the close", t.vt->name, i);
+        }
+    }
     bt_close(&t);
 }
