@@ -18,7 +18,8 @@
  * fallback: a kernel without them fails create() with HZ_ENOTSUP and a
  * message on stderr, never a silent switch to epoll. Everything else used
  * (multishot accept 5.19, multishot receive 6.0, buffer rings 5.19,
- * EXT_ARG timeouts 5.11, CQE_SKIP 5.17, a send with MSG_DONTWAIT failing
+ * EXT_ARG timeouts 5.11, CQE_SKIP 5.17, sparse registered file tables
+ * 5.19, a send with MSG_DONTWAIT failing
  * with EAGAIN instead of waiting in the kernel, 5.x) is older than
  * DEFER_TASKRUN. Fast sends (flush_dirty(), fast_done()) rely on that
  * last one: run during the submit, silent when they sent everything.
