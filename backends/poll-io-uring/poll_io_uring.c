@@ -741,10 +741,11 @@ static int ur_create(hz_poller **out, const hz_allocator *a)
     memset(&rr, 0, sizeof(rr));
     rr.nr = nfix;
     rr.flags = IORING_RSRC_REGISTER_SPARSE;
-    if (syscall(__NR_io_uring_register, p->ring.ring_fd, IORING_REGISTER_FILES2, &rr, sizeof(rr)) <
-        0) {
-        rc = errno == ENOMEM ? HZ_ENOMEM
-                             : ur_unsupported("a sparse registered file table is missing", errno);
+    if (nfix && syscall(__NR_io_uring_register, p->ring.ring_fd, IORING_REGISTER_FILES2, &rr,
+                        sizeof(rr)) < 0) {
+        rc = errno == ENOMEM || errno == EMFILE
+                 ? hz_err_from_errno(errno)
+                 : ur_unsupported("a sparse registered file table is missing", errno);
         goto fail;
     }
     p->nfixed = nfix;
