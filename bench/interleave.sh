@@ -10,6 +10,8 @@
 #   REPS=7 DURATION=5 CONNS="64 256" bench/interleave.sh
 #   OLD_REV=78e2082 bench/interleave.sh  also runs the demo built from that
 #                                        commit ("httpz-old"), side by side
+#   OLD_REV=.. OLD_POLLER=io_uring ...   builds that old demo on the io_uring
+#                                        poller (to compare io_uring changes)
 #   IO_URING=0 bench/interleave.sh       leaves out the io_uring build of the
 #                                        demo ("httpz-uring", HZ_POLLER=io_uring,
 #                                        Linux with liburing-dev), run by default
@@ -39,7 +41,7 @@ if [ -n "${OLD_REV:-}" ]; then # the same demo at another commit, built aside
     old_src=$(mktemp -d /tmp/httpz-old-src.XXXXXX)
     git -C "$root" archive "$OLD_REV" | tar -x -C "$old_src"
     cmake -S "$old_src" -B "$old_src/build" -DCMAKE_BUILD_TYPE=Release -DHZ_BUILD_TESTS=OFF \
-          -DHZ_BUILD_BENCH=ON >/dev/null
+          -DHZ_BUILD_BENCH=ON -DHZ_POLLER="${OLD_POLLER:-auto}" >/dev/null
     cmake --build "$old_src/build" --target demo -j"$(nproc)" >/dev/null
     servers=(httpz httpz-old "${servers[@]:1}")
 fi

@@ -18,7 +18,8 @@
  * fallback: a kernel without them fails create() with HZ_ENOTSUP and a
  * message on stderr, never a silent switch to epoll. Everything else used
  * (multishot accept 5.19, multishot receive 6.0, buffer rings 5.19,
- * EXT_ARG timeouts 5.11, CQE_SKIP 5.17, a send with MSG_DONTWAIT failing
+ * EXT_ARG timeouts 5.11, CQE_SKIP 5.17, sparse registered file tables
+ * 5.19, a send with MSG_DONTWAIT failing
  * with EAGAIN instead of waiting in the kernel, 5.x) is older than
  * DEFER_TASKRUN. Fast sends (flush_dirty(), fast_done()) rely on that
  * last one: run during the submit, silent when they sent everything.
@@ -43,6 +44,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <liburing.h>
@@ -100,8 +102,25 @@
  * one's response until the 256th request was handled (epoll's sends go at
  * once); batches of 64 send them sooner, for one more enter per 64. */
 #define UR_REPORT_MAX 64
+/* The batching window (us): a wait() that would sleep while at least two
+ * answered peers are expected to send waits for up to that many
+ * completions, but takes what came once this long passed (and if nothing
+ * came, waits on for one as usual). A reply to a request that arrives in
+ * the window waits for the rest of it; in return each io_uring_enter and
+ * each wake-up of the loop (and, with DEFER_TASKRUN, none of the peers'
+ * sends) serves a batch of requests. docs/architecture.md, "Batching". */
+#ifndef UR_BATCH_US
+#define UR_BATCH_US 50
+#endif
 
-enum { K_RECV = 1, K_ACCEPT = 2, K_SEND = 3, K_WAKE = 4, K_CANCEL = 5, K_SENDF = 6 };
+/* Sends name their socket by index fd in the ring's registered file table
+ * (IOSQE_FIXED_FILE) for fds below this (and below RLIMIT_NOFILE at
+ * create()), so the kernel takes no file reference per send (fget/fput:
+ * about 2% of the server's CPU at 64 connections). 8 bytes of kernel
+ * memory per entry. */
+#define UR_FIXED_MAX 16384
+
+enum { K_RECV = 1, K_ACCEPT = 2, K_SEND = 3, K_WAKE = 4, K_CANCEL = 5, K_SENDF = 6, K_FILES = 7 };
 enum { S_FREE = 0, S_OPEN, S_DETACHED, S_CLOSING };
 
 typedef struct ur_oblk {    /* owner: its slot's output queue, or the poller's orphans */
@@ -158,6 +177,9 @@ typedef struct ur_slot {
     uint8_t eof : 1;        /* the receive saw the end of the stream */
     uint8_t nobufs : 1;     /* the receive stopped for want of buffers */
     uint8_t in_lvl : 1, in_dirty : 1, in_rearm : 1, in_drain : 1;
+    uint8_t answered : 1; /* its answer went whole to the kernel, no input since (nanswered) */
+    uint8_t fixq : 1;     /* its file was put in the ring's table (index fd): clear before close */
+    uint8_t fixed : 1;    /* ... and the kernel confirmed it: sends use IOSQE_FIXED_FILE */
 } ur_slot;
 _Static_assert(sizeof(ur_slot) <= 32, "ur_slot is per fd number: keep it small");
 _Static_assert(UR_BUF_COUNT <= 32767 && UR_BUF_SIZE <= 65535 && UR_IN_MAX <= 255,
@@ -185,6 +207,7 @@ struct hz_poller {                /* owner: whoever called create (a loop) */
     int bnext[UR_BUF_COUNT];     /* next buffer of the same connection, -1 */
     unsigned avail;              /* buffers in the ring */
     unsigned posted;             /* buffers [0, posted) given to the ring so far */
+    int dry;                     /* a receive found the ring empty since the last wait() */
     ur_slot *slots;              /* owns: indexed by fd */
     size_t nslots;               /* slots allocated */
     size_t ninit;                /* slots [0, ninit) initialised (above: untouched memory) */
@@ -198,11 +221,17 @@ struct hz_poller {                /* owner: whoever called create (a loop) */
     unsigned nspare;
     ur_oblk *orphans; /* borrowed: blocks in flight for a closed fd (counted only) */
     unsigned norphans;
-    ur_oblk *fast;        /* borrowed: blocks of fast sends submitted, not yet accounted */
-    int fast_urgent;      /* a fast send's end has something to report or to send next */
-    unsigned fast_seq;    /* the SQ tail after the last fast send: submitted once the head passes */
-    unsigned gen;         /* batch generation */
-    hz_poll_event *batch; /* borrowed: the array of the last wait() */
+    ur_oblk *fast;       /* borrowed: blocks of fast sends submitted, not yet accounted */
+    int fast_urgent;     /* a fast send's end has something to report or to send next */
+    unsigned fast_seq;   /* the SQ tail after the last fast send: submitted once the head passes */
+    unsigned nanswered;  /* slots with answered set: peers whose next bytes may come soon */
+    unsigned batch_miss; /* batching windows in a row that caught fewer than two entries */
+    unsigned batch_skip; /* waits left to make without a window */
+    unsigned nfixed;     /* entries of the ring's registered file table */
+    unsigned upd_next;   /* the next upd[] entry */
+    int upd[UR_SQ_ENTRIES]; /* the fds of file table updates not yet submitted */
+    unsigned gen;           /* batch generation */
+    hz_poll_event *batch;   /* borrowed: the array of the last wait() */
     int batch_len;
 };
 
@@ -234,6 +263,24 @@ static void lvl_add(hz_poller *p, int fd)
     }
 }
 
+static void ans_clear(hz_poller *p, ur_slot *s)
+{
+    if (s->answered) {
+        s->answered = 0;
+        p->nanswered--;
+    }
+}
+
+/* The fd's answer was submitted (or sent) whole and nothing of the peer's
+ * is unread: its peer may talk next (a request after a response). */
+static void ans_set(hz_poller *p, ur_slot *s)
+{
+    if (!s->answered && s->in_head < 0 && (s->interest & HZ_EV_READ) && !s->eof && !s->err) {
+        s->answered = 1;
+        p->nanswered++;
+    }
+}
+
 /* An SQE, flushing the queue to the kernel when it is full (loop thread,
  * ring enabled). NULL only if even that failed. */
 static struct io_uring_sqe *ur_sqe(hz_poller *p)
@@ -246,6 +293,50 @@ static struct io_uring_sqe *ur_sqe(hz_poller *p)
         sqe = io_uring_get_sqe(&p->ring);
     }
     return sqe;
+}
+
+/* Puts fd's file in the ring's table at index fd; its sends use the index
+ * once the completion confirms it (until then, the descriptor). Only once
+ * the loop thread runs the ring: an update queued before could not be
+ * cleared in order if the queue filled up. */
+static void fixed_install(hz_poller *p, int fd)
+{
+    ur_slot *s = &p->slots[fd];
+    if (!p->enabled || (unsigned)fd >= p->nfixed)
+        return;
+    struct io_uring_sqe *sqe = ur_sqe(p);
+    if (!sqe)
+        return;
+    /* The kernel reads the value when it runs the update: at the next
+     * submit, before UR_SQ_ENTRIES more updates could reuse the entry. */
+    int *v = &p->upd[p->upd_next++ % UR_SQ_ENTRIES];
+    *v = fd;
+    io_uring_prep_files_update(sqe, v, 1, fd);
+    io_uring_sqe_set_data64(sqe, ud_make(fd, s->gen, K_FILES));
+    s->fixq = 1;
+    p->inflight++;
+}
+
+/* Takes fd's file out of the table: the table holds a reference, so
+ * closing the descriptor would not close the socket. Queued behind the
+ * operations that still name index fd (the kernel resolves it when it
+ * issues them, in order). */
+static void fixed_clear(hz_poller *p, int fd)
+{
+    static int none = -1; /* read by the kernel */
+    ur_slot *s = &p->slots[fd];
+    if (!s->fixq || !p->ring_ok)
+        return; /* (the table went with the ring) */
+    s->fixq = s->fixed = 0;
+    struct io_uring_sqe *sqe = ur_sqe(p);
+    if (sqe) {
+        io_uring_prep_files_update(sqe, &none, 1, fd);
+        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+        io_uring_sqe_set_data64(sqe, K_CANCEL);
+        return;
+    }
+    int v = -1; /* the queue cannot take it: at once */
+    io_uring_register_files_update(&p->ring, (unsigned)fd, &v, 1);
 }
 
 static void ur_cancel(hz_poller *p, uint64_t ud)
@@ -465,7 +556,9 @@ static void slot_close_now(hz_poller *p, int fd)
     out_drop(p, s);
     lq_free(p, s, 1);
     act_free(p, s);
+    fixed_clear(p, fd);
     close(fd);
+    ans_clear(p, s);
     s->state = S_FREE;
     s->udata = NULL;
     s->interest = 0;
@@ -638,6 +731,24 @@ static int ur_create(hz_poller **out, const hz_allocator *a)
         rc = ur_unsupported("provided buffer rings are missing", -rc);
         goto fail;
     }
+    /* The registered file table (sparse: filled by fixed_install()). Not
+     * liburing's call, which raises RLIMIT_NOFILE when the table exceeds it. */
+    struct rlimit rl;
+    unsigned nfix = UR_FIXED_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < nfix)
+        nfix = (unsigned)rl.rlim_cur;
+    struct io_uring_rsrc_register rr;
+    memset(&rr, 0, sizeof(rr));
+    rr.nr = nfix;
+    rr.flags = IORING_RSRC_REGISTER_SPARSE;
+    if (nfix && syscall(__NR_io_uring_register, p->ring.ring_fd, IORING_REGISTER_FILES2, &rr,
+                        sizeof(rr)) < 0) {
+        rc = errno == ENOMEM || errno == EMFILE
+                 ? hz_err_from_errno(errno)
+                 : ur_unsupported("a sparse registered file table is missing", errno);
+        goto fail;
+    }
+    p->nfixed = nfix;
     for (unsigned i = 0; i < UR_BUF_COUNT; i++)
         p->bnext[i] = -1;
     pool_grow(p, UR_BUF_INIT);
@@ -702,6 +813,7 @@ static int ur_add(hz_poller *p, int fd, unsigned events, void *udata)
         lq_free(p, s, 1);
         act_free(p, s);
     }
+    ans_clear(p, s);
     uint32_t gen = s->gen + 1;
     unsigned lvl = s->in_lvl, dirty = s->in_dirty, rearm = s->in_rearm, drain = s->in_drain;
     memset(s, 0, sizeof(*s));
@@ -717,6 +829,8 @@ static int ur_add(hz_poller *p, int fd, unsigned events, void *udata)
     s->listener = la != NULL;
     s->act = la;
     arm(p, fd);
+    if (!la)
+        fixed_install(p, fd);
     lvl_add(p, fd);
     return 0;
 }
@@ -728,6 +842,7 @@ static int ur_modify(hz_poller *p, int fd, unsigned events, void *udata)
         return HZ_EINVAL;
     s->udata = udata;
     s->interest = events & (HZ_EV_READ | HZ_EV_WRITE);
+    ans_clear(p, s);
     if (s->listener) {
         if (events & HZ_EV_READ) {
             s->act->lq->err = 0; /* restart after EMFILE */
@@ -762,6 +877,8 @@ static int ur_remove(hz_poller *p, int fd)
     batch_blank(p, fd);
     disarm(p, fd);
     in_drop(p, s);
+    ans_clear(p, s);
+    fixed_clear(p, fd); /* the caller may close it (or hand it to close(), which drains) */
     if (s->listener)
         lq_free(p, s, 1); /* accepted, never handed out: like a closed backlog */
     act_release(p, s);    /* what stays: output still to send */
@@ -1034,6 +1151,8 @@ static void send_done(hz_poller *p, ur_oblk *b, int res, int fast)
     if (a->shut_pending) {
         a->shut_pending = 0;
         shutdown(fd, SHUT_WR);
+    } else if (s->state == S_OPEN) {
+        ans_set(p, s);
     }
     if (s->interest & HZ_EV_WRITE)
         lvl_add(p, fd);
@@ -1055,6 +1174,7 @@ static void on_recv(hz_poller *p, int fd, unsigned gen, int res, unsigned flags)
             buf_return(p, bid); /* the fd was removed: nobody reads this */
         return;
     }
+    ans_clear(p, s);
     if (bid >= 0) {
         p->avail--;
         if (res > 0) {
@@ -1073,7 +1193,9 @@ static void on_recv(hz_poller *p, int fd, unsigned gen, int res, unsigned flags)
     }
     if (res == 0)
         s->eof = 1;
-    else if (res < 0 && res != -ENOBUFS && res != -ECANCELED)
+    else if (res == -ENOBUFS)
+        p->dry = 1; /* more receives at once than buffers: the pool grows */
+    else if (res < 0 && res != -ECANCELED)
         s->err = (int8_t)hz_err_from_errno(-res);
     if (s->in_n >= UR_IN_MAX && s->armed)
         disarm(p, fd); /* the reader is behind: hold no more buffers for it */
@@ -1144,6 +1266,13 @@ static void on_cqe(hz_poller *p, const struct io_uring_cqe *cqe)
     case K_ACCEPT:
         on_accept(p, (int)((ud >> 3) & 0x1fffffffu), (unsigned)(ud >> 32), cqe->res, cqe->flags);
         break;
+    case K_FILES: { /* fixed_install()'s update: the index is usable if the fd is still that one */
+        p->inflight--;
+        ur_slot *s = &p->slots[(ud >> 3) & 0x1fffffffu];
+        if (s->gen == (unsigned)(ud >> 32) && s->state == S_OPEN && s->fixq && cqe->res == 1)
+            s->fixed = 1;
+        break;
+    }
     case K_WAKE:
         p->inflight--;
         p->wake_armed = 0;
@@ -1209,6 +1338,7 @@ static void fast_done(hz_poller *p)
             a->out_head = a->out_tail = NULL;
             a->sending = 0;
             oblk_free(p, b);
+            ans_set(p, s);
         } else {
             int res = b->fdone ? b->fres : (int)b->inflight;
             b->fdone = 0;
@@ -1241,8 +1371,12 @@ static void flush_dirty(hz_poller *p)
         }
         b->inflight = b->len - b->off;
         a->sending = 1;
-        if (a->slow) { /* the socket was full: the kernel waits for room */
+        if (!b->next && !a->shut_pending && s->state == S_OPEN)
+            ans_set(p, s); /* its peer's next request may follow this answer */
+        if (a->slow) {     /* the socket was full: the kernel waits for room */
             io_uring_prep_send(sqe, fd, b->data + b->off, b->inflight, MSG_NOSIGNAL | MSG_WAITALL);
+            if (s->fixed)
+                sqe->flags |= IOSQE_FIXED_FILE; /* index fd */
             io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)b | K_SEND);
             p->inflight++;
             continue;
@@ -1251,7 +1385,7 @@ static void flush_dirty(hz_poller *p)
          * completion when it sent everything (fast_done()). */
         io_uring_prep_send(sqe, fd, b->data + b->off, b->inflight,
                            MSG_NOSIGNAL | MSG_WAITALL | MSG_DONTWAIT);
-        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS | (s->fixed ? IOSQE_FIXED_FILE : 0);
         io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)b | K_SENDF);
         b->fast = 1;
         b->fdone = 0;
@@ -1394,25 +1528,42 @@ static void rearm_check(hz_poller *p)
     }
 }
 
-/* Submits what is queued and waits for completions (timeout_ms: -1 for
- * ever, 0 not at all). 0, 1 when the wait ended by its timeout or a
- * signal, or < 0. */
-static int ur_enter(hz_poller *p, int timeout_ms)
+/* Submits what is queued and waits until wait_nr completions are posted
+ * or timeout_us passed (-1: for ever, 0: no wait). 0, 1 when the wait
+ * ended by its timeout, 2 by a signal, or < 0. */
+static int ur_enter(hz_poller *p, long long timeout_us, unsigned wait_nr)
 {
     int rc;
-    if (timeout_ms == 0) {
+    if (timeout_us == 0) {
         rc = io_uring_submit_and_get_events(&p->ring);
     } else {
         struct io_uring_cqe *cqe;
-        struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
-                                       .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
-        rc = io_uring_submit_and_wait_timeout(&p->ring, &cqe, 1, timeout_ms < 0 ? NULL : &ts, NULL);
+        struct __kernel_timespec ts = {.tv_sec = timeout_us / 1000000,
+                                       .tv_nsec = (timeout_us % 1000000) * 1000};
+        rc = io_uring_submit_and_wait_timeout(&p->ring, &cqe, wait_nr, timeout_us < 0 ? NULL : &ts,
+                                              NULL);
     }
     if (rc >= 0 || rc == -EAGAIN || rc == -EBUSY)
         return 0;
-    if (rc == -ETIME || rc == -EINTR)
+    if (rc == -ETIME)
         return 1;
+    if (rc == -EINTR)
+        return 2;
     return hz_err_from_errno(-rc);
+}
+
+/* A wait() that tried a batching window reports j entries. A window that
+ * caught fewer than two only delayed the one it caught (a single active
+ * peer beside answered idle ones): skip the next 2, 4 .. 64 chances. */
+static void batch_score(hz_poller *p, int j)
+{
+    if (j >= 2) {
+        p->batch_miss = 0;
+        return;
+    }
+    if (p->batch_miss < 6)
+        p->batch_miss++;
+    p->batch_skip = 1u << p->batch_miss;
 }
 
 static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
@@ -1426,10 +1577,12 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
     if (rc < 0)
         return rc;
     uint64_t start = timeout_ms > 0 ? ur_now_ms() : 0;
+    int tried = 0; /* this wait() tried a batching window */
     for (;;) {
         arm_wake(p);
-        if (p->avail < p->posted / 4 && p->posted < UR_BUF_COUNT)
+        if ((p->dry || p->avail < p->posted / 4) && p->posted < UR_BUF_COUNT)
             pool_grow(p, p->posted); /* before the receives want more */
+        p->dry = 0;
         rearm_check(p);
         int t = timeout_ms;
         if (lvl_prune(p) || p->woken)
@@ -1446,7 +1599,24 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
         int forced = t != 0 && p->fast_urgent;
         if (forced)
             t = 0;
-        rc = ur_enter(p, t);
+        /* Batching: peers that were answered are likely to send next, so
+         * a wait that would sleep waits for up to that many completions,
+         * but for at most UR_BATCH_US before it takes what came (see
+         * UR_BATCH_US; batch_skip backs off where windows catch little). */
+        long long tus = t < 0 ? -1 : (long long)t * 1000;
+        unsigned nr = 1;
+        int window = 0;
+        if (t != 0 && !tried && p->nanswered >= 2 && UR_BATCH_US > 0) {
+            if (p->batch_skip) {
+                p->batch_skip--;
+            } else {
+                nr = p->nanswered < UR_REPORT_MAX ? p->nanswered : UR_REPORT_MAX;
+                if (tus < 0 || tus > UR_BATCH_US)
+                    tus = UR_BATCH_US;
+                window = tried = 1;
+            }
+        }
+        rc = ur_enter(p, tus, nr);
         if (UR_ON_VALGRIND())
             (void)poll(NULL, 0, 0); /* lets valgrind deliver a pending signal */
         ur_reap(p);
@@ -1470,7 +1640,9 @@ static int ur_wait(hz_poller *p, hz_poll_event *out, int max, int timeout_ms)
         }
         if (i < p->lvl.n)
             lvl_rotate(p, i);
-        if (j || rc > 0 || (t == 0 && !forced)) {
+        if (j || rc == 2 || (rc == 1 && !window) || (t == 0 && !forced)) {
+            if (tried)
+                batch_score(p, j);
             p->batch_len = j;
             return j;
         }
@@ -1561,7 +1733,7 @@ static void ur_quiesce(hz_poller *p, int timeout_ms)
             t = 100;
         if (p->fast)
             t = 0; /* fast sends end during the enter, mostly without a completion */
-        if (ur_enter(p, t) < 0)
+        if (ur_enter(p, (long long)t * 1000, 1) < 0)
             break;
         ur_reap(p);
         fast_done(p);

@@ -154,7 +154,12 @@ typedef struct hz_poller_vt {
      *  half-close from a close, so it sets HUP only on the write side):
      *  treat READ + EOF as the close and HUP as a hint. A fd waiting for
      *  WRITE is reported (WRITE, HUP or ERR) when its peer goes away.
-     *  The array stays the "current batch" for remove() until the next wait(). */
+     *  The array stays the "current batch" for remove() until the next wait().
+     *  With timeout_ms != 0 a poller may hold a ready entry for a short
+     *  window to report it together with others (the io_uring poller: at
+     *  most 50 us, while answered connections are expected to send); the
+     *  window's end is not the timeout: with nothing to report, wait()
+     *  still lasts timeout_ms. */
     int (*wait)(hz_poller *p, hz_poll_event *ev, int max, int timeout_ms);
     /** Makes a concurrent or the next wait() return with an HZ_EV_WAKE entry.
      *  thread: any (the only such op; all others belong to the loop thread).
