@@ -1,25 +1,12 @@
 /* test_poller.c - the poller contract (poller_contract.c) as Criterion tests,
  * each one parameterised over every poller compiled in (hz_pollers[]): the
  * default build runs them on epoll (or kqueue), the HZ_TEST_LIBKQUEUE build
- * on both in this one binary. The parameter is an index into hz_pollers[],
- * not a pointer, so it survives Criterion's process boundary as plain data. */
+ * on both in this one binary (poller_params.h). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <httpz/backend.h>
 #include "poller_contract.h"
-
-#define MAX_POLLERS 8
-
-static struct criterion_test_params poller_params(void)
-{
-    static int idx[MAX_POLLERS];
-    size_t n = 0;
-    while (hz_pollers[n] && n < MAX_POLLERS) {
-        idx[n] = (int)n;
-        n++;
-    }
-    return cr_make_param_array(int, idx, n);
-}
+#include "poller_params.h"
 
 static void run_check(pc_fn fn, int idx)
 {

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <httpz/backend.h>
+#include "poller_params.h"
 
 #define NC 8          /* connections */
 #define WAIT_MS 10000 /* the longest a step may take */
@@ -167,17 +168,6 @@ static void bt_burst(bt *t, int round)
     }
     for (int i = 0; i < NC; i++)
         bt_peer_read(t, i);
-}
-
-static struct criterion_test_params poller_params(void)
-{
-    static int idx[8];
-    size_t n = 0;
-    while (n < 8 && hz_pollers[n]) {
-        idx[n] = (int)n;
-        n++;
-    }
-    return cr_make_param_array(int, idx, n);
 }
 
 ParameterizedTestParameters(poller_batch, silent_answered_peers_wait_the_timeout)

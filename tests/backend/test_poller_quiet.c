@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <httpz/backend.h>
+#include "poller_params.h"
 #include "test_alloc.h"
 
 #define NP 64         /* connections */
@@ -97,17 +98,6 @@ static void exchange(const hz_poller_vt *vt, hz_poller *p, int (*pr)[2], int n, 
         }
     }
     cr_assert_eq(done, n, "%d of %d responses sent", done, n);
-}
-
-static struct criterion_test_params poller_params(void)
-{
-    static int idx[8];
-    size_t n = 0;
-    while (n < 8 && hz_pollers[n]) {
-        idx[n] = (int)n;
-        n++;
-    }
-    return cr_make_param_array(int, idx, n);
 }
 
 ParameterizedTestParameters(poller_quiet, parked_fd_holds_no_queue)

@@ -432,14 +432,17 @@ def main():
         # no closed streams and the server checks the client's frame heads
         # itself. Every frame below goes one byte per segment, so its head
         # is split across the server's reads.
-        c.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        def settled_nodelay(conn):
+            conn.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn.settle()
+            return conn
 
         def dribble(conn, b):
             for i in range(len(b)):
                 conn.send(b[i:i + 1])
                 time.sleep(0.002)
 
-        c.settle()
+        settled_nodelay(c)
         # The server ended stream 1 (413 before the body): the client's
         # DATA still in flight is ignored, the connection goes on.
         c.send(c.req(1, "/small", "POST", end=False, extra=[("content-length", "2000")]))
@@ -460,18 +463,14 @@ def main():
         if code != 0x5:
             fail("closed_streams: DATA after END_STREAM: GOAWAY %r, want STREAM_CLOSED" % code)
         # The client reset stream 1: HEADERS on it, likewise.
-        c2 = Conn(port)
-        c2.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        c2.settle()
+        c2 = settled_nodelay(Conn(port))
         dribble(c2, c2.req(1, "/slow?ms=2000", end=False) + frame(RST, 0, 1, struct.pack(">I", 0x8)) +
                 c2.req(1, "/"))
         code = c2.wait_goaway(10)
         if code != 0x5:
             fail("closed_streams: HEADERS after RST_STREAM: GOAWAY %r, want STREAM_CLOSED" % code)
         # A PRIORITY frame on stream 5 depending on stream 5.
-        c3 = Conn(port)
-        c3.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        c3.settle()
+        c3 = settled_nodelay(Conn(port))
         dribble(c3, frame(PRIORITY, 0, 5, struct.pack(">IB", 5, 15)))
         code = c3.wait_goaway(10)
         if code != PROTOCOL_ERROR:
