@@ -225,6 +225,7 @@ hz_renice_tree() {
 # build steps.
 declare -A prep_pids=()
 prep_secs=0
+prep_waited=0
 hz_prep_start() {
     local job=$1
     shift
@@ -255,13 +256,15 @@ hz_prep() {
         return
     }
     log="$root/build/$job.prep.log"
+    local t0=$SECONDS
     hz_renice_tree "$pid" 0
     wait "$pid"
     rc=$?
     cat "$log"
     read -r _ secs <"$log.result" 2>/dev/null || secs=0
     prep_secs=$((prep_secs + secs))
-    echo "($job: configured and built in the background, $secs s)"
+    prep_waited=$((prep_waited + SECONDS - t0))
+    echo "($job: configured and built in the background in $secs s; waited for it $((SECONDS - t0)) s)"
     return "$rc"
 }
 
@@ -291,6 +294,7 @@ hz_stage_run() {
     echo "=== stage $name ==="
     local t0=$SECONDS bg
     prep_secs=0
+    prep_waited=0
     if "$fn"; then
         stage_results+=("$name: ok ($((SECONDS - t0)) s")
     else
@@ -298,7 +302,8 @@ hz_stage_run() {
         failed_stages+=("$name")
     fi
     bg=""
-    [ "$prep_secs" -eq 0 ] || bg="; its builds took $prep_secs s in the background"
+    [ "$prep_secs" -eq 0 ] ||
+        bg="; its builds: $prep_secs s in the background, $prep_waited s of them waited for"
     stage_results[-1]+="$bg)"
 }
 
