@@ -3,10 +3,12 @@
 # command; .ci/run calls exactly this).
 #
 # The suite is a list of stages in scripts/stages/NN-name.sh, run in order.
-# Each stage builds one configuration in build/<stage> and runs its tests.
+# Each stage builds one configuration in build/<stage> and runs its tests;
+# the next stage's build runs, niced, beside this stage's tests.
 #   HZ_STAGES="gcc asan"   run only these stages (default: all)
 #   HZ_JOBS=N              build/test parallelism (default: nproc)
-#   HZ_BACKGROUND=0        run the background stages (fuzz) in line instead
+#   HZ_BACKGROUND=0        run the background stages (fuzz) and builds in
+#                          line instead
 #   HZ_WAIT_JOBS=N         parallelism of the tests labelled "wait", run
 #                          beside the others (default HZ_JOBS; 0: in line)
 #   CMAKE_GENERATOR=...    the build tool of every configuration (default
@@ -179,18 +181,99 @@ print(" ".join(sorted(names & known)))' "$dir") || return 1
     hz_build_targets "$dir" $targets
 }
 
-# hz_stage NAME FUNCTION [background]: runs a stage unless HZ_STAGES
-# excludes it. A background stage runs beside the stages after it, niced, so
-# it takes only the CPU they leave idle (integration tests waiting on
-# timeouts, valgrind's single thread): its output goes to build/NAME.stage.log
-# and is printed, with its counts, where hz_join waits for it.
+# Stages are registered first (the stage files call hz_stage and
+# hz_stage_prep) and run afterwards in file order, so that while one
+# stage's tests run, the next stage's build is already under way.
+stage_names=()
+stage_fns=()
+stage_modes=()
+declare -A stage_prep_fns=()
+
+# hz_stage NAME FUNCTION [background]: registers a stage (run below unless
+# HZ_STAGES excludes it). A background stage runs beside the stages after
+# it, niced, so it takes only the CPU they leave idle (integration tests
+# waiting on timeouts, valgrind's single thread): its output goes to
+# build/NAME.stage.log and is printed, with its counts, where hz_join
+# waits for it.
+hz_stage() {
+    stage_names+=("$1")
+    stage_fns+=("$2")
+    stage_modes+=("${3:-}")
+}
+
+# hz_stage_prep NAME FUNCTION: FUNCTION configures and builds stage NAME's
+# first tree (no tests, no counts). It starts, niced, in the background when
+# the stage before NAME starts, so it builds on the CPU that stage's tests
+# leave idle; stage NAME then takes its result with `hz_prep NAME FUNCTION`.
+hz_stage_prep() {
+    stage_prep_fns[$1]=$2
+}
+
+# hz_renice_tree PID N: sets the niceness of PID and of all its descendants.
+hz_renice_tree() {
+    local p
+    renice -n "$2" -p "$1" >/dev/null 2>&1
+    for p in $(pgrep -P "$1"); do
+        hz_renice_tree "$p" "$2"
+    done
+}
+
+# hz_prep_start JOB FUNCTION [args...]: runs FUNCTION in the background at
+# nice 10 (like the fuzz stage: it takes the CPU the foreground leaves
+# idle), output to build/JOB.prep.log, unless HZ_BACKGROUND=0 or JOB was
+# started already. Only for work without counts or tests: configure and
+# build steps.
+declare -A prep_pids=()
+prep_secs=0
+prep_waited=0
+hz_prep_start() {
+    local job=$1
+    shift
+    [ "${HZ_BACKGROUND:-1}" != 0 ] && [ -z "${prep_pids[$job]:-}" ] || return 0
+    local log="$root/build/$job.prep.log"
+    rm -f "$log.result"
+    (
+        renice -n 10 -p $BASHPID >/dev/null 2>&1
+        t0=$SECONDS
+        "$@" >"$log" 2>&1
+        rc=$?
+        echo "$rc $((SECONDS - t0))" >"$log.result"
+        exit $rc
+    ) &
+    prep_pids[$job]=$!
+}
+
+# hz_prep JOB FUNCTION [args...]: the status of FUNCTION: waits for the
+# background run hz_prep_start made (at normal priority from then on: the
+# stage now waits for it) and prints its output, or runs it here when it
+# was not started.
+hz_prep() {
+    local job=$1
+    shift
+    local pid=${prep_pids[$job]:-} log rc secs
+    [ -n "$pid" ] || {
+        "$@"
+        return
+    }
+    log="$root/build/$job.prep.log"
+    local t0=$SECONDS
+    hz_renice_tree "$pid" 0
+    wait "$pid"
+    rc=$?
+    cat "$log"
+    read -r _ secs <"$log.result" 2>/dev/null || secs=0
+    prep_secs=$((prep_secs + secs))
+    prep_waited=$((prep_waited + SECONDS - t0))
+    echo "($job: configured and built in the background in $secs s; waited for it $((SECONDS - t0)) s)"
+    return "$rc"
+}
+
 bg_names=()
 bg_pids=()
-hz_stage() {
+
+# hz_stage_run NAME FUNCTION [background]: runs one stage.
+hz_stage_run() {
     local name=$1 fn=$2 mode=${3:-}
-    if [ -n "${HZ_STAGES:-}" ] && ! grep -qw -- "$name" <<<"$HZ_STAGES"; then
-        return 0
-    fi
     if [ "$mode" = background ] && [ "${HZ_BACKGROUND:-1}" != 0 ]; then
         local log="$root/build/$name.stage.log"
         echo
@@ -209,13 +292,19 @@ hz_stage() {
     fi
     echo
     echo "=== stage $name ==="
-    local t0=$SECONDS
+    local t0=$SECONDS bg
+    prep_secs=0
+    prep_waited=0
     if "$fn"; then
-        stage_results+=("$name: ok ($((SECONDS - t0)) s)")
+        stage_results+=("$name: ok ($((SECONDS - t0)) s")
     else
-        stage_results+=("$name: FAILED ($((SECONDS - t0)) s)")
+        stage_results+=("$name: FAILED ($((SECONDS - t0)) s")
         failed_stages+=("$name")
     fi
+    bg=""
+    [ "$prep_secs" -eq 0 ] ||
+        bg="; its builds: $prep_secs s in the background, $prep_waited s of them waited for"
+    stage_results[-1]+="$bg)"
 }
 
 # hz_join: waits for the background stages, prints their output and adds
@@ -246,9 +335,27 @@ hz_join() {
     done
 }
 
+# hz_selected NAME: whether HZ_STAGES includes stage NAME.
+hz_selected() {
+    [ -z "${HZ_STAGES:-}" ] || grep -qw -- "$1" <<<"$HZ_STAGES"
+}
+
 mkdir -p "$root/build"
 for f in "$root"/scripts/stages/*.sh; do
     . "$f"
+done
+for i in "${!stage_names[@]}"; do
+    hz_selected "${stage_names[$i]}" || continue
+    if [ "${stage_modes[$i]}" != background ]; then
+        # The next foreground stage's build starts now, in the background.
+        for ((j = i + 1; j < ${#stage_names[@]}; j++)); do
+            hz_selected "${stage_names[$j]}" && [ "${stage_modes[$j]}" != background ] || continue
+            n=${stage_names[$j]}
+            [ -z "${stage_prep_fns[$n]:-}" ] || hz_prep_start "$n" "${stage_prep_fns[$n]}"
+            break
+        done
+    fi
+    hz_stage_run "${stage_names[$i]}" "${stage_fns[$i]}" "${stage_modes[$i]}"
 done
 hz_join
 

@@ -63,12 +63,15 @@ cross_expect_file() {
     echo "  $(basename "$1"): ${desc%%,*}"
 }
 
-# (a) macOS with zig cc.
+# (a) macOS with zig cc: the build (cross_prep) and the checks of it.
+cross_macos_build() {
+    hz_build "$HZ_ROOT/build/cross-macos-$1" \
+        -DCMAKE_TOOLCHAIN_FILE="$HZ_ROOT/cmake/toolchains/zig-macos-$1.cmake" \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHZ_TLS=none -DHZ_HTTP2=none -DHZ_BUILD_TESTS=OFF \
+        -DHZ_BUILD_CHECKS=ON -DHZ_BUILD_BENCH=OFF -DHZ_BUILD_EXAMPLES=ON
+}
 cross_macos() {
     local arch=$1 want=$2 dir="$HZ_ROOT/build/cross-macos-$1"
-    hz_build "$dir" -DCMAKE_TOOLCHAIN_FILE="$HZ_ROOT/cmake/toolchains/zig-macos-$arch.cmake" \
-        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHZ_TLS=none -DHZ_HTTP2=none -DHZ_BUILD_TESTS=OFF \
-        -DHZ_BUILD_CHECKS=ON -DHZ_BUILD_BENCH=OFF -DHZ_BUILD_EXAMPLES=ON || return 1
     grep -q "poller=kqueue" "$dir.configure.log" || {
         echo "cross: macOS $arch did not select kqueue" >&2
         return 1
@@ -153,11 +156,14 @@ cross_demo_aarch64() {
 }
 
 # (b) Linux aarch64 with the Debian cross toolchain, run under qemu-user.
+cross_aarch64_build() {
+    hz_build "$HZ_ROOT/build/cross-aarch64" \
+        -DCMAKE_TOOLCHAIN_FILE="$HZ_ROOT/cmake/toolchains/aarch64-linux-gnu.cmake" \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHZ_TLS=mbedtls -DHZ_HTTP2=none -DHZ_BUILD_TESTS=OFF \
+        -DHZ_BUILD_CHECKS=ON -DHZ_BUILD_BENCH=OFF -DHZ_BUILD_EXAMPLES=ON
+}
 cross_aarch64() {
     local dir="$HZ_ROOT/build/cross-aarch64"
-    hz_build "$dir" -DCMAKE_TOOLCHAIN_FILE="$HZ_ROOT/cmake/toolchains/aarch64-linux-gnu.cmake" \
-        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHZ_TLS=mbedtls -DHZ_HTTP2=none -DHZ_BUILD_TESTS=OFF \
-        -DHZ_BUILD_CHECKS=ON -DHZ_BUILD_BENCH=OFF -DHZ_BUILD_EXAMPLES=ON || return 1
     echo "Linux aarch64 ($(aarch64-linux-gnu-gcc -dumpversion), mbedTLS):"
     cross_expect_file "$dir/tests/backend/poller_check" "ELF 64-bit.*aarch64" &&
         cross_expect_file "$dir/examples/demo" "ELF 64-bit.*aarch64" || return 1
@@ -166,8 +172,16 @@ cross_aarch64() {
     cross_demo_aarch64 "$dir"
 }
 
+# The toolchains and the three builds: in the background while the stage
+# before runs (hz_stage_prep).
+cross_prep() {
+    cross_setup && cross_macos_build aarch64 && cross_macos_build x86_64 && cross_aarch64_build
+}
+
 stage_cross() {
-    cross_setup || return 1
+    hz_prep cross cross_prep || return 1
+    HZ_ZIG=$(cross_find_zig) || return 1
     cross_macos aarch64 "arm64" && cross_macos x86_64 "x86_64" && cross_aarch64
 }
+hz_stage_prep cross cross_prep
 hz_stage cross stage_cross
