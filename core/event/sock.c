@@ -175,7 +175,7 @@ static long raw_peek(hz__sock *raw)
  * refuses one. TLS_OUT_CAP bounds what a connection holds: room for five
  * full AEAD records (80 KiB of plaintext: a 64 KiB response with its
  * frames), four of a cipher with more expansion. */
-#define TLS_REC 16384u
+#define TLS_REC HZ__TLS_RECORD
 #define TLS_REC_ROOM (16384u + 2048u + 5u + 512u)
 #define TLS_OUT_CAP (4u * (16384u + 64u) + TLS_REC_ROOM)
 #define TLS_OUT_RECS 8u /* records per batch (smaller ones: a max_fragment_length) */

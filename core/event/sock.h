@@ -133,6 +133,13 @@ static inline int hz__sock_parkable(const hz__sock *s)
     return s->tp->stateless;
 }
 
+/** The plaintext of a full TLS record (RFC 8446 §5.1, RFC 5246 §6.2.1):
+ *  the TLS transport cuts a write into records of this size. An owner
+ *  that knows more output follows at once writes a multiple of it, so
+ *  only the last record of a burst is short (docs/architecture.md, "TLS
+ *  records per send"). */
+#define HZ__TLS_RECORD 16384u
+
 /** Whether the connection on s is TLS: its transport says so. */
 static inline int hz__sock_is_tls(const hz__sock *s)
 {

@@ -1907,11 +1907,18 @@ static void h2_streams(hz__conn *c)
     }
 }
 
-/* Writes c->out. 0, or < 0 after closing. */
-static int out_write(hz__conn *c, size_t *progress)
+/* Writes c->out, or with whole_records (TLS, more frames follow at once)
+ * only its full records' worth: a 64 KiB response is 4 records and a few
+ * bytes, and a short record of those few bytes per response cost as much
+ * as a fifth record (the cipher's per-record work, here and in the
+ * client); they go out with the next frames instead. 0, or < 0 after
+ * closing. */
+static int out_write(hz__conn *c, size_t *progress, int whole_records)
 {
-    while (hz__buf_pending(&c->out)) {
-        long n = c->sock.tp->send(&c->sock, c->out.data + c->out.off, hz__buf_pending(&c->out));
+    size_t keep = whole_records ? hz__buf_pending(&c->out) % HZ__TLS_RECORD : 0;
+    while (hz__buf_pending(&c->out) > keep) {
+        size_t len = hz__buf_pending(&c->out) - keep;
+        long n = c->sock.tp->send(&c->sock, c->out.data + c->out.off, len);
         if (n > 0) {
             c->out.off += (uint32_t)n;
             *progress += (size_t)n;
@@ -1924,6 +1931,12 @@ static int out_write(hz__conn *c, size_t *progress)
         h2_close(c);
         return (int)n;
     }
+    if (keep) { /* to the front: the next frames' holes are offsets from there */
+        memmove(c->out.data, c->out.data + c->out.off, keep);
+        c->out.off = 0;
+        c->out.len = (uint32_t)keep;
+        return 0;
+    }
     c->out.off = c->out.len = 0;
     return 0;
 }
@@ -1934,9 +1947,9 @@ static int h2_flush(hz__conn *c)
 {
     hz__h2 *h = c->h2;
     size_t progress = 0;
-    int rc = 0;
+    int rc = 0, more = 0;
     while (!c->wblocked && progress < H2_SEND_BUDGET) {
-        if (out_write(c, &progress) < 0)
+        if (out_write(c, &progress, more) < 0)
             return HZ_ECLOSED;
         if (c->wblocked)
             break;
@@ -1959,6 +1972,10 @@ static int h2_flush(hz__conn *c)
                 return HZ_ECLOSED;
             }
         }
+        /* Stopped by the bound with frames still queued: more follows.
+         * Otherwise the short record goes now, in the same send. */
+        more = hz__buf_pending(&c->out) >= H2_OUT_HIGH && hz__sock_is_tls(&c->sock) &&
+               nghttp2_session_want_write(h->ng);
         if (h->nholes && h2_fill(h, NULL) < 0) { /* before any of c->out is written */
             h2_close(c);
             return HZ_ECLOSED;

@@ -38,20 +38,28 @@ class Conn:
 
     def __init__(self, port, settings=b"", tls=False):
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        if tls:  # TLS with ALPN h2, the server's certificate not checked
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            ctx.set_alpn_protocols(["h2"])
-            s = ctx.wrap_socket(s, server_hostname="localhost")
-            if s.selected_alpn_protocol() != "h2":
-                fail("ALPN chose %r" % s.selected_alpn_protocol())
-        self.s = s
+        self.s = self.tls_wrap(s) if tls else s
         self.enc = hpack.Encoder()
         self.dec = hpack.Decoder()
         self.buf = b""
         self.closed = False
         self.s.sendall(PREFACE + frame(SETTINGS, 0, 0, settings))
+
+    @staticmethod
+    def tls_context():
+        """TLS with ALPN h2, the server's certificate not checked."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["h2"])
+        return ctx
+
+    def tls_wrap(self, s):
+        """The TLS socket over s (h2_records.py's counts the records)."""
+        s = self.tls_context().wrap_socket(s, server_hostname="localhost")
+        if s.selected_alpn_protocol() != "h2":
+            fail("ALPN chose %r" % s.selected_alpn_protocol())
+        return s
 
     def send(self, b):
         try:

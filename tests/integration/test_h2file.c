@@ -8,7 +8,8 @@
  * read-ahead into the stream): streams interleaved with each other and with
  * control frames, uneven windows, a file cut under two streams of one run
  * (padding keeps the connection window in step), a stream reset mid-file,
- * by h2_file_batch.py.
+ * by h2_file_batch.py. Suite h2file_records: how the frames of a burst
+ * are cut into TLS records (h2_records.py).
  * Skipped without HTTP/2 or python3-h2. */
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,6 +27,9 @@
 #endif
 #ifndef HZ_H2_FILE_BATCH
 #define HZ_H2_FILE_BATCH "h2_file_batch.py"
+#endif
+#ifndef HZ_H2_RECORDS
+#define HZ_H2_RECORDS "h2_records.py"
 #endif
 
 static hz_server *srv;
@@ -180,4 +184,13 @@ Test(h2file_batch, full_table_of_unread_frames_mid_run_keeps_order)
 Test(h2file_batch, priority_fields_order_the_streams)
 {
     batch("order");
+}
+
+/* TLS records (h2_records.py): frames that follow at once share full
+ * records (docs/architecture.md, "TLS records per send"). */
+TestSuite(h2file_records, .timeout = 120);
+
+Test(h2file_records, responses_of_a_burst_leave_in_full_records)
+{
+    both_with(HZ_H2_RECORDS, "packed", 60);
 }
