@@ -10,6 +10,8 @@ int hz__bufcache_init(hz__bufcache *bc, const hz_allocator *a, unsigned max)
     bc->blocks = NULL;
     bc->big = NULL;
     bc->big_cap = 0;
+    bc->gather = NULL;
+    bc->gather_cap = 0;
     if (max) {
         bc->blocks = hz__alloc(a, sizeof(void *) * max);
         if (!bc->blocks)
@@ -24,6 +26,10 @@ void hz__bufcache_free(hz__bufcache *bc)
         hz__free(bc->a, bc->big, bc->big_cap);
     bc->big = NULL;
     bc->big_cap = 0;
+    if (bc->gather)
+        hz__free(bc->a, bc->gather, bc->gather_cap);
+    bc->gather = NULL;
+    bc->gather_cap = 0;
     if (!bc->blocks)
         return;
     for (unsigned i = 0; i < bc->n; i++)

@@ -26,6 +26,13 @@ typedef struct hz__bufcache {
     unsigned n, max;
     char *big;        /* owns: a spare buffer of big_cap bytes (> a block), or NULL */
     uint32_t big_cap; /* its size */
+    /* owns: a spare TLS gather buffer of gather_cap bytes, or NULL. The
+     * loop's TLS connections take it for a write of several records and
+     * give it back once they are sent (core/event/sock.c), so a loop
+     * serving many large responses encrypts into one buffer, still in
+     * cache, instead of one per connection. */
+    char *gather;
+    uint32_t gather_cap;
 } hz__bufcache;
 
 /** Bytes [off, len) of data are pending; [len, cap) is free space. */

@@ -185,11 +185,13 @@ typedef struct tls_sock {              /* owner: its hz__sock (s->ctx) */
     hz_tls_session *s;                 /* owns */
     const hz_tls_vt *vt;               /* borrowed: static */
     const hz_allocator *a;             /* borrowed: outlives the socket */
+    hz__bufcache *bc;                  /* borrowed: the loop's (its gather spare), or NULL */
     hz_tls_io io;                      /* the session's shim: raw, through out */
     hz__tls_handshake_fn on_handshake; /* the owner's, called once */
     uint64_t deadline;                 /* ms: end of the handshake time; 0 = none */
     /* Records encrypted and not yet sent (TLS_OUT_CAP bytes; NULL until a
-     * write spans records, dropped when idle). out_len == 0: nothing held. */
+     * write spans records; given back to bc once they are all sent, kept
+     * while some are held; dropped when idle). out_len == 0: nothing held. */
     char *out;                /* owns (a) */
     size_t out_len, out_sent; /* bytes in out; of them, taken by raw */
     size_t held_plain;        /* the plaintext of out's records: the owner's
@@ -436,20 +438,50 @@ static size_t iov_record(const struct iovec *iov, int iovcnt, int i, size_t off,
     return n;
 }
 
+/* out for a gather: the loop's spare, else a new one. */
+static char *out_take(tls_sock *t)
+{
+    hz__bufcache *bc = t->bc;
+    if (bc && bc->gather) {
+        t->out = bc->gather;
+        bc->gather = NULL;
+        bc->gather_cap = 0;
+    } else {
+        t->out = hz__alloc(t->a, TLS_OUT_CAP);
+    }
+    return t->out;
+}
+
+/* out once nothing is held: back to the loop when its spare is free (the
+ * next connection's gather finds it in cache), else freed only if asked
+ * (idle, close): a connection whose records were held keeps its own. */
+static void out_give(tls_sock *t, int or_free)
+{
+    if (!t->out || t->out_len)
+        return;
+    hz__bufcache *bc = t->bc;
+    if (bc && !bc->gather) {
+        bc->gather = t->out;
+        bc->gather_cap = TLS_OUT_CAP;
+    } else if (or_free) {
+        hz__free(t->a, t->out, TLS_OUT_CAP);
+    } else {
+        return;
+    }
+    t->out = NULL;
+}
+
 /* More than a record's worth: records into out, then one send. The
  * result: the plaintext of the records sent in full, or HZ_EAGAIN; out
  * holds the rest and the owner's retry (the same bytes first, as the
  * backends already require) flushes it before anything new (tls_write). */
 static long tls_gather(tls_sock *t, const struct iovec *iov, int iovcnt)
 {
-    if (!t->out) {
-        t->out = hz__alloc(t->a, TLS_OUT_CAP);
-        if (!t->out) { /* one record, as without a buffer */
-            char rec[TLS_REC];
-            const char *p = NULL;
-            size_t k = iov_record(iov, iovcnt, 0, 0, rec, &p);
-            return tls_write_result(t->vt->write(t->s, p, k));
-        }
+    if (!t->out && !out_take(t)) { /* one record, as without a buffer */
+        char rec[TLS_REC];
+        const char *p = NULL;
+        size_t k = iov_record(iov, iovcnt, 0, 0, rec, &p);
+        return tls_write_result(t->vt->write(t->s, p, k));
     }
     char rec[TLS_REC];
     size_t plain = 0, off = 0;
@@ -482,9 +514,11 @@ static long tls_gather(tls_sock *t, const struct iovec *iov, int iovcnt)
         }
         t->held_plain = plain;
         long r = tls_flush_held(t);
+        out_give(t, 0); /* all sent: back to the loop */
         if (r != 0)
             return r;
     }
+    out_give(t, 0);
     return tls_write_result(n);
 }
 
@@ -503,6 +537,7 @@ static long tls_write(hz__sock *s, const struct iovec *iov, int iovcnt, size_t t
         if (total < t->held_plain)
             return HZ_EINVAL; /* not the retry the contract asks for */
         long r = tls_flush_held(t);
+        out_give(t, 0); /* when the last held records went */
         if (r != 0)
             return r;
     }
@@ -558,8 +593,10 @@ static void tls_close(hz__sock *s)
         tls_handshake_over(s, t, 0); /* closed mid-handshake (timeout, peer) */
         t->vt->session_destroy(t->s);
         hz__sock raw = t->raw;
-        if (t->out)
-            hz__free(t->a, t->out, TLS_OUT_CAP);
+        if (t->out) {
+            t->out_len = 0; /* records still held die with the connection */
+            out_give(t, 1);
+        }
         hz__free(t->a, t, sizeof(*t));
         s->ctx = NULL;
         if (raw.tp == &hz__transport_cio) {
@@ -601,10 +638,7 @@ static int tls_drop(tls_sock *t)
 {
     if (t->handshaking || t->retry_on_write || t->out_len)
         return 0;
-    if (t->out) {
-        hz__free(t->a, t->out, TLS_OUT_CAP);
-        t->out = NULL;
-    }
+    out_give(t, 1);
     if (t->vt->idle)
         t->vt->idle(t->s);
     return 1;
@@ -682,14 +716,15 @@ const char *hz__tls_sock_alpn(hz__sock *s)
     return t->vt->alpn_selected(t->s);
 }
 
-int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_tls_vt *vt, hz_tls_ctx *ctx,
-                        uint64_t deadline, hz__tls_handshake_fn on_handshake)
+int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, hz__bufcache *bc, const hz_tls_vt *vt,
+                        hz_tls_ctx *ctx, uint64_t deadline, hz__tls_handshake_fn on_handshake)
 {
     tls_sock *t = hz__calloc(a, sizeof(*t));
     if (!t)
         return HZ_ENOMEM;
     t->vt = vt;
     t->a = a;
+    t->bc = bc && bc->a == a ? bc : NULL; /* a spare is freed by the cache's allocator */
     t->on_handshake = on_handshake;
     t->raw = *s;
     t->io.send = tls_io_send;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include "internal.h"
+#include "buf.h"
 
 typedef struct hz__sock hz__sock;
 
@@ -157,9 +158,12 @@ typedef void (*hz__tls_handshake_fn)(hz__sock *s, int ok);
 
 /** Turns the socket transport of s into a server-side TLS one (handshake
  *  pending until deadline, ms; 0 = none). a: the allocator of the session
- *  state. HZ_ENOMEM or the backend's error; on failure s is unchanged. */
-HZ__HIDDEN int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, const hz_tls_vt *vt,
-                                   hz_tls_ctx *ctx, uint64_t deadline,
+ *  state. bc: the loop's buffer cache, whose spare gather buffer the
+ *  socket shares with the loop's other TLS sockets (its allocator must be
+ *  a; NULL: a buffer of its own). HZ_ENOMEM or the backend's error; on
+ *  failure s is unchanged. */
+HZ__HIDDEN int hz__tls_sock_attach(hz__sock *s, const hz_allocator *a, hz__bufcache *bc,
+                                   const hz_tls_vt *vt, hz_tls_ctx *ctx, uint64_t deadline,
                                    hz__tls_handshake_fn on_handshake);
 
 /** The ALPN protocol the TLS handshake of s chose, or NULL (none, not

@@ -151,8 +151,8 @@ int hz__tls_conn_attach(hz__conn *c, const hz__listener *l)
     uint64_t deadline = 0;
     if (srv->cfg.timeouts.tls_handshake)
         deadline = c->loop->now + srv->cfg.timeouts.tls_handshake;
-    int rc =
-        hz__tls_sock_attach(&c->sock, &srv->a, l->tls_vt, l->tls, deadline, tls_conn_handshake);
+    int rc = hz__tls_sock_attach(&c->sock, &srv->a, &c->loop->bufs, l->tls_vt, l->tls, deadline,
+                                 tls_conn_handshake);
     if (rc < 0)
         atomic_fetch_sub(&srv->tls_handshakes, 1);
     return rc;

@@ -20,6 +20,7 @@
 
 #include <httpz/backend.h>
 #include "sock.h"
+#include "test_alloc.h"
 
 #define REC 16384u
 
@@ -38,7 +39,9 @@ typedef struct wire { /* owner: the test */
     char *cert_pem, *key_pem;
 } wire;
 
-static wire *g_w; /* the raw transport's: one wire per test */
+static wire *g_w;                   /* the raw transport's: one wire per test */
+static hz__bufcache *g_bc;          /* the loop's cache the next wire shares, or NULL */
+static const hz_allocator *g_alloc; /* the next wire's transport allocator (NULL: default) */
 
 static long wire_recv(hz__sock *s, void *buf, size_t len)
 {
@@ -164,8 +167,8 @@ static void wire_open(wire *w, int max_version)
     w->sock.ctx = NULL;
     w->sock.fd = -1;
     w->sock.want_write = 0;
-    cr_assert_eq(hz__tls_sock_attach(&w->sock, &hz_allocator_default, hz_tls_default, w->ctx, 0,
-                                     on_handshake),
+    cr_assert_eq(hz__tls_sock_attach(&w->sock, g_alloc ? g_alloc : &hz_allocator_default, g_bc,
+                                     hz_tls_default, w->ctx, 0, on_handshake),
                  0);
     int c_done = 0;
     for (int i = 0; i < 100 && !(c_done && w->handshake_ok == 1); i++) {
@@ -475,4 +478,74 @@ Test(tls_records, shutdown_with_held_records_keeps_the_fin)
     cr_assert_eq(x.w.sock.tp->shutdown(&x.w.sock), 0);
     cr_assert_eq(x.w.shutdowns, 0, "FIN sent ahead of held records");
     xfer_close(&x);
+}
+
+/* The loop's spare gather buffer (core/common/buf.h): a write of several
+ * records takes it and gives it back once they are all sent, so a loop's
+ * connections encrypt into one buffer; a connection whose records are
+ * held keeps it until they go; one that finds the spare taken gathers
+ * into a buffer of its own and keeps that until it idles. */
+Test(tls_records, gather_buffer_is_the_loops_spare)
+{
+    hz_count_alloc ca;
+    hz_count_alloc_init(&ca);
+    hz__bufcache bc;
+    cr_assert_eq(hz__bufcache_init(&bc, &ca.iface, 0), 0);
+    g_alloc = &ca.iface;
+    g_bc = &bc;
+    const size_t part = 64u * 1024;
+    xfer x;
+    xfer_open(&x, 0, part, 11);
+    long base = atomic_load(&ca.allocs); /* the transport's own state */
+
+    /* the first gather allocates the buffer, which goes to the loop */
+    cr_assert_eq(xfer_send_rest(&x), (long)part);
+    xfer_read(&x, 0);
+    cr_assert_eq(x.w.sends, 1);
+    char *spare = bc.gather;
+    cr_assert(spare, "the buffer did not go back to the loop");
+    cr_assert_eq(bc.gather_cap, hz__tls_sock_held_max());
+    cr_assert_eq(atomic_load(&ca.allocs), base + 1);
+
+    /* the next takes the same one and gives it back: no allocation */
+    x.rd = 0;
+    cr_assert_eq(x.w.sock.tp->send(&x.w.sock, x.data, part), (long)part);
+    xfer_read(&x, 0);
+    cr_assert_eq(bc.gather, spare);
+    cr_assert_eq(atomic_load(&ca.allocs), base + 1);
+
+    /* records held (a slow reader): the connection keeps it meanwhile */
+    x.w.room = 20000;
+    x.rd = 0;
+    long n = x.w.sock.tp->send(&x.w.sock, x.data, part);
+    cr_assert(n == HZ_EAGAIN || (n > 0 && n < (long)part), "send: %ld", n);
+    x.off = n > 0 ? (size_t)n : 0;
+    cr_assert_gt(hz__tls_sock_held(&x.w.sock), 0);
+    cr_assert_null(bc.gather, "a buffer with held records was shared");
+    /* another connection's spare fills the slot meanwhile */
+    char *other = hz__alloc(&ca.iface, hz__tls_sock_held_max());
+    cr_assert(other);
+    bc.gather = other;
+    bc.gather_cap = (uint32_t)hz__tls_sock_held_max();
+    for (int round = 0; x.off < x.len; round++) {
+        cr_assert(round < 100000, "no progress");
+        xfer_read(&x, 5000);
+        xfer_send_rest(&x);
+    }
+    xfer_read(&x, 0);
+    cr_assert_eq(x.rd, part);
+    cr_assert(memcmp(x.got, x.data, part) == 0);
+    cr_assert_eq(hz__tls_sock_held(&x.w.sock), 0);
+    cr_assert_eq(bc.gather, other, "the loop's spare was replaced");
+    long frees = atomic_load(&ca.frees);
+    x.w.sock.tp->idle(&x.w.sock); /* its own buffer goes now */
+    cr_assert_eq(atomic_load(&ca.frees), frees + 1);
+
+    xfer_close(&x);
+    hz__bufcache_free(&bc);
+    g_alloc = NULL;
+    g_bc = NULL;
+    cr_assert_eq(atomic_load(&ca.live_blocks), 0, "leaked %ld blocks",
+                 atomic_load(&ca.live_blocks));
+    cr_assert_eq(atomic_load(&ca.size_mismatches), 0);
 }
