@@ -12,6 +12,7 @@
 # the anchors; openssl for nginx's certificate.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/h2o_conf.sh"
 shared=${HZ_SHARED:-$root/../shared}/bench
 DEMO=${DEMO:-$root/build/examples/demo}
 DURATION=${DURATION:-10}
@@ -88,19 +89,7 @@ NG
     rows nginx https://127.0.0.1:19443 http://127.0.0.1:19080 "${pids[-1]}"
 fi
 if [ "$H2O" = 1 ] && command -v h2o >/dev/null; then
-    # ocsp-update-interval 0: no OCSP fetcher (a perl child of h2o, counted as
-# its CPU; there is no network here anyway)
-cat > "$work/h2o.conf" <<H2
-num-threads: 1
-listen: {port: 20443, host: 127.0.0.1, ssl: {certificate-file: $work/cert.pem, key-file: $work/key.pem, ocsp-update-interval: 0}}
-listen: {port: 20080, host: 127.0.0.1}
-hosts:
-  default:
-    paths:
-      /plaintext: {file.file: $work/plain.txt}
-      /static: {file.dir: $work/docs}
-H2
-    printf 'Hello, World!' > "$work/plain.txt"
+    h2o_conf "$work" 20443 20080
     h2o -c "$work/h2o.conf" >/dev/null 2>&1 &
     pids+=($!)
     sleep 1

@@ -18,6 +18,7 @@
 # Needs: valgrind, perf, h2load (nghttp2-client), h2o, nginx-light, openssl.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/h2o_conf.sh"
 DEMO=${DEMO:-$root/build/examples/demo}
 SERVERS=${SERVERS:-httpz h2o nginx}
 ROWS=${ROWS:-h2c tls}
@@ -35,7 +36,6 @@ trap cleanup EXIT
 # must write its output here.
 chmod 1777 "$work"
 mkdir -p "$work/docs"
-printf 'Hello, World!' > "$work/plain.txt"
 head -c 65536 /dev/urandom > "$work/docs/64k.bin"
 chmod 644 "$work/docs/64k.bin"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
@@ -54,19 +54,7 @@ http { access_log off; keepalive_requests 1000000;
            location = /plaintext { return 200 "Hello, World!"; }
            location /static/ { alias $work/docs/; } } }
 NG
-# ocsp-update-interval 0: no OCSP fetcher (a perl child of h2o, counted as
-# its CPU; there is no network here anyway)
-cat > "$work/h2o.conf" <<H2
-user: root
-num-threads: 1
-listen: {port: 20443, host: 127.0.0.1, ssl: {certificate-file: $work/cert.pem, key-file: $work/key.pem, ocsp-update-interval: 0}}
-listen: {port: 20080, host: 127.0.0.1}
-hosts:
-  default:
-    paths:
-      /plaintext: {file.file: $work/plain.txt}
-      /static: {file.dir: $work/docs}
-H2
+h2o_conf "$work" 20443 20080 root
 
 port() { # server row
     case "$1:$2" in
