@@ -480,6 +480,20 @@ def main():
             fail("flood: %d of %d messages" % (got, n))
         c.close_ws(1)
         ok("slow reader: %d bytes before any WINDOW_UPDATE, then %d messages" % (held, got))
+    if mode == "burst":
+        # /ws/burst queues 512 messages of 16 KiB at once; we open both
+        # windows by 1 GiB at once (a WINDOW_UPDATE per DATA frame would
+        # cross max_control_frames at this rate), read them all, close.
+        c.window = False
+        c.open_ws(1, "/ws/burst")
+        c.send(frame(WUPD, 0, 0, struct.pack(">I", 1 << 30)) +
+               frame(WUPD, 0, 1, struct.pack(">I", 1 << 30)))
+        for i in range(512):
+            op, fin, p = c.next_msg(1, 20)
+            if (op, fin, len(p)) != (BINARY, True, 16384):
+                fail("burst message %d: %r %r %d" % (i, op, fin, len(p)))
+        c.close_ws(1)
+        ok("burst: 512 messages of 16 KiB, then the close")
     if mode == "ping":
         c.open_ws(1, "/ws/ping")
         op, _, _ = c.next_msg(1, 5)
