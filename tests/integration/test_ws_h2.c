@@ -4,7 +4,8 @@
  * two WebSockets beside normal requests on one connection, refusals,
  * RST_STREAM from the client, invalid frames (1002 on that stream only),
  * a slow reader (memory bounded: a counting allocator), a burst past a
- * large stream buffer, keep-alive ping and idle timeout, max_websockets, the
+ * large stream buffer, an endless flood beside a request (RFC 9218:
+ * incremental), keep-alive ping and idle timeout, max_websockets, the
  * graceful stop, the switch off, and the metrics. Every server is checked
  * for leaks at its end. */
 #include <pthread.h>
@@ -63,6 +64,45 @@ static void h_root(hz_req *req, hz_res *res, void *ud)
 #define FLOOD_N 256
 static const int g_flood_n = FLOOD_N;
 
+/* An endless flood: 16 KiB messages for as long as the client reads, until
+ * GET /ws/endless/stop. The stream's output buffer (the case's obuf) is
+ * refilled whenever it drains below half, so the stream never waits for
+ * the WebSocket: only a scheduler that interleaves it lets another
+ * response on the connection through. (A message from the client would
+ * not do to stop it: the WebSocket reads none while its output budget is
+ * full, and this one keeps it full.) */
+static atomic_int g_endless_stop;
+
+static void endless_more(hz_ws *ws, void *ud)
+{
+    (void)ud;
+    static char blk[ITWS_FLOOD_MSG];
+    while (!atomic_load(&g_endless_stop)) {
+        int rc = hz_ws_send(ws, HZ_WS_BINARY, blk, sizeof(blk), 0);
+        if (rc == HZ_EAGAIN)
+            return;
+        cr_assert_eq(rc, 0, "endless send: %d", rc);
+    }
+}
+
+static void h_endless(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {
+        .on_open = endless_more, .on_drain = endless_more, .on_close = itws_on_close};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.output_budget = 256u << 10;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
+static void h_endless_stop(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req, (void)ud;
+    atomic_store(&g_endless_stop, 1);
+    hz_res_send(res, 200, "stopped", 7);
+}
+
 /* A burst: BURST_N messages of 16 KiB queued at once in on_open, far more
  * than the stream's buffer takes, so the WebSocket's own queue holds
  * megabytes when the stream drains below half (burst case). */
@@ -119,6 +159,7 @@ static void start(it_server *s, unsigned max_ws, int tls, int ws_on, size_t obuf
     cfg.http2.websocket = ws_on;
     itws_reset();
     atomic_store(&g_upgrade_seen, 0);
+    atomic_store(&g_endless_stop, 0);
     cr_assert_eq(hz_server_create(&s->srv, &cfg), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/", h_root, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/echo", h_echo, NULL), 0);
@@ -126,6 +167,8 @@ static void start(it_server *s, unsigned max_ws, int tls, int ws_on, size_t obuf
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/flood", itws_h_flood, (void *)&g_flood_n), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/ping", h_ping, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/burst", h_burst, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/endless", h_endless, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/endless/stop", h_endless_stop, NULL), 0);
     const hz_tls_config *tp = NULL;
 #if HZ_HAVE_TLS
     hz_tls_config t;
@@ -309,6 +352,23 @@ Test(ws_h2, slow_reader_memory_bounded)
 Test(ws_h2, burst_past_a_large_stream_buffer)
 {
     run_case(&(ws_case){.mode = "burst", .closes = 1, .last_code = 1000, .obuf = 4u << 20});
+}
+
+/* RFC 9218: a WebSocket never ends, so as a non-incremental stream of the
+ * default urgency it would hold every later response of that urgency on
+ * the connection for as long as it has data. A 16 MiB stream buffer keeps
+ * it from ever waiting for data (with smaller ones it runs dry now and
+ * then, which let requests through by chance). */
+Test(ws_h2, endless_flood_does_not_starve_requests)
+{
+    run_case(&(ws_case){.mode = "starve", .closes = 1, .last_code = 1000, .obuf = 16u << 20});
+}
+
+/* The client's urgency stays: a u=0 WebSocket goes before a u=3 request
+ * (RFC 9218 §10), incremental or not. */
+Test(ws_h2, endless_flood_keeps_its_urgency)
+{
+    run_case(&(ws_case){.mode = "urgent", .closes = 1, .last_code = 1000, .obuf = 16u << 20});
 }
 
 Test(ws_h2, ping_and_idle_timeout)
