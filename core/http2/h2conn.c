@@ -1148,6 +1148,30 @@ static const hz__transport_vt ws_pipe_tp = {
     .has_input = ws_pipe_has_input,
 };
 
+#if NGHTTP2_VERSION_NUM >= 0x013000
+/* The urgency of the request's priority field (RFC 9218 §4.1: the
+ * dictionary member u, 0-7; the last one counts), else 3. A member
+ * without a value, another key or a value out of range is passed over. */
+static uint32_t req_urgency(const hz_req *ex)
+{
+    hz_str f = hz_req_header(ex, "priority");
+    uint32_t u = 3;
+    for (size_t i = 0; i < f.len;) {
+        while (i < f.len && (f.ptr[i] == ' ' || f.ptr[i] == '\t' || f.ptr[i] == ','))
+            i++;
+        size_t k = i;
+        while (i < f.len && f.ptr[i] != ',')
+            i++;
+        /* f.ptr[k, i): one member, "u=5" or "u=5;param" (parameters ignored). */
+        if (i - k >= 3 && f.ptr[k] == 'u' && f.ptr[k + 1] == '=' && f.ptr[k + 2] >= '0' &&
+            f.ptr[k + 2] <= '7' &&
+            (i - k == 3 || f.ptr[k + 3] == ';' || f.ptr[k + 3] == ' ' || f.ptr[k + 3] == '\t'))
+            u = (uint32_t)(f.ptr[k + 2] - '0');
+    }
+    return u;
+}
+#endif
+
 /* hz_ws_accept on an extended CONNECT: the head goes now (200 without
  * END_STREAM, RFC 8441 §5), the WebSocket takes the stream in the sweep
  * after the handler returned (ws_open). */
@@ -1160,6 +1184,17 @@ static int h2_upgrade(hz_req *ex, int status, hz__upgrade_fn fn, void *ud)
         return HZ_ENOTSUP;
     if (s->res_started || s->up_fn || s->ws)
         return HZ_ESTATE;
+#if NGHTTP2_VERSION_NUM >= 0x013000
+    /* RFC 9218 serves a non-incremental stream (the default) to its end
+     * before later ones of its urgency, and a WebSocket never ends: while
+     * it has data, requests on the connection would wait for it. A
+     * WebSocket is read message by message, so it is incremental (§4.2;
+     * the server may override the client, §8), taking turns frame by
+     * frame; the urgency stays the client's. Its later signals are
+     * ignored, so none can make it non-incremental again. */
+    nghttp2_extpri pri = {req_urgency(ex), 1};
+    (void)nghttp2_session_change_extpri_stream_priority(s->h->ng, s->id, &pri, 1);
+#endif
     int rc = res_head(s, status, -1, 1);
     if (rc < 0)
         return rc;

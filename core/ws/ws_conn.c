@@ -1492,7 +1492,13 @@ static int ws_flush(hz_ws *ws)
         }
         total += (size_t)w;
         if (total >= WS_WRITE_BUDGET) {
-            ws->wblocked = 1; /* level-triggered: writable again at once */
+            /* A socket is level-triggered: writable again at once. A
+             * pipe notifies WRITE only after it refused room, so the
+             * WebSocket goes on next iteration by itself. */
+            if (HZ__UNLIKELY(ws->pipe))
+                hz__loop_queue(loop, &ws->io);
+            else
+                ws->wblocked = 1;
             break;
         }
     }

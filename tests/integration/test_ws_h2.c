@@ -3,9 +3,11 @@
  * SETTINGS_ENABLE_CONNECT_PROTOCOL, echo over h2c and TLS, negotiation,
  * two WebSockets beside normal requests on one connection, refusals,
  * RST_STREAM from the client, invalid frames (1002 on that stream only),
- * a slow reader (memory bounded: a counting allocator), keep-alive ping
- * and idle timeout, max_websockets, the graceful stop, the switch off,
- * and the metrics. Every server is checked for leaks at its end. */
+ * a slow reader (memory bounded: a counting allocator), a burst past a
+ * large stream buffer, an endless flood beside a request (RFC 9218:
+ * incremental), keep-alive ping and idle timeout, max_websockets, the
+ * graceful stop, the switch off, and the metrics. Every server is checked
+ * for leaks at its end. */
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +64,68 @@ static void h_root(hz_req *req, hz_res *res, void *ud)
 #define FLOOD_N 256
 static const int g_flood_n = FLOOD_N;
 
+/* An endless flood: 16 KiB messages for as long as the client reads, until
+ * GET /ws/endless/stop. The stream's output buffer (the case's obuf) is
+ * refilled whenever it drains below half, so the stream never waits for
+ * the WebSocket: only a scheduler that interleaves it lets another
+ * response on the connection through. (A message from the client would
+ * not do to stop it: the WebSocket reads none while its output budget is
+ * full, and this one keeps it full.) */
+static atomic_int g_endless_stop;
+
+static void endless_more(hz_ws *ws, void *ud)
+{
+    (void)ud;
+    static char blk[ITWS_FLOOD_MSG];
+    while (!atomic_load(&g_endless_stop)) {
+        int rc = hz_ws_send(ws, HZ_WS_BINARY, blk, sizeof(blk), 0);
+        if (rc == HZ_EAGAIN)
+            return;
+        cr_assert_eq(rc, 0, "endless send: %d", rc);
+    }
+}
+
+static void h_endless(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {
+        .on_open = endless_more, .on_drain = endless_more, .on_close = itws_on_close};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.output_budget = 256u << 10;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
+static void h_endless_stop(hz_req *req, hz_res *res, void *ud)
+{
+    (void)req, (void)ud;
+    atomic_store(&g_endless_stop, 1);
+    hz_res_send(res, 200, "stopped", 7);
+}
+
+/* A burst: BURST_N messages of 16 KiB queued at once in on_open, far more
+ * than the stream's buffer takes, so the WebSocket's own queue holds
+ * megabytes when the stream drains below half (burst case). */
+#define BURST_N 512
+
+static void burst_open(hz_ws *ws, void *ud)
+{
+    (void)ud;
+    static char blk[ITWS_FLOOD_MSG];
+    for (int i = 0; i < BURST_N; i++)
+        cr_assert_eq(hz_ws_send(ws, HZ_WS_BINARY, blk, sizeof(blk), 0), 0, "burst send %d", i);
+}
+
+static void h_burst(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {.on_open = burst_open, .on_close = itws_on_close};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.output_budget = 2u * BURST_N * ITWS_FLOOD_MSG;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
 static void h_ping(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
@@ -80,22 +144,31 @@ static void h_ping(hz_req *req, hz_res *res, void *ud)
 static char g_dir[64];
 #endif
 
-static void start(it_server *s, unsigned max_ws, int tls, int ws_on)
+/* obuf: the stream and connection output buffers (0: the defaults). */
+static void start(it_server *s, unsigned max_ws, int tls, int ws_on, size_t obuf)
 {
     hz_config cfg;
     it_config_counted(&cfg, &g_alloc);
     cfg.timeouts.write = 5000;
+    if (obuf) {
+        cfg.output_buffer = obuf;
+        cfg.http2.conn_output_buffer = 2 * obuf;
+    }
     if (max_ws)
         cfg.max_websockets = max_ws;
     cfg.http2.websocket = ws_on;
     itws_reset();
     atomic_store(&g_upgrade_seen, 0);
+    atomic_store(&g_endless_stop, 0);
     cr_assert_eq(hz_server_create(&s->srv, &cfg), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/", h_root, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/echo", h_echo, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/refuse", h_refuse, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/flood", itws_h_flood, (void *)&g_flood_n), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/ping", h_ping, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/burst", h_burst, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/endless", h_endless, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/endless/stop", h_endless_stop, NULL), 0);
     const hz_tls_config *tp = NULL;
 #if HZ_HAVE_TLS
     hz_tls_config t;
@@ -176,6 +249,7 @@ typedef struct ws_case {
     unsigned max_ws;
     int tls, ws_off;
     int closes, last_code;
+    size_t obuf; /* start's output buffers */
     want wants[5];
 } ws_case;
 
@@ -183,7 +257,7 @@ static void run_case(const ws_case *c)
 {
     h2s_need();
     it_server s;
-    start(&s, c->max_ws, c->tls, !c->ws_off);
+    start(&s, c->max_ws, c->tls, !c->ws_off, c->obuf);
     run(&s, c->mode);
     if (c->closes)
         itws_wait_closes(c->closes);
@@ -255,7 +329,7 @@ Test(ws_h2, slow_reader_memory_bounded)
 {
     h2s_need();
     it_server s;
-    start(&s, 0, 0, 1);
+    start(&s, 0, 0, 1, 0);
     /* The server's own state before the client (a completion poller's
      * receive buffer ring is part of it) is not the connection's. */
     long base = atomic_load(&g_alloc.live_bytes);
@@ -268,6 +342,38 @@ Test(ws_h2, slow_reader_memory_bounded)
     cr_log_info("slow reader: peak %ld bytes", peak);
     cr_expect_lt(peak, 1L << 20, "peak %ld bytes", peak);
     stop(&s);
+}
+
+/* The WebSocket writes at most 1 MiB into the stream per turn; with a
+ * stream buffer of 4 MiB it has more room than that when woken, so it must
+ * go on by itself: the stream says when it refused room, never that it
+ * has room again. Before, the rest of the burst waited for the write
+ * timeout. */
+Test(ws_h2, burst_past_a_large_stream_buffer)
+{
+    run_case(&(ws_case){.mode = "burst", .closes = 1, .last_code = 1000, .obuf = 4u << 20});
+}
+
+/* RFC 9218: a WebSocket never ends, so as a non-incremental stream of the
+ * default urgency it would hold every later response of that urgency on
+ * the connection for as long as it has data. A 16 MiB stream buffer keeps
+ * it from ever waiting for data (with smaller ones it runs dry now and
+ * then, which let requests through by chance). */
+Test(ws_h2, endless_flood_does_not_starve_requests)
+{
+    run_case(&(ws_case){.mode = "starve", .closes = 1, .last_code = 1000, .obuf = 16u << 20});
+}
+
+/* The client's urgency stays: a u=0 WebSocket goes before a u=3 request
+ * (RFC 9218 §10), incremental or not. */
+Test(ws_h2, endless_flood_keeps_its_urgency)
+{
+    /* Urgencies are RFC 9218's, which nghttp2 schedules from 1.48 on. */
+    unsigned maj = 0, min = 0;
+    if (sscanf(hz_version_info()->http2, "nghttp2 %u.%u", &maj, &min) != 2 ||
+        (maj == 1 && min < 48))
+        cr_skip_test("%s: RFC 7540 scheduling", hz_version_info()->http2);
+    run_case(&(ws_case){.mode = "urgent", .closes = 1, .last_code = 1000, .obuf = 16u << 20});
 }
 
 Test(ws_h2, ping_and_idle_timeout)
@@ -289,7 +395,7 @@ Test(ws_h2, graceful_stop_sends_1001)
 {
     h2s_need();
     it_server s;
-    start(&s, 0, 0, 1);
+    start(&s, 0, 0, 1, 0);
     FILE *p = script_open(&s, "stop");
     char line[256] = "";
     cr_assert(fgets(line, sizeof(line), p), "no output");

@@ -11,6 +11,7 @@ behaved as expected, 1 otherwise, 77 when hpack is missing. Every mode is
 bounded in frames and in time.
 """
 import os
+import socket
 import struct
 import sys
 import time
@@ -23,6 +24,7 @@ from h2_client import (frame, ok, fail, DATA, HEADERS, RST, SETTINGS, PING, GOAW
 CANCEL = 0x8
 ENABLE_CONNECT_PROTOCOL = 0x8
 TEXT, BINARY, CLOSE, WPING, WPONG = 0x1, 0x2, 0x8, 0x9, 0xA
+STARVE_MAX = 32 << 20  # starve mode: flood bytes within which GET / is answered
 
 
 def wsframe(op, payload=b"", fin=True, mask=True):
@@ -334,6 +336,71 @@ def exec_held(c, mode):
     ok("stop: s1=%r reset=%r goaway=%r closed=%d" % (st1.status, st1.reset, c.goaway, c.closed))
 
 
+def starve(c, urgent):
+    """/ws/endless floods stream 1 for as long as we read; with both
+    windows opened by 1 GiB at once (a WINDOW_UPDATE per DATA frame would
+    cross max_control_frames at this rate) only the server's scheduling
+    decides what goes next. Once 1 MiB is in, GET / on stream 3 must be
+    answered while the flood goes on: within STARVE_MAX bytes of it, far
+    more than the socket buffers hold (our receive buffer is set, not
+    autotuned; bytes, not time). test_ws_h2 gives the route a 16 MiB
+    stream buffer the WebSocket keeps full, so the stream never waits for
+    data and a non-incremental one would never let the GET's DATA through.
+    urgent: the WebSocket asks for u=0, which it keeps: the GET (u=3) is
+    answered only after GET /ws/endless/stop."""
+    c.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    c.window = False
+    st = c.open_ws(1, "/ws/endless", [("priority", "u=0")] if urgent else [])
+    c.send(frame(WUPD, 0, 0, struct.pack(">I", 1 << 30)) +
+           frame(WUPD, 0, 1, struct.pack(">I", 1 << 30)))
+    got = [0]
+    keep = c.handle
+
+    def count(t, fl, sid, p):
+        keep(t, fl, sid, p)
+        if t == DATA and sid == 1:
+            got[0] += len(p)
+            st.frames = []  # the flood's messages are only counted
+    c.handle = count
+    if not c.until(lambda: got[0] >= 1 << 20, 20):
+        fail("flood: %d bytes" % got[0])
+    base = got[0]
+    c.send(c.get(3, "/"))
+    st3 = c.streams[3]
+    c.until(lambda: st3.ended or st3.reset is not None or got[0] - base > STARVE_MAX, 60)
+    after = got[0] - base
+    if urgent and (st3.ended or st3.reset is not None):
+        fail("GET / (u=3) answered %d bytes into a u=0 flood: %r %r" %
+             (after, st3.status, st3.reset))
+    if not urgent and (not st3.ended or st3.status != 200):
+        fail("GET / unanswered after %d bytes of the flood: %r %r" %
+             (after, st3.status, st3.reset))
+    # GET /ws/endless/stop ends the flood (its handler runs as the request
+    # arrives); then the closing handshake, once what was queued before it
+    # went out (the WebSocket reads our close then).
+    c.send(c.get(5, "/ws/endless/stop"))
+    c.send(c.ws(1, wsframe(CLOSE, struct.pack(">H", 1000))))
+    c.handle = keep
+    deadline = time.monotonic() + 30
+    op = p = None
+    while time.monotonic() < deadline:
+        op, _, p = c.next_msg(1, 20)
+        if op == CLOSE:
+            break
+    if op != CLOSE or struct.unpack(">H", p[:2])[0] != 1000:
+        fail("no close 1000 after the stop: %r" % op)
+    if not c.until(lambda: st.ended or st.reset is not None) or not st.ended:
+        fail("stream 1: no END_STREAM after the close (reset %r)" % st.reset)
+    c.send(c.ws(1, b"", end=True))
+    for sid in (3, 5):
+        stn = c.streams[sid]
+        if not c.until(lambda: stn.ended or stn.reset is not None) or stn.status != 200:
+            fail("GET on %d after the stop: %r %r" % (sid, stn.status, stn.reset))
+    if urgent:
+        ok("GET / (u=3) waited for the u=0 flood: %d bytes, then answered" % after)
+    ok("GET / answered %d bytes into the flood" % after)
+
+
 def main():
     port, mode = int(sys.argv[1]), sys.argv[2]
     tls = "--tls" in sys.argv[3:]
@@ -480,6 +547,22 @@ def main():
             fail("flood: %d of %d messages" % (got, n))
         c.close_ws(1)
         ok("slow reader: %d bytes before any WINDOW_UPDATE, then %d messages" % (held, got))
+    if mode == "burst":
+        # /ws/burst queues 512 messages of 16 KiB at once; we open both
+        # windows by 1 GiB at once (a WINDOW_UPDATE per DATA frame would
+        # cross max_control_frames at this rate), read them all, close.
+        c.window = False
+        c.open_ws(1, "/ws/burst")
+        c.send(frame(WUPD, 0, 0, struct.pack(">I", 1 << 30)) +
+               frame(WUPD, 0, 1, struct.pack(">I", 1 << 30)))
+        for i in range(512):
+            op, fin, p = c.next_msg(1, 20)
+            if (op, fin, len(p)) != (BINARY, True, 16384):
+                fail("burst message %d: %r %r %d" % (i, op, fin, len(p)))
+        c.close_ws(1)
+        ok("burst: 512 messages of 16 KiB, then the close")
+    if mode in ("starve", "urgent"):
+        starve(c, mode == "urgent")
     if mode == "ping":
         c.open_ws(1, "/ws/ping")
         op, _, _ = c.next_msg(1, 5)
