@@ -18,6 +18,7 @@
 #define H2_READ_BUDGET (256u * 1024u) /* bytes read per event, for fairness */
 #define H2_OUT_HIGH (64u * 1024u)     /* frames serialized ahead of the socket */
 #define H2_SEND_BUDGET (1u << 20)     /* bytes written per run, for fairness */
+#define H2_WUPD_DUE_MAX (1u << 16)    /* WINDOW_UPDATEs earned and not yet sent, at most */
 #define H2_MAX_CONT 32u               /* CONTINUATION frames per header block */
 #define H2_HDR_ABUSE 4u               /* header list this many times the limit: reset */
 
@@ -47,6 +48,7 @@ struct hz__h2 {          /* owner: its conn (c->h2) */
     uint64_t hdr_since; /* ms: a header block is open since; 0 = none */
     uint64_t win_start; /* ms: start of the flood-count window */
     uint32_t nctrl;     /* control frames in this window */
+    uint32_t wupd_due;  /* WINDOW_UPDATEs our DATA frames earned, not counted in nctrl */
     uint32_t nresets;   /* early resets by the peer in this window */
     uint32_t ncont;     /* CONTINUATION frames of the open header block */
     uint32_t last_sid;  /* the highest stream id a client HEADERS opened */
@@ -1628,11 +1630,19 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
             break;
         /* an empty DATA frame counts as a control frame here */
         __attribute__((fallthrough));
+    case NGHTTP2_WINDOW_UPDATE:
+        /* A client that gives back the window of every DATA frame it read
+         * (stream and connection: two per frame) sends as many as we send
+         * frames: flow control, not a flood. Only the rest are counted. */
+        if (h->wupd_due) {
+            h->wupd_due--;
+            break;
+        }
+        __attribute__((fallthrough));
     case NGHTTP2_SETTINGS:
     case NGHTTP2_PING:
     case NGHTTP2_PRIORITY:
     case NGHTTP2_RST_STREAM:
-    case NGHTTP2_WINDOW_UPDATE:
     default:
         if (cfg->http2.max_control_frames && ++h->nctrl > cfg->http2.max_control_frames) {
             h2_goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
@@ -1754,6 +1764,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *fr, void *ud)
 {
     hz__h2 *h = ud;
+    if (fr->hd.type == NGHTTP2_DATA && fr->hd.length && h->wupd_due <= H2_WUPD_DUE_MAX - 2)
+        h->wupd_due += 2;
     if (fr->hd.type == NGHTTP2_GOAWAY && fr->goaway.error_code != NGHTTP2_NO_ERROR) {
         /* Ours (abuse) or nghttp2's (protocol, compression, flow-control
          * errors): counted once here, and the connection closes after it. */

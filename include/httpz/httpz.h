@@ -298,7 +298,8 @@ typedef struct hz_http2_config {
                                         connection's streams before hz_res_write
                                         says HZ_EAGAIN; 256 KiB */
     unsigned max_control_frames;     /**< SETTINGS, PING, PRIORITY, RST_STREAM,
-                                        WINDOW_UPDATE and empty DATA frames a
+                                        WINDOW_UPDATE (beyond two per DATA
+                                        frame sent) and empty DATA frames a
                                         client may send per second [GOAWAY
                                         ENHANCE_YOUR_CALM]; 1000 */
     unsigned max_resets;             /**< streams a client may reset per second

@@ -293,6 +293,20 @@ def main():
         if got.get(1, (0, b""))[0] != 200 or len(got[1][1]) != 1024 * 1024:
             fail("big: %r" % (got.get(1, ("missing",))[0],))
         ok("1 MiB through a 64 KiB window")
+    if mode == "window_every_frame":
+        # A 1,024-byte stream window given back after every DATA frame
+        # (stream and connection: two WINDOW_UPDATEs a frame): 2 MiB is
+        # 2,048 frames and 4,096 WINDOW_UPDATEs in well under a second,
+        # past max_control_frames (1,000 a second). Flow control the
+        # server's own DATA asked for: no GOAWAY.
+        c = Conn(port, struct.pack(">HI", 4, 1024))
+        c.send(c.req(1, "/big?kb=2048"))
+        got = c.responses(1, 60)
+        if getattr(c, "goaway", None):
+            fail("window every frame: GOAWAY %r" % (c.goaway,))
+        if got.get(1, (0, b""))[0] != 200 or len(got[1][1]) != 2048 * 1024:
+            fail("window every frame: %r" % (got.get(1, ("missing",))[0],))
+        ok("2 MiB in 1 KiB frames, each given back: served")
     if mode == "reset":
         # A reset stream is cancelled; the connection serves the next one.
         c.send(c.req(1, "/slow?ms=2000") + frame(RST, 0, 1, struct.pack(">I", 0x8)))
@@ -378,6 +392,9 @@ def main():
         flood(c, "PING flood", frame(PING, 0, 0, b"12345678"))
     if mode == "priority_flood":
         flood(c, "PRIORITY flood", frame(PRIORITY, 0, 1, struct.pack(">IB", 0, 15)))
+    if mode == "window_update_flood":
+        # WINDOW_UPDATEs no DATA of ours asked for (1 byte each).
+        flood(c, "WINDOW_UPDATE flood", frame(WUPD, 0, 0, struct.pack(">I", 1)))
     if mode == "empty_data_flood":
         c.send(c.req(1, "/stream", "POST", end=False))
         flood(c, "empty DATA flood", frame(DATA, 0, 1))

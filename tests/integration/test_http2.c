@@ -199,6 +199,14 @@ Test(http2, attack_priority_flood)
 {
     run_mode("priority_flood", 0);
 }
+Test(http2, attack_window_update_flood)
+{
+    run_mode("window_update_flood", 0);
+}
+Test(http2, window_given_back_every_frame_is_not_a_flood)
+{
+    run_mode("window_every_frame", 0);
+}
 Test(http2, attack_empty_data_flood)
 {
     run_mode("empty_data_flood", 0);
