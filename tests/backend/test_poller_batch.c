@@ -174,11 +174,7 @@ static void bt_burst(bt *t, int round)
  * (bt_open, bt_answer_all): the body is batch_<name>(t); bt_close after. */
 #define BATCH_TEST(name, secs)                                                                     \
     static void batch_##name(bt *t);                                                               \
-    ParameterizedTestParameters(poller_batch, name)                                                \
-    {                                                                                              \
-        return poller_params();                                                                    \
-    }                                                                                              \
-    ParameterizedTest(int *idx, poller_batch, name, .timeout = secs)                               \
+    POLLER_PARAM_TEST(poller_batch, name, secs)                                                    \
     {                                                                                              \
         bt t;                                                                                      \
         bt_open(&t, *idx);                                                                         \
