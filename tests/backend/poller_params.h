@@ -19,4 +19,13 @@ static inline struct criterion_test_params poller_params(void)
     return cr_make_param_array(int, idx, n);
 }
 
+/* Criterion test suite/name over every poller (secs: its timeout): the
+ * body follows, with int *idx, the poller's index. */
+#define POLLER_PARAM_TEST(suite, name, secs)                                                       \
+    ParameterizedTestParameters(suite, name)                                                       \
+    {                                                                                              \
+        return poller_params();                                                                    \
+    }                                                                                              \
+    ParameterizedTest(int *idx, suite, name, .timeout = secs)
+
 #endif

@@ -20,11 +20,7 @@ static void run_check(pc_fn fn, int idx)
 }
 
 #define POLLER_TEST(name, secs)                                                                    \
-    ParameterizedTestParameters(poller, name)                                                      \
-    {                                                                                              \
-        return poller_params();                                                                    \
-    }                                                                                              \
-    ParameterizedTest(int *idx, poller, name, .timeout = secs)                                     \
+    POLLER_PARAM_TEST(poller, name, secs)                                                          \
     {                                                                                              \
         run_check(pc_##name, *idx);                                                                \
     }

@@ -170,33 +170,38 @@ static void bt_burst(bt *t, int round)
         bt_peer_read(t, i);
 }
 
-ParameterizedTestParameters(poller_batch, silent_answered_peers_wait_the_timeout)
-{
-    return poller_params();
-}
+/* A test over every poller, on a poller with NC answered connections
+ * (bt_open, bt_answer_all): the body is batch_<name>(t); bt_close after. */
+#define BATCH_TEST(name, secs)                                                                     \
+    static void batch_##name(bt *t);                                                               \
+    POLLER_PARAM_TEST(poller_batch, name, secs)                                                    \
+    {                                                                                              \
+        bt t;                                                                                      \
+        bt_open(&t, *idx);                                                                         \
+        bt_answer_all(&t);                                                                         \
+        batch_##name(&t);                                                                          \
+        bt_close(&t);                                                                              \
+    }                                                                                              \
+    static void batch_##name(bt *t)
 
 /* Answered peers that do not send: a wait() reports nothing and lasts its
  * timeout (a batching window's expiry is not the caller's timeout). Each
  * round follows a burst, so that a poller that batches has just seen its
  * window pay off and opens one. */
-ParameterizedTest(int *idx, poller_batch, silent_answered_peers_wait_the_timeout, .timeout = 60)
+BATCH_TEST(silent_answered_peers_wait_the_timeout, 60)
 {
-    bt t;
-    bt_open(&t, *idx);
-    bt_answer_all(&t);
     static hz_poll_event ev[NC + 1];
     for (int round = 0; round < 4; round++) {
-        bt_burst(&t, round);
+        bt_burst(t, round);
         long t0 = now_ms();
-        int k = t.vt->wait(t.p, ev, NC + 1, 200);
+        int k = t->vt->wait(t->p, ev, NC + 1, 200);
         long took = now_ms() - t0;
-        cr_assert_eq(k, 0, "%s: round %d: %d entries with nothing sent", t.vt->name, round, k);
-        cr_assert_geq(took, 150, "%s: round %d: a 200 ms wait returned after %ld ms", t.vt->name,
+        cr_assert_eq(k, 0, "%s: round %d: %d entries with nothing sent", t->vt->name, round, k);
+        cr_assert_geq(took, 150, "%s: round %d: a 200 ms wait returned after %ld ms", t->vt->name,
                       round, took);
-        cr_assert_lt(took, WAIT_MS, "%s: round %d: a 200 ms wait took %ld ms", t.vt->name, round,
+        cr_assert_lt(took, WAIT_MS, "%s: round %d: a 200 ms wait took %ld ms", t->vt->name, round,
                      took);
     }
-    bt_close(&t);
 }
 
 typedef struct late { /* owner: the test */
@@ -214,33 +219,19 @@ static void *late_write(void *arg)
     return NULL;
 }
 
-ParameterizedTestParameters(poller_batch, late_request_reported_at_once)
-{
-    return poller_params();
-}
-
 /* Answered peers are expected to send; one does, 100 ms later (after any
  * batching window ran out with nothing): a wait() with a long timeout
  * reports it when it comes, not at its timeout. */
-ParameterizedTest(int *idx, poller_batch, late_request_reported_at_once, .timeout = 60)
+BATCH_TEST(late_request_reported_at_once, 60)
 {
-    bt t;
-    bt_open(&t, *idx);
-    bt_answer_all(&t);
-    late l = {t.sv[3][1], 100};
+    late l = {t->sv[3][1], 100};
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, late_write, &l), 0, "pthread_create");
-    long took = bt_wait_for(&t, 3, 5000);
+    long took = bt_wait_for(t, 3, 5000);
     pthread_join(th, NULL);
     cr_assert_lt(took, 4000, "%s: a request 100 ms into a 5 s wait was reported after %ld ms",
-                 t.vt->name, took);
-    bt_take(&t, 3);
-    bt_close(&t);
-}
-
-ParameterizedTestParameters(poller_batch, one_busy_beside_idle)
-{
-    return poller_params();
+                 t->vt->name, took);
+    bt_take(t, 3);
 }
 
 /* One connection exchanges 300 requests in turn while the others, all
@@ -248,75 +239,53 @@ ParameterizedTestParameters(poller_batch, one_busy_beside_idle)
  * 5 s timeout, and the whole run takes far less than one timeout per
  * request (a window that ran to the caller's timeout, or that never
  * ended, would). */
-ParameterizedTest(int *idx, poller_batch, one_busy_beside_idle, .timeout = 120)
+BATCH_TEST(one_busy_beside_idle, 120)
 {
-    bt t;
-    bt_open(&t, *idx);
-    bt_answer_all(&t);
     long t0 = now_ms();
     for (int r = 0; r < 300; r++) {
-        cr_assert_eq(write(t.sv[5][1], "ping", 4), 4, "write");
-        bt_wait_for(&t, 5, 5000);
-        bt_take(&t, 5);
-        bt_answer(&t, 5);
-        bt_peer_read(&t, 5);
+        cr_assert_eq(write(t->sv[5][1], "ping", 4), 4, "write");
+        bt_wait_for(t, 5, 5000);
+        bt_take(t, 5);
+        bt_answer(t, 5);
+        bt_peer_read(t, 5);
     }
     long took = now_ms() - t0;
-    cr_assert_lt(took, 15000, "%s: 300 exchanges took %ld ms", t.vt->name, took);
-    bt_close(&t);
-}
-
-ParameterizedTestParameters(poller_batch, burst_all_reported)
-{
-    return poller_params();
+    cr_assert_lt(took, 15000, "%s: 300 exchanges took %ld ms", t->vt->name, took);
 }
 
 /* All answered peers send at once, 50 times. */
-ParameterizedTest(int *idx, poller_batch, burst_all_reported, .timeout = 60)
+BATCH_TEST(burst_all_reported, 60)
 {
-    bt t;
-    bt_open(&t, *idx);
-    bt_answer_all(&t);
     for (int round = 0; round < 50; round++)
-        bt_burst(&t, round);
-    bt_close(&t);
-}
-
-ParameterizedTestParameters(poller_batch, served_then_closed_peer_sees_eof)
-{
-    return poller_params();
+        bt_burst(t, round);
 }
 
 /* Served connections are closed for real: after close() (a completion
  * poller's) or remove() and the caller's own close(2), and the next
  * wait(), each peer reads the end of the stream. */
-ParameterizedTest(int *idx, poller_batch, served_then_closed_peer_sees_eof, .timeout = 60)
+BATCH_TEST(served_then_closed_peer_sees_eof, 60)
 {
-    bt t;
-    bt_open(&t, *idx);
-    bt_answer_all(&t);
-    bt_burst(&t, 0);
+    bt_burst(t, 0);
     for (int i = 0; i < NC; i++) {
-        if (completion(&t) && i % 2) {
-            cr_assert_eq(t.vt->close(t.p, t.sv[i][0]), 0, "close");
+        if (completion(t) && i % 2) {
+            cr_assert_eq(t->vt->close(t->p, t->sv[i][0]), 0, "close");
         } else {
-            cr_assert_eq(t.vt->remove(t.p, t.sv[i][0]), 0, "remove");
-            close(t.sv[i][0]);
+            cr_assert_eq(t->vt->remove(t->p, t->sv[i][0]), 0, "remove");
+            close(t->sv[i][0]);
         }
-        t.sv[i][0] = -1;
+        t->sv[i][0] = -1;
     }
     static hz_poll_event ev[NC + 1];
     for (int i = 0; i < NC; i++) {
         long t0 = now_ms();
         for (;;) {
-            cr_assert_geq(t.vt->wait(t.p, ev, NC + 1, 10), 0, "wait");
+            cr_assert_geq(t->vt->wait(t->p, ev, NC + 1, 10), 0, "wait");
             char c;
-            ssize_t n = read(t.sv[i][1], &c, 1);
+            ssize_t n = read(t->sv[i][1], &c, 1);
             if (n == 0)
                 break;
-            cr_assert(n < 0 && errno == EAGAIN, "%s: peer %d read %zd", t.vt->name, i, n);
-            cr_assert_lt(now_ms() - t0, WAIT_MS, "%s: peer %d never saw the close", t.vt->name, i);
+            cr_assert(n < 0 && errno == EAGAIN, "%s: peer %d read %zd", t->vt->name, i, n);
+            cr_assert_lt(now_ms() - t0, WAIT_MS, "%s: peer %d never saw the close", t->vt->name, i);
         }
     }
-    bt_close(&t);
 }

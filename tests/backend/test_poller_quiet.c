@@ -100,16 +100,11 @@ static void exchange(const hz_poller_vt *vt, hz_poller *p, int (*pr)[2], int n, 
     cr_assert_eq(done, n, "%d of %d responses sent", done, n);
 }
 
-ParameterizedTestParameters(poller_quiet, parked_fd_holds_no_queue)
-{
-    return poller_params();
-}
-
 /* After an exchange, modify() (what parking does) returns the poller's
  * memory to what it was before the connections were served: no output
  * queue or other per-fd allocation stays with a quiet fd. Then each fd is
  * served again (its state comes back on demand) and quiet again. */
-ParameterizedTest(int *idx, poller_quiet, parked_fd_holds_no_queue, .timeout = 60)
+POLLER_PARAM_TEST(poller_quiet, parked_fd_holds_no_queue, 60)
 {
     const hz_poller_vt *vt = hz_pollers[*idx];
     if (!(vt->caps & HZ_POLLER_CAP_COMPLETION))

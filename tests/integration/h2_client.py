@@ -144,6 +144,18 @@ class Conn:
                 got[sid] = (status.get(sid), bodies.get(sid, b""))
         return got
 
+    def response_after_reset(self, sid, timeout=10):
+        """responses() until stream sid's has ended, after an earlier stream
+        was reset or ended: a RST_STREAM for that one may come first and end
+        a responses(1) of its own. Returns all it gathered (sid's entry
+        missing if its response never came)."""
+        got = {}
+        for _ in range(3):  # the RST_STREAM, then sid's response
+            got.update(self.responses(1, timeout))
+            if sid in got:
+                break
+        return got
+
     def settle(self, timeout=0.5):
         """Reads (and ACKs) the server's SETTINGS before a header block is
         sent in pieces: an ACK inside a block is a protocol error."""
@@ -312,11 +324,7 @@ def main():
         c.send(c.req(1, "/slow?ms=2000") + frame(RST, 0, 1, struct.pack(">I", 0x8)))
         time.sleep(0.2)
         c.send(c.req(3, "/"))
-        got = {}
-        for _ in range(3):  # a RST_STREAM NO_ERROR for stream 1 may come first
-            got.update(c.responses(1))
-            if 3 in got:
-                break
+        got = c.response_after_reset(3)
         if got.get(3) != (200, b"hello"):
             fail("after reset: %r" % got)
         ok("reset stream cancelled, next served")
@@ -475,11 +483,7 @@ def main():
             fail("closed_streams: no 413")
         dribble(c, frame(DATA, 0, 1, b"a" * 10) + frame(DATA, END_STREAM, 1, b"a" * 10))
         c.send(c.req(3, "/"))
-        got = {}
-        for _ in range(3):  # a RST_STREAM NO_ERROR for stream 1 may come first
-            got.update(c.responses(1))
-            if 3 in got:
-                break
+        got = c.response_after_reset(3)
         if got.get(3) != (200, b"hello") or getattr(c, "goaway", None):
             fail("closed_streams: after our own end: %r, GOAWAY %r" % (got, getattr(c, "goaway", None)))
         # The client ended stream 3: DATA on it is a connection error.

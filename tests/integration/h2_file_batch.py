@@ -55,6 +55,26 @@ def big_windows(c):
     c.send(frame(WUPD, 0, 0, struct.pack(">I", (1 << 30) - 65535)))
 
 
+def read_bodies(c, what, bodies, ended, deadline, until, seq=None, when="timeout"):
+    """Reads frames until until(): the DATA of the streams in bodies added to
+    their bodies (and their ids to seq, unless None), those that end to
+    ended. A GOAWAY, a RST_STREAM on one of them or the deadline fails as
+    what (the deadline "<what>: <when>")."""
+    while not until():
+        f = c.read_frame(deadline)
+        if f is None:
+            fail("%s: %s, %r" % (what, when, {s: len(b) for s, b in bodies.items()}))
+        t, fl, sid, p = f
+        if t == GOAWAY or (t == RST and sid in bodies):
+            fail("%s: frame %d on stream %d" % (what, t, sid))
+        if t == DATA and sid in bodies:
+            bodies[sid] += data_of(fl, p)
+            if seq is not None:
+                seq.append(sid)
+            if fl & END_STREAM:
+                ended.add(sid)
+
+
 class PingClient(Client):
     """Sends a PING after every fifth DATA frame: control frames land
     between the DATA frames of a run."""
@@ -219,17 +239,7 @@ def reset(port, tls):
             if f[1] & END_STREAM:
                 ended.add(f[2])
     c.send(frame(RST, 0, 1, struct.pack(">I", CANCEL)))
-    while len(ended) < 3:
-        f = c.read_frame(deadline)
-        if f is None:
-            fail("reset: timeout, %r" % {s: len(b) for s, b in bodies.items()})
-        t, fl, sid, p = f
-        if t == GOAWAY or (t == RST and sid in bodies):
-            fail("reset: frame %d on stream %d" % (t, sid))
-        if t == DATA and sid in bodies:
-            bodies[sid] += data_of(fl, p)
-            if fl & END_STREAM:
-                ended.add(sid)
+    read_bodies(c, "reset", bodies, ended, deadline, lambda: len(ended) == 3)
     for sid, b in bodies.items():
         if b != content(BIG):
             fail("reset: stream %d differs (%d bytes)" % (sid, len(b)))
@@ -248,38 +258,20 @@ def full(port, tls):
     bodies = {sid: b"" for sid in sids}
     ended = set()
 
-    def take(f):
-        t, fl, sid, p = f
-        if t == GOAWAY or (t == RST and sid in bodies):
-            fail("full: frame %d on stream %d" % (t, sid))
-        if t == DATA and sid in bodies:
-            bodies[sid] += data_of(fl, p)
-            if fl & END_STREAM:
-                ended.add(sid)
-
     deadline = time.monotonic() + 60
-    while any(len(b) < 1000 for b in bodies.values()):
-        f = c.read_frame(deadline)
-        if f is None:
-            fail("full: first frames, %r" % {s: len(b) for s, b in bodies.items()})
-        take(f)
+    read_bodies(c, "full", bodies, ended, deadline,
+                lambda: all(len(b) >= 1000 for b in bodies.values()), when="first frames")
     # One batch: 1,000 more for fifteen streams, 1 MiB (the rest of its
     # file) for the last one.
     c.send(frame(WUPD, 0, 0, struct.pack(">I", 1 << 24)) +
            b"".join(frame(WUPD, 0, sid, struct.pack(">I", 1000)) for sid in sids[:-1]) +
            frame(WUPD, 0, sids[-1], struct.pack(">I", 1 << 20)))
-    while len(bodies[sids[-1]]) < BIG or any(len(bodies[s]) < 2000 for s in sids[:-1]):
-        f = c.read_frame(deadline)
-        if f is None:
-            fail("full: second run, %r" % {s: len(b) for s, b in bodies.items()})
-        take(f)
+    read_bodies(c, "full", bodies, ended, deadline,
+                lambda: len(bodies[sids[-1]]) >= BIG and all(len(bodies[s]) >= 2000 for s in sids[:-1]),
+                when="second run")
     c.send(frame(WUPD, 0, 0, struct.pack(">I", 1 << 24)) +
            b"".join(frame(WUPD, 0, sid, struct.pack(">I", 1 << 21)) for sid in sids))
-    while len(ended) < len(sids):
-        f = c.read_frame(deadline)
-        if f is None:
-            fail("full: timeout, %r" % {s: len(b) for s, b in bodies.items()})
-        take(f)
+    read_bodies(c, "full", bodies, ended, deadline, lambda: len(ended) == len(sids))
     for sid, b in bodies.items():
         if b != content(size[sid]):
             fail("full: stream %d differs (%d bytes)" % (sid, len(b)))
@@ -295,19 +287,8 @@ def order(port, tls):
         c.send(b"".join(c.req(sid, "/f/%d.bin" % BIG, extra=ex) for sid, ex in reqs))
         seq, bodies = [], {sid: b"" for sid, _ in reqs}
         ended = set()
-        deadline = time.monotonic() + 60
-        while len(ended) < len(reqs):
-            f = c.read_frame(deadline)
-            if f is None:
-                fail("order: timeout, %r" % {s: len(b) for s, b in bodies.items()})
-            t, fl, sid, p = f
-            if t == GOAWAY or (t == RST and sid in bodies):
-                fail("order: frame %d on stream %d" % (t, sid))
-            if t == DATA and sid in bodies:
-                bodies[sid] += data_of(fl, p)
-                seq.append(sid)
-                if fl & END_STREAM:
-                    ended.add(sid)
+        read_bodies(c, "order", bodies, ended, time.monotonic() + 60, lambda: len(ended) == len(reqs),
+                    seq)
         for sid, b in bodies.items():
             if b != content(BIG):
                 fail("order: stream %d differs (%d bytes)" % (sid, len(b)))

@@ -3,6 +3,8 @@
 #define _GNU_SOURCE /* memmem */
 #endif
 #include "itest_wss.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -102,6 +104,56 @@ void it_tls_finish(hz_server *srv, hz_executor *ex, const hz_count_alloc *ca, co
     it_tls_dir_remove(d);
 }
 
+/* What a non-blocking OpenSSL call on fd that returned r needs, waited for
+ * until end (it_now_ms()): 0 to call again, IT_TLS_LATE when end came
+ * first, or the SSL_get_error() code of a failure. A signal is no failure:
+ * poll() and a call that failed with EINTR are retried. (Not a blocking
+ * socket with SO_RCVTIMEO/SO_SNDTIMEO: signal(7), its calls then end with
+ * EINTR instead of restarting.) */
+#define IT_TLS_LATE (-1)
+static int tls_wait(SSL *ssl, int fd, int r, long long end)
+{
+    int err = errno, e = SSL_get_error(ssl, r);
+    short ev;
+    if (e == SSL_ERROR_WANT_READ)
+        ev = POLLIN;
+    else if (e == SSL_ERROR_WANT_WRITE)
+        ev = POLLOUT;
+    else if (e == SSL_ERROR_SYSCALL && err == EINTR)
+        return 0;
+    else
+        return e;
+    for (;;) {
+        long long left = end - it_now_ms();
+        if (left <= 0)
+            return IT_TLS_LATE;
+        struct pollfd p = {.fd = fd, .events = ev};
+        int n = poll(&p, 1, (int)left);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return SSL_ERROR_SYSCALL;
+    }
+}
+
+/* tls_wait, asserting it leaves the call to be made again; what names the
+ * call in the failure. */
+static void tls_wait_ok(SSL *ssl, int fd, int r, long long end, const char *what)
+{
+    int w = tls_wait(ssl, fd, r, end);
+    cr_assert_neq(w, IT_TLS_LATE, "%s: not done within %d ms (no answer)", what, IT_TLS_IO_MS);
+    cr_assert_eq(w, 0, "%s failed (SSL_get_error %d)", what, w);
+}
+
+/* Adds O_NONBLOCK to fd's flags (asserted): the flags it had. */
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    cr_assert(fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0, "O_NONBLOCK: %s",
+              strerror(errno));
+    return fl;
+}
+
 SSL *it_tls_client(int fd, const char *sni, const char *alpn, SSL_CTX **ctx)
 {
     *ctx = SSL_CTX_new(TLS_client_method());
@@ -114,7 +166,14 @@ SSL *it_tls_client(int fd, const char *sni, const char *alpn, SSL_CTX **ctx)
     cr_assert(ssl);
     SSL_set_fd(ssl, fd);
     SSL_set_tlsext_host_name(ssl, sni);
-    cr_assert_eq(SSL_connect(ssl), 1, "TLS handshake");
+    /* Non-blocking until done: a server that never answers fails the test
+     * at the deadline instead of hanging it until ctest's limit. */
+    int fl = set_nonblock(fd);
+    long long end = it_now_ms() + IT_TLS_IO_MS;
+    int r;
+    while ((r = SSL_connect(ssl)) != 1)
+        tls_wait_ok(ssl, fd, r, end, "TLS handshake");
+    cr_assert_eq(fcntl(fd, F_SETFL, fl), 0, "F_SETFL: %s", strerror(errno));
     return ssl;
 }
 
@@ -132,21 +191,20 @@ int it_wss_read(it_wss *c, int timeout_ms)
             c->len += (size_t)n;
             return 0;
         }
-        int e = SSL_get_error(c->ssl, n);
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+        if (tls_wait(c->ssl, c->fd, n, end) != 0)
             return -1;
-        long long left = end - it_now_ms();
-        if (left <= 0)
-            return -1;
-        struct pollfd p = {.fd = c->fd, .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT};
-        poll(&p, 1, (int)left);
     }
 }
 
 void it_wss_write(it_wss *c, const void *p, size_t n)
 {
-    /* A blocking socket: SSL_write writes all of it or fails. */
-    cr_assert_eq(SSL_write(c->ssl, p, (int)n), (int)n);
+    /* Without SSL_MODE_ENABLE_PARTIAL_WRITE, SSL_write writes all of it or
+     * nothing yet (the same call again). */
+    long long end = it_now_ms() + IT_TLS_IO_MS;
+    int r;
+    while ((r = SSL_write(c->ssl, p, (int)n)) <= 0)
+        tls_wait_ok(c->ssl, c->fd, r, end, "TLS write");
+    cr_assert_eq(r, (int)n);
 }
 
 static void take(it_wss *c, size_t n)
@@ -164,6 +222,8 @@ int it_wss_connect(it_wss *c, int port, const char *path, const char *extra)
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     cr_assert_eq(it_connect_fd(c->fd, port), 0);
     c->ssl = it_tls_client(c->fd, "localhost", NULL, &c->ctx);
+    /* Non-blocking from here: it_wss_read and it_wss_write are bounded. */
+    set_nonblock(c->fd);
     char req[1024];
     it_ws_upgrade_req(req, sizeof(req), path, extra);
     it_wss_write(c, req, strlen(req));

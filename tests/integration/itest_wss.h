@@ -2,8 +2,8 @@
  * a connection idles share (test_ws_tls_idle, test_tls_idle_delay): the
  * server's side (a self-signed pair in a temporary directory, a TLS
  * listener on it, the backend's idle slot counted) and a raw OpenSSL
- * WebSocket client over TLS (wss, HTTP/1.1 upgrade; blocking socket,
- * bounded reads), whatever the server's TLS backend. */
+ * WebSocket client over TLS (wss, HTTP/1.1 upgrade; non-blocking socket,
+ * bounded reads and writes), whatever the server's TLS backend. */
 #ifndef HZ_ITEST_WSS_H
 #define HZ_ITEST_WSS_H
 
@@ -67,11 +67,16 @@ void it_tls_finish(hz_server *srv, hz_executor *ex, const hz_count_alloc *ca, co
 
 /* ---- the client ------------------------------------------------------------------ */
 
+/** How long it_tls_client's handshake and an it_wss_write may take. */
+#define IT_TLS_IO_MS 15000
+
 /** A client TLS session over fd (connected): no certificate verification
  *  (a throwaway self-signed one), SNI sni, ALPN alpn (the protocol list in
- *  its wire format, NUL-terminated) unless NULL; the handshake done
- *  (asserted). *ctx gets its context: the caller frees the session, then
- *  the context. */
+ *  its wire format, NUL-terminated) unless NULL; the handshake done within
+ *  IT_TLS_IO_MS (asserted: a server that does not answer fails the test),
+ *  fd non-blocking meanwhile, its own flags again after (a blocking fd
+ *  stays one for the caller's I/O). *ctx gets its context: the caller frees the session, then the
+ *  context. */
 SSL *it_tls_client(int fd, const char *sni, const char *alpn, SSL_CTX **ctx);
 
 typedef struct it_wss {
@@ -90,7 +95,7 @@ int it_wss_connect(it_wss *c, int port, const char *path, const char *extra);
 /** Reads at least one more byte within timeout_ms: 0, or -1. */
 int it_wss_read(it_wss *c, int timeout_ms);
 
-/** Writes all of p (asserts it did). */
+/** Writes all of p within IT_TLS_IO_MS (asserts it did). */
 void it_wss_write(it_wss *c, const void *p, size_t n);
 
 /** Sends msg as one masked frame of opcode op (1 text, 2 binary) and asserts
