@@ -785,6 +785,13 @@ Test(compress, static_precompressed_siblings)
     char etag[128];
     snprintf(etag, sizeof(etag), "%s", it_header(&r, "ETag"));
     cr_assert(strstr(etag, "-gzip\""), "ETag %s names the coding", etag);
+    struct stat sb; /* the sibling's size and mtime in hex, then the coding */
+    char path[512], want[128];
+    snprintf(path, sizeof(path), "%s/a.txt.gz", g_dir);
+    cr_assert_eq(stat(path, &sb), 0);
+    snprintf(want, sizeof(want), "\"%llx-%llx-gzip\"", (unsigned long long)sb.st_size,
+             (unsigned long long)sb.st_mtime);
+    cr_assert_str_eq(etag, want);
     it_resp_free(&r);
     /* 304 against the sibling's validator */
     char extra[256];
