@@ -41,23 +41,24 @@ struct hz__h2 {          /* owner: its conn (c->h2) */
     h2s *streams;        /* owns: open streams, doubly linked */
     h2s *cur;            /* borrowed: the stream of the header block being read */
     unsigned nstreams;
-    uint64_t obytes;    /* response body bytes buffered in streams */
-    uint64_t rabytes;   /* file bytes read ahead into streams' ob (h2_fill) */
-    unsigned nsrc;      /* streams pulling a body source that is not waiting */
-    uint64_t last_data; /* ms: last DATA produced (zero-window stall) */
-    uint64_t hdr_since; /* ms: a header block is open since; 0 = none */
-    uint64_t win_start; /* ms: start of the flood-count window */
-    uint32_t nctrl;     /* control frames in this window */
-    uint32_t wupd_due;  /* WINDOW_UPDATEs our DATA frames earned, not counted in nctrl */
-    uint32_t nresets;   /* early resets by the peer in this window */
-    uint32_t ncont;     /* CONTINUATION frames of the open header block */
-    uint32_t last_sid;  /* the highest stream id a client HEADERS opened */
-    uint32_t gap_lo[4]; /* recent ranges of client stream ids skipped, */
-    uint32_t gap_hi[4]; /* never opened: [gap_lo, gap_hi]; 0 = none */
-    uint8_t stop_step;  /* 0; 1: shutdown notice + PING sent; 2: final GOAWAY */
-    uint8_t tkind;      /* what the conn timer stands for (enum h2_tkind) */
-    unsigned calm : 1;  /* a GOAWAY for abuse or error is queued: close after it */
-    unsigned in_ng : 1; /* inside nghttp2 (mem_recv / mem_send) */
+    uint64_t obytes;        /* response body bytes buffered in streams */
+    uint64_t rabytes;       /* file bytes read ahead into streams' ob (h2_fill) */
+    unsigned nsrc;          /* streams pulling a body source that is not waiting */
+    uint64_t last_data;     /* ms: last DATA produced (zero-window stall) */
+    uint64_t hdr_since;     /* ms: a header block is open since; 0 = none */
+    uint64_t win_start;     /* ms: start of the flood-count window */
+    uint32_t nctrl;         /* control frames in this window */
+    uint32_t wupd_due;      /* WINDOW_UPDATEs our DATA frames earned, not counted in nctrl */
+    uint32_t nresets;       /* early resets by the peer in this window */
+    uint32_t ncont;         /* CONTINUATION frames of the open header block */
+    uint32_t last_sid;      /* the highest stream id a client HEADERS opened */
+    uint32_t gap_lo[4];     /* recent ranges of client stream ids skipped, */
+    uint32_t gap_hi[4];     /* never opened: [gap_lo, gap_hi]; 0 = none */
+    uint8_t stop_step;      /* 0; 1: shutdown notice + PING sent; 2: final GOAWAY */
+    uint8_t tkind;          /* what the conn timer stands for (enum h2_tkind) */
+    unsigned calm : 1;      /* a GOAWAY for abuse or error is queued: close after it */
+    unsigned out_whole : 1; /* the last write of c->out was of whole TLS records */
+    unsigned in_ng : 1;     /* inside nghttp2 (mem_recv / mem_send) */
     unsigned in_run : 1;
     uint32_t nholes;
     h2_hole holes[H2_HOLES]; /* file payloads send_data left for h2_fill */
@@ -1963,6 +1964,7 @@ static void h2_streams(hz__conn *c)
 static int out_write(hz__conn *c, size_t *progress, int whole_records)
 {
     size_t keep = whole_records ? hz__buf_pending(&c->out) % HZ__TLS_RECORD : 0;
+    c->h2->out_whole = whole_records != 0;
     while (hz__buf_pending(&c->out) > keep) {
         size_t len = hz__buf_pending(&c->out) - keep;
         long n = c->sock.tp->send(&c->sock, c->out.data + c->out.off, len);
@@ -1994,7 +1996,12 @@ static int h2_flush(hz__conn *c)
 {
     hz__h2 *h = c->h2;
     size_t progress = 0;
-    int rc = 0, more = 0;
+    int rc = 0;
+    /* After a write that blocked (a socket or a completion poller's queue
+     * took part of a burst): whole records again while frames are queued.
+     * Only if that write was of whole records: the records the transport
+     * holds are then whole ones, and the retry covers their plaintext. */
+    int more = h->out_whole && hz__buf_pending(&c->out) && nghttp2_session_want_write(h->ng);
     while (!c->wblocked && progress < H2_SEND_BUDGET) {
         if (out_write(c, &progress, more) < 0)
             return HZ_ECLOSED;
