@@ -12,6 +12,12 @@
 #                             compare TLS libraries alike)
 #   ROW=tls-64k               tls-64k, h2c-64k, tls or h2c (/plaintext)
 #   ROUNDS=20 N=3000 C=16 M=10
+#   RPS=                      requests per second per client (h2load --rps):
+#                             both servers then serve the same rate, where
+#                             without it each serves what h2load can drive
+#                             against it (a server whose answers cost the
+#                             client less gets more requests, so batches
+#                             more, and pays less per request)
 # Prints one line per round and a summary: the median ratio with the
 # middle half of the rounds' ratios (quartiles).
 # Needs: h2load (nghttp2-client), h2o, openssl.
@@ -24,6 +30,7 @@ ROUNDS=${ROUNDS:-20}
 N=${N:-3000}
 C=${C:-16}
 M=${M:-10}
+RPS=${RPS:-}
 [ -x "$DEMO" ] || { echo "bench: $DEMO not built" >&2; exit 1; }
 for t in h2load h2o openssl; do
     command -v $t >/dev/null || { echo "bench: $t missing" >&2; exit 1; }
@@ -87,7 +94,7 @@ pin "$h2o_pid"
 one() { # server pid: server CPU us per request of one N-request run
     local t0 t1 ok
     t0=$(cpu_ns "$2")
-    ok=$(taskset -c 1 timeout 120 h2load -t 1 -c "$C" -m "$M" -n "$N" "$(url "$1")" 2>&1 |
+    ok=$(taskset -c 1 timeout 120 h2load -t 1 -c "$C" -m "$M" -n "$N" ${RPS:+--rps="$RPS"} "$(url "$1")" 2>&1 |
         awk '/^requests:/{print $8}')
     t1=$(cpu_ns "$2")
     [ "${ok:-0}" -gt 0 ] || { echo "bench: $1 served no request" >&2; exit 1; }
@@ -96,7 +103,7 @@ one() { # server pid: server CPU us per request of one N-request run
 for s in httpz h2o; do # warm-up: handshake caches, page cache, h2o's file cache
     if [ $s = httpz ]; then one $s $httpz_pid >/dev/null; else one $s $h2o_pid >/dev/null; fi
 done
-echo "row $ROW  c$C m$M  N=$N per run  $(date -u +%H:%M:%S) UTC  load $(cut -d' ' -f1 /proc/loadavg)"
+echo "row $ROW  c$C m$M${RPS:+  rps $RPS per client}  N=$N per run  $(date -u +%H:%M:%S) UTC  load $(cut -d' ' -f1 /proc/loadavg)"
 echo "round  httpz_us  h2o_us  ratio"
 ratios=()
 for r in $(seq "$ROUNDS"); do
