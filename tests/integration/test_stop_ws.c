@@ -808,9 +808,10 @@ static int check_attempt(const attempt *a)
     long long wait = a->how == L_SILENT ? SILENT_DEADLINE_MS : a->how == L_MUTE ? MUTE_CLOSE_MS : 0;
     if (dt >= wait - 20 && dt < wait + PROMPT_MS)
         return 1;
-    fprintf(stderr, "%s WebSocket accepted on the %s%s, client %s: the stop took %lld ms\n",
+    fprintf(stderr, "%s WebSocket accepted on the %s%s (%s), client %s: the stop took %lld ms\n",
             carrier_name[a->k], a->exec ? "executor" : "loop",
-            a->plain ? " (a plain request open too)" : "", leave_name[a->how], dt);
+            a->plain ? " (a plain request open too)" : "",
+            g_poller ? g_poller->name : "default poller", leave_name[a->how], dt);
     return 0;
 }
 
@@ -831,23 +832,28 @@ static int skip_carrier(enum carrier k)
     return 0;
 }
 
-/* Every carrier x accept x plain for the given leave modes, once each. */
-static void matrix(const enum leave *modes, size_t nmodes, int iters)
+/* Every carrier x accept x plain for the given leave modes, iters times
+ * each; with all_pollers on every poller compiled in (else the default). */
+static void matrix(const enum leave *modes, size_t nmodes, int iters, int all_pollers)
 {
     int ran = 0, failed = 0;
-    for (int k = 0; k < C_COUNT; k++) {
-        if (skip_carrier((enum carrier)k))
-            continue;
-        for (int exec = 0; exec < 2; exec++)
-            for (int plain = 0; plain < 2; plain++)
-                for (size_t m = 0; m < nmodes; m++)
-                    for (int i = 0; i < iters && !(plain && modes[m] == L_MUTE); i++) {
-                        attempt a = {(enum carrier)k, exec, plain, modes[m], 0, NULL, 0};
-                        if (!check_attempt(&a))
-                            failed++;
-                        ran++;
-                    }
+    for (int pi = 0; hz_pollers[pi] && (all_pollers || !pi); pi++) {
+        g_poller = all_pollers ? hz_pollers[pi] : NULL;
+        for (int k = 0; k < C_COUNT; k++) {
+            if (skip_carrier((enum carrier)k))
+                continue;
+            for (int exec = 0; exec < 2; exec++)
+                for (int plain = 0; plain < 2; plain++)
+                    for (size_t m = 0; m < nmodes; m++)
+                        for (int i = 0; i < iters && !(plain && modes[m] == L_MUTE); i++) {
+                            attempt a = {(enum carrier)k, exec, plain, modes[m], 0, NULL, 0};
+                            if (!check_attempt(&a))
+                                failed++;
+                            ran++;
+                        }
+        }
     }
+    g_poller = NULL;
     drop_cert();
     cr_assert_gt(ran, 0);
     cr_assert_eq(failed, 0, "%d of %d stops took too long (listed above)", failed, ran);
@@ -864,19 +870,19 @@ static int race_iters(void)
 Test(stop_ws, client_gone_before_or_by_reset, .timeout = 120)
 {
     static const enum leave m[] = {L_BEFORE, L_RST, L_HALF};
-    matrix(m, sizeof(m) / sizeof(m[0]), 1);
+    matrix(m, sizeof(m) / sizeof(m[0]), 1, 1);
 }
 
 Test(stop_ws, client_answers_the_notice, .timeout = 120)
 {
     static const enum leave m[] = {L_NOTICE, L_GOAWAY, L_GWACK, L_POLITE, L_COOP};
-    matrix(m, sizeof(m) / sizeof(m[0]), 1);
+    matrix(m, sizeof(m) / sizeof(m[0]), 1, 1);
 }
 
 Test(stop_ws, client_leaves_with_the_stop, .timeout = 240)
 {
     static const enum leave m[] = {L_SAME, L_EARLY};
-    matrix(m, sizeof(m) / sizeof(m[0]), race_iters());
+    matrix(m, sizeof(m) / sizeof(m[0]), race_iters(), 1);
 }
 
 /* Silent: at the stop's deadline; mute: at the WebSocket's close timeout
@@ -884,7 +890,7 @@ Test(stop_ws, client_leaves_with_the_stop, .timeout = 240)
 Test(stop_ws, silent_client_ends_at_the_deadline_or_close_timeout, .timeout = 120)
 {
     static const enum leave m[] = {L_SILENT, L_MUTE};
-    matrix(m, sizeof(m) / sizeof(m[0]), 1);
+    matrix(m, sizeof(m) / sizeof(m[0]), 1, 0);
 }
 
 /* Without a stop: a client (a plain request, nothing written to it since)
