@@ -18,8 +18,8 @@
  * or for the socket, right after the CONNECT, mid header block, with the
  * CONNECT completed during the stop, and while the accept is held on an
  * executor worker. HZ_STOP_WS_ITERS
- * repeats the racy cases. Every server ends with its counting allocator
- * at zero. The clients are raw (frames built here; HPACK literals without
+ * repeats the racy cases (and, when set, every HTTP/2 ordering). Every server ends with its
+ * counting allocator at zero. The clients are raw (frames built here; HPACK literals without
  * indexing), so each step is under the test's control. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
@@ -1177,7 +1177,8 @@ static long long run_order(enum carrier k, enum order o, int plain)
 }
 
 /* Every HTTP/2 carrier x poller x (a plain request open beside or not) for
- * the given orderings; racy ones (O_CONNECT_GONE) race_iters() times. */
+ * the given orderings; the racy one (O_CONNECT_GONE) race_iters() times,
+ * every one when HZ_STOP_WS_ITERS is set (a hunt). */
 static void orders(const enum order *os, size_t nos)
 {
     int ran = 0, failed = 0;
@@ -1188,7 +1189,8 @@ static void orders(const enum order *os, size_t nos)
                 continue;
             for (int plain = 0; plain < 2; plain++)
                 for (size_t m = 0; m < nos; m++) {
-                    int iters = os[m] == O_CONNECT_GONE ? race_iters() : 1;
+                    int iters =
+                        os[m] == O_CONNECT_GONE || getenv("HZ_STOP_WS_ITERS") ? race_iters() : 1;
                     for (int i = 0; i < iters; i++) {
                         long long dt = run_order((enum carrier)k, os[m], plain);
                         ran++;
