@@ -173,6 +173,31 @@ static void h_ws_big(hz_req *req, hz_res *res, void *ud)
     hz_ws_accept(req, res, &cb, NULL, NULL);
 }
 
+/* /wsp: a WebSocket whose output budget (1 KiB) one echo fills, on a
+ * server whose output_buffer is 1 KiB too (g_small_out) and a client that
+ * opens no window: the echo waits, so the WebSocket stops reading its
+ * input (the stream's DATA stays unconsumed). */
+static atomic_int g_msgs; /* messages /wsp received */
+static int g_small_out;   /* start(): output_buffer 1 KiB */
+
+static void echo_counted(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
+{
+    (void)ud;
+    atomic_fetch_add(&g_msgs, 1);
+    hz_ws_send(ws, op, d, len, fin ? 0 : HZ_WS_MORE); /* HZ_EAGAIN or not: it pauses */
+}
+
+static void h_ws_paused(hz_req *req, hz_res *res, void *ud)
+{
+    static const hz_ws_callbacks cb = {
+        .on_open = on_open, .on_message = echo_counted, .on_close = on_close};
+    (void)ud;
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.output_budget = 1024;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
 /* /wsg (an executor route): held in the gate (exec_gate.h) before it
  * accepts, so the CONNECT is read and unanswered while the test acts. */
 static void h_ws_gated(hz_req *req, hz_res *res, void *ud)
@@ -207,10 +232,13 @@ static hz_server *start(enum carrier k, int *port)
     atomic_store(&g_hold_ended, 0);
     atomic_store(&g_hold_fired, 0);
     atomic_store(&g_big_rc, 1);
+    atomic_store(&g_msgs, 0);
     it_gate_reset();
     hz_config cfg;
     it_config_counted(&cfg, &CA);
     cfg.poller = g_poller;
+    if (g_small_out)
+        cfg.output_buffer = 1024;
     hz_executor_pool_options po;
     hz_executor_pool_options_init(&po);
     po.threads = 1;
@@ -226,6 +254,7 @@ static hz_server *start(enum carrier k, int *port)
     cr_assert_eq(hz_route(srv, "GET", "/wsq", h_ws, (void *)&mute_ms), 0);
     cr_assert_eq(it_route_flags(srv, "GET", "/wsqx", h_ws, (void *)&mute_ms, HZ_ROUTE_EXECUTOR), 0);
     cr_assert_eq(hz_route(srv, "GET", "/wsbig", h_ws_big, NULL), 0);
+    cr_assert_eq(hz_route(srv, "GET", "/wsp", h_ws_paused, NULL), 0);
     cr_assert_eq(it_route_flags(srv, "GET", "/wsg", h_ws_gated, NULL, HZ_ROUTE_EXECUTOR), 0);
     hz_listener_config lc;
     hz_listener_config_init(&lc);
@@ -404,7 +433,7 @@ enum { FL_END_STREAM = 1, FL_ACK = 1, FL_END_HEADERS = 4 };
 
 static void h2_frame(cli *c, unsigned type, unsigned flags, uint32_t sid, const void *p, size_t n)
 {
-    uint8_t f[9 + 512];
+    uint8_t f[9 + 16384];
     cr_assert_leq(n, sizeof(f) - 9);
     f[0] = (uint8_t)(n >> 16);
     f[1] = (uint8_t)(n >> 8);
@@ -478,7 +507,8 @@ typedef struct attempt {
     enum leave how;
     int no_ws;        /* the plain request alone */
     const char *path; /* the WebSocket's route (NULL: by exec and how) */
-    int bigwin;       /* HTTP/2: the largest windows, a small SO_RCVBUF */
+    int bigwin;       /* HTTP/2: the largest windows, a small SO_RCVBUF; -1:
+                       * SETTINGS_INITIAL_WINDOW_SIZE 0 (no DATA for us) */
 } attempt;
 
 typedef struct session {
@@ -509,7 +539,7 @@ static void open_requests(session *s, const attempt *a, int port)
                        : a->how == L_MUTE ? (a->exec ? "/wsqx" : "/wsq")
                        : a->exec          ? "/wsx"
                                           : "/ws";
-    cli_open(&s->ws, a->k, port, a->bigwin ? 16384 : 0);
+    cli_open(&s->ws, a->k, port, a->bigwin > 0 ? 16384 : 0);
     if (a->k == C_H1) {
         char req[1024];
         it_ws_upgrade_req(req, sizeof(req), path, NULL);
@@ -525,7 +555,10 @@ static void open_requests(session *s, const attempt *a, int port)
     }
     static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     cli_write(&s->ws, preface, sizeof(preface) - 1);
-    if (a->bigwin) {
+    if (a->bigwin < 0) {
+        static const uint8_t iws[6] = {0, 4, 0, 0, 0, 0};
+        h2_frame(&s->ws, F_SETTINGS, 0, 0, iws, sizeof(iws));
+    } else if (a->bigwin) {
         /* SETTINGS_INITIAL_WINDOW_SIZE and the connection's window at
          * 2^31-1: only the socket holds the server's output back. */
         static const uint8_t iws[6] = {0, 4, 0x7f, 0xff, 0xff, 0xff};
@@ -982,6 +1015,8 @@ enum order {
                         * reads to the GOAWAY, closes */
     O_BLOCKED,         /* /wsbig, open windows, a small receive buffer: the server is
                         * write-blocked; closes with its bytes unread (a reset) */
+    O_PAUSED,          /* /wsp: its WebSocket reads no more (its echo waits for a
+                        * window the client never opens); reads to the GOAWAY, closes */
     O_CONNECT_GONE,    /* sends the CONNECT and closes at once; the stop follows */
     O_CONNECT_HALF,    /* CONNECT, a message and its FIN in one go; the stop once
                         * the server opened the WebSocket */
@@ -996,10 +1031,11 @@ enum order {
     O_COUNT
 };
 static const char *const order_name[] = {
-    "gone unread at the notice", "reset at the GOAWAY",       "half-closed at the GOAWAY",
-    "gone with DATA stalled",    "reset while write-blocked", "gone right after the CONNECT",
-    "CONNECT, message, FIN",     "gone mid header block",     "CONNECT ended during the stop",
-    "exec: gone, then the stop", "exec: gone at the GOAWAY",  "exec: gone at the answer"};
+    "gone unread at the notice",     "reset at the GOAWAY",       "half-closed at the GOAWAY",
+    "gone with DATA stalled",        "reset while write-blocked", "gone from a paused WebSocket",
+    "gone right after the CONNECT",  "CONNECT, message, FIN",     "gone mid header block",
+    "CONNECT ended during the stop", "exec: gone, then the stop", "exec: gone at the GOAWAY",
+    "exec: gone at the answer"};
 
 /* Bytes the kernel holds for the client, unread. */
 static int cli_inq(const cli *c)
@@ -1053,18 +1089,19 @@ static void cli_write_try(cli *c, const void *p, size_t n)
 static long long run_order(enum carrier k, enum order o, int plain)
 {
     int exec = o >= O_EXEC_GONE_STOP;
-    attempt a = {k,
-                 exec,
-                 plain,
-                 L_COUNT,
-                 o == O_MID_HEADERS || o == O_MID_HEADERS_END,
-                 exec                                 ? "/wsg"
-                 : (o == O_STALLED || o == O_BLOCKED) ? "/wsbig"
-                                                      : "/ws",
-                 o == O_BLOCKED};
+    attempt a = {k, exec, plain, L_COUNT, o == O_MID_HEADERS || o == O_MID_HEADERS_END, "/ws", 0};
+    if (exec)
+        a.path = "/wsg";
+    else if (o == O_STALLED || o == O_BLOCKED)
+        a.path = "/wsbig";
+    else if (o == O_PAUSED)
+        a.path = "/wsp";
+    a.bigwin = o == O_BLOCKED ? 1 : o == O_PAUSED ? -1 : 0;
     static const uint8_t hi[] = {0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2}; /* "hi" */
     session s;
+    g_small_out = o == O_PAUSED;
     hz_server *srv = session_open(&s, &a);
+    g_small_out = 0;
     long long t0 = 0;
     switch (o) {
     case O_NOTICE_UNREAD:
@@ -1096,6 +1133,25 @@ static long long run_order(enum carrier k, enum order o, int plain)
         else
             cli_gone(&s.ws, o == O_NOTICE_RST);
         break;
+    case O_PAUSED: {
+        await_open(&s, &a);
+        /* Three 8 KiB messages (masking key 0), within the stream's first
+         * window: the first one's echo fills the budget, so the WebSocket
+         * reads no further; the others wait on the stream. */
+        static uint8_t m[8 + 8192] = {0x82, 0x80 | 126, 0x20, 0x00};
+        for (int i = 0; i < 3; i++)
+            h2_frame(&s.ws, F_DATA, 0, WS_SID, m, sizeof(m));
+        long long end = it_now_ms() + 5000;
+        while (atomic_load(&g_msgs) < 1 && it_now_ms() < end)
+            poll(NULL, 0, 1);
+        cr_assert_geq(atomic_load(&g_msgs), 1, "the WebSocket read nothing");
+        t0 = it_now_ms();
+        hz_server_stop(srv, ORDER_DEADLINE_MS);
+        cr_assert(read_notice(&s, &a, 0, 0), "no GOAWAY");
+        cli_gone(&s.ws, 0);
+        cr_expect_eq(atomic_load(&g_msgs), 1, "the WebSocket read on: it was not paused");
+        break;
+    }
     case O_CONNECT_GONE:
         cli_gone(&s.ws, 0);
         t0 = it_now_ms();
@@ -1212,8 +1268,8 @@ static void orders(const enum order *os, size_t nos)
 
 Test(stop_ws, h2_client_leaves_at_the_notice_on_every_poller, .timeout = 180)
 {
-    static const enum order m[] = {O_NOTICE_UNREAD, O_NOTICE_RST, O_NOTICE_HALF, O_STALLED,
-                                   O_BLOCKED};
+    static const enum order m[] = {O_NOTICE_UNREAD, O_NOTICE_RST, O_NOTICE_HALF,
+                                   O_STALLED,       O_BLOCKED,    O_PAUSED};
     if (skip_carrier(C_H2C))
         cr_skip_test("built without HTTP/2");
     orders(m, sizeof(m) / sizeof(m[0]));
