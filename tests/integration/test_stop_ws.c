@@ -15,12 +15,13 @@
  * on every poller compiled in, the client leaves at each step of a stop
  * made deterministic (orders below): with the notice unread (a reset), at
  * the GOAWAY, half-closing, while its WebSocket's output waits for a window
- * or for the socket, right after the CONNECT, mid header block, with the
- * CONNECT completed during the stop, and while the accept is held on an
- * executor worker. HZ_STOP_WS_ITERS
- * repeats the racy cases (and, when set, every HTTP/2 ordering). Every server ends with its
- * counting allocator at zero. The clients are raw (frames built here; HPACK literals without
- * indexing), so each step is under the test's control. */
+ * or for the socket, while its WebSocket reads nothing, right after the
+ * CONNECT, mid header block, with the CONNECT completed during the stop,
+ * and while the accept is held on an executor worker. HZ_STOP_WS_ITERS
+ * repeats the racy cases (and, when set, every HTTP/2 ordering). Every
+ * server ends with its counting allocator at zero. The clients are raw
+ * (frames built here; HPACK literals without indexing), so each step is
+ * under the test's control. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
 #endif
