@@ -14,10 +14,11 @@
  * HTTP/2 WebSocket goes on after the client's GOAWAY. Over h2c and h2/TLS
  * on every poller compiled in, the client leaves at each step of a stop
  * made deterministic (orders below): with the notice unread (a reset), at
- * the GOAWAY, half-closing, while its WebSocket's output waits for a window
- * or for the socket, while its WebSocket reads nothing, right after the
- * CONNECT, mid header block, with the CONNECT completed during the stop,
- * and while the accept is held on an executor worker. HZ_STOP_WS_ITERS
+ * the GOAWAY, half-closing, with its stream reset or ended, while its
+ * WebSocket's output waits for a window or for the socket, while its
+ * WebSocket reads nothing, right after the CONNECT, mid header block, with
+ * the CONNECT completed during the stop, and while the accept is held on
+ * an executor worker. HZ_STOP_WS_ITERS
  * repeats the racy cases (and, when set, every HTTP/2 ordering). Every
  * server ends with its counting allocator at zero. The clients are raw
  * (frames built here; HPACK literals without indexing), so each step is
@@ -1018,6 +1019,10 @@ enum order {
                         * write-blocked; closes with its bytes unread (a reset) */
     O_PAUSED,          /* /wsp: its WebSocket reads no more (its echo waits for a
                         * window the client never opens); reads to the GOAWAY, closes */
+    O_STREAM_RST,      /* reads to the GOAWAY, resets the WebSocket's stream
+                        * (RST_STREAM CANCEL) and closes in one go */
+    O_STREAM_END,      /* reads to the GOAWAY, answers the close frame with
+                        * END_STREAM and closes in one go */
     O_CONNECT_GONE,    /* sends the CONNECT and closes at once; the stop follows */
     O_CONNECT_HALF,    /* CONNECT, a message and its FIN in one go; the stop once
                         * the server opened the WebSocket */
@@ -1032,11 +1037,11 @@ enum order {
     O_COUNT
 };
 static const char *const order_name[] = {
-    "gone unread at the notice",     "reset at the GOAWAY",       "half-closed at the GOAWAY",
-    "gone with DATA stalled",        "reset while write-blocked", "gone from a paused WebSocket",
-    "gone right after the CONNECT",  "CONNECT, message, FIN",     "gone mid header block",
-    "CONNECT ended during the stop", "exec: gone, then the stop", "exec: gone at the GOAWAY",
-    "exec: gone at the answer"};
+    "gone unread at the notice", "reset at the GOAWAY",       "half-closed at the GOAWAY",
+    "gone with DATA stalled",    "reset while write-blocked", "gone from a paused WebSocket",
+    "stream reset, gone",        "stream ended, gone",        "gone right after the CONNECT",
+    "CONNECT, message, FIN",     "gone mid header block",     "CONNECT ended during the stop",
+    "exec: gone, then the stop", "exec: gone at the GOAWAY",  "exec: gone at the answer"};
 
 /* Bytes the kernel holds for the client, unread. */
 static int cli_inq(const cli *c)
@@ -1134,6 +1139,22 @@ static long long run_order(enum carrier k, enum order o, int plain)
         else
             cli_gone(&s.ws, o == O_NOTICE_RST);
         break;
+    case O_STREAM_RST:
+    case O_STREAM_END: {
+        await_open(&s, &a);
+        t0 = it_now_ms();
+        hz_server_stop(srv, ORDER_DEADLINE_MS);
+        cr_assert(read_notice(&s, &a, 0, 0), "no GOAWAY");
+        if (o == O_STREAM_RST) {
+            static const uint8_t cancel[4] = {0, 0, 0, 8};
+            h2_frame(&s.ws, F_RST, 0, WS_SID, cancel, sizeof(cancel));
+        } else {
+            static const uint8_t cf[] = {0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe9 ^ 2}; /* 1001 */
+            h2_frame(&s.ws, F_DATA, FL_END_STREAM, WS_SID, cf, sizeof(cf));
+        }
+        cli_gone(&s.ws, 0);
+        break;
+    }
     case O_PAUSED: {
         await_open(&s, &a);
         /* Three 8 KiB messages (masking key 0), within the stream's first
@@ -1269,8 +1290,8 @@ static void orders(const enum order *os, size_t nos)
 
 Test(stop_ws, h2_client_leaves_at_the_notice_on_every_poller, .timeout = 180)
 {
-    static const enum order m[] = {O_NOTICE_UNREAD, O_NOTICE_RST, O_NOTICE_HALF,
-                                   O_STALLED,       O_BLOCKED,    O_PAUSED};
+    static const enum order m[] = {O_NOTICE_UNREAD, O_NOTICE_RST, O_NOTICE_HALF, O_STALLED,
+                                   O_BLOCKED,       O_PAUSED,     O_STREAM_RST,  O_STREAM_END};
     if (skip_carrier(C_H2C))
         cr_skip_test("built without HTTP/2");
     orders(m, sizeof(m) / sizeof(m[0]));
