@@ -11,10 +11,18 @@
  * the (short) deadline, one that never answers the close frame at the
  * WebSocket's close timeout. Without a stop: a client leaving while its
  * response waits for hz_res_after is noticed (HTTP/1.1, h2c), and an
- * HTTP/2 WebSocket goes on after the client's GOAWAY. HZ_STOP_WS_ITERS
- * repeats the racy cases. Every server ends with its counting allocator
- * at zero. The clients are raw (frames built here; HPACK literals without
- * indexing), so each step is under the test's control. */
+ * HTTP/2 WebSocket goes on after the client's GOAWAY. Over h2c and h2/TLS
+ * on every poller compiled in, the client leaves at each step of a stop
+ * made deterministic (orders below): with the notice unread (a reset), at
+ * the GOAWAY, half-closing, with its stream reset or ended, while its
+ * WebSocket's output waits for a window or for the socket, while its
+ * WebSocket reads nothing, right after the CONNECT, mid header block, with
+ * the CONNECT completed during the stop, and while the accept is held on
+ * an executor worker. HZ_STOP_WS_ITERS
+ * repeats the racy cases (and, when set, every HTTP/2 ordering). Every
+ * server ends with its counting allocator at zero. The clients are raw
+ * (frames built here; HPACK literals without indexing), so each step is
+ * under the test's control. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
 #endif
@@ -26,10 +34,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include <httpz/backend.h>
+#include "exec_gate.h"
 #include "itest.h"
 #include "itest_ws.h"
 #include "test_alloc.h"
@@ -80,7 +90,8 @@ static atomic_int g_opens, g_closes;
 #if HZ_HAVE_TLS
 static it_tls_dir g_tls;
 #endif
-static int g_have_cert; /* 1 made, -1 failed (no openssl CLI), 0 not tried */
+static int g_have_cert;              /* 1 made, -1 failed (no openssl CLI), 0 not tried */
+static const hz_poller_vt *g_poller; /* NULL: the default one */
 
 /* ---- the server ------------------------------------------------------------ */
 
@@ -143,6 +154,61 @@ static void h_hold(hz_req *req, hz_res *res, void *ud)
     atomic_fetch_add(&g_held, 1);
 }
 
+/* /wsbig: on_open sends one message far larger than any window or socket
+ * buffer of the test, so the server's output waits (for a window, or for
+ * the socket) while the client leaves. */
+#define BIG_MSG (1u << 20)
+static uint8_t g_big[BIG_MSG];
+static atomic_int g_big_rc = 1; /* what hz_ws_send said (1: not called) */
+
+static void on_open_big(hz_ws *ws, void *ud)
+{
+    atomic_store(&g_big_rc, hz_ws_send(ws, HZ_WS_BINARY, g_big, sizeof(g_big), HZ_WS_NO_COMPRESS));
+    on_open(ws, ud);
+}
+
+static void h_ws_big(hz_req *req, hz_res *res, void *ud)
+{
+    static const hz_ws_callbacks cb = {
+        .on_open = on_open_big, .on_message = itws_echo, .on_close = on_close};
+    (void)ud;
+    hz_ws_accept(req, res, &cb, NULL, NULL);
+}
+
+/* /wsp: a WebSocket whose output budget (1 KiB) one echo fills, on a
+ * server whose output_buffer is 1 KiB too (g_small_out) and a client that
+ * opens no window: the echo waits, so the WebSocket stops reading its
+ * input (the stream's DATA stays unconsumed). */
+static atomic_int g_msgs; /* messages /wsp received */
+static int g_small_out;   /* start(): output_buffer 1 KiB */
+
+static void echo_counted(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
+{
+    (void)ud;
+    atomic_fetch_add(&g_msgs, 1);
+    hz_ws_send(ws, op, d, len, fin ? 0 : HZ_WS_MORE); /* HZ_EAGAIN or not: it pauses */
+}
+
+static void h_ws_paused(hz_req *req, hz_res *res, void *ud)
+{
+    static const hz_ws_callbacks cb = {
+        .on_open = on_open, .on_message = echo_counted, .on_close = on_close};
+    (void)ud;
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.output_budget = 1024;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
+/* /wsg (an executor route): held in the gate (exec_gate.h) before it
+ * accepts, so the CONNECT is read and unanswered while the test acts. */
+static void h_ws_gated(hz_req *req, hz_res *res, void *ud)
+{
+    int cancelled = it_gate_hold(req);
+    h_ws(req, res, ud);
+    it_gate_leave(cancelled, NULL);
+}
+
 #if HZ_HAVE_TLS
 static void make_cert(void)
 {
@@ -167,8 +233,14 @@ static hz_server *start(enum carrier k, int *port)
     atomic_store(&g_held, 0);
     atomic_store(&g_hold_ended, 0);
     atomic_store(&g_hold_fired, 0);
+    atomic_store(&g_big_rc, 1);
+    atomic_store(&g_msgs, 0);
+    it_gate_reset();
     hz_config cfg;
     it_config_counted(&cfg, &CA);
+    cfg.poller = g_poller;
+    if (g_small_out)
+        cfg.output_buffer = 1024;
     hz_executor_pool_options po;
     hz_executor_pool_options_init(&po);
     po.threads = 1;
@@ -183,6 +255,9 @@ static hz_server *start(enum carrier k, int *port)
     static const uint32_t mute_ms = MUTE_CLOSE_MS;
     cr_assert_eq(hz_route(srv, "GET", "/wsq", h_ws, (void *)&mute_ms), 0);
     cr_assert_eq(it_route_flags(srv, "GET", "/wsqx", h_ws, (void *)&mute_ms, HZ_ROUTE_EXECUTOR), 0);
+    cr_assert_eq(hz_route(srv, "GET", "/wsbig", h_ws_big, NULL), 0);
+    cr_assert_eq(hz_route(srv, "GET", "/wsp", h_ws_paused, NULL), 0);
+    cr_assert_eq(it_route_flags(srv, "GET", "/wsg", h_ws_gated, NULL, HZ_ROUTE_EXECUTOR), 0);
     hz_listener_config lc;
     hz_listener_config_init(&lc);
     lc.addr = "127.0.0.1";
@@ -219,18 +294,22 @@ typedef struct cli {
     int eof; /* the server closed (EOF or reset) */
 } cli;
 
-static int tcp_connect(int port)
+/* rcvbuf: the client's SO_RCVBUF (0: the default), set before the
+ * connection so the window it advertises is small from the start. */
+static int tcp_connect(int port, int rcvbuf)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert_geq(fd, 0);
+    if (rcvbuf)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     cr_assert_eq(it_connect_fd(fd, port), 0);
     return fd;
 }
 
-static void cli_open(cli *c, enum carrier k, int port)
+static void cli_open(cli *c, enum carrier k, int port, int rcvbuf)
 {
     memset(c, 0, sizeof(*c));
-    c->fd = tcp_connect(port);
+    c->fd = tcp_connect(port, rcvbuf);
     c->h2 = k != C_H1;
 #if HZ_HAVE_TLS
     if (k == C_H2TLS) {
@@ -340,14 +419,23 @@ static void cli_consume(cli *c, size_t n)
 
 /* ---- HTTP/2 frames ------------------------------------------------------------- */
 
-enum { F_DATA = 0, F_HEADERS = 1, F_RST = 3, F_SETTINGS = 4, F_PING = 6, F_GOAWAY = 7 };
+enum {
+    F_DATA = 0,
+    F_HEADERS = 1,
+    F_RST = 3,
+    F_SETTINGS = 4,
+    F_PING = 6,
+    F_GOAWAY = 7,
+    F_WINDOW_UPDATE = 8,
+    F_CONTINUATION = 9
+};
 enum { FL_END_STREAM = 1, FL_ACK = 1, FL_END_HEADERS = 4 };
 #define WS_SID 3u
 #define PLAIN_SID 1u
 
 static void h2_frame(cli *c, unsigned type, unsigned flags, uint32_t sid, const void *p, size_t n)
 {
-    uint8_t f[9 + 512];
+    uint8_t f[9 + 16384];
     cr_assert_leq(n, sizeof(f) - 9);
     f[0] = (uint8_t)(n >> 16);
     f[1] = (uint8_t)(n >> 8);
@@ -419,7 +507,10 @@ typedef struct attempt {
     int exec;  /* the accept on an executor worker */
     int plain; /* a plain request in flight beside the WebSocket */
     enum leave how;
-    int no_ws; /* the plain request alone */
+    int no_ws;        /* the plain request alone */
+    const char *path; /* the WebSocket's route (NULL: by exec and how) */
+    int bigwin;       /* HTTP/2: the largest windows, a small SO_RCVBUF; -1:
+                       * SETTINGS_INITIAL_WINDOW_SIZE 0 (no DATA for us) */
 } attempt;
 
 typedef struct session {
@@ -431,18 +522,33 @@ typedef struct session {
     size_t wsl;
 } session;
 
+/* The extended CONNECT's header block (RFC 8441) into hb: its length. */
+static size_t connect_block(uint8_t *hb, enum carrier k, const char *path)
+{
+    size_t n = hpack_lit(hb, ":method", "CONNECT");
+    n += hpack_lit(hb + n, ":protocol", "websocket");
+    n += hpack_lit(hb + n, ":scheme", k == C_H2TLS ? "https" : "http");
+    n += hpack_lit(hb + n, ":path", path);
+    n += hpack_lit(hb + n, ":authority", "localhost");
+    n += hpack_lit(hb + n, "sec-websocket-version", "13");
+    return n;
+}
+
 /* Sends the WebSocket request (and the plain one beside it). */
 static void open_requests(session *s, const attempt *a, int port)
 {
-    const char *path = a->how == L_MUTE ? (a->exec ? "/wsqx" : "/wsq") : a->exec ? "/wsx" : "/ws";
-    cli_open(&s->ws, a->k, port);
+    const char *path = a->path            ? a->path
+                       : a->how == L_MUTE ? (a->exec ? "/wsqx" : "/wsq")
+                       : a->exec          ? "/wsx"
+                                          : "/ws";
+    cli_open(&s->ws, a->k, port, a->bigwin > 0 ? 16384 : 0);
     if (a->k == C_H1) {
         char req[1024];
         it_ws_upgrade_req(req, sizeof(req), path, NULL);
         if (!a->no_ws)
             cli_write(&s->ws, req, strlen(req));
         if (a->plain) {
-            cli_open(&s->extra, C_H1, port);
+            cli_open(&s->extra, C_H1, port, 0);
             s->have_extra = 1;
             static const char g[] = "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n";
             cli_write(&s->extra, g, sizeof(g) - 1);
@@ -451,7 +557,19 @@ static void open_requests(session *s, const attempt *a, int port)
     }
     static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     cli_write(&s->ws, preface, sizeof(preface) - 1);
-    h2_frame(&s->ws, F_SETTINGS, 0, 0, NULL, 0);
+    if (a->bigwin < 0) {
+        static const uint8_t iws[6] = {0, 4, 0, 0, 0, 0};
+        h2_frame(&s->ws, F_SETTINGS, 0, 0, iws, sizeof(iws));
+    } else if (a->bigwin) {
+        /* SETTINGS_INITIAL_WINDOW_SIZE and the connection's window at
+         * 2^31-1: only the socket holds the server's output back. */
+        static const uint8_t iws[6] = {0, 4, 0x7f, 0xff, 0xff, 0xff};
+        static const uint8_t wu[4] = {0x7f, 0xff, 0, 0}; /* + 65535 = 2^31-1 */
+        h2_frame(&s->ws, F_SETTINGS, 0, 0, iws, sizeof(iws));
+        h2_frame(&s->ws, F_WINDOW_UPDATE, 0, 0, wu, sizeof(wu));
+    } else {
+        h2_frame(&s->ws, F_SETTINGS, 0, 0, NULL, 0);
+    }
     /* Extended CONNECT needs the server's SETTINGS (ENABLE_CONNECT_PROTOCOL)
      * acknowledged first: the server applies them at our ACK. */
     h2f f;
@@ -473,12 +591,7 @@ static void open_requests(session *s, const attempt *a, int port)
     }
     if (a->no_ws)
         return;
-    n = hpack_lit(hb, ":method", "CONNECT");
-    n += hpack_lit(hb + n, ":protocol", "websocket");
-    n += hpack_lit(hb + n, ":scheme", scheme);
-    n += hpack_lit(hb + n, ":path", path);
-    n += hpack_lit(hb + n, ":authority", "localhost");
-    n += hpack_lit(hb + n, "sec-websocket-version", "13");
+    n = connect_block(hb, a->k, path);
     h2_frame(&s->ws, F_HEADERS, FL_END_HEADERS, WS_SID, hb, n);
 }
 
@@ -730,9 +843,10 @@ static int check_attempt(const attempt *a)
     long long wait = a->how == L_SILENT ? SILENT_DEADLINE_MS : a->how == L_MUTE ? MUTE_CLOSE_MS : 0;
     if (dt >= wait - 20 && dt < wait + PROMPT_MS)
         return 1;
-    fprintf(stderr, "%s WebSocket accepted on the %s%s, client %s: the stop took %lld ms\n",
+    fprintf(stderr, "%s WebSocket accepted on the %s%s (%s), client %s: the stop took %lld ms\n",
             carrier_name[a->k], a->exec ? "executor" : "loop",
-            a->plain ? " (a plain request open too)" : "", leave_name[a->how], dt);
+            a->plain ? " (a plain request open too)" : "",
+            g_poller ? g_poller->name : "default poller", leave_name[a->how], dt);
     return 0;
 }
 
@@ -753,23 +867,28 @@ static int skip_carrier(enum carrier k)
     return 0;
 }
 
-/* Every carrier x accept x plain for the given leave modes, once each. */
-static void matrix(const enum leave *modes, size_t nmodes, int iters)
+/* Every carrier x accept x plain for the given leave modes, iters times
+ * each; with all_pollers on every poller compiled in (else the default). */
+static void matrix(const enum leave *modes, size_t nmodes, int iters, int all_pollers)
 {
     int ran = 0, failed = 0;
-    for (int k = 0; k < C_COUNT; k++) {
-        if (skip_carrier((enum carrier)k))
-            continue;
-        for (int exec = 0; exec < 2; exec++)
-            for (int plain = 0; plain < 2; plain++)
-                for (size_t m = 0; m < nmodes; m++)
-                    for (int i = 0; i < iters && !(plain && modes[m] == L_MUTE); i++) {
-                        attempt a = {(enum carrier)k, exec, plain, modes[m], 0};
-                        if (!check_attempt(&a))
-                            failed++;
-                        ran++;
-                    }
+    for (int pi = 0; hz_pollers[pi] && (all_pollers || !pi); pi++) {
+        g_poller = all_pollers ? hz_pollers[pi] : NULL;
+        for (int k = 0; k < C_COUNT; k++) {
+            if (skip_carrier((enum carrier)k))
+                continue;
+            for (int exec = 0; exec < 2; exec++)
+                for (int plain = 0; plain < 2; plain++)
+                    for (size_t m = 0; m < nmodes; m++)
+                        for (int i = 0; i < iters && !(plain && modes[m] == L_MUTE); i++) {
+                            attempt a = {(enum carrier)k, exec, plain, modes[m], 0, NULL, 0};
+                            if (!check_attempt(&a))
+                                failed++;
+                            ran++;
+                        }
+        }
     }
+    g_poller = NULL;
     drop_cert();
     cr_assert_gt(ran, 0);
     cr_assert_eq(failed, 0, "%d of %d stops took too long (listed above)", failed, ran);
@@ -786,19 +905,19 @@ static int race_iters(void)
 Test(stop_ws, client_gone_before_or_by_reset, .timeout = 120)
 {
     static const enum leave m[] = {L_BEFORE, L_RST, L_HALF};
-    matrix(m, sizeof(m) / sizeof(m[0]), 1);
+    matrix(m, sizeof(m) / sizeof(m[0]), 1, 1);
 }
 
 Test(stop_ws, client_answers_the_notice, .timeout = 120)
 {
     static const enum leave m[] = {L_NOTICE, L_GOAWAY, L_GWACK, L_POLITE, L_COOP};
-    matrix(m, sizeof(m) / sizeof(m[0]), 1);
+    matrix(m, sizeof(m) / sizeof(m[0]), 1, 1);
 }
 
 Test(stop_ws, client_leaves_with_the_stop, .timeout = 240)
 {
     static const enum leave m[] = {L_SAME, L_EARLY};
-    matrix(m, sizeof(m) / sizeof(m[0]), race_iters());
+    matrix(m, sizeof(m) / sizeof(m[0]), race_iters(), 1);
 }
 
 /* Silent: at the stop's deadline; mute: at the WebSocket's close timeout
@@ -806,7 +925,7 @@ Test(stop_ws, client_leaves_with_the_stop, .timeout = 240)
 Test(stop_ws, silent_client_ends_at_the_deadline_or_close_timeout, .timeout = 120)
 {
     static const enum leave m[] = {L_SILENT, L_MUTE};
-    matrix(m, sizeof(m) / sizeof(m[0]), 1);
+    matrix(m, sizeof(m) / sizeof(m[0]), 1, 0);
 }
 
 /* Without a stop: a client (a plain request, nothing written to it since)
@@ -817,7 +936,7 @@ Test(stop_ws, silent_client_ends_at_the_deadline_or_close_timeout, .timeout = 12
 static void gone_while_after_pending(enum carrier k)
 {
     session s;
-    attempt a = {k, 0, 1, L_BEFORE, 1};
+    attempt a = {k, 0, 1, L_BEFORE, 1, NULL, 0};
     hz_server *srv = session_open(&s, &a);
     long long end = it_now_ms() + 5000;
     while (atomic_load(&g_held) < 1 && it_now_ms() < end)
@@ -858,7 +977,7 @@ Test(stop_ws, h2_websocket_goes_on_after_client_goaway, .timeout = 60)
     if (skip_carrier(C_H2C))
         cr_skip_test("built without HTTP/2");
     session s;
-    attempt a = {C_H2C, 0, 0, L_GOAWAY, 0};
+    attempt a = {C_H2C, 0, 0, L_GOAWAY, 0, NULL, 0};
     hz_server *srv = session_open(&s, &a);
     await_open(&s, &a);
     h2_goaway(&s);
@@ -880,4 +999,317 @@ Test(stop_ws, h2_websocket_goes_on_after_client_goaway, .timeout = 60)
     hz_server_stop(srv, 0);
     hz_server_wait(srv);
     session_close(&s, srv);
+}
+
+/* ---- HTTP/2: the client leaves at each step of a stop, on every poller ---- */
+
+/* The stop's deadline here: twice the WebSocket's close timeout, so a slow
+ * stop says what held it (about 5 s: a WebSocket that waited for its close
+ * frame; 10 s: a connection nobody closed). */
+#define ORDER_DEADLINE_MS 10000
+
+/* Where, around the stop, the client of an HTTP/2 WebSocket leaves. */
+enum order {
+    O_NOTICE_UNREAD,   /* the stop's first bytes arrive; closes with them unread (a reset) */
+    O_NOTICE_RST,      /* reads to the GOAWAY, closes with SO_LINGER 0 */
+    O_NOTICE_HALF,     /* reads to the GOAWAY, then shutdown(SHUT_WR), and stays */
+    O_STALLED,         /* /wsbig, default windows: its DATA waits for a WINDOW_UPDATE;
+                        * reads to the GOAWAY, closes */
+    O_BLOCKED,         /* /wsbig, open windows, a small receive buffer: the server is
+                        * write-blocked; closes with its bytes unread (a reset) */
+    O_PAUSED,          /* /wsp: its WebSocket reads no more (its echo waits for a
+                        * window the client never opens); reads to the GOAWAY, closes */
+    O_STREAM_RST,      /* reads to the GOAWAY, resets the WebSocket's stream
+                        * (RST_STREAM CANCEL) and closes in one go */
+    O_STREAM_END,      /* reads to the GOAWAY, answers the close frame with
+                        * END_STREAM and closes in one go */
+    O_CONNECT_GONE,    /* sends the CONNECT and closes at once; the stop follows */
+    O_CONNECT_HALF,    /* CONNECT, a message and its FIN in one go; the stop once
+                        * the server opened the WebSocket */
+    O_MID_HEADERS,     /* half the CONNECT's header block (read by the server: a
+                        * PING ahead of it is acked), the stop, gone at the GOAWAY */
+    O_MID_HEADERS_END, /* the same, then the rest of the block: the CONNECT is
+                        * complete during the stop; gone at its answer */
+    O_EXEC_GONE_STOP,  /* /wsg, the accept held on the worker: closes, the stop,
+                        * then the gate opens */
+    O_EXEC_STOP_GONE,  /* held: the stop, gone at the GOAWAY, the gate opens */
+    O_EXEC_STOP_OPEN,  /* held: the stop, the gate opens, gone at the answer */
+    O_COUNT
+};
+static const char *const order_name[] = {
+    "gone unread at the notice", "reset at the GOAWAY",       "half-closed at the GOAWAY",
+    "gone with DATA stalled",    "reset while write-blocked", "gone from a paused WebSocket",
+    "stream reset, gone",        "stream ended, gone",        "gone right after the CONNECT",
+    "CONNECT, message, FIN",     "gone mid header block",     "CONNECT ended during the stop",
+    "exec: gone, then the stop", "exec: gone at the GOAWAY",  "exec: gone at the answer"};
+
+/* Bytes the kernel holds for the client, unread. */
+static int cli_inq(const cli *c)
+{
+    int n = 0;
+    cr_assert_eq(ioctl(c->fd, FIONREAD, &n), 0);
+    return n;
+}
+
+/* Waits (5 s at most) until the client's kernel holds more than n bytes. */
+static void await_inq_over(const cli *c, int n)
+{
+    long long end = it_now_ms() + 5000;
+    while (cli_inq(c) <= n && it_now_ms() < end) {
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        poll(&p, 1, 10); /* readable already when n > 0: the count is the condition */
+    }
+    cr_assert_gt(cli_inq(c), n, "nothing more arrived");
+}
+
+/* Reads frames until one on the WebSocket's stream answers or resets it,
+ * or the server closed: asserts that it was not a 200 (the first byte of
+ * the block: static table entry 8), a WebSocket accepted while stopping. */
+static void await_no_accept(session *s)
+{
+    h2f f;
+    while (h2_next(&s->ws, &f, &s->fprev, 5000)) {
+        if (f.sid == WS_SID && (f.type == F_HEADERS || f.type == F_RST)) {
+            cr_assert(f.type == F_RST || !f.len || f.p[0] != 0x88,
+                      "a WebSocket accepted during the stop");
+            return;
+        }
+    }
+    cr_assert(s->ws.eof, "no answer on the WebSocket's stream");
+}
+
+/* Writes p, or fails quietly: the server may have closed (or reset)
+ * already. */
+static void cli_write_try(cli *c, const void *p, size_t n)
+{
+#if HZ_HAVE_TLS
+    if (c->ssl) {
+        (void)SSL_write(c->ssl, p, (int)n);
+        return;
+    }
+#endif
+    (void)send(c->fd, p, n, MSG_NOSIGNAL);
+}
+
+/* One ordering: the stop's duration in ms (to hz_server_wait's return). */
+static long long run_order(enum carrier k, enum order o, int plain)
+{
+    int exec = o >= O_EXEC_GONE_STOP;
+    attempt a = {k, exec, plain, L_COUNT, o == O_MID_HEADERS || o == O_MID_HEADERS_END, "/ws", 0};
+    if (exec)
+        a.path = "/wsg";
+    else if (o == O_STALLED || o == O_BLOCKED)
+        a.path = "/wsbig";
+    else if (o == O_PAUSED)
+        a.path = "/wsp";
+    a.bigwin = o == O_BLOCKED ? 1 : o == O_PAUSED ? -1 : 0;
+    static const uint8_t hi[] = {0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2}; /* "hi" */
+    session s;
+    g_small_out = o == O_PAUSED;
+    hz_server *srv = session_open(&s, &a);
+    g_small_out = 0;
+    long long t0 = 0;
+    switch (o) {
+    case O_NOTICE_UNREAD:
+    case O_BLOCKED: {
+        await_open(&s, &a);
+        if (o == O_BLOCKED) {
+            cr_assert_eq(atomic_load(&g_big_rc), 0, "the big send: %d", atomic_load(&g_big_rc));
+            await_inq_over(&s.ws, 4096); /* the message is coming: the rest waits */
+        }
+        int q0 = cli_inq(&s.ws);
+        t0 = it_now_ms();
+        hz_server_stop(srv, ORDER_DEADLINE_MS);
+        if (o == O_NOTICE_UNREAD)
+            await_inq_over(&s.ws, q0); /* GOAWAY (PING, close frame) arriving */
+        cli_gone(&s.ws, 0);            /* unread bytes: the kernel resets */
+        break;
+    }
+    case O_NOTICE_RST:
+    case O_NOTICE_HALF:
+    case O_STALLED:
+        await_open(&s, &a);
+        if (o == O_STALLED)
+            cr_assert_eq(atomic_load(&g_big_rc), 0, "the big send: %d", atomic_load(&g_big_rc));
+        t0 = it_now_ms();
+        hz_server_stop(srv, ORDER_DEADLINE_MS);
+        cr_assert(read_notice(&s, &a, 0, 0), "no GOAWAY");
+        if (o == O_NOTICE_HALF)
+            shutdown(s.ws.fd, SHUT_WR); /* stays until session_close */
+        else
+            cli_gone(&s.ws, o == O_NOTICE_RST);
+        break;
+    case O_STREAM_RST:
+    case O_STREAM_END: {
+        await_open(&s, &a);
+        t0 = it_now_ms();
+        hz_server_stop(srv, ORDER_DEADLINE_MS);
+        cr_assert(read_notice(&s, &a, 0, 0), "no GOAWAY");
+        if (o == O_STREAM_RST) {
+            static const uint8_t cancel[4] = {0, 0, 0, 8};
+            h2_frame(&s.ws, F_RST, 0, WS_SID, cancel, sizeof(cancel));
+        } else {
+            static const uint8_t cf[] = {0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe9 ^ 2}; /* 1001 */
+            h2_frame(&s.ws, F_DATA, FL_END_STREAM, WS_SID, cf, sizeof(cf));
+        }
+        cli_gone(&s.ws, 0);
+        break;
+    }
+    case O_PAUSED: {
+        await_open(&s, &a);
+        /* Three 8 KiB messages (masking key 0), within the stream's first
+         * window: the first one's echo fills the budget, so the WebSocket
+         * reads no further; the others wait on the stream. */
+        static uint8_t m[8 + 8192] = {0x82, 0x80 | 126, 0x20, 0x00};
+        for (int i = 0; i < 3; i++)
+            h2_frame(&s.ws, F_DATA, 0, WS_SID, m, sizeof(m));
+        long long end = it_now_ms() + 5000;
+        while (atomic_load(&g_msgs) < 1 && it_now_ms() < end)
+            poll(NULL, 0, 1);
+        cr_assert_geq(atomic_load(&g_msgs), 1, "the WebSocket read nothing");
+        t0 = it_now_ms();
+        hz_server_stop(srv, ORDER_DEADLINE_MS);
+        cr_assert(read_notice(&s, &a, 0, 0), "no GOAWAY");
+        cli_gone(&s.ws, 0);
+        cr_expect_eq(atomic_load(&g_msgs), 1, "the WebSocket read on: it was not paused");
+        break;
+    }
+    case O_CONNECT_GONE:
+        cli_gone(&s.ws, 0);
+        t0 = it_now_ms();
+        hz_server_stop(srv, ORDER_DEADLINE_MS);
+        break;
+    case O_CONNECT_HALF: {
+        h2_frame(&s.ws, F_DATA, 0, WS_SID, hi, sizeof(hi));
+        shutdown(s.ws.fd, SHUT_WR);
+        long long end = it_now_ms() + 5000;
+        while (atomic_load(&g_opens) < 1 && it_now_ms() < end)
+            poll(NULL, 0, 1);
+        cr_assert_eq(atomic_load(&g_opens), 1, "the server's WebSocket did not open");
+        t0 = it_now_ms();
+        hz_server_stop(srv, ORDER_DEADLINE_MS);
+        break;
+    }
+    case O_MID_HEADERS:
+    case O_MID_HEADERS_END: {
+        /* PING and half the block in one write, so one read: the PING's
+         * ACK says the server holds an open header block. */
+        static const uint8_t pd[8] = {'m', 'i', 'd', 'h', 'e', 'a', 'd', 0};
+        uint8_t hb[512], w[9 + 8 + 9 + 512];
+        size_t n = connect_block(hb, k, "/ws"), half = n / 2, wl;
+        const uint8_t ping[9] = {0, 0, 8, F_PING, 0, 0, 0, 0, 0};
+        const uint8_t hh[9] = {0, 0, (uint8_t)half, F_HEADERS, 0, 0, 0, 0, WS_SID};
+        memcpy(w, ping, 9);
+        memcpy(w + 9, pd, 8);
+        memcpy(w + 17, hh, 9);
+        memcpy(w + 26, hb, half);
+        wl = 26 + half;
+        cli_write(&s.ws, w, wl);
+        h2f f;
+        for (;;) {
+            cr_assert(h2_next(&s.ws, &f, &s.fprev, 5000), "no PING ACK");
+            if (f.type == F_PING && (f.flags & FL_ACK) && f.len == 8 && !memcmp(f.p, pd, 8))
+                break;
+        }
+        t0 = it_now_ms();
+        hz_server_stop(srv, ORDER_DEADLINE_MS);
+        cr_assert(read_notice(&s, &a, 0, 0), "no GOAWAY");
+        if (o == O_MID_HEADERS_END) {
+            /* The block's end (a server that closed at once takes none). */
+            const uint8_t ch[9] = {
+                0, 0, (uint8_t)(n - half), F_CONTINUATION, FL_END_HEADERS, 0, 0, 0, WS_SID};
+            memcpy(w, ch, 9);
+            memcpy(w + 9, hb + half, n - half);
+            cli_write_try(&s.ws, w, 9 + n - half);
+            await_no_accept(&s); /* refused while stopping (503), reset or closed */
+        }
+        cli_gone(&s.ws, 0);
+        break;
+    }
+    case O_EXEC_GONE_STOP:
+    case O_EXEC_STOP_GONE:
+    case O_EXEC_STOP_OPEN:
+        cr_assert_eq(it_gate_wait(&it_gate_entered, 1), 1, "the accept never reached the worker");
+        if (o == O_EXEC_GONE_STOP)
+            cli_gone(&s.ws, 0);
+        t0 = it_now_ms();
+        hz_server_stop(srv, ORDER_DEADLINE_MS);
+        if (o != O_EXEC_GONE_STOP)
+            cr_assert(read_notice(&s, &a, 0, 0), "no GOAWAY");
+        if (o == O_EXEC_STOP_GONE)
+            cli_gone(&s.ws, 0);
+        it_gate_open();
+        if (o == O_EXEC_STOP_OPEN) {
+            await_no_accept(&s);
+            cli_gone(&s.ws, 0);
+        }
+        break;
+    default:
+        cr_assert_fail("order");
+    }
+    hz_server_wait(srv);
+    long long dt = it_now_ms() - t0;
+    it_gate_open();
+    session_close(&s, srv);
+    return dt;
+}
+
+/* Every HTTP/2 carrier x poller x (a plain request open beside or not) for
+ * the given orderings; the racy one (O_CONNECT_GONE) race_iters() times,
+ * every one when HZ_STOP_WS_ITERS is set (a hunt). */
+static void orders(const enum order *os, size_t nos)
+{
+    int ran = 0, failed = 0;
+    for (int pi = 0; hz_pollers[pi]; pi++) {
+        g_poller = hz_pollers[pi];
+        for (int k = C_H2C; k < C_COUNT; k++) {
+            if (skip_carrier((enum carrier)k))
+                continue;
+            for (int plain = 0; plain < 2; plain++)
+                for (size_t m = 0; m < nos; m++) {
+                    int iters =
+                        os[m] == O_CONNECT_GONE || getenv("HZ_STOP_WS_ITERS") ? race_iters() : 1;
+                    for (int i = 0; i < iters; i++) {
+                        long long dt = run_order((enum carrier)k, os[m], plain);
+                        ran++;
+                        if (dt < PROMPT_MS)
+                            continue;
+                        failed++;
+                        fprintf(stderr, "%s on %s%s, client %s: the stop took %lld ms\n",
+                                carrier_name[k], hz_pollers[pi]->name,
+                                plain ? " (a plain request open too)" : "", order_name[os[m]], dt);
+                    }
+                }
+        }
+    }
+    g_poller = NULL;
+    drop_cert();
+    cr_assert_gt(ran, 0);
+    cr_assert_eq(failed, 0, "%d of %d stops took too long (listed above)", failed, ran);
+}
+
+Test(stop_ws, h2_client_leaves_at_the_notice_on_every_poller, .timeout = 180)
+{
+    static const enum order m[] = {O_NOTICE_UNREAD, O_NOTICE_RST, O_NOTICE_HALF, O_STALLED,
+                                   O_BLOCKED,       O_PAUSED,     O_STREAM_RST,  O_STREAM_END};
+    if (skip_carrier(C_H2C))
+        cr_skip_test("built without HTTP/2");
+    orders(m, sizeof(m) / sizeof(m[0]));
+}
+
+Test(stop_ws, h2_client_leaves_around_the_connect_on_every_poller, .timeout = 180)
+{
+    static const enum order m[] = {O_CONNECT_GONE, O_CONNECT_HALF, O_MID_HEADERS,
+                                   O_MID_HEADERS_END};
+    if (skip_carrier(C_H2C))
+        cr_skip_test("built without HTTP/2");
+    orders(m, sizeof(m) / sizeof(m[0]));
+}
+
+Test(stop_ws, h2_client_leaves_while_the_accept_is_on_a_worker_on_every_poller, .timeout = 180)
+{
+    static const enum order m[] = {O_EXEC_GONE_STOP, O_EXEC_STOP_GONE, O_EXEC_STOP_OPEN};
+    if (skip_carrier(C_H2C))
+        cr_skip_test("built without HTTP/2");
+    orders(m, sizeof(m) / sizeof(m[0]));
 }
