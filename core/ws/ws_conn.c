@@ -411,7 +411,7 @@ static int send_direct(hz_ws *ws, unsigned op, const void *data, size_t len, uns
         return 0;
     } else {
         ws->last_tx = ws->loop->now;
-        ws->turn_out += (size_t)w;
+        ws->turn_out += ws->pipe ? 0 : (size_t)w; /* a carrier's buffer is bounded */
         hz__m_add(&ws->loop->metrics, HZ__MS_BYTES_OUT, (uint64_t)w);
     }
     size_t done = (size_t)w, skip = done > (size_t)hl ? done - (size_t)hl : 0;
