@@ -323,13 +323,17 @@ static int send_chunk(hz_ws *ws, hz__ws_chunk *c)
 /* ---- the fast paths (loop thread) ---------------------------------------------- */
 
 /* Whether a data frame can skip the chunk path: on the loop, open, and
- * nothing queued ahead of it (order) nor a write failure pending. */
+ * nothing queued ahead of it (order) nor a write failure pending. Direct
+ * writes stop for the turn at WS_WRITE_BUDGET, like a flush: a reader as
+ * fast as the producer never fills the socket, so a handler sending until
+ * HZ_EAGAIN would otherwise never return to the loop (nor let the input
+ * or the other connections have their turn). */
 static int fast_ok(const hz_ws *ws)
 {
     /* on_loop first: the other fields are the loop's, and another
      * thread must not read them (TSan). */
     return on_loop(ws) && !ws->qhead && !ws->wbroken && !ws->close_sent &&
-           atomic_load(&ws->state) == HZ__WS_OPEN;
+           ws->turn_out < WS_WRITE_BUDGET && atomic_load(&ws->state) == HZ__WS_OPEN;
 }
 
 /* Whether chunk_frame would compress this message (the chunk path). */
@@ -407,6 +411,7 @@ static int send_direct(hz_ws *ws, unsigned op, const void *data, size_t len, uns
         return 0;
     } else {
         ws->last_tx = ws->loop->now;
+        ws->turn_out += ws->pipe ? 0 : (size_t)w; /* a carrier's buffer is bounded */
         hz__m_add(&ws->loop->metrics, HZ__MS_BYTES_OUT, (uint64_t)w);
     }
     size_t done = (size_t)w, skip = done > (size_t)hl ? done - (size_t)hl : 0;
@@ -1393,6 +1398,7 @@ static int ws_read(hz_ws *ws)
     }
     long n = ws->sock.tp->recv(&ws->sock, ws->in.data + ws->in.len, ws->in.cap - ws->in.len);
     if (n > 0) {
+        ws->rd_turn = 0;
         ws->in.len += (uint32_t)n;
         ws->last_rx = loop->now;
         hz__m_add(&loop->metrics, HZ__MS_BYTES_IN, (uint64_t)n);
@@ -1522,15 +1528,29 @@ static int ws_flush(hz_ws *ws)
         }
     }
     ws_held_update(ws);
+    /* Drained to half: on_drain is due, but input has its turn first (the
+     * caller's ws_process parses, then calls it): a handler that refills
+     * the budget at every drain would otherwise keep reading paused for
+     * as long as its client reads fast (ws_wants_read). */
     if (atomic_load(&ws->drain_wanted) && atomic_load(&ws->queued) <= ws->budget / 2 &&
         atomic_exchange(&ws->drain_wanted, 0)) {
-        if (ws->cb.on_drain && !ws->close_sent) {
-            ws->depth++;
-            ws->cb.on_drain(ws, ws->ud);
-            ws->depth--;
-        }
+        ws->drain_due = 1;
+        ws->rd_turn = 1;
     }
     return 0;
+}
+
+/* The on_drain a flush found due, once the input had its turn. */
+static void ws_drain(hz_ws *ws)
+{
+    if (!ws->drain_due)
+        return;
+    ws->drain_due = 0;
+    if (ws->cb.on_drain && !ws->close_sent && atomic_load(&ws->state) == HZ__WS_OPEN) {
+        ws->depth++;
+        ws->cb.on_drain(ws, ws->ud);
+        ws->depth--;
+    }
 }
 
 /* ---- timers ------------------------------------------------------------------------ */
@@ -1618,13 +1638,18 @@ static void ws_timer_fn(hz__timer *t)
 
 /* ---- the loop's calls -------------------------------------------------------------- */
 
+/* Input is read while the output is under budget (a peer that does not
+ * read cannot make us buffer what it sends), and once after each drain
+ * even over it (rd_turn: a producer that refills at every on_drain keeps
+ * the budget full, yet a peer that reads must still be heard: its close,
+ * a "stop"). That one read waits for the parse of what is already in. */
 static int ws_wants_read(const hz_ws *ws)
 {
     if (ws->lingering)
         return !ws->rd_eof;
     if (ws->rd_eof || ws->close_rcvd)
         return 0;
-    return atomic_load(&ws->queued) < ws->budget;
+    return atomic_load(&ws->queued) < ws->budget || (ws->rd_turn && !ws_input_ready(ws));
 }
 
 static void ws_after_io(hz_ws *ws)
@@ -1639,6 +1664,8 @@ static void ws_after_io(hz_ws *ws)
     }
     if ((ws->qhead || (ws->close_sent && ws->close_rcvd)) && !ws->wblocked && ws_flush(ws) < 0)
         return;
+    if (ws->drain_due) /* after the input's turn: ws_process, next on the loop */
+        hz__loop_queue(loop, &ws->io);
     if (HZ__UNLIKELY(ws->held))
         ws_held_update(ws);
     unsigned want = (ws_wants_read(ws) ? HZ_EV_READ : 0) |
@@ -1674,6 +1701,7 @@ static void ws_process(hz_ws *ws)
     if (atomic_load(&ws->state) == HZ__WS_OPEN && ws_wants_read(ws) && !ws_input_ready(ws) &&
         ws->sock.tp->has_input && ws->sock.tp->has_input(&ws->sock) && ws_read(ws) > 0)
         ws_parse_input(ws);
+    ws_drain(ws);
     ws->depth--;
     ws->in_process = 0;
     if (atomic_load(&ws->state) == HZ__WS_OPEN)
@@ -1685,6 +1713,7 @@ static void ws_io_event(hz__io *io, unsigned events)
     hz_ws *ws = (hz_ws *)io;
     if (atomic_load(&ws->state) != HZ__WS_OPEN)
         return;
+    ws->turn_out = 0;
     if (events & HZ_EV_WRITE) {
         ws->wblocked = 0;
         ws->sock.want_write = 0;
@@ -1707,6 +1736,7 @@ static void ws_io_ready(hz__io *io)
     hz_ws *ws = (hz_ws *)io;
     if (atomic_load(&ws->state) != HZ__WS_OPEN)
         return;
+    ws->turn_out = 0;
     if (!ws_input_ready(ws) && ws_wants_read(ws) && ws->sock.tp->has_input &&
         ws->sock.tp->has_input(&ws->sock) && ws_read(ws) < 0)
         return;

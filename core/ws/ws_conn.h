@@ -52,6 +52,7 @@ struct hz_ws {               /* owner: its refs (the loop's until reaped, retain
     size_t protocol_size;    /* bytes allocated for it */
     size_t budget;           /* output budget */
     size_t held;             /* of queued: the transport's queue (hz__sock_held), loop thread */
+    size_t turn_out;         /* bytes written directly in this turn of the loop, loop thread */
     size_t compress_min;     /* shorter messages go uncompressed */
     uint32_t ping_ms, idle_ms, close_ms;
     uint64_t last_rx;        /* ms: the last bytes from the peer */
@@ -75,8 +76,10 @@ struct hz_ws {               /* owner: its refs (the loop's until reaped, retain
     unsigned stopping : 1;
     unsigned failed : 1; /* we failed the connection (1002/1007/1009) */
     unsigned lingering : 1;
-    unsigned pipe : 1;    /* carried by another protocol's stream (RFC 8441), not a socket */
-    unsigned wbroken : 1; /* a direct write failed: close from ws_after_io */
+    unsigned pipe : 1;      /* carried by another protocol's stream (RFC 8441), not a socket */
+    unsigned wbroken : 1;   /* a direct write failed: close from ws_after_io */
+    unsigned drain_due : 1; /* the flush drained to half: on_drain after the input's turn */
+    unsigned rd_turn : 1;   /* one read owed to the input since the last drain, over budget */
     /* failed, close written, FIN sent: draining input */ /* counted for the graceful stop */
 };
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <criterion/criterion.h>
 #include "itest.h"
 #include "itest_ws.h"
@@ -219,6 +220,7 @@ static void h_deflate(hz_req *req, hz_res *res, void *ud)
 
 static hz_count_alloc g_alloc;
 static void h_bigb(hz_req *req, hz_res *res, void *ud);
+static void h_fair(hz_req *req, hz_res *res, void *ud);
 
 static void start(it_server *s, unsigned max_ws)
 {
@@ -238,6 +240,7 @@ static void start(it_server *s, unsigned max_ws)
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/stream", h_stream, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/deflate", h_deflate, NULL), 0);
     cr_assert_eq(hz_route(s->srv, "GET", "/ws/bigb", h_bigb, NULL), 0);
+    cr_assert_eq(hz_route(s->srv, "GET", "/ws/fair", h_fair, NULL), 0);
     int idx = hz_server_listen(s->srv, "127.0.0.1", 0, NULL);
     cr_assert_geq(idx, 0);
     s->port = hz_server_port(s->srv, idx);
@@ -996,4 +999,177 @@ Test(websocket, big_shared_message_to_slow_reader)
     it_close(&c);
     stop(&s);
     hz_ws_msg_release(g_bigb);
+}
+
+/* ---- input beside a producer that keeps its output full ------------------------ */
+
+/* A producer: 16 KiB messages for as long as the client reads, refilled to
+ * the output budget at every on_drain (the natural producer over hz_ws's
+ * backpressure), at most FAIR_CAP of them; the text message "stop" ends it
+ * with a close 1000. */
+#define FAIR_CAP 16384          /* messages: 256 MiB, a safety net */
+#define FAIR_AHEAD (1u << 20)   /* bytes the client reads before it speaks */
+#define FAIR_LIMIT (16u << 20)  /* bytes within which it must be heard */
+#define FAIR_RCVBUF (256 << 10) /* the client's receive buffer (fixed: not autotuned) */
+
+/* What one call may send before HZ_EAGAIN: the direct writes of a turn (1
+ * MiB, and the message that crosses it), then the budget and the message
+ * that crosses it. */
+#define FAIR_BURST ((1u << 20) + FLOOD_BUDGET + 2 * ITWS_FLOOD_MSG)
+static atomic_int g_fair_sent, g_fair_burst; /* messages; the most in one call */
+
+static void fair_more(hz_ws *ws, void *ud)
+{
+    static char blk[ITWS_FLOOD_MSG];
+    (void)ud;
+    int n = 0;
+    while (atomic_load(&g_fair_sent) < FAIR_CAP) {
+        int rc = hz_ws_send(ws, HZ_WS_BINARY, blk, sizeof(blk), 0);
+        if (rc == HZ_EAGAIN || rc == HZ_ECLOSED)
+            break;
+        cr_assert_eq(rc, 0, "fair send: %d", rc);
+        atomic_fetch_add(&g_fair_sent, 1);
+        n++;
+    }
+    if (n > atomic_load(&g_fair_burst))
+        atomic_store(&g_fair_burst, n);
+}
+
+static void fair_msg(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
+{
+    (void)fin, (void)ud;
+    if (op == HZ_WS_TEXT && len == 4 && memcmp(d, "stop", 4) == 0)
+        cr_assert_eq(hz_ws_close(ws, 1000, "stopped", 7), 0);
+}
+
+static void h_fair(hz_req *req, hz_res *res, void *ud)
+{
+    (void)ud;
+    static const hz_ws_callbacks cb = {.on_open = fair_more,
+                                       .on_drain = fair_more,
+                                       .on_message = fair_msg,
+                                       .on_close = itws_on_close};
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.output_budget = FLOOD_BUDGET;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
+/* Reads the flood as fast as the socket gives it (big reads; its frames,
+ * all 16 KiB binaries, only counted) until a close frame or limit bytes.
+ * Returns the flood's bytes read, the close's code in *code (0: none).
+ * Bytes of a frame not all in yet stay in g_fair_buf for the next call. */
+static uint8_t g_fair_buf[1u << 19];
+static size_t g_fair_have;
+
+static size_t fair_read(it_conn *c, size_t limit, unsigned *code)
+{
+    uint8_t *buf = g_fair_buf;
+    size_t have = g_fair_have, got = 0;
+    memcpy(buf + have, c->buf, c->len); /* what came with the 101 */
+    have += c->len;
+    c->len = 0;
+    *code = 0;
+    for (;;) {
+        size_t off = 0;
+        while (have - off >= 4 && got < limit) {
+            const uint8_t *h = buf + off;
+            if (h[0] == 0x88) { /* ours: a code and a short reason */
+                cr_assert_lt(h[1], 126);
+                if (have - off < 2u + h[1])
+                    break;
+                *code = (unsigned)h[2] << 8 | h[3];
+                return got;
+            }
+            cr_assert(h[0] == 0x82 && h[1] == 126 && h[2] == ITWS_FLOOD_MSG >> 8 && h[3] == 0,
+                      "not a flood frame: %02x %02x", h[0], h[1]);
+            if (have - off < 4 + ITWS_FLOOD_MSG)
+                break;
+            off += 4 + ITWS_FLOOD_MSG;
+            got += ITWS_FLOOD_MSG;
+        }
+        memmove(buf, buf + off, have - off);
+        have -= off;
+        if (got >= limit)
+            break;
+        struct pollfd q = {.fd = c->fd, .events = POLLIN};
+        cr_assert_gt(poll(&q, 1, 5000), 0, "the flood stalled at %zu bytes", got);
+        ssize_t r = recv(c->fd, buf + have, sizeof(g_fair_buf) - have, 0);
+        cr_assert_gt(r, 0, "the connection ended at %zu bytes", got);
+        have += (size_t)r;
+    }
+    g_fair_have = have;
+    return got;
+}
+
+/* RFC 6455 has each side send and receive independently: a handler that
+ * refills its output at every on_drain must not keep its client's messages
+ * unread. The client reads the flood as fast as it can, then ends it with
+ * the message "stop", or with a close frame (by_close; §5.5.1: answered).
+ * sndbuf: the server's socket send buffer (inherited from the listener),
+ * 0: the kernel's, autotuned. Bytes, not time: the flood goes on while
+ * the client waits, so a server that does not read shows as a limit
+ * crossed (the sockets hold 4.5 MiB at most, and the bytes of a few turns
+ * are added before the server reads). */
+static void fair_case(int sndbuf, int by_close)
+{
+    it_server s;
+    it_conn c;
+    unsigned code;
+    atomic_store(&g_fair_sent, 0);
+    atomic_store(&g_fair_burst, 0);
+    g_fair_have = 0;
+    start(&s, 100);
+    if (sndbuf)
+        cr_assert_eq(setsockopt(hz_server_listener_fd(s.srv, 0), SOL_SOCKET, SO_SNDBUF, &sndbuf,
+                                sizeof(sndbuf)),
+                     0);
+    it_ws_open(&c, s.port, "/ws/fair", NULL, NULL);
+    int rb = FAIR_RCVBUF;
+    cr_assert_eq(setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof(rb)), 0);
+    cr_assert_geq(fair_read(&c, FAIR_AHEAD, &code), FAIR_AHEAD);
+    if (by_close)
+        it_ws_send(&c, 0x88, "\x03\xe8", 2, 1);
+    else
+        it_ws_send(&c, 0x81, "stop", 4, 1);
+    size_t got = fair_read(&c, FAIR_LIMIT, &code);
+    cr_log_info("heard after %zu bytes", got);
+    cr_assert_eq(code, 1000, "no close within %zu bytes of the flood", got);
+    if (!by_close)
+        it_ws_send(&c, 0x88, "\x03\xe8", 2, 1);
+    cr_assert(it_wait_closed(&c, 3000), "TCP still open after the closing handshake");
+    it_close(&c);
+    itws_wait_closes(1);
+    cr_assert_eq(atomic_load(&itws_last_code), 1000, "on_close %d", atomic_load(&itws_last_code));
+    stop(&s);
+    int burst = atomic_load(&g_fair_burst);
+    cr_log_info("at most %d messages in one call", burst);
+    cr_assert_leq((size_t)burst * ITWS_FLOOD_MSG, FAIR_BURST, "%d messages sent in one call",
+                  burst);
+}
+
+/* Before, with the server's socket full (a small send buffer), a drain ran
+ * inside the flush of its WRITE event, where the refill filled the budget
+ * before the input's turn, which (paused while the budget is full) never
+ * came. With a socket the client kept from filling (the kernel's buffer),
+ * a producer writing directly saw HZ_EAGAIN only once the socket filled,
+ * if ever, and did not return to the loop until then (FAIR_BURST). */
+Test(websocket, producer_hears_stop)
+{
+    fair_case(0, 0);
+}
+
+Test(websocket, producer_hears_stop_socket_full)
+{
+    fair_case(64 << 10, 0);
+}
+
+Test(websocket, producer_answers_close)
+{
+    fair_case(0, 1);
+}
+
+Test(websocket, producer_answers_close_socket_full)
+{
+    fair_case(64 << 10, 1);
 }

@@ -65,12 +65,10 @@ static void h_root(hz_req *req, hz_res *res, void *ud)
 static const int g_flood_n = FLOOD_N;
 
 /* An endless flood: 16 KiB messages for as long as the client reads, until
- * GET /ws/endless/stop. The stream's output buffer (the case's obuf) is
- * refilled whenever it drains below half, so the stream never waits for
- * the WebSocket: only a scheduler that interleaves it lets another
- * response on the connection through. (A message from the client would
- * not do to stop it: the WebSocket reads none while its output budget is
- * full, and this one keeps it full.) */
+ * GET /ws/endless/stop (or the message "stop": a close 1000). The stream's
+ * output buffer (the case's obuf) is refilled whenever it drains below
+ * half, so the stream never waits for the WebSocket: only a scheduler that
+ * interleaves it lets another response on the connection through. */
 static atomic_int g_endless_stop;
 
 static void endless_more(hz_ws *ws, void *ud)
@@ -79,17 +77,26 @@ static void endless_more(hz_ws *ws, void *ud)
     static char blk[ITWS_FLOOD_MSG];
     while (!atomic_load(&g_endless_stop)) {
         int rc = hz_ws_send(ws, HZ_WS_BINARY, blk, sizeof(blk), 0);
-        if (rc == HZ_EAGAIN)
+        if (rc == HZ_EAGAIN || rc == HZ_ECLOSED)
             return;
         cr_assert_eq(rc, 0, "endless send: %d", rc);
     }
 }
 
+static void endless_msg(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
+{
+    (void)fin, (void)ud;
+    if (op == HZ_WS_TEXT && len == 4 && memcmp(d, "stop", 4) == 0)
+        cr_assert_eq(hz_ws_close(ws, 1000, "stopped", 7), 0);
+}
+
 static void h_endless(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
-    static const hz_ws_callbacks cb = {
-        .on_open = endless_more, .on_drain = endless_more, .on_close = itws_on_close};
+    static const hz_ws_callbacks cb = {.on_open = endless_more,
+                                       .on_drain = endless_more,
+                                       .on_message = endless_msg,
+                                       .on_close = itws_on_close};
     hz_ws_options o;
     hz_ws_options_init(&o);
     o.output_budget = 256u << 10;
@@ -374,6 +381,20 @@ Test(ws_h2, endless_flood_keeps_its_urgency)
         (maj == 1 && min < 48))
         cr_skip_test("%s: RFC 7540 scheduling", hz_version_info()->http2);
     run_case(&(ws_case){.mode = "urgent", .closes = 1, .last_code = 1000, .obuf = 16u << 20});
+}
+
+/* The flood's own WebSocket still reads its client: a message ("stop") and
+ * a close frame are heard within bounded bytes of the flood. Small stream
+ * and connection buffers, so the client's reads soon drive the drains
+ * (the case's obuf; before, those drains' refills kept input paused). */
+Test(ws_h2, endless_flood_hears_stop)
+{
+    run_case(&(ws_case){.mode = "fairstop", .closes = 1, .last_code = 1000, .obuf = 1u << 20});
+}
+
+Test(ws_h2, endless_flood_answers_close)
+{
+    run_case(&(ws_case){.mode = "fairclose", .closes = 1, .last_code = 1000, .obuf = 1u << 20});
 }
 
 Test(ws_h2, ping_and_idle_timeout)

@@ -25,6 +25,8 @@ CANCEL = 0x8
 ENABLE_CONNECT_PROTOCOL = 0x8
 TEXT, BINARY, CLOSE, WPING, WPONG = 0x1, 0x2, 0x8, 0x9, 0xA
 STARVE_MAX = 32 << 20  # starve mode: flood bytes within which GET / is answered
+FAIR_AHEAD = 8 << 20  # fair modes: flood bytes read before we speak
+FAIR_MAX = 32 << 20  # fair modes: flood bytes within which our message is heard
 
 
 def wsframe(op, payload=b"", fin=True, mask=True):
@@ -401,6 +403,57 @@ def starve(c, urgent):
     ok("GET / answered %d bytes into the flood" % after)
 
 
+def fair(c, by_close):
+    """/ws/endless floods stream 1, refilling its output budget at every
+    on_drain, for as long as we read (windows opened by 1 GiB at once, as
+    in starve). FAIR_AHEAD in (past test_ws_h2's 1 MiB stream buffer and 2
+    MiB connection buffer, filled at the start: the drains go on by then),
+    we send the message "stop" (the route closes 1000 when it reads it)
+    or, by_close, a close frame (answered, RFC 6455 §5.5.1): the server's
+    close must come within FAIR_MAX bytes of the flood, what the buffers
+    on the way hold and a few turns more (bytes, not time). Before, the
+    WebSocket read nothing while its budget was full, and this producer
+    refilled it at every drain before the input's turn."""
+    c.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    c.window = False
+    st = c.open_ws(1, "/ws/endless")
+    c.send(frame(WUPD, 0, 0, struct.pack(">I", 1 << 30)) +
+           frame(WUPD, 0, 1, struct.pack(">I", 1 << 30)))
+    got = [0]
+    closes = []
+    keep = c.handle
+
+    def count(t, fl, sid, p):
+        keep(t, fl, sid, p)
+        if t == DATA and sid == 1:
+            got[0] += len(p)
+            closes.extend(f for f in st.frames if f[0] == CLOSE)
+            st.frames = []  # the flood's messages are only counted
+    c.handle = count
+    if not c.until(lambda: got[0] >= FAIR_AHEAD, 20):
+        fail("flood: %d bytes" % got[0])
+    base = got[0]
+    if by_close:
+        c.send(c.ws(1, wsframe(CLOSE, struct.pack(">H", 1000))))
+    else:
+        c.send(c.ws(1, wsframe(TEXT, b"stop")))
+    c.until(lambda: closes or st.ended or st.reset is not None or got[0] - base > FAIR_MAX, 60)
+    after = got[0] - base
+    c.handle = keep
+    if not closes:
+        fail("%s: no close within %d bytes of the flood (ended %r, reset %r)" %
+             ("close" if by_close else "stop", after, st.ended, st.reset))
+    if struct.unpack(">H", closes[0][2][:2])[0] != 1000:
+        fail("close %r" % closes[0][2])
+    if not by_close:
+        c.send(c.ws(1, wsframe(CLOSE, struct.pack(">H", 1000))))
+    if not c.until(lambda: st.ended or st.reset is not None) or not st.ended:
+        fail("stream 1: no END_STREAM after the close (reset %r)" % st.reset)
+    c.send(c.ws(1, b"", end=True))
+    c.alive(3)
+    ok("%s heard %d bytes into the flood" % ("close" if by_close else "stop", after))
+
+
 def main():
     port, mode = int(sys.argv[1]), sys.argv[2]
     tls = "--tls" in sys.argv[3:]
@@ -563,6 +616,8 @@ def main():
         ok("burst: 512 messages of 16 KiB, then the close")
     if mode in ("starve", "urgent"):
         starve(c, mode == "urgent")
+    if mode in ("fairstop", "fairclose"):
+        fair(c, mode == "fairclose")
     if mode == "ping":
         c.open_ws(1, "/ws/ping")
         op, _, _ = c.next_msg(1, 5)
