@@ -403,7 +403,8 @@ static int parse_http_date(hz_str v, int64_t *out)
     return v.ptr && hz_http_date_parse(v.ptr, v.len, out) == 0 ? 0 : -1;
 }
 
-/* Lower-case hex digits of v at p; the end. */
+/* Lower-case hex digits of v at p; the end (core/handler uses public
+ * headers only: not core/common's hz__fmt_hex). */
 static char *put_hex(char *p, uint64_t v)
 {
     char tmp[16];

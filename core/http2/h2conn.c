@@ -1153,7 +1153,9 @@ static const hz__transport_vt ws_pipe_tp = {
 
 #if NGHTTP2_VERSION_NUM >= 0x013000
 /* The urgency of the request's priority field (RFC 9218 §4.1: the
- * dictionary member u, 0-7; the last one counts), else 3. A member
+ * dictionary member u, 0-7; the last one counts), else 3 (nghttp2 1.52,
+ * Debian 12's, has no public parser of the field nor a getter of a
+ * stream's priority). A member
  * without a value, another key or a value out of range is passed over. */
 static uint32_t req_urgency(const hz_req *ex)
 {
@@ -1980,13 +1982,8 @@ static int out_write(hz__conn *c, size_t *progress, int whole_records)
         h2_close(c);
         return (int)n;
     }
-    if (keep) { /* to the front: the next frames' holes are offsets from there */
-        memmove(c->out.data, c->out.data + c->out.off, keep);
-        c->out.off = 0;
-        c->out.len = (uint32_t)keep;
-        return 0;
-    }
-    c->out.off = c->out.len = 0;
+    /* The remainder to the front: the next frames' holes are offsets from there. */
+    hz__buf_compact(&c->out);
     return 0;
 }
 

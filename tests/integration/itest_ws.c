@@ -77,6 +77,26 @@ void itws_h_flood(hz_req *req, hz_res *res, void *ud)
     hz_ws_accept(req, res, &cb, &o, ud);
 }
 
+static void close_on_stop(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
+{
+    (void)fin, (void)ud;
+    if (op == HZ_WS_TEXT && len == 4 && memcmp(d, "stop", 4) == 0)
+        cr_assert_eq(hz_ws_close(ws, 1000, "stopped", 7), 0);
+}
+
+void itws_accept_producer(hz_req *req, hz_res *res, void (*refill)(hz_ws *ws, void *ud),
+                          size_t budget)
+{
+    const hz_ws_callbacks cb = {.on_open = refill,
+                                .on_drain = refill,
+                                .on_message = close_on_stop,
+                                .on_close = itws_on_close}; /* copied by the accept */
+    hz_ws_options o;
+    hz_ws_options_init(&o);
+    o.output_budget = budget;
+    hz_ws_accept(req, res, &cb, &o, NULL);
+}
+
 /* ---- a raw client (HTTP/1.1 upgrade) ------------------------------------------ */
 
 const char IT_WS_KEY[] = "dGhlIHNhbXBsZSBub25jZQ==";

@@ -47,6 +47,12 @@ extern atomic_int itws_flood_sent;  /* messages sent; zeroed by itws_reset */
 extern atomic_int itws_flood_calls; /* on_open + on_drain calls; likewise */
 void itws_h_flood(hz_req *req, hz_res *res, void *ud);
 
+/** Accepts req as a producer: refill runs at on_open and at every
+ *  on_drain (it sends until the budget refuses), a text message "stop"
+ *  starts the closing handshake (1000), on_close is itws_on_close. */
+void itws_accept_producer(hz_req *req, hz_res *res, void (*refill)(hz_ws *ws, void *ud),
+                          size_t budget);
+
 /* ---- a raw client (HTTP/1.1 upgrade) ------------------------------------------ */
 
 /* The RFC 6455 sample key; its accept value is checked by it_ws_open. */

@@ -1035,24 +1035,10 @@ static void fair_more(hz_ws *ws, void *ud)
         atomic_store(&g_fair_burst, n);
 }
 
-static void fair_msg(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
-{
-    (void)fin, (void)ud;
-    if (op == HZ_WS_TEXT && len == 4 && memcmp(d, "stop", 4) == 0)
-        cr_assert_eq(hz_ws_close(ws, 1000, "stopped", 7), 0);
-}
-
 static void h_fair(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
-    static const hz_ws_callbacks cb = {.on_open = fair_more,
-                                       .on_drain = fair_more,
-                                       .on_message = fair_msg,
-                                       .on_close = itws_on_close};
-    hz_ws_options o;
-    hz_ws_options_init(&o);
-    o.output_budget = FLOOD_BUDGET;
-    hz_ws_accept(req, res, &cb, &o, NULL);
+    itws_accept_producer(req, res, fair_more, FLOOD_BUDGET);
 }
 
 /* Reads the flood as fast as the socket gives it (big reads; its frames,

@@ -83,24 +83,10 @@ static void endless_more(hz_ws *ws, void *ud)
     }
 }
 
-static void endless_msg(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
-{
-    (void)fin, (void)ud;
-    if (op == HZ_WS_TEXT && len == 4 && memcmp(d, "stop", 4) == 0)
-        cr_assert_eq(hz_ws_close(ws, 1000, "stopped", 7), 0);
-}
-
 static void h_endless(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
-    static const hz_ws_callbacks cb = {.on_open = endless_more,
-                                       .on_drain = endless_more,
-                                       .on_message = endless_msg,
-                                       .on_close = itws_on_close};
-    hz_ws_options o;
-    hz_ws_options_init(&o);
-    o.output_budget = 256u << 10;
-    hz_ws_accept(req, res, &cb, &o, NULL);
+    itws_accept_producer(req, res, endless_more, 256u << 10);
 }
 
 static void h_endless_stop(hz_req *req, hz_res *res, void *ud)

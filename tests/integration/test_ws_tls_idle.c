@@ -67,24 +67,10 @@ static void prod_more(hz_ws *ws, void *ud)
     }
 }
 
-static void prod_msg(hz_ws *ws, int op, const void *d, size_t len, int fin, void *ud)
-{
-    (void)fin, (void)ud;
-    if (op == HZ_WS_TEXT && len == 4 && memcmp(d, "stop", 4) == 0)
-        cr_assert_eq(hz_ws_close(ws, 1000, "stopped", 7), 0);
-}
-
 static void h_produce(hz_req *req, hz_res *res, void *ud)
 {
     (void)ud;
-    static const hz_ws_callbacks cb = {.on_open = prod_more,
-                                       .on_drain = prod_more,
-                                       .on_message = prod_msg,
-                                       .on_close = itws_on_close};
-    hz_ws_options o;
-    hz_ws_options_init(&o);
-    o.output_budget = ITWS_FLOOD_BUDGET;
-    hz_ws_accept(req, res, &cb, &o, NULL);
+    itws_accept_producer(req, res, prod_more, ITWS_FLOOD_BUDGET);
 }
 
 static hz_executor EXR;
